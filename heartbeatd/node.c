@@ -1,0 +1,673 @@
+/*
+ * node.c - heartbeatd's node side: one event loop (zmq_poll over the UDP
+ * sockets, the witness sockets and the ZeroMQ bus) that feeds packets to
+ * the state machine, persists what it decides before acting on it, and
+ * publishes the desired state and status.
+ */
+#include "node.h"
+#include "notify.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	/* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t tick_ms(const struct node *n)
+{
+	int64_t t = n->cfg.interval_ms / 4;
+	return t < 5 ? 5 : t > 50 ? 50 : t;
+}
+
+void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out)
+{
+	const struct peer_view *p = &n->peer;
+	int64_t silent = now - p->last_rx_ms;
+	/* The primary's quorum through the peer ends two intervals before
+	 * the peer can declare it lost, so both never serve at once. */
+	int64_t quorum_window = (int64_t)n->cfg.peer_lost_after_ms -
+				2 * (int64_t)n->cfg.interval_ms;
+
+	memset(out, 0, sizeof(*out));
+	out->role = SKY_ROLE_UNKNOWN;
+	if (!p->ever_seen)
+		return;
+	out->visible = silent < (int64_t)n->cfg.peer_lost_after_ms;
+	out->visible_for_quorum = silent < quorum_window;
+	out->role = (enum sky_role)p->last.role;
+	out->epoch = p->last.epoch;
+	out->generation = p->last.generation;
+	out->data = (enum sky_data)p->last.data;
+	out->flags = p->last.flags;
+}
+
+static void save_state(struct node *n)
+{
+	int r;
+	n->persisted.epoch = n->sm.epoch;
+	n->persisted.generation = n->sm.generation;
+	n->persisted.data = n->sm.data;
+	n->persisted.stopped = n->sm.stopped;
+	r = node_state_save(n->state_path, &n->persisted);
+	if (r < 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "cannot save %s: %s", n->state_path,
+			 strerror(-r));
+		log_error("%s", why);
+		/* Never serve on a generation that is not on disk. */
+		if (sky_role_serves(n->sm.role))
+			sm_fail(&n->sm, sky_now_ms(), why);
+	}
+	n->sm.dirty = false;
+}
+
+static void send_heartbeats(struct node *n, int64_t now)
+{
+	struct packet p = {0};
+	uint8_t buf[PKT_MAX];
+
+	p.hdr.type = PKT_HEARTBEAT;
+	sky_strlcpy(p.hdr.cluster, n->cfg.cluster, sizeof(p.hdr.cluster));
+	sky_strlcpy(p.hdr.module, n->cfg.module, sizeof(p.hdr.module));
+	sky_strlcpy(p.hdr.node, n->self->name, sizeof(p.hdr.node));
+	p.hdr.incarnation = n->persisted.incarnation;
+	p.hb.role = (uint8_t)n->sm.role;
+	p.hb.epoch = n->sm.epoch;
+	p.hb.generation = n->sm.generation;
+	p.hb.data = (uint8_t)sm_advertised_data(&n->sm);
+	p.hb.flags = sm_heartbeat_flags(&n->sm, now);
+	for (size_t i = 0; i < n->cfg.network_count; i++) {
+		p.hb.network = (uint8_t)i;
+		p.hdr.sequence = ++n->sequence;
+		int len = packet_encode(&p, n->cfg.key, buf, sizeof(buf));
+		if (len < 0)
+			continue;
+		int r = net_send(n->hb_fd[i], &n->peer_node->addrs[i], buf,
+				 (size_t)len);
+		if (r < 0) {
+			n->counters.tx_errors++;
+			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
+					    "heartbeat to %s on network %zu: %s",
+					    n->peer_node->addrs[i].text, i,
+					    strerror(-r));
+		} else {
+			n->counters.tx++;
+		}
+	}
+	n->next_heartbeat_ms = now + n->cfg.interval_ms;
+}
+
+static void send_lease_request(struct node *n, const struct pkt_lease_request *req)
+{
+	struct packet p = {0};
+	uint8_t buf[PKT_MAX];
+
+	p.hdr.type = PKT_LEASE_REQUEST;
+	sky_strlcpy(p.hdr.cluster, n->cfg.cluster, sizeof(p.hdr.cluster));
+	sky_strlcpy(p.hdr.module, n->cfg.module, sizeof(p.hdr.module));
+	sky_strlcpy(p.hdr.node, n->self->name, sizeof(p.hdr.node));
+	p.hdr.incarnation = n->persisted.incarnation;
+	p.req = *req;
+	for (size_t i = 0; i < n->cfg.witness_addr_count; i++) {
+		const struct sky_addr *to = &n->cfg.witness_addrs[i];
+		int fd = to->sa.ss_family == AF_INET ? n->witness_fd4
+						     : n->witness_fd6;
+		p.hdr.sequence = ++n->sequence;
+		int len = packet_encode(&p, n->cfg.key, buf, sizeof(buf));
+		if (len < 0 || fd < 0)
+			continue;
+		int r = net_send(fd, to, buf, (size_t)len);
+		if (r < 0)
+			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
+					    "lease request to witness %s: %s",
+					    to->text, strerror(-r));
+	}
+}
+
+/* Accept or reject one datagram from a heartbeat socket. */
+static void on_heartbeat_packet(struct node *n, size_t net_index,
+				const uint8_t *buf, size_t len, int64_t now)
+{
+	struct packet p;
+	enum pkt_error e = packet_decode(buf, len, n->cfg.key, &p);
+	struct peer_network *pn = &n->peer.nets[net_index];
+
+	if (e != PKT_OK) {
+		net_count_error(&n->counters, e);
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped packet on network %zu: %s", net_index,
+				    e == PKT_ERR_BAD_MAC     ? "bad MAC (wrong key or forged)"
+				    : e == PKT_ERR_OVERSIZED ? "oversized"
+							     : "malformed");
+		return;
+	}
+	if (strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
+	    strcmp(p.hdr.module, n->cfg.module) != 0) {
+		n->counters.wrong_cluster++;
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped packet for cluster %s module %s",
+				    p.hdr.cluster, p.hdr.module);
+		return;
+	}
+	if (strcmp(p.hdr.node, n->peer_node->name) != 0 ||
+	    p.hdr.type != PKT_HEARTBEAT) {
+		n->counters.unknown_node++;
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped packet from unexpected node '%s' "
+				    "(type %u)", p.hdr.node, p.hdr.type);
+		return;
+	}
+	if (p.hb.network != net_index) {
+		n->counters.malformed++;
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped heartbeat for network %u received "
+				    "on network %zu", p.hb.network, net_index);
+		return;
+	}
+	if (p.hdr.incarnation < n->persisted.peer_incarnation ||
+	    !replay_guard_accept(&pn->guard, p.hdr.incarnation,
+				 p.hdr.sequence)) {
+		n->counters.replay++;
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped replayed heartbeat from %s "
+				    "(incarnation %llu sequence %llu)",
+				    p.hdr.node,
+				    (unsigned long long)p.hdr.incarnation,
+				    (unsigned long long)p.hdr.sequence);
+		return;
+	}
+	n->counters.rx++;
+	pn->last_rx_ms = now;
+	n->peer.ever_seen = true;
+	n->peer.last_rx_ms = now;
+	n->peer.last = p.hb;
+	if (p.hdr.incarnation > n->persisted.peer_incarnation) {
+		n->persisted.peer_incarnation = p.hdr.incarnation;
+		n->sm.dirty = true;
+	}
+	n->peer.incarnation = p.hdr.incarnation;
+}
+
+static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
+			      int64_t now)
+{
+	struct packet p;
+	enum pkt_error e = packet_decode(buf, len, n->cfg.key, &p);
+
+	if (e != PKT_OK) {
+		net_count_error(&n->counters, e);
+		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+				    "dropped packet on the witness socket");
+		return;
+	}
+	if (p.hdr.type != PKT_LEASE_REPLY ||
+	    strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
+	    strcmp(p.hdr.module, n->cfg.module) != 0 ||
+	    strcmp(p.hdr.node, n->self->name) != 0) {
+		n->counters.wrong_cluster++;
+		return;
+	}
+	enum lease_answer before = n->lease.last_answer;
+	bool had_answer = n->lease.answered_ever;
+	if (lease_client_on_reply(&n->lease, now, &p.reply, &n->witness_view) < 0) {
+		n->counters.replay++;
+		return;
+	}
+	if (!had_answer || before != n->lease.last_answer)
+		log_info("witness: %s%s%s (newest generation %llu)",
+			 lease_answer_name(n->lease.last_answer),
+			 p.reply.holder[0] ? ", holder " : "", p.reply.holder,
+			 (unsigned long long)p.reply.generation);
+}
+
+static void drain_udp(struct node *n, int fd, int net_index, int64_t now)
+{
+	uint8_t buf[PKT_MAX + 1];
+	struct sockaddr_storage from;
+	size_t len;
+
+	for (int budget = 64; budget > 0; budget--) {
+		int r = net_recv(fd, buf, sizeof(buf), &len, &from);
+		if (r == -EAGAIN || r == -EWOULDBLOCK)
+			return;
+		if (r == -EMSGSIZE) {
+			n->counters.oversized++;
+			sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
+					    "dropped oversized packet");
+			continue;
+		}
+		if (r < 0)
+			return;
+		if (net_index >= 0)
+			on_heartbeat_packet(n, (size_t)net_index, buf, len, now);
+		else
+			on_witness_packet(n, buf, len, now);
+	}
+}
+
+static void on_actual(struct node *n, int64_t now)
+{
+	char topic[SKY_TOPIC_MAX];
+	json_t *msg;
+
+	for (int budget = 64; budget > 0; budget--) {
+		int r = sky_bus_recv(n->sub, topic, sizeof(topic),
+				     SKY_BUS_MSG_MAX, &msg);
+		if (r == -EAGAIN)
+			return;
+		if (r < 0) {
+			n->bus_bad_messages++;
+			sky_log_ratelimited(&n->rl_bus, LOG_WARNING,
+					    "dropped a malformed bus message");
+			continue;
+		}
+		const char *daemon = json_string_value(json_object_get(msg, "daemon"));
+		const char *state = json_string_value(json_object_get(msg, "state"));
+		const char *reason = json_string_value(json_object_get(msg, "reason"));
+		json_t *epoch = json_object_get(msg, "epoch");
+		if (!daemon || !state || !json_is_integer(epoch) ||
+		    json_integer_value(epoch) < 0 ||
+		    orch_actual(&n->orch, daemon, state,
+				(uint64_t)json_integer_value(epoch), reason,
+				now) < 0) {
+			n->bus_bad_messages++;
+			sky_log_ratelimited(&n->rl_bus, LOG_WARNING,
+					    "dropped bus message on topic %.64s: "
+					    "missing daemon/state/epoch or "
+					    "unknown daemon", topic);
+		}
+		json_decref(msg);
+	}
+}
+
+static void on_ctl(struct node *n, int64_t now)
+{
+	json_t *req = NULL, *reply;
+	int r = sky_bus_recv(n->ctl, NULL, 0, SKY_CTL_MSG_MAX, &req);
+
+	if (r == -EAGAIN)
+		return;
+	if (r < 0) {
+		n->ctl_bad_requests++;
+		sky_log_ratelimited(&n->rl_ctl, LOG_WARNING,
+				    "control request is not a JSON object of "
+				    "at most %d bytes", SKY_CTL_MSG_MAX);
+		reply = json_pack("{s:b,s:s}", "ok", 0, "error",
+				  "request must be one JSON object, at most 4096 bytes");
+	} else {
+		reply = node_handle_request(n, now, req);
+		json_decref(req);
+	}
+	/* REP must answer every request, or the socket wedges. */
+	if (!reply || sky_bus_send_json(n->ctl, reply) < 0)
+		log_error("cannot send the control reply");
+	json_decref(reply);
+}
+
+static json_t *desired_json(const struct node *n)
+{
+	json_t *targets = json_object();
+	for (int a = 0; a < SKY_ACT_COUNT; a++) {
+		const char *t = sky_actuator_target((enum sky_actuator)a, n->sm.role);
+		/* Orchestrated actuators get their target one step at a time. */
+		for (size_t i = 0; i < n->orch.count; i++)
+			if (n->orch.acts[i].which == (enum sky_actuator)a)
+				t = n->orch.acts[i].target;
+		json_object_set_new(targets, sky_actuator_name((enum sky_actuator)a),
+				    t ? json_string(t) : json_null());
+	}
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "module", n->cfg.module,
+			 "node", n->self->name, "role", sky_role_name(n->sm.role),
+			 "epoch", (json_int_t)n->sm.epoch, "generation",
+			 (json_int_t)n->sm.generation, "targets", targets);
+}
+
+static void publish(struct node *n, int64_t now)
+{
+	char topic[SKY_TOPIC_MAX];
+	json_t *obj;
+
+	obj = desired_json(n);
+	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module, "heartbeatd",
+				 SKY_KIND_DESIRED) == 0)
+		sky_bus_publish(n->pub, topic, obj);
+	json_decref(obj);
+	obj = node_status_json(n, now);
+	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module, "heartbeatd",
+				 SKY_KIND_STATUS) == 0)
+		sky_bus_publish(n->pub, topic, obj);
+	json_decref(obj);
+	n->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
+	n->publish_now = false;
+}
+
+static void update_systemd_status(const struct node *n)
+{
+	char status[256];
+	struct sm_peer peer;
+	const char *via;
+
+	node_peer_input(n, sky_now_ms(), &peer);
+	sm_quorum(&n->sm, &peer, &n->witness_view, &via);
+	snprintf(status, sizeof(status), "%s epoch %llu gen %llu; peer %s %s; "
+		 "quorum %s", sky_role_name(n->sm.role),
+		 (unsigned long long)n->sm.epoch,
+		 (unsigned long long)n->sm.generation, n->peer_node->name,
+		 peer.visible ? sky_role_name(peer.role) : "not seen", via);
+	sky_notify_status(status);
+}
+
+/* Log each network and the peer as a whole going up or down, once. */
+static void log_link_changes(struct node *n, int64_t now)
+{
+	int64_t lost_after = n->cfg.peer_lost_after_ms;
+	size_t up_count = 0;
+
+	for (size_t i = 0; i < n->cfg.network_count; i++) {
+		const struct peer_network *pn = &n->peer.nets[i];
+		bool up = pn->last_rx_ms && now - pn->last_rx_ms < lost_after;
+		up_count += up;
+		if (up == n->net_up[i])
+			continue;
+		n->net_up[i] = up;
+		if (up)
+			log_info("network %zu (%s <-> %s) up", i,
+				 n->self->addrs[i].text, n->peer_node->addrs[i].text);
+		else
+			log_warning("network %zu (%s <-> %s) down: nothing valid "
+				    "from %s for %lld ms", i, n->self->addrs[i].text,
+				    n->peer_node->addrs[i].text, n->peer_node->name,
+				    (long long)lost_after);
+	}
+	bool visible = up_count > 0;
+	if (visible != n->peer_visible) {
+		n->peer_visible = visible;
+		if (visible)
+			log_info("peer %s seen (%s, epoch %llu, generation %llu)",
+				 n->peer_node->name,
+				 sky_role_name((enum sky_role)n->peer.last.role),
+				 (unsigned long long)n->peer.last.epoch,
+				 (unsigned long long)n->peer.last.generation);
+		else
+			log_warning("peer %s lost on every network", n->peer_node->name);
+	}
+}
+
+static void tick(struct node *n, int64_t now)
+{
+	struct sm_peer peer;
+	struct pkt_lease_request req;
+
+	log_link_changes(n, now);
+
+	n->witness_view.lease_valid = lease_client_valid(&n->lease, now);
+	node_peer_input(n, now, &peer);
+	sm_step(&n->sm, now, &peer, &n->witness_view);
+	if (n->sm.dirty)
+		save_state(n); /* before anyone hears of the new state */
+	if (n->sm.changed) {
+		n->sm.changed = false;
+		n->changed_wall_ms = sky_wall_ms();
+		sky_log_set_role(sky_role_name(n->sm.role));
+		log_notice("%s -> %s: %s (epoch %llu, generation %llu)",
+			   sky_role_name(n->sm.prev_role),
+			   sky_role_name(n->sm.role), n->sm.reason,
+			   (unsigned long long)n->sm.epoch,
+			   (unsigned long long)n->sm.generation);
+		n->publish_now = true;
+		n->next_heartbeat_ms = now; /* tell the peer at once */
+		update_systemd_status(n);
+	}
+
+	orch_goal(&n->orch, n->sm.role, n->sm.epoch, now);
+	orch_step(&n->orch, now);
+	if (n->orch.failed && sky_role_serves(n->sm.role)) {
+		log_error("%s", n->orch.failure);
+		sm_fail(&n->sm, now, n->orch.failure);
+		tick(n, now);
+		return;
+	}
+
+	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+		send_lease_request(n, &req);
+	if (now >= n->next_heartbeat_ms)
+		send_heartbeats(n, now);
+	if (n->publish_now || now >= n->next_publish_ms) {
+		if (now >= n->next_publish_ms)
+			update_systemd_status(n);
+		publish(n, now);
+	}
+	sky_notify_watchdog(now);
+}
+
+static int open_bus(struct node *n)
+{
+	char ep[PATH_MAX + 16], dir[PATH_MAX + 64];
+	int r, fd;
+
+	snprintf(dir, sizeof(dir), "%s/%s", n->run_dir, n->cfg.module);
+	r = sky_mkdir_p(dir, 0755);
+	if (r < 0) {
+		log_error("cannot create %s: %s", dir, strerror(-r));
+		return r;
+	}
+	const struct {
+		const char *name;
+		int type;
+		void **sock;
+	} eps[] = {
+		{SKY_EP_DESIRED, ZMQ_PUB, &n->pub},
+		{SKY_EP_ACTUAL, ZMQ_SUB, &n->sub},
+		{SKY_EP_CTL, ZMQ_REP, &n->ctl},
+	};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(eps); i++) {
+		r = sky_bus_endpoint(ep, sizeof(ep), n->run_dir, n->cfg.module,
+				     eps[i].name);
+		if (r < 0)
+			return r;
+		fd = eps[i].type == ZMQ_REP ? sky_listen_fd("ctl") : -ENOENT;
+		if (fd >= 0) {
+			r = sky_bus_open_fd(eps[i].type, ep, fd, eps[i].sock);
+		} else {
+			/* A socket file left by a killed daemon would refuse
+			 * the bind; nothing else may own our run dir. */
+			unlink(ep + strlen("ipc://"));
+			r = sky_bus_open(eps[i].type, ep, true, eps[i].sock);
+		}
+		if (r < 0) {
+			log_error("cannot bind %s: %s", ep, zmq_strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int node_open(struct node *n, const struct sky_config *cfg, const char *self,
+	      const char *run_dir, const char *state_dir)
+{
+	char dir[PATH_MAX], err[512];
+	struct sm_config smc = {0};
+	int r;
+
+	memset(n, 0, sizeof(*n));
+	n->cfg = *cfg;
+	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
+		n->hb_fd[i] = -1;
+	n->witness_fd4 = n->witness_fd6 = -1;
+	n->self = sky_config_node(&n->cfg, self);
+	if (!n->self) {
+		log_error("%s: this node '%s' is not in nodes (use --node)",
+			  cfg->path, self);
+		return -ENOENT;
+	}
+	n->peer_node = sky_config_peer(&n->cfg, n->self);
+	sky_strlcpy(n->run_dir, run_dir, sizeof(n->run_dir));
+	sky_log_set_peer(n->peer_node->name);
+
+	snprintf(dir, sizeof(dir), "%s/%s", state_dir, cfg->module);
+	r = sky_mkdir_p(dir, 0700);
+	if (r < 0) {
+		log_error("cannot create state directory %s: %s", dir, strerror(-r));
+		return r;
+	}
+	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state", dir);
+	if (r < 0 || (size_t)r >= sizeof(n->state_path))
+		return -ENAMETOOLONG;
+	r = node_state_load(n->state_path, &n->persisted, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot load state: %s (fix or remove the file; "
+			  "removing it makes this node's data count as unknown)",
+			  err);
+		return r;
+	}
+	n->persisted.incarnation++;
+	r = node_state_save(n->state_path, &n->persisted);
+	if (r < 0) {
+		log_error("cannot save %s: %s", n->state_path, strerror(-r));
+		return r;
+	}
+
+	sky_strlcpy(smc.self, n->self->name, sizeof(smc.self));
+	sky_strlcpy(smc.peer, n->peer_node->name, sizeof(smc.peer));
+	smc.self_is_default_primary = strcmp(cfg->default_primary, smc.self) == 0;
+	smc.peer_is_default_primary = strcmp(cfg->default_primary, smc.peer) == 0;
+	smc.witness_quorum = cfg->quorum_witness;
+	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
+	smc.lease_ms = cfg->lease_ms;
+	smc.failed_transition_holddown_ms = 10000;
+	smc.swap_request_expires_ms = 10000;
+	int64_t now = sky_now_ms();
+	sm_init(&n->sm, &smc, now, n->persisted.epoch, n->persisted.generation,
+		n->persisted.data, n->persisted.stopped);
+	lease_client_init(&n->lease, cfg->interval_ms);
+	orch_init(&n->orch, cfg->order, cfg->order_count, cfg->step_timeout_ms);
+
+	for (size_t i = 0; i < cfg->network_count; i++) {
+		r = net_udp_bind(&n->self->addrs[i], &n->hb_fd[i]);
+		if (r < 0) {
+			log_error("cannot bind heartbeat socket %s port %u: %s",
+				  n->self->addrs[i].text, cfg->heartbeat_port,
+				  strerror(-r));
+			return r;
+		}
+	}
+	for (size_t i = 0; i < cfg->witness_addr_count; i++) {
+		int family = cfg->witness_addrs[i].sa.ss_family;
+		int *fd = family == AF_INET ? &n->witness_fd4 : &n->witness_fd6;
+		if (*fd < 0 && (r = net_udp_client(family, fd)) < 0) {
+			log_error("cannot open a witness socket: %s", strerror(-r));
+			return r;
+		}
+	}
+	r = open_bus(n);
+	if (r < 0)
+		return r;
+	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
+	return 0;
+}
+
+int node_run(struct node *n)
+{
+	zmq_pollitem_t items[SKY_MAX_NETWORKS + 4];
+	int net_of[SKY_MAX_NETWORKS + 4];
+	size_t count = 0;
+	char status[128];
+
+	for (size_t i = 0; i < n->cfg.network_count; i++) {
+		net_of[count] = (int)i;
+		items[count++] = (zmq_pollitem_t){.fd = n->hb_fd[i], .events = ZMQ_POLLIN};
+	}
+	if (n->witness_fd4 >= 0) {
+		net_of[count] = -1;
+		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd4, .events = ZMQ_POLLIN};
+	}
+	if (n->witness_fd6 >= 0) {
+		net_of[count] = -1;
+		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd6, .events = ZMQ_POLLIN};
+	}
+	size_t udp_count = count;
+	items[count++] = (zmq_pollitem_t){.socket = n->sub, .events = ZMQ_POLLIN};
+	items[count++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+
+	install_signals();
+	log_notice("node %s of module %s started: %s, epoch %llu, generation "
+		   "%llu, data %s, incarnation %llu; peer %s; quorum %s",
+		   n->self->name, n->cfg.module, sky_role_name(n->sm.role),
+		   (unsigned long long)n->sm.epoch,
+		   (unsigned long long)n->sm.generation,
+		   sky_data_name(n->sm.data),
+		   (unsigned long long)n->persisted.incarnation,
+		   n->peer_node->name,
+		   n->cfg.quorum_witness ? "witness" : "none (split brain possible)");
+	sky_log_set_role(sky_role_name(n->sm.role));
+	snprintf(status, sizeof(status), "%s, listening for %s",
+		 sky_role_name(n->sm.role), n->peer_node->name);
+	sky_notify_ready(status);
+
+	while (!stop_requested) {
+		int r = zmq_poll(items, (int)count, tick_ms(n));
+		int64_t now = sky_now_ms();
+		if (r < 0 && errno != EINTR) {
+			log_error("zmq_poll: %s", zmq_strerror(errno));
+			return -errno;
+		}
+		for (size_t i = 0; r > 0 && i < udp_count; i++)
+			if (items[i].revents & ZMQ_POLLIN)
+				drain_udp(n, items[i].fd, net_of[i], now);
+		/* ZeroMQ sockets are edge-triggered: always drain fully. */
+		on_actual(n, now);
+		on_ctl(n, now);
+		tick(n, now);
+	}
+
+	/* Leaving: tell the peer we stop, so it takes over at once. */
+	sky_notify_stopping();
+	int64_t now = sky_now_ms();
+	struct sm_peer peer;
+	char msg[256];
+	bool was_stopped = n->sm.stopped;
+	node_peer_input(n, now, &peer);
+	sm_command(&n->sm, now, SM_CMD_STOP, false, &peer, msg, sizeof(msg));
+	n->sm.stopped = was_stopped; /* a daemon restart is not an operator stop */
+	log_notice("shutting down: %s", msg);
+	save_state(n);
+	struct pkt_lease_request req;
+	n->sm.want_lease = false;
+	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+		send_lease_request(n, &req);
+	send_heartbeats(n, now);
+	publish(n, now);
+	return 0;
+}
+
+void node_close(struct node *n)
+{
+	sky_bus_close(&n->pub);
+	sky_bus_close(&n->sub);
+	sky_bus_close(&n->ctl);
+	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
+		if (n->hb_fd[i] >= 0)
+			close(n->hb_fd[i]);
+	if (n->witness_fd4 >= 0)
+		close(n->witness_fd4);
+	if (n->witness_fd6 >= 0)
+		close(n->witness_fd6);
+	sky_bus_shutdown();
+}

@@ -1,0 +1,582 @@
+/*
+ * state.c - the mirror module state machine (see state.h for the rules).
+ *
+ * sm_step() is evaluated on every tick and after every packet; it must be
+ * idempotent: the same inputs give the same role. Each transition records
+ * a reason in words an operator reads at 3 a.m.
+ */
+#include "state.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void sm_init(struct sm *sm, const struct sm_config *cfg, int64_t now,
+	     uint64_t epoch, uint64_t generation, enum sky_data data,
+	     bool stopped)
+{
+	memset(sm, 0, sizeof(*sm));
+	sm->cfg = *cfg;
+	sm->epoch = epoch;
+	sm->generation = generation;
+	sm->data = data;
+	sm->stopped = stopped;
+	sm->role = stopped ? SKY_ROLE_STOP : SKY_ROLE_WAIT;
+	sm->prev_role = sm->role;
+	sm->role_since_ms = now;
+	sm->changed_at_ms = now;
+	snprintf(sm->reason, sizeof(sm->reason), "%s",
+		 stopped ? "stopped by the operator before the restart"
+			 : "starting");
+}
+
+__attribute__((format(printf, 4, 5))) static void
+enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sm->role == role)
+		return;
+	sm->prev_role = sm->role;
+	sm->role = role;
+	sm->role_since_ms = now;
+	sm->changed_at_ms = now;
+	sm->changed = true;
+	sm->dirty = true;
+	sm->waiting_for[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(sm->reason, sizeof(sm->reason), fmt, ap);
+	va_end(ap);
+
+	/* What a role implies for the persisted data state. */
+	if (sky_role_serves(role))
+		sm->data = SKY_DATA_UPTODATE;
+	else if (role == SKY_ROLE_SECOND)
+		/* A secondary that crashes cannot know what it missed. */
+		sm->data = SKY_DATA_OUTDATED;
+	if (role != SKY_ROLE_SECOND)
+		sm->in_sync = false;
+	if (sky_role_serves(role) || role == SKY_ROLE_STOP) {
+		sm->preference = SM_PREFER_NONE;
+		sm->forced = false;
+	}
+	sm->swap_requested = false;
+	sm->want_new_generation = false;
+	sm->takeover_since_ms = 0;
+}
+
+__attribute__((format(printf, 2, 3))) static void
+waiting(struct sm *sm, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sm->waiting_for, sizeof(sm->waiting_for), fmt, ap);
+	va_end(ap);
+}
+
+bool sm_quorum(const struct sm *sm, const struct sm_peer *peer,
+	       const struct sm_witness *w, const char **via)
+{
+	bool by_peer = peer->visible_for_quorum;
+	bool by_witness = sm->cfg.witness_quorum && w->lease_valid;
+	const char *v;
+
+	if (!sm->cfg.witness_quorum)
+		v = "disabled";
+	else if (by_peer && by_witness)
+		v = "peer+witness";
+	else if (by_peer)
+		v = "peer";
+	else if (by_witness)
+		v = "witness";
+	else
+		v = "none";
+	if (via)
+		*via = v;
+	return !sm->cfg.witness_quorum || by_peer || by_witness;
+}
+
+enum sky_data sm_advertised_data(const struct sm *sm)
+{
+	if (sky_role_serves(sm->role))
+		return SKY_DATA_UPTODATE;
+	if (sm->role == SKY_ROLE_SECOND)
+		return sm->in_sync ? SKY_DATA_UPTODATE : SKY_DATA_OUTDATED;
+	return sm->data;
+}
+
+static bool holding_down(const struct sm *sm, int64_t now)
+{
+	return sm->no_primary_until_ms && now < sm->no_primary_until_ms;
+}
+
+uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now)
+{
+	uint8_t f = 0;
+	if (sm->swap_requested)
+		f |= HB_FLAG_SWAP_REQUEST;
+	if (sm->handover)
+		f |= HB_FLAG_HANDOVER;
+	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now))
+		f |= HB_FLAG_PREFER_SECOND;
+	else if (sm->preference == SM_PREFER_PRIM)
+		f |= HB_FLAG_PREFER_PRIM;
+	if (sm->forced)
+		f |= HB_FLAG_FORCED;
+	return f;
+}
+
+static int preference_rank(uint8_t flags)
+{
+	if (flags & HB_FLAG_PREFER_PRIM)
+		return 2;
+	if (flags & HB_FLAG_PREFER_SECOND)
+		return 0;
+	return 1;
+}
+
+/*
+ * Both nodes up and neither serving: who becomes primary? Both nodes run
+ * this with the same inputs (mirrored) and so agree. Data first: only an
+ * operator's force beats a newer generation.
+ */
+static bool wins_election(const struct sm *sm, int64_t now,
+			  const struct sm_peer *p, const char **why)
+{
+	bool my_force = sm->forced, peer_force = p->flags & HB_FLAG_FORCED;
+	int my_pref = preference_rank(sm_heartbeat_flags(sm, now));
+	int peer_pref = preference_rank(p->flags);
+
+	if (my_force != peer_force) {
+		*why = "forced by the operator";
+		return my_force;
+	}
+	if (sm->generation != p->generation) {
+		*why = "newest data generation";
+		return sm->generation > p->generation;
+	}
+	if (my_pref != peer_pref) {
+		*why = "operator preference";
+		return my_pref > peer_pref;
+	}
+	if (sm->cfg.self_is_default_primary != sm->cfg.peer_is_default_primary) {
+		*why = "default primary";
+		return sm->cfg.self_is_default_primary;
+	}
+	*why = "equal data, lower node name";
+	return strcmp(sm->cfg.self, sm->cfg.peer) < 0;
+}
+
+/* Both nodes serve (after a forced start or quorum: none): one yields. */
+static bool keeps_primary(const struct sm *sm, const struct sm_peer *p)
+{
+	if (sm->generation != p->generation)
+		return sm->generation > p->generation;
+	if (sm->epoch != p->epoch)
+		return sm->epoch > p->epoch;
+	if (sm->cfg.self_is_default_primary != sm->cfg.peer_is_default_primary)
+		return sm->cfg.self_is_default_primary;
+	return strcmp(sm->cfg.self, sm->cfg.peer) < 0;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/*
+ * Serve without the peer: needs a new data generation, granted by the
+ * witness (or simply the next one with quorum: none). Returns true once the
+ * node may enter ALONE with sm->generation already updated.
+ */
+static bool new_generation_ready(struct sm *sm, int64_t now,
+				 struct sm_witness *w)
+{
+	if (!sm->cfg.witness_quorum) {
+		sm->generation++;
+		sm->dirty = true;
+		return true;
+	}
+	if (!sm->want_new_generation) {
+		sm->want_new_generation = true;
+		sm->takeover_since_ms = now;
+		w->generation_granted = false;
+		w->answered = false;
+		return false;
+	}
+	if (!w->generation_granted)
+		return false;
+	w->generation_granted = false;
+	sm->generation = max_u64(sm->generation, w->granted_generation);
+	sm->dirty = true;
+	return true;
+}
+
+static const char *witness_refusal(const struct sm *sm,
+				   const struct sm_witness *w, char *buf,
+				   size_t size)
+{
+	if (!w->answered)
+		snprintf(buf, size, "no answer from the witness yet");
+	else if (w->last_answer == LEASE_HELD_BY_OTHER)
+		snprintf(buf, size, "witness lease held by %s",
+			 w->holder[0] ? w->holder : "(witness restarting)");
+	else if (w->last_answer == LEASE_OUTDATED)
+		snprintf(buf, size,
+			 "witness says our data is outdated: generation %llu "
+			 "is on %s, ours is %llu",
+			 (unsigned long long)w->newest_generation,
+			 w->holder[0] ? w->holder : "the peer",
+			 (unsigned long long)sm->generation);
+	else
+		snprintf(buf, size, "witness answered %s",
+			 lease_answer_name(w->last_answer));
+	return buf;
+}
+
+/* The peer is gone (or stopped): try to serve alone. */
+static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
+			 const char *why)
+{
+	char refusal[160];
+
+	if (new_generation_ready(sm, now, w)) {
+		if (sm->role != SKY_ROLE_PRIM)
+			sm->epoch++;
+		enter(sm, now, SKY_ROLE_ALONE, "%s; serving alone with data "
+		      "generation %llu", why,
+		      (unsigned long long)sm->generation);
+		return;
+	}
+	witness_refusal(sm, w, refusal, sizeof(refusal));
+	waiting(sm, "%s; waiting for the witness: %s", why, refusal);
+	/* A live primary on the other side of a partition keeps renewing
+	 * its lease; a dead one's expires within lease_ms. Past that, give
+	 * up rather than stand as a secondary of nobody. */
+	if (sm->role == SKY_ROLE_SECOND && w->answered &&
+	    w->last_answer != LEASE_GRANTED &&
+	    now - sm->takeover_since_ms >
+		    sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
+		enter(sm, now, SKY_ROLE_WAIT, "%s and no takeover: %s", why,
+		      refusal);
+	else if (w->answered && w->last_answer == LEASE_OUTDATED &&
+		 sm->role == SKY_ROLE_SECOND)
+		enter(sm, now, SKY_ROLE_WAIT, "%s and no takeover: %s", why,
+		      refusal);
+}
+
+static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
+		      struct sm_witness *w)
+{
+	if (!p->visible || p->role == SKY_ROLE_STOP) {
+		const char *why = p->visible ? "peer stopped"
+					     : "peer lost on every network";
+		if (new_generation_ready(sm, now, w))
+			enter(sm, now, SKY_ROLE_ALONE,
+			      "%s %s; serving alone with data generation %llu",
+			      sm->cfg.peer, why,
+			      (unsigned long long)sm->generation);
+		else
+			waiting(sm, "%s %s: asking the witness for a new data "
+				"generation", sm->cfg.peer, why);
+		return;
+	}
+	sm->want_new_generation = false;
+	if (sky_role_serves(p->role)) {
+		if (!keeps_primary(sm, p)) {
+			sm->no_primary_until_ms =
+				now + sm->cfg.failed_transition_holddown_ms;
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "both nodes primary: yielding to %s (generation "
+			      "%llu/%llu)", sm->cfg.peer,
+			      (unsigned long long)p->generation,
+			      (unsigned long long)sm->generation);
+		}
+		return;
+	}
+	bool asked = sm->swap_requested || (p->flags & HB_FLAG_SWAP_REQUEST) ||
+		     sm->preference == SM_PREFER_SECOND ||
+		     (p->flags & HB_FLAG_PREFER_PRIM);
+	if (asked && p->role == SKY_ROLE_SECOND &&
+	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
+		sm->handover = true;
+		sm->preference = SM_PREFER_NONE;
+		enter(sm, now, SKY_ROLE_SECOND,
+		      "swap: handing the primary role to %s", sm->cfg.peer);
+		sm->in_sync = true;
+	}
+}
+
+static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
+{
+	if (!p->visible || p->role == SKY_ROLE_STOP)
+		return;
+	if (sky_role_serves(p->role)) {
+		if (!keeps_primary(sm, p)) {
+			sm->no_primary_until_ms =
+				now + sm->cfg.failed_transition_holddown_ms;
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "both nodes primary: yielding to %s", sm->cfg.peer);
+		}
+		return;
+	}
+	if (p->role == SKY_ROLE_SECOND)
+		enter(sm, now, SKY_ROLE_PRIM, "%s is back as secondary",
+		      sm->cfg.peer);
+}
+
+static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
+			struct sm_witness *w)
+{
+	if (!p->visible || p->role == SKY_ROLE_STOP) {
+		sm->handover = false;
+		if (!sm->in_sync) {
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "primary %s %s while this node was not in sync",
+			      sm->cfg.peer, p->visible ? "stopped" : "lost");
+			return;
+		}
+		char why[96];
+		snprintf(why, sizeof(why), "primary %s %s", sm->cfg.peer,
+			 p->visible ? "stopped" : "lost on every network");
+		try_takeover(sm, now, w, why);
+		return;
+	}
+	sm->want_new_generation = false;
+	sm->takeover_since_ms = 0;
+	if (sky_role_serves(p->role)) {
+		sm->handover = false;
+		if (p->generation != sm->generation || p->epoch != sm->epoch) {
+			sm->generation = p->generation;
+			sm->epoch = p->epoch;
+			sm->dirty = true;
+		}
+		/* Until replicd reports sync, a secondary that adopted the
+		 * primary's generation is in sync. */
+		sm->in_sync = true;
+		if (sm->swap_requested && now - sm->swap_requested_at_ms >
+						  sm->cfg.swap_request_expires_ms)
+			sm->swap_requested = false;
+		return;
+	}
+	if (sm->handover)
+		return; /* the peer is about to take over: wait for it */
+	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
+	    sm->in_sync && p->generation == sm->generation) {
+		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
+		enter(sm, now, SKY_ROLE_PRIM, "swap: %s handed the primary "
+		      "role over", sm->cfg.peer);
+		return;
+	}
+	enter(sm, now, SKY_ROLE_WAIT, "%s is no longer primary (%s)",
+	      sm->cfg.peer, sky_role_name(p->role));
+}
+
+static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
+		      struct sm_witness *w)
+{
+	const char *why;
+
+	if (p->visible && sky_role_serves(p->role)) {
+		sm->want_new_generation = false;
+		if (p->generation < sm->generation && !sm->forced) {
+			waiting(sm, "%s is primary with older data (generation "
+				"%llu < %llu): not following it; resolve with "
+				"skyctl", sm->cfg.peer,
+				(unsigned long long)p->generation,
+				(unsigned long long)sm->generation);
+			return;
+		}
+		sm->generation = p->generation;
+		sm->epoch = p->epoch;
+		enter(sm, now, SKY_ROLE_SECOND, "%s is primary", sm->cfg.peer);
+		sm->in_sync = true;
+		return;
+	}
+	if (p->visible && p->role != SKY_ROLE_STOP) {
+		sm->want_new_generation = false;
+		if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER)) {
+			waiting(sm, "%s hands over but this node was not its "
+				"secondary", sm->cfg.peer);
+			return;
+		}
+		if (!wins_election(sm, now, p, &why)) {
+			waiting(sm, "%s should become primary (%s)",
+				sm->cfg.peer, why);
+			return;
+		}
+		if (holding_down(sm, now)) {
+			waiting(sm, "a transition failed recently: not "
+				"becoming primary for %lld ms",
+				(long long)(sm->no_primary_until_ms - now));
+			return;
+		}
+		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
+		enter(sm, now, SKY_ROLE_PRIM, "elected primary with %s up (%s)",
+		      sm->cfg.peer, why);
+		return;
+	}
+
+	/* Alone: first give the peer a chance to be heard. */
+	if (now - sm->role_since_ms < sm->cfg.peer_lost_after_ms) {
+		waiting(sm, "listening for %s", sm->cfg.peer);
+		return;
+	}
+	if (holding_down(sm, now)) {
+		waiting(sm, "a transition failed recently: not becoming "
+			"primary for %lld ms",
+			(long long)(sm->no_primary_until_ms - now));
+		return;
+	}
+	if (sm->data != SKY_DATA_UPTODATE && !sm->forced) {
+		sm->want_new_generation = false;
+		waiting(sm, "%s %s and this node's data may not be the newest: "
+			"waiting for it (skyctl prim --force overrides)",
+			sm->cfg.peer, p->visible ? "is stopped" : "is not seen");
+		return;
+	}
+	try_takeover(sm, now, w,
+		     p->visible ? "peer stopped" : "peer not seen");
+}
+
+void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
+	     struct sm_witness *w)
+{
+	const char *via;
+
+	sm->waiting_for[0] = '\0';
+	if (sm->role == SKY_ROLE_STOP) {
+		sm->want_lease = false;
+		return;
+	}
+	if (sky_role_serves(sm->role) && !sm_quorum(sm, peer, w, &via)) {
+		enter(sm, now, SKY_ROLE_WAIT,
+		      "lost quorum: %s not seen and no witness lease",
+		      sm->cfg.peer);
+	}
+	switch (sm->role) {
+	case SKY_ROLE_PRIM:
+		step_prim(sm, now, peer, w);
+		break;
+	case SKY_ROLE_ALONE:
+		step_alone(sm, now, peer);
+		break;
+	case SKY_ROLE_SECOND:
+		step_second(sm, now, peer, w);
+		break;
+	case SKY_ROLE_WAIT:
+		step_wait(sm, now, peer, w);
+		break;
+	default:
+		break;
+	}
+	/* The primary holds the lease even with the peer up, so that after
+	 * a partition it keeps serving and the secondary is refused. */
+	sm->want_lease = sm->cfg.witness_quorum &&
+			 (sky_role_serves(sm->role) || sm->want_new_generation);
+}
+
+void sm_fail(struct sm *sm, int64_t now, const char *reason)
+{
+	sm->no_primary_until_ms = now + sm->cfg.failed_transition_holddown_ms;
+	enter(sm, now, SKY_ROLE_WAIT, "transition failed: %s", reason);
+}
+
+int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
+	       const struct sm_peer *p, char *msg, size_t size)
+{
+	bool peer_ready = p->visible && p->role == SKY_ROLE_SECOND &&
+			  p->data == SKY_DATA_UPTODATE &&
+			  p->generation == sm->generation;
+
+	if (sm->role == SKY_ROLE_STOP && cmd != SM_CMD_START) {
+		snprintf(msg, size, "the module is stopped on this node: "
+			 "run `skyctl start` first");
+		return -EPERM;
+	}
+	switch (cmd) {
+	case SM_CMD_START:
+		if (sm->role != SKY_ROLE_STOP) {
+			snprintf(msg, size, "already started (%s)",
+				 sky_role_name(sm->role));
+			return 0;
+		}
+		sm->stopped = false;
+		enter(sm, now, SKY_ROLE_WAIT, "started by the operator");
+		snprintf(msg, size, "started: WAIT, then whatever the rules allow");
+		return 0;
+	case SM_CMD_STOP:
+		sm->stopped = true;
+		/* The peer takes over if it can; whoever serves next is
+		 * the newest, so this node must not come back alone. */
+		if (sky_role_serves(sm->role) && peer_ready)
+			sm->data = SKY_DATA_OUTDATED;
+		enter(sm, now, SKY_ROLE_STOP, "stopped by the operator");
+		snprintf(msg, size, "stopped%s", peer_ready
+			 ? ": the peer takes over" : "");
+		return 0;
+	case SM_CMD_SWAP:
+	case SM_CMD_SECOND:
+	case SM_CMD_PRIM:
+		break;
+	}
+
+	bool to_peer = cmd == SM_CMD_SECOND ||
+		       (cmd == SM_CMD_SWAP && sky_role_serves(sm->role));
+	bool to_self = cmd == SM_CMD_PRIM ||
+		       (cmd == SM_CMD_SWAP && sm->role == SKY_ROLE_SECOND);
+
+	if (cmd == SM_CMD_SWAP && !to_peer && !to_self) {
+		snprintf(msg, size, "swap needs one node PRIM and the other "
+			 "SECOND; this node is %s", sky_role_name(sm->role));
+		return -EAGAIN;
+	}
+	if (to_peer && sky_role_serves(sm->role)) {
+		if (!peer_ready) {
+			snprintf(msg, size, "%s is not an up-to-date SECOND "
+				 "(it is %s): nothing to hand over to",
+				 sm->cfg.peer,
+				 p->visible ? sky_role_name(p->role) : "not seen");
+			return -EAGAIN;
+		}
+		sm->swap_requested = true;
+		sm->swap_requested_at_ms = now;
+		snprintf(msg, size, "swap requested: %s will become primary",
+			 sm->cfg.peer);
+		return 0;
+	}
+	if (to_peer) { /* second, from WAIT or SECOND */
+		sm->preference = SM_PREFER_SECOND;
+		sm->forced = false;
+		snprintf(msg, size, "this node will stay secondary while %s "
+			 "can be primary", sm->cfg.peer);
+		return 0;
+	}
+	/* to_self */
+	if (sky_role_serves(sm->role)) {
+		snprintf(msg, size, "already primary (%s)",
+			 sky_role_name(sm->role));
+		return 0;
+	}
+	if (sm->role == SKY_ROLE_SECOND) {
+		if (!(p->visible && sky_role_serves(p->role))) {
+			snprintf(msg, size, "%s is not primary: cannot swap",
+				 sm->cfg.peer);
+			return -EAGAIN;
+		}
+		if (!sm->in_sync) {
+			snprintf(msg, size, "this node is not in sync yet");
+			return -EAGAIN;
+		}
+		sm->swap_requested = true;
+		sm->swap_requested_at_ms = now;
+		snprintf(msg, size, "swap requested: %s will hand over",
+			 sm->cfg.peer);
+		return 0;
+	}
+	sm->preference = SM_PREFER_PRIM;
+	sm->forced = force;
+	snprintf(msg, size, "%s", force
+		 ? "forced: this node's data is taken as the newest; it "
+		   "becomes primary as soon as it has quorum"
+		 : "this node will become primary if its data allows");
+	return 0;
+}

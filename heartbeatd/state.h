@@ -1,0 +1,133 @@
+/*
+ * state.h - the mirror module state machine, as a pure function of inputs.
+ *
+ * No I/O and no clock: the caller passes the time, what the heartbeats say
+ * about the peer, and what the witness answered; sm_step() decides the role.
+ * Unit tests drive it with a fake clock (tests/unit/state_test.c).
+ *
+ * The rules (docs/architecture.md explains them at length):
+ *  - Serve (PRIM/ALONE) only with quorum: the peer is seen, or this node
+ *    holds the witness lease (or quorum: none was configured).
+ *  - Serve without the peer only with the newest data: as the primary that
+ *    lost its peer, as an in-sync secondary whose primary vanished, or as a
+ *    node whose persisted data says so (it was primary last). The witness
+ *    records the newest generation and refuses older ones. The operator can
+ *    override the data rule with `prim --force`, never the quorum rule.
+ *  - Serving alone starts a new data generation first (granted by the
+ *    witness), so a node that missed it can never claim to be newest.
+ *  - With both nodes up, one deterministic election (forced, generation,
+ *    operator preference, default primary, name) picks the primary.
+ */
+#ifndef SKYHA_STATE_H
+#define SKYHA_STATE_H
+
+#include "bus.h"
+#include "packet.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum sm_preference { SM_PREFER_NONE = 0, SM_PREFER_PRIM, SM_PREFER_SECOND };
+
+struct sm_config {
+	char self[SKY_NAME_MAX + 1];
+	char peer[SKY_NAME_MAX + 1];
+	bool self_is_default_primary;
+	bool peer_is_default_primary;
+	bool witness_quorum;		/* false: quorum: none */
+	int64_t peer_lost_after_ms;	/* heartbeat.timeout_ms */
+	int64_t lease_ms;		/* witness.lease_ms */
+	int64_t failed_transition_holddown_ms;
+	int64_t swap_request_expires_ms;
+};
+
+/* What the heartbeats say about the peer. */
+struct sm_peer {
+	bool visible;		 /* a valid heartbeat within the timeout */
+	bool visible_for_quorum; /* within the (shorter) quorum window */
+	enum sky_role role;
+	uint64_t epoch;
+	uint64_t generation;
+	enum sky_data data;
+	uint8_t flags; /* HB_FLAG_* */
+};
+
+/* What the witness client knows; sm_step consumes generation grants. */
+struct sm_witness {
+	bool lease_valid;
+	bool answered; /* at least one answer since want_new_generation */
+	enum lease_answer last_answer;
+	char holder[SKY_NAME_MAX + 1];
+	uint64_t newest_generation;
+	bool generation_granted; /* a NEW_GENERATION request was granted */
+	uint64_t granted_generation;
+};
+
+struct sm {
+	struct sm_config cfg;
+
+	/* Persisted (the caller saves them when `dirty`). */
+	enum sky_role role;
+	uint64_t epoch;
+	uint64_t generation;
+	enum sky_data data; /* may this node serve without its peer? */
+	bool stopped;	    /* operator stop survives a restart */
+	bool dirty;
+
+	/* Runtime. */
+	int64_t role_since_ms;
+	bool in_sync;		      /* as SECOND: same generation as primary */
+	enum sm_preference preference;
+	bool forced;
+	bool swap_requested;
+	int64_t swap_requested_at_ms;
+	bool handover;		      /* handing the primary role to the peer */
+	bool want_lease;	      /* witness client keeps a lease */
+	bool want_new_generation;     /* ... and asks for a new generation */
+	int64_t takeover_since_ms;    /* first try of the current takeover */
+	int64_t no_primary_until_ms;  /* hold-down after a failed transition */
+
+	/* Last transition, for logs and status. */
+	bool changed; /* set by sm_step when the role changed; caller clears */
+	enum sky_role prev_role;
+	char reason[192];
+	int64_t changed_at_ms;
+	/* A non-transition condition worth showing (why still WAIT). */
+	char waiting_for[192];
+};
+
+/* Start in WAIT (or STOP if the operator had stopped it). */
+void sm_init(struct sm *sm, const struct sm_config *cfg, int64_t now,
+	     uint64_t epoch, uint64_t generation, enum sky_data data,
+	     bool stopped);
+
+void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
+	     struct sm_witness *witness);
+
+/* The flags this node puts in its heartbeats. */
+uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now);
+/* The data state this node advertises. */
+enum sky_data sm_advertised_data(const struct sm *sm);
+/* Is quorum held, and how ("peer", "witness", "peer+witness", "none"). */
+bool sm_quorum(const struct sm *sm, const struct sm_peer *peer,
+	       const struct sm_witness *w, const char **via);
+
+enum sm_command {
+	SM_CMD_SWAP,
+	SM_CMD_PRIM,
+	SM_CMD_SECOND,
+	SM_CMD_STOP,
+	SM_CMD_START,
+};
+/*
+ * Operator commands. Returns 0 and a message for the reply, or -errno and
+ * an explanation of why the command cannot be done now.
+ */
+int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
+	       const struct sm_peer *peer, char *msg, size_t msg_size);
+
+/* A promotion step failed (actuator timeout/failure, persist error). */
+void sm_fail(struct sm *sm, int64_t now, const char *reason);
+
+#endif

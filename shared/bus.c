@@ -1,0 +1,305 @@
+/*
+ * bus.c - ZeroMQ plumbing and the names of the schema in bus.h.
+ *
+ * libzmq reports errors as -1 + errno; this file turns them into -errno once
+ * so daemon code sees only 0 / -errno.
+ */
+#include "bus.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char *const role_names[SKY_ROLE_COUNT] = {
+	[SKY_ROLE_STOP] = "STOP",     [SKY_ROLE_WAIT] = "WAIT",
+	[SKY_ROLE_SECOND] = "SECOND", [SKY_ROLE_ALONE] = "ALONE",
+	[SKY_ROLE_PRIM] = "PRIM",
+};
+
+const char *sky_role_name(enum sky_role role)
+{
+	if ((unsigned)role < SKY_ROLE_COUNT)
+		return role_names[role];
+	return "UNKNOWN";
+}
+
+int sky_role_parse(const char *name, enum sky_role *out)
+{
+	for (unsigned i = 0; i < SKY_ROLE_COUNT; i++)
+		if (strcasecmp(name, role_names[i]) == 0) {
+			*out = (enum sky_role)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *sky_data_name(enum sky_data data)
+{
+	switch (data) {
+	case SKY_DATA_UPTODATE:
+		return "uptodate";
+	case SKY_DATA_OUTDATED:
+		return "outdated";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *const actuator_names[SKY_ACT_COUNT] = {
+	[SKY_ACT_REPLICD] = "replicd",
+	[SKY_ACT_VIPD] = "vipd",
+	[SKY_ACT_CHECKD] = "checkd",
+};
+
+const char *sky_actuator_name(enum sky_actuator a)
+{
+	return (unsigned)a < SKY_ACT_COUNT ? actuator_names[a] : "?";
+}
+
+int sky_actuator_parse(const char *name, enum sky_actuator *out)
+{
+	for (unsigned i = 0; i < SKY_ACT_COUNT; i++)
+		if (strcmp(name, actuator_names[i]) == 0) {
+			*out = (enum sky_actuator)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *sky_actuator_target(enum sky_actuator a, enum sky_role role)
+{
+	bool serving = sky_role_serves(role);
+	if (a == SKY_ACT_REPLICD)
+		return serving			  ? "primary"
+		       : role == SKY_ROLE_SECOND ? "secondary"
+						  : "stopped";
+	return serving ? "up" : "down";
+}
+
+int sky_bus_endpoint(char *buf, size_t size, const char *run_dir,
+		     const char *module, const char *name)
+{
+	int n = snprintf(buf, size, "ipc://%s/%s/%s", run_dir, module, name);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int sky_bus_topic(char *buf, size_t size, const char *module,
+		  const char *daemon, const char *kind)
+{
+	int n = snprintf(buf, size, "%s.%s.%s", module, daemon, kind);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void *bus_ctx;
+
+void *sky_bus_context(void)
+{
+	if (!bus_ctx)
+		bus_ctx = zmq_ctx_new();
+	return bus_ctx;
+}
+
+void sky_bus_shutdown(void)
+{
+	if (bus_ctx)
+		zmq_ctx_term(bus_ctx);
+	bus_ctx = NULL;
+}
+
+static int bus_open(int type, const char *endpoint, bool bind, int use_fd,
+		    void **out);
+
+int sky_bus_open(int type, const char *endpoint, bool bind, void **out)
+{
+	return bus_open(type, endpoint, bind, -1, out);
+}
+
+int sky_bus_open_fd(int type, const char *endpoint, int fd, void **out)
+{
+	return bus_open(type, endpoint, true, fd, out);
+}
+
+static int bus_open(int type, const char *endpoint, bool bind, int use_fd,
+		    void **out)
+{
+	void *ctx = sky_bus_context();
+	void *sock;
+	int linger = 0, r;
+
+	if (!ctx)
+		return -errno;
+	sock = zmq_socket(ctx, type);
+	if (!sock)
+		return -errno;
+	/* Never let a dead peer hold a daemon's exit hostage. */
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (type == ZMQ_SUB)
+		zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0);
+	if (type == ZMQ_SUB || type == ZMQ_REP) {
+		int64_t max = SKY_BUS_MSG_MAX + SKY_TOPIC_MAX;
+		zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+	}
+	if (use_fd >= 0 &&
+	    zmq_setsockopt(sock, ZMQ_USE_FD, &use_fd, sizeof(use_fd)) < 0) {
+		r = -errno;
+		zmq_close(sock);
+		return r;
+	}
+	r = bind ? zmq_bind(sock, endpoint) : zmq_connect(sock, endpoint);
+	if (r < 0) {
+		r = -errno;
+		zmq_close(sock);
+		return r;
+	}
+	*out = sock;
+	return 0;
+}
+
+void sky_bus_close(void **sock)
+{
+	if (*sock)
+		zmq_close(*sock);
+	*sock = NULL;
+}
+
+static int send_text(void *sock, const char *text, int flags)
+{
+	if (zmq_send(sock, text, strlen(text), flags | ZMQ_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+int sky_bus_send_json(void *sock, const json_t *obj)
+{
+	_cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	return send_text(sock, text, 0);
+}
+
+int sky_bus_publish(void *sock, const char *topic, const json_t *obj)
+{
+	_cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
+	int r;
+
+	if (!text)
+		return -ENOMEM;
+	r = send_text(sock, topic, ZMQ_SNDMORE);
+	if (r < 0)
+		return r;
+	return send_text(sock, text, 0);
+}
+
+/* Drain the remaining frames of a message we are rejecting. */
+static void drain(void *sock)
+{
+	int more = 1;
+	size_t len = sizeof(more);
+	while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+		zmq_msg_t part;
+		zmq_msg_init(&part);
+		zmq_msg_recv(&part, sock, ZMQ_DONTWAIT);
+		zmq_msg_close(&part);
+	}
+}
+
+static bool has_more(void *sock)
+{
+	int more = 0;
+	size_t len = sizeof(more);
+	return zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more;
+}
+
+int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
+		 json_t **out)
+{
+	zmq_msg_t frame;
+	json_error_t jerr;
+	json_t *obj;
+	size_t len;
+
+	zmq_msg_init(&frame);
+	if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+		int r = -errno;
+		zmq_msg_close(&frame);
+		return r;
+	}
+	if (topic) {
+		len = zmq_msg_size(&frame);
+		if (len == 0 || len >= topic_size || !has_more(sock) ||
+		    memchr(zmq_msg_data(&frame), '\0', len)) {
+			zmq_msg_close(&frame);
+			drain(sock);
+			return -EBADMSG;
+		}
+		memcpy(topic, zmq_msg_data(&frame), len);
+		topic[len] = '\0';
+		zmq_msg_close(&frame);
+		zmq_msg_init(&frame);
+		if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&frame);
+			return -EBADMSG;
+		}
+	}
+	len = zmq_msg_size(&frame);
+	if (len == 0 || len > max || has_more(sock)) {
+		zmq_msg_close(&frame);
+		drain(sock);
+		return -EBADMSG;
+	}
+	obj = json_loadb(zmq_msg_data(&frame), len, JSON_REJECT_DUPLICATES,
+			 &jerr);
+	zmq_msg_close(&frame);
+	if (!obj)
+		return -EBADMSG;
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return -EBADMSG;
+	}
+	*out = obj;
+	return 0;
+}
+
+int sky_ctl_call(const char *endpoint, const json_t *request, int timeout_ms,
+		 json_t **reply)
+{
+	void *sock = NULL;
+	zmq_pollitem_t item;
+	int r;
+
+	r = sky_bus_open(ZMQ_REQ, endpoint, false, &sock);
+	if (r < 0)
+		return r;
+	r = sky_bus_send_json(sock, request);
+	if (r == -EAGAIN) {
+		/* REQ with no connected peer yet: wait for the pipe. */
+		int64_t deadline = sky_now_ms() + timeout_ms;
+		while (r == -EAGAIN && sky_now_ms() < deadline) {
+			usleep(10000);
+			r = sky_bus_send_json(sock, request);
+		}
+		if (r == -EAGAIN)
+			r = -ETIMEDOUT;
+	}
+	if (r < 0)
+		goto out;
+	item = (zmq_pollitem_t){.socket = sock, .events = ZMQ_POLLIN};
+	r = zmq_poll(&item, 1, timeout_ms);
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (r == 0) {
+		r = -ETIMEDOUT;
+		goto out;
+	}
+	r = sky_bus_recv(sock, NULL, 0, SKY_BUS_MSG_MAX, reply);
+out:
+	sky_bus_close(&sock);
+	return r;
+}

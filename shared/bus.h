@@ -1,0 +1,119 @@
+/*
+ * bus.h - every conversation between skyha programs, in one header.
+ *
+ * heartbeatd decides; the other daemons act. They talk over ZeroMQ sockets
+ * under <run-dir>/<module>/ (docs/protocol.md is the reference for scripts):
+ *
+ *   ipc://RUN/MODULE/desired  PUB, bound by heartbeatd
+ *       MODULE.heartbeatd.desired  {module,node,role,epoch,generation,
+ *                                   targets:{replicd,vipd,checkd}}
+ *       MODULE.heartbeatd.status   the status object (see skyctl status --json)
+ *   ipc://RUN/MODULE/actual   SUB, bound by heartbeatd; daemons PUB + connect
+ *       MODULE.DAEMON.actual       {module,daemon,node,epoch,state,reason}
+ *   ipc://RUN/MODULE/ctl      REP, bound by heartbeatd (skyctl, scripts)
+ *       request  {command: status|swap|prim|second|stop|start, force?: bool}
+ *       reply    {ok: true, message?, status?} | {ok: false, error}
+ *
+ * Every message is two frames: topic, then one JSON object (control: one
+ * JSON frame). Publishers send their whole state on change and every second:
+ * nothing depends on one message arriving. Receivers bound every size and
+ * treat every field as hostile.
+ */
+#ifndef SKYHA_BUS_H
+#define SKYHA_BUS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Module roles, in the order of the wire encoding. */
+enum sky_role {
+	SKY_ROLE_STOP = 0,
+	SKY_ROLE_WAIT = 1,
+	SKY_ROLE_SECOND = 2,
+	SKY_ROLE_ALONE = 3,
+	SKY_ROLE_PRIM = 4,
+	SKY_ROLE_COUNT,
+	SKY_ROLE_UNKNOWN = 255, /* a peer never heard from */
+};
+const char *sky_role_name(enum sky_role role);
+int sky_role_parse(const char *name, enum sky_role *out);
+static inline bool sky_role_serves(enum sky_role role)
+{
+	return role == SKY_ROLE_PRIM || role == SKY_ROLE_ALONE;
+}
+
+/* Is this node's data the newest it can know of? */
+enum sky_data {
+	SKY_DATA_UNKNOWN = 0,
+	SKY_DATA_UPTODATE = 1, /* may serve without the peer */
+	SKY_DATA_OUTDATED = 2, /* must not serve without the peer */
+	SKY_DATA_COUNT,
+};
+const char *sky_data_name(enum sky_data data);
+
+/* Daemons that act on heartbeatd's desired state, in default order. */
+enum sky_actuator {
+	SKY_ACT_REPLICD = 0,
+	SKY_ACT_VIPD = 1,
+	SKY_ACT_CHECKD = 2,
+	SKY_ACT_COUNT,
+};
+const char *sky_actuator_name(enum sky_actuator a);
+int sky_actuator_parse(const char *name, enum sky_actuator *out);
+/*
+ * The state an actuator is asked to reach for a role: replicd primary
+ * (PRIM/ALONE), secondary (SECOND) or stopped; vipd and checkd up or down.
+ */
+const char *sky_actuator_target(enum sky_actuator a, enum sky_role role);
+
+#define SKY_EP_DESIRED "desired"
+#define SKY_EP_ACTUAL "actual"
+#define SKY_EP_CTL "ctl"
+#define SKY_KIND_DESIRED "desired"
+#define SKY_KIND_STATUS "status"
+#define SKY_KIND_ACTUAL "actual"
+
+#define SKY_BUS_MSG_MAX (64 * 1024) /* a bus JSON object */
+#define SKY_CTL_MSG_MAX 4096	    /* a control request */
+#define SKY_TOPIC_MAX 128
+#define SKY_PUBLISH_PERIOD_MS 1000
+
+/* "ipc://RUN/MODULE/NAME"; -ENAMETOOLONG if it does not fit. */
+int sky_bus_endpoint(char *buf, size_t size, const char *run_dir,
+		     const char *module, const char *name);
+/* "MODULE.DAEMON.KIND" */
+int sky_bus_topic(char *buf, size_t size, const char *module,
+		  const char *daemon, const char *kind);
+
+/* The process's ZeroMQ context (created on first use). */
+void *sky_bus_context(void);
+void sky_bus_shutdown(void);
+
+/* Open a socket of ZMQ type and bind or connect it. Returns 0 / -errno. */
+int sky_bus_open(int type, const char *endpoint, bool bind, void **out);
+void sky_bus_close(void **sock);
+/*
+ * Bind on a listening fd handed over by systemd socket activation
+ * (ZMQ_USE_FD); the endpoint must name the same socket path.
+ */
+int sky_bus_open_fd(int type, const char *endpoint, int fd, void **out);
+
+/* Send a single JSON frame, or topic + JSON frames (non-blocking). */
+int sky_bus_send_json(void *sock, const json_t *obj);
+int sky_bus_publish(void *sock, const char *topic, const json_t *obj);
+
+/*
+ * Receive one message without blocking. For topic messages (topic != NULL),
+ * exactly two frames are accepted; otherwise exactly one. The JSON frame
+ * must be an object of at most max bytes. -EAGAIN: nothing waiting;
+ * -EBADMSG: a malformed message was consumed and dropped.
+ */
+int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
+		 json_t **out);
+
+/* Connect, send one request, wait up to timeout_ms for the reply. */
+int sky_ctl_call(const char *endpoint, const json_t *request, int timeout_ms,
+		 json_t **reply);
+
+#endif

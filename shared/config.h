@@ -1,0 +1,79 @@
+/*
+ * config.h - the module configuration (docs/config.md), loaded once.
+ *
+ * sky_config_load() parses the YAML file with libyaml, validates every field
+ * and cross-field rule, reads the cluster key, and only then fills *out: a
+ * bad file never leaves a half-configured daemon. Errors name the file,
+ * line, column and field: "app.yaml:14:16: heartbeat.timeout_ms: ...".
+ */
+#ifndef SKYHA_CONFIG_H
+#define SKYHA_CONFIG_H
+
+#include "bus.h"
+#include "util.h"
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define SKY_MAX_NODES 2
+#define SKY_MAX_NETWORKS 4
+#define SKY_MAX_WITNESS_ADDRS 4
+#define SKY_KEY_BYTES 32
+#define SKY_ADDR_TEXT_MAX 64 /* INET6_ADDRSTRLEN plus room */
+
+struct sky_addr {
+	struct sockaddr_storage sa; /* port filled in by the loader */
+	socklen_t len;
+	char text[SKY_ADDR_TEXT_MAX];
+};
+
+struct sky_node {
+	char name[SKY_NAME_MAX + 1];
+	struct sky_addr addrs[SKY_MAX_NETWORKS];
+	size_t addr_count;
+};
+
+enum sky_module_type { SKY_MODULE_MIRROR = 0 };
+
+struct sky_config {
+	char path[PATH_MAX];
+	char cluster[SKY_NAME_MAX + 1];
+	char key_file[PATH_MAX];
+	uint8_t key[SKY_KEY_BYTES];
+	char module[SKY_NAME_MAX + 1];
+	enum sky_module_type type;
+	char default_primary[SKY_NAME_MAX + 1]; /* "" when none */
+	struct sky_node nodes[SKY_MAX_NODES];
+	size_t node_count;
+	size_t network_count;
+	uint16_t heartbeat_port;
+	uint32_t interval_ms;
+	uint32_t peer_lost_after_ms; /* heartbeat.timeout_ms */
+	bool quorum_witness;	     /* false: quorum: none */
+	struct sky_addr witness_addrs[SKY_MAX_WITNESS_ADDRS];
+	size_t witness_addr_count;
+	uint16_t witness_port;
+	uint32_t lease_ms;
+	enum sky_actuator order[SKY_ACT_COUNT];
+	size_t order_count;
+	uint32_t step_timeout_ms;
+};
+
+/* Load and validate; on error fill err ("file:line:col: field: why"). */
+int sky_config_load(const char *path, struct sky_config *out, char *err,
+		    size_t err_size);
+
+/* Parse from memory (path used for messages and relative key_file). */
+int sky_config_parse(const char *path, const char *text, size_t len,
+		     struct sky_config *out, char *err, size_t err_size);
+
+/* The node entry by name, or NULL. */
+const struct sky_node *sky_config_node(const struct sky_config *cfg,
+				       const char *name);
+/* The other node of a two-node module. */
+const struct sky_node *sky_config_peer(const struct sky_config *cfg,
+				       const struct sky_node *self);
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian 12 packages skyha needs to build, test, demo and bench.
+# Idempotent: installs only what is missing, runs apt-get update only then.
+# Usage: tools/deps.sh [build|test|bench]   (each level includes the previous)
+set -eu
+level=${1:-test}
+
+build_pkgs="gcc make pkg-config libzmq3-dev libsodium-dev libsystemd-dev libyaml-dev libjansson-dev"
+test_pkgs="python3 python3-zmq iproute2 systemd procps"
+bench_pkgs="keepalived stress-ng"
+
+pkgs=$build_pkgs
+case $level in
+build) ;;
+test) pkgs="$pkgs $test_pkgs" ;;
+bench) pkgs="$pkgs $test_pkgs $bench_pkgs" ;;
+*) echo "deps.sh: unknown level '$level' (build, test or bench)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null; then SUDO=sudo; else
+		echo "deps.sh: missing packages:$missing; run as root to install them" >&2
+		exit 1
+	fi
+else
+	SUDO=
+fi
+echo "deps.sh: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
