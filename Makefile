@@ -44,7 +44,7 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 $(BUILD)/asan/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC+SAN  $<"
-	@$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -Itests/unit -c $< -o $@
+	@$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -Itests/unit -Iheartbeatd -Ictl -c $< -o $@
 
 $(BUILD)/libskyha.a: $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)

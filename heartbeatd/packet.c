@@ -55,7 +55,8 @@ static void put_u64(struct writer *w, uint64_t v)
 static void put_name(struct writer *w, const char *s, bool may_be_empty)
 {
 	size_t n = strlen(s);
-	if (n > SKY_NAME_MAX || (!may_be_empty && n == 0)) {
+	/* Never send what a receiver must reject. */
+	if ((n > 0 || !may_be_empty) && !sky_name_valid(s, n)) {
 		w->overflow = true;
 		return;
 	}

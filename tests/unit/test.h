@@ -9,6 +9,7 @@
 #ifndef SKYHA_TEST_H
 #define SKYHA_TEST_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -1,0 +1,182 @@
+/*
+ * config_test.c - configuration loading: good files give the documented
+ * defaults; every bad file is refused with file:line:column and the field.
+ */
+#include "config.h"
+#include "test.h"
+
+#include <sys/stat.h>
+
+static char dir[64];
+static char path[128];
+
+static const char good[] =
+	"cluster:\n"
+	"  name: demo\n"
+	"  key_file: cluster.key\n"
+	"module:\n"
+	"  name: app\n"
+	"  default_primary: node1\n"
+	"nodes:\n"
+	"  - name: node1\n"
+	"    addresses: [198.18.0.1, 198.18.1.1]\n"
+	"  - name: node2\n"
+	"    addresses: [198.18.0.2, 198.18.1.2]\n"
+	"witness:\n"
+	"  addresses: [198.18.0.10]\n";
+
+static void setup(void)
+{
+	if (dir[0])
+		return;
+	snprintf(dir, sizeof(dir), "/tmp/skyha-config-test-%d", (int)getpid());
+	sky_mkdir_p(dir, 0700);
+	snprintf(path, sizeof(path), "%s/app.yaml", dir);
+	char key_path[160];
+	snprintf(key_path, sizeof(key_path), "%s/cluster.key", dir);
+	const char *hex = "00112233445566778899aabbccddeeff"
+			  "00112233445566778899aabbccddeeff\n";
+	sky_write_file_atomic(key_path, hex, strlen(hex), 0600);
+}
+
+/* Parse `good` with one line replaced (or appended when `from` is NULL). */
+static int parse_variant(const char *from, const char *to, struct sky_config *cfg,
+			 char *err, size_t err_size)
+{
+	char text[4096];
+	setup();
+	if (!from) {
+		snprintf(text, sizeof(text), "%s%s", good, to);
+	} else {
+		const char *at = strstr(good, from);
+		if (!at)
+			return -999;
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good, to,
+			 at + strlen(from));
+	}
+	err[0] = '\0';
+	return sky_config_parse(path, text, strlen(text), cfg, err, err_size);
+}
+
+static void test_good_config_loads_with_documented_defaults(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	CHECK_EQ_INT(parse_variant(NULL, "", &cfg, err, sizeof(err)), 0);
+	CHECK(strcmp(cfg.cluster, "demo") == 0);
+	CHECK_EQ_INT(cfg.node_count, 2);
+	CHECK_EQ_INT(cfg.network_count, 2);
+	CHECK_EQ_INT(cfg.heartbeat_port, 7400);
+	CHECK_EQ_INT(cfg.interval_ms, 200);
+	CHECK_EQ_INT(cfg.peer_lost_after_ms, 1000);
+	CHECK_EQ_INT(cfg.lease_ms, 1000);
+	CHECK_EQ_INT(cfg.witness_port, 7401);
+	CHECK(cfg.quorum_witness);
+	CHECK_EQ_INT(cfg.key[1], 0x11);
+	CHECK(strcmp(sky_config_peer(&cfg, sky_config_node(&cfg, "node1"))->name,
+		     "node2") == 0);
+}
+
+static void expect_error(const char *from, const char *to, const char *where,
+			 const char *what)
+{
+	static struct sky_config cfg;
+	char err[512];
+	CHECK(parse_variant(from, to, &cfg, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, path);
+	CHECK_STR_CONTAINS(err, where);
+	CHECK_STR_CONTAINS(err, what);
+}
+
+static void test_unknown_key_is_an_error_with_its_line(void)
+{
+	expect_error(NULL, "heartbeat:\n  intervl_ms: 100\n", ":15:",
+		     "heartbeat.intervl_ms: unknown key");
+}
+
+static void test_timeout_below_three_intervals_names_the_field(void)
+{
+	expect_error(NULL, "heartbeat:\n  interval_ms: 200\n  timeout_ms: 500\n",
+		     ":16:", "heartbeat.timeout_ms: must be at least 3 x interval_ms");
+}
+
+static void test_bad_address_names_node_and_index(void)
+{
+	expect_error("198.18.1.2]", "198.18.1.x]", ":11:",
+		     "nodes[1].addresses[1]: '198.18.1.x' is not an IPv4 or IPv6");
+}
+
+static void test_witness_is_required_unless_quorum_none(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	expect_error("witness:\n  addresses: [198.18.0.10]\n", "", "witness.addresses",
+		     "quorum: none");
+	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				   "quorum: none\n", &cfg, err, sizeof(err)), 0);
+	CHECK(!cfg.quorum_witness);
+}
+
+static void test_mismatched_network_counts_are_refused(void)
+{
+	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]", ":10:",
+		     "one address per network");
+}
+
+static void test_default_primary_must_be_a_node(void)
+{
+	expect_error("default_primary: node1", "default_primary: node3", ":6:",
+		     "module.default_primary: 'node3' is not one of the nodes");
+}
+
+static void test_names_with_path_characters_are_refused(void)
+{
+	expect_error("name: app", "name: ../app", ":5:", "module.name");
+}
+
+static void test_yaml_syntax_error_has_a_position(void)
+{
+	expect_error("nodes:\n", "nodes: [\n", ":", "YAML syntax");
+}
+
+static void test_key_file_readable_by_others_is_refused(void)
+{
+	char key_path[160];
+	setup();
+	snprintf(key_path, sizeof(key_path), "%s/cluster.key", dir);
+	chmod(key_path, 0644);
+	expect_error(NULL, "", ":3:", "cluster.key_file");
+	expect_error(NULL, "", "", "chmod 600");
+	chmod(key_path, 0600);
+}
+
+static void test_short_key_is_refused(void)
+{
+	char key_path[160];
+	setup();
+	snprintf(key_path, sizeof(key_path), "%s/short.key", dir);
+	sky_write_file_atomic(key_path, "abcd\n", 5, 0600);
+	expect_error("key_file: cluster.key", "key_file: short.key", ":3:",
+		     "exactly 64 hex characters");
+}
+
+static void test_missing_file_says_so(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	CHECK(sky_config_load("/nonexistent/app.yaml", &cfg, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "/nonexistent/app.yaml: cannot read");
+}
+
+TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
+	  TEST(test_unknown_key_is_an_error_with_its_line),
+	  TEST(test_timeout_below_three_intervals_names_the_field),
+	  TEST(test_bad_address_names_node_and_index),
+	  TEST(test_witness_is_required_unless_quorum_none),
+	  TEST(test_mismatched_network_counts_are_refused),
+	  TEST(test_default_primary_must_be_a_node),
+	  TEST(test_names_with_path_characters_are_refused),
+	  TEST(test_yaml_syntax_error_has_a_position),
+	  TEST(test_key_file_readable_by_others_is_refused),
+	  TEST(test_short_key_is_refused),
+	  TEST(test_missing_file_says_so))

@@ -1,0 +1,96 @@
+/*
+ * orchestrate_test.c - transitions step through the actuators in order,
+ * and a step that fails or times out fails the promotion.
+ */
+#include "orchestrate.h"
+#include "test.h"
+
+static const enum sky_actuator order[] = {SKY_ACT_REPLICD, SKY_ACT_VIPD,
+					  SKY_ACT_CHECKD};
+
+static void test_promotion_asks_one_step_at_a_time_in_order(void)
+{
+	struct orch o;
+	orch_init(&o, order, 3, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 4, 0);
+	orch_step(&o, 0);
+	CHECK(o.acts[0].target && strcmp(o.acts[0].target, "primary") == 0);
+	CHECK(o.acts[1].target == NULL); /* VIP not before replication */
+	CHECK(strcmp(o.pending, "replicd primary") == 0);
+	orch_actual(&o, "replicd", "primary", 4, "", 10);
+	orch_step(&o, 10);
+	CHECK(strcmp(o.acts[1].target, "up") == 0);
+	CHECK(o.acts[2].target == NULL);
+	orch_actual(&o, "vipd", "up", 4, "", 20);
+	orch_step(&o, 20);
+	orch_actual(&o, "checkd", "up", 4, "", 30);
+	orch_step(&o, 30);
+	CHECK(orch_settled(&o));
+	CHECK(o.pending[0] == '\0');
+}
+
+static void test_a_report_for_an_old_epoch_does_not_count(void)
+{
+	struct orch o;
+	orch_init(&o, order, 1, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 4, 0);
+	orch_actual(&o, "replicd", "primary", 3, "", 10);
+	orch_step(&o, 10);
+	CHECK(!orch_settled(&o));
+}
+
+static void test_demotion_goes_in_reverse_order(void)
+{
+	struct orch o;
+	orch_init(&o, order, 3, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 1, 0);
+	orch_actual(&o, "replicd", "primary", 1, "", 0);
+	orch_actual(&o, "vipd", "up", 1, "", 0);
+	orch_actual(&o, "checkd", "up", 1, "", 0);
+	orch_step(&o, 0);
+	CHECK(orch_settled(&o));
+	orch_goal(&o, SKY_ROLE_SECOND, 2, 100);
+	orch_step(&o, 100);
+	CHECK(strcmp(o.acts[2].target, "down") == 0);
+	CHECK(strcmp(o.acts[1].target, "up") == 0); /* VIP stays until app stops */
+	orch_actual(&o, "checkd", "down", 2, "", 110);
+	orch_step(&o, 110);
+	CHECK(strcmp(o.acts[1].target, "down") == 0);
+	CHECK(strcmp(o.acts[0].target, "primary") == 0);
+	orch_actual(&o, "vipd", "down", 2, "", 120);
+	orch_step(&o, 120);
+	CHECK(strcmp(o.acts[0].target, "secondary") == 0);
+}
+
+static void test_step_timeout_fails_the_promotion_with_a_reason(void)
+{
+	struct orch o;
+	orch_init(&o, order, 3, 5000);
+	orch_goal(&o, SKY_ROLE_ALONE, 7, 0);
+	orch_actual(&o, "replicd", "primary", 7, "", 100);
+	orch_step(&o, 100);
+	orch_step(&o, 5000);
+	CHECK(!o.failed); /* vipd's step started at 100 */
+	orch_step(&o, 5101);
+	CHECK(o.failed);
+	CHECK_STR_CONTAINS(o.failure, "vipd did not reach 'up' within 5000 ms");
+	CHECK_STR_CONTAINS(o.failure, "never heard from it");
+}
+
+static void test_reported_failure_fails_the_promotion(void)
+{
+	struct orch o;
+	orch_init(&o, order, 3, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 2, 0);
+	orch_actual(&o, "replicd", "failed", 2, "peer refused connection", 5);
+	orch_step(&o, 5);
+	CHECK(o.failed);
+	CHECK_STR_CONTAINS(o.failure, "peer refused connection");
+	CHECK_EQ_INT(orch_actual(&o, "nosuchd", "up", 2, "", 6), -EINVAL);
+}
+
+TEST_MAIN(TEST(test_promotion_asks_one_step_at_a_time_in_order),
+	  TEST(test_a_report_for_an_old_epoch_does_not_count),
+	  TEST(test_demotion_goes_in_reverse_order),
+	  TEST(test_step_timeout_fails_the_promotion_with_a_reason),
+	  TEST(test_reported_failure_fails_the_promotion))

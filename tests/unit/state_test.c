@@ -1,0 +1,475 @@
+/*
+ * state_test.c - the mirror state machine, driven with a fake clock.
+ *
+ * A small simulator runs two state machines, their lease clients and the
+ * witness policy, delivering heartbeats and lease requests over links the
+ * test cuts and heals. Every 10 ms step asserts the invariant that matters
+ * most: never two nodes serving at once.
+ */
+#include "lease.h"
+#include "state.h"
+#include "test.h"
+#include "witness.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+
+#define INTERVAL 200
+#define TIMEOUT 1000
+#define LEASE 1000
+
+struct sim_node {
+	struct sm sm;
+	struct sm_witness wv;
+	struct lease_client lc;
+	bool alive;
+	bool link_peer;	   /* can exchange heartbeats */
+	bool link_witness; /* can reach the witness */
+	bool ever;
+	int64_t last_rx;
+	struct pkt_heartbeat last;
+	int64_t next_hb;
+};
+
+struct sim {
+	struct sim_node n[2];
+	struct witness w;
+	bool witness_up;
+	bool quorum_witness;
+	int64_t now;
+	int both_serving_steps;
+};
+
+static struct sm_config node_config(int i, bool quorum_witness)
+{
+	struct sm_config c = {0};
+	sky_strlcpy(c.self, i == 0 ? "node1" : "node2", sizeof(c.self));
+	sky_strlcpy(c.peer, i == 0 ? "node2" : "node1", sizeof(c.peer));
+	c.self_is_default_primary = i == 0;
+	c.peer_is_default_primary = i != 0;
+	c.witness_quorum = quorum_witness;
+	c.peer_lost_after_ms = TIMEOUT;
+	c.lease_ms = LEASE;
+	c.failed_transition_holddown_ms = 10000;
+	c.swap_request_expires_ms = 10000;
+	return c;
+}
+
+static void sim_start_node(struct sim *s, int i, uint64_t epoch, uint64_t gen,
+			   enum sky_data data)
+{
+	struct sim_node *n = &s->n[i];
+	struct sm_config c = node_config(i, s->quorum_witness);
+	memset(n, 0, sizeof(*n));
+	sm_init(&n->sm, &c, s->now, epoch, gen, data, false);
+	lease_client_init(&n->lc, INTERVAL);
+	n->alive = n->link_peer = n->link_witness = true;
+	n->next_hb = s->now;
+}
+
+static void sim_init(struct sim *s, bool quorum_witness)
+{
+	memset(s, 0, sizeof(*s));
+	s->now = 100000;
+	s->quorum_witness = quorum_witness;
+	s->witness_up = true;
+	witness_init(&s->w, LEASE, s->now - LEASE, 0, "");
+	sim_start_node(s, 0, 0, 0, SKY_DATA_UNKNOWN);
+	sim_start_node(s, 1, 0, 0, SKY_DATA_UNKNOWN);
+}
+
+static void peer_input(const struct sim *s, int i, struct sm_peer *p)
+{
+	const struct sim_node *n = &s->n[i];
+	memset(p, 0, sizeof(*p));
+	p->role = SKY_ROLE_UNKNOWN;
+	if (!n->ever)
+		return;
+	p->visible = s->now - n->last_rx < TIMEOUT;
+	p->visible_for_quorum = s->now - n->last_rx < TIMEOUT - 2 * INTERVAL;
+	p->role = (enum sky_role)n->last.role;
+	p->epoch = n->last.epoch;
+	p->generation = n->last.generation;
+	p->data = (enum sky_data)n->last.data;
+	p->flags = n->last.flags;
+}
+
+static void sim_step_node(struct sim *s, int i)
+{
+	struct sim_node *n = &s->n[i], *other = &s->n[1 - i];
+	struct sm_peer p;
+	struct pkt_lease_request req;
+
+	if (!n->alive)
+		return;
+	n->wv.lease_valid = lease_client_valid(&n->lc, s->now);
+	peer_input(s, i, &p);
+	sm_step(&n->sm, s->now, &p, &n->wv);
+	n->sm.changed = false;
+	n->sm.dirty = false;
+	if (lease_client_poll(&n->lc, s->now, &n->sm, &req) && s->witness_up &&
+	    n->link_witness) {
+		struct pkt_lease_reply rep;
+		witness_decide(&s->w, s->now, n->sm.cfg.self, &req, &rep);
+		s->w.dirty = false;
+		lease_client_on_reply(&n->lc, s->now, &rep, &n->wv);
+	}
+	if (s->now >= n->next_hb) {
+		n->next_hb = s->now + INTERVAL;
+		if (other->alive && n->link_peer && other->link_peer) {
+			other->ever = true;
+			other->last_rx = s->now;
+			other->last = (struct pkt_heartbeat){
+				.role = (uint8_t)n->sm.role,
+				.epoch = n->sm.epoch,
+				.generation = n->sm.generation,
+				.data = (uint8_t)sm_advertised_data(&n->sm),
+				.flags = sm_heartbeat_flags(&n->sm, s->now),
+			};
+		}
+	}
+}
+
+static bool serving(const struct sim *s, int i)
+{
+	return s->n[i].alive && sky_role_serves(s->n[i].sm.role);
+}
+
+static void sim_run(struct sim *s, int64_t ms)
+{
+	for (int64_t t = 0; t < ms; t += 10) {
+		s->now += 10;
+		sim_step_node(s, 0);
+		sim_step_node(s, 1);
+		if (serving(s, 0) && serving(s, 1))
+			s->both_serving_steps++;
+	}
+}
+
+static enum sky_role role(const struct sim *s, int i) { return s->n[i].sm.role; }
+
+static void start_pair(struct sim *s)
+{
+	sim_init(s, true);
+	sim_run(s, 3000);
+}
+
+static void test_default_primary_becomes_prim_and_peer_second(void)
+{
+	struct sim s;
+	start_pair(&s);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK(s.n[0].wv.lease_valid); /* the primary holds the lease */
+	CHECK_STR_CONTAINS(s.n[0].sm.reason, "default primary");
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_secondary_takes_over_within_timeout_when_primary_dies(void)
+{
+	struct sim s;
+	start_pair(&s);
+	uint64_t gen = s.n[1].sm.generation;
+	s.n[0].alive = false;
+	int64_t killed = s.now;
+	while (role(&s, 1) != SKY_ROLE_ALONE && s.now - killed < 5000)
+		sim_run(&s, 10);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	/* Lost after the timeout; the dead primary's lease ends by then. */
+	CHECK(s.now - killed <= TIMEOUT + 2 * INTERVAL);
+	CHECK(s.n[1].sm.generation > gen);
+	CHECK_EQ_INT(s.n[1].sm.data, SKY_DATA_UPTODATE);
+	CHECK_STR_CONTAINS(s.n[1].sm.reason, "lost on every network");
+}
+
+static void test_partition_keeps_primary_and_secondary_waits(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.n[0].link_peer = s.n[1].link_peer = false; /* both see the witness */
+	sim_run(&s, 6000);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	CHECK(sky_role_serves(role(&s, 0)));
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[1].sm.reason, "lease held by node1");
+	/* Healing: the stale side follows, the primary carries on. */
+	s.n[0].link_peer = s.n[1].link_peer = true;
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_isolated_primary_stops_serving_before_peer_takes_over(void)
+{
+	struct sim s;
+	start_pair(&s);
+	/* node1 loses everything: peer and witness. */
+	s.n[0].link_peer = s.n[0].link_witness = false;
+	sim_run(&s, 6000);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	CHECK_STR_CONTAINS(s.n[0].sm.reason, "lost quorum");
+}
+
+static void test_primary_without_witness_lease_yields_before_peer_notices(void)
+{
+	struct sim s;
+	start_pair(&s);
+	/* The witness dies first (lease lapses), then the link. */
+	s.witness_up = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM); /* quorum through the peer */
+	s.witness_up = true;
+	s.n[0].link_witness = false;
+	s.n[0].link_peer = s.n[1].link_peer = false;
+	sim_run(&s, 6000);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+}
+
+static void test_returning_node_becomes_second(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.n[0].alive = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	struct sm old = s.n[0].sm;
+	sim_start_node(&s, 0, old.epoch, old.generation, old.data);
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(s.n[0].sm.generation, s.n[1].sm.generation);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_stale_node_alone_is_refused_by_witness(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.n[0].alive = false; /* node1 dies: node2 serves, newer data */
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	s.n[1].alive = false; /* then node2 dies too */
+	struct sm old = s.n[0].sm;
+	/* node1 had been primary: its own file says up to date. */
+	CHECK_EQ_INT(old.data, SKY_DATA_UPTODATE);
+	sim_start_node(&s, 0, old.epoch, old.generation, old.data);
+	s.n[1].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "outdated");
+	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "node2");
+}
+
+static void test_crashed_secondary_waits_for_the_peer_on_restart(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.n[1].alive = false; /* secondary crashes; primary goes on alone */
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
+	s.n[0].alive = false;
+	struct sm old = s.n[1].sm;
+	CHECK_EQ_INT(old.data, SKY_DATA_OUTDATED);
+	sim_start_node(&s, 1, old.epoch, old.generation, old.data);
+	s.n[0].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[1].sm.waiting_for, "may not be the newest");
+}
+
+static void test_prim_force_overrides_the_data_rule(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	s.n[1].alive = false;
+	sim_run(&s, 3000);
+	s.n[0].alive = false;
+	struct sm old = s.n[1].sm;
+	sim_start_node(&s, 1, old.epoch, old.generation, old.data);
+	s.n[0].alive = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	peer_input(&s, 1, &p);
+	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_PRIM, true, &p, msg,
+				sizeof(msg)), 0);
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	CHECK(s.n[1].sm.generation > s.n[0].sm.generation);
+}
+
+static void test_swap_moves_primary_to_the_peer(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	peer_input(&s, 1, &p);
+	/* Asked on the secondary: it works from either node. */
+	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+				sizeof(msg)), 0);
+	CHECK_STR_CONTAINS(msg, "swap requested");
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	/* And back, asked on the primary. */
+	peer_input(&s, 1, &p);
+	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+				sizeof(msg)), 0);
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	/* The new primary got the lease after the old one released it. */
+	s.n[1].alive = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
+}
+
+static void test_swap_refused_without_an_up_to_date_secondary(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	s.n[1].alive = false;
+	sim_run(&s, 3000);
+	peer_input(&s, 0, &p);
+	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+			 sizeof(msg)) < 0);
+	CHECK_STR_CONTAINS(msg, "not an up-to-date SECOND");
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
+}
+
+static void test_stop_on_primary_lets_the_peer_take_over(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	peer_input(&s, 0, &p);
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_STOP, false, &p, msg,
+				sizeof(msg)), 0);
+	sim_run(&s, 1000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_STOP);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	CHECK_EQ_INT(s.n[0].sm.data, SKY_DATA_OUTDATED);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	peer_input(&s, 0, &p);
+	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+			 sizeof(msg)) < 0);
+	CHECK_STR_CONTAINS(msg, "skyctl start");
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_START, false, &p, msg,
+				sizeof(msg)), 0);
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+}
+
+static void test_quorum_none_serves_alone_without_witness(void)
+{
+	struct sim s;
+	sim_init(&s, false);
+	s.witness_up = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	s.n[0].alive = false;
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+}
+
+static void test_no_quorum_means_no_service_even_for_the_primary(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.witness_up = false;
+	s.n[1].alive = false;
+	sim_run(&s, 4000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+}
+
+static void test_election_prefers_newer_data_over_default_primary(void)
+{
+	struct sim s;
+	sim_init(&s, true);
+	sim_start_node(&s, 0, 3, 5, SKY_DATA_OUTDATED);
+	sim_start_node(&s, 1, 4, 6, SKY_DATA_UPTODATE);
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.n[0].sm.generation, 6);
+}
+
+static void test_failed_transition_waits_and_holds_down(void)
+{
+	struct sim s;
+	start_pair(&s);
+	sm_fail(&s.n[0].sm, s.now, "vipd did not reach 'up'");
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[0].sm.reason, "vipd");
+	sim_run(&s, 3000);
+	/* The peer serves while this node is held down. */
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_random_faults_never_make_two_primaries(void)
+{
+	struct sim s;
+	start_pair(&s);
+	/* Deterministic pseudo-random cuts, heals, deaths and restarts. */
+	uint32_t x = 12345;
+	for (int round = 0; round < 300; round++) {
+		x = x * 1103515245u + 12345u;
+		int i = (x >> 16) & 1;
+		switch ((x >> 8) % 6) {
+		case 0:
+			s.n[i].link_peer = !s.n[i].link_peer;
+			break;
+		case 1:
+			s.n[i].link_witness = !s.n[i].link_witness;
+			break;
+		case 2:
+			if (s.n[i].alive) {
+				s.n[i].alive = false;
+			} else {
+				struct sm old = s.n[i].sm;
+				sim_start_node(&s, i, old.epoch, old.generation,
+					       old.data);
+			}
+			break;
+		case 3:
+			s.witness_up = !s.witness_up;
+			break;
+		default:
+			break;
+		}
+		sim_run(&s, (x % 3000) + 50);
+	}
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
+	  TEST(test_secondary_takes_over_within_timeout_when_primary_dies),
+	  TEST(test_partition_keeps_primary_and_secondary_waits),
+	  TEST(test_isolated_primary_stops_serving_before_peer_takes_over),
+	  TEST(test_primary_without_witness_lease_yields_before_peer_notices),
+	  TEST(test_returning_node_becomes_second),
+	  TEST(test_stale_node_alone_is_refused_by_witness),
+	  TEST(test_crashed_secondary_waits_for_the_peer_on_restart),
+	  TEST(test_prim_force_overrides_the_data_rule),
+	  TEST(test_swap_moves_primary_to_the_peer),
+	  TEST(test_swap_refused_without_an_up_to_date_secondary),
+	  TEST(test_stop_on_primary_lets_the_peer_take_over),
+	  TEST(test_quorum_none_serves_alone_without_witness),
+	  TEST(test_no_quorum_means_no_service_even_for_the_primary),
+	  TEST(test_election_prefers_newer_data_over_default_primary),
+	  TEST(test_failed_transition_waits_and_holds_down),
+	  TEST(test_random_faults_never_make_two_primaries))
