@@ -1,0 +1,29 @@
+#!/bin/sh
+# `make check`: every suite in turn, then one closing line for CI that sums
+# them: unit tests (ASan/UBSan), systemd units, cluster tests in network
+# namespaces. Usage: tests/run-all.sh UNIT_TEST_BINARIES...
+top=$(cd "$(dirname "$0")/.." && pwd)
+log=$(mktemp /tmp/skyha-check.XXXXXX)
+trap 'rm -f "$log"' EXIT
+passed=0 failed=0
+
+suite() {
+	name=$1; shift
+	echo "=== $name"
+	"$@" 2>&1 | tee "$log"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $name: the suite printed no result"
+		failed=$((failed + 1))
+		return
+	fi
+	p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+	passed=$((passed + p)); failed=$((failed + f))
+}
+
+suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
+suite "systemd units" "$top/tests/units/verify.sh"
+suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

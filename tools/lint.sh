@@ -1,0 +1,31 @@
+#!/bin/sh
+# make lint: formatting (clang-format, check mode), static analysis
+# (cppcheck), and a curl-style ban on unbounded string functions.
+set -u
+cd "$(dirname "$0")/.."
+status=0
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find shared heartbeatd ctl tests -name '*.[ch]')
+
+echo "== banned functions (sprintf strcpy strcat gets atoi atol vsprintf)"
+if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol)[[:space:]]*\(' $files; then
+	echo "lint: use snprintf / sky_strlcpy / sky_parse_i64 instead"
+	status=1
+fi
+
+echo "== clang-format --dry-run"
+if command -v clang-format >/dev/null; then
+	clang-format --dry-run --Werror $files || status=1
+else
+	echo "lint: clang-format not installed (apt-get install clang-format)"; status=1
+fi
+
+echo "== cppcheck"
+if command -v cppcheck >/dev/null; then
+	cppcheck -q --error-exitcode=1 --enable=warning,portability,performance \
+		--std=c11 --inline-suppr -D_GNU_SOURCE -Ishared -Iheartbeatd -Ictl \
+		--suppress=missingIncludeSystem shared heartbeatd ctl || status=1
+else
+	echo "lint: cppcheck not installed (apt-get install cppcheck)"; status=1
+fi
+[ $status -eq 0 ] && echo "lint: clean"
+exit $status
