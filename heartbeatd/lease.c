@@ -70,13 +70,13 @@ int lease_client_on_reply(struct lease_client *lc, int64_t now,
 	int64_t sent = lc->outstanding[slot].sent_ms;
 	uint8_t flags = lc->outstanding[slot].flags;
 	lc->outstanding[slot].sent_ms = 0; /* one reply per request */
+	if (flags & LEASE_FLAG_RELEASE)
+		return 0; /* says nothing about who may serve */
 
 	lc->last_answer = (enum lease_answer)reply->answer;
 	lc->answered_ever = true;
 	lc->last_answer_ms = now;
 	sky_strlcpy(lc->holder, reply->holder, sizeof(lc->holder));
-	if (flags & LEASE_FLAG_RELEASE)
-		return 0;
 
 	w->answered = true;
 	w->last_answer = (enum lease_answer)reply->answer;

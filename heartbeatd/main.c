@@ -124,12 +124,14 @@ int main(int argc, char **argv)
 			log_error("%s", err);
 		return 1;
 	}
-	if (!node_name[0] && !witness) {
+	/* -n without --node checks the file alone (also on the witness). */
+	bool check_file_only = check_only && !node_name[0];
+	if (!node_name[0] && !witness && !check_file_only) {
 		if (gethostname(node_name, sizeof(node_name)) < 0)
 			node_name[0] = '\0';
 		node_name[strcspn(node_name, ".")] = '\0';
 	}
-	if (!witness && !sky_config_node(&cfg, node_name)) {
+	if (!witness && !check_file_only && !sky_config_node(&cfg, node_name)) {
 		snprintf(err, sizeof(err), "%s: node '%s' is not in nodes (%s, "
 			 "%s); pass --node", config_path, node_name,
 			 cfg.nodes[0].name, cfg.nodes[1].name);

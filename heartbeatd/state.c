@@ -248,6 +248,13 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 	}
 	witness_refusal(sm, w, refusal, sizeof(refusal));
 	waiting(sm, "%s; waiting for the witness: %s", why, refusal);
+	/* The witness knows newer data elsewhere: remember it, so a
+	 * restart does not make us forget that we are behind. */
+	if (w->answered && w->last_answer == LEASE_OUTDATED && !sm->forced &&
+	    sm->data != SKY_DATA_OUTDATED) {
+		sm->data = SKY_DATA_OUTDATED;
+		sm->dirty = true;
+	}
 	/* A live primary on the other side of a partition keeps renewing
 	 * its lease; a dead one's expires within lease_ms. Past that, give
 	 * up rather than stand as a secondary of nobody. */
@@ -427,10 +434,18 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		return;
 	}
 	if (sm->data != SKY_DATA_UPTODATE && !sm->forced) {
+		char refusal[160];
 		sm->want_new_generation = false;
-		waiting(sm, "%s %s and this node's data may not be the newest: "
-			"waiting for it (skyctl prim --force overrides)",
-			sm->cfg.peer, p->visible ? "is stopped" : "is not seen");
+		if (w->answered && w->last_answer == LEASE_OUTDATED)
+			waiting(sm, "%s %s and the %s: waiting for it (skyctl "
+				"prim --force overrides)", sm->cfg.peer,
+				p->visible ? "is stopped" : "is not seen",
+				witness_refusal(sm, w, refusal, sizeof(refusal)));
+		else
+			waiting(sm, "%s %s and this node's data may not be the "
+				"newest: waiting for it (skyctl prim --force "
+				"overrides)", sm->cfg.peer,
+				p->visible ? "is stopped" : "is not seen");
 		return;
 	}
 	try_takeover(sm, now, w,

@@ -262,6 +262,8 @@ static void test_stale_node_alone_is_refused_by_witness(void)
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
 	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "outdated");
 	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "node2");
+	/* ... and remembers it across a restart. */
+	CHECK_EQ_INT(s.n[0].sm.data, SKY_DATA_OUTDATED);
 }
 
 static void test_crashed_secondary_waits_for_the_peer_on_restart(void)
