@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""run.py - the cluster test runner: whole skyha nodes in network namespaces.
+
+Discovers tests/cluster/test_*.py and runs every function named test_<behaviour> in
+file order, each with a fresh Lab (tests/lab/lab.py) that is always torn down. A test
+gets the lab as its only argument; options for the lab (timings, network count) come
+from the @lab_options(...) decorator of tests/lab/lab.py.
+
+Output: one line per test, `PASS name (3.2 s)` or `FAIL name: reason (3.2 s)` followed by
+the traceback and the tail of every node's log, then exactly `N passed, N failed`.
+Exit code 0 iff nothing failed.
+
+    sudo /usr/bin/python3 tests/cluster/run.py [-k SUBSTRING] [--keep] [-v]
+
+Needs root (namespaces) and build/heartbeatd, build/skyctl (`make`).
+"""
+
+import argparse
+import importlib.util
+import os
+import signal
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+
+import lab as lablib  # noqa: E402
+
+TEST_TIME_LIMIT_S = 120
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def _alarm(_signum, _frame):
+    raise TestTimeout(f"test still running after {TEST_TIME_LIMIT_S} s")
+
+
+def discover(selector):
+    """[(name, function)] of every test, in file then definition order."""
+    tests = []
+    for fname in sorted(os.listdir(HERE)):
+        if not (fname.startswith("test_") and fname.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(fname[:-3], os.path.join(HERE, fname))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, fn in vars(module).items():
+            if name.startswith("test_") and callable(fn):
+                if not selector or selector in name:
+                    tests.append((name, fn))
+    return tests
+
+
+def run_one(name, fn, args):
+    """Run one test in its own lab; return True if it passed."""
+    options = dict(getattr(fn, "lab_options", {}))
+    if args.verbose:
+        options["verbose"] = True
+    started = time.monotonic()
+    failure = None
+    lab = lablib.Lab(keep=args.keep, **options)
+    try:
+        signal.alarm(TEST_TIME_LIMIT_S)
+        try:
+            lab.setup()
+            fn(lab)
+        finally:
+            signal.alarm(0)
+    except KeyboardInterrupt:
+        lab.close()
+        raise
+    except BaseException as exc:  # AssertionError, LabError, TestTimeout, SystemExit...
+        failure = exc
+        if isinstance(exc, SystemExit):
+            lab.close()
+            raise
+    took = time.monotonic() - started
+    if failure is None:
+        lab.close()
+        print(f"PASS {name} ({took:.1f} s)", flush=True)
+        return True
+    reason = (str(failure).strip() or type(failure).__name__).splitlines()[0]
+    print(f"FAIL {name}: {reason} ({took:.1f} s)", flush=True)
+    tb = traceback.format_exception(type(failure), failure, failure.__traceback__)
+    for line in "".join(tb).rstrip().splitlines():
+        print("    " + line)
+    lab.dump_logs()
+    if args.keep and lab.dir:
+        print(f"    (lab files kept in {lab.dir})")
+    lab.close()
+    sys.stdout.flush()
+    return False
+
+
+def main():
+    parser = argparse.ArgumentParser(description="skyha cluster tests in network namespaces")
+    parser.add_argument("-k", dest="selector", default="",
+                        help="run only tests whose name contains this substring")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each lab's temp directory (config, logs, state)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="start the daemons with -v (debug logs)")
+    args = parser.parse_args()
+
+    if os.geteuid() != 0:
+        print("run.py: the cluster tests build network namespaces and need root; "
+              "run them as root (e.g. sudo make cluster).", file=sys.stderr)
+        return 1
+    missing = [p for p in (lablib.HEARTBEATD, lablib.SKYCTL) if not os.access(p, os.X_OK)]
+    if missing:
+        print(f"run.py: {', '.join(missing)} not found: run `make` first.", file=sys.stderr)
+        return 1
+
+    stale = lablib.cleanup_stale()
+    if stale:
+        print(f"removed {len(stale)} namespaces left by an earlier run")
+    tests = discover(args.selector)
+    if not tests:
+        print(f"run.py: no test name contains {args.selector!r}", file=sys.stderr)
+        return 1
+
+    signal.signal(signal.SIGALRM, _alarm)
+    passed = failed = 0
+    for name, fn in tests:
+        if run_one(name, fn, args):
+            passed += 1
+        else:
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: labs cleaned up", file=sys.stderr)
+        sys.exit(130)
