@@ -16,21 +16,25 @@ BUILD ?= build
 CC ?= cc
 PKGS := libzmq libsodium libsystemd yaml-0.1 jansson
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Ishared
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SHARED_SRC := $(wildcard shared/*.c)
-HEARTBEATD_SRC := $(wildcard heartbeatd/*.c)
-HEARTBEATD_LIB_SRC := $(filter-out heartbeatd/main.c,$(HEARTBEATD_SRC))
-CTL_SRC := $(wildcard ctl/*.c)
-CTL_LIB_SRC := $(filter-out ctl/main.c,$(CTL_SRC))
-HEADERS := $(wildcard shared/*.h heartbeatd/*.h ctl/*.h)
+# Every folder with a main.c is a program: heartbeatd/ -> build/heartbeatd,
+# ctl/ -> build/skyctl. A folder may add pkg-config packages in its build.mk
+# (PKGS += fuse3) and Debian packages in its deps.txt (read by tools/deps.sh).
+-include $(wildcard */build.mk)
 
-PROGRAMS := $(BUILD)/heartbeatd $(BUILD)/skyctl
+SHARED_SRC := $(wildcard shared/*.c)
+PROGRAM_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard */main.c)))
+program_name = $(if $(filter ctl,$(1)),skyctl,$(1))
+PROGRAMS := $(foreach d,$(PROGRAM_DIRS),$(BUILD)/$(call program_name,$(d)))
+LIB_SRC := $(filter-out %/main.c,$(foreach d,$(PROGRAM_DIRS),$(wildcard $(d)/*.c)))
+HEADERS := $(wildcard shared/*.h */*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
+INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 
 .PHONY: all deps deps-bench check unit cluster units-verify demo bench install lint clean
 
@@ -39,28 +43,28 @@ all: $(PROGRAMS)
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) -Ishared -I$(firstword $(subst /, ,$<)) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/asan/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC+SAN  $<"
-	@$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(PKG_CFLAGS) -Itests/unit -Iheartbeatd -Ictl -c $< -o $@
+	@$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/libskyha.a: $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
 	@$(AR) rcs $@ $^
 
-$(BUILD)/heartbeatd: $(HEARTBEATD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libskyha.a
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BUILD)/skyctl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libskyha.a
-	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+# One link rule per program folder.
+define program_rule
+$(BUILD)/$(call program_name,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/libskyha.a
+	@echo "  LD      $$@"
+	@$$(CC) $$(CFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
 
 # Each unit test links the sanitized shared library and the daemon files it
 # tests (everything but main.c), so pure logic is driven directly.
-ASAN_LIB_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(SHARED_SRC) $(HEARTBEATD_LIB_SRC) $(CTL_LIB_SRC))
+ASAN_LIB_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(SHARED_SRC) $(LIB_SRC))
 $(BUILD)/asan/%_test: $(BUILD)/asan/obj/tests/unit/%_test.o $(ASAN_LIB_OBJ)
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
@@ -93,8 +97,9 @@ bench: deps-bench all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/skyha $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
-	install -m 0755 $(BUILD)/heartbeatd $(DESTDIR)$(PREFIX)/lib/skyha/heartbeatd
 	install -m 0755 $(BUILD)/skyctl $(DESTDIR)$(PREFIX)/bin/skyctl
+	for p in $(filter-out $(BUILD)/skyctl,$(PROGRAMS)); do \
+		install -m 0755 $$p $(DESTDIR)$(PREFIX)/lib/skyha/; done
 	for u in units/*.service units/*.target units/*.socket; do \
 		[ -e "$$u" ] || continue; \
 		sed 's|@LIBEXECDIR@|$(PREFIX)/lib/skyha|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$u" \

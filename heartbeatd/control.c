@@ -144,7 +144,7 @@ static const struct {
 } commands[] = {
 	{"swap", SM_CMD_SWAP},	   {"prim", SM_CMD_PRIM},
 	{"second", SM_CMD_SECOND}, {"stop", SM_CMD_STOP},
-	{"start", SM_CMD_START},
+	{"start", SM_CMD_START},   {"failover", SM_CMD_FAILOVER},
 };
 
 json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
@@ -157,7 +157,7 @@ json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 	if (!name) {
 		n->ctl_bad_requests++;
 		return error_reply("missing \"command\" (status, swap, prim, "
-				   "second, stop, start)");
+				   "second, stop, start, failover)");
 	}
 	if (force && !json_is_boolean(force)) {
 		n->ctl_bad_requests++;
@@ -178,8 +178,11 @@ json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 		int r = sm_command(&n->sm, now, commands[i].cmd,
 				   force && json_is_true(force), &peer, msg,
 				   sizeof(msg));
-		log_notice("operator: %s%s -> %s%s", name,
-			   force && json_is_true(force) ? " --force" : "",
+		const char *reason = json_string_value(json_object_get(req, "reason"));
+		log_notice("%s: %s%s%s%.160s -> %s%s",
+			   commands[i].cmd == SM_CMD_FAILOVER ? "checkd" : "operator",
+			   name, force && json_is_true(force) ? " --force" : "",
+			   reason ? ", reason: " : "", reason ? reason : "",
 			   r < 0 ? "refused: " : "", msg);
 		if (r < 0)
 			return error_reply(msg);
@@ -188,6 +191,6 @@ json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 	}
 	n->ctl_bad_requests++;
 	snprintf(msg, sizeof(msg), "unknown command '%.32s' (status, swap, "
-		 "prim, second, stop, start)", name);
+		 "prim, second, stop, start, failover)", name);
 	return error_reply(msg);
 }

@@ -528,6 +528,26 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 		snprintf(msg, size, "stopped%s", peer_ready
 			 ? ": the peer takes over" : "");
 		return 0;
+	case SM_CMD_FAILOVER:
+		if (!sky_role_serves(sm->role)) {
+			snprintf(msg, size, "not primary here (%s): nothing to "
+				 "fail over", sky_role_name(sm->role));
+			return -EAGAIN;
+		}
+		if (!peer_ready) {
+			snprintf(msg, size, "%s is not an up-to-date SECOND (it "
+				 "is %s): cannot fail over", sm->cfg.peer,
+				 p->visible ? sky_role_name(p->role) : "not seen");
+			return -EAGAIN;
+		}
+		/* Hand over, and do not take the role back soon after. */
+		sm->swap_requested = true;
+		sm->swap_requested_at_ms = now;
+		sm->no_primary_until_ms =
+			now + sm->cfg.failed_transition_holddown_ms;
+		snprintf(msg, size, "failover: handing the primary role to %s",
+			 sm->cfg.peer);
+		return 0;
 	case SM_CMD_SWAP:
 	case SM_CMD_SECOND:
 	case SM_CMD_PRIM:

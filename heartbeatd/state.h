@@ -119,6 +119,7 @@ enum sm_command {
 	SM_CMD_SECOND,
 	SM_CMD_STOP,
 	SM_CMD_START,
+	SM_CMD_FAILOVER, /* from checkd: the application cannot run here */
 };
 /*
  * Operator commands. Returns 0 and a message for the reply, or -errno and

@@ -9,6 +9,13 @@ build_pkgs="gcc make pkg-config libzmq3-dev libsodium-dev libsystemd-dev libyaml
 test_pkgs="python3 python3-zmq iproute2 systemd procps"
 bench_pkgs="keepalived stress-ng"
 
+# Each daemon folder may list what it needs in deps.txt (one package per
+# word, '#' comments), so adding a daemon does not edit this file.
+top=$(cd "$(dirname "$0")/.." && pwd)
+for f in "$top"/*/deps.txt; do
+	[ -f "$f" ] && build_pkgs="$build_pkgs $(sed 's/#.*//' "$f" | tr '\n' ' ')"
+done
+
 pkgs=$build_pkgs
 case $level in
 build) ;;

@@ -374,6 +374,27 @@ static void test_stop_on_primary_lets_the_peer_take_over(void)
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
 }
 
+static void test_failover_from_checkd_hands_over_and_does_not_bounce_back(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	peer_input(&s, 0, &p);
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_FAILOVER, false, &p,
+				msg, sizeof(msg)), 0);
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	/* Refused where there is nobody in sync to take it. */
+	s.n[0].alive = false;
+	sim_run(&s, 3000);
+	peer_input(&s, 1, &p);
+	CHECK(sm_command(&s.n[1].sm, s.now, SM_CMD_FAILOVER, false, &p, msg,
+			 sizeof(msg)) < 0);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+}
+
 static void test_quorum_none_serves_alone_without_witness(void)
 {
 	struct sim s;
@@ -470,6 +491,7 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_swap_moves_primary_to_the_peer),
 	  TEST(test_swap_refused_without_an_up_to_date_secondary),
 	  TEST(test_stop_on_primary_lets_the_peer_take_over),
+	  TEST(test_failover_from_checkd_hands_over_and_does_not_bounce_back),
 	  TEST(test_quorum_none_serves_alone_without_witness),
 	  TEST(test_no_quorum_means_no_service_even_for_the_primary),
 	  TEST(test_election_prefers_newer_data_over_default_primary),
