@@ -7,6 +7,7 @@
  * in this file.
  */
 #include "config.h"
+#include "yamlcfg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,138 +19,12 @@
 
 #define CONFIG_FILE_MAX (256 * 1024)
 
-struct parse_ctx {
-	const char *path;
-	yaml_document_t *doc;
-	char *err;
-	size_t err_size;
-};
-
-__attribute__((format(printf, 4, 5))) static int
-fail(struct parse_ctx *ctx, const yaml_node_t *node, const char *field,
-     const char *fmt, ...)
-{
-	char why[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (node)
-		snprintf(ctx->err, ctx->err_size, "%s:%zu:%zu: %s: %s",
-			 ctx->path, node->start_mark.line + 1,
-			 node->start_mark.column + 1, field, why);
-	else
-		snprintf(ctx->err, ctx->err_size, "%s: %s: %s", ctx->path,
-			 field, why);
-	return -EINVAL;
-}
-
-static const char *scalar(const yaml_node_t *node)
-{
-	return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
-					      : NULL;
-}
-
-static int get_string(struct parse_ctx *ctx, const yaml_node_t *node,
-		      const char *field, char *out, size_t size)
-{
-	const char *s = scalar(node);
-	if (!s)
-		return fail(ctx, node, field, "must be a string");
-	if (strlen(s) >= size)
-		return fail(ctx, node, field, "longer than %zu characters",
-			    size - 1);
-	sky_strlcpy(out, s, size);
-	return 0;
-}
-
-static int get_name(struct parse_ctx *ctx, const yaml_node_t *node,
-		    const char *field, char *out)
-{
-	const char *s = scalar(node);
-	if (!s || !sky_name_valid(s, strlen(s)))
-		return fail(ctx, node, field,
-			    "must be 1..%d characters of [A-Za-z0-9_.-]",
-			    SKY_NAME_MAX);
-	sky_strlcpy(out, s, SKY_NAME_MAX + 1);
-	return 0;
-}
-
-static int get_u32(struct parse_ctx *ctx, const yaml_node_t *node,
-		   const char *field, int64_t min, int64_t max, uint32_t *out)
-{
-	const char *s = scalar(node);
-	int64_t v;
-	if (!s || sky_parse_i64(s, min, max, &v) < 0)
-		return fail(ctx, node, field,
-			    "must be a whole number from %lld to %lld, got '%s'",
-			    (long long)min, (long long)max, s ? s : "(not a scalar)");
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int get_addr(struct parse_ctx *ctx, const yaml_node_t *node,
-		    const char *field, struct sky_addr *out)
-{
-	const char *s = scalar(node);
-	memset(out, 0, sizeof(*out));
-	if (!s || strlen(s) >= sizeof(out->text))
-		return fail(ctx, node, field, "must be an IPv4 or IPv6 address");
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&out->sa;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->sa;
-	if (inet_pton(AF_INET, s, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		out->len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		out->len = sizeof(*in6);
-	} else {
-		return fail(ctx, node, field,
-			    "'%s' is not an IPv4 or IPv6 address", s);
-	}
-	sky_strlcpy(out->text, s, sizeof(out->text));
-	return 0;
-}
-
 static void set_port(struct sky_addr *a, uint16_t port)
 {
 	if (a->sa.ss_family == AF_INET)
 		((struct sockaddr_in *)&a->sa)->sin_port = htons(port);
 	else
 		((struct sockaddr_in6 *)&a->sa)->sin6_port = htons(port);
-}
-
-/* Iterate a mapping: calls fn(key, value) for each pair; rejects non-maps. */
-typedef int (*pair_fn)(struct parse_ctx *ctx, const char *key,
-		       yaml_node_t *value, void *data);
-
-static int each_pair(struct parse_ctx *ctx, yaml_node_t *map,
-		     const char *field, pair_fn fn, void *data)
-{
-	if (map->type != YAML_MAPPING_NODE)
-		return fail(ctx, map, field, "must be a mapping of keys");
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(ctx->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ctx->doc, p->value);
-		const char *key = k ? scalar(k) : NULL;
-		if (!key || !v)
-			return fail(ctx, k, field, "keys must be plain strings");
-		int r = fn(ctx, key, v, data);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int unknown_key(struct parse_ctx *ctx, const yaml_node_t *value,
-		       const char *section, const char *key)
-{
-	char field[96];
-	snprintf(field, sizeof(field), "%s%s%s", section, *section ? "." : "",
-		 key);
-	return fail(ctx, value, field, "unknown key (see docs/config.md)");
 }
 
 /* Loader state: the config being filled and where each section was. */
@@ -162,45 +37,45 @@ struct loader {
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 };
 
-static int cluster_pair(struct parse_ctx *ctx, const char *key,
+static int cluster_pair(struct sky_yaml *ctx, const char *key,
 			yaml_node_t *v, void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "name") == 0) {
 		l->have_cluster_name = true;
-		return get_name(ctx, v, "cluster.name", l->cfg.cluster);
+		return sky_yaml_name(ctx, v, "cluster.name", l->cfg.cluster);
 	}
 	if (strcmp(key, "key_file") == 0) {
 		l->have_key_file = true;
 		l->at_key_file = v;
-		return get_string(ctx, v, "cluster.key_file", l->cfg.key_file,
+		return sky_yaml_string(ctx, v, "cluster.key_file", l->cfg.key_file,
 				  sizeof(l->cfg.key_file));
 	}
-	return unknown_key(ctx, v, "cluster", key);
+	return sky_yaml_unknown_key(ctx, v, "cluster", key);
 }
 
-static int module_pair(struct parse_ctx *ctx, const char *key,
+static int module_pair(struct sky_yaml *ctx, const char *key,
 		       yaml_node_t *v, void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "name") == 0) {
 		l->have_module_name = true;
-		return get_name(ctx, v, "module.name", l->cfg.module);
+		return sky_yaml_name(ctx, v, "module.name", l->cfg.module);
 	}
 	if (strcmp(key, "type") == 0) {
-		const char *s = scalar(v);
+		const char *s = sky_yaml_scalar(v);
 		if (!s || strcmp(s, "mirror") != 0)
-			return fail(ctx, v, "module.type",
+			return sky_yaml_fail(ctx, v, "module.type",
 				    "must be 'mirror' (farm is not available yet)");
 		l->cfg.type = SKY_MODULE_MIRROR;
 		return 0;
 	}
 	if (strcmp(key, "default_primary") == 0) {
 		l->at_default_primary = v;
-		return get_name(ctx, v, "module.default_primary",
+		return sky_yaml_name(ctx, v, "module.default_primary",
 				l->cfg.default_primary);
 	}
-	return unknown_key(ctx, v, "module", key);
+	return sky_yaml_unknown_key(ctx, v, "module", key);
 }
 
 struct node_loader {
@@ -210,31 +85,7 @@ struct node_loader {
 	bool have_name, have_addrs;
 };
 
-static int addr_list(struct parse_ctx *ctx, yaml_node_t *seq,
-		     const char *field, struct sky_addr *out, size_t max,
-		     size_t *count)
-{
-	char item[96];
-	if (seq->type != YAML_SEQUENCE_NODE)
-		return fail(ctx, seq, field, "must be a list of addresses");
-	size_t n = (size_t)(seq->data.sequence.items.top -
-			    seq->data.sequence.items.start);
-	if (n == 0 || n > max)
-		return fail(ctx, seq, field, "must list 1 to %zu addresses, got %zu",
-			    max, n);
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *a = yaml_document_get_node(
-			ctx->doc, seq->data.sequence.items.start[i]);
-		snprintf(item, sizeof(item), "%s[%zu]", field, i);
-		int r = get_addr(ctx, a, item, &out[i]);
-		if (r < 0)
-			return r;
-	}
-	*count = n;
-	return 0;
-}
-
-static int node_pair(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static int node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		     void *data)
 {
 	struct node_loader *nl = data;
@@ -242,44 +93,44 @@ static int node_pair(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
 	snprintf(field, sizeof(field), "%s.%s", nl->field, key);
 	if (strcmp(key, "name") == 0) {
 		nl->have_name = true;
-		return get_name(ctx, v, field, nl->node->name);
+		return sky_yaml_name(ctx, v, field, nl->node->name);
 	}
 	if (strcmp(key, "addresses") == 0) {
 		nl->have_addrs = true;
-		return addr_list(ctx, v, field, nl->node->addrs,
+		return sky_yaml_addr_list(ctx, v, field, nl->node->addrs,
 				 SKY_MAX_NETWORKS, &nl->node->addr_count);
 	}
-	return fail(ctx, v, field, "unknown key (see docs/config.md)");
+	return sky_yaml_fail(ctx, v, field, "unknown key (see docs/config.md)");
 }
 
-static int load_nodes(struct parse_ctx *ctx, struct loader *l, yaml_node_t *seq)
+static int load_nodes(struct sky_yaml *ctx, struct loader *l, yaml_node_t *seq)
 {
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return fail(ctx, seq, "nodes", "must be a list of nodes");
+		return sky_yaml_fail(ctx, seq, "nodes", "must be a list of nodes");
 	size_t n = (size_t)(seq->data.sequence.items.top -
 			    seq->data.sequence.items.start);
 	if (n != SKY_MAX_NODES)
-		return fail(ctx, seq, "nodes",
+		return sky_yaml_fail(ctx, seq, "nodes",
 			    "a mirror module needs exactly 2 nodes, got %zu", n);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(
 			ctx->doc, seq->data.sequence.items.start[i]);
 		struct node_loader nl = {.l = l, .node = &l->cfg.nodes[i]};
 		snprintf(nl.field, sizeof(nl.field), "nodes[%zu]", i);
-		int r = each_pair(ctx, item, nl.field, node_pair, &nl);
+		int r = sky_yaml_each(ctx, item, nl.field, node_pair, &nl);
 		if (r < 0)
 			return r;
 		if (!nl.have_name)
-			return fail(ctx, item, nl.field, "missing 'name'");
+			return sky_yaml_fail(ctx, item, nl.field, "missing 'name'");
 		if (!nl.have_addrs)
-			return fail(ctx, item, nl.field, "missing 'addresses'");
+			return sky_yaml_fail(ctx, item, nl.field, "missing 'addresses'");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(l->cfg.nodes[j].name, nl.node->name) == 0)
-				return fail(ctx, item, nl.field,
+				return sky_yaml_fail(ctx, item, nl.field,
 					    "duplicate node name '%s'",
 					    nl.node->name);
 		if (i > 0 && nl.node->addr_count != l->cfg.nodes[0].addr_count)
-			return fail(ctx, item, nl.field,
+			return sky_yaml_fail(ctx, item, nl.field,
 				    "lists %zu addresses but nodes[0] lists %zu: "
 				    "every node needs one address per network",
 				    nl.node->addr_count,
@@ -290,81 +141,81 @@ static int load_nodes(struct parse_ctx *ctx, struct loader *l, yaml_node_t *seq)
 	return 0;
 }
 
-static int heartbeat_pair(struct parse_ctx *ctx, const char *key,
+static int heartbeat_pair(struct sky_yaml *ctx, const char *key,
 			  yaml_node_t *v, void *data)
 {
 	struct loader *l = data;
 	uint32_t port;
 	if (strcmp(key, "port") == 0) {
-		int r = get_u32(ctx, v, "heartbeat.port", 1, 65535, &port);
+		int r = sky_yaml_u32(ctx, v, "heartbeat.port", 1, 65535, &port);
 		l->cfg.heartbeat_port = (uint16_t)port;
 		return r;
 	}
 	if (strcmp(key, "interval_ms") == 0) {
 		l->at_interval = v;
-		return get_u32(ctx, v, "heartbeat.interval_ms", 20, 10000,
+		return sky_yaml_u32(ctx, v, "heartbeat.interval_ms", 20, 10000,
 			       &l->cfg.interval_ms);
 	}
 	if (strcmp(key, "timeout_ms") == 0) {
 		l->at_timeout = v;
-		return get_u32(ctx, v, "heartbeat.timeout_ms", 60, 600000,
+		return sky_yaml_u32(ctx, v, "heartbeat.timeout_ms", 60, 600000,
 			       &l->cfg.peer_lost_after_ms);
 	}
-	return unknown_key(ctx, v, "heartbeat", key);
+	return sky_yaml_unknown_key(ctx, v, "heartbeat", key);
 }
 
-static int witness_pair(struct parse_ctx *ctx, const char *key,
+static int witness_pair(struct sky_yaml *ctx, const char *key,
 			yaml_node_t *v, void *data)
 {
 	struct loader *l = data;
 	uint32_t port;
 	if (strcmp(key, "addresses") == 0)
-		return addr_list(ctx, v, "witness.addresses",
+		return sky_yaml_addr_list(ctx, v, "witness.addresses",
 				 l->cfg.witness_addrs, SKY_MAX_WITNESS_ADDRS,
 				 &l->cfg.witness_addr_count);
 	if (strcmp(key, "port") == 0) {
-		int r = get_u32(ctx, v, "witness.port", 1, 65535, &port);
+		int r = sky_yaml_u32(ctx, v, "witness.port", 1, 65535, &port);
 		l->cfg.witness_port = (uint16_t)port;
 		return r;
 	}
 	if (strcmp(key, "lease_ms") == 0) {
 		l->have_lease = true;
 		l->at_lease = v;
-		return get_u32(ctx, v, "witness.lease_ms", 60, 600000,
+		return sky_yaml_u32(ctx, v, "witness.lease_ms", 60, 600000,
 			       &l->cfg.lease_ms);
 	}
-	return unknown_key(ctx, v, "witness", key);
+	return sky_yaml_unknown_key(ctx, v, "witness", key);
 }
 
-static int transitions_pair(struct parse_ctx *ctx, const char *key,
+static int transitions_pair(struct sky_yaml *ctx, const char *key,
 			    yaml_node_t *v, void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "step_timeout_ms") == 0)
-		return get_u32(ctx, v, "transitions.step_timeout_ms", 100,
+		return sky_yaml_u32(ctx, v, "transitions.step_timeout_ms", 100,
 			       3600000, &l->cfg.step_timeout_ms);
 	if (strcmp(key, "order") != 0)
-		return unknown_key(ctx, v, "transitions", key);
+		return sky_yaml_unknown_key(ctx, v, "transitions", key);
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(ctx, v, "transitions.order",
+		return sky_yaml_fail(ctx, v, "transitions.order",
 			    "must be a list such as [replicd, vipd, checkd]");
 	size_t n = (size_t)(v->data.sequence.items.top -
 			    v->data.sequence.items.start);
 	if (n > SKY_ACT_COUNT)
-		return fail(ctx, v, "transitions.order", "at most %d entries",
+		return sky_yaml_fail(ctx, v, "transitions.order", "at most %d entries",
 			    SKY_ACT_COUNT);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(
 			ctx->doc, v->data.sequence.items.start[i]);
-		const char *s = scalar(item);
+		const char *s = sky_yaml_scalar(item);
 		enum sky_actuator a;
 		if (!s || sky_actuator_parse(s, &a) < 0)
-			return fail(ctx, item, "transitions.order",
+			return sky_yaml_fail(ctx, item, "transitions.order",
 				    "'%s' is not one of replicd, vipd, checkd",
 				    s ? s : "(not a scalar)");
 		for (size_t j = 0; j < i; j++)
 			if (l->cfg.order[j] == a)
-				return fail(ctx, item, "transitions.order",
+				return sky_yaml_fail(ctx, item, "transitions.order",
 					    "'%s' is listed twice", s);
 		l->cfg.order[i] = a;
 	}
@@ -372,17 +223,20 @@ static int transitions_pair(struct parse_ctx *ctx, const char *key,
 	return 0;
 }
 
-static int top_pair(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static const char *const daemon_sections[] = {"replicd", "checkd", "vipd",
+						   "healthd"};
+
+static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		    void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "cluster") == 0) {
 		l->at_cluster = v;
-		return each_pair(ctx, v, "cluster", cluster_pair, l);
+		return sky_yaml_each(ctx, v, "cluster", cluster_pair, l);
 	}
 	if (strcmp(key, "module") == 0) {
 		l->at_module = v;
-		return each_pair(ctx, v, "module", module_pair, l);
+		return sky_yaml_each(ctx, v, "module", module_pair, l);
 	}
 	if (strcmp(key, "nodes") == 0) {
 		l->at_nodes = v;
@@ -390,29 +244,33 @@ static int top_pair(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
 	}
 	if (strcmp(key, "heartbeat") == 0) {
 		l->at_heartbeat = v;
-		return each_pair(ctx, v, "heartbeat", heartbeat_pair, l);
+		return sky_yaml_each(ctx, v, "heartbeat", heartbeat_pair, l);
 	}
 	if (strcmp(key, "witness") == 0) {
 		l->at_witness = v;
-		return each_pair(ctx, v, "witness", witness_pair, l);
+		return sky_yaml_each(ctx, v, "witness", witness_pair, l);
 	}
 	if (strcmp(key, "transitions") == 0)
-		return each_pair(ctx, v, "transitions", transitions_pair, l);
+		return sky_yaml_each(ctx, v, "transitions", transitions_pair, l);
 	if (strcmp(key, "quorum") == 0) {
-		const char *s = scalar(v);
+		const char *s = sky_yaml_scalar(v);
 		l->at_quorum = v;
 		if (s && strcmp(s, "witness") == 0)
 			l->cfg.quorum_witness = true;
 		else if (s && strcmp(s, "none") == 0)
 			l->cfg.quorum_witness = false;
 		else
-			return fail(ctx, v, "quorum", "must be 'witness' or 'none'");
+			return sky_yaml_fail(ctx, v, "quorum", "must be 'witness' or 'none'");
 		return 0;
 	}
-	return unknown_key(ctx, v, "", key);
+	/* Each daemon validates its own section (its -n does). */
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(daemon_sections); i++)
+		if (strcmp(key, daemon_sections[i]) == 0)
+			return 0;
+	return sky_yaml_unknown_key(ctx, v, "", key);
 }
 
-static int load_key(struct parse_ctx *ctx, struct loader *l)
+static int load_key(struct sky_yaml *ctx, struct loader *l)
 {
 	char resolved[PATH_MAX];
 	_cleanup_free_ char *text = NULL;
@@ -427,59 +285,59 @@ static int load_key(struct parse_ctx *ctx, struct loader *l)
 		r = snprintf(resolved, sizeof(resolved), "%.*s/%s", dir_len,
 			     slash ? ctx->path : ".", l->cfg.key_file);
 		if (r < 0 || (size_t)r >= sizeof(resolved))
-			return fail(ctx, l->at_key_file, "cluster.key_file",
+			return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
 				    "path too long");
 	}
 	if (stat(resolved, &st) < 0)
-		return fail(ctx, l->at_key_file, "cluster.key_file",
+		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
 			    "cannot read %s: %s", resolved, strerror(errno));
 	if (st.st_mode & 077)
-		return fail(ctx, l->at_key_file, "cluster.key_file",
+		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
 			    "%s is readable by group or others (mode %o); "
 			    "chmod 600 it",
 			    resolved, st.st_mode & 0777);
 	r = sky_read_file(resolved, 1024, &text, NULL);
 	if (r < 0)
-		return fail(ctx, l->at_key_file, "cluster.key_file",
+		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
 			    "cannot read %s: %s", resolved, strerror(-r));
 	if (sky_hex_decode(text, l->cfg.key, SKY_KEY_BYTES) < 0)
-		return fail(ctx, l->at_key_file, "cluster.key_file",
+		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
 			    "%s must hold exactly 64 hex characters (32 bytes)",
 			    resolved);
 	sky_strlcpy(l->cfg.key_file, resolved, sizeof(l->cfg.key_file));
 	return 0;
 }
 
-static int validate(struct parse_ctx *ctx, struct loader *l)
+static int validate(struct sky_yaml *ctx, struct loader *l)
 {
 	struct sky_config *c = &l->cfg;
 	const yaml_node_t *root = l->root;
 
 	if (!l->at_cluster || !l->have_cluster_name)
-		return fail(ctx, l->at_cluster ? l->at_cluster : root,
+		return sky_yaml_fail(ctx, l->at_cluster ? l->at_cluster : root,
 			    "cluster.name", "required");
 	if (!l->have_key_file)
-		return fail(ctx, l->at_cluster, "cluster.key_file", "required");
+		return sky_yaml_fail(ctx, l->at_cluster, "cluster.key_file", "required");
 	if (!l->at_module || !l->have_module_name)
-		return fail(ctx, l->at_module ? l->at_module : root,
+		return sky_yaml_fail(ctx, l->at_module ? l->at_module : root,
 			    "module.name", "required");
 	if (!l->at_nodes)
-		return fail(ctx, root, "nodes", "required (two nodes)");
+		return sky_yaml_fail(ctx, root, "nodes", "required (two nodes)");
 	for (size_t i = 0; i < c->node_count; i++)
 		for (size_t j = 0; j < c->node_count; j++)
 			for (size_t n = 0; i != j && n < c->network_count; n++)
 				if (strcmp(c->nodes[i].addrs[n].text,
 					   c->nodes[j].addrs[n].text) == 0)
-					return fail(ctx, l->at_nodes, "nodes",
+					return sky_yaml_fail(ctx, l->at_nodes, "nodes",
 						    "%s and %s share address %s",
 						    c->nodes[i].name,
 						    c->nodes[j].name,
 						    c->nodes[i].addrs[n].text);
 	if (c->default_primary[0] && !sky_config_node(c, c->default_primary))
-		return fail(ctx, l->at_default_primary, "module.default_primary",
+		return sky_yaml_fail(ctx, l->at_default_primary, "module.default_primary",
 			    "'%s' is not one of the nodes", c->default_primary);
 	if (c->peer_lost_after_ms < 3 * c->interval_ms)
-		return fail(ctx, l->at_timeout ? l->at_timeout : l->at_interval,
+		return sky_yaml_fail(ctx, l->at_timeout ? l->at_timeout : l->at_interval,
 			    "heartbeat.timeout_ms",
 			    "must be at least 3 x interval_ms (%u), got %u",
 			    3 * c->interval_ms, c->peer_lost_after_ms);
@@ -487,12 +345,12 @@ static int validate(struct parse_ctx *ctx, struct loader *l)
 		c->lease_ms = c->peer_lost_after_ms;
 	if (c->quorum_witness) {
 		if (!l->at_witness || c->witness_addr_count == 0)
-			return fail(ctx, l->at_witness ? l->at_witness : root,
+			return sky_yaml_fail(ctx, l->at_witness ? l->at_witness : root,
 				    "witness.addresses",
 				    "required with quorum: witness (or set "
 				    "quorum: none and accept split-brain risk)");
 		if (c->lease_ms < 3 * c->interval_ms)
-			return fail(ctx, l->at_lease, "witness.lease_ms",
+			return sky_yaml_fail(ctx, l->at_lease, "witness.lease_ms",
 				    "must be at least 3 x heartbeat.interval_ms "
 				    "(%u), got %u",
 				    3 * c->interval_ms, c->lease_ms);
@@ -508,10 +366,7 @@ static int validate(struct parse_ctx *ctx, struct loader *l)
 int sky_config_parse(const char *path, const char *text, size_t len,
 		     struct sky_config *out, char *err, size_t err_size)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	struct parse_ctx ctx = {.path = path, .doc = &doc, .err = err,
-				.err_size = err_size};
+	struct sky_yaml ctx;
 	struct loader *l;
 	int r;
 
@@ -526,26 +381,17 @@ int sky_config_parse(const char *path, const char *text, size_t len,
 	l->cfg.witness_port = 7401;
 	l->cfg.step_timeout_ms = 30000;
 
-	if (!yaml_parser_initialize(&parser)) {
+	r = sky_yaml_parse(&ctx, path, text, len, err, err_size);
+	if (r < 0) {
 		free(l);
-		return -ENOMEM;
+		return r;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, err_size, "%s:%zu:%zu: YAML syntax: %s", path,
-			 parser.problem_mark.line + 1,
-			 parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "unreadable");
-		yaml_parser_delete(&parser);
-		free(l);
-		return -EINVAL;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	yaml_node_t *root = sky_yaml_root(&ctx);
 	if (!root) {
-		r = fail(&ctx, NULL, "(file)", "empty configuration");
+		r = sky_yaml_fail(&ctx, NULL, "(file)", "empty configuration");
 	} else {
 		l->root = root;
-		r = each_pair(&ctx, root, "(top level)", top_pair, l);
+		r = sky_yaml_each(&ctx, root, "(top level)", top_pair, l);
 		if (r >= 0)
 			r = validate(&ctx, l);
 	}
@@ -553,8 +399,7 @@ int sky_config_parse(const char *path, const char *text, size_t len,
 		sky_strlcpy(l->cfg.path, path, sizeof(l->cfg.path));
 		*out = l->cfg;
 	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	sky_yaml_done(&ctx);
 	sodium_memzero(l->cfg.key, sizeof(l->cfg.key));
 	free(l);
 	return r;

@@ -3,6 +3,7 @@
  * defaults; every bad file is refused with file:line:column and the field.
  */
 #include "config.h"
+#include "yamlcfg.h"
 #include "test.h"
 
 #include <sys/stat.h>
@@ -160,6 +161,31 @@ static void test_short_key_is_refused(void)
 		     "exactly 64 hex characters");
 }
 
+static void test_daemon_sections_are_left_to_their_daemon(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	const char *section = "checkd:\n  restart_max: 3\n  interval_ms: x\n";
+	CHECK_EQ_INT(parse_variant(NULL, section, &cfg, err, sizeof(err)), 0);
+
+	/* ... which reads it with the same positions in its messages. */
+	struct sky_yaml y;
+	uint32_t v;
+	char text[1024];
+	snprintf(text, sizeof(text), "%s%s", good, section);
+	CHECK_EQ_INT(sky_yaml_parse(&y, "app.yaml", text, strlen(text), err,
+				    sizeof(err)), 0);
+	yaml_node_t *checkd = sky_yaml_get(&y, sky_yaml_root(&y), "checkd");
+	CHECK(checkd != NULL);
+	CHECK_EQ_INT(sky_yaml_u32(&y, sky_yaml_get(&y, checkd, "restart_max"),
+				  "checkd.restart_max", 0, 10, &v), 0);
+	CHECK_EQ_INT(v, 3);
+	CHECK(sky_yaml_u32(&y, sky_yaml_get(&y, checkd, "interval_ms"),
+			   "checkd.interval_ms", 1, 10, &v) < 0);
+	CHECK_STR_CONTAINS(err, "app.yaml:16:16: checkd.interval_ms:");
+	sky_yaml_done(&y);
+}
+
 static void test_missing_file_says_so(void)
 {
 	static struct sky_config cfg;
@@ -179,4 +205,5 @@ TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
 	  TEST(test_yaml_syntax_error_has_a_position),
 	  TEST(test_key_file_readable_by_others_is_refused),
 	  TEST(test_short_key_is_refused),
+	  TEST(test_daemon_sections_are_left_to_their_daemon),
 	  TEST(test_missing_file_says_so))
