@@ -1,0 +1,540 @@
+/*
+ * render.c - the human view of a status object, for `skyctl status`.
+ *
+ * An operator reads this during an incident, so it must answer at a glance:
+ * who serves, who is lost, why the last transition happened, and what is
+ * still pending. The object comes from heartbeatd over a socket and is
+ * hostile input like any other: a field of the wrong type, a missing key or
+ * an absurd value prints "?" and rendering carries on; every string is
+ * bounded and cleaned (skyctl_safe_text) so a reply cannot rewrite the
+ * operator's terminal or run off the screen. Lists are capped for the same
+ * reason.
+ */
+#include "render.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define NAME_TEXT_MAX 65    /* node, module, cluster, address: 64 bytes */
+#define WORD_TEXT_MAX 17    /* role, data state, lease state: 16 bytes */
+#define REASON_TEXT_MAX 257 /* sentences: transition reason, waiting for */
+#define INT_TEXT_MAX 24
+#define DURATION_TEXT_MAX 32
+#define SEEN_TEXT_MAX 160
+#define NETWORKS_SHOWN_MAX 8
+#define ADDRESSES_SHOWN_MAX 4
+#define ACTUATORS_SHOWN_MAX 8
+#define NODE_COLUMN_MIN 12
+#define GEN_COLUMN_MIN 3
+
+/* Bytes in the UTF-8 sequence a lead byte starts; 0 if it cannot lead. */
+static size_t utf8_sequence_len(unsigned char lead)
+{
+	if (lead < 0x80)
+		return 1;
+	if (lead >= 0xc2 && lead <= 0xdf)
+		return 2;
+	if (lead >= 0xe0 && lead <= 0xef)
+		return 3;
+	if (lead >= 0xf0 && lead <= 0xf4)
+		return 4;
+	return 0;
+}
+
+/*
+ * Characters that would let the daemon's text move the cursor, recolour or
+ * clear the terminal (C0, DEL, C1 controls: U+0080..U+009F include CSI), or
+ * reorder what the operator reads (U+2028..U+202E line separators and bidi
+ * embeddings/overrides, U+2066..U+2069 bidi isolates).
+ */
+static bool char_is_unsafe(const unsigned char *c, size_t n)
+{
+	if (n == 1)
+		return c[0] < 0x20 || c[0] == 0x7f;
+	if (n == 2)
+		return c[0] == 0xc2 && c[1] <= 0x9f;
+	if (n == 3 && c[0] == 0xe2)
+		return (c[1] == 0x80 && c[2] >= 0xa8 && c[2] <= 0xae) ||
+		       (c[1] == 0x81 && c[2] >= 0xa6 && c[2] <= 0xa9);
+	return false;
+}
+
+/* Copy len bytes of s into buf as skyctl_safe_text() describes. */
+static const char *safe_copy(const char *text, size_t len, char *buf,
+			     size_t size)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t in = 0, used = 0;
+	bool cut = false;
+
+	while (in < len) {
+		size_t n = utf8_sequence_len(s[in]);
+		bool replace = n == 0 || n > len - in;
+
+		for (size_t k = 1; !replace && k < n; k++)
+			if ((s[in + k] & 0xc0) != 0x80)
+				replace = true;
+		if (replace)
+			n = 1;
+		else
+			replace = char_is_unsafe(s + in, n);
+		if (used + (replace ? 1 : n) > size - 1) {
+			cut = true;
+			break;
+		}
+		if (replace) {
+			buf[used++] = '?';
+		} else {
+			memcpy(buf + used, s + in, n);
+			used += n;
+		}
+		in += n;
+	}
+	if (cut && size >= 4) {
+		/* Make room for "..." by dropping whole characters. */
+		while (used > size - 4) {
+			used--;
+			while (used > 0 && ((unsigned char)buf[used] & 0xc0) == 0x80)
+				used--;
+		}
+		memcpy(buf + used, "...", 3);
+		used += 3;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
+const char *skyctl_safe_text(const json_t *value, char *buf, size_t size)
+{
+	if (size == 0)
+		return "";
+	if (!json_is_string(value))
+		return safe_copy("?", 1, buf, size);
+	return safe_copy(json_string_value(value), json_string_length(value),
+			 buf, size);
+}
+
+void skyctl_format_duration(int64_t ms, char *buf, size_t size)
+{
+	long long v = ms;
+
+	if (ms < 0)
+		snprintf(buf, size, "?");
+	else if (v < 1000)
+		snprintf(buf, size, "%lld ms", v);
+	else if (v < 60 * 1000)
+		snprintf(buf, size, "%lld.%lld s", v / 1000, v % 1000 / 100);
+	else if (v < 3600 * 1000 && v / 1000 % 60)
+		snprintf(buf, size, "%lld min %lld s", v / 60000, v / 1000 % 60);
+	else if (v < 3600 * 1000)
+		snprintf(buf, size, "%lld min", v / 60000);
+	else if (v < 86400 * 1000 && v / 60000 % 60)
+		snprintf(buf, size, "%lld h %lld min", v / 3600000,
+			 v / 60000 % 60);
+	else if (v < 86400 * 1000)
+		snprintf(buf, size, "%lld h", v / 3600000);
+	else if (v / 3600000 % 24)
+		snprintf(buf, size, "%lld d %lld h", v / 86400000,
+			 v / 3600000 % 24);
+	else
+		snprintf(buf, size, "%lld d", v / 86400000);
+}
+
+/*
+ * A non-empty string field, cleaned, in buf; "?" when missing, empty or not
+ * text. These helpers always write into buf and return it.
+ */
+static const char *field(const json_t *obj, const char *key, char *buf,
+			 size_t size)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return safe_copy("?", 1, buf, size);
+	return skyctl_safe_text(v, buf, size);
+}
+
+static bool has_text(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) && json_string_length(v) > 0;
+}
+
+static bool text_is(const json_t *obj, const char *key, const char *want)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) && json_string_length(v) == strlen(want) &&
+	       strcmp(json_string_value(v), want) == 0;
+}
+
+static bool get_int(const json_t *obj, const char *key, int64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+static const char *int_text(const json_t *obj, const char *key, char *buf,
+			    size_t size)
+{
+	int64_t v;
+
+	if (!get_int(obj, key, &v))
+		snprintf(buf, size, "?");
+	else
+		snprintf(buf, size, "%lld", (long long)v);
+	return buf;
+}
+
+/* A duration in milliseconds, humanised; "?" unless an integer >= 0. */
+static const char *duration_text(const json_t *obj, const char *key,
+				 char *buf, size_t size)
+{
+	int64_t ms;
+
+	if (!get_int(obj, key, &ms))
+		ms = -1;
+	skyctl_format_duration(ms, buf, size);
+	return buf;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+static void render_header(FILE *out, const json_t *status)
+{
+	char module[NAME_TEXT_MAX], type[WORD_TEXT_MAX], cluster[NAME_TEXT_MAX];
+	char epoch[INT_TEXT_MAX], via[WORD_TEXT_MAX];
+	const json_t *node = json_object_get(status, "node");
+	const json_t *quorum = json_object_get(status, "quorum");
+
+	fprintf(out, "module %s (%s) in cluster %s \xe2\x80\x94 epoch %s, quorum: ",
+		field(status, "module", module, sizeof(module)),
+		field(status, "type", type, sizeof(type)),
+		field(status, "cluster", cluster, sizeof(cluster)),
+		int_text(node, "epoch", epoch, sizeof(epoch)));
+	/* Losing quorum is what stops a node serving: say so plainly. */
+	if (json_is_false(json_object_get(quorum, "have")))
+		fputs("NONE, this node may not serve\n", out);
+	else
+		fprintf(out, "%s\n", field(quorum, "via", via, sizeof(via)));
+}
+
+struct node_row {
+	char mark;
+	char name[NAME_TEXT_MAX];
+	char role[WORD_TEXT_MAX];
+	char data[WORD_TEXT_MAX];
+	char gen[INT_TEXT_MAX];
+	char seen[SEEN_TEXT_MAX];
+};
+
+static void fill_row(struct node_row *row, const json_t *n)
+{
+	field(n, "name", row->name, sizeof(row->name));
+	field(n, "role", row->role, sizeof(row->role));
+	field(n, "data", row->data, sizeof(row->data));
+	int_text(n, "generation", row->gen, sizeof(row->gen));
+}
+
+static void fill_self_row(struct node_row *row, const json_t *node)
+{
+	const json_t *serving = json_object_get(node, "serving");
+	char dur[DURATION_TEXT_MAX];
+
+	fill_row(row, node);
+	row->mark = '*';
+	snprintf(row->seen, sizeof(row->seen), "this node, %s, %s for %s",
+		 json_is_true(serving)	  ? "serving"
+		 : json_is_false(serving) ? "not serving"
+					  : "serving ?",
+		 row->role, duration_text(node, "role_for_ms", dur, sizeof(dur)));
+}
+
+static void fill_peer_row(struct node_row *row, const json_t *peer)
+{
+	const json_t *visible = json_object_get(peer, "visible");
+	const json_t *last_seen = json_object_get(peer, "last_seen_ms");
+	char dur[DURATION_TEXT_MAX];
+	const char *ago = duration_text(peer, "last_seen_ms", dur, sizeof(dur));
+
+	fill_row(row, peer);
+	row->mark = ' ';
+	if (json_is_true(visible))
+		snprintf(row->seen, sizeof(row->seen), "%s ago", ago);
+	else if (json_is_false(visible) && json_is_null(last_seen))
+		snprintf(row->seen, sizeof(row->seen), "LOST, never seen");
+	else if (json_is_false(visible))
+		snprintf(row->seen, sizeof(row->seen), "LOST, last seen %s ago",
+			 ago);
+	else
+		snprintf(row->seen, sizeof(row->seen), "?");
+}
+
+static void render_nodes(FILE *out, const json_t *node, const json_t *peer)
+{
+	struct node_row rows[2];
+	size_t name_w = NODE_COLUMN_MIN, gen_w = GEN_COLUMN_MIN;
+
+	fill_self_row(&rows[0], node);
+	fill_peer_row(&rows[1], peer);
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(rows); i++) {
+		name_w = max_size(name_w, strlen(rows[i].name));
+		gen_w = max_size(gen_w, strlen(rows[i].gen));
+	}
+	fprintf(out, "  %-*s %-7s %-9s %*s  %s\n", (int)name_w, "NODE", "ROLE",
+		"DATA", (int)gen_w, "GEN", "SEEN");
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(rows); i++)
+		fprintf(out, "%c %-*s %-7s %-9s %*s  %s\n", rows[i].mark,
+			(int)name_w, rows[i].name, rows[i].role, rows[i].data,
+			(int)gen_w, rows[i].gen, rows[i].seen);
+}
+
+/* Why a node in WAIT is not serving, in heartbeatd's own words. */
+static void render_waiting(FILE *out, const json_t *node)
+{
+	char why[REASON_TEXT_MAX];
+
+	if (has_text(node, "waiting_for"))
+		fprintf(out, "waiting:   %s\n",
+			field(node, "waiting_for", why, sizeof(why)));
+}
+
+static void render_network(FILE *out, const json_t *net)
+{
+	char index[INT_TEXT_MAX], local[NAME_TEXT_MAX], remote[NAME_TEXT_MAX];
+	char dur[DURATION_TEXT_MAX];
+	const json_t *up = json_object_get(net, "up");
+
+	fprintf(out, "#%s %s -> %s ", int_text(net, "index", index, sizeof(index)),
+		field(net, "local", local, sizeof(local)),
+		field(net, "peer", remote, sizeof(remote)));
+	if (json_is_true(up))
+		fputs("up", out);
+	else if (json_is_false(up) && json_is_null(json_object_get(net, "last_seen_ms")))
+		fputs("DOWN (never up)", out);
+	else if (json_is_false(up))
+		fprintf(out, "DOWN (last %s ago)",
+			duration_text(net, "last_seen_ms", dur, sizeof(dur)));
+	else
+		fputs("?", out);
+}
+
+static void render_networks(FILE *out, const json_t *peer)
+{
+	const json_t *nets = json_object_get(peer, "networks");
+	size_t count = json_array_size(nets);
+
+	fputs("networks: ", out);
+	if (!json_is_array(nets))
+		fputs(" ?", out);
+	else if (count == 0)
+		fputs(" none", out);
+	for (size_t i = 0; i < count && i < NETWORKS_SHOWN_MAX; i++) {
+		fputs(i ? "   " : " ", out);
+		render_network(out, json_array_get(nets, i));
+	}
+	if (count > NETWORKS_SHOWN_MAX)
+		fprintf(out, "   (%zu more)", count - NETWORKS_SHOWN_MAX);
+	fputc('\n', out);
+}
+
+/* The witness's last answer, as a sentence fragment. */
+static const char *answer_text(const json_t *witness, char *buf, size_t size)
+{
+	static const struct {
+		const char *answer, *text;
+	} answers[] = {
+		{"granted", "granted"},
+		{"held_by_other", "held by another node"},
+		{"outdated", "this node's data is outdated"},
+		{"released", "released"},
+		{"no_answer", "no answer"},
+	};
+
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(answers); i++)
+		if (text_is(witness, "last_answer", answers[i].answer))
+			return answers[i].text;
+	return field(witness, "last_answer", buf, size);
+}
+
+static void render_witness_addresses(FILE *out, const json_t *witness)
+{
+	const json_t *addrs = json_object_get(witness, "addresses");
+	size_t count = json_array_size(addrs);
+	char addr[NAME_TEXT_MAX];
+
+	if (!json_is_array(addrs) || count == 0) {
+		fputs("?", out);
+		return;
+	}
+	for (size_t i = 0; i < count && i < ADDRESSES_SHOWN_MAX; i++)
+		fprintf(out, "%s%s", i ? "," : "",
+			skyctl_safe_text(json_array_get(addrs, i), addr,
+					 sizeof(addr)));
+	if (count > ADDRESSES_SHOWN_MAX)
+		fprintf(out, ",(%zu more)", count - ADDRESSES_SHOWN_MAX);
+}
+
+static void render_witness(FILE *out, const json_t *status)
+{
+	const json_t *witness = json_object_get(status, "witness");
+	const json_t *quorum = json_object_get(status, "quorum");
+	char dur[DURATION_TEXT_MAX], holder[NAME_TEXT_MAX];
+	char answer[WORD_TEXT_MAX], lease[WORD_TEXT_MAX];
+
+	fputs("witness:   ", out);
+	/* With `quorum: none` the witness fields are idle: do not show them. */
+	if (has_text(quorum, "mode") && !text_is(quorum, "mode", "witness")) {
+		fputs("none configured\n", out);
+		return;
+	}
+	if (!json_is_object(witness)) {
+		fputs("?\n", out);
+		return;
+	}
+	render_witness_addresses(out, witness);
+	if (text_is(witness, "lease", "held"))
+		fprintf(out, " lease held, %s left",
+			duration_text(witness, "expires_in_ms", dur, sizeof(dur)));
+	else if (text_is(witness, "lease", "refused"))
+		fprintf(out, " lease REFUSED: %s",
+			answer_text(witness, answer, sizeof(answer)));
+	else if (text_is(witness, "lease", "none"))
+		fprintf(out, " no lease (last answer: %s)",
+			answer_text(witness, answer, sizeof(answer)));
+	else
+		fprintf(out, " lease %s",
+			field(witness, "lease", lease, sizeof(lease)));
+	if (has_text(witness, "holder"))
+		fprintf(out, " (holder %s)",
+			field(witness, "holder", holder, sizeof(holder)));
+	fputc('\n', out);
+}
+
+static void render_transition(FILE *out, const json_t *transition)
+{
+	char from[WORD_TEXT_MAX], to[WORD_TEXT_MAX], at[NAME_TEXT_MAX];
+	char dur[DURATION_TEXT_MAX], reason[REASON_TEXT_MAX];
+	char pending[NAME_TEXT_MAX];
+
+	if (!json_is_object(transition)) {
+		fputs("last:      ?\n", out);
+		return;
+	}
+	fprintf(out, "last:      %s -> %s %s ago (%s)",
+		field(transition, "from", from, sizeof(from)),
+		field(transition, "to", to, sizeof(to)),
+		duration_text(transition, "ago_ms", dur, sizeof(dur)),
+		field(transition, "at", at, sizeof(at)));
+	if (has_text(transition, "reason"))
+		fprintf(out, ": %s",
+			field(transition, "reason", reason, sizeof(reason)));
+	fputc('\n', out);
+	if (has_text(transition, "pending"))
+		fprintf(out, "pending:   waiting for %s\n",
+			field(transition, "pending", pending, sizeof(pending)));
+}
+
+/* "replicd primary (epoch 7, 300 ms ago)"; the target when not reached. */
+/*
+ * "replicd primary (epoch 7, 300 ms ago)", "vipd down -> up (...)" while
+ * the target is not reached, and the actuator's reason when it gave one.
+ */
+static void render_actuator(FILE *out, const char *key, const json_t *act)
+{
+	char name[WORD_TEXT_MAX], state[WORD_TEXT_MAX], target[WORD_TEXT_MAX];
+	char epoch[INT_TEXT_MAX], dur[DURATION_TEXT_MAX];
+	char reason[REASON_TEXT_MAX];
+	bool failed = text_is(act, "state", "failed");
+
+	fprintf(out, "%s %s", safe_copy(key, strlen(key), name, sizeof(name)),
+		failed ? "FAILED" : field(act, "state", state, sizeof(state)));
+	if (has_text(act, "target") && has_text(act, "state") &&
+	    strcmp(json_string_value(json_object_get(act, "target")),
+		   json_string_value(json_object_get(act, "state"))) != 0)
+		fprintf(out, " -> %s",
+			field(act, "target", target, sizeof(target)));
+	if (json_is_null(json_object_get(act, "age_ms")))
+		fputs(" (never heard)", out);
+	else
+		fprintf(out, " (epoch %s, %s ago)",
+			int_text(act, "epoch", epoch, sizeof(epoch)),
+			duration_text(act, "age_ms", dur, sizeof(dur)));
+	if (has_text(act, "reason"))
+		fprintf(out, ": %s", field(act, "reason", reason, sizeof(reason)));
+}
+
+static void render_actuators(FILE *out, const json_t *status)
+{
+	const json_t *acts = json_object_get(status, "actuators");
+	const char *key;
+	const json_t *act;
+	size_t shown = 0;
+
+	if (!acts || json_is_null(acts))
+		return;
+	if (!json_is_object(acts)) {
+		fputs("actuators: ?\n", out);
+		return;
+	}
+	if (json_object_size(acts) == 0)
+		return;
+	fputs("actuators:", out);
+	/* json_object_foreach wants a non-const object; it only reads it. */
+	json_object_foreach((json_t *)acts, key, act) {
+		if (shown == ACTUATORS_SHOWN_MAX)
+			break;
+		fputs(shown ? "   " : " ", out);
+		render_actuator(out, key, act);
+		shown++;
+	}
+	if (json_object_size(acts) > shown)
+		fprintf(out, "   (%zu more)", json_object_size(acts) - shown);
+	fputc('\n', out);
+}
+
+static void render_counters(FILE *out, const json_t *counters)
+{
+	static const struct {
+		const char *key, *label;
+	} dropped[] = {
+		{"bad_mac", "bad MAC"},
+		{"replay", "replay"},
+		{"malformed", "malformed"},
+		{"wrong_cluster", "wrong cluster"},
+		{"unknown_node", "unknown node"},
+	};
+	char n[INT_TEXT_MAX];
+
+	fputs("dropped:  ", out);
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(dropped); i++)
+		fprintf(out, "%s%s %s", i ? ", " : " ", dropped[i].label,
+			int_text(counters, dropped[i].key, n, sizeof(n)));
+	/* Newer heartbeatds count oversized packets apart; show it if there. */
+	if (json_is_integer(json_object_get(counters, "oversized")))
+		fprintf(out, ", oversized %s",
+			int_text(counters, "oversized", n, sizeof(n)));
+	fputc('\n', out);
+}
+
+int skyctl_render_status(FILE *out, const json_t *status)
+{
+	const json_t *node = json_object_get(status, "node");
+
+	render_header(out, status);
+	render_nodes(out, node, json_object_get(status, "peer"));
+	render_waiting(out, node);
+	render_networks(out, json_object_get(status, "peer"));
+	render_witness(out, status);
+	render_transition(out, json_object_get(status, "transition"));
+	render_actuators(out, status);
+	render_counters(out, json_object_get(status, "counters"));
+	if (fflush(out) != 0 || ferror(out))
+		return -EIO;
+	return 0;
+}
