@@ -23,6 +23,7 @@ static void remember(struct lease_client *lc, int64_t now,
 	lc->outstanding[lc->next_slot].flags = req->flags;
 	lc->next_slot = (lc->next_slot + 1) % LEASE_OUTSTANDING;
 	lc->last_sent_ms = now;
+	lc->next_send_ms = now + lc->resend_ms;
 }
 
 bool lease_client_poll(struct lease_client *lc, int64_t now,
@@ -41,7 +42,7 @@ bool lease_client_poll(struct lease_client *lc, int64_t now,
 		}
 		return false;
 	}
-	if (lc->last_sent_ms && now - lc->last_sent_ms < lc->resend_ms)
+	if (lc->last_sent_ms && now < lc->next_send_ms)
 		return false;
 	if (sm->want_new_generation)
 		req->flags |= LEASE_FLAG_NEW_GENERATION;
@@ -93,6 +94,11 @@ int lease_client_on_reply(struct lease_client *lc, int64_t now,
 		}
 	} else {
 		lc->valid_until_ms = 0;
+		/* Another node's lease ends sooner than our next try: ask
+		 * again right then, so a takeover does not lose an interval. */
+		if (reply->answer == LEASE_HELD_BY_OTHER &&
+		    now + reply->lease_ms + 1 < lc->next_send_ms)
+			lc->next_send_ms = now + reply->lease_ms + 1;
 	}
 	return 0;
 }

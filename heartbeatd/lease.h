@@ -18,6 +18,7 @@
 struct lease_client {
 	int64_t resend_ms; /* heartbeat interval */
 	int64_t last_sent_ms;
+	int64_t next_send_ms; /* the next renewal or retry is due then */
 	int64_t valid_until_ms;
 	struct {
 		uint64_t id;

@@ -30,10 +30,17 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int64_t tick_ms(const struct node *n)
+/*
+ * How long zmq_poll may sleep: until the next heartbeat is due, and never
+ * more than 20 ms, so the loss of the peer, the end of a lease or a due
+ * lease request is acted on within 20 ms of the moment it happens.
+ */
+static int poll_timeout_ms(const struct node *n, int64_t now)
 {
-	int64_t t = n->cfg.interval_ms / 4;
-	return t < 5 ? 5 : t > 50 ? 50 : t;
+	int64_t t = n->next_heartbeat_ms - now;
+	if (n->lease.next_send_ms && n->lease.next_send_ms - now < t)
+		t = n->lease.next_send_ms - now;
+	return (int)(t < 1 ? 1 : t > 20 ? 20 : t);
 }
 
 void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out)
@@ -622,7 +629,7 @@ int node_run(struct node *n)
 	sky_notify_ready(status);
 
 	while (!stop_requested) {
-		int r = zmq_poll(items, (int)count, tick_ms(n));
+		int r = zmq_poll(items, (int)count, poll_timeout_ms(n, sky_now_ms()));
 		int64_t now = sky_now_ms();
 		if (r < 0 && errno != EINTR) {
 			log_error("zmq_poll: %s", zmq_strerror(errno));

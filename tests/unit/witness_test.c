@@ -119,7 +119,24 @@ static void test_client_releases_once_when_it_no_longer_wants_the_lease(void)
 	CHECK(!lease_client_poll(&lc, 1500, &sm, &req));
 }
 
-TEST_MAIN(TEST(test_nothing_is_granted_during_the_quiet_period_after_start),
+static void test_client_retries_when_the_other_lease_ends(void)
+{
+	struct lease_client lc;
+	struct sm sm = {0};
+	struct sm_witness wv = {0};
+	struct pkt_lease_request req;
+	lease_client_init(&lc, 200);
+	sm.want_lease = true;
+	CHECK(lease_client_poll(&lc, 1000, &sm, &req));
+	struct pkt_lease_reply held = {.request_id = req.request_id,
+				       .answer = LEASE_HELD_BY_OTHER, .lease_ms = 30};
+	CHECK_EQ_INT(lease_client_on_reply(&lc, 1002, &held, &wv), 0);
+	CHECK(!lease_client_poll(&lc, 1032, &sm, &req));
+	CHECK(lease_client_poll(&lc, 1033, &sm, &req)); /* not at 1200 */
+}
+
+TEST_MAIN(TEST(test_client_retries_when_the_other_lease_ends),
+	  TEST(test_nothing_is_granted_during_the_quiet_period_after_start),
 	  TEST(test_lease_is_exclusive_until_it_expires_or_is_released),
 	  TEST(test_new_generation_makes_the_other_node_outdated),
 	  TEST(test_force_overrides_the_generation_but_not_a_live_lease),
