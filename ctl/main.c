@@ -40,15 +40,15 @@ enum skyctl_exit {
 	SKYCTL_EXIT_WAIT_TIMEOUT = 4,
 };
 
-#define DEFAULT_RUN_DIR "/run/skyha"
-#define RUN_DIR_ENV "SKYHA_RUN_DIR"
+#define DEFAULT_RUN_DIR		 "/run/skyha"
+#define RUN_DIR_ENV		 "SKYHA_RUN_DIR"
 #define REPLY_TIMEOUT_DEFAULT_MS 5000
-#define WAIT_TIMEOUT_DEFAULT_MS 30000
-#define WAIT_POLL_MS 100
-#define TIMEOUT_MAX_S (24 * 3600)
-#define MESSAGE_TEXT_MAX 513 /* a daemon's message or error: 512 bytes */
-#define MODULES_LISTED_MAX 16
-#define MODULE_LIST_TEXT_MAX 600
+#define WAIT_TIMEOUT_DEFAULT_MS	 30000
+#define WAIT_POLL_MS		 100
+#define TIMEOUT_MAX_S		 (24 * 3600)
+#define MESSAGE_TEXT_MAX	 513 /* a daemon's message or error: 512 bytes */
+#define MODULES_LISTED_MAX	 16
+#define MODULE_LIST_TEXT_MAX	 600
 
 struct skyctl {
 	const char *run_dir;
@@ -76,40 +76,54 @@ static const char help_text[] =
 	"    skyctl --help\n"
 	"\n"
 	"DESCRIPTION\n"
-	"    skyctl talks to heartbeatd, the daemon that decides this node's role\n"
+	"    skyctl talks to heartbeatd, the daemon that decides this node's "
+	"role\n"
 	"    for one module (one protected application), over the module's\n"
-	"    control socket ipc://RUN_DIR/MODULE/ctl. Each command is one JSON\n"
-	"    request and one JSON reply (docs/protocol.md), so a script can do\n"
+	"    control socket ipc://RUN_DIR/MODULE/ctl. Each command is one "
+	"JSON\n"
+	"    request and one JSON reply (docs/protocol.md), so a script can "
+	"do\n"
 	"    the same with any ZeroMQ client. Commands act on the node skyctl\n"
 	"    runs on; heartbeatd applies the cluster's rules and may refuse.\n"
 	"\n"
 	"COMMANDS\n"
 	"    status\n"
-	"        The module at a glance: both nodes with their role, data state,\n"
-	"        data generation and when each was last heard from; whether this\n"
-	"        node serves and for how long; each heartbeat network; quorum and\n"
+	"        The module at a glance: both nodes with their role, data "
+	"state,\n"
+	"        data generation and when each was last heard from; whether "
+	"this\n"
+	"        node serves and for how long; each heartbeat network; quorum "
+	"and\n"
 	"        the witness lease; the last transition, when and why; a step\n"
-	"        still pending; the actuators (replicd, vipd, checkd); and the\n"
+	"        still pending; the actuators (replicd, vipd, checkd); and "
+	"the\n"
 	"        counters of dropped heartbeat packets.\n"
 	"\n"
 	"    swap\n"
-	"        Hand the primary role to the other node. Either node may ask;\n"
+	"        Hand the primary role to the other node. Either node may "
+	"ask;\n"
 	"        the other node must be SECOND with up-to-date data.\n"
 	"\n"
 	"    prim [--force]\n"
-	"        Make this node primary. From SECOND this is a swap; from WAIT\n"
+	"        Make this node primary. From SECOND this is a swap; from "
+	"WAIT\n"
 	"        this node wins the next election if its data is the newest.\n"
-	"        --force  become primary even though this node's data is not the\n"
-	"                 newest: it becomes the newest, and writes that only the\n"
-	"                 other node has are overwritten when it resyncs. Quorum\n"
+	"        --force  become primary even though this node's data is not "
+	"the\n"
+	"                 newest: it becomes the newest, and writes that only "
+	"the\n"
+	"                 other node has are overwritten when it resyncs. "
+	"Quorum\n"
 	"                 is still required.\n"
 	"\n"
 	"    second\n"
-	"        Make this node secondary. From PRIM this is a swap; from WAIT the\n"
+	"        Make this node secondary. From PRIM this is a swap; from WAIT "
+	"the\n"
 	"        node will not become primary while the other node can.\n"
 	"\n"
 	"    stop\n"
-	"        Stop the module on this node (role STOP). A primary first hands\n"
+	"        Stop the module on this node (role STOP). A primary first "
+	"hands\n"
 	"        over to an up-to-date peer.\n"
 	"\n"
 	"    start\n"
@@ -117,48 +131,64 @@ static const char help_text[] =
 	"        rules allow.\n"
 	"\n"
 	"    wait ROLE [--timeout SECONDS]\n"
-	"        Ask for status every 100 ms until this node's role is ROLE, then\n"
-	"        exit 0. ROLE is STOP, WAIT, SECOND, ALONE or PRIM, in any case,\n"
-	"        or \"serving\" for PRIM or ALONE. --timeout here is how long to\n"
-	"        wait in all (default 30); a heartbeatd that is not answering yet\n"
+	"        Ask for status every 100 ms until this node's role is ROLE, "
+	"then\n"
+	"        exit 0. ROLE is STOP, WAIT, SECOND, ALONE or PRIM, in any "
+	"case,\n"
+	"        or \"serving\" for PRIM or ALONE. --timeout here is how long "
+	"to\n"
+	"        wait in all (default 30); a heartbeatd that is not answering "
+	"yet\n"
 	"        is asked again until then.\n"
 	"\n"
 	"    help\n"
 	"        Print this text.\n"
 	"\n"
 	"    Commands print heartbeatd's answer, for example\n"
-	"    \"swap requested: node2 will become primary\". A command that was\n"
-	"    accepted has been requested, not completed: use wait to see it done.\n"
+	"    \"swap requested: node2 will become primary\". A command that "
+	"was\n"
+	"    accepted has been requested, not completed: use wait to see it "
+	"done.\n"
 	"\n"
 	"ROLES\n"
 	"    STOP    the module is stopped on this node\n"
-	"    WAIT    running but not allowed to serve: no quorum, data that may\n"
-	"            not be the newest, or a failed transition (status says why)\n"
-	"    SECOND  secondary: receives the primary's writes, ready to take over\n"
-	"    ALONE   primary without a reachable peer; changes are tracked so the\n"
+	"    WAIT    running but not allowed to serve: no quorum, data that "
+	"may\n"
+	"            not be the newest, or a failed transition (status says "
+	"why)\n"
+	"    SECOND  secondary: receives the primary's writes, ready to take "
+	"over\n"
+	"    ALONE   primary without a reachable peer; changes are tracked so "
+	"the\n"
 	"            peer resyncs only what changed\n"
 	"    PRIM    primary, replicating to the secondary\n"
 	"\n"
 	"OPTIONS\n"
 	"    -m, --module MODULE\n"
-	"        The module to talk to. Default: the only subdirectory of the run\n"
-	"        directory that holds a ctl socket; with none or several, skyctl\n"
+	"        The module to talk to. Default: the only subdirectory of the "
+	"run\n"
+	"        directory that holds a ctl socket; with none or several, "
+	"skyctl\n"
 	"        names the ones it found and asks for -m.\n"
 	"\n"
 	"    --run-dir DIR\n"
-	"        Where heartbeatd creates its sockets. Default: $" RUN_DIR_ENV ",\n"
+	"        Where heartbeatd creates its sockets. Default: $" RUN_DIR_ENV
+	",\n"
 	"        else " DEFAULT_RUN_DIR ".\n"
 	"\n"
 	"    --json\n"
 	"        Print heartbeatd's reply as one pretty-printed JSON object\n"
 	"        instead of text: {\"ok\":true,\"status\":{...}} for status,\n"
-	"        {\"ok\":...,\"message\" or \"error\":...} for a command, and the\n"
+	"        {\"ok\":...,\"message\" or \"error\":...} for a command, and "
+	"the\n"
 	"        last status reply for wait. Also accepted after the command.\n"
 	"        Exit statuses are the same as without it.\n"
 	"\n"
 	"    --timeout SECONDS\n"
-	"        How long to wait for each reply (default 5; fractions such as 0.5\n"
-	"        are allowed). Give it before the command: after \"wait ROLE\",\n"
+	"        How long to wait for each reply (default 5; fractions such as "
+	"0.5\n"
+	"        are allowed). Give it before the command: after \"wait "
+	"ROLE\",\n"
 	"        --timeout is the wait's own.\n"
 	"\n"
 	"    -h, --help\n"
@@ -166,12 +196,16 @@ static const char help_text[] =
 	"\n"
 	"EXIT STATUS\n"
 	"    0  success; for wait, the role was reached\n"
-	"    1  heartbeatd refused the command (its reason is printed), or its\n"
+	"    1  heartbeatd refused the command (its reason is printed), or "
+	"its\n"
 	"       reply made no sense\n"
-	"    2  usage error: unknown command or option, bad argument, or several\n"
+	"    2  usage error: unknown command or option, bad argument, or "
+	"several\n"
 	"       modules and no -m\n"
-	"    3  heartbeatd not reachable: no module or no control socket in the\n"
-	"       run directory, or no reply within the timeout; the message names\n"
+	"    3  heartbeatd not reachable: no module or no control socket in "
+	"the\n"
+	"       run directory, or no reply within the timeout; the message "
+	"names\n"
 	"       the socket (see systemctl status skyha-heartbeatd@MODULE)\n"
 	"    4  wait timed out; the role this node was in is printed\n"
 	"\n"
@@ -188,7 +222,8 @@ static const char help_text[] =
 	"    skyctl -m app --json status | jq -r .status.node.role\n"
 	"    skyctl swap && skyctl wait second\n"
 	"    skyctl start && skyctl wait serving --timeout 60\n"
-	"    skyctl prim --force     (after a disaster: this node's data wins)\n";
+	"    skyctl prim --force     (after a disaster: this node's data "
+	"wins)\n";
 
 __attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
 {
@@ -202,7 +237,7 @@ __attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
-							      ...)
+							     ...)
 {
 	va_list ap;
 
@@ -277,7 +312,8 @@ static void list_names(char names[][SKY_NAME_MAX + 1], size_t count,
 		used += (size_t)n;
 	}
 	if (total > count && used < size)
-		snprintf(buf + used, size - used, " and %zu more", total - count);
+		snprintf(buf + used, size - used, " and %zu more",
+			 total - count);
 	if (total == 0)
 		snprintf(buf, size, "(none)");
 }
@@ -307,8 +343,8 @@ static int find_module(struct skyctl *ctl)
 		fail("cannot read the run directory %s: %s", ctl->run_dir,
 		     strerror(err));
 		if (err == ENOENT)
-			fail("is skyha running on this node? (--run-dir or "
-			     RUN_DIR_ENV " name another run directory)");
+			fail("is skyha running on this node? (--run-dir "
+			     "or " RUN_DIR_ENV " name another run directory)");
 		return SKYCTL_EXIT_UNREACHABLE;
 	}
 	while ((entry = readdir(dir))) {
@@ -338,17 +374,20 @@ static int find_module(struct skyctl *ctl)
 		}
 	}
 	if (serving_total == 1)
-		return sky_strlcpy(ctl->module, serving[0], sizeof(ctl->module)) < 0
+		return sky_strlcpy(ctl->module, serving[0],
+				   sizeof(ctl->module)) < 0
 			       ? SKYCTL_EXIT_USAGE
 			       : SKYCTL_EXIT_OK;
 	if (serving_total > 1) {
-		list_names(serving, MODULES_LISTED_MAX < serving_total
-					    ? MODULES_LISTED_MAX
-					    : serving_total,
+		list_names(serving,
+			   MODULES_LISTED_MAX < serving_total
+				   ? MODULES_LISTED_MAX
+				   : serving_total,
 			   serving_total, listing, sizeof(listing));
-		return usage_error("%s has several modules (%s): pass -m MODULE "
-				   "to choose one",
-				   ctl->run_dir, listing);
+		return usage_error(
+			"%s has several modules (%s): pass -m MODULE "
+			"to choose one",
+			ctl->run_dir, listing);
 	}
 	list_names(silent,
 		   MODULES_LISTED_MAX < silent_total ? MODULES_LISTED_MAX
@@ -376,9 +415,10 @@ static int resolve_target(struct skyctl *ctl)
 		     ctl->run_dir, ctl->module, SKY_EP_CTL);
 	/* A unix socket's path must fit in sun_path, or connect fails. */
 	if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return usage_error("the socket path %.200s/%s/%s is too long for "
-				   "a unix socket: use a shorter --run-dir",
-				   ctl->run_dir, ctl->module, SKY_EP_CTL);
+		return usage_error(
+			"the socket path %.200s/%s/%s is too long for "
+			"a unix socket: use a shorter --run-dir",
+			ctl->run_dir, ctl->module, SKY_EP_CTL);
 	if (sky_bus_endpoint(ctl->endpoint, sizeof(ctl->endpoint), ctl->run_dir,
 			     ctl->module, SKY_EP_CTL) < 0)
 		return usage_error("--run-dir is too long");
@@ -449,7 +489,8 @@ static int report_call_error(const struct skyctl *ctl, int r,
 		suggest_systemctl(ctl);
 		return SKYCTL_EXIT_UNREACHABLE;
 	case -EBADMSG:
-		fail("heartbeatd on %s sent a reply that is not one JSON object "
+		fail("heartbeatd on %s sent a reply that is not one JSON "
+		     "object "
 		     "of at most %d bytes",
 		     ctl->endpoint, SKY_BUS_MSG_MAX);
 		return SKYCTL_EXIT_REFUSED;
@@ -471,7 +512,8 @@ static int check_reply(const json_t *reply)
 	if (json_is_true(ok))
 		return SKYCTL_EXIT_OK;
 	if (!json_is_false(ok))
-		fail("heartbeatd's reply makes no sense: no \"ok\": true or false");
+		fail("heartbeatd's reply makes no sense: no \"ok\": true or "
+		     "false");
 	else if (json_is_string(error) && json_string_length(error) > 0)
 		fail("heartbeatd refused: %s",
 		     skyctl_safe_text(error, text, sizeof(text)));
@@ -514,8 +556,7 @@ static int cmd_status(const struct skyctl *ctl)
 }
 
 /* swap, prim, second, stop, start: ask, and print heartbeatd's answer. */
-static int cmd_action(const struct skyctl *ctl, const char *command,
-		      bool force)
+static int cmd_action(const struct skyctl *ctl, const char *command, bool force)
 {
 	_cleanup_json_ json_t *reply = NULL;
 	const json_t *message;
@@ -565,7 +606,8 @@ static const json_t *reply_status(const json_t *reply)
 {
 	const json_t *status = json_object_get(reply, "status");
 
-	if (!json_is_true(json_object_get(reply, "ok")) || !json_is_object(status))
+	if (!json_is_true(json_object_get(reply, "ok")) ||
+	    !json_is_object(status))
 		return NULL;
 	return status;
 }
@@ -592,8 +634,8 @@ static void sleep_ms(int64_t ms)
 }
 
 /* The last thing wait saw, for its closing words. */
-static int report_wait_timeout(const struct role_goal *goal,
-			       int64_t timeout_ms, const json_t *status)
+static int report_wait_timeout(const struct role_goal *goal, int64_t timeout_ms,
+			       const json_t *status)
 {
 	const json_t *node = json_object_get(status, "node");
 	const json_t *why = json_object_get(node, "waiting_for");
@@ -603,8 +645,10 @@ static int report_wait_timeout(const struct role_goal *goal,
 	skyctl_format_duration(timeout_ms, dur, sizeof(dur));
 	fail("timed out after %s waiting for %s: %s is %s%s%s%s", dur,
 	     role_goal_name(goal),
-	     skyctl_safe_text(json_object_get(node, "name"), name, sizeof(name)),
-	     skyctl_safe_text(json_object_get(node, "role"), role, sizeof(role)),
+	     skyctl_safe_text(json_object_get(node, "name"), name,
+			      sizeof(name)),
+	     skyctl_safe_text(json_object_get(node, "role"), role,
+			      sizeof(role)),
 	     json_is_string(why) && json_string_length(why) ? " (" : "",
 	     json_is_string(why) && json_string_length(why)
 		     ? skyctl_safe_text(why, reason, sizeof(reason))
@@ -637,7 +681,8 @@ static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
 		call_timeout_ms = left < WAIT_POLL_MS ? WAIT_POLL_MS : left;
 		if (call_timeout_ms > ctl->reply_timeout_ms)
 			call_timeout_ms = ctl->reply_timeout_ms;
-		last_error = request(ctl, "status", false, call_timeout_ms, &reply);
+		last_error =
+			request(ctl, "status", false, call_timeout_ms, &reply);
 		if (last_error == 0) {
 			json_decref(last);
 			last = reply;
@@ -647,12 +692,15 @@ static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
 			if (ctl->json) {
 				print_json(last);
 			} else {
-				const json_t *node = json_object_get(status, "node");
+				const json_t *node =
+					json_object_get(status, "node");
 				printf("%s is %s\n",
-				       skyctl_safe_text(json_object_get(node, "name"),
-							name, sizeof(name)),
-				       skyctl_safe_text(json_object_get(node, "role"),
-							role, sizeof(role)));
+				       skyctl_safe_text(
+					       json_object_get(node, "name"),
+					       name, sizeof(name)),
+				       skyctl_safe_text(
+					       json_object_get(node, "role"),
+					       role, sizeof(role)));
 			}
 			return SKYCTL_EXIT_OK;
 		}
@@ -676,13 +724,14 @@ static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
 	return report_wait_timeout(goal, timeout_ms, reply_status(last));
 }
 
-static int parse_command_args(struct skyctl *ctl, const char *command,
-			      int argc, char **argv, struct command_args *args)
+static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
+			      char **argv, struct command_args *args)
 {
 	bool is_wait = strcmp(command, "wait") == 0;
 	bool is_prim = strcmp(command, "prim") == 0;
 
-	*args = (struct command_args){.wait_timeout_ms = WAIT_TIMEOUT_DEFAULT_MS};
+	*args = (struct command_args){.wait_timeout_ms =
+					      WAIT_TIMEOUT_DEFAULT_MS};
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 
@@ -692,36 +741,40 @@ static int parse_command_args(struct skyctl *ctl, const char *command,
 			args->force = true;
 		} else if (is_wait && (strcmp(arg, "--timeout") == 0 ||
 				       strncmp(arg, "--timeout=", 10) == 0)) {
-			const char *value = arg[9] == '=' ? arg + 10
+			const char *value = arg[9] == '='  ? arg + 10
 					    : i + 1 < argc ? argv[++i]
 							   : NULL;
 			if (!value)
-				return usage_error("wait: --timeout needs a number "
-						   "of seconds");
+				return usage_error(
+					"wait: --timeout needs a number "
+					"of seconds");
 			if (parse_seconds(value, &args->wait_timeout_ms) < 0)
-				return usage_error("wait: --timeout: '%.64s' is not "
-						   "a number of seconds from 0 "
-						   "to %d",
-						   value, TIMEOUT_MAX_S);
+				return usage_error(
+					"wait: --timeout: '%.64s' is not "
+					"a number of seconds from 0 "
+					"to %d",
+					value, TIMEOUT_MAX_S);
 		} else if (is_wait && !args->role && arg[0] != '-') {
 			args->role = arg;
 		} else if (strcmp(arg, "--timeout") == 0 ||
 			   strncmp(arg, "--timeout=", 10) == 0) {
-			return usage_error("%s: give --timeout before the command",
-					   command);
+			return usage_error(
+				"%s: give --timeout before the command",
+				command);
 		} else {
 			return usage_error("%s: unexpected argument '%.64s'",
 					   command, arg);
 		}
 	}
 	if (is_wait && !args->role)
-		return usage_error("wait: which role? STOP, WAIT, SECOND, ALONE, "
-				   "PRIM or serving");
+		return usage_error(
+			"wait: which role? STOP, WAIT, SECOND, ALONE, "
+			"PRIM or serving");
 	return SKYCTL_EXIT_OK;
 }
 
-static const char *const action_commands[] = {"swap", "prim", "second",
-					      "stop", "start"};
+static const char *const action_commands[] = {"swap", "prim", "second", "stop",
+					      "start"};
 
 static bool is_action(const char *command)
 {
@@ -740,9 +793,10 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 
 	if (strcmp(command, "status") != 0 && strcmp(command, "wait") != 0 &&
 	    !is_action(command))
-		return usage_error("unknown command '%.64s' (status, swap, prim, "
-				   "second, stop, start, wait)",
-				   command);
+		return usage_error(
+			"unknown command '%.64s' (status, swap, prim, "
+			"second, stop, start, wait)",
+			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)
 		return status;
@@ -766,7 +820,8 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 static bool asks_for_help(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
 			return true;
 	return false;
 }
@@ -790,15 +845,17 @@ static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 		switch (c) {
 		case 'm':
 			if (!sky_name_valid(optarg, strlen(optarg)))
-				return usage_error("-m: '%.64s' is not a module "
-						   "name (1 to %d of A-Z a-z 0-9 "
-						   "_ . -)",
-						   optarg, SKY_NAME_MAX);
+				return usage_error(
+					"-m: '%.64s' is not a module "
+					"name (1 to %d of A-Z a-z 0-9 "
+					"_ . -)",
+					optarg, SKY_NAME_MAX);
 			sky_strlcpy(ctl->module, optarg, sizeof(ctl->module));
 			break;
 		case OPT_RUN_DIR:
 			if (!optarg[0])
-				return usage_error("--run-dir: empty directory");
+				return usage_error(
+					"--run-dir: empty directory");
 			ctl->run_dir = optarg;
 			break;
 		case OPT_JSON:
@@ -807,10 +864,11 @@ static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 		case OPT_TIMEOUT:
 			if (parse_seconds(optarg, &ctl->reply_timeout_ms) < 0 ||
 			    ctl->reply_timeout_ms == 0)
-				return usage_error("--timeout: '%.64s' is not a "
-						   "number of seconds from 0.001 "
-						   "to %d",
-						   optarg, TIMEOUT_MAX_S);
+				return usage_error(
+					"--timeout: '%.64s' is not a "
+					"number of seconds from 0.001 "
+					"to %d",
+					optarg, TIMEOUT_MAX_S);
 			break;
 		case 'h':
 			*help = true;
@@ -841,16 +899,17 @@ int main(int argc, char **argv)
 	if (status != SKYCTL_EXIT_OK)
 		return status;
 	command = optind < argc ? argv[optind] : NULL;
-	if (help || (command && (strcmp(command, "help") == 0 ||
-				 asks_for_help(argc - optind - 1,
-					       argv + optind + 1)))) {
+	if (help || (command &&
+		     (strcmp(command, "help") == 0 ||
+		      asks_for_help(argc - optind - 1, argv + optind + 1)))) {
 		fputs(help_text, stdout);
 		return SKYCTL_EXIT_OK;
 	}
 	if (!command)
 		return usage_error("which command? status, swap, prim, second, "
 				   "stop, start or wait ROLE");
-	status = run_command(&ctl, command, argc - optind - 1, argv + optind + 1);
+	status = run_command(&ctl, command, argc - optind - 1,
+			     argv + optind + 1);
 	sky_bus_shutdown();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fail("writing to standard output: %s", strerror(errno));

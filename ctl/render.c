@@ -17,17 +17,17 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define NAME_TEXT_MAX 65    /* node, module, cluster, address: 64 bytes */
-#define WORD_TEXT_MAX 17    /* role, data state, lease state: 16 bytes */
-#define REASON_TEXT_MAX 257 /* sentences: transition reason, waiting for */
-#define INT_TEXT_MAX 24
-#define DURATION_TEXT_MAX 32
-#define SEEN_TEXT_MAX 160
-#define NETWORKS_SHOWN_MAX 8
+#define NAME_TEXT_MAX	    65	/* node, module, cluster, address: 64 bytes */
+#define WORD_TEXT_MAX	    17	/* role, data state, lease state: 16 bytes */
+#define REASON_TEXT_MAX	    257 /* sentences: transition reason, waiting for */
+#define INT_TEXT_MAX	    24
+#define DURATION_TEXT_MAX   32
+#define SEEN_TEXT_MAX	    160
+#define NETWORKS_SHOWN_MAX  8
 #define ADDRESSES_SHOWN_MAX 4
 #define ACTUATORS_SHOWN_MAX 8
-#define NODE_COLUMN_MIN 12
-#define GEN_COLUMN_MIN 3
+#define NODE_COLUMN_MIN	    12
+#define GEN_COLUMN_MIN	    3
 
 /* Bytes in the UTF-8 sequence a lead byte starts; 0 if it cannot lead. */
 static size_t utf8_sequence_len(unsigned char lead)
@@ -96,7 +96,8 @@ static const char *safe_copy(const char *text, size_t len, char *buf,
 		/* Make room for "..." by dropping whole characters. */
 		while (used > size - 4) {
 			used--;
-			while (used > 0 && ((unsigned char)buf[used] & 0xc0) == 0x80)
+			while (used > 0 &&
+			       ((unsigned char)buf[used] & 0xc0) == 0x80)
 				used--;
 		}
 		memcpy(buf + used, "...", 3);
@@ -127,7 +128,8 @@ void skyctl_format_duration(int64_t ms, char *buf, size_t size)
 	else if (v < 60 * 1000)
 		snprintf(buf, size, "%lld.%lld s", v / 1000, v % 1000 / 100);
 	else if (v < 3600 * 1000 && v / 1000 % 60)
-		snprintf(buf, size, "%lld min %lld s", v / 60000, v / 1000 % 60);
+		snprintf(buf, size, "%lld min %lld s", v / 60000,
+			 v / 1000 % 60);
 	else if (v < 3600 * 1000)
 		snprintf(buf, size, "%lld min", v / 60000);
 	else if (v < 86400 * 1000 && v / 60000 % 60)
@@ -192,8 +194,8 @@ static const char *int_text(const json_t *obj, const char *key, char *buf,
 }
 
 /* A duration in milliseconds, humanised; "?" unless an integer >= 0. */
-static const char *duration_text(const json_t *obj, const char *key,
-				 char *buf, size_t size)
+static const char *duration_text(const json_t *obj, const char *key, char *buf,
+				 size_t size)
 {
 	int64_t ms;
 
@@ -203,7 +205,10 @@ static const char *duration_text(const json_t *obj, const char *key,
 	return buf;
 }
 
-static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+static size_t max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
 
 static void render_header(FILE *out, const json_t *status)
 {
@@ -212,7 +217,8 @@ static void render_header(FILE *out, const json_t *status)
 	const json_t *node = json_object_get(status, "node");
 	const json_t *quorum = json_object_get(status, "quorum");
 
-	fprintf(out, "module %s (%s) in cluster %s \xe2\x80\x94 epoch %s, quorum: ",
+	fprintf(out,
+		"module %s (%s) in cluster %s \xe2\x80\x94 epoch %s, quorum: ",
 		field(status, "module", module, sizeof(module)),
 		field(status, "type", type, sizeof(type)),
 		field(status, "cluster", cluster, sizeof(cluster)),
@@ -252,7 +258,8 @@ static void fill_self_row(struct node_row *row, const json_t *node)
 		 json_is_true(serving)	  ? "serving"
 		 : json_is_false(serving) ? "not serving"
 					  : "serving ?",
-		 row->role, duration_text(node, "role_for_ms", dur, sizeof(dur)));
+		 row->role,
+		 duration_text(node, "role_for_ms", dur, sizeof(dur)));
 }
 
 static void fill_peer_row(struct node_row *row, const json_t *peer)
@@ -310,12 +317,14 @@ static void render_network(FILE *out, const json_t *net)
 	char dur[DURATION_TEXT_MAX];
 	const json_t *up = json_object_get(net, "up");
 
-	fprintf(out, "#%s %s -> %s ", int_text(net, "index", index, sizeof(index)),
+	fprintf(out, "#%s %s -> %s ",
+		int_text(net, "index", index, sizeof(index)),
 		field(net, "local", local, sizeof(local)),
 		field(net, "peer", remote, sizeof(remote)));
 	if (json_is_true(up))
 		fputs("up", out);
-	else if (json_is_false(up) && json_is_null(json_object_get(net, "last_seen_ms")))
+	else if (json_is_false(up) &&
+		 json_is_null(json_object_get(net, "last_seen_ms")))
 		fputs("DOWN (never up)", out);
 	else if (json_is_false(up))
 		fprintf(out, "DOWN (last %s ago)",
@@ -400,7 +409,8 @@ static void render_witness(FILE *out, const json_t *status)
 	render_witness_addresses(out, witness);
 	if (text_is(witness, "lease", "held"))
 		fprintf(out, " lease held, %s left",
-			duration_text(witness, "expires_in_ms", dur, sizeof(dur)));
+			duration_text(witness, "expires_in_ms", dur,
+				      sizeof(dur)));
 	else if (text_is(witness, "lease", "refused"))
 		fprintf(out, " lease REFUSED: %s",
 			answer_text(witness, answer, sizeof(answer)));
@@ -466,7 +476,8 @@ static void render_actuator(FILE *out, const char *key, const json_t *act)
 			int_text(act, "epoch", epoch, sizeof(epoch)),
 			duration_text(act, "age_ms", dur, sizeof(dur)));
 	if (has_text(act, "reason"))
-		fprintf(out, ": %s", field(act, "reason", reason, sizeof(reason)));
+		fprintf(out, ": %s",
+			field(act, "reason", reason, sizeof(reason)));
 }
 
 static void render_actuators(FILE *out, const json_t *status)
@@ -486,7 +497,8 @@ static void render_actuators(FILE *out, const json_t *status)
 		return;
 	fputs("actuators:", out);
 	/* json_object_foreach wants a non-const object; it only reads it. */
-	json_object_foreach((json_t *)acts, key, act) {
+	json_object_foreach((json_t *)acts, key, act)
+	{
 		if (shown == ACTUATORS_SHOWN_MAX)
 			break;
 		fputs(shown ? "   " : " ", out);

@@ -16,7 +16,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-static inline void skyctl_json_decrefp(json_t **p) { json_decref(*p); }
+static inline void skyctl_json_decrefp(json_t **p)
+{
+	json_decref(*p);
+}
 #define _cleanup_json_ __attribute__((cleanup(skyctl_json_decrefp)))
 
 /*

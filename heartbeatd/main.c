@@ -19,32 +19,42 @@ static const char usage_text[] =
 	"Usage: heartbeatd [OPTIONS]\n"
 	"       heartbeatd --witness [OPTIONS]\n"
 	"\n"
-	"The skyha brain for one module on one node: it exchanges authenticated\n"
+	"The skyha brain for one module on one node: it exchanges "
+	"authenticated\n"
 	"UDP heartbeats with the peer on every configured network, holds the\n"
 	"witness lease while primary, decides the role (STOP, WAIT, SECOND,\n"
 	"ALONE, PRIM) and publishes it to the other daemons of the node.\n"
 	"With --witness it runs the lease service of a third host instead.\n"
 	"\n"
 	"Options:\n"
-	"  -c, --config FILE    module configuration (default /etc/skyha/skyha.yaml);\n"
+	"  -c, --config FILE    module configuration (default "
+	"/etc/skyha/skyha.yaml);\n"
 	"                       see docs/config.md\n"
-	"      --node NAME      which entry of `nodes` this is (default: host name)\n"
-	"      --run-dir DIR    sockets go to DIR/<module>/ (default /run/skyha)\n"
+	"      --node NAME      which entry of `nodes` this is (default: host "
+	"name)\n"
+	"      --run-dir DIR    sockets go to DIR/<module>/ (default "
+	"/run/skyha)\n"
 	"      --state-dir DIR  persistent state goes to DIR/<module>/\n"
 	"                       (default /var/lib/skyha)\n"
-	"      --witness        run the witness lease service on witness.addresses\n"
-	"  -n, --check          validate the configuration, print \"configuration OK\"\n"
+	"      --witness        run the witness lease service on "
+	"witness.addresses\n"
+	"  -n, --check          validate the configuration, print "
+	"\"configuration OK\"\n"
 	"                       and exit\n"
 	"  -v, --verbose        debug messages\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Sockets (run-dir): ipc://DIR/<module>/ctl (commands, skyctl), desired (PUB),\n"
-	"actual (SUB). Under systemd the ctl socket may come from socket activation\n"
+	"Sockets (run-dir): ipc://DIR/<module>/ctl (commands, skyctl), desired "
+	"(PUB),\n"
+	"actual (SUB). Under systemd the ctl socket may come from socket "
+	"activation\n"
 	"(FileDescriptorName=ctl). Logs go to the journal with SKYHA_MODULE=,\n"
-	"SKYHA_NODE=, SKYHA_ROLE=, SKYHA_PEER= fields, or to stderr in a terminal.\n"
+	"SKYHA_NODE=, SKYHA_ROLE=, SKYHA_PEER= fields, or to stderr in a "
+	"terminal.\n"
 	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
-	"configuration or a setup failure (the message says which file and field).\n";
+	"configuration or a setup failure (the message says which file and "
+	"field).\n";
 
 enum { OPT_NODE = 256, OPT_RUN_DIR, OPT_STATE_DIR, OPT_WITNESS };
 
@@ -76,8 +86,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NODE:
 			if (!sky_name_valid(optarg, strlen(optarg))) {
-				fprintf(stderr, "heartbeatd: --node: '%s' is not a "
-					"valid node name\n", optarg);
+				fprintf(stderr,
+					"heartbeatd: --node: '%s' is not a "
+					"valid node name\n",
+					optarg);
 				return 1;
 			}
 			sky_strlcpy(node_name, optarg, sizeof(node_name));
@@ -106,8 +118,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "heartbeatd: unexpected argument '%s'\n"
-			"Try 'heartbeatd --help'.\n", argv[optind]);
+		fprintf(stderr,
+			"heartbeatd: unexpected argument '%s'\n"
+			"Try 'heartbeatd --help'.\n",
+			argv[optind]);
 		return 1;
 	}
 
@@ -132,9 +146,11 @@ int main(int argc, char **argv)
 		node_name[strcspn(node_name, ".")] = '\0';
 	}
 	if (!witness && !check_file_only && !sky_config_node(&cfg, node_name)) {
-		snprintf(err, sizeof(err), "%s: node '%s' is not in nodes (%s, "
-			 "%s); pass --node", config_path, node_name,
-			 cfg.nodes[0].name, cfg.nodes[1].name);
+		snprintf(err, sizeof(err),
+			 "%s: node '%s' is not in nodes (%s, "
+			 "%s); pass --node",
+			 config_path, node_name, cfg.nodes[0].name,
+			 cfg.nodes[1].name);
 		if (check_only)
 			fprintf(stderr, "%s\n", err);
 		else
@@ -142,7 +158,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (witness && !cfg.quorum_witness) {
-		fprintf(stderr, "%s: quorum: none, so there is no witness to run\n",
+		fprintf(stderr,
+			"%s: quorum: none, so there is no witness to run\n",
 			config_path);
 		return 1;
 	}

@@ -12,7 +12,8 @@ int net_udp_bind(const struct sky_addr *addr, int *out_fd)
 {
 	int one = 1, fd, r;
 
-	fd = socket(addr->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->sa.ss_family,
+		    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -51,8 +52,8 @@ int net_recv(int fd, uint8_t *buf, size_t size, size_t *len,
 	     struct sockaddr_storage *from)
 {
 	socklen_t from_len = sizeof(*from);
-	ssize_t n = recvfrom(fd, buf, size, MSG_TRUNC,
-			     (struct sockaddr *)from, &from_len);
+	ssize_t n = recvfrom(fd, buf, size, MSG_TRUNC, (struct sockaddr *)from,
+			     &from_len);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n > size)

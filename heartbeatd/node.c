@@ -110,10 +110,10 @@ static void send_heartbeats(struct node *n, int64_t now)
 				 (size_t)len);
 		if (r < 0) {
 			n->counters.tx_errors++;
-			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
-					    "heartbeat to %s on network %zu: %s",
-					    n->peer_node->addrs[i].text, i,
-					    strerror(-r));
+			sky_log_ratelimited(
+				&n->rl_send, LOG_WARNING,
+				"heartbeat to %s on network %zu: %s",
+				n->peer_node->addrs[i].text, i, strerror(-r));
 		} else {
 			n->counters.tx++;
 		}
@@ -121,7 +121,8 @@ static void send_heartbeats(struct node *n, int64_t now)
 	n->next_heartbeat_ms = now + n->cfg.interval_ms;
 }
 
-static void send_lease_request(struct node *n, const struct pkt_lease_request *req)
+static void send_lease_request(struct node *n,
+			       const struct pkt_lease_request *req)
 {
 	struct packet p = {0};
 	uint8_t buf[PKT_MAX];
@@ -158,11 +159,12 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 
 	if (e != PKT_OK) {
 		net_count_error(&n->counters, e);
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped packet on network %zu: %s", net_index,
-				    e == PKT_ERR_BAD_MAC     ? "bad MAC (wrong key or forged)"
-				    : e == PKT_ERR_OVERSIZED ? "oversized"
-							     : "malformed");
+		sky_log_ratelimited(
+			&n->rl_packets, LOG_WARNING,
+			"dropped packet on network %zu: %s", net_index,
+			e == PKT_ERR_BAD_MAC ? "bad MAC (wrong key or forged)"
+			: e == PKT_ERR_OVERSIZED ? "oversized"
+						 : "malformed");
 		return;
 	}
 	if (strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
@@ -178,14 +180,16 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 		n->counters.unknown_node++;
 		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
 				    "dropped packet from unexpected node '%s' "
-				    "(type %u)", p.hdr.node, p.hdr.type);
+				    "(type %u)",
+				    p.hdr.node, p.hdr.type);
 		return;
 	}
 	if (p.hb.network != net_index) {
 		n->counters.malformed++;
 		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
 				    "dropped heartbeat for network %u received "
-				    "on network %zu", p.hb.network, net_index);
+				    "on network %zu",
+				    p.hb.network, net_index);
 		return;
 	}
 	if (p.hdr.incarnation < n->persisted.peer_incarnation ||
@@ -233,7 +237,8 @@ static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
 	}
 	enum lease_answer before = n->lease.last_answer;
 	bool had_answer = n->lease.answered_ever;
-	if (lease_client_on_reply(&n->lease, now, &p.reply, &n->witness_view) < 0) {
+	if (lease_client_on_reply(&n->lease, now, &p.reply, &n->witness_view) <
+	    0) {
 		n->counters.replay++;
 		return;
 	}
@@ -263,7 +268,8 @@ static void drain_udp(struct node *n, int fd, int net_index, int64_t now)
 		if (r < 0)
 			return;
 		if (net_index >= 0)
-			on_heartbeat_packet(n, (size_t)net_index, buf, len, now);
+			on_heartbeat_packet(n, (size_t)net_index, buf, len,
+					    now);
 		else
 			on_witness_packet(n, buf, len, now);
 	}
@@ -285,9 +291,12 @@ static void on_actual(struct node *n, int64_t now)
 					    "dropped a malformed bus message");
 			continue;
 		}
-		const char *daemon = json_string_value(json_object_get(msg, "daemon"));
-		const char *state = json_string_value(json_object_get(msg, "state"));
-		const char *reason = json_string_value(json_object_get(msg, "reason"));
+		const char *daemon =
+			json_string_value(json_object_get(msg, "daemon"));
+		const char *state =
+			json_string_value(json_object_get(msg, "state"));
+		const char *reason =
+			json_string_value(json_object_get(msg, "reason"));
 		json_t *epoch = json_object_get(msg, "epoch");
 		if (!daemon || !state || !json_is_integer(epoch) ||
 		    json_integer_value(epoch) < 0 ||
@@ -295,10 +304,12 @@ static void on_actual(struct node *n, int64_t now)
 				(uint64_t)json_integer_value(epoch), reason,
 				now) < 0) {
 			n->bus_bad_messages++;
-			sky_log_ratelimited(&n->rl_bus, LOG_WARNING,
-					    "dropped bus message on topic %.64s: "
-					    "missing daemon/state/epoch or "
-					    "unknown daemon", topic);
+			sky_log_ratelimited(
+				&n->rl_bus, LOG_WARNING,
+				"dropped bus message on topic %.64s: "
+				"missing daemon/state/epoch or "
+				"unknown daemon",
+				topic);
 		}
 		json_decref(msg);
 	}
@@ -315,9 +326,11 @@ static void on_ctl(struct node *n, int64_t now)
 		n->ctl_bad_requests++;
 		sky_log_ratelimited(&n->rl_ctl, LOG_WARNING,
 				    "control request is not a JSON object of "
-				    "at most %d bytes", SKY_CTL_MSG_MAX);
-		reply = json_pack("{s:b,s:s}", "ok", 0, "error",
-				  "request must be one JSON object, at most 4096 bytes");
+				    "at most %d bytes",
+				    SKY_CTL_MSG_MAX);
+		reply = json_pack(
+			"{s:b,s:s}", "ok", 0, "error",
+			"request must be one JSON object, at most 4096 bytes");
 	} else {
 		reply = node_handle_request(n, now, req);
 		json_decref(req);
@@ -332,17 +345,20 @@ static json_t *desired_json(const struct node *n)
 {
 	json_t *targets = json_object();
 	for (int a = 0; a < SKY_ACT_COUNT; a++) {
-		const char *t = sky_actuator_target((enum sky_actuator)a, n->sm.role);
+		const char *t =
+			sky_actuator_target((enum sky_actuator)a, n->sm.role);
 		/* Orchestrated actuators get their target one step at a time. */
 		for (size_t i = 0; i < n->orch.count; i++)
 			if (n->orch.acts[i].which == (enum sky_actuator)a)
 				t = n->orch.acts[i].target;
-		json_object_set_new(targets, sky_actuator_name((enum sky_actuator)a),
+		json_object_set_new(targets,
+				    sky_actuator_name((enum sky_actuator)a),
 				    t ? json_string(t) : json_null());
 	}
 	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "module", n->cfg.module,
-			 "node", n->self->name, "role", sky_role_name(n->sm.role),
-			 "epoch", (json_int_t)n->sm.epoch, "generation",
+			 "node", n->self->name, "role",
+			 sky_role_name(n->sm.role), "epoch",
+			 (json_int_t)n->sm.epoch, "generation",
 			 (json_int_t)n->sm.generation, "targets", targets);
 }
 
@@ -352,13 +368,13 @@ static void publish(struct node *n, int64_t now)
 	json_t *obj;
 
 	obj = desired_json(n);
-	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module, "heartbeatd",
-				 SKY_KIND_DESIRED) == 0)
+	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
+				 "heartbeatd", SKY_KIND_DESIRED) == 0)
 		sky_bus_publish(n->pub, topic, obj);
 	json_decref(obj);
 	obj = node_status_json(n, now);
-	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module, "heartbeatd",
-				 SKY_KIND_STATUS) == 0)
+	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
+				 "heartbeatd", SKY_KIND_STATUS) == 0)
 		sky_bus_publish(n->pub, topic, obj);
 	json_decref(obj);
 	n->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
@@ -373,9 +389,10 @@ static void update_systemd_status(const struct node *n)
 
 	node_peer_input(n, sky_now_ms(), &peer);
 	sm_quorum(&n->sm, &peer, &n->witness_view, &via);
-	snprintf(status, sizeof(status), "%s epoch %llu gen %llu; peer %s %s; "
-		 "quorum %s", sky_role_name(n->sm.role),
-		 (unsigned long long)n->sm.epoch,
+	snprintf(status, sizeof(status),
+		 "%s epoch %llu gen %llu; peer %s %s; "
+		 "quorum %s",
+		 sky_role_name(n->sm.role), (unsigned long long)n->sm.epoch,
 		 (unsigned long long)n->sm.generation, n->peer_node->name,
 		 peer.visible ? sky_role_name(peer.role) : "not seen", via);
 	sky_notify_status(status);
@@ -396,24 +413,30 @@ static void log_link_changes(struct node *n, int64_t now)
 		n->net_up[i] = up;
 		if (up)
 			log_info("network %zu (%s <-> %s) up", i,
-				 n->self->addrs[i].text, n->peer_node->addrs[i].text);
+				 n->self->addrs[i].text,
+				 n->peer_node->addrs[i].text);
 		else
-			log_warning("network %zu (%s <-> %s) down: nothing valid "
-				    "from %s for %lld ms", i, n->self->addrs[i].text,
-				    n->peer_node->addrs[i].text, n->peer_node->name,
-				    (long long)lost_after);
+			log_warning(
+				"network %zu (%s <-> %s) down: nothing valid "
+				"from %s for %lld ms",
+				i, n->self->addrs[i].text,
+				n->peer_node->addrs[i].text, n->peer_node->name,
+				(long long)lost_after);
 	}
 	bool visible = up_count > 0;
 	if (visible != n->peer_visible) {
 		n->peer_visible = visible;
 		if (visible)
-			log_info("peer %s seen (%s, epoch %llu, generation %llu)",
-				 n->peer_node->name,
-				 sky_role_name((enum sky_role)n->peer.last.role),
-				 (unsigned long long)n->peer.last.epoch,
-				 (unsigned long long)n->peer.last.generation);
+			log_info(
+				"peer %s seen (%s, epoch %llu, generation "
+				"%llu)",
+				n->peer_node->name,
+				sky_role_name((enum sky_role)n->peer.last.role),
+				(unsigned long long)n->peer.last.epoch,
+				(unsigned long long)n->peer.last.generation);
 		else
-			log_warning("peer %s lost on every network", n->peer_node->name);
+			log_warning("peer %s lost on every network",
+				    n->peer_node->name);
 	}
 }
 
@@ -531,17 +554,20 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, cfg->module);
 	r = sky_mkdir_p(dir, 0700);
 	if (r < 0) {
-		log_error("cannot create state directory %s: %s", dir, strerror(-r));
+		log_error("cannot create state directory %s: %s", dir,
+			  strerror(-r));
 		return r;
 	}
-	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state", dir);
+	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state",
+		     dir);
 	if (r < 0 || (size_t)r >= sizeof(n->state_path))
 		return -ENAMETOOLONG;
 	r = node_state_load(n->state_path, &n->persisted, err, sizeof(err));
 	if (r < 0) {
-		log_error("cannot load state: %s (fix or remove the file; "
-			  "removing it makes this node's data count as unknown)",
-			  err);
+		log_error(
+			"cannot load state: %s (fix or remove the file; "
+			"removing it makes this node's data count as unknown)",
+			err);
 		return r;
 	}
 	n->persisted.incarnation++;
@@ -553,8 +579,10 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 
 	sky_strlcpy(smc.self, n->self->name, sizeof(smc.self));
 	sky_strlcpy(smc.peer, n->peer_node->name, sizeof(smc.peer));
-	smc.self_is_default_primary = strcmp(cfg->default_primary, smc.self) == 0;
-	smc.peer_is_default_primary = strcmp(cfg->default_primary, smc.peer) == 0;
+	smc.self_is_default_primary =
+		strcmp(cfg->default_primary, smc.self) == 0;
+	smc.peer_is_default_primary =
+		strcmp(cfg->default_primary, smc.peer) == 0;
 	smc.witness_quorum = cfg->quorum_witness;
 	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
 	smc.lease_ms = cfg->lease_ms;
@@ -579,7 +607,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		int family = cfg->witness_addrs[i].sa.ss_family;
 		int *fd = family == AF_INET ? &n->witness_fd4 : &n->witness_fd6;
 		if (*fd < 0 && (r = net_udp_client(family, fd)) < 0) {
-			log_error("cannot open a witness socket: %s", strerror(-r));
+			log_error("cannot open a witness socket: %s",
+				  strerror(-r));
 			return r;
 		}
 	}
@@ -599,19 +628,24 @@ int node_run(struct node *n)
 
 	for (size_t i = 0; i < n->cfg.network_count; i++) {
 		net_of[count] = (int)i;
-		items[count++] = (zmq_pollitem_t){.fd = n->hb_fd[i], .events = ZMQ_POLLIN};
+		items[count++] = (zmq_pollitem_t){.fd = n->hb_fd[i],
+						  .events = ZMQ_POLLIN};
 	}
 	if (n->witness_fd4 >= 0) {
 		net_of[count] = -1;
-		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd4, .events = ZMQ_POLLIN};
+		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd4,
+						  .events = ZMQ_POLLIN};
 	}
 	if (n->witness_fd6 >= 0) {
 		net_of[count] = -1;
-		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd6, .events = ZMQ_POLLIN};
+		items[count++] = (zmq_pollitem_t){.fd = n->witness_fd6,
+						  .events = ZMQ_POLLIN};
 	}
 	size_t udp_count = count;
-	items[count++] = (zmq_pollitem_t){.socket = n->sub, .events = ZMQ_POLLIN};
-	items[count++] = (zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+	items[count++] =
+		(zmq_pollitem_t){.socket = n->sub, .events = ZMQ_POLLIN};
+	items[count++] =
+		(zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
 
 	install_signals();
 	log_notice("node %s of module %s started: %s, epoch %llu, generation "
@@ -622,14 +656,16 @@ int node_run(struct node *n)
 		   sky_data_name(n->sm.data),
 		   (unsigned long long)n->persisted.incarnation,
 		   n->peer_node->name,
-		   n->cfg.quorum_witness ? "witness" : "none (split brain possible)");
+		   n->cfg.quorum_witness ? "witness"
+					 : "none (split brain possible)");
 	sky_log_set_role(sky_role_name(n->sm.role));
 	snprintf(status, sizeof(status), "%s, listening for %s",
 		 sky_role_name(n->sm.role), n->peer_node->name);
 	sky_notify_ready(status);
 
 	while (!stop_requested) {
-		int r = zmq_poll(items, (int)count, poll_timeout_ms(n, sky_now_ms()));
+		int r = zmq_poll(items, (int)count,
+				 poll_timeout_ms(n, sky_now_ms()));
 		int64_t now = sky_now_ms();
 		if (r < 0 && errno != EINTR) {
 			log_error("zmq_poll: %s", zmq_strerror(errno));
@@ -652,7 +688,8 @@ int node_run(struct node *n)
 	bool was_stopped = n->sm.stopped;
 	node_peer_input(n, now, &peer);
 	sm_command(&n->sm, now, SM_CMD_STOP, false, &peer, msg, sizeof(msg));
-	n->sm.stopped = was_stopped; /* a daemon restart is not an operator stop */
+	n->sm.stopped =
+		was_stopped; /* a daemon restart is not an operator stop */
 	log_notice("shutting down: %s", msg);
 	save_state(n);
 	struct pkt_lease_request req;

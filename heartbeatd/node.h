@@ -54,7 +54,7 @@ struct node {
 	int64_t next_publish_ms;
 	int64_t started_wall_ms, changed_wall_ms;
 	bool net_up[SKY_MAX_NETWORKS]; /* as last logged */
-	bool peer_visible;		/* as last logged */
+	bool peer_visible;	       /* as last logged */
 	bool publish_now;
 	bool orch_failure_handled;
 };

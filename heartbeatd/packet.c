@@ -38,7 +38,10 @@ static void put_bytes(struct writer *w, const void *p, size_t n)
 	w->len += n;
 }
 
-static void put_u8(struct writer *w, uint8_t v) { put_bytes(w, &v, 1); }
+static void put_u8(struct writer *w, uint8_t v)
+{
+	put_bytes(w, &v, 1);
+}
 
 static void put_u32(struct writer *w, uint32_t v)
 {
@@ -231,9 +234,9 @@ enum pkt_error packet_decode(const uint8_t *buf, size_t len,
 bool replay_guard_accept(struct replay_guard *g, uint64_t incarnation,
 			 uint64_t sequence)
 {
-	if (g->seen && (incarnation < g->incarnation ||
-			(incarnation == g->incarnation &&
-			 sequence <= g->sequence)))
+	if (g->seen &&
+	    (incarnation < g->incarnation ||
+	     (incarnation == g->incarnation && sequence <= g->sequence)))
 		return false;
 	g->seen = true;
 	g->incarnation = incarnation;

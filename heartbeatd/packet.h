@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PKT_MAGIC "SKH1"
-#define PKT_VERSION 1
-#define PKT_MAX 512
+#define PKT_MAGIC     "SKH1"
+#define PKT_VERSION   1
+#define PKT_MAX	      512
 #define PKT_MAC_BYTES 32
 #define PKT_KEY_BYTES 32
 
@@ -28,16 +28,16 @@ enum pkt_type {
 };
 
 /* Heartbeat flags. */
-#define HB_FLAG_SWAP_REQUEST 0x01  /* this SECOND asks the primary to swap */
-#define HB_FLAG_HANDOVER 0x02	   /* this node hands the primary role over */
+#define HB_FLAG_SWAP_REQUEST  0x01 /* this SECOND asks the primary to swap */
+#define HB_FLAG_HANDOVER      0x02 /* this node hands the primary role over */
 #define HB_FLAG_PREFER_SECOND 0x04 /* operator said `second` */
-#define HB_FLAG_PREFER_PRIM 0x08   /* operator said `prim` */
-#define HB_FLAG_FORCED 0x10	   /* operator said `prim --force` */
+#define HB_FLAG_PREFER_PRIM   0x08 /* operator said `prim` */
+#define HB_FLAG_FORCED	      0x10 /* operator said `prim --force` */
 
 /* Lease request flags. */
 #define LEASE_FLAG_NEW_GENERATION 0x01
-#define LEASE_FLAG_FORCE 0x02
-#define LEASE_FLAG_RELEASE 0x04
+#define LEASE_FLAG_FORCE	  0x02
+#define LEASE_FLAG_RELEASE	  0x04
 
 enum lease_answer {
 	LEASE_GRANTED = 0,
@@ -92,9 +92,9 @@ struct packet {
 /* Why a packet was rejected; each has a counter. */
 enum pkt_error {
 	PKT_OK = 0,
-	PKT_ERR_MALFORMED,  /* truncated, bad magic/version/type, bad field */
-	PKT_ERR_OVERSIZED,  /* longer than PKT_MAX */
-	PKT_ERR_BAD_MAC,    /* MAC does not verify with the cluster key */
+	PKT_ERR_MALFORMED, /* truncated, bad magic/version/type, bad field */
+	PKT_ERR_OVERSIZED, /* longer than PKT_MAX */
+	PKT_ERR_BAD_MAC,   /* MAC does not verify with the cluster key */
 	PKT_ERR_COUNT,
 };
 

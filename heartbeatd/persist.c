@@ -39,7 +39,8 @@ static int parse_lines(const char *text, kv_fn fn, void *data, char *err,
 		}
 		*eq = '\0';
 		if (fn(line, eq + 1, data) < 0) {
-			snprintf(err, err_size, "line %u: bad value for '%s': '%.64s'",
+			snprintf(err, err_size,
+				 "line %u: bad value for '%s': '%.64s'",
 				 line_no, line, eq + 1);
 			return -EINVAL;
 		}
@@ -75,7 +76,8 @@ static int node_kv(const char *key, const char *value, void *data)
 	}
 	if (strcmp(key, "data") == 0) {
 		for (int d = 0; d < SKY_DATA_COUNT; d++)
-			if (strcmp(value, sky_data_name((enum sky_data)d)) == 0) {
+			if (strcmp(value, sky_data_name((enum sky_data)d)) ==
+			    0) {
 				st->data = (enum sky_data)d;
 				return 0;
 			}
@@ -94,8 +96,7 @@ int node_state_parse(const char *text, struct node_state *out, char *err,
 	return r;
 }
 
-static int load_text(const char *path, char **text, char *err,
-		     size_t err_size)
+static int load_text(const char *path, char **text, char *err, size_t err_size)
 {
 	int r = sky_read_file(path, STATE_FILE_MAX, text, NULL);
 	if (r < 0 && r != -ENOENT)
@@ -157,8 +158,8 @@ static int witness_kv(const char *key, const char *value, void *data)
 	return 0;
 }
 
-int witness_state_load(const char *path, struct witness_state *out,
-		       char *err, size_t err_size)
+int witness_state_load(const char *path, struct witness_state *out, char *err,
+		       size_t err_size)
 {
 	_cleanup_free_ char *text = NULL;
 	struct witness_state st = {0};

@@ -36,8 +36,8 @@ int node_state_load(const char *path, struct node_state *out, char *err,
 		    size_t err_size);
 int node_state_save(const char *path, const struct node_state *st);
 
-int witness_state_load(const char *path, struct witness_state *out,
-		       char *err, size_t err_size);
+int witness_state_load(const char *path, struct witness_state *out, char *err,
+		       size_t err_size);
 int witness_state_save(const char *path, const struct witness_state *st);
 
 /* Parse from memory (used by the loaders and the unit tests). */

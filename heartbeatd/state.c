@@ -66,8 +66,8 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 	sm->takeover_since_ms = 0;
 }
 
-__attribute__((format(printf, 2, 3))) static void
-waiting(struct sm *sm, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void waiting(struct sm *sm,
+							  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -160,7 +160,8 @@ static bool wins_election(const struct sm *sm, int64_t now,
 		*why = "operator preference";
 		return my_pref > peer_pref;
 	}
-	if (sm->cfg.self_is_default_primary != sm->cfg.peer_is_default_primary) {
+	if (sm->cfg.self_is_default_primary !=
+	    sm->cfg.peer_is_default_primary) {
 		*why = "default primary";
 		return sm->cfg.self_is_default_primary;
 	}
@@ -180,7 +181,10 @@ static bool keeps_primary(const struct sm *sm, const struct sm_peer *p)
 	return strcmp(sm->cfg.self, sm->cfg.peer) < 0;
 }
 
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
 
 /*
  * Serve without the peer: needs a new data generation, granted by the
@@ -241,9 +245,10 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 	if (new_generation_ready(sm, now, w)) {
 		if (sm->role != SKY_ROLE_PRIM)
 			sm->epoch++;
-		enter(sm, now, SKY_ROLE_ALONE, "%s; serving alone with data "
-		      "generation %llu", why,
-		      (unsigned long long)sm->generation);
+		enter(sm, now, SKY_ROLE_ALONE,
+		      "%s; serving alone with data "
+		      "generation %llu",
+		      why, (unsigned long long)sm->generation);
 		return;
 	}
 	witness_refusal(sm, w, refusal, sizeof(refusal));
@@ -282,8 +287,10 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 			      sm->cfg.peer, why,
 			      (unsigned long long)sm->generation);
 		else
-			waiting(sm, "%s %s: asking the witness for a new data "
-				"generation", sm->cfg.peer, why);
+			waiting(sm,
+				"%s %s: asking the witness for a new data "
+				"generation",
+				sm->cfg.peer, why);
 		return;
 	}
 	sm->want_new_generation = false;
@@ -293,8 +300,8 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 				now + sm->cfg.failed_transition_holddown_ms;
 			enter(sm, now, SKY_ROLE_WAIT,
 			      "both nodes primary: yielding to %s (generation "
-			      "%llu/%llu)", sm->cfg.peer,
-			      (unsigned long long)p->generation,
+			      "%llu/%llu)",
+			      sm->cfg.peer, (unsigned long long)p->generation,
 			      (unsigned long long)sm->generation);
 		}
 		return;
@@ -321,7 +328,8 @@ static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
 			sm->no_primary_until_ms =
 				now + sm->cfg.failed_transition_holddown_ms;
 			enter(sm, now, SKY_ROLE_WAIT,
-			      "both nodes primary: yielding to %s", sm->cfg.peer);
+			      "both nodes primary: yielding to %s",
+			      sm->cfg.peer);
 		}
 		return;
 	}
@@ -359,8 +367,9 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 		/* Until replicd reports sync, a secondary that adopted the
 		 * primary's generation is in sync. */
 		sm->in_sync = true;
-		if (sm->swap_requested && now - sm->swap_requested_at_ms >
-						  sm->cfg.swap_request_expires_ms)
+		if (sm->swap_requested &&
+		    now - sm->swap_requested_at_ms >
+			    sm->cfg.swap_request_expires_ms)
 			sm->swap_requested = false;
 		return;
 	}
@@ -369,8 +378,10 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    sm->in_sync && p->generation == sm->generation) {
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
-		enter(sm, now, SKY_ROLE_PRIM, "swap: %s handed the primary "
-		      "role over", sm->cfg.peer);
+		enter(sm, now, SKY_ROLE_PRIM,
+		      "swap: %s handed the primary "
+		      "role over",
+		      sm->cfg.peer);
 		return;
 	}
 	enter(sm, now, SKY_ROLE_WAIT, "%s is no longer primary (%s)",
@@ -385,10 +396,11 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 	if (p->visible && sky_role_serves(p->role)) {
 		sm->want_new_generation = false;
 		if (p->generation < sm->generation && !sm->forced) {
-			waiting(sm, "%s is primary with older data (generation "
+			waiting(sm,
+				"%s is primary with older data (generation "
 				"%llu < %llu): not following it; resolve with "
-				"skyctl", sm->cfg.peer,
-				(unsigned long long)p->generation,
+				"skyctl",
+				sm->cfg.peer, (unsigned long long)p->generation,
 				(unsigned long long)sm->generation);
 			return;
 		}
@@ -400,9 +412,12 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 	}
 	if (p->visible && p->role != SKY_ROLE_STOP) {
 		sm->want_new_generation = false;
-		if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER)) {
-			waiting(sm, "%s hands over but this node was not its "
-				"secondary", sm->cfg.peer);
+		if (p->role == SKY_ROLE_SECOND &&
+		    (p->flags & HB_FLAG_HANDOVER)) {
+			waiting(sm,
+				"%s hands over but this node was not its "
+				"secondary",
+				sm->cfg.peer);
 			return;
 		}
 		if (!wins_election(sm, now, p, &why)) {
@@ -411,7 +426,8 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 			return;
 		}
 		if (holding_down(sm, now)) {
-			waiting(sm, "a transition failed recently: not "
+			waiting(sm,
+				"a transition failed recently: not "
 				"becoming primary for %lld ms",
 				(long long)(sm->no_primary_until_ms - now));
 			return;
@@ -428,7 +444,8 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		return;
 	}
 	if (holding_down(sm, now)) {
-		waiting(sm, "a transition failed recently: not becoming "
+		waiting(sm,
+			"a transition failed recently: not becoming "
 			"primary for %lld ms",
 			(long long)(sm->no_primary_until_ms - now));
 		return;
@@ -437,19 +454,23 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		char refusal[160];
 		sm->want_new_generation = false;
 		if (w->answered && w->last_answer == LEASE_OUTDATED)
-			waiting(sm, "%s %s and the %s: waiting for it (skyctl "
-				"prim --force overrides)", sm->cfg.peer,
+			waiting(sm,
+				"%s %s and the %s: waiting for it (skyctl "
+				"prim --force overrides)",
+				sm->cfg.peer,
 				p->visible ? "is stopped" : "is not seen",
-				witness_refusal(sm, w, refusal, sizeof(refusal)));
+				witness_refusal(sm, w, refusal,
+						sizeof(refusal)));
 		else
-			waiting(sm, "%s %s and this node's data may not be the "
+			waiting(sm,
+				"%s %s and this node's data may not be the "
 				"newest: waiting for it (skyctl prim --force "
-				"overrides)", sm->cfg.peer,
+				"overrides)",
+				sm->cfg.peer,
 				p->visible ? "is stopped" : "is not seen");
 		return;
 	}
-	try_takeover(sm, now, w,
-		     p->visible ? "peer stopped" : "peer not seen");
+	try_takeover(sm, now, w, p->visible ? "peer stopped" : "peer not seen");
 }
 
 void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
@@ -503,7 +524,8 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 			  p->generation == sm->generation;
 
 	if (sm->role == SKY_ROLE_STOP && cmd != SM_CMD_START) {
-		snprintf(msg, size, "the module is stopped on this node: "
+		snprintf(msg, size,
+			 "the module is stopped on this node: "
 			 "run `skyctl start` first");
 		return -EPERM;
 	}
@@ -516,7 +538,8 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 		}
 		sm->stopped = false;
 		enter(sm, now, SKY_ROLE_WAIT, "started by the operator");
-		snprintf(msg, size, "started: WAIT, then whatever the rules allow");
+		snprintf(msg, size,
+			 "started: WAIT, then whatever the rules allow");
 		return 0;
 	case SM_CMD_STOP:
 		sm->stopped = true;
@@ -525,19 +548,24 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 		if (sky_role_serves(sm->role) && peer_ready)
 			sm->data = SKY_DATA_OUTDATED;
 		enter(sm, now, SKY_ROLE_STOP, "stopped by the operator");
-		snprintf(msg, size, "stopped%s", peer_ready
-			 ? ": the peer takes over" : "");
+		snprintf(msg, size, "stopped%s",
+			 peer_ready ? ": the peer takes over" : "");
 		return 0;
 	case SM_CMD_FAILOVER:
 		if (!sky_role_serves(sm->role)) {
-			snprintf(msg, size, "not primary here (%s): nothing to "
-				 "fail over", sky_role_name(sm->role));
+			snprintf(msg, size,
+				 "not primary here (%s): nothing to "
+				 "fail over",
+				 sky_role_name(sm->role));
 			return -EAGAIN;
 		}
 		if (!peer_ready) {
-			snprintf(msg, size, "%s is not an up-to-date SECOND (it "
-				 "is %s): cannot fail over", sm->cfg.peer,
-				 p->visible ? sky_role_name(p->role) : "not seen");
+			snprintf(msg, size,
+				 "%s is not an up-to-date SECOND (it "
+				 "is %s): cannot fail over",
+				 sm->cfg.peer,
+				 p->visible ? sky_role_name(p->role)
+					    : "not seen");
 			return -EAGAIN;
 		}
 		/* Hand over, and do not take the role back soon after. */
@@ -560,16 +588,20 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 		       (cmd == SM_CMD_SWAP && sm->role == SKY_ROLE_SECOND);
 
 	if (cmd == SM_CMD_SWAP && !to_peer && !to_self) {
-		snprintf(msg, size, "swap needs one node PRIM and the other "
-			 "SECOND; this node is %s", sky_role_name(sm->role));
+		snprintf(msg, size,
+			 "swap needs one node PRIM and the other "
+			 "SECOND; this node is %s",
+			 sky_role_name(sm->role));
 		return -EAGAIN;
 	}
 	if (to_peer && sky_role_serves(sm->role)) {
 		if (!peer_ready) {
-			snprintf(msg, size, "%s is not an up-to-date SECOND "
+			snprintf(msg, size,
+				 "%s is not an up-to-date SECOND "
 				 "(it is %s): nothing to hand over to",
 				 sm->cfg.peer,
-				 p->visible ? sky_role_name(p->role) : "not seen");
+				 p->visible ? sky_role_name(p->role)
+					    : "not seen");
 			return -EAGAIN;
 		}
 		sm->swap_requested = true;
@@ -581,8 +613,10 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 	if (to_peer) { /* second, from WAIT or SECOND */
 		sm->preference = SM_PREFER_SECOND;
 		sm->forced = false;
-		snprintf(msg, size, "this node will stay secondary while %s "
-			 "can be primary", sm->cfg.peer);
+		snprintf(msg, size,
+			 "this node will stay secondary while %s "
+			 "can be primary",
+			 sm->cfg.peer);
 		return 0;
 	}
 	/* to_self */
@@ -609,9 +643,9 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 	}
 	sm->preference = SM_PREFER_PRIM;
 	sm->forced = force;
-	snprintf(msg, size, "%s", force
-		 ? "forced: this node's data is taken as the newest; it "
-		   "becomes primary as soon as it has quorum"
-		 : "this node will become primary if its data allows");
+	snprintf(msg, size, "%s",
+		 force ? "forced: this node's data is taken as the newest; it "
+			 "becomes primary as soon as it has quorum"
+		       : "this node will become primary if its data allows");
 	return 0;
 }

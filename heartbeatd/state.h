@@ -35,9 +35,9 @@ struct sm_config {
 	char peer[SKY_NAME_MAX + 1];
 	bool self_is_default_primary;
 	bool peer_is_default_primary;
-	bool witness_quorum;		/* false: quorum: none */
-	int64_t peer_lost_after_ms;	/* heartbeat.timeout_ms */
-	int64_t lease_ms;		/* witness.lease_ms */
+	bool witness_quorum;	    /* false: quorum: none */
+	int64_t peer_lost_after_ms; /* heartbeat.timeout_ms */
+	int64_t lease_ms;	    /* witness.lease_ms */
 	int64_t failed_transition_holddown_ms;
 	int64_t swap_request_expires_ms;
 };
@@ -77,16 +77,16 @@ struct sm {
 
 	/* Runtime. */
 	int64_t role_since_ms;
-	bool in_sync;		      /* as SECOND: same generation as primary */
+	bool in_sync; /* as SECOND: same generation as primary */
 	enum sm_preference preference;
 	bool forced;
 	bool swap_requested;
 	int64_t swap_requested_at_ms;
-	bool handover;		      /* handing the primary role to the peer */
-	bool want_lease;	      /* witness client keeps a lease */
-	bool want_new_generation;     /* ... and asks for a new generation */
-	int64_t takeover_since_ms;    /* first try of the current takeover */
-	int64_t no_primary_until_ms;  /* hold-down after a failed transition */
+	bool handover;		     /* handing the primary role to the peer */
+	bool want_lease;	     /* witness client keeps a lease */
+	bool want_new_generation;    /* ... and asks for a new generation */
+	int64_t takeover_since_ms;   /* first try of the current takeover */
+	int64_t no_primary_until_ms; /* hold-down after a failed transition */
 
 	/* Last transition, for logs and status. */
 	bool changed; /* set by sm_step when the role changed; caller clears */

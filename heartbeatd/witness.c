@@ -51,7 +51,8 @@ void witness_decide(struct witness *w, int64_t now, const char *node,
 	    strcmp(w->newest_node, node) != 0 &&
 	    req->generation < w->newest_generation) {
 		reply->answer = LEASE_OUTDATED;
-		sky_strlcpy(reply->holder, w->newest_node, sizeof(reply->holder));
+		sky_strlcpy(reply->holder, w->newest_node,
+			    sizeof(reply->holder));
 		return;
 	}
 

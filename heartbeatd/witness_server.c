@@ -56,9 +56,10 @@ static void handle(struct witness_server *s, int fd, const uint8_t *buf,
 
 	if (e != PKT_OK) {
 		net_count_error(&s->counters, e);
-		sky_log_ratelimited(&s->rl, LOG_WARNING,
-				    "dropped packet: %s", e == PKT_ERR_BAD_MAC
-				    ? "bad MAC" : "malformed or oversized");
+		sky_log_ratelimited(&s->rl, LOG_WARNING, "dropped packet: %s",
+				    e == PKT_ERR_BAD_MAC
+					    ? "bad MAC"
+					    : "malformed or oversized");
 		return;
 	}
 	if (strcmp(req.hdr.cluster, s->cfg->cluster) ||
@@ -103,20 +104,21 @@ static void handle(struct witness_server *s, int fd, const uint8_t *buf,
 	}
 	if (rep.reply.answer == LEASE_GRANTED &&
 	    strcmp(s->last_holder, req.hdr.node) != 0) {
-		log_notice("lease granted to %s (generation %llu)", req.hdr.node,
+		log_notice("lease granted to %s (generation %llu)",
+			   req.hdr.node,
 			   (unsigned long long)rep.reply.generation);
-		sky_strlcpy(s->last_holder, req.hdr.node, sizeof(s->last_holder));
+		sky_strlcpy(s->last_holder, req.hdr.node,
+			    sizeof(s->last_holder));
 	} else if (rep.reply.answer == LEASE_RELEASED &&
 		   strcmp(s->last_holder, req.hdr.node) == 0) {
 		log_notice("lease released by %s", req.hdr.node);
 		s->last_holder[0] = '\0';
 	} else if (rep.reply.answer != LEASE_GRANTED &&
 		   rep.reply.answer != LEASE_RELEASED) {
-		sky_log_ratelimited(&s->rl, LOG_INFO, "lease refused to %s: %s%s%s",
-				    req.hdr.node,
-				    lease_answer_name(rep.reply.answer),
-				    rep.reply.holder[0] ? " by " : "",
-				    rep.reply.holder);
+		sky_log_ratelimited(
+			&s->rl, LOG_INFO, "lease refused to %s: %s%s%s",
+			req.hdr.node, lease_answer_name(rep.reply.answer),
+			rep.reply.holder[0] ? " by " : "", rep.reply.holder);
 	}
 
 	rep.hdr = req.hdr;
@@ -179,8 +181,9 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 	sigaction(SIGINT, &sa, NULL);
 	log_notice("witness for module %s of cluster %s: %zu address(es), "
 		   "lease %u ms, newest generation %llu%s%s; granting nothing "
-		   "for the first %u ms", cfg->module, cfg->cluster,
-		   cfg->witness_addr_count, cfg->lease_ms,
+		   "for the first %u ms",
+		   cfg->module, cfg->cluster, cfg->witness_addr_count,
+		   cfg->lease_ms,
 		   (unsigned long long)s.persisted.newest_generation,
 		   s.persisted.newest_node[0] ? " on " : "",
 		   s.persisted.newest_node, cfg->lease_ms);
@@ -200,10 +203,9 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 				uint8_t buf[PKT_MAX + 1];
 				struct sockaddr_storage from;
 				socklen_t from_len = sizeof(from);
-				ssize_t len = recvfrom(fds[i].fd, buf, sizeof(buf),
-						       MSG_TRUNC,
-						       (struct sockaddr *)&from,
-						       &from_len);
+				ssize_t len = recvfrom(
+					fds[i].fd, buf, sizeof(buf), MSG_TRUNC,
+					(struct sockaddr *)&from, &from_len);
 				if (len < 0)
 					break;
 				if ((size_t)len > PKT_MAX) {

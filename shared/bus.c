@@ -71,9 +71,9 @@ const char *sky_actuator_target(enum sky_actuator a, enum sky_role role)
 {
 	bool serving = sky_role_serves(role);
 	if (a == SKY_ACT_REPLICD)
-		return serving			  ? "primary"
+		return serving			 ? "primary"
 		       : role == SKY_ROLE_SECOND ? "secondary"
-						  : "stopped";
+						 : "stopped";
 	return serving ? "up" : "down";
 }
 

@@ -67,16 +67,16 @@ int sky_actuator_parse(const char *name, enum sky_actuator *out);
  */
 const char *sky_actuator_target(enum sky_actuator a, enum sky_role role);
 
-#define SKY_EP_DESIRED "desired"
-#define SKY_EP_ACTUAL "actual"
-#define SKY_EP_CTL "ctl"
+#define SKY_EP_DESIRED	 "desired"
+#define SKY_EP_ACTUAL	 "actual"
+#define SKY_EP_CTL	 "ctl"
 #define SKY_KIND_DESIRED "desired"
-#define SKY_KIND_STATUS "status"
-#define SKY_KIND_ACTUAL "actual"
+#define SKY_KIND_STATUS	 "status"
+#define SKY_KIND_ACTUAL	 "actual"
 
-#define SKY_BUS_MSG_MAX (64 * 1024) /* a bus JSON object */
-#define SKY_CTL_MSG_MAX 4096	    /* a control request */
-#define SKY_TOPIC_MAX 128
+#define SKY_BUS_MSG_MAX	      (64 * 1024) /* a bus JSON object */
+#define SKY_CTL_MSG_MAX	      4096	  /* a control request */
+#define SKY_TOPIC_MAX	      128
 #define SKY_PUBLISH_PERIOD_MS 1000
 
 /* "ipc://RUN/MODULE/NAME"; -ENAMETOOLONG if it does not fit. */

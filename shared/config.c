@@ -11,10 +11,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sodium.h>
 #include <yaml.h>
 
 #define CONFIG_FILE_MAX (256 * 1024)
@@ -37,8 +37,8 @@ struct loader {
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 };
 
-static int cluster_pair(struct sky_yaml *ctx, const char *key,
-			yaml_node_t *v, void *data)
+static int cluster_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "name") == 0) {
@@ -48,14 +48,15 @@ static int cluster_pair(struct sky_yaml *ctx, const char *key,
 	if (strcmp(key, "key_file") == 0) {
 		l->have_key_file = true;
 		l->at_key_file = v;
-		return sky_yaml_string(ctx, v, "cluster.key_file", l->cfg.key_file,
-				  sizeof(l->cfg.key_file));
+		return sky_yaml_string(ctx, v, "cluster.key_file",
+				       l->cfg.key_file,
+				       sizeof(l->cfg.key_file));
 	}
 	return sky_yaml_unknown_key(ctx, v, "cluster", key);
 }
 
-static int module_pair(struct sky_yaml *ctx, const char *key,
-		       yaml_node_t *v, void *data)
+static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+		       void *data)
 {
 	struct loader *l = data;
 	if (strcmp(key, "name") == 0) {
@@ -65,15 +66,16 @@ static int module_pair(struct sky_yaml *ctx, const char *key,
 	if (strcmp(key, "type") == 0) {
 		const char *s = sky_yaml_scalar(v);
 		if (!s || strcmp(s, "mirror") != 0)
-			return sky_yaml_fail(ctx, v, "module.type",
-				    "must be 'mirror' (farm is not available yet)");
+			return sky_yaml_fail(
+				ctx, v, "module.type",
+				"must be 'mirror' (farm is not available yet)");
 		l->cfg.type = SKY_MODULE_MIRROR;
 		return 0;
 	}
 	if (strcmp(key, "default_primary") == 0) {
 		l->at_default_primary = v;
 		return sky_yaml_name(ctx, v, "module.default_primary",
-				l->cfg.default_primary);
+				     l->cfg.default_primary);
 	}
 	return sky_yaml_unknown_key(ctx, v, "module", key);
 }
@@ -98,7 +100,8 @@ static int node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	if (strcmp(key, "addresses") == 0) {
 		nl->have_addrs = true;
 		return sky_yaml_addr_list(ctx, v, field, nl->node->addrs,
-				 SKY_MAX_NETWORKS, &nl->node->addr_count);
+					  SKY_MAX_NETWORKS,
+					  &nl->node->addr_count);
 	}
 	return sky_yaml_fail(ctx, v, field, "unknown key (see docs/config.md)");
 }
@@ -106,12 +109,14 @@ static int node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 static int load_nodes(struct sky_yaml *ctx, struct loader *l, yaml_node_t *seq)
 {
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return sky_yaml_fail(ctx, seq, "nodes", "must be a list of nodes");
+		return sky_yaml_fail(ctx, seq, "nodes",
+				     "must be a list of nodes");
 	size_t n = (size_t)(seq->data.sequence.items.top -
 			    seq->data.sequence.items.start);
 	if (n != SKY_MAX_NODES)
-		return sky_yaml_fail(ctx, seq, "nodes",
-			    "a mirror module needs exactly 2 nodes, got %zu", n);
+		return sky_yaml_fail(
+			ctx, seq, "nodes",
+			"a mirror module needs exactly 2 nodes, got %zu", n);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(
 			ctx->doc, seq->data.sequence.items.start[i]);
@@ -121,28 +126,31 @@ static int load_nodes(struct sky_yaml *ctx, struct loader *l, yaml_node_t *seq)
 		if (r < 0)
 			return r;
 		if (!nl.have_name)
-			return sky_yaml_fail(ctx, item, nl.field, "missing 'name'");
+			return sky_yaml_fail(ctx, item, nl.field,
+					     "missing 'name'");
 		if (!nl.have_addrs)
-			return sky_yaml_fail(ctx, item, nl.field, "missing 'addresses'");
+			return sky_yaml_fail(ctx, item, nl.field,
+					     "missing 'addresses'");
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(l->cfg.nodes[j].name, nl.node->name) == 0)
 				return sky_yaml_fail(ctx, item, nl.field,
-					    "duplicate node name '%s'",
-					    nl.node->name);
+						     "duplicate node name '%s'",
+						     nl.node->name);
 		if (i > 0 && nl.node->addr_count != l->cfg.nodes[0].addr_count)
-			return sky_yaml_fail(ctx, item, nl.field,
-				    "lists %zu addresses but nodes[0] lists %zu: "
-				    "every node needs one address per network",
-				    nl.node->addr_count,
-				    l->cfg.nodes[0].addr_count);
+			return sky_yaml_fail(
+				ctx, item, nl.field,
+				"lists %zu addresses but nodes[0] lists %zu: "
+				"every node needs one address per network",
+				nl.node->addr_count,
+				l->cfg.nodes[0].addr_count);
 	}
 	l->cfg.node_count = n;
 	l->cfg.network_count = l->cfg.nodes[0].addr_count;
 	return 0;
 }
 
-static int heartbeat_pair(struct sky_yaml *ctx, const char *key,
-			  yaml_node_t *v, void *data)
+static int heartbeat_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			  void *data)
 {
 	struct loader *l = data;
 	uint32_t port;
@@ -154,25 +162,25 @@ static int heartbeat_pair(struct sky_yaml *ctx, const char *key,
 	if (strcmp(key, "interval_ms") == 0) {
 		l->at_interval = v;
 		return sky_yaml_u32(ctx, v, "heartbeat.interval_ms", 20, 10000,
-			       &l->cfg.interval_ms);
+				    &l->cfg.interval_ms);
 	}
 	if (strcmp(key, "timeout_ms") == 0) {
 		l->at_timeout = v;
 		return sky_yaml_u32(ctx, v, "heartbeat.timeout_ms", 60, 600000,
-			       &l->cfg.peer_lost_after_ms);
+				    &l->cfg.peer_lost_after_ms);
 	}
 	return sky_yaml_unknown_key(ctx, v, "heartbeat", key);
 }
 
-static int witness_pair(struct sky_yaml *ctx, const char *key,
-			yaml_node_t *v, void *data)
+static int witness_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			void *data)
 {
 	struct loader *l = data;
 	uint32_t port;
 	if (strcmp(key, "addresses") == 0)
-		return sky_yaml_addr_list(ctx, v, "witness.addresses",
-				 l->cfg.witness_addrs, SKY_MAX_WITNESS_ADDRS,
-				 &l->cfg.witness_addr_count);
+		return sky_yaml_addr_list(
+			ctx, v, "witness.addresses", l->cfg.witness_addrs,
+			SKY_MAX_WITNESS_ADDRS, &l->cfg.witness_addr_count);
 	if (strcmp(key, "port") == 0) {
 		int r = sky_yaml_u32(ctx, v, "witness.port", 1, 65535, &port);
 		l->cfg.witness_port = (uint16_t)port;
@@ -182,7 +190,7 @@ static int witness_pair(struct sky_yaml *ctx, const char *key,
 		l->have_lease = true;
 		l->at_lease = v;
 		return sky_yaml_u32(ctx, v, "witness.lease_ms", 60, 600000,
-			       &l->cfg.lease_ms);
+				    &l->cfg.lease_ms);
 	}
 	return sky_yaml_unknown_key(ctx, v, "witness", key);
 }
@@ -193,30 +201,33 @@ static int transitions_pair(struct sky_yaml *ctx, const char *key,
 	struct loader *l = data;
 	if (strcmp(key, "step_timeout_ms") == 0)
 		return sky_yaml_u32(ctx, v, "transitions.step_timeout_ms", 100,
-			       3600000, &l->cfg.step_timeout_ms);
+				    3600000, &l->cfg.step_timeout_ms);
 	if (strcmp(key, "order") != 0)
 		return sky_yaml_unknown_key(ctx, v, "transitions", key);
 	if (v->type != YAML_SEQUENCE_NODE)
-		return sky_yaml_fail(ctx, v, "transitions.order",
-			    "must be a list such as [replicd, vipd, checkd]");
+		return sky_yaml_fail(
+			ctx, v, "transitions.order",
+			"must be a list such as [replicd, vipd, checkd]");
 	size_t n = (size_t)(v->data.sequence.items.top -
 			    v->data.sequence.items.start);
 	if (n > SKY_ACT_COUNT)
-		return sky_yaml_fail(ctx, v, "transitions.order", "at most %d entries",
-			    SKY_ACT_COUNT);
+		return sky_yaml_fail(ctx, v, "transitions.order",
+				     "at most %d entries", SKY_ACT_COUNT);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(
 			ctx->doc, v->data.sequence.items.start[i]);
 		const char *s = sky_yaml_scalar(item);
 		enum sky_actuator a;
 		if (!s || sky_actuator_parse(s, &a) < 0)
-			return sky_yaml_fail(ctx, item, "transitions.order",
-				    "'%s' is not one of replicd, vipd, checkd",
-				    s ? s : "(not a scalar)");
+			return sky_yaml_fail(
+				ctx, item, "transitions.order",
+				"'%s' is not one of replicd, vipd, checkd",
+				s ? s : "(not a scalar)");
 		for (size_t j = 0; j < i; j++)
 			if (l->cfg.order[j] == a)
-				return sky_yaml_fail(ctx, item, "transitions.order",
-					    "'%s' is listed twice", s);
+				return sky_yaml_fail(ctx, item,
+						     "transitions.order",
+						     "'%s' is listed twice", s);
 		l->cfg.order[i] = a;
 	}
 	l->cfg.order_count = n;
@@ -224,7 +235,7 @@ static int transitions_pair(struct sky_yaml *ctx, const char *key,
 }
 
 static const char *const daemon_sections[] = {"replicd", "checkd", "vipd",
-						   "healthd"};
+					      "healthd"};
 
 static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		    void *data)
@@ -251,7 +262,8 @@ static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return sky_yaml_each(ctx, v, "witness", witness_pair, l);
 	}
 	if (strcmp(key, "transitions") == 0)
-		return sky_yaml_each(ctx, v, "transitions", transitions_pair, l);
+		return sky_yaml_each(ctx, v, "transitions", transitions_pair,
+				     l);
 	if (strcmp(key, "quorum") == 0) {
 		const char *s = sky_yaml_scalar(v);
 		l->at_quorum = v;
@@ -260,7 +272,8 @@ static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		else if (s && strcmp(s, "none") == 0)
 			l->cfg.quorum_witness = false;
 		else
-			return sky_yaml_fail(ctx, v, "quorum", "must be 'witness' or 'none'");
+			return sky_yaml_fail(ctx, v, "quorum",
+					     "must be 'witness' or 'none'");
 		return 0;
 	}
 	/* Each daemon validates its own section (its -n does). */
@@ -285,25 +298,30 @@ static int load_key(struct sky_yaml *ctx, struct loader *l)
 		r = snprintf(resolved, sizeof(resolved), "%.*s/%s", dir_len,
 			     slash ? ctx->path : ".", l->cfg.key_file);
 		if (r < 0 || (size_t)r >= sizeof(resolved))
-			return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
-				    "path too long");
+			return sky_yaml_fail(ctx, l->at_key_file,
+					     "cluster.key_file",
+					     "path too long");
 	}
 	if (stat(resolved, &st) < 0)
 		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
-			    "cannot read %s: %s", resolved, strerror(errno));
+				     "cannot read %s: %s", resolved,
+				     strerror(errno));
 	if (st.st_mode & 077)
-		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
-			    "%s is readable by group or others (mode %o); "
-			    "chmod 600 it",
-			    resolved, st.st_mode & 0777);
+		return sky_yaml_fail(
+			ctx, l->at_key_file, "cluster.key_file",
+			"%s is readable by group or others (mode %o); "
+			"chmod 600 it",
+			resolved, st.st_mode & 0777);
 	r = sky_read_file(resolved, 1024, &text, NULL);
 	if (r < 0)
 		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
-			    "cannot read %s: %s", resolved, strerror(-r));
+				     "cannot read %s: %s", resolved,
+				     strerror(-r));
 	if (sky_hex_decode(text, l->cfg.key, SKY_KEY_BYTES) < 0)
-		return sky_yaml_fail(ctx, l->at_key_file, "cluster.key_file",
-			    "%s must hold exactly 64 hex characters (32 bytes)",
-			    resolved);
+		return sky_yaml_fail(
+			ctx, l->at_key_file, "cluster.key_file",
+			"%s must hold exactly 64 hex characters (32 bytes)",
+			resolved);
 	sky_strlcpy(l->cfg.key_file, resolved, sizeof(l->cfg.key_file));
 	return 0;
 }
@@ -315,45 +333,52 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 
 	if (!l->at_cluster || !l->have_cluster_name)
 		return sky_yaml_fail(ctx, l->at_cluster ? l->at_cluster : root,
-			    "cluster.name", "required");
+				     "cluster.name", "required");
 	if (!l->have_key_file)
-		return sky_yaml_fail(ctx, l->at_cluster, "cluster.key_file", "required");
+		return sky_yaml_fail(ctx, l->at_cluster, "cluster.key_file",
+				     "required");
 	if (!l->at_module || !l->have_module_name)
 		return sky_yaml_fail(ctx, l->at_module ? l->at_module : root,
-			    "module.name", "required");
+				     "module.name", "required");
 	if (!l->at_nodes)
-		return sky_yaml_fail(ctx, root, "nodes", "required (two nodes)");
+		return sky_yaml_fail(ctx, root, "nodes",
+				     "required (two nodes)");
 	for (size_t i = 0; i < c->node_count; i++)
 		for (size_t j = 0; j < c->node_count; j++)
 			for (size_t n = 0; i != j && n < c->network_count; n++)
 				if (strcmp(c->nodes[i].addrs[n].text,
 					   c->nodes[j].addrs[n].text) == 0)
-					return sky_yaml_fail(ctx, l->at_nodes, "nodes",
-						    "%s and %s share address %s",
-						    c->nodes[i].name,
-						    c->nodes[j].name,
-						    c->nodes[i].addrs[n].text);
+					return sky_yaml_fail(
+						ctx, l->at_nodes, "nodes",
+						"%s and %s share address %s",
+						c->nodes[i].name,
+						c->nodes[j].name,
+						c->nodes[i].addrs[n].text);
 	if (c->default_primary[0] && !sky_config_node(c, c->default_primary))
-		return sky_yaml_fail(ctx, l->at_default_primary, "module.default_primary",
-			    "'%s' is not one of the nodes", c->default_primary);
+		return sky_yaml_fail(
+			ctx, l->at_default_primary, "module.default_primary",
+			"'%s' is not one of the nodes", c->default_primary);
 	if (c->peer_lost_after_ms < 3 * c->interval_ms)
-		return sky_yaml_fail(ctx, l->at_timeout ? l->at_timeout : l->at_interval,
-			    "heartbeat.timeout_ms",
-			    "must be at least 3 x interval_ms (%u), got %u",
-			    3 * c->interval_ms, c->peer_lost_after_ms);
+		return sky_yaml_fail(
+			ctx, l->at_timeout ? l->at_timeout : l->at_interval,
+			"heartbeat.timeout_ms",
+			"must be at least 3 x interval_ms (%u), got %u",
+			3 * c->interval_ms, c->peer_lost_after_ms);
 	if (!l->have_lease)
 		c->lease_ms = c->peer_lost_after_ms;
 	if (c->quorum_witness) {
 		if (!l->at_witness || c->witness_addr_count == 0)
-			return sky_yaml_fail(ctx, l->at_witness ? l->at_witness : root,
-				    "witness.addresses",
-				    "required with quorum: witness (or set "
-				    "quorum: none and accept split-brain risk)");
+			return sky_yaml_fail(
+				ctx, l->at_witness ? l->at_witness : root,
+				"witness.addresses",
+				"required with quorum: witness (or set "
+				"quorum: none and accept split-brain risk)");
 		if (c->lease_ms < 3 * c->interval_ms)
-			return sky_yaml_fail(ctx, l->at_lease, "witness.lease_ms",
-				    "must be at least 3 x heartbeat.interval_ms "
-				    "(%u), got %u",
-				    3 * c->interval_ms, c->lease_ms);
+			return sky_yaml_fail(
+				ctx, l->at_lease, "witness.lease_ms",
+				"must be at least 3 x heartbeat.interval_ms "
+				"(%u), got %u",
+				3 * c->interval_ms, c->lease_ms);
 	}
 	for (size_t i = 0; i < c->node_count; i++)
 		for (size_t n = 0; n < c->nodes[i].addr_count; n++)

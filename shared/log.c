@@ -41,11 +41,26 @@ static void set_field(char *dst, size_t size, const char *value)
 		dst[0] = '\0';
 }
 
-void sky_log_set_module(const char *v) { set_field(log_ctx.module, sizeof(log_ctx.module), v); }
-void sky_log_set_node(const char *v) { set_field(log_ctx.node, sizeof(log_ctx.node), v); }
-void sky_log_set_role(const char *v) { set_field(log_ctx.role, sizeof(log_ctx.role), v); }
-void sky_log_set_peer(const char *v) { set_field(log_ctx.peer, sizeof(log_ctx.peer), v); }
-bool sky_log_to_journal(void) { return log_ctx.journal; }
+void sky_log_set_module(const char *v)
+{
+	set_field(log_ctx.module, sizeof(log_ctx.module), v);
+}
+void sky_log_set_node(const char *v)
+{
+	set_field(log_ctx.node, sizeof(log_ctx.node), v);
+}
+void sky_log_set_role(const char *v)
+{
+	set_field(log_ctx.role, sizeof(log_ctx.role), v);
+}
+void sky_log_set_peer(const char *v)
+{
+	set_field(log_ctx.peer, sizeof(log_ctx.peer), v);
+}
+bool sky_log_to_journal(void)
+{
+	return log_ctx.journal;
+}
 
 static void log_write(int priority, const char *msg)
 {
@@ -53,9 +68,9 @@ static void log_write(int priority, const char *msg)
 		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority,
 				"SYSLOG_IDENTIFIER=%s", log_ctx.program,
 				"SKYHA_MODULE=%s", log_ctx.module,
-				"SKYHA_NODE=%s", log_ctx.node,
-				"SKYHA_ROLE=%s", log_ctx.role,
-				"SKYHA_PEER=%s", log_ctx.peer, NULL);
+				"SKYHA_NODE=%s", log_ctx.node, "SKYHA_ROLE=%s",
+				log_ctx.role, "SKYHA_PEER=%s", log_ctx.peer,
+				NULL);
 		return;
 	}
 	char stamp[32];
@@ -65,8 +80,8 @@ static void log_write(int priority, const char *msg)
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ld %s %s%s%s%s%s%s: %s\n", stamp,
-		ts.tv_nsec / 1000000L, level_names[priority & 7], log_ctx.program,
-		log_ctx.node[0] ? "[" : "", log_ctx.node,
+		ts.tv_nsec / 1000000L, level_names[priority & 7],
+		log_ctx.program, log_ctx.node[0] ? "[" : "", log_ctx.node,
 		log_ctx.module[0] ? "/" : "", log_ctx.module,
 		log_ctx.node[0] ? "]" : "", msg);
 }

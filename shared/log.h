@@ -35,10 +35,10 @@ void sky_log_ratelimited(struct sky_ratelimit *rl, int priority,
 			 const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_debug(...) sky_log(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) sky_log(LOG_INFO, __VA_ARGS__)
-#define log_notice(...) sky_log(LOG_NOTICE, __VA_ARGS__)
+#define log_debug(...)	 sky_log(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)	 sky_log(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)	 sky_log(LOG_NOTICE, __VA_ARGS__)
 #define log_warning(...) sky_log(LOG_WARNING, __VA_ARGS__)
-#define log_error(...) sky_log(LOG_ERR, __VA_ARGS__)
+#define log_error(...)	 sky_log(LOG_ERR, __VA_ARGS__)
 
 #endif

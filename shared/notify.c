@@ -18,7 +18,10 @@ void sky_notify_status(const char *status)
 	sd_notifyf(0, "STATUS=%s", status);
 }
 
-void sky_notify_stopping(void) { sd_notify(0, "STOPPING=1"); }
+void sky_notify_stopping(void)
+{
+	sd_notify(0, "STOPPING=1");
+}
 
 void sky_notify_watchdog(int64_t now_ms)
 {
@@ -41,7 +44,8 @@ int sky_listen_fd(const char *name)
 	int n = sd_listen_fds_with_names(0, &names), found = -ENOENT;
 
 	for (int i = 0; i < n; i++) {
-		if (found < 0 && names && names[i] && strcmp(names[i], name) == 0)
+		if (found < 0 && names && names[i] &&
+		    strcmp(names[i], name) == 0)
 			found = SD_LISTEN_FDS_START + i;
 	}
 	if (names) {

@@ -77,7 +77,8 @@ bool sky_name_valid(const char *s, size_t len)
 			return false;
 	}
 	/* "." and ".." would escape the run and state directories. */
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if ((len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
 	return true;
 }

@@ -18,7 +18,10 @@
 
 #define SKY_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static inline void sky_freep(void *p) { free(*(void **)p); }
+static inline void sky_freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void sky_closep(int *fd)
 {
 	if (*fd >= 0)
@@ -30,8 +33,8 @@ static inline void sky_fclosep(FILE **f)
 		fclose(*f);
 }
 
-#define _cleanup_free_ __attribute__((cleanup(sky_freep)))
-#define _cleanup_close_ __attribute__((cleanup(sky_closep)))
+#define _cleanup_free_	 __attribute__((cleanup(sky_freep)))
+#define _cleanup_close_	 __attribute__((cleanup(sky_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(sky_fclosep)))
 
 /* Hand ownership out of a cleanup variable: return steal_ptr(p). */

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-
-__attribute__((format(printf, 4, 5))) int
-sky_yaml_fail(struct sky_yaml *ctx, const yaml_node_t *node, const char *field,
-     const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) int sky_yaml_fail(struct sky_yaml *ctx,
+							const yaml_node_t *node,
+							const char *field,
+							const char *fmt, ...)
 {
 	char why[512];
 	va_list ap;
@@ -33,55 +33,60 @@ sky_yaml_fail(struct sky_yaml *ctx, const yaml_node_t *node, const char *field,
 
 const char *sky_yaml_scalar(const yaml_node_t *node)
 {
-	return node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
-					      : NULL;
+	return node->type == YAML_SCALAR_NODE
+		       ? (const char *)node->data.scalar.value
+		       : NULL;
 }
 
 int sky_yaml_string(struct sky_yaml *ctx, const yaml_node_t *node,
-		      const char *field, char *out, size_t size)
+		    const char *field, char *out, size_t size)
 {
 	const char *s = sky_yaml_scalar(node);
 	if (!s)
 		return sky_yaml_fail(ctx, node, field, "must be a string");
 	if (strlen(s) >= size)
-		return sky_yaml_fail(ctx, node, field, "longer than %zu characters",
-			    size - 1);
+		return sky_yaml_fail(ctx, node, field,
+				     "longer than %zu characters", size - 1);
 	sky_strlcpy(out, s, size);
 	return 0;
 }
 
 int sky_yaml_name(struct sky_yaml *ctx, const yaml_node_t *node,
-		    const char *field, char *out)
+		  const char *field, char *out)
 {
 	const char *s = sky_yaml_scalar(node);
 	if (!s || !sky_name_valid(s, strlen(s)))
-		return sky_yaml_fail(ctx, node, field,
-			    "must be 1..%d characters of [A-Za-z0-9_.-]",
-			    SKY_NAME_MAX);
+		return sky_yaml_fail(
+			ctx, node, field,
+			"must be 1..%d characters of [A-Za-z0-9_.-]",
+			SKY_NAME_MAX);
 	sky_strlcpy(out, s, SKY_NAME_MAX + 1);
 	return 0;
 }
 
 int sky_yaml_u32(struct sky_yaml *ctx, const yaml_node_t *node,
-		   const char *field, int64_t min, int64_t max, uint32_t *out)
+		 const char *field, int64_t min, int64_t max, uint32_t *out)
 {
 	const char *s = sky_yaml_scalar(node);
 	int64_t v;
 	if (!s || sky_parse_i64(s, min, max, &v) < 0)
-		return sky_yaml_fail(ctx, node, field,
-			    "must be a whole number from %lld to %lld, got '%s'",
-			    (long long)min, (long long)max, s ? s : "(not a scalar)");
+		return sky_yaml_fail(
+			ctx, node, field,
+			"must be a whole number from %lld to %lld, got '%s'",
+			(long long)min, (long long)max,
+			s ? s : "(not a scalar)");
 	*out = (uint32_t)v;
 	return 0;
 }
 
 int sky_yaml_addr(struct sky_yaml *ctx, const yaml_node_t *node,
-		    const char *field, struct sky_addr *out)
+		  const char *field, struct sky_addr *out)
 {
 	const char *s = sky_yaml_scalar(node);
 	memset(out, 0, sizeof(*out));
 	if (!s || strlen(s) >= sizeof(out->text))
-		return sky_yaml_fail(ctx, node, field, "must be an IPv4 or IPv6 address");
+		return sky_yaml_fail(ctx, node, field,
+				     "must be an IPv4 or IPv6 address");
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&out->sa;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out->sa;
 	if (inet_pton(AF_INET, s, &in4->sin_addr) == 1) {
@@ -92,24 +97,26 @@ int sky_yaml_addr(struct sky_yaml *ctx, const yaml_node_t *node,
 		out->len = sizeof(*in6);
 	} else {
 		return sky_yaml_fail(ctx, node, field,
-			    "'%s' is not an IPv4 or IPv6 address", s);
+				     "'%s' is not an IPv4 or IPv6 address", s);
 	}
 	sky_strlcpy(out->text, s, sizeof(out->text));
 	return 0;
 }
 
-int sky_yaml_each(struct sky_yaml *ctx, yaml_node_t *map,
-		     const char *field, sky_yaml_pair_fn fn, void *data)
+int sky_yaml_each(struct sky_yaml *ctx, yaml_node_t *map, const char *field,
+		  sky_yaml_pair_fn fn, void *data)
 {
 	if (map->type != YAML_MAPPING_NODE)
-		return sky_yaml_fail(ctx, map, field, "must be a mapping of keys");
+		return sky_yaml_fail(ctx, map, field,
+				     "must be a mapping of keys");
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(ctx->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(ctx->doc, p->value);
 		const char *key = k ? sky_yaml_scalar(k) : NULL;
 		if (!key || !v)
-			return sky_yaml_fail(ctx, k, field, "keys must be plain strings");
+			return sky_yaml_fail(ctx, k, field,
+					     "keys must be plain strings");
 		int r = fn(ctx, key, v, data);
 		if (r < 0)
 			return r;
@@ -118,26 +125,29 @@ int sky_yaml_each(struct sky_yaml *ctx, yaml_node_t *map,
 }
 
 int sky_yaml_unknown_key(struct sky_yaml *ctx, const yaml_node_t *value,
-		       const char *section, const char *key)
+			 const char *section, const char *key)
 {
 	char field[96];
 	snprintf(field, sizeof(field), "%s%s%s", section, *section ? "." : "",
 		 key);
-	return sky_yaml_fail(ctx, value, field, "unknown key (see docs/config.md)");
+	return sky_yaml_fail(ctx, value, field,
+			     "unknown key (see docs/config.md)");
 }
 
 int sky_yaml_addr_list(struct sky_yaml *ctx, yaml_node_t *seq,
-		     const char *field, struct sky_addr *out, size_t max,
-		     size_t *count)
+		       const char *field, struct sky_addr *out, size_t max,
+		       size_t *count)
 {
 	char item[96];
 	if (seq->type != YAML_SEQUENCE_NODE)
-		return sky_yaml_fail(ctx, seq, field, "must be a list of addresses");
+		return sky_yaml_fail(ctx, seq, field,
+				     "must be a list of addresses");
 	size_t n = (size_t)(seq->data.sequence.items.top -
 			    seq->data.sequence.items.start);
 	if (n == 0 || n > max)
-		return sky_yaml_fail(ctx, seq, field, "must list 1 to %zu addresses, got %zu",
-			    max, n);
+		return sky_yaml_fail(ctx, seq, field,
+				     "must list 1 to %zu addresses, got %zu",
+				     max, n);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *a = yaml_document_get_node(
 			ctx->doc, seq->data.sequence.items.start[i]);
@@ -231,5 +241,6 @@ yaml_node_t *sky_yaml_seq_item(struct sky_yaml *y, const yaml_node_t *seq,
 {
 	if (i >= sky_yaml_seq_len(seq))
 		return NULL;
-	return yaml_document_get_node(y->doc, seq->data.sequence.items.start[i]);
+	return yaml_document_get_node(y->doc,
+				      seq->data.sequence.items.start[i]);
 }

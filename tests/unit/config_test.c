@@ -3,28 +3,27 @@
  * defaults; every bad file is refused with file:line:column and the field.
  */
 #include "config.h"
-#include "yamlcfg.h"
 #include "test.h"
+#include "yamlcfg.h"
 
 #include <sys/stat.h>
 
 static char dir[64];
 static char path[128];
 
-static const char good[] =
-	"cluster:\n"
-	"  name: demo\n"
-	"  key_file: cluster.key\n"
-	"module:\n"
-	"  name: app\n"
-	"  default_primary: node1\n"
-	"nodes:\n"
-	"  - name: node1\n"
-	"    addresses: [198.18.0.1, 198.18.1.1]\n"
-	"  - name: node2\n"
-	"    addresses: [198.18.0.2, 198.18.1.2]\n"
-	"witness:\n"
-	"  addresses: [198.18.0.10]\n";
+static const char good[] = "cluster:\n"
+			   "  name: demo\n"
+			   "  key_file: cluster.key\n"
+			   "module:\n"
+			   "  name: app\n"
+			   "  default_primary: node1\n"
+			   "nodes:\n"
+			   "  - name: node1\n"
+			   "    addresses: [198.18.0.1, 198.18.1.1]\n"
+			   "  - name: node2\n"
+			   "    addresses: [198.18.0.2, 198.18.1.2]\n"
+			   "witness:\n"
+			   "  addresses: [198.18.0.10]\n";
 
 static void setup(void)
 {
@@ -41,8 +40,8 @@ static void setup(void)
 }
 
 /* Parse `good` with one line replaced (or appended when `from` is NULL). */
-static int parse_variant(const char *from, const char *to, struct sky_config *cfg,
-			 char *err, size_t err_size)
+static int parse_variant(const char *from, const char *to,
+			 struct sky_config *cfg, char *err, size_t err_size)
 {
 	char text[4096];
 	setup();
@@ -52,8 +51,8 @@ static int parse_variant(const char *from, const char *to, struct sky_config *cf
 		const char *at = strstr(good, from);
 		if (!at)
 			return -999;
-		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good, to,
-			 at + strlen(from));
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good,
+			 to, at + strlen(from));
 	}
 	err[0] = '\0';
 	return sky_config_parse(path, text, strlen(text), cfg, err, err_size);
@@ -74,7 +73,8 @@ static void test_good_config_loads_with_documented_defaults(void)
 	CHECK_EQ_INT(cfg.witness_port, 7401);
 	CHECK(cfg.quorum_witness);
 	CHECK_EQ_INT(cfg.key[1], 0x11);
-	CHECK(strcmp(sky_config_peer(&cfg, sky_config_node(&cfg, "node1"))->name,
+	CHECK(strcmp(sky_config_peer(&cfg, sky_config_node(&cfg, "node1"))
+			     ->name,
 		     "node2") == 0);
 }
 
@@ -91,37 +91,41 @@ static void expect_error(const char *from, const char *to, const char *where,
 
 static void test_unknown_key_is_an_error_with_its_line(void)
 {
-	expect_error(NULL, "heartbeat:\n  intervl_ms: 100\n", ":15:",
-		     "heartbeat.intervl_ms: unknown key");
+	expect_error(NULL, "heartbeat:\n  intervl_ms: 100\n",
+		     ":15:", "heartbeat.intervl_ms: unknown key");
 }
 
 static void test_timeout_below_three_intervals_names_the_field(void)
 {
-	expect_error(NULL, "heartbeat:\n  interval_ms: 200\n  timeout_ms: 500\n",
-		     ":16:", "heartbeat.timeout_ms: must be at least 3 x interval_ms");
+	expect_error(NULL,
+		     "heartbeat:\n  interval_ms: 200\n  timeout_ms: 500\n",
+		     ":16:",
+		     "heartbeat.timeout_ms: must be at least 3 x interval_ms");
 }
 
 static void test_bad_address_names_node_and_index(void)
 {
-	expect_error("198.18.1.2]", "198.18.1.x]", ":11:",
-		     "nodes[1].addresses[1]: '198.18.1.x' is not an IPv4 or IPv6");
+	expect_error(
+		"198.18.1.2]", "198.18.1.x]", ":11:",
+		"nodes[1].addresses[1]: '198.18.1.x' is not an IPv4 or IPv6");
 }
 
 static void test_witness_is_required_unless_quorum_none(void)
 {
 	static struct sky_config cfg;
 	char err[512];
-	expect_error("witness:\n  addresses: [198.18.0.10]\n", "", "witness.addresses",
-		     "quorum: none");
+	expect_error("witness:\n  addresses: [198.18.0.10]\n", "",
+		     "witness.addresses", "quorum: none");
 	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
-				   "quorum: none\n", &cfg, err, sizeof(err)), 0);
+				   "quorum: none\n", &cfg, err, sizeof(err)),
+		     0);
 	CHECK(!cfg.quorum_witness);
 }
 
 static void test_mismatched_network_counts_are_refused(void)
 {
-	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]", ":10:",
-		     "one address per network");
+	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]",
+		     ":10:", "one address per network");
 }
 
 static void test_default_primary_must_be_a_node(void)
@@ -157,8 +161,8 @@ static void test_short_key_is_refused(void)
 	setup();
 	snprintf(key_path, sizeof(key_path), "%s/short.key", dir);
 	sky_write_file_atomic(key_path, "abcd\n", 5, 0600);
-	expect_error("key_file: cluster.key", "key_file: short.key", ":3:",
-		     "exactly 64 hex characters");
+	expect_error("key_file: cluster.key", "key_file: short.key",
+		     ":3:", "exactly 64 hex characters");
 }
 
 static void test_daemon_sections_are_left_to_their_daemon(void)
@@ -174,11 +178,13 @@ static void test_daemon_sections_are_left_to_their_daemon(void)
 	char text[1024];
 	snprintf(text, sizeof(text), "%s%s", good, section);
 	CHECK_EQ_INT(sky_yaml_parse(&y, "app.yaml", text, strlen(text), err,
-				    sizeof(err)), 0);
+				    sizeof(err)),
+		     0);
 	yaml_node_t *checkd = sky_yaml_get(&y, sky_yaml_root(&y), "checkd");
 	CHECK(checkd != NULL);
 	CHECK_EQ_INT(sky_yaml_u32(&y, sky_yaml_get(&y, checkd, "restart_max"),
-				  "checkd.restart_max", 0, 10, &v), 0);
+				  "checkd.restart_max", 0, 10, &v),
+		     0);
 	CHECK_EQ_INT(v, 3);
 	CHECK(sky_yaml_u32(&y, sky_yaml_get(&y, checkd, "interval_ms"),
 			   "checkd.interval_ms", 1, 10, &v) < 0);
@@ -190,7 +196,8 @@ static void test_missing_file_says_so(void)
 {
 	static struct sky_config cfg;
 	char err[512];
-	CHECK(sky_config_load("/nonexistent/app.yaml", &cfg, err, sizeof(err)) < 0);
+	CHECK(sky_config_load("/nonexistent/app.yaml", &cfg, err, sizeof(err)) <
+	      0);
 	CHECK_STR_CONTAINS(err, "/nonexistent/app.yaml: cannot read");
 }
 

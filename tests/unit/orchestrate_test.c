@@ -52,7 +52,8 @@ static void test_demotion_goes_in_reverse_order(void)
 	orch_goal(&o, SKY_ROLE_SECOND, 2, 100);
 	orch_step(&o, 100);
 	CHECK(strcmp(o.acts[2].target, "down") == 0);
-	CHECK(strcmp(o.acts[1].target, "up") == 0); /* VIP stays until app stops */
+	CHECK(strcmp(o.acts[1].target, "up") ==
+	      0); /* VIP stays until app stops */
 	orch_actual(&o, "checkd", "down", 2, "", 110);
 	orch_step(&o, 110);
 	CHECK(strcmp(o.acts[1].target, "down") == 0);

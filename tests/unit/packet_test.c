@@ -74,7 +74,8 @@ static void test_wrong_key_is_a_bad_mac(void)
 	struct packet p = sample_heartbeat(), q;
 	uint8_t buf[PKT_MAX], other[PKT_KEY_BYTES] = {9};
 	int len = packet_encode(&p, key, buf, sizeof(buf));
-	CHECK_EQ_INT(packet_decode(buf, (size_t)len, other, &q), PKT_ERR_BAD_MAC);
+	CHECK_EQ_INT(packet_decode(buf, (size_t)len, other, &q),
+		     PKT_ERR_BAD_MAC);
 }
 
 static void test_every_truncation_is_rejected(void)
@@ -90,7 +91,8 @@ static void test_oversized_packet_is_rejected_before_the_mac(void)
 {
 	uint8_t big[PKT_MAX + 100] = "SKH1";
 	struct packet q;
-	CHECK_EQ_INT(packet_decode(big, sizeof(big), key, &q), PKT_ERR_OVERSIZED);
+	CHECK_EQ_INT(packet_decode(big, sizeof(big), key, &q),
+		     PKT_ERR_OVERSIZED);
 }
 
 /* A validly signed packet whose fields are wrong is still rejected. */
@@ -112,13 +114,15 @@ static void test_signed_garbage_fields_are_malformed(void)
 	size_t role_at = 4 + 1 + 1 + (1 + 4) + (1 + 3) + (1 + 5) + 8 + 8 + 1;
 	bad_role[role_at] = 77;
 	sign_raw(bad_role, body);
-	CHECK_EQ_INT(packet_decode(bad_role, (size_t)len, key, &q), PKT_ERR_MALFORMED);
+	CHECK_EQ_INT(packet_decode(bad_role, (size_t)len, key, &q),
+		     PKT_ERR_MALFORMED);
 
 	uint8_t bad_name[PKT_MAX];
 	memcpy(bad_name, buf, (size_t)len);
 	bad_name[7] = '/'; /* a byte of the cluster name */
 	sign_raw(bad_name, body);
-	CHECK_EQ_INT(packet_decode(bad_name, (size_t)len, key, &q), PKT_ERR_MALFORMED);
+	CHECK_EQ_INT(packet_decode(bad_name, (size_t)len, key, &q),
+		     PKT_ERR_MALFORMED);
 
 	uint8_t trailing[PKT_MAX];
 	memcpy(trailing, buf, body);
@@ -131,7 +135,8 @@ static void test_signed_garbage_fields_are_malformed(void)
 	memcpy(bad_type, buf, (size_t)len);
 	bad_type[5] = 9;
 	sign_raw(bad_type, body);
-	CHECK_EQ_INT(packet_decode(bad_type, (size_t)len, key, &q), PKT_ERR_MALFORMED);
+	CHECK_EQ_INT(packet_decode(bad_type, (size_t)len, key, &q),
+		     PKT_ERR_MALFORMED);
 }
 
 static void test_mutated_packets_never_crash_and_rarely_pass(void)

@@ -8,11 +8,16 @@
 static void test_node_state_round_trip(void)
 {
 	char path[96];
-	struct node_state a = {.epoch = 7, .generation = 12,
-			       .data = SKY_DATA_UPTODATE, .stopped = true,
-			       .incarnation = 3, .peer_incarnation = 9}, b;
+	struct node_state a = {.epoch = 7,
+			       .generation = 12,
+			       .data = SKY_DATA_UPTODATE,
+			       .stopped = true,
+			       .incarnation = 3,
+			       .peer_incarnation = 9},
+			  b;
 	char err[256];
-	snprintf(path, sizeof(path), "/tmp/skyha-persist-test-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/tmp/skyha-persist-test-%d",
+		 (int)getpid());
 	CHECK_EQ_INT(node_state_save(path, &a), 0);
 	CHECK_EQ_INT(node_state_load(path, &b, err, sizeof(err)), 0);
 	CHECK_EQ_INT(b.epoch, 7);
@@ -28,7 +33,8 @@ static void test_missing_file_is_a_new_node_with_unknown_data(void)
 	struct node_state st;
 	char err[256];
 	CHECK_EQ_INT(node_state_load("/nonexistent/node.state", &st, err,
-				     sizeof(err)), 0);
+				     sizeof(err)),
+		     0);
 	CHECK_EQ_INT(st.generation, 0);
 	CHECK_EQ_INT(st.data, SKY_DATA_UNKNOWN);
 }

@@ -21,16 +21,20 @@ static const char sample_status[] =
 	"         'data':'uptodate','serving':true,'role_for_ms':5230},"
 	" 'peer':{'name':'node2','visible':true,'role':'SECOND','epoch':7,"
 	"         'generation':12,'data':'uptodate','last_seen_ms':120,"
-	"         'networks':[{'index':0,'local':'198.18.0.1','peer':'198.18.0.2',"
+	"         "
+	"'networks':[{'index':0,'local':'198.18.0.1','peer':'198.18.0.2',"
 	"                      'up':true,'last_seen_ms':120},"
-	"                     {'index':1,'local':'198.18.1.1','peer':'198.18.1.2',"
+	"                     "
+	"{'index':1,'local':'198.18.1.1','peer':'198.18.1.2',"
 	"                      'up':false,'last_seen_ms':3400}]},"
 	" 'quorum':{'mode':'witness','have':true,'via':'peer+witness'},"
 	" 'witness':{'addresses':['198.18.0.10'],'lease':'held',"
-	"            'expires_in_ms':840,'last_answer':'granted','holder':'node1'},"
+	"            "
+	"'expires_in_ms':840,'last_answer':'granted','holder':'node1'},"
 	" 'transition':{'from':'SECOND','to':'ALONE',"
 	"               'reason':'peer node2 lost on all networks',"
-	"               'at':'2026-11-23T12:03:55Z','ago_ms':2300,'pending':''},"
+	"               "
+	"'at':'2026-11-23T12:03:55Z','ago_ms':2300,'pending':''},"
 	" 'actuators':{'replicd':{'state':'primary','epoch':7,'age_ms':300}},"
 	" 'counters':{'tx':100,'tx_errors':0,'rx':98,'bad_mac':0,'replay':0,"
 	"             'malformed':0,'wrong_cluster':0,'unknown_node':0,"
@@ -90,12 +94,14 @@ static void test_both_nodes_up_shows_the_whole_picture(void)
 		"module app (mirror) in cluster demo \xe2\x80\x94 epoch 7, "
 		"quorum: peer+witness\n"
 		"  NODE         ROLE    DATA      GEN  SEEN\n"
-		"* node1        PRIM    uptodate   12  this node, serving, PRIM "
+		"* node1        PRIM    uptodate   12  this node, serving, "
+		"PRIM "
 		"for 5.2 s\n"
 		"  node2        SECOND  uptodate   12  120 ms ago\n"
 		"networks:  #0 198.18.0.1 -> 198.18.0.2 up   #1 198.18.1.1 -> "
 		"198.18.1.2 DOWN (last 3.4 s ago)\n"
-		"witness:   198.18.0.10 lease held, 840 ms left (holder node1)\n"
+		"witness:   198.18.0.10 lease held, 840 ms left (holder "
+		"node1)\n"
 		"last:      SECOND -> ALONE 2.3 s ago (2026-11-23T12:03:55Z): "
 		"peer node2 lost on all networks\n"
 		"actuators: replicd primary (epoch 7, 300 ms ago)\n"
@@ -113,10 +119,13 @@ static void test_peer_lost_shows_lost_and_when_last_seen(void)
 {
 	json_t *status = load(
 		"{'cluster':'demo','module':'app','type':'mirror',"
-		" 'node':{'name':'node1','role':'ALONE','epoch':8,'generation':13,"
+		" 'node':{'name':'node1','role':'ALONE','epoch':8,'generation':"
+		"13,"
 		"         'data':'uptodate','serving':true,'role_for_ms':2300},"
-		" 'peer':{'name':'node2','visible':false,'role':'SECOND','epoch':7,"
-		"         'generation':12,'data':'uptodate','last_seen_ms':3300,"
+		" 'peer':{'name':'node2','visible':false,'role':'SECOND','"
+		"epoch':7,"
+		"         "
+		"'generation':12,'data':'uptodate','last_seen_ms':3300,"
 		"         'networks':[{'index':0,'local':'198.18.0.1',"
 		"                      'peer':'198.18.0.2','up':false,"
 		"                      'last_seen_ms':3300}]},"
@@ -129,7 +138,8 @@ static void test_peer_lost_shows_lost_and_when_last_seen(void)
 		"               'reason':'peer node2 lost on all networks',"
 		"               'pending':''},"
 		" 'counters':{'bad_mac':3,'replay':1,'malformed':0,"
-		"             'wrong_cluster':0,'unknown_node':2,'oversized':5}}");
+		"             "
+		"'wrong_cluster':0,'unknown_node':2,'oversized':5}}");
 	char *text = render(status);
 
 	CHECK_STR_CONTAINS(text, "epoch 8, quorum: witness\n");
@@ -139,11 +149,13 @@ static void test_peer_lost_shows_lost_and_when_last_seen(void)
 				 "last seen 3.3 s ago\n");
 	CHECK_STR_CONTAINS(text, "#0 198.18.0.1 -> 198.18.0.2 DOWN (last 3.3 s "
 				 "ago)\n");
-	CHECK_STR_CONTAINS(text, "witness:   198.18.0.10,198.18.1.10 lease held, "
-				 "1.2 s left (holder node1)\n");
+	CHECK_STR_CONTAINS(text,
+			   "witness:   198.18.0.10,198.18.1.10 lease held, "
+			   "1.2 s left (holder node1)\n");
 	CHECK_STR_CONTAINS(text, "last:      PRIM -> ALONE 2.3 s ago");
-	CHECK_STR_CONTAINS(text, "dropped:   bad MAC 3, replay 1, malformed 0, "
-				 "wrong cluster 0, unknown node 2, oversized 5\n");
+	CHECK_STR_CONTAINS(text,
+			   "dropped:   bad MAC 3, replay 1, malformed 0, "
+			   "wrong cluster 0, unknown node 2, oversized 5\n");
 	/* No actuators key: no actuators line. */
 	CHECK(!strstr(text, "actuators:"));
 	free(text);
@@ -156,13 +168,15 @@ static void test_peer_never_seen_says_so(void)
 		NULL, "peer",
 		"{'name':'node2','visible':false,'role':'UNKNOWN','epoch':0,"
 		" 'generation':0,'data':'unknown','last_seen_ms':null,"
-		" 'networks':[{'index':0,'local':'198.18.0.1','peer':'198.18.0.2',"
+		" 'networks':[{'index':0,'local':'198.18.0.1','peer':'198.18.0."
+		"2',"
 		"              'up':false,'last_seen_ms':null}]}");
 	char *text = render(status);
 
 	CHECK_STR_CONTAINS(text, "  node2        UNKNOWN unknown     0  LOST, "
 				 "never seen\n");
-	CHECK_STR_CONTAINS(text, "#0 198.18.0.1 -> 198.18.0.2 DOWN (never up)\n");
+	CHECK_STR_CONTAINS(text,
+			   "#0 198.18.0.1 -> 198.18.0.2 DOWN (never up)\n");
 	free(text);
 	json_decref(status);
 }
@@ -171,12 +185,15 @@ static void test_witness_refused_shows_refusal_and_lost_quorum(void)
 {
 	json_t *status = load(
 		"{'cluster':'demo','module':'app','type':'mirror',"
-		" 'node':{'name':'node1','role':'WAIT','epoch':7,'generation':12,"
-		"         'data':'uptodate','serving':false,'role_for_ms':64000,"
+		" 'node':{'name':'node1','role':'WAIT','epoch':7,'generation':"
+		"12,"
+		"         "
+		"'data':'uptodate','serving':false,'role_for_ms':64000,"
 		"         'waiting_for':'no quorum; waiting for the witness: "
 		"held by node2'},"
 		" 'peer':{'name':'node2','visible':false,'role':'PRIM',"
-		"         'generation':12,'data':'uptodate','last_seen_ms':65000,"
+		"         "
+		"'generation':12,'data':'uptodate','last_seen_ms':65000,"
 		"         'networks':[]},"
 		" 'quorum':{'mode':'witness','have':false,'via':'none'},"
 		" 'witness':{'addresses':['198.18.0.10'],'lease':'refused',"
@@ -191,13 +208,16 @@ static void test_witness_refused_shows_refusal_and_lost_quorum(void)
 	char *text = render(status);
 
 	CHECK_STR_CONTAINS(text, "quorum: NONE, this node may not serve\n");
-	CHECK_STR_CONTAINS(text, "this node, not serving, WAIT for 1 min 4 s\n");
+	CHECK_STR_CONTAINS(text,
+			   "this node, not serving, WAIT for 1 min 4 s\n");
 	CHECK_STR_CONTAINS(text, "LOST, last seen 1 min 5 s ago\n");
-	CHECK_STR_CONTAINS(text, "waiting:   no quorum; waiting for the witness: "
-				 "held by node2\n");
+	CHECK_STR_CONTAINS(text,
+			   "waiting:   no quorum; waiting for the witness: "
+			   "held by node2\n");
 	CHECK_STR_CONTAINS(text, "networks:  none\n");
-	CHECK_STR_CONTAINS(text, "witness:   198.18.0.10 lease REFUSED: held by "
-				 "another node (holder node2)\n");
+	CHECK_STR_CONTAINS(text,
+			   "witness:   198.18.0.10 lease REFUSED: held by "
+			   "another node (holder node2)\n");
 	CHECK_STR_CONTAINS(text, "last:      PRIM -> WAIT 1 min 4 s ago "
 				 "(2026-11-23T12:03:55Z): lost quorum\n"
 				 "pending:   waiting for vipd down\n");
@@ -215,8 +235,9 @@ static void test_witness_without_lease_gives_last_answer(void)
 		" 'last_answer':'no_answer','holder':''}");
 	char *text = render(status);
 
-	CHECK_STR_CONTAINS(text, "witness:   198.18.0.10 no lease (last answer: "
-				 "no answer)\n");
+	CHECK_STR_CONTAINS(text,
+			   "witness:   198.18.0.10 no lease (last answer: "
+			   "no answer)\n");
 	free(text);
 	json_decref(status);
 }
@@ -227,11 +248,13 @@ static void test_no_witness_configured(void)
 	char *text;
 
 	/* heartbeatd still sends an idle witness object with quorum: none. */
-	json_object_set_new(status, "witness",
-			    load("{'addresses':[],'lease':'none','expires_in_ms':0,"
-				 " 'last_answer':'no_answer','holder':''}"));
-	json_object_set_new(status, "quorum",
-			    load("{'mode':'none','have':true,'via':'disabled'}"));
+	json_object_set_new(
+		status, "witness",
+		load("{'addresses':[],'lease':'none','expires_in_ms':0,"
+		     " 'last_answer':'no_answer','holder':''}"));
+	json_object_set_new(
+		status, "quorum",
+		load("{'mode':'none','have':true,'via':'disabled'}"));
 	text = render(status);
 	CHECK_STR_CONTAINS(text, "quorum: disabled\n");
 	CHECK_STR_CONTAINS(text, "witness:   none configured\n");
@@ -261,11 +284,12 @@ static void test_pending_step_and_actuators_not_there_yet(void)
 			    json_string("vipd up"));
 	text = render(status);
 	CHECK_STR_CONTAINS(text, "pending:   waiting for vipd up\n");
-	CHECK_STR_CONTAINS(text, "actuators: replicd primary (epoch 7, 300 ms "
-				 "ago)   vipd down -> up (epoch 6, 1.5 s ago)   "
-				 "checkd FAILED -> up (epoch 7, 1.0 s ago): start "
-				 "script exited 1   extra unknown -> up (never "
-				 "heard)\n");
+	CHECK_STR_CONTAINS(text,
+			   "actuators: replicd primary (epoch 7, 300 ms "
+			   "ago)   vipd down -> up (epoch 6, 1.5 s ago)   "
+			   "checkd FAILED -> up (epoch 7, 1.0 s ago): start "
+			   "script exited 1   extra unknown -> up (never "
+			   "heard)\n");
 	free(text);
 	json_decref(status);
 }
@@ -275,25 +299,27 @@ static void test_empty_status_shows_question_marks(void)
 	json_t *status = load("{}");
 	char *text = render(status);
 
-	CHECK_STR_CONTAINS(text, "module ? (?) in cluster ? \xe2\x80\x94 epoch ?, "
-				 "quorum: ?\n"
-				 "  NODE         ROLE    DATA      GEN  SEEN\n"
-				 "* ?            ?       ?           ?  this node, "
-				 "serving ?, ? for ?\n"
-				 "  ?            ?       ?           ?  ?\n"
-				 "networks:  ?\n"
-				 "witness:   ?\n"
-				 "last:      ?\n"
-				 "dropped:   bad MAC ?, replay ?, malformed ?, "
-				 "wrong cluster ?, unknown node ?\n");
+	CHECK_STR_CONTAINS(text,
+			   "module ? (?) in cluster ? \xe2\x80\x94 epoch ?, "
+			   "quorum: ?\n"
+			   "  NODE         ROLE    DATA      GEN  SEEN\n"
+			   "* ?            ?       ?           ?  this node, "
+			   "serving ?, ? for ?\n"
+			   "  ?            ?       ?           ?  ?\n"
+			   "networks:  ?\n"
+			   "witness:   ?\n"
+			   "last:      ?\n"
+			   "dropped:   bad MAC ?, replay ?, malformed ?, "
+			   "wrong cluster ?, unknown node ?\n");
 	free(text);
 	json_decref(status);
 }
 
 static void test_not_an_object_still_renders(void)
 {
-	const char *const odd[] = {"[]", "'status'", "42", "null", "true",
-				   "[{'node':{'name':'node1'}}]"};
+	const char *const odd[] = {"[]",   "'status'",
+				   "42",   "null",
+				   "true", "[{'node':{'name':'node1'}}]"};
 
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		json_t *status = load(odd[i]);
@@ -318,19 +344,22 @@ static void test_fields_of_the_wrong_type_show_question_marks(void)
 		"         'waiting_for':12},"
 		" 'peer':{'name':'node2','visible':1,'role':'','generation':-3,"
 		"         'last_seen_ms':'120','networks':[7,{'index':'0',"
-		"         'local':null,'up':'yes'},{'up':false,'last_seen_ms':-1}]},"
+		"         "
+		"'local':null,'up':'yes'},{'up':false,'last_seen_ms':-1}]},"
 		" 'quorum':{'have':'yes','via':5},"
 		" 'witness':{'addresses':'198.18.0.10','lease':7,"
 		"            'expires_in_ms':'840','holder':false},"
-		" 'transition':{'from':1,'to':2,'ago_ms':1e3,'at':[],'reason':3,"
+		" 'transition':{'from':1,'to':2,'ago_ms':1e3,'at':[],'reason':"
+		"3,"
 		"               'pending':4},"
 		" 'actuators':['replicd'],"
 		" 'counters':{'bad_mac':'0','replay':0.5,'malformed':null,"
 		"             'wrong_cluster':-1,'unknown_node':{}}}");
 	char *text = render(status);
 
-	CHECK_STR_CONTAINS(text, "module ? (?) in cluster ? \xe2\x80\x94 epoch ?, "
-				 "quorum: ?\n");
+	CHECK_STR_CONTAINS(text,
+			   "module ? (?) in cluster ? \xe2\x80\x94 epoch ?, "
+			   "quorum: ?\n");
 	CHECK_STR_CONTAINS(text, "* ?            ?       ?           ?  this "
 				 "node, serving ?, ? for ?\n");
 	/* A negative generation is still a number: shown as sent. */
@@ -370,9 +399,12 @@ static void test_hostile_strings_cannot_steer_the_terminal(void)
 
 	/* Clear screen, a C1 CSI, a right-to-left override, a NUL. */
 	json_object_set_new(node, "name", json_string("\x1b[2Jevil"));
-	json_object_set_new(node, "role", json_string("PR\xc2\x9b" "1mIM"));
+	json_object_set_new(node, "role",
+			    json_string("PR\xc2\x9b"
+					"1mIM"));
 	json_object_set_new(transition, "reason",
-			    json_string("ok \xe2\x80\xae" "desrever"));
+			    json_string("ok \xe2\x80\xae"
+					"desrever"));
 	json_object_set_new(transition, "from", json_stringn("SEC\0OND", 7));
 	text = render(status);
 	CHECK(!strchr(text, '\x1b'));
@@ -404,9 +436,10 @@ static void test_long_strings_and_lists_are_bounded(void)
 	json_object_set_new(status, "cluster", json_string(huge));
 	for (int i = 0; i < 100; i++) {
 		char key[16];
-		json_array_append_new(nets, json_pack("{s:i,s:s,s:s,s:b}", "index",
-						      i, "local", "198.18.0.1",
-						      "peer", huge, "up", 1));
+		json_array_append_new(nets,
+				      json_pack("{s:i,s:s,s:s,s:b}", "index", i,
+						"local", "198.18.0.1", "peer",
+						huge, "up", 1));
 		snprintf(key, sizeof(key), "act%d", i);
 		json_object_set_new(acts, key,
 				    json_pack("{s:s,s:i,s:i}", "state", "up",
@@ -452,8 +485,8 @@ static void check_duration(int64_t ms, const char *want)
 
 	skyctl_format_duration(ms, buf, sizeof(buf));
 	if (strcmp(buf, want) != 0) {
-		fprintf(stderr, "  %lld ms: got '%s', want '%s'\n", (long long)ms,
-			buf, want);
+		fprintf(stderr, "  %lld ms: got '%s', want '%s'\n",
+			(long long)ms, buf, want);
 		test_current_failed = 1;
 	}
 }
@@ -478,7 +511,8 @@ static void test_durations_read_like_a_human_would_say_them(void)
 
 static void test_safe_text_cuts_whole_characters(void)
 {
-	json_t *accents = json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	json_t *accents =
+		json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
 	json_t *number = json_integer(3);
 	char buf[8], tiny[2];
 

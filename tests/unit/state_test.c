@@ -15,8 +15,8 @@
 #include <stdarg.h>
 
 #define INTERVAL 200
-#define TIMEOUT 1000
-#define LEASE 1000
+#define TIMEOUT	 1000
+#define LEASE	 1000
 
 struct sim_node {
 	struct sm sm;
@@ -146,7 +146,10 @@ static void sim_run(struct sim *s, int64_t ms)
 	}
 }
 
-static enum sky_role role(const struct sim *s, int i) { return s->n[i].sm.role; }
+static enum sky_role role(const struct sim *s, int i)
+{
+	return s->n[i].sm.role;
+}
 
 static void start_pair(struct sim *s)
 {
@@ -299,7 +302,8 @@ static void test_prim_force_overrides_the_data_rule(void)
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
 	peer_input(&s, 1, &p);
 	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_PRIM, true, &p, msg,
-				sizeof(msg)), 0);
+				sizeof(msg)),
+		     0);
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
 	CHECK(s.n[1].sm.generation > s.n[0].sm.generation);
@@ -314,7 +318,8 @@ static void test_swap_moves_primary_to_the_peer(void)
 	peer_input(&s, 1, &p);
 	/* Asked on the secondary: it works from either node. */
 	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)), 0);
+				sizeof(msg)),
+		     0);
 	CHECK_STR_CONTAINS(msg, "swap requested");
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
@@ -323,7 +328,8 @@ static void test_swap_moves_primary_to_the_peer(void)
 	/* And back, asked on the primary. */
 	peer_input(&s, 1, &p);
 	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)), 0);
+				sizeof(msg)),
+		     0);
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
@@ -357,7 +363,8 @@ static void test_stop_on_primary_lets_the_peer_take_over(void)
 	start_pair(&s);
 	peer_input(&s, 0, &p);
 	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_STOP, false, &p, msg,
-				sizeof(msg)), 0);
+				sizeof(msg)),
+		     0);
 	sim_run(&s, 1000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_STOP);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
@@ -368,7 +375,8 @@ static void test_stop_on_primary_lets_the_peer_take_over(void)
 			 sizeof(msg)) < 0);
 	CHECK_STR_CONTAINS(msg, "skyctl start");
 	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_START, false, &p, msg,
-				sizeof(msg)), 0);
+				sizeof(msg)),
+		     0);
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
@@ -382,7 +390,8 @@ static void test_failover_from_checkd_hands_over_and_does_not_bounce_back(void)
 	start_pair(&s);
 	peer_input(&s, 0, &p);
 	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_FAILOVER, false, &p,
-				msg, sizeof(msg)), 0);
+				msg, sizeof(msg)),
+		     0);
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);

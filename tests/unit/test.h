@@ -28,7 +28,8 @@ static int test_current_failed;
 	do {                                                                   \
 		long long a_ = (long long)(a), b_ = (long long)(b);            \
 		if (a_ != b_) {                                                \
-			fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", \
+			fprintf(stderr,                                        \
+				"  %s:%d: %s == %s failed: %lld != %lld\n",    \
 				__FILE__, __LINE__, #a, #b, a_, b_);           \
 			test_current_failed = 1;                               \
 		}                                                              \
@@ -38,7 +39,8 @@ static int test_current_failed;
 	do {                                                                   \
 		const char *h_ = (hay), *n_ = (needle);                        \
 		if (!h_ || !strstr(h_, n_)) {                                  \
-			fprintf(stderr, "  %s:%d: '%s' does not contain '%s'\n", \
+			fprintf(stderr,                                        \
+				"  %s:%d: '%s' does not contain '%s'\n",       \
 				__FILE__, __LINE__, h_ ? h_ : "(null)", n_);   \
 			test_current_failed = 1;                               \
 		}                                                              \
@@ -49,19 +51,24 @@ struct test_case {
 	void (*fn)(void);
 };
 
-#define TEST(fn) {#fn, fn}
+#define TEST(fn)                                                               \
+	{                                                                      \
+#fn, fn                                                        \
+	}
 
 #define TEST_MAIN(...)                                                         \
 	int main(int argc, char **argv)                                        \
 	{                                                                      \
 		static const struct test_case cases[] = {__VA_ARGS__};         \
 		int passed = 0, failed = 0;                                    \
-		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) { \
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]);       \
+		     i++) {                                                    \
 			if (argc > 1 && !strstr(cases[i].name, argv[1]))       \
 				continue;                                      \
 			test_current_failed = 0;                               \
 			cases[i].fn();                                         \
-			printf("%s %s\n", test_current_failed ? "FAIL" : "PASS", \
+			printf("%s %s\n",                                      \
+			       test_current_failed ? "FAIL" : "PASS",          \
 			       cases[i].name);                                 \
 			if (test_current_failed)                               \
 				failed++;                                      \

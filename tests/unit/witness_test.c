@@ -7,8 +7,8 @@
 
 static struct pkt_lease_request request(uint64_t gen, uint8_t flags)
 {
-	return (struct pkt_lease_request){.request_id = 1, .generation = gen,
-					  .flags = flags};
+	return (struct pkt_lease_request){
+		.request_id = 1, .generation = gen, .flags = flags};
 }
 
 static void test_nothing_is_granted_during_the_quiet_period_after_start(void)
@@ -70,7 +70,8 @@ static void test_force_overrides_the_generation_but_not_a_live_lease(void)
 	struct witness w;
 	struct pkt_lease_reply r;
 	witness_init(&w, 1000, 0, 9, "node2");
-	struct pkt_lease_request f = request(2, LEASE_FLAG_FORCE | LEASE_FLAG_NEW_GENERATION);
+	struct pkt_lease_request f =
+		request(2, LEASE_FLAG_FORCE | LEASE_FLAG_NEW_GENERATION);
 	struct pkt_lease_request q = request(9, 0);
 	witness_decide(&w, 2000, "node2", &q, &r);
 	witness_decide(&w, 2100, "node1", &f, &r);
@@ -90,11 +91,13 @@ static void test_client_ignores_replies_to_requests_it_never_sent(void)
 	sm.want_lease = true;
 	CHECK(lease_client_poll(&lc, 1000, &sm, &req));
 	struct pkt_lease_reply forged = {.request_id = req.request_id ^ 1,
-					 .answer = LEASE_GRANTED, .lease_ms = 60000};
+					 .answer = LEASE_GRANTED,
+					 .lease_ms = 60000};
 	CHECK_EQ_INT(lease_client_on_reply(&lc, 1001, &forged, &wv), -ENOENT);
 	CHECK(!lease_client_valid(&lc, 1002));
 	struct pkt_lease_reply real = {.request_id = req.request_id,
-				       .answer = LEASE_GRANTED, .lease_ms = 1000};
+				       .answer = LEASE_GRANTED,
+				       .lease_ms = 1000};
 	CHECK_EQ_INT(lease_client_on_reply(&lc, 1050, &real, &wv), 0);
 	/* Valid from the send time, less a 10% margin. */
 	CHECK(lease_client_valid(&lc, 1899));
@@ -129,7 +132,8 @@ static void test_client_retries_when_the_other_lease_ends(void)
 	sm.want_lease = true;
 	CHECK(lease_client_poll(&lc, 1000, &sm, &req));
 	struct pkt_lease_reply held = {.request_id = req.request_id,
-				       .answer = LEASE_HELD_BY_OTHER, .lease_ms = 30};
+				       .answer = LEASE_HELD_BY_OTHER,
+				       .lease_ms = 30};
 	CHECK_EQ_INT(lease_client_on_reply(&lc, 1002, &held, &wv), 0);
 	CHECK(!lease_client_poll(&lc, 1032, &sm, &req));
 	CHECK(lease_client_poll(&lc, 1033, &sm, &req)); /* not at 1200 */
