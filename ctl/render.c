@@ -389,6 +389,12 @@ static void render_witness_addresses(FILE *out, const json_t *witness)
 		fprintf(out, ",(%zu more)", count - ADDRESSES_SHOWN_MAX);
 }
 
+static bool node_serves(const json_t *status)
+{
+	const json_t *node = json_object_get(status, "node");
+	return text_is(node, "role", "PRIM") || text_is(node, "role", "ALONE");
+}
+
 static void render_witness(FILE *out, const json_t *status)
 {
 	const json_t *witness = json_object_get(status, "witness");
@@ -414,6 +420,11 @@ static void render_witness(FILE *out, const json_t *status)
 	else if (text_is(witness, "lease", "refused"))
 		fprintf(out, " lease REFUSED: %s",
 			answer_text(witness, answer, sizeof(answer)));
+	else if (text_is(witness, "lease", "none") &&
+		 text_is(witness, "last_answer", "no_answer") &&
+		 !node_serves(status))
+		/* Not asking is normal: only the primary holds the lease. */
+		fputs(" no lease (only the primary holds it)", out);
 	else if (text_is(witness, "lease", "none"))
 		fprintf(out, " no lease (last answer: %s)",
 			answer_text(witness, answer, sizeof(answer)));

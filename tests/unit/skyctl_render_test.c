@@ -242,6 +242,22 @@ static void test_witness_without_lease_gives_last_answer(void)
 	json_decref(status);
 }
 
+static void test_secondary_not_asking_for_the_lease_is_normal(void)
+{
+	json_t *status = sample_with(
+		NULL, "witness",
+		"{'addresses':['198.18.0.10'],'lease':'none','expires_in_ms':0,"
+		" 'last_answer':'no_answer','holder':''}");
+	json_object_set_new(json_object_get(status, "node"), "role",
+			    json_string("SECOND"));
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(text, "witness:   198.18.0.10 no lease (only the "
+				 "primary holds it)\n");
+	free(text);
+	json_decref(status);
+}
+
 static void test_no_witness_configured(void)
 {
 	json_t *status = load(sample_status);
@@ -545,6 +561,7 @@ TEST_MAIN(TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
 	  TEST(test_witness_without_lease_gives_last_answer),
+	  TEST(test_secondary_not_asking_for_the_lease_is_normal),
 	  TEST(test_no_witness_configured),
 	  TEST(test_pending_step_and_actuators_not_there_yet),
 	  TEST(test_empty_status_shows_question_marks),
