@@ -85,7 +85,13 @@ void orch_step(struct orch *o, int64_t now)
 		}
 		if (reached(o, a))
 			continue;
-		o->step = i;
+		/* A step that was reached and is no longer (a restarted
+		 * actuator reporting "starting" again) gets a full timeout
+		 * from now, not from when the transition began. */
+		if (o->step != i) {
+			o->step = i;
+			o->step_started_ms = now;
+		}
 		snprintf(o->pending, sizeof(o->pending), "%s %s",
 			 sky_actuator_name(a->which), want);
 		/* Only a promotion fails; a demotion keeps asking. */

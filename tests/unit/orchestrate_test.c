@@ -90,8 +90,29 @@ static void test_reported_failure_fails_the_promotion(void)
 	CHECK_EQ_INT(orch_actual(&o, "nosuchd", "up", 2, "", 6), -EINVAL);
 }
 
+static void test_a_step_that_stops_being_reached_gets_a_fresh_timeout(void)
+{
+	struct orch o;
+	orch_init(&o, order, 1, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 4, 0);
+	orch_actual(&o, "replicd", "primary", 4, "", 10);
+	orch_step(&o, 10);
+	CHECK(orch_settled(&o));
+	/* Long after the transition, the daemon restarts and reports the
+	 * step as not reached: it has a full timeout from now. */
+	orch_actual(&o, "replicd", "secondary", 4, "", 60000);
+	orch_step(&o, 60000);
+	CHECK(!o.failed);
+	CHECK(strcmp(o.pending, "replicd primary") == 0);
+	orch_step(&o, 64000);
+	CHECK(!o.failed);
+	orch_step(&o, 65001);
+	CHECK(o.failed);
+}
+
 TEST_MAIN(TEST(test_promotion_asks_one_step_at_a_time_in_order),
 	  TEST(test_a_report_for_an_old_epoch_does_not_count),
 	  TEST(test_demotion_goes_in_reverse_order),
 	  TEST(test_step_timeout_fails_the_promotion_with_a_reason),
-	  TEST(test_reported_failure_fails_the_promotion))
+	  TEST(test_reported_failure_fails_the_promotion),
+	  TEST(test_a_step_that_stops_being_reached_gets_a_fresh_timeout))
