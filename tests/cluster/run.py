@@ -4,7 +4,8 @@
 Discovers tests/cluster/test_*.py and runs every function named test_<behaviour> in
 file order, each with a fresh Lab (tests/lab/lab.py) that is always torn down. A test
 gets the lab as its only argument; options for the lab (timings, network count) come
-from the @lab_options(...) decorator of tests/lab/lab.py.
+from the @lab_options(...) decorator of tests/lab/lab.py; `lab_class` among those options
+names a Lab subclass to build instead (tests/lab/checkd_lab.py uses it).
 
 Output: one line per test, `PASS name (3.2 s)` or `FAIL name: reason (3.2 s)` followed by
 the traceback and the tail of every node's log, then exactly `N passed, N failed`.
@@ -63,7 +64,9 @@ def run_one(name, fn, args):
         options["verbose"] = True
     started = time.monotonic()
     failure = None
-    lab = lablib.Lab(keep=args.keep, **options)
+    # A test may ask for a Lab subclass (e.g. checkd_lab.CheckdLab) this way.
+    lab_class = options.pop("lab_class", lablib.Lab)
+    lab = lab_class(keep=args.keep, **options)
     try:
         signal.alarm(TEST_TIME_LIMIT_S)
         try:

@@ -1,0 +1,184 @@
+/*
+ * checkd - the application itself: started where heartbeatd says it runs,
+ * watched by checkers, restarted when it fails, and handed to the peer when
+ * it keeps failing. main.c reads the arguments and both halves of the
+ * configuration (the module, and the checkd: section), then runs the loop
+ * in daemon.c.
+ */
+#include "cfg.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"Usage: checkd [OPTIONS]\n"
+	"\n"
+	"The application of one skyha module on one node. checkd follows the\n"
+	"target heartbeatd publishes for it: \"up\" runs start_prim (or "
+	"starts\n"
+	"the configured systemd unit), \"down\" runs stop_prim. While the\n"
+	"application runs, checkers watch it (process, tcp, http, icmp,\n"
+	"interface, custom command), each at its interval and within its\n"
+	"timeout, damped by fail_after/ok_after. A failed checker restarts "
+	"the\n"
+	"application, at most restart.max times in restart.window_ms; then\n"
+	"checkd escalates: it asks heartbeatd to fail the module over to the\n"
+	"peer, or stops the application and reports failed (the module goes "
+	"to\n"
+	"WAIT here). A script still running at its timeout is killed with its\n"
+	"whole process group. The state of the application and of every\n"
+	"checker is published on the bus every second and on change.\n"
+	"\n"
+	"Options:\n"
+	"  -c, --config FILE    module configuration with a checkd: section\n"
+	"                       (default /etc/skyha/skyha.yaml); see "
+	"docs/config.md\n"
+	"      --node NAME      which entry of `nodes` this is (default: host "
+	"name)\n"
+	"      --run-dir DIR    the bus sockets are under DIR/<module>/ "
+	"(default\n"
+	"                       /run/skyha); relative pidfiles too\n"
+	"  -n, --check          validate the configuration (the module and "
+	"the\n"
+	"                       checkd: section, that every script exists and "
+	"is\n"
+	"                       executable), print \"configuration OK\" and "
+	"exit\n"
+	"  -v, --verbose        debug messages (every checker run)\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Scripts run in the config file's folder, in their own process group,\n"
+	"with SKYHA_MODULE, SKYHA_NODE, SKYHA_PEER, SKYHA_ROLE, SKYHA_EPOCH,\n"
+	"SKYHA_NODE_ADDRESS, SKYHA_PEER_ADDRESS, SKYHA_RUN_DIR and "
+	"SKYHA_CONFIG_DIR\n"
+	"in the environment; their output goes to the log line by line. A "
+	"line\n"
+	"SKYHA_PID=N from start_prim names the process for `from_start` "
+	"checkers.\n"
+	"\n"
+	"Bus: SUB ipc://DIR/<module>/desired (MODULE.heartbeatd.desired), PUB\n"
+	"ipc://DIR/<module>/actual (MODULE.checkd.actual); failover requests "
+	"go\n"
+	"to ipc://DIR/<module>/ctl. See docs/protocol.md.\n"
+	"\n"
+	"Signals: SIGTERM/SIGINT stop the application (stop_prim, then\n"
+	"stop_both) and exit.\n"
+	"\n"
+	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
+	"configuration (file:line:column: field: why) or a setup failure.\n";
+
+enum { OPT_NODE = 256, OPT_RUN_DIR };
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"node", required_argument, NULL, OPT_NODE},
+		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+		{"check", no_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *config_path = "/etc/skyha/skyha.yaml";
+	const char *run_dir = "/run/skyha";
+	char node_name[SKY_NAME_MAX + 1] = "";
+	bool check_only = false, verbose = false;
+	static struct sky_config mod;
+	static struct checkd_cfg cfg;
+	char err[1024];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_NODE:
+			if (!sky_name_valid(optarg, strlen(optarg))) {
+				fprintf(stderr,
+					"checkd: --node: '%s' is not a valid "
+					"node name\n",
+					optarg);
+				return 1;
+			}
+			sky_strlcpy(node_name, optarg, sizeof(node_name));
+			break;
+		case OPT_RUN_DIR:
+			run_dir = optarg;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'checkd --help'.\n", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"checkd: unexpected argument '%s'\n"
+			"Try 'checkd --help'.\n",
+			argv[optind]);
+		return 1;
+	}
+
+	sky_log_init("checkd", verbose);
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		return 1;
+	}
+	r = sky_config_load(config_path, &mod, err, sizeof(err));
+	if (r >= 0)
+		r = checkd_cfg_load(config_path, &cfg, err, sizeof(err));
+	sodium_memzero(mod.key, sizeof(mod.key)); /* checkd needs no key */
+	if (r < 0) {
+		if (check_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		return 1;
+	}
+	if (!node_name[0] && !check_only) {
+		if (gethostname(node_name, sizeof(node_name)) < 0)
+			node_name[0] = '\0';
+		node_name[sizeof(node_name) - 1] = '\0';
+		node_name[strcspn(node_name, ".")] = '\0';
+	}
+	if (node_name[0] && !sky_config_node(&mod, node_name)) {
+		snprintf(err, sizeof(err),
+			 "%s: node '%s' is not in nodes (%s, %s); pass --node",
+			 config_path, node_name, mod.nodes[0].name,
+			 mod.nodes[1].name);
+		if (check_only)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_error("%s", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	sky_log_set_module(mod.module);
+	sky_log_set_node(node_name);
+	static struct checkd d;
+	r = checkd_open(&d, &mod, &cfg, node_name, run_dir);
+	if (r >= 0)
+		r = checkd_run(&d);
+	checkd_close(&d);
+	return r < 0 ? 1 : 0;
+}
