@@ -17,7 +17,8 @@ mkdir -p "$work/units"
 for u in "$top"/units/*; do
 	sed "s|@LIBEXECDIR@|$top/build|g; s|@BINDIR@|$top/build|g" "$u" >"$work/units/$(basename "$u")"
 done
-for t in skyha-heartbeatd@.service skyha-heartbeatd@.socket skyha-witness@.service skyha@.target; do
+for t in skyha-heartbeatd@.service skyha-heartbeatd@.socket skyha-witness@.service \
+	skyha-checkd@.service skyha@.target; do
 	inst=$(echo "$t" | sed 's/@\./@app./')
 	ln -s "$work/units/$t" "$work/units/$inst"
 	if (cd "$work/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/units/$inst") >"$work/verify.log" 2>&1 &&
@@ -61,5 +62,61 @@ else
 	cat "$work/hb.log" >>"$work/ctl.log"
 	fail "heartbeatd_serves_the_socket_activated_ctl_socket" "$work/ctl.log"
 fi
+# healthd (one per node): its units, then socket activation on a TCP port. The
+# socket is bound by systemd-socket-activate, healthd is started by the first
+# connection and must answer it on the fd it was handed, with the module
+# above (alone, quorum none: serving) OK.
+for u in skyha-healthd.service skyha-healthd.socket; do
+	if (cd "$work/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/units/$u") >"$work/verify.log" 2>&1 &&
+		! grep -v -e 'example.invalid' -e 'Failed to connect' -e "No such file or directory" "$work/verify.log" | grep -q .; then
+		pass "systemd_analyze_verify_$u"
+	else
+		fail "systemd_analyze_verify_$u" "$work/verify.log"
+	fi
+done
+hport=$((20000 + $$ % 20000))
+systemd-socket-activate -l "127.0.0.1:$hport" --fdname=http \
+	"$top/build/healthd" --run-dir "$work/run" >"$work/healthd.log" 2>&1 &
+hpid=$!
+if /usr/bin/python3 - "$hport" "$top/build/skyctl" "$work/run" >"$work/http.log" 2>&1 <<'PY'
+import http.client, json, subprocess, sys, time
+port, skyctl, run_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def get(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", path)
+    r = c.getresponse()
+    return r.status, r.read().decode()
+def wait(want):
+    deadline = time.monotonic() + 10
+    while True:
+        got = get("/health/app")
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+# A fresh node without its peer waits (its data may not be the newest): NOK.
+got = wait((503, "NOK\n"))
+assert got == (503, "NOK\n"), (got, get("/status"))
+subprocess.run([skyctl, "--run-dir", run_dir, "-m", "app", "prim", "--force"], check=True)
+got = wait((200, "OK\n"))
+assert got == (200, "OK\n"), (got, get("/status"))
+code, body = get("/status")
+st = json.loads(body)["modules"]["app"]
+assert code == 200 and st["health"] == "OK", (code, body)
+print("GET /health/app over the activated socket: 503 in WAIT, 200 in",
+      st["status"]["node"]["role"])
+PY
+then
+	if grep -q "socket.* passed by systemd" "$work/healthd.log"; then
+		pass "healthd_serves_the_socket_activated_http_socket"
+	else
+		cat "$work/healthd.log" >>"$work/http.log"
+		fail "healthd_serves_the_socket_activated_http_socket (it did not use the fd)" "$work/http.log"
+	fi
+else
+	cat "$work/healthd.log" >>"$work/http.log"
+	fail "healthd_serves_the_socket_activated_http_socket" "$work/http.log"
+fi
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

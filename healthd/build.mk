@@ -1,0 +1,2 @@
+# healthd: HTTP with libmicrohttpd.
+PKGS += libmicrohttpd

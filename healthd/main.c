@@ -1,0 +1,332 @@
+/*
+ * healthd - what the outside world asks a skyha node over HTTP: should I
+ * send this module's traffic here (load balancers), and what is the cluster
+ * doing (operators, monitoring). One healthd serves every module of the
+ * node. main.c reads the arguments, opens the listening sockets (or takes
+ * them from systemd), and runs the one event loop: zmq_poll over the
+ * libmicrohttpd epoll fds and every module's bus sockets.
+ */
+#include "http.h"
+#include "listen.h"
+#include "log.h"
+#include "notify.h"
+#include "sub.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char usage_text[] =
+	"Usage: healthd [OPTIONS]\n"
+	"\n"
+	"The HTTP face of a skyha node, for every module on it:\n"
+	"  GET /health/MODULE   200 \"OK\" when this node should get the "
+	"module's\n"
+	"                       traffic (it serves: PRIM or ALONE, and every\n"
+	"                       actuator reached its target), else 503 "
+	"\"NOK\";\n"
+	"                       404 for a module healthd does not know\n"
+	"  GET /var/modules/MODULE/ready.txt   the same (SafeKit's path)\n"
+	"  GET /status          JSON of every module: both nodes' roles, "
+	"networks,\n"
+	"                       quorum, actuators, counters, recent "
+	"transitions\n"
+	"  GET /metrics         Prometheus text format\n"
+	"  GET /                a read-only web console\n"
+	"HEAD works on every path; other methods get 405, other paths 404.\n"
+	"\n"
+	"The answer comes from the status heartbeatd publishes on the bus of "
+	"each\n"
+	"module (ipc://RUN/MODULE/desired, once a second and on change). It is "
+	"OK\n"
+	"only while healthd is connected to that heartbeatd and its last "
+	"status is\n"
+	"younger than 3 s: a dead or hung heartbeatd never leaves an OK "
+	"behind.\n"
+	"\n"
+	"Options:\n"
+	"      --run-dir DIR    find modules in DIR: every DIR/MODULE/ with a\n"
+	"                       `desired` socket, rescanned every second "
+	"(default\n"
+	"                       /run/skyha)\n"
+	"  -m, --module NAME    follow this module even before its socket "
+	"exists\n"
+	"                       (repeatable; discovered modules are followed "
+	"too)\n"
+	"  -l, --listen ADDR    where to listen, repeatable (at most 4): PORT "
+	"or\n"
+	"                       *:PORT (every IPv6 and IPv4 address), "
+	"A.B.C.D:PORT,\n"
+	"                       [IPV6]:PORT (default *:9010). Ignored when "
+	"systemd\n"
+	"                       passes a socket (FileDescriptorName=http)\n"
+	"  -n, --check          check the options, print \"configuration OK\" "
+	"and\n"
+	"                       exit\n"
+	"  -v, --verbose        debug messages (one line per request)\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Limits: 256 connections (64 per client address), 16 KiB of request "
+	"line\n"
+	"and headers per connection, idle connections closed after 10 s; "
+	"request\n"
+	"bodies are never read. Nothing is read from disk to answer a "
+	"request.\n"
+	"\n"
+	"Logs go to the journal under systemd, else to stderr. Exit status: 0 "
+	"after\n"
+	"SIGTERM/SIGINT or a good --check; 1 on bad options or when the "
+	"listening\n"
+	"socket cannot be opened.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	/* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* "2 modules: app OK, db NOK (stale status)" for systemctl status. */
+static void summarize(const struct healthd_table *t, int64_t now, char *buf,
+		      size_t size)
+{
+	size_t used;
+	int n = snprintf(buf, size, "%zu module%s%s", t->count,
+			 t->count == 1 ? "" : "s", t->count ? ":" : "");
+	used = n < 0 ? 0 : (size_t)n;
+	for (size_t i = 0; i < t->count && used < size; i++) {
+		enum healthd_verdict v = healthd_module_health(t->mods[i], now);
+		n = snprintf(buf + used, size - used, "%s %s %s%s%s%s",
+			     i ? "," : "", t->mods[i]->name,
+			     v == HEALTHD_OK ? "OK" : "NOK",
+			     v == HEALTHD_OK ? "" : " (",
+			     v == HEALTHD_OK ? "" : healthd_verdict_text(v),
+			     v == HEALTHD_OK ? "" : ")");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Log each module's answer when it changes between OK and NOK. */
+static void log_changes(struct healthd_table *t, int64_t now)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		struct healthd_module *m = t->mods[i];
+		enum healthd_verdict v = healthd_module_health(m, now);
+		if ((v == HEALTHD_OK) == m->logged_ok)
+			continue;
+		m->logged_ok = v == HEALTHD_OK;
+		log_notice("module %s: /health now %s (%s, role %s)", m->name,
+			   v == HEALTHD_OK ? "200 OK" : "503 NOK",
+			   healthd_verdict_text(v),
+			   m->role[0] ? m->role : "unknown");
+	}
+}
+
+static int run(struct healthd_http *http, struct healthd_bus *bus)
+{
+	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 2 * HEALTHD_MODULES_MAX];
+	char status[512], last_status[512] = "";
+	int64_t next_status_ms = 0;
+
+	while (!stop_requested) {
+		int64_t now = sky_now_ms();
+		int timeout = healthd_http_timeout_ms(http, 250);
+		size_t n = healthd_http_poll_items(http, items,
+						   SKY_ARRAY_SIZE(items));
+		n += healthd_bus_poll_items(bus, items + n,
+					    SKY_ARRAY_SIZE(items) - n);
+		if (zmq_poll(items, (int)n, timeout) < 0 && errno != EINTR) {
+			log_error("zmq_poll: %s", zmq_strerror(errno));
+			return -errno;
+		}
+		now = sky_now_ms();
+		/* The bus first, so requests are answered from the newest. */
+		healthd_bus_drain(bus, now);
+		healthd_http_run(http);
+		healthd_bus_scan(bus, now, false);
+		log_changes(bus->table, now);
+		sky_notify_watchdog(now);
+		if (now >= next_status_ms) {
+			next_status_ms = now + 1000;
+			summarize(bus->table, now, status, sizeof(status));
+			if (strcmp(status, last_status) != 0) {
+				sky_notify_status(status);
+				sky_strlcpy(last_status, status,
+					    sizeof(last_status));
+			}
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"run-dir", required_argument, NULL, 'r'},
+		{"module", required_argument, NULL, 'm'},
+		{"listen", required_argument, NULL, 'l'},
+		{"check", no_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static struct healthd_listen listens[HEALTHD_LISTEN_MAX];
+	static struct healthd_table table;
+	static struct healthd_http http;
+	static struct healthd_bus bus;
+	const char *modules[HEALTHD_MODULES_MAX];
+	const char *run_dir = "/run/skyha";
+	size_t listen_count = 0, module_count = 0;
+	bool check_only = false, verbose = false;
+	int fds[HEALTHD_LISTEN_MAX], fd_count, c, r;
+	char err[256];
+
+	while ((c = getopt_long(argc, argv, "m:l:nvh", options, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (!optarg[0] || strlen(optarg) >= PATH_MAX - 64) {
+				fprintf(stderr,
+					"healthd: --run-dir: empty or too "
+					"long\n");
+				return 1;
+			}
+			run_dir = optarg;
+			break;
+		case 'm':
+			if (!sky_name_valid(optarg, strlen(optarg))) {
+				fprintf(stderr,
+					"healthd: --module: '%s' is not a "
+					"valid module name ([A-Za-z0-9_.-], "
+					"1..32)\n",
+					optarg);
+				return 1;
+			}
+			if (module_count == HEALTHD_MODULES_MAX) {
+				fprintf(stderr,
+					"healthd: --module: at most %d\n",
+					HEALTHD_MODULES_MAX);
+				return 1;
+			}
+			modules[module_count++] = optarg;
+			break;
+		case 'l':
+			if (listen_count == HEALTHD_LISTEN_MAX) {
+				fprintf(stderr,
+					"healthd: --listen: at most %d\n",
+					HEALTHD_LISTEN_MAX);
+				return 1;
+			}
+			if (healthd_listen_parse(optarg, &listens[listen_count],
+						 err, sizeof(err)) < 0) {
+				fprintf(stderr, "healthd: %s\n", err);
+				return 1;
+			}
+			listen_count++;
+			break;
+		case 'n':
+			check_only = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs("Try 'healthd --help'.\n", stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"healthd: unexpected argument '%s'\n"
+			"Try 'healthd --help'.\n",
+			argv[optind]);
+		return 1;
+	}
+	bool listen_given = listen_count > 0;
+	if (listen_count == 0) {
+		char spec[16];
+		snprintf(spec, sizeof(spec), "*:%d", HEALTHD_DEFAULT_PORT);
+		healthd_listen_parse(spec, &listens[0], err, sizeof(err));
+		listen_count = 1;
+	}
+	if (check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	sky_log_init("healthd", verbose);
+	fd_count = healthd_listen_activated(fds, SKY_ARRAY_SIZE(fds));
+	if (fd_count < 0) {
+		log_error("systemd passed sockets healthd cannot use (want "
+			  "listening TCP sockets named \"http\")");
+		return 1;
+	}
+	bool activated = fd_count > 0;
+	if (activated) {
+		log_info("serving %d socket%s passed by systemd%s", fd_count,
+			 fd_count == 1 ? "" : "s",
+			 listen_given ? " (--listen ignored)" : "");
+	} else {
+		for (size_t i = 0; i < listen_count; i++) {
+			r = healthd_listen_open(&listens[i]);
+			if (r < 0) {
+				log_error("cannot listen on %s: %s",
+					  listens[i].text, strerror(-r));
+				for (int j = 0; j < fd_count; j++)
+					close(fds[j]);
+				return 1;
+			}
+			fds[fd_count++] = r;
+		}
+	}
+	r = healthd_http_start(&http, &table, fds, (size_t)fd_count);
+	if (r < 0)
+		return 1;
+
+	healthd_bus_init(&bus, &table, run_dir, true);
+	for (size_t i = 0; i < module_count; i++) {
+		r = healthd_bus_follow(&bus, modules[i], true);
+		if (r < 0) {
+			log_error("cannot follow module %s: %s", modules[i],
+				  strerror(-r));
+			healthd_bus_close(&bus);
+			healthd_http_stop(&http);
+			return 1;
+		}
+	}
+	healthd_bus_scan(&bus, sky_now_ms(), true);
+	install_signals();
+
+	char ready[256];
+	snprintf(ready, sizeof(ready), "listening on %s, %zu module%s",
+		 activated ? "the socket systemd passed" : listens[0].text,
+		 table.count, table.count == 1 ? "" : "s");
+	log_notice("%s (modules from %s)", ready, run_dir);
+	sky_notify_ready(ready);
+
+	r = run(&http, &bus);
+
+	sky_notify_stopping();
+	healthd_http_stop(&http);
+	healthd_bus_close(&bus);
+	sky_bus_shutdown();
+	log_info("stopped");
+	return r < 0 ? 1 : 0;
+}

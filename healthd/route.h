@@ -1,0 +1,44 @@
+/*
+ * route.h - which answer an HTTP request gets, from its method and path
+ * alone (pure: no state, no filesystem, so a fuzzer can call it).
+ *
+ *   /                          the console page      /console.js, /console.css
+ *   /health/MODULE             200 OK / 503 NOK      (load balancers)
+ *   /var/modules/MODULE/ready.txt  the same          (operators from SafeKit)
+ *   /status                    JSON of every module
+ *   /metrics                   Prometheus text format
+ *
+ * A path that is not exactly one of these is not found, and so is a module
+ * name outside [A-Za-z0-9_.-]{1,32} or "." / "..": nothing is ever looked up
+ * on disk, so there is no path to traverse. Methods other than GET and HEAD
+ * on a known path are refused (405).
+ */
+#ifndef HEALTHD_ROUTE_H
+#define HEALTHD_ROUTE_H
+
+#include "util.h"
+
+#define HEALTHD_URL_MAX 256
+
+enum healthd_page {
+	HEALTHD_PAGE_NOT_FOUND = 0,
+	HEALTHD_PAGE_HEALTH, /* /health/MODULE and ready.txt */
+	HEALTHD_PAGE_STATUS,
+	HEALTHD_PAGE_METRICS,
+	HEALTHD_PAGE_CONSOLE, /* / and /index.html */
+	HEALTHD_PAGE_CONSOLE_JS,
+	HEALTHD_PAGE_CONSOLE_CSS,
+};
+
+struct healthd_route {
+	enum healthd_page page;
+	bool method_allowed; /* GET or HEAD */
+	bool head;	     /* HEAD: headers only */
+	char module[SKY_NAME_MAX + 1];
+};
+
+/* Fill *out for a request; method and url may be anything, NULL included. */
+void healthd_route(const char *method, const char *url,
+		   struct healthd_route *out);
+
+#endif
