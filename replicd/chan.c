@@ -1,0 +1,254 @@
+/*
+ * chan.c - handshake and sealed stream between two replicd (see chan.h).
+ */
+#include "chan.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char hs_context[] = "skyha replicd v1 handshake";
+
+void replicd_hs_init(struct replicd_hs *hs, bool client,
+		     const uint8_t key[SKY_KEY_BYTES], const char *cluster,
+		     const char *module, const char *self, const char *peer,
+		     const uint8_t *nonce)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->client = client;
+	memcpy(hs->key, key, SKY_KEY_BYTES);
+	sky_strlcpy(hs->cluster, cluster, sizeof(hs->cluster));
+	sky_strlcpy(hs->module, module, sizeof(hs->module));
+	sky_strlcpy(hs->self, self, sizeof(hs->self));
+	sky_strlcpy(hs->peer, peer, sizeof(hs->peer));
+	if (nonce)
+		memcpy(hs->nonce, nonce, REPLICD_NONCE);
+	else
+		randombytes_buf(hs->nonce, REPLICD_NONCE);
+}
+
+void replicd_hs_wipe(struct replicd_hs *hs)
+{
+	sodium_memzero(hs, sizeof(*hs));
+}
+
+static void put_name(uint8_t *out, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	out[(*len)++] = (uint8_t)n;
+	memcpy(out + *len, s, n);
+	*len += n;
+}
+
+/* magic, version, type, cluster, module, node, nonce (no MAC). */
+static size_t build_hello(const struct replicd_hs *hs, uint8_t type,
+			  uint8_t out[REPLICD_HS_MAX])
+{
+	size_t len = 0;
+	memcpy(out, REPLICD_HS_MAGIC, 4);
+	len = 4;
+	out[len++] = REPLICD_HS_VERSION;
+	out[len++] = type;
+	put_name(out, &len, hs->cluster);
+	put_name(out, &len, hs->module);
+	put_name(out, &len, hs->self);
+	memcpy(out + len, hs->nonce, REPLICD_NONCE);
+	return len + REPLICD_NONCE;
+}
+
+static void hs_key(const struct replicd_hs *hs, uint8_t out[32])
+{
+	crypto_generichash(out, 32, (const uint8_t *)hs_context,
+			   sizeof(hs_context) - 1, hs->key, SKY_KEY_BYTES);
+}
+
+/* HMAC(Kh, label | hello_c | hello_s[0..s_len)) */
+static void transcript_mac(const struct replicd_hs *hs, char label,
+			   size_t s_len, uint8_t out[REPLICD_MAC])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t kh[32];
+
+	hs_key(hs, kh);
+	crypto_auth_hmacsha256_init(&st, kh, sizeof(kh));
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)&label, 1);
+	crypto_auth_hmacsha256_update(&st, hs->hello_c, hs->hello_c_len);
+	crypto_auth_hmacsha256_update(&st, hs->hello_s, s_len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(kh, sizeof(kh));
+	sodium_memzero(&st, sizeof(st));
+}
+
+static void session_keys(struct replicd_hs *hs)
+{
+	static const char labels[2][4] = {"c2s", "s2c"};
+	uint8_t k[2][32];
+
+	for (int i = 0; i < 2; i++) {
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, hs->key, SKY_KEY_BYTES, 32);
+		crypto_generichash_update(&st, (const uint8_t *)labels[i], 3);
+		crypto_generichash_update(&st, hs->hello_c, hs->hello_c_len);
+		crypto_generichash_update(&st, hs->hello_s, hs->hello_s_len);
+		crypto_generichash_final(&st, k[i], 32);
+	}
+	memcpy(hs->tx_key, k[hs->client ? 0 : 1], 32);
+	memcpy(hs->rx_key, k[hs->client ? 1 : 0], 32);
+	sodium_memzero(k, sizeof(k));
+	hs->done = true;
+}
+
+/* Parse a HELLO of the given type; checks names; returns the MAC offset. */
+static int parse_hello(const struct replicd_hs *hs, const uint8_t *in,
+		       size_t len, uint8_t type, bool with_mac, size_t *mac_at)
+{
+	size_t at = 6;
+	char names[3][SKY_NAME_MAX + 1];
+
+	if (len < 6 || len > REPLICD_HS_MAX ||
+	    memcmp(in, REPLICD_HS_MAGIC, 4) || in[4] != REPLICD_HS_VERSION ||
+	    in[5] != type)
+		return -EBADMSG;
+	for (int i = 0; i < 3; i++) {
+		if (at >= len)
+			return -EBADMSG;
+		size_t n = in[at++];
+		if (n > len - at || !sky_name_valid((const char *)in + at, n))
+			return -EBADMSG;
+		memcpy(names[i], in + at, n);
+		names[i][n] = '\0';
+		at += n;
+	}
+	if (len - at != REPLICD_NONCE + (with_mac ? REPLICD_MAC : 0))
+		return -EBADMSG;
+	*mac_at = at + REPLICD_NONCE;
+	if (strcmp(names[0], hs->cluster) || strcmp(names[1], hs->module))
+		return -EXDEV;
+	if (strcmp(names[2], hs->peer) != 0)
+		return -ESRCH;
+	return 0;
+}
+
+int replicd_hs_client_hello(struct replicd_hs *hs, uint8_t *out, size_t size)
+{
+	if (!hs->client || hs->step != 0 || size < REPLICD_HS_MAX)
+		return -EINVAL;
+	hs->hello_c_len = build_hello(hs, RHS_CLIENT_HELLO, hs->hello_c);
+	memcpy(out, hs->hello_c, hs->hello_c_len);
+	hs->step = 1;
+	return (int)hs->hello_c_len;
+}
+
+int replicd_hs_server_reply(struct replicd_hs *hs, const uint8_t *in,
+			    size_t len, uint8_t *out, size_t size)
+{
+	size_t mac_at;
+	int r;
+
+	if (hs->client || hs->step != 0 || size < REPLICD_HS_MAX)
+		return -EBADMSG;
+	r = parse_hello(hs, in, len, RHS_CLIENT_HELLO, false, &mac_at);
+	if (r < 0)
+		return r;
+	memcpy(hs->hello_c, in, len);
+	hs->hello_c_len = len;
+	hs->hello_s_len = build_hello(hs, RHS_SERVER_HELLO, hs->hello_s);
+	transcript_mac(hs, 'S', hs->hello_s_len, hs->hello_s + hs->hello_s_len);
+	hs->hello_s_len += REPLICD_MAC;
+	memcpy(out, hs->hello_s, hs->hello_s_len);
+	hs->step = 1;
+	return (int)hs->hello_s_len;
+}
+
+int replicd_hs_client_finish(struct replicd_hs *hs, const uint8_t *in,
+			     size_t len, uint8_t *out, size_t size)
+{
+	uint8_t mac[REPLICD_MAC];
+	size_t mac_at;
+	int r;
+
+	if (!hs->client || hs->step != 1 || size < 6 + REPLICD_MAC)
+		return -EBADMSG;
+	r = parse_hello(hs, in, len, RHS_SERVER_HELLO, true, &mac_at);
+	if (r < 0)
+		return r;
+	memcpy(hs->hello_s, in, len);
+	hs->hello_s_len = len;
+	transcript_mac(hs, 'S', mac_at, mac);
+	if (sodium_memcmp(mac, in + mac_at, REPLICD_MAC) != 0)
+		return -EKEYREJECTED;
+	memcpy(out, REPLICD_HS_MAGIC, 4);
+	out[4] = REPLICD_HS_VERSION;
+	out[5] = RHS_CLIENT_AUTH;
+	transcript_mac(hs, 'C', hs->hello_s_len, out + 6);
+	session_keys(hs);
+	hs->step = 2;
+	return 6 + REPLICD_MAC;
+}
+
+int replicd_hs_server_finish(struct replicd_hs *hs, const uint8_t *in,
+			     size_t len)
+{
+	uint8_t mac[REPLICD_MAC];
+
+	if (hs->client || hs->step != 1)
+		return -EBADMSG;
+	if (len != 6 + REPLICD_MAC || memcmp(in, REPLICD_HS_MAGIC, 4) ||
+	    in[4] != REPLICD_HS_VERSION || in[5] != RHS_CLIENT_AUTH)
+		return -EBADMSG;
+	transcript_mac(hs, 'C', hs->hello_s_len, mac);
+	if (sodium_memcmp(mac, in + 6, REPLICD_MAC) != 0)
+		return -EKEYREJECTED;
+	session_keys(hs);
+	hs->step = 2;
+	return 0;
+}
+
+void replicd_stream_tx_init(struct replicd_stream *s, const uint8_t key[32],
+			    uint8_t header[REPLICD_STREAM_HEADER])
+{
+	crypto_secretstream_xchacha20poly1305_init_push(&s->tx, header, key);
+	s->tx_ready = true;
+}
+
+int replicd_stream_rx_init(struct replicd_stream *s, const uint8_t key[32],
+			   const uint8_t *header, size_t len)
+{
+	if (len != REPLICD_STREAM_HEADER ||
+	    crypto_secretstream_xchacha20poly1305_init_pull(&s->rx, header,
+							    key) != 0)
+		return -EBADMSG;
+	s->rx_ready = true;
+	return 0;
+}
+
+int replicd_stream_seal(struct replicd_stream *s, const uint8_t *pt, size_t len,
+			uint8_t *out, size_t size)
+{
+	unsigned long long n;
+
+	if (!s->tx_ready)
+		return -EINVAL;
+	if (len > REPLICD_OP_MAX || size < len + REPLICD_STREAM_ABYTES)
+		return -EMSGSIZE;
+	crypto_secretstream_xchacha20poly1305_push(
+		&s->tx, out, &n, pt, len, NULL, 0,
+		crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+	return (int)n;
+}
+
+int replicd_stream_open(struct replicd_stream *s, const uint8_t *ct, size_t len,
+			uint8_t *out, size_t size)
+{
+	unsigned long long n;
+	unsigned char tag;
+
+	if (!s->rx_ready || len < REPLICD_STREAM_ABYTES ||
+	    len - REPLICD_STREAM_ABYTES > size)
+		return -EBADMSG;
+	/* A failed open leaves the state unchanged: the caller disconnects. */
+	if (crypto_secretstream_xchacha20poly1305_pull(&s->rx, out, &n, &tag,
+						       ct, len, NULL, 0) != 0 ||
+	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+		return -EBADMSG;
+	return (int)n;
+}

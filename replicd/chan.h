@@ -1,0 +1,102 @@
+/*
+ * chan.h - the secure channel between two replicd: handshake and stream.
+ *
+ * Pure (no I/O, no clock): the connection code (peer.c) moves the bytes,
+ * unit tests drive both ends directly. Every message on the TCP stream is
+ * a frame: u32 big-endian length, then that many bytes (peer.c bounds it).
+ *
+ * Handshake, three frames (docs/protocol.md, "Replication"):
+ *
+ *   client -> server  HELLO   "SKR1" ver=1 type=1 cluster module node nonce_c
+ *   server -> client  HELLO   "SKR1" ver=1 type=2 cluster module node nonce_s
+ *                             mac_s = HMAC(Kh, "S" | hello_c | hello_s-so-far)
+ *   client -> server  AUTH    "SKR1" ver=1 type=3
+ *                             mac_c = HMAC(Kh, "C" | hello_c | hello_s)
+ *
+ * Names are a length byte + [A-Za-z0-9_.-]{1,32}; nonces are 32 random
+ * bytes; Kh = BLAKE2b(key = cluster key, "skyha replicd v1 handshake").
+ * Each side checks cluster, module and that the node is its configured
+ * peer; the MACs prove both hold the cluster key and bind both fresh
+ * nonces, so a recorded handshake cannot be replayed. Session keys, one per
+ * direction: BLAKE2b(key = cluster key, "c2s"|"s2c" | hello_c | hello_s).
+ *
+ * Then each side sends the 24-byte header of its libsodium secretstream
+ * (XChaCha20-Poly1305) as one frame, and every later frame is one sealed
+ * message: authenticated, encrypted, and ordered (a replayed, reordered,
+ * dropped or forged frame fails to open and ends the connection).
+ */
+#ifndef REPLICD_CHAN_H
+#define REPLICD_CHAN_H
+
+#include "config.h"
+#include "op.h"
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REPLICD_HS_MAGIC      "SKR1"
+#define REPLICD_HS_VERSION    1
+#define REPLICD_HS_MAX	      256
+#define REPLICD_NONCE	      32
+#define REPLICD_MAC	      32
+#define REPLICD_STREAM_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define REPLICD_STREAM_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
+
+enum { RHS_CLIENT_HELLO = 1, RHS_SERVER_HELLO = 2, RHS_CLIENT_AUTH = 3 };
+
+struct replicd_hs {
+	bool client;
+	int step; /* messages handled so far */
+	uint8_t key[SKY_KEY_BYTES];
+	char cluster[SKY_NAME_MAX + 1];
+	char module[SKY_NAME_MAX + 1];
+	char self[SKY_NAME_MAX + 1];
+	char peer[SKY_NAME_MAX + 1]; /* the only node we accept */
+	uint8_t nonce[REPLICD_NONCE];
+	uint8_t hello_c[REPLICD_HS_MAX];
+	size_t hello_c_len;
+	uint8_t hello_s[REPLICD_HS_MAX];
+	size_t hello_s_len;
+	bool done;
+	uint8_t tx_key[32], rx_key[32];
+};
+
+/* nonce NULL: random (tests pass fixed ones). */
+void replicd_hs_init(struct replicd_hs *hs, bool client,
+		     const uint8_t key[SKY_KEY_BYTES], const char *cluster,
+		     const char *module, const char *self, const char *peer,
+		     const uint8_t *nonce);
+void replicd_hs_wipe(struct replicd_hs *hs);
+
+/*
+ * Each returns the length of the message to send (or 0 for none) or:
+ * -EBADMSG malformed or out of order, -EXDEV another cluster or module,
+ * -ESRCH a node that is not our configured peer, -EKEYREJECTED a MAC that
+ * does not verify (the peer does not hold our cluster key, or a replay).
+ */
+int replicd_hs_client_hello(struct replicd_hs *hs, uint8_t *out, size_t size);
+int replicd_hs_server_reply(struct replicd_hs *hs, const uint8_t *in,
+			    size_t len, uint8_t *out, size_t size);
+int replicd_hs_client_finish(struct replicd_hs *hs, const uint8_t *in,
+			     size_t len, uint8_t *out, size_t size);
+int replicd_hs_server_finish(struct replicd_hs *hs, const uint8_t *in,
+			     size_t len);
+
+struct replicd_stream {
+	crypto_secretstream_xchacha20poly1305_state tx, rx;
+	bool tx_ready, rx_ready;
+};
+void replicd_stream_tx_init(struct replicd_stream *s, const uint8_t key[32],
+			    uint8_t header[REPLICD_STREAM_HEADER]);
+int replicd_stream_rx_init(struct replicd_stream *s, const uint8_t key[32],
+			   const uint8_t *header, size_t len);
+/* Returns the sealed length (len + ABYTES) or -EMSGSIZE. */
+int replicd_stream_seal(struct replicd_stream *s, const uint8_t *pt, size_t len,
+			uint8_t *out, size_t size);
+/* Returns the plaintext length or -EBADMSG (forged, replayed, reordered). */
+int replicd_stream_open(struct replicd_stream *s, const uint8_t *ct, size_t len,
+			uint8_t *out, size_t size);
+
+#endif

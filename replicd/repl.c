@@ -1,0 +1,272 @@
+/*
+ * repl.c - the queue between FUSE threads and the network loop (repl.h).
+ */
+#include "repl.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms)
+{
+	pthread_condattr_t ca;
+
+	memset(r, 0, sizeof(*r));
+	r->async = async;
+	r->timeout_ms = timeout_ms;
+	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->wake_fd < 0)
+		return -errno;
+	pthread_mutex_init(&r->order, NULL);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+static void free_items(struct replicd_item *it)
+{
+	while (it) {
+		struct replicd_item *next = it->next;
+		free(it);
+		it = next;
+	}
+}
+
+void replicd_repl_destroy(struct replicd_repl *r)
+{
+	if (r->wake_fd < 0)
+		return;
+	free_items(r->head);
+	r->head = r->tail = NULL;
+	close(r->wake_fd);
+	r->wake_fd = -1;
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->order);
+}
+
+static void wake(struct replicd_repl *r)
+{
+	uint64_t one = 1;
+	/* A full counter already means "wake up". */
+	if (write(r->wake_fd, &one, sizeof(one)) < 0) {
+	}
+}
+
+void replicd_repl_drain_wake(struct replicd_repl *r)
+{
+	uint64_t v;
+	while (read(r->wake_fd, &v, sizeof(v)) > 0) {
+	}
+}
+
+int replicd_repl_begin(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->order);
+	pthread_mutex_lock(&r->lock);
+	bool ok = r->writable && !r->stopping;
+	pthread_mutex_unlock(&r->lock);
+	if (!ok) {
+		pthread_mutex_unlock(&r->order);
+		return -EROFS;
+	}
+	return 0;
+}
+
+void replicd_repl_end(struct replicd_repl *r)
+{
+	pthread_mutex_unlock(&r->order);
+}
+
+static struct replicd_item *encode_item(struct replicd_op *op)
+{
+	size_t cap = replicd_op_size(op);
+	struct replicd_item *it = malloc(sizeof(*it) + cap);
+	if (!it)
+		return NULL;
+	int n = replicd_op_encode(op, it->buf, cap);
+	if (n < 0) {
+		free(it);
+		return NULL;
+	}
+	it->next = NULL;
+	it->seq = op->seq;
+	it->type = op->type;
+	it->len = (size_t)n;
+	it->queued_ms = sky_now_ms();
+	return it;
+}
+
+static void enqueue(struct replicd_repl *r, struct replicd_item *it)
+{
+	if (r->tail)
+		r->tail->next = it;
+	else
+		r->head = it;
+	r->tail = it;
+	r->unacked_bytes += it->len;
+}
+
+int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
+			bool force_wait, struct replicd_ticket *t)
+{
+	struct replicd_item *it = NULL;
+	bool connected;
+	uint64_t gen;
+
+	pthread_mutex_lock(&r->lock);
+	op->seq = ++r->next_seq;
+	r->submitted++;
+	connected = r->connected;
+	gen = r->link_gen;
+	pthread_mutex_unlock(&r->lock);
+
+	memset(t, 0, sizeof(*t));
+	t->seq = op->seq;
+	/* Encode outside the lock: a 1 MiB copy must not stall the loop. */
+	if (connected)
+		it = encode_item(op);
+
+	pthread_mutex_lock(&r->lock);
+	t->gen = gen;
+	/* A session that ended (and maybe restarted) while we encoded
+	 * never gets this operation: the new one starts after it. */
+	if (!connected || !r->connected || r->link_gen != gen || !it) {
+		/* Nobody to send it to (or it could not be encoded): the
+		 * peer misses this change. */
+		if (replicd_op_changes_data(op->type))
+			r->dropped++;
+		pthread_mutex_unlock(&r->lock);
+		free(it);
+		if (connected && !it)
+			return -ENOMEM;
+		return 0;
+	}
+	enqueue(r, it);
+	t->wait = !r->async || force_wait ||
+		  r->unacked_bytes > REPLICD_ASYNC_WINDOW;
+	pthread_mutex_unlock(&r->lock);
+	wake(r);
+	return 0;
+}
+
+void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op)
+{
+	struct replicd_ticket t;
+
+	/* The order lock keeps sequence numbers in queue order. */
+	pthread_mutex_lock(&r->order);
+	pthread_mutex_lock(&r->lock);
+	bool connected = r->connected;
+	pthread_mutex_unlock(&r->lock);
+	if (connected)
+		replicd_repl_submit(r, op, false, &t);
+	pthread_mutex_unlock(&r->order);
+}
+
+void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
+{
+	struct timespec deadline;
+
+	if (!t->wait)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += r->timeout_ms / 1000;
+	deadline.tv_nsec += (r->timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping && r->connected && r->link_gen == t->gen &&
+	       r->acked_seq < t->seq) {
+		if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) ==
+		    ETIMEDOUT) {
+			if (r->connected && r->link_gen == t->gen &&
+			    r->acked_seq < t->seq) {
+				r->wait_timed_out = true;
+				pthread_mutex_unlock(&r->lock);
+				wake(r);
+				return;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+struct replicd_item *replicd_repl_take(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	struct replicd_item *it = r->head;
+	r->head = r->tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+	return it;
+}
+
+void replicd_repl_set_connected(struct replicd_repl *r, bool connected)
+{
+	struct replicd_item *lost = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->connected && !connected) {
+		r->link_gen++;
+		lost = r->head;
+		for (struct replicd_item *it = lost; it; it = it->next)
+			if (replicd_op_changes_data(it->type))
+				r->dropped++;
+		r->head = r->tail = NULL;
+		r->unacked_bytes = 0;
+	}
+	if (connected && !r->connected)
+		r->acked_seq = r->next_seq;
+	r->connected = connected;
+	r->wait_timed_out = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	free_items(lost);
+}
+
+void replicd_repl_acked(struct replicd_repl *r, uint64_t seq, uint64_t bytes)
+{
+	pthread_mutex_lock(&r->lock);
+	if (seq > r->acked_seq)
+		r->acked_seq = seq;
+	r->unacked_bytes -= bytes < r->unacked_bytes ? bytes : r->unacked_bytes;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void replicd_repl_set_writable(struct replicd_repl *r, bool writable)
+{
+	pthread_mutex_lock(&r->order);
+	pthread_mutex_lock(&r->lock);
+	r->writable = writable;
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->order);
+}
+
+void replicd_repl_stop(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	r->writable = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool replicd_repl_timed_out(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool t = r->wait_timed_out;
+	r->wait_timed_out = false;
+	pthread_mutex_unlock(&r->lock);
+	return t;
+}

@@ -1,0 +1,103 @@
+/*
+ * repl.h - the queue between the FUSE threads and the network loop.
+ *
+ * Threads and what they own:
+ *   - FUSE threads (libfuse's multi-threaded loop, one per directory):
+ *     apply an operation to the underlying directory, then hand its encoded
+ *     bytes to this queue and, in sync mode, sleep until the peer acked it.
+ *     They own nothing else of replicd's state.
+ *   - the main thread (daemon.c, one zmq_poll loop) owns the connection,
+ *     the bus sockets, the in-flight list and the role; it takes queued
+ *     operations, sends them, and reports acks and disconnections here.
+ *
+ * Everything in struct replicd_repl below `lock` is shared and only read or
+ * written with `lock` held. `order` is held by a FUSE thread from the start
+ * of its local apply until its operation is queued, so sequence numbers
+ * follow the order in which operations reached the disk: the secondary,
+ * applying them in sequence order, ends with the same tree. The main
+ * thread takes `order` only to flip `writable` (with no other lock held),
+ * so a role change waits for the operation in progress, never the reverse.
+ * A FUSE thread wakes the loop by writing to `wake_fd` (an eventfd).
+ */
+#ifndef REPLICD_REPL_H
+#define REPLICD_REPL_H
+
+#include "op.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Async mode: writers wait once this many bytes are unacknowledged. */
+#define REPLICD_ASYNC_WINDOW (64u << 20)
+
+struct replicd_item {
+	struct replicd_item *next;
+	uint64_t seq;
+	uint8_t type;
+	int64_t queued_ms;
+	size_t len;
+	uint8_t buf[];
+};
+
+struct replicd_repl {
+	pthread_mutex_t order;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int wake_fd;
+	bool async;
+	int64_t timeout_ms;
+	/* --- guarded by lock --- */
+	bool writable;	/* role primary: writes allowed */
+	bool connected; /* a peer session is up: queue operations */
+	bool stopping;
+	uint64_t next_seq;  /* last sequence number handed out */
+	uint64_t acked_seq; /* the peer applied every seq <= this */
+	uint64_t link_gen;  /* +1 at every disconnection */
+	uint64_t unacked_bytes;
+	struct replicd_item *head, *tail; /* queued, not yet taken */
+	bool wait_timed_out; /* a writer gave up waiting: disconnect */
+	uint64_t dropped;    /* applied here, never sent: peer out of date */
+	uint64_t submitted;
+};
+
+struct replicd_ticket {
+	uint64_t seq;
+	uint64_t gen;
+	bool wait; /* the caller must wait for the ack */
+};
+
+int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms);
+void replicd_repl_destroy(struct replicd_repl *r);
+
+/* --- FUSE threads ------------------------------------------------------ */
+/* Take the order lock; -EROFS (lock not held) unless writable. */
+int replicd_repl_begin(struct replicd_repl *r);
+/*
+ * With the order lock held, after the local apply succeeded: number op,
+ * and queue it if a peer is connected (else count it as dropped).
+ * force_wait: wait for the ack even in async mode (fsync).
+ */
+int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
+			bool force_wait, struct replicd_ticket *t);
+void replicd_repl_end(struct replicd_repl *r);
+/* Sleep until the ack, a disconnection, or timeout_ms (then ask the loop
+ * to disconnect). Never longer than timeout_ms. */
+void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t);
+/* Queue an operation that needs neither the writable role nor a wait
+ * (release of a handle); dropped silently when no peer is connected. */
+void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op);
+
+/* --- main thread ------------------------------------------------------- */
+/* Everything queued, oldest first (caller frees each item). */
+struct replicd_item *replicd_repl_take(struct replicd_repl *r);
+void replicd_repl_set_connected(struct replicd_repl *r, bool connected);
+void replicd_repl_acked(struct replicd_repl *r, uint64_t seq, uint64_t bytes);
+void replicd_repl_set_writable(struct replicd_repl *r, bool writable);
+void replicd_repl_stop(struct replicd_repl *r);
+/* Did a writer time out since the last call? */
+bool replicd_repl_timed_out(struct replicd_repl *r);
+/* Drain the eventfd. */
+void replicd_repl_drain_wake(struct replicd_repl *r);
+
+#endif

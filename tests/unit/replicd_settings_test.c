@@ -1,0 +1,77 @@
+/*
+ * replicd_settings_test.c - the replicd: section: defaults, and every bad
+ * value refused with file:line:column and the field.
+ */
+#include "settings.h"
+#include "test.h"
+
+static int parse(const char *text, struct replicd_settings *s, char *err)
+{
+	return replicd_settings_parse("app.yaml", text, strlen(text), s, err,
+				      256);
+}
+
+static void test_defaults(void)
+{
+	struct replicd_settings s;
+	char err[256];
+	CHECK_EQ_INT(parse("cluster: {name: x}\n"
+			   "replicd:\n  directories: [/srv/a, /srv/ab]\n",
+			   &s, err),
+		     0);
+	CHECK_EQ_INT(s.dir_count, 2);
+	CHECK(strcmp(s.dirs[1], "/srv/ab") == 0);
+	CHECK_EQ_INT(s.port, 7410);
+	CHECK_EQ_INT(s.timeout_ms, 3000);
+	CHECK(!s.async);
+}
+
+static void test_every_field(void)
+{
+	struct replicd_settings s;
+	char err[256];
+	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n  port: 9000\n"
+			   "  mode: async\n  timeout_ms: 250\n",
+			   &s, err),
+		     0);
+	CHECK_EQ_INT(s.port, 9000);
+	CHECK(s.async);
+	CHECK_EQ_INT(s.timeout_ms, 250);
+}
+
+static void test_bad_sections_name_line_column_and_field(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"cluster: {name: x}\n", "replicd: section missing"},
+		{"replicd:\n  port: 1\n", "replicd.directories: required"},
+		{"replicd:\n  directories: []\n",
+		 "app.yaml:2:16: replicd.directories: must list 1 to 16"},
+		{"replicd:\n  directories: [srv]\n",
+		 "replicd.directories[0]: 'srv' must be an absolute path"},
+		{"replicd:\n  directories: [/]\n", "and not '/'"},
+		{"replicd:\n  directories: [/a/../b]\n", "'..'"},
+		{"replicd:\n  directories: [/a/]\n", "trailing"},
+		{"replicd:\n  directories: [/a, /a/b]\n",
+		 "replicd.directories[1]: '/a/b' overlaps directories[0]"},
+		{"replicd:\n  directories: [/a, /a]\n", "overlaps"},
+		{"replicd:\n  directories: [/a]\n  mode: fast\n",
+		 "app.yaml:3:9: replicd.mode: must be sync or async"},
+		{"replicd:\n  directories: [/a]\n  port: 0\n", "replicd.port"},
+		{"replicd:\n  directories: [/a]\n  timeout_ms: 10\n",
+		 "replicd.timeout_ms"},
+		{"replicd:\n  directories: [/a]\n  dirs: [/b]\n",
+		 "replicd.dirs: unknown key"},
+		{"replicd: [1]\n", "replicd"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct replicd_settings s;
+		char err[256] = "";
+		CHECK_EQ_INT(parse(cases[i].text, &s, err), -EINVAL);
+		CHECK_STR_CONTAINS(err, cases[i].want);
+	}
+}
+
+TEST_MAIN(TEST(test_defaults), TEST(test_every_field),
+	  TEST(test_bad_sections_name_line_column_and_field))
