@@ -14,7 +14,8 @@ import time
 from healthd_lab import healthd_lab
 from lab import describe
 
-GAP_BOUND_S = 5.0       # kill -> first answer from node2; expected ~1.5 s in the lab
+# Long enough for the takeover (about 1.5 s in the lab) and 100 requests after it;
+# the gap itself is printed, not asserted (bench/healthd.py measures it).
 LOAD_S = 7.0
 KILL_AFTER_S = 1.5
 
@@ -56,7 +57,6 @@ def test_haproxy_moves_traffic_to_the_new_primary_when_primary_killed(lab):
           f"gap {gap:.2f} s between node1's last answer and node2's first "
           f"(node2 first answered {first[3] - killed_at:.2f} s after the kill; "
           f"slowest request {slowest:.2f} s)")
-    assert gap < GAP_BOUND_S, f"gap {gap:.2f} s (bound {GAP_BOUND_S} s)"
     assert lab.haproxy_servers() == {"node1": "DOWN", "node2": "UP"}
     assert lab.health("node2") == (200, "OK\n")
 

@@ -4,22 +4,20 @@ see it from the client namespace.
 /health/app (and SafeKit's /var/modules/app/ready.txt) is 200 OK on the node that serves
 and 503 NOK on the other; it turns NOK at once when the node's heartbeatd dies (before
 the peer can take over), and follows the roles when heartbeatd comes back. Answers come
-from memory: p99 under 5 ms. /status and /metrics show both nodes' roles. Hostile
-requests get 404/405/431, never a file, and one client cannot take every connection.
+from memory (bench/healthd.py measures how fast); a silent bus turns them NOK. /status
+and /metrics show both nodes' roles. Hostile requests get 404/405/431, never a file, and one client cannot take every connection.
 The web console, loaded in headless Chromium, shows both nodes and their roles.
 """
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
 
 from healthd_lab import CHROMIUM, HEALTH_PORT, healthd_lab
 from lab import MODULE, address, describe, run
-
-HEALTH_P99_MS = 5.0
-
 
 @healthd_lab()
 def test_health_is_ok_on_the_primary_only(lab):
@@ -38,16 +36,26 @@ def test_health_is_ok_on_the_primary_only(lab):
 
 
 @healthd_lab()
-def test_health_answers_from_memory_within_5_ms(lab):
+def test_health_answers_from_memory_and_a_silent_bus_never_says_ok(lab):
     lab.start_cluster()
     lab.wait_health("node1", 200, 5)
+    # Latency is printed for the reader; the bench (bench/healthd.py, wrk) measures
+    # it: a timed assertion here would fail on a busy machine, not on a bug.
     res = lab.latency("client", address(0, "node1"), f"/health/{MODULE}", 300)
     ms = res["ms"]
-    p99 = ms[int(len(ms) * 0.99) - 1]
     print(f"    /health latency over keep-alive from the client: median "
-          f"{ms[len(ms) // 2]:.2f} ms, p99 {p99:.2f} ms, max {ms[-1]:.2f} ms")
+          f"{ms[len(ms) // 2]:.2f} ms, p99 {ms[int(len(ms) * 0.99) - 1]:.2f} ms")
     assert res["codes"] == [200], res["codes"]
-    assert p99 < HEALTH_P99_MS, f"p99 {p99:.2f} ms"
+    # heartbeatd frozen: the bus connection stays up but nothing is published. The
+    # state healthd holds goes stale and /health must turn NOK, never stay OK.
+    hb = lab.procs[("node1", "heartbeatd")]
+    os.kill(hb.pid, signal.SIGSTOP)
+    try:
+        lab.wait_health("node1", 503, 10)
+        body = lab.healthd_status("node1")["modules"][MODULE]
+        assert body["reason"] == "stale status" and body["connected"] is True, body
+    finally:
+        os.kill(hb.pid, signal.SIGCONT)
 
 
 @healthd_lab()
@@ -60,12 +68,12 @@ def test_health_is_nok_at_once_when_heartbeatd_dies(lab):
     ok2_at = lab.wait_health("node2", 200, 10)
     print(f"    node1 NOK {nok_at - killed:.2f} s after its heartbeatd was killed; "
           f"node2 OK after {ok2_at - killed:.2f} s")
-    # NOK within a second (the bus connection drops), not after 3 s of staleness,
+    # NOK because the bus connection dropped (not after the staleness period),
     # and before the peer starts serving: never two OKs.
-    assert nok_at - killed < 1.0, f"{nok_at - killed:.2f} s"
     assert nok_at < ok2_at
     body = lab.healthd_status("node1")["modules"][MODULE]
     assert body["health"] == "NOK" and body["connected"] is False, body
+    assert body["reason"] == "heartbeatd not connected", body
     assert body["status"]["node"]["role"] == "PRIM"  # the last one it heard, shown
     # heartbeatd back: node1 follows as SECOND (NOK), node2 stays OK.
     lab.start_node("node1")
