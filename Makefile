@@ -4,7 +4,7 @@
 #   make deps       install the Debian packages needed (idempotent)
 #   make check      unit tests under ASan/UBSan, unit files, then cluster tests
 #   make demo       a two-node cluster in network namespaces, with a failover
-#   make bench      failover timings against keepalived, false failovers under load
+#   make bench      every bench/*.py: failover vs keepalived, checkd, healthd, ...
 #   make install    PREFIX=/usr DESTDIR=...
 #   make lint       clang-format check, cppcheck, banned functions
 
@@ -92,8 +92,14 @@ check: deps
 demo: deps all
 	@/usr/bin/python3 tests/lab/demo.py
 
+# Every bench/<name>.py is one benchmark (names starting with _ are shared
+# code); each prints its figures as ratios to a baseline measured in the same
+# run. All run, then make fails if any did.
+BENCHES := $(filter-out bench/_%,$(wildcard bench/*.py))
 bench: deps-bench all
-	@/usr/bin/python3 bench/failover.py
+	@failed=""; for b in $(BENCHES); do \
+		echo "=== $$b"; /usr/bin/python3 $$b || failed="$$failed $$b"; \
+	done; [ -z "$$failed" ] || { echo "make bench: failed:$$failed"; exit 1; }
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/skyha $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)

@@ -7,13 +7,19 @@ level=${1:-test}
 
 build_pkgs="gcc make pkg-config libzmq3-dev libsodium-dev libsystemd-dev libyaml-dev libjansson-dev"
 test_pkgs="python3 python3-zmq iproute2 systemd procps"
+# keepalived: failover baseline; stress-ng: CPU load (per-folder deps.txt add more)
 bench_pkgs="keepalived stress-ng"
 
-# Each daemon folder may list what it needs in deps.txt (one package per
-# word, '#' comments), so adding a daemon does not edit this file.
+# Each daemon folder may list what it needs in deps.txt, so adding a daemon
+# does not edit this file: packages separated by spaces, '#' comments; a line
+# starting with "test:" or "bench:" lists packages needed only at that level.
 top=$(cd "$(dirname "$0")/.." && pwd)
 for f in "$top"/*/deps.txt; do
-	[ -f "$f" ] && build_pkgs="$build_pkgs $(sed 's/#.*//' "$f" | tr '\n' ' ')"
+	[ -f "$f" ] || continue
+	body=$(sed 's/#.*//' "$f")
+	build_pkgs="$build_pkgs $(printf '%s\n' "$body" | { grep -v -E '^[[:space:]]*(test|bench):' || true; } | tr '\n' ' ')"
+	test_pkgs="$test_pkgs $(printf '%s\n' "$body" | sed -n -E 's/^[[:space:]]*test:(.*)/\1/p' | tr '\n' ' ')"
+	bench_pkgs="$bench_pkgs $(printf '%s\n' "$body" | sed -n -E 's/^[[:space:]]*bench:(.*)/\1/p' | tr '\n' ' ')"
 done
 
 pkgs=$build_pkgs
