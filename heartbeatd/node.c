@@ -468,6 +468,11 @@ static void tick(struct node *n, int64_t now)
 
 	orch_goal(&n->orch, n->sm.role, n->sm.epoch, now);
 	orch_step(&n->orch, now);
+	if (n->orch.news) {
+		/* The next actuator waits for this target; healthd for serving. */
+		n->orch.news = false;
+		n->publish_now = true;
+	}
 	if (n->orch.failed && sky_role_serves(n->sm.role)) {
 		log_error("%s", n->orch.failure);
 		sm_fail(&n->sm, now, n->orch.failure);

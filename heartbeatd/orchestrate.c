@@ -82,6 +82,7 @@ void orch_step(struct orch *o, int64_t now)
 			a->target = want;
 			o->step = i;
 			o->step_started_ms = now;
+			o->news = true;
 		}
 		if (reached(o, a))
 			continue;
@@ -92,6 +93,7 @@ void orch_step(struct orch *o, int64_t now)
 			o->step = i;
 			o->step_started_ms = now;
 		}
+		o->was_settled = false;
 		snprintf(o->pending, sizeof(o->pending), "%s %s",
 			 sky_actuator_name(a->which), want);
 		/* Only a promotion fails; a demotion keeps asking. */
@@ -116,6 +118,9 @@ void orch_step(struct orch *o, int64_t now)
 		return;
 	}
 	o->step = -1;
+	if (!o->was_settled)
+		o->news = true;
+	o->was_settled = true;
 }
 
 bool orch_settled(const struct orch *o)

@@ -37,6 +37,10 @@ struct orch {
 	bool failed;
 	char failure[192];
 	char pending[48];
+	/* Set when a step asks something new or the goal is reached: the
+	 * caller publishes at once instead of at the next period. */
+	bool news;
+	bool was_settled;
 };
 
 void orch_init(struct orch *o, const enum sky_actuator *order, size_t count,

@@ -110,9 +110,32 @@ static void test_a_step_that_stops_being_reached_gets_a_fresh_timeout(void)
 	CHECK(o.failed);
 }
 
+static void test_news_when_a_step_asks_or_the_goal_is_reached(void)
+{
+	struct orch o;
+	orch_init(&o, order, 2, 5000);
+	orch_goal(&o, SKY_ROLE_PRIM, 1, 0);
+	orch_step(&o, 0);
+	CHECK(o.news); /* replicd asked */
+	o.news = false;
+	orch_step(&o, 5);
+	CHECK(!o.news); /* nothing new */
+	orch_actual(&o, "replicd", "primary", 1, "", 10);
+	orch_step(&o, 10);
+	CHECK(o.news); /* vipd asked */
+	o.news = false;
+	orch_actual(&o, "vipd", "up", 1, "", 20);
+	orch_step(&o, 20);
+	CHECK(o.news && orch_settled(&o)); /* serving */
+	o.news = false;
+	orch_step(&o, 30);
+	CHECK(!o.news);
+}
+
 TEST_MAIN(TEST(test_promotion_asks_one_step_at_a_time_in_order),
 	  TEST(test_a_report_for_an_old_epoch_does_not_count),
 	  TEST(test_demotion_goes_in_reverse_order),
 	  TEST(test_step_timeout_fails_the_promotion_with_a_reason),
 	  TEST(test_reported_failure_fails_the_promotion),
-	  TEST(test_a_step_that_stops_being_reached_gets_a_fresh_timeout))
+	  TEST(test_a_step_that_stops_being_reached_gets_a_fresh_timeout),
+	  TEST(test_news_when_a_step_asks_or_the_goal_is_reached))
