@@ -26,7 +26,7 @@ def _settled_with_app(lab):
                       "serving (checkd reported the application up)", BOUND_S)
     assert st["actuators"]["checkd"]["state"] == "up", describe(st)
     pid = lab.wait_app("node1", BOUND_S)
-    assert lab.http_get("node2") is None, "the application also answers on node2"
+    assert lab.app_http_status("node2") is None, "the application also answers on node2"
     return pid
 
 
@@ -53,7 +53,7 @@ def test_killed_application_restarted_on_same_node(lab):
     assert "restarting the application (1 of 2" in st["reason"], describe_checkd(st)
     roles = lab.roles()
     assert roles == {"node1": "PRIM", "node2": "SECOND"}, roles
-    assert lab.http_get("node2") is None
+    assert lab.app_http_status("node2") is None
 
 
 @checkd_lab()
@@ -73,7 +73,7 @@ def test_application_killed_more_than_max_fails_over_to_peer(lab):
     ck1 = lab.wait_checkd("node1", lambda s: s["state"] == "down" and s["app"] == "stopped",
                           "application stopped after the failover", BOUND_S)
     assert "failover" in ck1["reason"], describe_checkd(ck1)
-    assert lab.http_get("node1") is None, "the application still answers on node1"
+    assert lab.app_http_status("node1") is None, "the application still answers on node1"
     assert lab.app_pid("node1") is None
     # The new primary took over with the primary's data generation (never older).
     assert st["node2"]["node"]["generation"] >= gen_before, describe(st["node2"])

@@ -36,7 +36,7 @@ def test_custom_checker_failing_on_primary_fails_over(lab):
     assert "checker flag (custom) failed 2 times" in ck["reason"] or \
         "failover" in ck["reason"], describe_checkd(ck)
     assert ck["restarts_in_window"] == 0, describe_checkd(ck)
-    assert lab.http_get("node1") is None
+    assert lab.app_http_status("node1") is None
     assert st["node2"]["node"]["serving"] or lab.status("node2")["node"]["role"] == "PRIM"
 
 

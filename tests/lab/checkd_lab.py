@@ -22,6 +22,7 @@ builds the class named by lab_options' lab_class). checkd's own view is read fro
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -114,14 +115,20 @@ class CheckdLab(lablib.Lab):
             lines.append("  checkers: []")
         return "\n".join(lines) + "\n"
 
-    def config_text(self, interval_ms=None, timeout_ms=None, lease_ms=None):
-        text = super().config_text(interval_ms, timeout_ms, lease_ms)
-        old = "transitions:\n  order: []\n  step_timeout_ms: 30000\n"
-        if old not in text:
+    def config_text(self, *args, **kwargs):
+        text = super().config_text(*args, **kwargs)
+        # checkd goes last in whatever order a parent lab class set (replicd, vipd).
+        m = re.search(r"transitions:\n  order: \[([^\]]*)\]\n  step_timeout_ms: \d+\n", text)
+        if not m:
             raise LabError("lab.py's transitions section changed: update checkd_lab.py")
-        text = text.replace(old, "transitions:\n  order: [checkd]\n"
-                            f"  step_timeout_ms: {self.step_timeout_ms}\n")
+        order = [x.strip() for x in m.group(1).split(",") if x.strip()] + ["checkd"]
+        text = (text[:m.start()] + f"transitions:\n  order: [{', '.join(order)}]\n"
+                f"  step_timeout_ms: {self.step_timeout_ms}\n" + text[m.end():])
         return text + self.checkd_section()
+
+    def checkd_config(self, node):
+        """The module file checkd reads on node (the same on both nodes here)."""
+        return self.config
 
     def setup(self):
         super().setup()
@@ -163,7 +170,7 @@ class CheckdLab(lablib.Lab):
         old = self.procs.get((node, "checkd"))
         if old is not None and old.poll() is None:
             raise LabError(f"checkd already runs on {node}")
-        argv = [CHECKD, "--config", self.config, "--node", node,
+        argv = [CHECKD, "--config", self.checkd_config(node), "--node", node,
                 "--run-dir", self.node_dir(node, "run")] + (["-v"] if self.verbose else [])
         with open(self.checkd_log_path(node), "a") as log:
             log.write(f"--- lab {time.strftime('%H:%M:%S')}: start {' '.join(argv)} ---\n")
@@ -196,7 +203,7 @@ class CheckdLab(lablib.Lab):
             return None
         return pid if pid_alive(pid) else None
 
-    def http_get(self, node, timeout=1.0):
+    def app_http_status(self, node, timeout=1.0):
         """GET / on the node's address, from the client namespace: the HTTP status
         code, or None when nothing answers."""
         code = ("import sys, urllib.request\n"
@@ -217,7 +224,7 @@ class CheckdLab(lablib.Lab):
         deadline = time.monotonic() + timeout
         while True:
             pid = self.app_pid(node)
-            if pid and pid != other_than and self.http_get(node) == 200:
+            if pid and pid != other_than and self.app_http_status(node) == 200:
                 return pid
             if time.monotonic() >= deadline:
                 raise AssertionError(

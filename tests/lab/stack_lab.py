@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""stack_lab.py - the namespace lab with every daemon of a mirror module on each node.
+
+StackLab is the lab of `make demo` and of tests/cluster/test_stack.py: on each node,
+replicd (the replicated directory <lab>/<node>/data, see replicd_lab.py), heartbeatd,
+healthd (port 9010, see healthd_lab.py) and checkd running the sample application of
+examples/app (python3 -m http.server on port 8080, see checkd_lab.py), with
+transitions.order [replicd, checkd]: on promotion the replicated directory turns
+writable first, then the application starts; on demotion the reverse.
+
+The application serves the replicated directory (APP_DIR), so a client sees, through
+HTTP, the very bytes replication kept. Both nodes live on one machine, so each node's
+checkd reads its own copy of the module file (<lab>/app-<node>.yaml, also replicd's):
+the same file but for APP_DIR, which names that node's data directory.
+"""
+
+import hashlib
+import os
+
+from checkd_lab import APP_PORT, CheckdLab
+from healthd_lab import HealthdLab
+from lab import LabError, address, run
+import lab as lablib
+from replicd_lab import ReplicdLab
+
+__all__ = ["StackLab", "APP_PORT"]
+
+
+class StackLab(CheckdLab, ReplicdLab, HealthdLab):
+    """replicd + heartbeatd + healthd + checkd + the sample application on each node.
+
+    start_node(node) runs, through the classes' chain: replicd (waits for its mount),
+    heartbeatd, healthd (waits until it follows the module), then checkd.
+    """
+
+    def __init__(self, **kw):
+        kw.setdefault("step_timeout_ms", 15000)
+        super().__init__(**kw)
+
+    def checkd_config(self, node):
+        path = os.path.join(self.dir, f"{lablib.MODULE}-{node}-checkd.yaml")
+        if not os.path.exists(path):
+            text = self.replicd_config_text(node)
+            port_line = f'    APP_PORT: "{APP_PORT}"\n'
+            if port_line not in text:
+                raise LabError("checkd_lab.py's environment changed: update stack_lab.py")
+            text = text.replace(port_line,
+                                port_line + f'    APP_DIR: "{self.data_dir(node)}"\n')
+            self.write_config(path, text)
+        return path
+
+    def start_app(self, node):
+        """HealthdLab's stand-in application is not needed: checkd runs the real one."""
+        return None
+
+    def running(self, member, daemon="heartbeatd"):
+        if daemon == "app":
+            return True  # so HealthdLab.start_node does not start its stand-in
+        return super().running(member, daemon)
+
+    # -- what a client sees ------------------------------------------------------------
+
+    def fetch(self, node, name, timeout=2.0):
+        """GET /<name> from the application on node, asked from the client namespace:
+        the body (text files only) as bytes, or None when it does not answer 200."""
+        code = ("import sys, urllib.request\n"
+                "try:\n"
+                f"    r = urllib.request.urlopen(sys.argv[1], timeout={timeout})\n"
+                "    sys.stdout.buffer.write(r.read()) if r.status == 200 else sys.exit(3)\n"
+                "except Exception:\n"
+                "    sys.exit(3)\n")
+        url = f"http://{address(0, node)}:{APP_PORT}/{name}"
+        res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c", code, url],
+                  check=False, timeout=timeout + 10)
+        return res.stdout.encode() if res.returncode == 0 else None
+
+    def write_ledger(self, node, name, records):
+        """Write numbered records to <data>/<name> on node through the replicated
+        mount, each followed by fsync (acknowledged only once fsync returned); return
+        the acknowledged bytes' SHA-256."""
+        path = os.path.join(self.data_dir(node), name)
+        acknowledged = b""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            for i in range(records):
+                line = f"record {i:05d}: transfer {i * 37 % 1000} EUR\n".encode()
+                os.write(fd, line)
+                os.fsync(fd)
+                acknowledged += line
+        finally:
+            os.close(fd)
+        return hashlib.sha256(acknowledged).hexdigest()
