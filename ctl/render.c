@@ -26,6 +26,7 @@
 #define NETWORKS_SHOWN_MAX  8
 #define ADDRESSES_SHOWN_MAX 4
 #define ACTUATORS_SHOWN_MAX 8
+#define CHECKERS_SHOWN_MAX  8
 #define NODE_COLUMN_MIN	    12
 #define GEN_COLUMN_MIN	    3
 
@@ -521,6 +522,86 @@ static void render_actuators(FILE *out, const json_t *status)
 	fputc('\n', out);
 }
 
+static const json_t *actuator_detail(const json_t *status, const char *daemon)
+{
+	const json_t *d = json_object_get(
+		json_object_get(json_object_get(status, "actuators"), daemon),
+		"detail");
+	return json_is_object(d) ? d : NULL;
+}
+
+/* checkd's checkers and restarts, from its detail in the status. */
+static void render_checkd(FILE *out, const json_t *status)
+{
+	const json_t *d = actuator_detail(status, "checkd");
+	const json_t *list = json_object_get(d, "checkers");
+	char name[NAME_TEXT_MAX], state[WORD_TEXT_MAX], action[WORD_TEXT_MAX],
+		error[REASON_TEXT_MAX], n[INT_TEXT_MAX], m[INT_TEXT_MAX],
+		w[DURATION_TEXT_MAX];
+	int64_t pid = 0, failures = 0;
+	size_t i;
+	const json_t *c;
+
+	if (!d)
+		return;
+	fprintf(out, "app:       %s, restarts %s/%s in %s",
+		field(d, "app", name, sizeof(name)),
+		int_text(d, "restarts_in_window", n, sizeof(n)),
+		int_text(d, "restart_max", m, sizeof(m)),
+		duration_text(d, "restart_window_ms", w, sizeof(w)));
+	if (get_int(d, "app_pid", &pid) && pid > 0)
+		fprintf(out, ", pid %lld", (long long)pid);
+	fputc('\n', out);
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return;
+	fputs("checkers: ", out);
+	json_array_foreach(list, i, c)
+	{
+		if (i == CHECKERS_SHOWN_MAX) {
+			fprintf(out, "   (%zu more)",
+				json_array_size(list) - i);
+			break;
+		}
+		bool ok = !text_is(c, "state", "failed");
+		fprintf(out, "%s%s %s", i ? "   " : " ",
+			field(c, "name", name, sizeof(name)),
+			ok ? field(c, "state", state, sizeof(state))
+			   : "FAILING");
+		if (!ok && get_int(c, "consecutive", &failures))
+			fprintf(out, " x%lld", (long long)failures);
+		fprintf(out, " (%s)",
+			field(c, "action", action, sizeof(action)));
+		if (!ok && has_text(c, "last_error"))
+			fprintf(out, ": %s",
+				field(c, "last_error", error, sizeof(error)));
+	}
+	fputc('\n', out);
+}
+
+/* replicd's replication state, from its detail in the status. */
+static void render_replicd(FILE *out, const json_t *status)
+{
+	const json_t *d = actuator_detail(status, "replicd");
+	char mode[WORD_TEXT_MAX], n[INT_TEXT_MAX], m[INT_TEXT_MAX];
+
+	if (!d)
+		return;
+	const json_t *connected = json_object_get(d, "peer_connected");
+	const json_t *in_sync = json_object_get(d, "in_sync");
+	fprintf(out,
+		"replica:   %s, peer %s, %s, %s bytes sent, %s ops pending\n",
+		field(d, "mode", mode, sizeof(mode)),
+		json_is_boolean(connected)
+			? (json_is_true(connected) ? "connected"
+						   : "NOT connected")
+			: "?",
+		json_is_boolean(in_sync)
+			? (json_is_true(in_sync) ? "in sync" : "NOT in sync")
+			: "sync ?",
+		int_text(d, "bytes_sent", n, sizeof(n)),
+		int_text(d, "ops_pending", m, sizeof(m)));
+}
+
 static void render_counters(FILE *out, const json_t *counters)
 {
 	static const struct {
@@ -556,6 +637,8 @@ int skyctl_render_status(FILE *out, const json_t *status)
 	render_witness(out, status);
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);
+	render_replicd(out, status);
+	render_checkd(out, status);
 	render_counters(out, json_object_get(status, "counters"));
 	if (fflush(out) != 0 || ferror(out))
 		return -EIO;

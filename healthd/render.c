@@ -350,6 +350,81 @@ static void actuator_family(FILE *f, const struct healthd_table *t)
 	}
 }
 
+/* What replicd and checkd say beyond their state, as heartbeatd forwards it
+ * in status.actuators.<daemon>.detail (docs/protocol.md). */
+struct detail_metric {
+	const char *name, *type, *help, *actuator, *key;
+	bool boolean;
+};
+
+static const struct detail_metric detail_metrics[] = {
+	{"skyha_replication_peer_connected", "gauge",
+	 "1 when replicd is connected to its peer", "replicd", "peer_connected",
+	 true},
+	{"skyha_replication_in_sync", "gauge",
+	 "1 when the peer has every change replicd made", "replicd", "in_sync",
+	 true},
+	{"skyha_replication_bytes_sent_total", "counter",
+	 "bytes replicd sent to its peer since it started", "replicd",
+	 "bytes_sent", false},
+	{"skyha_replication_ops_pending", "gauge",
+	 "operations the peer has not acknowledged yet (the lag)", "replicd",
+	 "ops_pending", false},
+	{"skyha_app_restarts_in_window", "gauge",
+	 "application restarts by checkd in its sliding window", "checkd",
+	 "restarts_in_window", false},
+};
+
+static const json_t *detail_of(const struct healthd_module *m,
+			       const char *actuator)
+{
+	const json_t *d = json_object_get(
+		json_object_get(json_object_get(m->status, "actuators"),
+				actuator),
+		"detail");
+	return json_is_object(d) ? d : NULL;
+}
+
+static void detail_families(FILE *f, const struct healthd_table *t)
+{
+	for (size_t k = 0; k < SKY_ARRAY_SIZE(detail_metrics); k++) {
+		const struct detail_metric *dm = &detail_metrics[k];
+		family(f, dm->name, dm->type, dm->help);
+		for (size_t i = 0; i < t->count; i++) {
+			const json_t *v = json_object_get(
+				detail_of(t->mods[i], dm->actuator), dm->key);
+			if (dm->boolean && json_is_boolean(v))
+				sample_u64(f, dm->name, t->mods[i]->name, NULL,
+					   NULL, json_is_true(v));
+			else if (!dm->boolean && json_is_integer(v) &&
+				 json_integer_value(v) >= 0)
+				sample_u64(f, dm->name, t->mods[i]->name, NULL,
+					   NULL,
+					   (uint64_t)json_integer_value(v));
+		}
+	}
+	family(f, "skyha_checker_failing", "gauge",
+	       "1 while a checkd checker counts as failed (after fail_after)");
+	for (size_t i = 0; i < t->count; i++) {
+		const json_t *list = json_object_get(
+			detail_of(t->mods[i], "checkd"), "checkers");
+		size_t n;
+		const json_t *c;
+		if (!json_is_array(list))
+			continue;
+		json_array_foreach(list, n, c)
+		{
+			const char *name = get_string(c, "name");
+			const char *state = get_string(c, "state");
+			/* "unknown" (not run yet) is not a failure. */
+			if (name && state)
+				sample_u64(f, "skyha_checker_failing",
+					   t->mods[i]->name, "checker", name,
+					   strcmp(state, "failed") == 0);
+		}
+	}
+}
+
 static void write_metrics(FILE *f, const struct healthd_table *t,
 			  const struct healthd_stats *stats, int64_t now_ms)
 {
@@ -474,6 +549,7 @@ static void write_metrics(FILE *f, const struct healthd_table *t,
 		       "socket", req_keys, req_labels,
 		       SKY_ARRAY_SIZE(req_keys));
 	actuator_family(f, t);
+	detail_families(f, t);
 }
 
 int healthd_render_metrics(const struct healthd_table *t,

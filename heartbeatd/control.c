@@ -100,6 +100,9 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 				    a->heard
 					    ? json_integer(now - a->heard_at_ms)
 					    : json_null());
+		if (n->actuator_detail[a->which])
+			json_object_set(v, "detail",
+					n->actuator_detail[a->which]);
 		json_object_set_new(o, sky_actuator_name(a->which), v);
 	}
 	return o;

@@ -275,6 +275,34 @@ static void drain_udp(struct node *n, int fd, int net_index, int64_t now)
 	}
 }
 
+/*
+ * What an actuator says beyond its state (checkd's checkers, replicd's lag)
+ * goes into the status for skyctl and healthd, bounded so one chatty
+ * daemon cannot bloat every status reply and publication.
+ */
+static void keep_actuator_detail(struct node *n, const char *daemon,
+				 const json_t *msg)
+{
+	static const char *const common[] = {"module", "daemon", "node",
+					     "epoch",  "state",	 "reason"};
+	enum sky_actuator which;
+	if (sky_actuator_parse(daemon, &which) < 0)
+		return;
+	json_t *detail = json_deep_copy(msg);
+	if (!detail)
+		return;
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		json_object_del(detail, common[i]);
+	size_t size = json_dumpb(detail, NULL, 0, JSON_COMPACT);
+	if (size > SKY_ACTUATOR_DETAIL_MAX) {
+		json_decref(detail);
+		detail = json_pack("{s:s}", "omitted",
+				   "detail larger than the status allows");
+	}
+	json_decref(n->actuator_detail[which]);
+	n->actuator_detail[which] = detail;
+}
+
 static void on_actual(struct node *n, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX];
@@ -310,6 +338,8 @@ static void on_actual(struct node *n, int64_t now)
 				"missing daemon/state/epoch or "
 				"unknown daemon",
 				topic);
+		} else {
+			keep_actuator_detail(n, daemon, msg);
 		}
 		json_decref(msg);
 	}
@@ -708,6 +738,10 @@ int node_run(struct node *n)
 
 void node_close(struct node *n)
 {
+	for (size_t i = 0; i < SKY_ACT_COUNT; i++) {
+		json_decref(n->actuator_detail[i]);
+		n->actuator_detail[i] = NULL;
+	}
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
 	sky_bus_close(&n->ctl);

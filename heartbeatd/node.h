@@ -39,6 +39,9 @@ struct node {
 	struct sm_witness witness_view;
 	struct lease_client lease;
 	struct orch orch;
+	/* Each actuator's last actual message minus the common fields (its
+	 * checkers, replication lag...), shown in the status; owned. */
+	json_t *actuator_detail[SKY_ACT_COUNT];
 	struct node_state persisted;
 	struct peer_view peer;
 	struct net_counters counters;

@@ -74,10 +74,13 @@ const char *sky_actuator_target(enum sky_actuator a, enum sky_role role);
 #define SKY_KIND_STATUS	 "status"
 #define SKY_KIND_ACTUAL	 "actual"
 
-#define SKY_BUS_MSG_MAX	      (64 * 1024) /* a bus JSON object */
-#define SKY_CTL_MSG_MAX	      4096	  /* a control request */
-#define SKY_TOPIC_MAX	      128
-#define SKY_PUBLISH_PERIOD_MS 1000
+#define SKY_BUS_MSG_MAX (64 * 1024) /* a bus JSON object */
+#define SKY_CTL_MSG_MAX 4096	    /* a control request */
+#define SKY_TOPIC_MAX	128
+/* An actuator's detail kept in heartbeatd's status: SKY_ACT_COUNT of them
+ * and the rest of the status must fit one SKY_BUS_MSG_MAX message. */
+#define SKY_ACTUATOR_DETAIL_MAX (8 * 1024)
+#define SKY_PUBLISH_PERIOD_MS	1000
 
 /* "ipc://RUN/MODULE/NAME"; -ENAMETOOLONG if it does not fit. */
 int sky_bus_endpoint(char *buf, size_t size, const char *run_dir,

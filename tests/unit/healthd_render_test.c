@@ -251,7 +251,52 @@ static void test_codes_are_counted_by_class(void)
 	CHECK_EQ_INT(healthd_code_of(431), HEALTHD_CODE_OTHER);
 }
 
+static void test_metrics_show_replication_and_checkers_from_details(void)
+{
+	struct healthd_table t = {0};
+	struct healthd_module *mod = add(&t, "app", full_status, 1000);
+	json_t *acts = json_object_get(mod->status, "actuators");
+	json_object_set_new(json_object_get(acts, "replicd"), "detail",
+			    json_pack("{s:b,s:b,s:I,s:I}", "peer_connected", 1,
+				      "in_sync", 0, "bytes_sent",
+				      (json_int_t)123456789, "ops_pending",
+				      (json_int_t)7));
+	json_object_set_new(
+		acts, "checkd",
+		json_pack("{s:s,s:s,s:{s:i,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},"
+			  "{s:i,s:s}]}}",
+			  "target", "up", "state", "up", "detail",
+			  "restarts_in_window", 2, "checkers", "name", "proc",
+			  "state", "ok", "name", "http\"\n", "state", "failed",
+			  "name", "new", "state", "unknown", "name", 5, "state",
+			  "failed"));
+	char *m = metrics(&t, 1500);
+	check_exposition_format(m);
+	CHECK_STR_CONTAINS(
+		m, "skyha_replication_peer_connected{module=\"app\"} 1\n");
+	CHECK_STR_CONTAINS(m, "skyha_replication_in_sync{module=\"app\"} 0\n");
+	CHECK_STR_CONTAINS(m,
+			   "skyha_replication_bytes_sent_total{module=\"app\"} "
+			   "123456789\n");
+	CHECK_STR_CONTAINS(m,
+			   "skyha_replication_ops_pending{module=\"app\"} 7\n");
+	CHECK_STR_CONTAINS(m,
+			   "skyha_app_restarts_in_window{module=\"app\"} 2\n");
+	CHECK_STR_CONTAINS(
+		m,
+		"skyha_checker_failing{module=\"app\",checker=\"proc\"} 0\n");
+	CHECK_STR_CONTAINS(m, "skyha_checker_failing{module=\"app\",checker="
+			      "\"http\\\"\\n\"} 1\n");
+	CHECK_STR_CONTAINS(
+		m, "skyha_checker_failing{module=\"app\",checker=\"new\"} 0\n");
+	CHECK(strstr(m, "checker=\"5\"") ==
+	      NULL); /* a name that is no string */
+	free(m);
+	healthd_table_clear(&t);
+}
+
 TEST_MAIN(TEST(test_metrics_show_roles_networks_and_drops),
+	  TEST(test_metrics_show_replication_and_checkers_from_details),
 	  TEST(test_metrics_are_valid_exposition_text),
 	  TEST(test_hostile_status_cannot_break_metrics),
 	  TEST(test_status_aggregates_every_module),

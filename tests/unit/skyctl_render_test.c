@@ -556,7 +556,62 @@ static void test_a_failed_write_is_reported(void)
 	json_decref(status);
 }
 
+static void test_checkers_and_replication_from_the_actuators_details(void)
+{
+	json_t *status = sample_with(
+		NULL, "actuators",
+		"{'replicd':{'state':'primary','epoch':7,'age_ms':300,"
+		"  "
+		"'detail':{'mode':'sync','peer_connected':true,'in_sync':true,"
+		"            'bytes_sent':4096,'ops_pending':0}},"
+		" 'checkd':{'state':'up','epoch':7,'age_ms':200,"
+		"  'detail':{'app':'running','app_pid':4242,"
+		"            'restarts_in_window':1,'restart_max':3,"
+		"            'restart_window_ms':60000,'checkers':["
+		"    {'name':'app-process','state':'ok','action':'restart',"
+		"     'consecutive':4,'last_error':''},"
+		"    {'name':'app-http','state':'failed','action':'restart',"
+		"     'consecutive':2,'last_error':'connection refused'}]}}}");
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(text, "replica:   sync, peer connected, in sync, "
+				 "4096 bytes sent, 0 ops pending\n");
+	CHECK_STR_CONTAINS(text, "app:       running, restarts 1/3 in 1 min, "
+				 "pid 4242\n");
+	CHECK_STR_CONTAINS(text,
+			   "checkers:  app-process ok (restart)   app-http "
+			   "FAILING x2 (restart): connection refused\n");
+	free(text);
+	json_decref(status);
+
+	/* Hostile or broken details: bounded, escaped, question marks. */
+	json_t *many = json_array();
+	for (int i = 0; i < 50; i++)
+		json_array_append_new(
+			many, json_pack("{s:s,s:s,s:i}", "name", "\x1b[2Jx",
+					"state", "failed", "consecutive", i));
+	json_t *detail = json_pack("{s:o,s:s,s:s}", "checkers", many, "app",
+				   "\x1b]0;title\x07", "restart_max", "three");
+	status = load(sample_status);
+	json_object_set_new(
+		json_object_get(status, "actuators"), "checkd",
+		json_pack("{s:s,s:o}", "state", "up", "detail", detail));
+	json_object_set_new(
+		json_object_get(json_object_get(status, "actuators"),
+				"replicd"),
+		"detail", json_pack("{s:i,s:s}", "mode", 3, "in_sync", "yes"));
+	text = render(status);
+	CHECK(!strchr(text, '\x1b'));
+	CHECK(!strchr(text, '\x07'));
+	CHECK_STR_CONTAINS(text, "(42 more)");
+	CHECK_STR_CONTAINS(text, "restarts ?/?");
+	CHECK_STR_CONTAINS(text, "replica:   ?, peer ?, sync ?, ? bytes sent");
+	free(text);
+	json_decref(status);
+}
+
 TEST_MAIN(TEST(test_both_nodes_up_shows_the_whole_picture),
+	  TEST(test_checkers_and_replication_from_the_actuators_details),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
