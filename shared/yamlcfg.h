@@ -1,5 +1,5 @@
 /*
- * yaml.h -  reading configuration with positions, for every daemon.
+ * yamlcfg.h - reading configuration with positions, for every daemon.
  *
  * shared/config.c reads the sections every daemon needs (cluster, module,
  * nodes, heartbeat, witness, transitions); a daemon reads its own section

@@ -5,7 +5,8 @@ see it from the client namespace.
 and 503 NOK on the other; it turns NOK at once when the node's heartbeatd dies (before
 the peer can take over), and follows the roles when heartbeatd comes back. Answers come
 from memory (bench/healthd.py measures how fast); a silent bus turns them NOK. /status
-and /metrics show both nodes' roles. Hostile requests get 404/405/431, never a file, and one client cannot take every connection.
+and /metrics show both nodes' roles. Hostile requests get 404/405/431, never a file,
+and one client cannot take every connection.
 The web console, loaded in headless Chromium, shows both nodes and their roles.
 """
 
