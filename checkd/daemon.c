@@ -19,22 +19,6 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 __attribute__((format(printf, 2, 3))) static void event(struct checkd *d,
 							const char *fmt, ...)
 {
@@ -670,7 +654,7 @@ int checkd_run(struct checkd *d)
 	zmq_pollitem_t items[2 + 2 * CHECKD_MAX_CHECKERS];
 	int item_of[2 + 2 * CHECKD_MAX_CHECKERS];
 
-	install_signals();
+	sky_stop_signals_install();
 	log_notice("checkd for module %s on node %s started: %zu checkers, "
 		   "%s, restart at most %u times in %u ms, then %s",
 		   d->mod.module, d->self->name, d->cfg.checker_count,
@@ -679,7 +663,7 @@ int checkd_run(struct checkd *d)
 		   checkd_action_name(d->cfg.escalation));
 	sky_notify_ready("waiting for heartbeatd's desired state");
 
-	while (!stop_requested) {
+	while (!sky_stop_requested()) {
 		size_t count = 0;
 		items[count] = (zmq_pollitem_t){.socket = d->sub,
 						.events = ZMQ_POLLIN};

@@ -82,23 +82,6 @@ static const char usage_text[] =
 	"listening\n"
 	"socket cannot be opened.\n";
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-	/* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /* "2 modules: app OK, db NOK (stale status)" for systemctl status. */
 static void summarize(const struct healthd_table *t, int64_t now, char *buf,
 		      size_t size)
@@ -143,7 +126,7 @@ static int run(struct healthd_http *http, struct healthd_bus *bus)
 	char status[512], last_status[512] = "";
 	int64_t next_status_ms = 0;
 
-	while (!stop_requested) {
+	while (!sky_stop_requested()) {
 		int64_t now = sky_now_ms();
 		int timeout = healthd_http_timeout_ms(http, 250);
 		size_t n = healthd_http_poll_items(http, items,
@@ -312,7 +295,7 @@ int main(int argc, char **argv)
 		}
 	}
 	healthd_bus_scan(&bus, sky_now_ms(), true);
-	install_signals();
+	sky_stop_signals_install();
 
 	char ready[256];
 	snprintf(ready, sizeof(ready), "listening on %s, %zu module%s",

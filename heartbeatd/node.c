@@ -13,23 +13,6 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-	/* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 /*
  * How long zmq_poll may sleep: until the next heartbeat is due, and never
  * more than 20 ms, so the loss of the peer, the end of a lease or a due
@@ -682,7 +665,7 @@ int node_run(struct node *n)
 	items[count++] =
 		(zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
 
-	install_signals();
+	sky_stop_signals_install();
 	log_notice("node %s of module %s started: %s, epoch %llu, generation "
 		   "%llu, data %s, incarnation %llu; peer %s; quorum %s",
 		   n->self->name, n->cfg.module, sky_role_name(n->sm.role),
@@ -698,7 +681,7 @@ int node_run(struct node *n)
 		 sky_role_name(n->sm.role), n->peer_node->name);
 	sky_notify_ready(status);
 
-	while (!stop_requested) {
+	while (!sky_stop_requested()) {
 		int r = zmq_poll(items, (int)count,
 				 poll_timeout_ms(n, sky_now_ms()));
 		int64_t now = sky_now_ms();

@@ -17,14 +17,6 @@
 #include <signal.h>
 #include <string.h>
 
-static volatile sig_atomic_t witness_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	witness_stop = 1;
-}
-
 struct witness_server {
 	const struct sky_config *cfg;
 	char state_path[PATH_MAX];
@@ -176,9 +168,7 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 		fds[i].events = POLLIN;
 	}
 
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	sky_stop_signals_install();
 	log_notice("witness for module %s of cluster %s: %zu address(es), "
 		   "lease %u ms, newest generation %llu%s%s; granting nothing "
 		   "for the first %u ms",
@@ -189,7 +179,7 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 		   s.persisted.newest_node, cfg->lease_ms);
 	sky_notify_ready("witness serving leases");
 
-	while (!witness_stop) {
+	while (!sky_stop_requested()) {
 		int n = poll(fds, cfg->witness_addr_count, 100);
 		int64_t now = sky_now_ms();
 		if (n < 0 && errno != EINTR) {
