@@ -1,11 +1,12 @@
-"""Cluster test: the whole mirror module on each node (tests/lab/stack_lab.py): replicd,
+"""Cluster tests: the whole mirror module on each node (tests/lab/stack_lab.py): replicd,
 heartbeatd, healthd, checkd and the sample application serving the replicated directory.
 
-What `make demo` shows, as a test that can fail: records written and fsynced on the
+What `make demo` shows, as tests that can fail: records written and fsynced on the
 primary are served, byte for byte, by the application the secondary starts after a
 power cut of the primary; the application runs on one node at a time, after replicd
 made the directory writable there; /health follows; the old primary returns as SECOND
-with the application stopped.
+with the application stopped. And when the application keeps failing on the primary,
+checkd hands the module to the peer, which serves the same bytes.
 """
 
 import hashlib
@@ -52,3 +53,33 @@ def test_power_cut_keeps_acknowledged_records_and_moves_the_application(lab):
     lab.wait_checkd("node1", lambda st: app_stopped(lab, "node1"), "application stopped")
     health = (lab.health("node1"), lab.health("node2"))
     assert health[0][0] == 503 and health[1][0] == 200, health
+
+
+@lab_options(lab_class=StackLab, restart_max=1)
+def test_application_failing_repeatedly_moves_to_the_peer_with_its_data(lab):
+    lab.start_cluster(30)
+    pid = lab.wait_app("node1", 15)
+    lab.wait_health("node1", 200, 10)
+    lab.wait_replicd("node2", "secondary", timeout=15)
+    lab.wait_replicd("node1", "primary", connected=True, timeout=15)
+    digest = lab.write_ledger("node1", LEDGER, 300)
+
+    lab.kill_app("node1")  # restarted in place (restart.max 1)...
+    lab.wait_app("node1", 15, other_than=pid)
+    lab.kill_app("node1")  # ...then the second failure in the window: failover
+    lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, 30)
+    lab.wait_for("node2", lambda st: st["node"]["serving"], "serving", 30)
+    lab.wait_app("node2", 20)
+    served = lab.fetch("node2", LEDGER)
+    assert served is not None and hashlib.sha256(served).hexdigest() == digest, \
+        f"the ledger on node2 differs: {None if served is None else len(served)} bytes"
+    # node1 stays a secondary with the application stopped, and node2 now takes writes.
+    lab.wait_checkd("node1", lambda st: app_stopped(lab, "node1"), "application stopped")
+    assert lab.app_http_status("node1") is None
+    with open(lab.data_dir("node2") + "/after.txt", "w") as f:
+        f.write("written on the new primary\n")
+    try:
+        open(lab.data_dir("node1") + "/refused.txt", "w").close()
+        raise AssertionError("the secondary's replicated directory accepted a write")
+    except OSError as exc:
+        assert exc.errno == 30, exc  # EROFS
