@@ -4,6 +4,7 @@
  * configuration, then runs either a node (node.c) or the witness
  * (witness_server.c).
  */
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "node.h"
@@ -56,114 +57,60 @@ static const char usage_text[] =
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";
 
-enum { OPT_NODE = 256, OPT_RUN_DIR, OPT_STATE_DIR, OPT_WITNESS };
+enum { OPT_STATE_DIR = SKY_OPT_OWN, OPT_WITNESS };
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"node", required_argument, NULL, OPT_NODE},
-		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+		SKY_CLI_OPTIONS,
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"witness", no_argument, NULL, OPT_WITNESS},
-		{"check", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *config_path = "/etc/skyha/skyha.yaml";
-	const char *run_dir = "/run/skyha", *state_dir = "/var/lib/skyha";
-	char node_name[SKY_NAME_MAX + 1] = "";
-	bool witness = false, check_only = false, verbose = false;
+	const char *state_dir = "/var/lib/skyha";
+	bool witness = false;
 	static struct sky_config cfg;
-	char err[1024];
+	struct sky_cli cli;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case OPT_NODE:
-			if (!sky_name_valid(optarg, strlen(optarg))) {
-				fprintf(stderr,
-					"heartbeatd: --node: '%s' is not a "
-					"valid node name\n",
-					optarg);
-				return 1;
-			}
-			sky_strlcpy(node_name, optarg, sizeof(node_name));
-			break;
-		case OPT_RUN_DIR:
-			run_dir = optarg;
-			break;
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_WITNESS:
-			witness = true;
-			break;
-		case 'n':
-			check_only = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
+	sky_cli_init(&cli, "heartbeatd", usage_text);
+	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
+	       -1) {
+		switch (sky_cli_option(&cli, c, optarg)) {
+		case SKY_CLI_TAKEN:
+			continue;
+		case SKY_CLI_EXIT_OK:
 			return 0;
-		default:
-			fputs("Try 'heartbeatd --help'.\n", stderr);
+		case SKY_CLI_EXIT_FAIL:
 			return 1;
+		case SKY_CLI_NOT_MINE:
+			break;
 		}
+		if (c == OPT_STATE_DIR)
+			state_dir = optarg;
+		else if (c == OPT_WITNESS)
+			witness = true;
+		else
+			return sky_cli_usage_error(&cli);
 	}
-	if (optind < argc) {
-		fprintf(stderr,
-			"heartbeatd: unexpected argument '%s'\n"
-			"Try 'heartbeatd --help'.\n",
-			argv[optind]);
+	if (sky_cli_no_operands(&cli, argc, argv, optind))
 		return 1;
-	}
 
-	sky_log_init(witness ? "heartbeatd-witness" : "heartbeatd", verbose);
+	sky_log_init(witness ? "heartbeatd-witness" : "heartbeatd",
+		     cli.verbose);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialise");
 		return 1;
 	}
-	r = sky_config_load(config_path, &cfg, err, sizeof(err));
-	if (r < 0) {
-		if (check_only)
-			fprintf(stderr, "%s\n", err);
-		else
-			log_error("%s", err);
+	if (sky_cli_load(&cli, &cfg, !witness) < 0)
 		return 1;
-	}
-	/* -n without --node checks the file alone (also on the witness). */
-	bool check_file_only = check_only && !node_name[0];
-	if (!node_name[0] && !witness && !check_file_only) {
-		if (gethostname(node_name, sizeof(node_name)) < 0)
-			node_name[0] = '\0';
-		node_name[strcspn(node_name, ".")] = '\0';
-	}
-	if (!witness && !check_file_only && !sky_config_node(&cfg, node_name)) {
-		snprintf(err, sizeof(err),
-			 "%s: node '%s' is not in nodes (%s, "
-			 "%s); pass --node",
-			 config_path, node_name, cfg.nodes[0].name,
-			 cfg.nodes[1].name);
-		if (check_only)
-			fprintf(stderr, "%s\n", err);
-		else
-			log_error("%s", err);
-		return 1;
-	}
 	if (witness && !cfg.quorum_witness) {
 		fprintf(stderr,
 			"%s: quorum: none, so there is no witness to run\n",
-			config_path);
+			cli.config_path);
 		return 1;
 	}
-	if (check_only) {
+	if (cli.check_only) {
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -172,9 +119,9 @@ int main(int argc, char **argv)
 	if (witness)
 		return witness_run(&cfg, state_dir) < 0 ? 1 : 0;
 
-	sky_log_set_node(node_name);
+	sky_log_set_node(cli.node);
 	static struct node node;
-	r = node_open(&node, &cfg, node_name, run_dir, state_dir);
+	r = node_open(&node, &cfg, cli.node, cli.run_dir, state_dir);
 	if (r >= 0)
 		r = node_run(&node);
 	node_close(&node);

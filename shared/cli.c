@@ -1,0 +1,114 @@
+/*
+ * cli.c - see cli.h.
+ */
+#include "cli.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage)
+{
+	memset(cli, 0, sizeof(*cli));
+	cli->prog = prog;
+	cli->usage = usage;
+	cli->config_path = "/etc/skyha/skyha.yaml";
+	cli->run_dir = "/run/skyha";
+}
+
+enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
+				   const char *arg)
+{
+	switch (opt) {
+	case 'c':
+		cli->config_path = arg;
+		return SKY_CLI_TAKEN;
+	case SKY_OPT_NODE:
+		if (!sky_name_valid(arg, strlen(arg))) {
+			fprintf(stderr,
+				"%s: --node: '%s' is not a valid node name "
+				"([A-Za-z0-9_.-], 1 to %d characters)\n",
+				cli->prog, arg, SKY_NAME_MAX);
+			return SKY_CLI_EXIT_FAIL;
+		}
+		sky_strlcpy(cli->node, arg, sizeof(cli->node));
+		return SKY_CLI_TAKEN;
+	case SKY_OPT_RUN_DIR:
+		cli->run_dir = arg;
+		return SKY_CLI_TAKEN;
+	case 'n':
+		cli->check_only = true;
+		return SKY_CLI_TAKEN;
+	case 'v':
+		cli->verbose = true;
+		return SKY_CLI_TAKEN;
+	case 'h':
+		fputs(cli->usage, stdout);
+		return SKY_CLI_EXIT_OK;
+	default:
+		return SKY_CLI_NOT_MINE;
+	}
+}
+
+int sky_cli_usage_error(const struct sky_cli *cli)
+{
+	fprintf(stderr, "Try '%s --help'.\n", cli->prog);
+	return 1;
+}
+
+int sky_cli_no_operands(const struct sky_cli *cli, int argc, char **argv,
+			int optind_after)
+{
+	if (optind_after >= argc)
+		return 0;
+	fprintf(stderr, "%s: unexpected argument '%s'\n", cli->prog,
+		argv[optind_after]);
+	return sky_cli_usage_error(cli);
+}
+
+void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli->check_only)
+		fprintf(stderr, "%s\n", msg);
+	else
+		log_error("%s", msg);
+}
+
+int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
+{
+	char err[1024];
+	int r = sky_config_load(cli->config_path, cfg, err, sizeof(err));
+
+	if (r < 0) {
+		sky_cli_error(cli, "%s", err);
+		return r;
+	}
+	if (!node_needed || (cli->check_only && !cli->node[0]))
+		return 0;
+	if (!cli->node[0]) {
+		/* The short host name, as `hostname -s` prints it. */
+		if (gethostname(cli->node, sizeof(cli->node)) < 0)
+			cli->node[0] = '\0';
+		cli->node[sizeof(cli->node) - 1] = '\0';
+		cli->node[strcspn(cli->node, ".")] = '\0';
+	}
+	if (!sky_config_node(cfg, cli->node)) {
+		sky_cli_error(cli,
+			      "%s: node '%s' is not in nodes (%s, %s); "
+			      "pass --node",
+			      cli->config_path, cli->node, cfg->nodes[0].name,
+			      cfg->nodes[1].name);
+		return -ENOENT;
+	}
+	return 0;
+}
