@@ -328,6 +328,23 @@ static void on_actual(struct node *n, int64_t now)
 	}
 }
 
+/*
+ * A daemon (re)subscribed to our publications: publish at once rather than
+ * let it wait up to a period for the state it missed (PUB/SUB does not
+ * replay what was sent before a subscriber joined).
+ */
+static void on_subscriber(struct node *n)
+{
+	for (int budget = 64; budget > 0; budget--) {
+		uint8_t sub[1 + SKY_TOPIC_MAX];
+		int len = zmq_recv(n->pub, sub, sizeof(sub), ZMQ_DONTWAIT);
+		if (len < 0)
+			return;
+		if (len >= 1 && sub[0] == 1)
+			n->publish_now = true;
+	}
+}
+
 static void on_ctl(struct node *n, int64_t now)
 {
 	json_t *req = NULL, *reply;
@@ -521,7 +538,7 @@ static int open_bus(struct node *n)
 		int type;
 		void **sock;
 	} eps[] = {
-		{SKY_EP_DESIRED, ZMQ_PUB, &n->pub},
+		{SKY_EP_DESIRED, ZMQ_XPUB, &n->pub},
 		{SKY_EP_ACTUAL, ZMQ_SUB, &n->sub},
 		{SKY_EP_CTL, ZMQ_REP, &n->ctl},
 	};
@@ -639,8 +656,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 
 int node_run(struct node *n)
 {
-	zmq_pollitem_t items[SKY_MAX_NETWORKS + 4];
-	int net_of[SKY_MAX_NETWORKS + 4];
+	zmq_pollitem_t
+		items[SKY_MAX_NETWORKS + 5]; /* + witness v4, v6, 3 bus */
+	int net_of[SKY_MAX_NETWORKS + 5];
 	size_t count = 0;
 	char status[128];
 
@@ -664,6 +682,8 @@ int node_run(struct node *n)
 		(zmq_pollitem_t){.socket = n->sub, .events = ZMQ_POLLIN};
 	items[count++] =
 		(zmq_pollitem_t){.socket = n->ctl, .events = ZMQ_POLLIN};
+	items[count++] =
+		(zmq_pollitem_t){.socket = n->pub, .events = ZMQ_POLLIN};
 
 	sky_stop_signals_install();
 	log_notice("node %s of module %s started: %s, epoch %llu, generation "
@@ -695,6 +715,7 @@ int node_run(struct node *n)
 		/* ZeroMQ sockets are edge-triggered: always drain fully. */
 		on_actual(n, now);
 		on_ctl(n, now);
+		on_subscriber(n);
 		tick(n, now);
 	}
 

@@ -144,6 +144,15 @@ static int bus_open(int type, const char *endpoint, bool bind, int use_fd,
 		int64_t max = SKY_BUS_MSG_MAX + SKY_TOPIC_MAX;
 		zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
 	}
+	if (type == ZMQ_XPUB) {
+		/* Every subscription, even a repeated one, reaches the
+		 * publisher: it answers a newcomer at once. Inbound messages
+		 * are subscriptions only: a flag byte and a topic. */
+		int one = 1;
+		int64_t max = 1 + SKY_TOPIC_MAX;
+		zmq_setsockopt(sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+		zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+	}
 	if (use_fd >= 0 &&
 	    zmq_setsockopt(sock, ZMQ_USE_FD, &use_fd, sizeof(use_fd)) < 0) {
 		r = -errno;

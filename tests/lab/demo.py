@@ -138,6 +138,8 @@ def demo(lab):
     say("Powering node1 back on: links up, its daemons started with their state kept")
     lab.restart_node("node1")
     lab.wait_settled(30, primary="node2", secondary="node1")
+    lab.wait_for("node1", lambda st: not st["transition"]["pending"],
+                 "every daemon of node1 settled", 20)
     say("node1 rejoined as SECOND; node2 stays the primary (no automatic failback: one "
         "interruption, not two)")
     skyctl_status(lab, "node1")
