@@ -453,7 +453,7 @@ static bool start_link(struct checkd_probe *p)
 static bool step_link(struct checkd_probe *p)
 {
 	const char *name = p->cfg->ifname;
-	char buf[8192];
+	_Alignas(struct nlmsghdr) char buf[8192];
 	ssize_t n = recv(p->fd, buf, sizeof(buf), 0);
 	if (n < 0)
 		return errno == EAGAIN ? false
