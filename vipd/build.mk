@@ -1,0 +1,2 @@
+# vipd adds and removes the virtual IPs with rtnetlink through libmnl.
+PKGS += libmnl
