@@ -30,6 +30,7 @@
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <zmq.h>
@@ -295,6 +296,38 @@ static void on_arp(struct vipd *d)
 	}
 }
 
+static void fail(struct vipd *d, const char *why);
+
+static void on_cloud(struct vipd *d, int64_t now)
+{
+	struct vipd_cloud_result res;
+	(void)now;
+	if (!d->cloud || !vipd_cloud_take(d->cloud, &res))
+		return;
+	d->publish_now = true;
+	if (!res.up) {
+		if (res.r < 0)
+			log_warning("cloud moves for down: %s", res.why);
+		return;
+	}
+	/* Only the answer to the promotion under way counts. */
+	if (!d->cloud_wait || d->state != VIPD_STARTING ||
+	    res.epoch != d->state_epoch)
+		return;
+	d->cloud_wait = false;
+	if (res.r < 0) {
+		char why[360];
+		snprintf(why, sizeof(why), "cloud: %s", res.why);
+		fail(d, why);
+		return;
+	}
+	d->state = VIPD_UP;
+	log_notice("up for epoch %llu: %zu address%s held and the cloud "
+		   "moves done",
+		   (unsigned long long)d->epoch, d->cfg.vip_count,
+		   d->cfg.vip_count == 1 ? "" : "es");
+}
+
 /* --- converging on heartbeatd's wish ------------------------------------- */
 
 static bool any_conflict(const struct vipd *d, const struct vipd_held **which)
@@ -312,6 +345,9 @@ static void fail(struct vipd *d, const char *why)
 	char rel[200] = "";
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
+	if (d->cloud && d->cloud_wait)
+		vipd_cloud_submit(d->cloud, false, d->epoch);
+	d->cloud_wait = false;
 	/* Never half taken: what was added goes (heartbeatd then demotes). */
 	release_all(d, rel, sizeof(rel));
 	d->state = VIPD_FAILED;
@@ -327,12 +363,24 @@ static void finish_take(struct vipd *d, int64_t now)
 		return;
 	}
 	d->ever_taken = true;
-	d->state = VIPD_UP;
 	d->state_epoch = d->epoch;
 	vipd_announcer_start(&d->ann, &d->cfg.announce, now);
 	const struct vipd_held *c;
 	if (!any_conflict(d, &c))
 		d->reason[0] = '\0';
+	if (d->cloud) {
+		/* The local addresses are held and announced; "up" once the
+		 * cloud has moved too (the worker answers on its fd). */
+		d->state = VIPD_STARTING;
+		d->cloud_wait = true;
+		vipd_cloud_submit(d->cloud, true, d->epoch);
+		log_info("addresses held, waiting for the cloud moves (epoch "
+			 "%llu)",
+			 (unsigned long long)d->epoch);
+		d->publish_now = true;
+		return;
+	}
+	d->state = VIPD_UP;
 	log_notice("up for epoch %llu: %zu address%s held, announcing",
 		   (unsigned long long)d->epoch, d->cfg.vip_count,
 		   d->cfg.vip_count == 1 ? "" : "es");
@@ -408,6 +456,11 @@ static void release(struct vipd *d)
 	char why[200];
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
+	/* The cloud side of "down" (deregistering from target groups) runs
+	 * in the background: a demotion never waits for an API. */
+	if (d->cloud && (d->state != VIPD_DOWN || !d->cleaned))
+		vipd_cloud_submit(d->cloud, false, d->epoch);
+	d->cloud_wait = false;
 	int r = release_all(d, why, sizeof(why));
 	d->cleaned = true;
 	if (r < 0) {
@@ -582,6 +635,20 @@ json_t *vipd_actual_json(const struct vipd *d)
 			  (json_int_t)c->readded, "leftovers_removed",
 			  (json_int_t)c->leftovers_removed);
 	uint64_t epoch = d->state == VIPD_FAILED ? d->state_epoch : d->epoch;
+	json_t *cloud = json_null();
+	if (d->cloud) {
+		struct vipd_aws_stats st;
+		bool busy;
+		char last[320];
+		vipd_cloud_describe(d->cloud, &st, &busy, last, sizeof(last));
+		cloud = json_pack("{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "provider",
+				  "aws", "busy", busy, "last", last, "calls",
+				  (json_int_t)st.calls, "retries",
+				  (json_int_t)st.retries, "credential_fetches",
+				  (json_int_t)st.credential_fetches, "failures",
+				  (json_int_t)st.failures);
+	}
+	json_object_set_new(counters, "cloud", cloud);
 	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
 			 d->mod.module, "daemon", "vipd", "node", d->self->name,
 			 "epoch", (json_int_t)epoch, "state",
@@ -703,6 +770,23 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 			  strerror(-r));
 		return r;
 	}
+	const struct vipd_aws_node *aws_node =
+		vipd_aws_node(&d->cfg.aws, d->self->name);
+	if (aws_node) {
+		d->cloud = calloc(1, sizeof(*d->cloud));
+		r = d->cloud ? vipd_cloud_start(d->cloud, &d->cfg.aws, aws_node)
+			     : -ENOMEM;
+		if (r < 0) {
+			free(d->cloud);
+			d->cloud = NULL;
+			log_error("cannot start the cloud worker: %s",
+				  strerror(-r));
+			return r;
+		}
+		log_info("aws: this node is %s%s%s%s in %s", aws_node->eni,
+			 aws_node->eni[0] && aws_node->instance[0] ? ", " : "",
+			 aws_node->instance, "", d->cfg.aws.region);
+	}
 	if (sky_bus_topic(d->topic_desired, sizeof(d->topic_desired),
 			  mod->module, "heartbeatd", SKY_KIND_DESIRED) < 0 ||
 	    sky_bus_topic(d->topic_actual, sizeof(d->topic_actual), mod->module,
@@ -749,11 +833,14 @@ int vipd_run(struct vipd *d)
 	sky_notify_ready("waiting for heartbeatd's desired state");
 
 	while (!stop_requested) {
-		zmq_pollitem_t items[2] = {
+		zmq_pollitem_t items[3] = {
 			{.socket = d->sub, .events = ZMQ_POLLIN},
 			{.fd = d->pkt_fd, .events = ZMQ_POLLIN},
+			{.fd = d->cloud ? vipd_cloud_fd(d->cloud) : -1,
+			 .events = ZMQ_POLLIN},
 		};
-		int r = zmq_poll(items, 2, poll_timeout(d, sky_now_ms()));
+		int r = zmq_poll(items, d->cloud ? 3 : 2,
+				 poll_timeout(d, sky_now_ms()));
 		if (r < 0 && errno != EINTR) {
 			log_error("zmq_poll: %s", zmq_strerror(errno));
 			return -errno;
@@ -761,6 +848,7 @@ int vipd_run(struct vipd *d)
 		on_bus(d);
 		if (r > 0 && (items[1].revents & ZMQ_POLLIN))
 			on_arp(d);
+		on_cloud(d, sky_now_ms());
 		tick(d, sky_now_ms());
 	}
 	sky_notify_stopping();
@@ -769,11 +857,32 @@ int vipd_run(struct vipd *d)
 	d->ever_taken = true;
 	release(d);
 	publish(d, sky_now_ms());
+	if (d->cloud) {
+		/* Let the worker deregister this node, within the unit's stop
+		 * timeout; then it is interrupted. */
+		struct vipd_cloud_result res;
+		int64_t until = sky_now_ms() + 8000;
+		bool busy = true;
+		while (busy && sky_now_ms() < until) {
+			struct vipd_aws_stats st;
+			char last[8];
+			usleep(20000);
+			vipd_cloud_describe(d->cloud, &st, &busy, last,
+					    sizeof(last));
+		}
+		if (vipd_cloud_take(d->cloud, &res) && res.r < 0)
+			log_warning("cloud moves for down: %s", res.why);
+	}
 	return 0;
 }
 
 void vipd_close(struct vipd *d)
 {
+	if (d->cloud) {
+		vipd_cloud_stop(d->cloud);
+		free(d->cloud);
+		d->cloud = NULL;
+	}
 	if (d->pkt_fd >= 0)
 		close(d->pkt_fd);
 	d->pkt_fd = -1;

@@ -9,6 +9,7 @@
 
 #include "announce.h"
 #include "bus.h"
+#include "cloud.h"
 #include "config.h"
 #include "log.h"
 #include "rtnl.h"
@@ -73,6 +74,10 @@ struct vipd {
 	int64_t probe_started_ms, probe_end_ms, next_probe_ms;
 	uint32_t probes_sent;
 	struct vipd_announcer ann;
+
+	/* the cloud moves (aws.nodes lists this node), or NULL */
+	struct vipd_cloud *cloud;
+	bool cloud_wait; /* "up" waits for the cloud's result */
 
 	struct vipd_counters n;
 	int64_t next_publish_ms, next_verify_ms;

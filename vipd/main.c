@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "daemon.h"
+#include "httpc.h"
 #include "log.h"
 #include "vipcfg.h"
 
@@ -175,6 +176,10 @@ int main(int argc, char **argv)
 
 	sky_log_set_module(mod.module);
 	sky_log_set_node(node_name);
+	if (vipd_http_global_init() < 0) { /* before any thread */
+		log_error("libcurl failed to initialise");
+		return 1;
+	}
 	static struct vipd d;
 	r = vipd_open(&d, &mod, &cfg, node_name, run_dir);
 	if (r >= 0)

@@ -244,6 +244,301 @@ static int probe_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	return sky_yaml_unknown_key(ctx, v, "vipd.probe", key);
 }
 
+/* --- aws: --------------------------------------------------------------- */
+
+const struct vipd_aws_node *vipd_aws_node(const struct vipd_aws_cfg *aws,
+					  const char *node)
+{
+	for (size_t i = 0; aws->set && i < aws->node_count; i++)
+		if (strcmp(aws->nodes[i].name, node) == 0)
+			return &aws->nodes[i];
+	return NULL;
+}
+
+/* AWS identifiers (eni-0a1b, i-0a1b, rtb-0a1b, eu-west-1): [A-Za-z0-9-]. */
+static int aws_id(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
+		  char *out, size_t size)
+{
+	const char *s = sky_yaml_scalar(v);
+	size_t n = s ? strlen(s) : 0;
+	bool ok = n > 0 && n < size;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '-';
+	if (!ok)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an AWS identifier of 1..%zu "
+				     "characters [A-Za-z0-9-]",
+				     size - 1);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+/* A printable string without spaces, of at most size-1 bytes. */
+static int token(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
+		 const char *prefix, char *out, size_t size)
+{
+	const char *s = sky_yaml_scalar(v);
+	size_t n = s ? strlen(s) : 0;
+	bool ok = n > 0 && n < size;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isgraph((unsigned char)s[i]);
+	if (!ok)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be 1..%zu printable characters "
+				     "without spaces",
+				     size - 1);
+	if (prefix && strncmp(s, prefix, strlen(prefix)) != 0)
+		return sky_yaml_fail(ctx, v, field, "must start with %s",
+				     prefix);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static int url(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
+	       char *out)
+{
+	int r = token(ctx, v, field, NULL, out, VIPD_URL_MAX);
+	if (r < 0)
+		return r;
+	if (strncmp(out, "http://", 7) != 0 && strncmp(out, "https://", 8) != 0)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an http:// or https:// URL");
+	size_t n = strlen(out);
+	if (out[n - 1] == '/')
+		out[n - 1] = '\0'; /* paths are appended */
+	return 0;
+}
+
+struct aws_item {
+	struct vipd_cfg *cfg;
+	char field[96];
+	size_t index;
+	bool a, b; /* the item's required keys seen */
+};
+
+static int aws_node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			 void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_aws_node *n = &it->cfg->aws.nodes[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "eni") == 0) {
+		it->a = true;
+		return aws_id(ctx, v, f, n->eni, sizeof(n->eni));
+	}
+	if (strcmp(key, "instance") == 0) {
+		it->b = true;
+		return aws_id(ctx, v, f, n->instance, sizeof(n->instance));
+	}
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+static int aws_nodes_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			  void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_aws_cfg *a = &it->cfg->aws;
+	char field[96];
+	snprintf(field, sizeof(field), "vipd.aws.nodes.%s", key);
+	if (!sky_name_valid(key, strlen(key)))
+		return sky_yaml_fail(ctx, v, field, "not a valid node name");
+	if (a->node_count >= SKY_ARRAY_SIZE(a->nodes))
+		return sky_yaml_fail(ctx, v, field, "at most 2 nodes");
+	struct aws_item node = {.cfg = it->cfg, .index = a->node_count};
+	sky_strlcpy(node.field, field, sizeof(node.field));
+	sky_strlcpy(a->nodes[a->node_count].name, key,
+		    sizeof(a->nodes[0].name));
+	int r = sky_yaml_each(ctx, v, field, aws_node_pair, &node);
+	if (r < 0)
+		return r;
+	a->node_count++;
+	return 0;
+}
+
+static int aws_route_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			  void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_aws_route *rt = &it->cfg->aws.routes[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "table") == 0) {
+		it->a = true;
+		return aws_id(ctx, v, f, rt->table, sizeof(rt->table));
+	}
+	if (strcmp(key, "destination") == 0) {
+		struct vipd_vip cidr;
+		const char *s = sky_yaml_scalar(v);
+		it->b = true;
+		if (!s || !strchr(s, '/') || vipd_vip_parse(s, &cidr) < 0)
+			return sky_yaml_fail(ctx, v, f,
+					     "must be an IPv4 or IPv6 CIDR "
+					     "block such as 10.1.0.10/32");
+		sky_strlcpy(rt->destination, cidr.text,
+			    sizeof(rt->destination));
+		return 0;
+	}
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+static int aws_tg_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+		       void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_aws_target_group *tg =
+		&it->cfg->aws.target_groups[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "arn") == 0) {
+		it->a = true;
+		return token(ctx, v, f, "arn:", tg->arn, sizeof(tg->arn));
+	}
+	if (strcmp(key, "port") == 0)
+		return sky_yaml_u32(ctx, v, f, 1, 65535, &tg->port);
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+/* A list of mappings, each read by fn; a and b name its required keys. */
+static int aws_list(struct sky_yaml *ctx, yaml_node_t *seq, const char *field,
+		    struct vipd_cfg *c, sky_yaml_pair_fn fn, const char *a_key,
+		    const char *b_key, size_t *count)
+{
+	size_t n = sky_yaml_seq_len(seq);
+	if (seq->type != YAML_SEQUENCE_NODE || n > VIPD_AWS_MAX)
+		return sky_yaml_fail(ctx, seq, field,
+				     "must be a list of at most %d entries",
+				     VIPD_AWS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct aws_item it = {.cfg = c, .index = i};
+		yaml_node_t *item = sky_yaml_seq_item(ctx, seq, i);
+		snprintf(it.field, sizeof(it.field), "%s[%zu]", field, i);
+		int r = item ? sky_yaml_each(ctx, item, it.field, fn, &it)
+			     : -EINVAL;
+		if (r < 0)
+			return r;
+		if (!it.a || (b_key && !it.b))
+			return sky_yaml_fail(ctx, item, it.field,
+					     "%s: required",
+					     !it.a ? a_key : b_key);
+	}
+	*count = n;
+	return 0;
+}
+
+static int aws_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+		    void *data)
+{
+	struct loader *l = data;
+	struct vipd_cfg *c = l->cfg;
+	struct vipd_aws_cfg *a = &c->aws;
+	char f[96];
+	snprintf(f, sizeof(f), "vipd.aws.%s", key);
+	if (strcmp(key, "region") == 0)
+		return aws_id(ctx, v, f, a->region, sizeof(a->region));
+	if (strcmp(key, "credentials") == 0) {
+		const char *s = sky_yaml_scalar(v);
+		if (s && strcmp(s, "imds") == 0)
+			a->creds = VIPD_AWS_CREDS_IMDS;
+		else if (s && strcmp(s, "env") == 0)
+			a->creds = VIPD_AWS_CREDS_ENV;
+		else
+			return sky_yaml_fail(ctx, v, f, "must be imds or env");
+		return 0;
+	}
+	if (strcmp(key, "imds_endpoint") == 0)
+		return url(ctx, v, f, a->imds_endpoint);
+	if (strcmp(key, "ec2_endpoint") == 0)
+		return url(ctx, v, f, a->ec2_endpoint);
+	if (strcmp(key, "elb_endpoint") == 0)
+		return url(ctx, v, f, a->elb_endpoint);
+	if (strcmp(key, "timeout_ms") == 0)
+		return sky_yaml_u32(ctx, v, f, 100, 60000, &a->timeout_ms);
+	if (strcmp(key, "attempts") == 0)
+		return sky_yaml_u32(ctx, v, f, 1, 20, &a->attempts);
+	if (strcmp(key, "backoff_ms") == 0)
+		return sky_yaml_u32(ctx, v, f, 10, 10000, &a->backoff_ms);
+	if (strcmp(key, "nodes") == 0) {
+		struct aws_item it = {.cfg = c};
+		return sky_yaml_each(ctx, v, f, aws_nodes_pair, &it);
+	}
+	if (strcmp(key, "private_ips") == 0) {
+		size_t n = sky_yaml_seq_len(v);
+		if (v->type != YAML_SEQUENCE_NODE || n > VIPD_AWS_MAX)
+			return sky_yaml_fail(ctx, v, f,
+					     "must be a list of at most %d "
+					     "IPv4 addresses",
+					     VIPD_AWS_MAX);
+		for (size_t i = 0; i < n; i++) {
+			yaml_node_t *item = sky_yaml_seq_item(ctx, v, i);
+			const char *s = item ? sky_yaml_scalar(item) : NULL;
+			struct in_addr in;
+			char fi[112];
+			snprintf(fi, sizeof(fi), "%s[%zu]", f, i);
+			if (!s || inet_pton(AF_INET, s, &in) != 1)
+				return sky_yaml_fail(ctx, item ? item : v, fi,
+						     "must be an IPv4 "
+						     "address");
+			inet_ntop(AF_INET, &in, a->private_ips[i],
+				  sizeof(a->private_ips[i]));
+		}
+		a->private_ip_count = n;
+		return 0;
+	}
+	if (strcmp(key, "routes") == 0)
+		return aws_list(ctx, v, f, c, aws_route_pair, "table",
+				"destination", &a->route_count);
+	if (strcmp(key, "target_groups") == 0)
+		return aws_list(ctx, v, f, c, aws_tg_pair, "arn", NULL,
+				&a->target_group_count);
+	return sky_yaml_unknown_key(ctx, v, "vipd.aws", key);
+}
+
+static int aws_section(struct sky_yaml *ctx, yaml_node_t *v, struct loader *l)
+{
+	struct vipd_aws_cfg *a = &l->cfg->aws;
+	a->set = true;
+	a->timeout_ms = 5000;
+	a->attempts = 5;
+	a->backoff_ms = 200;
+	sky_strlcpy(a->imds_endpoint, "http://169.254.169.254",
+		    sizeof(a->imds_endpoint));
+	int r = sky_yaml_each(ctx, v, "vipd.aws", aws_pair, l);
+	if (r < 0)
+		return r;
+	if (!a->region[0])
+		return sky_yaml_fail(ctx, v, "vipd.aws", "region: required");
+	if (!a->node_count)
+		return sky_yaml_fail(ctx, v, "vipd.aws",
+				     "nodes: required (each node in AWS with "
+				     "its eni and/or instance)");
+	if (!a->private_ip_count && !a->route_count && !a->target_group_count)
+		return sky_yaml_fail(ctx, v, "vipd.aws",
+				     "nothing to do: give private_ips, routes "
+				     "or target_groups");
+	for (size_t i = 0; i < a->node_count; i++) {
+		const struct vipd_aws_node *n = &a->nodes[i];
+		if ((a->private_ip_count || a->route_count) && !n->eni[0])
+			return sky_yaml_fail(ctx, v, "vipd.aws.nodes",
+					     "%s: eni required for private_ips "
+					     "and routes",
+					     n->name);
+		if (a->target_group_count && !n->instance[0])
+			return sky_yaml_fail(ctx, v, "vipd.aws.nodes",
+					     "%s: instance required for "
+					     "target_groups",
+					     n->name);
+	}
+	if (!a->ec2_endpoint[0])
+		snprintf(a->ec2_endpoint, sizeof(a->ec2_endpoint),
+			 "https://ec2.%s.amazonaws.com", a->region);
+	if (!a->elb_endpoint[0])
+		snprintf(a->elb_endpoint, sizeof(a->elb_endpoint),
+			 "https://elasticloadbalancing.%s.amazonaws.com",
+			 a->region);
+	return 0;
+}
+
 static int section_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 			void *data)
 {
@@ -266,6 +561,8 @@ static int section_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	}
 	if (strcmp(key, "probe") == 0)
 		return sky_yaml_each(ctx, v, "vipd.probe", probe_pair, l);
+	if (strcmp(key, "aws") == 0)
+		return aws_section(ctx, v, l);
 	return sky_yaml_unknown_key(ctx, v, "vipd", key);
 }
 
@@ -303,8 +600,9 @@ int vipd_cfg_parse(const char *path, const char *text, size_t len,
 				  "addresses");
 	else
 		r = sky_yaml_each(&ctx, sec, "vipd", section_pair, &l);
-	if (r >= 0 && c->vip_count == 0)
-		r = sky_yaml_fail(&ctx, sec, "vipd.addresses", "required");
+	if (r >= 0 && c->vip_count == 0 && !c->aws.set)
+		r = sky_yaml_fail(&ctx, sec, "vipd.addresses",
+				  "required (or a cloud section: aws)");
 	if (r >= 0)
 		*out = *c;
 	sky_yaml_done(&ctx);

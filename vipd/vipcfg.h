@@ -56,9 +56,63 @@ struct vipd_probe_cfg {
 	enum vipd_conflict on_conflict;
 };
 
+#define VIPD_AWS_MAX	 16
+#define VIPD_AWS_ID_MAX	 128 /* eni-..., i-..., rtb-..., region */
+#define VIPD_AWS_ARN_MAX 512
+#define VIPD_URL_MAX	 512
+
+/* One node's own resources in AWS. */
+struct vipd_aws_node {
+	char name[33];
+	char eni[VIPD_AWS_ID_MAX];
+	char instance[VIPD_AWS_ID_MAX];
+};
+
+struct vipd_aws_route {
+	char table[VIPD_AWS_ID_MAX];
+	char destination[VIPD_TEXT_MAX]; /* CIDR, as written */
+};
+
+struct vipd_aws_target_group {
+	char arn[VIPD_AWS_ARN_MAX];
+	uint32_t port; /* 0: the target group's own port */
+};
+
+enum vipd_aws_creds_source { VIPD_AWS_CREDS_IMDS = 0, VIPD_AWS_CREDS_ENV };
+
+/*
+ * vipd.aws: the moves made through the AWS APIs when the node serves.
+ * Only nodes listed under aws.nodes make them (a pair may have one node in
+ * AWS and one elsewhere).
+ */
+struct vipd_aws_cfg {
+	bool set;
+	char region[VIPD_AWS_ID_MAX];
+	enum vipd_aws_creds_source creds;
+	char imds_endpoint[VIPD_URL_MAX];
+	char ec2_endpoint[VIPD_URL_MAX];
+	char elb_endpoint[VIPD_URL_MAX];
+	uint32_t timeout_ms;
+	uint32_t attempts;
+	uint32_t backoff_ms;
+	struct vipd_aws_node nodes[2];
+	size_t node_count;
+	char private_ips[VIPD_AWS_MAX][INET6_ADDRSTRLEN];
+	size_t private_ip_count;
+	struct vipd_aws_route routes[VIPD_AWS_MAX];
+	size_t route_count;
+	struct vipd_aws_target_group target_groups[VIPD_AWS_MAX];
+	size_t target_group_count;
+};
+
+/* This node's entry under aws.nodes, or NULL. */
+const struct vipd_aws_node *vipd_aws_node(const struct vipd_aws_cfg *aws,
+					  const char *node);
+
 struct vipd_cfg {
 	struct vipd_vip vips[VIPD_MAX_VIPS];
 	size_t vip_count;
+	struct vipd_aws_cfg aws;
 	struct vipd_announce_cfg announce;
 	struct vipd_probe_cfg probe;
 };

@@ -116,10 +116,7 @@ def test_vip_conflict_fails_the_promotion_when_configured(lab):
     lab.start_witness()
     for node in lab.nodes:
         lab.start_node(node)
-    def refused(st):
-        return st["transition"]["to"] == "WAIT" and \
-            "already used by" in st["transition"]["reason"]
-    st = lab.wait_for("node1", refused, "WAIT because the VIP is in use", BOUND_S)
+    _node, st = lab.wait_failed_transition("already used by", BOUND_S)
     assert "vipd" in st["transition"]["reason"], describe(st)
     assert lab.mac("client") in st["transition"]["reason"], describe(st)
     assert not lab.holds("node1", VIP4) and not lab.holds("node2", VIP4)

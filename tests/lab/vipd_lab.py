@@ -30,6 +30,11 @@ import lab as lablib
 from lab import LabError, lab_options, run
 
 VIPD = os.path.join(lablib.BUILD, "vipd")
+AWS_STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aws_standin.py")
+AWS_PORT = 8000
+AWS_REGION = "eu-west-3"
+AWS_TARGET_GROUP = ("arn:aws:elasticloadbalancing:eu-west-3:123456789012:"
+                    "targetgroup/skyha/0123456789abcdef")
 VIP4 = "198.18.0.100"
 VIP6 = "2001:2::100"
 ECHO_PORT = 7000
@@ -102,8 +107,10 @@ class VipdLab(lablib.Lab):
 
     def __init__(self, on_conflict="report", probe_wait_ms=200, announce_repeat=3,
                  announce_interval_ms=20, announce_delay_ms=1000, step_timeout_ms=10000,
-                 **kw):
+                 aws=False, aws_attempts=5, **kw):
         super().__init__(**kw)
+        self.aws = aws
+        self.aws_attempts = aws_attempts
         self.on_conflict = on_conflict
         self.probe_wait_ms = probe_wait_ms
         self.announce_repeat = announce_repeat
@@ -126,7 +133,28 @@ class VipdLab(lablib.Lab):
             "  probe:",
             f"    wait_ms: {self.probe_wait_ms}",
             f"    on_conflict: {self.on_conflict}",
-        ]) + "\n"
+        ] + (self.aws_lines() if self.aws else [])) + "\n"
+
+    def aws_lines(self):
+        """vipd.aws, pointing at the stand-in in each node's namespace (each has its
+        own 127.0.0.1, so one URL serves both nodes)."""
+        base = f"http://127.0.0.1:{AWS_PORT}"
+        return [
+            "  aws:",
+            f"    region: {AWS_REGION}",
+            f"    imds_endpoint: {base}",
+            f"    ec2_endpoint: {base}/ec2",
+            f"    elb_endpoint: {base}/elb",
+            "    timeout_ms: 2000",
+            f"    attempts: {self.aws_attempts}",
+            "    backoff_ms: 20",
+            "    nodes:",
+            "      node1: {eni: eni-0node1, instance: i-0node1}",
+            "      node2: {eni: eni-0node2, instance: i-0node2}",
+            "    private_ips: [10.0.0.10]",
+            "    routes: [{table: rtb-0skyha, destination: 10.1.0.10/32}]",
+            f"    target_groups: [{{arn: \"{AWS_TARGET_GROUP}\", port: 80}}]",
+        ]
 
     def config_text(self, interval_ms=None, timeout_ms=None, lease_ms=None):
         text = super().config_text(interval_ms, timeout_ms, lease_ms)
@@ -156,6 +184,8 @@ class VipdLab(lablib.Lab):
         return proc
 
     def start_node(self, node):
+        if self.aws:
+            self.start_aws_standin(node)
         proc = super().start_node(node)
         self.start_vipd(node)
         self._spawn_in(node, "echo", [lablib.PYTHON, "-c", ECHO_CODE, node, str(ECHO_PORT)],
@@ -168,6 +198,51 @@ class VipdLab(lablib.Lab):
         argv = [VIPD, "--config", self.config, "--node", node,
                 "--run-dir", self.node_dir(node, "run")] + (["-v"] if self.verbose else [])
         return self._spawn_in(node, "vipd", argv, self.vipd_log_path(node))
+
+    def aws_file(self, node, name):
+        return os.path.join(self.dir, node, f"aws-{name}")
+
+    def start_aws_standin(self, node):
+        if (node, "aws") in self.procs and self.procs[(node, "aws")].poll() is None:
+            return
+        out = self.aws_file(node, "standin.log")
+        self._spawn_in(node, "aws", [lablib.PYTHON, AWS_STANDIN, str(AWS_PORT), AWS_REGION,
+                                     self.aws_file(node, "control.json"),
+                                     self.aws_file(node, "requests.log")], out)
+        deadline = time.monotonic() + 10
+        while True:
+            with open(out) as f:
+                if "aws stand-in on" in f.read():
+                    return
+            if self.procs[(node, "aws")].poll() is not None or time.monotonic() > deadline:
+                with open(out) as f:
+                    raise LabError(f"the AWS stand-in did not start on {node}: {f.read()}")
+            time.sleep(0.05)
+
+    def aws_control(self, node, **settings):
+        """Steer the node's stand-in (see aws_standin.py)."""
+        os.makedirs(os.path.join(self.dir, node), exist_ok=True)
+        tmp = self.aws_file(node, "control.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(settings, f)
+        os.replace(tmp, self.aws_file(node, "control.json"))
+
+    def aws_requests(self, node, part=None, action=None):
+        """The requests the node's stand-in saw, as dicts, oldest first."""
+        out = []
+        try:
+            with open(self.aws_file(node, "requests.log")) as f:
+                for line in f:
+                    try:
+                        e = json.loads(line)
+                    except ValueError:
+                        continue
+                    if (part is None or e.get("part") == part) and \
+                            (action is None or e.get("action") == action):
+                        out.append(e)
+        except FileNotFoundError:
+            pass
+        return out
 
     def client_file(self, name):
         return os.path.join(self.dir, f"client-{name}.log")
@@ -225,6 +300,23 @@ class VipdLab(lablib.Lab):
                 raise AssertionError(f"no answer from {node} through {VIP4} within "
                                      f"{timeout:g} s; last answers {last}; client "
                                      f"neighbour: {self.client_neigh()}")
+            time.sleep(0.02)
+
+    def wait_failed_transition(self, text, timeout=15.0):
+        """Wait until a node went to WAIT because a promotion failed with text in the
+        reason; return (node, status). Both nodes try in turn and each reason lasts
+        only until that node's next transition, so both are polled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                st = self.try_status(node)
+                if st and st["transition"]["to"] == "WAIT" and \
+                        text in st["transition"]["reason"]:
+                    return node, st
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"no promotion failed with {text!r} within {timeout:g} s: " +
+                    "; ".join(lablib.describe(self.try_status(n)) for n in self.nodes))
             time.sleep(0.02)
 
     def mac(self, member, dev="eth0"):
