@@ -30,13 +30,23 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		struct vipd_cloud_result res = {.up = up, .epoch = epoch};
-		res.r = vipd_aws_apply(&c->aws, up, res.why, sizeof(res.why));
+		if (c->use_aws)
+			res.r = vipd_aws_apply(&c->aws, up, res.why,
+					       sizeof(res.why));
+		if (res.r >= 0 && c->use_azure)
+			res.r = vipd_azure_apply(&c->azure, up, res.why,
+						 sizeof(res.why));
 
 		pthread_mutex_lock(&c->lock);
 		c->result = res;
 		c->result_ready = true;
 		c->busy = false;
 		c->stats = c->aws.stats;
+		c->stats.calls += c->azure.stats.calls;
+		c->stats.retries += c->azure.stats.retries;
+		c->stats.credential_fetches +=
+			c->azure.stats.credential_fetches;
+		c->stats.failures += c->azure.stats.failures;
 		snprintf(c->last, sizeof(c->last), "%s for epoch %llu: %s",
 			 up ? "up" : "down", (unsigned long long)epoch,
 			 res.r < 0 ? res.why : "done");
@@ -48,8 +58,8 @@ static void *worker(void *arg)
 	}
 }
 
-int vipd_cloud_start(struct vipd_cloud *c, const struct vipd_aws_cfg *cfg,
-		     const struct vipd_aws_node *node)
+int vipd_cloud_start(struct vipd_cloud *c, const struct vipd_cfg *cfg,
+		     const char *node, const char *peer)
 {
 	memset(c, 0, sizeof(*c));
 	atomic_init(&c->quit, false);
@@ -58,7 +68,16 @@ int vipd_cloud_start(struct vipd_cloud *c, const struct vipd_aws_cfg *cfg,
 		return -errno;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	vipd_aws_init(&c->aws, cfg, node, &c->quit);
+	const struct vipd_aws_node *aws_node = vipd_aws_node(&cfg->aws, node);
+	const struct vipd_azure_node *az_node =
+		vipd_azure_node(&cfg->azure, node);
+	c->use_aws = aws_node != NULL;
+	c->use_azure = az_node != NULL;
+	if (aws_node)
+		vipd_aws_init(&c->aws, &cfg->aws, aws_node, &c->quit);
+	if (az_node)
+		vipd_azure_init(&c->azure, &cfg->azure, az_node,
+				vipd_azure_node(&cfg->azure, peer), &c->quit);
 	/* Signals are the main loop's: the worker blocks them all. */
 	sigset_t all, old;
 	sigfillset(&all);
@@ -123,6 +142,7 @@ void vipd_cloud_stop(struct vipd_cloud *c)
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
 	vipd_aws_done(&c->aws);
+	vipd_azure_done(&c->azure);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
 	close(c->efd);

@@ -14,6 +14,7 @@
 #define SKYHA_VIPD_CLOUD_H
 
 #include "aws.h"
+#include "azure.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,11 +42,14 @@ struct vipd_cloud {
 	struct vipd_aws_stats stats;
 	char last[320]; /* the last outcome, for the actual state */
 	/* the worker's */
+	bool use_aws, use_azure;
 	struct vipd_aws aws;
+	struct vipd_azure azure;
 };
 
-int vipd_cloud_start(struct vipd_cloud *c, const struct vipd_aws_cfg *cfg,
-		     const struct vipd_aws_node *node);
+/* aws_node / azure_node: this node's entries (NULL: not in that cloud). */
+int vipd_cloud_start(struct vipd_cloud *c, const struct vipd_cfg *cfg,
+		     const char *node, const char *peer);
 void vipd_cloud_submit(struct vipd_cloud *c, bool up, uint64_t epoch);
 /* A result, if one is ready (drains the eventfd). */
 bool vipd_cloud_take(struct vipd_cloud *c, struct vipd_cloud_result *out);

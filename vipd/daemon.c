@@ -641,12 +641,15 @@ json_t *vipd_actual_json(const struct vipd *d)
 		bool busy;
 		char last[320];
 		vipd_cloud_describe(d->cloud, &st, &busy, last, sizeof(last));
-		cloud = json_pack("{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "provider",
-				  "aws", "busy", busy, "last", last, "calls",
-				  (json_int_t)st.calls, "retries",
-				  (json_int_t)st.retries, "credential_fetches",
-				  (json_int_t)st.credential_fetches, "failures",
-				  (json_int_t)st.failures);
+		cloud = json_pack(
+			"{s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "provider",
+			d->cloud->use_aws && d->cloud->use_azure ? "aws+azure"
+			: d->cloud->use_aws			 ? "aws"
+								 : "azure",
+			"busy", busy, "last", last, "calls",
+			(json_int_t)st.calls, "retries", (json_int_t)st.retries,
+			"credential_fetches", (json_int_t)st.credential_fetches,
+			"failures", (json_int_t)st.failures);
 	}
 	json_object_set_new(counters, "cloud", cloud);
 	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
@@ -770,11 +773,15 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 			  strerror(-r));
 		return r;
 	}
+	const struct sky_node *peer = sky_config_peer(&d->mod, d->self);
 	const struct vipd_aws_node *aws_node =
 		vipd_aws_node(&d->cfg.aws, d->self->name);
-	if (aws_node) {
+	const struct vipd_azure_node *az_node =
+		vipd_azure_node(&d->cfg.azure, d->self->name);
+	if (aws_node || az_node) {
 		d->cloud = calloc(1, sizeof(*d->cloud));
-		r = d->cloud ? vipd_cloud_start(d->cloud, &d->cfg.aws, aws_node)
+		r = d->cloud ? vipd_cloud_start(d->cloud, &d->cfg,
+						d->self->name, peer->name)
 			     : -ENOMEM;
 		if (r < 0) {
 			free(d->cloud);
@@ -783,9 +790,16 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 				  strerror(-r));
 			return r;
 		}
-		log_info("aws: this node is %s%s%s%s in %s", aws_node->eni,
-			 aws_node->eni[0] && aws_node->instance[0] ? ", " : "",
-			 aws_node->instance, "", d->cfg.aws.region);
+		if (aws_node)
+			log_info(
+				"aws: this node is %s%s%s in %s", aws_node->eni,
+				aws_node->eni[0] && aws_node->instance[0] ? ", "
+									  : "",
+				aws_node->instance, d->cfg.aws.region);
+		if (az_node)
+			log_info("azure: this node is NIC %s in %s/%s",
+				 az_node->nic, d->cfg.azure.subscription,
+				 d->cfg.azure.resource_group);
 	}
 	if (sky_bus_topic(d->topic_desired, sizeof(d->topic_desired),
 			  mod->module, "heartbeatd", SKY_KIND_DESIRED) < 0 ||

@@ -20,7 +20,34 @@ struct sink {
 	size_t len;
 	bool too_big;
 	long retry_after_s;
+	char async_url[1024];
+	char location[1024];
 };
+
+/* Copy a header's value (after "name:") if it is a plain http(s) URL. */
+static void header_url(const char *data, size_t len, const char *name,
+		       char *out, size_t size)
+{
+	size_t n = strlen(name);
+	if (len <= n || strncasecmp(data, name, n) != 0)
+		return;
+	data += n;
+	len -= n;
+	while (len && isspace((unsigned char)*data))
+		data++, len--;
+	while (len && isspace((unsigned char)data[len - 1]))
+		len--;
+	if (len == 0 || len >= size)
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (!isgraph((unsigned char)data[i]))
+			return;
+	if (strncmp(data, "http://", 7) != 0 &&
+	    strncmp(data, "https://", 8) != 0)
+		return;
+	memcpy(out, data, len);
+	out[len] = '\0';
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *user)
 {
@@ -45,6 +72,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 	struct sink *s = user;
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
+	header_url(data, len, "azure-asyncoperation:", s->async_url,
+		   sizeof(s->async_url));
+	header_url(data, len, "location:", s->location, sizeof(s->location));
 	if (len > sizeof(name) && len < 64 &&
 	    strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		char value[64];
@@ -74,6 +104,7 @@ int vipd_http(const struct vipd_http_req *req, struct vipd_http_resp *resp)
 	struct sink sink = {.retry_after_s = -1};
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
+	char *auth = NULL;
 	int r = 0;
 
 	memset(resp, 0, sizeof(*resp));
@@ -86,6 +117,21 @@ int vipd_http(const struct vipd_http_req *req, struct vipd_http_resp *resp)
 	for (size_t i = 0; i < VIPD_HTTP_HEADERS && req->headers[i]; i++) {
 		struct curl_slist *h =
 			curl_slist_append(headers, req->headers[i]);
+		if (!h) {
+			r = -ENOMEM;
+			goto out;
+		}
+		headers = h;
+	}
+	if (req->bearer) {
+		size_t n = strlen(req->bearer) + 32;
+		auth = malloc(n);
+		struct curl_slist *h = NULL;
+		if (auth) {
+			snprintf(auth, n, "Authorization: Bearer %s",
+				 req->bearer);
+			h = curl_slist_append(headers, auth);
+		}
 		if (!h) {
 			r = -ENOMEM;
 			goto out;
@@ -132,6 +178,8 @@ int vipd_http(const struct vipd_http_req *req, struct vipd_http_resp *resp)
 		sink.buf = NULL;
 		resp->len = sink.len;
 		resp->retry_after_s = sink.retry_after_s;
+		memcpy(resp->async_url, sink.async_url, sizeof(sink.async_url));
+		memcpy(resp->location, sink.location, sizeof(sink.location));
 		if (!resp->body)
 			r = -ENOMEM;
 		goto out;
@@ -158,6 +206,10 @@ int vipd_http(const struct vipd_http_req *req, struct vipd_http_resp *resp)
 	snprintf(resp->error, sizeof(resp->error), "%s",
 		 errbuf[0] ? errbuf : curl_easy_strerror(cc));
 out:
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
 	free(sink.buf);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(c);

@@ -22,6 +22,7 @@ struct vipd_http_req {
 	const char *headers[VIPD_HTTP_HEADERS]; /* "Name: value", NULL-ended */
 	const char *sigv4;   /* "aws:amz:REGION:SERVICE" or NULL */
 	const char *userpwd; /* "KEYID:SECRET" with sigv4 */
+	const char *bearer;  /* OAuth2 token: "Authorization: Bearer ..." */
 	long timeout_ms;
 	const atomic_bool *abort; /* may be NULL */
 };
@@ -31,7 +32,10 @@ struct vipd_http_resp {
 	char *body; /* NUL-terminated; owned, free with vipd_http_resp_free */
 	size_t len;
 	long retry_after_s; /* Retry-After in seconds, or -1 */
-	char error[256];    /* transport failure, for the reason */
+	/* Azure long-running operations: where to ask (absolute URLs). */
+	char async_url[1024]; /* Azure-AsyncOperation */
+	char location[1024];  /* Location */
+	char error[256];      /* transport failure, for the reason */
 };
 
 /* Once, before any thread starts. */

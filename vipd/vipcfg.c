@@ -539,6 +539,222 @@ static int aws_section(struct sky_yaml *ctx, yaml_node_t *v, struct loader *l)
 	return 0;
 }
 
+/* --- azure: ------------------------------------------------------------- */
+
+const struct vipd_azure_node *vipd_azure_node(const struct vipd_azure_cfg *az,
+					      const char *node)
+{
+	for (size_t i = 0; az->set && i < az->node_count; i++)
+		if (strcmp(az->nodes[i].name, node) == 0)
+			return &az->nodes[i];
+	return NULL;
+}
+
+/* Azure resource names and IDs: [A-Za-z0-9._()-], 1..80. */
+static int az_name(struct sky_yaml *ctx, const yaml_node_t *v,
+		   const char *field, char *out)
+{
+	const char *s = sky_yaml_scalar(v);
+	size_t n = s ? strlen(s) : 0;
+	bool ok = n > 0 && n < VIPD_AZ_NAME_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("._()-", s[i]);
+	if (!ok)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an Azure name of 1..80 "
+				     "characters [A-Za-z0-9._()-]");
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static int az_ip(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
+		 char *out)
+{
+	const char *s = sky_yaml_scalar(v);
+	unsigned char buf[16];
+	int fam = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+	if (!s || inet_pton(fam, s, buf) != 1)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an IPv4 or IPv6 address");
+	inet_ntop(fam, buf, out, INET6_ADDRSTRLEN);
+	return 0;
+}
+
+static int az_node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_azure_node *n = &it->cfg->azure.nodes[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "nic") == 0) {
+		it->a = true;
+		return az_name(ctx, v, f, n->nic);
+	}
+	if (strcmp(key, "address") == 0) {
+		it->b = true;
+		return az_ip(ctx, v, f, n->address);
+	}
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+static int az_nodes_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			 void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_azure_cfg *a = &it->cfg->azure;
+	char field[96];
+	snprintf(field, sizeof(field), "vipd.azure.nodes.%s", key);
+	if (!sky_name_valid(key, strlen(key)))
+		return sky_yaml_fail(ctx, v, field, "not a valid node name");
+	if (a->node_count >= SKY_ARRAY_SIZE(a->nodes))
+		return sky_yaml_fail(ctx, v, field, "at most 2 nodes");
+	struct aws_item node = {.cfg = it->cfg, .index = a->node_count};
+	sky_strlcpy(node.field, field, sizeof(node.field));
+	sky_strlcpy(a->nodes[a->node_count].name, key,
+		    sizeof(a->nodes[0].name));
+	int r = sky_yaml_each(ctx, v, field, az_node_pair, &node);
+	if (r < 0)
+		return r;
+	if (!node.a)
+		return sky_yaml_fail(ctx, v, field, "nic: required");
+	a->node_count++;
+	return 0;
+}
+
+static int az_ipconf_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			  void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_azure_ipconf *c = &it->cfg->azure.ipconfs[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "name") == 0) {
+		it->a = true;
+		return az_name(ctx, v, f, c->name);
+	}
+	if (strcmp(key, "address") == 0) {
+		it->b = true;
+		return az_ip(ctx, v, f, c->address);
+	}
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+static int az_route_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			 void *data)
+{
+	struct aws_item *it = data;
+	struct vipd_azure_route *rt = &it->cfg->azure.routes[it->index];
+	char f[160];
+	snprintf(f, sizeof(f), "%s.%s", it->field, key);
+	if (strcmp(key, "table") == 0) {
+		it->a = true;
+		return az_name(ctx, v, f, rt->table);
+	}
+	if (strcmp(key, "route") == 0) {
+		it->b = true;
+		return az_name(ctx, v, f, rt->route);
+	}
+	if (strcmp(key, "prefix") == 0) {
+		struct vipd_vip cidr;
+		const char *s = sky_yaml_scalar(v);
+		if (!s || !strchr(s, '/') || vipd_vip_parse(s, &cidr) < 0)
+			return sky_yaml_fail(ctx, v, f,
+					     "must be a CIDR block such as "
+					     "10.2.0.10/32");
+		sky_strlcpy(rt->prefix, cidr.text, sizeof(rt->prefix));
+		return 0;
+	}
+	return sky_yaml_unknown_key(ctx, v, it->field, key);
+}
+
+static int az_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+		   void *data)
+{
+	struct loader *l = data;
+	struct vipd_cfg *c = l->cfg;
+	struct vipd_azure_cfg *a = &c->azure;
+	char f[96];
+	snprintf(f, sizeof(f), "vipd.azure.%s", key);
+	if (strcmp(key, "subscription") == 0)
+		return az_name(ctx, v, f, a->subscription);
+	if (strcmp(key, "resource_group") == 0)
+		return az_name(ctx, v, f, a->resource_group);
+	if (strcmp(key, "client_id") == 0)
+		return az_name(ctx, v, f, a->client_id);
+	if (strcmp(key, "imds_endpoint") == 0)
+		return url(ctx, v, f, a->imds_endpoint);
+	if (strcmp(key, "arm_endpoint") == 0)
+		return url(ctx, v, f, a->arm_endpoint);
+	if (strcmp(key, "resource") == 0)
+		return token(ctx, v, f, NULL, a->resource, sizeof(a->resource));
+	if (strcmp(key, "timeout_ms") == 0)
+		return sky_yaml_u32(ctx, v, f, 100, 60000, &a->timeout_ms);
+	if (strcmp(key, "attempts") == 0)
+		return sky_yaml_u32(ctx, v, f, 1, 20, &a->attempts);
+	if (strcmp(key, "backoff_ms") == 0)
+		return sky_yaml_u32(ctx, v, f, 10, 10000, &a->backoff_ms);
+	if (strcmp(key, "operation_timeout_ms") == 0)
+		return sky_yaml_u32(ctx, v, f, 1000, 600000,
+				    &a->operation_timeout_ms);
+	if (strcmp(key, "nodes") == 0) {
+		struct aws_item it = {.cfg = c};
+		return sky_yaml_each(ctx, v, f, az_nodes_pair, &it);
+	}
+	if (strcmp(key, "ip_configurations") == 0)
+		return aws_list(ctx, v, f, c, az_ipconf_pair, "name", "address",
+				&a->ipconf_count);
+	if (strcmp(key, "routes") == 0) {
+		int r = aws_list(ctx, v, f, c, az_route_pair, "table", "route",
+				 &a->route_count);
+		for (size_t i = 0; r >= 0 && i < a->route_count; i++)
+			if (!a->routes[i].prefix[0])
+				r = sky_yaml_fail(ctx, v, f,
+						  "[%zu]: prefix: required", i);
+		return r;
+	}
+	return sky_yaml_unknown_key(ctx, v, "vipd.azure", key);
+}
+
+static int azure_section(struct sky_yaml *ctx, yaml_node_t *v, struct loader *l)
+{
+	struct vipd_azure_cfg *a = &l->cfg->azure;
+	a->set = true;
+	a->timeout_ms = 5000;
+	a->attempts = 5;
+	a->backoff_ms = 200;
+	a->operation_timeout_ms = 120000;
+	sky_strlcpy(a->imds_endpoint, "http://169.254.169.254",
+		    sizeof(a->imds_endpoint));
+	sky_strlcpy(a->arm_endpoint, "https://management.azure.com",
+		    sizeof(a->arm_endpoint));
+	int r = sky_yaml_each(ctx, v, "vipd.azure", az_pair, l);
+	if (r < 0)
+		return r;
+	if (!a->subscription[0] || !a->resource_group[0])
+		return sky_yaml_fail(ctx, v, "vipd.azure", "%s: required",
+				     !a->subscription[0] ? "subscription"
+							 : "resource_group");
+	if (!a->node_count)
+		return sky_yaml_fail(ctx, v, "vipd.azure",
+				     "nodes: required (each node in Azure with "
+				     "its nic)");
+	if (!a->ipconf_count && !a->route_count)
+		return sky_yaml_fail(ctx, v, "vipd.azure",
+				     "nothing to do: give ip_configurations "
+				     "or routes");
+	for (size_t i = 0; a->route_count && i < a->node_count; i++)
+		if (!a->nodes[i].address[0])
+			return sky_yaml_fail(ctx, v, "vipd.azure.nodes",
+					     "%s: address required for routes "
+					     "(the next hop)",
+					     a->nodes[i].name);
+	if (!a->resource[0])
+		snprintf(a->resource, sizeof(a->resource), "%s/",
+			 a->arm_endpoint);
+	return 0;
+}
+
 static int section_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 			void *data)
 {
@@ -563,6 +779,8 @@ static int section_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return sky_yaml_each(ctx, v, "vipd.probe", probe_pair, l);
 	if (strcmp(key, "aws") == 0)
 		return aws_section(ctx, v, l);
+	if (strcmp(key, "azure") == 0)
+		return azure_section(ctx, v, l);
 	return sky_yaml_unknown_key(ctx, v, "vipd", key);
 }
 
@@ -600,9 +818,10 @@ int vipd_cfg_parse(const char *path, const char *text, size_t len,
 				  "addresses");
 	else
 		r = sky_yaml_each(&ctx, sec, "vipd", section_pair, &l);
-	if (r >= 0 && c->vip_count == 0 && !c->aws.set)
+	if (r >= 0 && c->vip_count == 0 && !c->aws.set && !c->azure.set)
 		r = sky_yaml_fail(&ctx, sec, "vipd.addresses",
-				  "required (or a cloud section: aws)");
+				  "required (or a cloud section: aws, "
+				  "azure)");
 	if (r >= 0)
 		*out = *c;
 	sky_yaml_done(&ctx);

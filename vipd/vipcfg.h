@@ -105,6 +105,49 @@ struct vipd_aws_cfg {
 	size_t target_group_count;
 };
 
+#define VIPD_AZ_NAME_MAX 81 /* Azure resource names: 1..80 */
+
+struct vipd_azure_node {
+	char name[33];
+	char nic[VIPD_AZ_NAME_MAX];
+	char address[INET6_ADDRSTRLEN]; /* next hop for routes */
+};
+
+struct vipd_azure_ipconf {
+	char name[VIPD_AZ_NAME_MAX];
+	char address[INET6_ADDRSTRLEN];
+};
+
+struct vipd_azure_route {
+	char table[VIPD_AZ_NAME_MAX];
+	char route[VIPD_AZ_NAME_MAX];
+	char prefix[VIPD_TEXT_MAX];
+};
+
+/*
+ * vipd.azure: the moves made through Azure Resource Manager when the node
+ * serves. Only nodes listed under azure.nodes make them.
+ */
+struct vipd_azure_cfg {
+	bool set;
+	char subscription[VIPD_AZ_NAME_MAX];
+	char resource_group[VIPD_AZ_NAME_MAX];
+	char client_id[VIPD_AZ_NAME_MAX]; /* user-assigned identity, or "" */
+	char imds_endpoint[VIPD_URL_MAX];
+	char arm_endpoint[VIPD_URL_MAX];
+	char resource[VIPD_URL_MAX]; /* the token's audience */
+	uint32_t timeout_ms, attempts, backoff_ms, operation_timeout_ms;
+	struct vipd_azure_node nodes[2];
+	size_t node_count;
+	struct vipd_azure_ipconf ipconfs[VIPD_AWS_MAX];
+	size_t ipconf_count;
+	struct vipd_azure_route routes[VIPD_AWS_MAX];
+	size_t route_count;
+};
+
+const struct vipd_azure_node *vipd_azure_node(const struct vipd_azure_cfg *az,
+					      const char *node);
+
 /* This node's entry under aws.nodes, or NULL. */
 const struct vipd_aws_node *vipd_aws_node(const struct vipd_aws_cfg *aws,
 					  const char *node);
@@ -113,6 +156,7 @@ struct vipd_cfg {
 	struct vipd_vip vips[VIPD_MAX_VIPS];
 	size_t vip_count;
 	struct vipd_aws_cfg aws;
+	struct vipd_azure_cfg azure;
 	struct vipd_announce_cfg announce;
 	struct vipd_probe_cfg probe;
 };

@@ -31,6 +31,13 @@ from lab import LabError, lab_options, run
 
 VIPD = os.path.join(lablib.BUILD, "vipd")
 AWS_STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aws_standin.py")
+AZURE_STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "azure_standin.py")
+AZURE_PORT = 8001
+AZURE_SUB = "00000000-0000-0000-0000-00000000abcd"
+AZURE_RG = "skyha-rg"
+AZURE_SUBNET = (f"/subscriptions/{AZURE_SUB}/resourceGroups/{AZURE_RG}/providers/"
+                "Microsoft.Network/virtualNetworks/vnet/subnets/default")
+AZURE_NODE_IPS = {"node1": "10.1.0.4", "node2": "10.1.0.5"}
 AWS_PORT = 8000
 AWS_REGION = "eu-west-3"
 AWS_TARGET_GROUP = ("arn:aws:elasticloadbalancing:eu-west-3:123456789012:"
@@ -107,8 +114,9 @@ class VipdLab(lablib.Lab):
 
     def __init__(self, on_conflict="report", probe_wait_ms=200, announce_repeat=3,
                  announce_interval_ms=20, announce_delay_ms=1000, step_timeout_ms=10000,
-                 aws=False, aws_attempts=5, **kw):
+                 aws=False, aws_attempts=5, azure=False, **kw):
         super().__init__(**kw)
+        self.azure = azure
         self.aws = aws
         self.aws_attempts = aws_attempts
         self.on_conflict = on_conflict
@@ -133,7 +141,28 @@ class VipdLab(lablib.Lab):
             "  probe:",
             f"    wait_ms: {self.probe_wait_ms}",
             f"    on_conflict: {self.on_conflict}",
-        ] + (self.aws_lines() if self.aws else [])) + "\n"
+        ] + (self.aws_lines() if self.aws else [])
+            + (self.azure_lines() if self.azure else [])) + "\n"
+
+    def azure_lines(self):
+        """vipd.azure, pointing at the stand-in in each node's namespace."""
+        base = f"http://127.0.0.1:{AZURE_PORT}"
+        return [
+            "  azure:",
+            f"    subscription: {AZURE_SUB}",
+            f"    resource_group: {AZURE_RG}",
+            f"    imds_endpoint: {base}",
+            f"    arm_endpoint: {base}",
+            "    timeout_ms: 2000",
+            "    attempts: 5",
+            "    backoff_ms: 20",
+            "    operation_timeout_ms: 5000",
+            "    nodes:",
+            f"      node1: {{nic: nic-node1, address: {AZURE_NODE_IPS['node1']}}}",
+            f"      node2: {{nic: nic-node2, address: {AZURE_NODE_IPS['node2']}}}",
+            "    ip_configurations: [{name: skyha-vip, address: 10.1.0.10}]",
+            "    routes: [{table: rt-skyha, route: to-app, prefix: 10.2.0.10/32}]",
+        ]
 
     def aws_lines(self):
         """vipd.aws, pointing at the stand-in in each node's namespace (each has its
@@ -186,6 +215,8 @@ class VipdLab(lablib.Lab):
     def start_node(self, node):
         if self.aws:
             self.start_aws_standin(node)
+        if self.azure:
+            self.start_azure_standin(node)
         proc = super().start_node(node)
         self.start_vipd(node)
         self._spawn_in(node, "echo", [lablib.PYTHON, "-c", ECHO_CODE, node, str(ECHO_PORT)],
@@ -218,6 +249,65 @@ class VipdLab(lablib.Lab):
                 with open(out) as f:
                     raise LabError(f"the AWS stand-in did not start on {node}: {f.read()}")
             time.sleep(0.05)
+
+    def azure_state_path(self):
+        return os.path.join(self.dir, "azure-cloud.json")
+
+    def azure_cloud(self):
+        """The stand-in cloud's state: {nics: {name: doc}, routes: {...}}."""
+        with open(self.azure_state_path()) as f:
+            return json.load(f)
+
+    def start_azure_standin(self, node):
+        if (node, "azure") in self.procs and self.procs[(node, "azure")].poll() is None:
+            return
+        state = self.azure_state_path()
+        if not os.path.exists(state):
+            nics = {}
+            for n, ip in AZURE_NODE_IPS.items():
+                nics[f"nic-{n}"] = {
+                    "name": f"nic-{n}", "etag": "W/\"1\"",
+                    "id": f"/subscriptions/{AZURE_SUB}/resourceGroups/{AZURE_RG}/providers/"
+                          f"Microsoft.Network/networkInterfaces/nic-{n}",
+                    "properties": {"provisioningState": "Succeeded", "ipConfigurations": [
+                        {"name": "ipconfig1", "properties": {
+                            "privateIPAddress": ip, "privateIPAllocationMethod": "Static",
+                            "primary": True, "subnet": {"id": AZURE_SUBNET}}}]}}
+            with open(state, "w") as f:
+                json.dump({"nics": nics, "routes": {}, "tokens": {}}, f)
+        out = os.path.join(self.dir, node, "azure-standin.log")
+        self._spawn_in(node, "azure", [lablib.PYTHON, AZURE_STANDIN, str(AZURE_PORT), state,
+                                       self.aws_file(node, "azure-control.json"),
+                                       self.aws_file(node, "azure-requests.log")], out)
+        deadline = time.monotonic() + 10
+        while True:
+            with open(out) as f:
+                if "azure stand-in on" in f.read():
+                    return
+            if self.procs[(node, "azure")].poll() is not None or time.monotonic() > deadline:
+                with open(out) as f:
+                    raise LabError(f"the Azure stand-in did not start on {node}: {f.read()}")
+            time.sleep(0.05)
+
+    def azure_control(self, node, **settings):
+        os.makedirs(os.path.join(self.dir, node), exist_ok=True)
+        tmp = self.aws_file(node, "azure-control.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(settings, f)
+        os.replace(tmp, self.aws_file(node, "azure-control.json"))
+
+    def azure_requests(self, node):
+        out = []
+        try:
+            with open(self.aws_file(node, "azure-requests.log")) as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+        except FileNotFoundError:
+            pass
+        return out
 
     def aws_control(self, node, **settings):
         """Steer the node's stand-in (see aws_standin.py)."""
