@@ -169,6 +169,8 @@ static int release_all(struct vipd *d, char *why, size_t size)
 
 static int add_all(struct vipd *d, char *why, size_t size)
 {
+	/* From here on, what is found was ours, not an earlier run's. */
+	d->ever_taken = true;
 	for (size_t i = 0; i < d->cfg.vip_count; i++) {
 		struct vipd_held *h = &d->held[i];
 		int r = resolve(d, h, why, size);

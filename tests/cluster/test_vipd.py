@@ -10,6 +10,7 @@ interfaces, and the reason heartbeatd and vipd give.
 
 import os
 import subprocess
+import time
 
 from lab import describe
 from vipd_lab import VIP4, VIP6, VIPD, describe_vipd, vipd_lab
@@ -135,3 +136,33 @@ def test_invalid_vipd_config_names_file_line_and_field(lab):
     ok = subprocess.run([VIPD, "-n", "--config", lab.config], capture_output=True,
                         text=True, timeout=10)
     assert ok.returncode == 0 and ok.stdout.strip() == "configuration OK", ok
+
+
+@vipd_lab()
+def test_primary_killed_ipv6_neighbour_follows_unsolicited_na(lab):
+    # The client knows VIP6 at node1's MAC (it sent to it); after node1 dies it sends
+    # nothing more to VIP6, so only node2's unsolicited neighbour advertisement (with
+    # the Override flag, and a checksum the kernel accepts) can change its entry.
+    lab.add_address("client", "2001:2::20/64")
+    lab.start_cluster()
+    _primary_holds(lab)
+    # One datagram from the client makes its kernel resolve VIP6 (NS, solicited NA).
+    send = subprocess.run(["ip", "netns", "exec", lab.ns("client"), "/usr/bin/python3", "-c",
+                           "import socket, sys; socket.socket(socket.AF_INET6, "
+                           "socket.SOCK_DGRAM).sendto(b'x', (sys.argv[1], 7000))", VIP6],
+                          capture_output=True, text=True, timeout=15)
+    assert send.returncode == 0, send.stderr
+    deadline = time.monotonic() + BOUND_S
+    while lab.client_neigh(VIP6)[0] is None:
+        assert time.monotonic() < deadline, f"the client never resolved {VIP6}"
+        time.sleep(0.05)
+    node1_mac, node2_mac = lab.mac("node1"), lab.mac("node2")
+    assert lab.client_neigh(VIP6)[0] == node1_mac, lab.client_neigh(VIP6)
+    lab.kill_node("node1")
+    lab.wait_for("node2", lambda s: s["node"]["serving"] is True,
+                 "serving after node1 died", BOUND_S)
+    deadline = time.monotonic() + BOUND_S
+    while lab.client_neigh(VIP6)[0] != node2_mac:
+        assert time.monotonic() < deadline, \
+            f"client's entry for {VIP6}: {lab.client_neigh(VIP6)}, node2 is {node2_mac}"
+        time.sleep(0.05)
