@@ -138,6 +138,12 @@ int vipd_azure_nic_edit(json_t *nic, const char *name, const char *address,
 	return 0;
 }
 
+bool vipd_azure_url_trusted(const struct vipd_azure_cfg *cfg, const char *url)
+{
+	size_t n = strlen(cfg->arm_endpoint);
+	return strncmp(url, cfg->arm_endpoint, n) == 0 && url[n] == '/';
+}
+
 /* --- the client ------------------------------------------------------------- */
 
 void vipd_azure_init(struct vipd_azure *a, const struct vipd_azure_cfg *cfg,
@@ -322,6 +328,14 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 	vipd_http_resp_free(resp);
 	if (!async_url[0] && !(status == 202 && location[0]))
 		return 0; /* done synchronously */
+	const char *poll_url = async_url[0] ? async_url : location;
+	if (!vipd_azure_url_trusted(a->cfg, poll_url)) {
+		snprintf(why, size,
+			 "%s: the operation URL is not under %s: not sending "
+			 "the token there",
+			 what, a->cfg->arm_endpoint);
+		return -EPERM;
+	}
 	int64_t deadline = sky_now_ms() + a->cfg->operation_timeout_ms;
 	for (;;) {
 		uint32_t ms =
@@ -337,8 +351,8 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 		}
 		pause_ms(a, ms);
 		struct vipd_http_resp poll;
-		int r = arm(a, "GET", async_url[0] ? async_url : location, NULL,
-			    NULL, what, &poll, why, size);
+		int r = arm(a, "GET", poll_url, NULL, NULL, what, &poll, why,
+			    size);
 		if (r < 0)
 			return r;
 		wait_s = poll.retry_after_s;

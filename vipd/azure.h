@@ -60,5 +60,11 @@ enum vipd_aws_verdict vipd_azure_classify(long status, const char *body,
  */
 int vipd_azure_nic_edit(json_t *nic, const char *name, const char *address,
 			bool want, bool *changed);
+/*
+ * May the bearer token be sent to url (an Azure-AsyncOperation or Location
+ * header)? Only below the configured ARM endpoint: a forged header must not
+ * make vipd hand its token to another host.
+ */
+bool vipd_azure_url_trusted(const struct vipd_azure_cfg *cfg, const char *url);
 
 #endif

@@ -175,7 +175,23 @@ static void test_azure_section(void)
 	}
 }
 
-TEST_MAIN(TEST(test_managed_identity_token_parsed_and_checked),
+static void test_token_goes_only_below_the_arm_endpoint(void)
+{
+	struct vipd_azure_cfg cfg = {0};
+	snprintf(cfg.arm_endpoint, sizeof(cfg.arm_endpoint),
+		 "https://management.azure.com");
+	CHECK(vipd_azure_url_trusted(
+		&cfg, "https://management.azure.com/subscriptions/s/providers/"
+		      "Microsoft.Network/locations/x/operations/1"));
+	CHECK(!vipd_azure_url_trusted(&cfg,
+				      "https://management.azure.com.evil/x"));
+	CHECK(!vipd_azure_url_trusted(&cfg, "https://evil.example/"));
+	CHECK(!vipd_azure_url_trusted(&cfg, "http://management.azure.com/x"));
+	CHECK(!vipd_azure_url_trusted(&cfg, "https://management.azure.com"));
+}
+
+TEST_MAIN(TEST(test_token_goes_only_below_the_arm_endpoint),
+	  TEST(test_managed_identity_token_parsed_and_checked),
 	  TEST(test_arm_errors_are_classified),
 	  TEST(test_ip_configuration_added_and_removed_in_a_nic),
 	  TEST(test_azure_section))
