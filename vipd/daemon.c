@@ -438,7 +438,10 @@ static void probe_step(struct vipd *d, int64_t now)
 	if (now < d->probe_end_ms)
 		return;
 	d->probing = false;
-	if (d->state != VIPD_STARTING)
+	/* Only with on_conflict: fail does the probe gate the take; with
+	 * report the addresses were taken at once (and may be waiting for
+	 * the cloud moves: never take twice). */
+	if (d->state != VIPD_STARTING || d->cloud_wait)
 		return;
 	const struct vipd_held *c;
 	if (any_conflict(d, &c)) {

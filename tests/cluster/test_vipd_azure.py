@@ -130,3 +130,19 @@ def test_azure_malformed_replies_do_not_crash_vipd(lab):
     reqs = lab.azure_requests("node1")
     assert [r.get("fault") for r in reqs if r.get("fault")] == ["garbage", "garbage"], reqs
     assert lab.running("node1", "vipd") and lab.running("node2", "vipd")
+
+
+@vipd_lab(azure=True, step_timeout_ms=20000)
+def test_azure_location_header_and_retry_after_are_followed(lab):
+    # Operations named by Location only, answering 202 until done, each answer asking
+    # for 1 s between polls: vipd follows them to the end and never polls sooner.
+    for node in lab.nodes:
+        lab.azure_control(node, location=True, retry_after=1)
+    lab.start_cluster(timeout=30)
+    _serving(lab, "node1")
+    _wait_cloud(lab, "node1")
+    arm = [r for r in lab.azure_requests("node1") if r["part"] == "arm"]
+    polls = [r for r in arm if r["path"].startswith("/operations/")]
+    puts = [r for r in arm if r["method"] == "PUT"]
+    assert [r["operation"] for r in polls] == ["running", "done"] * len(puts), polls
+    assert not any(r.get("early") for r in polls), polls

@@ -27,6 +27,10 @@ Steered by a JSON control file (re-read at every request):
                     ExpiredAuthenticationToken
     etag_race       N: the next N NIC PUTs find the NIC changed meanwhile (412)
     op_fail         true: operations end Failed
+    location        true: PUTs name the operation in Location only (no
+                    Azure-AsyncOperation); it answers 202 once, then 200
+    retry_after     N: PUTs and operations in progress say Retry-After: N; a poll
+                    sooner than that after the previous answer is logged early: true
 
 Requests are logged one JSON line each in LOG: {part, method, path, status, token,
 if_match, etag, fault}.
@@ -200,10 +204,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, json.dumps(nic).encode())
         if path.startswith("/operations/"):
             op = path.rsplit("/", 1)[1]
+            now = time.monotonic()
             with lock:
                 polls = local["ops"].get(op)
                 if polls is not None:
                     local["ops"][op] = polls + 1
+                last = local.setdefault("op_answered", {}).get(op)
+                local["op_answered"][op] = now
+            wait = ctl.get("retry_after", 0)
+            if last is not None and wait and now - last < wait:
+                entry["early"] = True
+            if polls is not None and ctl.get("location"):
+                done = polls > 0
+                entry.update(status=200 if done else 202, operation="done" if done
+                             else "running")
+                log(entry)
+                return self.reply(200 if done else 202, b"" if not done else b"{}",
+                                  None if done else {"Retry-After": str(wait),
+                                                     "Location": self.path})
             if polls is None:
                 entry["status"] = 404
                 log(entry)
@@ -213,9 +231,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry.update(status=200, operation=status)
             log(entry)
             doc = {"status": status}
+            if status == "InProgress":
+                doc_headers = {"Retry-After": str(wait)}
+            else:
+                doc_headers = None
             if status == "Failed":
                 doc["error"] = {"code": "InternalError", "message": "the move failed"}
-            return self.reply(200, json.dumps(doc).encode())
+            return self.reply(200, json.dumps(doc).encode(), doc_headers)
         entry["status"] = 404
         log(entry)
         self.reply(404, arm_error("NotFound", path))
@@ -282,11 +304,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         op = os.urandom(6).hex()
         with lock:
             local["ops"][op] = 0
+            local.setdefault("op_answered", {})[op] = time.monotonic()
         entry.update(status=202, operation=op)
         log(entry)
+        where = f"http://127.0.0.1:{PORT}/operations/{op}"
         self.reply(202, json.dumps(result).encode(),
-                   {"Azure-AsyncOperation": f"http://127.0.0.1:{PORT}/operations/{op}",
-                    "Retry-After": "0"})
+                   {"Location" if ctl.get("location") else "Azure-AsyncOperation": where,
+                    "Retry-After": str(ctl.get("retry_after", 0))})
 
 
 http.server.ThreadingHTTPServer.allow_reuse_address = True
