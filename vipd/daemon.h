@@ -1,0 +1,95 @@
+/*
+ * daemon.h - vipd's event loop for one module on one node: heartbeatd's
+ * desired state in, the addresses taken or released through rtnetlink,
+ * ARP probes before an IPv4 address is taken, announcements once it is,
+ * and the actual state out.
+ */
+#ifndef SKYHA_VIPD_DAEMON_H
+#define SKYHA_VIPD_DAEMON_H
+
+#include "announce.h"
+#include "bus.h"
+#include "cloud.h"
+#include "config.h"
+#include "log.h"
+#include "rtnl.h"
+#include "vipcfg.h"
+
+#include <jansson.h>
+#include <limits.h>
+
+/* One configured address at run time. */
+struct vipd_held {
+	const struct vipd_vip *cfg;
+	int ifindex; /* 0: the interface does not exist (now) */
+	uint8_t mac[6];
+	bool mac_ok;
+	bool present; /* on its interface, at the last look */
+	uint8_t present_prefix;
+	bool conflict; /* another MAC answered for it during this probe */
+	char conflict_mac[18];
+};
+
+enum vipd_state {
+	VIPD_DOWN = 0, /* not held (or not yet cleaned: see cleaned) */
+	VIPD_STARTING, /* probing before taking */
+	VIPD_UP,       /* held and announced */
+	VIPD_FAILED,   /* could not take or release; reason says why */
+};
+const char *vipd_state_name(enum vipd_state s);
+
+struct vipd_counters {
+	uint64_t announce_rounds, packets_sent, send_errors;
+	uint64_t probes_sent, probe_conflicts;
+	uint64_t arp_seen, arp_malformed;
+	uint64_t bus_bad_messages, netlink_errors;
+	uint64_t readded, leftovers_removed;
+};
+
+struct vipd {
+	struct sky_config mod;
+	struct vipd_cfg cfg;
+	const struct sky_node *self;
+	char run_dir[PATH_MAX]; /* RUN/MODULE */
+	char topic_desired[SKY_TOPIC_MAX], topic_actual[SKY_TOPIC_MAX];
+	void *sub, *pub;
+	struct vipd_nl nl;
+	int pkt_fd; /* AF_PACKET, ETH_P_ARP: sends everything, reads ARP */
+	struct vipd_held held[VIPD_MAX_VIPS];
+
+	/* heartbeatd's wish */
+	bool heard_desired;
+	enum sky_role role;
+	uint64_t epoch;
+	const char *target; /* "up", "down" or NULL (not asked yet) */
+
+	enum vipd_state state;
+	uint64_t state_epoch;
+	bool cleaned;	 /* released since start (crash leftovers gone) */
+	bool ever_taken; /* this process took the addresses once */
+	int64_t retry_release_ms; /* after a failed release, not before */
+	char reason[320];	  /* why failed, or what happened last */
+
+	bool probing;
+	int64_t probe_started_ms, probe_end_ms, next_probe_ms;
+	uint32_t probes_sent;
+	struct vipd_announcer ann;
+
+	/* the cloud moves (aws.nodes lists this node), or NULL */
+	struct vipd_cloud *cloud;
+	bool cloud_wait; /* "up" waits for the cloud's result */
+
+	struct vipd_counters n;
+	int64_t next_publish_ms, next_verify_ms;
+	bool publish_now;
+	struct sky_ratelimit rl_bus, rl_arp, rl_send, rl_nl;
+};
+
+int vipd_open(struct vipd *d, const struct sky_config *mod,
+	      const struct vipd_cfg *cfg, const char *node,
+	      const char *run_dir);
+int vipd_run(struct vipd *d);
+void vipd_close(struct vipd *d);
+json_t *vipd_actual_json(const struct vipd *d);
+
+#endif
