@@ -38,14 +38,6 @@
 #define VIPD_VERIFY_PERIOD_MS 1000
 #define VIPD_LOOP_MAX_MS      20
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 const char *vipd_state_name(enum vipd_state s)
 {
 	switch (s) {
@@ -835,10 +827,7 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 
 int vipd_run(struct vipd *d)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sky_stop_signals_install();
 
 	log_notice("vipd for module %s on node %s started: %zu address%s, "
 		   "announce %u x every %u ms, again after %u ms, refresh "
@@ -851,7 +840,7 @@ int vipd_run(struct vipd *d)
 	look(d);
 	sky_notify_ready("waiting for heartbeatd's desired state");
 
-	while (!stop_requested) {
+	while (!sky_stop_requested()) {
 		zmq_pollitem_t items[3] = {
 			{.socket = d->sub, .events = ZMQ_POLLIN},
 			{.fd = d->pkt_fd, .events = ZMQ_POLLIN},

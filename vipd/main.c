@@ -5,6 +5,7 @@
  * and both halves of the configuration (the module, and the vipd: section),
  * then runs the loop in daemon.c.
  */
+#include "cli.h"
 #include "config.h"
 #include "daemon.h"
 #include "httpc.h"
@@ -72,116 +73,59 @@ static const char usage_text[] =
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration (file:line:column: field: why) or a setup failure.\n";
 
-enum { OPT_NODE = 256, OPT_RUN_DIR };
-
-static void report(bool check_only, const char *err)
-{
-	if (check_only)
-		fprintf(stderr, "%s\n", err);
-	else
-		log_error("%s", err);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"node", required_argument, NULL, OPT_NODE},
-		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
-		{"check", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *config_path = "/etc/skyha/skyha.yaml";
-	const char *run_dir = "/run/skyha";
-	char node_name[SKY_NAME_MAX + 1] = "";
-	bool check_only = false, verbose = false;
+	static const struct option options[] = {SKY_CLI_OPTIONS, {0}};
 	static struct sky_config mod;
 	static struct vipd_cfg cfg;
+	struct sky_cli cli;
 	char err[1024];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case OPT_NODE:
-			if (!sky_name_valid(optarg, strlen(optarg))) {
-				fprintf(stderr,
-					"vipd: --node: '%s' is not a valid "
-					"node name\n",
-					optarg);
-				return 1;
-			}
-			sky_strlcpy(node_name, optarg, sizeof(node_name));
-			break;
-		case OPT_RUN_DIR:
-			run_dir = optarg;
-			break;
-		case 'n':
-			check_only = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
+	sky_cli_init(&cli, "vipd", usage_text);
+	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
+	       -1) {
+		switch (sky_cli_option(&cli, c, optarg)) {
+		case SKY_CLI_TAKEN:
+			continue;
+		case SKY_CLI_EXIT_OK:
 			return 0;
-		default:
-			fputs("Try 'vipd --help'.\n", stderr);
+		case SKY_CLI_EXIT_FAIL:
 			return 1;
+		case SKY_CLI_NOT_MINE:
+			return sky_cli_usage_error(&cli);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr,
-			"vipd: unexpected argument '%s'\n"
-			"Try 'vipd --help'.\n",
-			argv[optind]);
+	if (sky_cli_no_operands(&cli, argc, argv, optind))
 		return 1;
-	}
 
-	sky_log_init("vipd", verbose);
+	sky_log_init("vipd", cli.verbose);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialise");
 		return 1;
 	}
-	r = sky_config_load(config_path, &mod, err, sizeof(err));
-	if (r >= 0)
-		r = vipd_cfg_load(config_path, &cfg, err, sizeof(err));
+	r = sky_cli_load(&cli, &mod, true);
 	sodium_memzero(mod.key, sizeof(mod.key)); /* vipd needs no key */
+	if (r < 0)
+		return 1;
+	r = vipd_cfg_load(cli.config_path, &cfg, err, sizeof(err));
 	if (r < 0) {
-		report(check_only, err);
+		sky_cli_error(&cli, "%s", err);
 		return 1;
 	}
-	if (!node_name[0] && !check_only) {
-		if (gethostname(node_name, sizeof(node_name)) < 0)
-			node_name[0] = '\0';
-		node_name[sizeof(node_name) - 1] = '\0';
-		node_name[strcspn(node_name, ".")] = '\0';
-	}
-	if (node_name[0] && !sky_config_node(&mod, node_name)) {
-		snprintf(err, sizeof(err),
-			 "%s: node '%s' is not in nodes (%s, %s); pass --node",
-			 config_path, node_name, mod.nodes[0].name,
-			 mod.nodes[1].name);
-		report(check_only, err);
-		return 1;
-	}
-	if (check_only) {
+	if (cli.check_only) {
 		printf("configuration OK\n");
 		return 0;
 	}
 
 	sky_log_set_module(mod.module);
-	sky_log_set_node(node_name);
+	sky_log_set_node(cli.node);
 	if (vipd_http_global_init() < 0) { /* before any thread */
 		log_error("libcurl failed to initialise");
 		return 1;
 	}
 	static struct vipd d;
-	r = vipd_open(&d, &mod, &cfg, node_name, run_dir);
+	r = vipd_open(&d, &mod, &cfg, cli.node, cli.run_dir);
 	if (r >= 0)
 		r = vipd_run(&d);
 	vipd_close(&d);
