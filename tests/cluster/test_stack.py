@@ -1,18 +1,19 @@
 """Cluster tests: the whole mirror module on each node (tests/lab/stack_lab.py): replicd,
-heartbeatd, healthd, checkd and the sample application serving the replicated directory.
+heartbeatd, healthd, vipd, checkd and the sample application serving the replicated
+directory.
 
 What `make demo` shows, as tests that can fail: records written and fsynced on the
 primary are served, byte for byte, by the application the secondary starts after a
 power cut of the primary; the application runs on one node at a time, after replicd
-made the directory writable there; /health follows; the old primary returns as SECOND
-with the application stopped. And when the application keeps failing on the primary,
+made the directory writable there; /health and the virtual IP follow; the old primary
+returns as SECOND with the application stopped. And when the application keeps failing on the primary,
 checkd hands the module to the peer, which serves the same bytes.
 """
 
 import hashlib
 
 from lab import lab_options
-from stack_lab import StackLab
+from stack_lab import VIP4, StackLab
 
 LEDGER = "ledger.txt"
 
@@ -32,6 +33,8 @@ def test_power_cut_keeps_acknowledged_records_and_moves_the_application(lab):
     lab.wait_replicd("node1", "primary", connected=True, timeout=15)
     digest = lab.write_ledger("node1", LEDGER, 200)
     assert hashlib.sha256(lab.fetch("node1", LEDGER) or b"").hexdigest() == digest
+    assert hashlib.sha256(lab.fetch("node1", LEDGER, host=VIP4) or b"").hexdigest() == digest
+    assert lab.holds("node1") and not lab.holds("node2")
     assert lab.app_http_status("node2") is None, "the application also answers on the secondary"
     health = (lab.health("node1"), lab.health("node2"))
     assert health[0][0] == 200 and health[1][0] == 503, health
@@ -46,10 +49,16 @@ def test_power_cut_keeps_acknowledged_records_and_moves_the_application(lab):
     assert hashlib.sha256(served).hexdigest() == digest, \
         f"the ledger on node2 differs: {len(served)} bytes, last line {served[-60:]!r}"
     lab.wait_health("node2", 200, 10)
+    # Clients of the virtual IP reach node2 now (gratuitous ARP), with the same bytes.
+    assert lab.holds("node2")
+    served = lab.fetch("node2", LEDGER, host=VIP4)
+    assert served is not None and hashlib.sha256(served).hexdigest() == digest
+    assert lab.client_neigh()[0] == lab.mac("node2"), (lab.client_neigh(), lab.mac("node2"))
 
     lab.restart_node("node1")
     lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, 30)
     assert lab.app_http_status("node1") is None, "the application answers on the returning SECOND"
+    assert lab.holds("node2") and not lab.holds("node1")
     lab.wait_checkd("node1", lambda st: app_stopped(lab, "node1"), "application stopped")
     health = (lab.health("node1"), lab.health("node2"))
     assert health[0][0] == 503 and health[1][0] == 200, health

@@ -25,7 +25,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lab as lablib  # noqa: E402
-from stack_lab import StackLab  # noqa: E402
+from stack_lab import VIP4, StackLab  # noqa: E402
 
 INTERVAL_MS, TIMEOUT_MS = 200, 1000
 LEDGER = "ledger.txt"
@@ -54,7 +54,8 @@ def show_logs(lab, since):
     in time order: the story of the takeover as journalctl would tell it."""
     lines = []
     for node in lab.nodes:
-        for name in ("heartbeatd.log", "replicd.log", "checkd.log", "healthd.log"):
+        for name in ("heartbeatd.log", "replicd.log", "vipd.log", "checkd.log",
+                     "healthd.log"):
             try:
                 with open(os.path.join(lab.dir, node, name), errors="replace") as f:
                     for line in f:
@@ -76,7 +77,8 @@ def demo(lab):
     say("Starting the witness (the tie-breaker that grants a lease to one node at a time)")
     lab.start_witness()
     say("Starting on each node: replicd (FUSE over <node>/data), heartbeatd, healthd "
-        "(port 9010), checkd (runs examples/app: an HTTP server on port 8080)")
+        f"(port 9010), vipd (virtual IP {VIP4}), checkd (runs examples/app: an HTTP "
+        "server on port 8080)")
     for node in lab.nodes:
         lab.start_node(node)
     lab.wait_settled(30)
@@ -84,8 +86,8 @@ def demo(lab):
     lab.wait_health("node1", 200, 10)
     lab.wait_replicd("node2", "secondary", timeout=15)
     lab.wait_replicd("node1", "primary", connected=True, timeout=15)
-    say("node1 is PRIM: its data directory is writable and replicated to node2 (SECOND), "
-        "the application runs on node1 only")
+    say(f"node1 is PRIM: its data directory is writable and replicated to node2 (SECOND), "
+        f"it holds the virtual IP {VIP4}, the application runs on node1 only")
     skyctl_status(lab, "node1")
 
     records = 500
@@ -102,10 +104,11 @@ def demo(lab):
     print("\n" + "*" * (len(banner) + 6))
     print(f"*  {banner}  *")
     print("*" * (len(banner) + 6), flush=True)
-    since = time.strftime("%H:%M:%S.000")
+    now = time.time()
+    since = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
     killed = time.monotonic()
     lab.kill_node("node1")
-    say("Polling node2 every 20 ms...")
+    say(f"Polling node2 every 20 ms, and the application at the virtual IP {VIP4}...")
     took = served = None
     while served is None:
         st = lab.try_status("node2")
@@ -113,20 +116,21 @@ def demo(lab):
             took = time.monotonic() - killed
             say(f"node2 is ALONE {took:.2f} s after the power cut (peer lost after "
                 f"{TIMEOUT_MS} ms of silence, then the witness lease)")
-        if took is not None and lab.app_http_status("node2", timeout=0.2) == 200:
+        if took is not None and lab.fetch("node2", LEDGER, timeout=0.2, host=VIP4):
             served = time.monotonic() - killed
         if time.monotonic() - killed > 30:
             raise lablib.LabError("node2 did not serve within 30 s: " + lablib.describe(st))
         time.sleep(0.02)
-    say(f"The application answers on node2 {served:.2f} s after the power cut "
-        "(replicd made the directory writable, then checkd ran start_prim)")
-    body = lab.fetch("node2", LEDGER)
+    say(f"The application answers at {VIP4} {served:.2f} s after the power cut "
+        "(replicd made node2's directory writable, vipd took the VIP with a gratuitous "
+        f"ARP: the client's neighbour entry now says {lab.client_neigh()[0]}, node2's MAC "
+        f"is {lab.mac('node2')}; then checkd ran start_prim)")
+    body = lab.fetch("node2", LEDGER, host=VIP4)
     got = hashlib.sha256(body or b"").hexdigest()
     if got != digest:
         raise lablib.LabError(f"{LEDGER} served by node2 differs: sha256 {got}")
-    say(f"A client fetches http://{lablib.address(0, 'node2')}:8080/{LEDGER} from node2: "
-        f"{len(body.splitlines())} records, sha256 {got[:16]}...: every acknowledged record "
-        "is intact")
+    say(f"A client fetches http://{VIP4}:8080/{LEDGER}: {len(body.splitlines())} records, "
+        f"sha256 {got[:16]}...: every acknowledged record is intact")
     lab.wait_health("node2", 200, 10)
     say("node2's /health/app now answers 200: the load balancer moves traffic there")
     say("What the daemons logged during the takeover (journalctl -u 'skyha-*' on a real "
@@ -152,7 +156,7 @@ def main():
               file=sys.stderr)
         return 1
     for prog in (lablib.HEARTBEATD, lablib.SKYCTL, *(os.path.join(lablib.BUILD, d) for d in
-                 ("replicd", "checkd", "healthd"))):
+                 ("replicd", "vipd", "checkd", "healthd"))):
         if not os.access(prog, os.X_OK):
             print(f"demo: {prog} not found: run `make` first", file=sys.stderr)
             return 1
@@ -166,7 +170,7 @@ def main():
             return 1
         say("Cleaning up the namespaces")
     print(f"\ndemo OK: node2 took over {took:.2f} s after the power cut, the application "
-          f"answered after {served:.2f} s, every acknowledged record intact")
+          f"answered at the virtual IP after {served:.2f} s, every acknowledged record intact")
     return 0
 
 

@@ -3,10 +3,12 @@
 
 StackLab is the lab of `make demo` and of tests/cluster/test_stack.py: on each node,
 replicd (the replicated directory <lab>/<node>/data, see replicd_lab.py), heartbeatd,
-healthd (port 9010, see healthd_lab.py) and checkd running the sample application of
-examples/app (python3 -m http.server on port 8080, see checkd_lab.py), with
-transitions.order [replicd, checkd]: on promotion the replicated directory turns
-writable first, then the application starts; on demotion the reverse.
+healthd (port 9010, see healthd_lab.py), vipd (the virtual IP 198.18.0.100 on the
+client's segment, see vipd_lab.py) and checkd running the sample application of
+examples/app (python3 -m http.server on port 8080 of every address, see checkd_lab.py),
+with transitions.order [replicd, vipd, checkd]: on promotion the replicated directory
+turns writable first, then the VIP moves, then the application starts; on demotion the
+reverse.
 
 The application serves the replicated directory (APP_DIR), so a client sees, through
 HTTP, the very bytes replication kept. Both nodes live on one machine, so each node's
@@ -22,15 +24,16 @@ from healthd_lab import HealthdLab
 from lab import LabError, address, run
 import lab as lablib
 from replicd_lab import ReplicdLab
+from vipd_lab import VIP4, VipdLab
 
-__all__ = ["StackLab", "APP_PORT"]
+__all__ = ["StackLab", "APP_PORT", "VIP4"]
 
 
-class StackLab(CheckdLab, ReplicdLab, HealthdLab):
-    """replicd + heartbeatd + healthd + checkd + the sample application on each node.
+class StackLab(CheckdLab, VipdLab, ReplicdLab, HealthdLab):
+    """replicd + heartbeatd + healthd + vipd + checkd + the sample application.
 
     start_node(node) runs, through the classes' chain: replicd (waits for its mount),
-    heartbeatd, healthd (waits until it follows the module), then checkd.
+    heartbeatd, healthd (waits until it follows the module), vipd, then checkd.
     """
 
     def __init__(self, **kw):
@@ -45,7 +48,8 @@ class StackLab(CheckdLab, ReplicdLab, HealthdLab):
             if port_line not in text:
                 raise LabError("checkd_lab.py's environment changed: update stack_lab.py")
             text = text.replace(port_line,
-                                port_line + f'    APP_DIR: "{self.data_dir(node)}"\n')
+                                port_line + f'    APP_DIR: "{self.data_dir(node)}"\n'
+                                '    APP_BIND: "0.0.0.0"\n')
             self.write_config(path, text)
         return path
 
@@ -60,16 +64,17 @@ class StackLab(CheckdLab, ReplicdLab, HealthdLab):
 
     # -- what a client sees ------------------------------------------------------------
 
-    def fetch(self, node, name, timeout=2.0):
-        """GET /<name> from the application on node, asked from the client namespace:
-        the body (text files only) as bytes, or None when it does not answer 200."""
+    def fetch(self, node, name, timeout=2.0, host=None):
+        """GET /<name> from the application on node (or at host, e.g. the VIP), asked
+        from the client namespace: the body (text files only) as bytes, or None when it
+        does not answer 200."""
         code = ("import sys, urllib.request\n"
                 "try:\n"
                 f"    r = urllib.request.urlopen(sys.argv[1], timeout={timeout})\n"
                 "    sys.stdout.buffer.write(r.read()) if r.status == 200 else sys.exit(3)\n"
                 "except Exception:\n"
                 "    sys.exit(3)\n")
-        url = f"http://{address(0, node)}:{APP_PORT}/{name}"
+        url = f"http://{host or address(0, node)}:{APP_PORT}/{name}"
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c", code, url],
                   check=False, timeout=timeout + 10)
         return res.stdout.encode() if res.returncode == 0 else None

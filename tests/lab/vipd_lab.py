@@ -23,6 +23,7 @@ object it publishes on the bus.
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -185,13 +186,15 @@ class VipdLab(lablib.Lab):
             f"    target_groups: [{{arn: \"{AWS_TARGET_GROUP}\", port: 80}}]",
         ]
 
-    def config_text(self, interval_ms=None, timeout_ms=None, lease_ms=None):
-        text = super().config_text(interval_ms, timeout_ms, lease_ms)
-        old = "transitions:\n  order: []\n  step_timeout_ms: 30000\n"
-        if old not in text:
+    def config_text(self, *args, **kwargs):
+        text = super().config_text(*args, **kwargs)
+        # vipd after whatever a parent lab class put first (replicd).
+        m = re.search(r"transitions:\n  order: \[([^\]]*)\]\n  step_timeout_ms: \d+\n", text)
+        if not m:
             raise LabError("lab.py's transitions section changed: update vipd_lab.py")
-        text = text.replace(old, "transitions:\n  order: [vipd]\n"
-                            f"  step_timeout_ms: {self.step_timeout_ms}\n")
+        order = [x.strip() for x in m.group(1).split(",") if x.strip()] + ["vipd"]
+        text = (text[:m.start()] + f"transitions:\n  order: [{', '.join(order)}]\n"
+                f"  step_timeout_ms: {self.step_timeout_ms}\n" + text[m.end():])
         return text + self.vipd_section()
 
     # -- processes ---------------------------------------------------------------------
