@@ -310,6 +310,38 @@ static void test_pending_step_and_actuators_not_there_yet(void)
 	json_decref(status);
 }
 
+static void test_replication_progress_is_shown_and_hostile_text_tamed(void)
+{
+	json_t *status = sample_with(
+		NULL, "actuators",
+		"{'replicd':{'target':'secondary','state':'secondary','epoch':"
+		"7,"
+		"            'age_ms':300,'reason':'','data':'inconsistent',"
+		"            'sync':'resyncing','resync':{'active':true,"
+		"            'bytes_total':4194304,'bytes_done':1048576,"
+		"            "
+		"'bytes_left':3145728,'rate_bps':1048576,'eta_s':3}}}");
+	char *text = render(status);
+	CHECK_STR_CONTAINS(text, "replication: data inconsistent, resyncing: "
+				 "1048576 of 4194304 bytes, 3145728 left, "
+				 "1048576 B/s, ETA 3 s\n");
+	free(text);
+	json_decref(status);
+
+	status = sample_with(NULL, "actuators",
+			     "{'replicd':{'state':'primary','epoch':7,"
+			     "'age_ms':3,'data':'up\\u001b[2Jto\\ndate',"
+			     "'sync':'insync','resync':{'active':false,"
+			     "'bytes_total':'x','bytes_done':-5,"
+			     "'wire_bytes':7}}}");
+	text = render(status);
+	CHECK(strstr(text, "\x1b") == NULL);
+	CHECK_STR_CONTAINS(text, "data up?[2Jto?date, insync; last resync -5 "
+				 "of ? bytes (7 on the wire)\n");
+	free(text);
+	json_decref(status);
+}
+
 static void test_empty_status_shows_question_marks(void)
 {
 	json_t *status = load("{}");
@@ -556,7 +588,8 @@ static void test_a_failed_write_is_reported(void)
 	json_decref(status);
 }
 
-TEST_MAIN(TEST(test_both_nodes_up_shows_the_whole_picture),
+TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
+	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
