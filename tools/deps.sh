@@ -7,7 +7,7 @@ level=${1:-test}
 
 build_pkgs="gcc make pkg-config libzmq3-dev libsodium-dev libsystemd-dev libyaml-dev libjansson-dev"
 test_pkgs="python3 python3-zmq iproute2 systemd procps"
-bench_pkgs="keepalived stress-ng"
+bench_pkgs="keepalived stress-ng fio"
 
 # Each daemon folder may list what it needs in deps.txt (one package per
 # word, '#' comments), so adding a daemon does not edit this file.
