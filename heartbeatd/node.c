@@ -332,7 +332,8 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 				    json_boolean(json_is_true(json_object_get(
 					    resync, "active"))));
 		if (mode &&
-		    (strcmp(mode, "record") == 0 || strcmp(mode, "full") == 0))
+		    (strcmp(mode, "record") == 0 || strcmp(mode, "hash") == 0 ||
+		     strcmp(mode, "full") == 0))
 			json_object_set_new(r->resync, "mode",
 					    json_string(mode));
 		for (size_t i = 0; i < SKY_ARRAY_SIZE(counters); i++)

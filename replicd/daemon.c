@@ -188,6 +188,8 @@ static void end_peer_session(struct replicd *d)
 			    (unsigned long long)d->rsi.bytes_total);
 	}
 	replicd_resync_free(&d->rs);
+	replicd_manifest_free(&d->mf);
+	d->mf_overflow = false;
 	free_peer_record(d);
 	d->psync = PS_NONE;
 	d->flush_pending = false;
@@ -221,6 +223,7 @@ static void drop_conn(struct replicd *d, struct replicd_conn **cp,
 			d->have_seq = false;
 			d->ack_due = 0;
 			d->sec_resyncing = false;
+			replicd_manifest_walk_free(&d->walk);
 		}
 	}
 	replicd_conn_free(cp);
@@ -436,6 +439,25 @@ static void decide(struct replicd *d, uint32_t flags)
 		d->changed = true;
 		return;
 	}
+	if (full) {
+		/* No record to trust: compare hashes of the two copies. */
+		replicd_track_entries_free(mine, n_mine);
+		free_peer_record(d);
+		d->rs_track_count = replicd_track_count(d->track);
+		if (replicd_manifest_new(&d->mf) < 0) {
+			drop_conn(d, &d->conn, "out of memory");
+			return;
+		}
+		d->psync = PS_MANIFEST;
+		d->rsi.started_ms = sky_now_ms();
+		d->rsi.wire_start = d->conn->bytes_sent;
+		send_sync(d, ROP_SYNC_HASHES);
+		log_notice("no usable change record: comparing the hashes of "
+			   "both copies with %s",
+			   d->peer->name);
+		d->changed = true;
+		return;
+	}
 	int roots[REPLICD_MAX_DIRS];
 	dir_roots(d, roots);
 	d->rs_track_count = n_mine;
@@ -462,6 +484,40 @@ static void decide(struct replicd *d, uint32_t flags)
 		   full ? "no usable change record, copying everything"
 			: "the recorded changes of both nodes",
 		   (unsigned long long)st.bytes_total);
+	d->changed = true;
+}
+
+/* Primary: the peer's manifest is in: compare and send what differs. */
+static void start_hash_resync(struct replicd *d)
+{
+	int roots[REPLICD_MAX_DIRS];
+	int r;
+	dir_roots(d, roots);
+	if (d->mf_overflow) {
+		log_warning("the manifest of %s is too large to hold: copying "
+			    "everything instead",
+			    d->peer->name);
+		replicd_manifest_free(&d->mf);
+		r = replicd_resync_new(&d->rs, NULL, 0, NULL, 0, true,
+				       d->mount_count, roots);
+	} else {
+		r = replicd_resync_new_compare(&d->rs, d->mf, d->mount_count,
+					       roots);
+	}
+	if (r < 0) {
+		drop_conn(d, &d->conn, "cannot plan the resync");
+		return;
+	}
+	d->rsi.active = true;
+	d->rsi.full = d->mf_overflow;
+	d->rsi.hash = !d->mf_overflow;
+	d->rsi.passes = 1;
+	send_sync(d, ROP_SYNC_RESYNC | (d->mf_overflow ? ROP_SYNC_FULL : 0));
+	replicd_repl_set_connected(&d->repl, true);
+	d->psync = PS_RESYNC;
+	log_notice("resync to %s starts: %s", d->peer->name,
+		   d->mf_overflow ? "everything"
+				  : "the zones whose hashes differ");
 	d->changed = true;
 }
 
@@ -554,6 +610,23 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 			return -EPROTO;
 		decide(d, op->flags);
 		return 0;
+	case ROP_HASHES: {
+		if (d->psync != PS_MANIFEST || op->dir >= d->mount_count)
+			return -EPROTO;
+		if (d->mf_overflow)
+			return 0;
+		int r = replicd_manifest_add(d->mf, op);
+		if (r == -E2BIG)
+			d->mf_overflow = true; /* then: copy everything */
+		else if (r < 0)
+			return r == -ENOMEM ? r : -EPROTO;
+		return 0;
+	}
+	case ROP_HASHES_END:
+		if (d->psync != PS_MANIFEST)
+			return -EPROTO;
+		start_hash_resync(d);
+		return 0;
 	default:
 		return -EPROTO;
 	}
@@ -564,7 +637,19 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 {
 	d->sec_total = op->offset;
 	d->sec_done = op->length;
-	if (op->flags & ROP_SYNC_DIVERGED) {
+	if (op->flags & ROP_SYNC_HASHES) {
+		int roots[REPLICD_MAX_DIRS];
+		dir_roots(d, roots);
+		replicd_manifest_walk_free(&d->walk);
+		if (replicd_manifest_walk_new(&d->walk, roots, d->mount_count) <
+		    0) {
+			drop_conn(d, &d->conn, "out of memory");
+			return;
+		}
+		d->diverged = false;
+		log_notice("describing this copy by its hashes for %s",
+			   d->peer->name);
+	} else if (op->flags & ROP_SYNC_DIVERGED) {
 		d->diverged = true;
 		d->sec_resyncing = false;
 		log_error("primary %s refuses to resync: this node "
@@ -626,7 +711,8 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		return 0;
 	}
 	if (op.type == ROP_ACK || op.type == ROP_RECORD ||
-	    op.type == ROP_RECORD_END || op.dir >= d->mount_count)
+	    op.type == ROP_RECORD_END || op.type == ROP_HASHES ||
+	    op.type == ROP_HASHES_END || op.dir >= d->mount_count)
 		return -EPROTO;
 	if (d->have_seq && op.seq != d->last_seq + 1)
 		return -EPROTO; /* lost or replayed: never apply out of order */
@@ -965,6 +1051,13 @@ static void describe(struct replicd *d, bool *in_sync)
 					    : "not connected",
 				 (unsigned long long)entries);
 			break;
+		case PS_MANIFEST:
+			sync = SKY_SYNC_RESYNCING;
+			snprintf(d->reason, sizeof(d->reason),
+				 "no usable change record: receiving the "
+				 "hashes of %s's copy",
+				 d->peer->name);
+			break;
 		case PS_RESYNC:
 		case PS_FLUSH:
 			sync = SKY_SYNC_RESYNCING;
@@ -1044,9 +1137,11 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 				: i->wire_bytes;
 	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			 "active", i->active, "mode",
-			 i->full ? "full" : "record", "bytes_total",
-			 (json_int_t)i->bytes_total, "bytes_done",
-			 (json_int_t)i->bytes_done, "bytes_left",
+			 i->full   ? "full"
+			 : i->hash ? "hash"
+				   : "record",
+			 "bytes_total", (json_int_t)i->bytes_total,
+			 "bytes_done", (json_int_t)i->bytes_done, "bytes_left",
 			 (json_int_t)left, "rate_bps", (json_int_t)rate,
 			 "eta_s", (json_int_t)(rate ? left / rate : 0),
 			 "passes", (json_int_t)i->passes, "data_bytes_sent",
@@ -1232,11 +1327,39 @@ static void resync_pump(struct replicd *d, int64_t now)
 	}
 }
 
+/* Secondary: send one ROP_HASHES (not sequenced, up to 1 MiB of data). */
+static int send_big(void *ctx, struct replicd_op *op)
+{
+	static uint8_t buf[REPLICD_OP_MAX];
+	struct replicd *d = ctx;
+	int n = replicd_op_encode(op, buf, sizeof(buf));
+	return n < 0 ? n : replicd_conn_put_sealed(d->conn, buf, (size_t)n);
+}
+
+/* Secondary: describe the copy, a bounded part per loop. */
+static void walk_pump(struct replicd *d)
+{
+	if (!d->walk || !peer_up(d) || d->conn->client ||
+	    replicd_conn_wants_write(d->conn))
+		return;
+	int r = replicd_manifest_walk_step(d->walk, 4u << 20, send_big, d);
+	if (r == 0) {
+		struct replicd_op end = {.type = ROP_HASHES_END};
+		replicd_manifest_walk_free(&d->walk);
+		r = send_op(d->conn, &end);
+	}
+	if (r < 0) {
+		log_error("cannot describe this copy: %s", strerror(-r));
+		drop_conn(d, &d->conn, "manifest failed");
+	}
+}
+
 /* Secondary: silence, an operator's choice. */
 static void secondary_checks(struct replicd *d, int64_t now)
 {
 	if (d->target != RT_SECONDARY)
 		return;
+	walk_pump(d);
 	/* Past timeout_ms without a word from the primary, it may be
 	 * acknowledging changes without us (see repl.h): not up to date.
 	 * heartbeatd decided on a takeover before that, if there is one. */
@@ -1483,6 +1606,7 @@ void replicd_close(struct replicd *d)
 	handles_clear(d);
 	free_inflight(d);
 	end_peer_session(d);
+	replicd_manifest_walk_free(&d->walk);
 	replicd_track_free(&d->track);
 	d->repl.track = NULL;
 	if (d->listen_fd >= 0)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "manifest.h"
 #include "mount.h"
 #include "peer.h"
 #include "repl.h"
@@ -39,6 +40,7 @@ struct replicd_handle {
 enum replicd_peer_sync {
 	PS_NONE = 0, /* no session */
 	PS_EXCHANGE, /* session up: waiting for the peer's record */
+	PS_MANIFEST, /* no usable record: receiving the peer's hashes */
 	PS_RESYNC,   /* sending the plan */
 	PS_FLUSH,    /* plan sent: waiting for the peer's durable flush */
 	PS_INSYNC,   /* the peer has every change */
@@ -49,6 +51,7 @@ enum replicd_peer_sync {
 struct replicd_resync_info {
 	bool active;
 	bool full;
+	bool hash; /* compared with the peer's manifest */
 	int64_t started_ms, ended_ms;
 	uint64_t bytes_total, bytes_done;
 	uint64_t data_bytes_sent; /* file bytes sent */
@@ -76,6 +79,8 @@ struct replicd {
 	size_t peer_rec_n, peer_rec_cap;
 	bool peer_rec_overflow;
 	struct replicd_resync *rs;
+	struct replicd_manifest *mf; /* the peer's, in hash mode */
+	bool mf_overflow;
 	uint64_t rs_track_count; /* our record's entries when planned */
 	uint64_t flush_seq, flush_len, flush_seen_len;
 	bool flush_pending;
@@ -87,6 +92,7 @@ struct replicd {
 	uint64_t sec_total, sec_done;
 	bool sec_resyncing;
 	bool diverged; /* the primary refused: both changed alone */
+	struct replicd_manifest_walk *walk; /* describing our copy */
 	int64_t last_primary_rx_ms;
 	struct replicd_repl repl;
 	struct replicd_mount mounts[REPLICD_MAX_DIRS];

@@ -64,7 +64,7 @@ static const struct {
 	[ROP_ACK] = {"ack", F_NO_DIR, 0},
 	[ROP_SYNC] = {"sync", F_NO_DIR | F_OFFSET | F_LENGTH | F_FLAGS,
 		      ROP_SYNC_INSYNC | ROP_SYNC_RESYNC | ROP_SYNC_DIVERGED |
-			      ROP_SYNC_FULL},
+			      ROP_SYNC_FULL | ROP_SYNC_HASHES},
 	[ROP_RECORD] = {"record", F_PATH | F_OFFSET | F_LENGTH | F_FLAGS,
 			ROP_RECORD_KINDS},
 	[ROP_RECORD_END] = {"record-end", F_NO_DIR | F_FLAGS,
@@ -73,6 +73,11 @@ static const struct {
 	[ROP_ENSURE_DIR] = {"ensure-dir", F_PATH | F_MODE | F_OWNER, 0},
 	[ROP_CLEAR_XATTRS] = {"clear-xattrs", F_PATH, 0},
 	[ROP_FLUSH] = {"flush", 0, 0},
+	[ROP_HASHES] = {"hashes",
+			F_PATH | F_OFFSET | F_LENGTH | F_MODE | F_OWNER |
+				F_DATA,
+			0},
+	[ROP_HASHES_END] = {"hashes-end", F_NO_DIR, 0},
 };
 
 const char *replicd_op_name(uint8_t type)

@@ -60,7 +60,11 @@ enum replicd_op_type {
 	ROP_ENSURE_DIR = 24, /* path, mode, uid, gid: a directory there */
 	ROP_CLEAR_XATTRS = 25, /* path: remove every extended attribute */
 	ROP_FLUSH = 26,	       /* make everything applied durable (syncfs) */
-	ROP_TYPE_MAX = 26,
+	ROP_HASHES = 27,       /* secondary -> primary: one entry of its copy:
+				  path, mode, uid, gid, offset (size), length
+				  (first zone), data (see manifest.h) */
+	ROP_HASHES_END = 28,   /* secondary -> primary: the manifest is whole */
+	ROP_TYPE_MAX = 28,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */
@@ -90,10 +94,11 @@ bool replicd_op_changes_data(uint8_t type);
 #define REPLICD_ZONE_SIZE  (1u << REPLICD_ZONE_SHIFT)
 
 /* ROP_SYNC: what the primary says about the secondary's copy. */
-#define ROP_SYNC_INSYNC	  0x1 /* it has every change: up to date */
-#define ROP_SYNC_RESYNC	  0x2 /* a resync starts: a mix until INSYNC */
-#define ROP_SYNC_DIVERGED 0x4 /* both changed: nothing is sent */
-#define ROP_SYNC_FULL	  0x8 /* no usable record: empty the copy first */
+#define ROP_SYNC_INSYNC	  0x1  /* it has every change: up to date */
+#define ROP_SYNC_RESYNC	  0x2  /* a resync starts: a mix until INSYNC */
+#define ROP_SYNC_DIVERGED 0x4  /* both changed: nothing is sent */
+#define ROP_SYNC_FULL	  0x8  /* no usable record: empty the copy first */
+#define ROP_SYNC_HASHES	  0x10 /* no usable record: send your manifest */
 /* ROP_RECORD_END: about the secondary's change record. */
 #define ROP_REC_COMPLETE 0x1 /* the record lists everything that may differ */
 #define ROP_REC_ALONE	 0x2 /* it has changes it acked while alone */

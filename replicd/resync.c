@@ -11,11 +11,13 @@
 #include "resync.h"
 #include "fs.h"
 #include "log.h"
+#include "manifest.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,8 @@ struct rs_range {
 struct rs_item {
 	uint8_t dir;
 	uint8_t kinds;
-	bool copy; /* under a tree being copied: the peer has nothing here */
+	bool copy;    /* under a tree being copied: the peer has nothing here */
+	bool compare; /* hash mode: compare with the peer's manifest */
 	char *path;
 	struct rs_range *ranges;
 	size_t nranges;
@@ -66,6 +69,13 @@ struct replicd_resync {
 	bool whole; /* content: every data extent, else cur.ranges */
 	uint64_t offset;
 	size_t range_i;
+	/* hash mode: the peer's manifest (borrowed), the entry of the item
+	 * in progress, and the removal of what only the peer has */
+	struct replicd_manifest *mf;
+	struct replicd_manifest_entry *cmp;
+	struct replicd_manifest_entry *rm_next;
+	bool removing;
+	uint64_t compared;
 	struct rs_link *links;
 	size_t nlinks;
 	uint8_t *buf;
@@ -229,6 +239,20 @@ fail:
 	return r;
 }
 
+int replicd_resync_new_compare(struct replicd_resync **out,
+			       struct replicd_manifest *mf, size_t dir_count,
+			       const int *roots)
+{
+	int r = replicd_resync_new(out, NULL, 0, NULL, 0, true, dir_count,
+				   roots);
+	if (r < 0)
+		return r;
+	(*out)->mf = mf;
+	for (size_t i = 0; i < (*out)->n; i++)
+		(*out)->items[i].compare = true;
+	return 0;
+}
+
 void replicd_resync_stats(const struct replicd_resync *rs,
 			  struct replicd_resync_stats *out)
 {
@@ -326,7 +350,8 @@ static int link_known(struct replicd_resync *rs, const struct rs_item *it,
 }
 
 /* Push the children of the directory cur (copied whole) on the stack. */
-static int push_children(struct replicd_resync *rs, const struct rs_item *it)
+static int push_children(struct replicd_resync *rs, const struct rs_item *it,
+			 bool compare)
 {
 	int dfd = replicd_fs_open(rs->roots[it->dir], it->path,
 				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
@@ -365,7 +390,8 @@ static int push_children(struct replicd_resync *rs, const struct rs_item *it)
 		struct rs_item *c = &rs->stack[rs->sn];
 		*c = (struct rs_item){.dir = it->dir,
 				      .kinds = TRK_TREE,
-				      .copy = true,
+				      .copy = !compare,
+				      .compare = compare,
 				      .path = strdup(path)};
 		if (!c->path) {
 			r = -ENOMEM;
@@ -380,6 +406,9 @@ static int push_children(struct replicd_resync *rs, const struct rs_item *it)
 	return r;
 }
 
+static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
+			 void *ctx);
+
 /* Stage START: the entry itself. Sets the next stage. */
 static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 		      void *ctx)
@@ -389,6 +418,8 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	bool whole = it->kinds & (TRK_TREE | TRK_ENTRY);
 
 	rs->stats.entries++;
+	if (it->compare)
+		return start_compare(rs, emit, ctx);
 	r = lstat_rel(root, it->path, &rs->st);
 	if (r == -ENOENT || r == -ENOTDIR) {
 		/* Gone here: gone there (unless it is the root). */
@@ -415,7 +446,7 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 					.gid = rs->st.st_gid};
 		r = emit(ctx, &op);
 		if (r == 0 && (it->kinds & TRK_TREE))
-			r = push_children(rs, it);
+			r = push_children(rs, it, false);
 		rs->stage = ST_ATTRS;
 		return r;
 	}
@@ -526,6 +557,51 @@ static int emit_data(struct replicd_resync *rs, uint64_t off, size_t len,
 	return r;
 }
 
+/*
+ * Hash mode: read the file zone by zone and send the zones whose hash is
+ * not the peer's. Reading counts against the budget too (a quarter), so a
+ * step of identical zones is bounded as well.
+ */
+static int compare_content(struct replicd_resync *rs, uint64_t size,
+			   size_t *budget, replicd_emit_fn emit, void *ctx)
+{
+	const struct replicd_manifest_entry *m = rs->cmp;
+	uint8_t h[REPLICD_HASH_BYTES];
+	while (*budget > 0) {
+		uint64_t z = rs->offset / REPLICD_ZONE_SIZE;
+		uint64_t off = z * REPLICD_ZONE_SIZE;
+		if (off >= size)
+			return 1;
+		ssize_t n =
+			pread(rs->fd, rs->buf, REPLICD_ZONE_SIZE, (off_t)off);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 1;
+		rs->compared += (uint64_t)n;
+		crypto_generichash(h, sizeof(h), rs->buf, (size_t)n, NULL, 0);
+		rs->offset = off + REPLICD_ZONE_SIZE; /* the next zone */
+		size_t cost = (size_t)n / 4 + 1;
+		*budget = cost >= *budget ? 0 : *budget - cost;
+		if (z < m->nzones &&
+		    memcmp(h, m->data + z * REPLICD_HASH_BYTES, sizeof(h)) == 0)
+			continue;
+		struct replicd_op op = {.type = ROP_WRITE,
+					.dir = rs->cur.dir,
+					.path = rs->cur.path,
+					.offset = off,
+					.data = rs->buf,
+					.data_len = (size_t)n};
+		int r = emit(ctx, &op);
+		if (r < 0)
+			return r;
+		rs->stats.bytes_done += (uint64_t)n;
+		rs->stats.zones++;
+		*budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;
+	}
+	return 0;
+}
+
 /* Stage CONTENT: up to budget bytes; returns 1 when the content is done. */
 static int content(struct replicd_resync *rs, size_t *budget,
 		   replicd_emit_fn emit, void *ctx)
@@ -537,6 +613,8 @@ static int content(struct replicd_resync *rs, size_t *budget,
 	if (fstat(rs->fd, &st) < 0)
 		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
+	if (rs->cmp)
+		return compare_content(rs, size, budget, emit, ctx);
 	while (*budget > 0) {
 		uint64_t off, end;
 		if (rs->whole) {
@@ -598,9 +676,19 @@ static int attrs(struct replicd_resync *rs, replicd_emit_fn emit, void *ctx)
 		r = emit(ctx, &op);
 	}
 	bool meta = it->kinds & (TRK_META | TRK_ENTRY | TRK_TREE);
-	if (r == 0 && meta)
+	bool xattrs = meta, owner = meta;
+	if (rs->cmp) {
+		/* Hash mode, the peer has this entry: only what differs. */
+		uint8_t h[REPLICD_HASH_BYTES];
+		replicd_xattr_hash(fd, h);
+		xattrs = memcmp(h, rs->cmp->xattr_hash, sizeof(h)) != 0;
+		owner = rs->cmp->uid != rs->st.st_uid ||
+			rs->cmp->gid != rs->st.st_gid ||
+			rs->cmp->mode != rs->st.st_mode;
+	}
+	if (r == 0 && xattrs)
 		r = emit_xattrs(rs, it, fd, emit, ctx);
-	if (r == 0 && meta && reg) {
+	if (r == 0 && owner && reg) {
 		struct replicd_op own_op = {.type = ROP_CHOWN,
 					    .dir = it->dir,
 					    .path = it->path,
@@ -630,8 +718,131 @@ static void end_item(struct replicd_resync *rs)
 	if (rs->fd >= 0)
 		close(rs->fd);
 	rs->fd = -1;
+	rs->cmp = NULL;
 	item_free(&rs->cur);
 	rs->have_cur = false;
+}
+
+/* Hash mode, the walk done: remove what only the peer has. */
+static int remove_unseen(struct replicd_resync *rs, replicd_emit_fn emit,
+			 void *ctx)
+{
+	if (!rs->mf)
+		return 0;
+	if (!rs->removing) {
+		rs->removing = true;
+		rs->rm_next = replicd_manifest_first(rs->mf);
+	}
+	for (int k = 0; rs->rm_next && k < 4096; k++) {
+		struct replicd_manifest_entry *e = rs->rm_next;
+		rs->rm_next = e->all;
+		if (e->seen || !*e->path || e->dir >= rs->dir_count)
+			continue;
+		struct replicd_op op = {
+			.type = ROP_REMOVE, .dir = e->dir, .path = e->path};
+		int r = emit(ctx, &op);
+		if (r < 0)
+			return r;
+		rs->stats.entries++;
+	}
+	return rs->rm_next ? 1 : 0;
+}
+
+/* Hash mode: the entry against the peer's manifest entry. */
+static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
+			 void *ctx)
+{
+	struct rs_item *it = &rs->cur;
+	int root = rs->roots[it->dir], r;
+	struct replicd_manifest_entry *m =
+		replicd_manifest_find(rs->mf, it->dir, it->path);
+	if (m)
+		m->seen = true;
+	r = lstat_rel(root, it->path, &rs->st);
+	if (r < 0) {
+		rs->have_cur = false;
+		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
+	}
+	mode_t type = rs->st.st_mode & S_IFMT;
+	bool same_type = m && (m->mode & S_IFMT) == type;
+	if (!same_type) {
+		/* Not there, or something else: the whole entry. */
+		it->compare = false;
+		it->copy = m == NULL;
+		if (m && !*it->path)
+			return -EIO; /* the root is a directory on both */
+		if (m && (r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
+			return r;
+		it->copy = true;
+		rs->stats.entries--;
+		return start_item(rs, emit, ctx);
+	}
+	if (S_ISDIR(rs->st.st_mode)) {
+		if (m->mode != rs->st.st_mode || m->uid != rs->st.st_uid ||
+		    m->gid != rs->st.st_gid) {
+			struct replicd_op op = {.type = ROP_ENSURE_DIR,
+						.dir = it->dir,
+						.path = it->path,
+						.mode = rs->st.st_mode & 07777,
+						.uid = rs->st.st_uid,
+						.gid = rs->st.st_gid};
+			if ((r = emit(ctx, &op)) < 0)
+				return r;
+		}
+		rs->cmp = m;
+		rs->stage = ST_ATTRS;
+		return push_children(rs, it, true);
+	}
+	if (S_ISLNK(rs->st.st_mode)) {
+		char target[REPLICD_PATH_MAX + 1];
+		_cleanup_close_ int dirfd = -1;
+		const char *base;
+		r = replicd_fs_parent(root, it->path, &dirfd, &base);
+		ssize_t n = r < 0 ? -1
+				  : readlinkat(dirfd, base, target,
+					       sizeof(target) - 1);
+		bool same = n >= 0 && (size_t)n == m->data_len &&
+			    memcmp(target, m->data, (size_t)n) == 0 &&
+			    m->uid == rs->st.st_uid && m->gid == rs->st.st_gid;
+		rs->have_cur = false;
+		if (same || n <= 0)
+			return 0;
+		target[n] = '\0';
+		if ((r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
+			return r;
+		struct replicd_op op = {.type = ROP_SYMLINK,
+					.dir = it->dir,
+					.path = it->path,
+					.target = target,
+					.uid = rs->st.st_uid,
+					.gid = rs->st.st_gid};
+		return emit(ctx, &op);
+	}
+	if (!S_ISREG(rs->st.st_mode)) {
+		rs->have_cur = false;
+		if (m->mode == rs->st.st_mode && m->uid == rs->st.st_uid &&
+		    m->gid == rs->st.st_gid)
+			return 0;
+		it->compare = false;
+		it->copy = false;
+		it->kinds = TRK_ENTRY;
+		rs->have_cur = true;
+		rs->stats.entries--;
+		return start_item(rs, emit, ctx);
+	}
+	rs->fd = replicd_fs_open(root, it->path, O_RDONLY | O_NOFOLLOW, 0);
+	if (rs->fd < 0) {
+		rs->have_cur = false;
+		return rs->fd == -ENOENT ? 0 : rs->fd;
+	}
+	if (fstat(rs->fd, &rs->st) < 0)
+		return -errno;
+	rs->stats.bytes_total += (uint64_t)rs->st.st_size;
+	rs->cmp = m;
+	rs->whole = false;
+	rs->offset = 0;
+	rs->stage = ST_CONTENT;
+	return 0;
 }
 
 int replicd_resync_step(struct replicd_resync *rs, size_t budget,
@@ -648,7 +859,7 @@ int replicd_resync_step(struct replicd_resync *rs, size_t budget,
 				       sizeof(rs->items[rs->next]));
 				rs->next++;
 			} else {
-				return 0;
+				return remove_unseen(rs, emit, ctx);
 			}
 			rs->have_cur = true;
 			rs->stage = ST_START;

@@ -46,6 +46,15 @@ int replicd_resync_new(struct replicd_resync **out,
 		       const struct replicd_track_entry *theirs,
 		       size_t n_theirs, bool full, size_t dir_count,
 		       const int *roots);
+/*
+ * Hash mode (no usable record): walk every directory and send only what
+ * differs from the peer's manifest (manifest.h), which stays the caller's
+ * and must outlive the resync; then remove what only the peer has.
+ */
+struct replicd_manifest;
+int replicd_resync_new_compare(struct replicd_resync **out,
+			       struct replicd_manifest *mf, size_t dir_count,
+			       const int *roots);
 void replicd_resync_free(struct replicd_resync **rs);
 
 typedef int (*replicd_emit_fn)(void *ctx, struct replicd_op *op);

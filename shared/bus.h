@@ -91,7 +91,8 @@ int sky_replica_parse(const char *name, enum sky_replica *out);
 /*
  * "resync" of MODULE.replicd.actual. Primary, during a resync and with the
  * totals of the last one after: {active, mode ("record": the recorded
- * changes of both nodes | "full": no usable record, everything),
+ * changes of both nodes | "hash": no usable record, the zones whose hashes
+ * differ | "full": everything, the peer's manifest was too large),
  * bytes_total (estimated), bytes_done, bytes_left, rate_bps, eta_s,
  * passes, data_bytes_sent (file bytes the resync sent), wire_bytes (every
  * byte on the connection during the resync), zones, seconds}. Secondary:
