@@ -559,8 +559,12 @@ static void on_ack(struct replicd *d, uint64_t seq)
 		/* -EAGAIN: changes came meanwhile; the next flush empties
 		 * the record. */
 		int r = replicd_track_reset(d->track, d->flush_len);
-		if (r < 0 && r != -EAGAIN)
-			log_error("cannot empty the change record: %s",
+		/* The peer has everything acked before the flush: nothing
+		 * acked alone is left (a later change went to the peer). */
+		if (r == -EAGAIN)
+			r = replicd_track_drop_alone(d->track);
+		if (r < 0)
+			log_error("cannot update the change record: %s",
 				  strerror(-r));
 		d->next_flush_ms = sky_now_ms() + 2000;
 	}

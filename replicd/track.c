@@ -552,6 +552,59 @@ int replicd_track_reset(struct replicd_track *t, uint64_t if_length)
 	return r;
 }
 
+int replicd_track_drop_alone(struct replicd_track *t)
+{
+	int r = 0;
+	size_t need = REPLICD_TRACK_HEADER, off = REPLICD_TRACK_HEADER, k = 0;
+	pthread_mutex_lock(&t->lock);
+	if (!t->alone)
+		goto out;
+	for (size_t i = 0; i < t->nentries; i++)
+		need += ENTRY_FIXED + strlen(t->entries[i].path) + ENTRY_MAC;
+	uint8_t *buf = calloc(1, need);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(buf, MAGIC, 8);
+	buf[8] = t->complete ? 1 : 0;
+	for (size_t i = 0; r == 0 && i < t->nentries; i++) {
+		if (t->entries[i].kinds & TRK_ALONE)
+			continue;
+		int n = encode_entry(&t->entries[i], buf + off, need - off);
+		if (n < 0)
+			r = n;
+		else
+			off += (size_t)n;
+	}
+	/* The same entries without the marker, replacing the file at once. */
+	if (r == 0)
+		r = sky_write_file_atomic(t->path, buf, off, 0600);
+	free(buf);
+	int fd = r < 0 ? -1 : open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (r < 0)
+		goto out;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = fd;
+	t->length = off - REPLICD_TRACK_HEADER;
+	for (size_t i = 0; i < t->nentries; i++) {
+		if (t->entries[i].kinds & TRK_ALONE) {
+			free(t->entries[i].path);
+			t->count--;
+		} else {
+			t->entries[k++] = t->entries[i];
+		}
+	}
+	t->nentries = k;
+	t->alone = false;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 int replicd_track_set_incomplete(struct replicd_track *t)
 {
 	int r = 0;

@@ -83,6 +83,12 @@ uint64_t replicd_track_damaged(struct replicd_track *t);
  * was read (-EAGAIN otherwise).
  */
 int replicd_track_reset(struct replicd_track *t, uint64_t if_length);
+/*
+ * The peer confirmed it has every change up to now: this node no longer
+ * holds changes it acked alone, even if the record cannot be emptied yet
+ * (changes kept coming). Rewrites the record without the marker.
+ */
+int replicd_track_drop_alone(struct replicd_track *t);
 /* Mark the record incomplete (durably): it no longer covers everything. */
 int replicd_track_set_incomplete(struct replicd_track *t);
 

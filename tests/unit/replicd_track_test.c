@@ -124,6 +124,34 @@ static void test_reset_empties_only_if_nothing_was_added(void)
 	remove_dir();
 }
 
+static void test_dropping_the_alone_marker_keeps_the_entries(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark_alone(t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 2, 3, true), 0);
+	CHECK(replicd_track_alone(t));
+	CHECK_EQ_INT(replicd_track_drop_alone(t), 0);
+	CHECK(!replicd_track_alone(t));
+	CHECK_EQ_INT(replicd_track_count(t), 1);
+	/* Still appendable, and what is marked stays marked. */
+	uint64_t len = replicd_track_length(t);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 3, 1, true), 0);
+	CHECK_EQ_INT(replicd_track_length(t), len);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ENTRY, 0, 0, true), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK(!replicd_track_alone(t));
+	CHECK_EQ_INT(zones_of(t, "f"), 3);
+	CHECK_EQ_INT(replicd_track_count(t), 2);
+	CHECK_EQ_INT(replicd_track_damaged(t), 0);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
 static void test_a_damaged_record_is_never_trusted(void)
 {
 	struct replicd_track *t = NULL;
@@ -203,5 +231,6 @@ TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_marked_zones_survive_a_restart),
 	  TEST(test_a_zone_already_marked_is_not_written_again),
 	  TEST(test_reset_empties_only_if_nothing_was_added),
+	  TEST(test_dropping_the_alone_marker_keeps_the_entries),
 	  TEST(test_a_damaged_record_is_never_trusted),
 	  TEST(test_parse_rejects_hostile_bytes))
