@@ -145,7 +145,14 @@ def resync_figure(lab, data_mib, change_mib, seed=5):
                 f.write(rng.randbytes(MiB))
             os.fsync(f.fileno())
         files.append(path)
-    time.sleep(3)  # the primary empties its record of what was in flight
+    # The primary empties its record of what was in flight once writes paused
+    # (docs/replication.md); an outage before that also resyncs those extents.
+    record = os.path.join(lab.node_dir("node1", "state"), "app", "replicd", "track.rec")
+    deadline = time.monotonic() + 60
+    while os.path.getsize(record) > 16:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{record} was not emptied within 60 s")
+        time.sleep(0.2)
     stop_replicd(lab, "node2")
     time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # writes are acknowledged alone from then on
     changed, pieces = 0, set()
