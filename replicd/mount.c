@@ -725,6 +725,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Every write must reach us (and the peer) before write() returns:
 	 * no kernel write-back caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Fewer, larger writes: each one waits for the peer in sync mode.
+	 * One write is one replicated operation, at most REPLICD_DATA_MAX. */
+	conn->max_write = REPLICD_DATA_MAX;
 	cfg->use_ino = 1;
 	cfg->readdir_ino = 1;
 	/* Nothing cached in the kernel: on a secondary the files change
