@@ -130,6 +130,13 @@ static const char help_text[] =
 	"        Leave STOP: the node goes to WAIT, then to whatever role the\n"
 	"        rules allow.\n"
 	"\n"
+	"    resync --discard-local\n"
+	"        After both nodes served alone (the copies diverged, replicd\n"
+	"        refuses to resync on its own): drop THIS node's changes. Its\n"
+	"        replicd forgets them and receives a full copy from the peer.\n"
+	"        Only on a node that is not serving; the copy is lost for "
+	"good.\n"
+	"\n"
 	"    wait ROLE [--timeout SECONDS]\n"
 	"        Ask for status every 100 ms until this node's role is ROLE, "
 	"then\n"
@@ -466,8 +473,11 @@ static int check_socket(const struct skyctl *ctl)
 static int request(const struct skyctl *ctl, const char *command, bool force,
 		   int64_t timeout_ms, json_t **reply)
 {
+	/* resync's only form says which side's changes go. */
+	bool resync = strcmp(command, "resync") == 0;
 	_cleanup_json_ json_t *req =
-		force ? json_pack("{s:s,s:b}", "command", command, "force", 1)
+		force ? json_pack("{s:s,s:b}", "command", command,
+				  resync ? "discard_local" : "force", 1)
 		      : json_pack("{s:s}", "command", command);
 
 	if (!req)
@@ -729,6 +739,7 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 {
 	bool is_wait = strcmp(command, "wait") == 0;
 	bool is_prim = strcmp(command, "prim") == 0;
+	bool is_resync = strcmp(command, "resync") == 0;
 
 	*args = (struct command_args){.wait_timeout_ms =
 					      WAIT_TIMEOUT_DEFAULT_MS};
@@ -738,6 +749,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 		if (strcmp(arg, "--json") == 0) {
 			ctl->json = true;
 		} else if (is_prim && strcmp(arg, "--force") == 0) {
+			args->force = true;
+		} else if (is_resync && strcmp(arg, "--discard-local") == 0) {
 			args->force = true;
 		} else if (is_wait && (strcmp(arg, "--timeout") == 0 ||
 				       strncmp(arg, "--timeout=", 10) == 0)) {
@@ -766,6 +779,10 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 					   command, arg);
 		}
 	}
+	if (is_resync && !args->force)
+		return usage_error(
+			"resync: say --discard-local: this node's own changes "
+			"are dropped and its copy is replaced by the peer's");
 	if (is_wait && !args->role)
 		return usage_error(
 			"wait: which role? STOP, WAIT, SECOND, ALONE, "
@@ -773,8 +790,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 	return SKYCTL_EXIT_OK;
 }
 
-static const char *const action_commands[] = {"swap", "prim", "second", "stop",
-					      "start"};
+static const char *const action_commands[] = {"swap", "prim",  "second",
+					      "stop", "start", "resync"};
 
 static bool is_action(const char *command)
 {
@@ -795,7 +812,7 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	    !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, swap, prim, "
-			"second, stop, start, wait)",
+			"second, stop, start, resync, wait)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)

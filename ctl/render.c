@@ -578,28 +578,43 @@ static void render_checkd(FILE *out, const json_t *status)
 	fputc('\n', out);
 }
 
-/* replicd's replication state, from its detail in the status. */
-static void render_replicd(FILE *out, const json_t *status)
+/*
+ * What replicd says of the copy, and a resync's progress:
+ * "replication: data inconsistent, resyncing: 1048576 of 4194304 bytes,
+ * 3145728 left, 1048576 B/s, ETA 3 s". Only when replicd reported it.
+ */
+static void render_replication(FILE *out, const json_t *status)
 {
-	const json_t *d = actuator_detail(status, "replicd");
-	char mode[WORD_TEXT_MAX], n[INT_TEXT_MAX], m[INT_TEXT_MAX];
+	const json_t *r = json_object_get(json_object_get(status, "actuators"),
+					  "replicd");
+	char data[WORD_TEXT_MAX], sync[WORD_TEXT_MAX], a[INT_TEXT_MAX],
+		b[INT_TEXT_MAX], c[INT_TEXT_MAX], d[INT_TEXT_MAX];
 
-	if (!d)
+	if (!json_is_object(r) || !has_text(r, "data"))
 		return;
-	const json_t *connected = json_object_get(d, "peer_connected");
-	const json_t *in_sync = json_object_get(d, "in_sync");
-	fprintf(out,
-		"replica:   %s, peer %s, %s, %s bytes sent, %s ops pending\n",
-		field(d, "mode", mode, sizeof(mode)),
-		json_is_boolean(connected)
-			? (json_is_true(connected) ? "connected"
-						   : "NOT connected")
-			: "?",
-		json_is_boolean(in_sync)
-			? (json_is_true(in_sync) ? "in sync" : "NOT in sync")
-			: "sync ?",
-		int_text(d, "bytes_sent", n, sizeof(n)),
-		int_text(d, "ops_pending", m, sizeof(m)));
+	fprintf(out, "replication: data %s, %s",
+		field(r, "data", data, sizeof(data)),
+		field(r, "sync", sync, sizeof(sync)));
+	const json_t *rs = json_object_get(r, "resync");
+	if (json_is_object(rs)) {
+		bool active = json_is_true(json_object_get(rs, "active"));
+		fprintf(out, "%s %s of %s bytes",
+			active ? ":" : "; last resync",
+			int_text(rs, "bytes_done", a, sizeof(a)),
+			int_text(rs, "bytes_total", b, sizeof(b)));
+		if (active && json_object_get(rs, "rate_bps"))
+			fprintf(out, ", %s left, %s B/s, ETA %s s",
+				int_text(rs, "bytes_left", a, sizeof(a)),
+				int_text(rs, "rate_bps", c, sizeof(c)),
+				int_text(rs, "eta_s", d, sizeof(d)));
+		else if (active)
+			fprintf(out, ", %s left",
+				int_text(rs, "bytes_left", a, sizeof(a)));
+		else if (json_object_get(rs, "wire_bytes"))
+			fprintf(out, " (%s on the wire)",
+				int_text(rs, "wire_bytes", c, sizeof(c)));
+	}
+	fputc('\n', out);
 }
 
 static void render_counters(FILE *out, const json_t *counters)
@@ -637,7 +652,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 	render_witness(out, status);
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);
-	render_replicd(out, status);
+	render_replication(out, status);
 	render_checkd(out, status);
 	render_counters(out, json_object_get(status, "counters"));
 	if (fflush(out) != 0 || ferror(out))

@@ -350,30 +350,82 @@ static void actuator_family(FILE *f, const struct healthd_table *t)
 	}
 }
 
-/* What replicd and checkd say beyond their state, as heartbeatd forwards it
- * in status.actuators.<daemon>.detail (docs/protocol.md). */
-struct detail_metric {
-	const char *name, *type, *help, *actuator, *key;
-	bool boolean;
+/* What replicd says of its copy, as heartbeatd checked and kept it in
+ * status.actuators.replicd (docs/protocol.md), and what checkd says beyond
+ * its state, from status.actuators.checkd.detail. */
+struct replica_metric {
+	const char *name, *type, *help, *object, *key;
 };
 
-static const struct detail_metric detail_metrics[] = {
-	{"skyha_replication_peer_connected", "gauge",
-	 "1 when replicd is connected to its peer", "replicd", "peer_connected",
-	 true},
-	{"skyha_replication_in_sync", "gauge",
-	 "1 when the peer has every change replicd made", "replicd", "in_sync",
-	 true},
+static const struct replica_metric replica_metrics[] = {
 	{"skyha_replication_bytes_sent_total", "counter",
-	 "bytes replicd sent to its peer since it started", "replicd",
-	 "bytes_sent", false},
+	 "bytes replicd sent to its peer since it started", "counters",
+	 "bytes_sent"},
 	{"skyha_replication_ops_pending", "gauge",
-	 "operations the peer has not acknowledged yet (the lag)", "replicd",
-	 "ops_pending", false},
-	{"skyha_app_restarts_in_window", "gauge",
-	 "application restarts by checkd in its sliding window", "checkd",
-	 "restarts_in_window", false},
+	 "operations the peer has not acknowledged yet (the lag)", "counters",
+	 "ops_pending"},
+	{"skyha_replication_rejected_frames_total", "counter",
+	 "replication frames replicd rejected (bad seal, decode, sequence)",
+	 "counters", "rejected_frames"},
+	{"skyha_replication_record_entries", "gauge",
+	 "changes recorded for the next resync", "counters", "record_entries"},
+	{"skyha_resync_bytes_left", "gauge",
+	 "bytes the current resync still has to send (0 when none runs)",
+	 "resync", "bytes_left"},
+	{"skyha_resync_rate_bytes_per_second", "gauge",
+	 "the current resync's rate", "resync", "rate_bps"},
 };
+
+static void replica_families(FILE *f, const struct healthd_table *t)
+{
+	family(f, "skyha_replication_peer_connected", "gauge",
+	       "1 when replicd is connected to its peer");
+	for (size_t i = 0; i < t->count; i++) {
+		const json_t *r = json_object_get(
+			json_object_get(t->mods[i]->status, "actuators"),
+			"replicd");
+		const json_t *v = json_object_get(r, "peer_connected");
+		if (json_is_boolean(v))
+			sample_u64(f, "skyha_replication_peer_connected",
+				   t->mods[i]->name, NULL, NULL,
+				   json_is_true(v));
+	}
+	family(f, "skyha_replication_in_sync", "gauge",
+	       "1 when replicd says the copies are in sync");
+	family(f, "skyha_replication_data_uptodate", "gauge",
+	       "1 when replicd says this node's copy is up to date");
+	for (size_t i = 0; i < t->count; i++) {
+		const json_t *r = json_object_get(
+			json_object_get(t->mods[i]->status, "actuators"),
+			"replicd");
+		const char *sync = get_string(r, "sync");
+		const char *data = get_string(r, "data");
+		if (sync)
+			sample_u64(f, "skyha_replication_in_sync",
+				   t->mods[i]->name, NULL, NULL,
+				   strcmp(sync, "insync") == 0);
+		if (data)
+			sample_u64(f, "skyha_replication_data_uptodate",
+				   t->mods[i]->name, NULL, NULL,
+				   strcmp(data, "uptodate") == 0);
+	}
+	for (size_t k = 0; k < SKY_ARRAY_SIZE(replica_metrics); k++) {
+		const struct replica_metric *rm = &replica_metrics[k];
+		family(f, rm->name, rm->type, rm->help);
+		for (size_t i = 0; i < t->count; i++) {
+			const json_t *r = json_object_get(
+				json_object_get(t->mods[i]->status,
+						"actuators"),
+				"replicd");
+			const json_t *v = json_object_get(
+				json_object_get(r, rm->object), rm->key);
+			if (json_is_integer(v) && json_integer_value(v) >= 0)
+				sample_u64(f, rm->name, t->mods[i]->name, NULL,
+					   NULL,
+					   (uint64_t)json_integer_value(v));
+		}
+	}
+}
 
 static const json_t *detail_of(const struct healthd_module *m,
 			       const char *actuator)
@@ -387,21 +439,16 @@ static const json_t *detail_of(const struct healthd_module *m,
 
 static void detail_families(FILE *f, const struct healthd_table *t)
 {
-	for (size_t k = 0; k < SKY_ARRAY_SIZE(detail_metrics); k++) {
-		const struct detail_metric *dm = &detail_metrics[k];
-		family(f, dm->name, dm->type, dm->help);
-		for (size_t i = 0; i < t->count; i++) {
-			const json_t *v = json_object_get(
-				detail_of(t->mods[i], dm->actuator), dm->key);
-			if (dm->boolean && json_is_boolean(v))
-				sample_u64(f, dm->name, t->mods[i]->name, NULL,
-					   NULL, json_is_true(v));
-			else if (!dm->boolean && json_is_integer(v) &&
-				 json_integer_value(v) >= 0)
-				sample_u64(f, dm->name, t->mods[i]->name, NULL,
-					   NULL,
-					   (uint64_t)json_integer_value(v));
-		}
+	replica_families(f, t);
+	family(f, "skyha_app_restarts_in_window", "gauge",
+	       "application restarts by checkd in its sliding window");
+	for (size_t i = 0; i < t->count; i++) {
+		const json_t *v = json_object_get(
+			detail_of(t->mods[i], "checkd"), "restarts_in_window");
+		if (json_is_integer(v) && json_integer_value(v) >= 0)
+			sample_u64(f, "skyha_app_restarts_in_window",
+				   t->mods[i]->name, NULL, NULL,
+				   (uint64_t)json_integer_value(v));
 	}
 	family(f, "skyha_checker_failing", "gauge",
 	       "1 while a checkd checker counts as failed (after fail_after)");

@@ -103,6 +103,19 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 		if (n->actuator_detail[a->which])
 			json_object_set(v, "detail",
 					n->actuator_detail[a->which]);
+		if (a->which == SKY_ACT_REPLICD && n->replica.heard) {
+			const struct node_replica *r = &n->replica;
+			json_object_set_new(
+				v, "data",
+				json_string(sky_replica_name(r->data)));
+			json_object_set_new(v, "sync", json_string(r->sync));
+			json_object_set_new(v, "peer_connected",
+					    json_boolean(r->peer_connected));
+			if (r->resync)
+				json_object_set(v, "resync", r->resync);
+			if (r->counters)
+				json_object_set(v, "counters", r->counters);
+		}
 		json_object_set_new(o, sky_actuator_name(a->which), v);
 	}
 	return o;
@@ -169,6 +182,35 @@ static const struct {
 	{"start", SM_CMD_START},   {"failover", SM_CMD_FAILOVER},
 };
 
+/*
+ * skyctl resync --discard-local: replicd here drops this node's own
+ * changes and takes a full copy from the peer. Never on a serving node:
+ * its copy is the one the application uses.
+ */
+static json_t *resync_request(struct node *n, int64_t now, const json_t *req)
+{
+	json_t *discard = json_object_get(req, "discard_local");
+	if (!json_is_true(discard)) {
+		n->ctl_bad_requests++;
+		return error_reply("resync needs \"discard_local\": true");
+	}
+	if (sky_role_serves(n->sm.role)) {
+		log_notice("operator: resync --discard-local -> refused: this "
+			   "node serves");
+		return error_reply("this node serves the application: run "
+				   "`skyctl resync --discard-local` on the "
+				   "node whose changes are to be dropped");
+	}
+	n->discard_local_until_ms = now + NODE_DISCARD_LOCAL_MS;
+	n->publish_now = true;
+	log_notice("operator: resync --discard-local: replicd drops this "
+		   "node's own changes and takes a full copy from %s",
+		   n->peer_node->name);
+	return json_pack("{s:b,s:s}", "ok", 1, "message",
+			 "this node's own changes are dropped: replicd takes "
+			 "a full copy from the peer");
+}
+
 json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "command"));
@@ -179,7 +221,7 @@ json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 	if (!name) {
 		n->ctl_bad_requests++;
 		return error_reply("missing \"command\" (status, swap, prim, "
-				   "second, stop, start, failover)");
+				   "second, stop, start, failover, resync)");
 	}
 	if (force && !json_is_boolean(force)) {
 		n->ctl_bad_requests++;
@@ -189,6 +231,8 @@ json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
 		json_t *st = node_status_json(n, now);
 		return json_pack("{s:b,s:o}", "ok", 1, "status", st);
 	}
+	if (strcmp(name, "resync") == 0)
+		return resync_request(n, now, req);
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(commands); i++) {
 		if (strcmp(name, commands[i].name) != 0)
 			continue;

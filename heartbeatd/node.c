@@ -286,6 +286,80 @@ static void keep_actuator_detail(struct node *n, const char *daemon,
 	n->actuator_detail[which] = detail;
 }
 
+/* Copy a counter of "resync" if it is a sane non-negative integer. */
+static void copy_counter(json_t *to, const json_t *from, const char *key)
+{
+	json_t *v = json_object_get(from, key);
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		json_object_set_new(to, key,
+				    json_integer(json_integer_value(v)));
+}
+
+void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
+{
+	static const char *const counters[] = {
+		"bytes_total", "bytes_done", "bytes_left", "rate_bps",
+		"eta_s",       "passes",     "zones",	   "data_bytes_sent",
+		"wire_bytes",  "seconds"};
+	const char *state = json_string_value(json_object_get(msg, "state"));
+	const char *data = json_string_value(json_object_get(msg, "data"));
+	const char *sync = json_string_value(json_object_get(msg, "sync"));
+	json_t *epoch = json_object_get(msg, "epoch");
+	json_t *resync = json_object_get(msg, "resync");
+	enum sky_replica d = SKY_REPLICA_UNKNOWN;
+
+	if (!state || !json_is_integer(epoch) || json_integer_value(epoch) < 0)
+		return;
+	/* Absent or unknown words mean "cannot tell": never up to date. */
+	if (data && sky_replica_parse(data, &d) < 0)
+		d = SKY_REPLICA_UNKNOWN;
+	r->heard = true;
+	r->heard_at_ms = now;
+	sky_strlcpy(r->state, state, sizeof(r->state));
+	r->epoch = (uint64_t)json_integer_value(epoch);
+	r->data = d;
+	sky_strlcpy(r->sync, sync && strlen(sync) < sizeof(r->sync) ? sync : "",
+		    sizeof(r->sync));
+	r->peer_connected =
+		json_is_true(json_object_get(msg, "peer_connected"));
+	static const char *const replicd_counters[] = {
+		"rejected_frames", "rejected_handshakes", "apply_errors",
+		"record_entries",  "changes_not_sent",	  "record_damaged",
+		"bytes_sent",	   "ops_pending"};
+	json_decref(r->counters);
+	r->counters = json_object();
+	for (size_t i = 0; r->counters && i < SKY_ARRAY_SIZE(replicd_counters);
+	     i++)
+		copy_counter(r->counters, msg, replicd_counters[i]);
+	json_decref(r->resync);
+	r->resync = NULL;
+	if (json_is_object(resync)) {
+		const char *mode =
+			json_string_value(json_object_get(resync, "mode"));
+		r->resync = json_object();
+		if (!r->resync)
+			return;
+		json_object_set_new(r->resync, "active",
+				    json_boolean(json_is_true(json_object_get(
+					    resync, "active"))));
+		if (mode &&
+		    (strcmp(mode, "record") == 0 || strcmp(mode, "hash") == 0 ||
+		     strcmp(mode, "full") == 0))
+			json_object_set_new(r->resync, "mode",
+					    json_string(mode));
+		for (size_t i = 0; i < SKY_ARRAY_SIZE(counters); i++)
+			copy_counter(r->resync, resync, counters[i]);
+	}
+}
+
+bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
+			   int64_t now)
+{
+	return r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
+	       strcmp(r->state, "secondary") == 0 && r->epoch == epoch &&
+	       r->data == SKY_REPLICA_UPTODATE;
+}
+
 static void on_actual(struct node *n, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX];
@@ -321,6 +395,10 @@ static void on_actual(struct node *n, int64_t now)
 				"missing daemon/state/epoch or "
 				"unknown daemon",
 				topic);
+		} else if (strcmp(daemon, "replicd") == 0) {
+			/* replicd's words decide promotions: kept checked,
+			 * field by field, rather than as a raw detail. */
+			node_replica_update(&n->replica, msg, now);
 		} else {
 			keep_actuator_detail(n, daemon, msg);
 		}
@@ -385,11 +463,15 @@ static json_t *desired_json(const struct node *n)
 				    sky_actuator_name((enum sky_actuator)a),
 				    t ? json_string(t) : json_null());
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "module", n->cfg.module,
-			 "node", n->self->name, "role",
-			 sky_role_name(n->sm.role), "epoch",
-			 (json_int_t)n->sm.epoch, "generation",
-			 (json_int_t)n->sm.generation, "targets", targets);
+	json_t *d = json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "module",
+			      n->cfg.module, "node", n->self->name, "role",
+			      sky_role_name(n->sm.role), "epoch",
+			      (json_int_t)n->sm.epoch, "generation",
+			      (json_int_t)n->sm.generation, "targets", targets);
+	if (d && n->discard_local_until_ms &&
+	    sky_now_ms() < n->discard_local_until_ms)
+		json_object_set_new(d, "discard_local", json_true());
+	return d;
 }
 
 static void publish(struct node *n, int64_t now)
@@ -479,6 +561,8 @@ static void tick(struct node *n, int64_t now)
 
 	n->witness_view.lease_valid = lease_client_valid(&n->lease, now);
 	node_peer_input(n, now, &peer);
+	n->sm.replica_uptodate =
+		node_replica_uptodate(&n->replica, n->sm.epoch, now);
 	sm_step(&n->sm, now, &peer, &n->witness_view);
 	if (n->sm.dirty)
 		save_state(n); /* before anyone hears of the new state */
@@ -623,6 +707,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	smc.lease_ms = cfg->lease_ms;
 	smc.failed_transition_holddown_ms = 10000;
 	smc.swap_request_expires_ms = 10000;
+	for (size_t i = 0; i < cfg->order_count; i++)
+		if (cfg->order[i] == SKY_ACT_REPLICD)
+			smc.replica_gated = true;
 	int64_t now = sky_now_ms();
 	sm_init(&n->sm, &smc, now, n->persisted.epoch, n->persisted.generation,
 		n->persisted.data, n->persisted.stopped);
@@ -746,6 +833,10 @@ void node_close(struct node *n)
 		json_decref(n->actuator_detail[i]);
 		n->actuator_detail[i] = NULL;
 	}
+	json_decref(n->replica.resync);
+	n->replica.resync = NULL;
+	json_decref(n->replica.counters);
+	n->replica.counters = NULL;
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
 	sky_bus_close(&n->ctl);

@@ -28,6 +28,25 @@ struct peer_view {
 	struct peer_network nets[SKY_MAX_NETWORKS];
 };
 
+/* What replicd last said about the copy (MODULE.replicd.actual). */
+struct node_replica {
+	bool heard;
+	int64_t heard_at_ms;
+	char state[16]; /* primary|secondary|stopped */
+	uint64_t epoch;
+	enum sky_replica data;
+	char sync[16];
+	bool peer_connected;
+	json_t *resync;	  /* the validated "resync" object, or NULL */
+	json_t *counters; /* validated counters (rejected_frames...) */
+};
+
+/* replicd's word older than this counts as unknown (it publishes every
+ * second; a dead replicd must not keep a secondary promotable). */
+#define NODE_REPLICA_STALE_MS 3000
+/* How long the desired state carries "discard_local" after the command. */
+#define NODE_DISCARD_LOCAL_MS 30000
+
 struct node {
 	struct sky_config cfg;
 	const struct sky_node *self;
@@ -42,6 +61,8 @@ struct node {
 	/* Each actuator's last actual message minus the common fields (its
 	 * checkers, replication lag...), shown in the status; owned. */
 	json_t *actuator_detail[SKY_ACT_COUNT];
+	struct node_replica replica;
+	int64_t discard_local_until_ms; /* skyctl resync --discard-local */
 	struct node_state persisted;
 	struct peer_view peer;
 	struct net_counters counters;
@@ -68,6 +89,14 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 /* Run until SIGTERM/SIGINT; 0 on a clean stop. */
 int node_run(struct node *n);
 void node_close(struct node *n);
+
+/* Record what replicd's actual state says about the copy (hostile input:
+ * every field is checked; a bad one is ignored). */
+void node_replica_update(struct node_replica *r, const json_t *msg,
+			 int64_t now);
+/* Does replicd say this node's copy is complete, for this epoch? */
+bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
+			   int64_t now);
 
 /* The peer as the state machine sees it at time now. */
 void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);

@@ -275,6 +275,13 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 		      refusal);
 }
 
+/* Is this secondary's copy complete? Without replicd in the transitions,
+ * nothing else can tell, and following the primary's generation is all. */
+static bool replica_ok(const struct sm *sm)
+{
+	return !sm->cfg.replica_gated || sm->replica_uptodate;
+}
+
 static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      struct sm_witness *w)
 {
@@ -364,9 +371,11 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 			sm->epoch = p->epoch;
 			sm->dirty = true;
 		}
-		/* Until replicd reports sync, a secondary that adopted the
-		 * primary's generation is in sync. */
-		sm->in_sync = true;
+		/* In sync once it follows the primary's generation and,
+		 * with replicd in the transitions, replicd says its copy
+		 * has every change (not during a resync, not after a
+		 * restart that lost track of what it missed). */
+		sm->in_sync = replica_ok(sm);
 		if (sm->swap_requested &&
 		    now - sm->swap_requested_at_ms >
 			    sm->cfg.swap_request_expires_ms)
@@ -407,7 +416,7 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		sm->generation = p->generation;
 		sm->epoch = p->epoch;
 		enter(sm, now, SKY_ROLE_SECOND, "%s is primary", sm->cfg.peer);
-		sm->in_sync = true;
+		sm->in_sync = replica_ok(sm);
 		return;
 	}
 	if (p->visible && p->role != SKY_ROLE_STOP) {

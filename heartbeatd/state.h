@@ -40,6 +40,9 @@ struct sm_config {
 	int64_t lease_ms;	    /* witness.lease_ms */
 	int64_t failed_transition_holddown_ms;
 	int64_t swap_request_expires_ms;
+	/* replicd is orchestrated: a SECOND is in sync only while replicd
+	 * says its copy is up to date (sm->replica_uptodate). */
+	bool replica_gated;
 };
 
 /* What the heartbeats say about the peer. */
@@ -77,7 +80,9 @@ struct sm {
 
 	/* Runtime. */
 	int64_t role_since_ms;
-	bool in_sync; /* as SECOND: same generation as primary */
+	bool in_sync; /* as SECOND: same generation as primary, and (when
+			 gated) replicd says the copy is up to date */
+	bool replica_uptodate; /* input: replicd's word, set before sm_step */
 	enum sm_preference preference;
 	bool forced;
 	bool swap_requested;

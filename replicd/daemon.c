@@ -111,13 +111,14 @@ static int handle_fd(struct replicd *d, const struct replicd_op *op)
 	return fd;
 }
 
-static void apply(struct replicd *d, const struct replicd_op *op)
+/* Apply one operation of the primary; -errno if it failed. */
+static int apply(struct replicd *d, const struct replicd_op *op)
 {
 	int root = d->mounts[op->dir].root, fd = -1, r;
 
 	if (op->type == ROP_RELEASE) {
 		handle_drop(d, op->handle, op->dir);
-		return;
+		return 0;
 	}
 	bool by_handle = op->handle != 0 &&
 			 (op->type == ROP_WRITE || op->type == ROP_TRUNCATE ||
@@ -125,7 +126,7 @@ static void apply(struct replicd *d, const struct replicd_op *op)
 	if (by_handle) {
 		fd = handle_fd(d, op);
 		if (fd == -ENOENT && (!op->path || !*op->path))
-			return; /* a file unlinked on the primary: unreachable */
+			return 0; /* unlinked on the primary: unreachable */
 		if (fd < 0) {
 			r = fd;
 			goto failed;
@@ -136,15 +137,23 @@ static void apply(struct replicd *d, const struct replicd_op *op)
 		r = -EIO;
 	if (r >= 0) {
 		d->applied++;
-		return;
+		return 0;
 	}
 failed:
+	if (d->sec_resyncing) {
+		/* Expected: a live change to a path the resync has not
+		 * reached yet; the resync sends that path whole. */
+		d->apply_errors_resync++;
+		return 0;
+	}
 	d->apply_errors++;
 	sky_log_ratelimited(&d->rl_apply, LOG_ERR,
 			    "cannot apply %s of '%s' (seq %llu): %s; this "
-			    "node's data now differs from the primary's",
+			    "node's data now differs from the primary's: "
+			    "reconnecting for a resync",
 			    replicd_op_name(op->type), op->path ? op->path : "",
 			    (unsigned long long)op->seq, strerror(-r));
+	return r;
 }
 
 /* --- connection lifecycle ---------------------------------------------- */
@@ -158,6 +167,32 @@ static void free_inflight(struct replicd *d)
 	}
 	d->inflight_tail = NULL;
 	d->inflight_count = 0;
+}
+
+static void free_peer_record(struct replicd *d)
+{
+	replicd_track_entries_free(d->peer_rec, d->peer_rec_n);
+	d->peer_rec = NULL;
+	d->peer_rec_n = d->peer_rec_cap = 0;
+	d->peer_rec_overflow = false;
+}
+
+/* Primary: the session with the peer ended (or never got far). */
+static void end_peer_session(struct replicd *d)
+{
+	if (d->rsi.active) {
+		d->rsi.active = false;
+		d->rsi.ended_ms = sky_now_ms();
+		log_warning("resync interrupted after %llu of %llu bytes",
+			    (unsigned long long)d->rsi.bytes_done,
+			    (unsigned long long)d->rsi.bytes_total);
+	}
+	replicd_resync_free(&d->rs);
+	replicd_manifest_free(&d->mf);
+	d->mf_overflow = false;
+	free_peer_record(d);
+	d->psync = PS_NONE;
+	d->flush_pending = false;
 }
 
 static void drop_conn(struct replicd *d, struct replicd_conn **cp,
@@ -174,11 +209,21 @@ static void drop_conn(struct replicd *d, struct replicd_conn **cp,
 			 why);
 		if (c->client) {
 			replicd_repl_set_connected(&d->repl, false);
+			/* The peer's replicd calls its copy outdated
+			 * timeout_ms after its last frame from us; ours from
+			 * it came no earlier than that frame was sent. */
+			replicd_repl_set_degraded_ok_at(
+				&d->repl,
+				c->last_rx_ms +
+					3 * (int64_t)d->set->timeout_ms);
 			free_inflight(d);
+			end_peer_session(d);
 		} else {
 			handles_clear(d);
 			d->have_seq = false;
 			d->ack_due = 0;
+			d->sec_resyncing = false;
+			replicd_manifest_walk_free(&d->walk);
 		}
 	}
 	replicd_conn_free(cp);
@@ -196,13 +241,47 @@ static void reject(struct replicd *d, struct replicd_conn **cp,
 	drop_conn(d, cp, what);
 }
 
+static int send_op(struct replicd_conn *c, struct replicd_op *op);
+
+/* Secondary: our change record, then its end (docs/protocol.md). */
+static int send_record(struct replicd *d, struct replicd_conn *c)
+{
+	struct replicd_track_entry *e = NULL;
+	size_t n = 0;
+	int r = replicd_track_entries(d->track, &e, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (e[i].kinds & TRK_ALONE)
+			continue;
+		struct replicd_op op = {.type = ROP_RECORD,
+					.dir = e[i].dir,
+					.path = e[i].path,
+					.offset = e[i].first,
+					.length = e[i].count,
+					.flags = e[i].kinds};
+		r = send_op(c, &op);
+	}
+	replicd_track_entries_free(e, n);
+	if (r < 0)
+		return r;
+	struct replicd_op end = {
+		.type = ROP_RECORD_END,
+		.flags = (replicd_track_complete(d->track) ? ROP_REC_COMPLETE
+							   : 0) |
+			 (replicd_track_alone(d->track) ? ROP_REC_ALONE : 0)};
+	return send_op(c, &end);
+}
+
 static void session_up(struct replicd *d, struct replicd_conn **cp)
 {
 	struct replicd_conn *c = *cp;
 	if (c->client) {
 		free_inflight(d);
-		replicd_repl_set_connected(&d->repl, true);
-		log_notice("connected to peer %s (replication %s)",
+		end_peer_session(d);
+		/* Nothing is sent until both records are compared: live
+		 * changes meanwhile are recorded and go with the resync. */
+		d->psync = PS_EXCHANGE;
+		log_notice("connected to peer %s (replication %s): comparing "
+			   "change records",
 			   d->peer->name, d->set->async ? "async" : "sync");
 	} else {
 		if (cp == &d->pending) {
@@ -214,8 +293,16 @@ static void session_up(struct replicd *d, struct replicd_conn **cp)
 		}
 		handles_clear(d);
 		d->have_seq = false;
-		log_notice("primary %s connected: receiving its changes",
+		d->sec_resyncing = false;
+		/* Up to date as of the last session; whether it still is,
+		 * only the primary can tell (its answer follows). */
+		if (d->data == SKY_REPLICA_UPTODATE)
+			d->data = SKY_REPLICA_OUTDATED;
+		d->last_primary_rx_ms = sky_now_ms();
+		log_notice("primary %s connected: sending our change record",
 			   d->peer->name);
+		if (send_record(d, d->conn) < 0)
+			drop_conn(d, &d->conn, "cannot send the change record");
 	}
 	d->changed = true;
 }
@@ -268,9 +355,334 @@ static int on_hs_frame(struct replicd_conn *c, const uint8_t *p, size_t len)
 
 static int send_op(struct replicd_conn *c, struct replicd_op *op)
 {
-	uint8_t buf[64];
+	/* Unsequenced control operations: no data, at most one path. */
+	static uint8_t buf[REPLICD_PATH_MAX + 128];
 	int n = replicd_op_encode(op, buf, sizeof(buf));
 	return n < 0 ? n : replicd_conn_put_sealed(c, buf, (size_t)n);
+}
+
+/* Submit an operation from the main thread, in sequence with the FUSE
+ * threads' (the caller holds the order lock). */
+static int submit_locked(void *ctx, struct replicd_op *op)
+{
+	struct replicd *d = ctx;
+	struct replicd_ticket t;
+	if (!replicd_repl_connected(&d->repl))
+		return -ENOTCONN;
+	return replicd_repl_submit(&d->repl, op, false, &t);
+}
+
+static void send_sync(struct replicd *d, uint32_t flags)
+{
+	struct replicd_op op = {.type = ROP_SYNC,
+				.flags = flags,
+				.offset = d->rsi.bytes_total,
+				.length = d->rsi.bytes_done};
+	if (d->conn && send_op(d->conn, &op) < 0)
+		drop_conn(d, &d->conn, "cannot queue a sync message");
+}
+
+static bool has_changes(const struct replicd_track_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(e[i].kinds & TRK_ALONE))
+			return true;
+	return false;
+}
+
+static int dir_roots(struct replicd *d, int *roots)
+{
+	for (size_t i = 0; i < d->mount_count; i++)
+		roots[i] = d->mounts[i].root;
+	return 0;
+}
+
+/* Primary: the peer's record is in; decide what the session does. */
+static void decide(struct replicd *d, uint32_t flags)
+{
+	struct replicd_track_entry *mine = NULL;
+	size_t n_mine = 0;
+	bool full;
+	int r;
+
+	if (flags & ROP_REC_ALONE) {
+		d->psync = PS_DIVERGED;
+		log_error("peer %s acknowledged changes this node never got "
+			  "(both sides served alone): no automatic resync; "
+			  "run `skyctl resync --discard-local` on the node "
+			  "whose changes are to be dropped",
+			  d->peer->name);
+		send_sync(d, ROP_SYNC_DIVERGED);
+		free_peer_record(d);
+		d->changed = true;
+		return;
+	}
+	r = replicd_track_entries(d->track, &mine, &n_mine);
+	if (r < 0) {
+		drop_conn(d, &d->conn, "cannot read the change record");
+		return;
+	}
+	full = !replicd_track_complete(d->track) ||
+	       !(flags & ROP_REC_COMPLETE) || d->peer_rec_overflow;
+	memset(&d->rsi, 0, sizeof(d->rsi));
+	if (!full && !has_changes(mine, n_mine) &&
+	    !has_changes(d->peer_rec, d->peer_rec_n)) {
+		replicd_track_entries_free(mine, n_mine);
+		free_peer_record(d);
+		send_sync(d, ROP_SYNC_INSYNC);
+		replicd_repl_set_connected(&d->repl, true);
+		d->psync = PS_INSYNC;
+		d->next_flush_ms = sky_now_ms() + 2000;
+		log_notice("peer %s is in sync: nothing changed on either "
+			   "side",
+			   d->peer->name);
+		d->changed = true;
+		return;
+	}
+	if (full) {
+		/* No record to trust: compare hashes of the two copies. */
+		replicd_track_entries_free(mine, n_mine);
+		free_peer_record(d);
+		d->rs_track_count = replicd_track_count(d->track);
+		if (replicd_manifest_new(&d->mf) < 0) {
+			drop_conn(d, &d->conn, "out of memory");
+			return;
+		}
+		d->psync = PS_MANIFEST;
+		d->rsi.started_ms = sky_now_ms();
+		d->rsi.wire_start = d->conn->bytes_sent;
+		send_sync(d, ROP_SYNC_HASHES);
+		log_notice("no usable change record: comparing the hashes of "
+			   "both copies with %s",
+			   d->peer->name);
+		d->changed = true;
+		return;
+	}
+	int roots[REPLICD_MAX_DIRS];
+	dir_roots(d, roots);
+	d->rs_track_count = n_mine;
+	r = replicd_resync_new(&d->rs, mine, n_mine, d->peer_rec, d->peer_rec_n,
+			       full, d->mount_count, roots);
+	replicd_track_entries_free(mine, n_mine);
+	free_peer_record(d);
+	if (r < 0) {
+		drop_conn(d, &d->conn, "cannot plan the resync");
+		return;
+	}
+	struct replicd_resync_stats st;
+	replicd_resync_stats(d->rs, &st);
+	d->rsi.active = true;
+	d->rsi.full = full;
+	d->rsi.started_ms = sky_now_ms();
+	d->rsi.bytes_total = st.bytes_total;
+	d->rsi.wire_start = d->conn->bytes_sent;
+	d->rsi.passes = 1;
+	send_sync(d, ROP_SYNC_RESYNC | (full ? ROP_SYNC_FULL : 0));
+	replicd_repl_set_connected(&d->repl, true);
+	d->psync = PS_RESYNC;
+	log_notice("resync to %s starts: %s, about %llu bytes", d->peer->name,
+		   full ? "no usable change record, copying everything"
+			: "the recorded changes of both nodes",
+		   (unsigned long long)st.bytes_total);
+	d->changed = true;
+}
+
+/* Primary: the peer's manifest is in: compare and send what differs. */
+static void start_hash_resync(struct replicd *d)
+{
+	int roots[REPLICD_MAX_DIRS];
+	int r;
+	dir_roots(d, roots);
+	if (d->mf_overflow) {
+		log_warning("the manifest of %s is too large to hold: copying "
+			    "everything instead",
+			    d->peer->name);
+		replicd_manifest_free(&d->mf);
+		r = replicd_resync_new(&d->rs, NULL, 0, NULL, 0, true,
+				       d->mount_count, roots);
+	} else {
+		r = replicd_resync_new_compare(&d->rs, d->mf, d->mount_count,
+					       roots);
+	}
+	if (r < 0) {
+		drop_conn(d, &d->conn, "cannot plan the resync");
+		return;
+	}
+	d->rsi.active = true;
+	d->rsi.full = d->mf_overflow;
+	d->rsi.hash = !d->mf_overflow;
+	d->rsi.passes = 1;
+	send_sync(d, ROP_SYNC_RESYNC | (d->mf_overflow ? ROP_SYNC_FULL : 0));
+	replicd_repl_set_connected(&d->repl, true);
+	d->psync = PS_RESYNC;
+	log_notice("resync to %s starts: %s", d->peer->name,
+		   d->mf_overflow ? "everything"
+				  : "the zones whose hashes differ");
+	d->changed = true;
+}
+
+/* Primary: the peer acked up to seq. */
+static void on_ack(struct replicd *d, uint64_t seq)
+{
+	uint64_t bytes = 0;
+	while (d->inflight && d->inflight->seq <= seq) {
+		struct replicd_item *it = d->inflight;
+		d->inflight = it->next;
+		bytes += it->len;
+		d->inflight_count--;
+		free(it);
+	}
+	if (!d->inflight)
+		d->inflight_tail = NULL;
+	replicd_repl_acked(&d->repl, seq, bytes);
+	if (!d->flush_seq || seq < d->flush_seq)
+		return;
+	if (d->psync == PS_FLUSH) {
+		int64_t now = sky_now_ms();
+		d->rsi.active = false;
+		d->rsi.ended_ms = now;
+		d->rsi.wire_bytes = d->conn->bytes_sent - d->rsi.wire_start;
+		send_sync(d, ROP_SYNC_INSYNC);
+		d->psync = PS_INSYNC;
+		log_notice("resync to %s done: %llu file bytes in %llu zones, "
+			   "%llu bytes on the wire, %.3f s",
+			   d->peer->name,
+			   (unsigned long long)d->rsi.data_bytes_sent,
+			   (unsigned long long)d->rsi.zones,
+			   (unsigned long long)d->rsi.wire_bytes,
+			   (double)(now - d->rsi.started_ms) / 1000.0);
+		d->flush_pending = true; /* reset the record below */
+	}
+	if (d->flush_pending) {
+		d->flush_pending = false;
+		d->flush_seq = 0;
+		/* -EAGAIN: changes came meanwhile; the next flush empties
+		 * the record. */
+		int r = replicd_track_reset(d->track, d->flush_len);
+		/* The peer has everything acked before the flush: nothing
+		 * acked alone is left (a later change went to the peer). */
+		if (r == -EAGAIN)
+			r = replicd_track_drop_alone(d->track);
+		if (r < 0)
+			log_error("cannot update the change record: %s",
+				  strerror(-r));
+		d->next_flush_ms = sky_now_ms() + 2000;
+	}
+	d->changed = true;
+}
+
+/* Primary: a frame from the secondary. */
+static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
+{
+	switch (op->type) {
+	case ROP_ACK:
+		on_ack(d, op->seq);
+		return 0;
+	case ROP_RECORD:
+		if (d->psync != PS_EXCHANGE)
+			return -EPROTO;
+		if (d->peer_rec_n >= REPLICD_PEER_RECORD_MAX) {
+			d->peer_rec_overflow = true; /* then: copy all */
+			return 0;
+		}
+		if (d->peer_rec_n == d->peer_rec_cap) {
+			size_t cap = d->peer_rec_cap ? d->peer_rec_cap * 2 : 64;
+			struct replicd_track_entry *n =
+				realloc(d->peer_rec, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			d->peer_rec = n;
+			d->peer_rec_cap = cap;
+		}
+		if (op->dir >= d->mount_count || !op->flags ||
+		    ((op->flags & TRK_ZONES) &&
+		     (op->length == 0 || op->length > (1ull << 40) ||
+		      op->offset > (1ull << 47))))
+			return -EPROTO;
+		struct replicd_track_entry *e = &d->peer_rec[d->peer_rec_n];
+		*e = (struct replicd_track_entry){.dir = op->dir,
+						  .kinds = (uint8_t)op->flags,
+						  .first = op->offset,
+						  .count = op->length,
+						  .path = strdup(op->path)};
+		if (!e->path)
+			return -ENOMEM;
+		d->peer_rec_n++;
+		return 0;
+	case ROP_RECORD_END:
+		if (d->psync != PS_EXCHANGE)
+			return -EPROTO;
+		decide(d, op->flags);
+		return 0;
+	case ROP_HASHES: {
+		if (d->psync != PS_MANIFEST || op->dir >= d->mount_count)
+			return -EPROTO;
+		if (d->mf_overflow)
+			return 0;
+		int r = replicd_manifest_add(d->mf, op);
+		if (r == -E2BIG)
+			d->mf_overflow = true; /* then: copy everything */
+		else if (r < 0)
+			return r == -ENOMEM ? r : -EPROTO;
+		return 0;
+	}
+	case ROP_HASHES_END:
+		if (d->psync != PS_MANIFEST)
+			return -EPROTO;
+		start_hash_resync(d);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Secondary: what the primary says about our copy. */
+static void on_sync(struct replicd *d, const struct replicd_op *op)
+{
+	d->sec_total = op->offset;
+	d->sec_done = op->length;
+	if (op->flags & ROP_SYNC_HASHES) {
+		int roots[REPLICD_MAX_DIRS];
+		dir_roots(d, roots);
+		replicd_manifest_walk_free(&d->walk);
+		if (replicd_manifest_walk_new(&d->walk, roots, d->mount_count) <
+		    0) {
+			drop_conn(d, &d->conn, "out of memory");
+			return;
+		}
+		d->diverged = false;
+		log_notice("describing this copy by its hashes for %s",
+			   d->peer->name);
+	} else if (op->flags & ROP_SYNC_DIVERGED) {
+		d->diverged = true;
+		d->sec_resyncing = false;
+		log_error("primary %s refuses to resync: this node "
+			  "acknowledged changes it never got (both served "
+			  "alone); `skyctl resync --discard-local` here drops "
+			  "them",
+			  d->peer->name);
+	} else if (op->flags & ROP_SYNC_RESYNC) {
+		if (!d->sec_resyncing)
+			log_notice("resync from %s%s", d->peer->name,
+				   op->flags & ROP_SYNC_FULL
+					   ? ": everything (no usable record)"
+					   : "");
+		d->diverged = false;
+		d->sec_resyncing = true;
+		d->data = SKY_REPLICA_INCONSISTENT;
+	} else if (op->flags & ROP_SYNC_INSYNC) {
+		d->diverged = false;
+		d->sec_resyncing = false;
+		d->data = SKY_REPLICA_UPTODATE;
+		d->apply_errors = 0;
+		/* Everything in our record is on both sides now. */
+		int r = replicd_track_reset(d->track, UINT64_MAX);
+		if (r < 0)
+			log_error("cannot empty the change record: %s",
+				  strerror(-r));
+		log_notice("in sync with primary %s", d->peer->name);
+	}
+	d->changed = true;
 }
 
 /* A sealed frame on an up session. */
@@ -285,23 +697,9 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		return -EBADMSG;
 	if (replicd_op_decode(plain, (size_t)n, &op, &store) < 0)
 		return -EPROTO;
-	if (c->client) {
-		/* The primary hears only acks. */
-		if (op.type != ROP_ACK)
-			return -EPROTO;
-		uint64_t bytes = 0;
-		while (d->inflight && d->inflight->seq <= op.seq) {
-			struct replicd_item *it = d->inflight;
-			d->inflight = it->next;
-			bytes += it->len;
-			d->inflight_count--;
-			free(it);
-		}
-		if (!d->inflight)
-			d->inflight_tail = NULL;
-		replicd_repl_acked(&d->repl, op.seq, bytes);
-		return 0;
-	}
+	if (c->client)
+		return on_peer_frame(d, &op);
+	d->last_primary_rx_ms = c->last_rx_ms;
 	if (op.type == ROP_PING) {
 		d->ack_due = d->have_seq ? d->last_seq : 0;
 		if (!d->ack_due) {
@@ -310,15 +708,28 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		}
 		return 0;
 	}
-	if (op.type == ROP_ACK || op.dir >= d->mount_count)
+	if (op.type == ROP_SYNC) {
+		if (d->target != RT_SECONDARY)
+			return -EROFS;
+		on_sync(d, &op);
+		return 0;
+	}
+	if (op.type == ROP_ACK || op.type == ROP_RECORD ||
+	    op.type == ROP_RECORD_END || op.type == ROP_HASHES ||
+	    op.type == ROP_HASHES_END || op.dir >= d->mount_count)
 		return -EPROTO;
 	if (d->have_seq && op.seq != d->last_seq + 1)
 		return -EPROTO; /* lost or replayed: never apply out of order */
 	if (d->target != RT_SECONDARY)
 		return -EROFS;
+	if (d->diverged)
+		return -EPROTO; /* never mix the primary's changes in */
 	d->have_seq = true;
 	d->last_seq = op.seq;
-	apply(d, &op);
+	if (apply(d, &op) < 0) {
+		d->data = SKY_REPLICA_INCONSISTENT;
+		return -EIO;
+	}
 	d->ack_due = op.seq;
 	return 0;
 }
@@ -331,6 +742,15 @@ static void conn_input(struct replicd *d, struct replicd_conn **cp, int64_t now)
 	size_t len;
 	int r = replicd_conn_fill(c, now);
 
+	if (r == -ECONNRESET && c->in_len > c->in_off) {
+		const uint8_t *fp;
+		size_t flen;
+		/* The peer ended in the middle of a frame. */
+		if (replicd_conn_frame(c, REPLICD_FRAME_MAX, &fp, &flen) == 0) {
+			reject(d, cp, "truncated frame", -EPIPE);
+			return;
+		}
+	}
 	if (r < 0) {
 		drop_conn(d, cp,
 			  r == -ECONNRESET ? "connection closed"
@@ -373,6 +793,13 @@ static void conn_input(struct replicd *d, struct replicd_conn **cp, int64_t now)
 			}
 		} else {
 			r = on_op_frame(d, c, p, len);
+			if (r == -EIO) {
+				/* Not the frame's fault: start over, the
+				 * primary's record covers this change. */
+				drop_conn(d, cp,
+					  "an operation failed to apply");
+				return;
+			}
 			if (r < 0) {
 				reject(d, cp,
 				       r == -EBADMSG
@@ -525,6 +952,18 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	drop_conn(d, &d->pending, "role changed");
 	/* Waits for a write in progress, so none straddles the change. */
 	replicd_repl_set_writable(&d->repl, t == RT_PRIMARY);
+	if (t == RT_PRIMARY) {
+		/* heartbeatd promotes only the newest data. */
+		d->data = SKY_REPLICA_UPTODATE;
+		d->diverged = false;
+		replicd_repl_set_degraded_ok_at(
+			&d->repl,
+			sky_now_ms() + 3 * (int64_t)d->set->timeout_ms);
+	} else if (t == RT_SECONDARY && d->target == RT_PRIMARY) {
+		/* A handover: we had everything; the new primary says
+		 * whether we still do once it connects. */
+		d->last_primary_rx_ms = sky_now_ms();
+	}
 	d->target = t;
 	d->epoch = epoch;
 	d->next_connect_ms = 0;
@@ -570,10 +1009,16 @@ static void on_desired(struct replicd *d)
 			else if (strcmp(ts, "stopped") != 0)
 				ok = false;
 		}
-		if (ok && !d->standalone)
+		if (ok && !d->standalone) {
+			const char *role =
+				json_string_value(json_object_get(msg, "role"));
+			d->alone = role && strcmp(role, "ALONE") == 0;
+			replicd_repl_set_alone(&d->repl, d->alone);
+			d->discard_local = json_is_true(
+				json_object_get(msg, "discard_local"));
 			set_target(d, target,
 				   (uint64_t)json_integer_value(epoch));
-		else if (!ok)
+		} else if (!ok)
 			sky_log_ratelimited(&d->rl_reject, LOG_WARNING,
 					    "dropped a malformed desired "
 					    "state");
@@ -590,43 +1035,123 @@ static bool peer_up(const struct replicd *d)
 
 static void describe(struct replicd *d, bool *in_sync)
 {
-	uint64_t dropped;
-	pthread_mutex_lock(&d->repl.lock);
-	dropped = d->repl.dropped;
-	pthread_mutex_unlock(&d->repl.lock);
+	const char *sync = SKY_SYNC_STOPPED;
+	uint64_t entries = replicd_track_count(d->track);
 
 	*in_sync = false;
 	d->reason[0] = '\0';
 	switch (d->target) {
 	case RT_PRIMARY:
-		*in_sync = peer_up(d) && dropped == 0;
-		if (dropped)
+		switch (peer_up(d) ? d->psync : PS_NONE) {
+		case PS_NONE:
+		case PS_EXCHANGE:
+			sync = peer_up(d) ? SKY_SYNC_RESYNCING
+					  : SKY_SYNC_DEGRADED;
 			snprintf(d->reason, sizeof(d->reason),
-				 "peer %s is out of date: it missed %llu "
-				 "changes (%s); resync is not implemented "
-				 "yet",
-				 d->peer->name, (unsigned long long)dropped,
-				 peer_up(d) ? "connected again"
-					    : "not connected");
-		else if (!peer_up(d))
+				 "peer %s %s: changes are recorded for "
+				 "resync (%llu entries)",
+				 d->peer->name,
+				 peer_up(d) ? "connected, comparing records"
+					    : "not connected",
+				 (unsigned long long)entries);
+			break;
+		case PS_MANIFEST:
+			sync = SKY_SYNC_RESYNCING;
 			snprintf(d->reason, sizeof(d->reason),
-				 "peer %s not connected", d->peer->name);
+				 "no usable change record: receiving the "
+				 "hashes of %s's copy",
+				 d->peer->name);
+			break;
+		case PS_RESYNC:
+		case PS_FLUSH:
+			sync = SKY_SYNC_RESYNCING;
+			snprintf(d->reason, sizeof(d->reason),
+				 "resyncing %s: %llu of about %llu bytes sent",
+				 d->peer->name,
+				 (unsigned long long)d->rsi.bytes_done,
+				 (unsigned long long)d->rsi.bytes_total);
+			break;
+		case PS_INSYNC:
+			sync = SKY_SYNC_INSYNC;
+			*in_sync = true;
+			break;
+		case PS_DIVERGED:
+			sync = SKY_SYNC_DIVERGED;
+			snprintf(d->reason, sizeof(d->reason),
+				 "diverged: %s acknowledged changes this node "
+				 "lacks and this node did too; run `skyctl "
+				 "resync --discard-local` on the node whose "
+				 "changes are to be dropped",
+				 d->peer->name);
+			break;
+		}
 		break;
 	case RT_SECONDARY:
-		*in_sync = peer_up(d) && d->apply_errors == 0;
-		if (d->apply_errors)
+		if (d->diverged) {
+			sync = SKY_SYNC_DIVERGED;
 			snprintf(d->reason, sizeof(d->reason),
-				 "%llu operations failed to apply: data "
-				 "differs from the primary's",
-				 (unsigned long long)d->apply_errors);
-		else if (!peer_up(d))
-			snprintf(d->reason, sizeof(d->reason),
-				 "waiting for primary %s to connect",
+				 "diverged from %s: this node has changes the "
+				 "primary lacks; `skyctl resync "
+				 "--discard-local` here drops them",
 				 d->peer->name);
+		} else if (d->sec_resyncing && peer_up(d)) {
+			sync = SKY_SYNC_RESYNCING;
+			snprintf(d->reason, sizeof(d->reason),
+				 "resyncing from %s: %llu of about %llu bytes",
+				 d->peer->name, (unsigned long long)d->sec_done,
+				 (unsigned long long)d->sec_total);
+		} else if (peer_up(d) && d->data == SKY_REPLICA_UPTODATE) {
+			sync = SKY_SYNC_INSYNC;
+			*in_sync = true;
+		} else {
+			sync = SKY_SYNC_WAITING;
+			snprintf(d->reason, sizeof(d->reason), "%s primary %s",
+				 peer_up(d) ? "waiting for the verdict of"
+					    : "waiting for",
+				 d->peer->name);
+		}
 		break;
 	default:
 		break;
 	}
+	sky_strlcpy(d->sync, sync, sizeof(d->sync));
+}
+
+static json_t *resync_json(const struct replicd *d, int64_t now)
+{
+	const struct replicd_resync_info *i = &d->rsi;
+	if (d->target == RT_SECONDARY)
+		return json_pack(
+			"{s:b,s:I,s:I,s:I}", "active", d->sec_resyncing,
+			"bytes_total", (json_int_t)d->sec_total, "bytes_done",
+			(json_int_t)d->sec_done, "bytes_left",
+			(json_int_t)(d->sec_total > d->sec_done
+					     ? d->sec_total - d->sec_done
+					     : 0));
+	if (!i->started_ms)
+		return json_null();
+	int64_t end = i->active ? now : i->ended_ms;
+	int64_t ms = end - i->started_ms;
+	uint64_t left = i->bytes_total > i->bytes_done
+				? i->bytes_total - i->bytes_done
+				: 0;
+	uint64_t rate = ms > 0 ? i->bytes_done * 1000 / (uint64_t)ms : 0;
+	uint64_t wire = i->active && d->conn
+				? d->conn->bytes_sent - i->wire_start
+				: i->wire_bytes;
+	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			 "active", i->active, "mode",
+			 i->full   ? "full"
+			 : i->hash ? "hash"
+				   : "record",
+			 "bytes_total", (json_int_t)i->bytes_total,
+			 "bytes_done", (json_int_t)i->bytes_done, "bytes_left",
+			 (json_int_t)left, "rate_bps", (json_int_t)rate,
+			 "eta_s", (json_int_t)(rate ? left / rate : 0),
+			 "passes", (json_int_t)i->passes, "data_bytes_sent",
+			 (json_int_t)i->data_bytes_sent, "wire_bytes",
+			 (json_int_t)wire, "zones", (json_int_t)i->zones,
+			 "seconds", (json_int_t)(ms / 1000));
 }
 
 static void publish(struct replicd *d, int64_t now, bool force)
@@ -637,43 +1162,236 @@ static void publish(struct replicd *d, int64_t now, bool force)
 
 	describe(d, &in_sync);
 	const char *state = target_name(d->target);
-	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d", state,
-		 (unsigned long long)d->epoch, d->reason, peer_up(d), in_sync);
+	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s", state,
+		 (unsigned long long)d->epoch, d->reason, peer_up(d), in_sync,
+		 d->data, d->sync);
 	if (!force && !d->changed && strcmp(key, last) == 0 &&
 	    now < d->next_publish_ms)
 		return;
 	if (strcmp(key, last) != 0) {
 		snprintf(last, sizeof(last), "%s", key);
 		char status[300];
-		snprintf(status, sizeof(status), "%s%s%s", state,
+		snprintf(status, sizeof(status), "%s, %s%s%s", state, d->sync,
 			 d->reason[0] ? ": " : "", d->reason);
 		sky_notify_status(status);
 	}
 	d->changed = false;
 	d->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
 
-	uint64_t pending;
+	uint64_t pending, dropped;
 	pthread_mutex_lock(&d->repl.lock);
 	pending = 0;
 	for (struct replicd_item *it = d->repl.head; it; it = it->next)
 		pending++;
+	dropped = d->repl.dropped;
 	pthread_mutex_unlock(&d->repl.lock);
 	pending += d->inflight_count;
 	uint64_t sent =
 		d->bytes_sent_done + (d->conn ? d->conn->bytes_sent : 0);
 
-	json_t *obj =
-		json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:b,s:s,s:b,s:I,s:I}",
-			  "module", d->cfg->module, "daemon", "replicd", "node",
-			  d->self->name, "epoch", (json_int_t)d->epoch, "state",
-			  state, "reason", d->reason, "peer_connected",
-			  peer_up(d), "mode", d->set->async ? "async" : "sync",
-			  "in_sync", in_sync, "bytes_sent", (json_int_t)sent,
-			  "ops_pending", (json_int_t)pending);
+	json_t *obj = json_pack(
+		"{s:s,s:s,s:s,s:I,s:s,s:s,s:b,s:s,s:b,s:I,s:I,s:s,s:s,s:I,s:I,"
+		"s:I,s:I,s:I,s:I,s:b}",
+		"module", d->cfg->module, "daemon", "replicd", "node",
+		d->self->name, "epoch", (json_int_t)d->epoch, "state", state,
+		"reason", d->reason, "peer_connected", peer_up(d), "mode",
+		d->set->async ? "async" : "sync", "in_sync", in_sync,
+		"bytes_sent", (json_int_t)sent, "ops_pending",
+		(json_int_t)pending, "data", sky_replica_name(d->data), "sync",
+		d->sync, "rejected_frames", (json_int_t)d->rejected_frames,
+		"rejected_handshakes", (json_int_t)d->rejected_handshakes,
+		"apply_errors", (json_int_t)d->apply_errors, "record_entries",
+		(json_int_t)replicd_track_count(d->track), "changes_not_sent",
+		(json_int_t)dropped, "record_damaged",
+		(json_int_t)replicd_track_damaged(d->track), "record_complete",
+		replicd_track_complete(d->track));
+	if (obj)
+		json_object_set_new(obj, "resync", resync_json(d, now));
 	if (obj && sky_bus_topic(topic, sizeof(topic), d->cfg->module,
 				 "replicd", SKY_KIND_ACTUAL) == 0)
 		sky_bus_publish(d->pub, topic, obj);
 	json_decref(obj);
+}
+
+/* --- resync and the record --------------------------------------------- */
+
+/* Async window of resync data not yet acked: keeps memory bounded. */
+#define RESYNC_WINDOW (8u << 20)
+
+/* Primary: entries recorded since the plan was made that change names:
+ * a live rename during the resync can move a path it had not reached. */
+static int next_pass(struct replicd *d)
+{
+	struct replicd_track_entry *e = NULL;
+	size_t n = 0, k = 0;
+	int r = replicd_track_entries(d->track, &e, &n);
+	if (r < 0)
+		return r;
+	/* Keep the new namespace entries at the front, free the rest. */
+	for (size_t i = 0; i < n; i++) {
+		bool keep = i >= d->rs_track_count &&
+			    (e[i].kinds & (TRK_ENTRY | TRK_TREE | TRK_META));
+		if (keep) {
+			struct replicd_track_entry tmp = e[k];
+			e[k] = e[i];
+			e[i] = tmp;
+			k++;
+		}
+	}
+	d->rs_track_count = n;
+	replicd_resync_free(&d->rs);
+	if (k > 0) {
+		int roots[REPLICD_MAX_DIRS];
+		dir_roots(d, roots);
+		r = replicd_resync_new(&d->rs, e, k, NULL, 0, false,
+				       d->mount_count, roots);
+		d->rsi.passes++;
+	}
+	replicd_track_entries_free(e, n);
+	return r < 0 ? r : k > 0;
+}
+
+static void submit_flush(struct replicd *d)
+{
+	struct replicd_op op = {.type = ROP_FLUSH};
+	pthread_mutex_lock(&d->repl.order);
+	d->flush_len = replicd_track_length(d->track);
+	int r = submit_locked(d, &op);
+	pthread_mutex_unlock(&d->repl.order);
+	if (r == 0)
+		d->flush_seq = op.seq;
+}
+
+static void resync_pump(struct replicd *d, int64_t now)
+{
+	if (!peer_up(d) || !d->conn->client)
+		return;
+	if (d->psync == PS_INSYNC && !d->flush_pending &&
+	    now >= d->next_flush_ms) {
+		d->next_flush_ms = now + 2000;
+		/* Only once changes paused for a period: a flush is a syncfs
+		 * on the peer, which would stall a busy writer. */
+		uint64_t len = replicd_track_length(d->track);
+		bool quiet = len == d->flush_seen_len;
+		d->flush_seen_len = len;
+		if (quiet && replicd_track_count(d->track) > 0 &&
+		    !d->inflight) {
+			submit_flush(d);
+			d->flush_pending = d->flush_seq != 0;
+		}
+		return;
+	}
+	if (d->psync != PS_RESYNC)
+		return;
+	pthread_mutex_lock(&d->repl.lock);
+	uint64_t unacked = d->repl.unacked_bytes;
+	pthread_mutex_unlock(&d->repl.lock);
+	if (unacked > RESYNC_WINDOW)
+		return;
+	int r = 1;
+	if (d->rs) {
+		struct replicd_resync_stats st;
+		pthread_mutex_lock(&d->repl.order);
+		r = replicd_resync_step(d->rs, REPLICD_DATA_MAX, submit_locked,
+					d);
+		pthread_mutex_unlock(&d->repl.order);
+		replicd_resync_stats(d->rs, &st);
+		/* Each pass has its own plan: add its progress. */
+		d->rsi.bytes_done = d->rsi.done_before + st.bytes_done;
+		d->rsi.data_bytes_sent = d->rsi.bytes_done;
+		d->rsi.zones = d->rsi.zones_before + st.zones;
+		d->rsi.bytes_total = d->rsi.total_before + st.bytes_total;
+		if (r == 0) {
+			d->rsi.done_before = d->rsi.bytes_done;
+			d->rsi.zones_before = d->rsi.zones;
+			d->rsi.total_before = d->rsi.bytes_total;
+		}
+	}
+	if (r < 0) {
+		log_error("resync stopped: %s", strerror(-r));
+		drop_conn(d, &d->conn, "resync failed");
+		return;
+	}
+	if (r == 0 || !d->rs) {
+		r = d->rsi.passes < 16 ? next_pass(d) : 0;
+		if (r < 0) {
+			drop_conn(d, &d->conn, "cannot plan a resync pass");
+			return;
+		}
+		if (r == 0) {
+			submit_flush(d);
+			d->psync = PS_FLUSH;
+			d->changed = true;
+		}
+	}
+	if (now >= d->next_progress_ms) {
+		d->next_progress_ms = now + 1000;
+		send_sync(d, ROP_SYNC_RESYNC);
+		d->changed = true;
+	}
+}
+
+/* Secondary: send one ROP_HASHES (not sequenced, up to 1 MiB of data). */
+static int send_big(void *ctx, struct replicd_op *op)
+{
+	static uint8_t buf[REPLICD_OP_MAX];
+	struct replicd *d = ctx;
+	int n = replicd_op_encode(op, buf, sizeof(buf));
+	return n < 0 ? n : replicd_conn_put_sealed(d->conn, buf, (size_t)n);
+}
+
+/* Secondary: describe the copy, a bounded part per loop. */
+static void walk_pump(struct replicd *d)
+{
+	if (!d->walk || !peer_up(d) || d->conn->client ||
+	    replicd_conn_wants_write(d->conn))
+		return;
+	int r = replicd_manifest_walk_step(d->walk, 4u << 20, send_big, d);
+	if (r == 0) {
+		struct replicd_op end = {.type = ROP_HASHES_END};
+		replicd_manifest_walk_free(&d->walk);
+		r = send_op(d->conn, &end);
+	}
+	if (r < 0) {
+		log_error("cannot describe this copy: %s", strerror(-r));
+		drop_conn(d, &d->conn, "manifest failed");
+	}
+}
+
+/* Secondary: silence, an operator's choice. */
+static void secondary_checks(struct replicd *d, int64_t now)
+{
+	if (d->target != RT_SECONDARY)
+		return;
+	walk_pump(d);
+	/* Past timeout_ms without a word from the primary, it may be
+	 * acknowledging changes without us (see repl.h): not up to date.
+	 * heartbeatd decided on a takeover before that, if there is one. */
+	if (d->data == SKY_REPLICA_UPTODATE &&
+	    now - d->last_primary_rx_ms > (int64_t)d->set->timeout_ms) {
+		d->data = SKY_REPLICA_OUTDATED;
+		log_warning("nothing from primary %s for %u ms: this copy "
+			    "may miss changes now",
+			    d->peer->name, d->set->timeout_ms);
+		d->changed = true;
+	}
+	if (d->discard_local && replicd_track_alone(d->track)) {
+		log_notice("operator: dropping this node's own changes; the "
+			   "next resync copies everything from %s",
+			   d->peer->name);
+		int r = replicd_track_reset(d->track, UINT64_MAX);
+		if (r == 0)
+			r = replicd_track_set_incomplete(d->track);
+		if (r < 0) {
+			log_error("cannot reset the change record: %s",
+				  strerror(-r));
+			return;
+		}
+		d->diverged = false;
+		d->data = SKY_REPLICA_OUTDATED;
+		drop_conn(d, &d->conn, "local changes discarded: resync");
+		d->changed = true;
+	}
 }
 
 /* --- open, run, close -------------------------------------------------- */
@@ -701,7 +1419,8 @@ static int open_listener(struct replicd *d)
 
 int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		 const struct replicd_settings *set, const char *node,
-		 const char *run_dir, enum replicd_target standalone)
+		 const char *run_dir, const char *state_dir,
+		 enum replicd_target standalone)
 {
 	char ep[PATH_MAX + 32];
 	int r;
@@ -721,6 +1440,28 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	r = replicd_repl_init(&d->repl, set->async, set->timeout_ms);
 	if (r < 0)
 		return r;
+	r = snprintf(d->state_dir, sizeof(d->state_dir), "%s/%s/replicd",
+		     state_dir, cfg->module);
+	if (r < 0 || (size_t)r >= sizeof(d->state_dir))
+		return -ENAMETOOLONG;
+	r = sky_mkdir_p(d->state_dir, 0700);
+	if (r == 0)
+		r = replicd_track_open(d->state_dir, &d->track);
+	if (r < 0) {
+		log_error("cannot open the change record in %s: %s",
+			  d->state_dir, strerror(-r));
+		return r;
+	}
+	d->repl.track = d->track;
+	d->data = SKY_REPLICA_UNKNOWN;
+	if (!replicd_track_complete(d->track))
+		log_notice("no complete change record in %s: the next resync "
+			   "copies everything",
+			   d->state_dir);
+	/* A peer that was in sync with us stays promotable for a while:
+	 * nothing is acked without it before it cannot be. */
+	replicd_repl_set_degraded_ok_at(
+		&d->repl, sky_now_ms() + 3 * (int64_t)set->timeout_ms);
 	/* Modes and owners arrive exactly as the primary set them. */
 	umask(0);
 	r = open_listener(d);
@@ -842,6 +1583,8 @@ int replicd_run(struct replicd *d)
 		    (items[i_pend].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
 			conn_input(d, &d->pending, now);
 		pump(d);
+		resync_pump(d, now);
+		secondary_checks(d, now);
 		check_timeouts(d, now);
 		try_connect(d, now);
 		/* Write what we queued without waiting for the next poll. */
@@ -866,6 +1609,10 @@ void replicd_close(struct replicd *d)
 		replicd_mount_stop(&d->mounts[i]);
 	handles_clear(d);
 	free_inflight(d);
+	end_peer_session(d);
+	replicd_manifest_walk_free(&d->walk);
+	replicd_track_free(&d->track);
+	d->repl.track = NULL;
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;

@@ -12,10 +12,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "manifest.h"
 #include "mount.h"
 #include "peer.h"
 #include "repl.h"
+#include "resync.h"
 #include "settings.h"
+#include "track.h"
 
 enum replicd_target {
 	RT_NONE = 0, /* nothing heard yet: read-only, like stopped */
@@ -33,11 +36,64 @@ struct replicd_handle {
 
 #define REPLICD_HANDLE_BUCKETS 1024
 
+/* The primary's view of the peer's copy, per session. */
+enum replicd_peer_sync {
+	PS_NONE = 0, /* no session */
+	PS_EXCHANGE, /* session up: waiting for the peer's record */
+	PS_MANIFEST, /* no usable record: receiving the peer's hashes */
+	PS_RESYNC,   /* sending the plan */
+	PS_FLUSH,    /* plan sent: waiting for the peer's durable flush */
+	PS_INSYNC,   /* the peer has every change */
+	PS_DIVERGED, /* both sides changed alone: the operator decides */
+};
+
+/* Resync figures, published as "resync" (bus.h). */
+struct replicd_resync_info {
+	bool active;
+	bool full;
+	bool hash; /* compared with the peer's manifest */
+	int64_t started_ms, ended_ms;
+	uint64_t bytes_total, bytes_done;
+	uint64_t data_bytes_sent; /* file bytes sent */
+	uint64_t wire_start, wire_bytes;
+	uint64_t zones;
+	uint64_t done_before, zones_before, total_before; /* earlier passes */
+	int passes;
+};
+
+/* A bound on the peer's record we accept (hostile input). */
+#define REPLICD_PEER_RECORD_MAX (4u << 20)
+
 struct replicd {
 	const struct sky_config *cfg;
 	const struct replicd_settings *set;
 	const struct sky_node *self, *peer;
 	char run_dir[PATH_MAX];
+	char state_dir[PATH_MAX];
+	struct replicd_track *track;
+	enum sky_replica data; /* this copy, as published */
+	char sync[16];	       /* SKY_SYNC_* */
+	/* primary: the peer's copy */
+	enum replicd_peer_sync psync;
+	struct replicd_track_entry *peer_rec;
+	size_t peer_rec_n, peer_rec_cap;
+	bool peer_rec_overflow;
+	struct replicd_resync *rs;
+	struct replicd_manifest *mf; /* the peer's, in hash mode */
+	bool mf_overflow;
+	uint64_t rs_track_count; /* our record's entries when planned */
+	uint64_t flush_seq, flush_len, flush_seen_len;
+	bool flush_pending;
+	int64_t next_flush_ms, next_progress_ms, hold_connect_until_ms;
+	struct replicd_resync_info rsi;
+	bool alone; /* heartbeatd's role is ALONE */
+	/* secondary: what the primary said */
+	bool discard_local; /* desired: drop our alone changes */
+	uint64_t sec_total, sec_done;
+	bool sec_resyncing;
+	bool diverged; /* the primary refused: both changed alone */
+	struct replicd_manifest_walk *walk; /* describing our copy */
+	int64_t last_primary_rx_ms;
 	struct replicd_repl repl;
 	struct replicd_mount mounts[REPLICD_MAX_DIRS];
 	size_t mount_count;
@@ -60,7 +116,7 @@ struct replicd {
 	uint64_t last_seq;
 	uint64_t ack_due; /* seq to ack, 0: none */
 	struct replicd_handle *handles[REPLICD_HANDLE_BUCKETS];
-	uint64_t applied, apply_errors;
+	uint64_t applied, apply_errors, apply_errors_resync;
 	/* counters */
 	uint64_t bytes_sent_done; /* of closed connections */
 	uint64_t rejected_frames, rejected_handshakes;
@@ -70,7 +126,8 @@ struct replicd {
 
 int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		 const struct replicd_settings *set, const char *node,
-		 const char *run_dir, enum replicd_target standalone);
+		 const char *run_dir, const char *state_dir,
+		 enum replicd_target standalone);
 int replicd_run(struct replicd *d);
 void replicd_close(struct replicd *d);
 

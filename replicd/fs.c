@@ -4,6 +4,7 @@
 #include "fs.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -179,6 +180,107 @@ static int do_xattr(int root, const struct replicd_op *op)
 	return neg(removexattr(proc, op->name));
 }
 
+/* Remove base under dirfd, and everything under it if a directory. */
+static int remove_tree(int dirfd, const char *base, int depth)
+{
+	struct stat st;
+	if (depth > REPLICD_PATH_MAX / 2)
+		return -ELOOP;
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dirfd, base, 0) < 0 && errno != ENOENT ? -errno
+								       : 0;
+	int fd = openat(dirfd, base,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = replicd_fs_empty_dir(fd, depth + 1);
+	close(fd);
+	if (r < 0)
+		return r;
+	return unlinkat(dirfd, base, AT_REMOVEDIR) < 0 && errno != ENOENT
+		       ? -errno
+		       : 0;
+}
+
+int replicd_fs_empty_dir(int fd, int depth)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return -errno;
+	DIR *dp = fdopendir(dup_fd);
+	if (!dp) {
+		close(dup_fd);
+		return -errno;
+	}
+	rewinddir(dp); /* the offset is shared with fd */
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (errno = 0, de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		r = remove_tree(fd, de->d_name, depth);
+	}
+	if (r == 0 && errno)
+		r = -errno;
+	closedir(dp);
+	return r;
+}
+
+static int ensure_dir(int root, const struct replicd_op *op)
+{
+	_cleanup_close_ int dirfd = -1;
+	const char *base;
+	struct stat st;
+	int r;
+
+	if (!*op->path) {
+		r = neg(fchmod(root, op->mode & 07777));
+		return r < 0 ? r : neg(fchown(root, op->uid, op->gid));
+	}
+	r = replicd_fs_parent(root, op->path, &dirfd, &base);
+	if (r < 0)
+		return r;
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			r = do_chmod(dirfd, base, op->mode);
+			return r < 0 ? r : set_owner(dirfd, base, op);
+		}
+		r = remove_tree(dirfd, base, 0);
+		if (r < 0)
+			return r;
+	}
+	if (mkdirat(dirfd, base, op->mode & 07777) < 0)
+		return -errno;
+	r = do_chmod(dirfd, base, op->mode); /* no umask, whatever it is */
+	return r < 0 ? r : set_owner(dirfd, base, op);
+}
+
+static int clear_xattrs(int root, const struct replicd_op *op)
+{
+	char proc[64], names[65536];
+	_cleanup_close_ int fd =
+		replicd_fs_open(root, op->path, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	replicd_fs_fd_path(fd, proc, sizeof(proc));
+	ssize_t n = listxattr(proc, names, sizeof(names));
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+		/* ACLs travel with the mode; security labels are the
+		 * node's own. */
+		if (strncmp(names + i, "user.", 5) != 0 &&
+		    strncmp(names + i, "trusted.", 8) != 0)
+			continue;
+		if (removexattr(proc, names + i) < 0 && errno != ENODATA)
+			return -errno;
+	}
+	return 0;
+}
+
 static int falloc_mode(uint32_t f)
 {
 	return (f & ROP_FALLOC_KEEP_SIZE ? FALLOC_FL_KEEP_SIZE : 0) |
@@ -304,6 +406,22 @@ int replicd_fs_apply(int root, const struct replicd_op *op, int fd,
 	case ROP_SETXATTR:
 	case ROP_REMOVEXATTR:
 		return do_xattr(root, op);
+	case ROP_REMOVE: {
+		_cleanup_close_ int dirfd = -1;
+		const char *base;
+		if (!*op->path)
+			return replicd_fs_empty_dir(root, 0);
+		r = replicd_fs_parent(root, op->path, &dirfd, &base);
+		if (r == -ENOENT || r == -ENOTDIR)
+			return 0; /* a parent is gone: so is the entry */
+		return r < 0 ? r : remove_tree(dirfd, base, 0);
+	}
+	case ROP_ENSURE_DIR:
+		return ensure_dir(root, op);
+	case ROP_CLEAR_XATTRS:
+		return clear_xattrs(root, op);
+	case ROP_FLUSH:
+		return neg(syncfs(root));
 	default:
 		return -EINVAL;
 	}

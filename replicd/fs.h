@@ -29,6 +29,9 @@ int replicd_fs_parent(int root, const char *rel, int *dirfd, const char **base);
 /* "/proc/self/fd/N" for calls that have no *at() form. */
 void replicd_fs_fd_path(int fd, char *buf, size_t size);
 
+/* Remove everything in the directory fd (not fd itself). */
+int replicd_fs_empty_dir(int fd, int depth);
+
 /*
  * Apply op under root. fd: an open descriptor of the file for handle
  * operations (write, truncate, fallocate, fsync), or -1 to open op->path.

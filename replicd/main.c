@@ -42,6 +42,9 @@ static const char usage_text[] =
 	"name)\n"
 	"      --run-dir DIR    bus sockets are under DIR/<module>/ (default "
 	"/run/skyha)\n"
+	"      --state-dir DIR  the change record for resync is kept in\n"
+	"                       DIR/<module>/replicd/ (default "
+	"/var/lib/skyha)\n"
 	"      --standalone ROLE\n"
 	"                       ignore heartbeatd and act as ROLE (primary or\n"
 	"                       secondary); for tests and benchmarks only: "
@@ -70,7 +73,7 @@ static const char usage_text[] =
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";
 
-enum { OPT_NODE = 256, OPT_RUN_DIR, OPT_STANDALONE };
+enum { OPT_NODE = 256, OPT_RUN_DIR, OPT_STATE_DIR, OPT_STANDALONE };
 
 static int fail(bool to_stderr, const char *msg)
 {
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"node", required_argument, NULL, OPT_NODE},
 		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"standalone", required_argument, NULL, OPT_STANDALONE},
 		{"check", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -94,7 +98,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	const char *config_path = "/etc/skyha/skyha.yaml";
-	const char *run_dir = "/run/skyha";
+	const char *run_dir = "/run/skyha", *state_dir = "/var/lib/skyha";
 	char node_name[SKY_NAME_MAX + 1] = "";
 	enum replicd_target standalone = RT_NONE;
 	bool check_only = false, verbose = false;
@@ -121,6 +125,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RUN_DIR:
 			run_dir = optarg;
+			break;
+		case OPT_STATE_DIR:
+			state_dir = optarg;
 			break;
 		case OPT_STANDALONE:
 			if (strcmp(optarg, "primary") == 0)
@@ -185,7 +192,8 @@ int main(int argc, char **argv)
 
 	sky_log_set_module(cfg.module);
 	sky_log_set_node(node_name);
-	r = replicd_open(&d, &cfg, &set, node_name, run_dir, standalone);
+	r = replicd_open(&d, &cfg, &set, node_name, run_dir, state_dir,
+			 standalone);
 	if (r >= 0)
 		r = replicd_run(&d);
 	replicd_close(&d);

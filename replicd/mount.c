@@ -13,6 +13,7 @@
 #include "mount.h"
 #include "fs.h"
 #include "log.h"
+#include "track.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -65,6 +66,126 @@ static int fd_of(const struct fuse_file_info *fi)
 	return fi ? rf(fi)->fd : -1;
 }
 
+/* Beyond this many zones a range is recorded as the whole file. */
+#define TRACK_RANGE_MAX 4096
+
+static uint64_t zone_of(uint64_t off)
+{
+	return off >> REPLICD_ZONE_SHIFT;
+}
+
+/* Record a byte range of path (as zones, or the whole entry if huge). */
+static int track_range(struct replicd_track *t, uint8_t dir, const char *path,
+		       uint64_t from, uint64_t to, bool connected)
+{
+	if (to <= from)
+		return 0;
+	uint64_t first = zone_of(from), last = zone_of(to - 1);
+	if (connected) {
+		/* Activity-log extents: fewer syncs while the peer gets
+		 * every change anyway. */
+		first -= first % REPLICD_AL_ZONES;
+		last += REPLICD_AL_ZONES - 1 - last % REPLICD_AL_ZONES;
+	}
+	if (last - first >= TRACK_RANGE_MAX)
+		return replicd_track_mark(t, dir, path, TRK_ENTRY, 0, 0,
+					  !connected);
+	return replicd_track_mark(t, dir, path, TRK_ZONES, first,
+				  last - first + 1, !connected);
+}
+
+static bool is_dir(int root, const char *path)
+{
+	_cleanup_close_ int dirfd = -1;
+	const char *base;
+	struct stat st;
+	if (!*path)
+		return true;
+	return replicd_fs_parent(root, path, &dirfd, &base) == 0 &&
+	       fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/*
+ * Durably record what op may change, before it reaches the disk (track.h).
+ * Order lock held. Without a peer session, also record that this node
+ * acknowledges changes the peer lacks.
+ */
+static int track_op(struct replicd_mount *m, const struct replicd_op *op,
+		    int fd)
+{
+	struct replicd_track *t = m->repl->track;
+	uint8_t dir = m->index;
+	struct stat st;
+	int r;
+
+	if (!t || !replicd_op_changes_data(op->type) || op->type == ROP_FSYNC)
+		return 0;
+	bool connected = replicd_repl_connected(m->repl);
+	if (!connected && (r = replicd_track_mark_alone(t)) < 0)
+		return r;
+	if (!op->path)
+		return 0; /* unlinked but open: the peer cannot see it */
+	switch (op->type) {
+	case ROP_WRITE:
+		return track_range(t, dir, op->path, op->offset,
+				   op->offset + op->data_len, connected);
+	case ROP_TRUNCATE:
+	case ROP_FALLOCATE: {
+		/* The zones between the old and the new end change too. */
+		uint64_t size = 0, from = op->offset, to = op->offset;
+		_cleanup_close_ int own = -1;
+		if (fd < 0)
+			fd = own = replicd_fs_open(m->root, op->path,
+						   O_RDONLY | O_NOFOLLOW, 0);
+		if (fd >= 0 && fstat(fd, &st) == 0)
+			size = (uint64_t)st.st_size;
+		if (op->type == ROP_FALLOCATE)
+			to = op->offset + op->length;
+		if (size < from)
+			from = size;
+		if (size > to)
+			to = size;
+		r = replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
+				       !connected);
+		return r < 0 ? r
+			     : track_range(t, dir, op->path, from, to,
+					   connected);
+	}
+	case ROP_CREATE:
+	case ROP_MKDIR:
+	case ROP_UNLINK:
+	case ROP_SYMLINK:
+		return replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
+					  !connected);
+	case ROP_RMDIR:
+		return replicd_track_mark(t, dir, op->path, TRK_TREE, 0, 0,
+					  !connected);
+	case ROP_LINK:
+		/* Both names: a resync copies one and links the other. */
+		r = replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
+				       !connected);
+		return r < 0 ? r
+			     : replicd_track_mark(t, dir, op->path2, TRK_ENTRY,
+						  0, 0, !connected);
+	case ROP_RENAME: {
+		/* A renamed directory moves a whole tree. */
+		uint8_t k1 = is_dir(m->root, op->path) ? TRK_TREE : TRK_ENTRY;
+		uint8_t k2 = is_dir(m->root, op->path2) ? TRK_TREE : TRK_ENTRY;
+		if (k1 == TRK_TREE)
+			k2 = TRK_TREE;
+		r = replicd_track_mark(t, dir, op->path, k1 | k2, 0, 0,
+				       !connected);
+		return r < 0 ? r
+			     : replicd_track_mark(t, dir, op->path2, k1 | k2, 0,
+						  0, !connected);
+	}
+	default:
+		return replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
+					  !connected);
+	}
+}
+
 /* Apply a write-type op here, then replicate it (see the top). */
 static int run_op(struct replicd_op *op, int fd, bool force_wait,
 		  int open_flags, int *fd_out)
@@ -75,6 +196,15 @@ static int run_op(struct replicd_op *op, int fd, bool force_wait,
 	if (r < 0)
 		return r;
 	op->dir = m->index;
+	r = track_op(m, op, fd);
+	if (r < 0) {
+		log_warning("cannot record %s of '%s' for resync: %s; "
+			    "refusing it",
+			    replicd_op_name(op->type), op->path ? op->path : "",
+			    strerror(-r));
+		replicd_repl_end(m->repl);
+		return -EIO;
+	}
 	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
 	/* A path-less op (a file unlinked while open) has nothing to
 	 * replicate: the peer's copy is unreachable too. */
@@ -595,6 +725,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Every write must reach us (and the peer) before write() returns:
 	 * no kernel write-back caching. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Fewer, larger writes: each one waits for the peer in sync mode.
+	 * One write is one replicated operation, at most REPLICD_DATA_MAX. */
+	conn->max_write = REPLICD_DATA_MAX;
 	cfg->use_ino = 1;
 	cfg->readdir_ino = 1;
 	/* Nothing cached in the kernel: on a secondary the files change

@@ -62,6 +62,22 @@ static const struct {
 	[ROP_RELEASE] = {"release", F_HANDLE, 0},
 	[ROP_PING] = {"ping", 0, 0},
 	[ROP_ACK] = {"ack", F_NO_DIR, 0},
+	[ROP_SYNC] = {"sync", F_NO_DIR | F_OFFSET | F_LENGTH | F_FLAGS,
+		      ROP_SYNC_INSYNC | ROP_SYNC_RESYNC | ROP_SYNC_DIVERGED |
+			      ROP_SYNC_FULL | ROP_SYNC_HASHES},
+	[ROP_RECORD] = {"record", F_PATH | F_OFFSET | F_LENGTH | F_FLAGS,
+			ROP_RECORD_KINDS},
+	[ROP_RECORD_END] = {"record-end", F_NO_DIR | F_FLAGS,
+			    ROP_REC_COMPLETE | ROP_REC_ALONE | ROP_REC_DISCARD},
+	[ROP_REMOVE] = {"remove", F_PATH, 0},
+	[ROP_ENSURE_DIR] = {"ensure-dir", F_PATH | F_MODE | F_OWNER, 0},
+	[ROP_CLEAR_XATTRS] = {"clear-xattrs", F_PATH, 0},
+	[ROP_FLUSH] = {"flush", 0, 0},
+	[ROP_HASHES] = {"hashes",
+			F_PATH | F_OFFSET | F_LENGTH | F_MODE | F_OWNER |
+				F_DATA,
+			0},
+	[ROP_HASHES_END] = {"hashes-end", F_NO_DIR, 0},
 };
 
 const char *replicd_op_name(uint8_t type)
@@ -73,7 +89,8 @@ const char *replicd_op_name(uint8_t type)
 
 bool replicd_op_changes_data(uint8_t type)
 {
-	return type >= ROP_WRITE && type <= ROP_FSYNC;
+	return (type >= ROP_WRITE && type <= ROP_FSYNC) ||
+	       (type >= ROP_REMOVE && type <= ROP_CLEAR_XATTRS);
 }
 
 bool replicd_path_valid(const char *p, size_t len)

@@ -51,10 +51,23 @@ enum replicd_op_type {
 	ROP_RELEASE = 17,     /* handle */
 	ROP_PING = 18,	      /* primary -> secondary, no fields */
 	ROP_ACK = 19, /* secondary -> primary: every seq <= seq applied */
-	ROP_TYPE_MAX = 19,
+	/* Phase 2: data state and resync (docs/protocol.md). */
+	ROP_SYNC = 20,	     /* primary -> secondary: flags ROP_SYNC_* */
+	ROP_RECORD = 21,     /* secondary -> primary: path, offset (first
+				  zone), length (zones), flags (TRK_*) */
+	ROP_RECORD_END = 22, /* secondary -> primary: flags ROP_REC_* */
+	ROP_REMOVE = 23,     /* path: remove it (a tree too); absent is fine */
+	ROP_ENSURE_DIR = 24, /* path, mode, uid, gid: a directory there */
+	ROP_CLEAR_XATTRS = 25, /* path: remove every extended attribute */
+	ROP_FLUSH = 26,	       /* make everything applied durable (syncfs) */
+	ROP_HASHES = 27,       /* secondary -> primary: one entry of its copy:
+				  path, mode, uid, gid, offset (size), length
+				  (first zone), data (see manifest.h) */
+	ROP_HASHES_END = 28,   /* secondary -> primary: the manifest is whole */
+	ROP_TYPE_MAX = 28,
 };
 const char *replicd_op_name(uint8_t type);
-/* Does the secondary apply it (everything but PING, ACK, RELEASE)? */
+/* Does it change the secondary's files (writes, namespace, resync)? */
 bool replicd_op_changes_data(uint8_t type);
 
 /* Wire flags (never Linux constants on the wire). */
@@ -68,6 +81,28 @@ bool replicd_op_changes_data(uint8_t type);
 #define ROP_FALLOC_KEEP_SIZE  0x1
 #define ROP_FALLOC_PUNCH_HOLE 0x2
 #define ROP_FALLOC_ZERO_RANGE 0x4
+/*
+ * What a change record entry (track.h) says may differ at one path, also
+ * the flags of ROP_RECORD. Zones are 64 KiB.
+ */
+#define TRK_ZONES	   0x1 /* these zones of the file's content */
+#define TRK_META	   0x2 /* mode, owner, times, xattrs, size */
+#define TRK_ENTRY	   0x4 /* the entry itself: created, removed, replaced */
+#define TRK_TREE	   0x8 /* the entry and everything under it (renames) */
+#define ROP_RECORD_KINDS   0xF
+#define REPLICD_ZONE_SHIFT 16
+#define REPLICD_ZONE_SIZE  (1u << REPLICD_ZONE_SHIFT)
+
+/* ROP_SYNC: what the primary says about the secondary's copy. */
+#define ROP_SYNC_INSYNC	  0x1  /* it has every change: up to date */
+#define ROP_SYNC_RESYNC	  0x2  /* a resync starts: a mix until INSYNC */
+#define ROP_SYNC_DIVERGED 0x4  /* both changed: nothing is sent */
+#define ROP_SYNC_FULL	  0x8  /* no usable record: empty the copy first */
+#define ROP_SYNC_HASHES	  0x10 /* no usable record: send your manifest */
+/* ROP_RECORD_END: about the secondary's change record. */
+#define ROP_REC_COMPLETE 0x1 /* the record lists everything that may differ */
+#define ROP_REC_ALONE	 0x2 /* it has changes it acked while alone */
+#define ROP_REC_DISCARD	 0x4 /* the operator said: drop those changes */
 
 struct replicd_op {
 	uint8_t type;

@@ -141,8 +141,11 @@ int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 	if (!connected || !r->connected || r->link_gen != gen || !it) {
 		/* Nobody to send it to (or it could not be encoded): the
 		 * peer misses this change. */
-		if (replicd_op_changes_data(op->type))
+		if (replicd_op_changes_data(op->type)) {
 			r->dropped++;
+			t->degraded = !r->async && !r->alone_ok &&
+				      sky_now_ms() < r->degraded_ok_at_ms;
+		}
 		pthread_mutex_unlock(&r->lock);
 		free(it);
 		if (connected && !it)
@@ -171,10 +174,50 @@ void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op)
 	pthread_mutex_unlock(&r->order);
 }
 
+static struct timespec mono_at(int64_t ms)
+{
+	return (struct timespec){.tv_sec = ms / 1000,
+				 .tv_nsec = (ms % 1000) * 1000000L};
+}
+
+/* Not sent to the peer: wait until acknowledging it cannot lose it. */
+static void wait_degraded(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping && !r->connected && !r->alone_ok) {
+		int64_t at = r->degraded_ok_at_ms;
+		if (sky_now_ms() >= at)
+			break;
+		struct timespec ts = mono_at(at);
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void replicd_repl_set_alone(struct replicd_repl *r, bool alone)
+{
+	pthread_mutex_lock(&r->lock);
+	r->alone_ok = alone;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms)
+{
+	pthread_mutex_lock(&r->lock);
+	r->degraded_ok_at_ms = ms;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 {
 	struct timespec deadline;
 
+	if (t->degraded) {
+		wait_degraded(r);
+		return;
+	}
 	if (!t->wait)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -200,6 +243,14 @@ void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool replicd_repl_connected(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool c = r->connected;
+	pthread_mutex_unlock(&r->lock);
+	return c;
 }
 
 struct replicd_item *replicd_repl_take(struct replicd_repl *r)

@@ -40,7 +40,12 @@ struct replicd_item {
 	uint8_t buf[];
 };
 
+struct replicd_track;
+
 struct replicd_repl {
+	/* The change record (track.h): set before the mounts start, then
+	 * constant; it has its own lock. */
+	struct replicd_track *track;
 	pthread_mutex_t order;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -59,12 +64,23 @@ struct replicd_repl {
 	bool wait_timed_out; /* a writer gave up waiting: disconnect */
 	uint64_t dropped;    /* applied here, never sent: peer out of date */
 	uint64_t submitted;
+	/*
+	 * Sync mode without a session: may a change be acknowledged that the
+	 * peer never got? Only once heartbeatd says ALONE (the peer is lost
+	 * and a new generation started), or once the peer's replicd must
+	 * have called its own copy outdated (degraded_ok_at_ms, see
+	 * docs/replication.md): until then writers wait, so a secondary that
+	 * heartbeatd could still promote never misses an acked write.
+	 */
+	bool alone_ok;
+	int64_t degraded_ok_at_ms;
 };
 
 struct replicd_ticket {
 	uint64_t seq;
 	uint64_t gen;
-	bool wait; /* the caller must wait for the ack */
+	bool wait;     /* the caller must wait for the ack */
+	bool degraded; /* not sent: wait until it may be acked without it */
 };
 
 int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms);
@@ -87,6 +103,14 @@ void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t);
 /* Queue an operation that needs neither the writable role nor a wait
  * (release of a handle); dropped silently when no peer is connected. */
 void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op);
+
+/* heartbeatd's role is ALONE: acknowledge without the peer at once. */
+void replicd_repl_set_alone(struct replicd_repl *r, bool alone);
+/* Without a session, acknowledge without the peer from then on. */
+void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms);
+
+/* Is a peer session up (operations are being sent)? */
+bool replicd_repl_connected(struct replicd_repl *r);
 
 /* --- main thread ------------------------------------------------------- */
 /* Everything queued, oldest first (caller frees each item). */

@@ -46,6 +46,25 @@ const char *sky_data_name(enum sky_data data)
 	}
 }
 
+static const char *const replica_names[SKY_REPLICA_COUNT] = {
+	"unknown", "uptodate", "outdated", "inconsistent"};
+
+const char *sky_replica_name(enum sky_replica r)
+{
+	return (unsigned)r < SKY_REPLICA_COUNT ? replica_names[r] : "unknown";
+}
+
+int sky_replica_parse(const char *name, enum sky_replica *out)
+{
+	for (int i = 0; i < SKY_REPLICA_COUNT; i++) {
+		if (name && strcmp(name, replica_names[i]) == 0) {
+			*out = (enum sky_replica)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static const char *const actuator_names[SKY_ACT_COUNT] = {
 	[SKY_ACT_REPLICD] = "replicd",
 	[SKY_ACT_VIPD] = "vipd",

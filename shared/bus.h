@@ -10,6 +10,10 @@
  *       MODULE.heartbeatd.status   the status object (see skyctl status --json)
  *   ipc://RUN/MODULE/actual   SUB, bound by heartbeatd; daemons PUB + connect
  *       MODULE.DAEMON.actual       {module,daemon,node,epoch,state,reason}
+ *       MODULE.replicd.actual      also {data,sync,peer_connected,mode,in_sync,
+ *                                   bytes_sent,ops_pending,rejected_frames,
+ *                                   rejected_handshakes,resync:{...}}
+ *                                   (see "replicd's actual state" below)
  *   ipc://RUN/MODULE/ctl      REP, bound by heartbeatd (skyctl, scripts)
  *       request  {command: status|swap|prim|second|stop|start, force?: bool}
  *       reply    {ok: true, message?, status?} | {ok: false, error}
@@ -51,6 +55,49 @@ enum sky_data {
 	SKY_DATA_COUNT,
 };
 const char *sky_data_name(enum sky_data data);
+
+/*
+ * replicd's view of its copy of the data (the field "data" of
+ * MODULE.replicd.actual). heartbeatd counts a SECOND as in sync, and so
+ * promotable, only while its replicd says UPTODATE for the current epoch.
+ */
+enum sky_replica {
+	SKY_REPLICA_UNKNOWN = 0,  /* just started: cannot know what it missed */
+	SKY_REPLICA_UPTODATE = 1, /* has every change the primary acked (a
+					 secondary keeps it after the session
+					 ends: true as of the last contact) */
+	SKY_REPLICA_OUTDATED = 2, /* a consistent copy that misses changes */
+	SKY_REPLICA_INCONSISTENT = 3, /* mid-resync or an apply failed: a mix */
+	SKY_REPLICA_COUNT,
+};
+const char *sky_replica_name(enum sky_replica r);
+int sky_replica_parse(const char *name, enum sky_replica *out);
+
+/*
+ * replicd's replication state (the field "sync"): "insync" (connected, the
+ * peer has everything), "resyncing" (sending or receiving recorded or
+ * differing zones), "degraded" (primary: no peer session, changes are
+ * recorded for resync), "waiting" (secondary: no session), "diverged"
+ * (both sides changed: the operator must pick one, see skyctl resync),
+ * "stopped".
+ */
+#define SKY_SYNC_INSYNC	   "insync"
+#define SKY_SYNC_RESYNCING "resyncing"
+#define SKY_SYNC_DEGRADED  "degraded"
+#define SKY_SYNC_WAITING   "waiting"
+#define SKY_SYNC_DIVERGED  "diverged"
+#define SKY_SYNC_STOPPED   "stopped"
+
+/*
+ * "resync" of MODULE.replicd.actual. Primary, during a resync and with the
+ * totals of the last one after: {active, mode ("record": the recorded
+ * changes of both nodes | "hash": no usable record, the zones whose hashes
+ * differ | "full": everything, the peer's manifest was too large),
+ * bytes_total (estimated), bytes_done, bytes_left, rate_bps, eta_s,
+ * passes, data_bytes_sent (file bytes the resync sent), wire_bytes (every
+ * byte on the connection during the resync), zones, seconds}. Secondary:
+ * {active, bytes_total, bytes_done, bytes_left} as the primary reports.
+ */
 
 /* Daemons that act on heartbeatd's desired state, in default order. */
 enum sky_actuator {

@@ -81,14 +81,19 @@ def test_new_primary_serves_acknowledged_bytes_after_primary_node_killed(lab):
             f"{rel}: node2 does not serve the acknowledged bytes ({describe(st)})"
     _write_all(lab.data_dir("node2"), {"after-takeover": b"new primary writes"})
     assert _read(lab.disk_dir("node2"), "after-takeover") == b"new primary writes"
-    # node1 missed that write and there is no resync yet: replicd says so.
-    lab.wait_for("node2", lambda st: "out of date" in
-                 (st.get("actuators", {}).get("replicd") or {}).get("reason", ""),
-                 "replicd reporting node1 out of date", 5)
+    # node1 missed that write: replicd records it for the resync and says so.
+    lab.wait_for("node2", lambda st:
+                 (st.get("actuators", {}).get("replicd") or {}).get("sync") == "degraded",
+                 "replicd reporting the peer degraded", 5)
     # node1 returns: its replicd finds the stale mount of the killed one and detaches it.
     lab.restart_node("node1")
     lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, TAKEOVER_BOUND_S)
     lab.wait_replicd("node1", "secondary", timeout=TAKEOVER_BOUND_S)
     assert _read(lab.data_dir("node1"), "file3") == files["file3"]
+    # The resync brings node1 the write it missed, and only then is it in sync.
+    lab.wait_for("node1", lambda st:
+                 (st.get("actuators", {}).get("replicd") or {}).get("data") == "uptodate",
+                 "node1's copy up to date after the resync", TAKEOVER_BOUND_S)
+    assert _read(lab.disk_dir("node1"), "after-takeover") == b"new primary writes"
     assert any("detached the stale mount" in line
                for line in lab.replicd_log_tail("node1", 100))

@@ -11,6 +11,8 @@ ReplicdLab adds, per node:
                             section (both nodes live on one machine, so each needs its
                             own directory path; on real nodes the file is the same)
     <lab>/<node>/replicd.log
+    <lab>/<node>/state/app/replicd/   replicd's change record (kept across kill_node,
+                            like a disk)
 
 replicd runs in the node's network namespace through `nsenter --net` (not `ip netns
 exec`, which would give it a private mount namespace): its FUSE mount is then
@@ -120,7 +122,8 @@ class ReplicdLab(Lab):
             raise LabError(f"replicd already runs on {node}")
         argv = ["nsenter", f"--net=/run/netns/{self.ns(node)}", REPLICD,
                 "--config", self.replicd_config(node), "--node", node,
-                "--run-dir", self.node_dir(node, "run")]
+                "--run-dir", self.node_dir(node, "run"),
+                "--state-dir", self.node_dir(node, "state")]
         if standalone:
             argv += ["--standalone", standalone]
             self.standalone[node] = standalone

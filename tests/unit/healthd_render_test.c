@@ -251,16 +251,23 @@ static void test_codes_are_counted_by_class(void)
 	CHECK_EQ_INT(healthd_code_of(431), HEALTHD_CODE_OTHER);
 }
 
-static void test_metrics_show_replication_and_checkers_from_details(void)
+static void test_metrics_show_replication_and_checkers(void)
 {
 	struct healthd_table t = {0};
 	struct healthd_module *mod = add(&t, "app", full_status, 1000);
 	json_t *acts = json_object_get(mod->status, "actuators");
-	json_object_set_new(json_object_get(acts, "replicd"), "detail",
-			    json_pack("{s:b,s:b,s:I,s:I}", "peer_connected", 1,
-				      "in_sync", 0, "bytes_sent",
+	json_t *replicd = json_object_get(acts, "replicd");
+	json_object_set_new(replicd, "peer_connected", json_true());
+	json_object_set_new(replicd, "sync", json_string("resyncing"));
+	json_object_set_new(replicd, "data", json_string("uptodate"));
+	json_object_set_new(replicd, "counters",
+			    json_pack("{s:I,s:I,s:s}", "bytes_sent",
 				      (json_int_t)123456789, "ops_pending",
-				      (json_int_t)7));
+				      (json_int_t)7, "rejected_frames", "x"));
+	json_object_set_new(replicd, "resync",
+			    json_pack("{s:b,s:I,s:I}", "active", 1,
+				      "bytes_left", (json_int_t)4096,
+				      "rate_bps", (json_int_t)-3));
 	json_object_set_new(
 		acts, "checkd",
 		json_pack("{s:s,s:s,s:{s:i,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},"
@@ -280,6 +287,12 @@ static void test_metrics_show_replication_and_checkers_from_details(void)
 			   "123456789\n");
 	CHECK_STR_CONTAINS(m,
 			   "skyha_replication_ops_pending{module=\"app\"} 7\n");
+	CHECK_STR_CONTAINS(
+		m, "skyha_replication_data_uptodate{module=\"app\"} 1\n");
+	CHECK_STR_CONTAINS(m, "skyha_resync_bytes_left{module=\"app\"} 4096\n");
+	/* A negative rate and a counter that is no number are left out. */
+	CHECK(strstr(m, "skyha_resync_rate_bytes_per_second{") == NULL);
+	CHECK(strstr(m, "skyha_replication_rejected_frames_total{") == NULL);
 	CHECK_STR_CONTAINS(m,
 			   "skyha_app_restarts_in_window{module=\"app\"} 2\n");
 	CHECK_STR_CONTAINS(
@@ -296,7 +309,7 @@ static void test_metrics_show_replication_and_checkers_from_details(void)
 }
 
 TEST_MAIN(TEST(test_metrics_show_roles_networks_and_drops),
-	  TEST(test_metrics_show_replication_and_checkers_from_details),
+	  TEST(test_metrics_show_replication_and_checkers),
 	  TEST(test_metrics_are_valid_exposition_text),
 	  TEST(test_hostile_status_cannot_break_metrics),
 	  TEST(test_status_aggregates_every_module),

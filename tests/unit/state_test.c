@@ -452,6 +452,53 @@ static void test_failed_transition_waits_and_holds_down(void)
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 }
 
+/* replicd in the transitions: node2's copy is what replicd says it is. */
+static void gate_replica(struct sim *s, bool uptodate)
+{
+	for (int i = 0; i < 2; i++) {
+		s->n[i].sm.cfg.replica_gated = true;
+		s->n[i].sm.replica_uptodate = uptodate;
+	}
+}
+
+static void test_secondary_resyncing_is_not_promoted_when_primary_dies(void)
+{
+	struct sim s;
+	start_pair(&s);
+	gate_replica(&s, false); /* replicd: resyncing */
+	sim_run(&s, 1000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK(!s.n[1].sm.in_sync);
+	CHECK_EQ_INT(sm_advertised_data(&s.n[1].sm), SKY_DATA_OUTDATED);
+	s.n[0].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[1].sm.reason, "not in sync");
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_swap_waits_for_replicd_to_report_the_secondary_in_sync(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	gate_replica(&s, false);
+	sim_run(&s, 1000);
+	peer_input(&s, 0, &p);
+	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+			 sizeof(msg)) < 0);
+	CHECK_STR_CONTAINS(msg, "not an up-to-date SECOND");
+	/* The resync ends: replicd says up to date; node2 is promotable. */
+	s.n[1].sm.replica_uptodate = true;
+	sim_run(&s, 1000);
+	CHECK(s.n[1].sm.in_sync);
+	s.n[0].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
 static void test_random_faults_never_make_two_primaries(void)
 {
 	struct sim s;
@@ -480,6 +527,12 @@ static void test_random_faults_never_make_two_primaries(void)
 		case 3:
 			s.witness_up = !s.witness_up;
 			break;
+		case 4:
+			/* replicd's word flips (resync starts or ends). */
+			s.n[i].sm.cfg.replica_gated = true;
+			s.n[i].sm.replica_uptodate =
+				!s.n[i].sm.replica_uptodate;
+			break;
 		default:
 			break;
 		}
@@ -505,4 +558,6 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_no_quorum_means_no_service_even_for_the_primary),
 	  TEST(test_election_prefers_newer_data_over_default_primary),
 	  TEST(test_failed_transition_waits_and_holds_down),
+	  TEST(test_secondary_resyncing_is_not_promoted_when_primary_dies),
+	  TEST(test_swap_waits_for_replicd_to_report_the_secondary_in_sync),
 	  TEST(test_random_faults_never_make_two_primaries))

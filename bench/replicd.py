@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""replicd.py - what replication costs, with fio, on one file system (part of `make bench`).
+
+Four set-ups, the same fio jobs in each, all on the file system of the lab directory:
+(a) a plain directory (the baseline), (b) replicd's FUSE mount with no peer (what the
+mount and the change record cost), (c) replicated in sync mode to a peer replicd in
+another network namespace of the lab (tests/lab, 198.18.0.0/15 only), (d) the same in
+async mode. Jobs: sequential 1 MiB writes then one fsync (throughput), and 4 KiB random
+writes each followed by fsync (latency of write + fsync: what a database commit costs).
+Printed: throughput, p50/p99 latency, and the ratios c/a and c/b. Then a resync: a data
+set is written with the peer up, the peer's replicd is stopped, a known number of bytes
+is changed in 64 KiB pieces, the peer is started again and the resync's own figures (from
+the primary's log) give bytes sent / bytes changed and seconds per GiB changed.
+
+replicd runs with --standalone (no heartbeatd): this measures replication, not
+failover. The machine may be shared and noisy: figures are indicative; compare ratios
+within one run. Needs root, fio (tools/deps.sh bench) and `make`; run as
+`python3 bench/replicd.py` (or /usr/bin/python3). Results also go to
+build/bench/replicd.json.
+"""
+
+import argparse
+import json
+import os
+import re
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+
+import lab as lablib  # noqa: E402
+from replicd_lab import ReplicdLab  # noqa: E402
+
+MiB = 1 << 20
+GiB = 1 << 30
+TIMEOUT_MS = 1000
+
+
+def fio(directory, name, args):
+    """Run one fio job in directory; return its parsed JSON job."""
+    cmd = ["fio", "--name=" + name, "--directory=" + directory, "--ioengine=psync",
+           "--output-format=json", "--group_reporting"] + args
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"fio {name} in {directory} failed: {res.stderr.strip()[:400]}")
+    text = res.stdout[res.stdout.index("{"):]
+    return json.loads(text)["jobs"][0]
+
+
+def pct(lat, p):
+    return lat.get("percentile", {}).get(p, 0) / 1e6  # ns -> ms
+
+
+def run_jobs(directory, seq_mib, rand_seconds):
+    seq = fio(directory, "seq", ["--rw=write", "--bs=1M", f"--size={seq_mib}M",
+                                 "--end_fsync=1"])
+    rnd = fio(directory, "rand", ["--rw=randwrite", "--bs=4k", "--size=64M", "--fsync=1",
+                                  "--time_based", f"--runtime={rand_seconds}"])
+    w, s = rnd["write"], rnd.get("sync", {})
+    # One commit = the write, then its fsync.
+    return {
+        "seq_MiBps": seq["write"]["bw_bytes"] / MiB,
+        "seq_p50_ms": pct(seq["write"]["clat_ns"], "50.000000"),
+        "seq_p99_ms": pct(seq["write"]["clat_ns"], "99.000000"),
+        "rand_iops": w["iops"],
+        "rand_write_p50_ms": pct(w["clat_ns"], "50.000000"),
+        "rand_write_p99_ms": pct(w["clat_ns"], "99.000000"),
+        "rand_fsync_p50_ms": pct(s.get("lat_ns", {}), "50.000000"),
+        "rand_fsync_p99_ms": pct(s.get("lat_ns", {}), "99.000000"),
+    }
+
+
+def clear(directory):
+    for name in os.listdir(directory):
+        p = os.path.join(directory, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        else:
+            os.unlink(p)
+
+
+def stop_replicd(lab, node):
+    proc = lab.procs.get((node, "replicd"))
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=15)
+    for _ in range(8):
+        types = lablib_mounted(lab.data_dir(node))
+        if not types or types[-1] != "fuse.skyha-replicd":
+            break
+        lablib.run(["umount", "-l", lab.data_dir(node)], check=False)
+
+
+def lablib_mounted(path):
+    from replicd_lab import mounted
+    return mounted(path)
+
+
+def wait_log(lab, node, pattern, after_lines, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    rx = re.compile(pattern)
+    while time.monotonic() < deadline:
+        with open(lab.replicd_log(node), errors="replace") as f:
+            lines = f.readlines()[after_lines:]
+        for line in lines:
+            m = rx.search(line)
+            if m:
+                return m
+        time.sleep(0.05)
+    raise RuntimeError(f"{node}: /{pattern}/ not logged within {timeout:g} s")
+
+
+def log_lines(lab, node):
+    try:
+        with open(lab.replicd_log(node), errors="replace") as f:
+            return len(f.readlines())
+    except FileNotFoundError:
+        return 0
+
+
+def start_pair(lab, mode):
+    """node2 secondary, node1 primary, connected and in sync, in mode."""
+    lab.mode = mode
+    for node in lab.nodes:
+        lab.write_config(lab.replicd_config(node), lab.replicd_config_text(node))
+    n = log_lines(lab, "node1")
+    lab.start_replicd("node2", standalone="secondary")
+    lab.start_replicd("node1", standalone="primary")
+    wait_log(lab, "node1", r"resync to node2 done|is in sync: nothing changed", n)
+
+
+def resync_figure(lab, data_mib, change_mib, seed=5):
+    """Bytes the resync sent per byte changed while the peer was away."""
+    rng = random.Random(seed)
+    root = lab.data_dir("node1")
+    files = []
+    for i in range(data_mib // 8):
+        path = os.path.join(root, f"set{i}")
+        with open(path, "wb") as f:
+            for _ in range(8):
+                f.write(rng.randbytes(MiB))
+            os.fsync(f.fileno())
+        files.append(path)
+    # The primary empties its record of what was in flight once writes paused
+    # (docs/replication.md); an outage before that also resyncs those extents.
+    record = os.path.join(lab.node_dir("node1", "state"), "app", "replicd", "track.rec")
+    deadline = time.monotonic() + 60
+    while os.path.getsize(record) > 16:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{record} was not emptied within 60 s")
+        time.sleep(0.2)
+    stop_replicd(lab, "node2")
+    time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # writes are acknowledged alone from then on
+    changed, pieces = 0, set()
+    while changed < change_mib * MiB:
+        path = rng.choice(files)
+        zone = rng.randrange(0, 8 * MiB // (64 << 10))
+        if (path, zone) in pieces:
+            continue
+        pieces.add((path, zone))
+        with open(path, "r+b") as f:
+            f.seek(zone * (64 << 10))
+            f.write(rng.randbytes(64 << 10))
+            os.fsync(f.fileno())
+        changed += 64 << 10
+    n = log_lines(lab, "node1")
+    lab.start_replicd("node2", standalone="secondary")
+    m = wait_log(lab, "node1", r"resync to node2 done: (\d+) file bytes in (\d+) zones, "
+                 r"(\d+) bytes on the wire, ([0-9.]+) s", n, timeout=300)
+    data, _zones, wire, secs = int(m[1]), int(m[2]), int(m[3]), float(m[4])
+    return {"data_set_bytes": data_mib * MiB, "changed_bytes": changed,
+            "resync_file_bytes": data, "resync_wire_bytes": wire,
+            "wire_per_changed": wire / changed, "resync_seconds": secs,
+            "seconds_per_GiB_changed": secs / (changed / GiB)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seq-mib", type=int, default=256, help="sequential job size")
+    ap.add_argument("--rand-seconds", type=int, default=5, help="random job length")
+    ap.add_argument("--data-mib", type=int, default=320, help="resync data set")
+    ap.add_argument("--change-mib", type=int, default=16, help="changed during the outage")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("replicd.py: needs root (network namespaces, FUSE)", file=sys.stderr)
+        return 1
+    if not shutil.which("fio"):
+        print("replicd.py: fio is missing: tools/deps.sh bench", file=sys.stderr)
+        return 1
+    if not os.access(os.path.join(lablib.BUILD, "replicd"), os.X_OK):
+        print("replicd.py: build/replicd is missing: run `make`", file=sys.stderr)
+        return 1
+    lablib.cleanup_stale()
+    results = {}
+    lab = ReplicdLab(networks=1, replicd_timeout_ms=TIMEOUT_MS)
+    try:
+        lab.setup()
+        plain = lab.node_dir("node1", "plain")
+        os.makedirs(plain)
+        print("(a) plain directory ...", flush=True)
+        results["a_plain"] = run_jobs(plain, args.seq_mib, args.rand_seconds)
+        clear(plain)
+
+        print("(b) FUSE mount, no peer ...", flush=True)
+        lab.start_replicd("node1", standalone="primary")
+        time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # alone: acknowledged without a peer
+        results["b_fuse_alone"] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                           args.rand_seconds)
+        clear(lab.data_dir("node1"))
+        stop_replicd(lab, "node1")
+
+        for label, mode in (("c_sync", "sync"), ("d_async", "async")):
+            print(f"({label[0]}) replicated, {mode} ...", flush=True)
+            start_pair(lab, mode)
+            results[label] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                      args.rand_seconds)
+            clear(lab.data_dir("node1"))
+            stop_replicd(lab, "node1")
+            stop_replicd(lab, "node2")
+
+        print("resync after an outage ...", flush=True)
+        start_pair(lab, "sync")
+        results["resync"] = resync_figure(lab, args.data_mib, args.change_mib)
+    finally:
+        lab.close()
+
+    a, b, c, d = (results[k] for k in ("a_plain", "b_fuse_alone", "c_sync", "d_async"))
+    print()
+    print(f"{'':22} {'seq MiB/s':>10} {'seq p50':>8} {'seq p99':>8} {'4k IOPS':>8} "
+          f"{'wr p50':>7} {'wr p99':>7} {'fsync p50':>9} {'fsync p99':>9}   (ms)")
+    for label, r in (("(a) plain", a), ("(b) FUSE, no peer", b), ("(c) sync to peer", c),
+                     ("(d) async to peer", d)):
+        print(f"{label:22} {r['seq_MiBps']:10.1f} {r['seq_p50_ms']:8.2f} "
+              f"{r['seq_p99_ms']:8.2f} {r['rand_iops']:8.0f} {r['rand_write_p50_ms']:7.3f} "
+              f"{r['rand_write_p99_ms']:7.3f} {r['rand_fsync_p50_ms']:9.3f} "
+              f"{r['rand_fsync_p99_ms']:9.3f}")
+
+    def commit_ms(r, p):
+        return r[f"rand_write_{p}_ms"] + r[f"rand_fsync_{p}_ms"]
+    ratios = {
+        "seq_throughput_c_over_a": c["seq_MiBps"] / a["seq_MiBps"],
+        "seq_throughput_c_over_b": c["seq_MiBps"] / b["seq_MiBps"],
+        "rand_iops_c_over_a": c["rand_iops"] / a["rand_iops"],
+        "rand_iops_c_over_b": c["rand_iops"] / b["rand_iops"],
+        "commit_p50_ms_c_minus_a": commit_ms(c, "p50") - commit_ms(a, "p50"),
+        "commit_p99_ms_c_minus_a": commit_ms(c, "p99") - commit_ms(a, "p99"),
+    }
+    results["ratios"] = ratios
+    print()
+    print(f"sequential throughput  c/a {ratios['seq_throughput_c_over_a']:.2f}   "
+          f"c/b {ratios['seq_throughput_c_over_b']:.2f}")
+    print(f"4 KiB write+fsync IOPS c/a {ratios['rand_iops_c_over_a']:.2f}   "
+          f"c/b {ratios['rand_iops_c_over_b']:.2f}   "
+          f"(commit latency +{ratios['commit_p50_ms_c_minus_a']:.3f} ms p50, "
+          f"+{ratios['commit_p99_ms_c_minus_a']:.3f} ms p99 over (a))")
+    r = results["resync"]
+    print(f"resync: {r['changed_bytes']} bytes changed in a {r['data_set_bytes']}-byte "
+          f"data set; sent {r['resync_file_bytes']} file bytes, {r['resync_wire_bytes']} on "
+          f"the wire = {r['wire_per_changed']:.3f} x; {r['resync_seconds']:.3f} s = "
+          f"{r['seconds_per_GiB_changed']:.1f} s per GiB changed")
+    out = os.path.join(lablib.BUILD, "bench")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "replicd.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

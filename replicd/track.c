@@ -1,0 +1,654 @@
+/*
+ * track.c - the change record (track.h).
+ *
+ * One append-only file and an in-memory set of what it already holds. The
+ * set is a chained hash table of (dir, path, zone) keys; path-level kinds
+ * use the zone UINT64_MAX. Appends are written with one write() and made
+ * durable with fdatasync() before replicd_track_mark returns.
+ */
+#include "track.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC	    "SKYTRK1\n"
+#define PATH_ZONE   UINT64_MAX
+#define ENTRY_FIXED (1 + 1 + 8 + 8 + 2)
+#define ENTRY_MAC   8
+
+/* A fixed key: the MAC catches torn or damaged bytes, not forgers (the
+ * state directory is root's). */
+static const uint8_t mac_key[crypto_shorthash_KEYBYTES] = "skyha track v1!";
+
+struct key_node {
+	struct key_node *next;
+	uint64_t hash, zone;
+	uint8_t dir, kinds;
+	char path[];
+};
+
+struct replicd_track {
+	pthread_mutex_t lock;
+	char path[PATH_MAX];
+	int fd;
+	bool complete, alone;
+	uint64_t length, count, damaged;
+	struct key_node **buckets;
+	size_t nbuckets, nkeys;
+	struct replicd_track_entry *entries;
+	size_t nentries, cap;
+};
+
+static uint64_t key_hash(uint8_t dir, const char *path, uint64_t zone)
+{
+	uint64_t h = 1469598103934665603ull ^ dir;
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h ^= zone;
+	h *= 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+static struct key_node *key_find(struct replicd_track *t, uint64_t h,
+				 uint8_t dir, const char *path, uint64_t zone)
+{
+	for (struct key_node *k = t->buckets[h % t->nbuckets]; k; k = k->next)
+		if (k->hash == h && k->zone == zone && k->dir == dir &&
+		    strcmp(k->path, path) == 0)
+			return k;
+	return NULL;
+}
+
+static int grow(struct replicd_track *t)
+{
+	size_t n = t->nbuckets ? t->nbuckets * 2 : 1024;
+	struct key_node **b = calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		while (t->buckets[i]) {
+			struct key_node *k = t->buckets[i];
+			t->buckets[i] = k->next;
+			k->next = b[k->hash % n];
+			b[k->hash % n] = k;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	return 0;
+}
+
+static int key_add(struct replicd_track *t, uint64_t h, uint8_t dir,
+		   const char *path, uint64_t zone, uint8_t kinds)
+{
+	size_t len = strlen(path);
+	if (t->nkeys >= t->nbuckets && grow(t) < 0)
+		return -ENOMEM;
+	struct key_node *k = malloc(sizeof(*k) + len + 1);
+	if (!k)
+		return -ENOMEM;
+	k->hash = h;
+	k->zone = zone;
+	k->dir = dir;
+	k->kinds = kinds;
+	memcpy(k->path, path, len + 1);
+	k->next = t->buckets[h % t->nbuckets];
+	t->buckets[h % t->nbuckets] = k;
+	t->nkeys++;
+	return 0;
+}
+
+static void keys_clear(struct replicd_track *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		while (t->buckets[i]) {
+			struct key_node *k = t->buckets[i];
+			t->buckets[i] = k->next;
+			free(k);
+		}
+	}
+	t->nkeys = 0;
+}
+
+void replicd_track_entries_free(struct replicd_track_entry *e, size_t count)
+{
+	for (size_t i = 0; e && i < count; i++)
+		free(e[i].path);
+	free(e);
+}
+
+static int entry_add(struct replicd_track *t,
+		     const struct replicd_track_entry *e)
+{
+	if (t->nentries == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct replicd_track_entry *n =
+			realloc(t->entries, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->entries = n;
+		t->cap = cap;
+	}
+	char *p = strdup(e->path ? e->path : "");
+	if (!p)
+		return -ENOMEM;
+	t->entries[t->nentries] = *e;
+	t->entries[t->nentries].path = p;
+	t->nentries++;
+	t->count++;
+	return 0;
+}
+
+/* Remember what an entry covers, so it is not appended again. */
+static int remember(struct replicd_track *t,
+		    const struct replicd_track_entry *e)
+{
+	int r;
+	if (e->kinds & TRK_ALONE) {
+		t->alone = true;
+		return 0;
+	}
+	if (e->kinds & TRK_ZONES) {
+		for (uint64_t z = e->first; z < e->first + e->count; z++) {
+			uint64_t h = key_hash(e->dir, e->path, z);
+			if (!key_find(t, h, e->dir, e->path, z) &&
+			    (r = key_add(t, h, e->dir, e->path, z, TRK_ZONES)) <
+				    0)
+				return r;
+		}
+	}
+	uint8_t pk = e->kinds & (uint8_t)~TRK_ZONES;
+	if (pk) {
+		uint64_t h = key_hash(e->dir, e->path, PATH_ZONE);
+		struct key_node *k = key_find(t, h, e->dir, e->path, PATH_ZONE);
+		if (k)
+			k->kinds |= pk;
+		else if ((r = key_add(t, h, e->dir, e->path, PATH_ZONE, pk)) <
+			 0)
+			return r;
+	}
+	return 0;
+}
+
+/* --- encoding ---------------------------------------------------------- */
+
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Encode one entry; returns its length or -ENAMETOOLONG. */
+static int encode_entry(const struct replicd_track_entry *e, uint8_t *buf,
+			size_t size)
+{
+	size_t plen = strlen(e->path);
+	size_t n = ENTRY_FIXED + plen + ENTRY_MAC;
+	if (plen > REPLICD_PATH_MAX || n > size)
+		return -ENAMETOOLONG;
+	buf[0] = e->kinds;
+	buf[1] = e->dir;
+	be64(buf + 2, e->first);
+	be64(buf + 10, e->count);
+	buf[18] = (uint8_t)(plen >> 8);
+	buf[19] = (uint8_t)plen;
+	memcpy(buf + ENTRY_FIXED, e->path, plen);
+	crypto_shorthash(buf + ENTRY_FIXED + plen, buf, ENTRY_FIXED + plen,
+			 mac_key);
+	return (int)n;
+}
+
+int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
+			int (*fn)(void *ctx,
+				  const struct replicd_track_entry *e),
+			void *ctx)
+{
+	char path[REPLICD_PATH_MAX + 1];
+	uint8_t mac[ENTRY_MAC];
+	size_t off = REPLICD_TRACK_HEADER;
+
+	*complete = false;
+	if (len < REPLICD_TRACK_HEADER || memcmp(buf, MAGIC, 8) != 0 ||
+	    (buf[8] & ~1u) != 0)
+		return -EBADMSG;
+	for (int i = 9; i < REPLICD_TRACK_HEADER; i++)
+		if (buf[i])
+			return -EBADMSG;
+	while (off < len) {
+		struct replicd_track_entry e = {0};
+		if (len - off < ENTRY_FIXED + ENTRY_MAC)
+			return -EBADMSG;
+		const uint8_t *p = buf + off;
+		size_t plen = (size_t)p[18] << 8 | p[19];
+		if (plen > REPLICD_PATH_MAX ||
+		    len - off < ENTRY_FIXED + plen + ENTRY_MAC)
+			return -EBADMSG;
+		crypto_shorthash(mac, p, ENTRY_FIXED + plen, mac_key);
+		if (sodium_memcmp(mac, p + ENTRY_FIXED + plen, ENTRY_MAC) != 0)
+			return -EBADMSG;
+		e.kinds = p[0];
+		e.dir = p[1];
+		e.first = get_be64(p + 2);
+		e.count = get_be64(p + 10);
+		memcpy(path, p + ENTRY_FIXED, plen);
+		path[plen] = '\0';
+		e.path = path;
+		bool alone = e.kinds == TRK_ALONE && plen == 0;
+		if (!alone && ((e.kinds & ~ROP_RECORD_KINDS) || !e.kinds ||
+			       e.dir >= REPLICD_MAX_DIRS ||
+			       !replicd_path_valid(path, plen) ||
+			       ((e.kinds & TRK_ZONES) &&
+				(e.count == 0 || e.count > (1ull << 40) ||
+				 e.first > (1ull << 47)))))
+			return -EBADMSG;
+		int r = fn(ctx, &e);
+		if (r < 0)
+			return r;
+		off += ENTRY_FIXED + plen + ENTRY_MAC;
+	}
+	*complete = buf[8] & 1;
+	return 0;
+}
+
+/* --- file -------------------------------------------------------------- */
+
+static int write_header(struct replicd_track *t, bool complete)
+{
+	uint8_t h[REPLICD_TRACK_HEADER] = {0};
+	memcpy(h, MAGIC, 8);
+	h[8] = complete ? 1 : 0;
+	/* A new file replaces the old one atomically: never half a reset. */
+	int r = sky_write_file_atomic(t->path, h, sizeof(h), 0600);
+	if (r < 0)
+		return r;
+	int fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = fd;
+	t->complete = complete;
+	t->length = 0;
+	return 0;
+}
+
+static int load_cb(void *ctx, const struct replicd_track_entry *e)
+{
+	struct replicd_track *t = ctx;
+	int r = entry_add(t, e);
+	return r < 0 ? r : remember(t, e);
+}
+
+static void drop_entries(struct replicd_track *t)
+{
+	replicd_track_entries_free(t->entries, t->nentries);
+	t->entries = NULL;
+	t->nentries = t->cap = 0;
+	t->count = 0;
+	keys_clear(t);
+	t->alone = false;
+}
+
+int replicd_track_open(const char *dir, struct replicd_track **out)
+{
+	struct replicd_track *t = calloc(1, sizeof(*t));
+	char *buf = NULL;
+	size_t len = 0;
+	bool complete = false;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->fd = -1;
+	pthread_mutex_init(&t->lock, NULL);
+	r = grow(t);
+	if (r < 0)
+		goto fail;
+	r = snprintf(t->path, sizeof(t->path), "%s/track.rec", dir);
+	if (r < 0 || (size_t)r >= sizeof(t->path)) {
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	r = sky_read_file(t->path, REPLICD_TRACK_MAX, &buf, &len);
+	if (r == 0) {
+		r = replicd_track_parse((const uint8_t *)buf, len, &complete,
+					load_cb, t);
+		free(buf);
+		if (r == -ENOMEM)
+			goto fail;
+		if (r < 0) {
+			/* Never trust a part of a damaged record: a full
+			 * comparison is slow, a missed zone is data loss. */
+			t->damaged++;
+			log_error("%s is damaged: the next resync compares "
+				  "everything",
+				  t->path);
+			drop_entries(t);
+			complete = false;
+		} else {
+			t->fd = open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+			if (t->fd < 0) {
+				r = -errno;
+				goto fail;
+			}
+			t->complete = complete;
+			t->length = len - REPLICD_TRACK_HEADER;
+			*out = t;
+			return 0;
+		}
+	} else if (r != -ENOENT) {
+		t->damaged++;
+		log_error("cannot read %s: %s: the next resync compares "
+			  "everything",
+			  t->path, strerror(-r));
+	}
+	/* Missing or damaged: start an incomplete record. */
+	r = write_header(t, false);
+	if (r < 0)
+		goto fail;
+	t->alone = false;
+	*out = t;
+	return 0;
+fail:
+	replicd_track_free(&t);
+	return r;
+}
+
+void replicd_track_free(struct replicd_track **tp)
+{
+	struct replicd_track *t = *tp;
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	drop_entries(t);
+	free(t->buckets);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	*tp = NULL;
+}
+
+/* Append entries (one write), durably if asked. Lock held. */
+static int append(struct replicd_track *t, const struct replicd_track_entry *e,
+		  size_t n, bool durable)
+{
+	uint8_t stackbuf[4 * (ENTRY_FIXED + ENTRY_MAC + 64)];
+	size_t need = 0, off = 0;
+	for (size_t i = 0; i < n; i++)
+		need += ENTRY_FIXED + strlen(e[i].path) + ENTRY_MAC;
+	uint8_t *buf = need <= sizeof(stackbuf) ? stackbuf : malloc(need);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int k = encode_entry(&e[i], buf + off, need - off);
+		if (k < 0) {
+			if (buf != stackbuf)
+				free(buf);
+			return k;
+		}
+		off += (size_t)k;
+	}
+	ssize_t w = write(t->fd, buf, off);
+	int r = w == (ssize_t)off ? 0 : w < 0 ? -errno : -EIO;
+	if (buf != stackbuf)
+		free(buf);
+	if (r == 0 && durable && fdatasync(t->fd) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	t->length += off;
+	for (size_t i = 0; i < n; i++) {
+		r = entry_add(t, &e[i]);
+		if (r == 0)
+			r = remember(t, &e[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
+		       uint8_t kinds, uint64_t first, uint64_t count,
+		       bool durable)
+{
+	struct replicd_track_entry e[4];
+	size_t n = 0;
+	int r = 0;
+
+	if (!path || (kinds & ~ROP_RECORD_KINDS) || !kinds ||
+	    !replicd_path_valid(path, strlen(path)))
+		return -EINVAL;
+	if ((kinds & TRK_ZONES) && count == 0)
+		kinds &= (uint8_t)~TRK_ZONES;
+	if (!kinds)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	uint8_t pk = kinds & (uint8_t)~TRK_ZONES;
+	if (pk) {
+		struct key_node *k = key_find(t, key_hash(dir, path, PATH_ZONE),
+					      dir, path, PATH_ZONE);
+		uint8_t missing = k ? pk & (uint8_t)~k->kinds : pk;
+		if (missing)
+			e[n++] = (struct replicd_track_entry){
+				.dir = dir,
+				.kinds = missing,
+				.path = (char *)path};
+	}
+	if (kinds & TRK_ZONES) {
+		/* One entry per run of zones not marked yet; a write
+		 * rarely has more than two runs, so flush in batches. */
+		uint64_t z = first, end = first + count;
+		while (z < end) {
+			while (z < end && key_find(t, key_hash(dir, path, z),
+						   dir, path, z))
+				z++;
+			if (z == end)
+				break;
+			uint64_t s = z;
+			while (z < end && !key_find(t, key_hash(dir, path, z),
+						    dir, path, z))
+				z++;
+			e[n++] = (struct replicd_track_entry){
+				.dir = dir,
+				.kinds = TRK_ZONES,
+				.first = s,
+				.count = z - s,
+				.path = (char *)path};
+			if (n == SKY_ARRAY_SIZE(e)) {
+				r = append(t, e, n, durable);
+				n = 0;
+				if (r < 0)
+					break;
+			}
+		}
+	}
+	if (r == 0 && n)
+		r = append(t, e, n, durable);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int replicd_track_mark_alone(struct replicd_track *t)
+{
+	int r = 0;
+	pthread_mutex_lock(&t->lock);
+	if (!t->alone) {
+		struct replicd_track_entry e = {.kinds = TRK_ALONE,
+						.path = (char *)""};
+		r = append(t, &e, 1, true);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+bool replicd_track_complete(struct replicd_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	bool c = t->complete;
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+bool replicd_track_alone(struct replicd_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	bool a = t->alone;
+	pthread_mutex_unlock(&t->lock);
+	return a;
+}
+
+uint64_t replicd_track_length(struct replicd_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t l = t->length;
+	pthread_mutex_unlock(&t->lock);
+	return l;
+}
+
+uint64_t replicd_track_count(struct replicd_track *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t c = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+uint64_t replicd_track_damaged(struct replicd_track *t)
+{
+	return t->damaged;
+}
+
+int replicd_track_reset(struct replicd_track *t, uint64_t if_length)
+{
+	int r;
+	pthread_mutex_lock(&t->lock);
+	if (if_length != UINT64_MAX && if_length != t->length) {
+		pthread_mutex_unlock(&t->lock);
+		return -EAGAIN;
+	}
+	r = write_header(t, true);
+	if (r == 0)
+		drop_entries(t);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int replicd_track_drop_alone(struct replicd_track *t)
+{
+	int r = 0;
+	size_t need = REPLICD_TRACK_HEADER, off = REPLICD_TRACK_HEADER, k = 0;
+	pthread_mutex_lock(&t->lock);
+	if (!t->alone)
+		goto out;
+	for (size_t i = 0; i < t->nentries; i++)
+		need += ENTRY_FIXED + strlen(t->entries[i].path) + ENTRY_MAC;
+	uint8_t *buf = calloc(1, need);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(buf, MAGIC, 8);
+	buf[8] = t->complete ? 1 : 0;
+	for (size_t i = 0; r == 0 && i < t->nentries; i++) {
+		if (t->entries[i].kinds & TRK_ALONE)
+			continue;
+		int n = encode_entry(&t->entries[i], buf + off, need - off);
+		if (n < 0)
+			r = n;
+		else
+			off += (size_t)n;
+	}
+	/* The same entries without the marker, replacing the file at once. */
+	if (r == 0)
+		r = sky_write_file_atomic(t->path, buf, off, 0600);
+	free(buf);
+	int fd = r < 0 ? -1 : open(t->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (r < 0)
+		goto out;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = fd;
+	t->length = off - REPLICD_TRACK_HEADER;
+	for (size_t i = 0; i < t->nentries; i++) {
+		if (t->entries[i].kinds & TRK_ALONE) {
+			free(t->entries[i].path);
+			t->count--;
+		} else {
+			t->entries[k++] = t->entries[i];
+		}
+	}
+	t->nentries = k;
+	t->alone = false;
+out:
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int replicd_track_set_incomplete(struct replicd_track *t)
+{
+	int r = 0;
+	pthread_mutex_lock(&t->lock);
+	if (t->complete) {
+		/* Rewrite the header in place: one byte, then sync. */
+		uint8_t zero = 0;
+		int fd = open(t->path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+		} else {
+			if (pwrite(fd, &zero, 1, 8) != 1 || fdatasync(fd) < 0)
+				r = errno ? -errno : -EIO;
+			close(fd);
+		}
+		if (r == 0)
+			t->complete = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int replicd_track_entries(struct replicd_track *t,
+			  struct replicd_track_entry **out, size_t *count)
+{
+	int r = 0;
+	pthread_mutex_lock(&t->lock);
+	struct replicd_track_entry *e =
+		calloc(t->nentries ? t->nentries : 1, sizeof(*e));
+	size_t n = 0;
+	if (!e)
+		r = -ENOMEM;
+	for (; r == 0 && n < t->nentries; n++) {
+		e[n] = t->entries[n];
+		e[n].path = strdup(t->entries[n].path);
+		if (!e[n].path)
+			r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r < 0) {
+		replicd_track_entries_free(e, n);
+		return r;
+	}
+	*out = e;
+	*count = n;
+	return 0;
+}

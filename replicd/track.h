@@ -1,0 +1,110 @@
+/*
+ * track.h - the change record: what may differ between this copy and the
+ * peer's, kept on disk so a crash of the primary keeps it.
+ *
+ * Like DRBD's activity log and bitmap, applied to files: before a write
+ * reaches the disk, the zones (64 KiB) it dirties are appended to the
+ * record and made durable (fdatasync); a namespace or metadata change
+ * records its path. An in-memory set remembers what is already marked, so
+ * rewriting a marked zone costs nothing. While the peer is connected the
+ * primary marks 4 MiB extents (fewer syncs; the record then only covers
+ * operations in flight), while it is absent exact 64 KiB zones (resync
+ * sends what changed, no more).
+ *
+ * The record is emptied (replicd_track_reset) once the peer confirmed it
+ * has everything durably. A record that is missing (first start, a wiped
+ * node) or damaged is "incomplete": the next resync cannot trust it and
+ * copies everything. The "alone" marker says this node acknowledged
+ * changes that the peer never received: if this node must then follow a
+ * peer that also changed, the copies diverged.
+ *
+ * File <state>/track.rec: a 16-byte header ("SKYTRK1\n", flags u8: bit 0
+ * complete, 7 zero bytes), then entries, each:
+ *   kinds u8 (TRK_* or TRK_ALONE) | dir u8 | first zone u64 | zones u64 |
+ *   path length u16 | path | SipHash-2-4 (fixed key) of all that, 8 bytes
+ * big-endian. Thread-safe: FUSE threads mark, the main thread reads and
+ * resets.
+ */
+#ifndef REPLICD_TRACK_H
+#define REPLICD_TRACK_H
+
+#include "op.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRK_ALONE	     0x80 /* no path: changes acked while alone */
+#define REPLICD_AL_ZONES     64	  /* connected: 4 MiB extents */
+#define REPLICD_TRACK_MAX    (256u << 20) /* a larger file is not loaded */
+#define REPLICD_TRACK_HEADER 16
+
+struct replicd_track_entry {
+	uint8_t dir;
+	uint8_t kinds;
+	uint64_t first, count; /* zones, for TRK_ZONES */
+	char *path;
+};
+
+struct replicd_track;
+
+/*
+ * Open (or create, incomplete) the record in dir. A damaged file is
+ * logged, counted and replaced by an incomplete one: never trusted.
+ */
+int replicd_track_open(const char *dir, struct replicd_track **out);
+void replicd_track_free(struct replicd_track **t);
+
+/*
+ * Record that kinds may change at path (zones first..first+count-1 for
+ * TRK_ZONES) before the change is made; durable: fdatasync before
+ * returning (without it the entry survives a crash of replicd, not of the
+ * machine). 0 or -errno (then the caller must refuse the change: it could
+ * not be tracked).
+ */
+int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
+		       uint8_t kinds, uint64_t first, uint64_t count,
+		       bool durable);
+/* Durably record that changes are being acked without the peer. */
+int replicd_track_mark_alone(struct replicd_track *t);
+
+bool replicd_track_complete(struct replicd_track *t);
+bool replicd_track_alone(struct replicd_track *t);
+/* Bytes of entries appended so far (changes whenever an entry is added). */
+uint64_t replicd_track_length(struct replicd_track *t);
+/* Entries loaded or marked, not yet reset. */
+uint64_t replicd_track_count(struct replicd_track *t);
+/* Damaged records found at open (a counter for the bus). */
+uint64_t replicd_track_damaged(struct replicd_track *t);
+
+/*
+ * Empty the record and mark it complete: the peer has everything. With
+ * if_length != UINT64_MAX, only if nothing was appended since the length
+ * was read (-EAGAIN otherwise).
+ */
+int replicd_track_reset(struct replicd_track *t, uint64_t if_length);
+/*
+ * The peer confirmed it has every change up to now: this node no longer
+ * holds changes it acked alone, even if the record cannot be emptied yet
+ * (changes kept coming). Rewrites the record without the marker.
+ */
+int replicd_track_drop_alone(struct replicd_track *t);
+/* Mark the record incomplete (durably): it no longer covers everything. */
+int replicd_track_set_incomplete(struct replicd_track *t);
+
+/* A copy of every entry (caller frees with replicd_track_entries_free). */
+int replicd_track_entries(struct replicd_track *t,
+			  struct replicd_track_entry **out, size_t *count);
+void replicd_track_entries_free(struct replicd_track_entry *e, size_t count);
+
+/*
+ * Parse a record file's bytes (pure, for tests and fuzzers): calls fn for
+ * each entry; returns 0 with *complete set, or -EBADMSG at the first bad
+ * byte (entries before it were delivered).
+ */
+int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
+			int (*fn)(void *ctx,
+				  const struct replicd_track_entry *e),
+			void *ctx);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * replicd_track_test.c - the change record: what is marked survives a
+ * restart, a zone is written once, a reset empties it, and a damaged or
+ * missing record is never trusted.
+ */
+#include "test.h"
+#include "track.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void fresh_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/replicd-track-test.XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+}
+
+static void remove_dir(void)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/track.rec", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+static size_t zones_of(struct replicd_track *t, const char *path)
+{
+	struct replicd_track_entry *e;
+	size_t n, zones = 0;
+	CHECK_EQ_INT(replicd_track_entries(t, &e, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(e[i].path, path) == 0 && (e[i].kinds & TRK_ZONES))
+			zones += e[i].count;
+	replicd_track_entries_free(e, n);
+	return zones;
+}
+
+static void test_a_missing_record_is_incomplete(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK(!replicd_track_alone(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	replicd_track_free(&t);
+	CHECK(t == NULL);
+	remove_dir();
+}
+
+static void test_marked_zones_survive_a_restart(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "a/file", TRK_ZONES, 3, 2, true),
+		     0);
+	CHECK_EQ_INT(replicd_track_mark(t, 1, "b", TRK_ENTRY, 0, 0, true), 0);
+	CHECK_EQ_INT(replicd_track_mark_alone(t), 0);
+	replicd_track_free(&t);
+
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK(replicd_track_alone(t));
+	CHECK_EQ_INT(zones_of(t, "a/file"), 2);
+	CHECK_EQ_INT(replicd_track_count(t), 3);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_a_zone_already_marked_is_not_written_again(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 4, true), 0);
+	uint64_t len = replicd_track_length(t);
+	CHECK(len > 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 1, 2, true), 0);
+	CHECK_EQ_INT(replicd_track_length(t), len);
+	/* Overlapping: only the new zones 4 and 5 are appended. */
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 2, 4, true), 0);
+	CHECK(replicd_track_length(t) > len);
+	CHECK_EQ_INT(zones_of(t, "f"), 6);
+	/* A path kind already held costs nothing either. */
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_META, 0, 0, true), 0);
+	len = replicd_track_length(t);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_META, 0, 0, true), 0);
+	CHECK_EQ_INT(replicd_track_length(t), len);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_reset_empties_only_if_nothing_was_added(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 1, true), 0);
+	uint64_t len = replicd_track_length(t);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ZONES, 0, 1, true), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, len), -EAGAIN);
+	CHECK_EQ_INT(replicd_track_reset(t, replicd_track_length(t)), 0);
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	CHECK(replicd_track_complete(t));
+	/* After a reset the same zone is marked (and synced) again. */
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 1, true), 0);
+	CHECK(replicd_track_length(t) > 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(zones_of(t, "f"), 1);
+	CHECK_EQ_INT(zones_of(t, "g"), 0);
+	CHECK_EQ_INT(replicd_track_set_incomplete(t), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(!replicd_track_complete(t));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_dropping_the_alone_marker_keeps_the_entries(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark_alone(t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 2, 3, true), 0);
+	CHECK(replicd_track_alone(t));
+	CHECK_EQ_INT(replicd_track_drop_alone(t), 0);
+	CHECK(!replicd_track_alone(t));
+	CHECK_EQ_INT(replicd_track_count(t), 1);
+	/* Still appendable, and what is marked stays marked. */
+	uint64_t len = replicd_track_length(t);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 3, 1, true), 0);
+	CHECK_EQ_INT(replicd_track_length(t), len);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ENTRY, 0, 0, true), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK(!replicd_track_alone(t));
+	CHECK_EQ_INT(zones_of(t, "f"), 3);
+	CHECK_EQ_INT(replicd_track_count(t), 2);
+	CHECK_EQ_INT(replicd_track_damaged(t), 0);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_a_damaged_record_is_never_trusted(void)
+{
+	struct replicd_track *t = NULL;
+	char p[128];
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 7, 1, true), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ZONES, 7, 1, true), 0);
+	replicd_track_free(&t);
+	snprintf(p, sizeof(p), "%s/track.rec", dir);
+	int fd = open(p, O_RDWR);
+	CHECK(fd >= 0);
+	uint8_t x = 0xff;
+	CHECK(pwrite(fd, &x, 1, 30) == 1); /* inside the first entry */
+	close(fd);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	CHECK_EQ_INT(replicd_track_damaged(t), 1);
+	replicd_track_free(&t);
+
+	/* A truncated tail too. */
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 7, 1, true), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(truncate(p, 30), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(!replicd_track_complete(t));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static int count_cb(void *ctx, const struct replicd_track_entry *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_parse_rejects_hostile_bytes(void)
+{
+	uint8_t buf[64] = "SKYTRK1\n";
+	bool complete;
+	int n = 0;
+	CHECK_EQ_INT(replicd_track_parse(buf, 8, &complete, count_cb, &n),
+		     -EBADMSG);
+	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n), 0);
+	buf[8] = 2; /* unknown header flag */
+	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
+		     -EBADMSG);
+	buf[8] = 1;
+	/* An entry claiming a path longer than the buffer. */
+	buf[16] = TRK_ZONES;
+	buf[34] = 0xff;
+	buf[35] = 0xff;
+	CHECK_EQ_INT(
+		replicd_track_parse(buf, sizeof(buf), &complete, count_cb, &n),
+		-EBADMSG);
+	CHECK_EQ_INT(n, 0);
+	CHECK(!complete);
+	/* Bad arguments to mark. */
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, NULL, TRK_ZONES, 0, 1, true),
+		     -EINVAL);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "x", 0x40, 0, 1, true), -EINVAL);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "../x", TRK_ENTRY, 0, 0, true),
+		     -EINVAL);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
+	  TEST(test_marked_zones_survive_a_restart),
+	  TEST(test_a_zone_already_marked_is_not_written_again),
+	  TEST(test_reset_empties_only_if_nothing_was_added),
+	  TEST(test_dropping_the_alone_marker_keeps_the_entries),
+	  TEST(test_a_damaged_record_is_never_trusted),
+	  TEST(test_parse_rejects_hostile_bytes))
