@@ -2,6 +2,7 @@
  * settings.c - read and validate the `replicd:` section (see settings.h).
  */
 #include "settings.h"
+#include "config.h"
 #include "util.h"
 #include "yamlcfg.h"
 
@@ -90,6 +91,34 @@ static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	return sky_yaml_unknown_key(ctx, v, "replicd", key);
 }
 
+/*
+ * A secondary calls its copy outdated after replicd.timeout_ms without a
+ * word from the primary; heartbeatd must declare a dead primary lost
+ * before that, or the secondary is never up to date when it is needed
+ * and nothing takes over (docs/replication.md).
+ */
+static int check_timeouts(struct sky_yaml *y, yaml_node_t *root,
+			  yaml_node_t *sec, const struct replicd_settings *s)
+{
+	uint32_t peer_lost = SKY_DEFAULT_PEER_LOST_AFTER_MS;
+	yaml_node_t *hb = sky_yaml_get(y, root, "heartbeat");
+	yaml_node_t *hb_timeout = hb ? sky_yaml_get(y, hb, "timeout_ms") : NULL;
+	yaml_node_t *own = sky_yaml_get(y, sec, "timeout_ms");
+
+	/* heartbeat's own section is checked by sky_config_load(). */
+	if (hb_timeout && sky_yaml_u32(y, hb_timeout, "heartbeat.timeout_ms",
+				       60, 600000, &peer_lost) < 0)
+		return 0;
+	if (s->timeout_ms > peer_lost)
+		return 0;
+	return sky_yaml_fail(
+		y, own ? own : sec, "replicd.timeout_ms",
+		"%u ms must be above heartbeat.timeout_ms (%u ms), "
+		"or a dead primary's secondary is outdated before "
+		"it may take over",
+		s->timeout_ms, peer_lost);
+}
+
 int replicd_settings_parse(const char *path, const char *text, size_t len,
 			   struct replicd_settings *out, char *err,
 			   size_t err_size)
@@ -114,6 +143,8 @@ int replicd_settings_parse(const char *path, const char *text, size_t len,
 			r = sky_yaml_fail(&y, sec, "replicd.directories",
 					  "required: the directories to "
 					  "replicate");
+		if (r == 0)
+			r = check_timeouts(&y, root, sec, &s);
 	}
 	sky_yaml_done(&y);
 	if (r == 0)

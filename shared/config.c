@@ -401,7 +401,7 @@ int sky_config_parse(const char *path, const char *text, size_t len,
 	l->cfg.type = SKY_MODULE_MIRROR;
 	l->cfg.heartbeat_port = 7400;
 	l->cfg.interval_ms = 200;
-	l->cfg.peer_lost_after_ms = 1000;
+	l->cfg.peer_lost_after_ms = SKY_DEFAULT_PEER_LOST_AFTER_MS;
 	l->cfg.quorum_witness = true;
 	l->cfg.witness_port = 7401;
 	l->cfg.step_timeout_ms = 30000;

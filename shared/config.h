@@ -17,11 +17,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SKY_MAX_NODES	      2
-#define SKY_MAX_NETWORKS      4
-#define SKY_MAX_WITNESS_ADDRS 4
-#define SKY_KEY_BYTES	      32
-#define SKY_ADDR_TEXT_MAX     64 /* INET6_ADDRSTRLEN plus room */
+#define SKY_MAX_NODES		       2
+#define SKY_MAX_NETWORKS	       4
+#define SKY_DEFAULT_PEER_LOST_AFTER_MS 1000 /* heartbeat.timeout_ms */
+#define SKY_MAX_WITNESS_ADDRS	       4
+#define SKY_KEY_BYTES		       32
+#define SKY_ADDR_TEXT_MAX	       64 /* INET6_ADDRSTRLEN plus room */
 
 struct sky_addr {
 	struct sockaddr_storage sa; /* port filled in by the loader */

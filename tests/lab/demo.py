@@ -9,7 +9,8 @@ application's data on the primary, then cuts the power of the primary (every pro
 killed with -9, links down). It measures how long node2 takes to serve alone and to
 answer with the application, fetches the records from node2's application and checks
 every acknowledged one is there, and shows the daemons' logs of the takeover. Then
-node1 comes back and rejoins as the secondary. Everything is cleaned up at the end, even on failure or
+node1 comes back, rejoins as the secondary and is resynced with only what changed
+meanwhile; a `skyctl swap` moves the module back to it. Everything is cleaned up at the end, even on failure or
 Ctrl-C. Exit 0 on success; on failure, a one-line reason, the logs, and exit 1.
 
 It builds nothing (make does) and uses the documented default timings: heartbeat every
@@ -29,6 +30,7 @@ from stack_lab import VIP4, StackLab  # noqa: E402
 
 INTERVAL_MS, TIMEOUT_MS = 200, 1000
 LEDGER = "ledger.txt"
+CATALOG, CATALOG_BYTES = "catalog.bin", 8 << 20
 
 
 def say(text):
@@ -47,6 +49,18 @@ def skyctl_status(lab, node):
         raise lablib.LabError(f"skyctl status on {node} exited {rc}: {out}{res.err}")
     say(f"skyctl status, asked on {node}:")
     show(out)
+
+
+def replicd_counter(lab, node, name, st=None):
+    """A counter replicd reported, from heartbeatd's status on node (-1 if absent)."""
+    st = st or lab.status(node)
+    value = ((st["actuators"].get("replicd") or {}).get("counters") or {}).get(name)
+    return value if isinstance(value, int) else -1
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def show_logs(lab, since):
@@ -91,8 +105,19 @@ def demo(lab):
     skyctl_status(lab, "node1")
 
     records = 500
+    sent_before = replicd_counter(lab, "node1", "bytes_sent")
+    with open(os.path.join(lab.data_dir("node1"), CATALOG), "wb") as f:
+        f.write(os.urandom(CATALOG_BYTES))
+        os.fsync(f.fileno())
     digest = lab.write_ledger("node1", LEDGER, records)
-    say(f"The application's data: {records} records written to node1's {LEDGER}, each "
+    # replicd forgets its in-flight record once the peer confirmed it all (within
+    # about 2 s of quiet); a crash before that only makes the resync send more.
+    lab.wait_for("node1", lambda st: replicd_counter(lab, "node1", "bytes_sent", st)
+                 >= sent_before + CATALOG_BYTES
+                 and replicd_counter(lab, "node1", "record_entries", st) == 0,
+                 "replicd's in-flight record emptied", 20)
+    say(f"The application's data: a {CATALOG_BYTES >> 20} MiB {CATALOG}, and "
+        f"{records} records written to node1's {LEDGER}, each "
         f"acknowledged by fsync (synchronous replication: on node2 before fsync "
         f"returns); sha256 {digest[:16]}...")
     for node in lab.nodes:
@@ -138,15 +163,48 @@ def demo(lab):
     show_logs(lab, since)
     skyctl_status(lab, "node2")
 
+    added = lab.append_ledger("node2", LEDGER, records, 100)
+    say(f"The application goes on alone on node2: 100 more records appended and fsynced "
+        f"({added} bytes); replicd records which zones changed, for node1")
+
     print()
     say("Powering node1 back on: links up, its daemons started with their state kept")
     lab.restart_node("node1")
     lab.wait_settled(30, primary="node2", secondary="node1")
-    lab.wait_for("node1", lambda st: not st["transition"]["pending"],
-                 "every daemon of node1 settled", 20)
-    say("node1 rejoined as SECOND; node2 stays the primary (no automatic failback: one "
-        "interruption, not two)")
+    say("node1 rejoined as SECOND (no automatic failback: one interruption, not two); "
+        "replicd resyncs it...")
+    st = lab.wait_for("node1", lambda st: (st["actuators"].get("replicd") or {}).get("data")
+                      == "uptodate" and not st["transition"]["pending"],
+                      "node1's copy up to date", 60)
+    resync = (lab.status("node2")["actuators"]["replicd"].get("resync") or {})
+    total = sum(os.path.getsize(os.path.join(lab.disk_dir("node2"), name))
+                for name in (CATALOG, LEDGER))
+    say(f"Resync done ({resync.get('mode', '?')} mode): {resync.get('data_bytes_sent', '?')} "
+        f"bytes of file data sent ({resync.get('wire_bytes', '?')} on the wire) for "
+        f"{total / (1 << 20):.1f} MiB of data: only the zones changed while node1 was away")
+    for name in (CATALOG, LEDGER):
+        digests = [file_sha256(os.path.join(lab.disk_dir(n), name)) for n in lab.nodes]
+        if digests[0] != digests[1]:
+            raise lablib.LabError(f"after the resync the copies of {name} differ: {digests}")
+    say(f"node1's disk and node2's disk hold the same {CATALOG} and {LEDGER}")
     skyctl_status(lab, "node1")
+
+    print()
+    say("Failback on command: `skyctl swap` on node1")
+    swapped = time.monotonic()
+    rc, out = lab.skyctl("node1", "swap")
+    if rc != 0:
+        raise lablib.LabError(f"skyctl swap exited {rc}: {out}")
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, 30)
+    lab.wait_for("node1", lambda st: st["node"]["serving"], "node1 serving", 30)
+    while lab.fetch("node1", LEDGER, timeout=0.2, host=VIP4) is None:
+        if time.monotonic() - swapped > 30:
+            raise lablib.LabError("the application does not answer at the VIP after the swap")
+        time.sleep(0.02)
+    body = lab.fetch("node1", LEDGER, host=VIP4)
+    say(f"node1 is PRIM again and the application answers at {VIP4} "
+        f"{time.monotonic() - swapped:.2f} s after the command, with all "
+        f"{len(body.splitlines())} records")
     return took, served
 
 

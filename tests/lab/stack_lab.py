@@ -38,6 +38,8 @@ class StackLab(CheckdLab, VipdLab, ReplicdLab, HealthdLab):
 
     def __init__(self, **kw):
         kw.setdefault("step_timeout_ms", 15000)
+        # replicd's documented default: above heartbeat.timeout_ms, as it must be.
+        kw.setdefault("replicd_timeout_ms", 3000)
         super().__init__(**kw)
 
     def checkd_config(self, node):
@@ -95,3 +97,18 @@ class StackLab(CheckdLab, VipdLab, ReplicdLab, HealthdLab):
         finally:
             os.close(fd)
         return hashlib.sha256(acknowledged).hexdigest()
+
+    def append_ledger(self, node, name, first, records):
+        """Append records numbered from first to <data>/<name> on node, each fsynced;
+        return the bytes appended."""
+        path = os.path.join(self.data_dir(node), name)
+        written = 0
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            for i in range(first, first + records):
+                line = f"record {i:05d}: transfer {i * 37 % 1000} EUR\n".encode()
+                written += os.write(fd, line)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        return written

@@ -30,7 +30,8 @@ static void test_every_field(void)
 {
 	struct replicd_settings s;
 	char err[256];
-	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n  port: 9000\n"
+	CHECK_EQ_INT(parse("heartbeat: {timeout_ms: 200}\n"
+			   "replicd:\n  directories: [/d]\n  port: 9000\n"
 			   "  mode: async\n  timeout_ms: 250\n",
 			   &s, err),
 		     0);
@@ -73,5 +74,26 @@ static void test_bad_sections_name_line_column_and_field(void)
 	}
 }
 
-TEST_MAIN(TEST(test_defaults), TEST(test_every_field),
+static void test_timeout_must_exceed_the_heartbeat_timeout(void)
+{
+	struct replicd_settings s;
+	char err[256];
+	CHECK(parse("heartbeat: {timeout_ms: 1000}\n"
+		    "replicd:\n  directories: [/d]\n  timeout_ms: 1000\n",
+		    &s, err) < 0);
+	CHECK_STR_CONTAINS(err, "app.yaml:4:15: replicd.timeout_ms: 1000 ms "
+				"must be above heartbeat.timeout_ms (1000 ms)");
+	/* The heartbeat default (1000 ms) counts when the section is silent. */
+	CHECK(parse("replicd:\n  directories: [/d]\n  timeout_ms: 900\n", &s,
+		    err) < 0);
+	CHECK_STR_CONTAINS(err, "heartbeat.timeout_ms (1000 ms)");
+	CHECK_EQ_INT(
+		parse("heartbeat: {timeout_ms: 1000}\n"
+		      "replicd:\n  directories: [/d]\n  timeout_ms: 1001\n",
+		      &s, err),
+		0);
+}
+
+TEST_MAIN(TEST(test_timeout_must_exceed_the_heartbeat_timeout),
+	  TEST(test_defaults), TEST(test_every_field),
 	  TEST(test_bad_sections_name_line_column_and_field))
