@@ -24,14 +24,6 @@
 
 #define TICK_MS 50
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 static const char *target_name(enum replicd_target t)
 {
 	switch (t) {
@@ -1506,13 +1498,9 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 
 int replicd_run(struct replicd *d)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
 	int64_t stop_deadline = 0;
 
-	/* No SA_RESTART: zmq_poll must return EINTR so the loop sees it. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sky_stop_signals_install();
 	sky_notify_ready("serving (read-only until primary)");
 
 	for (;;) {
@@ -1520,7 +1508,7 @@ int replicd_run(struct replicd *d)
 		int n = 0, i_sub = -1, i_conn = -1, i_pend = -1;
 		int64_t now = sky_now_ms();
 
-		if (stop_requested && !stop_deadline) {
+		if (sky_stop_requested() && !stop_deadline) {
 			if (d->target == RT_PRIMARY)
 				log_info("stopping: no new writes; waiting up "
 					 "to timeout_ms for the peer's acks");

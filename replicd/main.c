@@ -5,6 +5,7 @@
  * directories (mount.c), the peer connection (peer.c, chan.c) and the
  * bus to heartbeatd.
  */
+#include "cli.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -73,126 +74,81 @@ static const char usage_text[] =
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";
 
-enum { OPT_NODE = 256, OPT_RUN_DIR, OPT_STATE_DIR, OPT_STANDALONE };
-
-static int fail(bool to_stderr, const char *msg)
-{
-	if (to_stderr)
-		fprintf(stderr, "%s\n", msg);
-	else
-		log_error("%s", msg);
-	return 1;
-}
+enum { OPT_STATE_DIR = SKY_OPT_OWN, OPT_STANDALONE };
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"node", required_argument, NULL, OPT_NODE},
-		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+		SKY_CLI_OPTIONS,
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"standalone", required_argument, NULL, OPT_STANDALONE},
-		{"check", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *config_path = "/etc/skyha/skyha.yaml";
-	const char *run_dir = "/run/skyha", *state_dir = "/var/lib/skyha";
-	char node_name[SKY_NAME_MAX + 1] = "";
+	const char *state_dir = "/var/lib/skyha";
 	enum replicd_target standalone = RT_NONE;
-	bool check_only = false, verbose = false;
 	static struct sky_config cfg;
 	static struct replicd_settings set;
 	static struct replicd d;
+	struct sky_cli cli;
 	char err[1024];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "c:nvh", options, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case OPT_NODE:
-			if (!sky_name_valid(optarg, strlen(optarg))) {
-				fprintf(stderr,
-					"replicd: --node: '%s' is not a valid "
-					"node name\n",
-					optarg);
-				return 1;
-			}
-			sky_strlcpy(node_name, optarg, sizeof(node_name));
-			break;
-		case OPT_RUN_DIR:
-			run_dir = optarg;
-			break;
-		case OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case OPT_STANDALONE:
-			if (strcmp(optarg, "primary") == 0)
-				standalone = RT_PRIMARY;
-			else if (strcmp(optarg, "secondary") == 0)
-				standalone = RT_SECONDARY;
-			else {
-				fprintf(stderr,
-					"replicd: --standalone: '%s' is not "
-					"primary or secondary\n",
-					optarg);
-				return 1;
-			}
-			break;
-		case 'n':
-			check_only = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
+	sky_cli_init(&cli, "replicd", usage_text);
+	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
+	       -1) {
+		switch (sky_cli_option(&cli, c, optarg)) {
+		case SKY_CLI_TAKEN:
+			continue;
+		case SKY_CLI_EXIT_OK:
 			return 0;
-		default:
-			fputs("Try 'replicd --help'.\n", stderr);
+		case SKY_CLI_EXIT_FAIL:
 			return 1;
+		case SKY_CLI_NOT_MINE:
+			break;
+		}
+		if (c == OPT_STATE_DIR) {
+			state_dir = optarg;
+		} else if (c == OPT_STANDALONE &&
+			   strcmp(optarg, "primary") == 0) {
+			standalone = RT_PRIMARY;
+		} else if (c == OPT_STANDALONE &&
+			   strcmp(optarg, "secondary") == 0) {
+			standalone = RT_SECONDARY;
+		} else if (c == OPT_STANDALONE) {
+			fprintf(stderr,
+				"replicd: --standalone: '%s' is not primary "
+				"or secondary\n",
+				optarg);
+			return 1;
+		} else {
+			return sky_cli_usage_error(&cli);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr,
-			"replicd: unexpected argument '%s'\n"
-			"Try 'replicd --help'.\n",
-			argv[optind]);
+	if (sky_cli_no_operands(&cli, argc, argv, optind))
+		return 1;
+
+	sky_log_init("replicd", cli.verbose);
+	if (sodium_init() < 0) {
+		sky_cli_error(&cli, "libsodium failed to initialise");
 		return 1;
 	}
-
-	sky_log_init("replicd", verbose);
-	if (sodium_init() < 0)
-		return fail(check_only, "libsodium failed to initialise");
-	r = sky_config_load(config_path, &cfg, err, sizeof(err));
-	if (r == 0)
-		r = replicd_settings_load(config_path, &set, err, sizeof(err));
-	if (r < 0)
-		return fail(check_only, err);
-	bool check_file_only = check_only && !node_name[0];
-	if (!node_name[0] && !check_file_only) {
-		if (gethostname(node_name, sizeof(node_name)) < 0)
-			node_name[0] = '\0';
-		node_name[strcspn(node_name, ".")] = '\0';
+	if (sky_cli_load(&cli, &cfg, true) < 0)
+		return 1;
+	r = replicd_settings_load(cli.config_path, &set, err, sizeof(err));
+	if (r < 0) {
+		sky_cli_error(&cli, "%s", err);
+		sodium_memzero(cfg.key, sizeof(cfg.key));
+		return 1;
 	}
-	if (!check_file_only && !sky_config_node(&cfg, node_name)) {
-		snprintf(err, sizeof(err),
-			 "%s: node '%s' is not in nodes (%s, %s); pass --node",
-			 config_path, node_name, cfg.nodes[0].name,
-			 cfg.nodes[1].name);
-		return fail(check_only, err);
-	}
-	if (check_only) {
+	if (cli.check_only) {
+		sodium_memzero(cfg.key, sizeof(cfg.key));
 		printf("configuration OK\n");
 		return 0;
 	}
 
 	sky_log_set_module(cfg.module);
-	sky_log_set_node(node_name);
-	r = replicd_open(&d, &cfg, &set, node_name, run_dir, state_dir,
+	sky_log_set_node(cli.node);
+	r = replicd_open(&d, &cfg, &set, cli.node, cli.run_dir, state_dir,
 			 standalone);
 	if (r >= 0)
 		r = replicd_run(&d);
