@@ -8,6 +8,7 @@
  * publish the actual state on change and every second.
  */
 #include "daemon.h"
+#include "desired.h"
 #include "fs.h"
 #include "log.h"
 #include "notify.h"
@@ -981,39 +982,27 @@ static void on_desired(struct replicd *d)
 			json_decref(msg);
 			continue;
 		}
-		const char *node =
-			json_string_value(json_object_get(msg, "node"));
-		json_t *epoch = json_object_get(msg, "epoch");
-		json_t *targets = json_object_get(msg, "targets");
-		json_t *t = json_object_get(targets, "replicd");
-		const char *ts = json_string_value(t);
+		struct sky_desired des;
+		char why[128];
 		enum replicd_target target = RT_STOPPED;
-		bool ok = node && strcmp(node, d->self->name) == 0 &&
-			  json_is_integer(epoch) &&
-			  json_integer_value(epoch) >= 0 &&
-			  json_is_object(targets) &&
-			  (!t || json_is_null(t) || ts);
-		if (ok && ts) {
-			if (strcmp(ts, "primary") == 0)
-				target = RT_PRIMARY;
-			else if (strcmp(ts, "secondary") == 0)
-				target = RT_SECONDARY;
-			else if (strcmp(ts, "stopped") != 0)
-				ok = false;
-		}
+		bool ok = sky_desired_parse(msg, d->cfg->module, d->self->name,
+					    SKY_ACT_REPLICD, &des, why,
+					    sizeof(why)) == 0;
+		if (ok && des.target && strcmp(des.target, "primary") == 0)
+			target = RT_PRIMARY;
+		else if (ok && des.target &&
+			 strcmp(des.target, "secondary") == 0)
+			target = RT_SECONDARY;
 		if (ok && !d->standalone) {
-			const char *role =
-				json_string_value(json_object_get(msg, "role"));
-			d->alone = role && strcmp(role, "ALONE") == 0;
+			d->alone = des.role == SKY_ROLE_ALONE;
 			replicd_repl_set_alone(&d->repl, d->alone);
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
-			set_target(d, target,
-				   (uint64_t)json_integer_value(epoch));
-		} else if (!ok)
+			set_target(d, target, des.epoch);
+		} else if (!ok) {
 			sky_log_ratelimited(&d->rl_reject, LOG_WARNING,
-					    "dropped a malformed desired "
-					    "state");
+					    "dropped a desired state: %s", why);
+		}
 		json_decref(msg);
 	}
 }
