@@ -76,29 +76,16 @@ static const char usage_text[] =
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {SKY_CLI_OPTIONS, {0}};
 	static struct sky_config mod;
 	static struct checkd_cfg cfg;
 	struct sky_cli cli;
 	char err[1024];
-	int c, r;
+	int r;
 
 	sky_cli_init(&cli, "checkd", usage_text);
-	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
-	       -1) {
-		switch (sky_cli_option(&cli, c, optarg)) {
-		case SKY_CLI_TAKEN:
-			continue;
-		case SKY_CLI_EXIT_OK:
-			return 0;
-		case SKY_CLI_EXIT_FAIL:
-			return 1;
-		case SKY_CLI_NOT_MINE:
-			return sky_cli_usage_error(&cli);
-		}
-	}
-	if (sky_cli_no_operands(&cli, argc, argv, optind))
-		return 1;
+	r = sky_cli_parse(&cli, argc, argv);
+	if (r >= 0)
+		return r;
 
 	sky_log_init("checkd", cli.verbose);
 	if (sodium_init() < 0) {

@@ -54,6 +54,27 @@ enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
 	}
 }
 
+int sky_cli_parse(struct sky_cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {SKY_CLI_OPTIONS, {0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
+	       -1) {
+		switch (sky_cli_option(cli, c, optarg)) {
+		case SKY_CLI_TAKEN:
+			continue;
+		case SKY_CLI_EXIT_OK:
+			return 0;
+		case SKY_CLI_EXIT_FAIL:
+			return 1;
+		case SKY_CLI_NOT_MINE:
+			return sky_cli_usage_error(cli);
+		}
+	}
+	return sky_cli_no_operands(cli, argc, argv, optind) ? 1 : -1;
+}
+
 int sky_cli_usage_error(const struct sky_cli *cli)
 {
 	fprintf(stderr, "Try '%s --help'.\n", cli->prog);

@@ -59,6 +59,11 @@ enum sky_cli_result {
 void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage);
 enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
 				   const char *arg);
+/*
+ * The whole command line of a daemon that has only the common options:
+ * -1 to go on, or the exit code (0 after --help, 1 after a message).
+ */
+int sky_cli_parse(struct sky_cli *cli, int argc, char **argv);
 /* An unknown option (getopt printed why): the "Try --help" line, exit 1. */
 int sky_cli_usage_error(const struct sky_cli *cli);
 /* After the loop: no stray arguments. 0, or 1 with the message printed. */
