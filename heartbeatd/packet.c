@@ -5,6 +5,7 @@
  * the bytes exist first, so truncated input fails cleanly wherever it ends.
  */
 #include "packet.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -22,40 +23,7 @@ const char *lease_answer_name(enum lease_answer a)
 	return (unsigned)a < LEASE_ANSWER_COUNT ? answer_names[a] : "unknown";
 }
 
-struct writer {
-	uint8_t *buf;
-	size_t size, len;
-	bool overflow;
-};
-
-static void put_bytes(struct writer *w, const void *p, size_t n)
-{
-	if (w->overflow || w->len + n > w->size) {
-		w->overflow = true;
-		return;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
-static void put_u8(struct writer *w, uint8_t v)
-{
-	put_bytes(w, &v, 1);
-}
-
-static void put_u32(struct writer *w, uint32_t v)
-{
-	uint8_t b[4] = {v >> 24, v >> 16, v >> 8, v};
-	put_bytes(w, b, 4);
-}
-
-static void put_u64(struct writer *w, uint64_t v)
-{
-	put_u32(w, (uint32_t)(v >> 32));
-	put_u32(w, (uint32_t)v);
-}
-
-static void put_name(struct writer *w, const char *s, bool may_be_empty)
+static void put_name(struct sky_writer *w, const char *s, bool may_be_empty)
 {
 	size_t n = strlen(s);
 	/* Never send what a receiver must reject. */
@@ -63,43 +31,43 @@ static void put_name(struct writer *w, const char *s, bool may_be_empty)
 		w->overflow = true;
 		return;
 	}
-	put_u8(w, (uint8_t)n);
-	put_bytes(w, s, n);
+	sky_put_u8(w, (uint8_t)n);
+	sky_put_bytes(w, s, n);
 }
 
 int packet_encode(const struct packet *p, const uint8_t key[PKT_KEY_BYTES],
 		  uint8_t *buf, size_t size)
 {
-	struct writer w = {.buf = buf, .size = size};
+	struct sky_writer w = {.buf = buf, .size = size};
 	const struct pkt_header *h = &p->hdr;
 
-	put_bytes(&w, PKT_MAGIC, 4);
-	put_u8(&w, PKT_VERSION);
-	put_u8(&w, h->type);
+	sky_put_bytes(&w, PKT_MAGIC, 4);
+	sky_put_u8(&w, PKT_VERSION);
+	sky_put_u8(&w, h->type);
 	put_name(&w, h->cluster, false);
 	put_name(&w, h->module, false);
 	put_name(&w, h->node, false);
-	put_u64(&w, h->incarnation);
-	put_u64(&w, h->sequence);
+	sky_put_u64(&w, h->incarnation);
+	sky_put_u64(&w, h->sequence);
 	switch (h->type) {
 	case PKT_HEARTBEAT:
-		put_u8(&w, p->hb.network);
-		put_u8(&w, p->hb.role);
-		put_u64(&w, p->hb.epoch);
-		put_u64(&w, p->hb.generation);
-		put_u8(&w, p->hb.data);
-		put_u8(&w, p->hb.flags);
+		sky_put_u8(&w, p->hb.network);
+		sky_put_u8(&w, p->hb.role);
+		sky_put_u64(&w, p->hb.epoch);
+		sky_put_u64(&w, p->hb.generation);
+		sky_put_u8(&w, p->hb.data);
+		sky_put_u8(&w, p->hb.flags);
 		break;
 	case PKT_LEASE_REQUEST:
-		put_u64(&w, p->req.request_id);
-		put_u64(&w, p->req.generation);
-		put_u8(&w, p->req.flags);
+		sky_put_u64(&w, p->req.request_id);
+		sky_put_u64(&w, p->req.generation);
+		sky_put_u8(&w, p->req.flags);
 		break;
 	case PKT_LEASE_REPLY:
-		put_u64(&w, p->reply.request_id);
-		put_u8(&w, p->reply.answer);
-		put_u32(&w, p->reply.lease_ms);
-		put_u64(&w, p->reply.generation);
+		sky_put_u64(&w, p->reply.request_id);
+		sky_put_u8(&w, p->reply.answer);
+		sky_put_u32(&w, p->reply.lease_ms);
+		sky_put_u64(&w, p->reply.generation);
 		put_name(&w, p->reply.holder, true);
 		break;
 	default:
@@ -112,49 +80,10 @@ int packet_encode(const struct packet *p, const uint8_t key[PKT_KEY_BYTES],
 	return (int)(w.len + PKT_MAC_BYTES);
 }
 
-struct reader {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *take(struct reader *r, size_t n)
-{
-	if (r->bad || r->left < n) {
-		r->bad = true;
-		return NULL;
-	}
-	const uint8_t *at = r->p;
-	r->p += n;
-	r->left -= n;
-	return at;
-}
-
-static uint8_t get_u8(struct reader *r)
-{
-	const uint8_t *b = take(r, 1);
-	return b ? b[0] : 0;
-}
-
-static uint32_t get_u32(struct reader *r)
-{
-	const uint8_t *b = take(r, 4);
-	if (!b)
-		return 0;
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	       (uint32_t)b[2] << 8 | b[3];
-}
-
-static uint64_t get_u64(struct reader *r)
-{
-	uint64_t hi = get_u32(r);
-	return hi << 32 | get_u32(r);
-}
-
-static void get_name(struct reader *r, char out[SKY_NAME_MAX + 1],
+static void get_name(struct sky_reader *r, char out[SKY_NAME_MAX + 1],
 		     bool may_be_empty)
 {
-	uint8_t n = get_u8(r);
+	uint8_t n = sky_get_u8(r);
 	const uint8_t *s;
 
 	out[0] = '\0';
@@ -162,7 +91,7 @@ static void get_name(struct reader *r, char out[SKY_NAME_MAX + 1],
 		return;
 	if (n == 0 && may_be_empty)
 		return;
-	s = take(r, n);
+	s = sky_take(r, n);
 	if (!s || !sky_name_valid((const char *)s, n)) {
 		r->bad = true;
 		return;
@@ -176,7 +105,7 @@ enum pkt_error packet_decode(const uint8_t *buf, size_t len,
 			     struct packet *out)
 {
 	struct packet p;
-	struct reader r;
+	struct sky_reader r;
 
 	if (len > PKT_MAX)
 		return PKT_ERR_OVERSIZED;
@@ -189,34 +118,34 @@ enum pkt_error packet_decode(const uint8_t *buf, size_t len,
 		return PKT_ERR_BAD_MAC;
 
 	memset(&p, 0, sizeof(p));
-	r = (struct reader){.p = buf + 5, .left = len - 5 - PKT_MAC_BYTES};
-	p.hdr.type = get_u8(&r);
+	r = (struct sky_reader){.p = buf + 5, .left = len - 5 - PKT_MAC_BYTES};
+	p.hdr.type = sky_get_u8(&r);
 	get_name(&r, p.hdr.cluster, false);
 	get_name(&r, p.hdr.module, false);
 	get_name(&r, p.hdr.node, false);
-	p.hdr.incarnation = get_u64(&r);
-	p.hdr.sequence = get_u64(&r);
+	p.hdr.incarnation = sky_get_u64(&r);
+	p.hdr.sequence = sky_get_u64(&r);
 	switch (p.hdr.type) {
 	case PKT_HEARTBEAT:
-		p.hb.network = get_u8(&r);
-		p.hb.role = get_u8(&r);
-		p.hb.epoch = get_u64(&r);
-		p.hb.generation = get_u64(&r);
-		p.hb.data = get_u8(&r);
-		p.hb.flags = get_u8(&r);
+		p.hb.network = sky_get_u8(&r);
+		p.hb.role = sky_get_u8(&r);
+		p.hb.epoch = sky_get_u64(&r);
+		p.hb.generation = sky_get_u64(&r);
+		p.hb.data = sky_get_u8(&r);
+		p.hb.flags = sky_get_u8(&r);
 		if (p.hb.role >= SKY_ROLE_COUNT || p.hb.data >= SKY_DATA_COUNT)
 			r.bad = true;
 		break;
 	case PKT_LEASE_REQUEST:
-		p.req.request_id = get_u64(&r);
-		p.req.generation = get_u64(&r);
-		p.req.flags = get_u8(&r);
+		p.req.request_id = sky_get_u64(&r);
+		p.req.generation = sky_get_u64(&r);
+		p.req.flags = sky_get_u8(&r);
 		break;
 	case PKT_LEASE_REPLY:
-		p.reply.request_id = get_u64(&r);
-		p.reply.answer = get_u8(&r);
-		p.reply.lease_ms = get_u32(&r);
-		p.reply.generation = get_u64(&r);
+		p.reply.request_id = sky_get_u64(&r);
+		p.reply.answer = sky_get_u8(&r);
+		p.reply.lease_ms = sky_get_u32(&r);
+		p.reply.generation = sky_get_u64(&r);
 		get_name(&r, p.reply.holder, true);
 		if (p.reply.answer >= LEASE_ANSWER_COUNT)
 			r.bad = true;
