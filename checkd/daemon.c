@@ -612,24 +612,8 @@ int checkd_open(struct checkd *d, const struct sky_config *mod,
 	    sky_bus_topic(d->topic_actual, sizeof(d->topic_actual), mod->module,
 			  "checkd", SKY_KIND_ACTUAL) < 0)
 		return -ENAMETOOLONG;
-	r = sky_bus_endpoint(ep, sizeof(ep), run_dir, mod->module,
-			     SKY_EP_DESIRED);
-	if (r >= 0)
-		r = sky_bus_open(ZMQ_SUB, ep, false, &d->sub);
-	if (r < 0) {
-		log_error("cannot connect to %s: %s", ep, zmq_strerror(-r));
-		return r;
-	}
-	/* Only heartbeatd's desired state and status concern us. */
-	zmq_setsockopt(d->sub, ZMQ_UNSUBSCRIBE, "", 0);
-	zmq_setsockopt(d->sub, ZMQ_SUBSCRIBE, d->topic_desired,
-		       strlen(d->topic_desired));
-	zmq_setsockopt(d->sub, ZMQ_SUBSCRIBE, d->topic_status,
-		       strlen(d->topic_status));
-	r = sky_bus_endpoint(ep, sizeof(ep), run_dir, mod->module,
-			     SKY_EP_ACTUAL);
-	if (r >= 0)
-		r = sky_bus_open(ZMQ_PUB, ep, false, &d->pub);
+	r = sky_bus_open_actuator(run_dir, mod->module, true, &d->sub, &d->pub,
+				  ep, sizeof(ep));
 	if (r < 0) {
 		log_error("cannot connect to %s: %s", ep, zmq_strerror(-r));
 		return r;

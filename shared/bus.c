@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -141,6 +142,36 @@ int sky_bus_open(int type, const char *endpoint, bool bind, void **out)
 int sky_bus_open_fd(int type, const char *endpoint, int fd, void **out)
 {
 	return bus_open(type, endpoint, true, fd, out);
+}
+
+int sky_bus_open_actuator(const char *run_dir, const char *module,
+			  bool want_status, void **sub, void **pub,
+			  char *failed_ep, size_t failed_size)
+{
+	char ep[PATH_MAX + 16] = "", topic[SKY_TOPIC_MAX];
+	int r = sky_bus_endpoint(ep, sizeof(ep), run_dir, module,
+				 SKY_EP_DESIRED);
+	if (r == 0)
+		r = sky_bus_open(ZMQ_SUB, ep, false, sub);
+	if (r < 0)
+		goto fail;
+	/* Only heartbeatd's words concern an actuator. */
+	zmq_setsockopt(*sub, ZMQ_UNSUBSCRIBE, "", 0);
+	if (sky_bus_topic(topic, sizeof(topic), module, "heartbeatd",
+			  SKY_KIND_DESIRED) == 0)
+		zmq_setsockopt(*sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+	if (want_status && sky_bus_topic(topic, sizeof(topic), module,
+					 "heartbeatd", SKY_KIND_STATUS) == 0)
+		zmq_setsockopt(*sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+	r = sky_bus_endpoint(ep, sizeof(ep), run_dir, module, SKY_EP_ACTUAL);
+	if (r == 0)
+		r = sky_bus_open(ZMQ_PUB, ep, false, pub);
+	if (r == 0)
+		return 0;
+fail:
+	snprintf(failed_ep, failed_size, "%s", ep);
+	sky_bus_close(sub);
+	return r;
 }
 
 static int bus_open(int type, const char *endpoint, bool bind, int use_fd,

@@ -148,6 +148,15 @@ void sky_bus_close(void **sock);
  * (ZMQ_USE_FD); the endpoint must name the same socket path.
  */
 int sky_bus_open_fd(int type, const char *endpoint, int fd, void **out);
+/*
+ * An actuator's two sockets for a module: *sub connected to heartbeatd's
+ * publications, subscribed to heartbeatd's desired state and, with
+ * want_status, its status; *pub connected to the actual endpoint. On
+ * failure nothing is left open and failed_ep names the endpoint.
+ */
+int sky_bus_open_actuator(const char *run_dir, const char *module,
+			  bool want_status, void **sub, void **pub,
+			  char *failed_ep, size_t failed_size);
 
 /* Send a single JSON frame, or topic + JSON frames (non-blocking). */
 int sky_bus_send_json(void *sock, const json_t *obj);
