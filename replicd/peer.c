@@ -110,9 +110,16 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/*
+ * Drop the bytes already sent, but only once they are at least as many as
+ * those still queued: an async backlog can hold tens of MiB, and moving all
+ * of it for every frame queued made queueing quadratic in the backlog.
+ * Each byte is now moved at most about once; the buffer is at most twice
+ * the backlog.
+ */
 static void compact_out(struct replicd_conn *c)
 {
-	if (c->out_off == 0)
+	if (c->out_off == 0 || c->out_off < c->out_len - c->out_off)
 		return;
 	memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 	c->out_len -= c->out_off;
