@@ -237,6 +237,23 @@ int replicd_conn_frame(struct replicd_conn *c, size_t max, const uint8_t **p,
 	return 1;
 }
 
+static size_t frame_len(const uint8_t *h)
+{
+	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+	       h[3];
+}
+
+bool replicd_conn_next_ready(const struct replicd_conn *c)
+{
+	const uint8_t *h = c->in + c->in_off;
+	size_t have = c->in_len - c->in_off;
+	if (have < 4 || have - 4 < frame_len(h))
+		return false;
+	have -= 4 + frame_len(h);
+	h += 4 + frame_len(h);
+	return have >= 4 && have - 4 >= frame_len(h);
+}
+
 void replicd_conn_consume(struct replicd_conn *c)
 {
 	const uint8_t *h = c->in + c->in_off;
