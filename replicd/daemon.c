@@ -719,11 +719,32 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		return -EPROTO; /* never mix the primary's changes in */
 	d->have_seq = true;
 	d->last_seq = op.seq;
+	/*
+	 * Acks are cumulative and we apply in sequence: an ack sent before
+	 * applying op.seq still follows every earlier fsync or flush having
+	 * ended. A write is owed receipt only: ack it before it reaches the
+	 * disk, so the primary's writer goes on while we apply (and while
+	 * the next frames arrive). Unless more frames are already here: the
+	 * batch's last ack covers them all.
+	 */
+	bool early = replicd_op_ack_on_receipt(op.type) &&
+		     !replicd_conn_next_ready(c);
+	if (early) {
+		struct replicd_op ack = {.type = ROP_ACK, .seq = op.seq};
+		int r = send_op(c, &ack);
+		if (r < 0)
+			return r;
+		d->ack_due = 0;
+		/* A failed send shows again in conn_output. */
+		if (replicd_conn_flush(c) < 0) {
+		}
+	}
 	if (apply(d, &op) < 0) {
 		d->data = SKY_REPLICA_INCONSISTENT;
 		return -EIO;
 	}
-	d->ack_due = op.seq;
+	if (!early)
+		d->ack_due = op.seq;
 	return 0;
 }
 

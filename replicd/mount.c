@@ -6,6 +6,8 @@
  * lock), replicd_fs_apply on the real directory, replicd_repl_submit (the
  * op gets its sequence number and is queued for the peer), release the
  * order lock, then replicd_repl_wait (sync mode: until the peer acked).
+ * An fsync is queued first, then runs here while it runs on the peer
+ * (run_fsync).
  * The application's call returns only after that.
  */
 #define FUSE_USE_VERSION 35
@@ -525,13 +527,43 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/*
+ * An fsync changes no data, so unlike run_op it need not reach our disk
+ * before it is numbered: it is queued first, then our own fsync runs while
+ * the peer does its own, outside the order lock (other writers go on
+ * meanwhile). It returns only once both are done: every write acknowledged
+ * before it was applied here and received by the peer, so both fsyncs
+ * cover it.
+ */
+static int run_fsync(struct replicd_op *op, int fd)
+{
+	struct replicd_mount *m = self();
+	struct replicd_ticket t = {0};
+	int r = replicd_repl_begin(m->repl);
+	if (r < 0)
+		return r;
+	op->dir = m->index;
+	if (op->path || op->handle) {
+		int q = replicd_repl_submit(m->repl, op, true, &t);
+		if (q < 0)
+			log_warning("replication of %s failed: %s",
+				    replicd_op_name(op->type), strerror(-q));
+	}
+	replicd_repl_end(m->repl);
+	r = replicd_fs_apply(m->root, op, fd, 0, NULL);
+	/* Even if ours failed: the caller hears of no fsync before the
+	 * peer's ended. */
+	replicd_repl_wait(m->repl, &t);
+	return r < 0 ? r : 0;
+}
+
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct replicd_op op = {.type = ROP_FSYNC,
 				.path = rel(path),
 				.handle = fi ? rf(fi)->id : 0,
 				.flags = datasync ? ROP_FSYNC_DATASYNC : 0};
-	int r = run_op(&op, fd_of(fi), true, 0, NULL);
+	int r = run_fsync(&op, fd_of(fi));
 	/* A secondary can fsync what it serves read-only. */
 	if (r == -EROFS && fi)
 		r = (datasync ? fdatasync(fd_of(fi)) : fsync(fd_of(fi))) < 0
@@ -670,7 +702,7 @@ static int op_fsyncdir(const char *path, int datasync,
 	struct replicd_op op = {.type = ROP_FSYNC,
 				.path = rel(path),
 				.flags = datasync ? ROP_FSYNC_DATASYNC : 0};
-	int r = run_op(&op, dirfd(d->dp), true, 0, NULL);
+	int r = run_fsync(&op, dirfd(d->dp));
 	if (r == -EROFS)
 		r = fsync(dirfd(d->dp)) < 0 ? -errno : 0;
 	return r;

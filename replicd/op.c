@@ -93,6 +93,11 @@ bool replicd_op_changes_data(uint8_t type)
 	       (type >= ROP_REMOVE && type <= ROP_CLEAR_XATTRS);
 }
 
+bool replicd_op_ack_on_receipt(uint8_t type)
+{
+	return type != ROP_FSYNC && type != ROP_FLUSH;
+}
+
 bool replicd_path_valid(const char *p, size_t len)
 {
 	size_t start = 0;

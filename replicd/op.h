@@ -69,6 +69,9 @@ enum replicd_op_type {
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */
 bool replicd_op_changes_data(uint8_t type);
+/* May the secondary acknowledge this operation once received, before
+ * applying it? Not an fsync nor a flush: their ack says "durable". */
+bool replicd_op_ack_on_receipt(uint8_t type);
 
 /* Wire flags (never Linux constants on the wire). */
 #define ROP_CREATE_EXCL	      0x1

@@ -110,9 +110,16 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/*
+ * Drop the bytes already sent, but only once they are at least as many as
+ * those still queued: an async backlog can hold tens of MiB, and moving all
+ * of it for every frame queued made queueing quadratic in the backlog.
+ * Each byte is now moved at most about once; the buffer is at most twice
+ * the backlog.
+ */
 static void compact_out(struct replicd_conn *c)
 {
-	if (c->out_off == 0)
+	if (c->out_off == 0 || c->out_off < c->out_len - c->out_off)
 		return;
 	memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 	c->out_len -= c->out_off;
@@ -228,6 +235,23 @@ int replicd_conn_frame(struct replicd_conn *c, size_t max, const uint8_t **p,
 	*p = h + 4;
 	*len = n;
 	return 1;
+}
+
+static size_t frame_len(const uint8_t *h)
+{
+	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+	       h[3];
+}
+
+bool replicd_conn_next_ready(const struct replicd_conn *c)
+{
+	const uint8_t *h = c->in + c->in_off;
+	size_t have = c->in_len - c->in_off;
+	if (have < 4 || have - 4 < frame_len(h))
+		return false;
+	have -= 4 + frame_len(h);
+	h += 4 + frame_len(h);
+	return have >= 4 && have - 4 >= frame_len(h);
 }
 
 void replicd_conn_consume(struct replicd_conn *c)

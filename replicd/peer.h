@@ -71,5 +71,8 @@ int replicd_conn_fill(struct replicd_conn *c, int64_t now);
 int replicd_conn_frame(struct replicd_conn *c, size_t max, const uint8_t **p,
 		       size_t *len);
 void replicd_conn_consume(struct replicd_conn *c);
+/* Is another complete frame buffered after the current one? (Its length
+ * is not checked: that is replicd_conn_frame's job once it is current.) */
+bool replicd_conn_next_ready(const struct replicd_conn *c);
 
 #endif

@@ -57,7 +57,8 @@ struct replicd_repl {
 	bool connected; /* a peer session is up: queue operations */
 	bool stopping;
 	uint64_t next_seq;  /* last sequence number handed out */
-	uint64_t acked_seq; /* the peer applied every seq <= this */
+	uint64_t acked_seq; /* the peer received every seq <= this (and
+			     * made it durable if an fsync) */
 	uint64_t link_gen;  /* +1 at every disconnection */
 	uint64_t unacked_bytes;
 	struct replicd_item *head, *tail; /* queued, not yet taken */
