@@ -7,6 +7,7 @@
  * first, so truncated input fails cleanly wherever it ends.
  */
 #include "op.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <string.h>
@@ -120,68 +121,28 @@ bool replicd_path_valid(const char *p, size_t len)
 
 /* --- writer ------------------------------------------------------------ */
 
-struct writer {
-	uint8_t *buf;
-	size_t size, len;
-	bool bad, overflow;
-};
-
-static void put_bytes(struct writer *w, const void *p, size_t n)
-{
-	if (w->bad || n > w->size - w->len) {
-		w->bad = true;
-		w->overflow = true;
-		return;
-	}
-	if (n)
-		memcpy(w->buf + w->len, p, n);
-	w->len += n;
-}
-
-static void put_u8(struct writer *w, uint8_t v)
-{
-	put_bytes(w, &v, 1);
-}
-
-static void put_u16(struct writer *w, uint16_t v)
-{
-	uint8_t b[2] = {v >> 8, v};
-	put_bytes(w, b, 2);
-}
-
-static void put_u32(struct writer *w, uint32_t v)
-{
-	uint8_t b[4] = {v >> 24, v >> 16, v >> 8, v};
-	put_bytes(w, b, 4);
-}
-
-static void put_u64(struct writer *w, uint64_t v)
-{
-	put_u32(w, (uint32_t)(v >> 32));
-	put_u32(w, (uint32_t)v);
-}
-
-static void put_str(struct writer *w, const char *s, size_t max, bool path)
+static void put_str(struct sky_writer *w, const char *s, size_t max, bool path)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (n > max || (path && !replicd_path_valid(s ? s : "", n)) ||
 	    (!path && n == 0)) {
-		w->bad = true;
+		w->invalid = true;
 		return;
 	}
-	put_u16(w, (uint16_t)n);
-	put_bytes(w, s, n);
+	sky_put_u16(w, (uint16_t)n);
+	sky_put_bytes(w, s, n);
 }
 
-static void put_time(struct writer *w, const struct timespec *t)
+static void put_time(struct sky_writer *w, const struct timespec *t)
 {
-	put_u64(w, (uint64_t)t->tv_sec);
+	sky_put_u64(w, (uint64_t)t->tv_sec);
 	if (t->tv_nsec == UTIME_OMIT)
-		put_u32(w, TIME_OMIT_WIRE);
+		sky_put_u32(w, TIME_OMIT_WIRE);
 	else if (t->tv_nsec >= 0 && t->tv_nsec < 1000000000L)
-		put_u32(w, (uint32_t)t->tv_nsec);
+		sky_put_u32(w, (uint32_t)t->tv_nsec);
 	else
-		w->bad = true; /* UTIME_NOW must be resolved by the sender */
+		w->invalid =
+			true; /* UTIME_NOW must be resolved by the sender */
 }
 
 size_t replicd_op_size(const struct replicd_op *op)
@@ -200,7 +161,7 @@ size_t replicd_op_size(const struct replicd_op *op)
 
 int replicd_op_encode(const struct replicd_op *op, uint8_t *buf, size_t size)
 {
-	struct writer w = {.buf = buf, .size = size};
+	struct sky_writer w = {.buf = buf, .size = size};
 	unsigned f;
 
 	if (op->type == 0 || op->type > ROP_TYPE_MAX || !types[op->type].name)
@@ -210,12 +171,12 @@ int replicd_op_encode(const struct replicd_op *op, uint8_t *buf, size_t size)
 		return -EINVAL;
 	if (op->dir >= REPLICD_MAX_DIRS)
 		return -EINVAL;
-	put_u8(&w, op->type);
-	put_u64(&w, op->seq);
+	sky_put_u8(&w, op->type);
+	sky_put_u64(&w, op->seq);
 	if (!(f & F_NO_DIR))
-		put_u8(&w, op->dir);
+		sky_put_u8(&w, op->dir);
 	if (f & F_HANDLE)
-		put_u64(&w, op->handle);
+		sky_put_u64(&w, op->handle);
 	if (f & F_PATH)
 		put_str(&w, op->path, REPLICD_PATH_MAX, true);
 	if (f & F_PATH2)
@@ -225,19 +186,19 @@ int replicd_op_encode(const struct replicd_op *op, uint8_t *buf, size_t size)
 	if (f & F_NAME)
 		put_str(&w, op->name, REPLICD_NAME_MAX, false);
 	if (f & F_OFFSET)
-		put_u64(&w, op->offset);
+		sky_put_u64(&w, op->offset);
 	if (f & F_LENGTH)
-		put_u64(&w, op->length);
+		sky_put_u64(&w, op->length);
 	if (f & F_MODE)
-		put_u32(&w, op->mode);
+		sky_put_u32(&w, op->mode);
 	if (f & F_RDEV)
-		put_u64(&w, op->rdev);
+		sky_put_u64(&w, op->rdev);
 	if (f & F_OWNER) {
-		put_u32(&w, op->uid);
-		put_u32(&w, op->gid);
+		sky_put_u32(&w, op->uid);
+		sky_put_u32(&w, op->gid);
 	}
 	if (f & F_FLAGS)
-		put_u32(&w, op->flags);
+		sky_put_u32(&w, op->flags);
 	if (f & F_TIMES) {
 		put_time(&w, &op->atime);
 		put_time(&w, &op->mtime);
@@ -246,64 +207,22 @@ int replicd_op_encode(const struct replicd_op *op, uint8_t *buf, size_t size)
 		if (op->data_len > REPLICD_DATA_MAX ||
 		    (op->data_len && !op->data))
 			return -EINVAL;
-		put_u32(&w, (uint32_t)op->data_len);
-		put_bytes(&w, op->data, op->data_len);
+		sky_put_u32(&w, (uint32_t)op->data_len);
+		sky_put_bytes(&w, op->data, op->data_len);
 	}
-	if (w.bad)
-		return w.overflow ? -EMSGSIZE : -EINVAL;
+	if (w.invalid)
+		return -EINVAL;
+	if (w.overflow)
+		return -EMSGSIZE;
 	return (int)w.len;
 }
 
 /* --- reader ------------------------------------------------------------ */
 
-struct reader {
-	const uint8_t *p;
-	size_t left;
-	bool bad;
-};
-
-static const uint8_t *take(struct reader *r, size_t n)
+static const char *get_str(struct sky_reader *r, char *out, size_t max,
+			   bool path)
 {
-	if (r->bad || r->left < n) {
-		r->bad = true;
-		return NULL;
-	}
-	const uint8_t *at = r->p;
-	r->p += n;
-	r->left -= n;
-	return at;
-}
-
-static uint8_t get_u8(struct reader *r)
-{
-	const uint8_t *b = take(r, 1);
-	return b ? b[0] : 0;
-}
-
-static uint16_t get_u16(struct reader *r)
-{
-	const uint8_t *b = take(r, 2);
-	return b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
-}
-
-static uint32_t get_u32(struct reader *r)
-{
-	const uint8_t *b = take(r, 4);
-	if (!b)
-		return 0;
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	       (uint32_t)b[2] << 8 | b[3];
-}
-
-static uint64_t get_u64(struct reader *r)
-{
-	uint64_t hi = get_u32(r);
-	return hi << 32 | get_u32(r);
-}
-
-static const char *get_str(struct reader *r, char *out, size_t max, bool path)
-{
-	uint16_t n = get_u16(r);
+	uint16_t n = sky_get_u16(r);
 	const uint8_t *s;
 
 	out[0] = '\0';
@@ -313,7 +232,7 @@ static const char *get_str(struct reader *r, char *out, size_t max, bool path)
 		r->bad = true;
 		return out;
 	}
-	s = take(r, n);
+	s = sky_take(r, n);
 	if (!s || memchr(s, '\0', n) ||
 	    (path && !replicd_path_valid((const char *)s, n))) {
 		r->bad = true;
@@ -324,10 +243,10 @@ static const char *get_str(struct reader *r, char *out, size_t max, bool path)
 	return out;
 }
 
-static void get_time(struct reader *r, struct timespec *t)
+static void get_time(struct sky_reader *r, struct timespec *t)
 {
-	uint64_t sec = get_u64(r);
-	uint32_t nsec = get_u32(r);
+	uint64_t sec = sky_get_u64(r);
+	uint32_t nsec = sky_get_u32(r);
 	t->tv_sec = (time_t)sec;
 	if (nsec == TIME_OMIT_WIRE)
 		t->tv_nsec = UTIME_OMIT;
@@ -340,26 +259,26 @@ static void get_time(struct reader *r, struct timespec *t)
 int replicd_op_decode(const uint8_t *buf, size_t len, struct replicd_op *op,
 		      struct replicd_op_store *st)
 {
-	struct reader r = {.p = buf, .left = len};
+	struct sky_reader r = {.p = buf, .left = len};
 	struct replicd_op o;
 	unsigned f;
 
 	memset(&o, 0, sizeof(o));
 	if (len > REPLICD_OP_MAX)
 		return -EBADMSG;
-	o.type = get_u8(&r);
+	o.type = sky_get_u8(&r);
 	if (r.bad || o.type == 0 || o.type > ROP_TYPE_MAX ||
 	    !types[o.type].name)
 		return -EBADMSG;
 	f = types[o.type].fields;
-	o.seq = get_u64(&r);
+	o.seq = sky_get_u64(&r);
 	if (!(f & F_NO_DIR)) {
-		o.dir = get_u8(&r);
+		o.dir = sky_get_u8(&r);
 		if (o.dir >= REPLICD_MAX_DIRS)
 			r.bad = true;
 	}
 	if (f & F_HANDLE)
-		o.handle = get_u64(&r);
+		o.handle = sky_get_u64(&r);
 	if (f & F_PATH)
 		o.path = get_str(&r, st->path, REPLICD_PATH_MAX, true);
 	if (f & F_PATH2)
@@ -369,19 +288,19 @@ int replicd_op_decode(const uint8_t *buf, size_t len, struct replicd_op *op,
 	if (f & F_NAME)
 		o.name = get_str(&r, st->name, REPLICD_NAME_MAX, false);
 	if (f & F_OFFSET)
-		o.offset = get_u64(&r);
+		o.offset = sky_get_u64(&r);
 	if (f & F_LENGTH)
-		o.length = get_u64(&r);
+		o.length = sky_get_u64(&r);
 	if (f & F_MODE)
-		o.mode = get_u32(&r);
+		o.mode = sky_get_u32(&r);
 	if (f & F_RDEV)
-		o.rdev = get_u64(&r);
+		o.rdev = sky_get_u64(&r);
 	if (f & F_OWNER) {
-		o.uid = get_u32(&r);
-		o.gid = get_u32(&r);
+		o.uid = sky_get_u32(&r);
+		o.gid = sky_get_u32(&r);
 	}
 	if (f & F_FLAGS) {
-		o.flags = get_u32(&r);
+		o.flags = sky_get_u32(&r);
 		if (o.flags & ~types[o.type].flags_allowed)
 			r.bad = true;
 	}
@@ -390,10 +309,10 @@ int replicd_op_decode(const uint8_t *buf, size_t len, struct replicd_op *op,
 		get_time(&r, &o.mtime);
 	}
 	if (f & F_DATA) {
-		uint32_t n = get_u32(&r);
+		uint32_t n = sky_get_u32(&r);
 		if (n > REPLICD_DATA_MAX)
 			r.bad = true;
-		o.data = take(&r, r.bad ? 0 : n);
+		o.data = sky_take(&r, r.bad ? 0 : n);
 		o.data_len = n;
 	}
 	/* Offsets must fit an off_t. */

@@ -18,6 +18,7 @@ struct sky_writer {
 	uint8_t *buf;
 	size_t size, len;
 	bool overflow; /* something did not fit: the output is unusable */
+	bool invalid;  /* an encoder refused a value: unusable too */
 };
 
 void sky_put_bytes(struct sky_writer *w, const void *p, size_t n);
