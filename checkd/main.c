@@ -74,12 +74,16 @@ static const char usage_text[] =
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration (file:line:column: field: why) or a setup failure.\n";
 
+static int load_section(const char *path, void *cfg, char *err, size_t err_size)
+{
+	return checkd_cfg_load(path, cfg, err, err_size);
+}
+
 int main(int argc, char **argv)
 {
 	static struct sky_config mod;
 	static struct checkd_cfg cfg;
 	struct sky_cli cli;
-	char err[1024];
 	int r;
 
 	sky_cli_init(&cli, "checkd", usage_text);
@@ -87,27 +91,9 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 
-	sky_log_init("checkd", cli.verbose);
-	if (sodium_init() < 0) {
-		log_error("libsodium failed to initialise");
-		return 1;
-	}
-	r = sky_cli_load(&cli, &mod, true);
-	sodium_memzero(mod.key, sizeof(mod.key)); /* checkd needs no key */
-	if (r < 0)
-		return 1;
-	r = checkd_cfg_load(cli.config_path, &cfg, err, sizeof(err));
-	if (r < 0) {
-		sky_cli_error(&cli, "%s", err);
-		return 1;
-	}
-	if (cli.check_only) {
-		printf("configuration OK\n");
-		return 0;
-	}
-
-	sky_log_set_module(mod.module);
-	sky_log_set_node(cli.node);
+	r = sky_cli_start(&cli, &mod, false, load_section, &cfg);
+	if (r >= 0)
+		return r;
 	static struct checkd d;
 	r = checkd_open(&d, &mod, &cfg, cli.node, cli.run_dir);
 	if (r >= 0)

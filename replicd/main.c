@@ -74,6 +74,11 @@ static const char usage_text[] =
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";
 
+static int load_section(const char *path, void *set, char *err, size_t err_size)
+{
+	return replicd_settings_load(path, set, err, err_size);
+}
+
 enum { OPT_STATE_DIR = SKY_OPT_OWN, OPT_STANDALONE };
 
 int main(int argc, char **argv)
@@ -90,7 +95,6 @@ int main(int argc, char **argv)
 	static struct replicd_settings set;
 	static struct replicd d;
 	struct sky_cli cli;
-	char err[1024];
 	int c, r;
 
 	sky_cli_init(&cli, "replicd", usage_text);
@@ -127,27 +131,9 @@ int main(int argc, char **argv)
 	if (sky_cli_no_operands(&cli, argc, argv, optind))
 		return 1;
 
-	sky_log_init("replicd", cli.verbose);
-	if (sodium_init() < 0) {
-		sky_cli_error(&cli, "libsodium failed to initialise");
-		return 1;
-	}
-	if (sky_cli_load(&cli, &cfg, true) < 0)
-		return 1;
-	r = replicd_settings_load(cli.config_path, &set, err, sizeof(err));
-	if (r < 0) {
-		sky_cli_error(&cli, "%s", err);
-		sodium_memzero(cfg.key, sizeof(cfg.key));
-		return 1;
-	}
-	if (cli.check_only) {
-		sodium_memzero(cfg.key, sizeof(cfg.key));
-		printf("configuration OK\n");
-		return 0;
-	}
-
-	sky_log_set_module(cfg.module);
-	sky_log_set_node(cli.node);
+	r = sky_cli_start(&cli, &cfg, true, load_section, &set);
+	if (r >= 0)
+		return r;
 	r = replicd_open(&d, &cfg, &set, cli.node, cli.run_dir, state_dir,
 			 standalone);
 	if (r >= 0)

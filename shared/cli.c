@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,4 +133,36 @@ int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
 		return -ENOENT;
 	}
 	return 0;
+}
+
+int sky_cli_start(struct sky_cli *cli, struct sky_config *cfg, bool keep_key,
+		  sky_cli_section_fn load_own, void *own)
+{
+	char err[1024];
+	int r;
+
+	sky_log_init(cli->prog, cli->verbose);
+	if (sodium_init() < 0) {
+		sky_cli_error(cli, "libsodium failed to initialise");
+		return 1;
+	}
+	r = sky_cli_load(cli, cfg, true);
+	if (!keep_key)
+		sodium_memzero(cfg->key, sizeof(cfg->key));
+	if (r < 0)
+		return 1;
+	if (load_own &&
+	    (r = load_own(cli->config_path, own, err, sizeof(err))) < 0) {
+		sky_cli_error(cli, "%s", err);
+		sodium_memzero(cfg->key, sizeof(cfg->key));
+		return 1;
+	}
+	if (cli->check_only) {
+		sodium_memzero(cfg->key, sizeof(cfg->key));
+		printf("configuration OK\n");
+		return 0;
+	}
+	sky_log_set_module(cfg->module);
+	sky_log_set_node(cli->node);
+	return -1;
 }

@@ -77,6 +77,18 @@ int sky_cli_no_operands(const struct sky_cli *cli, int argc, char **argv,
  * reported once, as sky_cli_error() does. Returns 0 or a negative errno.
  */
 int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed);
+/*
+ * Everything an actuator daemon does between its command line and its
+ * loop: logging as cli->prog, libsodium, the module file and this node
+ * (sky_cli_load), the cluster key wiped unless keep_key, then its own
+ * section through load_own(path, own, err, size) when given. Under
+ * --check it prints "configuration OK". Returns -1 to go on (logging then
+ * names the module and node), or the exit code.
+ */
+typedef int (*sky_cli_section_fn)(const char *path, void *own, char *err,
+				  size_t err_size);
+int sky_cli_start(struct sky_cli *cli, struct sky_config *cfg, bool keep_key,
+		  sky_cli_section_fn load_own, void *own);
 /* The message on stderr under --check, in the log otherwise. */
 void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
