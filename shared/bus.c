@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -361,4 +362,29 @@ int sky_ctl_call(const char *endpoint, const json_t *request, int timeout_ms,
 out:
 	sky_bus_close(&sock);
 	return r;
+}
+
+int sky_bus_write_state_file(const char *dir, const char *name,
+			     const json_t *obj)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/%s.json", dir, name) >=
+		    (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp", dir, name) >=
+		    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	_cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		int r = errno ? -errno : -EIO;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
 }

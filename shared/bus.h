@@ -158,6 +158,13 @@ int sky_bus_open_actuator(const char *run_dir, const char *module,
 			  bool want_status, void **sub, void **pub,
 			  char *failed_ep, size_t failed_size);
 
+/*
+ * DIR/NAME.json: a daemon's published object for operators and tests,
+ * replaced atomically (runtime state: not fsynced). 0 or -errno.
+ */
+int sky_bus_write_state_file(const char *dir, const char *name,
+			     const json_t *obj);
+
 /* Send a single JSON frame, or topic + JSON frames (non-blocking). */
 int sky_bus_send_json(void *sock, const json_t *obj);
 int sky_bus_publish(void *sock, const char *topic, const json_t *obj);

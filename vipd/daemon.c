@@ -658,30 +658,12 @@ json_t *vipd_actual_json(const struct vipd *d)
 			 "addresses", list, "counters", counters);
 }
 
-/* RUN/MODULE/vipd.json: the published object, for operators and tests. */
-static void write_status_file(const struct vipd *d, const json_t *obj)
-{
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-	snprintf(path, sizeof(path), "%s/vipd.json", d->run_dir);
-	snprintf(tmp, sizeof(tmp), "%s/.vipd.json.tmp", d->run_dir);
-	_cleanup_free_ char *text = json_dumps(obj, JSON_COMPACT);
-	if (!text)
-		return;
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return;
-	bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0)
-		unlink(tmp);
-}
-
 static void publish(struct vipd *d, int64_t now)
 {
 	json_t *obj = vipd_actual_json(d);
 	if (obj) {
 		sky_bus_publish(d->pub, d->topic_actual, obj);
-		write_status_file(d, obj);
+		sky_bus_write_state_file(d->run_dir, "vipd", obj);
 	}
 	json_decref(obj);
 	d->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
