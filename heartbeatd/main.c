@@ -10,6 +10,7 @@
 #include "node.h"
 #include "witness_server.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -59,6 +60,23 @@ static const char usage_text[] =
 
 enum { OPT_STATE_DIR = SKY_OPT_OWN, OPT_WITNESS };
 
+struct own_options {
+	const char *state_dir;
+	bool witness;
+};
+
+static int own_option(int opt, const char *arg, void *data)
+{
+	struct own_options *own = data;
+	if (opt == OPT_STATE_DIR)
+		own->state_dir = arg;
+	else if (opt == OPT_WITNESS)
+		own->witness = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -67,44 +85,25 @@ int main(int argc, char **argv)
 		{"witness", no_argument, NULL, OPT_WITNESS},
 		{0},
 	};
-	const char *state_dir = "/var/lib/skyha";
-	bool witness = false;
+	struct own_options own = {.state_dir = "/var/lib/skyha"};
 	static struct sky_config cfg;
 	struct sky_cli cli;
-	int c, r;
+	int r;
 
 	sky_cli_init(&cli, "heartbeatd", usage_text);
-	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
-	       -1) {
-		switch (sky_cli_option(&cli, c, optarg)) {
-		case SKY_CLI_TAKEN:
-			continue;
-		case SKY_CLI_EXIT_OK:
-			return 0;
-		case SKY_CLI_EXIT_FAIL:
-			return 1;
-		case SKY_CLI_NOT_MINE:
-			break;
-		}
-		if (c == OPT_STATE_DIR)
-			state_dir = optarg;
-		else if (c == OPT_WITNESS)
-			witness = true;
-		else
-			return sky_cli_usage_error(&cli);
-	}
-	if (sky_cli_no_operands(&cli, argc, argv, optind))
-		return 1;
+	r = sky_cli_parse(&cli, argc, argv, options, own_option, &own);
+	if (r >= 0)
+		return r;
 
-	sky_log_init(witness ? "heartbeatd-witness" : "heartbeatd",
+	sky_log_init(own.witness ? "heartbeatd-witness" : "heartbeatd",
 		     cli.verbose);
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialise");
 		return 1;
 	}
-	if (sky_cli_load(&cli, &cfg, !witness) < 0)
+	if (sky_cli_load(&cli, &cfg, !own.witness) < 0)
 		return 1;
-	if (witness && !cfg.quorum_witness) {
+	if (own.witness && !cfg.quorum_witness) {
 		fprintf(stderr,
 			"%s: quorum: none, so there is no witness to run\n",
 			cli.config_path);
@@ -116,12 +115,12 @@ int main(int argc, char **argv)
 	}
 
 	sky_log_set_module(cfg.module);
-	if (witness)
-		return witness_run(&cfg, state_dir) < 0 ? 1 : 0;
+	if (own.witness)
+		return witness_run(&cfg, own.state_dir) < 0 ? 1 : 0;
 
 	sky_log_set_node(cli.node);
 	static struct node node;
-	r = node_open(&node, &cfg, cli.node, cli.run_dir, state_dir);
+	r = node_open(&node, &cfg, cli.node, cli.run_dir, own.state_dir);
 	if (r >= 0)
 		r = node_run(&node);
 	node_close(&node);

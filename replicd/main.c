@@ -11,6 +11,7 @@
 #include "log.h"
 #include "settings.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -81,6 +82,32 @@ static int load_section(const char *path, void *set, char *err, size_t err_size)
 
 enum { OPT_STATE_DIR = SKY_OPT_OWN, OPT_STANDALONE };
 
+struct own_options {
+	const char *state_dir;
+	enum replicd_target standalone;
+};
+
+static int own_option(int opt, const char *arg, void *data)
+{
+	struct own_options *own = data;
+	if (opt == OPT_STATE_DIR) {
+		own->state_dir = arg;
+	} else if (opt == OPT_STANDALONE && strcmp(arg, "primary") == 0) {
+		own->standalone = RT_PRIMARY;
+	} else if (opt == OPT_STANDALONE && strcmp(arg, "secondary") == 0) {
+		own->standalone = RT_SECONDARY;
+	} else if (opt == OPT_STANDALONE) {
+		fprintf(stderr,
+			"replicd: --standalone: '%s' is not primary or "
+			"secondary\n",
+			arg);
+		return 1;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -89,53 +116,24 @@ int main(int argc, char **argv)
 		{"standalone", required_argument, NULL, OPT_STANDALONE},
 		{0},
 	};
-	const char *state_dir = "/var/lib/skyha";
-	enum replicd_target standalone = RT_NONE;
+	struct own_options own = {.state_dir = "/var/lib/skyha",
+				  .standalone = RT_NONE};
 	static struct sky_config cfg;
 	static struct replicd_settings set;
 	static struct replicd d;
 	struct sky_cli cli;
-	int c, r;
+	int r;
 
 	sky_cli_init(&cli, "replicd", usage_text);
-	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
-	       -1) {
-		switch (sky_cli_option(&cli, c, optarg)) {
-		case SKY_CLI_TAKEN:
-			continue;
-		case SKY_CLI_EXIT_OK:
-			return 0;
-		case SKY_CLI_EXIT_FAIL:
-			return 1;
-		case SKY_CLI_NOT_MINE:
-			break;
-		}
-		if (c == OPT_STATE_DIR) {
-			state_dir = optarg;
-		} else if (c == OPT_STANDALONE &&
-			   strcmp(optarg, "primary") == 0) {
-			standalone = RT_PRIMARY;
-		} else if (c == OPT_STANDALONE &&
-			   strcmp(optarg, "secondary") == 0) {
-			standalone = RT_SECONDARY;
-		} else if (c == OPT_STANDALONE) {
-			fprintf(stderr,
-				"replicd: --standalone: '%s' is not primary "
-				"or secondary\n",
-				optarg);
-			return 1;
-		} else {
-			return sky_cli_usage_error(&cli);
-		}
-	}
-	if (sky_cli_no_operands(&cli, argc, argv, optind))
-		return 1;
+	r = sky_cli_parse(&cli, argc, argv, options, own_option, &own);
+	if (r >= 0)
+		return r;
 
 	r = sky_cli_start(&cli, &cfg, true, load_section, &set);
 	if (r >= 0)
 		return r;
-	r = replicd_open(&d, &cfg, &set, cli.node, cli.run_dir, state_dir,
-			 standalone);
+	r = replicd_open(&d, &cfg, &set, cli.node, cli.run_dir, own.state_dir,
+			 own.standalone);
 	if (r >= 0)
 		r = replicd_run(&d);
 	replicd_close(&d);

@@ -12,6 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/* What cli_option() did with one getopt result. */
+enum sky_cli_result {
+	SKY_CLI_TAKEN,	   /* a common option: go on */
+	SKY_CLI_NOT_MINE,  /* the daemon's own option (or '?') */
+	SKY_CLI_EXIT_OK,   /* --help was printed: exit 0 */
+	SKY_CLI_EXIT_FAIL, /* the message was printed: exit 1 */
+};
+
 void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage)
 {
 	memset(cli, 0, sizeof(*cli));
@@ -21,8 +29,8 @@ void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage)
 	cli->run_dir = "/run/skyha";
 }
 
-enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
-				   const char *arg)
+static enum sky_cli_result cli_option(struct sky_cli *cli, int opt,
+				      const char *arg)
 {
 	switch (opt) {
 	case 'c':
@@ -55,14 +63,22 @@ enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
 	}
 }
 
-int sky_cli_parse(struct sky_cli *cli, int argc, char **argv)
+/* An unknown option (getopt printed why): the "Try --help" line. */
+static int usage_error(const struct sky_cli *cli)
 {
-	static const struct option options[] = {SKY_CLI_OPTIONS, {0}};
+	fprintf(stderr, "Try '%s --help'.\n", cli->prog);
+	return 1;
+}
+
+int sky_cli_parse(struct sky_cli *cli, int argc, char **argv,
+		  const struct option *options, sky_cli_own_fn own, void *data)
+{
+	static const struct option common[] = {SKY_CLI_OPTIONS, {0}};
 	int c;
 
-	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) !=
-	       -1) {
-		switch (sky_cli_option(cli, c, optarg)) {
+	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT,
+				options ? options : common, NULL)) != -1) {
+		switch (cli_option(cli, c, optarg)) {
 		case SKY_CLI_TAKEN:
 			continue;
 		case SKY_CLI_EXIT_OK:
@@ -70,26 +86,20 @@ int sky_cli_parse(struct sky_cli *cli, int argc, char **argv)
 		case SKY_CLI_EXIT_FAIL:
 			return 1;
 		case SKY_CLI_NOT_MINE:
-			return sky_cli_usage_error(cli);
+			break;
 		}
+		int r = own ? own(c, optarg, data) : -EINVAL;
+		if (r == -EINVAL)
+			return usage_error(cli);
+		if (r != 0)
+			return 1;
 	}
-	return sky_cli_no_operands(cli, argc, argv, optind) ? 1 : -1;
-}
-
-int sky_cli_usage_error(const struct sky_cli *cli)
-{
-	fprintf(stderr, "Try '%s --help'.\n", cli->prog);
-	return 1;
-}
-
-int sky_cli_no_operands(const struct sky_cli *cli, int argc, char **argv,
-			int optind_after)
-{
-	if (optind_after >= argc)
-		return 0;
-	fprintf(stderr, "%s: unexpected argument '%s'\n", cli->prog,
-		argv[optind_after]);
-	return sky_cli_usage_error(cli);
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli->prog,
+			argv[optind]);
+		return usage_error(cli);
+	}
+	return -1;
 }
 
 void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)

@@ -6,12 +6,11 @@
  * name from the host name when --node is absent, and report a bad file on
  * stderr under --check (for the operator at the terminal) or in the log
  * otherwise (for journalctl). One copy of that, here; each daemon keeps its
- * own getopt loop for its own options and hands the common ones over.
+ * own options table and a handler for them.
  *
  *	static const struct option options[] = {SKY_CLI_OPTIONS,
  *		{"state-dir", required_argument, NULL, OPT_STATE_DIR}, {0}};
- *	while ((c = getopt_long(argc, argv, SKY_CLI_SHORT, options, NULL)) != -1)
- *		switch (sky_cli_option(&cli, c, optarg)) { ... }
+ *	r = sky_cli_parse(&cli, argc, argv, options, own_option, &mine);
  */
 #ifndef SKYHA_CLI_H
 #define SKYHA_CLI_H
@@ -47,28 +46,23 @@ struct sky_cli {
 	bool check_only, verbose;
 };
 
-/* What sky_cli_option() did with one getopt result. */
-enum sky_cli_result {
-	SKY_CLI_TAKEN,	   /* a common option: go on */
-	SKY_CLI_NOT_MINE,  /* the daemon's own option (or '?') */
-	SKY_CLI_EXIT_OK,   /* --help was printed: exit 0 */
-	SKY_CLI_EXIT_FAIL, /* the message was printed: exit 1 */
-};
-
 /* Defaults: /etc/skyha/skyha.yaml, /run/skyha, no node, neither -n nor -v. */
 void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage);
-enum sky_cli_result sky_cli_option(struct sky_cli *cli, int opt,
-				   const char *arg);
+
 /*
- * The whole command line of a daemon that has only the common options:
- * -1 to go on, or the exit code (0 after --help, 1 after a message).
+ * A daemon's own option (numbered from SKY_OPT_OWN): 0 when taken, 1 when
+ * refused (the message printed), -EINVAL when it is not one of its own.
  */
-int sky_cli_parse(struct sky_cli *cli, int argc, char **argv);
-/* An unknown option (getopt printed why): the "Try --help" line, exit 1. */
-int sky_cli_usage_error(const struct sky_cli *cli);
-/* After the loop: no stray arguments. 0, or 1 with the message printed. */
-int sky_cli_no_operands(const struct sky_cli *cli, int argc, char **argv,
-			int optind_after);
+typedef int (*sky_cli_own_fn)(int opt, const char *arg, void *data);
+
+/*
+ * The whole command line. options is the daemon's table (SKY_CLI_OPTIONS
+ * first, then its own, {0}-terminated), or NULL when it has only the
+ * common ones; own handles the rest. -1 to go on, or the exit code (0
+ * after --help, 1 after a message).
+ */
+int sky_cli_parse(struct sky_cli *cli, int argc, char **argv,
+		  const struct option *options, sky_cli_own_fn own, void *data);
 
 /*
  * Load the module file and find this node in it: --node, else the short

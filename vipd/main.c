@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	int r;
 
 	sky_cli_init(&cli, "vipd", usage_text);
-	r = sky_cli_parse(&cli, argc, argv);
+	r = sky_cli_parse(&cli, argc, argv, NULL, NULL, NULL);
 	if (r >= 0)
 		return r;
 
