@@ -280,6 +280,23 @@ static int emit_simple(replicd_emit_fn emit, void *ctx, uint8_t type,
 	return emit(ctx, &op);
 }
 
+/* The symlink at it (owner from rs->st), replacing what is there first. */
+static int emit_symlink(const struct replicd_resync *rs,
+			const struct rs_item *it, const char *target,
+			bool remove_first, replicd_emit_fn emit, void *ctx)
+{
+	int r;
+	if (remove_first && (r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
+		return r;
+	struct replicd_op op = {.type = ROP_SYMLINK,
+				.dir = it->dir,
+				.path = it->path,
+				.target = target,
+				.uid = rs->st.st_uid,
+				.gid = rs->st.st_gid};
+	return emit(ctx, &op);
+}
+
 /* Every user./trusted. xattr of fd, as SETXATTR ops (after a clear). */
 static int emit_xattrs(struct replicd_resync *rs, const struct rs_item *it,
 		       int fd, replicd_emit_fn emit, void *ctx)
@@ -466,16 +483,7 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 		if (n <= 0)
 			return 0; /* changed meanwhile: a live op follows */
 		target[n] = '\0';
-		if (!it->copy &&
-		    (r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
-			return r;
-		struct replicd_op op = {.type = ROP_SYMLINK,
-					.dir = it->dir,
-					.path = it->path,
-					.target = target,
-					.uid = rs->st.st_uid,
-					.gid = rs->st.st_gid};
-		return emit(ctx, &op);
+		return emit_symlink(rs, it, target, !it->copy, emit, ctx);
 	}
 	if (!S_ISREG(rs->st.st_mode)) {
 		/* FIFO, socket, device: the entry is all there is. */
@@ -808,15 +816,7 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 		if (same || n <= 0)
 			return 0;
 		target[n] = '\0';
-		if ((r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
-			return r;
-		struct replicd_op op = {.type = ROP_SYMLINK,
-					.dir = it->dir,
-					.path = it->path,
-					.target = target,
-					.uid = rs->st.st_uid,
-					.gid = rs->st.st_gid};
-		return emit(ctx, &op);
+		return emit_symlink(rs, it, target, true, emit, ctx);
 	}
 	if (!S_ISREG(rs->st.st_mode)) {
 		rs->have_cur = false;
