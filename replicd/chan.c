@@ -4,6 +4,7 @@
 #include "chan.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 static const char hs_context[] = "skyha replicd v1 handshake";
@@ -203,52 +204,139 @@ int replicd_hs_server_finish(struct replicd_hs *hs, const uint8_t *in,
 	return 0;
 }
 
-void replicd_stream_tx_init(struct replicd_stream *s, const uint8_t key[32],
-			    uint8_t header[REPLICD_STREAM_HEADER])
+/* --- the stream: AES-256-GCM with counter nonces (chan.h) ------------- */
+
+static int dir_key(struct replicd_stream_dir *d, const uint8_t key[32],
+		   bool encrypt)
 {
-	crypto_secretstream_xchacha20poly1305_init_push(&s->tx, header, key);
-	s->tx_ready = true;
+	const EVP_CIPHER *aes = EVP_aes_256_gcm();
+	if (!d->ctx && !(d->ctx = EVP_CIPHER_CTX_new()))
+		return -ENOMEM;
+	memcpy(d->key, key, sizeof(d->key));
+	d->counter = 0;
+	d->bytes = 0;
+	int ok = encrypt ? EVP_EncryptInit_ex(d->ctx, aes, NULL, key, NULL)
+			 : EVP_DecryptInit_ex(d->ctx, aes, NULL, key, NULL);
+	return ok == 1 ? 0 : -ENOMEM;
+}
+
+/* After each message, on both sides alike: a fresh key now and then. */
+static int dir_account(struct replicd_stream_dir *d, size_t len,
+		       uint64_t rekey_bytes, bool encrypt)
+{
+	static const char label[] = "rekey";
+	uint8_t next[32];
+
+	d->counter++;
+	d->bytes += len;
+	if (d->bytes < rekey_bytes)
+		return 0;
+	crypto_generichash(next, sizeof(next), (const uint8_t *)label,
+			   sizeof(label) - 1, d->key, sizeof(d->key));
+	int r = dir_key(d, next, encrypt);
+	sodium_memzero(next, sizeof(next));
+	return r;
+}
+
+static void dir_nonce(const struct replicd_stream_dir *d,
+		      uint8_t nonce[REPLICD_STREAM_HEADER])
+{
+	memcpy(nonce, d->iv, REPLICD_STREAM_HEADER);
+	for (int i = 0; i < 8; i++)
+		nonce[REPLICD_STREAM_HEADER - 1 - i] ^=
+			(uint8_t)(d->counter >> (8 * i));
+}
+
+static void dir_free(struct replicd_stream_dir *d)
+{
+	EVP_CIPHER_CTX_free(d->ctx);
+	sodium_memzero(d, sizeof(*d));
+}
+
+int replicd_stream_tx_init(struct replicd_stream *s, const uint8_t key[32],
+			   uint8_t header[REPLICD_STREAM_HEADER])
+{
+	randombytes_buf(s->tx.iv, sizeof(s->tx.iv));
+	memcpy(header, s->tx.iv, REPLICD_STREAM_HEADER);
+	if (!s->rekey_bytes)
+		s->rekey_bytes = REPLICD_REKEY_BYTES;
+	int r = dir_key(&s->tx, key, true);
+	s->tx_ready = r == 0;
+	return r;
 }
 
 int replicd_stream_rx_init(struct replicd_stream *s, const uint8_t key[32],
 			   const uint8_t *header, size_t len)
 {
-	if (len != REPLICD_STREAM_HEADER ||
-	    crypto_secretstream_xchacha20poly1305_init_pull(&s->rx, header,
-							    key) != 0)
+	if (len != REPLICD_STREAM_HEADER)
 		return -EBADMSG;
-	s->rx_ready = true;
-	return 0;
+	memcpy(s->rx.iv, header, REPLICD_STREAM_HEADER);
+	if (!s->rekey_bytes)
+		s->rekey_bytes = REPLICD_REKEY_BYTES;
+	int r = dir_key(&s->rx, key, false);
+	s->rx_ready = r == 0;
+	return r;
+}
+
+void replicd_stream_free(struct replicd_stream *s)
+{
+	dir_free(&s->tx);
+	dir_free(&s->rx);
+	s->tx_ready = s->rx_ready = false;
 }
 
 int replicd_stream_seal(struct replicd_stream *s, const uint8_t *pt, size_t len,
 			uint8_t *out, size_t size)
 {
-	unsigned long long n;
+	uint8_t nonce[REPLICD_STREAM_HEADER];
+	int n = 0, f = 0;
 
 	if (!s->tx_ready)
 		return -EINVAL;
 	if (len > REPLICD_OP_MAX || size < len + REPLICD_STREAM_ABYTES)
 		return -EMSGSIZE;
-	crypto_secretstream_xchacha20poly1305_push(
-		&s->tx, out, &n, pt, len, NULL, 0,
-		crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
-	return (int)n;
+	dir_nonce(&s->tx, nonce);
+	if (EVP_EncryptInit_ex(s->tx.ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(s->tx.ctx, out, &n, pt, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(s->tx.ctx, out + n, &f) != 1 ||
+	    (size_t)(n + f) != len ||
+	    EVP_CIPHER_CTX_ctrl(s->tx.ctx, EVP_CTRL_GCM_GET_TAG,
+				REPLICD_STREAM_ABYTES, out + len) != 1)
+		return -EIO;
+	int r = dir_account(&s->tx, len, s->rekey_bytes, true);
+	if (r < 0) {
+		s->tx_ready = false; /* no key: the connection must end */
+		return r;
+	}
+	return (int)(len + REPLICD_STREAM_ABYTES);
 }
 
 int replicd_stream_open(struct replicd_stream *s, const uint8_t *ct, size_t len,
 			uint8_t *out, size_t size)
 {
-	unsigned long long n;
-	unsigned char tag;
+	uint8_t nonce[REPLICD_STREAM_HEADER];
+	int n = 0, f = 0;
 
 	if (!s->rx_ready || len < REPLICD_STREAM_ABYTES ||
-	    len - REPLICD_STREAM_ABYTES > size)
+	    len - REPLICD_STREAM_ABYTES > size ||
+	    len - REPLICD_STREAM_ABYTES > REPLICD_OP_MAX)
 		return -EBADMSG;
-	/* A failed open leaves the state unchanged: the caller disconnects. */
-	if (crypto_secretstream_xchacha20poly1305_pull(&s->rx, out, &n, &tag,
-						       ct, len, NULL, 0) != 0 ||
-	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+	size_t plen = len - REPLICD_STREAM_ABYTES;
+	dir_nonce(&s->rx, nonce);
+	/* GCM decrypts before it verifies: out is garbage unless this
+	 * returns a length. A failed open leaves the counter unchanged
+	 * (the caller disconnects). */
+	if (EVP_DecryptInit_ex(s->rx.ctx, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(s->rx.ctx, out, &n, ct, (int)plen) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(s->rx.ctx, EVP_CTRL_GCM_SET_TAG,
+				REPLICD_STREAM_ABYTES,
+				(void *)(ct + plen)) != 1 ||
+	    EVP_DecryptFinal_ex(s->rx.ctx, out + n, &f) != 1 ||
+	    (size_t)(n + f) != plen)
 		return -EBADMSG;
-	return (int)n;
+	if (dir_account(&s->rx, plen, s->rekey_bytes, false) < 0) {
+		s->rx_ready = false;
+		return -EBADMSG;
+	}
+	return (int)plen;
 }

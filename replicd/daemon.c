@@ -315,7 +315,9 @@ static int start_handshake(struct replicd *d, struct replicd_conn *c)
 static int send_header(struct replicd_conn *c)
 {
 	uint8_t header[REPLICD_STREAM_HEADER];
-	replicd_stream_tx_init(&c->st, c->hs.tx_key, header);
+	int r = replicd_stream_tx_init(&c->st, c->hs.tx_key, header);
+	if (r < 0)
+		return r;
 	c->stage = RC_WAIT_HEADER;
 	return replicd_conn_put(c, header, sizeof(header));
 }

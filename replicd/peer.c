@@ -69,7 +69,7 @@ void replicd_conn_free(struct replicd_conn **cp)
 	free(c->in);
 	free(c->out);
 	replicd_hs_wipe(&c->hs);
-	sodium_memzero(&c->st, sizeof(c->st));
+	replicd_stream_free(&c->st);
 	free(c);
 	*cp = NULL;
 }

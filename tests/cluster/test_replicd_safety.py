@@ -344,12 +344,14 @@ def closed(s):
         pass
     s.close()
 
+VERSION = 2  # REPLICD_HS_VERSION (replicd/chan.h)
+
 def hello():
-    return b"SKR1" + bytes([1, 1]) + name(cluster) + name(module) + name(node) + os.urandom(32)
+    return b"SKR1" + bytes([VERSION, 1]) + name(cluster) + name(module) + name(node) + os.urandom(32)
 
 def auth(k, hello_c, hello_s):
     kh = hashlib.blake2b(b"skyha replicd v1 handshake", digest_size=32, key=k).digest()
-    return b"SKR1" + bytes([1, 3]) + hmac.new(kh, b"C" + hello_c + hello_s, "sha256").digest()
+    return b"SKR1" + bytes([VERSION, 3]) + hmac.new(kh, b"C" + hello_c + hello_s, "sha256").digest()
 
 # 1. garbage instead of a HELLO
 s = conn(); s.sendall(frame(os.urandom(40))); closed(s)
@@ -371,7 +373,7 @@ s = conn(); s.sendall(frame(hc)); recv_frame(s); s.sendall(frame(a)); closed(s)
 for forged in (os.urandom(100), os.urandom(10)):
     s = conn(); hc = hello(); s.sendall(frame(hc)); hs = recv_frame(s)
     s.sendall(frame(auth(key, hc, hs or b"")))
-    s.sendall(frame(os.urandom(24)) + frame(forged)); closed(s)
+    s.sendall(frame(os.urandom(12)) + frame(forged)); closed(s)  # IV, then a frame
     time.sleep(1.5)
 print("sent")
 """

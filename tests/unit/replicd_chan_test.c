@@ -65,7 +65,7 @@ static void test_wrong_cluster_key_is_rejected_by_both_sides(void)
 		     -EKEYREJECTED);
 	/* A client without the key cannot forge AUTH either. */
 	struct replicd_hs s;
-	uint8_t out[REPLICD_HS_MAX], auth[6 + REPLICD_MAC] = "SKR1\x01\x03";
+	uint8_t out[REPLICD_HS_MAX], auth[6 + REPLICD_MAC] = "SKR1\x02\x03";
 	replicd_hs_init(&s, false, key, "demo", "app", "node2", "node1",
 			nonce_b);
 	CHECK(replicd_hs_server_reply(&s, p.m1, (size_t)p.n1, out,
@@ -130,7 +130,7 @@ static void test_malformed_handshake_messages_are_rejected(void)
 	struct replicd_hs s;
 	uint8_t out[REPLICD_HS_MAX], bad[REPLICD_HS_MAX];
 	memcpy(bad, p.m1, (size_t)p.n1);
-	bad[4] = 2; /* version */
+	bad[4] = REPLICD_HS_VERSION + 1; /* version */
 	replicd_hs_init(&s, false, key, "demo", "app", "node2", "node1",
 			nonce_b);
 	CHECK_EQ_INT(replicd_hs_server_reply(&s, bad, (size_t)p.n1, out,
@@ -146,8 +146,14 @@ static void streams(struct replicd_stream *tx, struct replicd_stream *rx)
 	uint8_t k[32] = {42}, header[REPLICD_STREAM_HEADER];
 	memset(tx, 0, sizeof(*tx));
 	memset(rx, 0, sizeof(*rx));
-	replicd_stream_tx_init(tx, k, header);
+	CHECK_EQ_INT(replicd_stream_tx_init(tx, k, header), 0);
 	CHECK_EQ_INT(replicd_stream_rx_init(rx, k, header, sizeof(header)), 0);
+}
+
+static void streams_free(struct replicd_stream *tx, struct replicd_stream *rx)
+{
+	replicd_stream_free(tx);
+	replicd_stream_free(rx);
 }
 
 static void test_sealed_frames_open_in_order(void)
@@ -165,6 +171,50 @@ static void test_sealed_frames_open_in_order(void)
 			sizeof(msg));
 		CHECK_EQ_INT(pt[0], i);
 	}
+	streams_free(&tx, &rx);
+}
+
+/* Both sides change keys at the same message; the old key's frames and
+ * a frame sealed under a key the receiver has not reached do not open. */
+static void test_stream_rekeys_in_step_on_both_sides(void)
+{
+	struct replicd_stream tx, rx;
+	uint8_t ct[64], pt[64], msg[32] = "thirty-two bytes of operation..";
+	uint8_t first[64];
+	memset(&tx, 0, sizeof(tx));
+	memset(&rx, 0, sizeof(rx));
+	tx.rekey_bytes = rx.rekey_bytes = 100; /* every 4th message */
+	uint8_t k[32] = {7}, header[REPLICD_STREAM_HEADER];
+	CHECK_EQ_INT(replicd_stream_tx_init(&tx, k, header), 0);
+	CHECK_EQ_INT(replicd_stream_rx_init(&rx, k, header, sizeof(header)), 0);
+	uint8_t key0[32];
+	memcpy(key0, tx.tx.key, sizeof(key0));
+	int n0 = 0;
+	for (int i = 0; i < 10; i++) {
+		msg[0] = (uint8_t)i;
+		int n = replicd_stream_seal(&tx, msg, sizeof(msg), ct,
+					    sizeof(ct));
+		CHECK_EQ_INT(n, sizeof(msg) + REPLICD_STREAM_ABYTES);
+		if (i == 0) {
+			memcpy(first, ct, (size_t)n);
+			n0 = n;
+		}
+		CHECK_EQ_INT(
+			replicd_stream_open(&rx, ct, (size_t)n, pt, sizeof(pt)),
+			sizeof(msg));
+		CHECK_EQ_INT(pt[0], i);
+	}
+	/* 10 messages of 32 bytes: keys changed after the 4th and 8th. */
+	CHECK(memcmp(key0, tx.tx.key, sizeof(key0)) != 0);
+	CHECK(memcmp(tx.tx.key, rx.rx.key, sizeof(key0)) == 0);
+	CHECK_EQ_INT((int)tx.tx.counter, 2);
+	CHECK_EQ_INT((int)rx.rx.counter, 2);
+	/* The first frame had counter 0 under the first key: now the key
+	 * differs, so its replay at counter... 2 fails, as does counter 0. */
+	CHECK_EQ_INT(replicd_stream_open(&rx, first, (size_t)n0, pt,
+					 sizeof(pt)),
+		     -EBADMSG);
+	streams_free(&tx, &rx);
 }
 
 static void test_forged_replayed_reordered_truncated_frames_do_not_open(void)
@@ -195,6 +245,7 @@ static void test_forged_replayed_reordered_truncated_frames_do_not_open(void)
 		     -EBADMSG);
 	CHECK_EQ_INT(replicd_stream_open(&rx, b, (size_t)nb, pt, sizeof(pt)),
 		     sizeof(msg));
+	streams_free(&tx, &rx);
 }
 
 static void test_frame_from_another_session_does_not_open(void)
@@ -206,6 +257,8 @@ static void test_frame_from_another_session_does_not_open(void)
 	int n = replicd_stream_seal(&tx1, msg, sizeof(msg), ct, sizeof(ct));
 	CHECK_EQ_INT(replicd_stream_open(&rx2, ct, (size_t)n, pt, sizeof(pt)),
 		     -EBADMSG);
+	streams_free(&tx1, &rx1);
+	streams_free(&tx2, &rx2);
 }
 
 TEST_MAIN(TEST(test_handshake_between_configured_peers_agrees_on_keys),
@@ -213,6 +266,7 @@ TEST_MAIN(TEST(test_handshake_between_configured_peers_agrees_on_keys),
 	  TEST(test_wrong_cluster_key_is_rejected_by_both_sides),
 	  TEST(test_unknown_node_and_other_cluster_are_rejected),
 	  TEST(test_replayed_handshake_does_not_authenticate),
+	  TEST(test_stream_rekeys_in_step_on_both_sides),
 	  TEST(test_malformed_handshake_messages_are_rejected),
 	  TEST(test_sealed_frames_open_in_order),
 	  TEST(test_forged_replayed_reordered_truncated_frames_do_not_open),
