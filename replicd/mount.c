@@ -487,6 +487,71 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	return n < 0 ? -errno : (int)n;
 }
 
+/*
+ * A write goes to the peer in pieces of REPLICD_PIECE bytes, each its own
+ * operation, so that the stages overlap: while we write piece i+1 here,
+ * the loop seals and sends piece i and the peer opens piece i-1. As one
+ * operation, the four stages of a 1 MiB write ran one after another, with
+ * a core idle most of the time. Each piece is written here before it is
+ * numbered (run_op's rule), so a short or failed write sends exactly the
+ * bytes that reached our disk, and the caller hears that count. The
+ * caller returns once the last piece is acknowledged (acks are
+ * cumulative), or, for a piece that could not be sent, once that may be
+ * acknowledged without the peer.
+ */
+static int run_write(struct replicd_op *op, int fd)
+{
+	struct replicd_mount *m = self();
+	struct replicd_ticket tickets[REPLICD_DATA_MAX / REPLICD_PIECE];
+	size_t done = 0, count = 0;
+	int r = replicd_repl_begin(m->repl);
+	if (r < 0)
+		return r;
+	op->dir = m->index;
+	r = track_op(m, op, fd);
+	if (r < 0) {
+		log_warning("cannot record write of '%s' for resync: %s; "
+			    "refusing it",
+			    op->path ? op->path : "", strerror(-r));
+		replicd_repl_end(m->repl);
+		return -EIO;
+	}
+	while (done < op->data_len) {
+		struct replicd_op piece = *op;
+		size_t want = op->data_len - done;
+		if (want > REPLICD_PIECE)
+			want = REPLICD_PIECE;
+		piece.offset += done;
+		piece.data += done;
+		piece.data_len = want;
+		r = replicd_fs_apply(m->root, &piece, fd, 0, NULL);
+		if (r <= 0)
+			break;
+		piece.data_len = (size_t)r;
+		if (op->path || op->handle) {
+			int q = replicd_repl_submit(m->repl, &piece, false,
+						    &tickets[count++]);
+			if (q < 0)
+				log_warning("replication of write failed: %s",
+					    strerror(-q));
+		}
+		done += (size_t)r;
+		if ((size_t)r < want)
+			break; /* short: the caller hears how much */
+	}
+	replicd_repl_end(m->repl);
+	size_t last_wait = count;
+	for (size_t i = 0; i < count; i++) {
+		if (tickets[i].degraded)
+			replicd_repl_wait(m->repl, &tickets[i]);
+		else if (tickets[i].wait)
+			last_wait = i;
+	}
+	if (last_wait < count)
+		replicd_repl_wait(m->repl, &tickets[last_wait]);
+	return done ? (int)done : r;
+}
+
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -498,7 +563,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 				.data_len = size};
 	if (size > REPLICD_DATA_MAX)
 		return -EFBIG;
-	return run_op(&op, fd_of(fi), false, 0, NULL);
+	return run_write(&op, fd_of(fi));
 }
 
 static int op_statfs(const char *path, struct statvfs *st)

@@ -27,6 +27,8 @@
 #define REPLICD_PATH_MAX 4095
 #define REPLICD_NAME_MAX 255	   /* xattr names */
 #define REPLICD_DATA_MAX (1 << 20) /* one write or xattr value */
+/* A write is sent in pieces of this size (mount.c, run_write). */
+#define REPLICD_PIECE (128u << 10)
 #define REPLICD_MAX_DIRS 16
 /* The largest encoded operation: data plus three paths and headroom. */
 #define REPLICD_OP_MAX (REPLICD_DATA_MAX + 3 * (REPLICD_PATH_MAX + 2) + 512)
