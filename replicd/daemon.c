@@ -104,6 +104,18 @@ static int handle_fd(struct replicd *d, const struct replicd_op *op)
 	return fd;
 }
 
+static void apply_failed(struct replicd *d, uint8_t type, const char *path,
+			 uint64_t seq, int err)
+{
+	d->apply_errors++;
+	sky_log_ratelimited(&d->rl_apply, LOG_ERR,
+			    "cannot apply %s of '%s' (seq %llu): %s; this "
+			    "node's data now differs from the primary's: "
+			    "reconnecting for a resync",
+			    replicd_op_name(type), path ? path : "",
+			    (unsigned long long)seq, strerror(-err));
+}
+
 /* Apply one operation of the primary; -errno if it failed. */
 static int apply(struct replicd *d, const struct replicd_op *op)
 {
@@ -139,14 +151,59 @@ failed:
 		d->apply_errors_resync++;
 		return 0;
 	}
-	d->apply_errors++;
-	sky_log_ratelimited(&d->rl_apply, LOG_ERR,
-			    "cannot apply %s of '%s' (seq %llu): %s; this "
-			    "node's data now differs from the primary's: "
-			    "reconnecting for a resync",
-			    replicd_op_name(op->type), op->path ? op->path : "",
-			    (unsigned long long)op->seq, strerror(-r));
+	apply_failed(d, op->type, op->path, op->seq, r);
 	return r;
+}
+
+/*
+ * Hand a write to the applier thread; apply anything else here, once the
+ * applier has written everything before it (applier.h). Frees job.
+ */
+static int apply_or_queue(struct replicd *d, struct replicd_write_job *job)
+{
+	const struct replicd_op *op = &job->op;
+	int r;
+
+	if (op->type != ROP_WRITE) {
+		replicd_applier_drain(&d->applier);
+		r = apply(d, op);
+		free(job);
+		return r;
+	}
+	job->root = d->mounts[op->dir].root;
+	job->fd = -1;
+	job->resyncing = d->sec_resyncing;
+	if (op->handle) {
+		job->fd = handle_fd(d, op);
+		if (job->fd == -ENOENT && (!op->path || !*op->path)) {
+			free(job); /* unlinked on the primary: unreachable */
+			return 0;
+		}
+		if (job->fd < 0) {
+			r = job->fd;
+			if (d->sec_resyncing) {
+				d->apply_errors_resync++;
+				r = 0;
+			} else {
+				apply_failed(d, op->type, op->path, op->seq,
+					     r);
+			}
+			free(job);
+			return r;
+		}
+	}
+	replicd_applier_push(&d->applier, job);
+	return 0;
+}
+
+/* Did a write of the applier fail? Then as for apply's own failure. */
+static int applier_failed(struct replicd *d)
+{
+	struct replicd_apply_failure f;
+	if (!replicd_applier_take_failure(&d->applier, &f))
+		return 0;
+	apply_failed(d, ROP_WRITE, f.path, f.seq, f.err);
+	return f.err;
 }
 
 /* --- connection lifecycle ---------------------------------------------- */
@@ -212,6 +269,10 @@ static void drop_conn(struct replicd *d, struct replicd_conn **cp,
 			free_inflight(d);
 			end_peer_session(d);
 		} else {
+			replicd_applier_drain(&d->applier);
+			/* Not into the next session: report it now. */
+			if (applier_failed(d) < 0)
+				d->data = SKY_REPLICA_INCONSISTENT;
 			handles_clear(d);
 			d->have_seq = false;
 			d->ack_due = 0;
@@ -284,6 +345,7 @@ static void session_up(struct replicd *d, struct replicd_conn **cp)
 			d->conn = d->pending;
 			d->pending = NULL;
 		}
+		replicd_applier_drain(&d->applier);
 		handles_clear(d);
 		d->have_seq = false;
 		d->sec_resyncing = false;
@@ -684,18 +746,34 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		       const uint8_t *p, size_t len)
 {
-	static uint8_t plain[REPLICD_FRAME_MAX];
-	static struct replicd_op_store store;
-	struct replicd_op op;
-	int n = replicd_stream_open(&c->st, p, len, plain, sizeof(plain));
-	if (n < 0)
-		return -EBADMSG;
-	if (replicd_op_decode(plain, (size_t)n, &op, &store) < 0)
-		return -EPROTO;
-	if (c->client)
+	if (c->client) {
+		/* Acks and the peer's record: small, handled here. */
+		static uint8_t plain[REPLICD_FRAME_MAX];
+		static struct replicd_op_store store;
+		struct replicd_op op;
+		int n = replicd_stream_open(&c->st, p, len, plain,
+					    sizeof(plain));
+		if (n < 0)
+			return -EBADMSG;
+		if (replicd_op_decode(plain, (size_t)n, &op, &store) < 0)
+			return -EPROTO;
 		return on_peer_frame(d, &op);
+	}
+	/* The primary's: opened into a job the applier may take over. */
+	struct replicd_write_job *job = replicd_write_job_new(len);
+	if (!job)
+		return -ENOMEM;
+	int n = replicd_stream_open(&c->st, p, len, job->buf, job->cap);
+	if (n < 0 || replicd_op_decode(job->buf, (size_t)n, &job->op,
+				       &job->store) < 0) {
+		free(job);
+		return n < 0 ? -EBADMSG : -EPROTO;
+	}
+	const struct replicd_op *op = &job->op;
+	int r = 0;
 	d->last_primary_rx_ms = c->last_rx_ms;
-	if (op.type == ROP_PING) {
+	if (op->type == ROP_PING) {
+		free(job);
 		d->ack_due = d->have_seq ? d->last_seq : 0;
 		if (!d->ack_due) {
 			struct replicd_op ack = {.type = ROP_ACK, .seq = 0};
@@ -703,50 +781,62 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		}
 		return 0;
 	}
-	if (op.type == ROP_SYNC) {
+	if (op->type == ROP_SYNC) {
 		if (d->target != RT_SECONDARY)
-			return -EROFS;
-		on_sync(d, &op);
-		return 0;
+			r = -EROFS;
+		else {
+			replicd_applier_drain(&d->applier);
+			on_sync(d, op);
+		}
+		free(job);
+		return r;
 	}
-	if (op.type == ROP_ACK || op.type == ROP_RECORD ||
-	    op.type == ROP_RECORD_END || op.type == ROP_HASHES ||
-	    op.type == ROP_HASHES_END || op.dir >= d->mount_count)
-		return -EPROTO;
-	if (d->have_seq && op.seq != d->last_seq + 1)
-		return -EPROTO; /* lost or replayed: never apply out of order */
-	if (d->target != RT_SECONDARY)
-		return -EROFS;
-	if (d->diverged)
-		return -EPROTO; /* never mix the primary's changes in */
+	if (op->type == ROP_ACK || op->type == ROP_RECORD ||
+	    op->type == ROP_RECORD_END || op->type == ROP_HASHES ||
+	    op->type == ROP_HASHES_END || op->dir >= d->mount_count)
+		r = -EPROTO;
+	else if (d->have_seq && op->seq != d->last_seq + 1)
+		r = -EPROTO; /* lost or replayed: never apply out of order */
+	else if (d->target != RT_SECONDARY)
+		r = -EROFS;
+	else if (d->diverged)
+		r = -EPROTO; /* never mix the primary's changes in */
+	if (r < 0) {
+		free(job);
+		return r;
+	}
 	d->have_seq = true;
-	d->last_seq = op.seq;
+	d->last_seq = op->seq;
 	/*
 	 * Acks are cumulative and we apply in sequence: an ack sent before
-	 * applying op.seq still follows every earlier fsync or flush having
-	 * ended. A write is owed receipt only: ack it before it reaches the
-	 * disk, so the primary's writer goes on while we apply (and while
-	 * the next frames arrive). Unless more frames are already here: the
-	 * batch's last ack covers them all.
+	 * applying op->seq still follows every earlier fsync or flush having
+	 * ended (those wait for the applier, then run here). A write is owed
+	 * receipt only: ack it before it reaches the disk, so the primary's
+	 * writer goes on while the applier writes (and while the next frames
+	 * arrive). Unless more frames are already here: the batch's last ack
+	 * covers them all.
 	 */
-	bool early = replicd_op_ack_on_receipt(op.type) &&
+	uint64_t seq = op->seq;
+	bool early = replicd_op_ack_on_receipt(op->type) &&
 		     !replicd_conn_next_ready(c);
 	if (early) {
-		struct replicd_op ack = {.type = ROP_ACK, .seq = op.seq};
-		int r = send_op(c, &ack);
-		if (r < 0)
+		struct replicd_op ack = {.type = ROP_ACK, .seq = seq};
+		r = send_op(c, &ack);
+		if (r < 0) {
+			free(job);
 			return r;
+		}
 		d->ack_due = 0;
 		/* A failed send shows again in conn_output. */
 		if (replicd_conn_flush(c) < 0) {
 		}
 	}
-	if (apply(d, &op) < 0) {
+	if (apply_or_queue(d, job) < 0 || applier_failed(d) < 0) {
 		d->data = SKY_REPLICA_INCONSISTENT;
 		return -EIO;
 	}
 	if (!early)
-		d->ack_due = op.seq;
+		d->ack_due = seq;
 	return 0;
 }
 
@@ -874,6 +964,10 @@ static void pump(struct replicd *d)
 		    replicd_conn_put_sealed(c, it->buf, it->len) < 0) {
 			free(it);
 		} else {
+			/* Out at once: the peer opens this one while we seal
+			 * the next. A failed send shows in conn_output. */
+			if (replicd_conn_flush(c) < 0) {
+			}
 			if (d->inflight_tail)
 				d->inflight_tail->next = it;
 			else
@@ -966,6 +1060,8 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	/* Sessions of the old role end. */
 	drop_conn(d, &d->conn, "role changed");
 	drop_conn(d, &d->pending, "role changed");
+	/* Every write received is on disk before a new role starts. */
+	replicd_applier_drain(&d->applier);
 	/* Waits for a write in progress, so none straddles the change. */
 	replicd_repl_set_writable(&d->repl, t == RT_PRIMARY);
 	if (t == RT_PRIMARY) {
@@ -1350,6 +1446,7 @@ static void walk_pump(struct replicd *d)
 	if (!d->walk || !peer_up(d) || d->conn->client ||
 	    replicd_conn_wants_write(d->conn))
 		return;
+	replicd_applier_drain(&d->applier); /* hash what is on disk */
 	int r = replicd_manifest_walk_step(d->walk, 4u << 20, send_big, d);
 	if (r == 0) {
 		struct replicd_op end = {.type = ROP_HASHES_END};
@@ -1367,6 +1464,13 @@ static void secondary_checks(struct replicd *d, int64_t now)
 {
 	if (d->target != RT_SECONDARY)
 		return;
+	/* A write of the applier failed after the last frame came. */
+	if (d->conn && applier_failed(d) < 0) {
+		d->data = SKY_REPLICA_INCONSISTENT;
+		drop_conn(d, &d->conn, "an operation failed to apply");
+		d->changed = true;
+		return;
+	}
 	walk_pump(d);
 	/* Past timeout_ms without a word from the primary, it may be
 	 * acknowledging changes without us (see repl.h): not up to date.
@@ -1468,6 +1572,11 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		&d->repl, sky_now_ms() + 3 * (int64_t)set->timeout_ms);
 	/* Modes and owners arrive exactly as the primary set them. */
 	umask(0);
+	r = replicd_applier_start(&d->applier);
+	if (r < 0) {
+		log_error("cannot start the applier thread: %s", strerror(-r));
+		return r;
+	}
 	r = open_listener(d);
 	if (r < 0)
 		return r;
@@ -1605,6 +1714,7 @@ void replicd_close(struct replicd *d)
 	replicd_repl_stop(&d->repl);
 	drop_conn(d, &d->conn, "replicd stopping");
 	drop_conn(d, &d->pending, "replicd stopping");
+	replicd_applier_stop(&d->applier);
 	for (size_t i = 0; i < d->mount_count; i++)
 		replicd_mount_stop(&d->mounts[i]);
 	handles_clear(d);

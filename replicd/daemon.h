@@ -4,12 +4,14 @@
  *
  * It owns the role (from heartbeatd's desired state, or --standalone),
  * the peer connection and its in-flight list, the secondary's open
- * handles, and the published actual state. FUSE threads reach it only
+ * handles, and the published actual state. The secondary's writes go to
+ * the applier thread (applier.h). FUSE threads reach it only
  * through struct replicd_repl (repl.h).
  */
 #ifndef REPLICD_DAEMON_H
 #define REPLICD_DAEMON_H
 
+#include "applier.h"
 #include "config.h"
 #include "log.h"
 #include "manifest.h"
@@ -116,6 +118,7 @@ struct replicd {
 	uint64_t last_seq;
 	uint64_t ack_due; /* seq to ack, 0: none */
 	struct replicd_handle *handles[REPLICD_HANDLE_BUCKETS];
+	struct replicd_applier applier; /* writes, in their own thread */
 	uint64_t applied, apply_errors, apply_errors_resync;
 	/* counters */
 	uint64_t bytes_sent_done; /* of closed connections */

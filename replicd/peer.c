@@ -188,6 +188,19 @@ int replicd_conn_flush(struct replicd_conn *c)
 	return 0;
 }
 
+static size_t frame_len(const uint8_t *h)
+{
+	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+	       h[3];
+}
+
+bool replicd_conn_frame_ready(const struct replicd_conn *c)
+{
+	const uint8_t *h = c->in + c->in_off;
+	size_t have = c->in_len - c->in_off;
+	return have >= 4 && have - 4 >= frame_len(h);
+}
+
 int replicd_conn_fill(struct replicd_conn *c, int64_t now)
 {
 	if (c->in_off) {
@@ -212,6 +225,10 @@ int replicd_conn_fill(struct replicd_conn *c, int64_t now)
 			return -ECONNRESET;
 		c->in_len += (size_t)n;
 		c->last_rx_ms = now;
+		/* A whole frame is here: handle it before reading on, so
+		 * that opening it overlaps the peer's sending of the next. */
+		if (replicd_conn_frame_ready(c))
+			return 0;
 		/* Never buffer more than one maximal frame ahead. */
 		if (c->in_len > 2 * (REPLICD_FRAME_MAX + 4))
 			return 0;
@@ -237,17 +254,11 @@ int replicd_conn_frame(struct replicd_conn *c, size_t max, const uint8_t **p,
 	return 1;
 }
 
-static size_t frame_len(const uint8_t *h)
-{
-	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
-	       h[3];
-}
-
 bool replicd_conn_next_ready(const struct replicd_conn *c)
 {
 	const uint8_t *h = c->in + c->in_off;
 	size_t have = c->in_len - c->in_off;
-	if (have < 4 || have - 4 < frame_len(h))
+	if (!replicd_conn_frame_ready(c))
 		return false;
 	have -= 4 + frame_len(h);
 	h += 4 + frame_len(h);

@@ -61,8 +61,11 @@ int replicd_conn_put_sealed(struct replicd_conn *c, const uint8_t *p,
 bool replicd_conn_wants_write(const struct replicd_conn *c);
 /* Write what the socket takes; 0 or -errno. */
 int replicd_conn_flush(struct replicd_conn *c);
-/* Read what is there; 0, -ECONNRESET at EOF, or -errno. */
+/* Read what is there, or up to the first complete frame; 0, -ECONNRESET
+ * at EOF, or -errno. */
 int replicd_conn_fill(struct replicd_conn *c, int64_t now);
+/* Is the current frame complete in the buffer? */
+bool replicd_conn_frame_ready(const struct replicd_conn *c);
 /*
  * The next complete frame, if any: 1 and (*p, *len) valid until the next
  * replicd_conn_consume; 0 when incomplete; -EMSGSIZE when its length is
