@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #define MAGIC	    "SKYTRK1\n"
+#define HDR_COMPLETE 1u
+#define HDR_VOLATILE 2u /* entries not synced since boot <bytes 9..15> */
+#define BOOT_BYTES   7
 #define PATH_ZONE   UINT64_MAX
 #define ENTRY_FIXED (1 + 1 + 8 + 8 + 2)
 #define ENTRY_MAC   8
@@ -42,6 +45,9 @@ struct replicd_track {
 	char path[PATH_MAX];
 	int fd;
 	bool complete, alone;
+	/* The header says: entries not synced were appended in this boot. */
+	bool volatile_marked;
+	uint8_t boot[BOOT_BYTES]; /* this boot's id (zeros: unknown) */
 	uint64_t length, count, damaged;
 	struct key_node **buckets;
 	size_t nbuckets, nkeys;
@@ -228,10 +234,10 @@ int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
 
 	*complete = false;
 	if (len < REPLICD_TRACK_HEADER || memcmp(buf, MAGIC, 8) != 0 ||
-	    (buf[8] & ~1u) != 0)
+	    (buf[8] & ~(HDR_COMPLETE | HDR_VOLATILE)) != 0)
 		return -EBADMSG;
 	for (int i = 9; i < REPLICD_TRACK_HEADER; i++)
-		if (buf[i])
+		if (buf[i] && !(buf[8] & HDR_VOLATILE))
 			return -EBADMSG;
 	while (off < len) {
 		struct replicd_track_entry e = {0};
@@ -265,7 +271,7 @@ int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
 			return r;
 		off += ENTRY_FIXED + plen + ENTRY_MAC;
 	}
-	*complete = buf[8] & 1;
+	*complete = buf[8] & HDR_COMPLETE;
 	return 0;
 }
 
@@ -275,7 +281,7 @@ static int write_header(struct replicd_track *t, bool complete)
 {
 	uint8_t h[REPLICD_TRACK_HEADER] = {0};
 	memcpy(h, MAGIC, 8);
-	h[8] = complete ? 1 : 0;
+	h[8] = complete ? HDR_COMPLETE : 0;
 	/* A new file replaces the old one atomically: never half a reset. */
 	int r = sky_write_file_atomic(t->path, h, sizeof(h), 0600);
 	if (r < 0)
@@ -287,8 +293,65 @@ static int write_header(struct replicd_track *t, bool complete)
 		close(t->fd);
 	t->fd = fd;
 	t->complete = complete;
+	t->volatile_marked = false;
 	t->length = 0;
 	return 0;
+}
+
+/* The first 7 bytes of the kernel's boot id; zeros if unknown. */
+static void read_boot_id(uint8_t out[BOOT_BYTES])
+{
+	char text[64] = "";
+	size_t n = 0;
+	memset(out, 0, BOOT_BYTES);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return;
+	if (!fgets(text, sizeof(text), f))
+		text[0] = '\0';
+	fclose(f);
+	uint8_t id[BOOT_BYTES];
+	for (const char *p = text; *p && n < 2 * BOOT_BYTES; p++) {
+		int v = *p >= '0' && *p <= '9'	 ? *p - '0'
+			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+						 : -1;
+		if (v < 0)
+			continue; /* the dashes */
+		if (n % 2 == 0)
+			id[n / 2] = (uint8_t)(v << 4);
+		else
+			id[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	if (n == 2 * BOOT_BYTES)
+		memcpy(out, id, BOOT_BYTES);
+}
+
+/*
+ * Before the first entry that is not synced: say so in the header, with
+ * this boot's id, durably (once per emptied record). Entries written
+ * without fdatasync survive a crash of replicd (the kernel has them), not
+ * of the machine; after a reboot nobody can tell which were lost, so such
+ * a record is not trusted (replicd_track_open). Lock held.
+ */
+static int mark_volatile(struct replicd_track *t)
+{
+	uint8_t h[1 + BOOT_BYTES];
+	if (t->volatile_marked)
+		return 0;
+	h[0] = (uint8_t)((t->complete ? HDR_COMPLETE : 0) | HDR_VOLATILE);
+	memcpy(h + 1, t->boot, BOOT_BYTES);
+	int fd = open(t->path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	if (pwrite(fd, h, sizeof(h), 8) != (ssize_t)sizeof(h) ||
+	    fdatasync(fd) < 0)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	if (r == 0)
+		t->volatile_marked = true;
+	return r;
 }
 
 static int load_cb(void *ctx, const struct replicd_track_entry *e)
@@ -320,6 +383,7 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 		return -ENOMEM;
 	t->fd = -1;
 	pthread_mutex_init(&t->lock, NULL);
+	read_boot_id(t->boot);
 	r = grow(t);
 	if (r < 0)
 		goto fail;
@@ -330,6 +394,11 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 	}
 	r = sky_read_file(t->path, REPLICD_TRACK_MAX, &buf, &len);
 	if (r == 0) {
+		uint8_t buf_flags = 0, buf_boot[BOOT_BYTES] = {0};
+		if (len >= REPLICD_TRACK_HEADER) {
+			buf_flags = (uint8_t)buf[8];
+			memcpy(buf_boot, buf + 9, BOOT_BYTES);
+		}
 		r = replicd_track_parse((const uint8_t *)buf, len, &complete,
 					load_cb, t);
 		free(buf);
@@ -350,6 +419,20 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 				r = -errno;
 				goto fail;
 			}
+			static const uint8_t unknown[BOOT_BYTES];
+			bool vol = (uint8_t)buf_flags & HDR_VOLATILE;
+			bool same_boot = memcmp(buf_boot, t->boot, BOOT_BYTES) == 0 &&
+					 memcmp(t->boot, unknown, BOOT_BYTES) != 0;
+			if (vol && !same_boot && complete) {
+				/* Its unsynced entries may be lost: the machine
+				 * restarted since they were written. */
+				log_notice("%s holds operations that were in flight "
+					   "when this machine stopped: the next "
+					   "resync compares everything by hashes",
+					   t->path);
+				complete = false;
+			}
+			t->volatile_marked = vol && same_boot;
 			t->complete = complete;
 			t->length = len - REPLICD_TRACK_HEADER;
 			*out = t;
@@ -395,6 +478,11 @@ static int append(struct replicd_track *t, const struct replicd_track_entry *e,
 	size_t need = 0, off = 0;
 	for (size_t i = 0; i < n; i++)
 		need += ENTRY_FIXED + strlen(e[i].path) + ENTRY_MAC;
+	if (!durable) {
+		int v = mark_volatile(t);
+		if (v < 0)
+			return v;
+	}
 	uint8_t *buf = need <= sizeof(stackbuf) ? stackbuf : malloc(need);
 	if (!buf)
 		return -ENOMEM;
@@ -567,7 +655,11 @@ int replicd_track_drop_alone(struct replicd_track *t)
 		goto out;
 	}
 	memcpy(buf, MAGIC, 8);
-	buf[8] = t->complete ? 1 : 0;
+	buf[8] = t->complete ? HDR_COMPLETE : 0;
+	if (t->volatile_marked) {
+		buf[8] |= HDR_VOLATILE;
+		memcpy(buf + 9, t->boot, BOOT_BYTES);
+	}
 	for (size_t i = 0; r == 0 && i < t->nentries; i++) {
 		if (t->entries[i].kinds & TRK_ALONE)
 			continue;
@@ -611,7 +703,7 @@ int replicd_track_set_incomplete(struct replicd_track *t)
 	pthread_mutex_lock(&t->lock);
 	if (t->complete) {
 		/* Rewrite the header in place: one byte, then sync. */
-		uint8_t zero = 0;
+		uint8_t zero = t->volatile_marked ? HDR_VOLATILE : 0;
 		int fd = open(t->path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;

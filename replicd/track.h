@@ -18,8 +18,14 @@
  * changes that the peer never received: if this node must then follow a
  * peer that also changed, the copies diverged.
  *
+ * Entries marked without fdatasync (the peer connected) survive a crash of
+ * replicd, not of the machine: before the first of them the header durably
+ * says so with this boot's id, and a record found with another boot's id
+ * there is opened incomplete (a power cut may have lost some of them).
+ *
  * File <state>/track.rec: a 16-byte header ("SKYTRK1\n", flags u8: bit 0
- * complete, 7 zero bytes), then entries, each:
+ * complete, bit 1 unsynced entries; then 7 bytes: with bit 1, the first 7
+ * bytes of /proc/sys/kernel/random/boot_id, else zero), then entries, each:
  *   kinds u8 (TRK_* or TRK_ALONE) | dir u8 | first zone u64 | zones u64 |
  *   path length u16 | path | SipHash-2-4 (fixed key) of all that, 8 bytes
  * big-endian. Thread-safe: FUSE threads mark, the main thread reads and

@@ -193,6 +193,76 @@ static int count_cb(void *ctx, const struct replicd_track_entry *e)
 	return 0;
 }
 
+/* Read byte i of the record file. */
+static int record_byte(int i)
+{
+	char p[128];
+	uint8_t b = 0;
+	snprintf(p, sizeof(p), "%s/track.rec", dir);
+	int fd = open(p, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(pread(fd, &b, 1, i), 1);
+	close(fd);
+	return b;
+}
+
+static void flip_record_byte(int i)
+{
+	char p[128];
+	uint8_t b = (uint8_t)(record_byte(i) ^ 0xff);
+	snprintf(p, sizeof(p), "%s/track.rec", dir);
+	int fd = open(p, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(pwrite(fd, &b, 1, i), 1);
+	close(fd);
+}
+
+/*
+ * Entries that were not synced (the peer connected) survive a restart of
+ * replicd, but after the machine itself restarted some may be lost: then
+ * the record is not trusted. Synced entries alone are always trusted.
+ */
+static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
+{
+	struct replicd_track *t = NULL;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "synced", TRK_ZONES, 0, 1, true),
+		     0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(record_byte(8), 1); /* complete, nothing unsynced */
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 0, 64,
+					false),
+		     0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 64, 64,
+					false),
+		     0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(record_byte(8), 3); /* complete + unsynced, this boot */
+	/* replicd restarted, same boot: trusted, entries kept. */
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(zones_of(t, "in-flight"), 128);
+	replicd_track_free(&t);
+	/* The machine restarted: another boot id. */
+	flip_record_byte(9);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(zones_of(t, "in-flight"), 128);
+	/* Emptied, the record holds no boot and is trusted again. */
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(record_byte(8), 1);
+	CHECK_EQ_INT(record_byte(9), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK(replicd_track_complete(t));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
 static void test_parse_rejects_hostile_bytes(void)
 {
 	uint8_t buf[64] = "SKYTRK1\n";
@@ -201,7 +271,11 @@ static void test_parse_rejects_hostile_bytes(void)
 	CHECK_EQ_INT(replicd_track_parse(buf, 8, &complete, count_cb, &n),
 		     -EBADMSG);
 	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n), 0);
-	buf[8] = 2; /* unknown header flag */
+	buf[9] = 1; /* a boot id without the flag that has one */
+	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
+		     -EBADMSG);
+	buf[9] = 0;
+	buf[8] = 4; /* unknown header flag */
 	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
 		     -EBADMSG);
 	buf[8] = 1;
@@ -228,6 +302,7 @@ static void test_parse_rejects_hostile_bytes(void)
 }
 
 TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
+	  TEST(test_unsynced_entries_are_not_trusted_after_a_reboot),
 	  TEST(test_marked_zones_survive_a_restart),
 	  TEST(test_a_zone_already_marked_is_not_written_again),
 	  TEST(test_reset_empties_only_if_nothing_was_added),
