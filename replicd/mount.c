@@ -188,12 +188,13 @@ static int track_op(struct replicd_mount *m, const struct replicd_op *op,
 	}
 }
 
-/* Apply a write-type op here, then replicate it (see the top). */
-static int run_op(struct replicd_op *op, int fd, bool force_wait,
-		  int open_flags, int *fd_out)
+/*
+ * Take the order lock (EROFS unless primary) and record what op may change
+ * (track_op); on success the caller holds the order lock.
+ */
+static int begin_tracked(struct replicd_mount *m, struct replicd_op *op,
+			 int fd)
 {
-	struct replicd_mount *m = self();
-	struct replicd_ticket t = {0};
 	int r = replicd_repl_begin(m->repl);
 	if (r < 0)
 		return r;
@@ -207,6 +208,18 @@ static int run_op(struct replicd_op *op, int fd, bool force_wait,
 		replicd_repl_end(m->repl);
 		return -EIO;
 	}
+	return 0;
+}
+
+/* Apply a write-type op here, then replicate it (see the top). */
+static int run_op(struct replicd_op *op, int fd, bool force_wait,
+		  int open_flags, int *fd_out)
+{
+	struct replicd_mount *m = self();
+	struct replicd_ticket t = {0};
+	int r = begin_tracked(m, op, fd);
+	if (r < 0)
+		return r;
 	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
 	/* A path-less op (a file unlinked while open) has nothing to
 	 * replicate: the peer's copy is unreachable too. */
@@ -504,18 +517,9 @@ static int run_write(struct replicd_op *op, int fd)
 	struct replicd_mount *m = self();
 	struct replicd_ticket tickets[REPLICD_DATA_MAX / REPLICD_PIECE];
 	size_t done = 0, count = 0;
-	int r = replicd_repl_begin(m->repl);
+	int r = begin_tracked(m, op, fd);
 	if (r < 0)
 		return r;
-	op->dir = m->index;
-	r = track_op(m, op, fd);
-	if (r < 0) {
-		log_warning("cannot record write of '%s' for resync: %s; "
-			    "refusing it",
-			    op->path ? op->path : "", strerror(-r));
-		replicd_repl_end(m->repl);
-		return -EIO;
-	}
 	while (done < op->data_len) {
 		struct replicd_op piece = *op;
 		size_t want = op->data_len - done;

@@ -15,12 +15,18 @@
 static char dir[64];
 static int root = -1;
 
-static void setup(void)
+/* A fresh directory with an empty file "f" and a started applier;
+ * returns f's descriptor (read-write). */
+static int setup(struct replicd_applier *a)
 {
 	snprintf(dir, sizeof(dir), "/tmp/replicd-applier-test.XXXXXX");
 	CHECK(mkdtemp(dir) != NULL);
 	root = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	CHECK(root >= 0);
+	int fd = openat(root, "f", O_CREAT | O_RDWR, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(replicd_applier_start(a), 0);
+	return fd;
 }
 
 static void teardown(void)
@@ -61,10 +67,7 @@ static void test_writes_land_in_queue_order_and_drain_waits_for_them(void)
 {
 	struct replicd_applier a;
 	uint8_t got[4096];
-	setup();
-	int fd = openat(root, "f", O_CREAT | O_RDWR, 0600);
-	CHECK(fd >= 0);
-	CHECK_EQ_INT(replicd_applier_start(&a), 0);
+	int fd = setup(&a);
 	/* 200 overlapping writes: the last one queued for a byte wins. */
 	for (int i = 0; i < 200; i++)
 		replicd_applier_push(&a, job((uint64_t)i + 1, fd,
@@ -98,10 +101,7 @@ static void test_a_failed_write_stops_later_ones_until_reported(void)
 	struct replicd_applier a;
 	struct replicd_apply_failure f;
 	uint8_t got[3];
-	setup();
-	int fd = openat(root, "f", O_CREAT | O_RDWR, 0600);
-	CHECK(fd >= 0);
-	CHECK_EQ_INT(replicd_applier_start(&a), 0);
+	int fd = setup(&a);
 	replicd_applier_push(&a, job(1, fd, 0, 1, 'a'));
 	/* A read-only descriptor: this write fails with EBADF. */
 	int ro = openat(root, "f", O_RDONLY);
@@ -144,10 +144,7 @@ static void test_a_failed_write_stops_later_ones_until_reported(void)
 static void test_stop_applies_what_is_queued(void)
 {
 	struct replicd_applier a;
-	setup();
-	int fd = openat(root, "f", O_CREAT | O_RDWR, 0600);
-	CHECK(fd >= 0);
-	CHECK_EQ_INT(replicd_applier_start(&a), 0);
+	int fd = setup(&a);
 	for (int i = 0; i < 64; i++)
 		replicd_applier_push(&a, job((uint64_t)i + 1, fd,
 					     (uint64_t)i * 65536, 65536, 'x'));
