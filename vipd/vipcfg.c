@@ -309,123 +309,214 @@ static int url(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
 	return 0;
 }
 
-struct aws_item {
-	struct vipd_cfg *cfg;
-	char field[96];
-	size_t index;
-	bool a, b; /* the item's required keys seen */
+/* Azure resource names and IDs: [A-Za-z0-9._()-], 1..80. */
+static int az_name(struct sky_yaml *ctx, const yaml_node_t *v,
+		   const char *field, char *out, size_t size)
+{
+	const char *s = sky_yaml_scalar(v);
+	size_t n = s ? strlen(s) : 0;
+	bool ok = n > 0 && n < size;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || strchr("._()-", s[i]);
+	if (!ok)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an Azure name of 1..%zu "
+				     "characters [A-Za-z0-9._()-]",
+				     size - 1);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static int ip_text(struct sky_yaml *ctx, const yaml_node_t *v,
+		   const char *field, char *out)
+{
+	const char *s = sky_yaml_scalar(v);
+	unsigned char buf[16];
+	int fam = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+	if (!s || inet_pton(fam, s, buf) != 1)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an IPv4 or IPv6 address");
+	inet_ntop(fam, buf, out, INET6_ADDRSTRLEN);
+	return 0;
+}
+
+static int cidr_text(struct sky_yaml *ctx, const yaml_node_t *v,
+		     const char *field, char *out, size_t size)
+{
+	struct vipd_vip cidr;
+	const char *s = sky_yaml_scalar(v);
+	if (!s || !strchr(s, '/') || vipd_vip_parse(s, &cidr) < 0)
+		return sky_yaml_fail(ctx, v, field,
+				     "must be an IPv4 or IPv6 CIDR block such "
+				     "as 10.1.0.10/32");
+	sky_strlcpy(out, cidr.text, size);
+	return 0;
+}
+
+/*
+ * The cloud sections' nodes and list items (AWS routes and target groups,
+ * Azure ip_configurations and routes) are small mappings of typed keys:
+ * each is read through a table of its keys, into its struct.
+ */
+enum cloud_kind {
+	CK_AWS_ID,  /* aws_id */
+	CK_AZ_NAME, /* az_name */
+	CK_IP,	    /* an IPv4 or IPv6 address */
+	CK_CIDR,    /* a CIDR block */
+	CK_ARN,	    /* printable, starting with arn: */
+	CK_PORT,    /* uint32_t, 1..65535 */
 };
 
-static int aws_node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			 void *data)
+struct cloud_key {
+	const char *key; /* NULL ends a table */
+	enum cloud_kind kind;
+	size_t offset, size; /* of the field in the item's struct */
+	bool required;
+};
+
+#define CLOUD_KEY(type, member, name, kind, required)                          \
+	{name, kind, offsetof(type, member), sizeof(((type *)0)->member),      \
+	 required}
+
+struct cloud_item {
+	char field[96];
+	char *base; /* the item's struct */
+	const struct cloud_key *keys;
+	unsigned seen; /* bit i: keys[i] was given */
+};
+
+static int cloud_item_pair(struct sky_yaml *ctx, const char *key,
+			   yaml_node_t *v, void *data)
 {
-	struct aws_item *it = data;
-	struct vipd_aws_node *n = &it->cfg->aws.nodes[it->index];
+	struct cloud_item *it = data;
 	char f[160];
 	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "eni") == 0) {
-		it->a = true;
-		return aws_id(ctx, v, f, n->eni, sizeof(n->eni));
-	}
-	if (strcmp(key, "instance") == 0) {
-		it->b = true;
-		return aws_id(ctx, v, f, n->instance, sizeof(n->instance));
+	for (unsigned i = 0; it->keys[i].key; i++) {
+		const struct cloud_key *k = &it->keys[i];
+		char *dst = it->base + k->offset;
+		if (strcmp(key, k->key) != 0)
+			continue;
+		it->seen |= 1u << i;
+		switch (k->kind) {
+		case CK_AWS_ID:
+			return aws_id(ctx, v, f, dst, k->size);
+		case CK_AZ_NAME:
+			return az_name(ctx, v, f, dst, k->size);
+		case CK_IP:
+			return ip_text(ctx, v, f, dst);
+		case CK_CIDR:
+			return cidr_text(ctx, v, f, dst, k->size);
+		case CK_ARN:
+			return token(ctx, v, f, "arn:", dst, k->size);
+		case CK_PORT:
+			return sky_yaml_u32(ctx, v, f, 1, 65535,
+					    (uint32_t *)(void *)dst);
+		}
 	}
 	return sky_yaml_unknown_key(ctx, v, it->field, key);
 }
 
-static int aws_nodes_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			  void *data)
+/* Read one item; then every required key must have been given. */
+static int cloud_item(struct sky_yaml *ctx, yaml_node_t *v,
+		      struct cloud_item *it)
 {
-	struct aws_item *it = data;
-	struct vipd_aws_cfg *a = &it->cfg->aws;
-	char field[96];
-	snprintf(field, sizeof(field), "vipd.aws.nodes.%s", key);
-	if (!sky_name_valid(key, strlen(key)))
-		return sky_yaml_fail(ctx, v, field, "not a valid node name");
-	if (a->node_count >= SKY_ARRAY_SIZE(a->nodes))
-		return sky_yaml_fail(ctx, v, field, "at most 2 nodes");
-	struct aws_item node = {.cfg = it->cfg, .index = a->node_count};
-	sky_strlcpy(node.field, field, sizeof(node.field));
-	sky_strlcpy(a->nodes[a->node_count].name, key,
-		    sizeof(a->nodes[0].name));
-	int r = sky_yaml_each(ctx, v, field, aws_node_pair, &node);
+	int r = sky_yaml_each(ctx, v, it->field, cloud_item_pair, it);
 	if (r < 0)
 		return r;
-	a->node_count++;
+	for (unsigned i = 0; it->keys[i].key; i++)
+		if (it->keys[i].required && !(it->seen & (1u << i)))
+			return sky_yaml_fail(ctx, v, it->field,
+					     "%s: required", it->keys[i].key);
 	return 0;
 }
 
-static int aws_route_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			  void *data)
+/* Where a section's items go: an array of max structs of stride bytes. */
+struct cloud_array {
+	const char *field;
+	const struct cloud_key *keys;
+	char *base;
+	size_t stride, max;
+	size_t *count;
+	size_t name_offset; /* nodes: the struct's name[33] */
+};
+
+static int cloud_nodes_pair(struct sky_yaml *ctx, const char *key,
+			    yaml_node_t *v, void *data)
 {
-	struct aws_item *it = data;
-	struct vipd_aws_route *rt = &it->cfg->aws.routes[it->index];
-	char f[160];
-	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "table") == 0) {
-		it->a = true;
-		return aws_id(ctx, v, f, rt->table, sizeof(rt->table));
-	}
-	if (strcmp(key, "destination") == 0) {
-		struct vipd_vip cidr;
-		const char *s = sky_yaml_scalar(v);
-		it->b = true;
-		if (!s || !strchr(s, '/') || vipd_vip_parse(s, &cidr) < 0)
-			return sky_yaml_fail(ctx, v, f,
-					     "must be an IPv4 or IPv6 CIDR "
-					     "block such as 10.1.0.10/32");
-		sky_strlcpy(rt->destination, cidr.text,
-			    sizeof(rt->destination));
-		return 0;
-	}
-	return sky_yaml_unknown_key(ctx, v, it->field, key);
+	const struct cloud_array *arr = data;
+	struct cloud_item it = {.keys = arr->keys};
+	snprintf(it.field, sizeof(it.field), "%s.%s", arr->field, key);
+	if (!sky_name_valid(key, strlen(key)))
+		return sky_yaml_fail(ctx, v, it.field, "not a valid node name");
+	if (*arr->count >= arr->max)
+		return sky_yaml_fail(ctx, v, it.field, "at most %zu nodes",
+				     arr->max);
+	it.base = arr->base + *arr->count * arr->stride;
+	sky_strlcpy(it.base + arr->name_offset, key, SKY_NAME_MAX + 1);
+	int r = cloud_item(ctx, v, &it);
+	if (r < 0)
+		return r;
+	(*arr->count)++;
+	return 0;
 }
 
-static int aws_tg_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-		       void *data)
-{
-	struct aws_item *it = data;
-	struct vipd_aws_target_group *tg =
-		&it->cfg->aws.target_groups[it->index];
-	char f[160];
-	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "arn") == 0) {
-		it->a = true;
-		return token(ctx, v, f, "arn:", tg->arn, sizeof(tg->arn));
-	}
-	if (strcmp(key, "port") == 0)
-		return sky_yaml_u32(ctx, v, f, 1, 65535, &tg->port);
-	return sky_yaml_unknown_key(ctx, v, it->field, key);
-}
-
-/* A list of mappings, each read by fn; a and b name its required keys. */
-static int aws_list(struct sky_yaml *ctx, yaml_node_t *seq, const char *field,
-		    struct vipd_cfg *c, sky_yaml_pair_fn fn, const char *a_key,
-		    const char *b_key, size_t *count)
+/* A list of at most arr->max items. */
+static int cloud_list(struct sky_yaml *ctx, yaml_node_t *seq,
+		      const struct cloud_array *arr)
 {
 	size_t n = sky_yaml_seq_len(seq);
-	if (seq->type != YAML_SEQUENCE_NODE || n > VIPD_AWS_MAX)
-		return sky_yaml_fail(ctx, seq, field,
-				     "must be a list of at most %d entries",
-				     VIPD_AWS_MAX);
+	if (seq->type != YAML_SEQUENCE_NODE || n > arr->max)
+		return sky_yaml_fail(ctx, seq, arr->field,
+				     "must be a list of at most %zu entries",
+				     arr->max);
 	for (size_t i = 0; i < n; i++) {
-		struct aws_item it = {.cfg = c, .index = i};
+		struct cloud_item it = {.keys = arr->keys,
+					.base = arr->base + i * arr->stride};
 		yaml_node_t *item = sky_yaml_seq_item(ctx, seq, i);
-		snprintf(it.field, sizeof(it.field), "%s[%zu]", field, i);
-		int r = item ? sky_yaml_each(ctx, item, it.field, fn, &it)
-			     : -EINVAL;
+		snprintf(it.field, sizeof(it.field), "%s[%zu]", arr->field, i);
+		int r = item ? cloud_item(ctx, item, &it) : -EINVAL;
 		if (r < 0)
 			return r;
-		if (!it.a || (b_key && !it.b))
-			return sky_yaml_fail(ctx, item, it.field,
-					     "%s: required",
-					     !it.a ? a_key : b_key);
 	}
-	*count = n;
+	*arr->count = n;
 	return 0;
 }
 
+#define CLOUD_ARRAY(f, k, array, n, name_member)                               \
+	(struct cloud_array)                                                   \
+	{                                                                      \
+		.field = (f), .keys = (k), .base = (char *)(array),            \
+		.stride = sizeof((array)[0]), .max = SKY_ARRAY_SIZE(array),    \
+		.count = &(n),                                                 \
+		.name_offset = name_member                                     \
+	}
+
+static const struct cloud_key aws_node_keys[] = {
+	CLOUD_KEY(struct vipd_aws_node, eni, "eni", CK_AWS_ID, false),
+	CLOUD_KEY(struct vipd_aws_node, instance, "instance", CK_AWS_ID, false),
+	{0}};
+static const struct cloud_key aws_route_keys[] = {
+	CLOUD_KEY(struct vipd_aws_route, table, "table", CK_AWS_ID, true),
+	CLOUD_KEY(struct vipd_aws_route, destination, "destination", CK_CIDR,
+		  true),
+	{0}};
+static const struct cloud_key aws_tg_keys[] = {
+	CLOUD_KEY(struct vipd_aws_target_group, arn, "arn", CK_ARN, true),
+	CLOUD_KEY(struct vipd_aws_target_group, port, "port", CK_PORT, false),
+	{0}};
+static const struct cloud_key az_node_keys[] = {
+	CLOUD_KEY(struct vipd_azure_node, nic, "nic", CK_AZ_NAME, true),
+	CLOUD_KEY(struct vipd_azure_node, address, "address", CK_IP, false),
+	{0}};
+static const struct cloud_key az_ipconf_keys[] = {
+	CLOUD_KEY(struct vipd_azure_ipconf, name, "name", CK_AZ_NAME, true),
+	CLOUD_KEY(struct vipd_azure_ipconf, address, "address", CK_IP, true),
+	{0}};
+static const struct cloud_key az_route_keys[] = {
+	CLOUD_KEY(struct vipd_azure_route, table, "table", CK_AZ_NAME, true),
+	CLOUD_KEY(struct vipd_azure_route, route, "route", CK_AZ_NAME, true),
+	CLOUD_KEY(struct vipd_azure_route, prefix, "prefix", CK_CIDR, true),
+	{0}};
 static int aws_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		    void *data)
 {
@@ -459,8 +550,10 @@ static int aws_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	if (strcmp(key, "backoff_ms") == 0)
 		return sky_yaml_u32(ctx, v, f, 10, 10000, &a->backoff_ms);
 	if (strcmp(key, "nodes") == 0) {
-		struct aws_item it = {.cfg = c};
-		return sky_yaml_each(ctx, v, f, aws_nodes_pair, &it);
+		struct cloud_array arr =
+			CLOUD_ARRAY(f, aws_node_keys, a->nodes, a->node_count,
+				    offsetof(struct vipd_aws_node, name));
+		return sky_yaml_each(ctx, v, f, cloud_nodes_pair, &arr);
 	}
 	if (strcmp(key, "private_ips") == 0) {
 		size_t n = sky_yaml_seq_len(v);
@@ -486,11 +579,13 @@ static int aws_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return 0;
 	}
 	if (strcmp(key, "routes") == 0)
-		return aws_list(ctx, v, f, c, aws_route_pair, "table",
-				"destination", &a->route_count);
+		return cloud_list(ctx, v,
+				  &CLOUD_ARRAY(f, aws_route_keys, a->routes,
+					       a->route_count, 0));
 	if (strcmp(key, "target_groups") == 0)
-		return aws_list(ctx, v, f, c, aws_tg_pair, "arn", NULL,
-				&a->target_group_count);
+		return cloud_list(ctx, v,
+				  &CLOUD_ARRAY(f, aws_tg_keys, a->target_groups,
+					       a->target_group_count, 0));
 	return sky_yaml_unknown_key(ctx, v, "vipd.aws", key);
 }
 
@@ -550,124 +645,6 @@ const struct vipd_azure_node *vipd_azure_node(const struct vipd_azure_cfg *az,
 	return NULL;
 }
 
-/* Azure resource names and IDs: [A-Za-z0-9._()-], 1..80. */
-static int az_name(struct sky_yaml *ctx, const yaml_node_t *v,
-		   const char *field, char *out)
-{
-	const char *s = sky_yaml_scalar(v);
-	size_t n = s ? strlen(s) : 0;
-	bool ok = n > 0 && n < VIPD_AZ_NAME_MAX;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = isalnum((unsigned char)s[i]) || strchr("._()-", s[i]);
-	if (!ok)
-		return sky_yaml_fail(ctx, v, field,
-				     "must be an Azure name of 1..80 "
-				     "characters [A-Za-z0-9._()-]");
-	memcpy(out, s, n + 1);
-	return 0;
-}
-
-static int az_ip(struct sky_yaml *ctx, const yaml_node_t *v, const char *field,
-		 char *out)
-{
-	const char *s = sky_yaml_scalar(v);
-	unsigned char buf[16];
-	int fam = s && strchr(s, ':') ? AF_INET6 : AF_INET;
-	if (!s || inet_pton(fam, s, buf) != 1)
-		return sky_yaml_fail(ctx, v, field,
-				     "must be an IPv4 or IPv6 address");
-	inet_ntop(fam, buf, out, INET6_ADDRSTRLEN);
-	return 0;
-}
-
-static int az_node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			void *data)
-{
-	struct aws_item *it = data;
-	struct vipd_azure_node *n = &it->cfg->azure.nodes[it->index];
-	char f[160];
-	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "nic") == 0) {
-		it->a = true;
-		return az_name(ctx, v, f, n->nic);
-	}
-	if (strcmp(key, "address") == 0) {
-		it->b = true;
-		return az_ip(ctx, v, f, n->address);
-	}
-	return sky_yaml_unknown_key(ctx, v, it->field, key);
-}
-
-static int az_nodes_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			 void *data)
-{
-	struct aws_item *it = data;
-	struct vipd_azure_cfg *a = &it->cfg->azure;
-	char field[96];
-	snprintf(field, sizeof(field), "vipd.azure.nodes.%s", key);
-	if (!sky_name_valid(key, strlen(key)))
-		return sky_yaml_fail(ctx, v, field, "not a valid node name");
-	if (a->node_count >= SKY_ARRAY_SIZE(a->nodes))
-		return sky_yaml_fail(ctx, v, field, "at most 2 nodes");
-	struct aws_item node = {.cfg = it->cfg, .index = a->node_count};
-	sky_strlcpy(node.field, field, sizeof(node.field));
-	sky_strlcpy(a->nodes[a->node_count].name, key,
-		    sizeof(a->nodes[0].name));
-	int r = sky_yaml_each(ctx, v, field, az_node_pair, &node);
-	if (r < 0)
-		return r;
-	if (!node.a)
-		return sky_yaml_fail(ctx, v, field, "nic: required");
-	a->node_count++;
-	return 0;
-}
-
-static int az_ipconf_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			  void *data)
-{
-	struct aws_item *it = data;
-	struct vipd_azure_ipconf *c = &it->cfg->azure.ipconfs[it->index];
-	char f[160];
-	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "name") == 0) {
-		it->a = true;
-		return az_name(ctx, v, f, c->name);
-	}
-	if (strcmp(key, "address") == 0) {
-		it->b = true;
-		return az_ip(ctx, v, f, c->address);
-	}
-	return sky_yaml_unknown_key(ctx, v, it->field, key);
-}
-
-static int az_route_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
-			 void *data)
-{
-	struct aws_item *it = data;
-	struct vipd_azure_route *rt = &it->cfg->azure.routes[it->index];
-	char f[160];
-	snprintf(f, sizeof(f), "%s.%s", it->field, key);
-	if (strcmp(key, "table") == 0) {
-		it->a = true;
-		return az_name(ctx, v, f, rt->table);
-	}
-	if (strcmp(key, "route") == 0) {
-		it->b = true;
-		return az_name(ctx, v, f, rt->route);
-	}
-	if (strcmp(key, "prefix") == 0) {
-		struct vipd_vip cidr;
-		const char *s = sky_yaml_scalar(v);
-		if (!s || !strchr(s, '/') || vipd_vip_parse(s, &cidr) < 0)
-			return sky_yaml_fail(ctx, v, f,
-					     "must be a CIDR block such as "
-					     "10.2.0.10/32");
-		sky_strlcpy(rt->prefix, cidr.text, sizeof(rt->prefix));
-		return 0;
-	}
-	return sky_yaml_unknown_key(ctx, v, it->field, key);
-}
-
 static int az_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		   void *data)
 {
@@ -677,11 +654,13 @@ static int az_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	char f[96];
 	snprintf(f, sizeof(f), "vipd.azure.%s", key);
 	if (strcmp(key, "subscription") == 0)
-		return az_name(ctx, v, f, a->subscription);
+		return az_name(ctx, v, f, a->subscription,
+			       sizeof(a->subscription));
 	if (strcmp(key, "resource_group") == 0)
-		return az_name(ctx, v, f, a->resource_group);
+		return az_name(ctx, v, f, a->resource_group,
+			       sizeof(a->resource_group));
 	if (strcmp(key, "client_id") == 0)
-		return az_name(ctx, v, f, a->client_id);
+		return az_name(ctx, v, f, a->client_id, sizeof(a->client_id));
 	if (strcmp(key, "imds_endpoint") == 0)
 		return url(ctx, v, f, a->imds_endpoint);
 	if (strcmp(key, "arm_endpoint") == 0)
@@ -698,21 +677,19 @@ static int az_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return sky_yaml_u32(ctx, v, f, 1000, 600000,
 				    &a->operation_timeout_ms);
 	if (strcmp(key, "nodes") == 0) {
-		struct aws_item it = {.cfg = c};
-		return sky_yaml_each(ctx, v, f, az_nodes_pair, &it);
+		struct cloud_array arr =
+			CLOUD_ARRAY(f, az_node_keys, a->nodes, a->node_count,
+				    offsetof(struct vipd_azure_node, name));
+		return sky_yaml_each(ctx, v, f, cloud_nodes_pair, &arr);
 	}
 	if (strcmp(key, "ip_configurations") == 0)
-		return aws_list(ctx, v, f, c, az_ipconf_pair, "name", "address",
-				&a->ipconf_count);
-	if (strcmp(key, "routes") == 0) {
-		int r = aws_list(ctx, v, f, c, az_route_pair, "table", "route",
-				 &a->route_count);
-		for (size_t i = 0; r >= 0 && i < a->route_count; i++)
-			if (!a->routes[i].prefix[0])
-				r = sky_yaml_fail(ctx, v, f,
-						  "[%zu]: prefix: required", i);
-		return r;
-	}
+		return cloud_list(ctx, v,
+				  &CLOUD_ARRAY(f, az_ipconf_keys, a->ipconfs,
+					       a->ipconf_count, 0));
+	if (strcmp(key, "routes") == 0)
+		return cloud_list(ctx, v,
+				  &CLOUD_ARRAY(f, az_route_keys, a->routes,
+					       a->route_count, 0));
 	return sky_yaml_unknown_key(ctx, v, "vipd.azure", key);
 }
 

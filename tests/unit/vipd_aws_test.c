@@ -170,6 +170,11 @@ static void test_aws_section(void)
 	CHECK(vipd_aws_node(&c.aws, "node1") != NULL);
 	CHECK(vipd_aws_node(&c.aws, "node2") == NULL); /* not in AWS */
 	CHECK_EQ_INT(c.aws.attempts, 5);
+	CHECK(strcmp(c.aws.nodes[0].eni, "eni-1") == 0);
+	CHECK(strcmp(c.aws.nodes[0].instance, "i-1") == 0);
+	CHECK(strcmp(c.aws.routes[0].destination, "10.1.0.0/24") == 0);
+	CHECK_EQ_INT(c.aws.target_group_count, 1);
+	CHECK_EQ_INT(c.aws.target_groups[0].port, 0);
 
 	static const struct {
 		const char *text, *says;
@@ -191,6 +196,15 @@ static void test_aws_section(void)
 		 "destination: required"},
 		{AWS_HEAD "    target_groups: [{arn: tg-1}]\n", "arn:"},
 		{AWS_HEAD "    credentials: instance\n", "imds or env"},
+		{AWS_HEAD "    nodes: {n1: {eni: eni-1, enis: eni-2}}\n",
+		 "vipd.aws.nodes.n1"},
+		{AWS_HEAD "    nodes: {a: {eni: e-1}, b: {eni: e-2}, "
+			  "c: {eni: e-3}}\n",
+		 "at most 2 nodes"},
+		{AWS_HEAD "    routes: [{table: rtb-1, destination: 10.0.0.0}]\n",
+		 "vipd.aws.routes[0].destination"},
+		{AWS_HEAD "    target_groups: [{arn: \"arn:x\", port: 70000}]\n",
+		 "vipd.aws.target_groups[0].port"},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';

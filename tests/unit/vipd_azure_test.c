@@ -143,6 +143,11 @@ static void test_azure_section(void)
 	CHECK(strcmp(c.azure.resource, "https://management.azure.com/") == 0);
 	CHECK(vipd_azure_node(&c.azure, "node2") != NULL);
 	CHECK_EQ_INT(c.azure.operation_timeout_ms, 120000);
+	CHECK(strcmp(c.azure.nodes[1].nic, "nic-2") == 0);
+	CHECK(strcmp(c.azure.nodes[1].address, "10.1.0.5") == 0);
+	CHECK(strcmp(c.azure.ipconfs[0].name, "vip") == 0);
+	CHECK(strcmp(c.azure.routes[0].prefix, "10.2.0.0/24") == 0);
+	CHECK(strcmp(c.azure.routes[0].route, "r1") == 0);
 	static const struct {
 		const char *text, *says;
 	} bad[] = {
@@ -163,6 +168,13 @@ static void test_azure_section(void)
 		 "prefix: required"},
 		{AZ_HEAD "    ip_configurations: [{name: v, address: x}]\n",
 		 "vipd.azure.ip_configurations[0].address"},
+		{AZ_HEAD "    nodes: {n1: {address: 10.0.0.1}}\n",
+		 "vipd.azure.nodes.n1: nic: required"},
+		{AZ_HEAD "    ip_configurations: [{name: v}]\n",
+		 "vipd.azure.ip_configurations[0]: address: required"},
+		{AZ_HEAD "    nodes: {n1: {nic: a}}\n"
+			 "    routes: [{table: t, route: r, prefix: 10.0.0.0}]\n",
+		 "vipd.azure.routes[0].prefix"},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
