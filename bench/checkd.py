@@ -23,17 +23,18 @@ machine is shared and noisy). JSON in build/bench/checkd.json. Exit 1 on any err
 
 import argparse
 import json
-import math
 import os
-import statistics
 import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _common  # noqa: E402
 import lab as lablib  # noqa: E402
+from _common import say  # noqa: E402
 from checkd_lab import CheckdLab, default_checkers  # noqa: E402
 
 INTERVAL_MS, TIMEOUT_MS = 200, 1000      # heartbeatd defaults
@@ -43,31 +44,12 @@ LIMIT_S = 20.0
 JSON_OUT = os.path.join(ROOT, "build", "bench", "checkd.json")
 
 
-def say(text):
-    print(f"==> {text}", flush=True)
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
 def summary(values):
-    return {"runs": len(values), "median_ms": statistics.median(values),
-            "p95_ms": pct(values, 95), "max_ms": max(values), "min_ms": min(values),
-            "median_ratio": statistics.median(values) / CHECK_INTERVAL_MS,
-            "p95_ratio": pct(values, 95) / CHECK_INTERVAL_MS}
+    return _common.summary(values, CHECK_INTERVAL_MS)
 
 
 def wait(what, predicate, limit=LIMIT_S):
-    deadline = time.monotonic() + limit
-    while True:
-        v = predicate()
-        if v:
-            return time.monotonic(), v
-        if time.monotonic() > deadline:
-            raise lablib.LabError(f"{what} not seen within {limit} s")
-        time.sleep(POLL_S)
+    return _common.wait(what, predicate, limit, POLL_S, lablib.LabError)
 
 
 def running(lab, node, other_than=None):

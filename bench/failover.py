@@ -32,7 +32,6 @@ path. Standard library plus pyzmq; run as root with /usr/bin/python3.
 import argparse
 import ctypes
 import json
-import math
 import os
 import random
 import signal
@@ -50,8 +49,10 @@ import zmq
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lab as lablib  # noqa: E402
+from _common import percentile, say  # noqa: E402
 
 INTERVAL_MS, TIMEOUT_MS, LEASE_MS = 200, 1000, 1000   # the documented defaults
 POLL_FAILOVER_S = 0.010       # status / VIP poll period while a failover runs
@@ -75,22 +76,11 @@ class BenchError(Exception):
     """A measurement could not be taken (cluster did not settle, a tool failed...)."""
 
 
-def say(text):
-    print(f"==> {text}", flush=True)
-
-
 def note(text):
     print(f"    {text}", flush=True)
 
 
 # --- statistics -----------------------------------------------------------------------
-
-def percentile(values, p):
-    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
-    return ordered[rank - 1]
-
 
 def summarise(values):
     if not values:

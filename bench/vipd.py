@@ -26,7 +26,6 @@ noisy). JSON in build/bench/vipd.json. Exit 1 on any error.
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -35,8 +34,11 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _common  # noqa: E402
 import lab as lablib  # noqa: E402
+from _common import percentile as pct, say  # noqa: E402
 import vipd_lab  # noqa: E402
 from vipd_lab import VIP4, VipdLab  # noqa: E402
 
@@ -47,29 +49,12 @@ LIMIT_S = 20.0
 JSON_OUT = os.path.join(ROOT, "build", "bench", "vipd.json")
 
 
-def say(text):
-    print(f"==> {text}", flush=True)
-
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
 def summary(values):
-    return {"runs": len(values), "median_ms": statistics.median(values),
-            "p95_ms": pct(values, 95), "max_ms": max(values), "min_ms": min(values)}
+    return _common.summary(values)
 
 
 def wait(what, predicate, limit=LIMIT_S):
-    deadline = time.monotonic() + limit
-    while True:
-        v = predicate()
-        if v:
-            return time.monotonic(), v
-        if time.monotonic() > deadline:
-            raise lablib.LabError(f"{what} not seen within {limit} s")
-        time.sleep(POLL_S)
+    return _common.wait(what, predicate, limit, POLL_S, lablib.LabError)
 
 
 def decision_time(lab):
