@@ -19,7 +19,9 @@ FLAG_CHECKER = {"name": "flag", "kind": "custom", "command": "checks/flag",
                 "interval_ms": 100, "timeout_ms": 100, "fail_after": 2, "ok_after": 1,
                 "action": "failover"}
 PATTERN_CHECKER = {"name": "flappy", "kind": "custom", "command": "checks/pattern",
-                   "interval_ms": 100, "timeout_ms": 100, "fail_after": 3, "ok_after": 1,
+                   # 400 ms: a shell script on a loaded 2-core machine can take over
+                   # 100 ms, and a timeout is a failure (fail, fail, timeout = 3).
+                   "interval_ms": 400, "timeout_ms": 400, "fail_after": 3, "ok_after": 1,
                    "action": "restart"}
 
 
