@@ -116,43 +116,60 @@ static void apply_failed(struct replicd *d, uint8_t type, const char *path,
 			    (unsigned long long)seq, strerror(-err));
 }
 
+/* A failure to apply op: expected during a resync (a live change to a path
+ * the resync has not reached yet, which it sends whole), so only counted;
+ * else logged. Returns 0 or err. */
+static int apply_error(struct replicd *d, const struct replicd_op *op, int err)
+{
+	if (d->sec_resyncing) {
+		d->apply_errors_resync++;
+		return 0;
+	}
+	apply_failed(d, op->type, op->path, op->seq, err);
+	return err;
+}
+
+/* The descriptor of op: its handle's, or -1 to go by path. Returns 0, 1 to
+ * skip op (a file unlinked on the primary: unreachable), or -errno. */
+static int op_fd(struct replicd *d, const struct replicd_op *op, int *fd)
+{
+	*fd = -1;
+	if (op->handle == 0 ||
+	    (op->type != ROP_WRITE && op->type != ROP_TRUNCATE &&
+	     op->type != ROP_FALLOCATE && op->type != ROP_FSYNC))
+		return 0;
+	int h = handle_fd(d, op);
+	if (h == -ENOENT && (!op->path || !*op->path))
+		return 1;
+	if (h < 0)
+		return h;
+	*fd = h;
+	return 0;
+}
+
 /* Apply one operation of the primary; -errno if it failed. */
 static int apply(struct replicd *d, const struct replicd_op *op)
 {
-	int root = d->mounts[op->dir].root, fd = -1, r;
+	int fd, r;
 
 	if (op->type == ROP_RELEASE) {
 		handle_drop(d, op->handle, op->dir);
 		return 0;
 	}
-	bool by_handle = op->handle != 0 &&
-			 (op->type == ROP_WRITE || op->type == ROP_TRUNCATE ||
-			  op->type == ROP_FALLOCATE || op->type == ROP_FSYNC);
-	if (by_handle) {
-		fd = handle_fd(d, op);
-		if (fd == -ENOENT && (!op->path || !*op->path))
-			return 0; /* unlinked on the primary: unreachable */
-		if (fd < 0) {
-			r = fd;
-			goto failed;
+	r = op_fd(d, op, &fd);
+	if (r > 0)
+		return 0;
+	if (r == 0) {
+		r = replicd_fs_apply(d->mounts[op->dir].root, op, fd, 0, NULL);
+		if (r >= 0 && op->type == ROP_WRITE &&
+		    (size_t)r != op->data_len)
+			r = -EIO;
+		if (r >= 0) {
+			d->applied++;
+			return 0;
 		}
 	}
-	r = replicd_fs_apply(root, op, fd, 0, NULL);
-	if (r >= 0 && op->type == ROP_WRITE && (size_t)r != op->data_len)
-		r = -EIO;
-	if (r >= 0) {
-		d->applied++;
-		return 0;
-	}
-failed:
-	if (d->sec_resyncing) {
-		/* Expected: a live change to a path the resync has not
-		 * reached yet; the resync sends that path whole. */
-		d->apply_errors_resync++;
-		return 0;
-	}
-	apply_failed(d, op->type, op->path, op->seq, r);
-	return r;
+	return apply_error(d, op, r);
 }
 
 /*
@@ -170,28 +187,14 @@ static int apply_or_queue(struct replicd *d, struct replicd_write_job *job)
 		free(job);
 		return r;
 	}
-	job->root = d->mounts[op->dir].root;
-	job->fd = -1;
-	job->resyncing = d->sec_resyncing;
-	if (op->handle) {
-		job->fd = handle_fd(d, op);
-		if (job->fd == -ENOENT && (!op->path || !*op->path)) {
-			free(job); /* unlinked on the primary: unreachable */
-			return 0;
-		}
-		if (job->fd < 0) {
-			r = job->fd;
-			if (d->sec_resyncing) {
-				d->apply_errors_resync++;
-				r = 0;
-			} else {
-				apply_failed(d, op->type, op->path, op->seq,
-					     r);
-			}
-			free(job);
-			return r;
-		}
+	r = op_fd(d, op, &job->fd);
+	if (r != 0) {
+		r = r > 0 ? 0 : apply_error(d, op, r);
+		free(job);
+		return r;
 	}
+	job->root = d->mounts[op->dir].root;
+	job->resyncing = d->sec_resyncing;
 	replicd_applier_push(&d->applier, job);
 	return 0;
 }
@@ -1468,7 +1471,6 @@ static void secondary_checks(struct replicd *d, int64_t now)
 	if (d->conn && applier_failed(d) < 0) {
 		d->data = SKY_REPLICA_INCONSISTENT;
 		drop_conn(d, &d->conn, "an operation failed to apply");
-		d->changed = true;
 		return;
 	}
 	walk_pump(d);
