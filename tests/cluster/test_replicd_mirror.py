@@ -69,6 +69,33 @@ def test_secondary_mount_refuses_writes_under_heartbeatd(lab):
 
 
 @lab_options(lab_class=ReplicdLab, networks=1)
+def test_writes_acknowledged_without_fsync_survive_a_power_cut_of_the_primary(lab):
+    # Sync mode: a write() that returned is on the secondary even with no
+    # fsync (its replicd acked it on receipt, and its write thread wrote it
+    # later, in order): the new primary serves every byte of the 48 MiB
+    # (docs/replication.md, "How a write travels").
+    _start(lab)
+    data = os.urandom(48 << 20)
+    fd = os.open(os.path.join(lab.data_dir("node1"), "unsynced"),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        for off in range(0, len(data), 1 << 20):
+            assert os.write(fd, data[off:off + (1 << 20)]) == 1 << 20
+        lab.kill_node("node1")  # right after the last write() returned
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # ENOTCONN: the mount's replicd is gone with its node
+    st = lab.wait_role("node2", "ALONE", TAKEOVER_BOUND_S)
+    lab.wait_replicd("node2", "primary", timeout=TAKEOVER_BOUND_S)
+    got = _read(lab.data_dir("node2"), "unsynced")
+    assert len(got) == len(data), \
+        f"node2 serves {len(got)} of {len(data)} acknowledged bytes ({describe(st)})"
+    assert got == data, f"node2 serves other bytes than were acknowledged ({describe(st)})"
+
+
+@lab_options(lab_class=ReplicdLab, networks=1)
 def test_new_primary_serves_acknowledged_bytes_after_primary_node_killed(lab):
     _start(lab)
     files = _payloads()
