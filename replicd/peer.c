@@ -117,6 +117,21 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
  * Each byte is now moved at most about once; the buffer is at most twice
  * the backlog.
  */
+/* A frame's u32 big-endian length prefix. */
+static size_t frame_len(const uint8_t *h)
+{
+	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+	       h[3];
+}
+
+static void put_frame_len(uint8_t *w, size_t n)
+{
+	w[0] = (uint8_t)(n >> 24);
+	w[1] = (uint8_t)(n >> 16);
+	w[2] = (uint8_t)(n >> 8);
+	w[3] = (uint8_t)n;
+}
+
 static void compact_out(struct replicd_conn *c)
 {
 	if (c->out_off == 0 || c->out_off < c->out_len - c->out_off)
@@ -135,10 +150,7 @@ int replicd_conn_put(struct replicd_conn *c, const uint8_t *p, size_t len)
 	if (r < 0)
 		return r;
 	uint8_t *w = c->out + c->out_len;
-	w[0] = (uint8_t)(len >> 24);
-	w[1] = (uint8_t)(len >> 16);
-	w[2] = (uint8_t)(len >> 8);
-	w[3] = (uint8_t)len;
+	put_frame_len(w, len);
 	memcpy(w + 4, p, len);
 	c->out_len += 4 + len;
 	return 0;
@@ -156,10 +168,7 @@ int replicd_conn_put_sealed(struct replicd_conn *c, const uint8_t *p,
 	r = replicd_stream_seal(&c->st, p, len, w + 4, n);
 	if (r < 0)
 		return r;
-	w[0] = (uint8_t)(n >> 24);
-	w[1] = (uint8_t)(n >> 16);
-	w[2] = (uint8_t)(n >> 8);
-	w[3] = (uint8_t)n;
+	put_frame_len(w, n);
 	c->out_len += 4 + n;
 	return 0;
 }
@@ -186,12 +195,6 @@ int replicd_conn_flush(struct replicd_conn *c)
 	}
 	c->out_off = c->out_len = 0;
 	return 0;
-}
-
-static size_t frame_len(const uint8_t *h)
-{
-	return (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
-	       h[3];
 }
 
 bool replicd_conn_frame_ready(const struct replicd_conn *c)
@@ -243,8 +246,7 @@ int replicd_conn_frame(struct replicd_conn *c, size_t max, const uint8_t **p,
 	size_t have = c->in_len - c->in_off;
 	if (have < 4)
 		return 0;
-	size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
-		   h[3];
+	size_t n = frame_len(h);
 	if (n > max)
 		return -EMSGSIZE;
 	if (have - 4 < n)
@@ -268,7 +270,6 @@ bool replicd_conn_next_ready(const struct replicd_conn *c)
 void replicd_conn_consume(struct replicd_conn *c)
 {
 	const uint8_t *h = c->in + c->in_off;
-	size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
-		   h[3];
+	size_t n = frame_len(h);
 	c->in_off += 4 + n;
 }
