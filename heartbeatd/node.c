@@ -295,6 +295,15 @@ static void copy_counter(json_t *to, const json_t *from, const char *key)
 				    json_integer(json_integer_value(v)));
 }
 
+static uint64_t json_uint_or(const json_t *msg, const char *key,
+			     uint64_t otherwise)
+{
+	json_t *v = json_object_get(msg, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return otherwise;
+	return (uint64_t)json_integer_value(v);
+}
+
 void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 {
 	static const char *const counters[] = {
@@ -322,6 +331,12 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 		    sizeof(r->sync));
 	r->peer_connected =
 		json_is_true(json_object_get(msg, "peer_connected"));
+	/* Absent or mistyped: 0, which never makes a copy complete and
+	 * never lets the primary ack alone without a new generation...
+	 * except generation_sent, where "unknown" must count as high. */
+	r->generation = json_uint_or(msg, "generation", 0);
+	r->generation_sent = json_uint_or(msg, "generation_sent", UINT64_MAX);
+	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
 	static const char *const replicd_counters[] = {
 		"rejected_frames", "rejected_handshakes", "apply_errors",
 		"record_entries",  "changes_not_sent",	  "record_damaged",
@@ -358,6 +373,21 @@ bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 	return r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
 	       strcmp(r->state, "secondary") == 0 && r->epoch == epoch &&
 	       r->data == SKY_REPLICA_UPTODATE;
+}
+
+void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
+			 int64_t now, struct sm *sm)
+{
+	bool fresh = r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
+		     r->epoch == epoch;
+	bool primary = fresh && strcmp(r->state, "primary") == 0;
+
+	sm->replica_generation =
+		node_replica_uptodate(r, epoch, now) ? r->generation : 0;
+	/* Not heard (yet) as primary of this epoch: its link may be down. */
+	sm->replica_link_down = !primary || !r->peer_connected;
+	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
+	sm->replica_generation_sent = primary ? r->generation_sent : UINT64_MAX;
 }
 
 static void on_actual(struct node *n, int64_t now)
@@ -468,6 +498,9 @@ static json_t *desired_json(const struct node *n)
 			      sky_role_name(n->sm.role), "epoch",
 			      (json_int_t)n->sm.epoch, "generation",
 			      (json_int_t)n->sm.generation, "targets", targets);
+	if (d)
+		json_object_set_new(d, "ack_alone",
+				    json_boolean(n->sm.ack_alone));
 	if (d && n->discard_local_until_ms &&
 	    sky_now_ms() < n->discard_local_until_ms)
 		json_object_set_new(d, "discard_local", json_true());
@@ -563,7 +596,17 @@ static void tick(struct node *n, int64_t now)
 	node_peer_input(n, now, &peer);
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
+	node_replica_inputs(&n->replica, n->sm.epoch, now, &n->sm);
+	bool ack_alone_was = n->sm.ack_alone;
+	uint64_t generation_was = n->sm.generation;
 	sm_step(&n->sm, now, &peer, &n->witness_view);
+	if (n->sm.ack_alone != ack_alone_was ||
+	    n->sm.generation != generation_was)
+		n->publish_now = true; /* replicd waits for this word */
+	if (n->sm.note_changed) {
+		n->sm.note_changed = false;
+		log_notice("%s", n->sm.note);
+	}
 	if (n->sm.dirty)
 		save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {

@@ -37,6 +37,9 @@ struct node_replica {
 	enum sky_replica data;
 	char sync[16];
 	bool peer_connected;
+	uint64_t generation;	  /* secondary: its copy is complete at */
+	uint64_t generation_sent; /* primary: the peer may have been told */
+	uint64_t writers_waiting; /* primary: writers the peer lacks */
 	json_t *resync;	  /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
 };
@@ -95,6 +98,9 @@ void node_close(struct node *n);
 void node_replica_update(struct node_replica *r, const json_t *msg,
 			 int64_t now);
 /* Does replicd say this node's copy is complete, for this epoch? */
+/* The sm's replica_* inputs (state.h) from replicd's last word. */
+void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
+			 int64_t now, struct sm *sm);
 bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 			   int64_t now);
 
