@@ -334,6 +334,8 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 	/* Absent or mistyped: 0, which never makes a copy complete and
 	 * never lets the primary ack alone without a new generation...
 	 * except generation_sent, where "unknown" must count as high. */
+	r->peer_receiving =
+		json_is_true(json_object_get(msg, "peer_receiving"));
 	r->generation = json_uint_or(msg, "generation", 0);
 	r->generation_sent = json_uint_or(msg, "generation_sent", UINT64_MAX);
 	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
@@ -385,7 +387,7 @@ void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
 	sm->replica_generation =
 		node_replica_uptodate(r, epoch, now) ? r->generation : 0;
 	/* Not heard (yet) as primary of this epoch: its link may be down. */
-	sm->replica_link_down = !primary || !r->peer_connected;
+	sm->replica_link_down = !primary || !r->peer_receiving;
 	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
 	sm->replica_generation_sent = primary ? r->generation_sent : UINT64_MAX;
 }

@@ -37,6 +37,7 @@ struct node_replica {
 	enum sky_replica data;
 	char sync[16];
 	bool peer_connected;
+	bool peer_receiving;	  /* primary: changes reach the peer live */
 	uint64_t generation;	  /* secondary: its copy is complete at */
 	uint64_t generation_sent; /* primary: the peer may have been told */
 	uint64_t writers_waiting; /* primary: writers the peer lacks */

@@ -483,6 +483,37 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	      sm->cfg.peer, sky_role_name(p->role));
 }
 
+/*
+ * An election is decided on what each node last heard of the other: a
+ * heartbeat lost at the wrong moment (an operator's force, a preference)
+ * can make both think they won. With a witness, the winner takes the
+ * lease before it serves, so two winners never both serve. A witness that
+ * does not answer at all within lease_ms + the peer timeout leaves the
+ * peer's word as the quorum, as before.
+ */
+static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
+			   const char *why)
+{
+	if (!sm->cfg.witness_quorum || w->lease_valid)
+		return true;
+	if (!sm->want_election_lease_was) {
+		sm->election_lease_since_ms = now;
+		w->answered = false;
+	}
+	sm->want_election_lease = true;
+	bool refused = w->answered && (w->last_answer == LEASE_HELD_BY_OTHER ||
+				       w->last_answer == LEASE_OUTDATED);
+	if (!refused && now - sm->election_lease_since_ms >
+				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
+		return true;
+	char refusal[160];
+	waiting(sm, "elected primary with %s up (%s): taking the witness lease "
+		    "first (%s)",
+		sm->cfg.peer, why, witness_refusal(sm, w, refusal,
+						    sizeof(refusal)));
+	return false;
+}
+
 static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      struct sm_witness *w)
 {
@@ -525,6 +556,8 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				(long long)(sm->no_primary_until_ms - now));
 			return;
 		}
+		if (!election_lease(sm, now, w, why))
+			return;
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
 		enter(sm, now, SKY_ROLE_PRIM, "elected primary with %s up (%s)",
 		      sm->cfg.peer, why);
@@ -572,6 +605,8 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	const char *via;
 
 	sm->waiting_for[0] = '\0';
+	sm->want_election_lease_was = sm->want_election_lease;
+	sm->want_election_lease = false;
 	if (sm->role == SKY_ROLE_STOP) {
 		sm->want_lease = false;
 		return;
@@ -599,8 +634,10 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	}
 	/* The primary holds the lease even with the peer up, so that after
 	 * a partition it keeps serving and the secondary is refused. */
-	sm->want_lease = sm->cfg.witness_quorum &&
-			 (sky_role_serves(sm->role) || sm->want_new_generation);
+	sm->want_lease =
+		sm->cfg.witness_quorum &&
+		(sky_role_serves(sm->role) || sm->want_new_generation ||
+		 sm->want_election_lease);
 	sm->ack_alone = may_ack_alone(sm, peer);
 }
 

@@ -115,6 +115,9 @@ struct sm {
 	bool handover;		     /* handing the primary role to the peer */
 	bool want_lease;	     /* witness client keeps a lease */
 	bool want_new_generation;    /* ... and asks for a new generation */
+	bool want_election_lease;    /* ... won an election: lease first */
+	bool want_election_lease_was;
+	int64_t election_lease_since_ms;
 	int64_t takeover_since_ms;   /* first try of the current takeover */
 	int64_t no_primary_until_ms; /* hold-down after a failed transition */
 

@@ -1412,6 +1412,13 @@ static void publish(struct replicd *d, int64_t now, bool force)
 					      : 0));
 		json_object_set_new(obj, "generation_sent",
 				    json_integer((json_int_t)d->generation_sent));
+		/* Primary: changes go to the peer as they are made (a
+		 * session that is comparing records, or diverged, is up but
+		 * does not receive them). */
+		json_object_set_new(
+			obj, "peer_receiving",
+			json_boolean(d->target == RT_PRIMARY &&
+				     replicd_repl_connected(&d->repl)));
 		json_object_set_new(
 			obj, "writers_waiting",
 			json_integer((json_int_t)replicd_repl_degraded_waiting(
