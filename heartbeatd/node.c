@@ -5,6 +5,7 @@
  * publishes the desired state and status.
  */
 #include "node.h"
+#include "actual.h"
 #include "notify.h"
 
 #include <errno.h>
@@ -376,25 +377,31 @@ static void on_actual(struct node *n, int64_t now)
 					    "dropped a malformed bus message");
 			continue;
 		}
-		const char *daemon =
-			json_string_value(json_object_get(msg, "daemon"));
-		const char *state =
-			json_string_value(json_object_get(msg, "state"));
-		const char *reason =
-			json_string_value(json_object_get(msg, "reason"));
+		/* Every field used below was type-checked by actual_check. */
+		enum sky_actuator which;
+		char why[160];
+		r = actual_check(topic, msg, n->cfg.module, n->self->name,
+				 &which, why, sizeof(why));
+		const char *daemon = sky_actuator_name(which);
 		json_t *epoch = json_object_get(msg, "epoch");
-		if (!daemon || !state || !json_is_integer(epoch) ||
-		    json_integer_value(epoch) < 0 ||
-		    orch_actual(&n->orch, daemon, state,
-				(uint64_t)json_integer_value(epoch), reason,
-				now) < 0) {
+		if (r == 0 &&
+		    orch_actual(
+			    &n->orch, daemon,
+			    json_string_value(json_object_get(msg, "state")),
+			    (uint64_t)json_integer_value(epoch),
+			    json_string_value(json_object_get(msg, "reason")),
+			    now) < 0) {
+			snprintf(why, sizeof(why),
+				 "%s is not in transitions.order", daemon);
+			r = -EINVAL;
+		}
+		if (r < 0) {
 			n->bus_bad_messages++;
 			sky_log_ratelimited(
 				&n->rl_bus, LOG_WARNING,
-				"dropped bus message on topic %.64s: "
-				"missing daemon/state/epoch or "
-				"unknown daemon",
-				topic);
+				"dropped a bus message%s%s: %s",
+				which < SKY_ACT_COUNT ? " from " : "",
+				which < SKY_ACT_COUNT ? daemon : "", why);
 		} else if (strcmp(daemon, "replicd") == 0) {
 			/* replicd's words decide promotions: kept checked,
 			 * field by field, rather than as a raw detail. */
