@@ -81,17 +81,21 @@ static int check_bool(const json_t *obj, const char *key, char *err,
 	return 0;
 }
 
+/*
+ * Counters are only shown, never decide anything: each must be an integer,
+ * and a negative one is left out of the status (replicd's resync "seconds"
+ * can be negative between two resyncs) rather than cost the whole message.
+ */
 static int check_counters(const json_t *obj, const char *where,
 			  const char *const *keys, size_t count, char *err,
 			  size_t size)
 {
 	for (size_t i = 0; i < count; i++) {
 		const json_t *v = json_object_get(obj, keys[i]);
-		if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+		if (v && !json_is_integer(v))
 			return refuse(err, size,
-				      "field '%s%s' must be a non-negative "
-				      "integer",
-				      where, keys[i]);
+				      "field '%s%s' must be an integer", where,
+				      keys[i]);
 	}
 	return 0;
 }
