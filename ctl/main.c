@@ -211,9 +211,10 @@ static const char help_text[] =
 	"       modules and no -m\n"
 	"    3  heartbeatd not reachable: no module or no control socket in "
 	"the\n"
-	"       run directory, or no reply within the timeout; the message "
-	"names\n"
-	"       the socket (see systemctl status skyha-heartbeatd@MODULE)\n"
+	"       run directory, or nothing listening on it (the module is\n"
+	"       stopped on this node: said at once), or no reply within the\n"
+	"       timeout; the message names the socket (see systemctl status\n"
+	"       skyha-heartbeatd@MODULE)\n"
 	"    4  wait timed out; the role this node was in is printed\n"
 	"\n"
 	"ENVIRONMENT\n"
@@ -951,7 +952,8 @@ int main(int argc, char **argv)
 	}
 	if (!command)
 		return usage_error("which command? status, swap, prim, second, "
-				   "stop, start or wait ROLE");
+				   "stop, start, resync --discard-local or "
+				   "wait ROLE");
 	status = run_command(&ctl, command, argc - optind - 1,
 			     argv + optind + 1);
 	sky_bus_shutdown();
