@@ -155,6 +155,16 @@ static void test_what_is_not_one_json_object_is_refused(void)
 	check_refused("{\"command\":\"st\\u0000atus\"}", "request is not JSON");
 	check_refused("{\"command\":\"\xff\xfe\"}", "request is not JSON");
 	check_refused("", "empty request");
+	/* Deep nesting within the size limit: refused, no crash. */
+	char deep[SKY_CTL_MSG_MAX + 1];
+	size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"command\":");
+	for (int i = 0; i < 2040; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 2040; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	deep[n] = '\0';
+	check_refused(deep, "field 'command' must be a string");
 	/* A NUL byte inside the frame. */
 	struct ctl_request req;
 	static const char nul[] = "{\"command\":\"status\"}\0";
