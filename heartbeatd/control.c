@@ -309,9 +309,9 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 			known = known || strcmp(key, known_fields[i]) == 0;
 		if (!known)
 			return refuse(err, size,
-				      "unknown field '%s' (a request has "
-				      "command, and force for prim, "
-				      "discard_local for resync, reason)",
+				      "unknown field '%s' (the fields: "
+				      "command, force, discard_local, "
+				      "reason)",
 				      shown(key, name, sizeof(name)));
 	}
 	if ((r = get_bool(req, "force", &out->force, err, size)) < 0 ||

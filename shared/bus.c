@@ -402,7 +402,7 @@ int sky_ctl_recv(void *sock, uint8_t *body, size_t size,
 	}
 	/* The envelope ends at the last empty frame; anything between it and
 	 * the last frame is more body, which a request may not have. */
-	out->body_frames += before_body - (delimiter ? delimiter : 0);
+	out->body_frames += before_body - delimiter;
 	out->peer.count = delimiter + 1;
 	return 0;
 }
