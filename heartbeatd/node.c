@@ -5,6 +5,7 @@
  * publishes the desired state and status.
  */
 #include "node.h"
+#include "actual.h"
 #include "notify.h"
 
 #include <errno.h>
@@ -408,25 +409,31 @@ static void on_actual(struct node *n, int64_t now)
 					    "dropped a malformed bus message");
 			continue;
 		}
-		const char *daemon =
-			json_string_value(json_object_get(msg, "daemon"));
-		const char *state =
-			json_string_value(json_object_get(msg, "state"));
-		const char *reason =
-			json_string_value(json_object_get(msg, "reason"));
+		/* Every field used below was type-checked by actual_check. */
+		enum sky_actuator which;
+		char why[160];
+		r = actual_check(topic, msg, n->cfg.module, n->self->name,
+				 &which, why, sizeof(why));
+		const char *daemon = sky_actuator_name(which);
 		json_t *epoch = json_object_get(msg, "epoch");
-		if (!daemon || !state || !json_is_integer(epoch) ||
-		    json_integer_value(epoch) < 0 ||
-		    orch_actual(&n->orch, daemon, state,
-				(uint64_t)json_integer_value(epoch), reason,
-				now) < 0) {
+		if (r == 0 &&
+		    orch_actual(
+			    &n->orch, daemon,
+			    json_string_value(json_object_get(msg, "state")),
+			    (uint64_t)json_integer_value(epoch),
+			    json_string_value(json_object_get(msg, "reason")),
+			    now) < 0) {
+			snprintf(why, sizeof(why),
+				 "%s is not in transitions.order", daemon);
+			r = -EINVAL;
+		}
+		if (r < 0) {
 			n->bus_bad_messages++;
 			sky_log_ratelimited(
 				&n->rl_bus, LOG_WARNING,
-				"dropped bus message on topic %.64s: "
-				"missing daemon/state/epoch or "
-				"unknown daemon",
-				topic);
+				"dropped a bus message%s%s: %s",
+				which < SKY_ACT_COUNT ? " from " : "",
+				which < SKY_ACT_COUNT ? daemon : "", why);
 		} else if (strcmp(daemon, "replicd") == 0) {
 			/* replicd's words decide promotions: kept checked,
 			 * field by field, rather than as a raw detail. */
@@ -453,32 +460,6 @@ static void on_subscriber(struct node *n)
 		if (len >= 1 && sub[0] == 1)
 			n->publish_now = true;
 	}
-}
-
-static void on_ctl(struct node *n, int64_t now)
-{
-	json_t *req = NULL, *reply;
-	int r = sky_bus_recv(n->ctl, NULL, 0, SKY_CTL_MSG_MAX, &req);
-
-	if (r == -EAGAIN)
-		return;
-	if (r < 0) {
-		n->ctl_bad_requests++;
-		sky_log_ratelimited(&n->rl_ctl, LOG_WARNING,
-				    "control request is not a JSON object of "
-				    "at most %d bytes",
-				    SKY_CTL_MSG_MAX);
-		reply = json_pack(
-			"{s:b,s:s}", "ok", 0, "error",
-			"request must be one JSON object, at most 4096 bytes");
-	} else {
-		reply = node_handle_request(n, now, req);
-		json_decref(req);
-	}
-	/* REP must answer every request, or the socket wedges. */
-	if (!reply || sky_bus_send_json(n->ctl, reply) < 0)
-		log_error("cannot send the control reply");
-	json_decref(reply);
 }
 
 static json_t *desired_json(const struct node *n)
@@ -669,22 +650,21 @@ static int open_bus(struct node *n)
 	} eps[] = {
 		{SKY_EP_DESIRED, ZMQ_XPUB, &n->pub},
 		{SKY_EP_ACTUAL, ZMQ_SUB, &n->sub},
-		{SKY_EP_CTL, ZMQ_REP, &n->ctl},
+		{SKY_EP_CTL, ZMQ_ROUTER, &n->ctl},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(eps); i++) {
 		r = sky_bus_endpoint(ep, sizeof(ep), n->run_dir, n->cfg.module,
 				     eps[i].name);
 		if (r < 0)
 			return r;
-		fd = eps[i].type == ZMQ_REP ? sky_listen_fd("ctl") : -ENOENT;
-		if (fd >= 0) {
-			r = sky_bus_open_fd(eps[i].type, ep, fd, eps[i].sock);
-		} else {
-			/* A socket file left by a killed daemon would refuse
-			 * the bind; nothing else may own our run dir. */
+		bool ctl = eps[i].sock == &n->ctl;
+		fd = ctl ? sky_listen_fd("ctl") : -ENOENT;
+		/* A socket file left by a killed daemon would refuse the
+		 * bind; nothing else may own our run dir. */
+		if (fd < 0)
 			unlink(ep + strlen("ipc://"));
-			r = sky_bus_open(eps[i].type, ep, true, eps[i].sock);
-		}
+		r = ctl ? sky_ctl_listen(ep, fd, eps[i].sock)
+			: sky_bus_open(eps[i].type, ep, true, eps[i].sock);
 		if (r < 0) {
 			log_error("cannot bind %s: %s", ep, zmq_strerror(-r));
 			return r;
@@ -846,7 +826,7 @@ int node_run(struct node *n)
 				drain_udp(n, items[i].fd, net_of[i], now);
 		/* ZeroMQ sockets are edge-triggered: always drain fully. */
 		on_actual(n, now);
-		on_ctl(n, now);
+		node_ctl_serve(n, now);
 		on_subscriber(n);
 		tick(n, now);
 	}

@@ -6,6 +6,7 @@
 #define SKYHA_NODE_H
 
 #include "config.h"
+#include "control.h"
 #include "lease.h"
 #include "log.h"
 #include "net.h"
@@ -110,6 +111,10 @@ void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);
 
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);
-json_t *node_handle_request(struct node *n, int64_t now, const json_t *req);
+/* Carry out a request ctl_request_parse() accepted; the reply to send. */
+json_t *node_handle_request(struct node *n, int64_t now,
+			    const struct ctl_request *req);
+/* Answer every request waiting on the control socket. */
+void node_ctl_serve(struct node *n, int64_t now);
 
 #endif
