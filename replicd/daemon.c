@@ -1323,7 +1323,9 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 					     : 0));
 	if (!i->started_ms)
 		return json_null();
-	int64_t end = i->active ? now : i->ended_ms;
+	/* A pass being planned has started_ms but is not active yet. */
+	int64_t end = i->active || i->ended_ms < i->started_ms ? now
+							 : i->ended_ms;
 	int64_t ms = end - i->started_ms;
 	uint64_t left = i->bytes_total > i->bytes_done
 				? i->bytes_total - i->bytes_done
