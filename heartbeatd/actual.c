@@ -111,6 +111,28 @@ static int check_uint(const json_t *obj, const char *key, char *err,
 	return 0;
 }
 
+/* Absent, null, or {count >= 0, first/last strings when present}. */
+static int check_alone(const json_t *obj, const char *key, char *err,
+		       size_t size)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return refuse(err, size, "field '%s' must be an object or null",
+			      key);
+	const json_t *c = json_object_get(v, "count");
+	const json_t *f = json_object_get(v, "first");
+	const json_t *l = json_object_get(v, "last");
+	if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+	    (f && !json_is_string(f)) || (l && !json_is_string(l)))
+		return refuse(err, size,
+			      "field '%s' needs an integer count >= 0 and "
+			      "string times",
+			      key);
+	return 0;
+}
+
 /* What replicd adds: its words decide whether a secondary is promotable. */
 static int check_replicd(const json_t *msg, char *err, size_t size)
 {
@@ -126,6 +148,8 @@ static int check_replicd(const json_t *msg, char *err, size_t size)
 			    err, size)) < 0 ||
 	    (r = check_bool(msg, "peer_connected", err, size)) < 0 ||
 	    (r = check_bool(msg, "peer_receiving", err, size)) < 0 ||
+	    (r = check_alone(msg, "alone_changes", err, size)) < 0 ||
+	    (r = check_alone(msg, "peer_alone_changes", err, size)) < 0 ||
 	    (r = check_uint(msg, "generation", err, size)) < 0 ||
 	    (r = check_uint(msg, "generation_sent", err, size)) < 0 ||
 	    (r = check_uint(msg, "writers_waiting", err, size)) < 0 ||

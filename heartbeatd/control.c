@@ -121,6 +121,18 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 				json_object_set(v, "resync", r->resync);
 			if (r->counters)
 				json_object_set(v, "counters", r->counters);
+			/* Generations, and what each copy did alone. */
+			json_object_set_new(
+				v, "generation",
+				json_integer((json_int_t)r->generation));
+			json_object_set_new(v, "writers_waiting",
+					    json_integer((json_int_t)
+								 r->writers_waiting));
+			if (r->alone)
+				json_object_set(v, "alone_changes", r->alone);
+			if (r->peer_alone)
+				json_object_set(v, "peer_alone_changes",
+						r->peer_alone);
 		}
 		json_object_set_new(o, sky_actuator_name(a->which), v);
 	}

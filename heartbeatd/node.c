@@ -305,6 +305,18 @@ static uint64_t json_uint_or(const json_t *msg, const char *key,
 	return (uint64_t)json_integer_value(v);
 }
 
+/* A checked copy of replicd's {count, first, last} (actual.c checked it),
+ * or NULL. */
+static json_t *alone_copy(const json_t *v)
+{
+	if (!json_is_object(v) || json_uint_or(v, "count", 0) == 0)
+		return NULL;
+	return json_pack("{s:I,s:s?,s:s?}", "count",
+			 (json_int_t)json_uint_or(v, "count", 0), "first",
+			 json_string_value(json_object_get(v, "first")), "last",
+			 json_string_value(json_object_get(v, "last")));
+}
+
 void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 {
 	static const char *const counters[] = {
@@ -340,6 +352,15 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 	r->generation = json_uint_or(msg, "generation", 0);
 	r->generation_sent = json_uint_or(msg, "generation_sent", UINT64_MAX);
 	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
+	/* What each side did without the other, for the status. */
+	json_t *alone = json_object_get(msg, "alone_changes");
+	r->alone_count = json_is_object(alone)
+				 ? json_uint_or(alone, "count", 0)
+				 : 0;
+	json_decref(r->alone);
+	json_decref(r->peer_alone);
+	r->alone = alone_copy(alone);
+	r->peer_alone = alone_copy(json_object_get(msg, "peer_alone_changes"));
 	static const char *const replicd_counters[] = {
 		"rejected_frames", "rejected_handshakes", "apply_errors",
 		"record_entries",  "changes_not_sent",	  "record_damaged",
@@ -387,6 +408,10 @@ void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
 
 	sm->replica_generation =
 		node_replica_uptodate(r, epoch, now) ? r->generation : 0;
+	/* Any state: a stopped replicd still has its record. */
+	sm->replica_heard =
+		r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS;
+	sm->replica_alone_changes = sm->replica_heard && r->alone_count > 0;
 	/* Not heard (yet) as primary of this epoch: its link may be down. */
 	sm->replica_link_down = !primary || !r->peer_receiving;
 	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
@@ -861,6 +886,9 @@ void node_close(struct node *n)
 	json_decref(n->replica.resync);
 	n->replica.resync = NULL;
 	json_decref(n->replica.counters);
+	json_decref(n->replica.alone);
+	json_decref(n->replica.peer_alone);
+	n->replica.alone = n->replica.peer_alone = NULL;
 	n->replica.counters = NULL;
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);

@@ -42,6 +42,8 @@ struct node_replica {
 	uint64_t generation;	  /* secondary: its copy is complete at */
 	uint64_t generation_sent; /* primary: the peer may have been told */
 	uint64_t writers_waiting; /* primary: writers the peer lacks */
+	uint64_t alone_count;	  /* changes this copy made alone */
+	json_t *alone, *peer_alone; /* {count, first, last} or NULL; owned */
 	json_t *resync;	  /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
 };

@@ -23,7 +23,7 @@ struct orch_actuator {
 	char state[16];
 	uint64_t epoch;
 	int64_t heard_at_ms;
-	char reason[128];
+	char reason[256];
 };
 
 struct orch {

@@ -33,6 +33,9 @@ enum pkt_type {
 #define HB_FLAG_PREFER_SECOND 0x04 /* operator said `second` */
 #define HB_FLAG_PREFER_PRIM   0x08 /* operator said `prim` */
 #define HB_FLAG_FORCED	      0x10 /* operator said `prim --force` */
+/* This node's copy holds changes made without the peer (replicd's record
+ * says so): two such copies diverged, and neither is elected. */
+#define HB_FLAG_ALONE_CHANGES 0x20
 
 /* Lease request flags. */
 #define LEASE_FLAG_NEW_GENERATION 0x01

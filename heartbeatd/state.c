@@ -57,6 +57,11 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 		sm->data = SKY_DATA_OUTDATED;
 	if (role != SKY_ROLE_SECOND)
 		sm->in_sync = false;
+	if (sky_role_serves(role))
+		sm->forced_service = sm->forced || (sm->forced_service &&
+						    sky_role_serves(sm->prev_role));
+	else
+		sm->forced_service = false;
 	if (sky_role_serves(role) || role == SKY_ROLE_STOP) {
 		sm->preference = SM_PREFER_NONE;
 		sm->forced = false;
@@ -124,7 +129,14 @@ uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now)
 		f |= HB_FLAG_PREFER_PRIM;
 	if (sm->forced)
 		f |= HB_FLAG_FORCED;
+	if (sm->replica_alone_changes)
+		f |= HB_FLAG_ALONE_CHANGES;
 	return f;
+}
+
+static bool diverged(const struct sm *sm, const struct sm_peer *p)
+{
+	return sm->replica_alone_changes && (p->flags & HB_FLAG_ALONE_CHANGES);
 }
 
 static int preference_rank(uint8_t flags)
@@ -150,6 +162,14 @@ static bool wins_election(const struct sm *sm, int64_t now,
 
 	bool my_uptodate = sm->data == SKY_DATA_UPTODATE;
 	bool peer_uptodate = p->data == SKY_DATA_UPTODATE;
+
+	/* Each copy holds changes the other lacks: no automatic choice. */
+	if (diverged(sm, p) && !my_force && !peer_force) {
+		*why = "the copies diverged: both hold changes made without "
+		       "the other; choose one (skyctl status, docs/"
+		       "operations.md)";
+		return false;
+	}
 
 	/* A newer generation holds changes the other lacks: not even a
 	 * force beats it (stop that node first to discard them). */
@@ -183,6 +203,8 @@ static bool wins_election(const struct sm *sm, int64_t now,
 /* Both nodes serve (after a forced start or quorum: none): one yields. */
 static bool keeps_primary(const struct sm *sm, const struct sm_peer *p)
 {
+	if (diverged(sm, p))
+		return false; /* both yield: the operator chooses */
 	if (sm->generation != p->generation)
 		return sm->generation > p->generation;
 	if (sm->epoch != p->epoch)
@@ -368,6 +390,27 @@ static bool may_ack_alone(const struct sm *sm, const struct sm_peer *p)
 	return sm->cfg.witness_quorum || p->data != SKY_DATA_UPTODATE;
 }
 
+/*
+ * Serving, and the peer turns up with changes of its own that this copy
+ * lacks (quorum: none after a partition): neither copy is chosen
+ * automatically. A node an operator forced keeps serving: that was the
+ * choice (the peer's replicd then refuses any resync: diverged).
+ */
+static bool step_down_diverged(struct sm *sm, int64_t now,
+			       const struct sm_peer *p)
+{
+	if (!p->visible || p->role == SKY_ROLE_STOP || !diverged(sm, p) ||
+	    sm->forced_service)
+		return false;
+	sm->no_primary_until_ms = now + sm->cfg.failed_transition_holddown_ms;
+	enter(sm, now, SKY_ROLE_WAIT,
+	      "the copies diverged: %s holds changes made without this node, "
+	      "and this node without it; stepping down until an operator "
+	      "chooses (skyctl status)",
+	      sm->cfg.peer);
+	return true;
+}
+
 static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      struct sm_witness *w)
 {
@@ -386,14 +429,19 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 				sm->cfg.peer, why);
 		return;
 	}
+	if (step_down_diverged(sm, now, p))
+		return;
 	degraded_generation(sm, now, p, w);
 	if (sky_role_serves(p->role)) {
 		if (!keeps_primary(sm, p)) {
 			sm->no_primary_until_ms =
 				now + sm->cfg.failed_transition_holddown_ms;
 			enter(sm, now, SKY_ROLE_WAIT,
-			      "both nodes primary: yielding to %s (generation "
+			      "both nodes primary: %s %s (generation "
 			      "%llu/%llu)",
+			      diverged(sm, p) ? "the copies diverged, both "
+						"step down; not yielding to"
+					      : "yielding to",
 			      sm->cfg.peer, (unsigned long long)p->generation,
 			      (unsigned long long)sm->generation);
 		}
@@ -416,12 +464,17 @@ static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
 {
 	if (!p->visible || p->role == SKY_ROLE_STOP)
 		return;
+	if (step_down_diverged(sm, now, p))
+		return;
 	if (sky_role_serves(p->role)) {
 		if (!keeps_primary(sm, p)) {
 			sm->no_primary_until_ms =
 				now + sm->cfg.failed_transition_holddown_ms;
 			enter(sm, now, SKY_ROLE_WAIT,
-			      "both nodes primary: yielding to %s",
+			      "both nodes primary: %s %s",
+			      diverged(sm, p) ? "the copies diverged, both "
+						"step down; not yielding to"
+					      : "yielding to",
 			      sm->cfg.peer);
 		}
 		return;
@@ -542,6 +595,11 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				"%s hands over but this node was not its "
 				"secondary",
 				sm->cfg.peer);
+			return;
+		}
+		if (sm->cfg.replica_gated && !sm->replica_heard) {
+			waiting(sm, "waiting for replicd to say what this "
+				    "copy holds before an election");
 			return;
 		}
 		if (!wins_election(sm, now, p, &why)) {

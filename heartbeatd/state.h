@@ -98,6 +98,8 @@ struct sm {
 	 * is the newest generation the peer may have been told it holds.
 	 */
 	uint64_t replica_generation;
+	bool replica_heard;	    /* replicd reported, recently */
+	bool replica_alone_changes; /* its record: changes made alone */
 	bool replica_link_down;
 	bool replica_writers_waiting;
 	uint64_t replica_generation_sent;
@@ -110,6 +112,7 @@ struct sm {
 	bool ack_alone;
 	enum sm_preference preference;
 	bool forced;
+	bool forced_service; /* serving since an operator's force */
 	bool swap_requested;
 	int64_t swap_requested_at_ms;
 	bool handover;		     /* handing the primary role to the peer */

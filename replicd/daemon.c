@@ -302,6 +302,24 @@ static void reject(struct replicd *d, struct replicd_conn **cp,
 static int send_op(struct replicd_conn *c, struct replicd_op *op);
 
 /* Secondary: our change record, then its end (docs/protocol.md). */
+/* Alone stats on the wire: count, then first and last second (u32 each). */
+static uint64_t pack_times(const struct replicd_alone_stats *st)
+{
+	uint64_t first = (uint64_t)(st->first_ms / 1000) & 0xffffffffu;
+	uint64_t last = (uint64_t)(st->last_ms / 1000) & 0xffffffffu;
+	return first << 32 | last;
+}
+
+static struct replicd_alone_stats unpack_stats(uint64_t count, uint64_t times)
+{
+	struct replicd_alone_stats st = {.count = count};
+	if (count) {
+		st.first_ms = (int64_t)(times >> 32) * 1000;
+		st.last_ms = (int64_t)(times & 0xffffffffu) * 1000;
+	}
+	return st;
+}
+
 static int send_record(struct replicd *d, struct replicd_conn *c)
 {
 	struct replicd_track_entry *e = NULL;
@@ -321,8 +339,11 @@ static int send_record(struct replicd *d, struct replicd_conn *c)
 	replicd_track_entries_free(e, n);
 	if (r < 0)
 		return r;
+	struct replicd_alone_stats st = replicd_alone_get(&d->alone);
 	struct replicd_op end = {
 		.type = ROP_RECORD_END,
+		.offset = st.count,
+		.length = pack_times(&st),
 		.flags = (replicd_track_complete(d->track) ? ROP_REC_COMPLETE
 							   : 0) |
 			 (replicd_track_alone(d->track) ? ROP_REC_ALONE : 0)};
@@ -439,6 +460,12 @@ static void send_sync(struct replicd *d, uint32_t flags)
 				.flags = flags,
 				.offset = d->rsi.bytes_total,
 				.length = d->rsi.bytes_done};
+	if (flags & ROP_SYNC_DIVERGED) {
+		/* What this node did alone, for the peer's status. */
+		struct replicd_alone_stats st = replicd_alone_get(&d->alone);
+		op.offset = st.count;
+		op.length = pack_times(&st);
+	}
 	if (d->conn && send_op(d->conn, &op) < 0)
 		drop_conn(d, &d->conn, "cannot queue a sync message");
 }
@@ -495,6 +522,22 @@ static int dir_roots(struct replicd *d, int *roots)
 	return 0;
 }
 
+/* "7804 changes (18:02:11Z to 18:04:55Z)" */
+static void describe_alone(const struct replicd_alone_stats *st, char *buf,
+			   size_t size)
+{
+	char first[32], last[32];
+	if (!st->count) {
+		snprintf(buf, size, "no change");
+		return;
+	}
+	sky_format_utc(st->first_ms, first, sizeof(first));
+	sky_format_utc(st->last_ms, last, sizeof(last));
+	snprintf(buf, size, "%llu change%s (%s to %s)",
+		 (unsigned long long)st->count, st->count == 1 ? "" : "s",
+		 first, last);
+}
+
 /* Primary: the peer's record is in; decide what the session does. */
 static void decide(struct replicd *d, uint32_t flags)
 {
@@ -504,12 +547,19 @@ static void decide(struct replicd *d, uint32_t flags)
 	int r;
 
 	if (flags & ROP_REC_ALONE) {
+		char own_text[160], peer_text[160];
+		struct replicd_alone_stats st = replicd_alone_get(&d->alone);
 		d->psync = PS_DIVERGED;
-		log_error("peer %s acknowledged changes this node never got "
-			  "(both sides served alone): no automatic resync; "
-			  "run `skyctl resync --discard-local` on the node "
-			  "whose changes are to be dropped",
-			  d->peer->name);
+		describe_alone(&d->peer_alone, peer_text, sizeof(peer_text));
+		describe_alone(&st, own_text, sizeof(own_text));
+		log_error("copies diverged: peer %s made %s without this node, "
+			  "and this node %s without it; no automatic resync. "
+			  "To keep this node's copy: `skyctl resync "
+			  "--discard-local` on %s. To keep %s's: `skyctl stop` "
+			  "here, `skyctl prim --force` on %s, then `skyctl "
+			  "start` and `skyctl resync --discard-local` here",
+			  d->peer->name, peer_text, own_text, d->peer->name,
+			  d->peer->name, d->peer->name);
 		send_sync(d, ROP_SYNC_DIVERGED);
 		free_peer_record(d);
 		d->changed = true;
@@ -710,6 +760,7 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 	case ROP_RECORD_END:
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;
+		d->peer_alone = unpack_stats(op->offset, op->length);
 		decide(d, op->flags);
 		return 0;
 	case ROP_HASHES: {
@@ -734,9 +785,36 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 	}
 }
 
+/* Secondary: the primary refuses to resync us (both changed alone). */
+static void on_sync_diverged(struct replicd *d, const struct replicd_op *op)
+{
+	char mine[160], theirs[160];
+	struct replicd_alone_stats st = replicd_alone_get(&d->alone);
+	d->peer_alone = unpack_stats(op->offset, op->length);
+	d->diverged = true;
+	d->sec_resyncing = false;
+	d->synced_generation = 0;
+	describe_alone(&st, mine, sizeof(mine));
+	describe_alone(&d->peer_alone, theirs, sizeof(theirs));
+	log_error("copies diverged: this node made %s that primary %s "
+		  "never got, and %s made %s without this node; no "
+		  "resync. `skyctl resync --discard-local` here drops "
+		  "this node's; to keep them instead, make this node "
+		  "primary first (`skyctl stop` on %s, `skyctl prim "
+		  "--force` here)",
+		  mine, d->peer->name, d->peer->name, theirs,
+		  d->peer->name);
+}
+
 /* Secondary: what the primary says about our copy. */
 static void on_sync(struct replicd *d, const struct replicd_op *op)
 {
+	if (op->flags & ROP_SYNC_DIVERGED) {
+		on_sync_diverged(d, op);
+		d->changed = true;
+		return;
+	}
+	d->peer_alone = (struct replicd_alone_stats){0};
 	d->sec_total = op->offset;
 	d->sec_done = op->length;
 	if (op->flags & ROP_SYNC_HASHES) {
@@ -752,15 +830,6 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 		d->synced_generation = 0;
 		log_notice("describing this copy by its hashes for %s",
 			   d->peer->name);
-	} else if (op->flags & ROP_SYNC_DIVERGED) {
-		d->diverged = true;
-		d->sec_resyncing = false;
-		d->synced_generation = 0;
-		log_error("primary %s refuses to resync: this node "
-			  "acknowledged changes it never got (both served "
-			  "alone); `skyctl resync --discard-local` here drops "
-			  "them",
-			  d->peer->name);
 	} else if (op->flags & ROP_SYNC_RESYNC) {
 		if (!d->sec_resyncing)
 			log_notice("resync from %s%s", d->peer->name,
@@ -1205,7 +1274,6 @@ static void on_desired(struct replicd *d)
 				 "'ack_alone' a boolean");
 		}
 		if (ok && !d->standalone) {
-			d->alone = des.role == SKY_ROLE_ALONE;
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
 			set_target(d, target, des.epoch);
@@ -1268,25 +1336,33 @@ static void describe(struct replicd *d, bool *in_sync)
 			sync = SKY_SYNC_INSYNC;
 			*in_sync = true;
 			break;
-		case PS_DIVERGED:
+		case PS_DIVERGED: {
+			struct replicd_alone_stats st =
+				replicd_alone_get(&d->alone);
 			sync = SKY_SYNC_DIVERGED;
+			/* Times: alone_changes, peer_alone_changes. */
 			snprintf(d->reason, sizeof(d->reason),
-				 "diverged: %s acknowledged changes this node "
-				 "lacks and this node did too; run `skyctl "
-				 "resync --discard-local` on the node whose "
-				 "changes are to be dropped",
-				 d->peer->name);
+				 "diverged: %s made %llu changes alone, this "
+				 "node %llu; `skyctl resync --discard-local` on "
+				 "%s keeps this node's copy",
+				 d->peer->name,
+				 (unsigned long long)d->peer_alone.count,
+				 (unsigned long long)st.count, d->peer->name);
 			break;
+		}
 		}
 		break;
 	case RT_SECONDARY:
 		if (d->diverged) {
+			struct replicd_alone_stats st =
+				replicd_alone_get(&d->alone);
 			sync = SKY_SYNC_DIVERGED;
 			snprintf(d->reason, sizeof(d->reason),
-				 "diverged from %s: this node has changes the "
-				 "primary lacks; `skyctl resync "
-				 "--discard-local` here drops them",
-				 d->peer->name);
+				 "diverged: this node made %llu changes alone, "
+				 "primary %s %llu; `skyctl resync "
+				 "--discard-local` here drops this node's",
+				 (unsigned long long)st.count, d->peer->name,
+				 (unsigned long long)d->peer_alone.count);
 		} else if (d->sec_resyncing && peer_up(d)) {
 			sync = SKY_SYNC_RESYNCING;
 			snprintf(d->reason, sizeof(d->reason),
@@ -1351,10 +1427,15 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 
 static void publish(struct replicd *d, int64_t now, bool force)
 {
-	static char last[512];
-	char key[512], topic[SKY_TOPIC_MAX];
+	static char last[640];
+	char key[640], topic[SKY_TOPIC_MAX];
 	bool in_sync;
 
+	int ar = replicd_alone_sync(&d->alone, replicd_track_alone(d->track));
+	if (ar < 0)
+		sky_log_ratelimited(&d->rl_apply, LOG_WARNING,
+				    "cannot save %s: %s", d->alone.path,
+				    strerror(-ar));
 	describe(d, &in_sync);
 	const char *state = target_name(d->target);
 	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s|%llu|%llu|%d",
@@ -1421,6 +1502,12 @@ static void publish(struct replicd *d, int64_t now, bool force)
 			obj, "peer_receiving",
 			json_boolean(d->target == RT_PRIMARY &&
 				     replicd_repl_connected(&d->repl)));
+		/* What each side did without the other (divergence). */
+		struct replicd_alone_stats own = replicd_alone_get(&d->alone);
+		json_object_set_new(obj, "alone_changes",
+				    replicd_alone_json(&own));
+		json_object_set_new(obj, "peer_alone_changes",
+				    replicd_alone_json(&d->peer_alone));
 		json_object_set_new(
 			obj, "writers_waiting",
 			json_integer((json_int_t)replicd_repl_degraded_waiting(
@@ -1679,6 +1766,13 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		return r;
 	}
 	d->repl.track = d->track;
+	r = replicd_alone_open(&d->alone, d->state_dir);
+	if (r < 0) {
+		log_error("cannot open %s/alone.stats: %s", d->state_dir,
+			  strerror(-r));
+		return r;
+	}
+	d->repl.alone = &d->alone;
 	d->data = SKY_REPLICA_UNKNOWN;
 	if (!replicd_track_complete(d->track))
 		log_notice("no complete change record in %s: the next resync "
@@ -1837,6 +1931,9 @@ void replicd_close(struct replicd *d)
 	replicd_manifest_walk_free(&d->walk);
 	replicd_track_free(&d->track);
 	d->repl.track = NULL;
+	d->repl.alone = NULL;
+	if (d->alone.path[0])
+		replicd_alone_close(&d->alone);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;

@@ -11,6 +11,7 @@
 #ifndef REPLICD_DAEMON_H
 #define REPLICD_DAEMON_H
 
+#include "alone.h"
 #include "applier.h"
 #include "config.h"
 #include "log.h"
@@ -73,6 +74,9 @@ struct replicd {
 	char run_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	struct replicd_track *track;
+	struct replicd_alone alone; /* what this node did without the peer */
+	/* what the peer did without us, as it said (diverged sessions) */
+	struct replicd_alone_stats peer_alone;
 	enum sky_replica data; /* this copy, as published */
 	char sync[16];	       /* SKY_SYNC_* */
 	/* primary: the peer's copy */
@@ -88,7 +92,6 @@ struct replicd {
 	bool flush_pending;
 	int64_t next_flush_ms, next_progress_ms, hold_connect_until_ms;
 	struct replicd_resync_info rsi;
-	bool alone; /* heartbeatd's role is ALONE */
 	/*
 	 * Data generations (docs/replication.md, "Generations"). desired:
 	 * heartbeatd's generation and its word that changes the peer lacks
@@ -121,7 +124,7 @@ struct replicd {
 	bool standalone;
 	uint64_t epoch;
 	char state[16];
-	char reason[256];
+	char reason[384];
 	bool changed;
 	int64_t next_connect_ms, next_publish_ms, next_ping_ms;
 	/* primary: sent, not yet acked (main thread only) */

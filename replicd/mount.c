@@ -13,6 +13,8 @@
 #define FUSE_USE_VERSION 35
 
 #include "mount.h"
+
+#include "alone.h"
 #include "fs.h"
 #include "log.h"
 #include "track.h"
@@ -126,6 +128,8 @@ static int track_op(struct replicd_mount *m, const struct replicd_op *op,
 	bool connected = replicd_repl_connected(m->repl);
 	if (!connected && (r = replicd_track_mark_alone(t)) < 0)
 		return r;
+	if (!connected && m->repl->alone)
+		replicd_alone_note(m->repl->alone, sky_wall_ms());
 	if (!op->path)
 		return 0; /* unlinked but open: the peer cannot see it */
 	switch (op->type) {

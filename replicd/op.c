@@ -68,7 +68,7 @@ static const struct {
 			      ROP_SYNC_FULL | ROP_SYNC_HASHES},
 	[ROP_RECORD] = {"record", F_PATH | F_OFFSET | F_LENGTH | F_FLAGS,
 			ROP_RECORD_KINDS},
-	[ROP_RECORD_END] = {"record-end", F_NO_DIR | F_FLAGS,
+	[ROP_RECORD_END] = {"record-end", F_NO_DIR | F_OFFSET | F_LENGTH | F_FLAGS,
 			    ROP_REC_COMPLETE | ROP_REC_ALONE | ROP_REC_DISCARD},
 	[ROP_REMOVE] = {"remove", F_PATH, 0},
 	[ROP_ENSURE_DIR] = {"ensure-dir", F_PATH | F_MODE | F_OWNER, 0},

@@ -41,11 +41,14 @@ struct replicd_item {
 };
 
 struct replicd_track;
+struct replicd_alone;
 
 struct replicd_repl {
 	/* The change record (track.h): set before the mounts start, then
 	 * constant; it has its own lock. */
 	struct replicd_track *track;
+	/* Changes made without the peer (alone.h): same rule as track. */
+	struct replicd_alone *alone;
 	pthread_mutex_t order;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

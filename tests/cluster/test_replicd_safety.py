@@ -446,6 +446,19 @@ def test_divergence_is_detected_and_the_operator_picks_the_side(lab):
     assert os.path.exists(os.path.join(lab.disk_dir("node1"), "from-node1"))
     assert not os.path.exists(os.path.join(lab.disk_dir("node1"), "from-node2"))
     assert _act(lab.status("node1")).get("data") != "uptodate"
+    # Both statuses say which node made what without the other, and the hints
+    # name the node whose changes `--discard-local` drops.
+    for node, other in (("node1", "node2"), ("node2", "node1")):
+        act = lab.wait_for(node, lambda st: (_act(st).get("peer_alone_changes") or {})
+                           .get("count", 0) >= 1, f"{node} showing {other}'s changes",
+                           BOUND_S)["actuators"]["replicd"]
+        own, peer = act.get("alone_changes") or {}, act["peer_alone_changes"]
+        assert own.get("count", 0) >= 1 and own.get("first") and own.get("last"), act
+        assert peer.get("first") and peer.get("last"), act
+    reason1 = _act(lab.status("node1")).get("reason", "")
+    assert "--discard-local` here drops this node's" in reason1, reason1
+    reason2 = _act(lab.status("node2")).get("reason", "")
+    assert "--discard-local` on node1 keeps this node's" in reason2, reason2
     # The serving node's changes cannot be the ones dropped.
     res = lab.skyctl("node2", "resync", "--discard-local")
     assert res.rc != 0 and "serves" in res.out + res.err, res

@@ -167,6 +167,8 @@ static void replica_inputs(const struct world *w, int i, struct sm *sm)
 	bool uptodate = t == T_SECONDARY && n->r.data == SKY_REPLICA_UPTODATE;
 	sm->replica_uptodate = uptodate;
 	sm->replica_generation = uptodate ? n->r.synced_generation : 0;
+	sm->replica_heard = n->alive;
+	sm->replica_alone_changes = n->r.record_alone;
 	sm->replica_link_down = t != T_PRIMARY || !receiving(w, i);
 	sm->replica_writers_waiting = t == T_PRIMARY && n->r.pending >= 0;
 	sm->replica_generation_sent =

@@ -457,6 +457,7 @@ static void gate_replica(struct sim *s, bool uptodate)
 {
 	for (int i = 0; i < 2; i++) {
 		s->n[i].sm.cfg.replica_gated = true;
+		s->n[i].sm.replica_heard = true;
 		s->n[i].sm.replica_uptodate = uptodate;
 	}
 }
@@ -558,6 +559,7 @@ static void test_primary_starts_a_generation_before_acking_without_the_link(void
 	struct sm back = s.n[0].sm;
 	sim_start_node(&s, 0, back.epoch, back.generation, back.data);
 	s.n[0].sm.cfg.replica_gated = true;
+	s.n[0].sm.replica_heard = true;
 	sim_run(&s, 3000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
@@ -595,6 +597,41 @@ static void test_force_never_beats_a_visible_peer_with_newer_data(void)
 	sim_run(&s, 4000);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
 	CHECK(role(&s, 0) != SKY_ROLE_PRIM && role(&s, 0) != SKY_ROLE_ALONE);
+}
+
+static void test_two_diverged_copies_are_not_elected_nor_kept_serving(void)
+{
+	struct sim s;
+	sim_init(&s, false); /* quorum: none: a partition makes two */
+	gate_replica(&s, true);
+	for (int i = 0; i < 2; i++)
+		s.n[i].sm.replica_alone_changes = true;
+	sim_run(&s, 4000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "diverged");
+	/* Both serving (after a partition) and diverged: both step down. */
+	sim_init(&s, false);
+	sim_start_node(&s, 0, 1, 1, SKY_DATA_UPTODATE);
+	sim_start_node(&s, 1, 1, 1, SKY_DATA_UPTODATE);
+	gate_replica(&s, true);
+	s.n[0].link_peer = s.n[1].link_peer = false;
+	sim_run(&s, 4000);
+	CHECK(sky_role_serves(role(&s, 0)) && sky_role_serves(role(&s, 1)));
+	for (int i = 0; i < 2; i++)
+		s.n[i].sm.replica_alone_changes = true;
+	s.n[0].link_peer = s.n[1].link_peer = true;
+	s.both_serving_steps = 0;
+	sim_run(&s, 4000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_WAIT);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[1].sm.waiting_for, "diverged");
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	/* Only one side changed alone: it is elected. */
+	s.n[1].sm.replica_alone_changes = false;
+	sim_run(&s, 12000); /* past the hold-down */
+	CHECK(sky_role_serves(role(&s, 0)));
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
 }
 
 static void test_random_faults_never_make_two_primaries(void)
@@ -662,4 +699,5 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_primary_starts_a_generation_before_acking_without_the_link),
 	  TEST(test_election_prefers_uptodate_data_at_equal_generations),
 	  TEST(test_force_never_beats_a_visible_peer_with_newer_data),
+	  TEST(test_two_diverged_copies_are_not_elected_nor_kept_serving),
 	  TEST(test_random_faults_never_make_two_primaries))
