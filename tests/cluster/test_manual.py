@@ -101,7 +101,7 @@ class Manual:
     def capture(self, line):
         res = subprocess.run(["bash", "-c", line], env=self.env, capture_output=True,
                              text=True, timeout=30)
-        return res.returncode, res.stdout
+        return res.returncode, res.stdout + (res.stderr if res.returncode else "")
 
     def tail(self):
         with open(self.out, errors="replace") as f:
@@ -127,10 +127,14 @@ class Manual:
         return json.loads(out).get("status")
 
     def wait_roles(self, wanted):
+        """Each node in its role, and the SECOND shown up to date (in sync) by the PRIM."""
         deadline = time.monotonic() + BOUND_S
         while True:
-            seen = {n: (self.status(n) or {}).get("node", {}).get("role") for n in wanted}
-            if seen == wanted:
+            st = {n: self.status(n) or {} for n in wanted}
+            seen = {n: s.get("node", {}).get("role") for n, s in st.items()}
+            synced = all(s.get("peer", {}).get("data") == "uptodate"
+                         for n, s in st.items() if seen[n] == "PRIM")
+            if seen == wanted and synced:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"expected {wanted}, got {seen}\n" + self.tail())
@@ -183,7 +187,8 @@ def test_manual_two_nodes_on_one_machine_works_as_written(lab):
 
     (status, _), (health1, ok), (health2, nok) = _lines(m.look)
     rc, out = m.capture(status)
-    assert rc == 0 and re.search(r"node1 +PRIM", out) and re.search(r"node2 +SECOND", out), out
+    assert rc == 0 and re.search(r"node1 +PRIM", out), out
+    assert re.search(r"node2 +SECOND +uptodate", out), out
     m.wait_ok(health1, "OK")
     m.wait_ok(health2, "NOK")
 
