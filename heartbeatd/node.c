@@ -147,11 +147,11 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
 		net_drop(&n->counters, &n->drops, net_drop_of(e), now,
-			 "%s on network %zu from %s",
+			 "%s, %zu bytes, on network %zu from %s",
 			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
 			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
 						  : "truncated or malformed",
-			 net_index, src);
+			 len, net_index, src);
 		return;
 	}
 	if (strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
@@ -207,11 +207,11 @@ static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
 	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
 		net_drop(&n->counters, &n->drops, net_drop_of(e), now,
-			 "%s on the witness socket from %s",
+			 "%s, %zu bytes, on the witness socket from %s",
 			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
 			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
 						  : "truncated or malformed",
-			 src);
+			 len, src);
 		return;
 	}
 	if (p.hdr.type != PKT_LEASE_REPLY ||

@@ -51,11 +51,11 @@ static void handle(struct witness_server *s, int fd, const uint8_t *buf,
 	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
 		net_drop(&s->counters, &s->drops, net_drop_of(e), now,
-			 "%s from %s",
+			 "%s, %zu bytes, from %s",
 			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
 			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
 						  : "truncated or malformed",
-			 src);
+			 len, src);
 		return;
 	}
 	if (strcmp(req.hdr.cluster, s->cfg->cluster) ||

@@ -5,7 +5,7 @@ per kind. Each node and the witness must therefore write, for every kind (bad_ma
 replay, malformed, oversized, wrong_cluster, unknown_node, the names of the status
 counters), lines of the form
 
-    dropped 1 bad_mac packet: wrong key or forged on network 0 from 198.18.0.2:40000
+    dropped 1 bad_mac packet: wrong key or forged, 89 bytes, on network 0 from ...
     dropped 29 bad_mac packets in 1.0 s, the last: wrong key or forged on network 0 ...
 
 whose counts add up to exactly what was dropped, even when every kind arrives within
