@@ -135,57 +135,54 @@ static void send_lease_request(struct node *n,
 
 /* Accept or reject one datagram from a heartbeat socket. */
 static void on_heartbeat_packet(struct node *n, size_t net_index,
-				const uint8_t *buf, size_t len, int64_t now)
+				const uint8_t *buf, size_t len,
+				const struct sockaddr_storage *from,
+				int64_t now)
 {
 	struct packet p;
 	enum pkt_error e = packet_decode(buf, len, n->cfg.key, &p);
 	struct peer_network *pn = &n->peer.nets[net_index];
+	char src[64];
 
+	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
-		net_count_error(&n->counters, e);
-		sky_log_ratelimited(
-			&n->rl_packets, LOG_WARNING,
-			"dropped packet on network %zu: %s", net_index,
-			e == PKT_ERR_BAD_MAC ? "bad MAC (wrong key or forged)"
-			: e == PKT_ERR_OVERSIZED ? "oversized"
-						 : "malformed");
+		net_drop(&n->counters, &n->drops, net_drop_of(e), now,
+			 "%s, %zu bytes, on network %zu from %s",
+			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
+			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
+						  : "truncated or malformed",
+			 len, net_index, src);
 		return;
 	}
 	if (strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
 	    strcmp(p.hdr.module, n->cfg.module) != 0) {
-		n->counters.wrong_cluster++;
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped packet for cluster %s module %s",
-				    p.hdr.cluster, p.hdr.module);
+		net_drop(&n->counters, &n->drops, NET_DROP_WRONG_CLUSTER, now,
+			 "for cluster %s module %s on network %zu from %s",
+			 p.hdr.cluster, p.hdr.module, net_index, src);
 		return;
 	}
 	if (strcmp(p.hdr.node, n->peer_node->name) != 0 ||
 	    p.hdr.type != PKT_HEARTBEAT) {
-		n->counters.unknown_node++;
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped packet from unexpected node '%s' "
-				    "(type %u)",
-				    p.hdr.node, p.hdr.type);
+		net_drop(&n->counters, &n->drops, NET_DROP_UNKNOWN_NODE, now,
+			 "from node '%s' (type %u) on network %zu from %s",
+			 p.hdr.node, p.hdr.type, net_index, src);
 		return;
 	}
 	if (p.hb.network != net_index) {
-		n->counters.malformed++;
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped heartbeat for network %u received "
-				    "on network %zu",
-				    p.hb.network, net_index);
+		net_drop(&n->counters, &n->drops, NET_DROP_MALFORMED, now,
+			 "heartbeat for network %u received on network %zu "
+			 "from %s",
+			 p.hb.network, net_index, src);
 		return;
 	}
 	if (p.hdr.incarnation < n->persisted.peer_incarnation ||
 	    !replay_guard_accept(&pn->guard, p.hdr.incarnation,
 				 p.hdr.sequence)) {
-		n->counters.replay++;
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped replayed heartbeat from %s "
-				    "(incarnation %llu sequence %llu)",
-				    p.hdr.node,
-				    (unsigned long long)p.hdr.incarnation,
-				    (unsigned long long)p.hdr.sequence);
+		net_drop(&n->counters, &n->drops, NET_DROP_REPLAY, now,
+			 "heartbeat of %s (incarnation %llu sequence %llu) "
+			 "on network %zu from %s",
+			 p.hdr.node, (unsigned long long)p.hdr.incarnation,
+			 (unsigned long long)p.hdr.sequence, net_index, src);
 		return;
 	}
 	n->counters.rx++;
@@ -201,29 +198,41 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 }
 
 static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
-			      int64_t now)
+			      const struct sockaddr_storage *from, int64_t now)
 {
 	struct packet p;
 	enum pkt_error e = packet_decode(buf, len, n->cfg.key, &p);
+	char src[64];
 
+	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
-		net_count_error(&n->counters, e);
-		sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-				    "dropped packet on the witness socket");
+		net_drop(&n->counters, &n->drops, net_drop_of(e), now,
+			 "%s, %zu bytes, on the witness socket from %s",
+			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
+			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
+						  : "truncated or malformed",
+			 len, src);
 		return;
 	}
 	if (p.hdr.type != PKT_LEASE_REPLY ||
 	    strcmp(p.hdr.cluster, n->cfg.cluster) != 0 ||
 	    strcmp(p.hdr.module, n->cfg.module) != 0 ||
 	    strcmp(p.hdr.node, n->self->name) != 0) {
-		n->counters.wrong_cluster++;
+		net_drop(&n->counters, &n->drops, NET_DROP_WRONG_CLUSTER, now,
+			 "type %u for cluster %s module %s node %s on the "
+			 "witness socket from %s",
+			 p.hdr.type, p.hdr.cluster, p.hdr.module, p.hdr.node,
+			 src);
 		return;
 	}
 	enum lease_answer before = n->lease.last_answer;
 	bool had_answer = n->lease.answered_ever;
 	if (lease_client_on_reply(&n->lease, now, &p.reply, &n->witness_view) <
 	    0) {
-		n->counters.replay++;
+		net_drop(&n->counters, &n->drops, NET_DROP_REPLAY, now,
+			 "lease reply %llu answers no request in flight "
+			 "(replayed or late) on the witness socket from %s",
+			 (unsigned long long)p.reply.request_id, src);
 		return;
 	}
 	if (!had_answer || before != n->lease.last_answer)
@@ -244,18 +253,26 @@ static void drain_udp(struct node *n, int fd, int net_index, int64_t now)
 		if (r == -EAGAIN || r == -EWOULDBLOCK)
 			return;
 		if (r == -EMSGSIZE) {
-			n->counters.oversized++;
-			sky_log_ratelimited(&n->rl_packets, LOG_WARNING,
-					    "dropped oversized packet");
+			char src[64], where[32];
+			net_addr_text(&from, src, sizeof(src));
+			if (net_index >= 0)
+				snprintf(where, sizeof(where), "network %d",
+					 net_index);
+			else
+				sky_strlcpy(where, "the witness socket",
+					    sizeof(where));
+			net_drop(&n->counters, &n->drops, NET_DROP_OVERSIZED,
+				 now, "longer than %d bytes on %s from %s",
+				 PKT_MAX, where, src);
 			continue;
 		}
 		if (r < 0)
 			return;
 		if (net_index >= 0)
 			on_heartbeat_packet(n, (size_t)net_index, buf, len,
-					    now);
+					    &from, now);
 		else
-			on_witness_packet(n, buf, len, now);
+			on_witness_packet(n, buf, len, &from, now);
 	}
 }
 
@@ -854,6 +871,7 @@ int node_run(struct node *n)
 		node_ctl_serve(n, now);
 		on_subscriber(n);
 		tick(n, now);
+		net_drops_flush(&n->drops, now);
 	}
 
 	/* Leaving: tell the peer we stop, so it takes over at once. */

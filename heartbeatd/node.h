@@ -74,7 +74,8 @@ struct node {
 	struct peer_view peer;
 	struct net_counters counters;
 	uint64_t ctl_bad_requests, bus_bad_messages;
-	struct sky_ratelimit rl_packets, rl_bus, rl_ctl, rl_send;
+	struct net_drops drops; /* dropped packets' log lines, per kind */
+	struct sky_ratelimit rl_bus, rl_ctl, rl_send;
 
 	uint64_t sequence;
 	int hb_fd[SKY_MAX_NETWORKS];

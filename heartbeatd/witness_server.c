@@ -24,6 +24,7 @@ struct witness_server {
 	struct witness w;
 	struct replay_guard guards[SKY_MAX_NODES];
 	struct net_counters counters;
+	struct net_drops drops; /* dropped packets' log lines, per kind */
 	struct sky_ratelimit rl;
 	uint64_t sequence;
 	char last_holder[SKY_NAME_MAX + 1];
@@ -45,35 +46,40 @@ static void handle(struct witness_server *s, int fd, const uint8_t *buf,
 	uint8_t out[PKT_MAX];
 	enum pkt_error e = packet_decode(buf, len, s->cfg->key, &req);
 	int idx;
+	char src[64];
 
+	net_addr_text(from, src, sizeof(src));
 	if (e != PKT_OK) {
-		net_count_error(&s->counters, e);
-		sky_log_ratelimited(&s->rl, LOG_WARNING, "dropped packet: %s",
-				    e == PKT_ERR_BAD_MAC
-					    ? "bad MAC"
-					    : "malformed or oversized");
+		net_drop(&s->counters, &s->drops, net_drop_of(e), now,
+			 "%s, %zu bytes, from %s",
+			 e == PKT_ERR_BAD_MAC	  ? "wrong key or forged"
+			 : e == PKT_ERR_OVERSIZED ? "longer than 512 bytes"
+						  : "truncated or malformed",
+			 len, src);
 		return;
 	}
 	if (strcmp(req.hdr.cluster, s->cfg->cluster) ||
 	    strcmp(req.hdr.module, s->cfg->module) ||
 	    req.hdr.type != PKT_LEASE_REQUEST) {
-		s->counters.wrong_cluster++;
+		net_drop(&s->counters, &s->drops, NET_DROP_WRONG_CLUSTER, now,
+			 "type %u for cluster %s module %s from %s",
+			 req.hdr.type, req.hdr.cluster, req.hdr.module, src);
 		return;
 	}
 	idx = node_index(s->cfg, req.hdr.node);
 	if (idx < 0) {
-		s->counters.unknown_node++;
-		sky_log_ratelimited(&s->rl, LOG_WARNING,
-				    "lease request from unknown node '%s'",
-				    req.hdr.node);
+		net_drop(&s->counters, &s->drops, NET_DROP_UNKNOWN_NODE, now,
+			 "lease request from node '%s' from %s", req.hdr.node,
+			 src);
 		return;
 	}
 	if (!replay_guard_accept(&s->guards[idx], req.hdr.incarnation,
 				 req.hdr.sequence)) {
-		s->counters.replay++;
-		sky_log_ratelimited(&s->rl, LOG_WARNING,
-				    "dropped replayed lease request from %s",
-				    req.hdr.node);
+		net_drop(&s->counters, &s->drops, NET_DROP_REPLAY, now,
+			 "lease request of %s (incarnation %llu sequence "
+			 "%llu) from %s",
+			 req.hdr.node, (unsigned long long)req.hdr.incarnation,
+			 (unsigned long long)req.hdr.sequence, src);
 		return;
 	}
 	s->counters.rx++;
@@ -199,13 +205,19 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 				if (len < 0)
 					break;
 				if ((size_t)len > PKT_MAX) {
-					s.counters.oversized++;
+					char src[64];
+					net_addr_text(&from, src, sizeof(src));
+					net_drop(&s.counters, &s.drops,
+						 NET_DROP_OVERSIZED, now,
+						 "longer than %d bytes from %s",
+						 PKT_MAX, src);
 					continue;
 				}
 				handle(&s, fds[i].fd, buf, (size_t)len, &from,
 				       from_len, now);
 			}
 		}
+		net_drops_flush(&s.drops, now);
 		sky_notify_watchdog(now);
 	}
 	sky_notify_stopping();

@@ -42,6 +42,7 @@ struct rs_item {
 	char *path;
 	struct rs_range *ranges;
 	size_t nranges;
+	uint64_t planned; /* the ranges' bytes, counted in bytes_total */
 };
 
 enum rs_stage { ST_START, ST_CONTENT, ST_ATTRS };
@@ -225,8 +226,9 @@ int replicd_resync_new(struct replicd_resync **out,
 							all[k]->count};
 			it->nranges = merge_ranges(it->ranges, it->nranges);
 			for (size_t k = 0; k < it->nranges; k++)
-				rs->stats.bytes_total +=
+				it->planned +=
 					it->ranges[k].count * REPLICD_ZONE_SIZE;
+			rs->stats.bytes_total += it->planned;
 		}
 		i = j;
 	}
@@ -435,6 +437,11 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	bool whole = it->kinds & (TRK_TREE | TRK_ENTRY);
 
 	rs->stats.entries++;
+	/* The ranges' estimate stands only if the ranges are what is sent
+	 * (a regular file, not whole): added back there. A whole file's
+	 * size is counted instead, so a file created and written while the
+	 * peer was away counts once, not twice. */
+	rs->stats.bytes_total -= it->planned;
 	if (it->compare)
 		return start_compare(rs, emit, ctx);
 	r = lstat_rel(root, it->path, &rs->st);
@@ -514,6 +521,8 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	rs->whole = whole;
 	rs->offset = 0;
 	rs->range_i = 0;
+	if (!whole)
+		rs->stats.bytes_total += it->planned;
 	if (whole) {
 		bool linked;
 		if (!it->copy &&

@@ -25,7 +25,7 @@ void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage)
 	memset(cli, 0, sizeof(*cli));
 	cli->prog = prog;
 	cli->usage = usage;
-	cli->config_path = "/etc/skyha/skyha.yaml";
+	cli->config_path = NULL; /* --config is required */
 	cli->run_dir = "/run/skyha";
 }
 
@@ -97,6 +97,13 @@ int sky_cli_parse(struct sky_cli *cli, int argc, char **argv,
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", cli->prog,
 			argv[optind]);
+		return usage_error(cli);
+	}
+	if (!cli->config_path) {
+		fprintf(stderr,
+			"%s: --config FILE is required: the module's file, "
+			"%s/<module>.yaml when installed (docs/config.md)\n",
+			cli->prog, SKY_CONFIG_DIR);
 		return usage_error(cli);
 	}
 	return -1;

@@ -46,7 +46,15 @@ struct sky_cli {
 	bool check_only, verbose;
 };
 
-/* Defaults: /etc/skyha/skyha.yaml, /run/skyha, no node, neither -n nor -v. */
+/*
+ * Where the units and docs/config.md put a module's file:
+ * SKY_CONFIG_DIR/<module>.yaml. A daemon cannot know its module before it
+ * reads the file, so --config has no default: sky_cli_parse() refuses a
+ * command line without it.
+ */
+#define SKY_CONFIG_DIR "/etc/skyha"
+
+/* Defaults: no --config (required), /run/skyha, no node, neither -n nor -v. */
 void sky_cli_init(struct sky_cli *cli, const char *prog, const char *usage);
 
 /*

@@ -149,6 +149,48 @@ static void test_record_resync_sends_the_recorded_zones_and_paths(void)
 	teardown();
 }
 
+/*
+ * resync.bytes_total is what the plan sends: a file created and written
+ * while the peer was away (recorded as an entry and as zones) counts once,
+ * by its size, and a zone-only change counts its zones.
+ */
+static void test_record_resync_counts_a_new_file_once_in_bytes_total(void)
+{
+	static char data[300000];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 13);
+	setup();
+	put(a_root, "d/created", data, sizeof(data), 0);
+	put(a_root, "big", "XXXX", 4, 5 * 65536 + 10);
+	struct replicd_track_entry e[] = {
+		{.dir = 0, .kinds = TRK_ENTRY, .path = "d/created"},
+		{.dir = 0,
+		 .kinds = TRK_ZONES,
+		 .first = 0,
+		 .count = 5, /* 300000 bytes: zones 0..4 */
+		 .path = "d/created"},
+		{.dir = 0,
+		 .kinds = TRK_ZONES,
+		 .first = 5,
+		 .count = 1,
+		 .path = "big"},
+	};
+	struct replicd_resync *rs = NULL;
+	struct replicd_resync_stats st;
+	struct applier ap = {.root = b_root};
+	CHECK_EQ_INT(replicd_resync_new(&rs, e, 3, NULL, 0, false, 1, &a_root),
+		     0);
+	run_plan(rs, &ap);
+	replicd_resync_stats(rs, &st);
+	replicd_resync_free(&rs);
+	CHECK_EQ_INT(ap.errors, 0);
+	CHECK_EQ_INT(ap.data_bytes, sizeof(data) + 65536);
+	CHECK_EQ_INT(st.bytes_done, sizeof(data) + 65536);
+	CHECK_EQ_INT(st.bytes_total, sizeof(data) + 65536);
+	CHECK(same_trees());
+	teardown();
+}
+
 static void test_hash_resync_sends_only_what_differs(void)
 {
 	setup();
@@ -227,5 +269,6 @@ static void test_manifest_refuses_inconsistent_hashes(void)
 }
 
 TEST_MAIN(TEST(test_record_resync_sends_the_recorded_zones_and_paths),
+	  TEST(test_record_resync_counts_a_new_file_once_in_bytes_total),
 	  TEST(test_hash_resync_sends_only_what_differs),
 	  TEST(test_manifest_refuses_inconsistent_hashes))
