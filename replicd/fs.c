@@ -112,6 +112,8 @@ static int set_owner(int dirfd, const char *base, const struct replicd_op *op)
 		fchownat(dirfd, base, op->uid, op->gid, AT_SYMLINK_NOFOLLOW));
 }
 
+static int do_chmod(int dirfd, const char *base, mode_t mode);
+
 static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 		     int open_flags, int *fd_out)
 {
@@ -136,6 +138,10 @@ static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 		r = 0;
 		if (created && (op->uid != UINT32_MAX || op->gid != UINT32_MAX))
 			r = fchown(fd, op->uid, op->gid) < 0 ? -errno : 0;
+		/* chown cleared the setuid and setgid bits: open(O_CREAT)
+		 * keeps them. */
+		if (r == 0 && created && (perm & (S_ISUID | S_ISGID)))
+			r = fchmod(fd, perm) < 0 ? -errno : 0;
 		if (r < 0 || !fd_out)
 			close(fd);
 		else
@@ -145,6 +151,8 @@ static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 	if (mknodat(dirfd, base, op->mode, (dev_t)op->rdev) < 0)
 		return -errno;
 	r = set_owner(dirfd, base, op);
+	if (r == 0 && (perm & (S_ISUID | S_ISGID)))
+		r = do_chmod(dirfd, base, perm); /* as above */
 	return r;
 }
 
