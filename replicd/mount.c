@@ -965,9 +965,19 @@ int replicd_mount_start(struct replicd_mount *m)
 	if (strchr(m->path, ',') || strchr(m->module, ','))
 		return -EINVAL;
 	snprintf(fsname, sizeof(fsname), "%s:%s", m->module, m->path);
+	/* Device files and setuid programs work as they do in the real
+	 * directory (libfuse's default is nodev,nosuid). */
+	struct statvfs vfs;
+	bool root = geteuid() == 0;
+	bool dev = root && fstatvfs(m->root, &vfs) == 0 &&
+		   !(vfs.f_flag & ST_NODEV);
+	bool suid = root && fstatvfs(m->root, &vfs) == 0 &&
+		    !(vfs.f_flag & ST_NOSUID);
 	snprintf(opts, sizeof(opts),
-		 "default_permissions,subtype=" REPLICD_FSNAME ",fsname=%s%s",
-		 fsname, geteuid() == 0 ? ",allow_other" : "");
+		 "default_permissions,subtype=" REPLICD_FSNAME
+		 ",fsname=%s%s%s%s",
+		 fsname, root ? ",allow_other" : "", dev ? ",dev" : "",
+		 suid ? ",suid" : "");
 	char *argv[] = {"replicd", "-o", opts, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 
