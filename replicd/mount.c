@@ -199,6 +199,14 @@ static int begin_tracked(struct replicd_mount *m, struct replicd_op *op,
 	if (r < 0)
 		return r;
 	op->dir = m->index;
+	/* Longer paths cannot be recorded, sent nor applied in one call on
+	 * the peer (docs/replication.md, "Limits"): refused before any
+	 * change, as a name that is too long. */
+	if ((op->path && strlen(op->path) > REPLICD_PATH_MAX) ||
+	    (op->path2 && strlen(op->path2) > REPLICD_PATH_MAX)) {
+		replicd_repl_end(m->repl);
+		return -ENAMETOOLONG;
+	}
 	r = track_op(m, op, fd);
 	if (r < 0) {
 		log_warning("cannot record %s of '%s' for resync: %s; "
