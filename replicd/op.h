@@ -44,11 +44,13 @@ enum replicd_op_type {
 	ROP_RENAME = 8,	      /* path, path2, flags */
 	ROP_LINK = 9,	      /* path (existing), path2 (new name) */
 	ROP_SYMLINK = 10,     /* target, path, uid, gid */
-	ROP_CHMOD = 11,	      /* path, mode */
-	ROP_CHOWN = 12,	      /* path, uid, gid (UINT32_MAX: unchanged) */
-	ROP_UTIMENS = 13,     /* path, atime, mtime */
-	ROP_SETXATTR = 14,    /* path, name, data, flags */
-	ROP_REMOVEXATTR = 15, /* path, name */
+	/* 11-15: handle 0 goes by path; else the open file of that handle
+	 * (a file unlinked while open: path "") */
+	ROP_CHMOD = 11,	      /* handle, path, mode */
+	ROP_CHOWN = 12,	      /* handle, path, uid, gid (UINT32_MAX: same) */
+	ROP_UTIMENS = 13,     /* handle, path, atime, mtime */
+	ROP_SETXATTR = 14,    /* handle, path, name, data, flags */
+	ROP_REMOVEXATTR = 15, /* handle, path, name */
 	ROP_FSYNC = 16,	      /* handle, path, flags (bit 0: data only) */
 	ROP_RELEASE = 17,     /* handle */
 	ROP_PING = 18,	      /* primary -> secondary, no fields */
