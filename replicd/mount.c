@@ -37,6 +37,7 @@
 struct rfile {
 	int fd;
 	uint64_t id;
+	struct replicd_open open; /* in the mount's set of open files */
 };
 
 struct rdir {
@@ -259,16 +260,107 @@ static void new_owner(const char *path, struct replicd_op *op)
 		op->gid = st.st_gid;
 }
 
+/* --- files unlinked while open (unlinked.h) ---------------------------- */
+
+/* If path is the hidden name of a kept file: its descriptor (the caller
+ * closes it) and the peer's handle; else -ENOENT. */
+static int kept_of(const char *path, int *fd, uint64_t *handle)
+{
+	return replicd_unlinked_get(&self()->unlinked, rel(path), fd, handle);
+}
+
+/* The kept file (an O_PATH descriptor) opened again with flags. */
+static int reopen(int kept, int flags)
+{
+	char proc[64];
+	replicd_fs_fd_path(kept, proc, sizeof(proc));
+	int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Apply op to a kept file (by fd, or the kept descriptor itself), then
+ * replicate it by the handle the peer opened it with. If the file still
+ * has other names, the change record cannot say where it changed: the next
+ * resync then compares both copies. Closes kept.
+ */
+static int run_kept(struct replicd_op *op, int kept, uint64_t handle, int fd)
+{
+	struct replicd_mount *m = self();
+	struct stat st;
+	int r = 0;
+
+	op->path = NULL;
+	op->handle = handle;
+	if (m->repl->track && fstat(kept, &st) == 0 && st.st_nlink > 0)
+		r = replicd_track_set_incomplete(m->repl->track);
+	if (r < 0) {
+		log_warning("cannot mark the change record incomplete for %s "
+			    "of a file unlinked while open: %s; refusing it",
+			    replicd_op_name(op->type), strerror(-r));
+		r = -EIO; /* as begin_tracked */
+	} else {
+		r = run_op(op, fd >= 0 ? fd : kept, false, 0, NULL);
+	}
+	close(kept);
+	return r;
+}
+
+/* The peer forgets a handle. */
+static void release_handle(struct replicd_mount *m, uint64_t handle)
+{
+	struct replicd_op op = {
+		.type = ROP_RELEASE, .handle = handle, .dir = m->index};
+	replicd_repl_notify(m->repl, &op);
+}
+
+/*
+ * libfuse hides an open file that is unlinked or renamed over: a rename of
+ * path to name (unlinked.h). Keep its descriptor under name; the peer
+ * opens it too, by path while it still has one (a write of nothing by a
+ * new handle); inside an unlink, unlink it for real.
+ */
+static int hide(const char *path, const char *name, bool unlink)
+{
+	struct replicd_mount *m = self();
+	uint64_t handle = atomic_fetch_add(&next_handle, 1);
+	int fd = replicd_fs_open(m->root, path, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	struct replicd_op reg = {
+		.type = ROP_WRITE, .path = path, .handle = handle};
+	int r = run_op(&reg, fd, false, 0, NULL);
+	if (r == 0 && unlink) {
+		struct replicd_op op = {.type = ROP_UNLINK, .path = path};
+		r = run_op(&op, -1, false, 0, NULL);
+	}
+	if (r == 0)
+		return replicd_unlinked_add(&m->unlinked, name, fd, handle);
+	close(fd);
+	if (r != -EROFS)
+		release_handle(m, handle);
+	return r;
+}
+
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct replicd_mount *m = self();
 	_cleanup_close_ int dirfd = -1;
 	const char *base;
+	uint64_t handle;
 	int r;
 
-	if (fi)
-		return fstat(fd_of(fi), st) < 0 ? -errno : 0;
+	bool kept = kept_of(path, &dirfd, &handle) == 0;
+	if (fi || kept) {
+		if (fstat(fi ? fd_of(fi) : dirfd, st) < 0)
+			return -errno;
+		/* libfuse counts one link less for a hidden file (its own
+		 * hidden files keep their name); ours has none left. */
+		if (kept)
+			st->st_nlink++;
+		return 0;
+	}
 	if (!*rel(path))
 		return fstat(m->root, st) < 0 ? -errno : 0;
 	r = replicd_fs_parent(m->root, rel(path), &dirfd, &base);
@@ -315,6 +407,20 @@ static int op_mkdir(const char *path, mode_t mode)
 static int op_unlink(const char *path)
 {
 	struct replicd_op op = {.type = ROP_UNLINK, .path = rel(path)};
+	uint64_t handle;
+	int kept;
+	/* libfuse unlinks a hidden name once its last handle is released
+	 * (only then): nothing on disk has that name. */
+	if (replicd_req_opcode() == REPLICD_FUSE_RELEASE) {
+		if (replicd_unlinked_drop(&self()->unlinked, rel(path),
+					  &handle) == 0)
+			release_handle(self(), handle);
+		return 0;
+	}
+	if (kept_of(path, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT; /* not a name an application made */
+	}
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -336,8 +442,23 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct replicd_op op = {
 		.type = ROP_RENAME, .path = rel(from), .path2 = rel(to)};
+	const char *to_base = strrchr(to, '/') + 1;
+	uint64_t handle;
+	int kept;
+
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
+	if (kept_of(from, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT;
+	}
+	/* libfuse's hiding rename (unlinked.h), not the application's. */
+	uint32_t req = replicd_req_opcode();
+	if (replicd_hidden_name(to_base) && flags == 0 &&
+	    !replicd_req_renames_to(to_base) &&
+	    (req == REPLICD_FUSE_UNLINK || req == REPLICD_FUSE_RENAME ||
+	     req == REPLICD_FUSE_RENAME2))
+		return hide(rel(from), to_base, req == REPLICD_FUSE_UNLINK);
 	op.flags = (flags & RENAME_NOREPLACE ? ROP_RENAME_NOREPLACE : 0) |
 		   (flags & RENAME_EXCHANGE ? ROP_RENAME_EXCHANGE : 0);
 	return run_op(&op, -1, false, 0, NULL);
@@ -347,6 +468,12 @@ static int op_link(const char *from, const char *to)
 {
 	struct replicd_op op = {
 		.type = ROP_LINK, .path = rel(from), .path2 = rel(to)};
+	uint64_t handle;
+	int kept;
+	if (kept_of(from, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT; /* as linkat of an unlinked file */
+	}
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -354,6 +481,10 @@ static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct replicd_op op = {
 		.type = ROP_CHMOD, .path = rel(path), .mode = mode & 07777};
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		/* Unlinked but open: nothing the peer can see. */
 		int r = replicd_repl_begin(self()->repl);
@@ -371,6 +502,10 @@ static int op_chown(const char *path, uid_t uid, gid_t gid,
 {
 	struct replicd_op op = {
 		.type = ROP_CHOWN, .path = rel(path), .uid = uid, .gid = gid};
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		int r = replicd_repl_begin(self()->repl);
 		if (r == 0) {
@@ -388,8 +523,18 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 				.path = rel(path),
 				.offset = (uint64_t)size,
 				.handle = fi ? rf(fi)->id : 0};
+	uint64_t handle;
+	int kept;
 	if (size < 0)
 		return -EINVAL;
+	if (kept_of(path, &kept, &handle) == 0) {
+		_cleanup_close_ int own = fi ? -1 : reopen(kept, O_WRONLY);
+		if (!fi && own < 0) {
+			close(kept);
+			return own;
+		}
+		return run_kept(&op, kept, handle, fi ? fd_of(fi) : own);
+	}
 	return run_op(&op, fd_of(fi), false, 0, NULL);
 }
 
@@ -403,6 +548,10 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 	clock_gettime(CLOCK_REALTIME, &now);
 	op.atime = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
 	op.mtime = tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		struct timespec t[2] = {op.atime, op.mtime};
 		int r = replicd_repl_begin(self()->repl);
@@ -420,14 +569,37 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* A new open file for fd (consumed: closed on failure), or NULL. */
 static struct rfile *new_rfile(int fd)
 {
 	struct rfile *f = malloc(sizeof(*f));
-	if (!f)
+	if (!f || replicd_unlinked_opened(&self()->unlinked, &f->open, fd) < 0) {
+		free(f);
+		close(fd);
 		return NULL;
+	}
 	f->fd = fd;
 	f->id = atomic_fetch_add(&next_handle, 1);
 	return f;
+}
+
+/*
+ * Close f. pathless: libfuse had no path for it, so it will not unlink a
+ * hidden name of its file; the kept files that only f held go then.
+ */
+static void free_rfile(struct rfile *f, bool pathless)
+{
+	struct replicd_mount *m = self();
+	struct replicd_unlinked *gone =
+		replicd_unlinked_closed(&m->unlinked, &f->open, pathless);
+	while (gone) {
+		struct replicd_unlinked *u = gone;
+		gone = u->next;
+		release_handle(m, u->handle);
+		free(u);
+	}
+	close(f->fd);
+	free(f);
 }
 
 /*
@@ -441,11 +613,32 @@ static int own_flags(int flags)
 	       ~(O_APPEND | O_DIRECT | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 }
 
+/* open(O_TRUNC) truncates, with O_RDONLY too: through a descriptor that
+ * can write (the file's own, or one opened for it). */
+static int truncate_at_open(const char *path, const struct rfile *f, int flags)
+{
+	struct replicd_op op = {
+		.type = ROP_TRUNCATE, .path = rel(path), .handle = f->id};
+	bool ro = (flags & O_ACCMODE) == O_RDONLY;
+	uint64_t handle;
+	int kept;
+
+	if (kept_of(path, &kept, &handle) != 0)
+		return run_op(&op, ro ? -1 : f->fd, false, 0, NULL);
+	_cleanup_close_ int w = ro ? reopen(kept, O_WRONLY) : -1;
+	if (ro && w < 0) {
+		close(kept);
+		return w;
+	}
+	return run_kept(&op, kept, handle, ro ? w : f->fd);
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct replicd_mount *m = self();
 	struct rfile *f;
-	int fd, r;
+	uint64_t handle;
+	int fd, kept, r;
 
 	if (wants_write(fi->flags)) {
 		pthread_mutex_lock(&m->repl->lock);
@@ -454,23 +647,23 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		if (!w)
 			return -EROFS;
 	}
-	fd = replicd_fs_open(m->root, rel(path),
-			     own_flags(fi->flags) | O_NOFOLLOW, 0);
+	if (kept_of(path, &kept, &handle) == 0) {
+		/* A kept file opened again through /proc/PID/fd/N. */
+		fd = reopen(kept, own_flags(fi->flags));
+		close(kept);
+	} else {
+		fd = replicd_fs_open(m->root, rel(path),
+				     own_flags(fi->flags) | O_NOFOLLOW, 0);
+	}
 	if (fd < 0)
 		return fd;
 	f = new_rfile(fd);
-	if (!f) {
-		close(fd);
+	if (!f)
 		return -ENOMEM;
-	}
 	if (fi->flags & O_TRUNC) {
-		struct replicd_op op = {.type = ROP_TRUNCATE,
-					.path = rel(path),
-					.handle = f->id};
-		r = run_op(&op, fd, false, 0, NULL);
+		r = truncate_at_open(path, f, fi->flags);
 		if (r < 0) {
-			close(fd);
-			free(f);
+			free_rfile(f, false);
 			return r;
 		}
 	}
@@ -492,10 +685,8 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (r < 0)
 		return r;
 	struct rfile *f = new_rfile(fd);
-	if (!f) {
-		close(fd);
+	if (!f)
 		return -ENOMEM;
-	}
 	fi->fh = (uintptr_t)f;
 	return 0;
 }
@@ -575,6 +766,18 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 				.data_len = size};
 	if (size > REPLICD_DATA_MAX)
 		return -EFBIG;
+	int kept;
+	if (kept_of(path, &kept, &op.handle) == 0) {
+		struct stat st;
+		int r = 0;
+		op.path = NULL;
+		if (self()->repl->track && fstat(kept, &st) == 0 &&
+		    st.st_nlink > 0)
+			r = replicd_track_set_incomplete(self()->repl->track);
+		close(kept);
+		if (r < 0)
+			return -EIO;
+	}
 	return run_write(&op, fd_of(fi));
 }
 
@@ -596,11 +799,9 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct rfile *f = rf(fi);
 	struct replicd_op op = {
 		.type = ROP_RELEASE, .handle = f->id, .dir = self()->index};
-	(void)path;
-	close(f->fd);
 	if (wants_write(fi->flags))
 		replicd_repl_notify(self()->repl, &op);
-	free(f);
+	free_rfile(f, !path);
 	return 0;
 }
 
@@ -640,6 +841,11 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 				.path = rel(path),
 				.handle = fi ? rf(fi)->id : 0,
 				.flags = datasync ? ROP_FSYNC_DATASYNC : 0};
+	int kept;
+	if (kept_of(path, &kept, &op.handle) == 0) {
+		op.path = NULL;
+		close(kept);
+	}
 	int r = run_fsync(&op, fd_of(fi));
 	/* A secondary can fsync what it serves read-only. */
 	if (r == -EROFS && fi)
@@ -665,6 +871,10 @@ static int op_setxattr(const char *path, const char *name, const char *value,
 		return -ERANGE;
 	op.flags = (flags & XATTR_CREATE ? ROP_XATTR_CREATE : 0) |
 		   (flags & XATTR_REPLACE ? ROP_XATTR_REPLACE : 0);
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -674,12 +884,19 @@ static int op_removexattr(const char *path, const char *name)
 		.type = ROP_REMOVEXATTR, .path = rel(path), .name = name};
 	if (!*name || strlen(name) > REPLICD_NAME_MAX)
 		return -ERANGE;
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	return run_op(&op, -1, false, 0, NULL);
 }
 
 static int xattr_path(const char *path, int *fd, char *proc, size_t size)
 {
-	*fd = replicd_fs_open(self()->root, rel(path), O_PATH | O_NOFOLLOW, 0);
+	uint64_t handle;
+	if (kept_of(path, fd, &handle) != 0)
+		*fd = replicd_fs_open(self()->root, rel(path),
+				      O_PATH | O_NOFOLLOW, 0);
 	if (*fd < 0)
 		return *fd;
 	replicd_fs_fd_path(*fd, proc, size);
@@ -818,6 +1035,10 @@ static int op_fallocate(const char *path, int mode, off_t off, off_t len,
 	op.flags = (mode & FALLOC_FL_KEEP_SIZE ? ROP_FALLOC_KEEP_SIZE : 0) |
 		   (mode & FALLOC_FL_PUNCH_HOLE ? ROP_FALLOC_PUNCH_HOLE : 0) |
 		   (mode & FALLOC_FL_ZERO_RANGE ? ROP_FALLOC_ZERO_RANGE : 0);
+	uint64_t handle;
+	int kept;
+	if (fi && kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, fd_of(fi));
 	return run_op(&op, fd_of(fi), false, 0, NULL);
 }
 
@@ -846,10 +1067,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
-	/* Unlink for real (no .fuse_hidden files). Paths are computed for
-	 * every call (the peer needs them); a file unlinked while open gets
-	 * a NULL path, which every handler accepts. */
-	cfg->hard_remove = 1;
+	/* libfuse hides a file unlinked (or renamed over) while open: we
+	 * keep it without a name on disk (unlinked.h), so that fstat,
+	 * fchmod... still reach it. Paths are computed for every call (the
+	 * peer needs them); a file whose directory was removed too gets a
+	 * NULL path, which every handler accepts. */
+	cfg->hard_remove = 0;
 	cfg->nullpath_ok = 0;
 	return fuse_get_context()->private_data;
 }
@@ -927,6 +1150,7 @@ int replicd_mount_prepare(struct replicd_mount *m)
 	struct stat st;
 
 	m->root = -1;
+	replicd_unlinked_init(&m->unlinked);
 	for (int tries = 0; our_mount(m->path); tries++) {
 		if (stat(m->path, &st) == 0 || errno != ENOTCONN) {
 			log_error("%s: still served by another replicd "
@@ -1004,6 +1228,11 @@ int replicd_mount_start(struct replicd_mount *m)
 		return -EIO;
 	}
 	m->mounted = true;
+	if (replicd_unlinked_hook(m->fuse) != 0) {
+		log_error("%s: cannot watch the FUSE requests", m->path);
+		replicd_mount_stop(m);
+		return -EIO;
+	}
 	/* Signals belong to the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1039,8 +1268,10 @@ void replicd_mount_stop(struct replicd_mount *m)
 					    m->path);
 		}
 		m->thread_running = false;
-		if (joined)
+		if (joined) {
 			fuse_destroy(m->fuse);
+			replicd_unlinked_clear(&m->unlinked);
+		}
 		m->fuse = NULL;
 	}
 	if (m->root >= 0)

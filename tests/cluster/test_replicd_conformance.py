@@ -196,6 +196,10 @@ def _(d, k):
     k("fstat after", lambda: st_view(os.fstat(fd)))
     k("pread", lambda: os.pread(fd, 100, 0))
     k("fsync", lambda: os.fsync(fd))
+    k("reopen through /proc", lambda: (os.close(os.open(f"/proc/self/fd/{fd}", os.O_RDWR)),
+                                      os.pread(fd, 2, 0)))
+    k("fsetxattr", lambda: os.setxattr(fd, "user.x", b"1"))
+    k("fgetxattr", lambda: os.getxattr(fd, "user.x"))
     k("exists", lambda: os.path.lexists(j(d, "u")))
     k("listdir", lambda: os.listdir(d))
     k("rmdir of the emptied directory", lambda: os.rmdir(d))
@@ -219,6 +223,23 @@ def _(d, k):
     k("stat of the other name", lambda: st_view(os.lstat(j(d, "T_b"))))
     k("times", lambda: (os.lstat(j(d, "T_b")).st_atime_ns, os.lstat(j(d, "T_b")).st_mtime_ns))
     k("content", lambda: read(j(d, "T_b")))
+
+
+@case("rename over an open file that has another link: the changes reach it")
+def _(d, k):
+    write(j(d, "old"), b"old")
+    os.link(j(d, "old"), j(d, "T_link"))
+    write(j(d, "new"), b"new")
+    fd = os.open(j(d, "old"), os.O_RDWR)
+    k("rename over it", lambda: os.rename(j(d, "new"), j(d, "old")))
+    k("fstat", lambda: st_view(os.fstat(fd)))
+    k("fchmod", lambda: os.fchmod(fd, 0o604))
+    k("fchown", lambda: os.fchown(fd, 3, 4))
+    k("pwrite", lambda: os.pwrite(fd, b"OLD", 0))
+    k("futimens", lambda: os.utime(fd, ns=(9 * 10**9, 10 * 10**9)))
+    os.close(fd)
+    k("the link", lambda: (st_view(os.lstat(j(d, "T_link"))), read(j(d, "T_link"))))
+    k("the name", lambda: (st_view(os.lstat(j(d, "old"))), read(j(d, "old"))))
 
 
 @case("rename over an open file: the old file stays usable")
@@ -690,6 +711,19 @@ def _wait_log(lab, node, text, timeout=10.0):
     raise AssertionError(f"{node}: '{text}' not logged within {timeout:g} s")
 
 
+def held_deleted(pid, dirs):
+    """Files replicd (pid) still holds open under dirs although they were deleted."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(tuple(d + "/" for d in dirs)) and target.endswith(" (deleted)"):
+            out.append(target)
+    return out
+
+
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_mount_answers_like_ext4_and_both_copies_match(lab):
     ref = lab.node_dir("node1", "reference")
@@ -715,8 +749,14 @@ def test_mount_answers_like_ext4_and_both_copies_match(lab):
     os.fsync(fd)
     os.close(fd)
     want = tree(ref)
-    for label, root in (("node1 disk", lab.disk_dir("node1")),
-                        ("node2 disk", lab.disk_dir("node2"))):
+    for node in ("node1", "node2"):
+        root = lab.disk_dir(node)
         for k, g, w in tree_diff(tree(root), want):
-            differences.append(f"{label}: {k!r}: {str(g)[:200]}, reference {str(w)[:200]}")
+            differences.append(f"{node} disk: {k!r}: {str(g)[:200]}, "
+                               f"reference {str(w)[:200]}")
+        # Every file is closed: no unlinked file may stay allocated.
+        # (replicd opened the bind mount, data/, before mounting over it.)
+        for held in held_deleted(lab.procs[(node, "replicd")].pid,
+                                 (root, lab.data_dir(node))):
+            differences.append(f"{node}: replicd still holds {held}")
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences)
