@@ -402,10 +402,9 @@ int replicd_fs_apply(int root, const struct replicd_op *op, int fd,
 {
 	int owned = -1, r;
 
-	if (fd >= 0 &&
-	    (op->type == ROP_CHMOD || op->type == ROP_CHOWN ||
-	     op->type == ROP_UTIMENS || op->type == ROP_SETXATTR ||
-	     op->type == ROP_REMOVEXATTR))
+	if (fd >= 0 && (op->type == ROP_CHMOD || op->type == ROP_CHOWN ||
+			op->type == ROP_UTIMENS || op->type == ROP_SETXATTR ||
+			op->type == ROP_REMOVEXATTR))
 		return apply_fd_meta(fd, op);
 	switch (op->type) {
 	case ROP_WRITE:

@@ -573,7 +573,8 @@ static bool wants_write(int flags)
 static struct rfile *new_rfile(int fd)
 {
 	struct rfile *f = malloc(sizeof(*f));
-	if (!f || replicd_unlinked_opened(&self()->unlinked, &f->open, fd) < 0) {
+	if (!f ||
+	    replicd_unlinked_opened(&self()->unlinked, &f->open, fd) < 0) {
 		free(f);
 		close(fd);
 		return NULL;

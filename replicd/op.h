@@ -33,6 +33,8 @@
 /* The largest encoded operation: data plus three paths and headroom. */
 #define REPLICD_OP_MAX (REPLICD_DATA_MAX + 3 * (REPLICD_PATH_MAX + 2) + 512)
 
+/* In 11-15, handle 0 goes by path; another handle is the open file of that
+ * handle (a file unlinked while open: path ""). */
 enum replicd_op_type {
 	ROP_WRITE = 1,	      /* handle, path, offset, data */
 	ROP_TRUNCATE = 2,     /* handle, path, size (offset) */
@@ -44,8 +46,6 @@ enum replicd_op_type {
 	ROP_RENAME = 8,	      /* path, path2, flags */
 	ROP_LINK = 9,	      /* path (existing), path2 (new name) */
 	ROP_SYMLINK = 10,     /* target, path, uid, gid */
-	/* 11-15: handle 0 goes by path; else the open file of that handle
-	 * (a file unlinked while open: path "") */
 	ROP_CHMOD = 11,	      /* handle, path, mode */
 	ROP_CHOWN = 12,	      /* handle, path, uid, gid (UINT32_MAX: same) */
 	ROP_UTIMENS = 13,     /* handle, path, atime, mtime */

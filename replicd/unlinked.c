@@ -24,10 +24,10 @@
  * rename's body: newdir u64 (RENAME2: + flags u32, padding u32), then the
  * old and the new name, each NUL-terminated.
  */
-#define IN_HEADER     40
-#define RENAME_IN     8
-#define RENAME2_IN    16
-#define NAME_BUF      256
+#define IN_HEADER  40
+#define RENAME_IN  8
+#define RENAME2_IN 16
+#define NAME_BUF   256
 
 static __thread uint32_t req_opcode;
 static __thread char req_newname[NAME_BUF];
@@ -44,8 +44,8 @@ static void note_request(const uint8_t *buf, size_t n)
 	req_opcode = op;
 	if (op != REPLICD_FUSE_RENAME && op != REPLICD_FUSE_RENAME2)
 		return;
-	size_t at = IN_HEADER + (op == REPLICD_FUSE_RENAME ? RENAME_IN
-							   : RENAME2_IN);
+	size_t at = IN_HEADER +
+		    (op == REPLICD_FUSE_RENAME ? RENAME_IN : RENAME2_IN);
 	if (at >= n)
 		return;
 	const uint8_t *old_end = memchr(buf + at, '\0', n - at);
@@ -70,8 +70,7 @@ static ssize_t read_request(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-static ssize_t write_reply(int fd, struct iovec *iov, int count,
-			   void *userdata)
+static ssize_t write_reply(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
 	return writev(fd, iov, count);
