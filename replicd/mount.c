@@ -1,20 +1,17 @@
 /*
- * mount.c - the FUSE file system of one replicated directory (mount.h).
+ * mount.c - the FUSE operations of one replicated directory (mount.h).
  *
  * Reads are served straight from the real files. A write-type operation
- * runs as: replicd_repl_begin (EROFS unless primary; takes the order
- * lock), replicd_fs_apply on the real directory, replicd_repl_submit (the
- * op gets its sequence number and is queued for the peer), release the
- * order lock, then replicd_repl_wait (sync mode: until the peer acked).
- * An fsync is queued first, then runs here while it runs on the peer
- * (run_fsync).
- * The application's call returns only after that.
+ * is described as a struct replicd_op and run by mount_run.c: recorded,
+ * applied to the real directory, replicated; the application's call
+ * returns once that is done. Mounting and unmounting: mount_setup.c.
  */
 #define FUSE_USE_VERSION 35
 
 #include "mount.h"
 #include "fs.h"
 #include "log.h"
+#include "mount_run.h"
 #include "track.h"
 #include "util.h"
 
@@ -69,179 +66,22 @@ static int fd_of(const struct fuse_file_info *fi)
 	return fi ? rf(fi)->fd : -1;
 }
 
-/* Beyond this many zones a range is recorded as the whole file. */
-#define TRACK_RANGE_MAX 4096
-
-static uint64_t zone_of(uint64_t off)
-{
-	return off >> REPLICD_ZONE_SHIFT;
-}
-
-/* Record a byte range of path (as zones, or the whole entry if huge). */
-static int track_range(struct replicd_track *t, uint8_t dir, const char *path,
-		       uint64_t from, uint64_t to, bool connected)
-{
-	if (to <= from)
-		return 0;
-	uint64_t first = zone_of(from), last = zone_of(to - 1);
-	if (connected) {
-		/* Activity-log extents: fewer syncs while the peer gets
-		 * every change anyway. */
-		first -= first % REPLICD_AL_ZONES;
-		last += REPLICD_AL_ZONES - 1 - last % REPLICD_AL_ZONES;
-	}
-	if (last - first >= TRACK_RANGE_MAX)
-		return replicd_track_mark(t, dir, path, TRK_ENTRY, 0, 0,
-					  !connected);
-	return replicd_track_mark(t, dir, path, TRK_ZONES, first,
-				  last - first + 1, !connected);
-}
-
-static bool is_dir(int root, const char *path)
-{
-	_cleanup_close_ int dirfd = -1;
-	const char *base;
-	struct stat st;
-	if (!*path)
-		return true;
-	return replicd_fs_parent(root, path, &dirfd, &base) == 0 &&
-	       fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISDIR(st.st_mode);
-}
-
-/*
- * Durably record what op may change, before it reaches the disk (track.h).
- * Order lock held. Without a peer session, also record that this node
- * acknowledges changes the peer lacks.
- */
-static int track_op(struct replicd_mount *m, const struct replicd_op *op,
-		    int fd)
-{
-	struct replicd_track *t = m->repl->track;
-	uint8_t dir = m->index;
-	struct stat st;
-	int r;
-
-	if (!t || !replicd_op_changes_data(op->type) || op->type == ROP_FSYNC)
-		return 0;
-	bool connected = replicd_repl_connected(m->repl);
-	if (!connected && (r = replicd_track_mark_alone(t)) < 0)
-		return r;
-	if (!op->path)
-		return 0; /* unlinked but open: the peer cannot see it */
-	switch (op->type) {
-	case ROP_WRITE:
-		return track_range(t, dir, op->path, op->offset,
-				   op->offset + op->data_len, connected);
-	case ROP_TRUNCATE:
-	case ROP_FALLOCATE: {
-		/* The zones between the old and the new end change too. */
-		uint64_t size = 0, from = op->offset, to = op->offset;
-		_cleanup_close_ int own = -1;
-		if (fd < 0)
-			fd = own = replicd_fs_open(m->root, op->path,
-						   O_RDONLY | O_NOFOLLOW, 0);
-		if (fd >= 0 && fstat(fd, &st) == 0)
-			size = (uint64_t)st.st_size;
-		if (op->type == ROP_FALLOCATE)
-			to = op->offset + op->length;
-		if (size < from)
-			from = size;
-		if (size > to)
-			to = size;
-		r = replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : track_range(t, dir, op->path, from, to,
-					   connected);
-	}
-	case ROP_CREATE:
-	case ROP_MKDIR:
-	case ROP_UNLINK:
-	case ROP_SYMLINK:
-		return replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
-					  !connected);
-	case ROP_RMDIR:
-		return replicd_track_mark(t, dir, op->path, TRK_TREE, 0, 0,
-					  !connected);
-	case ROP_LINK:
-		/* Both names: a resync copies one and links the other. */
-		r = replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : replicd_track_mark(t, dir, op->path2, TRK_ENTRY,
-						  0, 0, !connected);
-	case ROP_RENAME: {
-		/* A renamed directory moves a whole tree. */
-		uint8_t k1 = is_dir(m->root, op->path) ? TRK_TREE : TRK_ENTRY;
-		uint8_t k2 = is_dir(m->root, op->path2) ? TRK_TREE : TRK_ENTRY;
-		if (k1 == TRK_TREE)
-			k2 = TRK_TREE;
-		r = replicd_track_mark(t, dir, op->path, k1 | k2, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : replicd_track_mark(t, dir, op->path2, k1 | k2, 0,
-						  0, !connected);
-	}
-	default:
-		return replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
-					  !connected);
-	}
-}
-
-/*
- * Take the order lock (EROFS unless primary) and record what op may change
- * (track_op); on success the caller holds the order lock.
- */
-static int begin_tracked(struct replicd_mount *m, struct replicd_op *op,
-			 int fd)
-{
-	int r = replicd_repl_begin(m->repl);
-	if (r < 0)
-		return r;
-	op->dir = m->index;
-	/* Longer paths cannot be recorded, sent nor applied in one call on
-	 * the peer (docs/replication.md, "Limits"): refused before any
-	 * change, as a name that is too long. */
-	if ((op->path && strlen(op->path) > REPLICD_PATH_MAX) ||
-	    (op->path2 && strlen(op->path2) > REPLICD_PATH_MAX)) {
-		replicd_repl_end(m->repl);
-		return -ENAMETOOLONG;
-	}
-	r = track_op(m, op, fd);
-	if (r < 0) {
-		log_warning("cannot record %s of '%s' for resync: %s; "
-			    "refusing it",
-			    replicd_op_name(op->type), op->path ? op->path : "",
-			    strerror(-r));
-		replicd_repl_end(m->repl);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Apply a write-type op here, then replicate it (see the top). */
+/* The write path (mount_run.c), for this thread's mount. */
 static int run_op(struct replicd_op *op, int fd, bool force_wait,
 		  int open_flags, int *fd_out)
 {
-	struct replicd_mount *m = self();
-	struct replicd_ticket t = {0};
-	int r = begin_tracked(m, op, fd);
-	if (r < 0)
-		return r;
-	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
-	/* A path-less op (a file unlinked while open) has nothing to
-	 * replicate: the peer's copy is unreachable too. */
-	if (r >= 0 && (op->path || op->handle)) {
-		int q = replicd_repl_submit(m->repl, op, force_wait, &t);
-		if (q < 0)
-			log_warning("replication of %s failed: %s",
-				    replicd_op_name(op->type), strerror(-q));
-	}
-	replicd_repl_end(m->repl);
-	if (r >= 0)
-		replicd_repl_wait(m->repl, &t);
-	return r;
+	return replicd_mount_run_op(self(), op, fd, force_wait, open_flags,
+				    fd_out);
+}
+
+static int run_write(struct replicd_op *op, int fd)
+{
+	return replicd_mount_run_write(self(), op, fd);
+}
+
+static int run_fsync(struct replicd_op *op, int fd)
+{
+	return replicd_mount_run_fsync(self(), op, fd);
 }
 
 /* Owner of a new entry: the caller, or the directory's group if setgid. */
@@ -700,62 +540,6 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	return n < 0 ? -errno : (int)n;
 }
 
-/*
- * A write goes to the peer in pieces of REPLICD_PIECE bytes, each its own
- * operation, so that the stages overlap: while we write piece i+1 here,
- * the loop seals and sends piece i and the peer opens piece i-1. As one
- * operation, the four stages of a 1 MiB write ran one after another, with
- * a core idle most of the time. Each piece is written here before it is
- * numbered (run_op's rule), so a short or failed write sends exactly the
- * bytes that reached our disk, and the caller hears that count. The
- * caller returns once the last piece is acknowledged (acks are
- * cumulative), or, for a piece that could not be sent, once that may be
- * acknowledged without the peer.
- */
-static int run_write(struct replicd_op *op, int fd)
-{
-	struct replicd_mount *m = self();
-	struct replicd_ticket tickets[REPLICD_DATA_MAX / REPLICD_PIECE];
-	size_t done = 0, count = 0;
-	int r = begin_tracked(m, op, fd);
-	if (r < 0)
-		return r;
-	while (done < op->data_len) {
-		struct replicd_op piece = *op;
-		size_t want = op->data_len - done;
-		if (want > REPLICD_PIECE)
-			want = REPLICD_PIECE;
-		piece.offset += done;
-		piece.data += done;
-		piece.data_len = want;
-		r = replicd_fs_apply(m->root, &piece, fd, 0, NULL);
-		if (r <= 0)
-			break;
-		piece.data_len = (size_t)r;
-		if (op->path || op->handle) {
-			int q = replicd_repl_submit(m->repl, &piece, false,
-						    &tickets[count++]);
-			if (q < 0)
-				log_warning("replication of write failed: %s",
-					    strerror(-q));
-		}
-		done += (size_t)r;
-		if ((size_t)r < want)
-			break; /* short: the caller hears how much */
-	}
-	replicd_repl_end(m->repl);
-	size_t last_wait = count;
-	for (size_t i = 0; i < count; i++) {
-		if (tickets[i].degraded)
-			replicd_repl_wait(m->repl, &tickets[i]);
-		else if (tickets[i].wait)
-			last_wait = i;
-	}
-	if (last_wait < count)
-		replicd_repl_wait(m->repl, &tickets[last_wait]);
-	return done ? (int)done : r;
-}
-
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -804,36 +588,6 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 		replicd_repl_notify(self()->repl, &op);
 	free_rfile(f, !path);
 	return 0;
-}
-
-/*
- * An fsync changes no data, so unlike run_op it need not reach our disk
- * before it is numbered: it is queued first, then our own fsync runs while
- * the peer does its own, outside the order lock (other writers go on
- * meanwhile). It returns only once both are done: every write acknowledged
- * before it was applied here and received by the peer, so both fsyncs
- * cover it.
- */
-static int run_fsync(struct replicd_op *op, int fd)
-{
-	struct replicd_mount *m = self();
-	struct replicd_ticket t = {0};
-	int r = replicd_repl_begin(m->repl);
-	if (r < 0)
-		return r;
-	op->dir = m->index;
-	if (op->path || op->handle) {
-		int q = replicd_repl_submit(m->repl, op, true, &t);
-		if (q < 0)
-			log_warning("replication of %s failed: %s",
-				    replicd_op_name(op->type), strerror(-q));
-	}
-	replicd_repl_end(m->repl);
-	r = replicd_fs_apply(m->root, op, fd, 0, NULL);
-	/* Even if ours failed: the caller hears of no fsync before the
-	 * peer's ended. */
-	replicd_repl_wait(m->repl, &t);
-	return r < 0 ? r : 0;
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -1078,7 +832,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fuse_get_context()->private_data;
 }
 
-static const struct fuse_operations ops = {
+const struct fuse_operations replicd_mount_ops = {
 	.init = op_init,
 	.getattr = op_getattr,
 	.readlink = op_readlink,
@@ -1113,169 +867,3 @@ static const struct fuse_operations ops = {
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
 };
-
-/* --- lifecycle ---------------------------------------------------------- */
-
-/* Is path a mount point of ours (per /proc/self/mountinfo)? */
-static bool our_mount(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent major:minor root mountpoint opts ... - type src */
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
-		char *mp = NULL;
-		for (int i = 0; tok && i < 4; i++) {
-			tok = strtok_r(NULL, " ", &save);
-			if (i == 3)
-				mp = tok;
-		}
-		char *dash = save ? strstr(save, " - ") : NULL;
-		/* Octal escapes (\040) in mountinfo: a path with spaces
-		 * simply does not match here, and mounting then fails
-		 * loudly rather than silently stacking. */
-		if (mp && dash && strcmp(mp, path) == 0 &&
-		    strncmp(dash + 3, "fuse." REPLICD_FSNAME " ",
-			    strlen("fuse." REPLICD_FSNAME " ")) == 0)
-			found = true;
-	}
-	return found;
-}
-
-int replicd_mount_prepare(struct replicd_mount *m)
-{
-	struct stat st;
-
-	m->root = -1;
-	replicd_unlinked_init(&m->unlinked);
-	for (int tries = 0; our_mount(m->path); tries++) {
-		if (stat(m->path, &st) == 0 || errno != ENOTCONN) {
-			log_error("%s: still served by another replicd "
-				  "(a live skyha-replicd mount)",
-				  m->path);
-			return -EBUSY;
-		}
-		if (tries >= 8 || umount2(m->path, MNT_DETACH) < 0) {
-			int e = tries >= 8 ? EBUSY : errno;
-			log_error("%s: cannot detach the stale mount of a "
-				  "crashed replicd: %s",
-				  m->path, strerror(e));
-			return -e;
-		}
-		log_notice("%s: detached the stale mount of a crashed replicd",
-			   m->path);
-	}
-	m->root = open(m->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (m->root < 0) {
-		int e = errno;
-		log_error("%s: %s", m->path, strerror(e));
-		return -e;
-	}
-	return 0;
-}
-
-static void *loop_thread(void *arg)
-{
-	struct replicd_mount *m = arg;
-	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
-	int r = fuse_loop_mt(m->fuse, &cfg);
-	if (r != 0)
-		log_warning("%s: FUSE loop ended with %d", m->path, r);
-	return NULL;
-}
-
-int replicd_mount_start(struct replicd_mount *m)
-{
-	char fsname[PATH_MAX + 64];
-	char opts[PATH_MAX + 160];
-	sigset_t all, old;
-
-	/* fsname goes into a comma-separated option list. */
-	if (strchr(m->path, ',') || strchr(m->module, ','))
-		return -EINVAL;
-	snprintf(fsname, sizeof(fsname), "%s:%s", m->module, m->path);
-	/* Device files and setuid programs work as they do in the real
-	 * directory (libfuse's default is nodev,nosuid). */
-	struct statvfs vfs;
-	bool root = geteuid() == 0;
-	bool dev = root && fstatvfs(m->root, &vfs) == 0 &&
-		   !(vfs.f_flag & ST_NODEV);
-	bool suid = root && fstatvfs(m->root, &vfs) == 0 &&
-		    !(vfs.f_flag & ST_NOSUID);
-	snprintf(opts, sizeof(opts),
-		 "default_permissions,subtype=" REPLICD_FSNAME
-		 ",fsname=%s%s%s%s",
-		 fsname, root ? ",allow_other" : "", dev ? ",dev" : "",
-		 suid ? ",suid" : "");
-	char *argv[] = {"replicd", "-o", opts, NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-
-	m->fuse = fuse_new(&args, &ops, sizeof(ops), m);
-	fuse_opt_free_args(&args);
-	if (!m->fuse) {
-		log_error("%s: fuse_new failed", m->path);
-		return -EIO;
-	}
-	if (fuse_mount(m->fuse, m->path) != 0) {
-		log_error("%s: cannot mount the FUSE file system (needs "
-			  "CAP_SYS_ADMIN and /dev/fuse)",
-			  m->path);
-		fuse_destroy(m->fuse);
-		m->fuse = NULL;
-		return -EIO;
-	}
-	m->mounted = true;
-	if (replicd_unlinked_hook(m->fuse) != 0) {
-		log_error("%s: cannot watch the FUSE requests", m->path);
-		replicd_mount_stop(m);
-		return -EIO;
-	}
-	/* Signals belong to the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&m->thread, NULL, loop_thread, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		replicd_mount_stop(m);
-		return -r;
-	}
-	m->thread_running = true;
-	return 0;
-}
-
-void replicd_mount_stop(struct replicd_mount *m)
-{
-	if (m->fuse) {
-		fuse_exit(m->fuse);
-		if (m->mounted)
-			fuse_unmount(m->fuse); /* root: lazy umount2 */
-		m->mounted = false;
-		bool joined = true;
-		if (m->thread_running) {
-			/* With files still open the lazily detached
-			 * connection lives on and the loop keeps reading:
-			 * then leave it to process exit, which ends it. */
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 2;
-			joined = pthread_timedjoin_np(m->thread, NULL, &t) == 0;
-			if (!joined)
-				log_warning("%s: files still open; the mount "
-					    "ends with the process",
-					    m->path);
-		}
-		m->thread_running = false;
-		if (joined) {
-			fuse_destroy(m->fuse);
-			replicd_unlinked_clear(&m->unlinked);
-		}
-		m->fuse = NULL;
-	}
-	if (m->root >= 0)
-		close(m->root);
-	m->root = -1;
-}
