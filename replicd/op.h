@@ -27,7 +27,7 @@
 #define REPLICD_PATH_MAX 4095
 #define REPLICD_NAME_MAX 255	   /* xattr names */
 #define REPLICD_DATA_MAX (1 << 20) /* one write or xattr value */
-/* A write is sent in pieces of this size (mount.c, run_write). */
+/* A write is sent in pieces of this size (mount_run.c). */
 #define REPLICD_PIECE (128u << 10)
 #define REPLICD_MAX_DIRS 16
 /* The largest encoded operation: data plus three paths and headroom. */
