@@ -32,8 +32,9 @@
 static __thread uint32_t req_opcode;
 static __thread char req_newname[NAME_BUF];
 
-static void note_request(const uint8_t *buf, size_t n)
+void replicd_req_note(const void *request, size_t n)
 {
+	const uint8_t *buf = request;
 	uint32_t op;
 
 	req_opcode = 0;
@@ -66,7 +67,7 @@ static ssize_t read_request(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	ssize_t n = read(fd, buf, len);
 	if (n > 0)
-		note_request(buf, (size_t)n);
+		replicd_req_note(buf, (size_t)n);
 	return n;
 }
 
@@ -95,7 +96,7 @@ bool replicd_req_renames_to(const char *base)
 {
 	return (req_opcode == REPLICD_FUSE_RENAME ||
 		req_opcode == REPLICD_FUSE_RENAME2) &&
-	       strcmp(req_newname, base) == 0;
+	       *req_newname && strcmp(req_newname, base) == 0;
 }
 
 static const char *base_of(const char *path)

@@ -33,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -68,6 +69,8 @@ struct replicd_unlinked_set {
 
 /* Read /dev/fuse through our read function (before the loop starts). */
 int replicd_unlinked_hook(struct fuse *f);
+/* Note the request just read (n bytes) as the one this thread serves. */
+void replicd_req_note(const void *request, size_t n);
 /* The opcode of the request this thread serves (0: unknown). */
 uint32_t replicd_req_opcode(void);
 /* Is this thread serving a rename whose new name is base? */
