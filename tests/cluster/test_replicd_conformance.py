@@ -311,6 +311,41 @@ def _(d, k):
     k("access R_OK 600 in 700", lambda: os.access(j(d, "closed", "f"), os.R_OK))
 
 
+def bits_setup(d):
+    open_dir(d)
+    write(j(d, "notgrp"), b"n", 0o644)
+    os.chown(j(d, "notgrp"), USER, 0)
+    write(j(d, "suid"), b"x", 0o6777)
+    os.chmod(j(d, "suid"), 0o6777)
+    write(j(d, "shared"), b"s", 0o666)
+    os.chmod(j(d, "shared"), 0o666)
+    os.mkdir(j(d, "ro"), 0o755)
+    os.symlink("loop", j(d, "loop"))
+
+
+@case("mode bits, times and errors as another user", uid=USER, setup=bits_setup)
+def _(d, k):
+    k("chmod setgid, group not ours (bit dropped)", lambda: os.chmod(j(d, "notgrp"), 0o2755))
+    k("stat", lambda: st_view(os.lstat(j(d, "notgrp"))))
+    k("chmod sticky on a file", lambda: os.chmod(j(d, "notgrp"), 0o1644))
+    k("stat sticky", lambda: st_view(os.lstat(j(d, "notgrp"))))
+    k("truncate another's setuid 6777 (clears it)", lambda: os.truncate(j(d, "suid"), 0))
+    k("stat suid", lambda: st_view(os.lstat(j(d, "suid"))))
+    k("utime now on another's 666", lambda: os.utime(j(d, "shared")))
+    k("utime explicit on another's 666", lambda: os.utime(j(d, "shared"), ns=(1, 1)))
+    k("mkfifo in 755 dir", lambda: os.mkfifo(j(d, "ro", "p")))
+    k("symlink in 755 dir", lambda: os.symlink("x", j(d, "ro", "l")))
+    k("trusted xattr", lambda: os.setxattr(j(d, "shared"), "trusted.x", b"1"))
+    k("user xattr on another's 666", lambda: os.setxattr(j(d, "shared"), "user.x", b"1"))
+    k("user xattr on a symlink", lambda: os.setxattr(j(d, "loop"), "user.x", b"1",
+                                                    follow_symlinks=False))
+    k("symlink loop", lambda: os.open(j(d, "loop", "x"), os.O_RDONLY))
+    k("rename into a file", lambda: os.rename(j(d, "shared"), j(d, "notgrp", "x")))
+    k("rename with a trailing slash", lambda: os.rename(j(d, "shared"), j(d, "new") + "/"))
+    k("mkdir with a trailing slash", lambda: os.mkdir(j(d, "nd") + "/"))
+    k("listdir", lambda: sorted(os.listdir(d)))
+
+
 def sticky_setup(d):
     os.chmod(d, 0o1777)
     write(j(d, "root"), b"r", 0o666)
