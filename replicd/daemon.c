@@ -136,7 +136,10 @@ static int op_fd(struct replicd *d, const struct replicd_op *op, int *fd)
 	*fd = -1;
 	if (op->handle == 0 ||
 	    (op->type != ROP_WRITE && op->type != ROP_TRUNCATE &&
-	     op->type != ROP_FALLOCATE && op->type != ROP_FSYNC))
+	     op->type != ROP_FALLOCATE && op->type != ROP_FSYNC &&
+	     op->type != ROP_CHMOD && op->type != ROP_CHOWN &&
+	     op->type != ROP_UTIMENS && op->type != ROP_SETXATTR &&
+	     op->type != ROP_REMOVEXATTR))
 		return 0;
 	int h = handle_fd(d, op);
 	if (h == -ENOENT && (!op->path || !*op->path))

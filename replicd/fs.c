@@ -112,6 +112,8 @@ static int set_owner(int dirfd, const char *base, const struct replicd_op *op)
 		fchownat(dirfd, base, op->uid, op->gid, AT_SYMLINK_NOFOLLOW));
 }
 
+static int do_chmod(int dirfd, const char *base, mode_t mode);
+
 static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 		     int open_flags, int *fd_out)
 {
@@ -136,6 +138,10 @@ static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 		r = 0;
 		if (created && (op->uid != UINT32_MAX || op->gid != UINT32_MAX))
 			r = fchown(fd, op->uid, op->gid) < 0 ? -errno : 0;
+		/* chown cleared the setuid and setgid bits: open(O_CREAT)
+		 * keeps them. */
+		if (r == 0 && created && (perm & (S_ISUID | S_ISGID)))
+			r = fchmod(fd, perm) < 0 ? -errno : 0;
 		if (r < 0 || !fd_out)
 			close(fd);
 		else
@@ -145,6 +151,8 @@ static int do_create(int dirfd, const char *base, const struct replicd_op *op,
 	if (mknodat(dirfd, base, op->mode, (dev_t)op->rdev) < 0)
 		return -errno;
 	r = set_owner(dirfd, base, op);
+	if (r == 0 && (perm & (S_ISUID | S_ISGID)))
+		r = do_chmod(dirfd, base, perm); /* as above */
 	return r;
 }
 
@@ -360,11 +368,44 @@ static int apply_two(int root, const struct replicd_op *op)
 	return neg(renameat2(d1, b1, d2, b2, flags));
 }
 
+/*
+ * A metadata operation on the open file fd (any descriptor, O_PATH too):
+ * a file unlinked while open has no path left.
+ */
+static int apply_fd_meta(int fd, const struct replicd_op *op)
+{
+	char proc[64];
+	int flags = (op->flags & ROP_XATTR_CREATE ? XATTR_CREATE : 0) |
+		    (op->flags & ROP_XATTR_REPLACE ? XATTR_REPLACE : 0);
+	struct timespec t[2] = {op->atime, op->mtime};
+
+	replicd_fs_fd_path(fd, proc, sizeof(proc));
+	switch (op->type) {
+	case ROP_CHMOD:
+		return neg(chmod(proc, op->mode & 07777));
+	case ROP_CHOWN:
+		return neg(fchownat(fd, "", op->uid, op->gid, AT_EMPTY_PATH));
+	case ROP_UTIMENS:
+		return neg(utimensat(AT_FDCWD, proc, t, 0));
+	case ROP_SETXATTR:
+		return neg(setxattr(proc, op->name, op->data, op->data_len,
+				    flags));
+	case ROP_REMOVEXATTR:
+		return neg(removexattr(proc, op->name));
+	default:
+		return -EINVAL;
+	}
+}
+
 int replicd_fs_apply(int root, const struct replicd_op *op, int fd,
 		     int open_flags, int *fd_out)
 {
 	int owned = -1, r;
 
+	if (fd >= 0 && (op->type == ROP_CHMOD || op->type == ROP_CHOWN ||
+			op->type == ROP_UTIMENS || op->type == ROP_SETXATTR ||
+			op->type == ROP_REMOVEXATTR))
+		return apply_fd_meta(fd, op);
 	switch (op->type) {
 	case ROP_WRITE:
 		fd = file_fd(root, op, fd, O_WRONLY, &owned);

@@ -34,7 +34,9 @@ int replicd_fs_empty_dir(int fd, int depth);
 
 /*
  * Apply op under root. fd: an open descriptor of the file for handle
- * operations (write, truncate, fallocate, fsync), or -1 to open op->path.
+ * operations (write, truncate, fallocate, fsync; chmod, chown, utimens and
+ * xattrs of a file unlinked while open, where any descriptor, O_PATH too,
+ * will do), or -1 to go by op->path.
  * With fd_out (create of a regular file only), the new file's descriptor
  * opened with open_flags is returned there instead of being closed.
  * Returns >= 0 (a write: the bytes written) or -errno.

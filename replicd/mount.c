@@ -1,22 +1,18 @@
 /*
- * mount.c - the FUSE file system of one replicated directory (mount.h).
+ * mount.c - the FUSE operations of one replicated directory (mount.h).
  *
  * Reads are served straight from the real files. A write-type operation
- * runs as: replicd_repl_begin (EROFS unless primary; takes the order
- * lock), replicd_fs_apply on the real directory, replicd_repl_submit (the
- * op gets its sequence number and is queued for the peer), release the
- * order lock, then replicd_repl_wait (sync mode: until the peer acked).
- * An fsync is queued first, then runs here while it runs on the peer
- * (run_fsync).
- * The application's call returns only after that.
+ * is described as a struct replicd_op and run by mount_run.c: recorded,
+ * applied to the real directory, replicated; the application's call
+ * returns once that is done. Mounting and unmounting: mount_setup.c.
  */
 #define FUSE_USE_VERSION 35
 
 #include "mount.h"
 
-#include "alone.h"
 #include "fs.h"
 #include "log.h"
+#include "mount_run.h"
 #include "track.h"
 #include "util.h"
 
@@ -39,6 +35,7 @@
 struct rfile {
 	int fd;
 	uint64_t id;
+	struct replicd_open open; /* in the mount's set of open files */
 };
 
 struct rdir {
@@ -70,173 +67,22 @@ static int fd_of(const struct fuse_file_info *fi)
 	return fi ? rf(fi)->fd : -1;
 }
 
-/* Beyond this many zones a range is recorded as the whole file. */
-#define TRACK_RANGE_MAX 4096
-
-static uint64_t zone_of(uint64_t off)
-{
-	return off >> REPLICD_ZONE_SHIFT;
-}
-
-/* Record a byte range of path (as zones, or the whole entry if huge). */
-static int track_range(struct replicd_track *t, uint8_t dir, const char *path,
-		       uint64_t from, uint64_t to, bool connected)
-{
-	if (to <= from)
-		return 0;
-	uint64_t first = zone_of(from), last = zone_of(to - 1);
-	if (connected) {
-		/* Activity-log extents: fewer syncs while the peer gets
-		 * every change anyway. */
-		first -= first % REPLICD_AL_ZONES;
-		last += REPLICD_AL_ZONES - 1 - last % REPLICD_AL_ZONES;
-	}
-	if (last - first >= TRACK_RANGE_MAX)
-		return replicd_track_mark(t, dir, path, TRK_ENTRY, 0, 0,
-					  !connected);
-	return replicd_track_mark(t, dir, path, TRK_ZONES, first,
-				  last - first + 1, !connected);
-}
-
-static bool is_dir(int root, const char *path)
-{
-	_cleanup_close_ int dirfd = -1;
-	const char *base;
-	struct stat st;
-	if (!*path)
-		return true;
-	return replicd_fs_parent(root, path, &dirfd, &base) == 0 &&
-	       fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISDIR(st.st_mode);
-}
-
-/*
- * Durably record what op may change, before it reaches the disk (track.h).
- * Order lock held. Without a peer session, also record that this node
- * acknowledges changes the peer lacks.
- */
-static int track_op(struct replicd_mount *m, const struct replicd_op *op,
-		    int fd)
-{
-	struct replicd_track *t = m->repl->track;
-	uint8_t dir = m->index;
-	struct stat st;
-	int r;
-
-	if (!t || !replicd_op_changes_data(op->type) || op->type == ROP_FSYNC)
-		return 0;
-	bool connected = replicd_repl_connected(m->repl);
-	if (!connected && (r = replicd_track_mark_alone(t)) < 0)
-		return r;
-	if (!connected && m->repl->alone)
-		replicd_alone_note(m->repl->alone, sky_wall_ms());
-	if (!op->path)
-		return 0; /* unlinked but open: the peer cannot see it */
-	switch (op->type) {
-	case ROP_WRITE:
-		return track_range(t, dir, op->path, op->offset,
-				   op->offset + op->data_len, connected);
-	case ROP_TRUNCATE:
-	case ROP_FALLOCATE: {
-		/* The zones between the old and the new end change too. */
-		uint64_t size = 0, from = op->offset, to = op->offset;
-		_cleanup_close_ int own = -1;
-		if (fd < 0)
-			fd = own = replicd_fs_open(m->root, op->path,
-						   O_RDONLY | O_NOFOLLOW, 0);
-		if (fd >= 0 && fstat(fd, &st) == 0)
-			size = (uint64_t)st.st_size;
-		if (op->type == ROP_FALLOCATE)
-			to = op->offset + op->length;
-		if (size < from)
-			from = size;
-		if (size > to)
-			to = size;
-		r = replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : track_range(t, dir, op->path, from, to,
-					   connected);
-	}
-	case ROP_CREATE:
-	case ROP_MKDIR:
-	case ROP_UNLINK:
-	case ROP_SYMLINK:
-		return replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
-					  !connected);
-	case ROP_RMDIR:
-		return replicd_track_mark(t, dir, op->path, TRK_TREE, 0, 0,
-					  !connected);
-	case ROP_LINK:
-		/* Both names: a resync copies one and links the other. */
-		r = replicd_track_mark(t, dir, op->path, TRK_ENTRY, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : replicd_track_mark(t, dir, op->path2, TRK_ENTRY,
-						  0, 0, !connected);
-	case ROP_RENAME: {
-		/* A renamed directory moves a whole tree. */
-		uint8_t k1 = is_dir(m->root, op->path) ? TRK_TREE : TRK_ENTRY;
-		uint8_t k2 = is_dir(m->root, op->path2) ? TRK_TREE : TRK_ENTRY;
-		if (k1 == TRK_TREE)
-			k2 = TRK_TREE;
-		r = replicd_track_mark(t, dir, op->path, k1 | k2, 0, 0,
-				       !connected);
-		return r < 0 ? r
-			     : replicd_track_mark(t, dir, op->path2, k1 | k2, 0,
-						  0, !connected);
-	}
-	default:
-		return replicd_track_mark(t, dir, op->path, TRK_META, 0, 0,
-					  !connected);
-	}
-}
-
-/*
- * Take the order lock (EROFS unless primary) and record what op may change
- * (track_op); on success the caller holds the order lock.
- */
-static int begin_tracked(struct replicd_mount *m, struct replicd_op *op,
-			 int fd)
-{
-	int r = replicd_repl_begin(m->repl);
-	if (r < 0)
-		return r;
-	op->dir = m->index;
-	r = track_op(m, op, fd);
-	if (r < 0) {
-		log_warning("cannot record %s of '%s' for resync: %s; "
-			    "refusing it",
-			    replicd_op_name(op->type), op->path ? op->path : "",
-			    strerror(-r));
-		replicd_repl_end(m->repl);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Apply a write-type op here, then replicate it (see the top). */
+/* The write path (mount_run.c), for this thread's mount. */
 static int run_op(struct replicd_op *op, int fd, bool force_wait,
 		  int open_flags, int *fd_out)
 {
-	struct replicd_mount *m = self();
-	struct replicd_ticket t = {0};
-	int r = begin_tracked(m, op, fd);
-	if (r < 0)
-		return r;
-	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
-	/* A path-less op (a file unlinked while open) has nothing to
-	 * replicate: the peer's copy is unreachable too. */
-	if (r >= 0 && (op->path || op->handle)) {
-		int q = replicd_repl_submit(m->repl, op, force_wait, &t);
-		if (q < 0)
-			log_warning("replication of %s failed: %s",
-				    replicd_op_name(op->type), strerror(-q));
-	}
-	replicd_repl_end(m->repl);
-	if (r >= 0)
-		replicd_repl_wait(m->repl, &t);
-	return r;
+	return replicd_mount_run_op(self(), op, fd, force_wait, open_flags,
+				    fd_out);
+}
+
+static int run_write(struct replicd_op *op, int fd)
+{
+	return replicd_mount_run_write(self(), op, fd);
+}
+
+static int run_fsync(struct replicd_op *op, int fd)
+{
+	return replicd_mount_run_fsync(self(), op, fd);
 }
 
 /* Owner of a new entry: the caller, or the directory's group if setgid. */
@@ -255,16 +101,107 @@ static void new_owner(const char *path, struct replicd_op *op)
 		op->gid = st.st_gid;
 }
 
+/* --- files unlinked while open (unlinked.h) ---------------------------- */
+
+/* If path is the hidden name of a kept file: its descriptor (the caller
+ * closes it) and the peer's handle; else -ENOENT. */
+static int kept_of(const char *path, int *fd, uint64_t *handle)
+{
+	return replicd_unlinked_get(&self()->unlinked, rel(path), fd, handle);
+}
+
+/* The kept file (an O_PATH descriptor) opened again with flags. */
+static int reopen(int kept, int flags)
+{
+	char proc[64];
+	replicd_fs_fd_path(kept, proc, sizeof(proc));
+	int fd = open(proc, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Apply op to a kept file (by fd, or the kept descriptor itself), then
+ * replicate it by the handle the peer opened it with. If the file still
+ * has other names, the change record cannot say where it changed: the next
+ * resync then compares both copies. Closes kept.
+ */
+static int run_kept(struct replicd_op *op, int kept, uint64_t handle, int fd)
+{
+	struct replicd_mount *m = self();
+	struct stat st;
+	int r = 0;
+
+	op->path = NULL;
+	op->handle = handle;
+	if (m->repl->track && fstat(kept, &st) == 0 && st.st_nlink > 0)
+		r = replicd_track_set_incomplete(m->repl->track);
+	if (r < 0) {
+		log_warning("cannot mark the change record incomplete for %s "
+			    "of a file unlinked while open: %s; refusing it",
+			    replicd_op_name(op->type), strerror(-r));
+		r = -EIO; /* as begin_tracked */
+	} else {
+		r = run_op(op, fd >= 0 ? fd : kept, false, 0, NULL);
+	}
+	close(kept);
+	return r;
+}
+
+/* The peer forgets a handle. */
+static void release_handle(struct replicd_mount *m, uint64_t handle)
+{
+	struct replicd_op op = {
+		.type = ROP_RELEASE, .handle = handle, .dir = m->index};
+	replicd_repl_notify(m->repl, &op);
+}
+
+/*
+ * libfuse hides an open file that is unlinked or renamed over: a rename of
+ * path to name (unlinked.h). Keep its descriptor under name; the peer
+ * opens it too, by path while it still has one (a write of nothing by a
+ * new handle); inside an unlink, unlink it for real.
+ */
+static int hide(const char *path, const char *name, bool unlink)
+{
+	struct replicd_mount *m = self();
+	uint64_t handle = atomic_fetch_add(&next_handle, 1);
+	int fd = replicd_fs_open(m->root, path, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	struct replicd_op reg = {
+		.type = ROP_WRITE, .path = path, .handle = handle};
+	int r = run_op(&reg, fd, false, 0, NULL);
+	if (r == 0 && unlink) {
+		struct replicd_op op = {.type = ROP_UNLINK, .path = path};
+		r = run_op(&op, -1, false, 0, NULL);
+	}
+	if (r == 0)
+		return replicd_unlinked_add(&m->unlinked, name, fd, handle);
+	close(fd);
+	if (r != -EROFS)
+		release_handle(m, handle);
+	return r;
+}
+
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct replicd_mount *m = self();
 	_cleanup_close_ int dirfd = -1;
 	const char *base;
+	uint64_t handle;
 	int r;
 
-	if (fi)
-		return fstat(fd_of(fi), st) < 0 ? -errno : 0;
+	bool kept = kept_of(path, &dirfd, &handle) == 0;
+	if (fi || kept) {
+		if (fstat(fi ? fd_of(fi) : dirfd, st) < 0)
+			return -errno;
+		/* libfuse counts one link less for a hidden file (its own
+		 * hidden files keep their name); ours has none left. */
+		if (kept)
+			st->st_nlink++;
+		return 0;
+	}
 	if (!*rel(path))
 		return fstat(m->root, st) < 0 ? -errno : 0;
 	r = replicd_fs_parent(m->root, rel(path), &dirfd, &base);
@@ -311,6 +248,20 @@ static int op_mkdir(const char *path, mode_t mode)
 static int op_unlink(const char *path)
 {
 	struct replicd_op op = {.type = ROP_UNLINK, .path = rel(path)};
+	uint64_t handle;
+	int kept;
+	/* libfuse unlinks a hidden name once its last handle is released
+	 * (only then): nothing on disk has that name. */
+	if (replicd_req_opcode() == REPLICD_FUSE_RELEASE) {
+		if (replicd_unlinked_drop(&self()->unlinked, rel(path),
+					  &handle) == 0)
+			release_handle(self(), handle);
+		return 0;
+	}
+	if (kept_of(path, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT; /* not a name an application made */
+	}
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -332,8 +283,23 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct replicd_op op = {
 		.type = ROP_RENAME, .path = rel(from), .path2 = rel(to)};
+	const char *to_base = strrchr(to, '/') + 1;
+	uint64_t handle;
+	int kept;
+
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
+	if (kept_of(from, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT;
+	}
+	/* libfuse's hiding rename (unlinked.h), not the application's. */
+	uint32_t req = replicd_req_opcode();
+	if (replicd_hidden_name(to_base) && flags == 0 &&
+	    !replicd_req_renames_to(to_base) &&
+	    (req == REPLICD_FUSE_UNLINK || req == REPLICD_FUSE_RENAME ||
+	     req == REPLICD_FUSE_RENAME2))
+		return hide(rel(from), to_base, req == REPLICD_FUSE_UNLINK);
 	op.flags = (flags & RENAME_NOREPLACE ? ROP_RENAME_NOREPLACE : 0) |
 		   (flags & RENAME_EXCHANGE ? ROP_RENAME_EXCHANGE : 0);
 	return run_op(&op, -1, false, 0, NULL);
@@ -343,6 +309,12 @@ static int op_link(const char *from, const char *to)
 {
 	struct replicd_op op = {
 		.type = ROP_LINK, .path = rel(from), .path2 = rel(to)};
+	uint64_t handle;
+	int kept;
+	if (kept_of(from, &kept, &handle) == 0) {
+		close(kept);
+		return -ENOENT; /* as linkat of an unlinked file */
+	}
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -350,6 +322,10 @@ static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct replicd_op op = {
 		.type = ROP_CHMOD, .path = rel(path), .mode = mode & 07777};
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		/* Unlinked but open: nothing the peer can see. */
 		int r = replicd_repl_begin(self()->repl);
@@ -367,6 +343,10 @@ static int op_chown(const char *path, uid_t uid, gid_t gid,
 {
 	struct replicd_op op = {
 		.type = ROP_CHOWN, .path = rel(path), .uid = uid, .gid = gid};
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		int r = replicd_repl_begin(self()->repl);
 		if (r == 0) {
@@ -384,8 +364,18 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 				.path = rel(path),
 				.offset = (uint64_t)size,
 				.handle = fi ? rf(fi)->id : 0};
+	uint64_t handle;
+	int kept;
 	if (size < 0)
 		return -EINVAL;
+	if (kept_of(path, &kept, &handle) == 0) {
+		_cleanup_close_ int own = fi ? -1 : reopen(kept, O_WRONLY);
+		if (!fi && own < 0) {
+			close(kept);
+			return own;
+		}
+		return run_kept(&op, kept, handle, fi ? fd_of(fi) : own);
+	}
 	return run_op(&op, fd_of(fi), false, 0, NULL);
 }
 
@@ -399,6 +389,10 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 	clock_gettime(CLOCK_REALTIME, &now);
 	op.atime = tv[0].tv_nsec == UTIME_NOW ? now : tv[0];
 	op.mtime = tv[1].tv_nsec == UTIME_NOW ? now : tv[1];
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	if (!path) {
 		struct timespec t[2] = {op.atime, op.mtime};
 		int r = replicd_repl_begin(self()->repl);
@@ -416,14 +410,38 @@ static bool wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* A new open file for fd (consumed: closed on failure), or NULL. */
 static struct rfile *new_rfile(int fd)
 {
 	struct rfile *f = malloc(sizeof(*f));
-	if (!f)
+	if (!f ||
+	    replicd_unlinked_opened(&self()->unlinked, &f->open, fd) < 0) {
+		free(f);
+		close(fd);
 		return NULL;
+	}
 	f->fd = fd;
 	f->id = atomic_fetch_add(&next_handle, 1);
 	return f;
+}
+
+/*
+ * Close f. pathless: libfuse had no path for it, so it will not unlink a
+ * hidden name of its file; the kept files that only f held go then.
+ */
+static void free_rfile(struct rfile *f, bool pathless)
+{
+	struct replicd_mount *m = self();
+	struct replicd_unlinked *gone =
+		replicd_unlinked_closed(&m->unlinked, &f->open, pathless);
+	while (gone) {
+		struct replicd_unlinked *u = gone;
+		gone = u->next;
+		release_handle(m, u->handle);
+		free(u);
+	}
+	close(f->fd);
+	free(f);
 }
 
 /*
@@ -437,11 +455,32 @@ static int own_flags(int flags)
 	       ~(O_APPEND | O_DIRECT | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 }
 
+/* open(O_TRUNC) truncates, with O_RDONLY too: through a descriptor that
+ * can write (the file's own, or one opened for it). */
+static int truncate_at_open(const char *path, const struct rfile *f, int flags)
+{
+	struct replicd_op op = {
+		.type = ROP_TRUNCATE, .path = rel(path), .handle = f->id};
+	bool ro = (flags & O_ACCMODE) == O_RDONLY;
+	uint64_t handle;
+	int kept;
+
+	if (kept_of(path, &kept, &handle) != 0)
+		return run_op(&op, ro ? -1 : f->fd, false, 0, NULL);
+	_cleanup_close_ int w = ro ? reopen(kept, O_WRONLY) : -1;
+	if (ro && w < 0) {
+		close(kept);
+		return w;
+	}
+	return run_kept(&op, kept, handle, ro ? w : f->fd);
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct replicd_mount *m = self();
 	struct rfile *f;
-	int fd, r;
+	uint64_t handle;
+	int fd, kept, r;
 
 	if (wants_write(fi->flags)) {
 		pthread_mutex_lock(&m->repl->lock);
@@ -450,23 +489,23 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		if (!w)
 			return -EROFS;
 	}
-	fd = replicd_fs_open(m->root, rel(path),
-			     own_flags(fi->flags) | O_NOFOLLOW, 0);
+	if (kept_of(path, &kept, &handle) == 0) {
+		/* A kept file opened again through /proc/PID/fd/N. */
+		fd = reopen(kept, own_flags(fi->flags));
+		close(kept);
+	} else {
+		fd = replicd_fs_open(m->root, rel(path),
+				     own_flags(fi->flags) | O_NOFOLLOW, 0);
+	}
 	if (fd < 0)
 		return fd;
 	f = new_rfile(fd);
-	if (!f) {
-		close(fd);
+	if (!f)
 		return -ENOMEM;
-	}
 	if (fi->flags & O_TRUNC) {
-		struct replicd_op op = {.type = ROP_TRUNCATE,
-					.path = rel(path),
-					.handle = f->id};
-		r = run_op(&op, fd, false, 0, NULL);
+		r = truncate_at_open(path, f, fi->flags);
 		if (r < 0) {
-			close(fd);
-			free(f);
+			free_rfile(f, false);
 			return r;
 		}
 	}
@@ -488,10 +527,8 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (r < 0)
 		return r;
 	struct rfile *f = new_rfile(fd);
-	if (!f) {
-		close(fd);
+	if (!f)
 		return -ENOMEM;
-	}
 	fi->fh = (uintptr_t)f;
 	return 0;
 }
@@ -502,62 +539,6 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	(void)path;
 	ssize_t n = pread(fd_of(fi), buf, size, off);
 	return n < 0 ? -errno : (int)n;
-}
-
-/*
- * A write goes to the peer in pieces of REPLICD_PIECE bytes, each its own
- * operation, so that the stages overlap: while we write piece i+1 here,
- * the loop seals and sends piece i and the peer opens piece i-1. As one
- * operation, the four stages of a 1 MiB write ran one after another, with
- * a core idle most of the time. Each piece is written here before it is
- * numbered (run_op's rule), so a short or failed write sends exactly the
- * bytes that reached our disk, and the caller hears that count. The
- * caller returns once the last piece is acknowledged (acks are
- * cumulative), or, for a piece that could not be sent, once that may be
- * acknowledged without the peer.
- */
-static int run_write(struct replicd_op *op, int fd)
-{
-	struct replicd_mount *m = self();
-	struct replicd_ticket tickets[REPLICD_DATA_MAX / REPLICD_PIECE];
-	size_t done = 0, count = 0;
-	int r = begin_tracked(m, op, fd);
-	if (r < 0)
-		return r;
-	while (done < op->data_len) {
-		struct replicd_op piece = *op;
-		size_t want = op->data_len - done;
-		if (want > REPLICD_PIECE)
-			want = REPLICD_PIECE;
-		piece.offset += done;
-		piece.data += done;
-		piece.data_len = want;
-		r = replicd_fs_apply(m->root, &piece, fd, 0, NULL);
-		if (r <= 0)
-			break;
-		piece.data_len = (size_t)r;
-		if (op->path || op->handle) {
-			int q = replicd_repl_submit(m->repl, &piece, false,
-						    &tickets[count++]);
-			if (q < 0)
-				log_warning("replication of write failed: %s",
-					    strerror(-q));
-		}
-		done += (size_t)r;
-		if ((size_t)r < want)
-			break; /* short: the caller hears how much */
-	}
-	replicd_repl_end(m->repl);
-	size_t last_wait = count;
-	for (size_t i = 0; i < count; i++) {
-		if (tickets[i].degraded)
-			replicd_repl_wait(m->repl, &tickets[i]);
-		else if (tickets[i].wait)
-			last_wait = i;
-	}
-	if (last_wait < count)
-		replicd_repl_wait(m->repl, &tickets[last_wait]);
-	return done ? (int)done : r;
 }
 
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
@@ -571,6 +552,18 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 				.data_len = size};
 	if (size > REPLICD_DATA_MAX)
 		return -EFBIG;
+	int kept;
+	if (kept_of(path, &kept, &op.handle) == 0) {
+		struct stat st;
+		int r = 0;
+		op.path = NULL;
+		if (self()->repl->track && fstat(kept, &st) == 0 &&
+		    st.st_nlink > 0)
+			r = replicd_track_set_incomplete(self()->repl->track);
+		close(kept);
+		if (r < 0)
+			return -EIO;
+	}
 	return run_write(&op, fd_of(fi));
 }
 
@@ -592,42 +585,10 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	struct rfile *f = rf(fi);
 	struct replicd_op op = {
 		.type = ROP_RELEASE, .handle = f->id, .dir = self()->index};
-	(void)path;
-	close(f->fd);
 	if (wants_write(fi->flags))
 		replicd_repl_notify(self()->repl, &op);
-	free(f);
+	free_rfile(f, !path);
 	return 0;
-}
-
-/*
- * An fsync changes no data, so unlike run_op it need not reach our disk
- * before it is numbered: it is queued first, then our own fsync runs while
- * the peer does its own, outside the order lock (other writers go on
- * meanwhile). It returns only once both are done: every write acknowledged
- * before it was applied here and received by the peer, so both fsyncs
- * cover it.
- */
-static int run_fsync(struct replicd_op *op, int fd)
-{
-	struct replicd_mount *m = self();
-	struct replicd_ticket t = {0};
-	int r = replicd_repl_begin(m->repl);
-	if (r < 0)
-		return r;
-	op->dir = m->index;
-	if (op->path || op->handle) {
-		int q = replicd_repl_submit(m->repl, op, true, &t);
-		if (q < 0)
-			log_warning("replication of %s failed: %s",
-				    replicd_op_name(op->type), strerror(-q));
-	}
-	replicd_repl_end(m->repl);
-	r = replicd_fs_apply(m->root, op, fd, 0, NULL);
-	/* Even if ours failed: the caller hears of no fsync before the
-	 * peer's ended. */
-	replicd_repl_wait(m->repl, &t);
-	return r < 0 ? r : 0;
 }
 
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -636,6 +597,11 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 				.path = rel(path),
 				.handle = fi ? rf(fi)->id : 0,
 				.flags = datasync ? ROP_FSYNC_DATASYNC : 0};
+	int kept;
+	if (kept_of(path, &kept, &op.handle) == 0) {
+		op.path = NULL;
+		close(kept);
+	}
 	int r = run_fsync(&op, fd_of(fi));
 	/* A secondary can fsync what it serves read-only. */
 	if (r == -EROFS && fi)
@@ -661,6 +627,10 @@ static int op_setxattr(const char *path, const char *name, const char *value,
 		return -ERANGE;
 	op.flags = (flags & XATTR_CREATE ? ROP_XATTR_CREATE : 0) |
 		   (flags & XATTR_REPLACE ? ROP_XATTR_REPLACE : 0);
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	return run_op(&op, -1, false, 0, NULL);
 }
 
@@ -670,12 +640,19 @@ static int op_removexattr(const char *path, const char *name)
 		.type = ROP_REMOVEXATTR, .path = rel(path), .name = name};
 	if (!*name || strlen(name) > REPLICD_NAME_MAX)
 		return -ERANGE;
+	uint64_t handle;
+	int kept;
+	if (kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, -1);
 	return run_op(&op, -1, false, 0, NULL);
 }
 
 static int xattr_path(const char *path, int *fd, char *proc, size_t size)
 {
-	*fd = replicd_fs_open(self()->root, rel(path), O_PATH | O_NOFOLLOW, 0);
+	uint64_t handle;
+	if (kept_of(path, fd, &handle) != 0)
+		*fd = replicd_fs_open(self()->root, rel(path),
+				      O_PATH | O_NOFOLLOW, 0);
 	if (*fd < 0)
 		return *fd;
 	replicd_fs_fd_path(*fd, proc, size);
@@ -814,6 +791,10 @@ static int op_fallocate(const char *path, int mode, off_t off, off_t len,
 	op.flags = (mode & FALLOC_FL_KEEP_SIZE ? ROP_FALLOC_KEEP_SIZE : 0) |
 		   (mode & FALLOC_FL_PUNCH_HOLE ? ROP_FALLOC_PUNCH_HOLE : 0) |
 		   (mode & FALLOC_FL_ZERO_RANGE ? ROP_FALLOC_ZERO_RANGE : 0);
+	uint64_t handle;
+	int kept;
+	if (fi && kept_of(path, &kept, &handle) == 0)
+		return run_kept(&op, kept, handle, fd_of(fi));
 	return run_op(&op, fd_of(fi), false, 0, NULL);
 }
 
@@ -842,15 +823,17 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
-	/* Unlink for real (no .fuse_hidden files). Paths are computed for
-	 * every call (the peer needs them); a file unlinked while open gets
-	 * a NULL path, which every handler accepts. */
-	cfg->hard_remove = 1;
+	/* libfuse hides a file unlinked (or renamed over) while open: we
+	 * keep it without a name on disk (unlinked.h), so that fstat,
+	 * fchmod... still reach it. Paths are computed for every call (the
+	 * peer needs them); a file whose directory was removed too gets a
+	 * NULL path, which every handler accepts. */
+	cfg->hard_remove = 0;
 	cfg->nullpath_ok = 0;
 	return fuse_get_context()->private_data;
 }
 
-static const struct fuse_operations ops = {
+const struct fuse_operations replicd_mount_ops = {
 	.init = op_init,
 	.getattr = op_getattr,
 	.readlink = op_readlink,
@@ -885,151 +868,3 @@ static const struct fuse_operations ops = {
 	.fallocate = op_fallocate,
 	.lseek = op_lseek,
 };
-
-/* --- lifecycle ---------------------------------------------------------- */
-
-/* Is path a mount point of ours (per /proc/self/mountinfo)? */
-static bool our_mount(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		/* id parent major:minor root mountpoint opts ... - type src */
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
-		char *mp = NULL;
-		for (int i = 0; tok && i < 4; i++) {
-			tok = strtok_r(NULL, " ", &save);
-			if (i == 3)
-				mp = tok;
-		}
-		char *dash = save ? strstr(save, " - ") : NULL;
-		/* Octal escapes (\040) in mountinfo: a path with spaces
-		 * simply does not match here, and mounting then fails
-		 * loudly rather than silently stacking. */
-		if (mp && dash && strcmp(mp, path) == 0 &&
-		    strncmp(dash + 3, "fuse." REPLICD_FSNAME " ",
-			    strlen("fuse." REPLICD_FSNAME " ")) == 0)
-			found = true;
-	}
-	return found;
-}
-
-int replicd_mount_prepare(struct replicd_mount *m)
-{
-	struct stat st;
-
-	m->root = -1;
-	for (int tries = 0; our_mount(m->path); tries++) {
-		if (stat(m->path, &st) == 0 || errno != ENOTCONN) {
-			log_error("%s: still served by another replicd "
-				  "(a live skyha-replicd mount)",
-				  m->path);
-			return -EBUSY;
-		}
-		if (tries >= 8 || umount2(m->path, MNT_DETACH) < 0) {
-			int e = tries >= 8 ? EBUSY : errno;
-			log_error("%s: cannot detach the stale mount of a "
-				  "crashed replicd: %s",
-				  m->path, strerror(e));
-			return -e;
-		}
-		log_notice("%s: detached the stale mount of a crashed replicd",
-			   m->path);
-	}
-	m->root = open(m->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (m->root < 0) {
-		int e = errno;
-		log_error("%s: %s", m->path, strerror(e));
-		return -e;
-	}
-	return 0;
-}
-
-static void *loop_thread(void *arg)
-{
-	struct replicd_mount *m = arg;
-	struct fuse_loop_config cfg = {.clone_fd = 0, .max_idle_threads = 16};
-	int r = fuse_loop_mt(m->fuse, &cfg);
-	if (r != 0)
-		log_warning("%s: FUSE loop ended with %d", m->path, r);
-	return NULL;
-}
-
-int replicd_mount_start(struct replicd_mount *m)
-{
-	char fsname[PATH_MAX + 64];
-	char opts[PATH_MAX + 160];
-	sigset_t all, old;
-
-	/* fsname goes into a comma-separated option list. */
-	if (strchr(m->path, ',') || strchr(m->module, ','))
-		return -EINVAL;
-	snprintf(fsname, sizeof(fsname), "%s:%s", m->module, m->path);
-	snprintf(opts, sizeof(opts),
-		 "default_permissions,subtype=" REPLICD_FSNAME ",fsname=%s%s",
-		 fsname, geteuid() == 0 ? ",allow_other" : "");
-	char *argv[] = {"replicd", "-o", opts, NULL};
-	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-
-	m->fuse = fuse_new(&args, &ops, sizeof(ops), m);
-	fuse_opt_free_args(&args);
-	if (!m->fuse) {
-		log_error("%s: fuse_new failed", m->path);
-		return -EIO;
-	}
-	if (fuse_mount(m->fuse, m->path) != 0) {
-		log_error("%s: cannot mount the FUSE file system (needs "
-			  "CAP_SYS_ADMIN and /dev/fuse)",
-			  m->path);
-		fuse_destroy(m->fuse);
-		m->fuse = NULL;
-		return -EIO;
-	}
-	m->mounted = true;
-	/* Signals belong to the main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&m->thread, NULL, loop_thread, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		replicd_mount_stop(m);
-		return -r;
-	}
-	m->thread_running = true;
-	return 0;
-}
-
-void replicd_mount_stop(struct replicd_mount *m)
-{
-	if (m->fuse) {
-		fuse_exit(m->fuse);
-		if (m->mounted)
-			fuse_unmount(m->fuse); /* root: lazy umount2 */
-		m->mounted = false;
-		bool joined = true;
-		if (m->thread_running) {
-			/* With files still open the lazily detached
-			 * connection lives on and the loop keeps reading:
-			 * then leave it to process exit, which ends it. */
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 2;
-			joined = pthread_timedjoin_np(m->thread, NULL, &t) == 0;
-			if (!joined)
-				log_warning("%s: files still open; the mount "
-					    "ends with the process",
-					    m->path);
-		}
-		m->thread_running = false;
-		if (joined)
-			fuse_destroy(m->fuse);
-		m->fuse = NULL;
-	}
-	if (m->root >= 0)
-		close(m->root);
-	m->root = -1;
-}

@@ -14,6 +14,7 @@
 #define REPLICD_MOUNT_H
 
 #include "repl.h"
+#include "unlinked.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@ struct replicd_mount {
 	pthread_t thread;
 	bool thread_running;
 	bool mounted;
+	struct replicd_unlinked_set unlinked; /* open files without a name */
 };
 
 /*

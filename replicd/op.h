@@ -27,12 +27,14 @@
 #define REPLICD_PATH_MAX 4095
 #define REPLICD_NAME_MAX 255	   /* xattr names */
 #define REPLICD_DATA_MAX (1 << 20) /* one write or xattr value */
-/* A write is sent in pieces of this size (mount.c, run_write). */
+/* A write is sent in pieces of this size (mount_run.c). */
 #define REPLICD_PIECE (128u << 10)
 #define REPLICD_MAX_DIRS 16
 /* The largest encoded operation: data plus three paths and headroom. */
 #define REPLICD_OP_MAX (REPLICD_DATA_MAX + 3 * (REPLICD_PATH_MAX + 2) + 512)
 
+/* In 11-15, handle 0 goes by path; another handle is the open file of that
+ * handle (a file unlinked while open: path ""). */
 enum replicd_op_type {
 	ROP_WRITE = 1,	      /* handle, path, offset, data */
 	ROP_TRUNCATE = 2,     /* handle, path, size (offset) */
@@ -44,11 +46,11 @@ enum replicd_op_type {
 	ROP_RENAME = 8,	      /* path, path2, flags */
 	ROP_LINK = 9,	      /* path (existing), path2 (new name) */
 	ROP_SYMLINK = 10,     /* target, path, uid, gid */
-	ROP_CHMOD = 11,	      /* path, mode */
-	ROP_CHOWN = 12,	      /* path, uid, gid (UINT32_MAX: unchanged) */
-	ROP_UTIMENS = 13,     /* path, atime, mtime */
-	ROP_SETXATTR = 14,    /* path, name, data, flags */
-	ROP_REMOVEXATTR = 15, /* path, name */
+	ROP_CHMOD = 11,	      /* handle, path, mode */
+	ROP_CHOWN = 12,	      /* handle, path, uid, gid (UINT32_MAX: same) */
+	ROP_UTIMENS = 13,     /* handle, path, atime, mtime */
+	ROP_SETXATTR = 14,    /* handle, path, name, data, flags */
+	ROP_REMOVEXATTR = 15, /* handle, path, name */
 	ROP_FSYNC = 16,	      /* handle, path, flags (bit 0: data only) */
 	ROP_RELEASE = 17,     /* handle */
 	ROP_PING = 18,	      /* primary -> secondary, no fields */

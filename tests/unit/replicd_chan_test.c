@@ -65,7 +65,9 @@ static void test_wrong_cluster_key_is_rejected_by_both_sides(void)
 		     -EKEYREJECTED);
 	/* A client without the key cannot forge AUTH either. */
 	struct replicd_hs s;
-	uint8_t out[REPLICD_HS_MAX], auth[6 + REPLICD_MAC] = "SKR1\x02\x03";
+	uint8_t out[REPLICD_HS_MAX],
+		auth[6 + REPLICD_MAC] = {'S', 'K', 'R', '1', REPLICD_HS_VERSION,
+					 3};
 	replicd_hs_init(&s, false, key, "demo", "app", "node2", "node1",
 			nonce_b);
 	CHECK(replicd_hs_server_reply(&s, p.m1, (size_t)p.n1, out,

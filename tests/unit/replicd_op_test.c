@@ -77,6 +77,21 @@ static void test_every_type_round_trips(void)
 		{.type = ROP_SYMLINK, .path = "l", .target = "../../etc"},
 		{.type = ROP_CHMOD, .path = "", .mode = 04755},
 		{.type = ROP_CHOWN, .path = "a", .uid = UINT32_MAX, .gid = 7},
+		/* A file unlinked while open: by handle, no path. */
+		{.type = ROP_CHMOD, .handle = 9, .mode = 0600},
+		{.type = ROP_CHOWN, .handle = 10, .uid = 3, .gid = 4},
+		{.type = ROP_UTIMENS,
+		 .handle = 11,
+		 .atime = {.tv_sec = 1, .tv_nsec = UTIME_OMIT},
+		 .mtime = {.tv_sec = -5, .tv_nsec = 999999999}},
+		{.type = ROP_SETXATTR,
+		 .handle = 12,
+		 .name = "user.k",
+		 .data = v,
+		 .data_len = 3},
+		{.type = ROP_REMOVEXATTR, .handle = 13, .name = "user.k"},
+		/* The peer opens a handle: a write of nothing. */
+		{.type = ROP_WRITE, .handle = 14, .path = "a/b"},
 		{.type = ROP_UTIMENS,
 		 .path = "a",
 		 .atime = {.tv_sec = 1, .tv_nsec = UTIME_OMIT},
@@ -110,6 +125,10 @@ static void test_every_type_round_trips(void)
 		CHECK_EQ_INT(q.offset, ops[i].offset);
 		CHECK_EQ_INT(q.length, ops[i].length);
 		CHECK_EQ_INT(q.seq, ops[i].seq);
+		CHECK_EQ_INT(q.handle, ops[i].handle);
+		CHECK_EQ_INT(q.data_len, ops[i].data_len);
+		if (q.path)
+			CHECK(strcmp(q.path, ops[i].path) == 0);
 		if (ops[i].type == ROP_UTIMENS) {
 			CHECK_EQ_INT(q.atime.tv_nsec, UTIME_OMIT);
 			CHECK_EQ_INT(q.mtime.tv_sec, -5);
