@@ -116,6 +116,14 @@ void healthd_table_clear(struct healthd_table *t)
 		healthd_table_remove(t, t->mods[t->count - 1]);
 }
 
+bool healthd_table_all_heard(const struct healthd_table *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		if (!t->mods[i]->status || !t->mods[i]->status_current)
+			return false;
+	return true;
+}
+
 void healthd_module_connected(struct healthd_module *m)
 {
 	m->connected = true;

@@ -107,6 +107,9 @@ int healthd_table_add(struct healthd_table *t, const char *name,
 void healthd_table_remove(struct healthd_table *t, struct healthd_module *m);
 void healthd_table_clear(struct healthd_table *t);
 
+/* Has every module a status from its current connection? */
+bool healthd_table_all_heard(const struct healthd_table *t);
+
 /* The bus connection to heartbeatd came up or went away. */
 void healthd_module_connected(struct healthd_module *m);
 void healthd_module_disconnected(struct healthd_module *m);

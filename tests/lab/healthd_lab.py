@@ -34,6 +34,7 @@ APP_PORT = 8080
 LB_PORT = 8000
 HAPROXY = "/usr/sbin/haproxy"
 CHROMIUM = "/usr/bin/chromium"
+SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 
 
 def healthd_lab(**options):
@@ -141,6 +142,119 @@ print(json.dumps({"ms": sorted(times), "codes": sorted(codes)}))
 """
 
 
+# The attackers: argv = host port duration per_source source... . From each source
+# address, hold per_source connections to host:port: the even ones trickle a request
+# head one byte a second (slowloris), the odd ones send nothing; a connection the
+# server closes is reopened 50 ms later. Prints one JSON object at the end: opened,
+# closed_by_server, most_open (simultaneously), completed_heads (should stay 0).
+_ATTACK_CODE = r"""
+import errno, json, selectors, socket, sys, time
+host, port, duration, per = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+sources = sys.argv[5:]
+HEAD = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 4000 + b"\r\n\r\n"
+sel = selectors.DefaultSelector()
+conns = {}   # socket -> [source, trickle, bytes sent, next send, connected]
+pending = [(time.monotonic(), src, i % 2 == 0) for src in sources for i in range(per)]
+stats = {"opened": 0, "closed_by_server": 0, "most_open": 0, "completed_heads": 0}
+end = time.monotonic() + duration
+def open_one(src, trickle):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.bind((src, 0))
+    try:
+        s.connect((host, port))
+    except BlockingIOError:
+        pass
+    conns[s] = [src, trickle, 0, time.monotonic(), False]
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    stats["opened"] += 1
+def drop(s, by_server):
+    src, trickle = conns[s][0], conns[s][1]
+    sel.unregister(s)
+    s.close()
+    del conns[s]
+    if by_server:
+        stats["closed_by_server"] += 1
+    pending.append((time.monotonic() + 0.05, src, trickle))
+while time.monotonic() < end:
+    now = time.monotonic()
+    due = [p for p in pending if p[0] <= now]
+    pending[:] = [p for p in pending if p[0] > now]
+    for _, src, trickle in due:
+        try:
+            open_one(src, trickle)
+        except OSError:
+            pending.append((now + 0.05, src, trickle))
+    open_now = sum(1 for c in conns.values() if c[4])
+    stats["most_open"] = max(stats["most_open"], open_now)
+    for key, ev in sel.select(timeout=0.05):
+        s, c = key.fileobj, conns.get(key.fileobj)
+        if c is None:
+            continue
+        if ev & selectors.EVENT_WRITE and not c[4]:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                drop(s, False)
+                continue
+            c[4] = True
+            sel.modify(s, selectors.EVENT_READ)
+        if ev & selectors.EVENT_READ:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                drop(s, True)
+                continue
+    now = time.monotonic()
+    for s, c in list(conns.items()):
+        if c[4] and c[1] and now >= c[3] and c[2] < len(HEAD):
+            try:
+                s.send(HEAD[c[2]:c[2] + 1])
+                c[2] += 1
+                c[3] = now + 1.0
+                if c[2] == len(HEAD):
+                    stats["completed_heads"] += 1
+            except OSError:
+                drop(s, True)
+for s in list(conns):
+    s.close()
+print(json.dumps(stats), flush=True)
+"""
+
+# One slowloris request: argv = host port seconds. Sends a request head one byte a
+# second for at most `seconds`; prints {"closed": bool, "sent", "answer", "total"}.
+_SLOWLORIS_CODE = r"""
+import json, socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+head = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+s = socket.create_connection((host, port), timeout=2)
+end = time.monotonic() + seconds
+sent, closed, answer = 0, False, b""
+while sent < len(head) and time.monotonic() < end:
+    try:
+        s.send(head[sent:sent + 1])
+        sent += 1
+    except OSError:
+        closed = True
+        break
+    s.settimeout(1.0)
+    try:
+        data = s.recv(4096)
+        if not data:
+            closed = True
+            break
+        answer += data
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+        break
+print(json.dumps({"closed": closed, "sent": sent, "total": len(head),
+                  "answer": answer.decode(errors="replace")[:80]}))
+"""
+
+
 class HealthdLab(Lab):
     """A Lab whose nodes also run healthd and a stand-in application; HAProxy on demand."""
 
@@ -169,6 +283,27 @@ class HealthdLab(Lab):
         proc = self._spawn_daemon(node, "healthd", argv, self.healthd_log_path(node))
         self.wait_http(node, address(0, node), HEALTH_PORT, "/status")
         return proc
+
+    def start_healthd_activated(self, node, port):
+        """healthd on node as systemd starts it from a .socket unit: systemd-socket-activate
+        listens on the node's address:port and starts healthd with that socket
+        (LISTEN_FDS=1, LISTEN_FDNAMES=http) at the first connection. Returns once the
+        socket listens; healthd itself is not running yet."""
+        argv = [SOCKET_ACTIVATE, "-l", f"{address(0, node)}:{port}", "--fdname=http",
+                HEALTHD, "--run-dir", self.node_dir(node, "run")]
+        if not os.access(SOCKET_ACTIVATE, os.X_OK):
+            raise LabError(f"{SOCKET_ACTIVATE} is missing: apt-get install systemd")
+        proc = self._spawn_daemon(node, "healthd-activated", argv,
+                                  os.path.join(self.dir, node, "healthd-activated.log"))
+        deadline = time.monotonic() + 10
+        while True:
+            res = run(["ip", "netns", "exec", self.ns(node), "ss", "-Hltn",
+                       f"sport = :{port}"], check=False)
+            if res.stdout.strip():
+                return proc
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"systemd-socket-activate does not listen on {port}")
+            time.sleep(0.05)
 
     def start_app(self, node):
         argv = [PYTHON, "-c", _APP_CODE, node, str(APP_PORT)]
@@ -346,6 +481,47 @@ backend application
                                      f"{timeout:g} s, got {got}")
             time.sleep(0.05)
 
+    # -- attackers ---------------------------------------------------------------------
+
+    def add_client_addresses(self, count):
+        """Give the client namespace `count` more addresses on network 0 (198.18.0.101
+        and up), as many attacking hosts; returns them."""
+        if not 1 <= count <= 100:
+            raise LabError("1..100 extra client addresses")
+        out = []
+        for i in range(count):
+            addr = f"198.18.0.{101 + i}"
+            run(["ip", "-n", self.ns("client"), "addr", "add", f"{addr}/32", "dev",
+                 "eth0"])
+            out.append(addr)
+        return out
+
+    def start_attack(self, node, sources, per_source, duration):
+        """Hold per_source connections from each source address to node's healthd
+        (half slowloris, half silent, reopened when closed), in the background: an
+        Attack."""
+        return Attack(self, node, sources, per_source, duration)
+
+    def slowloris(self, node, seconds, member="client"):
+        """One request head sent one byte a second to node's healthd; dict (closed,
+        sent, total, answer)."""
+        res = run(["ip", "netns", "exec", self.ns(member), PYTHON, "-c", _SLOWLORIS_CODE,
+                   address(0, node), str(HEALTH_PORT), str(seconds)],
+                  timeout=seconds + 15)
+        return json.loads(res.stdout)
+
+    def metrics(self, node, member="client"):
+        """{sample text: value} of node's /metrics (e.g. 'skyha_healthd_connections')."""
+        res = self.http_get(member, address(0, node), HEALTH_PORT, "/metrics")
+        if res.get("status") != 200:
+            raise LabError(f"{node}: GET /metrics: {res}")
+        out = {}
+        for line in res["body"].splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
     def start_load(self, duration, period=0.02):
         """Requests through HAProxy from the client, in the background: a Load."""
         return Load(self, duration, period)
@@ -396,3 +572,24 @@ class Load:
         if self.proc.returncode != 0:
             raise LabError(f"load client exited {self.proc.returncode}: {err.strip()}")
         return [tuple(json.loads(line)) for line in out.splitlines() if line.strip()]
+
+
+class Attack:
+    """Attackers in the client namespace (see start_attack); results() waits for the end
+    and returns {opened, closed_by_server, most_open, completed_heads}."""
+
+    def __init__(self, lab, node, sources, per_source, duration):
+        self.duration = duration
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _ATTACK_CODE,
+             address(0, node), str(HEALTH_PORT), str(duration), str(per_source)]
+            + list(sources),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        lab.procs[("client", "attack")] = self.proc
+
+    def results(self):
+        out, err = self.proc.communicate(timeout=self.duration + 30)
+        if self.proc.returncode != 0:
+            raise LabError(f"attackers exited {self.proc.returncode}: {err.strip()}")
+        return json.loads(out)
