@@ -559,6 +559,12 @@ static void write_metrics(FILE *f, const struct healthd_table *t,
 		sample_u64(f, "skyha_healthd_bus_bad_messages_total",
 			   t->mods[i]->name, NULL, NULL,
 			   t->mods[i]->bad_messages);
+	family(f, "skyha_healthd_bus_bad_fields_total", "counter",
+	       "fields of heartbeatd's status with a wrong JSON type, dropped");
+	for (size_t i = 0; i < t->count; i++)
+		sample_u64(f, "skyha_healthd_bus_bad_fields_total",
+			   t->mods[i]->name, NULL, NULL,
+			   t->mods[i]->bad_fields);
 	family(f, "skyha_healthd_bus_disconnects_total", "counter",
 	       "times the module's heartbeatd went away");
 	for (size_t i = 0; i < t->count; i++)
