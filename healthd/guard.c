@@ -103,7 +103,8 @@ unsigned healthd_guard_source_live(const struct healthd_guard *g,
 /* A connection stops counting: its source's count goes down. */
 static void unlive(struct healthd_guard *g, struct healthd_conn *c)
 {
-	if (c->state != HEALTHD_CONN_WAITING && c->state != HEALTHD_CONN_BUSY)
+	if (c->state != HEALTHD_CONN_WAITING && c->state != HEALTHD_CONN_IDLE &&
+	    c->state != HEALTHD_CONN_BUSY)
 		return;
 	struct healthd_source_count *s = &g->sources[c->src_index];
 	if (s->live)
@@ -113,8 +114,9 @@ static void unlive(struct healthd_guard *g, struct healthd_conn *c)
 }
 
 /*
- * The WAITING connection to evict: from the source with the most live
- * connections, the one waiting longest (accept order breaks ties).
+ * The connection to evict, among those without a complete request
+ * (WAITING or IDLE): from the source with the most live connections, the
+ * one waiting longest (accept order breaks ties).
  */
 static int pick_victim(const struct healthd_guard *g)
 {
@@ -123,7 +125,8 @@ static int pick_victim(const struct healthd_guard *g)
 
 	for (size_t i = 0; i < g->capacity; i++) {
 		const struct healthd_conn *c = &g->conns[i];
-		if (c->state != HEALTHD_CONN_WAITING)
+		if (c->state != HEALTHD_CONN_WAITING &&
+		    c->state != HEALTHD_CONN_IDLE)
 			continue;
 		unsigned live = g->sources[c->src_index].live;
 		if (best >= 0) {
@@ -224,7 +227,9 @@ static struct healthd_conn *entry(struct healthd_guard *g, int index)
 void healthd_guard_request(struct healthd_guard *g, int index)
 {
 	struct healthd_conn *c = entry(g, index);
-	if (c && c->state == HEALTHD_CONN_WAITING)
+	/* IDLE too: a pipelined request needs no new byte. */
+	if (c &&
+	    (c->state == HEALTHD_CONN_WAITING || c->state == HEALTHD_CONN_IDLE))
 		c->state = HEALTHD_CONN_BUSY;
 }
 
@@ -232,6 +237,16 @@ void healthd_guard_answered(struct healthd_guard *g, int index, int64_t now_ms)
 {
 	struct healthd_conn *c = entry(g, index);
 	if (c && c->state == HEALTHD_CONN_BUSY) {
+		c->state = HEALTHD_CONN_IDLE;
+		c->since_ms = now_ms;
+	}
+}
+
+void healthd_guard_first_byte(struct healthd_guard *g, int index,
+			      int64_t now_ms)
+{
+	struct healthd_conn *c = entry(g, index);
+	if (c && c->state == HEALTHD_CONN_IDLE) {
 		c->state = HEALTHD_CONN_WAITING;
 		c->since_ms = now_ms;
 	}

@@ -4,17 +4,21 @@
  * connections and a clock given by the caller (http.c does the sockets);
  * the unit tests drive it with a fake clock.
  *
- * Each connection is either WAITING for a complete request head (from
- * accept, or on a keep-alive connection from the end of the previous
- * answer) or BUSY (its request head is in, the answer is being made or
- * sent), or CLOSING (healthd shut it down; libmicrohttpd has not freed it
- * yet: it no longer counts against any limit).
+ * Each connection is
+ *   WAITING for a complete request head, since accept or, on a kept-alive
+ *   connection, since the first byte of its next request arrived;
+ *   IDLE: kept alive after an answer, no byte of a next request yet (only
+ *   libmicrohttpd's idle timeout applies);
+ *   BUSY: its request head is in, the answer is being made or sent;
+ *   CLOSING: healthd shut it down and libmicrohttpd has not freed it yet
+ *   (it no longer counts against any limit).
  *
  * The policy, applied to every new connection:
  *   1. at most max_per_addr live connections from one source (an IPv4
  *      address, or an IPv6 /64 prefix): beyond, the new one is refused;
  *   2. at most max_total live connections: when full, the oldest WAITING
- *      connection of the source that holds the most live connections is
+ *      or IDLE connection (the one that has sent no complete request for
+ *      the longest) of the source that holds the most live connections is
  *      closed to make room (evicted); a new connection is refused only
  *      when every live one is BUSY.
  * And to every WAITING connection: it must complete its request head
@@ -42,6 +46,7 @@
 enum healthd_conn_state {
 	HEALTHD_CONN_FREE = 0,
 	HEALTHD_CONN_WAITING,
+	HEALTHD_CONN_IDLE,
 	HEALTHD_CONN_BUSY,
 	HEALTHD_CONN_CLOSING,
 };
@@ -56,7 +61,7 @@ struct healthd_conn {
 	int fd;
 	struct healthd_source src;
 	size_t src_index; /* into guard.sources */
-	int64_t since_ms; /* the start of the current wait (WAITING) */
+	int64_t since_ms; /* WAITING: the deadline runs from; IDLE: answered */
 	uint64_t serial;  /* accept order: ties broken oldest first */
 };
 
@@ -117,8 +122,11 @@ int healthd_guard_find(const struct healthd_guard *g, int fd);
 
 /* Its request head is complete: BUSY (no header deadline any more). */
 void healthd_guard_request(struct healthd_guard *g, int index);
-/* Its answer is done and it stays open: WAITING again, from now. */
+/* Its answer is done and it may stay open: IDLE, from now. */
 void healthd_guard_answered(struct healthd_guard *g, int index, int64_t now_ms);
+/* An IDLE connection's next request began: WAITING, deadline from now. */
+void healthd_guard_first_byte(struct healthd_guard *g, int index,
+			      int64_t now_ms);
 /* libmicrohttpd closed it: the entry is free. */
 void healthd_guard_closed(struct healthd_guard *g, int index);
 

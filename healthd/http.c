@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -216,8 +217,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 			     : -ENOENT;
 		*socket_context = i < 0 ? NULL : (void *)(intptr_t)(i + 1);
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-		healthd_guard_closed(&h->guard,
-				     (int)((intptr_t)*socket_context - 1));
+		int i = (int)((intptr_t)*socket_context - 1);
+		if (i >= 0 && (size_t)i < h->guard.capacity)
+			epoll_ctl(h->idle_epoll, EPOLL_CTL_DEL,
+				  h->guard.conns[i].fd, NULL);
+		healthd_guard_closed(&h->guard, i);
 		*socket_context = NULL;
 	}
 }
@@ -230,7 +234,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	(void)req_cls;
 	(void)code;
-	healthd_guard_answered(&h->guard, guard_index(conn), sky_now_ms());
+	int i = guard_index(conn);
+	healthd_guard_answered(&h->guard, i, sky_now_ms());
+	if (i < 0 || h->guard.conns[i].state != HEALTHD_CONN_IDLE)
+		return;
+	/* Kept alive: the first byte of the next request starts its header
+	 * deadline. libmicrohttpd reads the socket, so healthd watches it
+	 * with its own epoll set, once. */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+				 .data.fd = h->guard.conns[i].fd};
+	if (epoll_ctl(h->idle_epoll, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0 &&
+	    (errno != EEXIST ||
+	     epoll_ctl(h->idle_epoll, EPOLL_CTL_MOD, ev.data.fd, &ev) < 0))
+		/* Cannot watch it: the deadline runs from now instead. */
+		healthd_guard_first_byte(&h->guard, i, sky_now_ms());
 }
 
 void healthd_http_conf_default(struct healthd_http_conf *c)
@@ -249,7 +266,14 @@ int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
 	h->daemon = NULL;
 	h->listen_count = 0;
 	h->accepting = false;
+	h->accept_paused_until = 0;
 	h->stats.started_ms = sky_now_ms();
+	h->idle_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (h->idle_epoll < 0) {
+		r = -errno;
+		log_error("epoll_create1: %s", strerror(-r));
+		goto fail;
+	}
 	if (gethostname(h->host, sizeof(h->host)) < 0)
 		h->host[0] = '\0';
 	h->host[sizeof(h->host) - 1] = '\0';
@@ -307,6 +331,11 @@ size_t healthd_http_poll_items(const struct healthd_http *h,
 	if (info && n < max)
 		items[n++] = (zmq_pollitem_t){.fd = info->epoll_fd,
 					      .events = ZMQ_POLLIN};
+	if (h->idle_epoll >= 0 && n < max)
+		items[n++] = (zmq_pollitem_t){.fd = h->idle_epoll,
+					      .events = ZMQ_POLLIN};
+	if (h->accept_paused_until)
+		return n; /* out of file descriptors: see healthd_http_run */
 	for (size_t i = 0; h->accepting && i < h->listen_count && n < max; i++)
 		items[n++] = (zmq_pollitem_t){.fd = h->listen_fds[i],
 					      .events = ZMQ_POLLIN};
@@ -351,33 +380,70 @@ static void accept_one(struct healthd_http *h, int fd,
 		healthd_guard_closed(&h->guard, r);
 }
 
-#define ACCEPT_BATCH 64 /* per listening socket and round */
-#define EXPIRE_BATCH 64
+#define ACCEPT_BATCH	64  /* per listening socket and round */
+#define ACCEPT_PAUSE_MS 100 /* after accept() ran out of descriptors */
+#define EXPIRE_BATCH	64
 
-void healthd_http_run(struct healthd_http *h, int64_t now_ms)
+static void accept_all(struct healthd_http *h, int64_t now_ms)
 {
-	int fds[EXPIRE_BATCH];
-	size_t n;
-
-	for (size_t i = 0; h->accepting && i < h->listen_count; i++) {
+	if (h->accept_paused_until && now_ms >= h->accept_paused_until)
+		h->accept_paused_until = 0;
+	for (size_t i = 0;
+	     h->accepting && !h->accept_paused_until && i < h->listen_count;
+	     i++) {
 		for (int k = 0; k < ACCEPT_BATCH; k++) {
 			struct sockaddr_storage sa;
 			socklen_t len = sizeof(sa);
 			int fd = accept4(h->listen_fds[i],
 					 (struct sockaddr *)&sa, &len,
 					 SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno != EAGAIN && errno != EWOULDBLOCK &&
-				    errno != EINTR && errno != ECONNABORTED)
-					sky_log_ratelimited(&h->rl_accept,
-							    LOG_WARNING,
-							    "http: accept: %s",
-							    strerror(errno));
-				break;
+			if (fd >= 0) {
+				accept_one(h, fd, (struct sockaddr *)&sa, len,
+					   now_ms);
+				continue;
 			}
-			accept_one(h, fd, (struct sockaddr *)&sa, len, now_ms);
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				/* The connection stays queued: retry later
+				 * rather than spin on it. */
+				h->accept_paused_until =
+					now_ms + ACCEPT_PAUSE_MS;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				sky_log_ratelimited(&h->rl_accept, LOG_WARNING,
+						    "http: accept: %s",
+						    strerror(errno));
+			break;
 		}
 	}
+}
+
+/* Kept-alive connections whose next request began. */
+static void next_requests(struct healthd_http *h, int64_t now_ms)
+{
+	struct epoll_event evs[EXPIRE_BATCH];
+	int n;
+
+	while ((n = epoll_wait(h->idle_epoll, evs, EXPIRE_BATCH, 0)) > 0) {
+		for (int k = 0; k < n; k++) {
+			int fd = evs[k].data.fd;
+			epoll_ctl(h->idle_epoll, EPOLL_CTL_DEL, fd, NULL);
+			healthd_guard_first_byte(
+				&h->guard, healthd_guard_find(&h->guard, fd),
+				now_ms);
+		}
+		if (n < EXPIRE_BATCH)
+			break;
+	}
+}
+
+void healthd_http_run(struct healthd_http *h, int64_t now_ms)
+{
+	int fds[EXPIRE_BATCH];
+	size_t n;
+
+	next_requests(h, now_ms);
+	accept_all(h, now_ms);
 	while ((n = healthd_guard_expire(&h->guard, now_ms, fds,
 					 SKY_ARRAY_SIZE(fds))) > 0) {
 		for (size_t i = 0; i < n; i++)
@@ -402,6 +468,9 @@ int healthd_http_timeout_ms(const struct healthd_http *h, int64_t now_ms,
 	if (h->daemon && MHD_get_timeout(h->daemon, &ms) == MHD_YES &&
 	    ms < (MHD_UNSIGNED_LONG_LONG)t)
 		t = (int)ms;
+	if (h->accept_paused_until)
+		next = next < h->accept_paused_until ? next
+						     : h->accept_paused_until;
 	if (next != INT64_MAX) {
 		int64_t left = next > now_ms ? next - now_ms : 0;
 		if (left < t)
@@ -418,5 +487,8 @@ void healthd_http_stop(struct healthd_http *h)
 	for (size_t i = 0; i < h->listen_count; i++)
 		close(h->listen_fds[i]);
 	h->listen_count = 0;
+	if (h->idle_epoll >= 0)
+		close(h->idle_epoll);
+	h->idle_epoll = -1;
 	healthd_guard_free(&h->guard);
 }

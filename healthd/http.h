@@ -11,8 +11,8 @@
  *   all; when full, the oldest connection of the heaviest source that has
  *   not sent a complete request is closed to make room (guard.h);
  *   a request head (line and headers) must be complete within header_ms
- *   of accept, or of the end of the previous answer on a keep-alive
- *   connection, or the connection is closed;
+ *   of accept, or on a kept-alive connection of the first byte of the
+ *   next request, or the connection is closed;
  *   HEALTHD_CONN_MEMORY bytes per connection for the request line and
  *   headers (larger: 431/414, connection closed); a connection silent for
  *   idle_s is closed (libmicrohttpd); request bodies are never read.
@@ -47,6 +47,8 @@ struct healthd_http {
 	int listen_fds[HEALTHD_LISTEN_MAX];
 	size_t listen_count;
 	bool accepting; /* false: connections wait in the kernel's queue */
+	int64_t accept_paused_until; /* out of descriptors: retry then */
+	int idle_epoll; /* kept-alive connections, for their next first byte */
 	const struct healthd_table *table;
 	struct healthd_guard guard;
 	struct healthd_stats stats;

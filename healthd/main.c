@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 static const char usage_text[] =
@@ -231,6 +232,36 @@ static int parse_limit(int opt, const char *text, int64_t *out)
 	return 0;
 }
 
+/*
+ * Every connection the guard tracks (live or closing: 2 x max-connections)
+ * is a descriptor, plus libmicrohttpd's, ZeroMQ's and the listening ones:
+ * raise the soft limit as far as the hard one allows, or say why not.
+ */
+static int ensure_fd_limit(const struct healthd_http_conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want = 2 * (rlim_t)conf->guard.max_total + 16 +
+		      4 * HEALTHD_MODULES_MAX + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+				      ? want
+				      : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		log_error("--max-connections %u needs %llu file descriptors; "
+			  "the limit is %llu (LimitNOFILE=)",
+			  conf->guard.max_total, (unsigned long long)want,
+			  (unsigned long long)rl.rlim_cur);
+		return -EMFILE;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -358,6 +389,9 @@ int main(int argc, char **argv)
 	}
 
 	sky_log_init("healthd", verbose);
+	r = ensure_fd_limit(&conf);
+	if (r < 0)
+		return 1;
 	fd_count = healthd_listen_activated(fds, SKY_ARRAY_SIZE(fds));
 	if (fd_count < 0) {
 		log_error("systemd passed sockets healthd cannot use (want "

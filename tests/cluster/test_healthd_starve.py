@@ -7,18 +7,20 @@ in the same namespace from its own address, checks /health/app through healthd e
 200 ms (check timeout 500 ms, fall 2) while a client sends requests through HAProxy: the
 primary must stay UP and every request must succeed. healthd's /metrics shows what it
 did: connections refused per address, evicted to make room, closed at the header
-deadline.
+deadline. A kept-alive connection may stay silent between requests (the idle timeout
+applies), but a request head, once begun, is due within the header deadline.
 
 healthd started by socket activation (systemd-socket-activate passes the listening
 socket as systemd does, LISTEN_FDS/LISTEN_FDNAMES=http) answers the request that
 started it with the module's real health, not "no status from heartbeatd yet".
 """
 
+import json
 import threading
 import time
 
 from healthd_lab import HEALTH_PORT, healthd_lab
-from lab import MODULE, address
+from lab import MODULE, PYTHON, address, run
 
 ATTACK_SOURCES = 12     # x 40 = 480 connections: more than healthd's 256 in all
 ATTACK_PER_SOURCE = 40  # more than the 32 one address may hold
@@ -84,6 +86,60 @@ def test_a_request_head_sent_one_byte_a_second_is_closed(lab):
     assert metrics['skyha_healthd_connections_closed_total{reason="header_timeout"}'] \
         >= 1, metrics
     assert lab.health("node1") == (200, "OK\n")
+
+
+# argv = host port idle_s trickle_s: one kept-alive connection; a request, idle_s of
+# silence, a request, then a third request head one byte a second for at most trickle_s.
+# Prints {"first", "second": status lines, "closed": bool, "sent", "total"}.
+_KEEPALIVE_CODE = r"""
+import json, socket, sys, time
+host, port, idle, trickle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+s = socket.create_connection((host, port), timeout=3)
+def ask():
+    s.sendall(b"GET /health/app HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n")[0].decode()
+out = {"first": ask()}
+time.sleep(idle)
+out["second"] = ask()
+head = b"GET /health/app HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+sent, closed, end = 0, False, time.monotonic() + trickle
+s.settimeout(1.0)
+while sent < len(head) and time.monotonic() < end:
+    try:
+        s.send(head[sent:sent + 1])
+        sent += 1
+        if s.recv(4096) == b"":
+            closed = True
+            break
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+        break
+out.update(closed=closed, sent=sent, total=len(head))
+print(json.dumps(out))
+"""
+
+
+@healthd_lab()
+def test_a_kept_alive_connection_may_idle_but_its_next_head_is_due_in_time(lab):
+    lab.start_cluster()
+    lab.wait_health("node1", 200, 5)
+    # Idle 6 s between requests: longer than the 5 s header deadline, shorter than the
+    # 10 s idle timeout. The deadline runs from a request's first byte, not from the
+    # previous answer, so the second request is answered; the third, sent one byte a
+    # second, is closed.
+    res = run(["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _KEEPALIVE_CODE,
+               address(0, "node1"), str(HEALTH_PORT), "6", "20"], timeout=60)
+    out = json.loads(res.stdout)
+    assert out["first"] == "HTTP/1.1 200 OK" and out["second"] == "HTTP/1.1 200 OK", out
+    assert out["closed"] and out["sent"] < out["total"], out
 
 
 @healthd_lab()

@@ -3,7 +3,8 @@
  * with a fake clock: one source cannot take every connection, a full table
  * makes room by closing the oldest connection of the heaviest source that
  * has not sent a complete request, and a request head that does not arrive
- * within the deadline closes its connection, keep-alive or not.
+ * within the deadline of accept (or, kept alive, of its first byte) closes
+ * its connection.
  */
 #include "../../healthd/guard.h"
 #include "test.h"
@@ -171,10 +172,19 @@ static void test_busy_connections_are_never_evicted(void)
 	CHECK_EQ_INT(admit(&g, 22, "198.18.0.22", 7, &ev), -EMFILE);
 	CHECK_EQ_INT(ev, -1);
 	CHECK_EQ_INT(g.counters.refused_full, 1);
-	/* An answered keep-alive connection waits again: evictable. */
+	/* An answered keep-alive connection sent no next request: evictable. */
 	healthd_guard_answered(&g, healthd_guard_find(&g, 10), 8);
 	CHECK(admit(&g, 23, "198.18.0.23", 9, &ev) >= 0);
 	CHECK_EQ_INT(ev, 10);
+	/* A pipelined request goes from IDLE to BUSY without a new byte. */
+	healthd_guard_answered(&g, healthd_guard_find(&g, 11), 10);
+	healthd_guard_request(&g, healthd_guard_find(&g, 11));
+	CHECK_EQ_INT(g.conns[healthd_guard_find(&g, 11)].state,
+		     HEALTHD_CONN_BUSY);
+	/* first_byte only moves an IDLE one. */
+	healthd_guard_first_byte(&g, healthd_guard_find(&g, 11), 11);
+	CHECK_EQ_INT(g.conns[healthd_guard_find(&g, 11)].state,
+		     HEALTHD_CONN_BUSY);
 	healthd_guard_free(&g);
 }
 
@@ -217,11 +227,16 @@ static void test_slow_request_heads_are_closed_at_the_deadline(void)
 	/* Busy for a long time: no deadline (the idle timeout's job). */
 	CHECK_EQ_INT(healthd_guard_expire(&g, 60000, fds, 8), 0);
 	CHECK_EQ_INT(healthd_guard_next_deadline(&g), INT64_MAX);
-	/* Keep-alive: the next request head is due from the answer. */
+	/* Kept alive and silent: only the idle timeout applies. */
 	healthd_guard_answered(&g, quick, 70000);
-	CHECK_EQ_INT(healthd_guard_next_deadline(&g), 75000);
-	CHECK_EQ_INT(healthd_guard_expire(&g, 74999, fds, 8), 0);
-	CHECK_EQ_INT(healthd_guard_expire(&g, 75000, fds, 8), 1);
+	CHECK_EQ_INT(g.conns[quick].state, HEALTHD_CONN_IDLE);
+	CHECK_EQ_INT(healthd_guard_next_deadline(&g), INT64_MAX);
+	CHECK_EQ_INT(healthd_guard_expire(&g, 90000, fds, 8), 0);
+	/* The next request's first byte starts its deadline. */
+	healthd_guard_first_byte(&g, quick, 91000);
+	CHECK_EQ_INT(healthd_guard_next_deadline(&g), 96000);
+	CHECK_EQ_INT(healthd_guard_expire(&g, 95999, fds, 8), 0);
+	CHECK_EQ_INT(healthd_guard_expire(&g, 96000, fds, 8), 1);
 	CHECK_EQ_INT(fds[0], 11);
 	CHECK_EQ_INT(g.live, 0);
 	/* Closing twice is harmless; the entry is then free. */
