@@ -105,16 +105,18 @@ except OSError as e:
     print(json.dumps({"error": repr(e)}))
 """
 
-# The load: GET / through HAProxy every `period` for `duration` seconds; one JSON line
-# per request: [monotonic start, status or 0, body or error, monotonic end].
+# The load: GET / through HAProxy every `period` for `duration` seconds, each with a
+# client timeout; one JSON line per request: [monotonic start, status or 0, body or
+# error, monotonic end].
 _LOAD_CODE = r"""
 import http.client, json, sys, time
 port, duration, period = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+timeout = float(sys.argv[4])
 end = time.monotonic() + duration
 while time.monotonic() < end:
     t = time.monotonic()
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         c.request("GET", "/")
         r = c.getresponse()
         out = [t, r.status, r.read().decode(errors="replace")[:40], time.monotonic()]
@@ -400,9 +402,13 @@ class HealthdLab(Lab):
 
     # -- HAProxy -----------------------------------------------------------------------
 
-    def haproxy_config(self):
+    def haproxy_config(self, advised=False):
+        """The HAProxy configuration of docs/health.md; advised=True adds what its
+        "Load balancers" advice adds (sessions to a server marked down are cut)."""
+        server_opts = " on-marked-down shutdown-sessions" if advised else ""
         servers = "\n".join(
             f"    server {n} {address(0, n)}:{APP_PORT} check port {HEALTH_PORT}"
+            f"{server_opts}"
             for n in self.nodes)
         return f"""global
     maxconn 512
@@ -428,13 +434,13 @@ backend application
     def haproxy_socket(self):
         return os.path.join(self.dir, "client", "haproxy.sock")
 
-    def start_haproxy(self):
+    def start_haproxy(self, advised=False):
         if not os.access(HAPROXY, os.X_OK):
             raise LabError(f"{HAPROXY} is missing: apt-get install haproxy (make deps)")
         os.makedirs(os.path.join(self.dir, "client"), exist_ok=True)
         path = os.path.join(self.dir, "client", "haproxy.cfg")
         with open(path, "w") as f:
-            f.write(self.haproxy_config())
+            f.write(self.haproxy_config(advised))
         run([HAPROXY, "-c", "-q", "-f", path])
         proc = self._spawn_daemon("client", "haproxy", [HAPROXY, "-db", "-f", path],
                                   os.path.join(self.dir, "client", "haproxy.log"))
@@ -445,6 +451,16 @@ backend application
                     os.path.join(self.dir, "client", "haproxy.log")))
             time.sleep(0.05)
         return proc
+
+    def stop_haproxy(self):
+        proc = self.procs.get(("client", "haproxy"))
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        try:
+            os.unlink(self.haproxy_socket())
+        except FileNotFoundError:
+            pass
 
     def haproxy_servers(self):
         """{server: status} of the backend, from HAProxy's stats socket ("UP", "DOWN")."""
@@ -522,9 +538,9 @@ backend application
                 out[name] = float(value)
         return out
 
-    def start_load(self, duration, period=0.02):
+    def start_load(self, duration, period=0.02, timeout=2.0):
         """Requests through HAProxy from the client, in the background: a Load."""
-        return Load(self, duration, period)
+        return Load(self, duration, period, timeout)
 
     # -- logs --------------------------------------------------------------------------
 
@@ -558,11 +574,11 @@ class Load:
     the monotonic clock, status 0 for a request that failed without an HTTP answer.
     """
 
-    def __init__(self, lab, duration, period):
+    def __init__(self, lab, duration, period, timeout=2.0):
         self.duration = duration
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _LOAD_CODE,
-             str(LB_PORT), str(duration), str(period)],
+             str(LB_PORT), str(duration), str(period), str(timeout)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         lab.procs[("client", "load")] = self.proc
