@@ -13,7 +13,11 @@ HAProxy (Debian package) runs in the client namespace as the load balancer: fron
 the client's 127.0.0.1:8000, backend "application" = both nodes' port 8080, health
 checked with `option httpchk GET /health/app` against port 9010 of each node. The
 client namespace also runs the HTTP requests (http_get, Load): everything crosses the
-lab bridge as it would cross a network. Standard library only (plus lab.py).
+lab bridge as it would cross a network. Attackers run there too (add_client_addresses
+gives the client more addresses, 198.18.0.101 and up, as many hosts; start_attack holds
+hundreds of connections from them, half slowloris; slowloris sends one request head one
+byte a second), and start_healthd_activated starts healthd the way a .socket unit does,
+through systemd-socket-activate. Standard library only (plus lab.py).
 
 Use it in a cluster test with the @healthd_lab(...) decorator: @lab_options with
 lab_class=HealthdLab, which tests/cluster/run.py builds instead of a plain Lab.
@@ -403,9 +407,15 @@ class HealthdLab(Lab):
     # -- HAProxy -----------------------------------------------------------------------
 
     def haproxy_config(self, advised=False):
-        """The HAProxy configuration of docs/health.md; advised=True adds what its
-        "Load balancers" advice adds (sessions to a server marked down are cut)."""
+        """The HAProxy configuration of docs/health.md; advised=True is the one its
+        "Load balancers" advice gives: the old primary is marked down after 4 failed
+        checks (so the new one is UP first), a request that cannot connect is retried
+        (4 x 300 ms) and redispatched at each retry, and the sessions of a server
+        marked down are cut."""
         server_opts = " on-marked-down shutdown-sessions" if advised else ""
+        retries = 4 if advised else 2
+        redispatch = "option redispatch 1" if advised else "option redispatch"
+        fall = 4 if advised else 2
         servers = "\n".join(
             f"    server {n} {address(0, n)}:{APP_PORT} check port {HEALTH_PORT}"
             f"{server_opts}"
@@ -419,15 +429,15 @@ defaults
     timeout client 5s
     timeout server 2s
     timeout check 500ms
-    retries 2
-    option redispatch
+    retries {retries}
+    {redispatch}
 frontend front
     bind 127.0.0.1:{LB_PORT}
     default_backend application
 backend application
     option httpchk GET /health/{MODULE}
     http-check expect status 200
-    default-server inter 200ms fastinter 100ms downinter 200ms rise 1 fall 2
+    default-server inter 200ms fastinter 100ms downinter 200ms rise 1 fall {fall}
 {servers}
 """
 
