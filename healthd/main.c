@@ -151,10 +151,11 @@ static void log_changes(struct healthd_table *t, int64_t now)
  * Until every module found at start has a status (or HEALTHD_FIRST_WAIT_MS
  * passed), connections wait in the kernel's queue: the first probe after a
  * start (socket activation) gets the real answer, not "no status yet".
+ * READY=1 goes to systemd then: healthd serves from that moment.
  */
 static void open_when_heard(struct healthd_http *http,
 			    const struct healthd_table *t, int64_t now,
-			    int64_t until)
+			    int64_t until, const char *ready)
 {
 	if (http->accepting)
 		return;
@@ -168,18 +169,22 @@ static void open_when_heard(struct healthd_http *http,
 			    "%d ms: answering requests anyway",
 			    HEALTHD_FIRST_WAIT_MS);
 	healthd_http_accept(http, true);
+	sky_notify_ready(ready);
 }
 
-static int run(struct healthd_http *http, struct healthd_bus *bus)
+static int run(struct healthd_http *http, struct healthd_bus *bus,
+	       const char *ready)
 {
-	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 1 + 2 * HEALTHD_MODULES_MAX];
+	/* Listening sockets, libmicrohttpd's epoll set, healthd's own (kept-
+	 * alive connections), two sockets per module. */
+	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 2 + 2 * HEALTHD_MODULES_MAX];
 	char status[512], last_status[512] = "";
 	int64_t next_status_ms = 0;
 	int64_t open_until = sky_now_ms() + HEALTHD_FIRST_WAIT_MS;
 
 	while (!sky_stop_requested()) {
 		int64_t now = sky_now_ms();
-		open_when_heard(http, bus->table, now, open_until);
+		open_when_heard(http, bus->table, now, open_until, ready);
 		int timeout = healthd_http_timeout_ms(
 			http, now, http->accepting ? 250 : 20);
 		size_t n = healthd_http_poll_items(http, items,
@@ -193,7 +198,7 @@ static int run(struct healthd_http *http, struct healthd_bus *bus)
 		now = sky_now_ms();
 		/* The bus first, so requests are answered from the newest. */
 		healthd_bus_drain(bus, now);
-		open_when_heard(http, bus->table, now, open_until);
+		open_when_heard(http, bus->table, now, open_until, ready);
 		healthd_http_run(http, now);
 		healthd_bus_scan(bus, now, false);
 		log_changes(bus->table, now);
@@ -439,9 +444,8 @@ int main(int argc, char **argv)
 		 activated ? "the socket systemd passed" : listens[0].text,
 		 table.count, table.count == 1 ? "" : "s");
 	log_notice("%s (modules from %s)", ready, run_dir);
-	sky_notify_ready(ready);
 
-	r = run(&http, &bus);
+	r = run(&http, &bus, ready);
 
 	sky_notify_stopping();
 	healthd_http_stop(&http);
