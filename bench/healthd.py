@@ -43,6 +43,7 @@ HEALTHD = os.path.join(os.environ.get("SKYHA_BUILD_DIR", os.path.join(ROOT, "bui
                        "healthd")
 JSON_OUT = os.path.join(ROOT, "build", "bench", "healthd.json")
 WRK, HAPROXY = "/usr/bin/wrk", "/usr/sbin/haproxy"
+# wrk's connections all come from 127.0.0.1: at most healthd's --max-per-address (32).
 WRK_THREADS, WRK_CONNECTIONS, WRK_SECONDS = 2, 32, 5
 PORT_HEALTHD, PORT_HAPROXY, PORT_PYTHON = 19110, 19111, 19112
 

@@ -15,6 +15,9 @@
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const char csp[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -64,16 +67,14 @@ static enum MHD_Result send_static(struct healthd_http *h,
 			     MHD_RESPMEM_PERSISTENT, reason);
 }
 
-static unsigned open_connections(const struct healthd_http *h)
+/* The guard's entry of a connection (set when libmicrohttpd took it). */
+static int guard_index(struct MHD_Connection *conn)
 {
-	unsigned n = 0;
-	for (size_t i = 0; i < h->count; i++) {
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(
-			h->daemons[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (info)
-			n += info->num_connections;
-	}
-	return n;
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (!info || !info->socket_context)
+		return -ENOENT;
+	return (int)((intptr_t)info->socket_context - 1);
 }
 
 static enum MHD_Result answer(struct healthd_http *h,
@@ -115,7 +116,8 @@ static enum MHD_Result answer(struct healthd_http *h,
 	case HEALTHD_PAGE_METRICS: {
 		char *body;
 		size_t len;
-		h->stats.connections = open_connections(h);
+		h->stats.connections = h->guard.live;
+		h->stats.conn = h->guard.counters;
 		if (healthd_render_metrics(h->table, &h->stats, now, &body,
 					   &len) < 0)
 			return MHD_NO;
@@ -175,6 +177,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (first)
+		healthd_guard_request(&h->guard, guard_index(conn));
 	*req_cls = &seen;
 	healthd_route(method, url, &route);
 	if (route.page != HEALTHD_PAGE_NOT_FOUND && !route.method_allowed)
@@ -198,81 +202,293 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	sky_log_ratelimited(&h->rl_mhd, LOG_WARNING, "http: %s", buf);
 }
 
-int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
-		       const int *fds, size_t n)
+/* libmicrohttpd took a connection (inside MHD_add_connection) or freed it
+ * (before it closes the socket): the guard's entry follows. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
 {
-	size_t i;
+	struct healthd_http *h = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		int i = info ? healthd_guard_find(&h->guard, info->connect_fd)
+			     : -ENOENT;
+		*socket_context = i < 0 ? NULL : (void *)(intptr_t)(i + 1);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		int i = (int)((intptr_t)*socket_context - 1);
+		if (i >= 0 && (size_t)i < h->guard.capacity)
+			epoll_ctl(h->idle_epoll, EPOLL_CTL_DEL,
+				  h->guard.conns[i].fd, NULL);
+		healthd_guard_closed(&h->guard, i);
+		*socket_context = NULL;
+	}
+}
+
+/* A request is over; a kept-alive connection waits for the next one. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct healthd_http *h = cls;
+
+	(void)req_cls;
+	(void)code;
+	int i = guard_index(conn);
+	healthd_guard_answered(&h->guard, i, sky_now_ms());
+	if (i < 0 || h->guard.conns[i].state != HEALTHD_CONN_IDLE)
+		return;
+	/* Kept alive: the first byte of the next request starts its header
+	 * deadline. libmicrohttpd reads the socket, so healthd watches it
+	 * with its own epoll set, once. */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+				 .data.fd = h->guard.conns[i].fd};
+	if (epoll_ctl(h->idle_epoll, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0 &&
+	    (errno != EEXIST ||
+	     epoll_ctl(h->idle_epoll, EPOLL_CTL_MOD, ev.data.fd, &ev) < 0))
+		/* Cannot watch it: the deadline runs from now instead. */
+		healthd_guard_first_byte(&h->guard, i, sky_now_ms());
+}
+
+void healthd_http_conf_default(struct healthd_http_conf *c)
+{
+	healthd_guard_conf_default(&c->guard);
+	c->idle_s = HEALTHD_CONN_TIMEOUT_S;
+}
+
+int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
+		       const int *fds, size_t n,
+		       const struct healthd_http_conf *conf)
+{
+	int r;
 
 	h->table = t;
-	h->count = 0;
+	h->daemon = NULL;
+	h->listen_count = 0;
+	h->accepting = false;
+	h->accept_paused_until = 0;
 	h->stats.started_ms = sky_now_ms();
+	h->idle_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (h->idle_epoll < 0) {
+		r = -errno;
+		log_error("epoll_create1: %s", strerror(-r));
+		goto fail;
+	}
 	if (gethostname(h->host, sizeof(h->host)) < 0)
 		h->host[0] = '\0';
 	h->host[sizeof(h->host) - 1] = '\0';
-	for (i = 0; i < n && i < HEALTHD_LISTEN_MAX; i++) {
-		struct MHD_Daemon *d = MHD_start_daemon(
-			MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0,
-			NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-			on_mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)HEALTHD_CONN_MAX,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			(unsigned)HEALTHD_CONN_PER_IP,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)HEALTHD_CONN_MEMORY,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)HEALTHD_CONN_TIMEOUT_S,
-			MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
-		if (!d) {
-			log_error("cannot start the HTTP server on fd %d "
-				  "(libmicrohttpd refused it)",
-				  fds[i]);
-			for (size_t j = i; j < n; j++)
-				close(fds[j]);
-			healthd_http_stop(h);
-			return -EINVAL;
-		}
-		h->daemons[h->count++] = d;
+	r = healthd_guard_init(&h->guard, &conf->guard);
+	if (r < 0) {
+		log_error("cannot set up the connection table: %s",
+			  strerror(-r));
+		goto fail;
 	}
-	for (; i < n; i++)
+	/* libmicrohttpd's own limit leaves room for the connections the guard
+	 * shut down and libmicrohttpd has not freed yet; the guard's is the
+	 * one that holds. */
+	h->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+			MHD_USE_NO_LISTEN_SOCKET,
+		0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->guard.capacity + 8),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEALTHD_CONN_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, conf->idle_s,
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+	if (!h->daemon) {
+		log_error("cannot start the HTTP server (libmicrohttpd refused "
+			  "it)");
+		r = -EINVAL;
+		goto fail;
+	}
+	for (size_t i = 0; i < n && i < HEALTHD_LISTEN_MAX; i++)
+		h->listen_fds[h->listen_count++] = fds[i];
+	for (size_t i = HEALTHD_LISTEN_MAX; i < n; i++)
 		close(fds[i]);
 	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	healthd_http_stop(h);
+	return r;
+}
+
+void healthd_http_accept(struct healthd_http *h, bool on)
+{
+	h->accepting = on;
 }
 
 size_t healthd_http_poll_items(const struct healthd_http *h,
 			       zmq_pollitem_t *items, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < h->count && n < max; i++) {
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(
-			h->daemons[i], MHD_DAEMON_INFO_EPOLL_FD);
-		if (info)
-			items[n++] = (zmq_pollitem_t){.fd = info->epoll_fd,
-						      .events = ZMQ_POLLIN};
-	}
+	const union MHD_DaemonInfo *info =
+		h->daemon ? MHD_get_daemon_info(h->daemon,
+						MHD_DAEMON_INFO_EPOLL_FD)
+			  : NULL;
+
+	if (info && n < max)
+		items[n++] = (zmq_pollitem_t){.fd = info->epoll_fd,
+					      .events = ZMQ_POLLIN};
+	if (h->idle_epoll >= 0 && n < max)
+		items[n++] = (zmq_pollitem_t){.fd = h->idle_epoll,
+					      .events = ZMQ_POLLIN};
+	if (h->accept_paused_until)
+		return n; /* out of file descriptors: see healthd_http_run */
+	for (size_t i = 0; h->accepting && i < h->listen_count && n < max; i++)
+		items[n++] = (zmq_pollitem_t){.fd = h->listen_fds[i],
+					      .events = ZMQ_POLLIN};
 	return n;
 }
 
-void healthd_http_run(struct healthd_http *h)
+/* Close a connection libmicrohttpd owns: it sees the end and frees it. */
+static void close_conn(int fd)
 {
-	for (size_t i = 0; i < h->count; i++)
-		MHD_run(h->daemons[i]);
+	shutdown(fd, SHUT_RDWR);
 }
 
-int healthd_http_timeout_ms(const struct healthd_http *h, int cap)
+static void accept_one(struct healthd_http *h, int fd,
+		       const struct sockaddr *sa, socklen_t len, int64_t now)
+{
+	struct healthd_source src;
+	int evict = -1, r;
+
+	r = healthd_source_of(sa, len, &src);
+	if (r == 0)
+		r = healthd_guard_admit(&h->guard, fd, &src, now, &evict);
+	if (evict >= 0)
+		close_conn(evict);
+	if (r < 0) {
+		sky_log_ratelimited(
+			&h->rl_refuse, LOG_WARNING,
+			"http: refused a connection: %s",
+			r == -EUSERS ? "too many from its address"
+			: r == -EMFILE
+				? "every connection is busy with a request"
+				: "not an IP address");
+		close(fd);
+		return;
+	}
+	if (evict >= 0)
+		sky_log_ratelimited(&h->rl_evict, LOG_WARNING,
+				    "http: %u connections open: closed the "
+				    "oldest one that sent no request yet",
+				    h->guard.conf.max_total);
+	if (MHD_add_connection(h->daemon, fd, sa, len) != MHD_YES)
+		/* libmicrohttpd closed fd; the notifier may have run. */
+		healthd_guard_closed(&h->guard, r);
+}
+
+#define ACCEPT_BATCH	64  /* per listening socket and round */
+#define ACCEPT_PAUSE_MS 100 /* after accept() ran out of descriptors */
+#define EXPIRE_BATCH	64
+
+static void accept_all(struct healthd_http *h, int64_t now_ms)
+{
+	if (h->accept_paused_until && now_ms >= h->accept_paused_until)
+		h->accept_paused_until = 0;
+	for (size_t i = 0;
+	     h->accepting && !h->accept_paused_until && i < h->listen_count;
+	     i++) {
+		for (int k = 0; k < ACCEPT_BATCH; k++) {
+			struct sockaddr_storage sa;
+			socklen_t len = sizeof(sa);
+			int fd = accept4(h->listen_fds[i],
+					 (struct sockaddr *)&sa, &len,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0) {
+				accept_one(h, fd, (struct sockaddr *)&sa, len,
+					   now_ms);
+				continue;
+			}
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				/* The connection stays queued: retry later
+				 * rather than spin on it. */
+				h->accept_paused_until =
+					now_ms + ACCEPT_PAUSE_MS;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				sky_log_ratelimited(&h->rl_accept, LOG_WARNING,
+						    "http: accept: %s",
+						    strerror(errno));
+			break;
+		}
+	}
+}
+
+/* Kept-alive connections whose next request began. */
+static void next_requests(struct healthd_http *h, int64_t now_ms)
+{
+	struct epoll_event evs[EXPIRE_BATCH];
+	int n;
+
+	while ((n = epoll_wait(h->idle_epoll, evs, EXPIRE_BATCH, 0)) > 0) {
+		for (int k = 0; k < n; k++) {
+			int fd = evs[k].data.fd;
+			epoll_ctl(h->idle_epoll, EPOLL_CTL_DEL, fd, NULL);
+			healthd_guard_first_byte(
+				&h->guard, healthd_guard_find(&h->guard, fd),
+				now_ms);
+		}
+		if (n < EXPIRE_BATCH)
+			break;
+	}
+}
+
+void healthd_http_run(struct healthd_http *h, int64_t now_ms)
+{
+	int fds[EXPIRE_BATCH];
+	size_t n;
+
+	next_requests(h, now_ms);
+	accept_all(h, now_ms);
+	while ((n = healthd_guard_expire(&h->guard, now_ms, fds,
+					 SKY_ARRAY_SIZE(fds))) > 0) {
+		for (size_t i = 0; i < n; i++)
+			close_conn(fds[i]);
+		sky_log_ratelimited(&h->rl_deadline, LOG_WARNING,
+				    "http: closed %zu connection%s that sent "
+				    "no complete request in %lld ms",
+				    n, n == 1 ? "" : "s",
+				    (long long)h->guard.conf.header_ms);
+	}
+	if (h->daemon)
+		MHD_run(h->daemon);
+}
+
+int healthd_http_timeout_ms(const struct healthd_http *h, int64_t now_ms,
+			    int cap)
 {
 	int t = cap;
-	for (size_t i = 0; i < h->count; i++) {
-		MHD_UNSIGNED_LONG_LONG ms;
-		if (MHD_get_timeout(h->daemons[i], &ms) == MHD_YES &&
-		    ms < (MHD_UNSIGNED_LONG_LONG)t)
-			t = (int)ms;
+	MHD_UNSIGNED_LONG_LONG ms;
+	int64_t next = healthd_guard_next_deadline(&h->guard);
+
+	if (h->daemon && MHD_get_timeout(h->daemon, &ms) == MHD_YES &&
+	    ms < (MHD_UNSIGNED_LONG_LONG)t)
+		t = (int)ms;
+	if (h->accept_paused_until)
+		next = next < h->accept_paused_until ? next
+						     : h->accept_paused_until;
+	if (next != INT64_MAX) {
+		int64_t left = next > now_ms ? next - now_ms : 0;
+		if (left < t)
+			t = (int)left;
 	}
 	return t;
 }
 
 void healthd_http_stop(struct healthd_http *h)
 {
-	for (size_t i = 0; i < h->count; i++)
-		MHD_stop_daemon(h->daemons[i]);
-	h->count = 0;
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+	for (size_t i = 0; i < h->listen_count; i++)
+		close(h->listen_fds[i]);
+	h->listen_count = 0;
+	if (h->idle_epoll >= 0)
+		close(h->idle_epoll);
+	h->idle_epoll = -1;
+	healthd_guard_free(&h->guard);
 }

@@ -12,11 +12,14 @@
 #include "notify.h"
 #include "sub.h"
 
+#define HEALTHD_FIRST_WAIT_MS 2000
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <zmq.h>
 
 static const char usage_text[] =
@@ -63,18 +66,42 @@ static const char usage_text[] =
 	"                       [IPV6]:PORT (default *:9010). Ignored when "
 	"systemd\n"
 	"                       passes a socket (FileDescriptorName=http)\n"
+	"      --max-connections N   connections in all (default 256, at "
+	"most\n"
+	"                       16384): when full, the oldest connection that "
+	"has\n"
+	"                       sent no complete request, from the address "
+	"that\n"
+	"                       holds the most, is closed to make room\n"
+	"      --max-per-address N   connections from one IPv4 address or "
+	"IPv6 /64\n"
+	"                       (default 32); more are refused\n"
+	"      --header-timeout S    a request line and headers must arrive "
+	"within\n"
+	"                       S seconds of accept (or, on a kept-alive "
+	"connection,\n"
+	"                       of the request's first byte), else the "
+	"connection\n"
+	"                       is closed (default 5)\n"
+	"      --idle-timeout S     a connection silent for S seconds is "
+	"closed\n"
+	"                       (default 10)\n"
 	"  -n, --check          check the options, print \"configuration OK\" "
 	"and\n"
-	"                       exit\n"
+	"                       exit (healthd reads no configuration file: "
+	"one\n"
+	"                       healthd serves every module of the node)\n"
 	"  -v, --verbose        debug messages (one line per request)\n"
 	"  -h, --help           this text\n"
 	"\n"
-	"Limits: 256 connections (64 per client address), 16 KiB of request "
-	"line\n"
-	"and headers per connection, idle connections closed after 10 s; "
-	"request\n"
-	"bodies are never read. Nothing is read from disk to answer a "
-	"request.\n"
+	"16 KiB of request line and headers per connection; request bodies are "
+	"never\n"
+	"read. Nothing is read from disk to answer a request. At start, "
+	"connections\n"
+	"wait (at most 2 s) until every module found has a status from "
+	"heartbeatd,\n"
+	"so the first probe after a (socket-activated) start gets a real "
+	"answer.\n"
 	"\n"
 	"Logs go to the journal under systemd, else to stderr. Exit status: 0 "
 	"after\n"
@@ -120,15 +147,46 @@ static void log_changes(struct healthd_table *t, int64_t now)
 	}
 }
 
-static int run(struct healthd_http *http, struct healthd_bus *bus)
+/*
+ * Until every module found at start has a status (or HEALTHD_FIRST_WAIT_MS
+ * passed), connections wait in the kernel's queue: the first probe after a
+ * start (socket activation) gets the real answer, not "no status yet".
+ * READY=1 goes to systemd then: healthd serves from that moment.
+ */
+static void open_when_heard(struct healthd_http *http,
+			    const struct healthd_table *t, int64_t now,
+			    int64_t until, const char *ready)
 {
-	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 2 * HEALTHD_MODULES_MAX];
+	if (http->accepting)
+		return;
+	bool heard = healthd_table_all_heard(t);
+	if (!heard && now < until)
+		return;
+	if (heard)
+		log_info("every module has a status: answering requests");
+	else
+		log_warning("no status from heartbeatd for some module after "
+			    "%d ms: answering requests anyway",
+			    HEALTHD_FIRST_WAIT_MS);
+	healthd_http_accept(http, true);
+	sky_notify_ready(ready);
+}
+
+static int run(struct healthd_http *http, struct healthd_bus *bus,
+	       const char *ready)
+{
+	/* Listening sockets, libmicrohttpd's epoll set, healthd's own (kept-
+	 * alive connections), two sockets per module. */
+	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 2 + 2 * HEALTHD_MODULES_MAX];
 	char status[512], last_status[512] = "";
 	int64_t next_status_ms = 0;
+	int64_t open_until = sky_now_ms() + HEALTHD_FIRST_WAIT_MS;
 
 	while (!sky_stop_requested()) {
 		int64_t now = sky_now_ms();
-		int timeout = healthd_http_timeout_ms(http, 250);
+		open_when_heard(http, bus->table, now, open_until, ready);
+		int timeout = healthd_http_timeout_ms(
+			http, now, http->accepting ? 250 : 20);
 		size_t n = healthd_http_poll_items(http, items,
 						   SKY_ARRAY_SIZE(items));
 		n += healthd_bus_poll_items(bus, items + n,
@@ -140,7 +198,8 @@ static int run(struct healthd_http *http, struct healthd_bus *bus)
 		now = sky_now_ms();
 		/* The bus first, so requests are answered from the newest. */
 		healthd_bus_drain(bus, now);
-		healthd_http_run(http);
+		open_when_heard(http, bus->table, now, open_until, ready);
+		healthd_http_run(http, now);
 		healthd_bus_scan(bus, now, false);
 		log_changes(bus->table, now);
 		sky_notify_watchdog(now);
@@ -157,12 +216,67 @@ static int run(struct healthd_http *http, struct healthd_bus *bus)
 	return 0;
 }
 
+/* --max-connections, --max-per-address, --header-timeout, --idle-timeout */
+static int parse_limit(int opt, const char *text, int64_t *out)
+{
+	const char *name = opt == 'C'	? "--max-connections"
+			   : opt == 'P' ? "--max-per-address"
+			   : opt == 'H' ? "--header-timeout"
+					: "--idle-timeout";
+	int64_t max = opt == 'C' || opt == 'P' ? HEALTHD_GUARD_LIMIT
+					       : HEALTHD_IDLE_MAX_S;
+
+	if (!text[0] || strspn(text, "0123456789") != strlen(text) ||
+	    sky_parse_i64(text, 1, max, out) < 0) {
+		fprintf(stderr,
+			"healthd: %s: '%s' is not a whole number in "
+			"1..%lld\n",
+			name, text, (long long)max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Every connection the guard tracks (live or closing: 2 x max-connections)
+ * is a descriptor, plus libmicrohttpd's, ZeroMQ's and the listening ones:
+ * raise the soft limit as far as the hard one allows, or say why not.
+ */
+static int ensure_fd_limit(const struct healthd_http_conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want = 2 * (rlim_t)conf->guard.max_total + 16 +
+		      4 * HEALTHD_MODULES_MAX + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+				      ? want
+				      : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		log_error("--max-connections %u needs %llu file descriptors; "
+			  "the limit is %llu (LimitNOFILE=)",
+			  conf->guard.max_total, (unsigned long long)want,
+			  (unsigned long long)rl.rlim_cur);
+		return -EMFILE;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"run-dir", required_argument, NULL, 'r'},
 		{"module", required_argument, NULL, 'm'},
 		{"listen", required_argument, NULL, 'l'},
+		{"max-connections", required_argument, NULL, 'C'},
+		{"max-per-address", required_argument, NULL, 'P'},
+		{"header-timeout", required_argument, NULL, 'H'},
+		{"idle-timeout", required_argument, NULL, 'I'},
 		{"check", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -172,6 +286,8 @@ int main(int argc, char **argv)
 	static struct healthd_table table;
 	static struct healthd_http http;
 	static struct healthd_bus bus;
+	struct healthd_http_conf conf;
+	int64_t v;
 	const char *modules[HEALTHD_MODULES_MAX];
 	const char *run_dir = "/run/skyha";
 	size_t listen_count = 0, module_count = 0;
@@ -179,8 +295,24 @@ int main(int argc, char **argv)
 	int fds[HEALTHD_LISTEN_MAX], fd_count, c, r;
 	char err[256];
 
+	healthd_http_conf_default(&conf);
 	while ((c = getopt_long(argc, argv, "m:l:nvh", options, NULL)) != -1) {
 		switch (c) {
+		case 'C':
+		case 'P':
+		case 'H':
+		case 'I':
+			if (parse_limit(c, optarg, &v) < 0)
+				return 1;
+			if (c == 'C')
+				conf.guard.max_total = (unsigned)v;
+			else if (c == 'P')
+				conf.guard.max_per_addr = (unsigned)v;
+			else if (c == 'H')
+				conf.guard.header_ms = v * 1000;
+			else
+				conf.idle_s = (unsigned)v;
+			break;
 		case 'r':
 			if (!optarg[0] || strlen(optarg) >= PATH_MAX - 64) {
 				fprintf(stderr,
@@ -249,12 +381,22 @@ int main(int argc, char **argv)
 		healthd_listen_parse(spec, &listens[0], err, sizeof(err));
 		listen_count = 1;
 	}
+	if (conf.guard.max_per_addr > conf.guard.max_total) {
+		fprintf(stderr,
+			"healthd: --max-per-address (%u) must not exceed "
+			"--max-connections (%u)\n",
+			conf.guard.max_per_addr, conf.guard.max_total);
+		return 1;
+	}
 	if (check_only) {
 		printf("configuration OK\n");
 		return 0;
 	}
 
 	sky_log_init("healthd", verbose);
+	r = ensure_fd_limit(&conf);
+	if (r < 0)
+		return 1;
 	fd_count = healthd_listen_activated(fds, SKY_ARRAY_SIZE(fds));
 	if (fd_count < 0) {
 		log_error("systemd passed sockets healthd cannot use (want "
@@ -279,7 +421,7 @@ int main(int argc, char **argv)
 			fds[fd_count++] = r;
 		}
 	}
-	r = healthd_http_start(&http, &table, fds, (size_t)fd_count);
+	r = healthd_http_start(&http, &table, fds, (size_t)fd_count, &conf);
 	if (r < 0)
 		return 1;
 
@@ -302,9 +444,8 @@ int main(int argc, char **argv)
 		 activated ? "the socket systemd passed" : listens[0].text,
 		 table.count, table.count == 1 ? "" : "s");
 	log_notice("%s (modules from %s)", ready, run_dir);
-	sky_notify_ready(ready);
 
-	r = run(&http, &bus);
+	r = run(&http, &bus, ready);
 
 	sky_notify_stopping();
 	healthd_http_stop(&http);

@@ -5,7 +5,9 @@
  * fields the decision rests on (module, node.role, node.serving) must have
  * the right type and size or the whole message is refused; the transition
  * fields are optional and bounded. Everything else is kept as received for
- * /status, which re-encodes it (jansson), so it cannot break the JSON.
+ * /status, which re-encodes it (jansson), so it cannot break the JSON,
+ * once the fields healthd reads have been checked for their type
+ * (schema.h: a wrong one is removed and counted).
  */
 #include "modules.h"
 
@@ -114,6 +116,14 @@ void healthd_table_clear(struct healthd_table *t)
 {
 	while (t->count > 0)
 		healthd_table_remove(t, t->mods[t->count - 1]);
+}
+
+bool healthd_table_all_heard(const struct healthd_table *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		if (!t->mods[i]->status || !t->mods[i]->status_current)
+			return false;
+	return true;
 }
 
 void healthd_module_connected(struct healthd_module *m)
@@ -228,6 +238,15 @@ int healthd_module_on_message(struct healthd_module *m, const char *topic,
 		return -ENOTCONN;
 	}
 
+	char field[HEALTHD_FIELD_PATH_MAX];
+	const char *field_type = NULL;
+	size_t removed =
+		healthd_status_sanitize(o, field, sizeof(field), &field_type);
+	if (removed) {
+		m->bad_fields += removed;
+		sky_strlcpy(m->bad_field, field, sizeof(m->bad_field));
+		m->bad_field_want = field_type;
+	}
 	json_decref(m->status);
 	m->status = o;
 	m->status_current = true;

@@ -21,6 +21,7 @@
 #define HEALTHD_MODULES_H
 
 #include "bus.h"
+#include "schema.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -67,9 +68,12 @@ struct healthd_module {
 	/* Counters for /metrics. */
 	uint64_t messages;     /* statuses accepted */
 	uint64_t bad_messages; /* malformed, wrong topic or module */
-	uint64_t ignored;      /* arrived while disconnected: dropped */
-	uint64_t disconnects;  /* heartbeatd went away */
-	bool logged_ok;	       /* the last answer main.c logged was OK */
+	uint64_t bad_fields;   /* display fields of a wrong type, removed */
+	char bad_field[HEALTHD_FIELD_PATH_MAX]; /* the last one's path */
+	const char *bad_field_want;		/* and its type */
+	uint64_t ignored;     /* arrived while disconnected: dropped */
+	uint64_t disconnects; /* heartbeatd went away */
+	bool logged_ok;	      /* the last answer main.c logged was OK */
 };
 
 /* Modules, kept sorted by name. */
@@ -107,6 +111,9 @@ int healthd_table_add(struct healthd_table *t, const char *name,
 void healthd_table_remove(struct healthd_table *t, struct healthd_module *m);
 void healthd_table_clear(struct healthd_table *t);
 
+/* Has every module a status from its current connection? */
+bool healthd_table_all_heard(const struct healthd_table *t);
+
 /* The bus connection to heartbeatd came up or went away. */
 void healthd_module_connected(struct healthd_module *m);
 void healthd_module_disconnected(struct healthd_module *m);
@@ -116,6 +123,8 @@ void healthd_module_disconnected(struct healthd_module *m);
  * obj passes to the module, which keeps or frees it). Returns 0 when the
  * status was accepted, -EBADMSG when it was malformed or not this module's
  * status (counted), -ENOTCONN when it arrived while disconnected (dropped).
+ * An accepted status loses its fields of a wrong type (schema.h): counted
+ * in bad_fields, the last one named in bad_field.
  */
 int healthd_module_on_message(struct healthd_module *m, const char *topic,
 			      json_t **obj, int64_t now_ms);

@@ -509,6 +509,20 @@ static void write_metrics(FILE *f, const struct healthd_table *t,
 	       "HTTP connections open now");
 	sample_u64(f, "skyha_healthd_connections", NULL, NULL, NULL,
 		   stats->connections);
+	family(f, "skyha_healthd_connections_refused_total", "counter",
+	       "HTTP connections refused at accept: too many from one "
+	       "address, or every connection busy with a request");
+	sample_u64(f, "skyha_healthd_connections_refused_total", NULL, "reason",
+		   "per_address", stats->conn.refused_per_addr);
+	sample_u64(f, "skyha_healthd_connections_refused_total", NULL, "reason",
+		   "busy", stats->conn.refused_full);
+	family(f, "skyha_healthd_connections_closed_total", "counter",
+	       "HTTP connections healthd closed before a complete request: "
+	       "to make room (evicted), or past the header deadline");
+	sample_u64(f, "skyha_healthd_connections_closed_total", NULL, "reason",
+		   "evicted", stats->conn.evicted);
+	sample_u64(f, "skyha_healthd_connections_closed_total", NULL, "reason",
+		   "header_timeout", stats->conn.header_timeouts);
 	family(f, "skyha_healthd_requests_total", "counter",
 	       "HTTP requests answered, by status code");
 	for (unsigned c = 0; c < HEALTHD_CODE_COUNT; c++)
@@ -545,6 +559,12 @@ static void write_metrics(FILE *f, const struct healthd_table *t,
 		sample_u64(f, "skyha_healthd_bus_bad_messages_total",
 			   t->mods[i]->name, NULL, NULL,
 			   t->mods[i]->bad_messages);
+	family(f, "skyha_healthd_bus_bad_fields_total", "counter",
+	       "fields of heartbeatd's status with a wrong JSON type, dropped");
+	for (size_t i = 0; i < t->count; i++)
+		sample_u64(f, "skyha_healthd_bus_bad_fields_total",
+			   t->mods[i]->name, NULL, NULL,
+			   t->mods[i]->bad_fields);
 	family(f, "skyha_healthd_bus_disconnects_total", "counter",
 	       "times the module's heartbeatd went away");
 	for (size_t i = 0; i < t->count; i++)

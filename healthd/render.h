@@ -6,6 +6,7 @@
 #ifndef HEALTHD_RENDER_H
 #define HEALTHD_RENDER_H
 
+#include "guard.h"
 #include "modules.h"
 
 #include <jansson.h>
@@ -25,7 +26,8 @@ enum healthd_code {
 struct healthd_stats {
 	uint64_t requests[HEALTHD_CODE_COUNT];
 	unsigned connections; /* open now, filled in before rendering */
-	int64_t started_ms;   /* monotonic */
+	struct healthd_guard_counters conn; /* likewise */
+	int64_t started_ms;		    /* monotonic */
 };
 
 enum healthd_code healthd_code_of(unsigned status);

@@ -236,11 +236,26 @@ static void drain_module(struct healthd_bus *b, struct healthd_module *m,
 		}
 		if (r < 0)
 			break;
+		uint64_t bad_fields = m->bad_fields;
 		r = healthd_module_on_message(m, topic, &obj, now_ms);
+		if (r == 0 && m->bad_fields != bad_fields)
+			sky_log_ratelimited(
+				&b->rl_field, LOG_WARNING,
+				"module %s: dropped %llu field%s "
+				"of a status with a wrong type: "
+				"%s must be %s",
+				m->name,
+				(unsigned long long)(m->bad_fields -
+						     bad_fields),
+				m->bad_fields - bad_fields == 1 ? "" : "s",
+				m->bad_field,
+				m->bad_field_want ? m->bad_field_want : "?");
 		if (r == -EBADMSG)
 			sky_log_ratelimited(&b->rl_bad, LOG_WARNING,
 					    "module %s: dropped a status with "
-					    "a wrong topic, module or field",
+					    "a wrong topic or module, or a "
+					    "wrong module, type, node.role or "
+					    "node.serving field",
 					    m->name);
 	}
 }

@@ -28,7 +28,7 @@ struct healthd_bus {
 	struct healthd_table *table;
 	unsigned monitor_serial;
 	int64_t next_scan_ms;
-	struct sky_ratelimit rl_bad, rl_scan;
+	struct sky_ratelimit rl_bad, rl_field, rl_scan;
 };
 
 void healthd_bus_init(struct healthd_bus *b, struct healthd_table *table,

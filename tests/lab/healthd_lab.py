@@ -13,7 +13,11 @@ HAProxy (Debian package) runs in the client namespace as the load balancer: fron
 the client's 127.0.0.1:8000, backend "application" = both nodes' port 8080, health
 checked with `option httpchk GET /health/app` against port 9010 of each node. The
 client namespace also runs the HTTP requests (http_get, Load): everything crosses the
-lab bridge as it would cross a network. Standard library only (plus lab.py).
+lab bridge as it would cross a network. Attackers run there too (add_client_addresses
+gives the client more addresses, 198.18.0.101 and up, as many hosts; start_attack holds
+hundreds of connections from them, half slowloris; slowloris sends one request head one
+byte a second), and start_healthd_activated starts healthd the way a .socket unit does,
+through systemd-socket-activate. Standard library only (plus lab.py).
 
 Use it in a cluster test with the @healthd_lab(...) decorator: @lab_options with
 lab_class=HealthdLab, which tests/cluster/run.py builds instead of a plain Lab.
@@ -34,6 +38,7 @@ APP_PORT = 8080
 LB_PORT = 8000
 HAPROXY = "/usr/sbin/haproxy"
 CHROMIUM = "/usr/bin/chromium"
+SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 
 
 def healthd_lab(**options):
@@ -104,16 +109,18 @@ except OSError as e:
     print(json.dumps({"error": repr(e)}))
 """
 
-# The load: GET / through HAProxy every `period` for `duration` seconds; one JSON line
-# per request: [monotonic start, status or 0, body or error, monotonic end].
+# The load: GET / through HAProxy every `period` for `duration` seconds, each with a
+# client timeout; one JSON line per request: [monotonic start, status or 0, body or
+# error, monotonic end].
 _LOAD_CODE = r"""
 import http.client, json, sys, time
 port, duration, period = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+timeout = float(sys.argv[4])
 end = time.monotonic() + duration
 while time.monotonic() < end:
     t = time.monotonic()
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         c.request("GET", "/")
         r = c.getresponse()
         out = [t, r.status, r.read().decode(errors="replace")[:40], time.monotonic()]
@@ -138,6 +145,119 @@ for _ in range(count):
     times.append((time.monotonic() - t) * 1000)
     codes.add(r.status)
 print(json.dumps({"ms": sorted(times), "codes": sorted(codes)}))
+"""
+
+
+# The attackers: argv = host port duration per_source source... . From each source
+# address, hold per_source connections to host:port: the even ones trickle a request
+# head one byte a second (slowloris), the odd ones send nothing; a connection the
+# server closes is reopened 50 ms later. Prints one JSON object at the end: opened,
+# closed_by_server, most_open (simultaneously), completed_heads (should stay 0).
+_ATTACK_CODE = r"""
+import errno, json, selectors, socket, sys, time
+host, port, duration, per = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+sources = sys.argv[5:]
+HEAD = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 4000 + b"\r\n\r\n"
+sel = selectors.DefaultSelector()
+conns = {}   # socket -> [source, trickle, bytes sent, next send, connected]
+pending = [(time.monotonic(), src, i % 2 == 0) for src in sources for i in range(per)]
+stats = {"opened": 0, "closed_by_server": 0, "most_open": 0, "completed_heads": 0}
+end = time.monotonic() + duration
+def open_one(src, trickle):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.bind((src, 0))
+    try:
+        s.connect((host, port))
+    except BlockingIOError:
+        pass
+    conns[s] = [src, trickle, 0, time.monotonic(), False]
+    sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    stats["opened"] += 1
+def drop(s, by_server):
+    src, trickle = conns[s][0], conns[s][1]
+    sel.unregister(s)
+    s.close()
+    del conns[s]
+    if by_server:
+        stats["closed_by_server"] += 1
+    pending.append((time.monotonic() + 0.05, src, trickle))
+while time.monotonic() < end:
+    now = time.monotonic()
+    due = [p for p in pending if p[0] <= now]
+    pending[:] = [p for p in pending if p[0] > now]
+    for _, src, trickle in due:
+        try:
+            open_one(src, trickle)
+        except OSError:
+            pending.append((now + 0.05, src, trickle))
+    open_now = sum(1 for c in conns.values() if c[4])
+    stats["most_open"] = max(stats["most_open"], open_now)
+    for key, ev in sel.select(timeout=0.05):
+        s, c = key.fileobj, conns.get(key.fileobj)
+        if c is None:
+            continue
+        if ev & selectors.EVENT_WRITE and not c[4]:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                drop(s, False)
+                continue
+            c[4] = True
+            sel.modify(s, selectors.EVENT_READ)
+        if ev & selectors.EVENT_READ:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                drop(s, True)
+                continue
+    now = time.monotonic()
+    for s, c in list(conns.items()):
+        if c[4] and c[1] and now >= c[3] and c[2] < len(HEAD):
+            try:
+                s.send(HEAD[c[2]:c[2] + 1])
+                c[2] += 1
+                c[3] = now + 1.0
+                if c[2] == len(HEAD):
+                    stats["completed_heads"] += 1
+            except OSError:
+                drop(s, True)
+for s in list(conns):
+    s.close()
+print(json.dumps(stats), flush=True)
+"""
+
+# One slowloris request: argv = host port seconds. Sends a request head one byte a
+# second for at most `seconds`; prints {"closed": bool, "sent", "answer", "total"}.
+_SLOWLORIS_CODE = r"""
+import json, socket, sys, time
+host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+head = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+s = socket.create_connection((host, port), timeout=2)
+end = time.monotonic() + seconds
+sent, closed, answer = 0, False, b""
+while sent < len(head) and time.monotonic() < end:
+    try:
+        s.send(head[sent:sent + 1])
+        sent += 1
+    except OSError:
+        closed = True
+        break
+    s.settimeout(1.0)
+    try:
+        data = s.recv(4096)
+        if not data:
+            closed = True
+            break
+        answer += data
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = True
+        break
+print(json.dumps({"closed": closed, "sent": sent, "total": len(head),
+                  "answer": answer.decode(errors="replace")[:80]}))
 """
 
 
@@ -169,6 +289,27 @@ class HealthdLab(Lab):
         proc = self._spawn_daemon(node, "healthd", argv, self.healthd_log_path(node))
         self.wait_http(node, address(0, node), HEALTH_PORT, "/status")
         return proc
+
+    def start_healthd_activated(self, node, port):
+        """healthd on node as systemd starts it from a .socket unit: systemd-socket-activate
+        listens on the node's address:port and starts healthd with that socket
+        (LISTEN_FDS=1, LISTEN_FDNAMES=http) at the first connection. Returns once the
+        socket listens; healthd itself is not running yet."""
+        argv = [SOCKET_ACTIVATE, "-l", f"{address(0, node)}:{port}", "--fdname=http",
+                HEALTHD, "--run-dir", self.node_dir(node, "run")]
+        if not os.access(SOCKET_ACTIVATE, os.X_OK):
+            raise LabError(f"{SOCKET_ACTIVATE} is missing: apt-get install systemd")
+        proc = self._spawn_daemon(node, "healthd-activated", argv,
+                                  os.path.join(self.dir, node, "healthd-activated.log"))
+        deadline = time.monotonic() + 10
+        while True:
+            res = run(["ip", "netns", "exec", self.ns(node), "ss", "-Hltn",
+                       f"sport = :{port}"], check=False)
+            if res.stdout.strip():
+                return proc
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"systemd-socket-activate does not listen on {port}")
+            time.sleep(0.05)
 
     def start_app(self, node):
         argv = [PYTHON, "-c", _APP_CODE, node, str(APP_PORT)]
@@ -265,9 +406,19 @@ class HealthdLab(Lab):
 
     # -- HAProxy -----------------------------------------------------------------------
 
-    def haproxy_config(self):
+    def haproxy_config(self, advised=False):
+        """The HAProxy configuration of docs/health.md; advised=True is the one its
+        "Load balancers" advice gives: the old primary is marked down after 4 failed
+        checks (so the new one is UP first), a request that cannot connect is retried
+        (4 x 300 ms) and redispatched at each retry, and the sessions of a server
+        marked down are cut."""
+        server_opts = " on-marked-down shutdown-sessions" if advised else ""
+        retries = 4 if advised else 2
+        redispatch = "option redispatch 1" if advised else "option redispatch"
+        fall = 4 if advised else 2
         servers = "\n".join(
             f"    server {n} {address(0, n)}:{APP_PORT} check port {HEALTH_PORT}"
+            f"{server_opts}"
             for n in self.nodes)
         return f"""global
     maxconn 512
@@ -278,28 +429,28 @@ defaults
     timeout client 5s
     timeout server 2s
     timeout check 500ms
-    retries 2
-    option redispatch
+    retries {retries}
+    {redispatch}
 frontend front
     bind 127.0.0.1:{LB_PORT}
     default_backend application
 backend application
     option httpchk GET /health/{MODULE}
     http-check expect status 200
-    default-server inter 200ms fastinter 100ms downinter 200ms rise 1 fall 2
+    default-server inter 200ms fastinter 100ms downinter 200ms rise 1 fall {fall}
 {servers}
 """
 
     def haproxy_socket(self):
         return os.path.join(self.dir, "client", "haproxy.sock")
 
-    def start_haproxy(self):
+    def start_haproxy(self, advised=False):
         if not os.access(HAPROXY, os.X_OK):
             raise LabError(f"{HAPROXY} is missing: apt-get install haproxy (make deps)")
         os.makedirs(os.path.join(self.dir, "client"), exist_ok=True)
         path = os.path.join(self.dir, "client", "haproxy.cfg")
         with open(path, "w") as f:
-            f.write(self.haproxy_config())
+            f.write(self.haproxy_config(advised))
         run([HAPROXY, "-c", "-q", "-f", path])
         proc = self._spawn_daemon("client", "haproxy", [HAPROXY, "-db", "-f", path],
                                   os.path.join(self.dir, "client", "haproxy.log"))
@@ -310,6 +461,16 @@ backend application
                     os.path.join(self.dir, "client", "haproxy.log")))
             time.sleep(0.05)
         return proc
+
+    def stop_haproxy(self):
+        proc = self.procs.get(("client", "haproxy"))
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+        try:
+            os.unlink(self.haproxy_socket())
+        except FileNotFoundError:
+            pass
 
     def haproxy_servers(self):
         """{server: status} of the backend, from HAProxy's stats socket ("UP", "DOWN")."""
@@ -346,9 +507,50 @@ backend application
                                      f"{timeout:g} s, got {got}")
             time.sleep(0.05)
 
-    def start_load(self, duration, period=0.02):
+    # -- attackers ---------------------------------------------------------------------
+
+    def add_client_addresses(self, count):
+        """Give the client namespace `count` more addresses on network 0 (198.18.0.101
+        and up), as many attacking hosts; returns them."""
+        if not 1 <= count <= 100:
+            raise LabError("1..100 extra client addresses")
+        out = []
+        for i in range(count):
+            addr = f"198.18.0.{101 + i}"
+            run(["ip", "-n", self.ns("client"), "addr", "add", f"{addr}/32", "dev",
+                 "eth0"])
+            out.append(addr)
+        return out
+
+    def start_attack(self, node, sources, per_source, duration):
+        """Hold per_source connections from each source address to node's healthd
+        (half slowloris, half silent, reopened when closed), in the background: an
+        Attack."""
+        return Attack(self, node, sources, per_source, duration)
+
+    def slowloris(self, node, seconds, member="client"):
+        """One request head sent one byte a second to node's healthd; dict (closed,
+        sent, total, answer)."""
+        res = run(["ip", "netns", "exec", self.ns(member), PYTHON, "-c", _SLOWLORIS_CODE,
+                   address(0, node), str(HEALTH_PORT), str(seconds)],
+                  timeout=seconds + 15)
+        return json.loads(res.stdout)
+
+    def metrics(self, node, member="client"):
+        """{sample text: value} of node's /metrics (e.g. 'skyha_healthd_connections')."""
+        res = self.http_get(member, address(0, node), HEALTH_PORT, "/metrics")
+        if res.get("status") != 200:
+            raise LabError(f"{node}: GET /metrics: {res}")
+        out = {}
+        for line in res["body"].splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def start_load(self, duration, period=0.02, timeout=2.0):
         """Requests through HAProxy from the client, in the background: a Load."""
-        return Load(self, duration, period)
+        return Load(self, duration, period, timeout)
 
     # -- logs --------------------------------------------------------------------------
 
@@ -382,11 +584,11 @@ class Load:
     the monotonic clock, status 0 for a request that failed without an HTTP answer.
     """
 
-    def __init__(self, lab, duration, period):
+    def __init__(self, lab, duration, period, timeout=2.0):
         self.duration = duration
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _LOAD_CODE,
-             str(LB_PORT), str(duration), str(period)],
+             str(LB_PORT), str(duration), str(period), str(timeout)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         lab.procs[("client", "load")] = self.proc
@@ -396,3 +598,24 @@ class Load:
         if self.proc.returncode != 0:
             raise LabError(f"load client exited {self.proc.returncode}: {err.strip()}")
         return [tuple(json.loads(line)) for line in out.splitlines() if line.strip()]
+
+
+class Attack:
+    """Attackers in the client namespace (see start_attack); results() waits for the end
+    and returns {opened, closed_by_server, most_open, completed_heads}."""
+
+    def __init__(self, lab, node, sources, per_source, duration):
+        self.duration = duration
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _ATTACK_CODE,
+             address(0, node), str(HEALTH_PORT), str(duration), str(per_source)]
+            + list(sources),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        lab.procs[("client", "attack")] = self.proc
+
+    def results(self):
+        out, err = self.proc.communicate(timeout=self.duration + 30)
+        if self.proc.returncode != 0:
+            raise LabError(f"attackers exited {self.proc.returncode}: {err.strip()}")
+        return json.loads(out)
