@@ -76,6 +76,10 @@ struct node {
 
 	int64_t next_heartbeat_ms;
 	int64_t next_publish_ms;
+	/* The desired state's validity (node.c, desired_valid_ms): the last
+	 * turn of the loop, and after a stall of heartbeatd itself, until
+	 * when a serving desired state is held back. */
+	int64_t last_tick_ms, hold_serving_until_ms;
 	int64_t started_wall_ms, changed_wall_ms;
 	bool net_up[SKY_MAX_NETWORKS]; /* as last logged */
 	bool peer_visible;	       /* as last logged */
