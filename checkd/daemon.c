@@ -432,7 +432,9 @@ static void on_bus(struct checkd *d, int64_t now)
 			sky_log_set_role(role);
 			d->publish_now = true;
 		}
-		struct sky_desired word = {.target = des.target,
+		struct sky_desired word = {.role = des.role,
+					   .epoch = des.epoch,
+					   .target = des.target,
 					   .valid_ms = des.valid_ms};
 		sky_desired_lease_renew(&d->word, SKY_ACT_CHECKD, &word, now);
 		d->heard_desired = true;
