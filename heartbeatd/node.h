@@ -105,6 +105,11 @@ bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 /* The peer as the state machine sees it at time now. */
 void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);
 
+/* The desired state (publish.c): publish it now, unless heartbeatd's view
+ * cannot be trusted to serve on; note_stall at the start of every turn. */
+void node_publish_desired(struct node *n, int64_t now);
+void node_note_stall(struct node *n, int64_t now);
+
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);
 json_t *node_handle_request(struct node *n, int64_t now, const json_t *req);
