@@ -211,9 +211,10 @@ static const char help_text[] =
 	"       modules and no -m\n"
 	"    3  heartbeatd not reachable: no module or no control socket in "
 	"the\n"
-	"       run directory, or no reply within the timeout; the message "
-	"names\n"
-	"       the socket (see systemctl status skyha-heartbeatd@MODULE)\n"
+	"       run directory, or nothing listening on it (the module is\n"
+	"       stopped on this node: said at once), or no reply within the\n"
+	"       timeout; the message names the socket (see systemctl status\n"
+	"       skyha-heartbeatd@MODULE)\n"
 	"    4  wait timed out; the role this node was in is printed\n"
 	"\n"
 	"ENVIRONMENT\n"
@@ -439,8 +440,25 @@ static void suggest_systemctl(const struct skyctl *ctl)
 }
 
 /*
- * Fail fast when there is no socket to talk to: ZeroMQ would otherwise
- * retry the connection quietly until the reply timeout.
+ * No heartbeatd behind the socket: no socket file, or a file left behind
+ * that refuses connections (ZeroMQ does not always remove it).
+ */
+static int report_stopped(const struct skyctl *ctl, int err)
+{
+	fail("module %s is stopped on this node (heartbeatd is not running)",
+	     ctl->module);
+	if (err == ENOENT)
+		fail("no control socket at %s", ctl->ctl_path);
+	else
+		fail("nothing listens on the control socket %s", ctl->ctl_path);
+	fail("start it with: systemctl start skyha@%s.target", ctl->module);
+	return SKYCTL_EXIT_UNREACHABLE;
+}
+
+/*
+ * Fail fast when there is no socket to talk to, or nothing listens on it:
+ * ZeroMQ would otherwise retry the connection quietly until the reply
+ * timeout, and say nothing about why.
  */
 static int check_socket(const struct skyctl *ctl)
 {
@@ -453,6 +471,8 @@ static int check_socket(const struct skyctl *ctl)
 		err = ENOTSOCK;
 	else if (access(ctl->ctl_path, W_OK) < 0)
 		err = errno;
+	else
+		err = -sky_ctl_probe(ctl->endpoint);
 	if (err == 0)
 		return SKYCTL_EXIT_OK;
 	if (err == EACCES) {
@@ -461,11 +481,10 @@ static int check_socket(const struct skyctl *ctl)
 		     ctl->ctl_path);
 		return SKYCTL_EXIT_UNREACHABLE;
 	}
-	if (err == ENOENT)
-		fail("no control socket at %s", ctl->ctl_path);
-	else
-		fail("cannot use the control socket %s: %s", ctl->ctl_path,
-		     strerror(err));
+	if (err == ENOENT || err == ECONNREFUSED)
+		return report_stopped(ctl, err);
+	fail("cannot use the control socket %s: %s", ctl->ctl_path,
+	     strerror(err));
 	suggest_systemctl(ctl);
 	return SKYCTL_EXIT_UNREACHABLE;
 }
@@ -493,11 +512,16 @@ static int report_call_error(const struct skyctl *ctl, int r,
 
 	switch (r) {
 	case -ETIMEDOUT:
+		/* The socket accepted the connection: something is there. */
 		skyctl_format_duration(timeout_ms, dur, sizeof(dur));
-		fail("no reply from heartbeatd on %s within %s", ctl->endpoint,
-		     dur);
+		fail("heartbeatd on %s accepts connections but did not reply "
+		     "within %s (busy, hung or still starting?)",
+		     ctl->endpoint, dur);
 		suggest_systemctl(ctl);
 		return SKYCTL_EXIT_UNREACHABLE;
+	case -ENOENT:
+	case -ECONNREFUSED:
+		return report_stopped(ctl, -r);
 	case -EBADMSG:
 		fail("heartbeatd on %s sent a reply that is not one JSON "
 		     "object "
@@ -691,8 +715,12 @@ static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
 		call_timeout_ms = left < WAIT_POLL_MS ? WAIT_POLL_MS : left;
 		if (call_timeout_ms > ctl->reply_timeout_ms)
 			call_timeout_ms = ctl->reply_timeout_ms;
-		last_error =
-			request(ctl, "status", false, call_timeout_ms, &reply);
+		/* A stopped module is not asked (ZeroMQ would wait the whole
+		 * call timeout); it may start before the deadline. */
+		last_error = sky_ctl_probe(ctl->endpoint);
+		if (last_error == 0)
+			last_error = request(ctl, "status", false,
+					     call_timeout_ms, &reply);
 		if (last_error == 0) {
 			json_decref(last);
 			last = reply;
@@ -924,7 +952,8 @@ int main(int argc, char **argv)
 	}
 	if (!command)
 		return usage_error("which command? status, swap, prim, second, "
-				   "stop, start or wait ROLE");
+				   "stop, start, resync --discard-local or "
+				   "wait ROLE");
 	status = run_command(&ctl, command, argc - optind - 1,
 			     argv + optind + 1);
 	sky_bus_shutdown();

@@ -1,10 +1,16 @@
 /*
  * control.c - the control socket: status as JSON, and operator commands
- * (docs/protocol.md). Requests are hostile input: every field is checked,
- * and every request gets an answer, an error being a JSON object too.
+ * (docs/protocol.md). Requests are hostile input: every field is checked
+ * (ctl_request_parse, control.h), and every request gets an answer, an
+ * error being a JSON object too.
  */
+#include "control.h"
 #include "node.h"
+#include "util.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static json_t *error_reply(const char *msg)
@@ -173,13 +179,194 @@ json_t *node_status_json(const struct node *n, int64_t now)
 			 "lease_ms", (json_int_t)n->cfg.lease_ms);
 }
 
-static const struct {
-	const char *name;
-	enum sm_command cmd;
-} commands[] = {
-	{"swap", SM_CMD_SWAP},	   {"prim", SM_CMD_PRIM},
-	{"second", SM_CMD_SECOND}, {"stop", SM_CMD_STOP},
-	{"start", SM_CMD_START},   {"failover", SM_CMD_FAILOVER},
+/* --- requests ------------------------------------------------------------ */
+
+static const char *const command_names[CTL_COMMAND_COUNT] = {
+	[CTL_STATUS] = "status",     [CTL_SWAP] = "swap",
+	[CTL_PRIM] = "prim",	     [CTL_SECOND] = "second",
+	[CTL_STOP] = "stop",	     [CTL_START] = "start",
+	[CTL_FAILOVER] = "failover", [CTL_RESYNC] = "resync",
+};
+
+const char *ctl_command_name(enum ctl_command c)
+{
+	return (unsigned)c < CTL_COMMAND_COUNT ? command_names[c] : "?";
+}
+
+/* The fields a request may carry; each command accepts some of them. */
+static const char *const known_fields[] = {"command", "force", "reason",
+					   "discard_local"};
+
+static const char *json_type_word(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* Hostile text echoed in an error or a log line: printable ASCII only,
+ * at most 32 characters. */
+static const char *shown(const char *text, char *buf, size_t size)
+{
+	size_t i = 0;
+	for (; text[i] && i + 1 < size && i < 32; i++) {
+		unsigned char c = (unsigned char)text[i];
+		buf[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t size,
+							const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* An optional boolean field: absent is false. */
+static int get_bool(const json_t *req, const char *key, bool *out, char *err,
+		    size_t size)
+{
+	const json_t *v = json_object_get(req, key);
+	*out = false;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return refuse(err, size, "field '%s' must be true or false",
+			      key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_reason(const json_t *req, struct ctl_request *out, char *err,
+		      size_t size)
+{
+	const json_t *v = json_object_get(req, "reason");
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return refuse(err, size, "field 'reason' must be a string");
+	size_t len = json_string_length(v);
+	if (len > CTL_REASON_MAX)
+		return refuse(err, size,
+			      "field 'reason' is %zu bytes, over the %d-byte "
+			      "limit",
+			      len, CTL_REASON_MAX);
+	const char *text = json_string_value(v);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		out->reason[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	out->reason[len] = '\0';
+	out->has_reason = true;
+	return 0;
+}
+
+static int check_request(const json_t *req, struct ctl_request *out, char *err,
+			 size_t size)
+{
+	const json_t *command = json_object_get(req, "command");
+	const char *key;
+	const json_t *value;
+	char name[40];
+	int r;
+
+	if (!command)
+		return refuse(err, size,
+			      "missing field 'command' (" CTL_COMMAND_LIST ")");
+	if (!json_is_string(command))
+		return refuse(err, size, "field 'command' must be a string");
+	out->command = CTL_COMMAND_COUNT;
+	for (int i = 0; i < CTL_COMMAND_COUNT; i++)
+		if (strcmp(json_string_value(command), command_names[i]) == 0)
+			out->command = (enum ctl_command)i;
+	if (out->command == CTL_COMMAND_COUNT)
+		return refuse(
+			err, size,
+			"unknown command '%s' (" CTL_COMMAND_LIST ")",
+			shown(json_string_value(command), name, sizeof(name)));
+	json_object_foreach((json_t *)req, key, value)
+	{
+		bool known = false;
+		for (size_t i = 0; i < SKY_ARRAY_SIZE(known_fields); i++)
+			known = known || strcmp(key, known_fields[i]) == 0;
+		if (!known)
+			return refuse(err, size,
+				      "unknown field '%s' (the fields: "
+				      "command, force, discard_local, "
+				      "reason)",
+				      shown(key, name, sizeof(name)));
+	}
+	if ((r = get_bool(req, "force", &out->force, err, size)) < 0 ||
+	    (r = get_bool(req, "discard_local", &out->discard_local, err,
+			  size)) < 0 ||
+	    (r = get_reason(req, out, err, size)) < 0)
+		return r;
+	if (out->force && out->command != CTL_PRIM)
+		return refuse(err, size, "field 'force' only applies to prim");
+	if (json_object_get(req, "discard_local") && out->command != CTL_RESYNC)
+		return refuse(err, size,
+			      "field 'discard_local' only applies to resync");
+	if (out->command == CTL_RESYNC && !out->discard_local)
+		return refuse(err, size,
+			      "resync needs \"discard_local\": true");
+	return 0;
+}
+
+int ctl_request_parse(const uint8_t *buf, size_t len, struct ctl_request *out,
+		      char *err, size_t err_size)
+{
+	json_error_t jerr;
+
+	memset(out, 0, sizeof(*out));
+	if (len > SKY_CTL_MSG_MAX) {
+		snprintf(err, err_size,
+			 "request of %zu bytes is over the %d-byte limit", len,
+			 SKY_CTL_MSG_MAX);
+		return -EMSGSIZE;
+	}
+	if (len == 0)
+		return refuse(err, err_size,
+			      "empty request: send one JSON object");
+	/* jansson checks the UTF-8 and refuses \u0000 in strings. */
+	json_t *req = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
+				 &jerr);
+	if (!req)
+		return refuse(err, err_size,
+			      "request is not JSON: %.80s (at byte %d)",
+			      jerr.text, jerr.position);
+	int r = json_is_object(req)
+			? check_request(req, out, err, err_size)
+			: refuse(err, err_size,
+				 "request must be a JSON object, not %s",
+				 json_type_word(req));
+	json_decref(req);
+	return r;
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+static const enum sm_command sm_commands[CTL_COMMAND_COUNT] = {
+	[CTL_SWAP] = SM_CMD_SWAP,     [CTL_PRIM] = SM_CMD_PRIM,
+	[CTL_SECOND] = SM_CMD_SECOND, [CTL_STOP] = SM_CMD_STOP,
+	[CTL_START] = SM_CMD_START,   [CTL_FAILOVER] = SM_CMD_FAILOVER,
 };
 
 /*
@@ -187,13 +374,8 @@ static const struct {
  * changes and takes a full copy from the peer. Never on a serving node:
  * its copy is the one the application uses.
  */
-static json_t *resync_request(struct node *n, int64_t now, const json_t *req)
+static json_t *resync_request(struct node *n, int64_t now)
 {
-	json_t *discard = json_object_get(req, "discard_local");
-	if (!json_is_true(discard)) {
-		n->ctl_bad_requests++;
-		return error_reply("resync needs \"discard_local\": true");
-	}
 	if (sky_role_serves(n->sm.role)) {
 		log_notice("operator: resync --discard-local -> refused: this "
 			   "node serves");
@@ -211,57 +393,74 @@ static json_t *resync_request(struct node *n, int64_t now, const json_t *req)
 			 "a full copy from the peer");
 }
 
-json_t *node_handle_request(struct node *n, int64_t now, const json_t *req)
+json_t *node_handle_request(struct node *n, int64_t now,
+			    const struct ctl_request *req)
 {
-	const char *name = json_string_value(json_object_get(req, "command"));
-	json_t *force = json_object_get(req, "force");
 	char msg[256];
 	struct sm_peer peer;
+	const char *name = ctl_command_name(req->command);
 
-	if (!name) {
-		n->ctl_bad_requests++;
-		return error_reply("missing \"command\" (status, swap, prim, "
-				   "second, stop, start, failover, resync)");
-	}
-	if (force && !json_is_boolean(force)) {
-		n->ctl_bad_requests++;
-		return error_reply("\"force\" must be true or false");
-	}
-	if (strcmp(name, "status") == 0) {
+	if (req->command == CTL_STATUS) {
 		json_t *st = node_status_json(n, now);
 		return json_pack("{s:b,s:o}", "ok", 1, "status", st);
 	}
-	if (strcmp(name, "resync") == 0)
-		return resync_request(n, now, req);
-	for (size_t i = 0; i < SKY_ARRAY_SIZE(commands); i++) {
-		if (strcmp(name, commands[i].name) != 0)
-			continue;
-		if (force && json_is_true(force) &&
-		    commands[i].cmd != SM_CMD_PRIM) {
-			n->ctl_bad_requests++;
-			return error_reply("\"force\" only applies to prim");
-		}
-		node_peer_input(n, now, &peer);
-		int r = sm_command(&n->sm, now, commands[i].cmd,
-				   force && json_is_true(force), &peer, msg,
-				   sizeof(msg));
-		const char *reason =
-			json_string_value(json_object_get(req, "reason"));
-		log_notice("%s: %s%s%s%.160s -> %s%s",
-			   commands[i].cmd == SM_CMD_FAILOVER ? "checkd"
-							      : "operator",
-			   name, force && json_is_true(force) ? " --force" : "",
-			   reason ? ", reason: " : "", reason ? reason : "",
-			   r < 0 ? "refused: " : "", msg);
+	if (req->command == CTL_RESYNC)
+		return resync_request(n, now);
+	enum sm_command cmd = sm_commands[req->command];
+	node_peer_input(n, now, &peer);
+	int r = sm_command(&n->sm, now, cmd, req->force, &peer, msg,
+			   sizeof(msg));
+	log_notice("%s: %s%s%s%.160s -> %s%s",
+		   cmd == SM_CMD_FAILOVER ? "checkd" : "operator", name,
+		   req->force ? " --force" : "",
+		   req->has_reason ? ", reason: " : "", req->reason,
+		   r < 0 ? "refused: " : "", msg);
+	if (r < 0)
+		return error_reply(msg);
+	n->publish_now = true;
+	return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
+}
+
+/*
+ * Answer every request waiting on the control socket (a bounded batch per
+ * turn of the loop: the socket is edge-triggered, and zmq_poll comes back
+ * at once while more are queued). A bad one is answered with its error,
+ * counted and logged at most once a second.
+ */
+void node_ctl_serve(struct node *n, int64_t now)
+{
+	uint8_t body[SKY_CTL_MSG_MAX];
+	struct sky_ctl_received rx;
+	struct ctl_request req;
+	char err[256];
+
+	for (int budget = 64; budget > 0; budget--) {
+		int r = sky_ctl_recv(n->ctl, body, sizeof(body), &rx);
+		json_t *reply;
+
 		if (r < 0)
-			return error_reply(msg);
-		n->publish_now = true;
-		return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
+			return;
+		if (rx.body_frames != 1) {
+			snprintf(err, sizeof(err),
+				 "request of %zu frames: send one JSON "
+				 "object in one frame",
+				 rx.body_frames);
+			r = -EINVAL;
+		} else {
+			r = ctl_request_parse(body, rx.len, &req, err,
+					      sizeof(err));
+		}
+		if (r < 0) {
+			n->ctl_bad_requests++;
+			sky_log_ratelimited(&n->rl_ctl, LOG_WARNING,
+					    "control request refused: %s", err);
+			reply = error_reply(err);
+		} else {
+			reply = node_handle_request(n, now, &req);
+		}
+		if (!reply || sky_ctl_reply(n->ctl, &rx.peer, reply) < 0)
+			sky_log_ratelimited(&n->rl_ctl, LOG_ERR,
+					    "cannot send the control reply");
+		json_decref(reply);
 	}
-	n->ctl_bad_requests++;
-	snprintf(msg, sizeof(msg),
-		 "unknown command '%.32s' (status, swap, "
-		 "prim, second, stop, start, failover)",
-		 name);
-	return error_reply(msg);
 }

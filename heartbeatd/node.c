@@ -5,6 +5,7 @@
  * publishes the desired state and status.
  */
 #include "node.h"
+#include "actual.h"
 #include "notify.h"
 
 #include <errno.h>
@@ -295,6 +296,15 @@ static void copy_counter(json_t *to, const json_t *from, const char *key)
 				    json_integer(json_integer_value(v)));
 }
 
+static uint64_t json_uint_or(const json_t *msg, const char *key,
+			     uint64_t otherwise)
+{
+	json_t *v = json_object_get(msg, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return otherwise;
+	return (uint64_t)json_integer_value(v);
+}
+
 void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 {
 	static const char *const counters[] = {
@@ -322,6 +332,14 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 		    sizeof(r->sync));
 	r->peer_connected =
 		json_is_true(json_object_get(msg, "peer_connected"));
+	/* Absent or mistyped: 0, which never makes a copy complete and
+	 * never lets the primary ack alone without a new generation...
+	 * except generation_sent, where "unknown" must count as high. */
+	r->peer_receiving =
+		json_is_true(json_object_get(msg, "peer_receiving"));
+	r->generation = json_uint_or(msg, "generation", 0);
+	r->generation_sent = json_uint_or(msg, "generation_sent", UINT64_MAX);
+	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
 	static const char *const replicd_counters[] = {
 		"rejected_frames", "rejected_handshakes", "apply_errors",
 		"record_entries",  "changes_not_sent",	  "record_damaged",
@@ -360,6 +378,21 @@ bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 	       r->data == SKY_REPLICA_UPTODATE;
 }
 
+void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
+			 int64_t now, struct sm *sm)
+{
+	bool fresh = r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
+		     r->epoch == epoch;
+	bool primary = fresh && strcmp(r->state, "primary") == 0;
+
+	sm->replica_generation =
+		node_replica_uptodate(r, epoch, now) ? r->generation : 0;
+	/* Not heard (yet) as primary of this epoch: its link may be down. */
+	sm->replica_link_down = !primary || !r->peer_receiving;
+	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
+	sm->replica_generation_sent = primary ? r->generation_sent : UINT64_MAX;
+}
+
 static void on_actual(struct node *n, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX];
@@ -376,25 +409,31 @@ static void on_actual(struct node *n, int64_t now)
 					    "dropped a malformed bus message");
 			continue;
 		}
-		const char *daemon =
-			json_string_value(json_object_get(msg, "daemon"));
-		const char *state =
-			json_string_value(json_object_get(msg, "state"));
-		const char *reason =
-			json_string_value(json_object_get(msg, "reason"));
+		/* Every field used below was type-checked by actual_check. */
+		enum sky_actuator which;
+		char why[160];
+		r = actual_check(topic, msg, n->cfg.module, n->self->name,
+				 &which, why, sizeof(why));
+		const char *daemon = sky_actuator_name(which);
 		json_t *epoch = json_object_get(msg, "epoch");
-		if (!daemon || !state || !json_is_integer(epoch) ||
-		    json_integer_value(epoch) < 0 ||
-		    orch_actual(&n->orch, daemon, state,
-				(uint64_t)json_integer_value(epoch), reason,
-				now) < 0) {
+		if (r == 0 &&
+		    orch_actual(
+			    &n->orch, daemon,
+			    json_string_value(json_object_get(msg, "state")),
+			    (uint64_t)json_integer_value(epoch),
+			    json_string_value(json_object_get(msg, "reason")),
+			    now) < 0) {
+			snprintf(why, sizeof(why),
+				 "%s is not in transitions.order", daemon);
+			r = -EINVAL;
+		}
+		if (r < 0) {
 			n->bus_bad_messages++;
 			sky_log_ratelimited(
 				&n->rl_bus, LOG_WARNING,
-				"dropped bus message on topic %.64s: "
-				"missing daemon/state/epoch or "
-				"unknown daemon",
-				topic);
+				"dropped a bus message%s%s: %s",
+				which < SKY_ACT_COUNT ? " from " : "",
+				which < SKY_ACT_COUNT ? daemon : "", why);
 		} else if (strcmp(daemon, "replicd") == 0) {
 			/* replicd's words decide promotions: kept checked,
 			 * field by field, rather than as a raw detail. */
@@ -421,32 +460,6 @@ static void on_subscriber(struct node *n)
 		if (len >= 1 && sub[0] == 1)
 			n->publish_now = true;
 	}
-}
-
-static void on_ctl(struct node *n, int64_t now)
-{
-	json_t *req = NULL, *reply;
-	int r = sky_bus_recv(n->ctl, NULL, 0, SKY_CTL_MSG_MAX, &req);
-
-	if (r == -EAGAIN)
-		return;
-	if (r < 0) {
-		n->ctl_bad_requests++;
-		sky_log_ratelimited(&n->rl_ctl, LOG_WARNING,
-				    "control request is not a JSON object of "
-				    "at most %d bytes",
-				    SKY_CTL_MSG_MAX);
-		reply = json_pack(
-			"{s:b,s:s}", "ok", 0, "error",
-			"request must be one JSON object, at most 4096 bytes");
-	} else {
-		reply = node_handle_request(n, now, req);
-		json_decref(req);
-	}
-	/* REP must answer every request, or the socket wedges. */
-	if (!reply || sky_bus_send_json(n->ctl, reply) < 0)
-		log_error("cannot send the control reply");
-	json_decref(reply);
 }
 
 static void publish(struct node *n, int64_t now)
@@ -535,7 +548,17 @@ static void tick(struct node *n, int64_t now)
 	node_peer_input(n, now, &peer);
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
+	node_replica_inputs(&n->replica, n->sm.epoch, now, &n->sm);
+	bool ack_alone_was = n->sm.ack_alone;
+	uint64_t generation_was = n->sm.generation;
 	sm_step(&n->sm, now, &peer, &n->witness_view);
+	if (n->sm.ack_alone != ack_alone_was ||
+	    n->sm.generation != generation_was)
+		n->publish_now = true; /* replicd waits for this word */
+	if (n->sm.note_changed) {
+		n->sm.note_changed = false;
+		log_notice("%s", n->sm.note);
+	}
 	if (n->sm.dirty)
 		save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {
@@ -600,22 +623,21 @@ static int open_bus(struct node *n)
 	} eps[] = {
 		{SKY_EP_DESIRED, ZMQ_XPUB, &n->pub},
 		{SKY_EP_ACTUAL, ZMQ_SUB, &n->sub},
-		{SKY_EP_CTL, ZMQ_REP, &n->ctl},
+		{SKY_EP_CTL, ZMQ_ROUTER, &n->ctl},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(eps); i++) {
 		r = sky_bus_endpoint(ep, sizeof(ep), n->run_dir, n->cfg.module,
 				     eps[i].name);
 		if (r < 0)
 			return r;
-		fd = eps[i].type == ZMQ_REP ? sky_listen_fd("ctl") : -ENOENT;
-		if (fd >= 0) {
-			r = sky_bus_open_fd(eps[i].type, ep, fd, eps[i].sock);
-		} else {
-			/* A socket file left by a killed daemon would refuse
-			 * the bind; nothing else may own our run dir. */
+		bool ctl = eps[i].sock == &n->ctl;
+		fd = ctl ? sky_listen_fd("ctl") : -ENOENT;
+		/* A socket file left by a killed daemon would refuse the
+		 * bind; nothing else may own our run dir. */
+		if (fd < 0)
 			unlink(ep + strlen("ipc://"));
-			r = sky_bus_open(eps[i].type, ep, true, eps[i].sock);
-		}
+		r = ctl ? sky_ctl_listen(ep, fd, eps[i].sock)
+			: sky_bus_open(eps[i].type, ep, true, eps[i].sock);
 		if (r < 0) {
 			log_error("cannot bind %s: %s", ep, zmq_strerror(-r));
 			return r;
@@ -777,7 +799,7 @@ int node_run(struct node *n)
 				drain_udp(n, items[i].fd, net_of[i], now);
 		/* ZeroMQ sockets are edge-triggered: always drain fully. */
 		on_actual(n, now);
-		on_ctl(n, now);
+		node_ctl_serve(n, now);
 		on_subscriber(n);
 		tick(n, now);
 	}

@@ -6,6 +6,7 @@
 #define SKYHA_NODE_H
 
 #include "config.h"
+#include "control.h"
 #include "lease.h"
 #include "log.h"
 #include "net.h"
@@ -37,6 +38,10 @@ struct node_replica {
 	enum sky_replica data;
 	char sync[16];
 	bool peer_connected;
+	bool peer_receiving;	  /* primary: changes reach the peer live */
+	uint64_t generation;	  /* secondary: its copy is complete at */
+	uint64_t generation_sent; /* primary: the peer may have been told */
+	uint64_t writers_waiting; /* primary: writers the peer lacks */
 	json_t *resync;	  /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
 };
@@ -76,7 +81,7 @@ struct node {
 
 	int64_t next_heartbeat_ms;
 	int64_t next_publish_ms;
-	/* The desired state's validity (node.c, desired_valid_ms): the last
+	/* The desired state's validity (publish.c): the last
 	 * turn of the loop, and after a stall of heartbeatd itself, until
 	 * when a serving desired state is held back. */
 	int64_t last_tick_ms, hold_serving_until_ms;
@@ -99,6 +104,9 @@ void node_close(struct node *n);
 void node_replica_update(struct node_replica *r, const json_t *msg,
 			 int64_t now);
 /* Does replicd say this node's copy is complete, for this epoch? */
+/* The sm's replica_* inputs (state.h) from replicd's last word. */
+void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
+			 int64_t now, struct sm *sm);
 bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 			   int64_t now);
 
@@ -112,6 +120,10 @@ void node_note_stall(struct node *n, int64_t now);
 
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);
-json_t *node_handle_request(struct node *n, int64_t now, const json_t *req);
+/* Carry out a request ctl_request_parse() accepted; the reply to send. */
+json_t *node_handle_request(struct node *n, int64_t now,
+			    const struct ctl_request *req);
+/* Answer every request waiting on the control socket. */
+void node_ctl_serve(struct node *n, int64_t now);
 
 #endif

@@ -28,6 +28,9 @@ static json_t *desired_json(const struct node *n)
 			      sky_role_name(n->sm.role), "epoch",
 			      (json_int_t)n->sm.epoch, "generation",
 			      (json_int_t)n->sm.generation, "targets", targets);
+	if (d)
+		json_object_set_new(d, "ack_alone",
+				    json_boolean(n->sm.ack_alone));
 	if (d && n->discard_local_until_ms &&
 	    sky_now_ms() < n->discard_local_until_ms)
 		json_object_set_new(d, "discard_local", json_true());

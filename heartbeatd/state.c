@@ -148,13 +148,24 @@ static bool wins_election(const struct sm *sm, int64_t now,
 	int my_pref = preference_rank(sm_heartbeat_flags(sm, now));
 	int peer_pref = preference_rank(p->flags);
 
+	bool my_uptodate = sm->data == SKY_DATA_UPTODATE;
+	bool peer_uptodate = p->data == SKY_DATA_UPTODATE;
+
+	/* A newer generation holds changes the other lacks: not even a
+	 * force beats it (stop that node first to discard them). */
+	if (sm->generation != p->generation) {
+		*why = "newest data generation";
+		return sm->generation > p->generation;
+	}
 	if (my_force != peer_force) {
 		*why = "forced by the operator";
 		return my_force;
 	}
-	if (sm->generation != p->generation) {
-		*why = "newest data generation";
-		return sm->generation > p->generation;
+	/* Same generation: a copy that may miss changes (a secondary that
+	 * went down, one that was resyncing) yields to one that cannot. */
+	if (my_uptodate != peer_uptodate) {
+		*why = "up-to-date data";
+		return my_uptodate;
 	}
 	if (my_pref != peer_pref) {
 		*why = "operator preference";
@@ -275,11 +286,86 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 		      refusal);
 }
 
-/* Is this secondary's copy complete? Without replicd in the transitions,
- * nothing else can tell, and following the primary's generation is all. */
-static bool replica_ok(const struct sm *sm)
+/* Is this secondary's copy complete at the primary's generation? Without
+ * replicd in the transitions nothing else can tell, and following the
+ * primary's generation is all. */
+static bool replica_complete_at(const struct sm *sm, uint64_t generation)
 {
-	return !sm->cfg.replica_gated || sm->replica_uptodate;
+	return !sm->cfg.replica_gated ||
+	       (sm->replica_uptodate && sm->replica_generation == generation);
+}
+
+/*
+ * As SECOND of a serving peer: follow its epoch; take its generation only
+ * once the copy is complete at it (never at the start of a resync, never
+ * from a heartbeat alone), so a half-resynced copy keeps its older
+ * generation and loses every election to the copy it came from.
+ */
+static void follow_primary(struct sm *sm, const struct sm_peer *p)
+{
+	bool complete = replica_complete_at(sm, p->generation);
+	if (p->epoch != sm->epoch) {
+		sm->epoch = p->epoch;
+		sm->dirty = true;
+	}
+	if (complete && sm->generation != p->generation) {
+		sm->generation = p->generation;
+		sm->dirty = true;
+	}
+	sm->in_sync = complete && sm->generation == p->generation;
+}
+
+/*
+ * PRIM with the peer up but the replication link down: before replicd
+ * acknowledges a change the peer lacks, this node must hold a newer
+ * generation than any the peer can hold (its own, and any replicd may
+ * have told it), persisted: then no election prefers the peer's copy.
+ * Asked only while writers wait, so a short outage costs no generation.
+ */
+static void degraded_generation(struct sm *sm, int64_t now,
+				const struct sm_peer *p, struct sm_witness *w)
+{
+	uint64_t need = max_u64(p->generation, sm->replica_generation_sent);
+
+	if (!sm->cfg.replica_gated || !sm->replica_link_down ||
+	    sm->generation > need || !sm->replica_writers_waiting) {
+		sm->want_new_generation = false;
+		return;
+	}
+	if (new_generation_ready(sm, now, w)) {
+		/* Above what the peer may hold (a witness grant always is:
+		 * it granted the peer's generation too). */
+		if (sm->generation <= need)
+			sm->generation = need + 1;
+		snprintf(sm->note, sizeof(sm->note),
+			 "replication link to %s down: data generation %llu "
+			 "started; changes are acknowledged here alone",
+			 sm->cfg.peer, (unsigned long long)sm->generation);
+		sm->note_changed = true;
+		return;
+	}
+	char refusal[160];
+	waiting(sm,
+		"replication link to %s down: writers wait for a new data "
+		"generation (%s)",
+		sm->cfg.peer,
+		sm->cfg.witness_quorum
+			? witness_refusal(sm, w, refusal, sizeof(refusal))
+			: "starting it");
+}
+
+/* May replicd acknowledge a change the peer lacks? (state.h) */
+static bool may_ack_alone(const struct sm *sm, const struct sm_peer *p)
+{
+	if (sm->role == SKY_ROLE_ALONE)
+		return true;
+	if (sm->role != SKY_ROLE_PRIM || !sm->cfg.replica_gated || !p->visible)
+		return false;
+	if (sm->generation <= max_u64(p->generation, sm->replica_generation_sent))
+		return false;
+	/* The witness granted it (it refuses older data to the peer), or
+	 * the peer's heartbeat shows it knows its copy is behind. */
+	return sm->cfg.witness_quorum || p->data != SKY_DATA_UPTODATE;
 }
 
 static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
@@ -300,7 +386,7 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 				sm->cfg.peer, why);
 		return;
 	}
-	sm->want_new_generation = false;
+	degraded_generation(sm, now, p, w);
 	if (sky_role_serves(p->role)) {
 		if (!keeps_primary(sm, p)) {
 			sm->no_primary_until_ms =
@@ -366,16 +452,10 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	sm->takeover_since_ms = 0;
 	if (sky_role_serves(p->role)) {
 		sm->handover = false;
-		if (p->generation != sm->generation || p->epoch != sm->epoch) {
-			sm->generation = p->generation;
-			sm->epoch = p->epoch;
-			sm->dirty = true;
-		}
-		/* In sync once it follows the primary's generation and,
-		 * with replicd in the transitions, replicd says its copy
-		 * has every change (not during a resync, not after a
+		/* In sync once replicd says the copy has every change at the
+		 * primary's generation (not during a resync, not after a
 		 * restart that lost track of what it missed). */
-		sm->in_sync = replica_ok(sm);
+		follow_primary(sm, p);
 		if (sm->swap_requested &&
 		    now - sm->swap_requested_at_ms >
 			    sm->cfg.swap_request_expires_ms)
@@ -393,8 +473,45 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      sm->cfg.peer);
 		return;
 	}
+	/* The primary stopped serving in view: an in-sync copy has every
+	 * change it acknowledged, and may say so in the next election. */
+	if (sm->in_sync) {
+		sm->data = SKY_DATA_UPTODATE;
+		sm->dirty = true;
+	}
 	enter(sm, now, SKY_ROLE_WAIT, "%s is no longer primary (%s)",
 	      sm->cfg.peer, sky_role_name(p->role));
+}
+
+/*
+ * An election is decided on what each node last heard of the other: a
+ * heartbeat lost at the wrong moment (an operator's force, a preference)
+ * can make both think they won. With a witness, the winner takes the
+ * lease before it serves, so two winners never both serve. A witness that
+ * does not answer at all within lease_ms + the peer timeout leaves the
+ * peer's word as the quorum, as before.
+ */
+static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
+			   const char *why)
+{
+	if (!sm->cfg.witness_quorum || w->lease_valid)
+		return true;
+	if (!sm->want_election_lease_was) {
+		sm->election_lease_since_ms = now;
+		w->answered = false;
+	}
+	sm->want_election_lease = true;
+	bool refused = w->answered && (w->last_answer == LEASE_HELD_BY_OTHER ||
+				       w->last_answer == LEASE_OUTDATED);
+	if (!refused && now - sm->election_lease_since_ms >
+				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
+		return true;
+	char refusal[160];
+	waiting(sm, "elected primary with %s up (%s): taking the witness lease "
+		    "first (%s)",
+		sm->cfg.peer, why, witness_refusal(sm, w, refusal,
+						    sizeof(refusal)));
+	return false;
 }
 
 static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
@@ -413,10 +530,8 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				(unsigned long long)sm->generation);
 			return;
 		}
-		sm->generation = p->generation;
-		sm->epoch = p->epoch;
 		enter(sm, now, SKY_ROLE_SECOND, "%s is primary", sm->cfg.peer);
-		sm->in_sync = replica_ok(sm);
+		follow_primary(sm, p);
 		return;
 	}
 	if (p->visible && p->role != SKY_ROLE_STOP) {
@@ -441,6 +556,8 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				(long long)(sm->no_primary_until_ms - now));
 			return;
 		}
+		if (!election_lease(sm, now, w, why))
+			return;
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
 		enter(sm, now, SKY_ROLE_PRIM, "elected primary with %s up (%s)",
 		      sm->cfg.peer, why);
@@ -488,6 +605,8 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	const char *via;
 
 	sm->waiting_for[0] = '\0';
+	sm->want_election_lease_was = sm->want_election_lease;
+	sm->want_election_lease = false;
 	if (sm->role == SKY_ROLE_STOP) {
 		sm->want_lease = false;
 		return;
@@ -515,8 +634,11 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	}
 	/* The primary holds the lease even with the peer up, so that after
 	 * a partition it keeps serving and the secondary is refused. */
-	sm->want_lease = sm->cfg.witness_quorum &&
-			 (sky_role_serves(sm->role) || sm->want_new_generation);
+	sm->want_lease =
+		sm->cfg.witness_quorum &&
+		(sky_role_serves(sm->role) || sm->want_new_generation ||
+		 sm->want_election_lease);
+	sm->ack_alone = may_ack_alone(sm, peer);
 }
 
 void sm_fail(struct sm *sm, int64_t now, const char *reason)

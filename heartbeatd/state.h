@@ -16,7 +16,13 @@
  *  - Serving alone starts a new data generation first (granted by the
  *    witness), so a node that missed it can never claim to be newest.
  *  - With both nodes up, one deterministic election (forced, generation,
- *    operator preference, default primary, name) picks the primary.
+ *    data state, operator preference, default primary, name) picks the
+ *    primary; a forced node never beats a visible peer with newer data.
+ *  - Generations order copies (docs/architecture.md, "Data generations"):
+ *    a node that acknowledges a change its peer lacks holds a newer
+ *    generation first (ALONE, or PRIM with the replication link down),
+ *    and a SECOND adopts the primary's generation only once its replicd
+ *    says its copy is complete at exactly that generation.
  */
 #ifndef SKYHA_STATE_H
 #define SKYHA_STATE_H
@@ -83,6 +89,25 @@ struct sm {
 	bool in_sync; /* as SECOND: same generation as primary, and (when
 			 gated) replicd says the copy is up to date */
 	bool replica_uptodate; /* input: replicd's word, set before sm_step */
+	/*
+	 * Inputs from this node's replicd, set before sm_step (all false/0
+	 * when not gated). As secondary: the generation its copy is complete
+	 * at (0: none); a SECOND adopts the primary's generation only when
+	 * they match. As primary: the link to the peer's replicd is down, and
+	 * writers wait because the peer lacks their change; generation_sent
+	 * is the newest generation the peer may have been told it holds.
+	 */
+	uint64_t replica_generation;
+	bool replica_link_down;
+	bool replica_writers_waiting;
+	uint64_t replica_generation_sent;
+	/*
+	 * Output: replicd may acknowledge changes the peer lacks: ALONE, or
+	 * PRIM holding a generation newer than any the peer can hold (a
+	 * witness granted it, or the peer's heartbeat shows it knows it is
+	 * behind). Published in the desired state as "ack_alone".
+	 */
+	bool ack_alone;
 	enum sm_preference preference;
 	bool forced;
 	bool swap_requested;
@@ -90,6 +115,9 @@ struct sm {
 	bool handover;		     /* handing the primary role to the peer */
 	bool want_lease;	     /* witness client keeps a lease */
 	bool want_new_generation;    /* ... and asks for a new generation */
+	bool want_election_lease;    /* ... won an election: lease first */
+	bool want_election_lease_was;
+	int64_t election_lease_since_ms;
 	int64_t takeover_since_ms;   /* first try of the current takeover */
 	int64_t no_primary_until_ms; /* hold-down after a failed transition */
 
@@ -100,6 +128,10 @@ struct sm {
 	int64_t changed_at_ms;
 	/* A non-transition condition worth showing (why still WAIT). */
 	char waiting_for[192];
+	/* A decision that is no role change (a new generation while PRIM),
+	 * for the log; note_changed is set by sm_step, the caller clears. */
+	char note[192];
+	bool note_changed;
 };
 
 /* Start in WAIT (or STOP if the operator had stopped it). */

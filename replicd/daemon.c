@@ -262,13 +262,14 @@ static void drop_conn(struct replicd *d, struct replicd_conn **cp,
 			 why);
 		if (c->client) {
 			replicd_repl_set_connected(&d->repl, false);
-			/* The peer's replicd calls its copy outdated
-			 * timeout_ms after its last frame from us; ours from
-			 * it came no earlier than that frame was sent. */
-			replicd_repl_set_degraded_ok_at(
-				&d->repl,
-				c->last_rx_ms +
-					3 * (int64_t)d->set->timeout_ms);
+			if (d->standalone)
+				/* No heartbeatd: the peer's replicd calls its
+				 * copy outdated timeout_ms after our last
+				 * frame, which came no later than this. */
+				replicd_repl_set_degraded_ok_at(
+					&d->repl,
+					c->last_rx_ms +
+						3 * (int64_t)d->set->timeout_ms);
 			free_inflight(d);
 			end_peer_session(d);
 		} else {
@@ -442,6 +443,43 @@ static void send_sync(struct replicd *d, uint32_t flags)
 		drop_conn(d, &d->conn, "cannot queue a sync message");
 }
 
+/*
+ * May a change the peer lacks be acknowledged? Only while heartbeatd says
+ * so (ALONE, or PRIM with this link down) and its generation is newer than
+ * any this node may have told the peer its copy is complete at: then the
+ * peer, with an older generation, can never be preferred to this copy.
+ */
+static void update_alone_ok(struct replicd *d)
+{
+	bool ok = d->target == RT_PRIMARY && !d->standalone && d->ack_alone &&
+		  d->have_generation && d->generation > d->generation_sent;
+	if (!d->standalone)
+		replicd_repl_set_alone(&d->repl, ok);
+}
+
+/* Primary: the peer is in sync; tell it at which generation. */
+static void send_generation(struct replicd *d)
+{
+	if (d->psync != PS_INSYNC || !d->conn || !d->have_generation)
+		return;
+	struct replicd_op op = {.type = ROP_GENERATION,
+				.offset = d->generation};
+	/* Counted as told before it is sent: it may arrive. */
+	if (d->generation > d->generation_sent)
+		d->generation_sent = d->generation;
+	update_alone_ok(d);
+	if (send_op(d->conn, &op) < 0)
+		drop_conn(d, &d->conn, "cannot queue a generation message");
+}
+
+/* Primary: the current session has brought the peer in sync. */
+static void peer_in_sync(struct replicd *d)
+{
+	d->psync = PS_INSYNC;
+	replicd_repl_set_insync(&d->repl);
+	send_generation(d);
+}
+
 static bool has_changes(const struct replicd_track_entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -491,7 +529,7 @@ static void decide(struct replicd *d, uint32_t flags)
 		free_peer_record(d);
 		send_sync(d, ROP_SYNC_INSYNC);
 		replicd_repl_set_connected(&d->repl, true);
-		d->psync = PS_INSYNC;
+		peer_in_sync(d);
 		d->next_flush_ms = sky_now_ms() + 2000;
 		log_notice("peer %s is in sync: nothing changed on either "
 			   "side",
@@ -603,7 +641,7 @@ static void on_ack(struct replicd *d, uint64_t seq)
 		d->rsi.ended_ms = now;
 		d->rsi.wire_bytes = d->conn->bytes_sent - d->rsi.wire_start;
 		send_sync(d, ROP_SYNC_INSYNC);
-		d->psync = PS_INSYNC;
+		peer_in_sync(d);
 		log_notice("resync to %s done: %llu file bytes in %llu zones, "
 			   "%llu bytes on the wire, %.3f s",
 			   d->peer->name,
@@ -711,11 +749,13 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 			return;
 		}
 		d->diverged = false;
+		d->synced_generation = 0;
 		log_notice("describing this copy by its hashes for %s",
 			   d->peer->name);
 	} else if (op->flags & ROP_SYNC_DIVERGED) {
 		d->diverged = true;
 		d->sec_resyncing = false;
+		d->synced_generation = 0;
 		log_error("primary %s refuses to resync: this node "
 			  "acknowledged changes it never got (both served "
 			  "alone); `skyctl resync --discard-local` here drops "
@@ -730,10 +770,12 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 		d->diverged = false;
 		d->sec_resyncing = true;
 		d->data = SKY_REPLICA_INCONSISTENT;
+		d->synced_generation = 0;
 	} else if (op->flags & ROP_SYNC_INSYNC) {
 		d->diverged = false;
 		d->sec_resyncing = false;
 		d->data = SKY_REPLICA_UPTODATE;
+		d->synced_generation = 0; /* the generation message follows */
 		d->apply_errors = 0;
 		/* Everything in our record is on both sides now. */
 		int r = replicd_track_reset(d->track, UINT64_MAX);
@@ -790,6 +832,22 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		else {
 			replicd_applier_drain(&d->applier);
 			on_sync(d, op);
+		}
+		free(job);
+		return r;
+	}
+	if (op->type == ROP_GENERATION) {
+		if (d->target != RT_SECONDARY)
+			r = -EROFS;
+		else if (d->data != SKY_REPLICA_UPTODATE || d->sec_resyncing ||
+			 d->diverged)
+			r = -EPROTO; /* only ever sent to an in-sync copy */
+		else if (op->offset != d->synced_generation) {
+			d->synced_generation = op->offset;
+			log_info("this copy is complete at data generation "
+				 "%llu",
+				 (unsigned long long)op->offset);
+			d->changed = true;
 		}
 		free(job);
 		return r;
@@ -1071,9 +1129,10 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 		/* heartbeatd promotes only the newest data. */
 		d->data = SKY_REPLICA_UPTODATE;
 		d->diverged = false;
-		replicd_repl_set_degraded_ok_at(
-			&d->repl,
-			sky_now_ms() + 3 * (int64_t)d->set->timeout_ms);
+		if (d->standalone)
+			replicd_repl_set_degraded_ok_at(
+				&d->repl,
+				sky_now_ms() + 3 * (int64_t)d->set->timeout_ms);
 	} else if (t == RT_SECONDARY && d->target == RT_PRIMARY) {
 		/* A handover: we had everything; the new primary says
 		 * whether we still do once it connects. */
@@ -1083,7 +1142,27 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	d->epoch = epoch;
 	d->next_connect_ms = 0;
 	sky_log_set_role(target_name(t));
+	update_alone_ok(d);
 	d->changed = true;
+}
+
+/* heartbeatd's generation and its word on acknowledging alone. */
+static void on_generation(struct replicd *d, uint64_t generation,
+			  bool ack_alone)
+{
+	if (!d->have_generation) {
+		/* A restart forgot what the peer was told: assume it was
+		 * told the current generation. */
+		d->have_generation = true;
+		d->generation_sent = generation;
+	}
+	bool changed = generation != d->generation;
+	d->generation = generation;
+	d->ack_alone = ack_alone;
+	if (changed && d->target == RT_PRIMARY)
+		send_generation(d); /* still in sync: a new generation */
+	update_alone_ok(d);
+	d->changed |= changed;
 }
 
 static void on_desired(struct replicd *d)
@@ -1115,13 +1194,24 @@ static void on_desired(struct replicd *d)
 		else if (ok && des.target &&
 			 strcmp(des.target, "secondary") == 0)
 			target = RT_SECONDARY;
+		json_t *gen = json_object_get(msg, "generation");
+		json_t *ack_alone = json_object_get(msg, "ack_alone");
+		if (ok && (!json_is_integer(gen) ||
+			   json_integer_value(gen) < 0 ||
+			   (ack_alone && !json_is_boolean(ack_alone)))) {
+			ok = false;
+			snprintf(why, sizeof(why),
+				 "'generation' must be an integer >= 0 and "
+				 "'ack_alone' a boolean");
+		}
 		if (ok && !d->standalone) {
 			replicd_fence_heard(&d->fence, &des, sky_now_ms());
 			d->alone = des.role == SKY_ROLE_ALONE;
-			replicd_repl_set_alone(&d->repl, d->alone);
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
 			set_target(d, target, des.epoch);
+			on_generation(d, (uint64_t)json_integer_value(gen),
+				      json_is_true(ack_alone));
 		} else if (!ok) {
 			sky_log_ratelimited(&d->rl_reject, LOG_WARNING,
 					    "dropped a desired state: %s", why);
@@ -1237,7 +1327,9 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 					     : 0));
 	if (!i->started_ms)
 		return json_null();
-	int64_t end = i->active ? now : i->ended_ms;
+	/* A pass being planned has started_ms but is not active yet. */
+	int64_t end = i->active || i->ended_ms < i->started_ms ? now
+							 : i->ended_ms;
 	int64_t ms = end - i->started_ms;
 	uint64_t left = i->bytes_total > i->bytes_done
 				? i->bytes_total - i->bytes_done
@@ -1269,9 +1361,12 @@ static void publish(struct replicd *d, int64_t now, bool force)
 
 	describe(d, &in_sync);
 	const char *state = target_name(d->target);
-	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s", state,
-		 (unsigned long long)d->epoch, d->reason, peer_up(d), in_sync,
-		 d->data, d->sync);
+	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s|%llu|%llu|%d",
+		 state, (unsigned long long)d->epoch, d->reason, peer_up(d),
+		 in_sync, d->data, d->sync,
+		 (unsigned long long)d->synced_generation,
+		 (unsigned long long)d->generation_sent,
+		 replicd_repl_degraded_waiting(&d->repl) > 0);
 	if (!force && !d->changed && strcmp(key, last) == 0 &&
 	    now < d->next_publish_ms)
 		return;
@@ -1312,8 +1407,29 @@ static void publish(struct replicd *d, int64_t now, bool force)
 		(json_int_t)dropped, "record_damaged",
 		(json_int_t)replicd_track_damaged(d->track), "record_complete",
 		replicd_track_complete(d->track));
-	if (obj)
+	if (obj) {
 		json_object_set_new(obj, "resync", resync_json(d, now));
+		/* Generations (bus.h): what heartbeatd decides with. */
+		bool complete = d->target == RT_SECONDARY &&
+				d->data == SKY_REPLICA_UPTODATE;
+		json_object_set_new(
+			obj, "generation",
+			json_integer(complete ? (json_int_t)d->synced_generation
+					      : 0));
+		json_object_set_new(obj, "generation_sent",
+				    json_integer((json_int_t)d->generation_sent));
+		/* Primary: changes go to the peer as they are made (a
+		 * session that is comparing records, or diverged, is up but
+		 * does not receive them). */
+		json_object_set_new(
+			obj, "peer_receiving",
+			json_boolean(d->target == RT_PRIMARY &&
+				     replicd_repl_connected(&d->repl)));
+		json_object_set_new(
+			obj, "writers_waiting",
+			json_integer((json_int_t)replicd_repl_degraded_waiting(
+				&d->repl)));
+	}
 	if (obj && sky_bus_topic(topic, sizeof(topic), d->cfg->module,
 				 "replicd", SKY_KIND_ACTUAL) == 0)
 		sky_bus_publish(d->pub, topic, obj);
@@ -1574,10 +1690,6 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		log_notice("no complete change record in %s: the next resync "
 			   "copies everything",
 			   d->state_dir);
-	/* A peer that was in sync with us stays promotable for a while:
-	 * nothing is acked without it before it cannot be. */
-	replicd_repl_set_degraded_ok_at(
-		&d->repl, sky_now_ms() + 3 * (int64_t)set->timeout_ms);
 	/* Modes and owners arrive exactly as the primary set them. */
 	umask(0);
 	r = replicd_applier_start(&d->applier);

@@ -89,6 +89,20 @@ struct replicd {
 	int64_t next_flush_ms, next_progress_ms, hold_connect_until_ms;
 	struct replicd_resync_info rsi;
 	bool alone; /* heartbeatd's role is ALONE */
+	/*
+	 * Data generations (docs/replication.md, "Generations"). desired:
+	 * heartbeatd's generation and its word that changes the peer lacks
+	 * may be acknowledged (ack_alone). primary: generation_sent, the
+	 * newest generation the peer may have been told its copy is complete
+	 * at; nothing is acked without the peer unless heartbeatd's
+	 * generation is newer. secondary: synced_generation, the generation
+	 * the primary said this copy is complete at (0: not complete).
+	 */
+	uint64_t generation;
+	bool have_generation;
+	bool ack_alone;
+	uint64_t generation_sent;
+	uint64_t synced_generation;
 	/* secondary: what the primary said */
 	bool discard_local; /* desired: drop our alone changes */
 	uint64_t sec_total, sec_done;

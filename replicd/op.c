@@ -79,6 +79,7 @@ static const struct {
 				F_DATA,
 			0},
 	[ROP_HASHES_END] = {"hashes-end", F_NO_DIR, 0},
+	[ROP_GENERATION] = {"generation", F_NO_DIR | F_OFFSET, 0},
 };
 
 const char *replicd_op_name(uint8_t type)

@@ -66,7 +66,12 @@ enum replicd_op_type {
 				  path, mode, uid, gid, offset (size), length
 				  (first zone), data (see manifest.h) */
 	ROP_HASHES_END = 28,   /* secondary -> primary: the manifest is whole */
-	ROP_TYPE_MAX = 28,
+	/* primary -> secondary: offset = the data generation this copy is
+	 * complete at (sent once the peer is in sync, and whenever the
+	 * generation changes while it stays in sync). heartbeatd on the
+	 * secondary adopts the primary's generation only on this word. */
+	ROP_GENERATION = 29,
+	ROP_TYPE_MAX = 29,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */

@@ -18,6 +18,7 @@ int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms)
 	memset(r, 0, sizeof(*r));
 	r->async = async;
 	r->timeout_ms = timeout_ms;
+	r->degraded_ok_at_ms = INT64_MAX; /* never, but --standalone */
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->wake_fd < 0)
 		return -errno;
@@ -144,6 +145,7 @@ int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 		if (replicd_op_changes_data(op->type)) {
 			r->dropped++;
 			t->degraded = !r->async && !r->alone_ok &&
+				      r->insync_gen <= gen &&
 				      sky_now_ms() < r->degraded_ok_at_ms;
 		}
 		pthread_mutex_unlock(&r->lock);
@@ -180,18 +182,53 @@ static struct timespec mono_at(int64_t ms)
 				 .tv_nsec = (ms % 1000) * 1000000L};
 }
 
-/* Not sent to the peer: wait until acknowledging it cannot lose it. */
-static void wait_degraded(struct replicd_repl *r)
+/*
+ * Not sent to the peer: wait until acknowledging it cannot lose it (see
+ * alone_ok in repl.h). A session that merely came back is not enough: the
+ * change reaches the peer with the resync, and is safe once that ends.
+ */
+static void wait_degraded(struct replicd_repl *r, uint64_t link_gen)
 {
+	bool counted = false;
+
 	pthread_mutex_lock(&r->lock);
-	while (!r->stopping && !r->connected && !r->alone_ok) {
+	while (!r->stopping && !r->alone_ok && r->insync_gen <= link_gen) {
 		int64_t at = r->degraded_ok_at_ms;
 		if (sky_now_ms() >= at)
 			break;
-		struct timespec ts = mono_at(at);
+		if (!counted) {
+			/* The loop publishes it: heartbeatd starts a new
+			 * generation for writers that wait. */
+			counted = true;
+			r->degraded_waiting++;
+			wake(r);
+		}
+		struct timespec ts = mono_at(at < sky_now_ms() + 1000
+						     ? at
+						     : sky_now_ms() + 1000);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
+	if (counted) {
+		r->degraded_waiting--;
+		wake(r);
+	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+void replicd_repl_set_insync(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->insync_gen = r->link_gen + 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t replicd_repl_degraded_waiting(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	uint64_t n = r->degraded_waiting;
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 void replicd_repl_set_alone(struct replicd_repl *r, bool alone)
@@ -213,9 +250,10 @@ void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms)
 void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 {
 	struct timespec deadline;
+	bool acked;
 
 	if (t->degraded) {
-		wait_degraded(r);
+		wait_degraded(r, t->gen);
 		return;
 	}
 	if (!t->wait)
@@ -235,14 +273,18 @@ void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 			if (r->connected && r->link_gen == t->gen &&
 			    r->acked_seq < t->seq) {
 				r->wait_timed_out = true;
-				pthread_mutex_unlock(&r->lock);
 				wake(r);
-				return;
 			}
 			break;
 		}
 	}
+	acked = r->link_gen == t->gen && r->connected &&
+		r->acked_seq >= t->seq;
 	pthread_mutex_unlock(&r->lock);
+	/* Sent, never acked (the session ended or timed out): the peer may
+	 * lack it, as if it had never been sent. */
+	if (!acked)
+		wait_degraded(r, t->gen);
 }
 
 bool replicd_repl_connected(struct replicd_repl *r)

@@ -67,14 +67,19 @@ struct replicd_repl {
 	uint64_t submitted;
 	/*
 	 * Sync mode without a session: may a change be acknowledged that the
-	 * peer never got? Only once heartbeatd says ALONE (the peer is lost
-	 * and a new generation started), or once the peer's replicd must
-	 * have called its own copy outdated (degraded_ok_at_ms, see
-	 * docs/replication.md): until then writers wait, so a secondary that
-	 * heartbeatd could still promote never misses an acked write.
+	 * peer never got? Only once heartbeatd holds a data generation newer
+	 * than any the peer can hold and says so (alone_ok: ALONE, or PRIM
+	 * with the replication link down and a new generation persisted),
+	 * or once a later session brought the peer in sync, change included
+	 * (insync_gen > the ticket's link_gen). Until then writers wait, so
+	 * no node that heartbeatd could promote ever misses an acked write.
+	 * --standalone (no heartbeatd) keeps the old time bound instead:
+	 * degraded_ok_at_ms (INT64_MAX otherwise).
 	 */
 	bool alone_ok;
 	int64_t degraded_ok_at_ms;
+	uint64_t insync_gen;	   /* link_gen + 1 of the last in-sync session */
+	uint64_t degraded_waiting; /* writers waiting for one of those */
 };
 
 struct replicd_ticket {
@@ -107,8 +112,14 @@ void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op);
 
 /* heartbeatd's role is ALONE: acknowledge without the peer at once. */
 void replicd_repl_set_alone(struct replicd_repl *r, bool alone);
-/* Without a session, acknowledge without the peer from then on. */
+/* --standalone only: without a session, acknowledge without the peer
+ * from then on. */
 void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms);
+/* The current session brought the peer in sync: every change made
+ * before it, acked or waiting, is on the peer. */
+void replicd_repl_set_insync(struct replicd_repl *r);
+/* Writers waiting because the peer lacks their change (for the bus). */
+uint64_t replicd_repl_degraded_waiting(struct replicd_repl *r);
 
 /* Is a peer session up (operations are being sent)? */
 bool replicd_repl_connected(struct replicd_repl *r);

@@ -11,6 +11,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static const char *const role_names[SKY_ROLE_COUNT] = {
@@ -191,8 +194,13 @@ static int bus_open(int type, const char *endpoint, bool bind, int use_fd,
 	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
 	if (type == ZMQ_SUB)
 		zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0);
-	if (type == ZMQ_SUB || type == ZMQ_REP) {
+	if (type == ZMQ_SUB || type == ZMQ_REQ) {
+		/* REQ: a reply is a bus-sized object, whoever sends it. */
 		int64_t max = SKY_BUS_MSG_MAX + SKY_TOPIC_MAX;
+		zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+	}
+	if (type == ZMQ_ROUTER) {
+		int64_t max = SKY_CTL_WIRE_MAX;
 		zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max));
 	}
 	if (type == ZMQ_XPUB) {
@@ -322,6 +330,119 @@ int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
 		return -EBADMSG;
 	}
 	*out = obj;
+	return 0;
+}
+
+int sky_ctl_listen(const char *endpoint, int fd, void **out)
+{
+	return bus_open(ZMQ_ROUTER, endpoint, true, fd, out);
+}
+
+/* Keep one envelope frame; false if it cannot be echoed (too many, too long). */
+static bool keep_envelope(struct sky_ctl_peer *peer, zmq_msg_t *frame)
+{
+	size_t len = zmq_msg_size(frame);
+	if (peer->count >= SKY_CTL_ENVELOPE_MAX ||
+	    len > SKY_CTL_ENVELOPE_FRAME_MAX)
+		return false;
+	memcpy(peer->frame[peer->count], zmq_msg_data(frame), len);
+	peer->len[peer->count++] = (uint8_t)len;
+	return true;
+}
+
+int sky_ctl_recv(void *sock, uint8_t *body, size_t size,
+		 struct sky_ctl_received *out)
+{
+	zmq_msg_t frame;
+	size_t before_body = 0, delimiter = 0; /* 0: none (frame 0 is the id) */
+	bool more, echoable;
+
+	out->peer.count = 0;
+	out->body_frames = out->len = out->copied = 0;
+	zmq_msg_init(&frame);
+	if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+		int r = -errno;
+		zmq_msg_close(&frame);
+		return r;
+	}
+	echoable = keep_envelope(&out->peer, &frame); /* the routing id */
+	more = zmq_msg_more(&frame);
+	zmq_msg_close(&frame);
+	/* The rest of a message is there at once: ZeroMQ delivers whole
+	 * messages. Every frame but the last is envelope or extra body. */
+	while (more) {
+		zmq_msg_init(&frame);
+		if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&frame);
+			break;
+		}
+		more = zmq_msg_more(&frame);
+		if (!more) {
+			out->len = zmq_msg_size(&frame);
+			out->copied = out->len < size ? out->len : size;
+			if (out->copied)
+				memcpy(body, zmq_msg_data(&frame), out->copied);
+			out->body_frames = 1;
+		} else {
+			before_body++;
+			if (echoable && !keep_envelope(&out->peer, &frame))
+				echoable = false;
+			if (echoable && zmq_msg_size(&frame) == 0)
+				delimiter = out->peer.count - 1;
+		}
+		zmq_msg_close(&frame);
+	}
+	if (!echoable) {
+		/* Answer what a REQ would accept: its id and a delimiter. */
+		out->peer.count = out->peer.count ? 1 : 0;
+		if (out->peer.count)
+			out->peer.len[out->peer.count++] = 0;
+		out->body_frames += before_body ? before_body : 1;
+		return 0;
+	}
+	/* The envelope ends at the last empty frame; anything between it and
+	 * the last frame is more body, which a request may not have. */
+	out->body_frames += before_body - delimiter;
+	out->peer.count = delimiter + 1;
+	return 0;
+}
+
+int sky_ctl_reply(void *sock, const struct sky_ctl_peer *peer,
+		  const json_t *reply)
+{
+	_cleanup_free_ char *text = json_dumps(reply, JSON_COMPACT);
+	int r = 0;
+
+	if (!text)
+		return -ENOMEM;
+	/* A ROUTER drops a message for a peer that is gone or full, so these
+	 * sends do not block; every part is sent even after a failure, so the
+	 * socket is never left in the middle of a message. */
+	for (size_t i = 0; i < peer->count; i++)
+		if (zmq_send(sock, peer->frame[i], peer->len[i],
+			     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 &&
+		    r == 0)
+			r = -errno;
+	if (zmq_send(sock, text, strlen(text), ZMQ_DONTWAIT) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+int sky_ctl_probe(const char *endpoint)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = endpoint;
+
+	if (strncmp(path, "ipc://", 6) == 0)
+		path += 6;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
 	return 0;
 }
 

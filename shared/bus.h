@@ -18,8 +18,11 @@
  *                                   bytes_sent,ops_pending,rejected_frames,
  *                                   rejected_handshakes,resync:{...}}
  *                                   (see "replicd's actual state" below)
- *   ipc://RUN/MODULE/ctl      REP, bound by heartbeatd (skyctl, scripts)
- *       request  {command: status|swap|prim|second|stop|start, force?: bool}
+ *   ipc://RUN/MODULE/ctl      ROUTER, bound by heartbeatd; clients use REQ
+ *                             (skyctl, scripts), so to them it is REQ/REP
+ *       request  {command: status|swap|prim|second|stop|start|failover|
+ *                 resync, force?: bool (prim), reason?: string,
+ *                 discard_local?: true (resync)}
  *       reply    {ok: true, message?, status?} | {ok: false, error}
  *
  * Every message is two frames: topic, then one JSON object (control: one
@@ -33,6 +36,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Module roles, in the order of the wire encoding. */
 enum sky_role {
@@ -127,7 +131,11 @@ const char *sky_actuator_target(enum sky_actuator a, enum sky_role role);
 
 #define SKY_BUS_MSG_MAX (64 * 1024) /* a bus JSON object */
 #define SKY_CTL_MSG_MAX 4096	    /* a control request */
-#define SKY_TOPIC_MAX	128
+/* The largest frame the control socket reads, so that a request over
+ * SKY_CTL_MSG_MAX still gets its "too large" answer; ZeroMQ closes the
+ * connection of a peer that sends a larger one, unanswered. */
+#define SKY_CTL_WIRE_MAX (16 * 1024 * 1024)
+#define SKY_TOPIC_MAX	 128
 /* An actuator's detail kept in heartbeatd's status: SKY_ACT_COUNT of them
  * and the rest of the status must fit one SKY_BUS_MSG_MAX message. */
 #define SKY_ACTUATOR_DETAIL_MAX (8 * 1024)
@@ -181,6 +189,53 @@ int sky_bus_publish(void *sock, const char *topic, const json_t *obj);
  */
 int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
 		 json_t **out);
+
+/*
+ * The control socket's server side. heartbeatd binds a ROUTER rather than a
+ * REP: a REP serves requests strictly in turn and keeps the routing labels
+ * of the request it is on, so a peer that vanishes or garbles its envelope
+ * can cost another client its reply. With a ROUTER each request carries its
+ * own return address, and the fair queue only ever hands over complete
+ * messages, so no client can hold another up.
+ *
+ * A request as received: the sender's routing id and its envelope (a REQ
+ * sends an empty delimiter frame, with ZMQ_REQ_CORRELATE a request id
+ * before it), echoed on the reply so a REQ accepts it; then its body frames.
+ */
+#define SKY_CTL_ENVELOPE_MAX	   8   /* routing id + envelope frames */
+#define SKY_CTL_ENVELOPE_FRAME_MAX 255 /* ZeroMQ's longest routing id */
+struct sky_ctl_peer {
+	size_t count; /* envelope frames kept, routing id first */
+	uint8_t len[SKY_CTL_ENVELOPE_MAX];
+	uint8_t frame[SKY_CTL_ENVELOPE_MAX][SKY_CTL_ENVELOPE_FRAME_MAX];
+};
+struct sky_ctl_received {
+	struct sky_ctl_peer peer;
+	size_t body_frames; /* 1 in a well-formed request */
+	size_t len;	    /* the body's length: may exceed the buffer */
+	size_t copied;	    /* bytes of the body copied into the buffer */
+};
+/* Open the server socket (bound on fd when fd >= 0: socket activation). */
+int sky_ctl_listen(const char *endpoint, int fd, void **out);
+/*
+ * Take one request without blocking: the envelope into out->peer, the last
+ * frame's first size bytes into body. -EAGAIN: nothing waiting; 0 even for
+ * a malformed request (body_frames != 1, len > size): the caller answers it.
+ */
+int sky_ctl_recv(void *sock, uint8_t *body, size_t size,
+		 struct sky_ctl_received *out);
+/* Answer the request that peer sent (never blocks; a gone peer's answer is
+ * dropped). 0 / -errno. */
+int sky_ctl_reply(void *sock, const struct sky_ctl_peer *peer,
+		  const json_t *reply);
+
+/*
+ * Is anything listening on an ipc:// control endpoint? A plain connect(2)
+ * to the socket file, as ZeroMQ would not say: 0 when it accepts,
+ * -ENOENT (no socket file), -ECONNREFUSED (a file left by a stopped
+ * daemon), or another -errno.
+ */
+int sky_ctl_probe(const char *endpoint);
 
 /* Connect, send one request, wait up to timeout_ms for the reply. */
 int sky_ctl_call(const char *endpoint, const json_t *request, int timeout_ms,

@@ -85,9 +85,12 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 		       SKY_DESIRED_VALID_MAX_MS);
 	out->valid_ms = r == 0 ? (int64_t)v : 0;
 
-	json_t *discard = json_object_get(msg, "discard_local");
-	if (discard && !json_is_boolean(discard))
-		REJECT("discard_local: not a boolean");
+	static const char *const flags[] = {"ack_alone", "discard_local"};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(flags); i++) {
+		json_t *f = json_object_get(msg, flags[i]);
+		if (f && !json_is_boolean(f))
+			REJECT("%s: not a boolean", flags[i]);
+	}
 
 	json_t *targets = json_object_get(msg, "targets");
 	if (!json_is_object(targets))

@@ -3,7 +3,7 @@
  *
  * Every actuator daemon (replicd, vipd, checkd) follows the same message:
  * {module, node, role, epoch, generation, valid_ms, targets:{replicd,vipd,
- * checkd}, discard_local?}. sky_desired_parse() checks the type and range
+ * checkd}, ack_alone?, discard_local?}. sky_desired_parse() checks the type and range
  * of every field (docs/protocol.md) as hostile input and accepts for the
  * actuator's target only the values sky_actuator_target() can produce for
  * it (or null: not asked yet).

@@ -10,11 +10,13 @@ a higher epoch and role PRIM: a receiver that believed any field before rejectin
 packet would then treat node2's real heartbeats as replays and lose its peer.
 """
 
+import json
 import os
 import time
 
 import wire
-from lab import HEARTBEAT_PORT, address, describe
+import zmq
+from lab import HEARTBEAT_PORT, Lab, address, describe, lab_options
 
 TRAFFIC = ("tx", "rx", "tx_errors")  # counters that normal traffic moves
 
@@ -94,3 +96,62 @@ def test_forged_heartbeats_change_no_role_and_are_counted(lab):
         "node2's real heartbeats are counted as replays"
     assert not problems, (f"{len(problems)} of {len(cases)} kinds of forged packet "
                           "miscounted: " + "; ".join(problems))
+
+
+class _VipdOrderLab(Lab):
+    """transitions.order [vipd] and no vipd: only what is published on node1's actual
+    endpoint can tell heartbeatd that vipd is up, and so make node1 serve."""
+
+    def config_text(self, *args, **kwargs):
+        return super().config_text(*args, **kwargs).replace("  order: []",
+                                                            "  order: [vipd]")
+
+
+def _publish_until(lab, pub, msg, done, what, seconds=5.0):
+    """Publish {msg} as node1's vipd every 50 ms until done(status) holds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pub.send_multipart([b"app.vipd.actual", json.dumps(msg).encode()])
+        st = lab.status("node1")
+        if done(st):
+            return st
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} within {seconds:g} s: {describe(st)}, "
+                                 f"vipd: {st['actuators'].get('vipd')}")
+        time.sleep(0.05)
+
+
+@lab_options(lab_class=_VipdOrderLab)
+def test_forged_actual_messages_are_dropped_counted_and_move_nothing(lab):
+    lab.start_cluster()
+    st = lab.status("node1")
+    assert st["node"]["role"] == "PRIM" and st["node"]["serving"] is False, describe(st)
+    good = {"module": "app", "daemon": "vipd", "node": "node1",
+            "epoch": st["node"]["epoch"], "state": "up", "reason": ""}
+    forged = [
+        ("reason that is a number", dict(good, reason=123)),
+        ("epoch that is a string", dict(good, epoch=str(good["epoch"]))),
+        ("state that is a list", dict(good, state=["up"])),
+        ("another node's message", dict(good, node="node2")),
+        ("another module's message", dict(good, module="other")),
+        ("checkd's message on vipd's topic", dict(good, daemon="checkd")),
+    ]
+    pub = zmq.Context.instance().socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.connect("ipc://" + os.path.join(lab.node_dir("node1", "run"), "app", "actual"))
+    try:
+        for what, msg in forged:
+            before = st["counters"]["bus_bad_messages"]
+            st = _publish_until(lab, pub, msg,
+                                lambda s: s["counters"]["bus_bad_messages"] > before
+                                or s["node"]["serving"],
+                                f"{what}: not counted as a bad bus message")
+            assert st["node"]["serving"] is False, f"believed {what}: {describe(st)}"
+            assert st["actuators"]["vipd"]["state"] == "unknown", \
+                f"believed {what}: vipd {st['actuators']['vipd']}"
+        # The same message, well formed, is believed: the forgeries were the only
+        # thing wrong.
+        _publish_until(lab, pub, good, lambda s: s["node"]["serving"] is True,
+                       "a well-formed vipd 'up' did not make node1 serve")
+    finally:
+        pub.close()

@@ -344,7 +344,7 @@ def closed(s):
         pass
     s.close()
 
-VERSION = 2  # REPLICD_HS_VERSION (replicd/chan.h)
+VERSION = 3  # REPLICD_HS_VERSION (replicd/chan.h)
 
 def hello():
     return b"SKR1" + bytes([VERSION, 1]) + name(cluster) + name(module) + name(node) + os.urandom(32)

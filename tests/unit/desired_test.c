@@ -112,6 +112,9 @@ static void test_each_bad_field_is_rejected_and_named(void)
 		 "\"epoch\":1,\"valid_ms\":9,\"discard_local\":1}",
 		 "discard_local: not a boolean"},
 		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"ack_alone\":\"yes\"}",
+		 "ack_alone: not a boolean"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
 		 "\"epoch\":1,\"valid_ms\":9}",
 		 "targets: missing"},
 		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","

@@ -499,6 +499,104 @@ static void test_swap_waits_for_replicd_to_report_the_secondary_in_sync(void)
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 }
 
+static void test_secondary_adopts_the_generation_only_once_complete_at_it(void)
+{
+	struct sim s;
+	start_pair(&s);
+	s.n[1].alive = false; /* node1 serves alone: a new generation */
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
+	uint64_t newest = s.n[0].sm.generation, old = s.n[1].sm.generation;
+	CHECK(newest > old);
+	struct sm back = s.n[1].sm;
+	sim_start_node(&s, 1, back.epoch, back.generation, back.data);
+	gate_replica(&s, false); /* node2's replicd: resyncing */
+	sim_run(&s, 2000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.n[1].sm.generation, old); /* not from a heartbeat */
+	/* replicd says complete, but at another generation: still not. */
+	s.n[1].sm.replica_uptodate = true;
+	s.n[1].sm.replica_generation = old;
+	sim_run(&s, 500);
+	CHECK_EQ_INT(s.n[1].sm.generation, old);
+	CHECK(!s.n[1].sm.in_sync);
+	s.n[1].sm.replica_generation = newest;
+	sim_run(&s, 500);
+	CHECK_EQ_INT(s.n[1].sm.generation, newest);
+	CHECK(s.n[1].sm.in_sync);
+}
+
+static void test_primary_starts_a_generation_before_acking_without_the_link(void)
+{
+	struct sim s;
+	start_pair(&s);
+	gate_replica(&s, true);
+	s.n[1].sm.replica_generation = s.n[0].sm.generation;
+	sim_run(&s, 500);
+	CHECK(s.n[1].sm.in_sync);
+	uint64_t gen = s.n[0].sm.generation;
+	/* The replication link is down, heartbeats are fine. */
+	s.n[0].sm.replica_link_down = true;
+	s.n[0].sm.replica_generation_sent = gen;
+	sim_run(&s, 500);
+	CHECK(!s.n[0].sm.ack_alone); /* nothing waits: no new generation */
+	CHECK_EQ_INT(s.n[0].sm.generation, gen);
+	s.n[0].sm.replica_writers_waiting = true;
+	sim_run(&s, 1000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK(s.n[0].sm.generation > gen);
+	CHECK(s.n[0].sm.ack_alone);
+	CHECK_STR_CONTAINS(s.n[0].sm.note, "acknowledged here alone");
+	/* node2 sees the newer generation and knows it is behind. */
+	CHECK(!s.n[1].sm.in_sync);
+	CHECK_EQ_INT(sm_advertised_data(&s.n[1].sm), SKY_DATA_OUTDATED);
+	/* The primary dies: node2 must not take over. */
+	s.n[0].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	/* It returns: its newer generation wins over default_primary... */
+	struct sm back = s.n[0].sm;
+	sim_start_node(&s, 0, back.epoch, back.generation, back.data);
+	s.n[0].sm.cfg.replica_gated = true;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_election_prefers_uptodate_data_at_equal_generations(void)
+{
+	struct sim s;
+	sim_init(&s, true);
+	/* Equal generations; node1 (the default primary) was a secondary
+	 * that went down, node2 the primary. */
+	sim_start_node(&s, 0, 5, 7, SKY_DATA_OUTDATED);
+	sim_start_node(&s, 1, 5, 7, SKY_DATA_UPTODATE);
+	sim_run(&s, 4000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_STR_CONTAINS(s.n[1].sm.reason, "up-to-date data");
+}
+
+static void test_force_never_beats_a_visible_peer_with_newer_data(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	sim_init(&s, true);
+	sim_start_node(&s, 0, 5, 7, SKY_DATA_OUTDATED);
+	sim_start_node(&s, 1, 5, 8, SKY_DATA_UPTODATE);
+	gate_replica(&s, false); /* node1 cannot catch up meanwhile */
+	s.n[1].sm.preference = SM_PREFER_SECOND;
+	peer_input(&s, 0, &p); /* forced before anything was heard */
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_PRIM, true, &p, msg,
+				sizeof(msg)),
+		     0);
+	sim_run(&s, 4000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK(role(&s, 0) != SKY_ROLE_PRIM && role(&s, 0) != SKY_ROLE_ALONE);
+}
+
 static void test_random_faults_never_make_two_primaries(void)
 {
 	struct sim s;
@@ -560,4 +658,8 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_failed_transition_waits_and_holds_down),
 	  TEST(test_secondary_resyncing_is_not_promoted_when_primary_dies),
 	  TEST(test_swap_waits_for_replicd_to_report_the_secondary_in_sync),
+	  TEST(test_secondary_adopts_the_generation_only_once_complete_at_it),
+	  TEST(test_primary_starts_a_generation_before_acking_without_the_link),
+	  TEST(test_election_prefers_uptodate_data_at_equal_generations),
+	  TEST(test_force_never_beats_a_visible_peer_with_newer_data),
 	  TEST(test_random_faults_never_make_two_primaries))
