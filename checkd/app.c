@@ -61,25 +61,34 @@ void checkd_app_desired(struct checkd_app *a, const char *target,
 	a->epoch = epoch;
 }
 
+void checkd_app_silence(struct checkd_app *a, bool silenced)
+{
+	/* Stopped on purpose: the next start is a start, not a restart. */
+	if (silenced && !a->silenced)
+		a->up_this_term = false;
+	a->silenced = silenced;
+}
+
 void checkd_app_resume_term(struct checkd_app *a)
 {
-	if (a->want_up && !checkd_app_failed_now(a))
+	if (a->want_up && !a->silenced && !checkd_app_failed_now(a))
 		a->up_this_term = true;
 }
 
 enum checkd_job checkd_app_next(struct checkd_app *a)
 {
 	enum checkd_job j = CHECKD_JOB_NONE;
+	bool up = a->want_up && !a->silenced;
 
 	if (a->job != CHECKD_JOB_NONE || !a->have_desired)
 		return CHECKD_JOB_NONE;
 	if (a->cleanup_pending && a->state == CHECKD_APP_STOPPED &&
-	    (!a->want_up || checkd_app_failed_now(a) || a->hold)) {
+	    (!up || checkd_app_failed_now(a) || a->hold)) {
 		j = CHECKD_JOB_STOP_PRIM;
 		a->state = CHECKD_APP_STOPPING;
-	} else if (a->want_up && !checkd_app_failed_now(a) && a->hold) {
+	} else if (up && !checkd_app_failed_now(a) && a->hold) {
 		j = CHECKD_JOB_NONE; /* held as it is */
-	} else if (a->want_up && !checkd_app_failed_now(a)) {
+	} else if (up && !checkd_app_failed_now(a)) {
 		if (a->state == CHECKD_APP_RUNNING && a->restart_requested) {
 			a->restart_requested = false;
 			a->restarting = true;
@@ -182,7 +191,7 @@ void checkd_app_fail(struct checkd_app *a, const char *reason)
 
 const char *checkd_app_report(const struct checkd_app *a)
 {
-	if (!a->have_desired || !a->want_up) {
+	if (!a->have_desired || !a->want_up || a->silenced) {
 		bool stopped = a->state == CHECKD_APP_STOPPED &&
 			       a->job != CHECKD_JOB_STOP_PRIM;
 		return stopped ? "down" : "stopping";

@@ -14,6 +14,9 @@
  *    not retried until the epoch or the target changes.
  *  - stop_prim also runs once at start-up when the target is down, to clear
  *    an application left behind by a crashed checkd or node.
+ *  - While heartbeatd's word is too old to serve on (silenced, see
+ *    shared/desired.h) a target of up counts as down: stop_prim runs, and
+ *    nothing starts until a fresh desired state arrives.
  *  - A restart (stop_prim then start_prim) of an application that was up
  *    is reported "up": it is checkd's business, not a lost promotion. If
  *    its start_prim fails, stop_prim cleans up, the application is held
@@ -49,6 +52,7 @@ struct checkd_app {
 	/* heartbeatd's wish */
 	bool have_desired; /* a target other than null was heard */
 	bool want_up;
+	bool silenced; /* heartbeatd's word expired: up counts as down */
 	bool module_started;
 	uint64_t epoch;
 	/* where the application is */
@@ -70,6 +74,8 @@ void checkd_app_init(struct checkd_app *a, bool has_both);
 /* heartbeatd's desired state (target NULL: not asked yet). */
 void checkd_app_desired(struct checkd_app *a, const char *target,
 			bool module_started, uint64_t epoch);
+/* heartbeatd's word expired (true) or is fresh again (false). */
+void checkd_app_silence(struct checkd_app *a, bool silenced);
 /* heartbeatd already counted checkd up for this epoch (checkd restarted). */
 void checkd_app_resume_term(struct checkd_app *a);
 /* The next action to run now, or NONE; marks it running. */

@@ -385,7 +385,6 @@ static void on_bus(struct checkd *d, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX], why[160];
 	json_t *msg;
-	(void)now;
 
 	for (int budget = 64; budget > 0; budget--) {
 		int r = sky_bus_recv(d->sub, topic, sizeof(topic),
@@ -433,6 +432,11 @@ static void on_bus(struct checkd *d, int64_t now)
 			sky_log_set_role(role);
 			d->publish_now = true;
 		}
+		struct sky_desired word = {.role = des.role,
+					   .epoch = des.epoch,
+					   .target = des.target,
+					   .valid_ms = des.valid_ms};
+		sky_desired_lease_renew(&d->word, SKY_ACT_CHECKD, &word, now);
 		d->heard_desired = true;
 		sky_strlcpy(d->role, role, sizeof(d->role));
 		checkd_app_desired(&d->app, des.target,
@@ -519,6 +523,20 @@ static void tick(struct checkd *d, const zmq_pollitem_t *items,
 			    d->cfg.failover_wait_ms);
 		escalate(d, checkd_decide_refused(&d->cfg),
 			 "failover not carried out", now);
+	}
+	/* heartbeatd's word is too old to keep the application up on. */
+	bool silent = sky_desired_lease_expired(&d->word, now);
+	if (silent != d->app.silenced) {
+		char why[160];
+		sky_desired_lease_why(&d->word, now, why, sizeof(why));
+		if (silent)
+			event(d,
+			      "%s: stopping the application until it speaks "
+			      "again",
+			      why);
+		else
+			event(d, "heartbeatd speaks again");
+		checkd_app_silence(&d->app, silent);
 	}
 	if (!d->job_running) {
 		enum checkd_job j = checkd_app_next(&d->app);

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "cfg.h"
 #include "config.h"
+#include "desired.h"
 #include "log.h"
 #include "policy.h"
 #include "probe.h"
@@ -37,6 +38,7 @@ struct checkd {
 	struct checkd_app app;
 	char role[16];
 	bool heard_desired;
+	struct sky_desired_lease word; /* until when "up" holds */
 	/* the running action */
 	struct checkd_proc job;
 	bool unit_mode;

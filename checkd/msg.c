@@ -20,6 +20,7 @@ int checkd_msg_desired(const json_t *msg, const char *module, const char *node,
 	out->role = d.role;
 	out->epoch = d.epoch;
 	out->target = d.target;
+	out->valid_ms = d.valid_ms;
 	return 0;
 }
 

@@ -15,6 +15,7 @@ struct checkd_desired {
 	enum sky_role role;
 	uint64_t epoch;
 	const char *target; /* "up", "down" (static strings) or NULL */
+	int64_t valid_ms;   /* see struct sky_desired */
 };
 
 /*

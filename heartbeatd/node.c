@@ -504,44 +504,12 @@ static void on_subscriber(struct node *n)
 	}
 }
 
-static json_t *desired_json(const struct node *n)
-{
-	json_t *targets = json_object();
-	for (int a = 0; a < SKY_ACT_COUNT; a++) {
-		const char *t =
-			sky_actuator_target((enum sky_actuator)a, n->sm.role);
-		/* Orchestrated actuators get their target one step at a time. */
-		for (size_t i = 0; i < n->orch.count; i++)
-			if (n->orch.acts[i].which == (enum sky_actuator)a)
-				t = n->orch.acts[i].target;
-		json_object_set_new(targets,
-				    sky_actuator_name((enum sky_actuator)a),
-				    t ? json_string(t) : json_null());
-	}
-	json_t *d = json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "module",
-			      n->cfg.module, "node", n->self->name, "role",
-			      sky_role_name(n->sm.role), "epoch",
-			      (json_int_t)n->sm.epoch, "generation",
-			      (json_int_t)n->sm.generation, "targets", targets);
-	if (d)
-		json_object_set_new(d, "ack_alone",
-				    json_boolean(n->sm.ack_alone));
-	if (d && n->discard_local_until_ms &&
-	    sky_now_ms() < n->discard_local_until_ms)
-		json_object_set_new(d, "discard_local", json_true());
-	return d;
-}
-
 static void publish(struct node *n, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX];
 	json_t *obj;
 
-	obj = desired_json(n);
-	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
-				 "heartbeatd", SKY_KIND_DESIRED) == 0)
-		sky_bus_publish(n->pub, topic, obj);
-	json_decref(obj);
+	node_publish_desired(n, now);
 	obj = node_status_json(n, now);
 	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
 				 "heartbeatd", SKY_KIND_STATUS) == 0)
@@ -615,6 +583,7 @@ static void tick(struct node *n, int64_t now)
 	struct sm_peer peer;
 	struct pkt_lease_request req;
 
+	node_note_stall(n, now);
 	log_link_changes(n, now);
 
 	n->witness_view.lease_valid = lease_client_valid(&n->lease, now);
@@ -664,12 +633,16 @@ static void tick(struct node *n, int64_t now)
 
 	if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
-	if (now >= n->next_heartbeat_ms)
+	bool beat = now >= n->next_heartbeat_ms;
+	if (beat)
 		send_heartbeats(n, now);
 	if (n->publish_now || now >= n->next_publish_ms) {
 		if (now >= n->next_publish_ms)
 			update_systemd_status(n);
 		publish(n, now);
+	} else if (beat) {
+		/* With every heartbeat: the word stays fresh (valid_ms). */
+		node_publish_desired(n, now);
 	}
 	sky_notify_watchdog(now);
 }

@@ -84,6 +84,10 @@ struct node {
 
 	int64_t next_heartbeat_ms;
 	int64_t next_publish_ms;
+	/* The desired state's validity (publish.c): the last
+	 * turn of the loop, and after a stall of heartbeatd itself, until
+	 * when a serving desired state is held back. */
+	int64_t last_tick_ms, hold_serving_until_ms;
 	int64_t started_wall_ms, changed_wall_ms;
 	bool net_up[SKY_MAX_NETWORKS]; /* as last logged */
 	bool peer_visible;	       /* as last logged */
@@ -111,6 +115,11 @@ bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 
 /* The peer as the state machine sees it at time now. */
 void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);
+
+/* The desired state (publish.c): publish it now, unless heartbeatd's view
+ * cannot be trusted to serve on; note_stall at the start of every turn. */
+void node_publish_desired(struct node *n, int64_t now);
+void node_note_stall(struct node *n, int64_t now);
 
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);

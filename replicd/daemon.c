@@ -1277,6 +1277,7 @@ static void on_desired(struct replicd *d)
 				 "'ack_alone' a boolean");
 		}
 		if (ok && !d->standalone) {
+			replicd_fence_heard(&d->fence, &des, sky_now_ms());
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
 			set_target(d, target, des.epoch);
@@ -1386,6 +1387,9 @@ static void describe(struct replicd *d, bool *in_sync)
 	default:
 		break;
 	}
+	if (d->target == RT_PRIMARY)
+		replicd_fence_describe(&d->fence, sky_now_ms(), d->reason,
+				       sizeof(d->reason));
 	sky_strlcpy(d->sync, sync, sizeof(d->sync));
 }
 
@@ -1754,6 +1758,8 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	for (size_t i = 0; i < REPLICD_MAX_DIRS; i++)
 		d->mounts[i].root = -1;
 	r = replicd_repl_init(&d->repl, set->async, set->timeout_ms);
+	if (r == 0)
+		r = replicd_fence_init(&d->fence, !standalone);
 	if (r < 0)
 		return r;
 	r = snprintf(d->state_dir, sizeof(d->state_dir), "%s/%s/replicd",
@@ -1813,6 +1819,7 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		sky_strlcpy(m->module, cfg->module, sizeof(m->module));
 		m->index = (uint8_t)i;
 		m->repl = &d->repl;
+		m->fence = &d->fence;
 		r = replicd_mount_prepare(m);
 		if (r == 0)
 			r = replicd_mount_start(m);
@@ -1923,6 +1930,7 @@ void replicd_close(struct replicd *d)
 {
 	sky_notify_stopping();
 	replicd_repl_stop(&d->repl);
+	replicd_fence_stop(&d->fence);
 	drop_conn(d, &d->conn, "replicd stopping");
 	drop_conn(d, &d->pending, "replicd stopping");
 	replicd_applier_stop(&d->applier);
@@ -1948,4 +1956,5 @@ void replicd_close(struct replicd *d)
 	}
 	sky_bus_shutdown();
 	replicd_repl_destroy(&d->repl);
+	replicd_fence_destroy(&d->fence);
 }

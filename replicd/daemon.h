@@ -114,6 +114,7 @@ struct replicd {
 	struct replicd_manifest_walk *walk; /* describing our copy */
 	int64_t last_primary_rx_ms;
 	struct replicd_repl repl;
+	struct replicd_fence fence; /* heartbeatd's word (fence.h) */
 	struct replicd_mount mounts[REPLICD_MAX_DIRS];
 	size_t mount_count;
 	void *sub, *pub;

@@ -13,6 +13,7 @@
 #ifndef REPLICD_MOUNT_H
 #define REPLICD_MOUNT_H
 
+#include "fence.h"
 #include "repl.h"
 #include "unlinked.h"
 
@@ -31,6 +32,7 @@ struct replicd_mount {
 	uint8_t index; /* position in replicd.directories: the wire's dir */
 	int root;      /* the real directory, opened before mounting */
 	struct replicd_repl *repl;
+	struct replicd_fence *fence; /* heartbeatd's word (fence.h) */
 	struct fuse *fuse;
 	pthread_t thread;
 	bool thread_running;

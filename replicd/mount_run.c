@@ -7,7 +7,8 @@
  * queued for the peer), release the order lock, then replicd_repl_wait
  * (sync mode: until the peer acked). An fsync is queued first, then runs
  * here while it runs on the peer. The application's call returns only
- * after that.
+ * after that. Both ends pass heartbeatd's fence (fence.h): nothing is
+ * changed or acknowledged here on a word that expired.
  */
 #include "mount_run.h"
 
@@ -146,12 +147,37 @@ static int track_op(struct replicd_mount *m, const struct replicd_op *op,
 }
 
 /*
+ * replicd_repl_begin once heartbeatd's word lets this node change data:
+ * wait at the fence without the order lock, check it again with it.
+ */
+static int begin_fenced(struct replicd_mount *m, int refused)
+{
+	for (;;) {
+		int r = replicd_fence_pass(m->fence, refused);
+		if (r < 0)
+			return r;
+		r = replicd_repl_begin(m->repl);
+		if (r < 0 || !replicd_fence_expired(m->fence))
+			return r;
+		replicd_repl_end(m->repl); /* expired meanwhile */
+	}
+}
+
+/* About to tell the caller that r succeeded: only on a word still valid. */
+static int fenced_ack(struct replicd_mount *m, int r)
+{
+	if (r < 0 || replicd_fence_pass(m->fence, -EIO) == 0)
+		return r;
+	return -EIO;
+}
+
+/*
  * Take the order lock (EROFS unless primary) and record what op may change
  * (track_op); on success the caller holds the order lock.
  */
 static int begin_tracked(struct replicd_mount *m, struct replicd_op *op, int fd)
 {
-	int r = replicd_repl_begin(m->repl);
+	int r = begin_fenced(m, -EROFS);
 	if (r < 0)
 		return r;
 	op->dir = m->index;
@@ -193,8 +219,14 @@ int replicd_mount_run_op(struct replicd_mount *m, struct replicd_op *op, int fd,
 				    replicd_op_name(op->type), strerror(-q));
 	}
 	replicd_repl_end(m->repl);
-	if (r >= 0)
-		replicd_repl_wait(m->repl, &t);
+	if (r < 0)
+		return r;
+	replicd_repl_wait(m->repl, &t);
+	r = fenced_ack(m, r);
+	if (r < 0 && fd_out && *fd_out >= 0) {
+		close(*fd_out);
+		*fd_out = -1;
+	}
 	return r;
 }
 
@@ -251,7 +283,7 @@ int replicd_mount_run_write(struct replicd_mount *m, struct replicd_op *op,
 	}
 	if (last_wait < count)
 		replicd_repl_wait(m->repl, &tickets[last_wait]);
-	return done ? (int)done : r;
+	return fenced_ack(m, done ? (int)done : r);
 }
 
 /*
@@ -266,7 +298,8 @@ int replicd_mount_run_fsync(struct replicd_mount *m, struct replicd_op *op,
 			    int fd)
 {
 	struct replicd_ticket t = {0};
-	int r = replicd_repl_begin(m->repl);
+	/* EIO, not EROFS: op_fsync must not answer a held fsync locally. */
+	int r = begin_fenced(m, -EIO);
 	if (r < 0)
 		return r;
 	op->dir = m->index;
@@ -281,5 +314,5 @@ int replicd_mount_run_fsync(struct replicd_mount *m, struct replicd_op *op,
 	/* Even if ours failed: the caller hears of no fsync before the
 	 * peer's ended. */
 	replicd_repl_wait(m->repl, &t);
-	return r < 0 ? r : 0;
+	return fenced_ack(m, r < 0 ? r : 0);
 }

@@ -6,7 +6,11 @@
  *
  *   ipc://RUN/MODULE/desired  PUB, bound by heartbeatd
  *       MODULE.heartbeatd.desired  {module,node,role,epoch,generation,
- *                                   targets:{replicd,vipd,checkd}}
+ *                                   valid_ms,targets:{replicd,vipd,checkd},
+ *                                   discard_local?}: on change, with every
+ *                                   heartbeat and every second; an actuator
+ *                                   stops serving valid_ms after receipt
+ *                                   unless a fresh one came (desired.h)
  *       MODULE.heartbeatd.status   the status object (see skyctl status --json)
  *   ipc://RUN/MODULE/actual   SUB, bound by heartbeatd; daemons PUB + connect
  *       MODULE.DAEMON.actual       {module,daemon,node,epoch,state,reason}

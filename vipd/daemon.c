@@ -487,6 +487,22 @@ static void converge(struct vipd *d, int64_t now)
 	 * once. */
 	if (!d->target && !sky_role_serves(d->role) && !d->cleaned)
 		down = true;
+	/* heartbeatd's word is too old to serve on (desired.h). */
+	bool silent = up && sky_desired_lease_expired(&d->word, now);
+	if (silent && !d->silenced) {
+		char why[160];
+		sky_desired_lease_why(&d->word, now, why, sizeof(why));
+		set_reason(d, LOG_WARNING,
+			   "%s: releasing the VIP until it speaks again", why);
+		d->publish_now = true;
+	} else if (!silent && d->silenced && up) {
+		log_notice("heartbeatd speaks again: taking the VIP");
+	}
+	d->silenced = silent;
+	if (silent) {
+		up = false;
+		down = true;
+	}
 	if (up) {
 		switch (d->state) {
 		case VIPD_DOWN:
@@ -598,6 +614,8 @@ static void on_bus(struct vipd *d)
 			sky_log_set_role(sky_role_name(des.role));
 			d->publish_now = true;
 		}
+		sky_desired_lease_renew(&d->word, SKY_ACT_VIPD, &des,
+					sky_now_ms());
 		d->heard_desired = true;
 		d->role = des.role;
 		d->epoch = des.epoch;

@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "cloud.h"
 #include "config.h"
+#include "desired.h"
 #include "log.h"
 #include "rtnl.h"
 #include "vipcfg.h"
@@ -62,6 +63,8 @@ struct vipd {
 	enum sky_role role;
 	uint64_t epoch;
 	const char *target; /* "up", "down" or NULL (not asked yet) */
+	struct sky_desired_lease word; /* until when "up" holds */
+	bool silenced; /* "up" expired: released until heartbeatd speaks */
 
 	enum vipd_state state;
 	uint64_t state_epoch;

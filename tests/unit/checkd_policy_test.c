@@ -262,6 +262,32 @@ static void test_restarted_checkd_resumes_an_up_term(void)
 	CHECK(strcmp(checkd_app_report(&a), "up") == 0);
 }
 
+static void
+test_silenced_app_stops_and_starts_again_when_heartbeatd_speaks(void)
+{
+	struct checkd_app a;
+	checkd_app_init(&a, false);
+	checkd_app_desired(&a, "up", true, 4);
+	CHECK_EQ_INT(checkd_app_next(&a), CHECKD_JOB_START_PRIM);
+	checkd_app_done(&a, true, "");
+	CHECK(strcmp(checkd_app_report(&a), "up") == 0);
+	/* heartbeatd's word expired: stopped, reported down, not restarted. */
+	checkd_app_silence(&a, true);
+	CHECK_EQ_INT(checkd_app_next(&a), CHECKD_JOB_STOP_PRIM);
+	CHECK(strcmp(checkd_app_report(&a), "stopping") == 0);
+	checkd_app_done(&a, true, "");
+	CHECK(strcmp(checkd_app_report(&a), "down") == 0);
+	CHECK_EQ_INT(checkd_app_next(&a), CHECKD_JOB_NONE);
+	checkd_app_resume_term(&a); /* a stale status says "up": not now */
+	CHECK(strcmp(checkd_app_report(&a), "down") == 0);
+	/* A fresh word: a start, reported starting until it is up. */
+	checkd_app_silence(&a, false);
+	CHECK_EQ_INT(checkd_app_next(&a), CHECKD_JOB_START_PRIM);
+	CHECK(strcmp(checkd_app_report(&a), "starting") == 0);
+	checkd_app_done(&a, true, "");
+	CHECK(strcmp(checkd_app_report(&a), "up") == 0);
+}
+
 TEST_MAIN(TEST(test_checker_fails_only_after_k_consecutive_failures),
 	  TEST(test_checker_flapping_below_threshold_never_fails),
 	  TEST(test_failed_checker_needs_k_successes_to_be_ok),
@@ -278,4 +304,5 @@ TEST_MAIN(TEST(test_checker_fails_only_after_k_consecutive_failures),
 	  TEST(test_failed_restart_holds_app_for_a_decision),
 	  TEST(test_stop_escalation_stops_and_reports_failed),
 	  TEST(test_start_both_runs_before_start_prim_and_stop_both_on_stop),
-	  TEST(test_restarted_checkd_resumes_an_up_term))
+	  TEST(test_restarted_checkd_resumes_an_up_term),
+	  TEST(test_silenced_app_stops_and_starts_again_when_heartbeatd_speaks))

@@ -1,0 +1,267 @@
+/*
+ * desired_test.c - heartbeatd's desired state as every actuator reads it:
+ * each field's type and range (a bad one rejects the message and says
+ * which), and how long its word holds (valid_ms, on a fake clock).
+ */
+#include "desired.h"
+#include "test.h"
+#include "util.h"
+
+#include <jansson.h>
+
+static json_t *msg(const char *text)
+{
+	json_error_t e;
+	json_t *m = json_loads(text, JSON_ALLOW_NUL, &e);
+	if (!m)
+		fprintf(stderr, "  bad JSON in the test: %s\n", e.text);
+	return m;
+}
+
+#define GOOD                                                                   \
+	"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\",\"epoch\":7,"   \
+	"\"generation\":3,\"valid_ms\":250,\"targets\":{\"replicd\":"          \
+	"\"primary\",\"vipd\":\"up\",\"checkd\":null}}"
+
+static int parse(const char *text, enum sky_actuator which,
+		 struct sky_desired *d, char *why, size_t size)
+{
+	json_t *m = msg(text);
+	why[0] = '\0';
+	int r = sky_desired_parse(m, "app", "n1", which, d, why, size);
+	json_decref(m);
+	return r;
+}
+
+static void test_every_field_of_a_good_message_is_read(void)
+{
+	struct sky_desired d;
+	char why[160];
+	CHECK_EQ_INT(parse(GOOD, SKY_ACT_VIPD, &d, why, sizeof(why)), 0);
+	CHECK_EQ_INT(d.role, SKY_ROLE_PRIM);
+	CHECK_EQ_INT(d.epoch, 7);
+	CHECK_EQ_INT(d.valid_ms, 250);
+	CHECK(d.target && strcmp(d.target, "up") == 0);
+	CHECK_EQ_INT(parse(GOOD, SKY_ACT_REPLICD, &d, why, sizeof(why)), 0);
+	CHECK(d.target && strcmp(d.target, "primary") == 0);
+	CHECK_EQ_INT(parse(GOOD, SKY_ACT_CHECKD, &d, why, sizeof(why)), 0);
+	CHECK(d.target == NULL); /* not asked yet */
+}
+
+static void test_a_message_without_valid_ms_is_read_as_zero(void)
+{
+	struct sky_desired d;
+	char why[160];
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"SECOND\",\"epoch\":1,\"targets\":{\"vipd\":"
+			   "\"down\"}}",
+			   SKY_ACT_VIPD, &d, why, sizeof(why)),
+		     0);
+	CHECK_EQ_INT(d.valid_ms, 0);
+}
+
+static void test_each_bad_field_is_rejected_and_named(void)
+{
+	static const struct {
+		const char *text, *says;
+	} cases[] = {
+		{"[]", "not a JSON object"},
+		{"{\"node\":\"n1\"}", "module: missing"},
+		{"{\"module\":7,\"node\":\"n1\"}", "module: not a string"},
+		{"{\"module\":\"other\",\"node\":\"n1\"}", "module: not for"},
+		{"{\"module\":\"app\",\"node\":\"n2\"}", "node: not for"},
+		{"{\"module\":\"app\",\"node\":[\"n1\"]}",
+		 "node: not a string"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":4}",
+		 "role: not a string"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"KING\"}",
+		 "role: unknown"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\"}",
+		 "epoch: missing"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":\"7\"}",
+		 "epoch: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1.5}",
+		 "epoch: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":-1}",
+		 "epoch: negative"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"generation\":\"3\"}",
+		 "generation: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"generation\":-3}",
+		 "generation: negative"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":\"250\"}",
+		 "valid_ms: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":0}",
+		 "valid_ms: 0 out of range"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":-5}",
+		 "valid_ms: negative"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":600001}",
+		 "valid_ms: 600001 out of range"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":true}",
+		 "valid_ms: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"discard_local\":1}",
+		 "discard_local: not a boolean"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"ack_alone\":\"yes\"}",
+		 "ack_alone: not a boolean"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9}",
+		 "targets: missing"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"targets\":[]}",
+		 "targets: not an object"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"targets\":{\"vipd\":1}}",
+		 "targets.vipd: not a string or null"},
+		/* replicd's targets are not vipd's */
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"targets\":{\"vipd\":"
+		 "\"primary\"}}",
+		 "targets.vipd: not a target of vipd"},
+		/* a NUL inside: "up\0x" is not "up" */
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"targets\":{\"vipd\":"
+		 "\"up\\u0000x\"}}",
+		 "targets.vipd: not a target of vipd"},
+		{"{\"module\":\"app\\u0000x\",\"node\":\"n1\"}",
+		 "module: not for"},
+	};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(cases); i++) {
+		struct sky_desired d;
+		char why[160];
+		json_t *m = msg(cases[i].text);
+		CHECK(m != NULL);
+		why[0] = '\0';
+		int r = sky_desired_parse(m, "app", "n1", SKY_ACT_VIPD, &d, why,
+					  sizeof(why));
+		if (r != -EINVAL)
+			fprintf(stderr, "  case %zu accepted: %s\n", i,
+				cases[i].text);
+		CHECK_EQ_INT(r, -EINVAL);
+		CHECK_STR_CONTAINS(why, cases[i].says);
+		json_decref(m);
+	}
+}
+
+/* --- the word's lease, on a fake clock ------------------------------------ */
+
+static struct sky_desired word(enum sky_role role, const char *target,
+			       int64_t valid_ms)
+{
+	struct sky_desired d = {
+		.role = role, .target = target, .valid_ms = valid_ms};
+	return d;
+}
+
+static void test_nothing_expires_before_a_word_is_heard(void)
+{
+	struct sky_desired_lease l = {0};
+	CHECK(!sky_desired_lease_expired(&l, 0));
+	CHECK(!sky_desired_lease_expired(&l, 1000000));
+}
+
+static void test_a_serving_word_expires_valid_ms_after_its_receipt(void)
+{
+	struct sky_desired_lease l = {0};
+	struct sky_desired d = word(SKY_ROLE_PRIM, "up", 250);
+	char why[160];
+
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &d, 1000);
+	CHECK(!sky_desired_lease_expired(&l, 1000));
+	CHECK(!sky_desired_lease_expired(&l, 1249));
+	CHECK(sky_desired_lease_expired(&l, 1250));
+	sky_desired_lease_why(&l, 1260, why, sizeof(why));
+	CHECK_STR_CONTAINS(why, "heartbeatd silent for 260 ms");
+	/* Renewed in time: never expires while heartbeatd speaks. */
+	for (int64_t t = 1100; t < 5000; t += 100) {
+		sky_desired_lease_renew(&l, SKY_ACT_VIPD, &d, t);
+		CHECK(!sky_desired_lease_expired(&l, t + 99));
+	}
+}
+
+static void test_a_word_that_does_not_serve_never_expires(void)
+{
+	struct sky_desired_lease l = {0};
+	struct sky_desired down = word(SKY_ROLE_SECOND, "down", 250);
+	struct sky_desired secondary = word(SKY_ROLE_SECOND, "secondary", 250);
+	struct sky_desired unasked = word(SKY_ROLE_PRIM, NULL, 250);
+
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &down, 1000);
+	CHECK(!sky_desired_lease_expired(&l, 100000));
+	sky_desired_lease_renew(&l, SKY_ACT_REPLICD, &secondary, 1000);
+	CHECK(!sky_desired_lease_expired(&l, 100000));
+	sky_desired_lease_renew(&l, SKY_ACT_CHECKD, &unasked, 1000);
+	CHECK(!sky_desired_lease_expired(&l, 100000));
+	/* replicd serves as primary, not "up". */
+	struct sky_desired primary = word(SKY_ROLE_ALONE, "primary", 250);
+	sky_desired_lease_renew(&l, SKY_ACT_REPLICD, &primary, 1000);
+	CHECK(sky_desired_lease_expired(&l, 1250));
+}
+
+static void test_after_a_silence_only_a_serving_role_serves_again(void)
+{
+	struct sky_desired_lease l = {0};
+	struct sky_desired prim = word(SKY_ROLE_PRIM, "up", 250);
+	/* Waking up and demoting itself, heartbeatd still asks "up" of the
+	 * later steps for a while: that must not bring the VIP back. */
+	struct sky_desired demoting = word(SKY_ROLE_WAIT, "up", 250);
+	struct sky_desired down = word(SKY_ROLE_SECOND, "down", 250);
+	char why[160];
+
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 1000);
+	CHECK(sky_desired_lease_expired(&l, 3000));
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &demoting, 3000);
+	CHECK(sky_desired_lease_expired(&l, 3000));
+	sky_desired_lease_why(&l, 3000, why, sizeof(why));
+	CHECK_STR_CONTAINS(why, "was silent for 2000 ms");
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &demoting, 3100);
+	CHECK(sky_desired_lease_expired(&l, 3100));
+	/* Told to let go: nothing to hold any more... */
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &down, 3200);
+	CHECK(!sky_desired_lease_expired(&l, 3200));
+	/* ...and a later promotion serves as usual. */
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &demoting, 3300);
+	CHECK(!sky_desired_lease_expired(&l, 3300));
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 3400);
+	CHECK(!sky_desired_lease_expired(&l, 3600));
+
+	/* A short silence while still primary: a fresh PRIM word resumes. */
+	CHECK(sky_desired_lease_expired(&l, 3700));
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 3700);
+	CHECK(!sky_desired_lease_expired(&l, 3700));
+}
+
+static void test_a_word_without_valid_ms_never_serves(void)
+{
+	struct sky_desired_lease l = {0};
+	struct sky_desired old = word(SKY_ROLE_PRIM, "up", 0);
+	struct sky_desired old_down = word(SKY_ROLE_SECOND, "down", 0);
+	char why[200];
+
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &old, 1000);
+	CHECK(sky_desired_lease_expired(&l, 1000));
+	sky_desired_lease_why(&l, 1000, why, sizeof(why));
+	CHECK_STR_CONTAINS(why, "carries no valid_ms");
+	/* Releasing is always safe: obeyed. */
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &old_down, 1100);
+	CHECK(!sky_desired_lease_expired(&l, 1100));
+}
+
+TEST_MAIN(TEST(test_every_field_of_a_good_message_is_read),
+	  TEST(test_a_message_without_valid_ms_is_read_as_zero),
+	  TEST(test_each_bad_field_is_rejected_and_named),
+	  TEST(test_nothing_expires_before_a_word_is_heard),
+	  TEST(test_a_serving_word_expires_valid_ms_after_its_receipt),
+	  TEST(test_a_word_that_does_not_serve_never_expires),
+	  TEST(test_after_a_silence_only_a_serving_role_serves_again),
+	  TEST(test_a_word_without_valid_ms_never_serves))
