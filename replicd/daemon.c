@@ -1082,7 +1082,6 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	d->target = t;
 	d->epoch = epoch;
 	d->next_connect_ms = 0;
-	sky_log_set_role(target_name(t));
 	d->changed = true;
 }
 
@@ -1116,6 +1115,9 @@ static void on_desired(struct replicd *d)
 			 strcmp(des.target, "secondary") == 0)
 			target = RT_SECONDARY;
 		if (ok && !d->standalone) {
+			/* SKYHA_ROLE= in heartbeatd's words (PRIM, ALONE...),
+			 * as every other daemon logs it. */
+			sky_log_set_role(sky_role_name(des.role));
 			d->alone = des.role == SKY_ROLE_ALONE;
 			replicd_repl_set_alone(&d->repl, d->alone);
 			d->discard_local = json_is_true(
