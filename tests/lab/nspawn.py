@@ -350,6 +350,8 @@ class SystemdLab(Lab):
             if self.install == "deb":
                 deb = deb_path()
                 for member in self.nodes + ["witness"]:
+                    os.makedirs(os.path.join(self.members[member].upper, "root"),
+                                mode=0o700, exist_ok=True)
                     shutil.copy(deb, os.path.join(self.members[member].upper, "root"))
         except BaseException:
             self.close()
@@ -392,8 +394,20 @@ class SystemdLab(Lab):
         ]) + "\n"
 
     def boot_all(self):
-        """Boot every container (one after the other: 2 cores); {member: seconds}."""
-        return {m: self.members[m].boot() for m in self.nodes + ["witness"]}
+        """Boot every container (one after the other: 2 cores); {member: seconds}.
+        With install="deb", then `apt-get install ./skyha_*.deb` in each, as an operator
+        does (its dependencies are in the tree: no network needed)."""
+        took = {m: self.members[m].boot() for m in self.nodes + ["witness"]}
+        if self.install == "deb":
+            for m in self.nodes + ["witness"]:
+                self.install_deb(m)
+        return took
+
+    def install_deb(self, member):
+        name = os.path.basename(deb_path())
+        self.members[member].run(
+            "apt-get", "install", "-y", "-q", f"./{name}", timeout=300,
+            unit_args=("-E", "DEBIAN_FRONTEND=noninteractive", "--working-directory=/root"))
 
     def close(self):
         if self._closed:
