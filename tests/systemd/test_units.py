@@ -52,7 +52,12 @@ def wait_in_sync(lab, primary, timeout=40):
         act = st.get("actuators", {}).get("replicd") or {}
         return act.get("state") == "primary" and act.get("epoch") == st["node"]["epoch"] \
             and act.get("reason", "") == ""
-    return lab.wait_for(primary, ok, "replicd primary and connected", timeout)
+    try:
+        return lab.wait_for(primary, ok, "replicd primary and connected", timeout)
+    except AssertionError as exc:
+        st = lab.try_status(primary) or {}
+        act = st.get("actuators", {}).get("replicd")
+        raise AssertionError(f"{exc}; replicd: {act}") from None
 
 
 def active(node, u):
