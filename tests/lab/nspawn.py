@@ -176,6 +176,19 @@ def _cgroup_enter(name):
             f.write("0\n")
 
 
+def cleanup_stale_cgroups():
+    """Remove the launchers' cgroups of labs whose process is gone (sky<pid>-...)."""
+    for top in CGROUP_ROOTS:
+        base = os.path.join(top, "skyha-lab")
+        if not os.path.isdir(base):
+            continue
+        for name in os.listdir(base):
+            m = lablib.NS_PATTERN.match(name)
+            if m and os.path.isdir(os.path.join(base, name)) and \
+                    not lablib._pid_alive(int(m.group(1))):
+                _cgroup_remove(name)
+
+
 def _cgroup_remove(name):
     for top in CGROUP_ROOTS:
         d = os.path.join(top, "skyha-lab", name)

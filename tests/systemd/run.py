@@ -107,6 +107,7 @@ def main():
         print("run.py: the systemd lab boots containers and needs root", file=sys.stderr)
         return 1
     stale = lablib.cleanup_stale()
+    nspawn.cleanup_stale_cgroups()
     if stale:
         print(f"removed {len(stale)} namespaces left by an earlier run")
     tests = discover(args.selector)
