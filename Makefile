@@ -16,6 +16,7 @@ DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 
 CC ?= cc
@@ -132,6 +133,9 @@ install: all man
 	for m in $(MAN_PAGES); do \
 		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
 	install -D -m 0644 completion/skyctl.bash $(DESTDIR)$(COMPLETIONDIR)/skyctl
+	install -D -m 0644 units/skyha.sysusers $(DESTDIR)$(SYSUSERSDIR)/skyha.conf
+	@[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
+		systemd-sysusers $(SYSUSERSDIR)/skyha.conf
 
 # The package is built from the tracked files (as a fresh clone has them) in
 # build/deb/src, so dpkg-buildpackage writes its output in build/deb/.
