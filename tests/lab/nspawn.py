@@ -285,8 +285,11 @@ class Node:
         (systemd-run --wait -P): CmdResult (rc, stdout) with .err."""
         if not self.alive() or not self.init_pid:
             raise LabError(f"{self.member} is not running")
+        # systemd expands $VAR and ${VAR} in a unit's command line (systemd-run of
+        # systemd 252 has no --expand-environment=no): $$ passes a literal $.
         argv = ["nsenter", "-t", str(self.init_pid), "-a", "systemd-run", "--wait", "-P",
-                "-q", "--service-type=exec", *unit_args, "--", *cmd]
+                "-q", "--service-type=exec", *unit_args, "--",
+                *[a.replace("$", "$$") for a in cmd]]
         res = run(argv, check=False, timeout=timeout)
         if check and res.returncode != 0:
             raise LabError(f"{self.member}: `{lablib.shown(list(cmd))}` exited "

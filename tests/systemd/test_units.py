@@ -341,6 +341,14 @@ def test_reboot_brings_the_node_back_as_second_in_sync(lab):
 def test_every_unit_hardened_and_working_with_its_security_score(lab):
     start(lab)
     lab_http(lab, "node1", "/health/app")
+    # healthd runs unprivileged, as the skyha user, and still follows the module
+    # through heartbeatd's sockets (root:skyha 0770).
+    n1 = lab.node("node1")
+    pid = n1.show("skyha-healthd.service", "MainPID")["MainPID"]
+    uid = n1.sh(f"stat -c %U /proc/{pid}").out.strip()
+    assert uid == "skyha", f"healthd runs as {uid}"
+    wait_until("healthd (as skyha) says OK for the primary",
+               lambda: lab_http(lab, "node1", "/health/app") == (200, "OK\n"), timeout=15)
     units = [unit(d) for d in DAEMONS] + ["skyha-healthd.service"]
     for u in units:
         assert active(lab.node("node1"), u), f"{u} is not running on node1"
