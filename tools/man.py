@@ -75,8 +75,7 @@ def convert(src, lines):
         item = re.match(r"^- `([^`]+)`:\s*(.*)$", text)
         if item:
             flush()
-            out += [".TP", f"\\fB{inline(item.group(1)).replace(chr(92) + 'e', chr(92) + 'e')}\\fR",
-                    line_out(inline(item.group(2)))]
+            out += [".TP", f"\\fB{inline(item.group(1))}\\fR", line_out(inline(item.group(2)))]
             continue
         if text.startswith("- "):
             flush()
