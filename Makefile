@@ -5,12 +5,18 @@
 #   make check      unit tests under ASan/UBSan, unit files, then cluster tests
 #   make demo       a two-node cluster in network namespaces, with a failover
 #   make bench      every bench/*.py: failover vs keepalived, checkd, healthd, ...
-#   make install    PREFIX=/usr DESTDIR=...
+#   make install    PREFIX=/usr DESTDIR=... (programs, units, man pages, completion)
+#   make man        man pages from docs/man/*.md into build/man/
+#   make deb        build/deb/skyha_<version>_amd64.deb (dpkg-buildpackage), lintian
+#   make systemd    the systemd lab alone: booted containers (tests/systemd/)
 #   make lint       clang-format check, cppcheck, banned functions
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 
 CC ?= cc
@@ -36,7 +42,10 @@ HEADERS := $(wildcard shared/*.h */*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify demo bench install lint clean
+.PHONY: all deps deps-bench check unit cluster units-verify systemd demo bench install man deb lint clean
+
+# docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
+MAN_PAGES := $(patsubst docs/man/%.md,$(BUILD)/man/%,$(wildcard docs/man/*.?.md))
 
 all: $(PROGRAMS)
 
@@ -84,9 +93,12 @@ units-verify:
 cluster: all
 	@/usr/bin/python3 tests/cluster/run.py
 
+systemd: all deb
+	@/usr/bin/python3 tests/systemd/run.py
+
 # check: everything a submission must pass; the last line sums every suite.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) deb
 	@tests/run-all.sh $(UNIT_TESTS)
 
 demo: deps all
@@ -101,7 +113,13 @@ bench: deps-bench all
 		echo "=== $$b"; /usr/bin/python3 $$b || failed="$$failed $$b"; \
 	done; [ -z "$$failed" ] || { echo "make bench: failed:$$failed"; exit 1; }
 
-install: all
+$(BUILD)/man/%: docs/man/%.md tools/man.py
+	@mkdir -p $(dir $@)
+	@/usr/bin/python3 tools/man.py $< $@
+
+man: $(MAN_PAGES)
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/lib/skyha $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/skyctl $(DESTDIR)$(PREFIX)/bin/skyctl
 	for p in $(filter-out $(BUILD)/skyctl,$(PROGRAMS)); do \
@@ -112,6 +130,23 @@ install: all
 			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
 	done
+	for m in $(MAN_PAGES); do \
+		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done
+	install -D -m 0644 completion/skyctl.bash $(DESTDIR)$(COMPLETIONDIR)/skyctl
+	install -D -m 0644 units/skyha.sysusers $(DESTDIR)$(SYSUSERSDIR)/skyha.conf
+	@[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
+		systemd-sysusers $(SYSUSERSDIR)/skyha.conf
+
+# The package is built from the tracked files (as a fresh clone has them) in
+# build/deb/src, so dpkg-buildpackage writes its output in build/deb/.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+deb:
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	@git ls-files -z | xargs -0 tar -cf - | tar -xf - -C $(BUILD)/deb/src
+	@cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || \
+		{ tail -30 ../build.log; echo "make deb: dpkg-buildpackage failed (build/deb/build.log)"; exit 1; }
+	@lintian --fail-on error $(BUILD)/deb/skyha_$(DEB_VERSION)_amd64.deb
+	@echo "  DEB     $(BUILD)/deb/skyha_$(DEB_VERSION)_amd64.deb"
 
 lint:
 	@tools/lint.sh

@@ -1213,7 +1213,6 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	d->target = t;
 	d->epoch = epoch;
 	d->next_connect_ms = 0;
-	sky_log_set_role(target_name(t));
 	update_alone_ok(d);
 	d->changed = true;
 }
@@ -1278,6 +1277,9 @@ static void on_desired(struct replicd *d)
 		}
 		if (ok && !d->standalone) {
 			replicd_fence_heard(&d->fence, &des, sky_now_ms());
+			/* SKYHA_ROLE= in heartbeatd's words (PRIM, ALONE...),
+			 * as every other daemon logs it. */
+			sky_log_set_role(sky_role_name(des.role));
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
 			set_target(d, target, des.epoch);

@@ -181,5 +181,10 @@ int sky_cli_start(struct sky_cli *cli, struct sky_config *cfg, bool keep_key,
 	}
 	sky_log_set_module(cfg->module);
 	sky_log_set_node(cli->node);
+	/* SKYHA_PEER= on every daemon's journal entries, not only on those
+	 * of the daemons that set it themselves. */
+	const struct sky_node *self = sky_config_node(cfg, cli->node);
+	const struct sky_node *peer = self ? sky_config_peer(cfg, self) : NULL;
+	sky_log_set_peer(peer ? peer->name : NULL);
 	return -1;
 }

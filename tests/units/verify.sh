@@ -29,6 +29,34 @@ for t in skyha-heartbeatd@.service skyha-heartbeatd@.socket skyha-witness@.servi
 	fi
 done
 
+# Options systemd-analyze accepts but that break a daemon as installed (seen
+# in booted containers, tests/systemd/): replicd's FUSE mounts must be in the
+# host's mount namespace, so none of the options that give a unit its own may
+# appear in its unit; a Type=notify unit that restricts address families must
+# keep AF_UNIX (sd_notify, the journal), or it never becomes ready.
+ns_opts='PrivateTmp PrivateDevices PrivateMounts ProtectSystem ProtectHome ProtectKernelTunables ProtectKernelModules ProtectKernelLogs ProtectControlGroups ProtectProc ProcSubset ReadOnlyPaths ReadWritePaths InaccessiblePaths ExecPaths NoExecPaths TemporaryFileSystem BindPaths BindReadOnlyPaths MountFlags RootDirectory RootImage MountAPIVFS PrivateNetwork NetworkNamespacePath'
+: >"$work/ns.log"
+for o in $ns_opts; do
+	grep -n "^[[:space:]]*$o=" "$top/units/skyha-replicd@.service" |
+		sed "s|^|units/skyha-replicd@.service:|; s|\$| (gives replicd a private mount namespace: its FUSE mounts would be invisible)|" >>"$work/ns.log"
+done
+if [ -s "$work/ns.log" ]; then
+	fail "replicd_unit_shares_the_host_mount_namespace" "$work/ns.log"
+else
+	pass "replicd_unit_shares_the_host_mount_namespace"
+fi
+: >"$work/af.log"
+for u in "$top"/units/*.service; do
+	grep -q '^Type=notify' "$u" || continue
+	grep -n '^RestrictAddressFamilies=' "$u" | grep -v -w AF_UNIX |
+		sed "s|^|units/$(basename "$u"):|; s|\$| (Type=notify needs AF_UNIX for sd_notify and the journal)|" >>"$work/af.log"
+done
+if [ -s "$work/af.log" ]; then
+	fail "notify_units_keep_af_unix" "$work/af.log"
+else
+	pass "notify_units_keep_af_unix"
+fi
+
 # Socket activation: a one-node module with quorum none is enough.
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/key"
 chmod 600 "$work/key"

@@ -1,0 +1,70 @@
+# bash completion for skyctl(8): commands, options, roles, and the modules
+# that have a control socket in the run directory (/run/skyha/MODULE/ctl).
+# Installed as /usr/share/bash-completion/completions/skyctl.
+
+_skyctl_modules()
+{
+	local run=${SKYHA_RUN_DIR:-/run/skyha} i
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		[[ ${COMP_WORDS[i]} == --run-dir ]] && run=${COMP_WORDS[i + 1]}
+	done
+	local d
+	for d in "$run"/*/ctl; do
+		[[ -S $d ]] || continue
+		d=${d%/ctl}
+		printf '%s\n' "${d##*/}"
+	done
+}
+
+_skyctl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local commands="status swap prim second stop start resync wait help"
+	local options="-m --module --run-dir --json --timeout -h --help"
+	local cmd="" i
+	COMPREPLY=()
+
+	case $prev in
+	-m | --module)
+		mapfile -t COMPREPLY < <(compgen -W "$(_skyctl_modules)" -- "$cur")
+		return
+		;;
+	--run-dir)
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		return
+		;;
+	--timeout)
+		return
+		;;
+	esac
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		case ${COMP_WORDS[i]} in
+		-m | --module | --run-dir | --timeout) ((i++)) ;;
+		-*) ;;
+		*)
+			cmd=${COMP_WORDS[i]}
+			break
+			;;
+		esac
+	done
+	case $cmd in
+	"")
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$options" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -W "$commands" -- "$cur")
+		fi
+		;;
+	prim) mapfile -t COMPREPLY < <(compgen -W "--force --json" -- "$cur") ;;
+	resync) mapfile -t COMPREPLY < <(compgen -W "--discard-local" -- "$cur") ;;
+	wait)
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--timeout --json" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -W "STOP WAIT SECOND ALONE PRIM serving" -- "$cur")
+		fi
+		;;
+	*) mapfile -t COMPREPLY < <(compgen -W "--json" -- "$cur") ;;
+	esac
+}
+complete -F _skyctl skyctl
