@@ -619,6 +619,13 @@ static void tick(struct node *n, int64_t now)
 
 	orch_goal(&n->orch, n->sm.role, n->sm.epoch, now);
 	orch_step(&n->orch, now);
+	/* A handover is done once the actuators left the primary role (or
+	 * one failed to: logged, and waiting would serve nobody); tell the
+	 * peer at once. */
+	bool demoting = !orch_settled(&n->orch) && !n->orch.failed;
+	if (n->sm.handover && n->sm.demoting && !demoting)
+		n->next_heartbeat_ms = now;
+	n->sm.demoting = demoting;
 	if (n->orch.news) {
 		/* The next actuator waits for this target; healthd for serving. */
 		n->orch.news = false;

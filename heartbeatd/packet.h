@@ -36,6 +36,10 @@ enum pkt_type {
 /* This node's copy holds changes made without the peer (replicd's record
  * says so): two such copies diverged, and neither is elected. */
 #define HB_FLAG_ALONE_CHANGES 0x20
+/* With HANDOVER: this node's actuators have left the primary role (the
+ * application stopped, replicd secondary): the peer may take over now, and
+ * no write of the stopping application is left behind. */
+#define HB_FLAG_HANDOVER_DONE 0x40
 
 /* Lease request flags. */
 #define LEASE_FLAG_NEW_GENERATION 0x01

@@ -121,8 +121,11 @@ uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now)
 	uint8_t f = 0;
 	if (sm->swap_requested)
 		f |= HB_FLAG_SWAP_REQUEST;
-	if (sm->handover)
+	if (sm->handover) {
 		f |= HB_FLAG_HANDOVER;
+		if (!sm->demoting)
+			f |= HB_FLAG_HANDOVER_DONE;
+	}
 	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now))
 		f |= HB_FLAG_PREFER_SECOND;
 	else if (sm->preference == SM_PREFER_PRIM)
@@ -517,6 +520,9 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	}
 	if (sm->handover)
 		return; /* the peer is about to take over: wait for it */
+	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
+	    !(p->flags & HB_FLAG_HANDOVER_DONE))
+		return; /* its application is still stopping: wait */
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    sm->in_sync && p->generation == sm->generation) {
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;

@@ -116,6 +116,7 @@ struct sm {
 	bool swap_requested;
 	int64_t swap_requested_at_ms;
 	bool handover;		     /* handing the primary role to the peer */
+	bool demoting; /* input: actuators still leaving the primary role */
 	bool want_lease;	     /* witness client keeps a lease */
 	bool want_new_generation;    /* ... and asks for a new generation */
 	bool want_election_lease;    /* ... won an election: lease first */

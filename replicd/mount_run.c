@@ -221,8 +221,8 @@ int replicd_mount_run_op(struct replicd_mount *m, struct replicd_op *op, int fd,
 	replicd_repl_end(m->repl);
 	if (r < 0)
 		return r;
-	replicd_repl_wait(m->repl, &t);
-	r = fenced_ack(m, r);
+	int w = replicd_repl_wait(m->repl, &t);
+	r = fenced_ack(m, w < 0 ? w : r);
 	if (r < 0 && fd_out && *fd_out >= 0) {
 		close(*fd_out);
 		*fd_out = -1;
@@ -275,14 +275,21 @@ int replicd_mount_run_write(struct replicd_mount *m, struct replicd_op *op,
 	}
 	replicd_repl_end(m->repl);
 	size_t last_wait = count;
+	int w = 0;
 	for (size_t i = 0; i < count; i++) {
-		if (tickets[i].degraded)
-			replicd_repl_wait(m->repl, &tickets[i]);
-		else if (tickets[i].wait)
+		if (tickets[i].degraded) {
+			if (w == 0)
+				w = replicd_repl_wait(m->repl, &tickets[i]);
+		} else if (tickets[i].wait) {
 			last_wait = i;
+		}
 	}
-	if (last_wait < count)
-		replicd_repl_wait(m->repl, &tickets[last_wait]);
+	if (last_wait < count && w == 0)
+		w = replicd_repl_wait(m->repl, &tickets[last_wait]);
+	/* A piece the peer may lack and that cannot be acknowledged here
+	 * any more (no longer primary): the write failed, as a whole. */
+	if (w < 0)
+		return w;
 	return fenced_ack(m, done ? (int)done : r);
 }
 
@@ -313,6 +320,6 @@ int replicd_mount_run_fsync(struct replicd_mount *m, struct replicd_op *op,
 	r = replicd_fs_apply(m->root, op, fd, 0, NULL);
 	/* Even if ours failed: the caller hears of no fsync before the
 	 * peer's ended. */
-	replicd_repl_wait(m->repl, &t);
-	return fenced_ack(m, r < 0 ? r : 0);
+	int w = replicd_repl_wait(m->repl, &t);
+	return fenced_ack(m, r < 0 ? r : w);
 }

@@ -187,15 +187,22 @@ static struct timespec mono_at(int64_t ms)
  * alone_ok in repl.h). A session that merely came back is not enough: the
  * change reaches the peer with the resync, and is safe once that ends.
  */
-static void wait_degraded(struct replicd_repl *r, uint64_t link_gen)
+static int wait_degraded(struct replicd_repl *r, uint64_t link_gen)
 {
 	bool counted = false;
+	int res = 0;
 
 	pthread_mutex_lock(&r->lock);
-	while (!r->stopping && !r->alone_ok && r->insync_gen <= link_gen) {
+	while (!r->alone_ok && r->insync_gen <= link_gen) {
 		int64_t at = r->degraded_ok_at_ms;
 		if (sky_now_ms() >= at)
 			break;
+		/* No longer primary (or stopping): it will never be
+		 * acknowledged here; the peer that serves may lack it. */
+		if (r->stopping || !r->writable) {
+			res = -EIO;
+			break;
+		}
 		if (!counted) {
 			/* The loop publishes it: heartbeatd starts a new
 			 * generation for writers that wait. */
@@ -213,6 +220,7 @@ static void wait_degraded(struct replicd_repl *r, uint64_t link_gen)
 		wake(r);
 	}
 	pthread_mutex_unlock(&r->lock);
+	return res;
 }
 
 void replicd_repl_set_insync(struct replicd_repl *r)
@@ -247,17 +255,15 @@ void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
+int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 {
 	struct timespec deadline;
 	bool acked;
 
-	if (t->degraded) {
-		wait_degraded(r, t->gen);
-		return;
-	}
+	if (t->degraded)
+		return wait_degraded(r, t->gen);
 	if (!t->wait)
-		return;
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += r->timeout_ms / 1000;
 	deadline.tv_nsec += (r->timeout_ms % 1000) * 1000000L;
@@ -284,7 +290,8 @@ void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 	/* Sent, never acked (the session ended or timed out): the peer may
 	 * lack it, as if it had never been sent. */
 	if (!acked)
-		wait_degraded(r, t->gen);
+		return wait_degraded(r, t->gen);
+	return 0;
 }
 
 bool replicd_repl_connected(struct replicd_repl *r)
@@ -342,6 +349,7 @@ void replicd_repl_set_writable(struct replicd_repl *r, bool writable)
 	pthread_mutex_lock(&r->order);
 	pthread_mutex_lock(&r->lock);
 	r->writable = writable;
+	pthread_cond_broadcast(&r->cond); /* waiting writers give up */
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_unlock(&r->order);
 }

@@ -106,9 +106,14 @@ int replicd_repl_begin(struct replicd_repl *r);
 int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 			bool force_wait, struct replicd_ticket *t);
 void replicd_repl_end(struct replicd_repl *r);
-/* Sleep until the ack, a disconnection, or timeout_ms (then ask the loop
- * to disconnect). Never longer than timeout_ms. */
-void replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t);
+/*
+ * Sleep until the ack (0). Without one within timeout_ms (then the loop is
+ * asked to disconnect) or after a disconnection, the peer may lack the
+ * change: wait until it may be acknowledged without it (alone_ok above),
+ * 0; -EIO if this node stops being primary first (the change is on this
+ * disk only and must not be reported as done).
+ */
+int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t);
 /* Queue an operation that needs neither the writable role nor a wait
  * (release of a handle); dropped silently when no peer is connected. */
 void replicd_repl_notify(struct replicd_repl *r, struct replicd_op *op);
