@@ -622,7 +622,8 @@ static void tick(struct node *n, int64_t now)
 	/* A handover is done once the actuators left the primary role (or
 	 * one failed to: logged, and waiting would serve nobody); tell the
 	 * peer at once. */
-	bool demoting = !orch_settled(&n->orch) && !n->orch.failed;
+	bool demoting = !orch_settled(&n->orch) && !n->orch.failed &&
+			now - n->orch.step_started_ms <= n->orch.step_timeout_ms;
 	if (n->sm.handover && n->sm.demoting && !demoting)
 		n->next_heartbeat_ms = now;
 	n->sm.demoting = demoting;
@@ -762,6 +763,7 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		n->persisted.data, n->persisted.stopped);
 	lease_client_init(&n->lease, cfg->interval_ms);
 	orch_init(&n->orch, cfg->order, cfg->order_count, cfg->step_timeout_ms);
+	n->orch.silent_ms = cfg->actuator_silent_ms;
 
 	for (size_t i = 0; i < cfg->network_count; i++) {
 		r = net_udp_bind(&n->self->addrs[i], &n->hb_fd[i]);

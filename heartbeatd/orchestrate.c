@@ -20,10 +20,18 @@ void orch_init(struct orch *o, const enum sky_actuator *order, size_t count,
 	o->step = -1;
 }
 
+static bool silent(const struct orch *o, const struct orch_actuator *a)
+{
+	return o->silent_ms > 0 && a->heard &&
+	       o->now - a->heard_at_ms > o->silent_ms;
+}
+
 static bool reached(const struct orch *o, const struct orch_actuator *a)
 {
 	if (!a->target || !a->heard || strcmp(a->state, a->target) != 0)
 		return false;
+	if (silent(o, a))
+		return false; /* what it said last may no longer hold */
 	/* Serving must be reached for this very epoch; being down is down. */
 	return !sky_role_serves(o->role) || a->epoch == o->epoch;
 }
@@ -71,6 +79,7 @@ void orch_step(struct orch *o, int64_t now)
 	int n = (int)o->count;
 
 	o->pending[0] = '\0';
+	o->now = now;
 	if (o->failed)
 		return;
 	for (int k = 0; k < n; k++) {
@@ -99,8 +108,15 @@ void orch_step(struct orch *o, int64_t now)
 		/* Only a promotion fails; a demotion keeps asking. */
 		if (!serving)
 			return;
-		if (a->heard && strcmp(a->state, "failed") == 0 &&
-		    a->epoch == o->epoch) {
+		if (silent(o, a)) {
+			o->failed = true;
+			snprintf(o->failure, sizeof(o->failure),
+				 "%s silent for %lld ms (it said '%s' last): "
+				 "not serving on a daemon that may be dead",
+				 sky_actuator_name(a->which),
+				 (long long)(now - a->heard_at_ms), a->state);
+		} else if (a->heard && strcmp(a->state, "failed") == 0 &&
+			   a->epoch == o->epoch) {
 			o->failed = true;
 			snprintf(o->failure, sizeof(o->failure),
 				 "%s failed to reach '%s': %s",

@@ -7,6 +7,12 @@
  * the current epoch), and must be reached within step_timeout_ms; a step
  * that fails or times out fails the transition, and heartbeatd puts the
  * module in WAIT rather than leave half a primary. Pure: no I/O, no clock.
+ *
+ * Between transitions too, every actuator is watched: one that reports a
+ * state below its target again (it restarted) is asked again and has
+ * step_timeout_ms to get back (recovery in place); one that says nothing
+ * for silent_ms while the node serves (it died, or hangs) fails the
+ * primary role, so the peer can take over.
  */
 #ifndef SKYHA_ORCHESTRATE_H
 #define SKYHA_ORCHESTRATE_H
@@ -30,6 +36,8 @@ struct orch {
 	struct orch_actuator acts[SKY_ACT_COUNT];
 	size_t count;
 	int64_t step_timeout_ms;
+	int64_t silent_ms; /* 0: not watched (transitions.actuator_silent_ms) */
+	int64_t now;	   /* of the last orch_step */
 	enum sky_role role;
 	uint64_t epoch;
 	int step; /* index of the actuator being waited for, -1 if settled */

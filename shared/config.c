@@ -202,6 +202,9 @@ static int transitions_pair(struct sky_yaml *ctx, const char *key,
 	if (strcmp(key, "step_timeout_ms") == 0)
 		return sky_yaml_u32(ctx, v, "transitions.step_timeout_ms", 100,
 				    3600000, &l->cfg.step_timeout_ms);
+	if (strcmp(key, "actuator_silent_ms") == 0)
+		return sky_yaml_u32(ctx, v, "transitions.actuator_silent_ms",
+				    2000, 600000, &l->cfg.actuator_silent_ms);
 	if (strcmp(key, "order") != 0)
 		return sky_yaml_unknown_key(ctx, v, "transitions", key);
 	if (v->type != YAML_SEQUENCE_NODE)
@@ -405,6 +408,7 @@ int sky_config_parse(const char *path, const char *text, size_t len,
 	l->cfg.quorum_witness = true;
 	l->cfg.witness_port = 7401;
 	l->cfg.step_timeout_ms = 30000;
+	l->cfg.actuator_silent_ms = 5000;
 
 	r = sky_yaml_parse(&ctx, path, text, len, err, err_size);
 	if (r < 0) {

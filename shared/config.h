@@ -60,6 +60,7 @@ struct sky_config {
 	enum sky_actuator order[SKY_ACT_COUNT];
 	size_t order_count;
 	uint32_t step_timeout_ms;
+	uint32_t actuator_silent_ms; /* transitions.actuator_silent_ms */
 };
 
 /* Load and validate; on error fill err ("file:line:col: field: why"). */

@@ -132,7 +132,74 @@ static void test_news_when_a_step_asks_or_the_goal_is_reached(void)
 	CHECK(!o.news);
 }
 
+/* Settled as PRIM at t=30 (every actuator reported primary/up). */
+static void settle_prim(struct orch *o)
+{
+	orch_init(o, order, 3, 5000);
+	o->silent_ms = 3000;
+	orch_goal(o, SKY_ROLE_PRIM, 4, 0);
+	orch_step(o, 0);
+	orch_actual(o, "replicd", "primary", 4, "", 10);
+	orch_step(o, 10);
+	orch_actual(o, "vipd", "up", 4, "", 20);
+	orch_step(o, 20);
+	orch_actual(o, "checkd", "up", 4, "", 30);
+	orch_step(o, 30);
+}
+
+static void test_an_actuator_silent_between_transitions_fails_the_primary(void)
+{
+	struct orch o;
+	settle_prim(&o);
+	CHECK(orch_settled(&o));
+	/* Everyone speaks every second, but replicd went silent at t=10. */
+	for (int64_t t = 1000; t <= 3000; t += 1000) {
+		orch_actual(&o, "vipd", "up", 4, "", t);
+		orch_actual(&o, "checkd", "up", 4, "", t);
+		orch_step(&o, t);
+		CHECK(!o.failed);
+	}
+	orch_actual(&o, "vipd", "up", 4, "", 3100);
+	orch_actual(&o, "checkd", "up", 4, "", 3100);
+	orch_step(&o, 3100);
+	CHECK(o.failed);
+	CHECK(!orch_settled(&o));
+	CHECK_STR_CONTAINS(o.failure, "replicd silent for");
+	CHECK_STR_CONTAINS(o.failure, "'primary' last");
+}
+
+static void test_a_restarted_actuator_is_asked_again_and_recovers_in_place(void)
+{
+	struct orch o;
+	settle_prim(&o);
+	/* replicd restarted: it reports stopped, then reaches primary. */
+	orch_actual(&o, "replicd", "stopped", 4, "", 1000);
+	orch_actual(&o, "vipd", "up", 4, "", 1000);
+	orch_actual(&o, "checkd", "up", 4, "", 1000);
+	orch_step(&o, 1000);
+	CHECK(!o.failed);
+	CHECK(!orch_settled(&o));
+	CHECK_STR_CONTAINS(o.pending, "replicd primary");
+	orch_actual(&o, "replicd", "primary", 4, "", 1500);
+	orch_step(&o, 1500);
+	CHECK(orch_settled(&o));
+	CHECK(!o.failed);
+}
+
+static void test_silence_is_not_watched_when_disabled(void)
+{
+	struct orch o;
+	settle_prim(&o);
+	o.silent_ms = 0;
+	orch_step(&o, 100000);
+	CHECK(orch_settled(&o));
+	CHECK(!o.failed);
+}
+
 TEST_MAIN(TEST(test_promotion_asks_one_step_at_a_time_in_order),
+	  TEST(test_an_actuator_silent_between_transitions_fails_the_primary),
+	  TEST(test_a_restarted_actuator_is_asked_again_and_recovers_in_place),
+	  TEST(test_silence_is_not_watched_when_disabled),
 	  TEST(test_a_report_for_an_old_epoch_does_not_count),
 	  TEST(test_demotion_goes_in_reverse_order),
 	  TEST(test_step_timeout_fails_the_promotion_with_a_reason),

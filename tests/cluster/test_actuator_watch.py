@@ -1,0 +1,82 @@
+"""Cluster tests: heartbeatd watches every actuator between transitions (issue 12).
+
+replicd dies on the primary (SIGKILL, as a crash would). What the application sees
+through the mount until it is back is printed; heartbeatd must notice:
+- restarted before `transitions.actuator_silent_ms` (as systemd does within a second),
+  replicd is asked for the primary role again and the node recovers in place: PRIM,
+  the peer in sync again, writes replicated;
+- never restarted, the primary gives up the role once replicd has been silent for
+  `actuator_silent_ms` (5 s by default), instead of serving on a dead mount forever.
+"""
+
+import errno
+import os
+import time
+
+from lab import lab_options
+from replicd_lab import ReplicdLab
+
+BOUND_S = 30
+
+
+def _act(st):
+    return (st or {}).get("actuators", {}).get("replicd") or {}
+
+
+def _wait_in_sync(lab, secondary, timeout=BOUND_S):
+    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
+                 _act(st).get("data") == "uptodate" and _act(st).get("sync") == "insync"
+                 and st["node"]["generation"] == st["peer"]["generation"],
+                 f"{secondary} in sync", timeout)
+
+
+def _try_write(path):
+    try:
+        with open(path, "ab") as f:
+            f.write(b"x")
+            os.fsync(f.fileno())
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+@lab_options(lab_class=ReplicdLab, networks=1)
+def test_replicd_killed_and_restarted_on_the_primary_recovers_in_place(lab):
+    lab.start_cluster()
+    _wait_in_sync(lab, "node2")
+    path = os.path.join(lab.data_dir("node1"), "probe")
+    assert _try_write(path) == "ok"
+    lab.kill_daemon("node1", "replicd")
+    seen = _try_write(path)
+    time.sleep(1.0)
+    lab.start_replicd("node1")
+    lab.wait_for("node1", lambda st: st["node"]["role"] == "PRIM" and
+                 _act(st).get("state") == "primary" and
+                 _act(st).get("epoch") == st["node"]["epoch"],
+                 "node1 primary again with replicd", BOUND_S)
+    _wait_in_sync(lab, "node2")
+    assert _try_write(path) == "ok"
+    with open(os.path.join(lab.data_dir("node1"), "probe"), "rb") as f:
+        here = f.read()
+    with open(os.path.join(lab.disk_dir("node2"), "probe"), "rb") as f:
+        assert f.read() == here, "the write after the restart did not replicate"
+    print(f"    the application saw {seen} while replicd was down; node1 stayed "
+          f"primary and recovered in place", flush=True)
+
+
+@lab_options(lab_class=ReplicdLab, networks=1)
+def test_replicd_dead_on_the_primary_makes_it_give_up_the_role(lab):
+    lab.start_cluster()
+    _wait_in_sync(lab, "node2")
+    lab.kill_daemon("node1", "replicd")
+    killed = time.monotonic()
+    st = lab.wait_for("node1", lambda st: st["node"]["role"] not in ("PRIM", "ALONE"),
+                      "node1 giving up the primary role", BOUND_S)
+    waited = time.monotonic() - killed
+    reason = (st.get("transition") or {}).get("reason", "")
+    assert "replicd silent" in reason, st.get("transition")
+    # Never two serving, and nothing was acknowledged meanwhile (the mount is dead).
+    for node in ("node1", "node2"):
+        s = lab.try_status(node) or {}
+        assert not (s.get("node", {}).get("serving") and node == "node1"), s
+    print(f"    node1 left PRIM {waited:.1f} s after replicd died: {reason}", flush=True)
