@@ -90,6 +90,7 @@ class Appender(threading.Thread):
         self.path, self.ack_log = path, ack_log
         self.stop = False
         self.acked = 0
+        self.error = None  # the refused write that ended it (EROFS/EIO, power cut)
 
     @staticmethod
     def record(n):
@@ -108,8 +109,8 @@ class Appender(threading.Thread):
                     os.fsync(fd)
                     log.write(b"%d\n" % n)
                     self.acked = n = n + 1
-        except OSError:
-            pass  # the node lost power under us
+        except OSError as exc:
+            self.error = exc  # never acknowledged: the node lost power, or the role
         finally:
             try:
                 os.close(fd)
@@ -256,31 +257,6 @@ def test_half_resynced_node2_never_serves_when_primary_node1_dies(lab):
     _primary_dies_during_resync(lab, "node1")
 
 
-class BusyWriter(Appender):
-    """An Appender that stops at the first refused write (the node stopped being
-    primary) and records the error, so a swap under load can be watched."""
-
-    def run(self):
-        n = 0
-        self.error = None
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
-        except OSError as exc:
-            self.error = exc
-            return
-        try:
-            with open(self.ack_log, "ab", buffering=0) as log:
-                while not self.stop:
-                    os.pwrite(fd, self.record(n), n * RECORD)
-                    os.fsync(fd)
-                    log.write(b"%d\n" % n)
-                    self.acked = n = n + 1
-        except OSError as exc:
-            self.error = exc  # EROFS/EIO once demoted: never acknowledged
-        finally:
-            os.close(fd)
-
-
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_swap_under_a_writer_ends_in_sync_with_every_acknowledged_write(lab):
     _start_with_primary(lab, "node1")
@@ -288,7 +264,7 @@ def test_swap_under_a_writer_ends_in_sync_with_every_acknowledged_write(lab):
         secondary = _other(primary)
         ack_log = os.path.join(lab.dir, f"acks-{primary}.log")
         path = os.path.join(lab.data_dir(primary), f"records-{primary}")
-        writer = BusyWriter(path, ack_log)
+        writer = Appender(path, ack_log)
         writer.start()
         time.sleep(0.5)
         res = lab.skyctl(primary, "swap")
