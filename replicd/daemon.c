@@ -377,6 +377,7 @@ static void session_up(struct replicd *d, struct replicd_conn **cp)
 		handles_clear(d);
 		d->have_seq = false;
 		d->sec_resyncing = false;
+		d->primary_final = false; /* it may acknowledge again */
 		/* Up to date as of the last session; whether it still is,
 		 * only the primary can tell (its answer follows). */
 		if (d->data == SKY_REPLICA_UPTODATE)
@@ -818,6 +819,16 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 		return;
 	}
 	d->peer_alone = (struct replicd_alone_stats){0};
+	if (op->flags & ROP_SYNC_FINAL) {
+		if (d->data == SKY_REPLICA_UPTODATE && !d->sec_resyncing) {
+			d->primary_final = true;
+			log_notice("primary %s stops: this copy has every change "
+				   "it acknowledged",
+				   d->peer->name);
+		}
+		d->changed = true;
+		return;
+	}
 	d->sec_total = op->offset;
 	d->sec_done = op->length;
 	if (op->flags & ROP_SYNC_HASHES) {
@@ -1212,6 +1223,7 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	}
 	d->target = t;
 	d->epoch = epoch;
+	d->primary_final = false;
 	d->next_connect_ms = 0;
 	update_alone_ok(d);
 	d->changed = true;
@@ -1689,7 +1701,7 @@ static void secondary_checks(struct replicd *d, int64_t now)
 	/* Past timeout_ms without a word from the primary, it may be
 	 * acknowledging changes without us (see repl.h): not up to date.
 	 * heartbeatd decided on a takeover before that, if there is one. */
-	if (d->data == SKY_REPLICA_UPTODATE &&
+	if (d->data == SKY_REPLICA_UPTODATE && !d->primary_final &&
 	    now - d->last_primary_rx_ms > (int64_t)d->set->timeout_ms) {
 		d->data = SKY_REPLICA_OUTDATED;
 		log_warning("nothing from primary %s for %u ms: this copy "
@@ -1837,6 +1849,25 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	return 0;
 }
 
+/*
+ * Primary, stopping: writes are refused already; if the peer is in sync and
+ * has acknowledged everything, say so, so that it stays promotable after
+ * this session ends (an orderly stop, where heartbeatd may be stopped only
+ * later, must not leave the peer calling its copy outdated).
+ */
+static void say_final(struct replicd *d)
+{
+	if (d->target != RT_PRIMARY || !peer_up(d) || !d->conn->client ||
+	    d->inflight || d->psync != PS_INSYNC ||
+	    !replicd_repl_queue_empty(&d->repl))
+		return;
+	send_sync(d, ROP_SYNC_FINAL | ROP_SYNC_INSYNC);
+	if (d->conn && replicd_conn_flush(d->conn) < 0)
+		return;
+	log_info("stopping: %s has every change acknowledged here",
+		 d->peer->name);
+}
+
 int replicd_run(struct replicd *d)
 {
 	int64_t stop_deadline = 0;
@@ -1857,8 +1888,10 @@ int replicd_run(struct replicd *d)
 			stop_deadline = now + d->set->timeout_ms;
 		}
 		if (stop_deadline && (now >= stop_deadline || !peer_up(d) ||
-				      !d->inflight || !d->conn->client))
+				      !d->inflight || !d->conn->client)) {
+			say_final(d);
 			break;
+		}
 
 		items[n++] = (zmq_pollitem_t){.fd = d->repl.wake_fd,
 					      .events = ZMQ_POLLIN};

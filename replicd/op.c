@@ -66,7 +66,7 @@ static const struct {
 	[ROP_ACK] = {"ack", F_NO_DIR, 0},
 	[ROP_SYNC] = {"sync", F_NO_DIR | F_OFFSET | F_LENGTH | F_FLAGS,
 		      ROP_SYNC_INSYNC | ROP_SYNC_RESYNC | ROP_SYNC_DIVERGED |
-			      ROP_SYNC_FULL | ROP_SYNC_HASHES},
+			      ROP_SYNC_FULL | ROP_SYNC_HASHES | ROP_SYNC_FINAL},
 	[ROP_RECORD] = {"record", F_PATH | F_OFFSET | F_LENGTH | F_FLAGS,
 			ROP_RECORD_KINDS},
 	[ROP_RECORD_END] = {"record-end", F_NO_DIR | F_OFFSET | F_LENGTH | F_FLAGS,

@@ -111,6 +111,8 @@ bool replicd_op_ack_on_receipt(uint8_t type);
 #define ROP_SYNC_DIVERGED 0x4  /* both changed: nothing is sent */
 #define ROP_SYNC_FULL	  0x8  /* no usable record: empty the copy first */
 #define ROP_SYNC_HASHES	  0x10 /* no usable record: send your manifest */
+#define ROP_SYNC_FINAL	  0x20 /* stopping: nothing more is acked, and you
+				* have everything that was */
 /* ROP_RECORD_END: about the secondary's change record. */
 #define ROP_REC_COMPLETE 0x1 /* the record lists everything that may differ */
 #define ROP_REC_ALONE	 0x2 /* it has changes it acked while alone */

@@ -294,6 +294,14 @@ int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 	return 0;
 }
 
+bool replicd_repl_queue_empty(struct replicd_repl *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool empty = !r->head;
+	pthread_mutex_unlock(&r->lock);
+	return empty;
+}
+
 bool replicd_repl_connected(struct replicd_repl *r)
 {
 	pthread_mutex_lock(&r->lock);

@@ -129,6 +129,8 @@ void replicd_repl_set_insync(struct replicd_repl *r);
 /* Writers waiting because the peer lacks their change (for the bus). */
 uint64_t replicd_repl_degraded_waiting(struct replicd_repl *r);
 
+/* Nothing queued that the loop has not taken yet. */
+bool replicd_repl_queue_empty(struct replicd_repl *r);
 /* Is a peer session up (operations are being sent)? */
 bool replicd_repl_connected(struct replicd_repl *r);
 

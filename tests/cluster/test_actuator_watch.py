@@ -80,3 +80,29 @@ def test_replicd_dead_on_the_primary_makes_it_give_up_the_role(lab):
         s = lab.try_status(node) or {}
         assert not (s.get("node", {}).get("serving") and node == "node1"), s
     print(f"    node1 left PRIM {waited:.1f} s after replicd died: {reason}", flush=True)
+
+
+@lab_options(lab_class=ReplicdLab, networks=1)
+def test_an_orderly_stop_of_the_primary_leaves_the_peer_promotable(lab):
+    """As `systemctl stop skyha@app.target` does it: replicd stops first (SIGTERM),
+    heartbeatd some seconds later. The peer's replicd must not call its copy outdated
+    meanwhile: the stopping primary told it that it has everything."""
+    lab.start_cluster()
+    _wait_in_sync(lab, "node2")
+    path = os.path.join(lab.data_dir("node1"), "before-stop")
+    with open(path, "wb") as f:
+        f.write(b"written before the stop")
+        os.fsync(f.fileno())
+    proc = lab.procs[("node1", "replicd")]
+    proc.terminate()
+    proc.wait(timeout=10)
+    time.sleep(2.5)  # more than replicd.timeout_ms (1 s)
+    hb = lab.procs[("node1", "heartbeatd")]
+    hb.terminate()
+    hb.wait(timeout=10)
+    lab.wait_role("node2", "ALONE", BOUND_S)
+    lab.wait_for("node2", lambda st: _act(st).get("state") == "primary" and
+                 _act(st).get("epoch") == st["node"]["epoch"], "node2's replicd primary",
+                 BOUND_S)
+    with open(os.path.join(lab.data_dir("node2"), "before-stop"), "rb") as f:
+        assert f.read() == b"written before the stop"
