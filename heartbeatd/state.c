@@ -518,8 +518,19 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 			sm->swap_requested = false;
 		return;
 	}
-	if (sm->handover)
+	if (sm->handover && p->role == SKY_ROLE_SECOND)
 		return; /* the peer is about to take over: wait for it */
+	if (sm->handover) {
+		/* It will not (it was not in sync after all, it restarted):
+		 * this node still has every change it acknowledged. */
+		sm->handover = false;
+		sm->data = SKY_DATA_UPTODATE;
+		sm->dirty = true;
+		enter(sm, now, SKY_ROLE_WAIT,
+		      "swap: %s did not take the primary role over (it is %s)",
+		      sm->cfg.peer, sky_role_name(p->role));
+		return;
+	}
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    !(p->flags & HB_FLAG_HANDOVER_DONE))
 		return; /* its application is still stopping: wait */
