@@ -6,6 +6,12 @@ application unit (skyha-lab-app.service) appends a line to the replicated direct
 when it starts (ExecStart=) and when it stops (ExecStop=).
 """
 
+import os
+import re
+import shutil
+
+import nspawn
+from lab import lab_options, run
 from nspawn import APP_UNIT, DATA_DIR
 from test_units import DAEMONS, M, active, start, unit, wait_in_sync, wait_until
 
@@ -102,3 +108,106 @@ def test_swap_with_an_application_writing_at_stop_ends_in_sync(lab):
         == "written on node2 after the swap", timeout=20)
     line = swap(lab, "node2", "node1")
     print(f"    node2 -> node1: {line}")
+
+
+# --- upgrade, one node at a time -----------------------------------------------------
+
+
+def repack_deb(lab, suffix="+lab1"):
+    """build/deb/skyha_<v>_amd64.deb again, as version <v><suffix>: the same files
+    (dpkg-deb -R, then -b with the higher Version:), so that apt-get sees an upgrade and
+    dpkg replaces every installed file. Returns (path on the host, new version)."""
+    src = nspawn.deb_path()
+    tree = os.path.join(lab.dir, "deb-upgrade")
+    run(["dpkg-deb", "-R", src, tree])
+    control = os.path.join(tree, "DEBIAN", "control")
+    with open(control) as f:
+        text = f.read()
+    old = re.search(r"^Version: (\S+)$", text, re.M).group(1)
+    new = old + suffix
+    with open(control, "w") as f:
+        f.write(text.replace(f"Version: {old}\n", f"Version: {new}\n"))
+    out = os.path.join(lab.dir, f"skyha_{new}_amd64.deb")
+    run(["dpkg-deb", "--root-owner-group", "-b", tree, out], timeout=120)
+    return out, old, new
+
+
+def installed_version(node):
+    return node.run("dpkg-query", "-W", "-f", "${Version}", "skyha").out.strip()
+
+
+def stale_daemons(node):
+    """The skyha daemons of the node still running a binary dpkg replaced."""
+    units = [unit(d) for d in DAEMONS] + ["skyha-healthd.service"]
+    out = []
+    for u in units:
+        pid = node.show(u, "MainPID")["MainPID"]
+        if pid == "0":
+            continue
+        exe = node.sh(f"readlink /proc/{pid}/exe", check=False).out.strip()
+        if exe.endswith(" (deleted)"):
+            out.append(f"{u}: {exe}")
+    return out
+
+
+def data_sums(node):
+    return node.sh(f"cd {DATA_DIR} && sha256sum $(ls | sort)").out
+
+
+def upgrade_node(lab, name, deb, new):
+    """What docs/operations.md says to do on the secondary: install the package, restart
+    the module's target (and healthd), see the new binaries run."""
+    node = lab.node(name)
+    node.run("apt-get", "install", "-y", "-q", f"./{os.path.basename(deb)}", timeout=300,
+             unit_args=("-E", "DEBIAN_FRONTEND=noninteractive", "--working-directory=/root"))
+    assert installed_version(node) == new
+    # dpkg replaced the files; the daemons still run the old binaries until restarted.
+    assert stale_daemons(node), f"{name}: no daemon runs a replaced binary before restart"
+    node.systemctl("restart", f"skyha@{M}.target", "skyha-healthd.service")
+    wait_until(f"{name}: every daemon running the new binary", lambda: not any(
+        not active(node, unit(d)) for d in DAEMONS) and not stale_daemons(node), timeout=30)
+
+
+@lab_options(install="deb")
+def test_upgrade_one_node_at_a_time_keeps_the_data_and_the_service(lab):
+    start(lab)  # the .deb installed by apt-get in every container, module started
+    n1, n2 = lab.node("node1"), lab.node("node2")
+    deb, old, new = repack_deb(lab)
+    for member in ("node1", "node2", "witness"):
+        assert installed_version(lab.node(member)) == old
+        shutil.copy(deb, lab.node(member).path("/root/"))
+    wait_up_to_date(lab, "node1", "node2")
+    n1.sh(f"echo 'written before the upgrade' > {DATA_DIR}/before.txt")
+    # 1. The secondary: install, restart its module; it comes back SECOND, in sync.
+    upgrade_node(lab, "node2", deb, new)
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=40)
+    wait_up_to_date(lab, "node1", "node2")
+    assert data_sums(n2) == data_sums(n1), "node2's copy differs after its upgrade"
+    n1.sh(f"echo 'written with node2 upgraded' > {DATA_DIR}/during.txt")
+    # 2. Swap: the upgraded node serves.
+    swap(lab, "node1", "node2")
+    # 3. The other node, now the secondary.
+    upgrade_node(lab, "node1", deb, new)
+    lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, timeout=40)
+    wait_up_to_date(lab, "node2", "node1")
+    # 4. The witness (both nodes see each other meanwhile: nothing changes).
+    w = lab.node("witness")
+    w.run("apt-get", "install", "-y", "-q", f"./{os.path.basename(deb)}", timeout=300,
+          unit_args=("-E", "DEBIAN_FRONTEND=noninteractive", "--working-directory=/root"))
+    w.systemctl("restart", f"skyha-witness@{M}.service")
+    assert installed_version(w) == new
+    lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, timeout=10)
+    # The application's data: everything written before and during the upgrade, the
+    # same on both nodes; and writes still replicate.
+    n2.sh(f"echo 'written after the upgrade' > {DATA_DIR}/after.txt")
+    wait_until("node2's write after the upgrade on node1", lambda: n1.sh(
+        f"cat {DATA_DIR}/after.txt 2>/dev/null", check=False).out.strip()
+        == "written after the upgrade", timeout=20)
+    for f, text in (("before.txt", "written before the upgrade"),
+                    ("during.txt", "written with node2 upgraded")):
+        for node in (n1, n2):
+            assert node.sh(f"cat {DATA_DIR}/{f}").out.strip() == text, (node.member, f)
+    assert data_sums(n1) == data_sums(n2), "the copies differ after the upgrade"
+    assert active(n2, APP_UNIT)
+    print(f"    {old} -> {new} on node2, swap, node1, witness: "
+          + lab.skyctl("node2", "status").out.splitlines()[0])
