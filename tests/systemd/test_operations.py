@@ -211,3 +211,74 @@ def test_upgrade_one_node_at_a_time_keeps_the_data_and_the_service(lab):
     assert active(n2, APP_UNIT)
     print(f"    {old} -> {new} on node2, swap, node1, witness: "
           + lab.skyctl("node2", "status").out.splitlines()[0])
+
+
+# --- reload --------------------------------------------------------------------------
+
+CONFIG = f"/etc/skyha/{M}.yaml"
+
+
+def _journal_since(node, u, cursor):
+    return [e.get("MESSAGE", "") for e in node.journal("-u", u, since_cursor=cursor)
+            if isinstance(e.get("MESSAGE"), str)]
+
+
+def _reload_each(node, expect_ok):
+    """`systemctl reload` of every daemon of the module: {unit: (rc, journal lines since)}.
+    Each daemon is still the same process, active, afterwards."""
+    out = {}
+    for d in DAEMONS:
+        u = unit(d)
+        before = node.show(u, "MainPID")["MainPID"]
+        cur = node.journal("-n", "1")[-1]["__CURSOR"]
+        res = node.systemctl("reload", u, check=False)
+        assert (res.rc == 0) == expect_ok, \
+            f"{node.member}: systemctl reload {u} exited {res.rc}: {res.err.strip()}"
+        # The daemon logs from its loop: give it a moment to see SIGHUP.
+        lines = wait_until(f"{u}: the reload in its journal", lambda: (
+            lambda ls: ls if not expect_ok or any("configuration" in m for m in ls)
+            else None)(_journal_since(node, u, cur)), timeout=10)
+        after = node.show(u, "MainPID", "ActiveState")
+        assert after["MainPID"] == before and after["ActiveState"] == "active", \
+            f"{node.member}: {u} after reload: {after} (was pid {before})"
+        out[u] = (res.rc, lines)
+    return out
+
+
+def test_reload_validates_refuses_a_bad_file_and_says_a_change_needs_a_restart(lab):
+    start(lab)
+    n1 = lab.node("node1")
+    wait_in_sync(lab, "node1")
+    # Unchanged file: every daemon says so and keeps running (SIGHUP no longer ends it).
+    for u, (_rc, lines) in _reload_each(n1, True).items():
+        assert any("reload: configuration unchanged" in m for m in lines), (u, lines)
+    # A broken file: the reload fails with the file, line and error in the unit's
+    # journal; the daemon keeps running with the configuration it has.
+    n1.sh(f"cp {CONFIG} /root/good.yaml && sed -i 's/^  mode: sync$/  mode: [sync/' {CONFIG}")
+    bad_line = n1.sh(f"grep -n '^  mode: \\[sync$' {CONFIG} | cut -d: -f1").out.strip()
+    assert bad_line, "the test did not break the file"
+    for u, (_rc, lines) in _reload_each(n1, False).items():
+        assert any(m.startswith(f"{CONFIG}:") and "YAML syntax" in m for m in lines), \
+            (u, lines)
+        assert not any("configuration changed" in m for m in lines), (u, lines)
+        print(f"    bad file: systemctl reload {u} failed: "
+              + next(m for m in lines if m.startswith(CONFIG)))
+    status = n1.systemctl("status", unit("replicd"), check=False).out
+    assert "YAML syntax" in status, status[-800:]
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=10)
+    # A good change: accepted, and each daemon says what applying it takes.
+    n1.sh(f"cp /root/good.yaml {CONFIG} && sed -i 's/^  timeout_ms: 3000$/  timeout_ms: 4000/'"
+          f" {CONFIG} && grep -q '^  timeout_ms: 4000$' {CONFIG}")
+    for u, (_rc, lines) in _reload_each(n1, True).items():
+        want = f"configuration changed: restart {u.removesuffix('.service')} to apply"
+        assert any(want in m for m in lines), (u, lines)
+    print(f"    good change: {want} ...")
+    # The witness has the same reload (its file unchanged here).
+    w, wu = lab.node("witness"), f"skyha-witness@{M}.service"
+    cur = w.journal("-n", "1")[-1]["__CURSOR"]
+    w.systemctl("reload", wu)
+    wait_until("the witness's reload in its journal", lambda: any(
+        "reload: configuration unchanged" in m for m in _journal_since(w, wu, cur)),
+        timeout=10)
+    assert active(w, wu)
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=10)
