@@ -13,7 +13,8 @@ import shutil
 import nspawn
 from lab import lab_options, run
 from nspawn import APP_UNIT, DATA_DIR
-from test_units import DAEMONS, M, active, start, unit, wait_in_sync, wait_until
+from test_units import (DAEMONS, M, active, start, unit, wait_in_sync, wait_until,
+                        wait_up_to_date)
 
 STOPPED = f"module {M} is stopped on this node (heartbeatd is not running)"
 
@@ -51,30 +52,19 @@ def _replication(lab, node):
     return st.get("actuators", {}).get("replicd") or {}
 
 
-def wait_up_to_date(lab, primary, secondary, timeout=40):
-    """Until both sides say the secondary is an up-to-date copy: the primary's replicd
-    is connected (wait_in_sync), the primary sees its peer SECOND, uptodate, at its own
-    generation (what `skyctl swap` requires), and the secondary's replicd says
-    uptodate, insync."""
-    wait_in_sync(lab, primary, timeout)
-    lab.wait_for(primary, lambda st: st["peer"].get("visible") and
-                 st["peer"].get("role") == "SECOND" and
-                 st["peer"].get("data") == "uptodate" and
-                 st["peer"].get("generation") == st["node"]["generation"],
-                 f"{primary} sees {secondary} an up-to-date SECOND", timeout)
-    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 (st.get("actuators", {}).get("replicd") or {}).get("data") == "uptodate"
-                 and (st.get("actuators", {}).get("replicd") or {}).get("sync") == "insync",
-                 f"{secondary}'s replicd uptodate and insync", timeout)
-
-
 def swap(lab, primary, secondary):
     """`skyctl swap` on the primary; both nodes end PRIM/SECOND, in sync, not diverged,
     with the old primary's application stop line on the new primary."""
     n_new = lab.node(secondary)
     wait_up_to_date(lab, primary, secondary)
     res = lab.skyctl(primary, "swap", timeout=60)
-    assert res.rc == 0, f"skyctl swap on {primary} exited {res.rc}: {res.err or res.out}"
+    if res.rc != 0:
+        from lab import describe
+        raise AssertionError(
+            f"skyctl swap on {primary} exited {res.rc}: {(res.err or res.out).strip()}; "
+            f"{primary}: {describe(lab.try_status(primary) or {})}; {secondary}: "
+            f"{describe(lab.try_status(secondary) or {})}; {secondary}'s replicd: "
+            f"{_replication(lab, secondary)}")
     lab.wait_roles({secondary: "PRIM", primary: "SECOND"}, timeout=40)
     wait_up_to_date(lab, secondary, primary)
     for node in (primary, secondary):
