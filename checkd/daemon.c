@@ -8,6 +8,7 @@
  * failover, stop), start the next action the application needs, publish.
  */
 #include "daemon.h"
+#include "cli.h"
 #include "log.h"
 #include "msg.h"
 #include "notify.h"
@@ -646,6 +647,9 @@ int checkd_run(struct checkd *d)
 
 	while (!sky_stop_requested()) {
 		size_t count = 0;
+
+		if (sky_reload_requested())
+			sky_cli_reload();
 		items[count] = (zmq_pollitem_t){.socket = d->sub,
 						.events = ZMQ_POLLIN};
 		item_of[count++] = -1;

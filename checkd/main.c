@@ -73,6 +73,9 @@ static const char usage_text[] =
 	"Signals: SIGTERM/SIGINT stop the application (stop_prim, then\n"
 	"stop_both) and exit.\n"
 	"\n"
+	"SIGHUP (systemctl reload): log whether the module file changed since\n"
+	"start; nothing is applied live (restart to apply).\n"
+	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration (file:line:column: field: why) or a setup failure.\n";
 

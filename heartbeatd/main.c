@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"SKYHA_NODE=, SKYHA_ROLE=, SKYHA_PEER= fields, or to stderr in a "
 	"terminal.\n"
 	"\n"
+	"SIGHUP (systemctl reload): log whether the module file changed since\n"
+	"start; nothing is applied live (restart to apply).\n"
+	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";

@@ -6,6 +6,7 @@
  */
 #include "node.h"
 #include "actual.h"
+#include "cli.h"
 #include "notify.h"
 
 #include <errno.h>
@@ -838,6 +839,8 @@ int node_run(struct node *n)
 	sky_notify_ready(status);
 
 	while (!sky_stop_requested()) {
+		if (sky_reload_requested())
+			sky_cli_reload();
 		int r = zmq_poll(items, (int)count,
 				 poll_timeout_ms(n, sky_now_ms()));
 		int64_t now = sky_now_ms();

@@ -6,6 +6,7 @@
  * the newest data generation before the answer that depends on it leaves.
  */
 #include "witness_server.h"
+#include "cli.h"
 #include "log.h"
 #include "net.h"
 #include "notify.h"
@@ -186,6 +187,8 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 	sky_notify_ready("witness serving leases");
 
 	while (!sky_stop_requested()) {
+		if (sky_reload_requested())
+			sky_cli_reload();
 		int n = poll(fds, cfg->witness_addr_count, 100);
 		int64_t now = sky_now_ms();
 		if (n < 0 && errno != EINTR) {

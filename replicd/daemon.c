@@ -8,6 +8,7 @@
  * publish the actual state on change and every second.
  */
 #include "daemon.h"
+#include "cli.h"
 #include "desired.h"
 #include "fs.h"
 #include "log.h"
@@ -1880,6 +1881,8 @@ int replicd_run(struct replicd *d)
 		int n = 0, i_sub = -1, i_conn = -1, i_pend = -1;
 		int64_t now = sky_now_ms();
 
+		if (sky_reload_requested())
+			sky_cli_reload();
 		if (sky_stop_requested() && !stop_deadline) {
 			if (d->target == RT_PRIMARY)
 				log_info("stopping: no new writes; waiting up "

@@ -72,6 +72,9 @@ static const char usage_text[] =
 	"peer's\n"
 	"acks, unmount (lazily if files are open), exit.\n"
 	"\n"
+	"SIGHUP (systemctl reload): log whether the module file changed since\n"
+	"start; nothing is applied live (restart to apply).\n"
+	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration or a setup failure (the message says which file and "
 	"field).\n";

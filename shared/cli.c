@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +124,80 @@ void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)
 		log_error("%s", msg);
 }
 
+/* The module file as read at start, for sky_cli_reload(). */
+#define RELOAD_FILE_MAX (16 * 1024 * 1024)
+static struct {
+	bool armed;
+	char path[4096];
+	char unit[SKY_NAME_MAX * 2 + 16];
+	unsigned char hash[crypto_generichash_BYTES];
+} loaded;
+
+/* BLAKE2b of a whole file (at most RELOAD_FILE_MAX bytes): 0 or -errno. */
+static int hash_file(const char *path, unsigned char *out)
+{
+	crypto_generichash_state st;
+	unsigned char buf[8192];
+	size_t total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (total += (size_t)n) > RELOAD_FILE_MAX) {
+			int err = n < 0 ? errno : EFBIG;
+			close(fd);
+			return -err;
+		}
+		crypto_generichash_update(&st, buf, (size_t)n);
+	}
+	close(fd);
+	crypto_generichash_final(&st, out, crypto_generichash_BYTES);
+	return 0;
+}
+
+static void remember_file(const struct sky_cli *cli,
+			  const struct sky_config *cfg, bool witness)
+{
+	loaded.armed = hash_file(cli->config_path, loaded.hash) == 0 &&
+		       strlen(cli->config_path) < sizeof(loaded.path);
+	if (!loaded.armed)
+		return;
+	sky_strlcpy(loaded.path, cli->config_path, sizeof(loaded.path));
+	snprintf(loaded.unit, sizeof(loaded.unit), "skyha-%s@%s",
+		 witness ? "witness" : cli->prog, cfg->module);
+}
+
+void sky_cli_reload(void)
+{
+	unsigned char now[crypto_generichash_BYTES];
+	int r;
+
+	if (!loaded.armed) {
+		log_warning("reload: the configuration read at start is not "
+			    "known; restart to apply a change");
+		return;
+	}
+	r = hash_file(loaded.path, now);
+	if (r < 0) {
+		log_error("reload: cannot read %s: %s; keeping the "
+			  "configuration read at start",
+			  loaded.path, strerror(-r));
+		return;
+	}
+	if (memcmp(now, loaded.hash, sizeof(now)) == 0) {
+		log_notice("reload: configuration unchanged (%s)", loaded.path);
+		return;
+	}
+	log_notice("configuration changed: restart %s to apply (%s is read "
+		   "only at start; running with the configuration read then)",
+		   loaded.unit, loaded.path);
+}
+
 int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
 {
 	char err[1024];
@@ -132,6 +207,8 @@ int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
 		sky_cli_error(cli, "%s", err);
 		return r;
 	}
+	if (!cli->check_only)
+		remember_file(cli, cfg, !node_needed);
 	if (!node_needed || (cli->check_only && !cli->node[0]))
 		return 0;
 	if (!cli->node[0]) {

@@ -91,6 +91,15 @@ typedef int (*sky_cli_section_fn)(const char *path, void *own, char *err,
 				  size_t err_size);
 int sky_cli_start(struct sky_cli *cli, struct sky_config *cfg, bool keep_key,
 		  sky_cli_section_fn load_own, void *own);
+/*
+ * After SIGHUP (systemctl reload: the unit's ExecReload= first validated the
+ * file with --check). No daemon applies a changed module file live: this
+ * compares the file with the one sky_cli_load() read at start and logs
+ * "configuration unchanged" or "configuration changed: restart UNIT to
+ * apply" (UNIT: skyha-PROG@MODULE, skyha-witness@MODULE for the witness);
+ * the daemon keeps running with the configuration it started with.
+ */
+void sky_cli_reload(void);
 /* The message on stderr under --check, in the log otherwise. */
 void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -239,15 +239,35 @@ static void on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
+static volatile sig_atomic_t reload_requested;
+
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
+
 void sky_stop_signals_install(void)
 {
 	struct sigaction sa = {.sa_handler = on_stop_signal};
+	struct sigaction hup = {.sa_handler = on_reload_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* Without a handler SIGHUP would end the daemon "cleanly" (no
+	 * restart by systemd): ExecReload= sends it. */
+	sigaction(SIGHUP, &hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
 bool sky_stop_requested(void)
 {
 	return stop_requested != 0;
+}
+
+bool sky_reload_requested(void)
+{
+	if (!reload_requested)
+		return false;
+	reload_requested = 0;
+	return true;
 }

@@ -76,10 +76,13 @@ int sky_read_file(const char *path, size_t max, char **out, size_t *out_len);
 int sky_hex_decode(const char *hex, uint8_t *out, size_t len);
 
 /*
- * SIGTERM and SIGINT set a flag the main loop reads; SIGPIPE is ignored.
- * No SA_RESTART: poll/zmq_poll return EINTR so the loop sees it at once.
+ * SIGTERM and SIGINT set a flag the main loop reads; SIGHUP (systemctl
+ * reload) sets another; SIGPIPE is ignored. No SA_RESTART: poll/zmq_poll
+ * return EINTR so the loop sees it at once.
  */
 void sky_stop_signals_install(void);
 bool sky_stop_requested(void);
+/* True once per SIGHUP received since the last call (then cleared). */
+bool sky_reload_requested(void);
 
 #endif

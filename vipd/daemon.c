@@ -19,6 +19,7 @@
  * misconfigured on a third host and two owners are worse than none).
  */
 #include "daemon.h"
+#include "cli.h"
 #include "desired.h"
 #include "frames.h"
 #include "notify.h"
@@ -828,6 +829,8 @@ int vipd_run(struct vipd *d)
 	sky_notify_ready("waiting for heartbeatd's desired state");
 
 	while (!sky_stop_requested()) {
+		if (sky_reload_requested())
+			sky_cli_reload();
 		zmq_pollitem_t items[3] = {
 			{.socket = d->sub, .events = ZMQ_POLLIN},
 			{.fd = d->pkt_fd, .events = ZMQ_POLLIN},

@@ -72,6 +72,9 @@ static const char usage_text[] =
 	"\n"
 	"Signals: SIGTERM/SIGINT remove the addresses and exit.\n"
 	"\n"
+	"SIGHUP (systemctl reload): log whether the module file changed since\n"
+	"start; nothing is applied live (restart to apply).\n"
+	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration (file:line:column: field: why) or a setup failure.\n";
 
