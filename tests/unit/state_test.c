@@ -634,6 +634,27 @@ static void test_two_diverged_copies_are_not_elected_nor_kept_serving(void)
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
 }
 
+static void test_a_handover_the_peer_does_not_take_ends_with_a_primary(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	gate_replica(&s, true);
+	s.n[1].sm.replica_generation = s.n[0].sm.generation;
+	sim_run(&s, 500);
+	peer_input(&s, 0, &p);
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+				sizeof(msg)),
+		     0);
+	/* node2's replicd stops calling its copy up to date just then. */
+	s.n[1].sm.replica_uptodate = false;
+	sim_run(&s, 15000); /* past the hold-down */
+	CHECK(sky_role_serves(role(&s, 0)) || sky_role_serves(role(&s, 1)));
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	CHECK(!s.n[0].sm.handover);
+}
+
 static void test_random_faults_never_make_two_primaries(void)
 {
 	struct sim s;
@@ -700,4 +721,5 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_election_prefers_uptodate_data_at_equal_generations),
 	  TEST(test_force_never_beats_a_visible_peer_with_newer_data),
 	  TEST(test_two_diverged_copies_are_not_elected_nor_kept_serving),
+	  TEST(test_a_handover_the_peer_does_not_take_ends_with_a_primary),
 	  TEST(test_random_faults_never_make_two_primaries))
