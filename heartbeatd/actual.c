@@ -106,8 +106,8 @@ static int check_uint(const json_t *obj, const char *key, char *err,
 {
 	const json_t *v = json_object_get(obj, key);
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
-		return refuse(err, size,
-			      "field '%s' must be an integer >= 0", key);
+		return refuse(err, size, "field '%s' must be an integer >= 0",
+			      key);
 	return 0;
 }
 

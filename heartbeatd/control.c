@@ -125,9 +125,9 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 			json_object_set_new(
 				v, "generation",
 				json_integer((json_int_t)r->generation));
-			json_object_set_new(v, "writers_waiting",
-					    json_integer((json_int_t)
-								 r->writers_waiting));
+			json_object_set_new(
+				v, "writers_waiting",
+				json_integer((json_int_t)r->writers_waiting));
 			if (r->alone)
 				json_object_set(v, "alone_changes", r->alone);
 			if (r->peer_alone)

@@ -372,9 +372,8 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
 	/* What each side did without the other, for the status. */
 	json_t *alone = json_object_get(msg, "alone_changes");
-	r->alone_count = json_is_object(alone)
-				 ? json_uint_or(alone, "count", 0)
-				 : 0;
+	r->alone_count =
+		json_is_object(alone) ? json_uint_or(alone, "count", 0) : 0;
 	json_decref(r->alone);
 	json_decref(r->peer_alone);
 	r->alone = alone_copy(alone);
@@ -420,7 +419,8 @@ bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
 void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
 			 int64_t now, struct sm *sm)
 {
-	bool fresh = r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
+	bool fresh = r->heard &&
+		     now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
 		     r->epoch == epoch;
 	bool primary = fresh && strcmp(r->state, "primary") == 0;
 
@@ -623,8 +623,9 @@ static void tick(struct node *n, int64_t now)
 	/* A handover is done once the actuators left the primary role (or
 	 * one failed to: logged, and waiting would serve nobody); tell the
 	 * peer at once. */
-	bool demoting = !orch_settled(&n->orch) && !n->orch.failed &&
-			now - n->orch.step_started_ms <= n->orch.step_timeout_ms;
+	bool demoting =
+		!orch_settled(&n->orch) && !n->orch.failed &&
+		now - n->orch.step_started_ms <= n->orch.step_timeout_ms;
 	if (n->sm.handover && n->sm.demoting && !demoting)
 		n->next_heartbeat_ms = now;
 	n->sm.demoting = demoting;

@@ -38,13 +38,13 @@ struct node_replica {
 	enum sky_replica data;
 	char sync[16];
 	bool peer_connected;
-	bool peer_receiving;	  /* primary: changes reach the peer live */
-	uint64_t generation;	  /* secondary: its copy is complete at */
-	uint64_t generation_sent; /* primary: the peer may have been told */
-	uint64_t writers_waiting; /* primary: writers the peer lacks */
-	uint64_t alone_count;	  /* changes this copy made alone */
+	bool peer_receiving;	    /* primary: changes reach the peer live */
+	uint64_t generation;	    /* secondary: its copy is complete at */
+	uint64_t generation_sent;   /* primary: the peer may have been told */
+	uint64_t writers_waiting;   /* primary: writers the peer lacks */
+	uint64_t alone_count;	    /* changes this copy made alone */
 	json_t *alone, *peer_alone; /* {count, first, last} or NULL; owned */
-	json_t *resync;	  /* the validated "resync" object, or NULL */
+	json_t *resync;		    /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
 };
 

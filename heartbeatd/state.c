@@ -58,8 +58,9 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 	if (role != SKY_ROLE_SECOND)
 		sm->in_sync = false;
 	if (sky_role_serves(role))
-		sm->forced_service = sm->forced || (sm->forced_service &&
-						    sky_role_serves(sm->prev_role));
+		sm->forced_service =
+			sm->forced ||
+			(sm->forced_service && sky_role_serves(sm->prev_role));
 	else
 		sm->forced_service = false;
 	if (sky_role_serves(role) || role == SKY_ROLE_STOP) {
@@ -386,7 +387,8 @@ static bool may_ack_alone(const struct sm *sm, const struct sm_peer *p)
 		return true;
 	if (sm->role != SKY_ROLE_PRIM || !sm->cfg.replica_gated || !p->visible)
 		return false;
-	if (sm->generation <= max_u64(p->generation, sm->replica_generation_sent))
+	if (sm->generation <=
+	    max_u64(p->generation, sm->replica_generation_sent))
 		return false;
 	/* The witness granted it (it refuses older data to the peer), or
 	 * the peer's heartbeat shows it knows its copy is behind. */
@@ -577,10 +579,11 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
 		return true;
 	char refusal[160];
-	waiting(sm, "elected primary with %s up (%s): taking the witness lease "
-		    "first (%s)",
-		sm->cfg.peer, why, witness_refusal(sm, w, refusal,
-						    sizeof(refusal)));
+	waiting(sm,
+		"elected primary with %s up (%s): taking the witness lease "
+		"first (%s)",
+		sm->cfg.peer, why,
+		witness_refusal(sm, w, refusal, sizeof(refusal)));
 	return false;
 }
 
@@ -709,10 +712,9 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	}
 	/* The primary holds the lease even with the peer up, so that after
 	 * a partition it keeps serving and the secondary is refused. */
-	sm->want_lease =
-		sm->cfg.witness_quorum &&
-		(sky_role_serves(sm->role) || sm->want_new_generation ||
-		 sm->want_election_lease);
+	sm->want_lease = sm->cfg.witness_quorum &&
+			 (sky_role_serves(sm->role) ||
+			  sm->want_new_generation || sm->want_election_lease);
 	sm->ack_alone = may_ack_alone(sm, peer);
 }
 

@@ -115,11 +115,11 @@ struct sm {
 	bool forced_service; /* serving since an operator's force */
 	bool swap_requested;
 	int64_t swap_requested_at_ms;
-	bool handover;		     /* handing the primary role to the peer */
-	bool demoting; /* input: actuators still leaving the primary role */
-	bool want_lease;	     /* witness client keeps a lease */
-	bool want_new_generation;    /* ... and asks for a new generation */
-	bool want_election_lease;    /* ... won an election: lease first */
+	bool handover;	 /* handing the primary role to the peer */
+	bool demoting;	 /* input: actuators still leaving the primary role */
+	bool want_lease; /* witness client keeps a lease */
+	bool want_new_generation; /* ... and asks for a new generation */
+	bool want_election_lease; /* ... won an election: lease first */
 	bool want_election_lease_was;
 	int64_t election_lease_since_ms;
 	int64_t takeover_since_ms;   /* first try of the current takeover */

@@ -48,8 +48,9 @@ int replicd_alone_parse(const char *buf, size_t len,
 	if (p != end || v[1] > INT64_MAX || v[2] > INT64_MAX || v[1] > v[2] ||
 	    (v[0] == 0) != (v[2] == 0))
 		return -EBADMSG;
-	*out = (struct replicd_alone_stats){
-		.count = v[0], .first_ms = (int64_t)v[1], .last_ms = (int64_t)v[2]};
+	*out = (struct replicd_alone_stats){.count = v[0],
+					    .first_ms = (int64_t)v[1],
+					    .last_ms = (int64_t)v[2]};
 	return 0;
 }
 

@@ -35,8 +35,8 @@
 
 struct replicd_write_job {
 	struct replicd_write_job *next;
-	int root, fd;	/* fd: the handle's, or -1 to open op.path */
-	bool resyncing; /* a failure is expected (see above) */
+	int root, fd;	      /* fd: the handle's, or -1 to open op.path */
+	bool resyncing;	      /* a failure is expected (see above) */
 	struct replicd_op op; /* points into store and buf */
 	struct replicd_op_store store;
 	size_t cap;

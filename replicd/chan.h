@@ -42,8 +42,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REPLICD_HS_MAGIC      "SKR1"
-#define REPLICD_HS_VERSION    3 /* 2: AES-256-GCM; 3: handles in 11-15, ROP_GENERATION */
+#define REPLICD_HS_MAGIC "SKR1"
+#define REPLICD_HS_VERSION                                                     \
+	3 /* 2: AES-256-GCM; 3: handles in 11-15, ROP_GENERATION */
 #define REPLICD_HS_MAX	      256
 #define REPLICD_NONCE	      32
 #define REPLICD_MAC	      32

@@ -273,7 +273,8 @@ static void drop_conn(struct replicd *d, struct replicd_conn **cp,
 				replicd_repl_set_degraded_ok_at(
 					&d->repl,
 					c->last_rx_ms +
-						3 * (int64_t)d->set->timeout_ms);
+						3 * (int64_t)d->set
+								->timeout_ms);
 			free_inflight(d);
 			end_peer_session(d);
 		} else {
@@ -807,8 +808,7 @@ static void on_sync_diverged(struct replicd *d, const struct replicd_op *op)
 		  "this node's; to keep them instead, make this node "
 		  "primary first (`skyctl stop` on %s, `skyctl prim "
 		  "--force` here)",
-		  mine, d->peer->name, d->peer->name, theirs,
-		  d->peer->name);
+		  mine, d->peer->name, d->peer->name, theirs, d->peer->name);
 }
 
 /* Secondary: what the primary says about our copy. */
@@ -823,9 +823,10 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 	if (op->flags & ROP_SYNC_FINAL) {
 		if (d->data == SKY_REPLICA_UPTODATE && !d->sec_resyncing) {
 			d->primary_final = true;
-			log_notice("primary %s stops: this copy has every change "
-				   "it acknowledged",
-				   d->peer->name);
+			log_notice(
+				"primary %s stops: this copy has every change "
+				"it acknowledged",
+				d->peer->name);
 		}
 		d->changed = true;
 		return;
@@ -893,8 +894,8 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 	if (!job)
 		return -ENOMEM;
 	int n = replicd_stream_open(&c->st, p, len, job->buf, job->cap);
-	if (n < 0 || replicd_op_decode(job->buf, (size_t)n, &job->op,
-				       &job->store) < 0) {
+	if (n < 0 ||
+	    replicd_op_decode(job->buf, (size_t)n, &job->op, &job->store) < 0) {
 		free(job);
 		return n < 0 ? -EBADMSG : -EPROTO;
 	}
@@ -1280,9 +1281,9 @@ static void on_desired(struct replicd *d)
 			target = RT_SECONDARY;
 		json_t *gen = json_object_get(msg, "generation");
 		json_t *ack_alone = json_object_get(msg, "ack_alone");
-		if (ok && (!json_is_integer(gen) ||
-			   json_integer_value(gen) < 0 ||
-			   (ack_alone && !json_is_boolean(ack_alone)))) {
+		if (ok &&
+		    (!json_is_integer(gen) || json_integer_value(gen) < 0 ||
+		     (ack_alone && !json_is_boolean(ack_alone)))) {
 			ok = false;
 			snprintf(why, sizeof(why),
 				 "'generation' must be an integer >= 0 and "
@@ -1360,13 +1361,14 @@ static void describe(struct replicd *d, bool *in_sync)
 				replicd_alone_get(&d->alone);
 			sync = SKY_SYNC_DIVERGED;
 			/* Times: alone_changes, peer_alone_changes. */
-			snprintf(d->reason, sizeof(d->reason),
-				 "diverged: %s made %llu changes alone, this "
-				 "node %llu; `skyctl resync --discard-local` on "
-				 "%s keeps this node's copy",
-				 d->peer->name,
-				 (unsigned long long)d->peer_alone.count,
-				 (unsigned long long)st.count, d->peer->name);
+			snprintf(
+				d->reason, sizeof(d->reason),
+				"diverged: %s made %llu changes alone, this "
+				"node %llu; `skyctl resync --discard-local` on "
+				"%s keeps this node's copy",
+				d->peer->name,
+				(unsigned long long)d->peer_alone.count,
+				(unsigned long long)st.count, d->peer->name);
 			break;
 		}
 		}
@@ -1422,8 +1424,8 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 	if (!i->started_ms)
 		return json_null();
 	/* A pass being planned has started_ms but is not active yet. */
-	int64_t end = i->active || i->ended_ms < i->started_ms ? now
-							 : i->ended_ms;
+	int64_t end =
+		i->active || i->ended_ms < i->started_ms ? now : i->ended_ms;
 	int64_t ms = end - i->started_ms;
 	uint64_t left = i->bytes_total > i->bytes_done
 				? i->bytes_total - i->bytes_done
@@ -1460,10 +1462,9 @@ static void publish(struct replicd *d, int64_t now, bool force)
 				    strerror(-ar));
 	describe(d, &in_sync);
 	const char *state = target_name(d->target);
-	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s|%llu|%llu|%d",
-		 state, (unsigned long long)d->epoch, d->reason, peer_up(d),
-		 in_sync, d->data, d->sync,
-		 (unsigned long long)d->synced_generation,
+	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s|%llu|%llu|%d", state,
+		 (unsigned long long)d->epoch, d->reason, peer_up(d), in_sync,
+		 d->data, d->sync, (unsigned long long)d->synced_generation,
 		 (unsigned long long)d->generation_sent,
 		 replicd_repl_degraded_waiting(&d->repl) > 0);
 	if (!force && !d->changed && strcmp(key, last) == 0 &&
@@ -1515,8 +1516,9 @@ static void publish(struct replicd *d, int64_t now, bool force)
 			obj, "generation",
 			json_integer(complete ? (json_int_t)d->synced_generation
 					      : 0));
-		json_object_set_new(obj, "generation_sent",
-				    json_integer((json_int_t)d->generation_sent));
+		json_object_set_new(
+			obj, "generation_sent",
+			json_integer((json_int_t)d->generation_sent));
 		/* Primary: changes go to the peer as they are made (a
 		 * session that is comparing records, or diverged, is up but
 		 * does not receive them). */

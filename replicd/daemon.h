@@ -110,7 +110,7 @@ struct replicd {
 	bool discard_local; /* desired: drop our alone changes */
 	uint64_t sec_total, sec_done;
 	bool sec_resyncing;
-	bool diverged; /* the primary refused: both changed alone */
+	bool diverged;	    /* the primary refused: both changed alone */
 	bool primary_final; /* it stopped cleanly: nothing missed since */
 	struct replicd_manifest_walk *walk; /* describing our copy */
 	int64_t last_primary_rx_ms;

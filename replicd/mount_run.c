@@ -93,6 +93,8 @@ static int track_op(struct replicd_mount *m, const struct replicd_op *op,
 	case ROP_TRUNCATE:
 	case ROP_FALLOCATE: {
 		/* The zones between the old and the new end change too. */
+		/* Both ends start at the op's offset, then widen. */
+		// cppcheck-suppress duplicateAssignExpression
 		uint64_t size = 0, from = op->offset, to = op->offset;
 		_cleanup_close_ int own = -1;
 		if (fd < 0)

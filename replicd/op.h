@@ -28,7 +28,7 @@
 #define REPLICD_NAME_MAX 255	   /* xattr names */
 #define REPLICD_DATA_MAX (1 << 20) /* one write or xattr value */
 /* A write is sent in pieces of this size (mount_run.c). */
-#define REPLICD_PIECE (128u << 10)
+#define REPLICD_PIECE	 (128u << 10)
 #define REPLICD_MAX_DIRS 16
 /* The largest encoded operation: data plus three paths and headroom. */
 #define REPLICD_OP_MAX (REPLICD_DATA_MAX + 3 * (REPLICD_PATH_MAX + 2) + 512)
@@ -111,7 +111,8 @@ bool replicd_op_ack_on_receipt(uint8_t type);
 #define ROP_SYNC_DIVERGED 0x4  /* both changed: nothing is sent */
 #define ROP_SYNC_FULL	  0x8  /* no usable record: empty the copy first */
 #define ROP_SYNC_HASHES	  0x10 /* no usable record: send your manifest */
-#define ROP_SYNC_FINAL	  0x20 /* stopping: nothing more is acked, and you
+#define ROP_SYNC_FINAL                                                         \
+	0x20 /* stopping: nothing more is acked, and you
 				* have everything that was */
 /* ROP_RECORD_END: about the secondary's change record. */
 #define ROP_REC_COMPLETE 0x1 /* the record lists everything that may differ */

@@ -210,9 +210,8 @@ static int wait_degraded(struct replicd_repl *r, uint64_t link_gen)
 			r->degraded_waiting++;
 			wake(r);
 		}
-		struct timespec ts = mono_at(at < sky_now_ms() + 1000
-						     ? at
-						     : sky_now_ms() + 1000);
+		struct timespec ts = mono_at(
+			at < sky_now_ms() + 1000 ? at : sky_now_ms() + 1000);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
 	if (counted) {
@@ -284,8 +283,7 @@ int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 			break;
 		}
 	}
-	acked = r->link_gen == t->gen && r->connected &&
-		r->acked_seq >= t->seq;
+	acked = r->link_gen == t->gen && r->connected && r->acked_seq >= t->seq;
 	pthread_mutex_unlock(&r->lock);
 	/* Sent, never acked (the session ended or timed out): the peer may
 	 * lack it, as if it had never been sent. */

@@ -81,7 +81,7 @@ struct replicd_repl {
 	 */
 	bool alone_ok;
 	int64_t degraded_ok_at_ms;
-	uint64_t insync_gen;	   /* link_gen + 1 of the last in-sync session */
+	uint64_t insync_gen; /* link_gen + 1 of the last in-sync session */
 	uint64_t degraded_waiting; /* writers waiting for one of those */
 };
 

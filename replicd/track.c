@@ -21,13 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC	    "SKYTRK1\n"
+#define MAGIC	     "SKYTRK1\n"
 #define HDR_COMPLETE 1u
 #define HDR_VOLATILE 2u /* entries not synced since boot <bytes 9..15> */
 #define BOOT_BYTES   7
-#define PATH_ZONE   UINT64_MAX
-#define ENTRY_FIXED (1 + 1 + 8 + 8 + 2)
-#define ENTRY_MAC   8
+#define PATH_ZONE    UINT64_MAX
+#define ENTRY_FIXED  (1 + 1 + 8 + 8 + 2)
+#define ENTRY_MAC    8
 
 /* A fixed key: the MAC catches torn or damaged bytes, not forgers (the
  * state directory is root's). */
@@ -421,15 +421,18 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 			}
 			static const uint8_t unknown[BOOT_BYTES];
 			bool vol = (uint8_t)buf_flags & HDR_VOLATILE;
-			bool same_boot = memcmp(buf_boot, t->boot, BOOT_BYTES) == 0 &&
-					 memcmp(t->boot, unknown, BOOT_BYTES) != 0;
+			bool same_boot =
+				memcmp(buf_boot, t->boot, BOOT_BYTES) == 0 &&
+				memcmp(t->boot, unknown, BOOT_BYTES) != 0;
 			if (vol && !same_boot && complete) {
 				/* Its unsynced entries may be lost: the machine
 				 * restarted since they were written. */
-				log_notice("%s holds operations that were in flight "
-					   "when this machine stopped: the next "
-					   "resync compares everything by hashes",
-					   t->path);
+				log_notice(
+					"%s holds operations that were in "
+					"flight "
+					"when this machine stopped: the next "
+					"resync compares everything by hashes",
+					t->path);
 				complete = false;
 			}
 			t->volatile_marked = vol && same_boot;

@@ -375,8 +375,10 @@ struct cloud_key {
 };
 
 #define CLOUD_KEY(type, member, name, kind, required)                          \
-	{name, kind, offsetof(type, member), sizeof(((type *)0)->member),      \
-	 required}
+	{                                                                      \
+		name, kind, offsetof(type, member),                            \
+			sizeof(((type *)0)->member), required                  \
+	}
 
 struct cloud_item {
 	char field[96];
@@ -425,8 +427,8 @@ static int cloud_item(struct sky_yaml *ctx, yaml_node_t *v,
 		return r;
 	for (unsigned i = 0; it->keys[i].key; i++)
 		if (it->keys[i].required && !(it->seen & (1u << i)))
-			return sky_yaml_fail(ctx, v, it->field,
-					     "%s: required", it->keys[i].key);
+			return sky_yaml_fail(ctx, v, it->field, "%s: required",
+					     it->keys[i].key);
 	return 0;
 }
 
@@ -487,8 +489,7 @@ static int cloud_list(struct sky_yaml *ctx, yaml_node_t *seq,
 	{                                                                      \
 		.field = (f), .keys = (k), .base = (char *)(array),            \
 		.stride = sizeof((array)[0]), .max = SKY_ARRAY_SIZE(array),    \
-		.count = &(n),                                                 \
-		.name_offset = name_member                                     \
+		.count = &(n), .name_offset = name_member                      \
 	}
 
 static const struct cloud_key aws_node_keys[] = {

@@ -398,7 +398,7 @@ static void event_name(int e, char *buf, size_t size)
 			 e / EV_PER_NODE + 1);
 	else
 		snprintf(buf, size, "%s",
-			 e == EV_REPL_LINK  ? "replication link cut/heal"
+			 e == EV_REPL_LINK ? "replication link cut/heal"
 			 : e == EV_HB_LINK ? "heartbeat link cut/heal"
 					   : "resync ends");
 }
@@ -661,8 +661,10 @@ static void world_init(struct world *w)
 static int search_depth(const char *var, int otherwise)
 {
 	const char *d = getenv(var);
-	int v = d ? atoi(d) : otherwise; /* NOLINT: a test knob, not input */
-	return v >= 1 && v <= 16 ? v : otherwise;
+	int64_t v;
+	if (!d || sky_parse_i64(d, 1, 16, &v) < 0)
+		return otherwise;
+	return (int)v;
 }
 
 static void test_the_start_is_prim_and_an_in_sync_second(void)

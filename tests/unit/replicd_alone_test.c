@@ -26,10 +26,10 @@ static void test_malformed_lines_are_refused(void)
 		"1 2 3",
 		"1 2 3\n\n",
 		"-1 2 3\n",
-		"1 3 2\n",			       /* first after last */
-		"0 0 5\n",			       /* no change, a time */
-		"1 0 0\n",			       /* a change, no time */
-		"99999999999999999999 1 2\n",	       /* overflow */
+		"1 3 2\n",		      /* first after last */
+		"0 0 5\n",		      /* no change, a time */
+		"1 0 0\n",		      /* a change, no time */
+		"99999999999999999999 1 2\n", /* overflow */
 		"1 9223372036854775808 9223372036854775809\n", /* > INT64 */
 		"1  2 3\n",
 		"1 2 3 4\n",

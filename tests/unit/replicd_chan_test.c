@@ -213,9 +213,9 @@ static void test_stream_rekeys_in_step_on_both_sides(void)
 	CHECK_EQ_INT((int)rx.rx.counter, 2);
 	/* The first frame had counter 0 under the first key: now the key
 	 * differs, so its replay at counter... 2 fails, as does counter 0. */
-	CHECK_EQ_INT(replicd_stream_open(&rx, first, (size_t)n0, pt,
-					 sizeof(pt)),
-		     -EBADMSG);
+	CHECK_EQ_INT(
+		replicd_stream_open(&rx, first, (size_t)n0, pt, sizeof(pt)),
+		-EBADMSG);
 	streams_free(&tx, &rx);
 }
 

@@ -234,12 +234,12 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 	CHECK_EQ_INT(record_byte(8), 1); /* complete, nothing unsynced */
 	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
 	CHECK(replicd_track_complete(t));
-	CHECK_EQ_INT(replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 0, 64,
-					false),
-		     0);
-	CHECK_EQ_INT(replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 64, 64,
-					false),
-		     0);
+	CHECK_EQ_INT(
+		replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 0, 64, false),
+		0);
+	CHECK_EQ_INT(
+		replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 64, 64, false),
+		0);
 	replicd_track_free(&t);
 	CHECK_EQ_INT(record_byte(8), 3); /* complete + unsynced, this boot */
 	/* replicd restarted, same boot: trusted, entries kept. */

@@ -527,7 +527,8 @@ static void test_secondary_adopts_the_generation_only_once_complete_at_it(void)
 	CHECK(s.n[1].sm.in_sync);
 }
 
-static void test_primary_starts_a_generation_before_acking_without_the_link(void)
+static void
+test_primary_starts_a_generation_before_acking_without_the_link(void)
 {
 	struct sim s;
 	start_pair(&s);

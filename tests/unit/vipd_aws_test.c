@@ -201,9 +201,11 @@ static void test_aws_section(void)
 		{AWS_HEAD "    nodes: {a: {eni: e-1}, b: {eni: e-2}, "
 			  "c: {eni: e-3}}\n",
 		 "at most 2 nodes"},
-		{AWS_HEAD "    routes: [{table: rtb-1, destination: 10.0.0.0}]\n",
+		{AWS_HEAD
+		 "    routes: [{table: rtb-1, destination: 10.0.0.0}]\n",
 		 "vipd.aws.routes[0].destination"},
-		{AWS_HEAD "    target_groups: [{arn: \"arn:x\", port: 70000}]\n",
+		{AWS_HEAD
+		 "    target_groups: [{arn: \"arn:x\", port: 70000}]\n",
 		 "vipd.aws.target_groups[0].port"},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++) {

@@ -172,8 +172,9 @@ static void test_azure_section(void)
 		 "vipd.azure.nodes.n1: nic: required"},
 		{AZ_HEAD "    ip_configurations: [{name: v}]\n",
 		 "vipd.azure.ip_configurations[0]: address: required"},
-		{AZ_HEAD "    nodes: {n1: {nic: a}}\n"
-			 "    routes: [{table: t, route: r, prefix: 10.0.0.0}]\n",
+		{AZ_HEAD
+		 "    nodes: {n1: {nic: a}}\n"
+		 "    routes: [{table: t, route: r, prefix: 10.0.0.0}]\n",
 		 "vipd.azure.routes[0].prefix"},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++) {
