@@ -21,6 +21,7 @@ suite() {
 	passed=$((passed + p)); failed=$((failed + f))
 }
 
+suite "lint (clang-format, cppcheck of every daemon, banned functions)" "$top/tools/lint.sh"
 suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"

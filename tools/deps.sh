@@ -6,7 +6,7 @@ set -eu
 level=${1:-test}
 
 build_pkgs="gcc make pkg-config libzmq3-dev libsodium-dev libsystemd-dev libyaml-dev libjansson-dev"
-test_pkgs="python3 python3-zmq iproute2 systemd procps"
+test_pkgs="python3 python3-zmq iproute2 systemd procps clang-format cppcheck"
 # keepalived: failover baseline; stress-ng: CPU load (per-folder deps.txt add more)
 bench_pkgs="keepalived stress-ng"
 
