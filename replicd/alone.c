@@ -151,3 +151,35 @@ json_t *replicd_alone_json(const struct replicd_alone_stats *st)
 			 (json_int_t)st->first_ms, "last_ms",
 			 (json_int_t)st->last_ms, "first", first, "last", last);
 }
+
+uint64_t replicd_alone_pack_times(const struct replicd_alone_stats *st)
+{
+	uint64_t first = (uint64_t)(st->first_ms / 1000) & 0xffffffffu;
+	uint64_t last = (uint64_t)(st->last_ms / 1000) & 0xffffffffu;
+	return first << 32 | last;
+}
+
+struct replicd_alone_stats replicd_alone_unpack(uint64_t count, uint64_t times)
+{
+	struct replicd_alone_stats st = {.count = count};
+	if (count) {
+		st.first_ms = (int64_t)(times >> 32) * 1000;
+		st.last_ms = (int64_t)(times & 0xffffffffu) * 1000;
+	}
+	return st;
+}
+
+void replicd_alone_describe(const struct replicd_alone_stats *st, char *buf,
+			    size_t size)
+{
+	char first[32], last[32];
+	if (!st->count) {
+		snprintf(buf, size, "no change");
+		return;
+	}
+	sky_format_utc(st->first_ms, first, sizeof(first));
+	sky_format_utc(st->last_ms, last, sizeof(last));
+	snprintf(buf, size, "%llu change%s (%s to %s)",
+		 (unsigned long long)st->count, st->count == 1 ? "" : "s",
+		 first, last);
+}

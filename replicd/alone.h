@@ -47,6 +47,13 @@ struct replicd_alone_stats replicd_alone_get(struct replicd_alone *a);
 /* {count, first_ms, last_ms, first, last} (times also as UTC text), or
  * null for no change. */
 json_t *replicd_alone_json(const struct replicd_alone_stats *st);
+/* On the wire (record-end, diverged sync): offset = count, length = the
+ * first and the last second, 32 bits each. */
+uint64_t replicd_alone_pack_times(const struct replicd_alone_stats *st);
+struct replicd_alone_stats replicd_alone_unpack(uint64_t count, uint64_t times);
+/* "7804 changes (2026-12-04T18:02:11Z to 2026-12-04T18:04:55Z)" */
+void replicd_alone_describe(const struct replicd_alone_stats *st, char *buf,
+			    size_t size);
 /* The file's bytes (pure, for tests and fuzzers): 0 or -EBADMSG. */
 int replicd_alone_parse(const char *buf, size_t len,
 			struct replicd_alone_stats *out);

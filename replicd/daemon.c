@@ -26,18 +26,6 @@
 
 #define TICK_MS 50
 
-static const char *target_name(enum replicd_target t)
-{
-	switch (t) {
-	case RT_PRIMARY:
-		return "primary";
-	case RT_SECONDARY:
-		return "secondary";
-	default:
-		return "stopped";
-	}
-}
-
 static struct sockaddr_storage with_port(const struct sky_addr *a,
 					 uint16_t port)
 {
@@ -307,23 +295,6 @@ static void reject(struct replicd *d, struct replicd_conn **cp,
 static int send_op(struct replicd_conn *c, struct replicd_op *op);
 
 /* Secondary: our change record, then its end (docs/protocol.md). */
-/* Alone stats on the wire: count, then first and last second (u32 each). */
-static uint64_t pack_times(const struct replicd_alone_stats *st)
-{
-	uint64_t first = (uint64_t)(st->first_ms / 1000) & 0xffffffffu;
-	uint64_t last = (uint64_t)(st->last_ms / 1000) & 0xffffffffu;
-	return first << 32 | last;
-}
-
-static struct replicd_alone_stats unpack_stats(uint64_t count, uint64_t times)
-{
-	struct replicd_alone_stats st = {.count = count};
-	if (count) {
-		st.first_ms = (int64_t)(times >> 32) * 1000;
-		st.last_ms = (int64_t)(times & 0xffffffffu) * 1000;
-	}
-	return st;
-}
 
 static int send_record(struct replicd *d, struct replicd_conn *c)
 {
@@ -348,7 +319,7 @@ static int send_record(struct replicd *d, struct replicd_conn *c)
 	struct replicd_op end = {
 		.type = ROP_RECORD_END,
 		.offset = st.count,
-		.length = pack_times(&st),
+		.length = replicd_alone_pack_times(&st),
 		.flags = (replicd_track_complete(d->track) ? ROP_REC_COMPLETE
 							   : 0) |
 			 (replicd_track_alone(d->track) ? ROP_REC_ALONE : 0)};
@@ -470,7 +441,7 @@ static void send_sync(struct replicd *d, uint32_t flags)
 		/* What this node did alone, for the peer's status. */
 		struct replicd_alone_stats st = replicd_alone_get(&d->alone);
 		op.offset = st.count;
-		op.length = pack_times(&st);
+		op.length = replicd_alone_pack_times(&st);
 	}
 	if (d->conn && send_op(d->conn, &op) < 0)
 		drop_conn(d, &d->conn, "cannot queue a sync message");
@@ -528,22 +499,6 @@ static int dir_roots(struct replicd *d, int *roots)
 	return 0;
 }
 
-/* "7804 changes (18:02:11Z to 18:04:55Z)" */
-static void describe_alone(const struct replicd_alone_stats *st, char *buf,
-			   size_t size)
-{
-	char first[32], last[32];
-	if (!st->count) {
-		snprintf(buf, size, "no change");
-		return;
-	}
-	sky_format_utc(st->first_ms, first, sizeof(first));
-	sky_format_utc(st->last_ms, last, sizeof(last));
-	snprintf(buf, size, "%llu change%s (%s to %s)",
-		 (unsigned long long)st->count, st->count == 1 ? "" : "s",
-		 first, last);
-}
-
 /* Primary: the peer's record is in; decide what the session does. */
 static void decide(struct replicd *d, uint32_t flags)
 {
@@ -556,8 +511,9 @@ static void decide(struct replicd *d, uint32_t flags)
 		char own_text[160], peer_text[160];
 		struct replicd_alone_stats st = replicd_alone_get(&d->alone);
 		d->psync = PS_DIVERGED;
-		describe_alone(&d->peer_alone, peer_text, sizeof(peer_text));
-		describe_alone(&st, own_text, sizeof(own_text));
+		replicd_alone_describe(&d->peer_alone, peer_text,
+				       sizeof(peer_text));
+		replicd_alone_describe(&st, own_text, sizeof(own_text));
 		log_error("copies diverged: peer %s made %s without this node, "
 			  "and this node %s without it; no automatic resync. "
 			  "To keep this node's copy: `skyctl resync "
@@ -766,7 +722,7 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 	case ROP_RECORD_END:
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;
-		d->peer_alone = unpack_stats(op->offset, op->length);
+		d->peer_alone = replicd_alone_unpack(op->offset, op->length);
 		decide(d, op->flags);
 		return 0;
 	case ROP_HASHES: {
@@ -796,12 +752,12 @@ static void on_sync_diverged(struct replicd *d, const struct replicd_op *op)
 {
 	char mine[160], theirs[160];
 	struct replicd_alone_stats st = replicd_alone_get(&d->alone);
-	d->peer_alone = unpack_stats(op->offset, op->length);
+	d->peer_alone = replicd_alone_unpack(op->offset, op->length);
 	d->diverged = true;
 	d->sec_resyncing = false;
 	d->synced_generation = 0;
-	describe_alone(&st, mine, sizeof(mine));
-	describe_alone(&d->peer_alone, theirs, sizeof(theirs));
+	replicd_alone_describe(&st, mine, sizeof(mine));
+	replicd_alone_describe(&d->peer_alone, theirs, sizeof(theirs));
 	log_error("copies diverged: this node made %s that primary %s "
 		  "never got, and %s made %s without this node; no "
 		  "resync. `skyctl resync --discard-local` here drops "
@@ -1201,8 +1157,9 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 		d->epoch = epoch;
 		return;
 	}
-	log_notice("role: %s -> %s (epoch %llu)", target_name(d->target),
-		   target_name(t), (unsigned long long)epoch);
+	log_notice("role: %s -> %s (epoch %llu)",
+		   replicd_target_name(d->target), replicd_target_name(t),
+		   (unsigned long long)epoch);
 	/* Sessions of the old role end. */
 	drop_conn(d, &d->conn, "role changed");
 	drop_conn(d, &d->pending, "role changed");
@@ -1307,242 +1264,6 @@ static void on_desired(struct replicd *d)
 	}
 }
 
-/* --- actual state ------------------------------------------------------ */
-
-static bool peer_up(const struct replicd *d)
-{
-	return d->conn && d->conn->stage == RC_UP;
-}
-
-static void describe(struct replicd *d, bool *in_sync)
-{
-	const char *sync = SKY_SYNC_STOPPED;
-	uint64_t entries = replicd_track_count(d->track);
-
-	*in_sync = false;
-	d->reason[0] = '\0';
-	switch (d->target) {
-	case RT_PRIMARY:
-		switch (peer_up(d) ? d->psync : PS_NONE) {
-		case PS_NONE:
-		case PS_EXCHANGE:
-			sync = peer_up(d) ? SKY_SYNC_RESYNCING
-					  : SKY_SYNC_DEGRADED;
-			snprintf(d->reason, sizeof(d->reason),
-				 "peer %s %s: changes are recorded for "
-				 "resync (%llu entries)",
-				 d->peer->name,
-				 peer_up(d) ? "connected, comparing records"
-					    : "not connected",
-				 (unsigned long long)entries);
-			break;
-		case PS_MANIFEST:
-			sync = SKY_SYNC_RESYNCING;
-			snprintf(d->reason, sizeof(d->reason),
-				 "no usable change record: receiving the "
-				 "hashes of %s's copy",
-				 d->peer->name);
-			break;
-		case PS_RESYNC:
-		case PS_FLUSH:
-			sync = SKY_SYNC_RESYNCING;
-			snprintf(d->reason, sizeof(d->reason),
-				 "resyncing %s: %llu of about %llu bytes sent",
-				 d->peer->name,
-				 (unsigned long long)d->rsi.bytes_done,
-				 (unsigned long long)d->rsi.bytes_total);
-			break;
-		case PS_INSYNC:
-			sync = SKY_SYNC_INSYNC;
-			*in_sync = true;
-			break;
-		case PS_DIVERGED: {
-			struct replicd_alone_stats st =
-				replicd_alone_get(&d->alone);
-			sync = SKY_SYNC_DIVERGED;
-			/* Times: alone_changes, peer_alone_changes. */
-			snprintf(
-				d->reason, sizeof(d->reason),
-				"diverged: %s made %llu changes alone, this "
-				"node %llu; `skyctl resync --discard-local` on "
-				"%s keeps this node's copy",
-				d->peer->name,
-				(unsigned long long)d->peer_alone.count,
-				(unsigned long long)st.count, d->peer->name);
-			break;
-		}
-		}
-		break;
-	case RT_SECONDARY:
-		if (d->diverged) {
-			struct replicd_alone_stats st =
-				replicd_alone_get(&d->alone);
-			sync = SKY_SYNC_DIVERGED;
-			snprintf(d->reason, sizeof(d->reason),
-				 "diverged: this node made %llu changes alone, "
-				 "primary %s %llu; `skyctl resync "
-				 "--discard-local` here drops this node's",
-				 (unsigned long long)st.count, d->peer->name,
-				 (unsigned long long)d->peer_alone.count);
-		} else if (d->sec_resyncing && peer_up(d)) {
-			sync = SKY_SYNC_RESYNCING;
-			snprintf(d->reason, sizeof(d->reason),
-				 "resyncing from %s: %llu of about %llu bytes",
-				 d->peer->name, (unsigned long long)d->sec_done,
-				 (unsigned long long)d->sec_total);
-		} else if (peer_up(d) && d->data == SKY_REPLICA_UPTODATE) {
-			sync = SKY_SYNC_INSYNC;
-			*in_sync = true;
-		} else {
-			sync = SKY_SYNC_WAITING;
-			snprintf(d->reason, sizeof(d->reason), "%s primary %s",
-				 peer_up(d) ? "waiting for the verdict of"
-					    : "waiting for",
-				 d->peer->name);
-		}
-		break;
-	default:
-		break;
-	}
-	if (d->target == RT_PRIMARY)
-		replicd_fence_describe(&d->fence, sky_now_ms(), d->reason,
-				       sizeof(d->reason));
-	sky_strlcpy(d->sync, sync, sizeof(d->sync));
-}
-
-static json_t *resync_json(const struct replicd *d, int64_t now)
-{
-	const struct replicd_resync_info *i = &d->rsi;
-	if (d->target == RT_SECONDARY)
-		return json_pack(
-			"{s:b,s:I,s:I,s:I}", "active", d->sec_resyncing,
-			"bytes_total", (json_int_t)d->sec_total, "bytes_done",
-			(json_int_t)d->sec_done, "bytes_left",
-			(json_int_t)(d->sec_total > d->sec_done
-					     ? d->sec_total - d->sec_done
-					     : 0));
-	if (!i->started_ms)
-		return json_null();
-	/* A pass being planned has started_ms but is not active yet. */
-	int64_t end =
-		i->active || i->ended_ms < i->started_ms ? now : i->ended_ms;
-	int64_t ms = end - i->started_ms;
-	uint64_t left = i->bytes_total > i->bytes_done
-				? i->bytes_total - i->bytes_done
-				: 0;
-	uint64_t rate = ms > 0 ? i->bytes_done * 1000 / (uint64_t)ms : 0;
-	uint64_t wire = i->active && d->conn
-				? d->conn->bytes_sent - i->wire_start
-				: i->wire_bytes;
-	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			 "active", i->active, "mode",
-			 i->full   ? "full"
-			 : i->hash ? "hash"
-				   : "record",
-			 "bytes_total", (json_int_t)i->bytes_total,
-			 "bytes_done", (json_int_t)i->bytes_done, "bytes_left",
-			 (json_int_t)left, "rate_bps", (json_int_t)rate,
-			 "eta_s", (json_int_t)(rate ? left / rate : 0),
-			 "passes", (json_int_t)i->passes, "data_bytes_sent",
-			 (json_int_t)i->data_bytes_sent, "wire_bytes",
-			 (json_int_t)wire, "zones", (json_int_t)i->zones,
-			 "seconds", (json_int_t)(ms / 1000));
-}
-
-static void publish(struct replicd *d, int64_t now, bool force)
-{
-	static char last[640];
-	char key[640], topic[SKY_TOPIC_MAX];
-	bool in_sync;
-
-	int ar = replicd_alone_sync(&d->alone, replicd_track_alone(d->track));
-	if (ar < 0)
-		sky_log_ratelimited(&d->rl_apply, LOG_WARNING,
-				    "cannot save %s: %s", d->alone.path,
-				    strerror(-ar));
-	describe(d, &in_sync);
-	const char *state = target_name(d->target);
-	snprintf(key, sizeof(key), "%s|%llu|%s|%d|%d|%d|%s|%llu|%llu|%d", state,
-		 (unsigned long long)d->epoch, d->reason, peer_up(d), in_sync,
-		 d->data, d->sync, (unsigned long long)d->synced_generation,
-		 (unsigned long long)d->generation_sent,
-		 replicd_repl_degraded_waiting(&d->repl) > 0);
-	if (!force && !d->changed && strcmp(key, last) == 0 &&
-	    now < d->next_publish_ms)
-		return;
-	if (strcmp(key, last) != 0) {
-		snprintf(last, sizeof(last), "%s", key);
-		char status[300];
-		snprintf(status, sizeof(status), "%s, %s%s%s", state, d->sync,
-			 d->reason[0] ? ": " : "", d->reason);
-		sky_notify_status(status);
-	}
-	d->changed = false;
-	d->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
-
-	uint64_t pending, dropped;
-	pthread_mutex_lock(&d->repl.lock);
-	pending = 0;
-	for (struct replicd_item *it = d->repl.head; it; it = it->next)
-		pending++;
-	dropped = d->repl.dropped;
-	pthread_mutex_unlock(&d->repl.lock);
-	pending += d->inflight_count;
-	uint64_t sent =
-		d->bytes_sent_done + (d->conn ? d->conn->bytes_sent : 0);
-
-	json_t *obj = json_pack(
-		"{s:s,s:s,s:s,s:I,s:s,s:s,s:b,s:s,s:b,s:I,s:I,s:s,s:s,s:I,s:I,"
-		"s:I,s:I,s:I,s:I,s:b}",
-		"module", d->cfg->module, "daemon", "replicd", "node",
-		d->self->name, "epoch", (json_int_t)d->epoch, "state", state,
-		"reason", d->reason, "peer_connected", peer_up(d), "mode",
-		d->set->async ? "async" : "sync", "in_sync", in_sync,
-		"bytes_sent", (json_int_t)sent, "ops_pending",
-		(json_int_t)pending, "data", sky_replica_name(d->data), "sync",
-		d->sync, "rejected_frames", (json_int_t)d->rejected_frames,
-		"rejected_handshakes", (json_int_t)d->rejected_handshakes,
-		"apply_errors", (json_int_t)d->apply_errors, "record_entries",
-		(json_int_t)replicd_track_count(d->track), "changes_not_sent",
-		(json_int_t)dropped, "record_damaged",
-		(json_int_t)replicd_track_damaged(d->track), "record_complete",
-		replicd_track_complete(d->track));
-	if (obj) {
-		json_object_set_new(obj, "resync", resync_json(d, now));
-		/* Generations (bus.h): what heartbeatd decides with. */
-		bool complete = d->target == RT_SECONDARY &&
-				d->data == SKY_REPLICA_UPTODATE;
-		json_object_set_new(
-			obj, "generation",
-			json_integer(complete ? (json_int_t)d->synced_generation
-					      : 0));
-		json_object_set_new(
-			obj, "generation_sent",
-			json_integer((json_int_t)d->generation_sent));
-		/* Primary: changes go to the peer as they are made (a
-		 * session that is comparing records, or diverged, is up but
-		 * does not receive them). */
-		json_object_set_new(
-			obj, "peer_receiving",
-			json_boolean(d->target == RT_PRIMARY &&
-				     replicd_repl_connected(&d->repl)));
-		/* What each side did without the other (divergence). */
-		struct replicd_alone_stats own = replicd_alone_get(&d->alone);
-		json_object_set_new(obj, "alone_changes",
-				    replicd_alone_json(&own));
-		json_object_set_new(obj, "peer_alone_changes",
-				    replicd_alone_json(&d->peer_alone));
-		json_object_set_new(
-			obj, "writers_waiting",
-			json_integer((json_int_t)replicd_repl_degraded_waiting(
-				&d->repl)));
-	}
-	if (obj && sky_bus_topic(topic, sizeof(topic), d->cfg->module,
-				 "replicd", SKY_KIND_ACTUAL) == 0)
-		sky_bus_publish(d->pub, topic, obj);
-	json_decref(obj);
-}
-
 /* --- resync and the record --------------------------------------------- */
 
 /* Async window of resync data not yet acked: keeps memory bounded. */
@@ -1594,7 +1315,7 @@ static void submit_flush(struct replicd *d)
 
 static void resync_pump(struct replicd *d, int64_t now)
 {
-	if (!peer_up(d) || !d->conn->client)
+	if (!replicd_peer_up(d) || !d->conn->client)
 		return;
 	if (d->psync == PS_INSYNC && !d->flush_pending &&
 	    now >= d->next_flush_ms) {
@@ -1673,7 +1394,7 @@ static int send_big(void *ctx, struct replicd_op *op)
 /* Secondary: describe the copy, a bounded part per loop. */
 static void walk_pump(struct replicd *d)
 {
-	if (!d->walk || !peer_up(d) || d->conn->client ||
+	if (!d->walk || !replicd_peer_up(d) || d->conn->client ||
 	    replicd_conn_wants_write(d->conn))
 		return;
 	replicd_applier_drain(&d->applier); /* hash what is on disk */
@@ -1860,8 +1581,8 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
  */
 static void say_final(struct replicd *d)
 {
-	if (d->target != RT_PRIMARY || !peer_up(d) || !d->conn->client ||
-	    d->inflight || d->psync != PS_INSYNC ||
+	if (d->target != RT_PRIMARY || !replicd_peer_up(d) ||
+	    !d->conn->client || d->inflight || d->psync != PS_INSYNC ||
 	    !replicd_repl_queue_empty(&d->repl))
 		return;
 	send_sync(d, ROP_SYNC_FINAL | ROP_SYNC_INSYNC);
@@ -1892,8 +1613,9 @@ int replicd_run(struct replicd *d)
 			replicd_repl_set_writable(&d->repl, false);
 			stop_deadline = now + d->set->timeout_ms;
 		}
-		if (stop_deadline && (now >= stop_deadline || !peer_up(d) ||
-				      !d->inflight || !d->conn->client)) {
+		if (stop_deadline &&
+		    (now >= stop_deadline || !replicd_peer_up(d) ||
+		     !d->inflight || !d->conn->client)) {
 			say_final(d);
 			break;
 		}
@@ -1960,7 +1682,7 @@ int replicd_run(struct replicd *d)
 		if (d->pending)
 			conn_output(d, &d->pending);
 		if (d->pub)
-			publish(d, now, false);
+			replicd_publish(d, now, false);
 		sky_notify_watchdog(now);
 	}
 	return 0;

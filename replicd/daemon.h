@@ -146,6 +146,18 @@ struct replicd {
 	struct sky_ratelimit rl_apply, rl_reject, rl_connect;
 };
 
+/* A session with the peer is up (handshake done). */
+static inline bool replicd_peer_up(const struct replicd *d)
+{
+	return d->conn && d->conn->stage == RC_UP;
+}
+
+/* actual.c: "primary", "secondary", "stopped" */
+const char *replicd_target_name(enum replicd_target t);
+/* actual.c: publish MODULE.replicd.actual if it changed, or the period
+ * passed, or force. */
+void replicd_publish(struct replicd *d, int64_t now, bool force);
+
 int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		 const struct replicd_settings *set, const char *node,
 		 const char *run_dir, const char *state_dir,
