@@ -14,20 +14,9 @@ import os
 import time
 
 from lab import lab_options
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, replicd_of
 
 BOUND_S = 30
-
-
-def _act(st):
-    return (st or {}).get("actuators", {}).get("replicd") or {}
-
-
-def _wait_in_sync(lab, secondary, timeout=BOUND_S):
-    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 _act(st).get("data") == "uptodate" and _act(st).get("sync") == "insync"
-                 and st["node"]["generation"] == st["peer"]["generation"],
-                 f"{secondary} in sync", timeout)
 
 
 def _try_write(path):
@@ -43,7 +32,7 @@ def _try_write(path):
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_replicd_killed_and_restarted_on_the_primary_recovers_in_place(lab):
     lab.start_cluster()
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2")
     path = os.path.join(lab.data_dir("node1"), "probe")
     assert _try_write(path) == "ok"
     lab.kill_daemon("node1", "replicd")
@@ -51,10 +40,10 @@ def test_replicd_killed_and_restarted_on_the_primary_recovers_in_place(lab):
     time.sleep(1.0)
     lab.start_replicd("node1")
     lab.wait_for("node1", lambda st: st["node"]["role"] == "PRIM" and
-                 _act(st).get("state") == "primary" and
-                 _act(st).get("epoch") == st["node"]["epoch"],
+                 replicd_of(st).get("state") == "primary" and
+                 replicd_of(st).get("epoch") == st["node"]["epoch"],
                  "node1 primary again with replicd", BOUND_S)
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2")
     assert _try_write(path) == "ok"
     with open(os.path.join(lab.data_dir("node1"), "probe"), "rb") as f:
         here = f.read()
@@ -67,7 +56,7 @@ def test_replicd_killed_and_restarted_on_the_primary_recovers_in_place(lab):
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_replicd_dead_on_the_primary_makes_it_give_up_the_role(lab):
     lab.start_cluster()
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2")
     lab.kill_daemon("node1", "replicd")
     killed = time.monotonic()
     st = lab.wait_for("node1", lambda st: st["node"]["role"] not in ("PRIM", "ALONE"),
@@ -88,7 +77,7 @@ def test_an_orderly_stop_of_the_primary_leaves_the_peer_promotable(lab):
     heartbeatd some seconds later. The peer's replicd must not call its copy outdated
     meanwhile: the stopping primary told it that it has everything."""
     lab.start_cluster()
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2")
     path = os.path.join(lab.data_dir("node1"), "before-stop")
     with open(path, "wb") as f:
         f.write(b"written before the stop")
@@ -101,8 +90,8 @@ def test_an_orderly_stop_of_the_primary_leaves_the_peer_promotable(lab):
     hb.terminate()
     hb.wait(timeout=10)
     lab.wait_role("node2", "ALONE", BOUND_S)
-    lab.wait_for("node2", lambda st: _act(st).get("state") == "primary" and
-                 _act(st).get("epoch") == st["node"]["epoch"], "node2's replicd primary",
+    lab.wait_for("node2", lambda st: replicd_of(st).get("state") == "primary" and
+                 replicd_of(st).get("epoch") == st["node"]["epoch"], "node2's replicd primary",
                  BOUND_S)
     with open(os.path.join(lab.data_dir("node2"), "before-stop"), "rb") as f:
         assert f.read() == b"written before the stop"

@@ -24,7 +24,7 @@ import threading
 import time
 
 from lab import lab_options, run
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, replicd_of
 
 BOUND_S = 30
 PORT = 7410
@@ -32,19 +32,8 @@ RECORD = 64
 BIG_MIB = 256
 
 
-def _act(st):
-    return (st or {}).get("actuators", {}).get("replicd") or {}
-
-
 def _other(node):
     return "node2" if node == "node1" else "node1"
-
-
-def _wait_in_sync(lab, secondary, timeout=BOUND_S):
-    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 _act(st).get("data") == "uptodate" and _act(st).get("sync") == "insync"
-                 and st["node"]["generation"] == st["peer"]["generation"],
-                 f"{secondary} in sync at the primary's generation", timeout)
 
 
 def _start_with_primary(lab, primary):
@@ -54,13 +43,13 @@ def _start_with_primary(lab, primary):
     for node in lab.nodes:
         lab.start_node(node)
     lab.wait_settled(BOUND_S, primary=default, secondary=_other(default))
-    _wait_in_sync(lab, _other(default))
+    lab.wait_in_sync(_other(default))
     if primary != default:
         res = lab.skyctl(primary, "swap")
         assert res.rc == 0, f"swap: {res}"
         lab.wait_settled(BOUND_S, primary=primary, secondary=default)
     lab.wait_replicd(primary, "primary", timeout=BOUND_S)
-    _wait_in_sync(lab, _other(primary))
+    lab.wait_in_sync(_other(primary))
 
 
 def _nft(lab, node, script):
@@ -174,7 +163,7 @@ def _replication_link_cut_then_primary_dies(lab, primary):
                                    ack_log)
     assert not lost, (f"{len(lost)} of {len(acked)} acknowledged records missing from "
                       f"what {primary} serves (first {lost[:5]})")
-    _wait_in_sync(lab, secondary)
+    lab.wait_in_sync(secondary)
     acked, lost = _missing_records(os.path.join(lab.disk_dir(secondary), "records"),
                                    ack_log)
     assert not lost, f"{len(lost)} acknowledged records missing on {secondary} after resync"
@@ -217,7 +206,7 @@ def _primary_dies_during_resync(lab, primary):
          "root", "tbf", "rate", "200mbit", "burst", "64kb", "latency", "100ms"])
     lab.restart_node(secondary)
     lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 (_act(st).get("resync") or {}).get("bytes_done", 0) > (8 << 20),
+                 (replicd_of(st).get("resync") or {}).get("bytes_done", 0) > (8 << 20),
                  f"{secondary} resyncing", BOUND_S)
     sst = lab.status(secondary)
     assert sst["node"]["generation"] < gen_primary, (
@@ -232,7 +221,7 @@ def _primary_dies_during_resync(lab, primary):
     lab.wait_replicd(primary, "primary", timeout=BOUND_S)
     bad = _check_big(os.path.join(lab.data_dir(primary), "big"), BIG_MIB)
     assert bad is None, f"{primary} serves a file whose MiB {bad} is wrong"
-    _wait_in_sync(lab, secondary, 120)
+    lab.wait_in_sync(secondary, 120)
     bad = _check_big(os.path.join(lab.disk_dir(secondary), "big"), BIG_MIB)
     assert bad is None, f"{secondary}'s copy differs at MiB {bad} after the resync"
 
@@ -274,9 +263,9 @@ def test_swap_under_a_writer_ends_in_sync_with_every_acknowledged_write(lab):
         lab.wait_roles({secondary: "PRIM", primary: "SECOND"}, BOUND_S)
         # The old primary follows as an in-sync secondary: nothing it
         # acknowledged while handing over is missing on the new primary.
-        _wait_in_sync(lab, primary)
+        lab.wait_in_sync(primary)
         st = lab.status(primary)
-        assert _act(st).get("sync") != "diverged", _act(st)
+        assert replicd_of(st).get("sync") != "diverged", replicd_of(st)
         acked, lost = _missing_records(
             os.path.join(lab.data_dir(secondary), f"records-{primary}"), ack_log)
         assert acked and not lost, (f"swap {primary} -> {secondary}: {len(lost)} of "

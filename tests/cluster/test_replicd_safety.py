@@ -24,7 +24,7 @@ import threading
 import time
 
 from lab import CLUSTER, PYTHON, address, lab_options, run
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, replicd_of
 
 BOUND_S = 20
 RECORD = 64
@@ -32,20 +32,9 @@ ROUNDS = 20
 PORT = 7410
 
 
-def _act(st):
-    return (st or {}).get("actuators", {}).get("replicd") or {}
-
-
 def _start(lab):
     lab.start_cluster()
-    _wait_in_sync(lab, "node2")
-
-
-def _wait_in_sync(lab, secondary, timeout=BOUND_S):
-    """replicd says the secondary's copy is up to date (so heartbeatd may promote it)."""
-    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 _act(st).get("data") == "uptodate" and _act(st).get("sync") == "insync",
-                 f"{secondary} in sync", timeout)
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
 
 
 def _other(node):
@@ -119,7 +108,7 @@ def test_no_acknowledged_write_lost_when_the_primary_node_is_killed_20_times(lab
         first = writer.next
         # The killed node returns, is resynced, and is the next victim's successor.
         lab.restart_node(primary)
-        _wait_in_sync(lab, primary)
+        lab.wait_in_sync(primary, BOUND_S, at_generation=False)
         primary = secondary
     acked = _acked(ack_log)
     print(f"    {ROUNDS} primary nodes killed; {len(acked)} acknowledged records, every "
@@ -212,12 +201,12 @@ def test_copies_identical_after_failover_failback_and_resync(lab):
     lab.wait_replicd("node2", "primary", timeout=BOUND_S)
     _change_during_outage(lab.data_dir("node2"), rng)
     lab.restart_node("node1")
-    _wait_in_sync(lab, "node1")
+    lab.wait_in_sync("node1", BOUND_S, at_generation=False)
     _same(lab.disk_dir("node2"), lab.disk_dir("node1"), "after the resync")
     # Failback: node1 primary again; a change there reaches node2.
     lab.skyctl("node1", "swap")
     lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, BOUND_S)
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
     with open(os.path.join(lab.data_dir("node1"), "after-failback"), "wb") as f:
         f.write(b"back home")
         os.fsync(f.fileno())
@@ -249,7 +238,7 @@ def test_resync_after_outage_sends_at_most_1_1x_what_changed(lab):
     # node1's record of what was in flight empties once node2 made it durable
     # (bytes_sent: a report from after the data set was written).
     def record_emptied(st):
-        c = _act(st).get("counters", {})
+        c = replicd_of(st).get("counters", {})
         return c.get("bytes_sent", 0) >= 40 * MiB and c.get("record_entries") == 0
     lab.wait_for("node1", record_emptied, "node1's change record emptied", BOUND_S)
     lab.kill_node("node2")
@@ -263,8 +252,8 @@ def test_resync_after_outage_sends_at_most_1_1x_what_changed(lab):
             os.fsync(f.fileno())
         changed += 64 * 1024
     lab.restart_node("node2")
-    _wait_in_sync(lab, "node2")
-    resync = _act(lab.status("node1")).get("resync") or {}
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
+    resync = replicd_of(lab.status("node1")).get("resync") or {}
     wire, data = resync.get("wire_bytes"), resync.get("data_bytes_sent")
     print(f"    changed {changed} bytes during the outage; the resync sent {data} "
           f"file bytes, {wire} bytes on the wire ({wire / changed:.3f} x)", flush=True)
@@ -301,8 +290,8 @@ def test_resync_without_a_record_compares_hashes_and_sends_what_differs(lab):
     # nothing says what it lacks, so the copies are compared zone by zone.
     shutil.rmtree(lab.node_dir("node2", "state"))
     lab.restart_node("node2")
-    _wait_in_sync(lab, "node2")
-    resync = _act(lab.status("node1")).get("resync") or {}
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
+    resync = replicd_of(lab.status("node1")).get("resync") or {}
     wire, data = resync.get("wire_bytes"), resync.get("data_bytes_sent")
     print(f"    changed {changed} bytes; the hash resync sent {data} file bytes, {wire} "
           f"bytes on the wire ({wire / changed:.3f} x)", flush=True)
@@ -396,7 +385,7 @@ def test_bad_frames_are_rejected_without_harm(lab):
         f.write(b"p" * 100_000)
         os.fsync(f.fileno())
     before = snapshot(lab.disk_dir("node2"))
-    counters = _act(lab.status("node2")).get("counters", {})
+    counters = replicd_of(lab.status("node2")).get("counters", {})
     rejected_before = counters.get("rejected_frames", 0) + \
         counters.get("rejected_handshakes", 0)
     res = run(["ip", "netns", "exec", lab.ns("witness"), PYTHON, "-c", _EVIL_CODE,
@@ -406,11 +395,11 @@ def test_bad_frames_are_rejected_without_harm(lab):
     assert lab.running("node2", "replicd"), "replicd on node2 died"
 
     def rejected(st):
-        c = _act(st).get("counters", {})
+        c = replicd_of(st).get("counters", {})
         return c.get("rejected_frames", 0) + c.get("rejected_handshakes", 0) >= \
             rejected_before + 7
     lab.wait_for("node2", rejected, "replicd counting the rejected connections", 10)
-    _wait_in_sync(lab, "node2")  # the real primary reconnected
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)  # the real primary reconnected
     assert snapshot(lab.disk_dir("node2")) == before, "the copy changed"
     # Replication goes on: a new write arrives.
     with open(os.path.join(root, "after"), "wb") as f:
@@ -418,7 +407,7 @@ def test_bad_frames_are_rejected_without_harm(lab):
         os.fsync(f.fileno())
     with open(os.path.join(lab.disk_dir("node2"), "after"), "rb") as f:
         assert f.read() == b"still replicating"
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
 
 
 def _write(root, rel, data):
@@ -448,25 +437,25 @@ def test_divergence_is_detected_and_the_operator_picks_the_side(lab):
     # node1 returns: heartbeatd makes it secondary of the forced node, and
     # replicd refuses to overwrite what node1 acknowledged.
     lab.restart_node("node1")
-    lab.wait_for("node1", lambda st: _act(st).get("sync") == "diverged",
+    lab.wait_for("node1", lambda st: replicd_of(st).get("sync") == "diverged",
                  "node1's replicd reporting the divergence", BOUND_S)
-    lab.wait_for("node2", lambda st: _act(st).get("sync") == "diverged",
+    lab.wait_for("node2", lambda st: replicd_of(st).get("sync") == "diverged",
                  "node2's replicd reporting the divergence", BOUND_S)
     assert os.path.exists(os.path.join(lab.disk_dir("node1"), "from-node1"))
     assert not os.path.exists(os.path.join(lab.disk_dir("node1"), "from-node2"))
-    assert _act(lab.status("node1")).get("data") != "uptodate"
+    assert replicd_of(lab.status("node1")).get("data") != "uptodate"
     # Both statuses say which node made what without the other, and the hints
     # name the node whose changes `--discard-local` drops.
     for node, other in (("node1", "node2"), ("node2", "node1")):
-        act = lab.wait_for(node, lambda st: (_act(st).get("peer_alone_changes") or {})
+        act = lab.wait_for(node, lambda st: (replicd_of(st).get("peer_alone_changes") or {})
                            .get("count", 0) >= 1, f"{node} showing {other}'s changes",
                            BOUND_S)["actuators"]["replicd"]
         own, peer = act.get("alone_changes") or {}, act["peer_alone_changes"]
         assert own.get("count", 0) >= 1 and own.get("first") and own.get("last"), act
         assert peer.get("first") and peer.get("last"), act
-    reason1 = _act(lab.status("node1")).get("reason", "")
+    reason1 = replicd_of(lab.status("node1")).get("reason", "")
     assert "--discard-local` here drops this node's" in reason1, reason1
-    reason2 = _act(lab.status("node2")).get("reason", "")
+    reason2 = replicd_of(lab.status("node2")).get("reason", "")
     assert "--discard-local` on node1 keeps this node's" in reason2, reason2
     # The serving node's changes cannot be the ones dropped.
     res = lab.skyctl("node2", "resync", "--discard-local")
@@ -474,6 +463,6 @@ def test_divergence_is_detected_and_the_operator_picks_the_side(lab):
     # The operator drops node1's: it receives node2's copy, in full.
     res = lab.skyctl("node1", "resync", "--discard-local")
     assert res.rc == 0, res
-    _wait_in_sync(lab, "node1")
+    lab.wait_in_sync("node1", BOUND_S, at_generation=False)
     assert not os.path.exists(os.path.join(lab.disk_dir("node1"), "from-node1"))
     _same(lab.disk_dir("node2"), lab.disk_dir("node1"), "after --discard-local")

@@ -13,21 +13,11 @@ the secondary's own bytes_total.
 import os
 
 from lab import lab_options
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, replicd_of
 
 BOUND_S = 20
 ZONE = 64 * 1024
 MiB = 1 << 20
-
-
-def _act(st):
-    return (st or {}).get("actuators", {}).get("replicd") or {}
-
-
-def _wait_in_sync(lab, secondary):
-    lab.wait_for(secondary, lambda st: st["node"]["role"] == "SECOND" and
-                 _act(st).get("data") == "uptodate" and _act(st).get("sync") == "insync",
-                 f"{secondary} in sync", BOUND_S)
 
 
 def _write(path, data, offset=0, mode="r+b"):
@@ -40,13 +30,13 @@ def _write(path, data, offset=0, mode="r+b"):
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_resync_bytes_total_is_the_size_changed_during_the_outage(lab):
     lab.start_cluster()
-    _wait_in_sync(lab, "node2")
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
     root = lab.data_dir("node1")
     old = os.path.join(root, "old")
     _write(old, os.urandom(2 * MiB), mode="wb")
 
     def record_emptied(st):  # node2 made the 2 MiB durable: nothing left in flight
-        c = _act(st).get("counters", {})
+        c = replicd_of(st).get("counters", {})
         return c.get("bytes_sent", 0) >= 2 * MiB and c.get("record_entries") == 0
     lab.wait_for("node1", record_emptied, "node1's change record emptied", BOUND_S)
 
@@ -61,9 +51,9 @@ def test_resync_bytes_total_is_the_size_changed_during_the_outage(lab):
     changed += new_size
 
     lab.restart_node("node2")
-    _wait_in_sync(lab, "node2")
-    resync = _act(lab.status("node1")).get("resync") or {}
-    theirs = _act(lab.status("node2")).get("resync") or {}
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
+    resync = replicd_of(lab.status("node1")).get("resync") or {}
+    theirs = replicd_of(lab.status("node2")).get("resync") or {}
     print(f"    {changed} bytes changed during the outage; node1's resync: bytes_total "
           f"{resync.get('bytes_total')}, bytes_done {resync.get('bytes_done')}; "
           f"node2's: bytes_total {theirs.get('bytes_total')}", flush=True)

@@ -45,6 +45,11 @@ def mounted(path):
     return types
 
 
+def replicd_of(st):
+    """What heartbeatd reports of its replicd (actuators.replicd), or {}."""
+    return (st or {}).get("actuators", {}).get("replicd") or {}
+
+
 class ReplicdLab(Lab):
     """A Lab whose nodes also run replicd over a replicated directory each."""
 
@@ -182,6 +187,20 @@ class ReplicdLab(Lab):
                 return act.get("reason", "") == ""
             return True
         return self.wait_for(node, ok, f"replicd {state}", timeout)
+
+    def wait_in_sync(self, secondary, timeout=30.0, at_generation=True):
+        """Wait until replicd says the secondary's copy is up to date (so heartbeatd
+        may promote it) and, with at_generation, heartbeatd took the primary's
+        generation (the copy is complete at it)."""
+        def ok(st):
+            act = replicd_of(st)
+            return (st["node"]["role"] == "SECOND" and act.get("data") == "uptodate"
+                    and act.get("sync") == "insync"
+                    and (not at_generation
+                         or st["node"]["generation"] == st["peer"]["generation"]))
+        what = f"{secondary} in sync" + (" at the primary's generation" if at_generation
+                                         else "")
+        return self.wait_for(secondary, ok, what, timeout)
 
     def replicd_log_tail(self, node, lines=25):
         try:
