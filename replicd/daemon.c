@@ -1613,9 +1613,12 @@ int replicd_run(struct replicd *d)
 			replicd_repl_set_writable(&d->repl, false);
 			stop_deadline = now + d->set->timeout_ms;
 		}
+		/* Queued but not sent yet counts as in flight: the peer
+		 * gets it before this replicd says it has everything. */
 		if (stop_deadline &&
 		    (now >= stop_deadline || !replicd_peer_up(d) ||
-		     !d->inflight || !d->conn->client)) {
+		     !d->conn->client ||
+		     (!d->inflight && replicd_repl_queue_empty(&d->repl)))) {
 			say_final(d);
 			break;
 		}
