@@ -174,6 +174,7 @@ def resync_figure(lab, data_mib, change_mib, seed=5):
         with open(path, "wb") as f:
             for _ in range(8):
                 f.write(rng.randbytes(MiB))
+            f.flush()
             os.fsync(f.fileno())
         files.append(path)
     # The primary empties its record of what was in flight once writes paused
@@ -196,6 +197,7 @@ def resync_figure(lab, data_mib, change_mib, seed=5):
         with open(path, "r+b") as f:
             f.seek(zone * (64 << 10))
             f.write(rng.randbytes(64 << 10))
+            f.flush()
             os.fsync(f.fileno())
         changed += 64 << 10
     n = log_lines(lab, "node1")

@@ -23,6 +23,7 @@ def _try_write(path):
     try:
         with open(path, "ab") as f:
             f.write(b"x")
+            f.flush()
             os.fsync(f.fileno())
         return "ok"
     except OSError as exc:
@@ -81,6 +82,7 @@ def test_an_orderly_stop_of_the_primary_leaves_the_peer_promotable(lab):
     path = os.path.join(lab.data_dir("node1"), "before-stop")
     with open(path, "wb") as f:
         f.write(b"written before the stop")
+        f.flush()
         os.fsync(f.fileno())
     proc = lab.procs[("node1", "replicd")]
     proc.terminate()

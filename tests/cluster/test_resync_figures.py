@@ -24,6 +24,7 @@ def _write(path, data, offset=0, mode="r+b"):
     with open(path, mode) as f:
         f.seek(offset)
         f.write(data)
+        f.flush()
         os.fsync(f.fileno())
 
 

@@ -108,6 +108,7 @@ def demo(lab):
     sent_before = replicd_counter(lab, "node1", "bytes_sent")
     with open(os.path.join(lab.data_dir("node1"), CATALOG), "wb") as f:
         f.write(os.urandom(CATALOG_BYTES))
+        f.flush()
         os.fsync(f.fileno())
     digest = lab.write_ledger("node1", LEDGER, records)
     # replicd forgets its in-flight record once the peer confirmed it all (within
