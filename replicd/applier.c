@@ -21,6 +21,23 @@ struct replicd_write_job *replicd_write_job_new(size_t len)
 	return job;
 }
 
+bool replicd_apply_err_is_local(int err)
+{
+	switch (-err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EIO:
+	case EROFS:
+	case EFBIG:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Lock held by the caller for the counters, not for the write. */
 static void account(struct replicd_applier *a, struct replicd_write_job *job,
 		    int r)
@@ -31,7 +48,7 @@ static void account(struct replicd_applier *a, struct replicd_write_job *job,
 	}
 	if (r >= 0)
 		r = -EIO; /* short: the disk is full or failing */
-	if (job->resyncing) {
+	if (job->resyncing && !replicd_apply_err_is_local(r)) {
 		a->errors_resync++;
 		return;
 	}

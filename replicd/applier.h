@@ -19,7 +19,9 @@
  * build on a missing write); the main thread sees the failure at its next
  * check and reconnects for a resync, as for a failure of its own. During
  * a resync a failure is expected (a live change to a path the resync has
- * not reached yet) and only counted.
+ * not reached yet) and only counted, unless it says this disk cannot hold
+ * the data (replicd_apply_err_is_local): a full disk must never let the
+ * resync end with a copy called in sync that lacks what it could not write.
  */
 #ifndef REPLICD_APPLIER_H
 #define REPLICD_APPLIER_H
@@ -63,6 +65,13 @@ struct replicd_applier {
 	struct replicd_apply_failure failure;
 	uint64_t applied, errors_resync;
 };
+
+/*
+ * err (negative) says this node's storage failed, not that the path is not
+ * there yet: ENOSPC, EDQUOT, EIO (also a short write), EROFS, EFBIG, ENOMEM,
+ * EMFILE, ENFILE. Such a failure counts even during a resync.
+ */
+bool replicd_apply_err_is_local(int err);
 
 /* A job with room for a frame of len bytes (plaintext fits in it). */
 struct replicd_write_job *replicd_write_job_new(size_t len);

@@ -106,11 +106,12 @@ static void apply_failed(struct replicd *d, uint8_t type, const char *path,
 }
 
 /* A failure to apply op: expected during a resync (a live change to a path
- * the resync has not reached yet, which it sends whole), so only counted;
- * else logged. Returns 0 or err. */
+ * the resync has not reached yet, which it sends whole), so only counted,
+ * unless this disk cannot hold the data (full, failing); else logged.
+ * Returns 0 or err. */
 static int apply_error(struct replicd *d, const struct replicd_op *op, int err)
 {
-	if (d->sec_resyncing) {
+	if (d->sec_resyncing && !replicd_apply_err_is_local(err)) {
 		d->apply_errors_resync++;
 		return 0;
 	}
@@ -872,7 +873,13 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 			r = -EROFS;
 		else {
 			replicd_applier_drain(&d->applier);
-			on_sync(d, op);
+			/* A write that failed before "in sync" leaves a copy
+			 * that is not: never call it up to date. */
+			if (applier_failed(d) < 0) {
+				d->data = SKY_REPLICA_INCONSISTENT;
+				r = -EIO;
+			} else
+				on_sync(d, op);
 		}
 		free(job);
 		return r;

@@ -4,6 +4,8 @@
 ReplicdLab adds, per node:
 
     <lab>/<node>/disk       the node's real storage (what replicd writes to)
+                            (with disk_mib={node: MiB}, a tmpfs of that size, so a
+                            test can fill a node's file system)
     <lab>/<node>/data       the replicated directory: a bind mount of disk, which
                             replicd then over-mounts with FUSE. The application (the
                             test) uses data/; disk/ shows the bytes really on the node.
@@ -53,8 +55,9 @@ def replicd_of(st):
 class ReplicdLab(Lab):
     """A Lab whose nodes also run replicd over a replicated directory each."""
 
-    def __init__(self, mode="sync", replicd_timeout_ms=1000, **options):
+    def __init__(self, mode="sync", replicd_timeout_ms=1000, disk_mib=None, **options):
         super().__init__(**options)
+        self.disk_mib = dict(disk_mib or {})  # node -> size of its tmpfs disk
         self.mode = mode
         self.replicd_timeout_ms = replicd_timeout_ms
         self.standalone = {}  # node -> role given with --standalone
@@ -91,6 +94,10 @@ class ReplicdLab(Lab):
             for node in self.nodes:
                 os.makedirs(self.disk_dir(node), mode=0o755)
                 os.makedirs(self.data_dir(node), mode=0o755)
+                if node in self.disk_mib:
+                    run(["mount", "-t", "tmpfs", "-o",
+                         f"size={self.disk_mib[node]}m,mode=0755",
+                         f"skyha-lab-{node}", self.disk_dir(node)])
                 run(["mount", "--bind", self.disk_dir(node), self.data_dir(node)])
                 self.write_config(self.replicd_config(node), self.replicd_config_text(node))
         except BaseException:
@@ -115,6 +122,8 @@ class ReplicdLab(Lab):
                     if not mounted(self.data_dir(node)):
                         break
                     run(["umount", "-l", self.data_dir(node)], check=False)
+                if node in self.disk_mib and mounted(self.disk_dir(node)):
+                    run(["umount", "-l", self.disk_dir(node)], check=False)
         super().close()
 
     # -- processes ---------------------------------------------------------------------

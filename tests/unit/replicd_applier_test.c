@@ -2,7 +2,7 @@
  * replicd_applier_test.c - the secondary's write thread: writes land in
  * the order queued, a drain returns only once they are on disk, a failure
  * stops the writes queued after it until it is reported, and a failure
- * during a resync is only counted.
+ * during a resync is only counted, unless the disk cannot hold the data.
  */
 #include "applier.h"
 #include "test.h"
@@ -141,6 +141,34 @@ static void test_a_failed_write_stops_later_ones_until_reported(void)
 	teardown();
 }
 
+static void test_a_full_disk_during_a_resync_is_reported(void)
+{
+	struct replicd_applier a;
+	struct replicd_apply_failure f;
+	int fd = setup(&a);
+	/* /dev/full: every write fails with ENOSPC, as on a full disk. */
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	CHECK(full >= 0);
+	struct replicd_write_job *j = job(1, full, 0, 4096, 'z');
+	j->resyncing = true;
+	replicd_applier_push(&a, j);
+	replicd_applier_drain(&a);
+	CHECK(replicd_applier_take_failure(&a, &f));
+	CHECK_EQ_INT(f.seq, 1);
+	CHECK_EQ_INT(f.err, -ENOSPC);
+	uint64_t applied, errors;
+	replicd_applier_counts(&a, &applied, &errors);
+	CHECK_EQ_INT(errors, 0);
+	CHECK(replicd_apply_err_is_local(-EIO));
+	CHECK(replicd_apply_err_is_local(-EDQUOT));
+	CHECK(!replicd_apply_err_is_local(-ENOENT));
+	CHECK(!replicd_apply_err_is_local(-EBADF));
+	replicd_applier_stop(&a);
+	close(full);
+	close(fd);
+	teardown();
+}
+
 static void test_stop_applies_what_is_queued(void)
 {
 	struct replicd_applier a;
@@ -158,4 +186,5 @@ static void test_stop_applies_what_is_queued(void)
 
 TEST_MAIN(TEST(test_writes_land_in_queue_order_and_drain_waits_for_them),
 	  TEST(test_a_failed_write_stops_later_ones_until_reported),
+	  TEST(test_a_full_disk_during_a_resync_is_reported),
 	  TEST(test_stop_applies_what_is_queued))
