@@ -6,7 +6,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,16 +24,6 @@ static const char *const sync_words[] = {SKY_SYNC_INSYNC,   SKY_SYNC_RESYNCING,
 					 SKY_SYNC_DIVERGED, SKY_SYNC_STOPPED};
 static const char *const resync_modes[] = {"record", "hash", "full"};
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t size,
-							const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static bool one_of(const char *s, const char *const *words, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
@@ -49,9 +38,11 @@ static int check_same(const json_t *msg, const char *key, const char *want,
 {
 	const json_t *v = json_object_get(msg, key);
 	if (!json_is_string(v))
-		return refuse(err, size, "field '%s' must be a string", key);
+		return sky_refuse(err, size, "field '%s' must be a string",
+				  key);
 	if (strcmp(json_string_value(v), want) != 0)
-		return refuse(err, size, "field '%s' is not '%s'", key, want);
+		return sky_refuse(err, size, "field '%s' is not '%s'", key,
+				  want);
 	return 0;
 }
 
@@ -64,10 +55,11 @@ static int check_word(const json_t *obj, const char *key,
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return refuse(err, size, "field '%s' must be a string", key);
+		return sky_refuse(err, size, "field '%s' must be a string",
+				  key);
 	if (!one_of(json_string_value(v), words, count))
-		return refuse(err, size, "field '%s' has an unknown value",
-			      key);
+		return sky_refuse(err, size, "field '%s' has an unknown value",
+				  key);
 	return 0;
 }
 
@@ -76,8 +68,8 @@ static int check_bool(const json_t *obj, const char *key, char *err,
 {
 	const json_t *v = json_object_get(obj, key);
 	if (v && !json_is_boolean(v))
-		return refuse(err, size, "field '%s' must be true or false",
-			      key);
+		return sky_refuse(err, size, "field '%s' must be true or false",
+				  key);
 	return 0;
 }
 
@@ -93,9 +85,9 @@ static int check_counters(const json_t *obj, const char *where,
 	for (size_t i = 0; i < count; i++) {
 		const json_t *v = json_object_get(obj, keys[i]);
 		if (v && !json_is_integer(v))
-			return refuse(err, size,
-				      "field '%s%s' must be an integer", where,
-				      keys[i]);
+			return sky_refuse(err, size,
+					  "field '%s%s' must be an integer",
+					  where, keys[i]);
 	}
 	return 0;
 }
@@ -106,8 +98,8 @@ static int check_uint(const json_t *obj, const char *key, char *err,
 {
 	const json_t *v = json_object_get(obj, key);
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
-		return refuse(err, size, "field '%s' must be an integer >= 0",
-			      key);
+		return sky_refuse(err, size,
+				  "field '%s' must be an integer >= 0", key);
 	return 0;
 }
 
@@ -119,17 +111,17 @@ static int check_alone(const json_t *obj, const char *key, char *err,
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return refuse(err, size, "field '%s' must be an object or null",
-			      key);
+		return sky_refuse(err, size,
+				  "field '%s' must be an object or null", key);
 	const json_t *c = json_object_get(v, "count");
 	const json_t *f = json_object_get(v, "first");
 	const json_t *l = json_object_get(v, "last");
 	if (!json_is_integer(c) || json_integer_value(c) < 0 ||
 	    (f && !json_is_string(f)) || (l && !json_is_string(l)))
-		return refuse(err, size,
-			      "field '%s' needs an integer count >= 0 and "
-			      "string times",
-			      key);
+		return sky_refuse(err, size,
+				  "field '%s' needs an integer count >= 0 and "
+				  "string times",
+				  key);
 	return 0;
 }
 
@@ -160,8 +152,8 @@ static int check_replicd(const json_t *msg, char *err, size_t size)
 	if (!resync || json_is_null(resync))
 		return 0;
 	if (!json_is_object(resync))
-		return refuse(err, size,
-			      "field 'resync' must be an object or null");
+		return sky_refuse(err, size,
+				  "field 'resync' must be an object or null");
 	if ((r = check_bool(resync, "active", err, size)) < 0 ||
 	    (r = check_word(resync, "mode", resync_modes,
 			    SKY_ARRAY_SIZE(resync_modes), err, size)) < 0)
@@ -200,28 +192,32 @@ int actual_check(const char *topic, const json_t *msg, const char *module,
 		    strcmp(topic, want) == 0)
 			break;
 	if (*which == SKY_ACT_COUNT)
-		return refuse(err, err_size,
-			      "topic is not %s.replicd|vipd|checkd.actual",
-			      module);
+		return sky_refuse(err, err_size,
+				  "topic is not %s.replicd|vipd|checkd.actual",
+				  module);
 	if (!json_is_object(msg))
-		return refuse(err, err_size, "message is not a JSON object");
+		return sky_refuse(err, err_size,
+				  "message is not a JSON object");
 	if ((r = check_same(msg, "module", module, err, err_size)) < 0 ||
 	    (r = check_same(msg, "daemon", sky_actuator_name(*which), err,
 			    err_size)) < 0 ||
 	    (r = check_same(msg, "node", node, err, err_size)) < 0)
 		return r;
 	if (!json_is_integer(epoch) || json_integer_value(epoch) < 0)
-		return refuse(err, err_size,
-			      "field 'epoch' must be a non-negative integer");
+		return sky_refuse(
+			err, err_size,
+			"field 'epoch' must be a non-negative integer");
 	if (!json_is_string(state))
-		return refuse(err, err_size, "field 'state' must be a string");
+		return sky_refuse(err, err_size,
+				  "field 'state' must be a string");
 	if (!is_state_word(json_string_value(state)))
-		return refuse(err, err_size,
-			      "field 'state' must be a word of at most %d "
-			      "letters a-z, _ or -",
-			      ACTUAL_STATE_MAX);
+		return sky_refuse(err, err_size,
+				  "field 'state' must be a word of at most %d "
+				  "letters a-z, _ or -",
+				  ACTUAL_STATE_MAX);
 	if (reason && !json_is_string(reason))
-		return refuse(err, err_size, "field 'reason' must be a string");
+		return sky_refuse(err, err_size,
+				  "field 'reason' must be a string");
 	return *which == SKY_ACT_REPLICD ? check_replicd(msg, err, err_size)
 					 : 0;
 }

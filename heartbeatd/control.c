@@ -9,7 +9,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -242,16 +241,6 @@ static const char *shown(const char *text, char *buf, size_t size)
 	return buf;
 }
 
-__attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t size,
-							const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* An optional boolean field: absent is false. */
 static int get_bool(const json_t *req, const char *key, bool *out, char *err,
 		    size_t size)
@@ -261,8 +250,8 @@ static int get_bool(const json_t *req, const char *key, bool *out, char *err,
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return refuse(err, size, "field '%s' must be true or false",
-			      key);
+		return sky_refuse(err, size, "field '%s' must be true or false",
+				  key);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -274,13 +263,14 @@ static int get_reason(const json_t *req, struct ctl_request *out, char *err,
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return refuse(err, size, "field 'reason' must be a string");
+		return sky_refuse(err, size, "field 'reason' must be a string");
 	size_t len = json_string_length(v);
 	if (len > CTL_REASON_MAX)
-		return refuse(err, size,
-			      "field 'reason' is %zu bytes, over the %d-byte "
-			      "limit",
-			      len, CTL_REASON_MAX);
+		return sky_refuse(
+			err, size,
+			"field 'reason' is %zu bytes, over the %d-byte "
+			"limit",
+			len, CTL_REASON_MAX);
 	const char *text = json_string_value(v);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
@@ -301,16 +291,18 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 	int r;
 
 	if (!command)
-		return refuse(err, size,
-			      "missing field 'command' (" CTL_COMMAND_LIST ")");
+		return sky_refuse(err, size,
+				  "missing field 'command' (" CTL_COMMAND_LIST
+				  ")");
 	if (!json_is_string(command))
-		return refuse(err, size, "field 'command' must be a string");
+		return sky_refuse(err, size,
+				  "field 'command' must be a string");
 	out->command = CTL_COMMAND_COUNT;
 	for (int i = 0; i < CTL_COMMAND_COUNT; i++)
 		if (strcmp(json_string_value(command), command_names[i]) == 0)
 			out->command = (enum ctl_command)i;
 	if (out->command == CTL_COMMAND_COUNT)
-		return refuse(
+		return sky_refuse(
 			err, size,
 			"unknown command '%s' (" CTL_COMMAND_LIST ")",
 			shown(json_string_value(command), name, sizeof(name)));
@@ -320,11 +312,11 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 		for (size_t i = 0; i < SKY_ARRAY_SIZE(known_fields); i++)
 			known = known || strcmp(key, known_fields[i]) == 0;
 		if (!known)
-			return refuse(err, size,
-				      "unknown field '%s' (the fields: "
-				      "command, force, discard_local, "
-				      "reason)",
-				      shown(key, name, sizeof(name)));
+			return sky_refuse(err, size,
+					  "unknown field '%s' (the fields: "
+					  "command, force, discard_local, "
+					  "reason)",
+					  shown(key, name, sizeof(name)));
 	}
 	if ((r = get_bool(req, "force", &out->force, err, size)) < 0 ||
 	    (r = get_bool(req, "discard_local", &out->discard_local, err,
@@ -332,13 +324,15 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 	    (r = get_reason(req, out, err, size)) < 0)
 		return r;
 	if (out->force && out->command != CTL_PRIM)
-		return refuse(err, size, "field 'force' only applies to prim");
+		return sky_refuse(err, size,
+				  "field 'force' only applies to prim");
 	if (json_object_get(req, "discard_local") && out->command != CTL_RESYNC)
-		return refuse(err, size,
-			      "field 'discard_local' only applies to resync");
+		return sky_refuse(
+			err, size,
+			"field 'discard_local' only applies to resync");
 	if (out->command == CTL_RESYNC && !out->discard_local)
-		return refuse(err, size,
-			      "resync needs \"discard_local\": true");
+		return sky_refuse(err, size,
+				  "resync needs \"discard_local\": true");
 	return 0;
 }
 
@@ -355,20 +349,20 @@ int ctl_request_parse(const uint8_t *buf, size_t len, struct ctl_request *out,
 		return -EMSGSIZE;
 	}
 	if (len == 0)
-		return refuse(err, err_size,
-			      "empty request: send one JSON object");
+		return sky_refuse(err, err_size,
+				  "empty request: send one JSON object");
 	/* jansson checks the UTF-8 and refuses \u0000 in strings. */
 	json_t *req = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
 				 &jerr);
 	if (!req)
-		return refuse(err, err_size,
-			      "request is not JSON: %.80s (at byte %d)",
-			      jerr.text, jerr.position);
+		return sky_refuse(err, err_size,
+				  "request is not JSON: %.80s (at byte %d)",
+				  jerr.text, jerr.position);
 	int r = json_is_object(req)
 			? check_request(req, out, err, err_size)
-			: refuse(err, err_size,
-				 "request must be a JSON object, not %s",
-				 json_type_word(req));
+			: sky_refuse(err, err_size,
+				     "request must be a JSON object, not %s",
+				     json_type_word(req));
 	json_decref(req);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -47,6 +48,15 @@ int sky_strlcpy(char *dst, const char *src, size_t size)
 	}
 	memcpy(dst, src, len + 1);
 	return 0;
+}
+
+int sky_refuse(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
 int sky_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)

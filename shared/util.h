@@ -55,6 +55,10 @@ void sky_format_utc(int64_t wall_ms, char *buf, size_t size);
 /* Copy at most size-1 bytes and terminate; -ENAMETOOLONG if src did not fit. */
 int sky_strlcpy(char *dst, const char *src, size_t size);
 
+/* A parser's refusal: the reason, formatted into err, and -EINVAL. */
+int sky_refuse(char *err, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Parse a whole decimal string into [min, max]; -EINVAL / -ERANGE otherwise. */
 int sky_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
