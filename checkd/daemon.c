@@ -436,7 +436,8 @@ static void on_bus(struct checkd *d, int64_t now)
 		struct sky_desired word = {.role = des.role,
 					   .epoch = des.epoch,
 					   .target = des.target,
-					   .valid_ms = des.valid_ms};
+					   .valid_ms = des.valid_ms,
+					   .sent_ms = des.sent_ms};
 		sky_desired_lease_renew(&d->word, SKY_ACT_CHECKD, &word, now);
 		d->heard_desired = true;
 		sky_strlcpy(d->role, role, sizeof(d->role));

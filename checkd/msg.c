@@ -21,6 +21,7 @@ int checkd_msg_desired(const json_t *msg, const char *module, const char *node,
 	out->epoch = d.epoch;
 	out->target = d.target;
 	out->valid_ms = d.valid_ms;
+	out->sent_ms = d.sent_ms;
 	return 0;
 }
 

@@ -16,6 +16,7 @@ struct checkd_desired {
 	uint64_t epoch;
 	const char *target; /* "up", "down" (static strings) or NULL */
 	int64_t valid_ms;   /* see struct sky_desired */
+	int64_t sent_ms;    /* likewise */
 };
 
 /*

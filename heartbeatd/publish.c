@@ -98,9 +98,13 @@ void node_publish_desired(struct node *n, int64_t now)
 	    (now < n->hold_serving_until_ms || valid < 1))
 		return;
 	json_t *obj = desired_json(n);
-	if (obj)
+	if (obj) {
 		json_object_set_new(obj, "valid_ms",
 				    json_integer(valid < 1 ? 1 : valid));
+		/* valid_ms counts from here, on the clock every daemon of
+		 * this host shares (desired.h). */
+		json_object_set_new(obj, "sent_ms", json_integer(sky_now_ms()));
+	}
 	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
 				 "heartbeatd", SKY_KIND_DESIRED) == 0)
 		sky_bus_publish(n->pub, topic, obj);

@@ -84,6 +84,10 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 		REJECT("valid_ms: %lld out of range 1..%d", (long long)v,
 		       SKY_DESIRED_VALID_MAX_MS);
 	out->valid_ms = r == 0 ? (int64_t)v : 0;
+	r = get_count(msg, "sent_ms", false, &v, why, why_size);
+	if (r < 0)
+		return -EINVAL;
+	out->sent_ms = r == 0 ? (int64_t)v : 0;
 
 	static const char *const flags[] = {"ack_alone", "discard_local"};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(flags); i++) {
@@ -124,13 +128,23 @@ void sky_desired_lease_renew(struct sky_desired_lease *l,
 		l->silenced = true;
 		l->silent_ms = now - l->heard_ms;
 	}
-	l->heard_ms = now;
-	l->deadline_ms = now + d->valid_ms;
+	/* Counted from its publication: a word that waited in our socket
+	 * while this process was stopped is as old as it is. A time from
+	 * the future is not this host's clock: count from receipt. */
+	int64_t sent = d->sent_ms > 0 && d->sent_ms <= now ? d->sent_ms : now;
+	l->heard_ms = sent;
+	l->deadline_ms = sent + d->valid_ms;
 	l->serving = d->target && strcmp(d->target, serve) == 0;
 	l->role_serves = sky_role_serves(d->role);
-	if (!l->serving || l->role_serves)
-		l->silenced = false;
 	l->legacy = d->valid_ms == 0;
+	if (l->serving && !l->legacy && now >= l->deadline_ms) {
+		/* Stale on arrival: as if it had expired waiting. */
+		if (!l->silenced) {
+			l->silenced = true;
+			l->silent_ms = now - sent;
+		}
+	} else if (!l->serving || l->role_serves)
+		l->silenced = false;
 }
 
 bool sky_desired_lease_expired(const struct sky_desired_lease *l, int64_t now)

@@ -2,15 +2,19 @@
  * desired.h - an actuator's reading of MODULE.heartbeatd.desired.
  *
  * Every actuator daemon (replicd, vipd, checkd) follows the same message:
- * {module, node, role, epoch, generation, valid_ms, targets:{replicd,vipd,
- * checkd}, ack_alone?, discard_local?}. sky_desired_parse() checks the type and range
+ * {module, node, role, epoch, generation, valid_ms, sent_ms, targets:{replicd,
+ * vipd,checkd}, ack_alone?, discard_local?}. sky_desired_parse() checks the type and range
  * of every field (docs/protocol.md) as hostile input and accepts for the
  * actuator's target only the values sky_actuator_target() can produce for
  * it (or null: not asked yet).
  *
  * The word of a heartbeatd that stops speaking (frozen, stuck, killed
  * without its unit noticing) must not keep this node serving: each desired
- * state is valid for valid_ms from its receipt. struct sky_desired_lease
+ * state is valid for valid_ms from its publication (sent_ms, heartbeatd's
+ * CLOCK_MONOTONIC: the same clock on the same host), or from its receipt
+ * when it carries none. A word read late (the actuator itself was stalled,
+ * as in a paused VM, with the message waiting in its socket) must not
+ * count as fresh: read after its deadline, it serves nothing. struct sky_desired_lease
  * keeps the deadline, and an actuator asked to serve stops serving on its
  * own once sky_desired_lease_expired() says so, until a fresh desired
  * state arrives. heartbeatd chooses valid_ms so that the deadline comes
@@ -37,6 +41,8 @@ struct sky_desired {
 	int64_t valid_ms;   /* 0: the message carries none (a heartbeatd
 			     * older than valid_ms): a serving target is
 			     * expired at once, other targets are obeyed */
+	int64_t sent_ms;    /* heartbeatd's CLOCK_MONOTONIC ms when it
+			     * published; 0: absent (count from receipt) */
 };
 
 /* 0, or -EINVAL with why filled ("epoch: not an integer"...). */
@@ -55,7 +61,7 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
  */
 struct sky_desired_lease {
 	int64_t heard_ms; /* receipt of the last valid desired state; 0: none */
-	int64_t deadline_ms; /* heard_ms + valid_ms */
+	int64_t deadline_ms; /* sent (or heard) + valid_ms */
 	bool serving;	     /* its target asks this actuator to serve */
 	bool role_serves;    /* its role is PRIM or ALONE */
 	bool silenced;	     /* a serving word expired since (see above) */
@@ -63,7 +69,8 @@ struct sky_desired_lease {
 	bool legacy;	     /* it carried no valid_ms */
 };
 
-/* A valid desired state d for actuator `which` was received at now. */
+/* A valid desired state d for actuator `which` was received at now (a
+ * serving word already past its deadline silences, as an expiry would). */
 void sky_desired_lease_renew(struct sky_desired_lease *l,
 			     enum sky_actuator which,
 			     const struct sky_desired *d, int64_t now);

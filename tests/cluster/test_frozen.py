@@ -13,6 +13,11 @@ replicd stop acting as primary on their own once heartbeatd's word (valid_ms) ex
   record it got acknowledged is on the new primary;
 - the client reaches the new primary through the VIP, and never the frozen node again;
 - after SIGCONT the old primary rejoins as SECOND.
+
+And a whole node paused at once (every process, its links cut: a VM its hypervisor
+stopped), which wakes believing it is primary: the same promises hold. Before the fix,
+vipd read a desired state that had waited in its socket through the pause as fresh,
+took the VIP back and answered clients at it after the peer had (desired.h, sent_ms).
 """
 
 import json
@@ -92,6 +97,9 @@ class VipWatch:
         self.lab = lab
         self.samples = []  # (monotonic, node, holds)
         self.violations = []
+        # A node cut off from every network (a paused VM) answers nobody: its
+        # samples count as not holding while it is in here.
+        self.unreachable = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -110,6 +118,8 @@ class VipWatch:
             node = self.lab.nodes[k % 2]
             held = self._holds(node)
             t = time.monotonic()
+            if node in self.unreachable:
+                held = False
             if held is not None:
                 self.samples.append((t, node, held))
                 self._prove_overlap()
@@ -187,9 +197,12 @@ def settled(lab, primary, secondary, timeout=40):
     assert lab.holds(primary) and not lab.holds(secondary)
 
 
-def freeze_primary(lab, primary, secondary, seconds, tag):
+def freeze_primary(lab, primary, secondary, seconds, tag, whole_node=False):
     """Freeze heartbeatd on primary for `seconds` under a writer and client traffic;
-    check every promise of the module docstring."""
+    check every promise of the module docstring. With whole_node, every process of
+    the node freezes at once, the writer too (a VM paused by its hypervisor): the
+    node wakes believing it is still primary, and must not serve a write nor hold
+    the VIP once the peer took over."""
     settled(lab, primary, secondary)
     ledger = f"ledger-{tag}.txt"
     wlog = os.path.join(lab.dir, f"writer-{tag}.log")
@@ -205,8 +218,21 @@ def freeze_primary(lab, primary, secondary, seconds, tag):
                 assert writer.poll() is None, "the writer died"
                 assert time.monotonic() < deadline, "the writer gets no acknowledgement"
                 time.sleep(0.05)
-            lab._note(primary, f"heartbeatd frozen (SIGSTOP) for {seconds} s")
-            os.kill(hb.pid, signal.SIGSTOP)
+            frozen = [hb.pid]
+            if whole_node:
+                frozen = [p.pid for (n, _d), p in lab.procs.items()
+                          if n == primary and p.poll() is None] + [writer.pid]
+                app = lab.app_pid(primary)
+                if app:
+                    frozen.append(app)
+            what = "every process" if whole_node else "heartbeatd"
+            lab._note(primary, f"{what} frozen (SIGSTOP) for {seconds} s")
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            if whole_node:
+                # A paused VM neither sends nor answers: its kernel sleeps too.
+                watch.unreachable.add(primary)
+                lab.cut_all_links(primary)
             frozen_at = time.monotonic()
             try:
                 takeover = None
@@ -217,7 +243,7 @@ def freeze_primary(lab, primary, secondary, seconds, tag):
                 assert takeover is not None, \
                     f"{secondary} did not take over within {seconds} s: " + \
                     lablib.describe(lab.try_status(secondary))
-                if seconds >= 10:
+                if seconds >= 10 and not whole_node:
                     # Stopped by the frozen node's own checkd and vipd, who say why.
                     if lab.app_http_status(primary) is not None:
                         problems.append(f"the application still answers on {primary}")
@@ -231,8 +257,16 @@ def freeze_primary(lab, primary, secondary, seconds, tag):
                         problems.append(f"vipd on {primary}: {vst.get('state')} "
                                         f"({vst.get('reason')})")
             finally:
-                os.kill(hb.pid, signal.SIGCONT)
-                lab._note(primary, "heartbeatd continued (SIGCONT)")
+                for pid in frozen:
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                    except ProcessLookupError:
+                        pass
+                if whole_node:
+                    lab.heal_all_links(primary)
+                    watch.unreachable.discard(primary)
+                woke_at = time.monotonic()
+                lab._note(primary, f"{what} continued (SIGCONT)")
             try:
                 lab.wait_roles({primary: "SECOND", secondary: "PRIM"}, 30)
                 # Its copy catches up (nothing it acknowledged alone: no divergence).
@@ -271,6 +305,10 @@ def freeze_primary(lab, primary, secondary, seconds, tag):
     if stale:
         problems.append(f"{primary} answered at {VIP4} after {secondary} did: {stale[:3]}")
     last = max((t for t, _s in acks), default=frozen_at)
+    if whole_node:
+        held = [t for t, n, h in watch.samples if n == primary and h and t >= woke_at]
+        print(f"  {primary} woke and kept {VIP4} configured for "
+              f"{(max(held) - woke_at) * 1000 if held else 0:.0f} ms")
     print(f"  {seconds} s freeze of {primary}: {secondary} took over after "
           f"{takeover - frozen_at:.2f} s; {len(acks)} records acknowledged, the last "
           f"{last - frozen_at:+.2f} s from the freeze; {len(errors)} refused "
@@ -294,6 +332,17 @@ def test_frozen_heartbeatd_for_60_s_never_leaves_two_primaries(lab):
     start_services(lab)
     lab.start_client()
     freeze_primary(lab, "node1", "node2", 60, "60s")
+
+
+@lab_options(lab_class=StackLab)
+def test_a_whole_primary_node_paused_wakes_without_serving(lab):
+    """A VM pause: heartbeatd, replicd, vipd, checkd, healthd, the application and
+    its writer all stop at once for 3 s, then all continue together."""
+    lab.start_cluster(30)
+    start_services(lab)
+    lab.start_client()
+    freeze_primary(lab, "node1", "node2", 3, "vm1", whole_node=True)
+    freeze_primary(lab, "node2", "node1", 3, "vm2", whole_node=True)
 
 
 @lab_options(lab_class=StackLab)

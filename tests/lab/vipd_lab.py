@@ -392,7 +392,8 @@ class VipdLab(lablib.Lab):
                 last = self.replies()[-3:]
                 raise AssertionError(f"no answer from {node} through {VIP4} within "
                                      f"{timeout:g} s; last answers {last}; client "
-                                     f"neighbour: {self.client_neigh()}")
+                                     f"neighbour: {self.client_neigh()}; eth0 of "
+                                     f"{self.macs()}")
             time.sleep(0.02)
 
     def wait_failed_transition(self, text, timeout=15.0):
@@ -427,6 +428,18 @@ class VipdLab(lablib.Lab):
             return (None, "none")
         e = entries[0]
         return (e.get("lladdr"), ",".join(e.get("state", [])))
+
+    def macs(self, dev="eth0"):
+        """{node: MAC of its dev}, to read a client's neighbour entry by."""
+        out = {}
+        for node in self.nodes:
+            res = run(["ip", "-n", self.ns(node), "-j", "link", "show", "dev", dev],
+                      check=False)
+            try:
+                out[node] = json.loads(res.stdout or "[]")[0].get("address")
+            except (ValueError, IndexError):
+                out[node] = None
+        return out
 
     def addresses(self, member, dev="eth0"):
         """The addresses on a member's interface, as text."""

@@ -20,7 +20,8 @@ static json_t *msg(const char *text)
 
 #define GOOD                                                                   \
 	"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\",\"epoch\":7,"   \
-	"\"generation\":3,\"valid_ms\":250,\"targets\":{\"replicd\":"          \
+	"\"generation\":3,\"valid_ms\":250,\"sent_ms\":123456,"                \
+	"\"targets\":{\"replicd\":"                                            \
 	"\"primary\",\"vipd\":\"up\",\"checkd\":null}}"
 
 static int parse(const char *text, enum sky_actuator which,
@@ -41,6 +42,7 @@ static void test_every_field_of_a_good_message_is_read(void)
 	CHECK_EQ_INT(d.role, SKY_ROLE_PRIM);
 	CHECK_EQ_INT(d.epoch, 7);
 	CHECK_EQ_INT(d.valid_ms, 250);
+	CHECK_EQ_INT(d.sent_ms, 123456);
 	CHECK(d.target && strcmp(d.target, "up") == 0);
 	CHECK_EQ_INT(parse(GOOD, SKY_ACT_REPLICD, &d, why, sizeof(why)), 0);
 	CHECK(d.target && strcmp(d.target, "primary") == 0);
@@ -58,6 +60,7 @@ static void test_a_message_without_valid_ms_is_read_as_zero(void)
 			   SKY_ACT_VIPD, &d, why, sizeof(why)),
 		     0);
 	CHECK_EQ_INT(d.valid_ms, 0);
+	CHECK_EQ_INT(d.sent_ms, 0);
 }
 
 static void test_each_bad_field_is_rejected_and_named(void)
@@ -108,6 +111,12 @@ static void test_each_bad_field_is_rejected_and_named(void)
 		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
 		 "\"epoch\":1,\"valid_ms\":true}",
 		 "valid_ms: not an integer"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"sent_ms\":-1}",
+		 "sent_ms: negative"},
+		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
+		 "\"epoch\":1,\"valid_ms\":9,\"sent_ms\":1.5}",
+		 "sent_ms: not an integer"},
 		{"{\"module\":\"app\",\"node\":\"n1\",\"role\":\"PRIM\","
 		 "\"epoch\":1,\"valid_ms\":9,\"discard_local\":1}",
 		 "discard_local: not a boolean"},
@@ -241,6 +250,40 @@ static void test_after_a_silence_only_a_serving_role_serves_again(void)
 	CHECK(!sky_desired_lease_expired(&l, 3700));
 }
 
+/* A paused VM: the PRIM word waited in the actuator's socket while both
+ * it and heartbeatd were stopped; read on waking, it must not renew. */
+static void test_a_word_read_after_its_deadline_serves_nothing(void)
+{
+	struct sky_desired_lease l = {0};
+	struct sky_desired prim = word(SKY_ROLE_PRIM, "up", 250);
+	struct sky_desired demoting = word(SKY_ROLE_WAIT, "up", 250);
+	char why[160];
+
+	prim.sent_ms = 1000;
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 1010);
+	CHECK(!sky_desired_lease_expired(&l, 1200));
+	CHECK(sky_desired_lease_expired(&l, 1250)); /* 250 ms from sending */
+	/* Another one, sent at 1100 and read only at 4000. */
+	prim.sent_ms = 1100;
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 4000);
+	CHECK(sky_desired_lease_expired(&l, 4000));
+	sky_desired_lease_why(&l, 4000, why, sizeof(why));
+	CHECK_STR_CONTAINS(why, "silent");
+	/* The woken heartbeatd demotes itself: still no VIP. */
+	demoting.sent_ms = 4010;
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &demoting, 4011);
+	CHECK(sky_desired_lease_expired(&l, 4011));
+	/* A fresh PRIM word (it kept the role after all) serves again. */
+	prim.sent_ms = 4100;
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 4101);
+	CHECK(!sky_desired_lease_expired(&l, 4200));
+	/* A time ahead of ours is not our clock: counted from receipt. */
+	prim.sent_ms = 999999;
+	sky_desired_lease_renew(&l, SKY_ACT_VIPD, &prim, 5000);
+	CHECK(!sky_desired_lease_expired(&l, 5249));
+	CHECK(sky_desired_lease_expired(&l, 5250));
+}
+
 static void test_a_word_without_valid_ms_never_serves(void)
 {
 	struct sky_desired_lease l = {0};
@@ -264,4 +307,5 @@ TEST_MAIN(TEST(test_every_field_of_a_good_message_is_read),
 	  TEST(test_a_serving_word_expires_valid_ms_after_its_receipt),
 	  TEST(test_a_word_that_does_not_serve_never_expires),
 	  TEST(test_after_a_silence_only_a_serving_role_serves_again),
+	  TEST(test_a_word_read_after_its_deadline_serves_nothing),
 	  TEST(test_a_word_without_valid_ms_never_serves))
