@@ -103,7 +103,9 @@ def _check_records(path, count, what):
                                      f"{'missing' if len(got) < RECORD else 'wrong'}")
 
 
-def _enospc_on_the_primary(lab, primary):
+def _start_with(lab, primary):
+    """The cluster up with primary as PRIM (a swap when it is node2) and the other
+    node an in-sync SECOND; returns the secondary."""
     secondary = _other(primary)
     lab.start_cluster()
     if primary != "node1":
@@ -112,6 +114,11 @@ def _enospc_on_the_primary(lab, primary):
         assert res.rc == 0, f"swap to node2: {res.out}"
         lab.wait_roles({primary: "PRIM", secondary: "SECOND"}, BOUND_S)
     lab.wait_in_sync(secondary, BOUND_S, at_generation=False)
+    return secondary
+
+
+def _enospc_on_the_primary(lab, primary):
+    secondary = _start_with(lab, primary)
 
     log = os.path.join(lab.data_dir(primary), "log")
     acked, err = _fill(log, 0)
@@ -164,14 +171,7 @@ def test_a_full_disk_on_primary_node2_fails_the_write_and_loses_nothing(lab):
 
 
 def _enospc_on_the_secondary(lab, primary):
-    secondary = _other(primary)
-    lab.start_cluster()
-    if primary != "node1":
-        lab.wait_in_sync("node2", BOUND_S, at_generation=False)
-        res = lab.skyctl("node2", "swap")
-        assert res.rc == 0, f"swap to node2: {res.out}"
-        lab.wait_roles({primary: "PRIM", secondary: "SECOND"}, BOUND_S)
-    lab.wait_in_sync(secondary, BOUND_S, at_generation=False)
+    secondary = _start_with(lab, primary)
 
     log = os.path.join(lab.data_dir(primary), "log")
     acked, err = _fill(log, 0)
