@@ -17,19 +17,25 @@
 
 #include <unistd.h>
 
-static char path[96];
+static char dir[64], key[128], path[96];
+
+static void cleanup(void)
+{
+	unlink(key);
+	rmdir(dir);
+}
 
 static void setup(void)
 {
 	static const char hex[] = "00112233445566778899aabbccddeeff"
 				  "00112233445566778899aabbccddeeff\n";
-	char dir[64], key[128];
 
 	snprintf(dir, sizeof(dir), "/tmp/skyha-fuzz-config-%d", (int)getpid());
 	FUZZ_ASSERT(sky_mkdir_p(dir, 0700) == 0);
 	snprintf(key, sizeof(key), "%s/cluster.key", dir);
 	FUZZ_ASSERT(sky_write_file_atomic(key, hex, strlen(hex), 0600) == 0);
 	snprintf(path, sizeof(path), "%s/app.yaml", dir);
+	atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
