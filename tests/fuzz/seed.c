@@ -8,8 +8,8 @@
  * JSON inputs (configuration, bus messages, cloud replies) are written
  * here as the daemons or the clouds send them, and each is kept only if
  * the real parser accepts it, so every seed reaches the deep end.
- * The output is the same on every run (fixed keys, nonces and clocks),
- * except the stream header's random IV in the conn seeds.
+ * The output is the same on every run: fixed keys, nonces and clocks, and
+ * libsodium's random bytes (the stream header's IV) from a fixed sequence.
  */
 #include "actual.h"
 #include "alone.h"
@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,6 +499,10 @@ static void healthd(void)
 		snprintf(name, sizeof(name), "url-%zu", i);
 		put("route", name, buf, (size_t)n);
 	}
+	/* method, url, Content-Length, Transfer-Encoding */
+	static const char body[] = "POST\0/health/app\0"
+				   "12\0chunked";
+	put("route", "body", body, sizeof(body) - 1);
 }
 
 /* ---- persisted records ---- */
@@ -634,6 +639,34 @@ static void vipd(void)
 	}
 }
 
+/* A fixed sequence for randombytes_buf (reproducible seeds only!). */
+static uint64_t rng_state = 0x5eed5eed5eed5eedull;
+
+static uint32_t rng_random(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)rng_state;
+}
+
+static void rng_buf(void *const buf, const size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		((uint8_t *)buf)[i] = (uint8_t)rng_random();
+}
+
+static const char *rng_name(void)
+{
+	return "fuzz-seed";
+}
+
+static struct randombytes_implementation rng = {
+	.implementation_name = rng_name,
+	.random = rng_random,
+	.buf = rng_buf,
+};
+
 static int remove_one(const char *path, const struct stat *sb, int flag,
 		      struct FTW *ftw)
 {
@@ -650,6 +683,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	top = argv[1];
+	randombytes_set_implementation(&rng);
 	snprintf(tmp, sizeof(tmp), "/tmp/skyha-fuzz-seed-%d", (int)getpid());
 	sky_mkdir_p(tmp, 0700);
 	packets();
