@@ -651,7 +651,7 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 	case ROP_ACK:
 		on_ack(d, op->seq);
 		return 0;
-	case ROP_RECORD:
+	case ROP_RECORD: {
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;
 		if (d->peer_rec_n >= REPLICD_PEER_RECORD_MAX) {
@@ -667,21 +667,13 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 			d->peer_rec = n;
 			d->peer_rec_cap = cap;
 		}
-		if (op->dir >= d->mount_count || !op->flags ||
-		    ((op->flags & TRK_ZONES) &&
-		     (op->length == 0 || op->length > (1ull << 40) ||
-		      op->offset > (1ull << 47))))
-			return -EPROTO;
-		struct replicd_track_entry *e = &d->peer_rec[d->peer_rec_n];
-		*e = (struct replicd_track_entry){.dir = op->dir,
-						  .kinds = (uint8_t)op->flags,
-						  .first = op->offset,
-						  .count = op->length,
-						  .path = strdup(op->path)};
-		if (!e->path)
-			return -ENOMEM;
+		int r = replicd_track_entry_of(op, d->mount_count,
+					       &d->peer_rec[d->peer_rec_n]);
+		if (r < 0)
+			return r;
 		d->peer_rec_n++;
 		return 0;
+	}
 	case ROP_RECORD_END:
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "desired.h"
 #include "frames.h"
+#include "manifest.h"
 #include "op.h"
 #include "packet.h"
 #include "persist.h"
@@ -32,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -255,6 +257,83 @@ static void session(int target_client)
 	replicd_stream_free(&st);
 	put("conn", target_client ? "session-as-client" : "session-as-server",
 	    peer_bytes, len);
+}
+
+/* ---- the secondary's record and manifest (resync_fuzz.c) ---- */
+
+struct opseq {
+	uint8_t buf[1 << 16];
+	size_t len;
+};
+
+static int append_op(void *ctx, struct replicd_op *op)
+{
+	struct opseq *q = ctx;
+	int n = replicd_op_encode(op, q->buf + q->len + 4,
+				  sizeof(q->buf) - q->len - 4);
+
+	if (n < 0)
+		return n;
+	q->buf[q->len] = (uint8_t)((unsigned)n >> 24);
+	q->buf[q->len + 1] = (uint8_t)((unsigned)n >> 16);
+	q->buf[q->len + 2] = (uint8_t)((unsigned)n >> 8);
+	q->buf[q->len + 3] = (uint8_t)n;
+	q->len += 4 + (size_t)n;
+	return 0;
+}
+
+static void resync(void)
+{
+	static struct opseq rec, man;
+	struct replicd_op ops[] = {
+		{.type = ROP_RECORD,
+		 .path = "a",
+		 .flags = TRK_ZONES,
+		 .offset = 1,
+		 .length = 1},
+		{.type = ROP_RECORD, .path = "d", .flags = TRK_TREE},
+		{.type = ROP_RECORD, .path = "gone", .flags = TRK_ENTRY},
+		{.type = ROP_RECORD, .path = "link", .flags = TRK_META},
+	};
+	struct replicd_manifest_walk *w = NULL;
+	char path[128], big[3 * 65536 / 2 + 7];
+	int root, r;
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (append_op(&rec, &ops[i]) < 0)
+			refused("resync", "record");
+	put("resync", "record", rec.buf, rec.len);
+
+	/* The secondary's copy: like the fuzz target's, a little off. */
+	snprintf(path, sizeof(path), "%s/copy/d", tmp);
+	sky_mkdir_p(path, 0755);
+	memset(big, 'a', sizeof(big));
+	big[70000] = 'b';
+	snprintf(path, sizeof(path), "%s/copy/a", tmp);
+	sky_write_file_atomic(path, big, sizeof(big), 0644);
+	snprintf(path, sizeof(path), "%s/copy/d/small", tmp);
+	sky_write_file_atomic(path, "sssssssss", 9, 0644);
+	snprintf(path, sizeof(path), "%s/copy/only-here", tmp);
+	sky_write_file_atomic(path, "x", 1, 0600);
+	snprintf(path, sizeof(path), "%s/copy/link", tmp);
+	if (symlink("d/small", path) < 0)
+		refused("resync", "symlink");
+	snprintf(path, sizeof(path), "%s/copy", tmp);
+	root = open(path, O_RDONLY | O_DIRECTORY);
+	if (root < 0 || replicd_manifest_walk_new(&w, &root, 1) < 0) {
+		refused("resync", "manifest");
+	} else {
+		while ((r = replicd_manifest_walk_step(w, 65536, append_op,
+						       &man)) == 1) {
+		}
+		if (r < 0)
+			refused("resync", "manifest");
+		else
+			put("resync", "manifest", man.buf, man.len);
+	}
+	replicd_manifest_walk_free(&w);
+	if (root >= 0)
+		close(root);
 }
 
 /* ---- bus messages ---- */
@@ -690,6 +769,7 @@ int main(int argc, char **argv)
 	ops();
 	session(0);
 	session(1);
+	resync();
 	bus();
 	ctl();
 	config();
