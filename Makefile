@@ -93,7 +93,7 @@ FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(SHARED_SRC) $(LIB_SRC))
 
-$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS)
+$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	@echo "  CC+FUZZ $<"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@

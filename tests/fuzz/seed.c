@@ -26,6 +26,7 @@
 #include "op.h"
 #include "packet.h"
 #include "persist.h"
+#include "probe.h"
 #include "settings.h"
 #include "track.h"
 #include "util.h"
@@ -652,6 +653,31 @@ static void records(void)
 	}
 }
 
+/* ---- checkd's checkers ---- */
+
+static void checkd(void)
+{
+	/* An IPv4 header (raw sockets), then an echo reply, id 0x1234 seq 7. */
+	static const uint8_t raw[28] = {
+		0x45, [20] = 0, [24] = 0x12, [25] = 0x34, [27] = 7};
+	static const uint8_t v6[8] = {129, [4] = 0x12, [5] = 0x34, [7] = 7};
+	int status;
+	pid_t pid;
+
+	if (checkd_http_status("HTTP/1.1 200 OK\r\n", 17, &status) < 0 ||
+	    checkd_pid_parse(" 4242\n", 6, &pid) < 0 ||
+	    !checkd_icmp_is_reply(raw, sizeof(raw), false, true, 0x1234, 7) ||
+	    !checkd_icmp_is_reply(v6, sizeof(v6), true, false, 0, 7)) {
+		refused("checkd", "all");
+		return;
+	}
+	put_text("checkd", "http", "HTTP/1.1 200 OK\r\n");
+	put_text("checkd", "http-204", "HTTP/1.0 204 No Content\n");
+	put_text("checkd", "pidfile", " 4242\n");
+	put("checkd", "echo-raw", raw, sizeof(raw));
+	put("checkd", "echo-v6", v6, sizeof(v6));
+}
+
 /* ---- vipd: ARP frames and cloud replies ---- */
 
 static void vipd(void)
@@ -776,6 +802,7 @@ int main(int argc, char **argv)
 	healthd();
 	records();
 	vipd();
+	checkd();
 	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	if (failures)
 		fprintf(stderr, "seed: %d seeds refused\n", failures);
