@@ -8,7 +8,8 @@
 #   tests/fuzz/run.sh --long SECONDS TARGET...   make fuzz: fuzz each for
 #       SECONDS, one at a time, and print a table (exec/s, edges, crashes).
 #
-# TARGET is build/fuzz/<name> (default: every one built). New inputs go to
+# TARGET is build/fuzz/<name> (default: one per tests/fuzz/<name>_fuzz.c;
+# one that is not built fails). New inputs go to
 # build/fuzz/scratch/<name>/ (make fuzz) or a temporary directory (check),
 # never into the checked-in corpus; crashes go to build/fuzz/crashes/<name>/.
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +18,12 @@ if [ "${1:-}" = --long ]; then
 	long=$2
 	shift 2
 fi
-[ $# -gt 0 ] || set -- "$top"/build/fuzz/*
+if [ $# -eq 0 ]; then
+	for src in "$top"/tests/fuzz/*_fuzz.c; do
+		src=$(basename "$src")
+		set -- "$@" "$top/build/fuzz/${src%_fuzz.c}"
+	done
+fi
 check_seconds=${FUZZ_CHECK_SECONDS:-3}
 tmp=$(mktemp -d /tmp/skyha-fuzz.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -34,8 +40,12 @@ figures() {
 }
 
 for t in "$@"; do
-	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=$(basename "$t")
+	if ! [ -f "$t" ] || ! [ -x "$t" ]; then
+		echo "FAIL $name: not built (make fuzz-build)"
+		failed=$((failed + 1))
+		continue
+	fi
 	corpus=$top/tests/fuzz/corpus/$name
 	crashes=$top/build/fuzz/crashes/$name
 	mkdir -p "$corpus" "$crashes"
