@@ -433,6 +433,51 @@ static void bus(void)
 		  1);
 }
 
+/* ---- skyctl: heartbeatd's status (docs/protocol.md) ---- */
+
+static void skyctl(void)
+{
+	static const char status[] =
+		"{\"cluster\":\"demo\",\"module\":\"app\",\"type\":\"mirror\","
+		"\"node\":{\"name\":\"node1\",\"role\":\"PRIM\",\"epoch\":7,"
+		"\"generation\":12,\"data\":\"uptodate\",\"serving\":true,"
+		"\"role_for_ms\":5230},"
+		"\"peer\":{\"name\":\"node2\",\"visible\":true,\"role\":"
+		"\"SECOND\","
+		"\"epoch\":7,\"generation\":12,\"data\":\"uptodate\","
+		"\"last_seen_ms\":120,\"networks\":[{\"index\":0,\"local\":"
+		"\"198.18.0.1\",\"peer\":\"198.18.0.2\",\"up\":true,"
+		"\"last_seen_ms\":120},{\"index\":1,\"local\":\"198.18.1.1\","
+		"\"peer\":\"198.18.1.2\",\"up\":false,\"last_seen_ms\":3400}]},"
+		"\"quorum\":{\"mode\":\"witness\",\"have\":true,\"via\":"
+		"\"peer+witness\"},"
+		"\"witness\":{\"addresses\":[\"198.18.0.10\"],\"lease\":"
+		"\"held\","
+		"\"expires_in_ms\":840,\"last_answer\":\"granted\",\"holder\":"
+		"\"node1\"},"
+		"\"transition\":{\"from\":\"SECOND\",\"to\":\"ALONE\","
+		"\"reason\":"
+		"\"peer node2 lost on all networks\",\"at\":"
+		"\"2026-11-23T12:03:55Z\",\"ago_ms\":2300,\"pending\":\"\"},"
+		"\"actuators\":{\"replicd\":{\"state\":\"primary\",\"epoch\":7,"
+		"\"age_ms\":300}},"
+		"\"counters\":{\"tx\":100,\"tx_errors\":0,\"rx\":98,\"bad_"
+		"mac\":0,"
+		"\"replay\":0,\"malformed\":0,\"wrong_cluster\":0,"
+		"\"unknown_node\":0,\"ctl_bad_requests\":0,"
+		"\"bus_bad_messages\":0},"
+		"\"timing\":{\"interval_ms\":200,\"timeout_ms\":1000}}";
+	json_t *o;
+
+	if (sky_bus_parse_body((const uint8_t *)status, strlen(status),
+			       SKY_BUS_MSG_MAX, &o) < 0) {
+		refused("skyctl", "status");
+		return;
+	}
+	json_decref(o);
+	put_text("skyctl", "status", status);
+}
+
 /* ---- control requests ---- */
 
 static void ctl(void)
@@ -798,6 +843,7 @@ int main(int argc, char **argv)
 	resync();
 	bus();
 	ctl();
+	skyctl();
 	config();
 	healthd();
 	records();
