@@ -10,6 +10,8 @@
 #   make deb        build/deb/skyha_<version>_amd64.deb (dpkg-buildpackage), lintian
 #   make systemd    the systemd lab alone: booted containers (tests/systemd/)
 #   make lint       clang-format check, cppcheck, banned functions
+#   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each
+#   make fuzz-seed  regenerate the seed corpus with the real encoders
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -42,7 +44,8 @@ HEADERS := $(wildcard shared/*.h */*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify systemd demo bench install man deb lint clean
+.PHONY: all deps deps-bench check unit cluster units-verify systemd demo bench install man deb lint clean \
+	fuzz fuzz-build fuzz-seed
 
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
 MAN_PAGES := $(patsubst docs/man/%.md,$(BUILD)/man/%,$(wildcard docs/man/*.?.md))
@@ -78,6 +81,44 @@ $(BUILD)/asan/%_test: $(BUILD)/asan/obj/tests/unit/%_test.o $(ASAN_LIB_OBJ)
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
+# Fuzzing (tests/fuzz/README.md): every tests/fuzz/<name>_fuzz.c is one
+# libFuzzer target, build/fuzz/<name>, linked with the daemons' real code
+# built again by clang into build/fuzz/obj (apart from the gcc objects).
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wno-format-nonliteral -D_GNU_SOURCE -O1 -g $(FUZZ_SAN)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%_fuzz.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*_fuzz.c))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(SHARED_SRC) $(LIB_SRC))
+
+$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	@echo "  CC+FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/libskyha-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	@$(AR) rcs $@ $^
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%_fuzz.o $(BUILD)/fuzz/libskyha-fuzz.a
+	@echo "  LD+FUZZ $@"
+	@$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh --long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The seeds: valid inputs made by the real encoders (gcc, like a unit test).
+$(BUILD)/asan/fuzz_seed: $(BUILD)/asan/obj/tests/fuzz/seed.o $(ASAN_LIB_OBJ)
+	@echo "  LD+SAN  $@"
+	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+fuzz-seed: $(BUILD)/asan/fuzz_seed
+	@$(BUILD)/asan/fuzz_seed tests/fuzz/corpus
+
 deps:
 	@tools/deps.sh test
 
@@ -98,7 +139,7 @@ systemd: all deb
 
 # check: everything a submission must pass; the last line sums every suite.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) deb
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) fuzz-build deb
 	@tests/run-all.sh $(UNIT_TESTS)
 
 demo: deps all

@@ -81,13 +81,15 @@ finish(struct checkd_probe *p, bool ok, const char *fmt, ...)
 
 /* --- process -------------------------------------------------------------- */
 
-static int read_pidfile(const char *path, pid_t *out)
+int checkd_pid_parse(const char *buf, size_t len, pid_t *out)
 {
-	_cleanup_free_ char *text = NULL;
+	char text[CHECKD_PIDFILE_MAX + 1];
 	int64_t v;
-	int r = sky_read_file(path, 64, &text, NULL);
-	if (r < 0)
-		return r;
+
+	if (len > CHECKD_PIDFILE_MAX)
+		return -EBADMSG;
+	memcpy(text, buf, len);
+	text[len] = '\0';
 	char *s = text;
 	while (isspace((unsigned char)*s))
 		s++;
@@ -98,6 +100,16 @@ static int read_pidfile(const char *path, pid_t *out)
 		return -EBADMSG;
 	*out = (pid_t)v;
 	return 0;
+}
+
+static int read_pidfile(const char *path, pid_t *out)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = sky_read_file(path, CHECKD_PIDFILE_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	return checkd_pid_parse(text, len, out);
 }
 
 /* 'Z' or 'X' in /proc/PID/stat: gone, though not yet reaped. */
@@ -375,6 +387,28 @@ static bool start_icmp(struct checkd_probe *p)
 	return false;
 }
 
+bool checkd_icmp_is_reply(const uint8_t *buf, size_t n, bool v6, bool raw,
+			  uint16_t echo_id, uint16_t echo_seq)
+{
+	size_t off = 0;
+	if (raw && !v6) {
+		if (n < 20)
+			return false;
+		off = (size_t)(buf[0] & 0x0f) * 4;
+	}
+	if (n < off + 8)
+		return false;
+	const uint8_t *icmp = buf + off;
+	uint8_t want = v6 ? ICMP6_ECHO_REPLY : ICMP_ECHOREPLY;
+	uint16_t id, seq;
+	memcpy(&id, icmp + 4, 2);
+	memcpy(&seq, icmp + 6, 2);
+	if (icmp[0] != want || ntohs(seq) != echo_seq)
+		return false;
+	/* Ping sockets rewrite the id; raw ones keep ours. */
+	return !raw || ntohs(id) == echo_id;
+}
+
 static bool step_icmp(struct checkd_probe *p)
 {
 	const struct checkd_checker_cfg *c = p->cfg;
@@ -391,23 +425,8 @@ static bool step_icmp(struct checkd_probe *p)
 				       ? false
 				       : finish(p, false, "ping %s: %s",
 						c->addr.text, strerror(errno));
-		size_t off = 0;
-		if (p->icmp_raw && !v6) {
-			if (n < 20)
-				continue;
-			off = (size_t)(buf[0] & 0x0f) * 4;
-		}
-		if ((size_t)n < off + 8)
-			continue;
-		const uint8_t *icmp = buf + off;
-		uint8_t want = v6 ? ICMP6_ECHO_REPLY : ICMP_ECHOREPLY;
-		uint16_t id, seq;
-		memcpy(&id, icmp + 4, 2);
-		memcpy(&seq, icmp + 6, 2);
-		if (icmp[0] != want || ntohs(seq) != p->echo_seq)
-			continue;
-		/* Ping sockets rewrite the id; raw ones keep ours. */
-		if (p->icmp_raw && ntohs(id) != p->echo_id)
+		if (!checkd_icmp_is_reply(buf, (size_t)n, v6, p->icmp_raw,
+					  p->echo_id, p->echo_seq))
 			continue;
 		return finish(p, true, "echo reply from %s", c->addr.text);
 	}

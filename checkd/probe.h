@@ -77,4 +77,14 @@ void checkd_probe_forget_pid(struct checkd_probe *p);
 /* HTTP status line parser: "HTTP/1.x NNN ..." -> NNN. Exposed for tests. */
 int checkd_http_status(const char *buf, size_t len, int *status);
 
+/* A pidfile's bytes (at most CHECKD_PIDFILE_MAX): a pid, blanks around. */
+#define CHECKD_PIDFILE_MAX 64
+int checkd_pid_parse(const char *buf, size_t len, pid_t *out);
+/*
+ * Is this datagram (n bytes from the ICMP socket; raw IPv4 ones start
+ * with the IP header) the echo reply to our request?
+ */
+bool checkd_icmp_is_reply(const uint8_t *buf, size_t n, bool v6, bool raw,
+			  uint16_t echo_id, uint16_t echo_seq);
+
 #endif

@@ -146,11 +146,11 @@ static enum MHD_Result answer(struct healthd_http *h,
 /* Does the request announce a body? healthd never reads one. */
 static bool has_body(struct MHD_Connection *conn)
 {
-	const char *len = MHD_lookup_connection_value(
-		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return (len && strcmp(len, "0") != 0) ||
-	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return healthd_route_has_body(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_CONTENT_LENGTH),
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_TRANSFER_ENCODING));
 }
 
 /*

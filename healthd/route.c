@@ -61,3 +61,10 @@ void healthd_route(const char *method, const char *url,
 			 sizeof(out->module)))
 		out->page = HEALTHD_PAGE_HEALTH;
 }
+
+bool healthd_route_has_body(const char *content_length,
+			    const char *transfer_encoding)
+{
+	return (content_length && strcmp(content_length, "0") != 0) ||
+	       transfer_encoding;
+}

@@ -41,4 +41,12 @@ struct healthd_route {
 void healthd_route(const char *method, const char *url,
 		   struct healthd_route *out);
 
+/*
+ * Does a request with these headers (NULL: absent) announce a body?
+ * healthd never reads one: such a request is answered at once and the
+ * connection closed.
+ */
+bool healthd_route_has_body(const char *content_length,
+			    const char *transfer_encoding);
+
 #endif

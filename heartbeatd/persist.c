@@ -158,6 +158,16 @@ static int witness_kv(const char *key, const char *value, void *data)
 	return 0;
 }
 
+int witness_state_parse(const char *text, struct witness_state *out, char *err,
+			size_t err_size)
+{
+	struct witness_state st = {0};
+	int r = parse_lines(text, witness_kv, &st, err, err_size);
+	if (r == 0)
+		*out = st;
+	return r;
+}
+
 int witness_state_load(const char *path, struct witness_state *out, char *err,
 		       size_t err_size)
 {
@@ -172,7 +182,7 @@ int witness_state_load(const char *path, struct witness_state *out, char *err,
 	}
 	if (r < 0)
 		return r;
-	r = parse_lines(text, witness_kv, &st, why, sizeof(why));
+	r = witness_state_parse(text, &st, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, err_size, "%s: %s", path, why);
 		return r;

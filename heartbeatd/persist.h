@@ -43,5 +43,7 @@ int witness_state_save(const char *path, const struct witness_state *st);
 /* Parse from memory (used by the loaders and the unit tests). */
 int node_state_parse(const char *text, struct node_state *out, char *err,
 		     size_t err_size);
+int witness_state_parse(const char *text, struct witness_state *out, char *err,
+			size_t err_size);
 
 #endif

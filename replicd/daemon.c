@@ -376,43 +376,6 @@ static int start_handshake(struct replicd *d, struct replicd_conn *c)
 	return n < 0 ? n : replicd_conn_put(c, buf, (size_t)n);
 }
 
-/* Both sides: our keys are ready, send our stream header. */
-static int send_header(struct replicd_conn *c)
-{
-	uint8_t header[REPLICD_STREAM_HEADER];
-	int r = replicd_stream_tx_init(&c->st, c->hs.tx_key, header);
-	if (r < 0)
-		return r;
-	c->stage = RC_WAIT_HEADER;
-	return replicd_conn_put(c, header, sizeof(header));
-}
-
-static int on_hs_frame(struct replicd_conn *c, const uint8_t *p, size_t len)
-{
-	uint8_t buf[REPLICD_HS_MAX];
-	int r;
-
-	if (c->stage == RC_WAIT_HEADER) {
-		r = replicd_stream_rx_init(&c->st, c->hs.rx_key, p, len);
-		if (r == 0)
-			c->stage = RC_UP;
-		return r;
-	}
-	if (c->client) {
-		r = replicd_hs_client_finish(&c->hs, p, len, buf, sizeof(buf));
-		if (r < 0)
-			return r;
-		r = replicd_conn_put(c, buf, (size_t)r);
-		return r < 0 ? r : send_header(c);
-	}
-	if (c->hs.step == 0) {
-		r = replicd_hs_server_reply(&c->hs, p, len, buf, sizeof(buf));
-		return r < 0 ? r : replicd_conn_put(c, buf, (size_t)r);
-	}
-	r = replicd_hs_server_finish(&c->hs, p, len);
-	return r < 0 ? r : send_header(c);
-}
-
 static int send_op(struct replicd_conn *c, struct replicd_op *op)
 {
 	/* Unsequenced control operations: no data, at most one path. */
@@ -689,7 +652,7 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 	case ROP_ACK:
 		on_ack(d, op->seq);
 		return 0;
-	case ROP_RECORD:
+	case ROP_RECORD: {
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;
 		if (d->peer_rec_n >= REPLICD_PEER_RECORD_MAX) {
@@ -705,21 +668,13 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 			d->peer_rec = n;
 			d->peer_rec_cap = cap;
 		}
-		if (op->dir >= d->mount_count || !op->flags ||
-		    ((op->flags & TRK_ZONES) &&
-		     (op->length == 0 || op->length > (1ull << 40) ||
-		      op->offset > (1ull << 47))))
-			return -EPROTO;
-		struct replicd_track_entry *e = &d->peer_rec[d->peer_rec_n];
-		*e = (struct replicd_track_entry){.dir = op->dir,
-						  .kinds = (uint8_t)op->flags,
-						  .first = op->offset,
-						  .count = op->length,
-						  .path = strdup(op->path)};
-		if (!e->path)
-			return -ENOMEM;
+		int r = replicd_track_entry_of(op, d->mount_count,
+					       &d->peer_rec[d->peer_rec_n]);
+		if (r < 0)
+			return r;
 		d->peer_rec_n++;
 		return 0;
+	}
 	case ROP_RECORD_END:
 		if (d->psync != PS_EXCHANGE)
 			return -EPROTO;
@@ -984,7 +939,7 @@ static void conn_input(struct replicd *d, struct replicd_conn **cp, int64_t now)
 			return;
 		}
 		if (hs) {
-			r = on_hs_frame(c, p, len);
+			r = replicd_conn_on_hs_frame(c, p, len);
 			if (r < 0) {
 				reject(d, cp,
 				       r == -ESRCH ? "not our peer node"

@@ -273,3 +273,41 @@ void replicd_conn_consume(struct replicd_conn *c)
 	size_t n = frame_len(h);
 	c->in_off += 4 + n;
 }
+
+/* Both sides: our keys are ready, send our stream header. */
+static int send_header(struct replicd_conn *c)
+{
+	uint8_t header[REPLICD_STREAM_HEADER];
+	int r = replicd_stream_tx_init(&c->st, c->hs.tx_key, header);
+	if (r < 0)
+		return r;
+	c->stage = RC_WAIT_HEADER;
+	return replicd_conn_put(c, header, sizeof(header));
+}
+
+int replicd_conn_on_hs_frame(struct replicd_conn *c, const uint8_t *p,
+			     size_t len)
+{
+	uint8_t buf[REPLICD_HS_MAX];
+	int r;
+
+	if (c->stage == RC_WAIT_HEADER) {
+		r = replicd_stream_rx_init(&c->st, c->hs.rx_key, p, len);
+		if (r == 0)
+			c->stage = RC_UP;
+		return r;
+	}
+	if (c->client) {
+		r = replicd_hs_client_finish(&c->hs, p, len, buf, sizeof(buf));
+		if (r < 0)
+			return r;
+		r = replicd_conn_put(c, buf, (size_t)r);
+		return r < 0 ? r : send_header(c);
+	}
+	if (c->hs.step == 0) {
+		r = replicd_hs_server_reply(&c->hs, p, len, buf, sizeof(buf));
+		return r < 0 ? r : replicd_conn_put(c, buf, (size_t)r);
+	}
+	r = replicd_hs_server_finish(&c->hs, p, len);
+	return r < 0 ? r : send_header(c);
+}

@@ -78,4 +78,14 @@ void replicd_conn_consume(struct replicd_conn *c);
  * is not checked: that is replicd_conn_frame's job once it is current.) */
 bool replicd_conn_next_ready(const struct replicd_conn *c);
 
+/*
+ * One frame of the handshake stage (c->hs initialised): the HELLO/AUTH
+ * exchange of chan.c, then our stream header, then the peer's (stage
+ * RC_UP once both are there). Replies are queued on c. 0 or the -errno of
+ * chan.c (the connection must end). Moved out of daemon.c so the fuzzer
+ * drives the stream open on a real connection.
+ */
+int replicd_conn_on_hs_frame(struct replicd_conn *c, const uint8_t *p,
+			     size_t len);
+
 #endif

@@ -747,3 +747,19 @@ int replicd_track_entries(struct replicd_track *t,
 	*count = n;
 	return 0;
 }
+
+int replicd_track_entry_of(const struct replicd_op *op, size_t dir_count,
+			   struct replicd_track_entry *e)
+{
+	if (op->type != ROP_RECORD || op->dir >= dir_count || !op->flags ||
+	    ((op->flags & TRK_ZONES) &&
+	     (op->length == 0 || op->length > (1ull << 40) ||
+	      op->offset > (1ull << 47))))
+		return -EPROTO;
+	*e = (struct replicd_track_entry){.dir = op->dir,
+					  .kinds = (uint8_t)op->flags,
+					  .first = op->offset,
+					  .count = op->length,
+					  .path = strdup(op->path)};
+	return e->path ? 0 : -ENOMEM;
+}

@@ -113,4 +113,12 @@ int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
 				  const struct replicd_track_entry *e),
 			void *ctx);
 
+/*
+ * The peer's ROP_RECORD as an entry of its record (path strdup'ed: free it
+ * with replicd_track_entries_free). -EPROTO when the peer says something
+ * no record holds, -ENOMEM.
+ */
+int replicd_track_entry_of(const struct replicd_op *op, size_t dir_count,
+			   struct replicd_track_entry *e);
+
 #endif

@@ -283,30 +283,56 @@ static bool has_more(void *sock)
 	return zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len) == 0 && more;
 }
 
+int sky_bus_parse_topic(const uint8_t *buf, size_t len, char *topic,
+			size_t topic_size)
+{
+	if (len == 0 || len >= topic_size || memchr(buf, '\0', len))
+		return -EBADMSG;
+	memcpy(topic, buf, len);
+	topic[len] = '\0';
+	return 0;
+}
+
+int sky_bus_parse_body(const uint8_t *buf, size_t len, size_t max, json_t **out)
+{
+	json_error_t jerr;
+	json_t *obj;
+
+	if (len == 0 || len > max)
+		return -EBADMSG;
+	obj = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!obj)
+		return -EBADMSG;
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return -EBADMSG;
+	}
+	*out = obj;
+	return 0;
+}
+
 int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
 		 json_t **out)
 {
 	zmq_msg_t frame;
-	json_error_t jerr;
-	json_t *obj;
 	size_t len;
+	int r;
 
 	zmq_msg_init(&frame);
 	if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
-		int r = -errno;
+		r = -errno;
 		zmq_msg_close(&frame);
 		return r;
 	}
 	if (topic) {
-		len = zmq_msg_size(&frame);
-		if (len == 0 || len >= topic_size || !has_more(sock) ||
-		    memchr(zmq_msg_data(&frame), '\0', len)) {
+		if (!has_more(sock) ||
+		    sky_bus_parse_topic(zmq_msg_data(&frame),
+					zmq_msg_size(&frame), topic,
+					topic_size) < 0) {
 			zmq_msg_close(&frame);
 			drain(sock);
 			return -EBADMSG;
 		}
-		memcpy(topic, zmq_msg_data(&frame), len);
-		topic[len] = '\0';
 		zmq_msg_close(&frame);
 		zmq_msg_init(&frame);
 		if (zmq_msg_recv(&frame, sock, ZMQ_DONTWAIT) < 0) {
@@ -320,17 +346,9 @@ int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
 		drain(sock);
 		return -EBADMSG;
 	}
-	obj = json_loadb(zmq_msg_data(&frame), len, JSON_REJECT_DUPLICATES,
-			 &jerr);
+	r = sky_bus_parse_body(zmq_msg_data(&frame), len, max, out);
 	zmq_msg_close(&frame);
-	if (!obj)
-		return -EBADMSG;
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return -EBADMSG;
-	}
-	*out = obj;
-	return 0;
+	return r;
 }
 
 int sky_ctl_listen(const char *endpoint, int fd, void **out)

@@ -191,6 +191,17 @@ int sky_bus_recv(void *sock, char *topic, size_t topic_size, size_t max,
 		 json_t **out);
 
 /*
+ * The two checks sky_bus_recv makes on the frames' bytes (pure, so fuzzers
+ * call them): a topic frame is 1..topic_size-1 bytes without NUL, copied
+ * into topic with a NUL; a JSON frame is 1..max bytes of one JSON object
+ * (duplicate keys refused). 0 or -EBADMSG.
+ */
+int sky_bus_parse_topic(const uint8_t *buf, size_t len, char *topic,
+			size_t topic_size);
+int sky_bus_parse_body(const uint8_t *buf, size_t len, size_t max,
+		       json_t **out);
+
+/*
  * The control socket's server side. heartbeatd binds a ROUTER rather than a
  * REP: a REP serves requests strictly in turn and keeps the routing labels
  * of the request it is on, so a peer that vanishes or garbles its envelope

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make check`: every suite in turn, then one closing line for CI that sums
-# them: unit tests (ASan/UBSan), systemd units, cluster tests in network
-# namespaces, the systemd lab (booted containers, the .deb). Usage: tests/run-all.sh UNIT_TEST_BINARIES...
+# them: unit tests (ASan/UBSan), the fuzz targets (tests/fuzz/), systemd
+# units, cluster tests in network namespaces, the systemd lab (booted
+# containers, the .deb). Usage: tests/run-all.sh UNIT_TEST_BINARIES...
 top=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp /tmp/skyha-check.XXXXXX)
 trap 'rm -f "$log"' EXIT
@@ -23,6 +24,7 @@ suite() {
 
 suite "lint (clang-format, cppcheck of every daemon, banned functions)" "$top/tools/lint.sh"
 suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
+suite "fuzz targets (corpus replay + short run)" "$top/tests/fuzz/run.sh"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
 suite "systemd lab (booted containers)" /usr/bin/python3 "$top/tests/systemd/run.py"

@@ -316,6 +316,28 @@ static int arm(struct vipd_azure *a, const char *method, const char *url,
 	return -ETIMEDOUT;
 }
 
+int vipd_azure_parse_operation(const char *body, size_t len, char *state,
+			       size_t state_size, char *msg, size_t msg_size)
+{
+	json_error_t e;
+	json_t *o = json_loadb(body, len, 0, &e);
+	const char *s = json_string_value(json_object_get(o, "status"));
+	const char *m = json_string_value(
+		json_object_get(json_object_get(o, "error"), "message"));
+	int r;
+
+	snprintf(msg, msg_size, "%s", m ? m : "");
+	snprintf(state, state_size, "%s", s ? s : "");
+	if (s && strcmp(s, "Succeeded") == 0)
+		r = 1;
+	else if (s && (strcmp(s, "Failed") == 0 || strcmp(s, "Canceled") == 0))
+		r = -EPROTO;
+	else
+		r = state[0] ? 0 : -EBADMSG;
+	json_decref(o);
+	return r;
+}
+
 /* Follow a long-running operation started by resp (freed here). */
 static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 		  const char *what, char *why, size_t size)
@@ -363,29 +385,18 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 				return 0;
 			continue;
 		}
-		json_error_t e;
-		json_t *o = json_loadb(poll.body, poll.len, 0, &e);
-		const char *s = json_string_value(json_object_get(o, "status"));
-		char msg[200] = "";
-		const char *m = json_string_value(json_object_get(
-			json_object_get(o, "error"), "message"));
-		if (m)
-			snprintf(msg, sizeof(msg), "%s", m);
-		bool done = s && strcmp(s, "Succeeded") == 0;
-		bool failed = s && (strcmp(s, "Failed") == 0 ||
-				    strcmp(s, "Canceled") == 0);
-		char state[32];
-		snprintf(state, sizeof(state), "%s", s ? s : "");
-		json_decref(o);
+		char state[32], msg[200];
+		r = vipd_azure_parse_operation(poll.body, poll.len, state,
+					       sizeof(state), msg, sizeof(msg));
 		vipd_http_resp_free(&poll);
-		if (done)
+		if (r == 1)
 			return 0;
-		if (failed) {
+		if (r == -EPROTO) {
 			snprintf(why, size, "%s: operation %s%s%s", what, state,
 				 msg[0] ? ": " : "", msg);
 			return -EPROTO;
 		}
-		if (!state[0]) {
+		if (r < 0) {
 			snprintf(why, size, "%s: malformed operation status",
 				 what);
 			return -EBADMSG;

@@ -54,6 +54,13 @@ enum vipd_aws_verdict vipd_azure_classify(long status, const char *body,
 					  size_t code_size, char *message,
 					  size_t message_size);
 /*
+ * An Azure-AsyncOperation status reply: 1 "Succeeded", 0 still running
+ * (state holds its status), -EPROTO "Failed" or "Canceled" (state and msg,
+ * the error's message, say which), -EBADMSG no status at all.
+ */
+int vipd_azure_parse_operation(const char *body, size_t len, char *state,
+			       size_t state_size, char *msg, size_t msg_size);
+/*
  * Make nic (a GET of a networkInterfaces resource) hold (want) or not hold
  * the ipConfiguration named name with address. *changed says whether a PUT
  * is needed. -EBADMSG if the document is not a NIC as expected.

@@ -213,10 +213,41 @@ static void test_probe_tells_no_socket_from_a_refused_one(void)
 	rmdir(dir);
 }
 
+static void test_bus_frames_checked_before_use(void)
+{
+	char topic[8];
+	json_t *o = NULL;
+	CHECK_EQ_INT(sky_bus_parse_topic((const uint8_t *)"app.x", 5, topic,
+					 sizeof(topic)),
+		     0);
+	CHECK(strcmp(topic, "app.x") == 0);
+	CHECK_EQ_INT(sky_bus_parse_topic((const uint8_t *)"a\0b", 3, topic,
+					 sizeof(topic)),
+		     -EBADMSG);
+	CHECK_EQ_INT(sky_bus_parse_topic((const uint8_t *)"12345678", 8, topic,
+					 sizeof(topic)),
+		     -EBADMSG);
+	CHECK_EQ_INT(sky_bus_parse_topic((const uint8_t *)"", 0, topic,
+					 sizeof(topic)),
+		     -EBADMSG);
+	CHECK_EQ_INT(
+		sky_bus_parse_body((const uint8_t *)"{\"a\":1}", 7, 64, &o), 0);
+	CHECK(json_is_object(o));
+	json_decref(o);
+	CHECK_EQ_INT(sky_bus_parse_body((const uint8_t *)"{\"a\":1}", 7, 6, &o),
+		     -EBADMSG);
+	CHECK_EQ_INT(sky_bus_parse_body((const uint8_t *)"[1]", 3, 64, &o),
+		     -EBADMSG);
+	CHECK_EQ_INT(sky_bus_parse_body((const uint8_t *)"{\"a\":1,\"a\":2}",
+					13, 64, &o),
+		     -EBADMSG);
+}
+
 TEST_MAIN(TEST(test_req_client_gets_the_answer_to_its_request),
 	  TEST(test_correlated_req_gets_its_request_id_back),
 	  TEST(test_dealer_without_envelope_is_answered_the_same_way),
 	  TEST(test_several_body_frames_are_counted_for_an_error),
 	  TEST(test_an_envelope_too_long_to_echo_still_gets_an_answer),
 	  TEST(test_body_larger_than_the_buffer_reports_its_real_length),
-	  TEST(test_probe_tells_no_socket_from_a_refused_one))
+	  TEST(test_probe_tells_no_socket_from_a_refused_one),
+	  TEST(test_bus_frames_checked_before_use))

@@ -244,10 +244,29 @@ static void test_script_output_is_split_bounded_and_pid_read(void)
 	CHECK_EQ_INT(p.lines, 505);
 }
 
+static void test_pidfile_and_echo_reply_read_from_bytes(void)
+{
+	static const uint8_t raw[28] = {
+		0x45, [24] = 0x12, [25] = 0x34, [27] = 7};
+	static const uint8_t v6[8] = {129, [7] = 7};
+	pid_t pid = 0;
+	CHECK_EQ_INT(checkd_pid_parse(" 4242\n", 6, &pid), 0);
+	CHECK_EQ_INT(pid, 4242);
+	CHECK_EQ_INT(checkd_pid_parse("1\n", 2, &pid), -EBADMSG);
+	CHECK_EQ_INT(checkd_pid_parse("12x", 3, &pid), -EBADMSG);
+	CHECK(checkd_icmp_is_reply(raw, sizeof(raw), false, true, 0x1234, 7));
+	CHECK(!checkd_icmp_is_reply(raw, sizeof(raw), false, true, 0x1235, 7));
+	CHECK(!checkd_icmp_is_reply(raw, 27, false, true, 0x1234, 7));
+	/* A ping socket rewrites the id: only the sequence counts. */
+	CHECK(checkd_icmp_is_reply(v6, sizeof(v6), true, false, 0x1234, 7));
+	CHECK(!checkd_icmp_is_reply(v6, sizeof(v6), true, false, 0x1234, 8));
+}
+
 TEST_MAIN(TEST(test_good_section_with_every_kind),
 	  TEST(test_bad_sections_name_line_and_field),
 	  TEST(test_too_many_checkers_refused),
 	  TEST(test_desired_messages_are_checked),
 	  TEST(test_status_tells_whether_checkd_was_counted_up),
 	  TEST(test_http_status_line_parser),
-	  TEST(test_script_output_is_split_bounded_and_pid_read))
+	  TEST(test_script_output_is_split_bounded_and_pid_read),
+	  TEST(test_pidfile_and_echo_reply_read_from_bytes))

@@ -110,8 +110,19 @@ static void test_only_get_and_head_are_allowed(void)
 	CHECK(!route(NULL, "/status").method_allowed);
 }
 
+static void test_a_request_with_a_body_is_recognised(void)
+{
+	CHECK(!healthd_route_has_body(NULL, NULL));
+	CHECK(!healthd_route_has_body("0", NULL));
+	CHECK(healthd_route_has_body("12", NULL));
+	CHECK(healthd_route_has_body("00", NULL));
+	CHECK(healthd_route_has_body(NULL, "chunked"));
+	CHECK(healthd_route_has_body("0", ""));
+}
+
 TEST_MAIN(TEST(test_health_path_names_a_module),
 	  TEST(test_safekit_ready_txt_means_the_same), TEST(test_fixed_pages),
 	  TEST(test_traversal_and_bad_names_are_not_found),
 	  TEST(test_overlong_url_is_not_found),
-	  TEST(test_only_get_and_head_are_allowed))
+	  TEST(test_only_get_and_head_are_allowed),
+	  TEST(test_a_request_with_a_body_is_recognised))

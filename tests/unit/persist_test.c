@@ -52,6 +52,25 @@ static void test_corrupt_state_names_the_line(void)
 	CHECK_STR_CONTAINS(err, "key=value");
 }
 
+static void test_witness_state_parsed_from_memory(void)
+{
+	struct witness_state ws = {0};
+	char err[160];
+	CHECK_EQ_INT(witness_state_parse("incarnation=4\n"
+					 "newest_generation=12\n"
+					 "newest_node=node1\n",
+					 &ws, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(ws.incarnation, 4);
+	CHECK_EQ_INT(ws.newest_generation, 12);
+	CHECK(strcmp(ws.newest_node, "node1") == 0);
+	CHECK(witness_state_parse("newest_node=no de\n", &ws, err,
+				  sizeof(err)) < 0);
+	CHECK(witness_state_parse("newest_generation=x\n", &ws, err,
+				  sizeof(err)) < 0);
+}
+
 TEST_MAIN(TEST(test_node_state_round_trip),
 	  TEST(test_missing_file_is_a_new_node_with_unknown_data),
-	  TEST(test_corrupt_state_names_the_line))
+	  TEST(test_corrupt_state_names_the_line),
+	  TEST(test_witness_state_parsed_from_memory))

@@ -301,6 +301,29 @@ static void test_parse_rejects_hostile_bytes(void)
 	remove_dir();
 }
 
+static void test_peer_record_entry_checked_and_copied(void)
+{
+	struct replicd_op op = {.type = ROP_RECORD,
+				.dir = 1,
+				.path = "a/b",
+				.flags = TRK_ZONES,
+				.offset = 3,
+				.length = 2};
+	struct replicd_track_entry e;
+	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), 0);
+	CHECK(e.dir == 1 && e.kinds == TRK_ZONES && e.first == 3 &&
+	      e.count == 2 && strcmp(e.path, "a/b") == 0 && e.path != op.path);
+	free(e.path);
+	CHECK_EQ_INT(replicd_track_entry_of(&op, 1, &e), -EPROTO);
+	op.length = 0; /* zones, but none */
+	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), -EPROTO);
+	op.flags = 0;
+	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), -EPROTO);
+	op.flags = TRK_TREE;
+	op.type = ROP_WRITE;
+	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), -EPROTO);
+}
+
 TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_unsynced_entries_are_not_trusted_after_a_reboot),
 	  TEST(test_marked_zones_survive_a_restart),
@@ -308,4 +331,5 @@ TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_reset_empties_only_if_nothing_was_added),
 	  TEST(test_dropping_the_alone_marker_keeps_the_entries),
 	  TEST(test_a_damaged_record_is_never_trusted),
-	  TEST(test_parse_rejects_hostile_bytes))
+	  TEST(test_parse_rejects_hostile_bytes),
+	  TEST(test_peer_record_entry_checked_and_copied))

@@ -203,8 +203,28 @@ static void test_token_goes_only_below_the_arm_endpoint(void)
 	CHECK(!vipd_azure_url_trusted(&cfg, "https://management.azure.com"));
 }
 
+static void test_async_operation_status_read(void)
+{
+	char state[32], msg[200];
+#define OP(s)                                                                  \
+	vipd_azure_parse_operation(s, strlen(s), state, sizeof(state), msg,    \
+				   sizeof(msg))
+	CHECK_EQ_INT(OP("{\"status\":\"Succeeded\"}"), 1);
+	CHECK_EQ_INT(OP("{\"status\":\"InProgress\"}"), 0);
+	CHECK(strcmp(state, "InProgress") == 0);
+	CHECK_EQ_INT(OP("{\"status\":\"Failed\",\"error\":{\"message\":"
+			"\"no room\"}}"),
+		     -EPROTO);
+	CHECK(strcmp(state, "Failed") == 0 && strcmp(msg, "no room") == 0);
+	CHECK_EQ_INT(OP("{\"status\":\"Canceled\"}"), -EPROTO);
+	CHECK_EQ_INT(OP("{\"status\":\"\"}"), -EBADMSG);
+	CHECK_EQ_INT(OP("{}"), -EBADMSG);
+	CHECK_EQ_INT(OP("not json"), -EBADMSG);
+#undef OP
+}
+
 TEST_MAIN(TEST(test_token_goes_only_below_the_arm_endpoint),
 	  TEST(test_managed_identity_token_parsed_and_checked),
 	  TEST(test_arm_errors_are_classified),
 	  TEST(test_ip_configuration_added_and_removed_in_a_nic),
-	  TEST(test_azure_section))
+	  TEST(test_azure_section), TEST(test_async_operation_status_read))

@@ -1,0 +1,41 @@
+/*
+ * fuzz.h - small helpers shared by the libFuzzer targets in tests/fuzz/.
+ *
+ * A target that finds something wrong without the sanitizers noticing
+ * (a round trip that changes a field) calls FUZZ_ASSERT, which aborts:
+ * libFuzzer then saves the input as a crash like any other.
+ */
+#ifndef SKYHA_FUZZ_H
+#define SKYHA_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FUZZ_ASSERT(expr)                                                      \
+	do {                                                                   \
+		if (!(expr)) {                                                 \
+			fprintf(stderr, "%s:%d: FUZZ_ASSERT(%s) failed\n",     \
+				__FILE__, __LINE__, #expr);                    \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a NUL-terminated string (free it); NULL only on ENOMEM. */
+static inline char *fuzz_text(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	if (s) {
+		if (size)
+			memcpy(s, data, size);
+		s[size] = '\0';
+	}
+	return s;
+}
+
+#endif
