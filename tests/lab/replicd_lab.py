@@ -53,9 +53,11 @@ def replicd_of(st):
 class ReplicdLab(Lab):
     """A Lab whose nodes also run replicd over a replicated directory each."""
 
-    def __init__(self, mode="sync", replicd_timeout_ms=1000, **options):
+    def __init__(self, mode="sync", replicd_timeout_ms=1000, disk_mib=None, **options):
         super().__init__(**options)
         self.mode = mode
+        # With disk_mib, each node's disk/ is a tmpfs of that size: a disk that fills up.
+        self.disk_mib = disk_mib
         self.replicd_timeout_ms = replicd_timeout_ms
         self.standalone = {}  # node -> role given with --standalone
 
@@ -91,6 +93,9 @@ class ReplicdLab(Lab):
             for node in self.nodes:
                 os.makedirs(self.disk_dir(node), mode=0o755)
                 os.makedirs(self.data_dir(node), mode=0o755)
+                if self.disk_mib:
+                    run(["mount", "-t", "tmpfs", "-o", f"size={self.disk_mib}m,mode=0755",
+                         "skyha-lab-disk", self.disk_dir(node)])
                 run(["mount", "--bind", self.disk_dir(node), self.data_dir(node)])
                 self.write_config(self.replicd_config(node), self.replicd_config_text(node))
         except BaseException:
@@ -115,6 +120,9 @@ class ReplicdLab(Lab):
                     if not mounted(self.data_dir(node)):
                         break
                     run(["umount", "-l", self.data_dir(node)], check=False)
+                while self.disk_mib and mounted(self.disk_dir(node)):
+                    if run(["umount", "-l", self.disk_dir(node)], check=False).returncode:
+                        break
         super().close()
 
     # -- processes ---------------------------------------------------------------------
