@@ -10,9 +10,10 @@ wrote them to history.json:
     {"kind": "fault", "index": 3, "fault": "kill heartbeatd", "target": "node1", "t": ..}
     {"kind": "heal", "index": 3, "t": ..}           the fault undone (link up, restarted)
     {"kind": "role", "t": .., "node": "node1", "role": "PRIM", "data": "uptodate",
-     "sync": "insync", "gen": 12, "peer_gen": 12, "vip": true}
+     "sync": "insync", "gen": 12, "peer_gen": 12, "serving": true}
                                                     a sample of one node's status
-                                                    (role None: no answer) and of
+                                                    (role None: no answer)
+    {"kind": "vip", "t": .., "node": "node1", "vip": true}
                                                     whether it holds the virtual IP
     {"kind": "client", "t0": .., "t1": .., "who": "node2" | null, "http": true}
                                                     one client round through the VIP:
@@ -35,8 +36,8 @@ The checks (docs/soak.md, DESIGN.md "Testing"):
     X, then Y, then X again, each round wholly after the one before and within 2 s;
   2 every acknowledged record is in the ledger read on the serving node afterwards;
   3 the backing copies are byte-identical once healed and resynced;
-  4 back to PRIM + SECOND in sync (data uptodate at the primary's generation) within
-    settle_bound_s of each heal;
+  4 back to PRIM (serving: every actuator reached it) + SECOND in sync (data uptodate
+    at the primary's generation) within settle_bound_s of each heal;
   5 no daemon left dead after a fault or at the end; no leaked mount, namespace or
     process once the lab is gone.
 Violations name the fault index active at the time (None: before the first fault).
@@ -98,9 +99,9 @@ class History:
 def check_two_serving(h):
     """Check 1, from the role/VIP samples of both nodes and from the client's view."""
     out = []
-    samples = h.kind("role")
-    for what, serving in (("serving role", lambda s: s.get("role") in SERVING),
-                          ("holding the VIP", lambda s: s.get("vip") is True)):
+    for what, samples, serving in (
+            ("serving role", h.kind("role"), lambda s: s.get("role") in SERVING),
+            ("holding the VIP", h.kind("vip"), lambda s: s.get("vip") is True)):
         last = {}  # node -> its previous sample
         between = {}  # node -> samples of other nodes since its previous sample
         for s in samples:
@@ -184,7 +185,7 @@ def _settled(latest):
     if len(latest) != 2 or set(roles) != {"PRIM", "SECOND"}:
         return False
     second = roles["SECOND"]
-    return (second.get("data") == "uptodate" and second.get("sync") == "insync"
+    return (roles["PRIM"].get("serving") is not False and second.get("data") == "uptodate" and second.get("sync") == "insync"
             and second.get("gen") is not None and second.get("gen") == second.get("peer_gen"))
 
 
@@ -251,8 +252,9 @@ def _clean_history():
 
     def role(t, node, role, gen=5, peer_gen=5, vip=None, sync="insync", data="uptodate"):
         ev.append({"kind": "role", "t": t, "node": node, "role": role, "gen": gen,
-                   "peer_gen": peer_gen, "vip": role in SERVING if vip is None else vip,
-                   "sync": sync, "data": data})
+                   "peer_gen": peer_gen, "sync": sync, "data": data})
+        ev.append({"kind": "vip", "t": t + 0.001, "node": node,
+                   "vip": role in SERVING if vip is None else vip})
     for k in range(10):  # steady: node1 PRIM, node2 SECOND
         role(k * 0.1, "node1", "PRIM")
         role(k * 0.1 + 0.05, "node2", "SECOND")
@@ -292,13 +294,13 @@ def self_test():
     expect("clean", _clean_history(), None)
 
     ev = _clean_history()  # node1 still PRIM while node2 is ALONE
-    ev += [{"kind": "role", "t": 1.4, "node": "node1", "role": "PRIM", "vip": False},
-           {"kind": "role", "t": 1.7, "node": "node1", "role": "PRIM", "vip": False}]
+    ev += [{"kind": "role", "t": 1.4, "node": "node1", "role": "PRIM"},
+           {"kind": "role", "t": 1.7, "node": "node1", "role": "PRIM"}]
     expect("double primary (roles)", ev, 1)
 
     ev = _clean_history()  # both hold the VIP
-    ev += [{"kind": "role", "t": 1.4, "node": "node1", "role": None, "vip": True},
-           {"kind": "role", "t": 1.7, "node": "node1", "role": None, "vip": True}]
+    ev += [{"kind": "vip", "t": 1.4, "node": "node1", "vip": True},
+           {"kind": "vip", "t": 1.7, "node": "node1", "vip": True}]
     expect("double VIP", ev, 1)
 
     ev = _clean_history()  # the client hears node1, node2, node1
