@@ -72,7 +72,8 @@ LEDGER = "ledger"
 DAEMONS = ("replicd", "heartbeatd", "healthd", "vipd", "checkd")
 
 # argv: path first_seq out. Appends "record NNNNNNNNNN\n", fsyncs it, then logs
-# "monotonic ack seq" (acknowledged) or "monotonic err seq errno".
+# "monotonic ack seq" (acknowledged) or "monotonic err seq errno|short" (a short
+# write is not an acknowledgement: the file then ends with part of a record).
 WRITER_CODE = r"""
 import os, sys, time
 path, seq, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -82,7 +83,12 @@ while True:
     try:
         if fd is None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.write(fd, b"record %010d\n" % seq)
+        record = b"record %010d\n" % seq
+        if os.write(fd, record) != len(record):
+            # A short write (the disk filled up): the record is not whole.
+            log.write(f"{time.monotonic():.6f} err {seq} short\n")
+            seq += 1
+            continue
         os.fsync(fd)
         log.write(f"{time.monotonic():.6f} ack {seq}\n")
         time.sleep(0.01)
@@ -127,19 +133,16 @@ while True:
     time.sleep(max(0.0, 0.1 - (time.monotonic() - start)))
 """
 
-# argv: path. Prints the record numbers found in a ledger, as "a-b" ranges.
+# argv: path. Prints the record numbers found in a ledger, as "a-b" ranges. A whole
+# record may follow part of one (a short write before it): found by pattern, not line.
 READ_LEDGER_CODE = r"""
-import sys
+import re, sys
 ranges = []
 try:
-    f = open(sys.argv[1], "rb")
+    data = open(sys.argv[1], "rb").read()
 except FileNotFoundError:
     sys.exit(0)
-seqs = set()
-for line in f:
-    w = line.split()
-    if len(w) == 2 and w[0] == b"record" and len(w[1]) == 10 and w[1].isdigit():
-        seqs.add(int(w[1]))
+seqs = {int(n) for n in re.findall(rb"record (\d{10})\n", data)}
 for n in sorted(seqs):
     if ranges and ranges[-1][1] == n - 1:
         ranges[-1][1] = n
