@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make check`: every suite in turn, then one closing line for CI that sums
 # them: unit tests (ASan/UBSan), systemd units, cluster tests in network
-# namespaces, the systemd lab (booted containers, the .deb). Usage: tests/run-all.sh UNIT_TEST_BINARIES...
+# namespaces, the short fault campaign (tests/soak), the systemd lab (booted
+# containers, the .deb). Usage: tests/run-all.sh UNIT_TEST_BINARIES...
 top=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp /tmp/skyha-check.XXXXXX)
 trap 'rm -f "$log"' EXIT
@@ -25,6 +26,7 @@ suite "lint (clang-format, cppcheck of every daemon, banned functions)" "$top/to
 suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
+suite "fault campaign (short soak)" /usr/bin/python3 "$top/tests/soak/soak.py" --short
 suite "systemd lab (booted containers)" /usr/bin/python3 "$top/tests/systemd/run.py"
 echo
 echo "$passed passed, $failed failed"

@@ -391,9 +391,12 @@ class Campaign:
             return None
         prim, second = roles["PRIM"], roles["SECOND"]
         act = replicd_of(second)
+        # heartbeatd's view too (what `skyctl swap` asks): the secondary advertises
+        # up-to-date data and the primary has heard it.
         if not (act.get("data") == "uptodate" and act.get("sync") == "insync"
                 and second["node"]["generation"] == second["peer"]["generation"]
-                and prim["node"]["serving"]):
+                and second["node"]["data"] == "uptodate"
+                and prim["peer"].get("data") == "uptodate" and prim["node"]["serving"]):
             return None
         return prim["node"]["name"]
 
@@ -745,8 +748,12 @@ def report(events, seed, args, started, stopped_early, self_test_failures):
               f"served ({100.0 * served / len(client):.1f} %)")
     if stopped_early:
         print(f"campaign stopped early: {stopped_early}")
+    alike = {}  # (check, fault index) -> violations: the first is shown, then a count
     for v in found:
-        print(f"VIOLATION seed {seed} {v}")
+        alike.setdefault((v["check"], str(v["index"])), []).append(v)
+    for group in alike.values():
+        more = f" (and {len(group) - 1} more like it)" if len(group) > 1 else ""
+        print(f"VIOLATION seed {seed} {group[0]}{more}")
     print(f"total violations: {len(found)} (replay: soak.py --seed {seed} "
           f"--faults {args.faults})")
 
