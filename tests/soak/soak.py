@@ -57,6 +57,7 @@ import checker  # noqa: E402
 import lab as lablib  # noqa: E402
 from lab import SERVING_ROLES, LabError, run  # noqa: E402
 from replicd_lab import mounted, replicd_of  # noqa: E402
+from healthd_lab import LB_PORT  # noqa: E402
 from stack_lab import APP_PORT, VIP4, StackLab  # noqa: E402
 from vipd_lab import ECHO_PORT  # noqa: E402
 
@@ -98,12 +99,22 @@ while True:
     seq += 1
 """
 
-# argv: vip echo_port app_port out. Every 100 ms: who answers the UDP echo at the VIP
-# (send and answer times), and whether GET / at the VIP answers 200. Lines:
-# "t0 t1 who|- http(0|1)".
+# argv: vip echo_port app_port out [lb_url]. Every 100 ms: who answers the UDP echo at
+# the VIP (send and answer times), whether GET / at the VIP answers 200, and the same
+# through HAProxy when lb_url is given. Lines: "t0 t1 who|- http(0|1) lb(0|1|-)".
 CLIENT_CODE = r"""
 import socket, sys, time, urllib.request
 vip, echo, app, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+lb = sys.argv[5] if len(sys.argv) > 5 else ""
+
+def get(url):
+    try:
+        r = urllib.request.urlopen(url, timeout=1.0)
+        r.read()
+        return 1 if r.status == 200 else 0
+    except Exception:
+        return 0
+
 f = open(out, "a", buffering=1)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 seq = 0
@@ -122,14 +133,9 @@ while True:
                 break
     except OSError:
         pass
-    ok = 0
-    try:
-        r = urllib.request.urlopen(f"http://{vip}:{app}/", timeout=1.0)
-        r.read()
-        ok = 1 if r.status == 200 else 0
-    except Exception:
-        pass
-    f.write(f"{start:.6f} {t1:.6f} {who} {ok}\n")
+    ok = get(f"http://{vip}:{app}/")
+    via_lb = get(lb) if lb else "-"
+    f.write(f"{start:.6f} {t1:.6f} {who} {ok} {via_lb}\n")
     time.sleep(max(0.0, 0.1 - (time.monotonic() - start)))
 """
 
@@ -594,10 +600,17 @@ table inet skyha_soak_cut {{
         primary = self.wait_settled(90)
         if not primary:
             raise LabError("the cluster did not settle before the first fault")
+        lb_url = []
+        try:
+            # HAProxy in the client namespace, checking healthd (docs/health.md).
+            self.lab.start_haproxy(advised=True)
+            lb_url = [f"http://127.0.0.1:{LB_PORT}/"]
+        except LabError as exc:
+            print(f"  (no HAProxy client: {exc})", flush=True)
         self.client = self.lab._spawn_in(
             "client", "soak-client",
             [lablib.PYTHON, "-c", CLIENT_CODE, VIP4, str(ECHO_PORT), str(APP_PORT),
-             os.path.join(self.out_dir, "client.log")],
+             os.path.join(self.out_dir, "client.log")] + lb_url,
             os.path.join(self.out_dir, "client.err"))
         self.sampler.start()
         self.writer.start()
@@ -670,10 +683,11 @@ table inet skyha_soak_cut {{
             with open(os.path.join(self.out_dir, "client.log")) as f:
                 for line in f:
                     w = line.split()
-                    if len(w) == 4:
+                    if len(w) == 5:
                         self.history.add("client", t=float(w[0]), t0=float(w[0]),
                                          t1=float(w[1]), who=None if w[2] == "-" else w[2],
-                                         http=w[3] == "1")
+                                         http=w[3] == "1",
+                                         lb=None if w[4] == "-" else w[4] == "1")
         except FileNotFoundError:
             pass
 
@@ -746,6 +760,11 @@ def report(events, seed, args, started, stopped_early, self_test_failures):
     if client:
         print(f"availability: {served}/{len(client)} client requests through the VIP "
               f"served ({100.0 * served / len(client):.1f} %)")
+    via_lb = [c for c in client if c.get("lb") is not None]
+    if via_lb:
+        ok = sum(1 for c in via_lb if c["lb"])
+        print(f"availability: {ok}/{len(via_lb)} client requests through HAProxy "
+              f"served ({100.0 * ok / len(via_lb):.1f} %)")
     if stopped_early:
         print(f"campaign stopped early: {stopped_early}")
     alike = {}  # (check, fault index) -> violations: the first is shown, then a count
