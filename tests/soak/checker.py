@@ -33,7 +33,7 @@ The checks (docs/soak.md, DESIGN.md "Testing"):
   1 never two nodes serving at once: node X sampled serving (PRIM/ALONE, or holding the
     VIP) at t0 and again at its next sample t2, node Y sampled serving at t1 between
     them, proves both served at t1; in the client's view, answers through the VIP from
-    X, then Y, then X again, each round wholly after the one before and within 2 s;
+    two nodes to requests in flight at the same time;
   2 every acknowledged record is in the ledger read on the serving node afterwards;
   3 the backing copies are byte-identical once healed and resynced;
   4 back to PRIM (serving: every actuator reached it) + SECOND in sync (data uptodate
@@ -51,7 +51,6 @@ import json
 import sys
 
 SERVING = ("PRIM", "ALONE")
-CLIENT_WINDOW_S = 2.0
 CHECKS = {
     1: "two nodes serving",
     2: "acknowledged record lost",
@@ -121,23 +120,19 @@ def check_two_serving(h):
             for node, seen in between.items():
                 if node != x:
                     seen.append(s)
-    answered = [c for c in h.kind("client") if c.get("who")]
-    answered.sort(key=lambda c: c["t0"])
-    last_from = {}  # node -> index in answered of its last answer
-    for k, c in enumerate(answered):
-        x = c["who"]
-        i = last_from.get(x)
-        if i is not None and i < k - 1:
-            first = answered[i]
-            for y in answered[i + 1:k]:
-                if (y["who"] != x and first["t1"] < y["t0"] and y["t1"] < c["t0"]
-                        and c["t0"] - first["t1"] <= CLIENT_WINDOW_S):
-                    out.append(Violation(1, h.fault_at(y["t0"]), y["t0"],
-                                         f"the client got answers through the VIP from "
-                                         f"{x} at t={first['t1']:.3f}, {y['who']} at "
-                                         f"t={y['t1']:.3f}, {x} again at t={c['t1']:.3f}"))
-                    break
-        last_from[x] = k
+    # The client's view: answers from two nodes whose rounds (sent at t0, answered at
+    # t1) overlap prove both held the VIP within the overlap. (Answers from X, then Y,
+    # then X again prove nothing: two quick swaps do that.)
+    answered = sorted((c for c in h.kind("client") if c.get("who")), key=lambda c: c["t0"])
+    for i, a in enumerate(answered):
+        for b in answered[i + 1:]:
+            if b["t0"] >= a["t1"]:
+                break
+            if b["who"] != a["who"]:
+                out.append(Violation(1, h.fault_at(b["t0"]), b["t0"],
+                                     f"the client got answers through the VIP from "
+                                     f"{a['who']} ({a['t0']:.3f}-{a['t1']:.3f}) and "
+                                     f"{b['who']} ({b['t0']:.3f}-{b['t1']:.3f}) at once"))
     return out
 
 
@@ -303,10 +298,15 @@ def self_test():
            {"kind": "vip", "t": 1.7, "node": "node1", "vip": True}]
     expect("double VIP", ev, 1)
 
-    ev = _clean_history()  # the client hears node1, node2, node1
+    ev = _clean_history()  # two requests in flight at once, answered by both nodes
+    ev += [{"kind": "client", "t0": 2.6, "t1": 2.7, "who": "node2", "http": True},
+           {"kind": "client", "t0": 2.65, "t1": 2.75, "who": "node1", "http": True}]
+    expect("double primary (client view)", ev, 1)
+
+    ev = _clean_history()  # node1, node2, node1 again: two quick swaps, no proof
     ev += [{"kind": "client", "t0": 2.6, "t1": 2.65, "who": "node2", "http": True},
            {"kind": "client", "t0": 2.7, "t1": 2.75, "who": "node1", "http": True}]
-    expect("double primary (client view)", ev, 1)
+    expect("two quick swaps (client view)", ev, None)
 
     ev = _clean_history()  # record 10 acknowledged, absent on node2
     ev.append({"kind": "ack", "t": 0.99, "seq": 10})
