@@ -56,7 +56,7 @@ sys.path.insert(0, HERE)
 import checker  # noqa: E402
 import lab as lablib  # noqa: E402
 from lab import SERVING_ROLES, LabError, run  # noqa: E402
-from replicd_lab import mounted, replicd_of  # noqa: E402
+from replicd_lab import replicd_of  # noqa: E402
 from healthd_lab import LB_PORT  # noqa: E402
 from stack_lab import APP_PORT, VIP4, StackLab  # noqa: E402
 from vipd_lab import ECHO_PORT  # noqa: E402
@@ -158,10 +158,6 @@ print(" ".join(f"{a}-{b}" for a, b in ranges))
 """
 
 
-def other(node):
-    return "node2" if node == "node1" else "node1"
-
-
 class History:
     """The campaign's events (see checker.py), appended from several threads."""
 
@@ -187,7 +183,6 @@ class Sampler(threading.Thread):
         super().__init__(name="sampler", daemon=True)
         self.lab, self.history = lab, history
         self.stopping = threading.Event()
-        self.latest = {}  # node -> last status (or None)
 
     def run(self):
         while not self.stopping.is_set():
@@ -201,7 +196,6 @@ class Sampler(threading.Thread):
     def sample(self, node):
         st = self.lab.try_status(node, timeout=0.5)
         t = time.monotonic()
-        self.latest[node] = st
         act = replicd_of(st)
         n = (st or {}).get("node", {})
         self.history.add("role", t=t, node=node, role=n.get("role"), data=act.get("data"),
@@ -423,18 +417,23 @@ class Campaign:
             dead.append("witness/heartbeatd")
         return dead
 
+    def hash_copies(self):
+        """Hash both nodes' backing copies until equal (the secondary may still apply
+        the last operations), at most HASH_WAIT_S; record the last hashes."""
+        deadline = time.monotonic() + HASH_WAIT_S
+        while True:
+            digests = {n: tree_digest(self.lab.disk_dir(n)) for n in self.lab.nodes}
+            if len(set(digests.values())) == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.history.add("hashes", index=self.index, digests=digests)
+
     def check_point(self, primary):
         """After a fault settled: ledger on the primary, copies hashed, daemons alive."""
         self.writer.pause()
         try:
             self.writer.read_ledger(primary)
-            deadline = time.monotonic() + HASH_WAIT_S
-            while True:
-                digests = {n: tree_digest(self.lab.disk_dir(n)) for n in self.lab.nodes}
-                if len(set(digests.values())) == 1 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            self.history.add("hashes", index=self.index, digests=digests)
+            self.hash_copies()
             self.history.add("daemons", index=self.index, dead=self.dead_daemons())
         finally:
             self.writer.resume()
@@ -662,13 +661,7 @@ table inet skyha_soak_cut {{
         self.writer.stop()
         if primary:
             self.writer.read_ledger(primary)
-            deadline = time.monotonic() + HASH_WAIT_S
-            while True:
-                digests = {n: tree_digest(self.lab.disk_dir(n)) for n in self.lab.nodes}
-                if len(set(digests.values())) == 1 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            self.history.add("hashes", index="end", digests=digests)
+            self.hash_copies()
         self.sampler.stop()
         self.writer.record_acks()
         dead = self.dead_daemons()
