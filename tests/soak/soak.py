@@ -621,6 +621,11 @@ table inet skyha_soak_cut {{
 
     def run(self):
         kinds = self.kinds()
+        if self.args.kinds:
+            wanted = [w.strip() for w in self.args.kinds.split(",") if w.strip()]
+            kinds = [k for k in kinds if any(w in k[0] for w in wanted)]
+            if not kinds:
+                raise LabError(f"no fault kind matches {self.args.kinds!r}")
         order = list(range(len(kinds)))
         self.rng.shuffle(order)
         end = time.monotonic() + self.args.minutes * 60
@@ -804,6 +809,9 @@ def main():
                         help="inject no new fault after this long")
     parser.add_argument("--short", action="store_true",
                         help=f"make check's run: {SHORT_FAULTS} faults, seed {SHORT_SEED}")
+    parser.add_argument("--kinds", default="",
+                        help="only the fault kinds whose names contain one of these "
+                             "comma-separated words (e.g. 'SIGSTOP,swap')")
     parser.add_argument("--out", default=None,
                         help="directory for history.json, writer/client logs and "
                              "daemon logs (default: a new one under /tmp)")
