@@ -854,9 +854,13 @@ int node_run(struct node *n)
 				drain_udp(n, items[i].fd, net_of[i], now);
 		/* ZeroMQ sockets are edge-triggered: always drain fully. */
 		on_actual(n, now);
-		node_ctl_serve(n, now);
 		on_subscriber(n);
 		tick(n, now);
+		/* Control requests after the turn's decision: after a stall,
+		 * a status asked meanwhile must not tell the role held before
+		 * it (the peer may serve by now). A command's effect is
+		 * published at the next turn, at most 20 ms later. */
+		node_ctl_serve(n, now);
 		net_drops_flush(&n->drops, now);
 	}
 
