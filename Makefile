@@ -44,7 +44,7 @@ HEADERS := $(wildcard shared/*.h */*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify systemd demo bench install man deb lint clean \
+.PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo bench install man deb lint clean \
 	fuzz fuzz-build fuzz-seed
 
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
@@ -133,6 +133,15 @@ units-verify:
 
 cluster: all
 	@/usr/bin/python3 tests/cluster/run.py
+
+# soak: the fault campaign (docs/soak.md): SOAK_FAULTS random faults on the whole
+# stack within SOAK_MINUTES, seed SOAK_SEED (random unless given; printed to replay).
+SOAK_FAULTS ?= 200
+SOAK_MINUTES ?= 30
+SOAK_SEED ?=
+soak: all
+	@/usr/bin/python3 tests/soak/soak.py --faults $(SOAK_FAULTS) \
+		--minutes $(SOAK_MINUTES) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 systemd: all deb
 	@/usr/bin/python3 tests/systemd/run.py

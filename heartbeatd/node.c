@@ -852,16 +852,15 @@ int node_run(struct node *n)
 		for (size_t i = 0; r > 0 && i < udp_count; i++)
 			if (items[i].revents & ZMQ_POLLIN)
 				drain_udp(n, items[i].fd, net_of[i], now);
-		/* After a stall, take in what the peer became before any
-		 * request that waited through it is answered: a status must
-		 * not give the role from before (both nodes said PRIM). */
-		if (node_stalled(n, now))
-			tick(n, now);
 		/* ZeroMQ sockets are edge-triggered: always drain fully. */
 		on_actual(n, now);
-		node_ctl_serve(n, now);
 		on_subscriber(n);
 		tick(n, now);
+		/* Control requests after the turn's decision: after a stall,
+		 * a status asked meanwhile must not tell the role held before
+		 * it (the peer may serve by now). A command's effect is
+		 * published at the next turn, at most 20 ms later. */
+		node_ctl_serve(n, now);
 		net_drops_flush(&n->drops, now);
 	}
 

@@ -120,9 +120,6 @@ void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);
  * cannot be trusted to serve on; note_stall at the start of every turn. */
 void node_publish_desired(struct node *n, int64_t now);
 void node_note_stall(struct node *n, int64_t now);
-/* Was heartbeatd itself stalled long enough since its last turn for the
- * peer to have declared it lost? */
-bool node_stalled(const struct node *n, int64_t now);
 
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);

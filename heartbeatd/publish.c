@@ -71,21 +71,13 @@ static int64_t desired_valid_ms(const struct node *n, int64_t now)
  * state machine hears what the peer became. Shorter stalls cannot have
  * let the peer take over: the next tick renews the word.
  */
-bool node_stalled(const struct node *n, int64_t now)
-{
-	int64_t gap = n->last_tick_ms ? now - n->last_tick_ms : 0;
-	return gap >=
-	       (int64_t)n->cfg.peer_lost_after_ms - (int64_t)n->cfg.interval_ms;
-}
-
 void node_note_stall(struct node *n, int64_t now)
 {
 	int64_t gap = n->last_tick_ms ? now - n->last_tick_ms : 0;
 	int64_t lost = n->cfg.peer_lost_after_ms;
-	bool stalled = node_stalled(n, now);
 
 	n->last_tick_ms = now;
-	if (!stalled)
+	if (gap < lost - (int64_t)n->cfg.interval_ms)
 		return;
 	n->hold_serving_until_ms = now + lost;
 	log_warning("heartbeatd was stalled for %lld ms: %s may have taken "

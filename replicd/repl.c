@@ -286,9 +286,11 @@ int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 	acked = r->link_gen == t->gen && r->connected && r->acked_seq >= t->seq;
 	pthread_mutex_unlock(&r->lock);
 	/* Sent, never acked (the session ended or timed out): the peer may
-	 * lack it, as if it had never been sent. */
+	 * lack it, as if it had never been sent. Only a later session in sync
+	 * brings it to the peer: the session it was sent in (t->gen) may have
+	 * been in sync (insync_gen == t->gen + 1) without delivering it. */
 	if (!acked)
-		return wait_degraded(r, t->gen);
+		return wait_degraded(r, t->gen + 1);
 	return 0;
 }
 

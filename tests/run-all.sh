@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make check`: every suite in turn, then one closing line for CI that sums
 # them: unit tests (ASan/UBSan), the fuzz targets (tests/fuzz/), systemd
-# units, cluster tests in network namespaces, the systemd lab (booted
+# units, cluster tests in network namespaces, the short fault campaign
+# (tests/soak), the systemd lab (booted
 # containers, the .deb). Usage: tests/run-all.sh UNIT_TEST_BINARIES...
 top=$(cd "$(dirname "$0")/.." && pwd)
 log=$(mktemp /tmp/skyha-check.XXXXXX)
@@ -27,6 +28,7 @@ suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
 suite "fuzz targets (corpus replay + short run)" "$top/tests/fuzz/run.sh"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
+suite "fault campaign (short soak)" /usr/bin/python3 "$top/tests/soak/soak.py" --short
 suite "systemd lab (booted containers)" /usr/bin/python3 "$top/tests/systemd/run.py"
 echo
 echo "$passed passed, $failed failed"

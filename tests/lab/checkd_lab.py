@@ -175,7 +175,10 @@ class CheckdLab(lablib.Lab):
         with open(self.checkd_log_path(node), "a") as log:
             log.write(f"--- lab {time.strftime('%H:%M:%S')}: start {' '.join(argv)} ---\n")
             log.flush()
-            proc = subprocess.Popen(["ip", "netns", "exec", self.ns(node)] + argv,
+            # nsenter --net, like replicd (replicd_lab.py), not `ip netns exec`: that
+            # would give checkd and the application a private copy of the mount table,
+            # and after replicd is restarted they would keep its dead FUSE mount.
+            proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.ns(node)}"] + argv,
                                     stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[(node, "checkd")] = proc

@@ -427,6 +427,14 @@ class Lab:
         proc.wait(timeout=5)
         self._note(member, f"{daemon} killed with SIGKILL")
 
+    def signal_daemon(self, member, daemon, sig):
+        """Send a signal (SIGSTOP, SIGCONT...) to one daemon of a member, noted in its log."""
+        proc = self.procs.get((member, daemon))
+        if proc is None or proc.poll() is not None:
+            raise LabError(f"{daemon} is not running on {member}")
+        os.kill(proc.pid, sig)
+        self._note(member, f"{daemon} sent {signal.Signals(sig).name}")
+
     def kill_node(self, node):
         """Power cut: SIGKILL every process in the node's namespace, links down."""
         _kill_netns_processes(self.ns(node))
@@ -474,6 +482,17 @@ class Lab:
                 dst = address(i, peer)
                 run(["ip", "-n", self.ns(me), "route", "add", "blackhole", f"{dst}/32"])
                 self.blackholes.add((me, dst))
+
+    def blackhole(self, member, unreachable):
+        """member loses every address of `unreachable` (routes to it blackholed), the
+        other direction untouched: e.g. a node that no longer reaches the witness.
+        heal_partition removes these routes too."""
+        for i in self.member_networks(unreachable):
+            dst = address(i, unreachable)
+            if (member, dst) in self.blackholes or i not in self.member_networks(member):
+                continue
+            run(["ip", "-n", self.ns(member), "route", "add", "blackhole", f"{dst}/32"])
+            self.blackholes.add((member, dst))
 
     def heal_partition(self):
         for me, dst in sorted(self.blackholes):

@@ -4,8 +4,8 @@
 ReplicdLab adds, per node:
 
     <lab>/<node>/disk       the node's real storage (what replicd writes to)
-                            (with disk_mib={node: MiB}, a tmpfs of that size, so a
-                            test can fill a node's file system)
+                            (with disk_mib=MiB or {node: MiB}, a tmpfs of that
+                            size, so a test can fill a node's file system)
     <lab>/<node>/data       the replicated directory: a bind mount of disk, which
                             replicd then over-mounts with FUSE. The application (the
                             test) uses data/; disk/ shows the bytes really on the node.
@@ -57,8 +57,10 @@ class ReplicdLab(Lab):
 
     def __init__(self, mode="sync", replicd_timeout_ms=1000, disk_mib=None, **options):
         super().__init__(**options)
-        self.disk_mib = dict(disk_mib or {})  # node -> size of its tmpfs disk
         self.mode = mode
+        # With disk_mib, a node's disk/ is a tmpfs of that size: a disk that fills
+        # up. One size for every node, or {node: MiB} for some.
+        self.disk_mib = disk_mib
         self.replicd_timeout_ms = replicd_timeout_ms
         self.standalone = {}  # node -> role given with --standalone
 
@@ -69,6 +71,12 @@ class ReplicdLab(Lab):
 
     def disk_dir(self, node):
         return self.node_dir(node, "disk")
+
+    def disk_size(self, node):
+        """The size in MiB of node's tmpfs disk, or None (a plain directory)."""
+        if isinstance(self.disk_mib, dict):
+            return self.disk_mib.get(node)
+        return self.disk_mib
 
     def replicd_config(self, node):
         return os.path.join(self.dir, f"{MODULE}-{node}.yaml")
@@ -94,9 +102,9 @@ class ReplicdLab(Lab):
             for node in self.nodes:
                 os.makedirs(self.disk_dir(node), mode=0o755)
                 os.makedirs(self.data_dir(node), mode=0o755)
-                if node in self.disk_mib:
+                if self.disk_size(node):
                     run(["mount", "-t", "tmpfs", "-o",
-                         f"size={self.disk_mib[node]}m,mode=0755",
+                         f"size={self.disk_size(node)}m,mode=0755",
                          f"skyha-lab-{node}", self.disk_dir(node)])
                 run(["mount", "--bind", self.disk_dir(node), self.data_dir(node)])
                 self.write_config(self.replicd_config(node), self.replicd_config_text(node))
@@ -122,8 +130,9 @@ class ReplicdLab(Lab):
                     if not mounted(self.data_dir(node)):
                         break
                     run(["umount", "-l", self.data_dir(node)], check=False)
-                if node in self.disk_mib and mounted(self.disk_dir(node)):
-                    run(["umount", "-l", self.disk_dir(node)], check=False)
+                while self.disk_size(node) and mounted(self.disk_dir(node)):
+                    if run(["umount", "-l", self.disk_dir(node)], check=False).returncode:
+                        break
         super().close()
 
     # -- processes ---------------------------------------------------------------------

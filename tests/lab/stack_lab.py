@@ -64,6 +64,16 @@ class StackLab(CheckdLab, VipdLab, ReplicdLab, HealthdLab):
             return True  # so HealthdLab.start_node does not start its stand-in
         return super().running(member, daemon)
 
+    def restart_daemon(self, node, daemon):
+        """Start one daemon of node again the way start_node does (after kill -9)."""
+        if daemon == "heartbeatd":
+            return lablib.Lab.start_node(self, node)
+        starters = {"replicd": self.start_replicd, "checkd": self.start_checkd,
+                    "vipd": self.start_vipd, "healthd": self.start_healthd}
+        if daemon not in starters:
+            raise LabError(f"no way to restart {daemon}")
+        return starters[daemon](node)
+
     # -- what a client sees ------------------------------------------------------------
 
     def fetch(self, node, name, timeout=2.0, host=None):

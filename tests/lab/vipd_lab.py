@@ -226,6 +226,13 @@ class VipdLab(lablib.Lab):
                        os.path.join(self.dir, node, "echo.log"))
         return proc
 
+    def kill_node(self, node):
+        """Power cut: as Lab.kill_node, and the node's virtual IPs are gone with its
+        power (a machine boots without them), though its namespace lives on."""
+        super().kill_node(node)
+        for cidr in (f"{VIP4}/24", f"{VIP6}/64"):
+            run(["ip", "-n", self.ns(node), "addr", "del", cidr, "dev", "eth0"], check=False)
+
     def start_vipd(self, node):
         if not os.access(VIPD, os.X_OK):
             raise LabError(f"{VIPD} is missing: run `make` first")
