@@ -1122,6 +1122,11 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	log_notice("role: %s -> %s (epoch %llu)",
 		   replicd_target_name(d->target), replicd_target_name(t),
 		   (unsigned long long)epoch);
+	/* A primary stops taking writes before its session ends: a write
+	 * begun in between would be recorded as made without the peer, and
+	 * the peer, primary next, would find the copies diverged. */
+	if (d->target == RT_PRIMARY)
+		replicd_repl_set_writable(&d->repl, false);
 	/* Sessions of the old role end. */
 	drop_conn(d, &d->conn, "role changed");
 	drop_conn(d, &d->pending, "role changed");
