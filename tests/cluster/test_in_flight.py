@@ -13,6 +13,8 @@ told is durable must be on the node that serves next.
 The same wait decides a write whose acknowledgement times out (replication link cut):
 it must wait for a new data generation (or a later in-sync session), not be
 acknowledged when the timed-out session is dropped.
+
+Each test runs with node1 (the default primary) and with node2 as the primary.
 """
 
 import os
@@ -59,11 +61,23 @@ def _nft(lab, node, script):
                    input=script.encode(), check=True, timeout=10)
 
 
-def _start_writing(lab):
+def _other(node):
+    return "node2" if node == "node1" else "node1"
+
+
+def _start_writing(lab, primary):
+    """The cluster with primary as PRIM (node2 by a swap) and the other in sync, and
+    a writer on primary that got 50 acknowledgements."""
+    secondary = _other(primary)
     lab.start_cluster(BOUND_S)
-    lab.wait_replicd("node1", "primary", connected=True, timeout=BOUND_S)
     lab.wait_in_sync("node2", timeout=BOUND_S)
-    writer = Writer(os.path.join(lab.data_dir("node1"), "ledger"))
+    if primary == "node2":
+        res = lab.skyctl("node2", "swap")  # asked where its own sync is known
+        assert res.rc == 0, f"swap to node2: {res.out} {res.err}"
+        lab.wait_roles({"node2": "PRIM", "node1": "SECOND"}, BOUND_S)
+    lab.wait_replicd(primary, "primary", connected=True, timeout=BOUND_S)
+    lab.wait_in_sync(secondary, timeout=BOUND_S)
+    writer = Writer(os.path.join(lab.data_dir(primary), "ledger"))
     writer.start()
     deadline = time.monotonic() + BOUND_S
     while len(writer.acked) < 50:
@@ -78,33 +92,43 @@ def _records(path):
         return {int(n) for n in re.findall(rb"record (\d{10})\n", f.read())}
 
 
-@lab_options(lab_class=ReplicdLab)
-def test_write_in_flight_when_the_primary_loses_peer_and_witness_is_not_acknowledged(lab):
-    writer = _start_writing(lab)
-    lab.partition("node1", "node2")
-    lab.blackhole("node1", "witness")
-    lab.wait_roles({"node1": "WAIT", "node2": "ALONE"}, BOUND_S)
+def _in_flight_at_partition(lab, primary):
+    secondary = _other(primary)
+    writer = _start_writing(lab, primary)
+    lab.partition(primary, secondary)
+    lab.blackhole(primary, "witness")
+    lab.wait_roles({primary: "WAIT", secondary: "ALONE"}, BOUND_S)
     writer.join(BOUND_S)
     assert not writer.is_alive(), "a write on the demoted primary never returned"
 
-    served = _records(os.path.join(lab.data_dir("node2"), "ledger"))
+    served = _records(os.path.join(lab.data_dir(secondary), "ledger"))
     lost = [n for n in writer.acked if n not in served]
     assert not lost, (f"{len(lost)} of {len(writer.acked)} acknowledged records are not "
-                      f"on the new primary node2: {lost[:5]} (the writer then got "
+                      f"on the new primary {secondary}: {lost[:5]} (the writer then got "
                       f"{writer.error!r})")
 
 
 @lab_options(lab_class=ReplicdLab)
-def test_write_whose_acknowledgement_times_out_waits_for_a_new_generation(lab):
+def test_write_in_flight_when_the_primary_loses_peer_and_witness_is_not_acknowledged(lab):
+    _in_flight_at_partition(lab, "node1")
+
+
+@lab_options(lab_class=ReplicdLab)
+def test_write_in_flight_when_primary_node2_loses_peer_and_witness_is_not_acknowledged(lab):
+    _in_flight_at_partition(lab, "node2")
+
+
+def _ack_timeout_at_link_cut(lab, primary):
     """Replication link cut and the witness out of the primary's reach: no new data
     generation can be had, so no write may be acknowledged until the link is back.
     The write in flight at the cut used to be acknowledged once its session timed out
     (replicd.timeout_ms), though the secondary never got it and was still electable."""
-    writer = _start_writing(lab)
+    secondary = _other(primary)
+    writer = _start_writing(lab, primary)
     # Whether a write is in flight at the cut is a matter of timing: three rounds.
     for round_no in range(3):
-        lab.blackhole("node1", "witness")
-        _nft(lab, "node1", f"""
+        lab.blackhole(primary, "witness")
+        _nft(lab, primary, f"""
 table inet skyha_test_cut {{
     chain out {{ type filter hook output priority 0; tcp dport {PORT} drop; tcp sport {PORT} drop; }}
     chain inp {{ type filter hook input priority 0; tcp dport {PORT} drop; tcp sport {PORT} drop; }}
@@ -115,18 +139,29 @@ table inet skyha_test_cut {{
         time.sleep(3 * lab.replicd_timeout_ms / 1000)
         late = [(n, round(t - cut_at, 3)) for n, t in zip(writer.acked, writer.acked_at)
                 if t > cut_at + 0.2]
-        st = lab.status("node1")
+        st = lab.status(primary)
         assert not late, (f"round {round_no}: records acknowledged with the replication "
-                          f"link cut and no new data generation (node1 generation "
-                          f"{st['node']['generation']}, node2 {st['peer']['generation']}): "
+                          f"link cut and no new data generation ({primary} generation "
+                          f"{st['node']['generation']}, {secondary} "
+                          f"{st['peer']['generation']}): "
                           f"(record, s after the cut) {late[:5]}")
 
-        _nft(lab, "node1", "delete table inet skyha_test_cut\n")
+        _nft(lab, primary, "delete table inet skyha_test_cut\n")
         lab.heal_partition()
-        lab.wait_in_sync("node2", timeout=BOUND_S)
+        lab.wait_in_sync(secondary, timeout=BOUND_S)
         count = len(writer.acked)
         deadline = time.monotonic() + BOUND_S
         while len(writer.acked) < count + 20:
             assert writer.is_alive(), f"the writer stopped: {writer.error!r}"
             assert time.monotonic() < deadline, "no acknowledgement after the heal"
             time.sleep(0.05)
+
+
+@lab_options(lab_class=ReplicdLab)
+def test_write_whose_acknowledgement_times_out_waits_for_a_new_generation(lab):
+    _ack_timeout_at_link_cut(lab, "node1")
+
+
+@lab_options(lab_class=ReplicdLab)
+def test_write_whose_acknowledgement_times_out_on_primary_node2_waits_too(lab):
+    _ack_timeout_at_link_cut(lab, "node2")
