@@ -23,10 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long status;
 	char *body;
 
-	if (size < 2)
-		return 0;
-	status = (long)(data[0] << 8 | data[1]) % 1000;
-	body = fuzz_text(data + 2, size - 2);
+	body = fuzz_status_body(data, size, &status);
 	if (!body)
 		return 0;
 	size -= 2;

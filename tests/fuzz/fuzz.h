@@ -38,4 +38,18 @@ static inline char *fuzz_text(const uint8_t *data, size_t size)
 	return s;
 }
 
+/*
+ * A cloud reply: the first two bytes pick the HTTP status (0..999), the
+ * rest is the body, as a string (free it; its length is size - 2). NULL
+ * when the input is too short or on ENOMEM.
+ */
+static inline char *fuzz_status_body(const uint8_t *data, size_t size,
+				     long *status)
+{
+	if (size < 2)
+		return NULL;
+	*status = (long)(data[0] << 8 | data[1]) % 1000;
+	return fuzz_text(data + 2, size - 2);
+}
+
 #endif
