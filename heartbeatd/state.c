@@ -503,6 +503,16 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 		char why[96];
 		snprintf(why, sizeof(why), "primary %s %s", sm->cfg.peer,
 			 p->visible ? "stopped" : "lost on every network");
+		/* With the primary gone this in-sync copy holds every change
+		 * it acknowledged, and the file must say so before the
+		 * witness hears of a takeover: a crash between the witness's
+		 * grant and our saving it would otherwise leave the witness
+		 * counting this copy as the newest and the file calling it
+		 * outdated, and neither node would serve again. */
+		if (sm->data != SKY_DATA_UPTODATE) {
+			sm->data = SKY_DATA_UPTODATE;
+			sm->dirty = true;
+		}
 		try_takeover(sm, now, w, why);
 		return;
 	}
@@ -566,8 +576,20 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 			   const char *why)
 {
-	if (!sm->cfg.witness_quorum || w->lease_valid)
+	if (!sm->cfg.witness_quorum)
 		return true;
+	if (w->lease_valid) {
+		/* Granted with an older number than the witness's newest: the
+		 * witness counts this copy as the newest (a generation it
+		 * granted us that we crashed before saving, so never served
+		 * on). Take that number, so the peer's next takeover is not
+		 * refused as older than a generation nobody holds. */
+		if (w->newest_generation > sm->generation) {
+			sm->generation = w->newest_generation;
+			sm->dirty = true;
+		}
+		return true;
+	}
 	if (!sm->want_election_lease_was) {
 		sm->election_lease_since_ms = now;
 		w->answered = false;
@@ -575,6 +597,14 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 	sm->want_election_lease = true;
 	bool refused = w->answered && (w->last_answer == LEASE_HELD_BY_OTHER ||
 				       w->last_answer == LEASE_OUTDATED);
+	/* The witness counts the peer's copy as newer than ours: say so in
+	 * our heartbeats, so the next election goes to the peer (at equal
+	 * generations, the up-to-date copy wins) instead of both waiting. */
+	if (w->answered && w->last_answer == LEASE_OUTDATED && !sm->forced &&
+	    sm->data != SKY_DATA_OUTDATED) {
+		sm->data = SKY_DATA_OUTDATED;
+		sm->dirty = true;
+	}
 	if (!refused && now - sm->election_lease_since_ms >
 				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
 		return true;

@@ -269,6 +269,46 @@ static void test_stale_node_alone_is_refused_by_witness(void)
 	CHECK_EQ_INT(s.n[0].sm.data, SKY_DATA_OUTDATED);
 }
 
+/*
+ * The secondary takes over from a primary that stopped; the witness grants
+ * it a new generation and records that, and the node dies before saving
+ * the number (the manual's stop commands kill the nodes one after the
+ * other). On restart the witness counts that node's copy as the newest,
+ * its file says an older generation: the pair must still elect a primary,
+ * and a later takeover by the other node must not be refused.
+ */
+static void test_a_granted_generation_never_saved_does_not_strand_the_pair(void)
+{
+	struct sim s;
+	start_pair(&s);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	uint64_t before = s.w.newest_generation;
+	struct sm prim = s.n[0].sm;
+	s.n[0].alive = false;
+	int64_t deadline = s.now + 5000;
+	while (s.now < deadline && s.w.newest_generation == before)
+		sim_run(&s, 10);
+	CHECK_EQ_INT((int)s.w.newest_generation, (int)before + 1);
+	CHECK(strcmp(s.w.newest_node, "node2") == 0);
+	/* What node2's file holds when it dies right after the grant. */
+	struct sm second = s.n[1].sm;
+	CHECK_EQ_INT((int)second.generation, (int)before);
+	CHECK_EQ_INT(second.data, SKY_DATA_UPTODATE);
+
+	sim_start_node(&s, 0, prim.epoch, prim.generation, prim.data);
+	sim_start_node(&s, 1, second.epoch, second.generation, second.data);
+	sim_run(&s, 8000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT((int)s.n[1].sm.generation, (int)s.w.newest_generation);
+
+	/* The witness's newest is held for real now: node1 may take over. */
+	s.n[1].alive = false;
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
 static void test_crashed_secondary_waits_for_the_peer_on_restart(void)
 {
 	struct sim s;
@@ -705,6 +745,7 @@ TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
 	  TEST(test_primary_without_witness_lease_yields_before_peer_notices),
 	  TEST(test_returning_node_becomes_second),
 	  TEST(test_stale_node_alone_is_refused_by_witness),
+	  TEST(test_a_granted_generation_never_saved_does_not_strand_the_pair),
 	  TEST(test_crashed_secondary_waits_for_the_peer_on_restart),
 	  TEST(test_prim_force_overrides_the_data_rule),
 	  TEST(test_swap_moves_primary_to_the_peer),
