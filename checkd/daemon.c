@@ -46,11 +46,14 @@ static int env_refresh(struct checkd *d)
 #define ADD(...) snprintf(vars[n], sizeof(vars[n]), __VA_ARGS__), n++
 	ADD("SKYHA_MODULE=%s", d->mod.module);
 	ADD("SKYHA_NODE=%s", d->self->name);
-	ADD("SKYHA_PEER=%s", d->peer->name);
+	ADD("SKYHA_MODULE_TYPE=%s", sky_module_type_name(d->mod.type));
+	if (d->peer) /* a mirror's other node */
+		ADD("SKYHA_PEER=%s", d->peer->name);
 	ADD("SKYHA_ROLE=%s", d->role);
 	ADD("SKYHA_EPOCH=%llu", (unsigned long long)d->app.epoch);
 	ADD("SKYHA_NODE_ADDRESS=%s", d->self->addrs[0].text);
-	ADD("SKYHA_PEER_ADDRESS=%s", d->peer->addrs[0].text);
+	if (d->peer)
+		ADD("SKYHA_PEER_ADDRESS=%s", d->peer->addrs[0].text);
 	ADD("SKYHA_RUN_DIR=%s", d->run_dir);
 	ADD("SKYHA_CONFIG_DIR=%s", d->cfg.dir);
 	for (size_t i = 0; i < d->cfg.env_count; i++)
@@ -243,7 +246,7 @@ static void ask_failover(struct checkd *d, const char *cause, int64_t now)
 		event(d,
 		      "failover requested (%s): waiting for heartbeatd to "
 		      "hand the module to %s",
-		      cause, d->peer->name);
+		      cause, d->peer ? d->peer->name : "the other nodes");
 		return;
 	}
 	log_warning("failover refused: %s", why);
@@ -567,8 +570,12 @@ int checkd_open(struct checkd *d, const struct sky_config *mod,
 			  mod->path, node);
 		return -ENOENT;
 	}
-	d->peer = sky_config_peer(&d->mod, d->self);
-	sky_log_set_peer(d->peer->name);
+	/* A farm's application has no one peer; a light module none. */
+	d->peer = mod->type == SKY_MODULE_MIRROR
+			  ? sky_config_peer(&d->mod, d->self)
+			  : NULL;
+	if (d->peer)
+		sky_log_set_peer(d->peer->name);
 	sky_strlcpy(d->role, "UNKNOWN", sizeof(d->role));
 	r = snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", run_dir,
 		     mod->module);

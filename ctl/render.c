@@ -218,17 +218,30 @@ static void render_header(FILE *out, const json_t *status)
 	const json_t *node = json_object_get(status, "node");
 	const json_t *quorum = json_object_get(status, "quorum");
 
-	fprintf(out,
-		"module %s (%s) in cluster %s \xe2\x80\x94 epoch %s, quorum: ",
+	fprintf(out, "module %s (%s) in cluster %s \xe2\x80\x94 epoch %s, ",
 		field(status, "module", module, sizeof(module)),
 		field(status, "type", type, sizeof(type)),
 		field(status, "cluster", cluster, sizeof(cluster)),
 		int_text(node, "epoch", epoch, sizeof(epoch)));
+	const json_t *membership = json_object_get(status, "membership");
+	if (json_is_object(membership)) {
+		/* A farm: no quorum; how many serve is the news. */
+		char members[INT_TEXT_MAX];
+		snprintf(members, sizeof(members), "?");
+		if (json_is_array(json_object_get(membership, "members")))
+			snprintf(members, sizeof(members), "%zu",
+				 json_array_size(json_object_get(membership,
+								 "members")));
+		fprintf(out, "%s of %s nodes serve\n", members,
+			int_text(membership, "nodes", epoch, sizeof(epoch)));
+		return;
+	}
 	/* Losing quorum is what stops a node serving: say so plainly. */
 	if (json_is_false(json_object_get(quorum, "have")))
-		fputs("NONE, this node may not serve\n", out);
+		fputs("quorum: NONE, this node may not serve\n", out);
 	else
-		fprintf(out, "%s\n", field(quorum, "via", via, sizeof(via)));
+		fprintf(out, "quorum: %s\n",
+			field(quorum, "via", via, sizeof(via)));
 }
 
 struct node_row {
@@ -300,6 +313,62 @@ static void render_nodes(FILE *out, const json_t *node, const json_t *peer)
 		fprintf(out, "%c %-*s %-7s %-9s %*s  %s\n", rows[i].mark,
 			(int)name_w, rows[i].name, rows[i].role, rows[i].data,
 			(int)gen_w, rows[i].gen, rows[i].seen);
+}
+
+/*
+ * A farm: every node, its state, whether it serves (a member), and its
+ * share of the load: its weight over the members' (vipd's buckets follow
+ * the same weights).
+ */
+static void render_farm_nodes(FILE *out, const json_t *nodes)
+{
+	size_t name_w = NODE_COLUMN_MIN, i;
+	int64_t total = 0, w;
+	const json_t *n;
+
+	json_array_foreach(nodes, i, n)
+	{
+		char name[NAME_TEXT_MAX];
+		name_w = max_size(name_w,
+				  strlen(field(n, "name", name, sizeof(name))));
+		if (json_is_true(json_object_get(n, "member")) &&
+		    get_int(n, "weight", &w) && w > 0 && w <= 1000)
+			total += w;
+	}
+	fprintf(out, "  %-*s %-5s %-6s %-6s  %s\n", (int)name_w, "NODE",
+		"STATE", "SERVES", "SHARE", "SEEN");
+	json_array_foreach(nodes, i, n)
+	{
+		char name[NAME_TEXT_MAX], role[WORD_TEXT_MAX], share[16];
+		char seen[SEEN_TEXT_MAX], dur[DURATION_TEXT_MAX];
+		bool self = json_is_true(json_object_get(n, "self"));
+		bool member = json_is_true(json_object_get(n, "member"));
+		bool ready = json_is_true(json_object_get(n, "ready"));
+		if (member && total > 0 && get_int(n, "weight", &w) && w > 0 &&
+		    w <= 1000)
+			snprintf(share, sizeof(share), "%lld%%",
+				 (long long)((w * 100 + total / 2) / total));
+		else
+			snprintf(share, sizeof(share), "-");
+		const char *ago =
+			duration_text(n, "last_seen_ms", dur, sizeof(dur));
+		if (self)
+			snprintf(seen, sizeof(seen), "this node");
+		else if (json_is_true(json_object_get(n, "visible")))
+			snprintf(seen, sizeof(seen), "%s ago", ago);
+		else if (json_is_null(json_object_get(n, "last_seen_ms")))
+			snprintf(seen, sizeof(seen), "LOST, never seen");
+		else
+			snprintf(seen, sizeof(seen), "LOST, last seen %s ago",
+				 ago);
+		fprintf(out, "%c %-*s %-5s %-6s %-6s  %s\n", self ? '*' : ' ',
+			(int)name_w, field(n, "name", name, sizeof(name)),
+			field(n, "role", role, sizeof(role)),
+			member	? "yes"
+			: ready ? "ready"
+				: "no",
+			share, seen);
+	}
 }
 
 /* Why a node in WAIT is not serving, in heartbeatd's own words. */
@@ -646,10 +715,16 @@ int skyctl_render_status(FILE *out, const json_t *status)
 	const json_t *node = json_object_get(status, "node");
 
 	render_header(out, status);
-	render_nodes(out, node, json_object_get(status, "peer"));
-	render_waiting(out, node);
-	render_networks(out, json_object_get(status, "peer"));
-	render_witness(out, status);
+	const json_t *farm_nodes = json_object_get(status, "nodes");
+	if (json_is_array(farm_nodes)) {
+		render_farm_nodes(out, farm_nodes);
+		render_waiting(out, node);
+	} else {
+		render_nodes(out, node, json_object_get(status, "peer"));
+		render_waiting(out, node);
+		render_networks(out, json_object_get(status, "peer"));
+		render_witness(out, status);
+	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);
 	render_replication(out, status);

@@ -51,7 +51,7 @@ const char healthd_console_css[] =
 	".node { border: 1px solid #ccc; border-radius: 6px; padding: 0.5em 0.8em; min-width: 14em; }\n"
 	".node .name { font-weight: bold; }\n"
 	".role { font-size: 1.3em; font-weight: bold; }\n"
-	".role-PRIM, .role-ALONE { color: #2a7; }\n"
+	".role-PRIM, .role-ALONE, .role-UP { color: #2a7; }\n"
 	".role-SECOND { color: #27a; }\n"
 	".role-WAIT, .role-UNKNOWN { color: #a70; }\n"
 	".role-STOP { color: #888; }\n"
@@ -65,7 +65,7 @@ const char healthd_console_css[] =
 const char healthd_console_js[] =
 	"\"use strict\";\n"
 	"// Every value comes from the daemons: shown with textContent, never as HTML.\n"
-	"const ROLES = [\"STOP\", \"WAIT\", \"SECOND\", \"ALONE\", \"PRIM\", \"UNKNOWN\"];\n"
+	"const ROLES = [\"STOP\", \"WAIT\", \"SECOND\", \"ALONE\", \"PRIM\", \"UP\", \"UNKNOWN\"];\n"
 	"function txt(v) {\n"
 	"  if (typeof v === \"string\") return v;\n"
 	"  if (typeof v === \"number\" || typeof v === \"boolean\") return String(v);\n"

@@ -198,8 +198,8 @@ static const char *get_string(const json_t *o, const char *key)
 static void role_samples(FILE *f, const char *module, const json_t *who,
 			 bool peer)
 {
-	static const char *const roles[] = {"STOP",  "WAIT", "SECOND",
-					    "ALONE", "PRIM", "UNKNOWN"};
+	static const char *const roles[] = {"STOP", "WAIT", "SECOND", "ALONE",
+					    "PRIM", "UP",   "UNKNOWN"};
 	const char *name = get_string(who, "name");
 	const char *role = get_string(who, "role");
 
@@ -241,6 +241,11 @@ static const struct field_metric field_metrics[] = {
 	{"skyha_witness_lease_expires_seconds",
 	 "time left on the witness lease (0: not held)", "witness",
 	 "expires_in_ms", false, true},
+	{"skyha_farm_members", "farm: how many nodes serve in this node's view",
+	 "membership", "count", false, false},
+	{"skyha_farm_membership_changes",
+	 "farm: how often the serving nodes changed since heartbeatd started",
+	 "membership", "changes", false, false},
 };
 
 static void field_family(FILE *f, const struct healthd_table *t,

@@ -121,8 +121,31 @@ static const struct field timing_fields[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+static const struct field farm_node_fields[] = {
+	{"name", K_STRING, false, NULL},     {"self", K_BOOL, false, NULL},
+	{"member", K_BOOL, false, NULL},     {"role", K_STRING, false, NULL},
+	{"ready", K_BOOL, false, NULL},	     {"visible", K_BOOL, false, NULL},
+	{"last_seen_ms", K_INT, true, NULL}, {"weight", K_INT, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct field membership_fields[] = {
+	{"members", K_STRINGS, false, NULL}, {"count", K_INT, false, NULL},
+	{"changes", K_INT, false, NULL},     {"nodes", K_INT, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct field farm_fields[] = {
+	{"failed", K_BOOL, false, NULL},
+	{"failure", K_STRING, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct field status_fields[] = {
 	{"cluster", K_STRING, false, NULL},
+	{"nodes", K_OBJECTS, false, farm_node_fields},
+	{"membership", K_OBJECT, false, membership_fields},
+	{"farm", K_OBJECT, false, farm_fields},
 	{"node", K_OBJECT, false, node_fields},
 	{"peer", K_OBJECT, false, peer_fields},
 	{"quorum", K_OBJECT, false, quorum_fields},

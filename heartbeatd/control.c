@@ -141,12 +141,15 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 json_t *node_status_json(const struct node *n, int64_t now)
 {
 	struct sm_peer peer;
-	const char *via;
+	const char *via = "farm";
 	char at[32];
 	bool serving = sky_role_serves(n->sm.role) && orch_settled(&n->orch);
+	bool have = true;
 
-	node_peer_input(n, now, &peer);
-	bool have = sm_quorum(&n->sm, &peer, &n->witness_view, &via);
+	if (!n->farm_mode) {
+		node_peer_input(n, now, &peer);
+		have = sm_quorum(&n->sm, &peer, &n->witness_view, &via);
+	}
 	sky_format_utc(n->changed_wall_ms, at, sizeof(at));
 
 	json_t *self = json_pack(
@@ -176,6 +179,9 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		(json_int_t)n->lease.unknown_replies, "ctl_bad_requests",
 		(json_int_t)n->ctl_bad_requests, "bus_bad_messages",
 		(json_int_t)n->bus_bad_messages);
+	if (n->farm_mode)
+		return node_farm_status_json(n, now, self, transition,
+					     actuators_json(n, now), counters);
 	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:s,s:b,s:s},s:o,s:o,s:o,s:o,"
 			 "s:{s:I,s:I,s:I}}",
 			 "cluster", n->cfg.cluster, "module", n->cfg.module,
@@ -410,12 +416,21 @@ json_t *node_handle_request(struct node *n, int64_t now,
 		json_t *st = node_status_json(n, now);
 		return json_pack("{s:b,s:o}", "ok", 1, "status", st);
 	}
+	if (req->command == CTL_RESYNC && n->farm_mode)
+		return error_reply("a farm has no replicated data to resync");
 	if (req->command == CTL_RESYNC)
 		return resync_request(n, now);
 	enum sm_command cmd = sm_commands[req->command];
-	node_peer_input(n, now, &peer);
-	int r = sm_command(&n->sm, now, cmd, req->force, &peer, msg,
-			   sizeof(msg));
+	int r;
+	if (n->farm_mode && req->force)
+		return error_reply("a farm has no primary: nothing to force");
+	if (n->farm_mode) {
+		r = farm_command(&n->farm, &n->sm, now, cmd, msg, sizeof(msg));
+	} else {
+		node_peer_input(n, now, &peer);
+		r = sm_command(&n->sm, now, cmd, req->force, &peer, msg,
+			       sizeof(msg));
+	}
 	log_notice("%s: %s%s%s%.160s -> %s%s",
 		   cmd == SM_CMD_FAILOVER ? "checkd" : "operator", name,
 		   req->force ? " --force" : "",

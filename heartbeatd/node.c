@@ -50,7 +50,7 @@ void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out)
 	out->flags = p->last.flags;
 }
 
-static void save_state(struct node *n)
+void node_save_state(struct node *n)
 {
 	int r;
 	n->persisted.epoch = n->sm.epoch;
@@ -142,7 +142,8 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 {
 	struct packet p;
 	enum pkt_error e = packet_decode(buf, len, n->cfg.key, &p);
-	struct peer_network *pn = &n->peer.nets[net_index];
+	struct peer_view *pv = NULL;
+	size_t index = 0;
 	char src[64];
 
 	net_addr_text(from, src, sizeof(src));
@@ -162,8 +163,11 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 			 p.hdr.cluster, p.hdr.module, net_index, src);
 		return;
 	}
-	if (strcmp(p.hdr.node, n->peer_node->name) != 0 ||
-	    p.hdr.type != PKT_HEARTBEAT) {
+	if (n->farm_mode)
+		pv = node_farm_peer(n, p.hdr.node, &index);
+	else if (strcmp(p.hdr.node, n->peer_node->name) == 0)
+		pv = &n->peer;
+	if (!pv || p.hdr.type != PKT_HEARTBEAT) {
 		net_drop(&n->counters, &n->drops, NET_DROP_UNKNOWN_NODE, now,
 			 "from node '%s' (type %u) on network %zu from %s",
 			 p.hdr.node, p.hdr.type, net_index, src);
@@ -176,7 +180,12 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 			 p.hb.network, net_index, src);
 		return;
 	}
-	if (p.hdr.incarnation < n->persisted.peer_incarnation ||
+	struct peer_network *pn = &pv->nets[net_index];
+	uint64_t known =
+		n->farm_mode
+			? node_state_peer_incarnation(&n->persisted, p.hdr.node)
+			: n->persisted.peer_incarnation;
+	if (p.hdr.incarnation < known ||
 	    !replay_guard_accept(&pn->guard, p.hdr.incarnation,
 				 p.hdr.sequence)) {
 		net_drop(&n->counters, &n->drops, NET_DROP_REPLAY, now,
@@ -188,14 +197,19 @@ static void on_heartbeat_packet(struct node *n, size_t net_index,
 	}
 	n->counters.rx++;
 	pn->last_rx_ms = now;
-	n->peer.ever_seen = true;
-	n->peer.last_rx_ms = now;
-	n->peer.last = p.hb;
-	if (p.hdr.incarnation > n->persisted.peer_incarnation) {
-		n->persisted.peer_incarnation = p.hdr.incarnation;
+	pv->ever_seen = true;
+	pv->last_rx_ms = now;
+	pv->last = p.hb;
+	if (p.hdr.incarnation > known) {
+		if (n->farm_mode)
+			/* Room for every node of the config: cannot fail. */
+			(void)node_state_set_peer_incarnation(
+				&n->persisted, p.hdr.node, p.hdr.incarnation);
+		else
+			n->persisted.peer_incarnation = p.hdr.incarnation;
 		n->sm.dirty = true;
 	}
-	n->peer.incarnation = p.hdr.incarnation;
+	pv->incarnation = p.hdr.incarnation;
 }
 
 static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
@@ -505,7 +519,7 @@ static void on_subscriber(struct node *n)
 	}
 }
 
-static void publish(struct node *n, int64_t now)
+void node_publish(struct node *n, int64_t now)
 {
 	char topic[SKY_TOPIC_MAX];
 	json_t *obj;
@@ -584,6 +598,10 @@ static void tick(struct node *n, int64_t now)
 	struct sm_peer peer;
 	struct pkt_lease_request req;
 
+	if (n->farm_mode) {
+		node_farm_tick(n, now);
+		return;
+	}
 	node_note_stall(n, now);
 	log_link_changes(n, now);
 
@@ -603,7 +621,7 @@ static void tick(struct node *n, int64_t now)
 		log_notice("%s", n->sm.note);
 	}
 	if (n->sm.dirty)
-		save_state(n); /* before anyone hears of the new state */
+		node_save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {
 		n->sm.changed = false;
 		n->changed_wall_ms = sky_wall_ms();
@@ -649,7 +667,7 @@ static void tick(struct node *n, int64_t now)
 	if (n->publish_now || now >= n->next_publish_ms) {
 		if (now >= n->next_publish_ms)
 			update_systemd_status(n);
-		publish(n, now);
+		node_publish(n, now);
 	} else if (beat) {
 		/* With every heartbeat: the word stays fresh (valid_ms). */
 		node_publish_desired(n, now);
@@ -716,9 +734,13 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 			  cfg->path, self);
 		return -ENOENT;
 	}
-	n->peer_node = sky_config_peer(&n->cfg, n->self);
+	n->farm_mode = cfg->type != SKY_MODULE_MIRROR;
+	/* A farm has no one peer (and a light module none): peer_node is
+	 * the mirror's only. */
+	n->peer_node = n->farm_mode ? NULL : sky_config_peer(&n->cfg, n->self);
 	sky_strlcpy(n->run_dir, run_dir, sizeof(n->run_dir));
-	sky_log_set_peer(n->peer_node->name);
+	if (n->peer_node)
+		sky_log_set_peer(n->peer_node->name);
 
 	snprintf(dir, sizeof(dir), "%s/%s", state_dir, cfg->module);
 	r = sky_mkdir_p(dir, 0700);
@@ -747,7 +769,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	}
 
 	sky_strlcpy(smc.self, n->self->name, sizeof(smc.self));
-	sky_strlcpy(smc.peer, n->peer_node->name, sizeof(smc.peer));
+	if (n->peer_node)
+		sky_strlcpy(smc.peer, n->peer_node->name, sizeof(smc.peer));
 	smc.self_is_default_primary =
 		strcmp(cfg->default_primary, smc.self) == 0;
 	smc.peer_is_default_primary =
@@ -764,6 +787,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	sm_init(&n->sm, &smc, now, n->persisted.epoch, n->persisted.generation,
 		n->persisted.data, n->persisted.stopped);
 	lease_client_init(&n->lease, cfg->interval_ms);
+	if (n->farm_mode)
+		farm_init(&n->farm, &n->cfg, n->self, cfg->rejoin_after_ms);
 	orch_init(&n->orch, cfg->order, cfg->order_count, cfg->step_timeout_ms);
 	n->orch.silent_ms = cfg->actuator_silent_ms;
 
@@ -824,19 +849,35 @@ int node_run(struct node *n)
 		(zmq_pollitem_t){.socket = n->pub, .events = ZMQ_POLLIN};
 
 	sky_stop_signals_install();
-	log_notice("node %s of module %s started: %s, epoch %llu, generation "
-		   "%llu, data %s, incarnation %llu; peer %s; quorum %s",
-		   n->self->name, n->cfg.module, sky_role_name(n->sm.role),
-		   (unsigned long long)n->sm.epoch,
-		   (unsigned long long)n->sm.generation,
-		   sky_data_name(n->sm.data),
-		   (unsigned long long)n->persisted.incarnation,
-		   n->peer_node->name,
-		   n->cfg.quorum_witness ? "witness"
-					 : "none (split brain possible)");
+	if (n->farm_mode) {
+		log_notice("node %s of %s module %s started: %s, epoch %llu, "
+			   "incarnation %llu; %zu nodes, no quorum (every UP "
+			   "node serves)",
+			   n->self->name, sky_module_type_name(n->cfg.type),
+			   n->cfg.module, sky_role_name(n->sm.role),
+			   (unsigned long long)n->sm.epoch,
+			   (unsigned long long)n->persisted.incarnation,
+			   n->cfg.node_count);
+		snprintf(status, sizeof(status), "%s, %zu nodes",
+			 sky_role_name(n->sm.role), n->cfg.node_count);
+	} else {
+		log_notice("node %s of module %s started: %s, epoch %llu, "
+			   "generation %llu, data %s, incarnation %llu; peer "
+			   "%s; quorum %s",
+			   n->self->name, n->cfg.module,
+			   sky_role_name(n->sm.role),
+			   (unsigned long long)n->sm.epoch,
+			   (unsigned long long)n->sm.generation,
+			   sky_data_name(n->sm.data),
+			   (unsigned long long)n->persisted.incarnation,
+			   n->peer_node->name,
+			   n->cfg.quorum_witness ? "witness"
+						 : "none (split brain "
+						   "possible)");
+		snprintf(status, sizeof(status), "%s, listening for %s",
+			 sky_role_name(n->sm.role), n->peer_node->name);
+	}
 	sky_log_set_role(sky_role_name(n->sm.role));
-	snprintf(status, sizeof(status), "%s, listening for %s",
-		 sky_role_name(n->sm.role), n->peer_node->name);
 	sky_notify_ready(status);
 
 	while (!sky_stop_requested()) {
@@ -871,17 +912,25 @@ int node_run(struct node *n)
 	char msg[256];
 	bool was_stopped = n->sm.stopped;
 	node_peer_input(n, now, &peer);
-	sm_command(&n->sm, now, SM_CMD_STOP, false, &peer, msg, sizeof(msg));
+	if (n->farm_mode)
+		farm_command(&n->farm, &n->sm, now, SM_CMD_STOP, msg,
+			     sizeof(msg));
+	else
+		sm_command(&n->sm, now, SM_CMD_STOP, false, &peer, msg,
+			   sizeof(msg));
 	n->sm.stopped =
 		was_stopped; /* a daemon restart is not an operator stop */
 	log_notice("shutting down: %s", msg);
-	save_state(n);
+	node_save_state(n);
 	struct pkt_lease_request req;
 	n->sm.want_lease = false;
 	if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
-	send_heartbeats(n, now);
-	publish(n, now);
+	if (n->farm_mode)
+		node_farm_send_heartbeats(n, now);
+	else
+		send_heartbeats(n, now);
+	node_publish(n, now);
 	return 0;
 }
 

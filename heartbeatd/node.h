@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "farm.h"
 #include "lease.h"
 #include "log.h"
 #include "net.h"
@@ -72,6 +73,12 @@ struct node {
 	int64_t discard_local_until_ms; /* skyctl resync --discard-local */
 	struct node_state persisted;
 	struct peer_view peer;
+	/* A farm or light module (node_farm.c): every other node, by its
+	 * index in the config (peers[self] unused). */
+	bool farm_mode;
+	struct farm farm;
+	struct peer_view peers[SKY_MAX_NODES];
+	bool farm_seen[SKY_MAX_NODES]; /* as last logged */
 	struct net_counters counters;
 	uint64_t ctl_bad_requests, bus_bad_messages;
 	struct net_drops drops; /* dropped packets' log lines, per kind */
@@ -120,6 +127,25 @@ void node_peer_input(const struct node *n, int64_t now, struct sm_peer *out);
  * cannot be trusted to serve on; note_stall at the start of every turn. */
 void node_publish_desired(struct node *n, int64_t now);
 void node_note_stall(struct node *n, int64_t now);
+
+/* Shared by the mirror's turn (node.c) and the farm's (node_farm.c). */
+void node_save_state(struct node *n);
+void node_publish(struct node *n, int64_t now);
+
+/* A farm's turn, heartbeats and status (node_farm.c). */
+void node_farm_tick(struct node *n, int64_t now);
+void node_farm_send_heartbeats(struct node *n, int64_t now);
+/* The view of another node by name (index set), or NULL: not a node of
+ * this farm, or this node itself. */
+struct peer_view *node_farm_peer(struct node *n, const char *name,
+				 size_t *index);
+void node_farm_inputs(const struct node *n, int64_t now,
+		      struct farm_node_input *in);
+json_t *node_farm_members_json(const struct node *n);
+/* The status object of a farm node; takes ownership of the parts. */
+json_t *node_farm_status_json(const struct node *n, int64_t now, json_t *self,
+			      json_t *transition, json_t *actuators,
+			      json_t *counters);
 
 /* Control socket (control.c). */
 json_t *node_status_json(const struct node *n, int64_t now);

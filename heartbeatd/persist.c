@@ -83,7 +83,44 @@ static int node_kv(const char *key, const char *value, void *data)
 			}
 		return -EINVAL;
 	}
+	if (strncmp(key, "peer_incarnation.", 17) == 0) {
+		const char *name = key + 17;
+		uint64_t v = 0;
+		if (!sky_name_valid(name, strlen(name)) ||
+		    parse_u64(value, &v) < 0)
+			return -EINVAL;
+		return node_state_set_peer_incarnation(st, name, v) < 0
+			       ? -EINVAL
+			       : 0;
+	}
 	return 0; /* keys from newer versions are kept out, not fatal */
+}
+
+uint64_t node_state_peer_incarnation(const struct node_state *st,
+				     const char *name)
+{
+	for (size_t i = 0; i < st->peer_count; i++)
+		if (strcmp(st->peers[i].name, name) == 0)
+			return st->peers[i].incarnation;
+	return 0;
+}
+
+int node_state_set_peer_incarnation(struct node_state *st, const char *name,
+				    uint64_t incarnation)
+{
+	size_t i = 0;
+	while (i < st->peer_count && strcmp(st->peers[i].name, name) != 0)
+		i++;
+	if (i == st->peer_count) {
+		if (i >= PERSIST_PEERS_MAX)
+			return -ENOSPC;
+		sky_strlcpy(st->peers[i].name, name, sizeof(st->peers[i].name));
+		st->peers[i].incarnation = 0;
+		st->peer_count++;
+	}
+	if (incarnation > st->peers[i].incarnation)
+		st->peers[i].incarnation = incarnation;
+	return 0;
 }
 
 int node_state_parse(const char *text, struct node_state *out, char *err,
@@ -125,7 +162,7 @@ int node_state_load(const char *path, struct node_state *out, char *err,
 
 int node_state_save(const char *path, const struct node_state *st)
 {
-	char buf[512];
+	char buf[2048];
 	int n = snprintf(buf, sizeof(buf),
 			 "# skyha heartbeatd node state: do not edit while "
 			 "heartbeatd runs\n"
@@ -136,6 +173,11 @@ int node_state_save(const char *path, const struct node_state *st)
 			 sky_data_name(st->data), st->stopped ? 1 : 0,
 			 (unsigned long long)st->incarnation,
 			 (unsigned long long)st->peer_incarnation);
+	for (size_t i = 0;
+	     i < st->peer_count && n >= 0 && (size_t)n < sizeof(buf); i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "peer_incarnation.%s=%llu\n", st->peers[i].name,
+			      (unsigned long long)st->peers[i].incarnation);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -EOVERFLOW;
 	return sky_write_file_atomic(path, buf, (size_t)n, 0600);

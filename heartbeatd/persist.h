@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define PERSIST_PEERS_MAX 16
+
 struct node_state {
 	uint64_t epoch;
 	uint64_t generation;
@@ -23,7 +25,20 @@ struct node_state {
 	bool stopped;
 	uint64_t incarnation;	   /* +1 at each start, sent in every packet */
 	uint64_t peer_incarnation; /* highest seen from the peer */
+	/* A farm's other nodes: "peer_incarnation.NAME=N" lines. */
+	struct {
+		char name[SKY_NAME_MAX + 1];
+		uint64_t incarnation;
+	} peers[PERSIST_PEERS_MAX];
+	size_t peer_count;
 };
+
+/* The highest incarnation seen from a farm node (0: never), and raise it;
+ * -ENOSPC when PERSIST_PEERS_MAX names are already kept. */
+uint64_t node_state_peer_incarnation(const struct node_state *st,
+				     const char *name);
+int node_state_set_peer_incarnation(struct node_state *st, const char *name,
+				    uint64_t incarnation);
 
 struct witness_state {
 	uint64_t incarnation;

@@ -31,6 +31,8 @@ static json_t *desired_json(const struct node *n)
 	if (d)
 		json_object_set_new(d, "ack_alone",
 				    json_boolean(n->sm.ack_alone));
+	if (d && n->farm_mode)
+		json_object_set_new(d, "members", node_farm_members_json(n));
 	if (d && n->discard_local_until_ms &&
 	    sky_now_ms() < n->discard_local_until_ms)
 		json_object_set_new(d, "discard_local", json_true());
@@ -79,6 +81,12 @@ void node_note_stall(struct node *n, int64_t now)
 	n->last_tick_ms = now;
 	if (gap < lost - (int64_t)n->cfg.interval_ms)
 		return;
+	if (n->farm_mode) {
+		/* Every farm node serves: no one to take over from. */
+		log_warning("heartbeatd was stalled for %lld ms",
+			    (long long)gap);
+		return;
+	}
 	n->hold_serving_until_ms = now + lost;
 	log_warning("heartbeatd was stalled for %lld ms: %s may have taken "
 		    "over; no serving desired state for %lld ms while the "

@@ -136,6 +136,13 @@ int main(int argc, char **argv)
 	r = sky_cli_start(&cli, &cfg, true, load_section, &set);
 	if (r >= 0)
 		return r;
+	if (cfg.type != SKY_MODULE_MIRROR) {
+		log_error("%s: module.type: %s: replicd replicates the data of "
+			  "a mirror module only",
+			  cfg.path, sky_module_type_name(cfg.type));
+		sodium_memzero(cfg.key, sizeof(cfg.key));
+		return 1;
+	}
 	r = replicd_open(&d, &cfg, &set, cli.node, cli.run_dir, own.state_dir,
 			 own.standalone);
 	if (r >= 0)

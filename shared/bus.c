@@ -19,7 +19,7 @@
 static const char *const role_names[SKY_ROLE_COUNT] = {
 	[SKY_ROLE_STOP] = "STOP",     [SKY_ROLE_WAIT] = "WAIT",
 	[SKY_ROLE_SECOND] = "SECOND", [SKY_ROLE_ALONE] = "ALONE",
-	[SKY_ROLE_PRIM] = "PRIM",
+	[SKY_ROLE_PRIM] = "PRIM",     [SKY_ROLE_UP] = "UP",
 };
 
 const char *sky_role_name(enum sky_role role)

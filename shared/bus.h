@@ -45,6 +45,7 @@ enum sky_role {
 	SKY_ROLE_SECOND = 2,
 	SKY_ROLE_ALONE = 3,
 	SKY_ROLE_PRIM = 4,
+	SKY_ROLE_UP = 5, /* farm and light modules: the application runs here */
 	SKY_ROLE_COUNT,
 	SKY_ROLE_UNKNOWN = 255, /* a peer never heard from */
 };
@@ -52,7 +53,8 @@ const char *sky_role_name(enum sky_role role);
 int sky_role_parse(const char *name, enum sky_role *out);
 static inline bool sky_role_serves(enum sky_role role)
 {
-	return role == SKY_ROLE_PRIM || role == SKY_ROLE_ALONE;
+	return role == SKY_ROLE_PRIM || role == SKY_ROLE_ALONE ||
+	       role == SKY_ROLE_UP;
 }
 
 /* Is this node's data the newest it can know of? */

@@ -219,11 +219,19 @@ int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
 		cli->node[strcspn(cli->node, ".")] = '\0';
 	}
 	if (!sky_config_node(cfg, cli->node)) {
+		char names[SKY_MAX_NODES * (SKY_NAME_MAX + 2) + 1] = "";
+		size_t used = 0;
+		for (size_t i = 0; i < cfg->node_count; i++) {
+			int w = snprintf(names + used, sizeof(names) - used,
+					 "%s%s", i ? ", " : "",
+					 cfg->nodes[i].name);
+			if (w < 0 || (size_t)w >= sizeof(names) - used)
+				break;
+			used += (size_t)w;
+		}
 		sky_cli_error(cli,
-			      "%s: node '%s' is not in nodes (%s, %s); "
-			      "pass --node",
-			      cli->config_path, cli->node, cfg->nodes[0].name,
-			      cfg->nodes[1].name);
+			      "%s: node '%s' is not in nodes (%s); pass --node",
+			      cli->config_path, cli->node, names);
 		return -ENOENT;
 	}
 	return 0;

@@ -33,7 +33,7 @@ struct loader {
 	const yaml_node_t *root;
 	const yaml_node_t *at_cluster, *at_module, *at_nodes, *at_heartbeat,
 		*at_witness, *at_quorum, *at_key_file, *at_default_primary,
-		*at_interval, *at_timeout, *at_lease;
+		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order;
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 };
 
@@ -65,12 +65,15 @@ static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	}
 	if (strcmp(key, "type") == 0) {
 		const char *s = sky_yaml_scalar(v);
-		if (!s || strcmp(s, "mirror") != 0)
-			return sky_yaml_fail(
-				ctx, v, "module.type",
-				"must be 'mirror' (farm is not available yet)");
-		l->cfg.type = SKY_MODULE_MIRROR;
-		return 0;
+		for (int t = SKY_MODULE_MIRROR; t <= SKY_MODULE_LIGHT; t++)
+			if (s &&
+			    strcmp(s, sky_module_type_name(
+					      (enum sky_module_type)t)) == 0) {
+				l->cfg.type = (enum sky_module_type)t;
+				return 0;
+			}
+		return sky_yaml_fail(ctx, v, "module.type",
+				     "must be mirror, farm or light");
 	}
 	if (strcmp(key, "default_primary") == 0) {
 		l->at_default_primary = v;
@@ -97,6 +100,8 @@ static int node_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		nl->have_name = true;
 		return sky_yaml_name(ctx, v, field, nl->node->name);
 	}
+	if (strcmp(key, "weight") == 0)
+		return sky_yaml_u32(ctx, v, field, 1, 100, &nl->node->weight);
 	if (strcmp(key, "addresses") == 0) {
 		nl->have_addrs = true;
 		return sky_yaml_addr_list(ctx, v, field, nl->node->addrs,
@@ -113,14 +118,16 @@ static int load_nodes(struct sky_yaml *ctx, struct loader *l, yaml_node_t *seq)
 				     "must be a list of nodes");
 	size_t n = (size_t)(seq->data.sequence.items.top -
 			    seq->data.sequence.items.start);
-	if (n != SKY_MAX_NODES)
-		return sky_yaml_fail(
-			ctx, seq, "nodes",
-			"a mirror module needs exactly 2 nodes, got %zu", n);
+	/* How many a module type needs is checked once the type is known. */
+	if (n < 1 || n > SKY_MAX_NODES)
+		return sky_yaml_fail(ctx, seq, "nodes",
+				     "1 to %d nodes, got %zu", SKY_MAX_NODES,
+				     n);
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = yaml_document_get_node(
 			ctx->doc, seq->data.sequence.items.start[i]);
 		struct node_loader nl = {.l = l, .node = &l->cfg.nodes[i]};
+		nl.node->weight = 1;
 		snprintf(nl.field, sizeof(nl.field), "nodes[%zu]", i);
 		int r = sky_yaml_each(ctx, item, nl.field, node_pair, &nl);
 		if (r < 0)
@@ -205,8 +212,14 @@ static int transitions_pair(struct sky_yaml *ctx, const char *key,
 	if (strcmp(key, "actuator_silent_ms") == 0)
 		return sky_yaml_u32(ctx, v, "transitions.actuator_silent_ms",
 				    2000, 600000, &l->cfg.actuator_silent_ms);
+	if (strcmp(key, "rejoin_after_ms") == 0) {
+		l->at_rejoin = v;
+		return sky_yaml_u32(ctx, v, "transitions.rejoin_after_ms", 1000,
+				    86400000, &l->cfg.rejoin_after_ms);
+	}
 	if (strcmp(key, "order") != 0)
 		return sky_yaml_unknown_key(ctx, v, "transitions", key);
+	l->at_order = v;
 	if (v->type != YAML_SEQUENCE_NODE)
 		return sky_yaml_fail(
 			ctx, v, "transitions.order",
@@ -329,10 +342,75 @@ static int load_key(struct sky_yaml *ctx, struct loader *l)
 	return 0;
 }
 
+/* What each module type allows: node count, quorum, default primary. */
+static int validate_type(struct sky_yaml *ctx, struct loader *l)
+{
+	struct sky_config *c = &l->cfg;
+	const char *type = sky_module_type_name(c->type);
+
+	switch (c->type) {
+	case SKY_MODULE_MIRROR:
+		if (c->node_count != 2)
+			return sky_yaml_fail(ctx, l->at_nodes, "nodes",
+					     "a mirror module needs exactly 2 "
+					     "nodes, got %zu",
+					     c->node_count);
+		if (l->at_rejoin)
+			return sky_yaml_fail(
+				ctx, l->at_rejoin,
+				"transitions.rejoin_after_ms",
+				"only for a farm or light module (a mirror's "
+				"failed node rejoins as secondary)");
+		return 0;
+	case SKY_MODULE_FARM:
+		if (c->node_count < 2)
+			return sky_yaml_fail(
+				ctx, l->at_nodes, "nodes",
+				"a farm module needs 2 to %d nodes, got %zu "
+				"(one node: module.type: light)",
+				SKY_MAX_NODES, c->node_count);
+		break;
+	case SKY_MODULE_LIGHT:
+		if (c->node_count != 1)
+			return sky_yaml_fail(ctx, l->at_nodes, "nodes",
+					     "a light module runs on exactly 1 "
+					     "node, got %zu "
+					     "(several: module.type: farm)",
+					     c->node_count);
+		break;
+	}
+	/* Every node of a farm serves: there is no primary to elect and no
+	 * copy to protect, so no quorum (docs/architecture.md, "Farm"). */
+	if (c->default_primary[0])
+		return sky_yaml_fail(
+			ctx, l->at_default_primary, "module.default_primary",
+			"a %s module has no primary; remove it", type);
+	if (l->at_witness)
+		return sky_yaml_fail(ctx, l->at_witness, "witness",
+				     "a %s module has no witness: every node "
+				     "serves without quorum; remove it",
+				     type);
+	if (l->at_quorum && c->quorum_witness)
+		return sky_yaml_fail(ctx, l->at_quorum, "quorum",
+				     "a %s module serves without quorum: "
+				     "remove it or say 'none'",
+				     type);
+	for (size_t i = 0; i < c->order_count; i++)
+		if (c->order[i] == SKY_ACT_REPLICD)
+			return sky_yaml_fail(ctx, l->at_order,
+					     "transitions.order",
+					     "a %s module replicates nothing: "
+					     "list vipd and checkd only",
+					     type);
+	c->quorum_witness = false;
+	return 0;
+}
+
 static int validate(struct sky_yaml *ctx, struct loader *l)
 {
 	struct sky_config *c = &l->cfg;
 	const yaml_node_t *root = l->root;
+	int r;
 
 	if (!l->at_cluster || !l->have_cluster_name)
 		return sky_yaml_fail(ctx, l->at_cluster ? l->at_cluster : root,
@@ -346,6 +424,9 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 	if (!l->at_nodes)
 		return sky_yaml_fail(ctx, root, "nodes",
 				     "required (two nodes)");
+	r = validate_type(ctx, l);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->node_count; i++)
 		for (size_t j = 0; j < c->node_count; j++)
 			for (size_t n = 0; i != j && n < c->network_count; n++)
@@ -446,6 +527,19 @@ int sky_config_load(const char *path, struct sky_config *out, char *err,
 		return r;
 	}
 	return sky_config_parse(path, text, len, out, err, err_size);
+}
+
+const char *sky_module_type_name(enum sky_module_type t)
+{
+	switch (t) {
+	case SKY_MODULE_MIRROR:
+		return "mirror";
+	case SKY_MODULE_FARM:
+		return "farm";
+	case SKY_MODULE_LIGHT:
+		return "light";
+	}
+	return "?";
 }
 
 const struct sky_node *sky_config_node(const struct sky_config *cfg,

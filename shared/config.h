@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SKY_MAX_NODES		       2
+#define SKY_MAX_NODES		       16 /* a farm; a mirror has 2 */
 #define SKY_MAX_NETWORKS	       4
 #define SKY_DEFAULT_PEER_LOST_AFTER_MS 1000 /* heartbeat.timeout_ms */
 #define SKY_MAX_WITNESS_ADDRS	       4
@@ -34,9 +34,15 @@ struct sky_node {
 	char name[SKY_NAME_MAX + 1];
 	struct sky_addr addrs[SKY_MAX_NETWORKS];
 	size_t addr_count;
+	uint32_t weight; /* a farm's share of the load: 1..100, default 1 */
 };
 
-enum sky_module_type { SKY_MODULE_MIRROR = 0 };
+enum sky_module_type {
+	SKY_MODULE_MIRROR = 0, /* two nodes, one primary, data replicated */
+	SKY_MODULE_FARM,       /* 2..16 nodes, the application on each */
+	SKY_MODULE_LIGHT,      /* one node: checkers and restarts only */
+};
+const char *sky_module_type_name(enum sky_module_type t);
 
 struct sky_config {
 	char path[PATH_MAX];
@@ -61,6 +67,9 @@ struct sky_config {
 	size_t order_count;
 	uint32_t step_timeout_ms;
 	uint32_t actuator_silent_ms; /* transitions.actuator_silent_ms */
+	/* farm, light: a node whose application failed starts it again
+	 * after this (transitions.rejoin_after_ms); 0: on skyctl start. */
+	uint32_t rejoin_after_ms;
 };
 
 /* Load and validate; on error fill err ("file:line:col: field: why"). */

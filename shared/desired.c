@@ -48,6 +48,34 @@ static int check_name(const json_t *msg, const char *key, const char *want,
 	return 0;
 }
 
+/* "members": a farm's serving nodes, distinct valid names, sorted. */
+static int parse_members(const json_t *msg, struct sky_desired *out, char *why,
+			 size_t why_size)
+{
+	json_t *m = json_object_get(msg, "members");
+	out->member_count = 0;
+	if (!m)
+		return 0;
+	if (!json_is_array(m))
+		REJECT("members: not a list");
+	if (json_array_size(m) > SKY_DESIRED_MEMBERS_MAX)
+		REJECT("members: more than %d", SKY_DESIRED_MEMBERS_MAX);
+	for (size_t i = 0; i < json_array_size(m); i++) {
+		json_t *e = json_array_get(m, i);
+		if (!json_is_string(e) ||
+		    !sky_name_valid(json_string_value(e),
+				    json_string_length(e)))
+			REJECT("members[%zu]: not a node name", i);
+		if (i > 0 &&
+		    strcmp(json_string_value(e), out->members[i - 1]) <= 0)
+			REJECT("members[%zu]: not sorted or repeated", i);
+		sky_strlcpy(out->members[i], json_string_value(e),
+			    sizeof(out->members[i]));
+		out->member_count = i + 1;
+	}
+	return 0;
+}
+
 int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 		      enum sky_actuator which, struct sky_desired *out,
 		      char *why, size_t why_size)
@@ -88,6 +116,9 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 	if (r < 0)
 		return -EINVAL;
 	out->sent_ms = r == 0 ? (int64_t)v : 0;
+
+	if (parse_members(msg, out, why, why_size) < 0)
+		return -EINVAL;
 
 	static const char *const flags[] = {"ack_alone", "discard_local"};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(flags); i++) {

@@ -3,7 +3,7 @@
  *
  * Every actuator daemon (replicd, vipd, checkd) follows the same message:
  * {module, node, role, epoch, generation, valid_ms, sent_ms, targets:{replicd,
- * vipd,checkd}, ack_alone?, discard_local?}. sky_desired_parse() checks the type and range
+ * vipd,checkd}, ack_alone?, discard_local?, members?}. sky_desired_parse() checks the type and range
  * of every field (docs/protocol.md) as hostile input and accepts for the
  * actuator's target only the values sky_actuator_target() can produce for
  * it (or null: not asked yet).
@@ -24,11 +24,15 @@
 #define SKYHA_DESIRED_H
 
 #include "bus.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A farm's members: at most this many (SKY_MAX_NODES). */
+#define SKY_DESIRED_MEMBERS_MAX 16
 
 /* valid_ms is 1..this (heartbeat.timeout_ms is at most 600000). */
 #define SKY_DESIRED_VALID_MAX_MS 600000
@@ -43,6 +47,10 @@ struct sky_desired {
 			     * expired at once, other targets are obeyed */
 	int64_t sent_ms;    /* heartbeatd's CLOCK_MONOTONIC ms when it
 			     * published; 0: absent (count from receipt) */
+	/* A farm's nodes that serve in this node's view (UP, this node
+	 * included when it is), sorted by name; none in a mirror's. */
+	char members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
+	size_t member_count;
 };
 
 /* 0, or -EINVAL with why filled ("epoch: not an integer"...). */

@@ -778,9 +778,10 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 		vipd_azure_node(&d->cfg.azure, d->self->name);
 	if (aws_node || az_node) {
 		d->cloud = calloc(1, sizeof(*d->cloud));
-		r = d->cloud ? vipd_cloud_start(d->cloud, &d->cfg,
-						d->self->name, peer->name)
-			     : -ENOMEM;
+		r = d->cloud
+			    ? vipd_cloud_start(d->cloud, &d->cfg, d->self->name,
+					       peer ? peer->name : "")
+			    : -ENOMEM;
 		if (r < 0) {
 			free(d->cloud);
 			d->cloud = NULL;

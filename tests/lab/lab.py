@@ -52,7 +52,7 @@ MODULE = "app"
 CLUSTER = "demo"
 HEARTBEAT_PORT = 7400
 WITNESS_PORT = 7401
-HOSTS = {"node1": 1, "node2": 2, "witness": 10, "client": 20}
+HOSTS = {"node1": 1, "node2": 2, "node3": 3, "node4": 4, "witness": 10, "client": 20}
 NS_PATTERN = re.compile(r"^sky(\d+)-(\d+)-")
 
 

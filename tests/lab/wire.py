@@ -30,7 +30,7 @@ TYPE_HEARTBEAT = 1
 TYPE_LEASE_REQUEST = 2
 TYPE_LEASE_REPLY = 3
 
-ROLES = {"STOP": 0, "WAIT": 1, "SECOND": 2, "ALONE": 3, "PRIM": 4}
+ROLES = {"STOP": 0, "WAIT": 1, "SECOND": 2, "ALONE": 3, "PRIM": 4, "UP": 5}
 ROLE_NAMES = {v: k for k, v in ROLES.items()}
 DATA = {"unknown": 0, "uptodate": 1, "outdated": 2}
 DATA_NAMES = {v: k for k, v in DATA.items()}
@@ -40,6 +40,7 @@ FLAG_SWAP_REQUEST = 0x01
 FLAG_HANDOVER = 0x02
 FLAG_PREFER_SECOND = 0x04
 FLAG_PREFER_PRIM = 0x08
+FLAG_READY = 0x80  # a farm node: UP and its application started
 
 # Lease request flags.
 LEASE_NEW_GENERATION = 0x01

@@ -201,7 +201,93 @@ static void test_missing_file_says_so(void)
 	CHECK_STR_CONTAINS(err, "/nonexistent/app.yaml: cannot read");
 }
 
+/* A farm file: its own header, any number of nodes, no witness. */
+static int parse_farm(const char *type, const char *nodes, const char *extra,
+		      struct sky_config *cfg, char *err, size_t err_size)
+{
+	char text[4096];
+	setup();
+	snprintf(text, sizeof(text),
+		 "cluster:\n  name: demo\n  key_file: cluster.key\n"
+		 "module:\n  name: web\n  type: %s\nnodes:\n%s%s",
+		 type, nodes, extra);
+	err[0] = '\0';
+	return sky_config_parse(path, text, strlen(text), cfg, err, err_size);
+}
+
+#define THREE_NODES                                                            \
+	"  - {name: node1, addresses: [198.18.0.1], weight: 2}\n"              \
+	"  - {name: node2, addresses: [198.18.0.2]}\n"                         \
+	"  - {name: node3, addresses: [198.18.0.3]}\n"
+
+static void test_a_farm_of_three_loads_without_witness_or_primary(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	CHECK_EQ_INT(parse_farm("farm", THREE_NODES,
+				"transitions: {order: [vipd, checkd], "
+				"rejoin_after_ms: 30000}\n",
+				&cfg, err, sizeof(err)),
+		     0);
+	CHECK_STR_CONTAINS(err, "");
+	CHECK_EQ_INT(cfg.type, SKY_MODULE_FARM);
+	CHECK_EQ_INT(cfg.node_count, 3);
+	CHECK(!cfg.quorum_witness);
+	CHECK_EQ_INT(cfg.nodes[0].weight, 2);
+	CHECK_EQ_INT(cfg.nodes[1].weight, 1);
+	CHECK_EQ_INT(cfg.rejoin_after_ms, 30000);
+	CHECK_EQ_INT(parse_farm("light",
+				"  - {name: node1, addresses: [198.18.0.1]}\n",
+				"quorum: none\n", &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.type, SKY_MODULE_LIGHT);
+}
+
+static void test_farm_and_light_rules_name_the_field(void)
+{
+	static const struct {
+		const char *type, *nodes, *extra, *says;
+	} cases[] = {
+		{"farm", "  - {name: node1, addresses: [198.18.0.1]}\n", "",
+		 "nodes: a farm module needs 2 to 16 nodes, got 1"},
+		{"light", THREE_NODES, "",
+		 "nodes: a light module runs on exactly 1 node, got 3"},
+		{"farm", THREE_NODES, "witness: {addresses: [198.18.0.10]}\n",
+		 "witness: a farm module has no witness"},
+		{"farm", THREE_NODES, "quorum: witness\n",
+		 "quorum: a farm module serves without quorum"},
+		{"farm", THREE_NODES, "transitions: {order: [replicd]}\n",
+		 "transitions.order: a farm module replicates nothing"},
+		{"cluster", THREE_NODES, "",
+		 "module.type: must be mirror, farm"},
+		{"farm",
+		 "  - {name: node1, addresses: [198.18.0.1], weight: 0}\n", "",
+		 "nodes[0].weight"},
+		{"farm",
+		 "  - {name: node1, addresses: [198.18.0.1], weight: 101}\n",
+		 "", "nodes[0].weight"},
+	};
+	static struct sky_config cfg;
+	char err[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(parse_farm(cases[i].type, cases[i].nodes, cases[i].extra,
+				 &cfg, err, sizeof(err)) < 0);
+		CHECK_STR_CONTAINS(err, cases[i].says);
+		CHECK_STR_CONTAINS(err, "app.yaml:");
+	}
+	/* The mirror's rules stay as they were. */
+	CHECK(parse_variant(NULL, "transitions: {rejoin_after_ms: 5000}\n",
+			    &cfg, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "only for a farm or light module");
+	CHECK(parse_variant("  - name: node2\n    addresses: [198.18.0.2, "
+			    "198.18.1.2]\n",
+			    "", &cfg, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "a mirror module needs exactly 2 nodes, got 1");
+}
+
 TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
+	  TEST(test_a_farm_of_three_loads_without_witness_or_primary),
+	  TEST(test_farm_and_light_rules_name_the_field),
 	  TEST(test_unknown_key_is_an_error_with_its_line),
 	  TEST(test_timeout_below_three_intervals_names_the_field),
 	  TEST(test_bad_address_names_node_and_index),

@@ -300,7 +300,47 @@ static void test_a_word_without_valid_ms_never_serves(void)
 	CHECK(!sky_desired_lease_expired(&l, 1100));
 }
 
+static void test_a_farms_members_are_read_and_checked(void)
+{
+	struct sky_desired d;
+	char why[160];
+	CHECK_EQ_INT(
+		parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":\"UP\","
+		      "\"epoch\":2,\"members\":[\"n1\",\"n3\"],"
+		      "\"targets\":{\"vipd\":\"up\"}}",
+		      SKY_ACT_VIPD, &d, why, sizeof(why)),
+		0);
+	CHECK_EQ_INT(d.role, SKY_ROLE_UP);
+	CHECK(d.target && strcmp(d.target, "up") == 0);
+	CHECK_EQ_INT(d.member_count, 2);
+	CHECK(strcmp(d.members[1], "n3") == 0);
+	CHECK_EQ_INT(parse(GOOD, SKY_ACT_VIPD, &d, why, sizeof(why)), 0);
+	CHECK_EQ_INT(d.member_count, 0); /* a mirror's: none */
+	static const struct {
+		const char *members, *says;
+	} bad[] = {
+		{"\"n1\"", "members: not a list"},
+		{"[\"n3\",\"n1\"]", "members[1]: not sorted or repeated"},
+		{"[\"n1\",\"n1\"]", "members[1]: not sorted or repeated"},
+		{"[\"n1\",7]", "members[1]: not a node name"},
+		{"[\"../x\"]", "members[0]: not a node name"},
+		{"[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
+		 "\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]",
+		 "members: more than 16"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "{\"module\":\"app\",\"node\":\"n1\",\"role\":\"UP\","
+			 "\"epoch\":2,\"members\":%s,\"targets\":{}}",
+			 bad[i].members);
+		CHECK(parse(text, SKY_ACT_VIPD, &d, why, sizeof(why)) < 0);
+		CHECK_STR_CONTAINS(why, bad[i].says);
+	}
+}
+
 TEST_MAIN(TEST(test_every_field_of_a_good_message_is_read),
+	  TEST(test_a_farms_members_are_read_and_checked),
 	  TEST(test_a_message_without_valid_ms_is_read_as_zero),
 	  TEST(test_each_bad_field_is_rejected_and_named),
 	  TEST(test_nothing_expires_before_a_word_is_heard),

@@ -631,7 +631,46 @@ static void test_checkers_from_checkd_detail(void)
 	json_decref(status);
 }
 
+static void test_a_farm_shows_every_node_its_state_and_share(void)
+{
+	json_t *st = load(
+		"{'cluster':'demo','module':'web','type':'farm',"
+		" 'node':{'name':'node2','role':'UP','epoch':3,'serving':true,"
+		"         'role_for_ms':5000,'waiting_for':''},"
+		" 'nodes':[{'name':'node1','self':false,'member':true,'role':'"
+		"UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':80,"
+		"           'weight':2},"
+		"          "
+		"{'name':'node2','self':true,'member':true,'role':'UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':null,"
+		"           'weight':1},"
+		"          {'name':'node3','self':false,'member':false,"
+		"           'role':'UP','ready':false,'visible':false,"
+		"           'last_seen_ms':4200,'weight':1},"
+		"          "
+		"{'name':'node4\\u001b[2J','self':false,'member':false,"
+		"           'role':'WAIT','ready':false,'visible':true,"
+		"           'last_seen_ms':90,'weight':99999}],"
+		" 'membership':{'members':['node1','node2'],'changes':4,'nodes'"
+		":4},"
+		" 'quorum':{'mode':'none','have':true,'via':'farm'}}");
+	char *text = render(st);
+	CHECK_STR_CONTAINS(text, "module web (farm) in cluster demo");
+	CHECK_STR_CONTAINS(text, "epoch 3, 2 of 4 nodes serve\n");
+	CHECK_STR_CONTAINS(text,
+			   "  node1        UP    yes    67%     80 ms ago\n");
+	CHECK_STR_CONTAINS(text,
+			   "* node2        UP    yes    33%     this node\n");
+	CHECK_STR_CONTAINS(text, "LOST, last seen 4.2 s ago");
+	CHECK(!strchr(text, '\x1b')); /* a hostile name cannot steer */
+	CHECK(!strstr(text, "quorum"));
+	free(text);
+	json_decref(st);
+}
+
 TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
+	  TEST(test_a_farm_shows_every_node_its_state_and_share),
 	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_checkers_from_checkd_detail),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),

@@ -1,0 +1,174 @@
+"""Cluster tests: the farm and light modules (issue 14), with real heartbeatd and checkd.
+
+A farm of three nodes (tests/lab/farm_lab.py): every node runs the sample application,
+every node computes the same members; a node killed with SIGKILL drops out of every
+other node's view within heartbeat.timeout_ms and comes back when restarted; an
+application that fails past its restarts takes its node out of the farm until
+`skyctl start` (or rejoin_after_ms); heartbeats forged or replayed from the client
+namespace change no membership, also across a restart of the receiver; a light module
+(one node) runs and restarts its application; bad farm files are refused with
+file:line:column and the field.
+"""
+
+import os
+import re
+import subprocess
+import time
+
+import wire
+from farm_lab import farm_lab
+from lab import HEARTBEAT_PORT, HEARTBEATD, address
+
+BOUND_S = 15
+
+
+def _timed_members(lab, nodes, members, timeout=BOUND_S):
+    t0 = time.monotonic()
+    lab.wait_members(nodes, members, timeout)
+    return time.monotonic() - t0
+
+
+@farm_lab(size=3)
+def test_a_farm_of_three_runs_the_application_on_every_node(lab):
+    st = lab.start_cluster()
+    for node in lab.nodes:
+        lab.wait_app(node)
+        assert st[node]["node"]["role"] == "UP", st[node]["node"]
+        assert st[node]["type"] == "farm", st[node]["type"]
+    res = lab.skyctl("node2", "status")
+    assert res.rc == 0, res
+    for node in lab.nodes:
+        assert re.search(rf"{node} +UP +yes +33%", res.out), res.out
+    assert "* node2" in res.out, res.out
+    print("    skyctl status on node2:\n" + "\n".join(
+        "      " + line for line in res.out.splitlines()[:5]), flush=True)
+    for cmd in ("swap", "prim", "second"):
+        res = lab.skyctl("node1", cmd)
+        assert res.rc != 0 and "a farm has no primary" in res.out + res.err, (cmd, res)
+
+
+@farm_lab(size=3)
+def test_a_killed_node_drops_out_and_rejoins_when_restarted(lab):
+    lab.start_cluster()
+    lab.kill_node("node2")
+    gone = _timed_members(lab, ["node1", "node3"], ["node1", "node3"])
+    for node in ("node1", "node3"):
+        assert lab.app_http_status(node) == 200, f"the application stopped on {node}"
+    lab.restart_node("node2")
+    back = _timed_members(lab, lab.nodes, lab.nodes)
+    lab.wait_app("node2")
+    print(f"    node2 out of both views {gone:.2f} s after kill -9 (timeout "
+          f"{lab.timeout_ms} ms); back in {back:.2f} s after its restart", flush=True)
+
+
+@farm_lab(size=3, restart_max=1, escalation="failover")
+def test_a_failing_application_leaves_the_farm_until_skyctl_start(lab):
+    lab.start_cluster()
+    lab.wait_app("node3")
+    first = lab.kill_app("node3")  # restarted in place (restart.max 1)
+    pid = lab.wait_app("node3", other_than=first)
+    lab.kill_app("node3")  # past its restarts: checkd gives up here
+    _timed_members(lab, lab.nodes, ["node1", "node2"])
+    st = lab.wait_for("node3", lambda s: s["node"]["role"] == "WAIT", "WAIT")
+    assert "skyctl start" in st["node"]["waiting_for"], st["node"]
+    time.sleep(2 * lab.timeout_ms / 1000)
+    assert lab.members("node1") == ["node1", "node2"], "node3 came back by itself"
+    res = lab.skyctl("node3", "start")
+    assert res.rc == 0 and "rejoining" in res.out, res
+    _timed_members(lab, lab.nodes, lab.nodes)
+    assert lab.wait_app("node3") != pid
+
+
+@farm_lab(size=2, restart_max=0, escalation="failover", rejoin_after_ms=3000)
+def test_a_failed_node_rejoins_by_itself_after_rejoin_after_ms(lab):
+    lab.start_cluster()
+    lab.wait_app("node2")
+    lab.kill_app("node2")
+    _timed_members(lab, lab.nodes, ["node1"])
+    t0 = time.monotonic()
+    _timed_members(lab, lab.nodes, lab.nodes, 20)
+    waited = time.monotonic() - t0
+    assert waited > 2.0, f"node2 rejoined after {waited:.1f} s, before rejoin_after_ms"
+    lab.wait_app("node2")
+    print(f"    node2 rejoined {waited:.1f} s after it left (rejoin_after_ms 3000)",
+          flush=True)
+
+
+@farm_lab(size=3)
+def test_forged_and_replayed_heartbeats_change_no_membership(lab):
+    lab.start_cluster()
+    key = lab.key()
+    real = lab.capture_udp("node1", address(0, "node2"), HEARTBEAT_PORT)
+    hb = wire.decode(real, key)
+    assert hb["node"] == "node2" and hb["role"] == "UP", hb
+    lab.kill_node("node2")
+    lab.wait_members(["node1", "node3"], ["node1", "node3"], BOUND_S)
+
+    def replay_and_check(what, packets, counter):
+        before = lab.status("node1")["counters"]
+        for _ in range(10):
+            lab.send_udp("client", address(0, "node1"), HEARTBEAT_PORT, packets,
+                         src_addr=address(0, "node2"))
+            time.sleep(0.05)
+        after = lab.status("node1")["counters"]
+        assert after[counter] - before[counter] >= 10, (what, counter, before, after)
+        assert lab.members("node1") == ["node1", "node3"], (what, lab.members("node1"))
+
+    replay_and_check("replayed", [real], "replay")
+    lure = dict(node="node2", incarnation=hb["incarnation"], sequence=hb["sequence"] + 10**6,
+                network=0, role="UP", epoch=hb["epoch"] + 1, generation=0)
+    replay_and_check("signed with another key", [wire.heartbeat(os.urandom(32), **lure)],
+                     "bad_mac")
+    # Across a restart of the receiver: node2's newer incarnation was seen and saved.
+    lab.restart_node("node2")
+    lab.wait_members(lab.nodes, lab.nodes, BOUND_S)
+    lab.kill_node("node2")
+    lab.kill_daemon("node1")
+    lab.kill_daemon("node1", "checkd")
+    lab.start_node("node1")
+    lab.wait_members(["node1", "node3"], ["node1", "node3"], BOUND_S)
+    replay_and_check("replayed after node1's restart", [real], "replay")
+
+
+@farm_lab(size=1, light=True, restart_max=3)
+def test_a_light_module_runs_and_restarts_its_application(lab):
+    st = lab.start_cluster()
+    assert st["node1"]["type"] == "light", st["node1"]
+    pid = lab.wait_app("node1")
+    lab.kill_app("node1")
+    lab.wait_app("node1", other_than=pid)
+    assert lab.role("node1") == "UP"
+    res = lab.skyctl("node1", "stop")
+    assert res.rc == 0, res
+    lab.wait_for("node1", lambda s: s["node"]["role"] == "STOP", "STOP")
+    deadline = time.monotonic() + BOUND_S
+    while lab.app_pid("node1") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not lab.app_pid("node1"), "the application still runs after skyctl stop"
+    assert lab.skyctl("node1", "start").rc == 0
+    lab.wait_members(["node1"], ["node1"], BOUND_S)
+    lab.wait_app("node1")
+
+
+@farm_lab(size=3)
+def test_bad_farm_files_name_file_line_and_field(lab):
+    good = lab.config_text()
+    cases = [
+        (good.replace("  - name: node2\n", "  - name: node2\n    weight: 0\n"),
+         "nodes[1].weight"),
+        (good.replace("  type: farm\n", "  type: farm\n  default_primary: node1\n"),
+         "module.default_primary: a farm module has no primary"),
+        (good + "witness:\n  addresses: [198.18.0.10]\n", "witness: a farm module has no witness"),
+        (good.replace("  type: farm\n", "  type: light\n"),
+         "nodes: a light module runs on exactly 1 node, got 3"),
+        (good.replace("order: [checkd]", "order: [replicd, checkd]"),
+         "transitions.order: a farm module replicates nothing"),
+    ]
+    for i, (text, says) in enumerate(cases):
+        path = os.path.join(lab.dir, f"bad{i}.yaml")
+        lab.write_config(path, text)
+        res = subprocess.run([HEARTBEATD, "--check", "--config", path, "--node", "node1"],
+                             capture_output=True, text=True, timeout=10)
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, (says, out)
+        assert says in out and re.search(rf"bad{i}\.yaml:\d+:\d+: ", out), (says, out)

@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""farm_lab.py - the namespace lab with a farm module: N nodes, the application on each.
+
+FarmLab is a CheckdLab (checkd_lab.py) whose module file says `type: farm`, lists
+node1..nodeN (N = `size`, 2 to 4 here; node3 is 198.18.i.3, node4 198.18.i.4) with
+their `weight`s, has no witness and no default primary (a farm has neither), and
+`transitions: order: [checkd]` (plus `rejoin_after_ms` when asked). Each node runs
+heartbeatd and checkd; checkd starts the sample application (examples/app: an HTTP
+server on the node's address, port 8080) on every UP node. `size=1, light=True` gives a
+light module (one node).
+
+members(node) is the node's membership view from `skyctl status --json`;
+wait_members() waits until every given node sees exactly the given members.
+"""
+
+import os
+import time
+
+import lab as lablib
+from checkd_lab import CheckdLab
+from lab import lab_options
+
+
+def farm_lab(**options):
+    """Decorator for a cluster test that wants a FarmLab (with these options)."""
+    return lab_options(lab_class=FarmLab, **options)
+
+
+class FarmLab(CheckdLab):
+    def __init__(self, size=3, weights=None, rejoin_after_ms=None, light=False, **kw):
+        kw.setdefault("quorum", "none")
+        kw.setdefault("default_primary", None)
+        kw.setdefault("networks", 1)
+        super().__init__(**kw)
+        self.nodes = [f"node{i}" for i in range(1, size + 1)]
+        self.weights = weights or {}
+        self.rejoin_after_ms = rejoin_after_ms
+        self.light = light
+
+    def config_text(self, *args, **kwargs):
+        text = super().config_text(*args, **kwargs)
+        text = text.replace("  type: mirror\n",
+                            f"  type: {'light' if self.light else 'farm'}\n")
+        text = text.replace("quorum: none\n", "")
+        for node, weight in self.weights.items():
+            text = text.replace(f"  - name: {node}\n",
+                                f"  - name: {node}\n    weight: {weight}\n")
+        if self.rejoin_after_ms:
+            text = text.replace("transitions:\n",
+                                f"transitions:\n  rejoin_after_ms: {self.rejoin_after_ms}\n")
+        return text
+
+    def start_cluster(self, timeout=20.0):
+        for node in self.nodes:
+            self.start_node(node)
+        return self.wait_members(self.nodes, self.nodes, timeout)
+
+    def members(self, node):
+        st = self.try_status(node)
+        if not st:
+            return None
+        return st.get("membership", {}).get("members")
+
+    def wait_members(self, nodes, members, timeout=15.0):
+        """Every node in `nodes` sees exactly `members` (sorted); return {node: status}."""
+        want = sorted(members)
+        deadline = time.monotonic() + timeout
+        seen = {}
+        while True:
+            seen = {n: self.try_status(n) for n in nodes}
+            if all(st and st.get("membership", {}).get("members") == want
+                   for st in seen.values()):
+                return seen
+            if time.monotonic() >= deadline:
+                got = {n: (st or {}).get("membership", {}).get("members")
+                       for n, st in seen.items()}
+                raise AssertionError(f"members {want} not seen within {timeout:g} s: {got}")
+            time.sleep(0.05)
+
+    def farm_node_dir(self, node):
+        return os.path.join(self.dir, node)
