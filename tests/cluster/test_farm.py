@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import wire
-from farm_lab import farm_lab
+from farm_lab import farm_healthd_lab, farm_lab
 from lab import HEARTBEAT_PORT, HEARTBEATD, address
 
 BOUND_S = 15
@@ -172,3 +172,60 @@ def test_bad_farm_files_name_file_line_and_field(lab):
         out = res.stdout + res.stderr
         assert res.returncode != 0, (says, out)
         assert says in out and re.search(rf"bad{i}\.yaml:\d+:\d+: ", out), (says, out)
+
+
+def _spread(results):
+    by = {}
+    for r in results:
+        if r[1] == 200:
+            by[r[2]] = by.get(r[2], 0) + 1
+    return by
+
+
+@farm_healthd_lab(size=3)
+def test_haproxy_in_front_drops_a_killed_node_and_takes_it_back(lab):
+    """lb: external: HAProxy health-checks /health/app on each node's healthd; a node
+    killed with SIGKILL leaves the pool, its clients go to the others; it comes back."""
+    lab.start_cluster()
+    for node in lab.nodes:
+        lab.wait_health(node, 200)
+    lab.start_haproxy()
+    lab.wait_haproxy({n: "UP" for n in lab.nodes})
+    load = lab.start_load(6.0, period=0.02)
+    time.sleep(2.0)
+    killed_at = time.monotonic()
+    lab.kill_node("node2")
+    results = load.results()
+    before = [r for r in results if r[0] < killed_at]
+    after = [r for r in results if r[0] >= killed_at]
+    assert all(r[1] == 200 for r in before), [r for r in before if r[1] != 200][:5]
+    assert set(_spread(before)) == set(lab.nodes), _spread(before)
+    failed = [r for r in after if r[1] != 200]
+    last_failed = max((r[0] for r in failed), default=killed_at)
+    settled = [r for r in after if r[0] > last_failed]
+    assert len(settled) >= 50 and all(r[2] != "node2" for r in settled), settled[:5]
+    assert set(_spread(settled)) == {"node1", "node3"}, _spread(settled)
+    lab.restart_node("node2")
+    lab.wait_haproxy({n: "UP" for n in lab.nodes}, 15)
+    again = lab.start_load(2.0, period=0.02).results()
+    assert all(r[1] == 200 for r in again), [r for r in again if r[1] != 200][:5]
+    print(f"    haproxy + farm: {len(results)} requests, {len(failed)} failed after the kill "
+          f"of node2 (last failure {last_failed - killed_at:.2f} s after it); "
+          f"spread before {_spread(before)}, after {_spread(settled)}; "
+          f"back: {_spread(again)}", flush=True)
+
+
+@farm_healthd_lab(size=3)
+def test_skyctl_stop_takes_a_node_out_of_the_pool_before_it_stops(lab):
+    """A planned stop: healthd says NOK, HAProxy drops the node, nothing fails."""
+    lab.start_cluster()
+    lab.start_haproxy()
+    lab.wait_haproxy({n: "UP" for n in lab.nodes})
+    res = lab.skyctl("node3", "stop")
+    assert res.rc == 0, res
+    lab.wait_health("node3", 503)
+    lab.wait_haproxy({"node1": "UP", "node2": "UP", "node3": "DOWN"})
+    lab.wait_members(["node1", "node2"], ["node1", "node2"])
+    results = lab.start_load(1.5, period=0.02).results()
+    assert all(r[1] == 200 and r[2] in ("node1", "node2") for r in results), \
+        [r for r in results if r[1] != 200 or r[2] == "node3"][:5]

@@ -13,11 +13,11 @@ members(node) is the node's membership view from `skyctl status --json`;
 wait_members() waits until every given node sees exactly the given members.
 """
 
-import os
 import time
 
 import lab as lablib
 from checkd_lab import CheckdLab
+from healthd_lab import HealthdLab
 from lab import lab_options
 
 
@@ -26,7 +26,14 @@ def farm_lab(**options):
     return lab_options(lab_class=FarmLab, **options)
 
 
-class FarmLab(CheckdLab):
+def farm_healthd_lab(**options):
+    """Decorator for a cluster test that wants a FarmHealthdLab (with these options)."""
+    return lab_options(lab_class=FarmHealthdLab, **options)
+
+
+class FarmConfig:
+    """What makes a lab's module a farm (mixed into a Lab class before it)."""
+
     def __init__(self, size=3, weights=None, rejoin_after_ms=None, light=False, **kw):
         kw.setdefault("quorum", "none")
         kw.setdefault("default_primary", None)
@@ -49,6 +56,10 @@ class FarmLab(CheckdLab):
             text = text.replace("transitions:\n",
                                 f"transitions:\n  rejoin_after_ms: {self.rejoin_after_ms}\n")
         return text
+
+
+class FarmMembers:
+    """Waiting on a farm's membership, through each node's status."""
 
     def start_cluster(self, timeout=20.0):
         for node in self.nodes:
@@ -77,5 +88,11 @@ class FarmLab(CheckdLab):
                 raise AssertionError(f"members {want} not seen within {timeout:g} s: {got}")
             time.sleep(0.05)
 
-    def farm_node_dir(self, node):
-        return os.path.join(self.dir, node)
+
+class FarmLab(FarmConfig, FarmMembers, CheckdLab):
+    """A farm whose nodes run checkd and the sample application."""
+
+
+class FarmHealthdLab(FarmConfig, FarmMembers, HealthdLab):
+    """A farm whose nodes run healthd and the stand-in application (no checkd: a node is
+    ready as soon as it is UP), for HAProxy in front (lb: external)."""
