@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages needed (idempotent)
 #   make check      unit tests under ASan/UBSan, unit files, then cluster tests
 #   make demo       a two-node cluster in network namespaces, with a failover
+#   make demo-farm  a three-node farm behind HAProxy losing and regaining a node
 #   make bench      every bench/*.py: failover vs keepalived, checkd, healthd, ...
 #   make install    PREFIX=/usr DESTDIR=... (programs, units, man pages, completion)
 #   make man        man pages from docs/man/*.md into build/man/
@@ -44,7 +45,7 @@ HEADERS := $(wildcard shared/*.h */*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo bench install man deb lint clean \
+.PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
 	fuzz fuzz-build fuzz-seed
 
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
@@ -153,6 +154,10 @@ check: deps
 
 demo: deps all
 	@/usr/bin/python3 tests/lab/demo.py
+
+# A farm module: three nodes behind HAProxy, one lost and back.
+demo-farm: deps all
+	@/usr/bin/python3 tests/lab/demo_farm.py
 
 # Every bench/<name>.py is one benchmark (names starting with _ are shared
 # code); each prints its figures as ratios to a baseline measured in the same
