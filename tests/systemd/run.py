@@ -58,9 +58,10 @@ def discover(selector):
 
 def run_one(name, fn, args):
     options = dict(getattr(fn, "lab_options", {}))
+    lab_class = options.pop("lab_class", nspawn.SystemdLab)
     started = time.monotonic()
     failure = None
-    lab = nspawn.SystemdLab(keep=args.keep, **options)
+    lab = lab_class(keep=args.keep, **options)
     try:
         signal.alarm(TEST_TIME_LIMIT_S)
         try:
