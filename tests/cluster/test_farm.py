@@ -229,3 +229,26 @@ def test_skyctl_stop_takes_a_node_out_of_the_pool_before_it_stops(lab):
     results = lab.start_load(1.5, period=0.02).results()
     assert all(r[1] == 200 and r[2] in ("node1", "node2") for r in results), \
         [r for r in results if r[1] != 200 or r[2] == "node3"][:5]
+
+
+FLAPPING = {"name": "flappy", "kind": "custom", "command": "checks/pattern",
+            "interval_ms": 400, "timeout_ms": 400, "fail_after": 1, "ok_after": 1,
+            "action": "restart"}
+
+
+@farm_lab(size=3, checkers=[FLAPPING], restart_max=100, rejoin_after_ms=5000)
+def test_a_flapping_checker_causes_no_rebalance_storm(lab):
+    """node3's checker fails every third run: checkd restarts the application each
+    time. The other nodes' members must not follow every restart."""
+    lab.set_file("node3", "pattern", "ok ok fail\n")
+    lab.start_cluster()
+    before = lab.status("node1")["membership"]["changes"]
+    restarts = lab.checkd_state("node3")["restarts_in_window"]
+    time.sleep(6.0)
+    after = lab.status("node1")["membership"]["changes"]
+    restarted = lab.checkd_state("node3")["restarts_in_window"] - restarts
+    assert restarted >= 3, f"the checker did not flap: {restarted} restarts"
+    print(f"    {restarted} restarts of node3's application in 6 s; node1's members "
+          f"changed {after - before} times", flush=True)
+    assert after - before <= 2, (f"{after - before} membership changes on node1 for "
+                                 f"{restarted} restarts on node3")

@@ -85,7 +85,11 @@ class FarmMembers:
             if time.monotonic() >= deadline:
                 got = {n: (st or {}).get("membership", {}).get("members")
                        for n, st in seen.items()}
-                raise AssertionError(f"members {want} not seen within {timeout:g} s: {got}")
+                dead = [f"{d} on {n} exited {self.exit_code(n, d)}"
+                        for n in nodes for d in ("heartbeatd", "checkd", "healthd")
+                        if (n, d) in self.procs and not self.running(n, d)]
+                raise AssertionError(f"members {want} not seen within {timeout:g} s: {got}"
+                                     + (f" ({', '.join(dead)})" if dead else ""))
             time.sleep(0.05)
 
 
