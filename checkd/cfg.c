@@ -8,6 +8,7 @@
  * mapping's own position.
  */
 #include "cfg.h"
+#include "app.h"
 #include "yamlcfg.h"
 
 #include <ctype.h>
@@ -75,6 +76,7 @@ struct loader {
 	const yaml_node_t *at_timeout, *at_action;
 	/* the script being read */
 	enum checkd_script script;
+	bool farm; /* module.type is farm or light */
 };
 
 /* "section.key" into buf. */
@@ -554,7 +556,29 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 	if (c->unit[0] && any_script)
 		return sky_yaml_fail(ctx, at, "checkd",
 				     "use either scripts or unit, not both");
-	if (!c->unit[0]) {
+	if (!c->unit[0] && l->farm) {
+		/* SafeKit's names: a farm starts its application on every
+		 * node with start_both; there is no primary. */
+		if (c->scripts[CHECKD_START_PRIM].set ||
+		    c->scripts[CHECKD_STOP_PRIM].set)
+			return sky_yaml_fail(ctx, at, "checkd.scripts",
+					     "a farm module runs start_both "
+					     "and stop_both on "
+					     "every UP node: start_prim and "
+					     "stop_prim belong "
+					     "to a mirror module");
+		if (!c->scripts[CHECKD_START_BOTH].set ||
+		    !c->scripts[CHECKD_STOP_BOTH].set)
+			return sky_yaml_fail(
+				ctx, at, "checkd.scripts",
+				"start_both and stop_both are required in a "
+				"farm "
+				"module (or name a systemd unit with unit:)");
+		c->scripts[CHECKD_START_PRIM] = c->scripts[CHECKD_START_BOTH];
+		c->scripts[CHECKD_STOP_PRIM] = c->scripts[CHECKD_STOP_BOTH];
+		c->scripts[CHECKD_START_BOTH].set = false;
+		c->scripts[CHECKD_STOP_BOTH].set = false;
+	} else if (!c->unit[0]) {
 		if (!c->scripts[CHECKD_START_PRIM].set ||
 		    !c->scripts[CHECKD_STOP_PRIM].set)
 			return sky_yaml_fail(
@@ -570,11 +594,22 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 	for (size_t i = 0; i < c->checker_count; i++)
 		if (c->checkers[i].kind == CHECKD_KIND_PROCESS &&
 		    c->checkers[i].pid_source == CHECKD_PID_START && c->unit[0])
-			return sky_yaml_fail(
-				ctx, at, "checkd.checkers",
-				"%s: from_start needs a start_prim script",
-				c->checkers[i].name);
+			return sky_yaml_fail(ctx, at, "checkd.checkers",
+					     "%s: from_start needs a %s script",
+					     c->checkers[i].name,
+					     l->farm ? "start_both"
+						     : "start_prim");
+	c->farm = l->farm;
 	return 0;
+}
+
+const char *checkd_cfg_job_name(const struct checkd_cfg *c, int job)
+{
+	if (c->farm && job == CHECKD_JOB_START_PRIM)
+		return "start_both";
+	if (c->farm && job == CHECKD_JOB_STOP_PRIM)
+		return "stop_both";
+	return checkd_job_name((enum checkd_job)job);
 }
 
 int checkd_cfg_parse(const char *path, const char *text, size_t len,
@@ -620,6 +655,14 @@ int checkd_cfg_parse(const char *path, const char *text, size_t len,
 				  "section missing: checkd needs at least "
 				  "scripts (start_prim, stop_prim) or unit");
 	else {
+		/* The module's type decides the scripts' names (validate). */
+		yaml_node_t *mod = sky_yaml_get(&ctx, root, "module");
+		yaml_node_t *type = mod && mod->type == YAML_MAPPING_NODE
+					    ? sky_yaml_get(&ctx, mod, "type")
+					    : NULL;
+		const char *t = type ? sky_yaml_scalar(type) : NULL;
+		l.farm = t &&
+			 (strcmp(t, "farm") == 0 || strcmp(t, "light") == 0);
 		l.section = sec;
 		r = sky_yaml_each(&ctx, sec, "checkd", section_pair, &l);
 		if (r >= 0)

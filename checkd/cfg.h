@@ -105,7 +105,15 @@ struct checkd_cfg {
 	size_t checker_count;
 	struct checkd_env env[CHECKD_MAX_ENV];
 	size_t env_count;
+	/* A farm or light module (module.type): its start_both and stop_both
+	 * were read into the start_prim and stop_prim slots, the scripts
+	 * that run where heartbeatd asks for the application; logs and the
+	 * published state use the farm's names (checkd_cfg_job_name). */
+	bool farm;
 };
+
+/* "start_prim" or, in a farm, "start_both" (the same for stop). */
+const char *checkd_cfg_job_name(const struct checkd_cfg *c, int job);
 
 /*
  * Parse the `checkd:` section of a module file held in memory; path names

@@ -123,11 +123,12 @@ static void job_start(struct checkd *d, enum checkd_job j, int64_t now)
 	char *argv[] = {(char *)s->path, NULL};
 	r = env_refresh(d);
 	if (r >= 0) {
-		log_info("running %s (%s, timeout %u ms)", checkd_job_name(j),
-			 s->path, s->timeout_ms);
-		r = checkd_proc_spawn(&d->job, checkd_job_name(j), argv,
-				      d->env.vars, d->cfg.dir, s->timeout_ms,
-				      now, LOG_INFO);
+		log_info("running %s (%s, timeout %u ms)",
+			 checkd_cfg_job_name(&d->cfg, j), s->path,
+			 s->timeout_ms);
+		r = checkd_proc_spawn(&d->job, checkd_cfg_job_name(&d->cfg, j),
+				      argv, d->env.vars, d->cfg.dir,
+				      s->timeout_ms, now, LOG_INFO);
 	}
 	if (r < 0) {
 		snprintf(err, sizeof(err), "could not run %.180s: %s", s->path,
@@ -198,9 +199,10 @@ static void job_finished(struct checkd *d, bool ok, const char *why,
 	d->job_running = false;
 	d->publish_now = true;
 	if (ok)
-		log_info("%s done", checkd_job_name(j));
+		log_info("%s done", checkd_cfg_job_name(&d->cfg, j));
 	else
-		log_error("%s failed: %s", checkd_job_name(j), why);
+		log_error("%s failed: %s", checkd_cfg_job_name(&d->cfg, j),
+			  why);
 	if (j == CHECKD_JOB_START_PRIM && ok && !d->unit_mode)
 		d->start_pid = d->job.reported_pid;
 	checkd_app_done(&d->app, ok, why);
@@ -482,8 +484,8 @@ json_t *checkd_actual_json(const struct checkd *d, int64_t now)
 		"module", d->mod.module, "daemon", "checkd", "node",
 		d->self->name, "epoch", (json_int_t)d->app.epoch, "state",
 		state, "reason", reason, "app", checkd_app_describe(&d->app),
-		"action", checkd_job_name(d->app.job), "checkers", list,
-		"restarts_in_window",
+		"action", checkd_cfg_job_name(&d->cfg, d->app.job), "checkers",
+		list, "restarts_in_window",
 		(json_int_t)checkd_restarts_in_window(&r, now), "restart_max",
 		(json_int_t)d->cfg.restart_max, "restart_window_ms",
 		(json_int_t)d->cfg.restart_window_ms, "failover_pending",

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """farm_lab.py - the namespace lab with a farm module: N nodes, the application on each.
 
-FarmLab is a CheckdLab (checkd_lab.py) whose module file says `type: farm`, lists
+FarmLab is a CheckdLab (checkd_lab.py) whose module file says `type: farm` (its
+scripts named start_both and stop_both), lists
 node1..nodeN (N = `size`, 2 to 4 here; node3 is 198.18.i.3, node4 198.18.i.4) with
 their `weight`s, has no witness and no default primary (a farm has neither), and
 `transitions: order: [checkd]` (plus `rejoin_after_ms` when asked). Each node runs
@@ -43,6 +44,11 @@ class FarmConfig:
         self.weights = weights or {}
         self.rejoin_after_ms = rejoin_after_ms
         self.light = light
+
+    def checkd_section(self):
+        """A farm's scripts are start_both and stop_both (SafeKit's names)."""
+        return (super().checkd_section().replace("    start_prim:", "    start_both:")
+                .replace("    stop_prim:", "    stop_both:"))
 
     def config_text(self, *args, **kwargs):
         text = super().config_text(*args, **kwargs)

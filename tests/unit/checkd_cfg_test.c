@@ -2,6 +2,7 @@
  * checkd_cfg_test.c - the checkd: section (errors name file:line:col and
  * the field), hostile bus messages, the HTTP status line and script output.
  */
+#include "app.h"
 #include "cfg.h"
 #include "log.h"
 #include "msg.h"
@@ -262,7 +263,45 @@ static void test_pidfile_and_echo_reply_read_from_bytes(void)
 	CHECK(!checkd_icmp_is_reply(v6, sizeof(v6), true, false, 0x1234, 8));
 }
 
-TEST_MAIN(TEST(test_good_section_with_every_kind),
+static void test_a_farm_names_its_scripts_start_both_and_stop_both(void)
+{
+	static struct checkd_cfg c;
+	char err[512];
+	CHECK_EQ_INT(
+		parse("module: {name: web, type: farm}\n"
+		      "checkd:\n"
+		      "  scripts:\n"
+		      "    start_both: /bin/true\n"
+		      "    stop_both: {path: /bin/false, timeout_ms: 2000}\n",
+		      &c, err, sizeof(err)),
+		0);
+	CHECK(c.farm);
+	/* Read into the slots that run where heartbeatd asks for the app. */
+	CHECK(c.scripts[CHECKD_START_PRIM].set);
+	CHECK(strcmp(c.scripts[CHECKD_STOP_PRIM].path, "/bin/false") == 0);
+	CHECK(!c.scripts[CHECKD_START_BOTH].set);
+	CHECK(strcmp(checkd_cfg_job_name(&c, CHECKD_JOB_START_PRIM),
+		     "start_both") == 0);
+	CHECK(parse("module: {name: web, type: light}\n"
+		    "checkd: {scripts: {start_prim: /bin/true, stop_prim: "
+		    "/bin/true}}\n",
+		    &c, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "app.yaml:");
+	CHECK_STR_CONTAINS(err,
+			   "checkd.scripts: a farm module runs start_both");
+	CHECK(parse("module: {name: web, type: farm}\n"
+		    "checkd: {scripts: {start_both: /bin/true}}\n",
+		    &c, err, sizeof(err)) < 0);
+	CHECK_STR_CONTAINS(err, "start_both and stop_both are required");
+	/* A mirror is as before: start_prim, and start_both as an extra. */
+	CHECK_EQ_INT(parse(HEAD, &c, err, sizeof(err)), 0);
+	CHECK(!c.farm);
+	CHECK(strcmp(checkd_cfg_job_name(&c, CHECKD_JOB_START_PRIM),
+		     "start_prim") == 0);
+}
+
+TEST_MAIN(TEST(test_a_farm_names_its_scripts_start_both_and_stop_both),
+	  TEST(test_good_section_with_every_kind),
 	  TEST(test_bad_sections_name_line_and_field),
 	  TEST(test_too_many_checkers_refused),
 	  TEST(test_desired_messages_are_checked),
