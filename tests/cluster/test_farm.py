@@ -252,3 +252,24 @@ def test_a_flapping_checker_causes_no_rebalance_storm(lab):
           f"changed {after - before} times", flush=True)
     assert after - before <= 2, (f"{after - before} membership changes on node1 for "
                                  f"{restarted} restarts on node3")
+
+
+@farm_lab(size=3)
+def test_a_partitioned_farm_serves_on_both_sides_and_converges_when_healed(lab):
+    """No quorum, on purpose: node3 cut off from node1 and node2 keeps serving alone,
+    they keep serving together; healed, all three see the same members again."""
+    lab.start_cluster()
+    before = lab.status("node1")["membership"]["changes"]
+    lab.partition("node1", "node3")
+    lab.partition("node2", "node3")
+    lab.wait_members(["node1", "node2"], ["node1", "node2"], BOUND_S)
+    lab.wait_members(["node3"], ["node3"], BOUND_S)
+    for node in lab.nodes:
+        assert lab.role(node) == "UP", (node, lab.role(node))
+        assert lab.app_http_status(node) == 200, f"the application stopped on {node}"
+    lab.heal_partition()
+    healed = _timed_members(lab, lab.nodes, lab.nodes)
+    changes = lab.status("node1")["membership"]["changes"] - before
+    assert changes == 2, f"node1's members changed {changes} times, not 2 (out, back)"
+    print(f"    the three views agree {healed:.2f} s after the partition healed",
+          flush=True)
