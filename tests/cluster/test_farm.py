@@ -273,3 +273,30 @@ def test_a_partitioned_farm_serves_on_both_sides_and_converges_when_healed(lab):
     assert changes == 2, f"node1's members changed {changes} times, not 2 (out, back)"
     print(f"    the three views agree {healed:.2f} s after the partition healed",
           flush=True)
+
+
+def test_the_farm_example_passes_every_daemons_check(lab=None):
+    """examples/web.yaml as shipped (with the key file next to a copy of it): heartbeatd
+    and checkd accept it."""
+    import shutil
+    import tempfile
+    from lab import BUILD, ROOT
+    d = tempfile.mkdtemp(prefix="skyha-example-")
+    try:
+        with open(os.path.join(ROOT, "examples", "web.yaml")) as f:
+            text = f.read().replace("/etc/skyha/cluster.key", "cluster.key")
+        path = os.path.join(d, "web.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        fd = os.open(os.path.join(d, "cluster.key"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+        os.close(fd)
+        shutil.copytree(os.path.join(ROOT, "examples", "app"), os.path.join(d, "app"))
+        for daemon in ("heartbeatd", "checkd"):
+            res = subprocess.run([os.path.join(BUILD, daemon), "--check", "--config", path,
+                                  "--node", "server1"], capture_output=True, text=True,
+                                 timeout=10)
+            assert res.returncode == 0 and "configuration OK" in res.stdout, \
+                (daemon, res.stdout + res.stderr)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
