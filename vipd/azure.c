@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define TOKEN_REFRESH_MARGIN_MS (5 * 60 * 1000)
@@ -133,6 +134,65 @@ int vipd_azure_nic_edit(json_t *nic, const char *name, const char *address,
 				"privateIPAllocationMethod", "Static",
 				"primary", 0, "subnet", "id", sid);
 	if (!add || json_array_append_new(list, add) < 0)
+		return -ENOMEM;
+	*changed = true;
+	return 0;
+}
+
+int vipd_azure_nic_pool_edit(json_t *nic, const char *pool_id, bool want,
+			     bool *changed)
+{
+	json_t *props = json_object_get(nic, "properties");
+	json_t *list = json_object_get(props, "ipConfigurations");
+	json_t *primary = NULL, *ic;
+	size_t i;
+	*changed = false;
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > 256)
+		return -EBADMSG;
+	json_array_foreach(list, i, ic)
+	{
+		json_t *ip = json_object_get(ic, "properties");
+		if (!json_is_string(json_object_get(ic, "name")) ||
+		    !json_is_object(ip))
+			return -EBADMSG;
+		if (!primary || json_is_true(json_object_get(ip, "primary")))
+			primary = ip;
+	}
+	/* A NIC joins a pool through its primary ipConfiguration. */
+	json_t *pools =
+		json_object_get(primary, "loadBalancerBackendAddressPools");
+	if (!pools) {
+		if (!want)
+			return 0;
+		pools = json_array();
+		if (!pools ||
+		    json_object_set_new(primary,
+					"loadBalancerBackendAddressPools",
+					pools) < 0)
+			return -ENOMEM;
+	}
+	if (!json_is_array(pools) || json_array_size(pools) > 256)
+		return -EBADMSG;
+	json_t *p;
+	json_array_foreach(pools, i, p)
+	{
+		const char *id = json_string_value(json_object_get(p, "id"));
+		if (!id)
+			return -EBADMSG;
+		/* Resource IDs are case-insensitive in ARM. */
+		if (strcasecmp(id, pool_id) != 0)
+			continue;
+		if (want)
+			return 0; /* already in the pool */
+		if (json_array_remove(pools, i) < 0)
+			return -ENOMEM;
+		*changed = true;
+		return 0;
+	}
+	if (!want)
+		return 0;
+	if (json_array_append_new(pools, json_pack("{s:s}", "id", pool_id)) < 0)
 		return -ENOMEM;
 	*changed = true;
 	return 0;
@@ -414,15 +474,29 @@ static void nic_url(const struct vipd_azure *a, const char *nic, char *out,
 		 a->cfg->resource_group, nic, ARM_API_VERSION);
 }
 
+/* One change to a NIC document: an ipConfiguration, or a pool. */
+struct nic_change {
+	const struct vipd_azure_ipconf *ic; /* or NULL: pool_id */
+	const char *pool_id;
+	bool want;
+};
+
+static int nic_change_apply(json_t *doc, const struct nic_change *c,
+			    bool *changed)
+{
+	if (c->ic)
+		return vipd_azure_nic_edit(doc, c->ic->name, c->ic->address,
+					   c->want, changed);
+	return vipd_azure_nic_pool_edit(doc, c->pool_id, c->want, changed);
+}
+
 /* GET nic, edit, PUT with If-Match, follow; redo on 412. */
 static int nic_set(struct vipd_azure *a, const char *nic,
-		   const struct vipd_azure_ipconf *ic, bool want, char *why,
+		   const struct nic_change *change, const char *what, char *why,
 		   size_t size)
 {
-	char url[VIPD_URL_MAX + 512], what[256];
+	char url[VIPD_URL_MAX + 512];
 	nic_url(a, nic, url, sizeof(url));
-	snprintf(what, sizeof(what), "%s ipConfiguration %s on NIC %s",
-		 want ? "add" : "remove", ic->name, nic);
 	for (uint32_t round = 0; round < a->cfg->attempts; round++) {
 		struct vipd_http_resp resp;
 		int r = arm(a, "GET", url, NULL, NULL, what, &resp, why, size);
@@ -436,8 +510,7 @@ static int nic_set(struct vipd_azure *a, const char *nic,
 		char tag[ETAG_MAX];
 		bool changed = false;
 		r = json_is_object(doc) && etag && printable(etag, sizeof(tag))
-			    ? vipd_azure_nic_edit(doc, ic->name, ic->address,
-						  want, &changed)
+			    ? nic_change_apply(doc, change, &changed)
 			    : -EBADMSG;
 		if (r == -EBADMSG) {
 			/* A garbled answer may be a proxy's: read again. */
@@ -481,19 +554,51 @@ static int nic_set(struct vipd_azure *a, const char *nic,
 	return -ESTALE;
 }
 
+/* Join (up) or leave (down) each backend pool: this node's NIC only. */
+static int set_pools(struct vipd_azure *a, bool up, char *why, size_t size)
+{
+	const struct vipd_azure_cfg *cfg = a->cfg;
+	for (size_t i = 0; i < cfg->pool_count; i++) {
+		char id[VIPD_URL_MAX], what[256];
+		snprintf(id, sizeof(id),
+			 "/subscriptions/%s/resourceGroups/%s/providers/"
+			 "Microsoft.Network/loadBalancers/%s/"
+			 "backendAddressPools/%s",
+			 cfg->subscription, cfg->resource_group,
+			 cfg->pools[i].load_balancer, cfg->pools[i].pool);
+		snprintf(what, sizeof(what), "%s backend pool %s/%s %s NIC %s",
+			 up ? "join" : "leave", cfg->pools[i].load_balancer,
+			 cfg->pools[i].pool, up ? "with" : "of", a->node->nic);
+		struct nic_change c = {.pool_id = id, .want = up};
+		int r = nic_set(a, a->node->nic, &c, what, why, size);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int vipd_azure_apply(struct vipd_azure *a, bool up, char *why, size_t size)
 {
 	const struct vipd_azure_cfg *cfg = a->cfg;
-	if (!up)
-		return 0; /* the peer's "up" moves everything */
+	if (!up) /* the peer's "up" moves the rest */
+		return set_pools(a, false, why, size);
 	for (size_t i = 0; i < cfg->ipconf_count; i++) {
+		char what[256];
+		struct nic_change c = {.ic = &cfg->ipconfs[i], .want = false};
 		int r = 0;
-		if (a->peer)
-			r = nic_set(a, a->peer->nic, &cfg->ipconfs[i], false,
-				    why, size);
-		if (r >= 0)
-			r = nic_set(a, a->node->nic, &cfg->ipconfs[i], true,
-				    why, size);
+		if (a->peer) {
+			snprintf(what, sizeof(what),
+				 "remove ipConfiguration %s on NIC %s",
+				 c.ic->name, a->peer->nic);
+			r = nic_set(a, a->peer->nic, &c, what, why, size);
+		}
+		if (r >= 0) {
+			c.want = true;
+			snprintf(what, sizeof(what),
+				 "add ipConfiguration %s on NIC %s", c.ic->name,
+				 a->node->nic);
+			r = nic_set(a, a->node->nic, &c, what, why, size);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -526,5 +631,5 @@ int vipd_azure_apply(struct vipd_azure *a, bool up, char *why, size_t size)
 			return r;
 		log_info("azure: %s done", what);
 	}
-	return 0;
+	return set_pools(a, true, why, size);
 }

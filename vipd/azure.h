@@ -10,6 +10,9 @@
  *     changed in between (412) means: read again and redo.
  *   each routes entry: PUT the route with next hop this node's address
  *     (VirtualAppliance).
+ *   each backend_pools entry (a farm behind an Azure load balancer): this
+ *     node's NIC joins the pool on up and leaves it on down (GET, edit the
+ *     primary ipConfiguration, PUT with If-Match, as above).
  *
  * Every PUT may be a long-running operation, followed through its
  * Azure-AsyncOperation URL (or Location) with Retry-After until it
@@ -44,6 +47,15 @@ void vipd_azure_init(struct vipd_azure *a, const struct vipd_azure_cfg *cfg,
 		     const atomic_bool *abort);
 void vipd_azure_done(struct vipd_azure *a);
 int vipd_azure_apply(struct vipd_azure *a, bool up, char *why, size_t size);
+
+/*
+ * Make the NIC document's primary ipConfiguration a member (want) or not
+ * of the backend pool pool_id (a full resource ID, compared without
+ * case); *changed says whether the document changed. -EBADMSG: not a
+ * NIC document as ARM writes them.
+ */
+int vipd_azure_nic_pool_edit(json_t *nic, const char *pool_id, bool want,
+			     bool *changed);
 
 /* IMDS token reply -> token and expiry (ms since the epoch). */
 int vipd_azure_parse_token(const char *body, size_t len, char *token,

@@ -518,6 +518,11 @@ static const struct cloud_key az_route_keys[] = {
 	CLOUD_KEY(struct vipd_azure_route, route, "route", CK_AZ_NAME, true),
 	CLOUD_KEY(struct vipd_azure_route, prefix, "prefix", CK_CIDR, true),
 	{0}};
+static const struct cloud_key az_pool_keys[] = {
+	CLOUD_KEY(struct vipd_azure_pool, load_balancer, "load_balancer",
+		  CK_AZ_NAME, true),
+	CLOUD_KEY(struct vipd_azure_pool, pool, "pool", CK_AZ_NAME, true),
+	{0}};
 static int aws_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		    void *data)
 {
@@ -691,6 +696,10 @@ static int az_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return cloud_list(ctx, v,
 				  &CLOUD_ARRAY(f, az_route_keys, a->routes,
 					       a->route_count, 0));
+	if (strcmp(key, "backend_pools") == 0)
+		return cloud_list(ctx, v,
+				  &CLOUD_ARRAY(f, az_pool_keys, a->pools,
+					       a->pool_count, 0));
 	return sky_yaml_unknown_key(ctx, v, "vipd.azure", key);
 }
 
@@ -717,10 +726,10 @@ static int azure_section(struct sky_yaml *ctx, yaml_node_t *v, struct loader *l)
 		return sky_yaml_fail(ctx, v, "vipd.azure",
 				     "nodes: required (each node in Azure with "
 				     "its nic)");
-	if (!a->ipconf_count && !a->route_count)
+	if (!a->ipconf_count && !a->route_count && !a->pool_count)
 		return sky_yaml_fail(ctx, v, "vipd.azure",
-				     "nothing to do: give ip_configurations "
-				     "or routes");
+				     "nothing to do: give ip_configurations, "
+				     "routes or backend_pools");
 	for (size_t i = 0; a->route_count && i < a->node_count; i++)
 		if (!a->nodes[i].address[0])
 			return sky_yaml_fail(ctx, v, "vipd.azure.nodes",

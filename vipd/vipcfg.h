@@ -95,7 +95,7 @@ struct vipd_aws_cfg {
 	uint32_t timeout_ms;
 	uint32_t attempts;
 	uint32_t backoff_ms;
-	struct vipd_aws_node nodes[2];
+	struct vipd_aws_node nodes[VIPD_AWS_MAX]; /* a farm: up to 16 */
 	size_t node_count;
 	char private_ips[VIPD_AWS_MAX][INET6_ADDRSTRLEN];
 	size_t private_ip_count;
@@ -124,6 +124,12 @@ struct vipd_azure_route {
 	char prefix[VIPD_TEXT_MAX];
 };
 
+/* A load balancer's backend pool this node's NIC joins while it serves. */
+struct vipd_azure_pool {
+	char load_balancer[VIPD_AZ_NAME_MAX];
+	char pool[VIPD_AZ_NAME_MAX];
+};
+
 /*
  * vipd.azure: the moves made through Azure Resource Manager when the node
  * serves. Only nodes listed under azure.nodes make them.
@@ -137,12 +143,14 @@ struct vipd_azure_cfg {
 	char arm_endpoint[VIPD_URL_MAX];
 	char resource[VIPD_URL_MAX]; /* the token's audience */
 	uint32_t timeout_ms, attempts, backoff_ms, operation_timeout_ms;
-	struct vipd_azure_node nodes[2];
+	struct vipd_azure_node nodes[VIPD_AWS_MAX]; /* a farm: up to 16 */
 	size_t node_count;
 	struct vipd_azure_ipconf ipconfs[VIPD_AWS_MAX];
 	size_t ipconf_count;
 	struct vipd_azure_route routes[VIPD_AWS_MAX];
 	size_t route_count;
+	struct vipd_azure_pool pools[VIPD_AWS_MAX]; /* backend_pools */
+	size_t pool_count;
 };
 
 const struct vipd_azure_node *vipd_azure_node(const struct vipd_azure_cfg *az,

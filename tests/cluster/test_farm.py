@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import wire
-from farm_lab import farm_healthd_lab, farm_lab
+from farm_lab import farm_cloud_lab, farm_healthd_lab, farm_lab
 from lab import HEARTBEAT_PORT, HEARTBEATD, address
 
 BOUND_S = 15
@@ -300,3 +300,35 @@ def test_the_farm_example_passes_every_daemons_check(lab=None):
                 (daemon, res.stdout + res.stderr)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _wait(what, predicate, timeout=BOUND_S):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(0.1)
+
+
+@farm_cloud_lab(size=3)
+def test_each_serving_node_joins_the_clouds_load_balancers_and_leaves_on_stop(lab):
+    """Behind an Azure load balancer and an AWS target group (the stand-ins): every UP
+    node's NIC joins the backend pool and its instance the target group; `skyctl stop`
+    takes the node out of both, `skyctl start` puts it back."""
+    lab.start_cluster()
+    everyone = [f"nic-{n}" for n in lab.nodes]
+    _wait("every NIC in the pool", lambda: lab.azure_pool_members() == everyone)
+    _wait("every instance registered", lambda: all(lab.aws_registered(n) for n in lab.nodes))
+    assert lab.skyctl("node2", "stop").rc == 0
+    _wait("node2's NIC out of the pool",
+          lambda: lab.azure_pool_members() == ["nic-node1", "nic-node3"])
+    _wait("node2 deregistered", lambda: lab.aws_registered("node2") is False)
+    assert lab.aws_registered("node1") and lab.aws_registered("node3")
+    assert lab.skyctl("node2", "start").rc == 0
+    _wait("node2's NIC back in the pool", lambda: lab.azure_pool_members() == everyone)
+    _wait("node2 registered again", lambda: lab.aws_registered("node2") is True)
+    # The other ipConfigurations and pools of the NICs are left as they were.
+    nic = lab.azure_cloud()["nics"]["nic-node2"]
+    assert [ic["name"] for ic in nic["properties"]["ipConfigurations"]] == ["ipconfig1"], nic

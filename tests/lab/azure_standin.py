@@ -8,7 +8,10 @@ One HTTP server (127.0.0.1:PORT in a node's namespace):
     GET/PUT .../networkInterfaces/NIC     the NIC documents; a PUT needs `If-Match` equal
                                           to the current etag (412 otherwise), and is
                                           refused (400 PrivateIPAddressInUse) if it would
-                                          give an address another NIC still holds
+                                          give an address another NIC still holds, or
+                                          (400 InvalidResourceReference) if it names a
+                                          backend pool no load balancer of the state's
+                                          `load_balancers` ({lb: [pool, ...]}) has
     PUT .../routeTables/T/routes/R        a route
     GET /operations/ID                    long-running operations: every PUT answers 202
                                           with Azure-AsyncOperation; the operation says
@@ -291,6 +294,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         return self.reply(400, arm_error(
                             "PrivateIPAddressInUse",
                             f"{sorted(mine & theirs)} in use by {other}"))
+                known = {f"/subscriptions/{m.group(1)}/resourceGroups/{m.group(2)}/providers/"
+                         f"Microsoft.Network/loadBalancers/{lb}/backendAddressPools/{p}".lower()
+                         for lb, pools in st.get("load_balancers", {}).items()
+                         for p in pools}
+                named = [bp.get("id", "")
+                         for ic in doc["properties"]["ipConfigurations"]
+                         for bp in ic["properties"].get("loadBalancerBackendAddressPools", [])]
+                unknown = [i for i in named if i.lower() not in known]
+                if unknown:
+                    entry["status"] = 400
+                    log(entry)
+                    return self.reply(400, arm_error(
+                        "InvalidResourceReference",
+                        f"Resource {unknown[0]} referenced by resource {name} was not "
+                        "found."))
                 nic["properties"]["ipConfigurations"] = doc["properties"]["ipConfigurations"]
                 nic["etag"] = f"W/\"{int(nic['etag'][3:-1]) + 1}\""
                 result = nic

@@ -19,12 +19,19 @@ import time
 import lab as lablib
 from checkd_lab import CheckdLab
 from healthd_lab import HealthdLab
+from vipd_lab import (AWS_PORT, AWS_REGION, AWS_TARGET_GROUP, AZURE_NODE_IPS, AZURE_PORT,
+                      AZURE_RG, AZURE_SUB, VipdLab)
 from lab import lab_options
 
 
 def farm_lab(**options):
     """Decorator for a cluster test that wants a FarmLab (with these options)."""
     return lab_options(lab_class=FarmLab, **options)
+
+
+def farm_cloud_lab(**options):
+    """Decorator for a cluster test that wants a FarmCloudLab (with these options)."""
+    return lab_options(lab_class=FarmCloudLab, **options)
 
 
 def farm_healthd_lab(**options):
@@ -106,3 +113,65 @@ class FarmLab(FarmConfig, FarmMembers, CheckdLab):
 class FarmHealthdLab(FarmConfig, FarmMembers, HealthdLab):
     """A farm whose nodes run healthd and the stand-in application (no checkd: a node is
     ready as soon as it is UP), for HAProxy in front (lb: external)."""
+
+
+class FarmCloudLab(FarmConfig, FarmMembers, VipdLab):
+    """A farm behind the clouds' load balancers: vipd on each node, with no address of
+    its own, registers the node's instance in an AWS target group and its NIC in an
+    Azure load balancer's backend pool while it serves (the stand-ins of vipd_lab.py,
+    one per node, sharing the Azure state)."""
+
+    def __init__(self, **kw):
+        kw.setdefault("aws", True)
+        kw.setdefault("azure", True)
+        super().__init__(**kw)
+
+    def vipd_section(self):
+        aws = f"http://127.0.0.1:{AWS_PORT}"
+        az = f"http://127.0.0.1:{AZURE_PORT}"
+        lines = ["vipd:",
+                 "  aws:",
+                 f"    region: {AWS_REGION}",
+                 f"    imds_endpoint: {aws}",
+                 f"    ec2_endpoint: {aws}/ec2",
+                 f"    elb_endpoint: {aws}/elb",
+                 "    timeout_ms: 2000",
+                 "    backoff_ms: 20",
+                 "    nodes:"]
+        lines += [f"      {n}: {{instance: i-0{n}}}" for n in self.nodes]
+        lines += [f"    target_groups: [{{arn: \"{AWS_TARGET_GROUP}\", port: 80}}]",
+                  "  azure:",
+                  f"    subscription: {AZURE_SUB}",
+                  f"    resource_group: {AZURE_RG}",
+                  f"    imds_endpoint: {az}",
+                  f"    arm_endpoint: {az}",
+                  "    timeout_ms: 2000",
+                  "    backoff_ms: 20",
+                  "    operation_timeout_ms: 5000",
+                  "    nodes:"]
+        lines += [f"      {n}: {{nic: nic-{n}, address: {AZURE_NODE_IPS[n]}}}"
+                  for n in self.nodes]
+        lines += ["    backend_pools: [{load_balancer: lb-web, pool: web-pool}]"]
+        return "\n".join(lines) + "\n"
+
+    def azure_pool_members(self):
+        """The NICs whose primary ipConfiguration is in lb-web/web-pool."""
+        out = []
+        for name, nic in self.azure_cloud()["nics"].items():
+            for ic in nic["properties"]["ipConfigurations"]:
+                ids = [p["id"].lower() for p in
+                       ic["properties"].get("loadBalancerBackendAddressPools", [])]
+                if any(i.endswith("/loadbalancers/lb-web/backendaddresspools/web-pool")
+                       for i in ids):
+                    out.append(name)
+        return sorted(out)
+
+    def aws_registered(self, node):
+        """Whether the node's last successful ELB call registered it (True), deregistered
+        it (False), or there was none (None)."""
+        last = None
+        for e in self.aws_requests(node, part="elb"):
+            if e.get("status") == 200 and e.get("action") in ("RegisterTargets",
+                                                               "DeregisterTargets"):
+                last = e["action"] == "RegisterTargets"
+        return last

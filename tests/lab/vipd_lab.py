@@ -38,7 +38,9 @@ AZURE_SUB = "00000000-0000-0000-0000-00000000abcd"
 AZURE_RG = "skyha-rg"
 AZURE_SUBNET = (f"/subscriptions/{AZURE_SUB}/resourceGroups/{AZURE_RG}/providers/"
                 "Microsoft.Network/virtualNetworks/vnet/subnets/default")
-AZURE_NODE_IPS = {"node1": "10.1.0.4", "node2": "10.1.0.5"}
+AZURE_NODE_IPS = {"node1": "10.1.0.4", "node2": "10.1.0.5", "node3": "10.1.0.6"}
+# The stand-in's load balancers and their backend pools (a farm joins them).
+AZURE_LOAD_BALANCERS = {"lb-web": ["web-pool"]}
 AWS_PORT = 8000
 AWS_REGION = "eu-west-3"
 AWS_TARGET_GROUP = ("arn:aws:elasticloadbalancing:eu-west-3:123456789012:"
@@ -284,7 +286,8 @@ class VipdLab(lablib.Lab):
                             "privateIPAddress": ip, "privateIPAllocationMethod": "Static",
                             "primary": True, "subnet": {"id": AZURE_SUBNET}}}]}}
             with open(state, "w") as f:
-                json.dump({"nics": nics, "routes": {}, "tokens": {}}, f)
+                json.dump({"nics": nics, "routes": {}, "tokens": {},
+                           "load_balancers": AZURE_LOAD_BALANCERS}, f)
         out = os.path.join(self.dir, node, "azure-standin.log")
         self._spawn_in(node, "azure", [lablib.PYTHON, AZURE_STANDIN, str(AZURE_PORT), state,
                                        self.aws_file(node, "azure-control.json"),

@@ -5,8 +5,10 @@
  */
 #include "azure.h"
 #include "test.h"
+
 #include "util.h"
 #include "vipcfg.h"
+#include <ctype.h>
 
 static void test_managed_identity_token_parsed_and_checked(void)
 {
@@ -223,7 +225,71 @@ static void test_async_operation_status_read(void)
 #undef OP
 }
 
-TEST_MAIN(TEST(test_token_goes_only_below_the_arm_endpoint),
+static void test_a_nic_joins_and_leaves_a_backend_pool(void)
+{
+	static const char pool[] =
+		"/subscriptions/s/resourceGroups/rg/providers/"
+		"Microsoft.Network/loadBalancers/lb/"
+		"backendAddressPools/web";
+	json_error_t e;
+	bool changed;
+	/* Two ipConfigurations, the primary second; another pool kept. */
+	json_t *nic = json_loads(
+		"{\"properties\":{\"ipConfigurations\":["
+		"{\"name\":\"vip\",\"properties\":{\"primary\":false}},"
+		"{\"name\":\"ipconfig1\",\"properties\":{\"primary\":true,"
+		"\"loadBalancerBackendAddressPools\":[{\"id\":\"/"
+		"other\"}]}}]}}",
+		0, &e);
+	CHECK(nic != NULL);
+	CHECK_EQ_INT(vipd_azure_nic_pool_edit(nic, pool, true, &changed), 0);
+	CHECK(changed);
+	json_t *list = json_object_get(json_object_get(nic, "properties"),
+				       "ipConfigurations");
+	json_t *pools = json_object_get(
+		json_object_get(json_array_get(list, 1), "properties"),
+		"loadBalancerBackendAddressPools");
+	CHECK_EQ_INT(json_array_size(pools), 2);
+	CHECK(!json_object_get(
+		json_object_get(json_array_get(list, 0), "properties"),
+		"loadBalancerBackendAddressPools"));
+	/* Again, with the ID in another case: already a member. */
+	char upper[sizeof(pool)];
+	for (size_t i = 0; i < sizeof(pool); i++)
+		upper[i] = (char)toupper((unsigned char)pool[i]);
+	CHECK_EQ_INT(vipd_azure_nic_pool_edit(nic, upper, true, &changed), 0);
+	CHECK(!changed);
+	CHECK_EQ_INT(vipd_azure_nic_pool_edit(nic, upper, false, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(json_array_size(pools), 1);
+	CHECK(strcmp(json_string_value(
+			     json_object_get(json_array_get(pools, 0), "id")),
+		     "/other") == 0);
+	CHECK_EQ_INT(vipd_azure_nic_pool_edit(nic, pool, false, &changed), 0);
+	CHECK(!changed);
+	json_decref(nic);
+	/* Not a NIC as ARM writes them. */
+	static const char *const bad[] = {
+		"{}",
+		"{\"properties\":{\"ipConfigurations\":[]}}",
+		"{\"properties\":{\"ipConfigurations\":[{\"name\":\"a\"}]}}",
+		"{\"properties\":{\"ipConfigurations\":[{\"name\":\"a\","
+		"\"properties\":{\"loadBalancerBackendAddressPools\":7}}]}}",
+		"{\"properties\":{\"ipConfigurations\":[{\"name\":\"a\","
+		"\"properties\":{\"loadBalancerBackendAddressPools\":[{}]}}]}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		nic = json_loads(bad[i], 0, &e);
+		CHECK(nic != NULL);
+		CHECK_EQ_INT(
+			vipd_azure_nic_pool_edit(nic, pool, true, &changed),
+			-EBADMSG);
+		json_decref(nic);
+	}
+}
+
+TEST_MAIN(TEST(test_a_nic_joins_and_leaves_a_backend_pool),
+	  TEST(test_token_goes_only_below_the_arm_endpoint),
 	  TEST(test_managed_identity_token_parsed_and_checked),
 	  TEST(test_arm_errors_are_classified),
 	  TEST(test_ip_configuration_added_and_removed_in_a_nic),
