@@ -198,9 +198,14 @@ static void test_aws_section(void)
 		{AWS_HEAD "    credentials: instance\n", "imds or env"},
 		{AWS_HEAD "    nodes: {n1: {eni: eni-1, enis: eni-2}}\n",
 		 "vipd.aws.nodes.n1"},
-		{AWS_HEAD "    nodes: {a: {eni: e-1}, b: {eni: e-2}, "
-			  "c: {eni: e-3}}\n",
-		 "at most 2 nodes"},
+		/* A farm's nodes: at most 16 (one more here). */
+		{AWS_HEAD
+		 "    nodes: {a: {eni: e-0}, b: {eni: e-1}, c: {eni: e-2}, d: "
+		 "{eni: e-3}, e: {eni: e-4}, f: {eni: e-5}, g: {eni: e-6}, h: "
+		 "{eni: e-7}, i: {eni: e-8}, j: {eni: e-9}, k: {eni: e-10}, l:"
+		 " {eni: e-11}, m: {eni: e-12}, n: {eni: e-13}, o: {eni: e-14}"
+		 ", p: {eni: e-15}, q: {eni: e-16}}\n",
+		 "at most 16 nodes"},
 		{AWS_HEAD
 		 "    routes: [{table: rtb-1, destination: 10.0.0.0}]\n",
 		 "vipd.aws.routes[0].destination"},
