@@ -27,17 +27,8 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (sm->role == role)
-		return;
-	sm->prev_role = sm->role;
-	sm->role = role;
-	sm->role_since_ms = now;
-	sm->changed_at_ms = now;
-	sm->changed = true;
-	sm->dirty = true;
-	sm->waiting_for[0] = '\0';
 	va_start(ap, fmt);
-	vsnprintf(sm->reason, sizeof(sm->reason), fmt, ap);
+	sm_set_role(sm, now, role, fmt, ap);
 	va_end(ap);
 }
 

@@ -661,11 +661,20 @@ static void tick(struct node *n, int64_t now)
 
 	if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
+	node_end_of_turn(n, now);
+}
+
+void node_end_of_turn(struct node *n, int64_t now)
+{
 	bool beat = now >= n->next_heartbeat_ms;
-	if (beat)
+	if (beat && n->farm_mode)
+		node_farm_send_heartbeats(n, now);
+	else if (beat)
 		send_heartbeats(n, now);
 	if (n->publish_now || now >= n->next_publish_ms) {
-		if (now >= n->next_publish_ms)
+		if (now >= n->next_publish_ms && n->farm_mode)
+			node_farm_update_systemd_status(n);
+		else if (now >= n->next_publish_ms)
 			update_systemd_status(n);
 		node_publish(n, now);
 	} else if (beat) {

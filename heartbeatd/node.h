@@ -131,10 +131,14 @@ void node_note_stall(struct node *n, int64_t now);
 /* Shared by the mirror's turn (node.c) and the farm's (node_farm.c). */
 void node_save_state(struct node *n);
 void node_publish(struct node *n, int64_t now);
+/* The end of every turn: heartbeats when due, the desired state and the
+ * status, the watchdog. */
+void node_end_of_turn(struct node *n, int64_t now);
 
 /* A farm's turn, heartbeats and status (node_farm.c). */
 void node_farm_tick(struct node *n, int64_t now);
 void node_farm_send_heartbeats(struct node *n, int64_t now);
+void node_farm_update_systemd_status(const struct node *n);
 /* The view of another node by name (index set), or NULL: not a node of
  * this farm, or this node itself. */
 struct peer_view *node_farm_peer(struct node *n, const char *name,

@@ -128,7 +128,7 @@ static void log_members(const struct node *n)
 		   n->cfg.node_count, n->farm.member_count ? list : "none");
 }
 
-static void update_systemd_status(const struct node *n)
+void node_farm_update_systemd_status(const struct node *n)
 {
 	char status[256];
 	snprintf(status, sizeof(status),
@@ -168,7 +168,7 @@ void node_farm_tick(struct node *n, int64_t now)
 			   (unsigned long long)n->sm.epoch);
 		n->publish_now = true;
 		n->next_heartbeat_ms = now;
-		update_systemd_status(n);
+		node_farm_update_systemd_status(n);
 	}
 
 	orch_goal(&n->orch, n->sm.role, n->sm.epoch, now);
@@ -184,17 +184,7 @@ void node_farm_tick(struct node *n, int64_t now)
 		return;
 	}
 
-	bool beat = now >= n->next_heartbeat_ms;
-	if (beat)
-		node_farm_send_heartbeats(n, now);
-	if (n->publish_now || now >= n->next_publish_ms) {
-		if (now >= n->next_publish_ms)
-			update_systemd_status(n);
-		node_publish(n, now);
-	} else if (beat) {
-		node_publish_desired(n, now);
-	}
-	sky_notify_watchdog(now);
+	node_end_of_turn(n, now);
 }
 
 static json_t *nodes_json(const struct node *n, int64_t now)

@@ -31,13 +31,11 @@ void sm_init(struct sm *sm, const struct sm_config *cfg, int64_t now,
 			 : "starting");
 }
 
-__attribute__((format(printf, 4, 5))) static void
-enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
+bool sm_set_role(struct sm *sm, int64_t now, enum sky_role role,
+		 const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (sm->role == role)
-		return;
+		return false;
 	sm->prev_role = sm->role;
 	sm->role = role;
 	sm->role_since_ms = now;
@@ -45,9 +43,20 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 	sm->changed = true;
 	sm->dirty = true;
 	sm->waiting_for[0] = '\0';
-	va_start(ap, fmt);
 	vsnprintf(sm->reason, sizeof(sm->reason), fmt, ap);
+	return true;
+}
+
+__attribute__((format(printf, 4, 5))) static void
+enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bool changed = sm_set_role(sm, now, role, fmt, ap);
 	va_end(ap);
+	if (!changed)
+		return;
 
 	/* What a role implies for the persisted data state. */
 	if (sky_role_serves(role))

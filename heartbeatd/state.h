@@ -31,6 +31,7 @@
 #include "packet.h"
 #include "util.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -168,6 +169,12 @@ enum sm_command {
  */
 int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 	       const struct sm_peer *peer, char *msg, size_t msg_size);
+
+/* A role change as every module type records it (role, since, reason,
+ * changed, dirty); false when the role was already that. The mirror's
+ * own consequences (data state, preferences) are state.c's. */
+bool sm_set_role(struct sm *sm, int64_t now, enum sky_role role,
+		 const char *fmt, va_list ap);
 
 /* A promotion step failed (actuator timeout/failure, persist error). */
 void sm_fail(struct sm *sm, int64_t now, const char *reason);
