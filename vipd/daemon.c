@@ -22,10 +22,12 @@
 #include "cli.h"
 #include "desired.h"
 #include "frames.h"
+#include "nft.h"
 #include "notify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -184,6 +186,178 @@ static int add_all(struct vipd *d, char *why, size_t size)
 	return 0;
 }
 
+/* --- lb: buckets --------------------------------------------------------- */
+
+static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
+			 char (*b)[SKY_NAME_MAX + 1], size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool is_member(char (*m)[SKY_NAME_MAX + 1], size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(m[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Replace the module's tables with this node's buckets among heartbeatd's
+ * members. A bucket this node gains from a member that left resets the
+ * TCP segments of flows nobody knows any more (the client reconnects at
+ * once); one gained from a live member leaves them to it.
+ */
+static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
+{
+	struct vipd_buckets *b = &d->bk;
+	struct vipd_bucket_member m[SKY_DESIRED_MEMBERS_MAX];
+	static struct vipd_ruleset rs;
+	int16_t owner[VIPD_BUCKETS];
+	size_t n = 0;
+	int16_t self = -1;
+
+	for (size_t i = 0; i < b->member_count; i++) {
+		const struct sky_node *node =
+			sky_config_node(&d->mod, b->members[i]);
+		if (!node)
+			continue; /* not in the file: owns nothing here */
+		if (node == d->self)
+			self = (int16_t)n;
+		m[n].name = b->members[i];
+		m[n++].weight = node->weight;
+	}
+	int r = vipd_buckets_assign(m, n, owner);
+	if (r < 0) {
+		snprintf(why, size, "buckets: cannot assign: %s", strerror(-r));
+		return r;
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.table = b->table;
+	memcpy(rs.vmac, b->vmac, 6);
+	rs.seed = b->seed;
+	rs.address_port = d->cfg.buckets.hash == VIPD_HASH_ADDRESS_PORT;
+	for (size_t i = 0; i < d->cfg.vip_count && i < VIPD_RULESET_VIPS; i++) {
+		rs.vips[i] = d->cfg.vips[i].addr.v4;
+		rs.ifnames[i] = d->cfg.vips[i].ifname;
+	}
+	rs.vip_count = d->cfg.vip_count;
+	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
+		rs.owned[k] = self >= 0 && owner[k] == self;
+		if (!rs.owned[k])
+			continue;
+		if (!b->applied)
+			continue; /* joining: what we gain, live nodes had */
+		if (b->owned[k]) {
+			rs.reset[k] = b->reset[k];
+			continue;
+		}
+		const char *was = b->owner[k] >= 0
+					  ? b->applied_members[b->owner[k]]
+					  : NULL;
+		rs.reset[k] =
+			was && !is_member(b->members, b->member_count, was);
+	}
+	r = vipd_buckets_ruleset(&rs, b->script, sizeof(b->script));
+	if (r < 0) {
+		snprintf(why, size, "buckets: cannot write the ruleset: %s",
+			 strerror(-r));
+		return r;
+	}
+	char err[240];
+	r = vipd_nft_run(b->script, err, sizeof(err));
+	if (r < 0) {
+		b->nft_errors++;
+		b->retry_ms = now + VIPD_VERIFY_PERIOD_MS;
+		snprintf(why, size, "buckets: nft: %s", err);
+		return r;
+	}
+	size_t owned = 0, reset = 0;
+	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
+		b->owned[k] = rs.owned[k];
+		b->reset[k] = rs.reset[k];
+		owned += rs.owned[k];
+		reset += rs.reset[k];
+		/* owner indexes are into m, which follows b->members minus
+		 * names not in the file: keep them into applied_members */
+		b->owner[k] = owner[k];
+	}
+	for (size_t i = 0; i < n; i++)
+		sky_strlcpy(b->applied_members[i], m[i].name,
+			    sizeof(b->applied_members[i]));
+	b->applied_count = n;
+	if (!b->applied || owned != b->owned_count || reset != b->reset_count)
+		log_notice("buckets: this node owns %zu of %d (%zu member%s, "
+			   "%zu taken over from a node that left)",
+			   owned, VIPD_BUCKETS, n, n == 1 ? "" : "s", reset);
+	b->owned_count = owned;
+	b->reset_count = reset;
+	b->applied = true;
+	b->changes++;
+	d->publish_now = true;
+	return 0;
+}
+
+/* Every node drops the tables of the module (whether there or not). */
+static int buckets_remove(struct vipd *d, char *why, size_t size)
+{
+	struct vipd_buckets *b = &d->bk;
+	char err[240];
+	int r = vipd_buckets_teardown(b->table, b->script, sizeof(b->script));
+	if (r >= 0)
+		r = vipd_nft_run(b->script, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	if (r < 0) {
+		b->nft_errors++;
+		snprintf(why, size, "buckets: cannot remove the tables: %s",
+			 err);
+		return r;
+	}
+	if (b->applied)
+		log_info("buckets: tables %s removed", b->table);
+	b->applied = false;
+	b->owned_count = b->reset_count = 0;
+	memset(b->owned, 0, sizeof(b->owned));
+	memset(b->reset, 0, sizeof(b->reset));
+	return 0;
+}
+
+/*
+ * Replies must not teach the clients the node's own MAC for the VIP: the
+ * kernel would ask for a client's MAC from the VIP (arp_announce 0), and
+ * the client would learn the VIP at this node. 2: ask from the
+ * interface's own address.
+ */
+static void buckets_arp_announce(const char *ifname)
+{
+	char path[128], cur[8] = "";
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_announce",
+		 ifname);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		log_warning("buckets: cannot open %s: %s", path,
+			    strerror(errno));
+		return;
+	}
+	ssize_t n = read(fd, cur, sizeof(cur) - 1);
+	if (n > 0 && cur[0] >= '2') {
+		close(fd);
+		return;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "2\n", 2) != 2)
+		log_warning("buckets: cannot set %s to 2: %s", path,
+			    strerror(errno));
+	else
+		log_info("buckets: %s set to 2", path);
+	close(fd);
+}
+
 /* --- packets ------------------------------------------------------------ */
 
 static int send_frame(struct vipd *d, const struct vipd_held *h,
@@ -219,8 +393,10 @@ static void announce_round(struct vipd *d)
 		if (!h->present || !h->mac_ok)
 			continue;
 		if (h->cfg->family == AF_INET) {
-			size_t len =
-				vipd_arp_announce(buf, h->mac, h->cfg->addr.v4);
+			/* buckets: the virtual MAC, which switches flood */
+			size_t len = vipd_arp_announce(
+				buf, d->bk.on ? d->bk.vmac : h->mac,
+				h->cfg->addr.v4);
 			send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast, buf,
 				   len);
 		} else {
@@ -247,6 +423,34 @@ static void probe_round(struct vipd *d)
 	}
 }
 
+/* buckets: "the VIP is at the virtual MAC", from every UP node. */
+static void buckets_answer(struct vipd *d, const struct vipd_arp *a,
+			   int ifindex)
+{
+	uint8_t out[VIPD_ARP_LEN];
+	if (a->op != 1 || !d->bk.applied ||
+	    (d->state != VIPD_UP && d->state != VIPD_STARTING))
+		return;
+	/* The asker's MAC is where the reply goes: never to a multicast
+	 * or all-zero address, never to the virtual MAC itself. */
+	static const uint8_t zero[6];
+	if ((a->sha[0] & 1) || memcmp(a->sha, zero, 6) == 0 ||
+	    memcmp(a->sha, d->bk.vmac, 6) == 0)
+		return;
+	for (size_t i = 0; i < d->cfg.vip_count; i++) {
+		const struct vipd_held *h = &d->held[i];
+		if (h->cfg->family != AF_INET || !h->present ||
+		    h->ifindex != ifindex ||
+		    h->cfg->addr.v4.s_addr != a->tpa.s_addr)
+			continue;
+		size_t len = vipd_arp_reply(out, d->bk.vmac, h->cfg->addr.v4,
+					    a->sha, a->spa);
+		if (send_frame(d, h, ETH_P_ARP, a->sha, out, len) >= 0)
+			d->bk.arp_replies++;
+		return;
+	}
+}
+
 static void on_arp(struct vipd *d)
 {
 	uint8_t buf[256];
@@ -267,6 +471,8 @@ static void on_arp(struct vipd *d)
 			d->n.arp_malformed++;
 			continue;
 		}
+		if (d->bk.on)
+			buckets_answer(d, &a, from.sll_ifindex);
 		if (!d->probing)
 			continue;
 		for (size_t i = 0; i < d->cfg.vip_count; i++) {
@@ -337,7 +543,7 @@ static bool any_conflict(const struct vipd *d, const struct vipd_held **which)
 
 static void fail(struct vipd *d, const char *why)
 {
-	char rel[200] = "";
+	char rel[300] = "";
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
 	if (d->cloud && d->cloud_wait)
@@ -345,6 +551,8 @@ static void fail(struct vipd *d, const char *why)
 	d->cloud_wait = false;
 	/* Never half taken: what was added goes (heartbeatd then demotes). */
 	release_all(d, rel, sizeof(rel));
+	if (d->bk.on)
+		buckets_remove(d, rel, sizeof(rel));
 	d->state = VIPD_FAILED;
 	d->state_epoch = d->epoch;
 	set_reason(d, LOG_ERR, "%s", why);
@@ -352,7 +560,17 @@ static void fail(struct vipd *d, const char *why)
 
 static void finish_take(struct vipd *d, int64_t now)
 {
-	char why[256];
+	char why[300];
+	if (d->bk.on) {
+		/* The filter first: the address never answers for buckets
+		 * that are not ours. */
+		if (buckets_apply(d, now, why, sizeof(why)) < 0) {
+			fail(d, why);
+			return;
+		}
+		for (size_t i = 0; i < d->cfg.vip_count; i++)
+			buckets_arp_announce(d->cfg.vips[i].ifname);
+	}
 	if (add_all(d, why, sizeof(why)) < 0) {
 		fail(d, why);
 		return;
@@ -400,7 +618,9 @@ static void begin_take(struct vipd *d, int64_t now)
 	d->state = VIPD_STARTING;
 	d->state_epoch = d->epoch;
 	d->publish_now = true;
-	if (any_v4 && d->cfg.probe.wait_ms) {
+	/* buckets: the other UP nodes answer for the VIP (with the virtual
+	 * MAC): nothing to probe for. */
+	if (any_v4 && d->cfg.probe.wait_ms && !d->bk.on) {
 		d->probing = true;
 		d->probe_started_ms = now;
 		d->probe_end_ms = now + d->cfg.probe.wait_ms;
@@ -451,7 +671,7 @@ static void probe_step(struct vipd *d, int64_t now)
 
 static void release(struct vipd *d)
 {
-	char why[200];
+	char why[300];
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
 	/* The cloud side of "down" (deregistering from target groups) runs
@@ -460,6 +680,14 @@ static void release(struct vipd *d)
 		vipd_cloud_submit(d->cloud, false, d->epoch);
 	d->cloud_wait = false;
 	int r = release_all(d, why, sizeof(why));
+	if (d->bk.on) {
+		char bwhy[300];
+		int rb = buckets_remove(d, bwhy, sizeof(bwhy));
+		if (rb < 0 && r >= 0) {
+			r = rb;
+			sky_strlcpy(why, bwhy, sizeof(why));
+		}
+	}
 	d->cleaned = true;
 	if (r < 0) {
 		d->retry_release_ms = sky_now_ms() + VIPD_VERIFY_PERIOD_MS;
@@ -618,6 +846,12 @@ static void on_bus(struct vipd *d)
 		sky_desired_lease_renew(&d->word, SKY_ACT_VIPD, &des,
 					sky_now_ms());
 		d->heard_desired = true;
+		if (d->bk.on) {
+			d->bk.member_count = des.member_count;
+			for (size_t i = 0; i < des.member_count; i++)
+				sky_strlcpy(d->bk.members[i], des.members[i],
+					    sizeof(d->bk.members[i]));
+		}
 		d->role = des.role;
 		d->epoch = des.epoch;
 		d->target = des.target;
@@ -668,13 +902,32 @@ json_t *vipd_actual_json(const struct vipd *d)
 			"failures", (json_int_t)st.failures);
 	}
 	json_object_set_new(counters, "cloud", cloud);
-	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
-			 d->mod.module, "daemon", "vipd", "node", d->self->name,
-			 "epoch", (json_int_t)epoch, "state",
-			 vipd_state_name(d->state), "reason", d->reason,
-			 "target", d->target ? d->target : "", "role",
-			 d->heard_desired ? sky_role_name(d->role) : "",
-			 "addresses", list, "counters", counters);
+	json_t *obj = json_pack(
+		"{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
+		d->mod.module, "daemon", "vipd", "node", d->self->name, "epoch",
+		(json_int_t)epoch, "state", vipd_state_name(d->state), "reason",
+		d->reason, "target", d->target ? d->target : "", "role",
+		d->heard_desired ? sky_role_name(d->role) : "", "addresses",
+		list, "counters", counters);
+	if (obj && d->bk.on) {
+		char vmac[18];
+		vipd_mac_text(d->bk.vmac, vmac);
+		json_object_set_new(
+			obj, "buckets",
+			json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I}",
+				  "owned", (json_int_t)d->bk.owned_count,
+				  "total", (json_int_t)VIPD_BUCKETS, "members",
+				  (json_int_t)(d->bk.applied
+						       ? d->bk.applied_count
+						       : 0),
+				  "taken_over", (json_int_t)d->bk.reset_count,
+				  "hash", vipd_hash_name(d->cfg.buckets.hash),
+				  "vmac", vmac, "changes",
+				  (json_int_t)d->bk.changes, "nft_errors",
+				  (json_int_t)d->bk.nft_errors, "arp_replies",
+				  (json_int_t)d->bk.arp_replies));
+	}
+	return obj;
 }
 
 static void publish(struct vipd *d, int64_t now)
@@ -687,20 +940,44 @@ static void publish(struct vipd *d, int64_t now)
 	json_decref(obj);
 	d->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
 	d->publish_now = false;
-	char status[200];
-	snprintf(status, sizeof(status), "%s, target %s: %s%s%.120s",
+	char status[220], load[40] = "";
+	if (d->bk.on)
+		snprintf(load, sizeof(load), ", load %zu/%d", d->bk.owned_count,
+			 VIPD_BUCKETS);
+	snprintf(status, sizeof(status), "%s, target %s: %s%s%s%.120s",
 		 d->heard_desired ? sky_role_name(d->role)
 				  : "no word from heartbeatd",
 		 d->target ? d->target : "none", vipd_state_name(d->state),
-		 d->reason[0] ? "; " : "", d->reason);
+		 load, d->reason[0] ? "; " : "", d->reason);
 	sky_notify_status(status);
 }
 
 /* --- the loop ------------------------------------------------------------ */
 
+/* buckets: follow heartbeatd's members while up. */
+static void buckets_follow(struct vipd *d, int64_t now)
+{
+	struct vipd_buckets *b = &d->bk;
+	if (!b->on || d->state != VIPD_UP || now < b->retry_ms)
+		return;
+	if (b->applied && same_members(b->members, b->member_count,
+				       b->applied_members, b->applied_count))
+		return;
+	char why[300];
+	if (buckets_apply(d, now, why, sizeof(why)) < 0) {
+		/* The old ruleset stays; again in a second. */
+		if (strcmp(d->reason, why) != 0)
+			set_reason(d, LOG_ERR, "%s", why);
+		return;
+	}
+	if (strncmp(d->reason, "buckets:", 8) == 0)
+		d->reason[0] = '\0';
+}
+
 static void tick(struct vipd *d, int64_t now)
 {
 	converge(d, now);
+	buckets_follow(d, now);
 	probe_step(d, now);
 	for (int rounds = 0; rounds < 100 && vipd_announcer_due(&d->ann, now);
 	     rounds++) {
@@ -748,6 +1025,25 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 	}
 	for (size_t i = 0; i < d->cfg.vip_count; i++)
 		d->held[i].cfg = &d->cfg.vips[i];
+	if (d->cfg.lb == VIPD_LB_BUCKETS) {
+		if (d->mod.type != SKY_MODULE_FARM) {
+			log_error("%s: vipd.lb: buckets needs module.type: "
+				  "farm",
+				  mod->path);
+			return -EINVAL;
+		}
+		d->bk.on = true;
+		vipd_buckets_table(d->mod.module, d->bk.table,
+				   sizeof(d->bk.table));
+		if (d->cfg.buckets.vmac_set)
+			memcpy(d->bk.vmac, d->cfg.buckets.vmac, 6);
+		else
+			vipd_buckets_default_vmac(d->mod.cluster, d->mod.module,
+						  d->bk.vmac);
+		d->bk.seed = vipd_buckets_seed(d->mod.cluster, d->mod.module);
+		for (unsigned k = 0; k < VIPD_BUCKETS; k++)
+			d->bk.owner[k] = -1;
+	}
 	r = snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", run_dir,
 		     mod->module);
 	if (r < 0 || (size_t)r >= sizeof(d->run_dir))
@@ -826,6 +1122,14 @@ int vipd_run(struct vipd *d)
 		   d->cfg.announce.interval_ms, d->cfg.announce.delay_ms,
 		   d->cfg.announce.refresh_ms, d->cfg.probe.wait_ms,
 		   vipd_conflict_name(d->cfg.probe.on_conflict));
+	if (d->bk.on) {
+		char vmac[18];
+		vipd_mac_text(d->bk.vmac, vmac);
+		log_notice("lb: buckets: %d buckets over the members, hash %s, "
+			   "virtual MAC %s, nft tables %s",
+			   VIPD_BUCKETS, vipd_hash_name(d->cfg.buckets.hash),
+			   vmac, d->bk.table);
+	}
 	look(d);
 	sky_notify_ready("waiting for heartbeatd's desired state");
 

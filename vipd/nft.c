@@ -1,0 +1,162 @@
+/*
+ * nft.c - `nft -f -` from vipd's own process (see nft.h).
+ */
+#include "nft.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void first_line(const char *out, char *err, size_t err_size)
+{
+	const char *p = out;
+	/* nft's message is the "Error:" line; fall back to the first. */
+	const char *e = strstr(out, "Error:");
+	if (e)
+		p = e;
+	size_t n = strcspn(p, "\n");
+	if (n >= err_size)
+		n = err_size - 1;
+	for (size_t i = 0; i < n; i++)
+		err[i] = (unsigned char)p[i] < ' ' ? '?' : p[i];
+	err[n] = '\0';
+}
+
+/* Feed the script, gather the output until EOF, within deadline_ms. */
+static int talk(int *in_fdp, int out_fd, const char *script, char *out,
+		size_t out_size, int64_t deadline_ms)
+{
+	size_t len = strlen(script), sent = 0, got = 0;
+	bool out_open = true;
+	int in_fd = *in_fdp;
+
+	while (out_open || in_fd >= 0) {
+		int64_t left = deadline_ms - sky_now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p[2] = {
+			{.fd = out_open ? out_fd : -1, .events = POLLIN},
+			{.fd = in_fd, .events = POLLOUT}};
+		int r = poll(p, 2, (int)left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		if (in_fd >= 0 && (p[1].revents & (POLLOUT | POLLERR))) {
+			ssize_t n = write(in_fd, script + sent, len - sent);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return -errno;
+			if (n > 0)
+				sent += (size_t)n;
+			if (sent == len || (n < 0 && errno == EPIPE)) {
+				close(in_fd);
+				in_fd = *in_fdp = -1;
+			}
+		}
+		if (out_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char buf[512];
+			ssize_t n = read(out_fd, buf, sizeof(buf));
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return -errno;
+			if (n == 0)
+				out_open = false;
+			for (ssize_t i = 0; i < n && got + 1 < out_size; i++)
+				out[got++] = buf[i];
+			out[got] = '\0';
+		}
+	}
+	return 0;
+}
+
+int vipd_nft_run(const char *script, char *err, size_t err_size)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, def;
+	char output[2048] = "";
+	const char *nft = getenv("SKYHA_NFT");
+	char *const argv[] = {(char *)(nft && nft[0] ? nft : "nft"), "-f", "-",
+			      NULL};
+	char path_env[512];
+	const char *path = getenv("PATH");
+	pid_t pid;
+	int r, status;
+
+	err[0] = '\0';
+	snprintf(path_env, sizeof(path_env), "PATH=%s",
+		 path && path[0] ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+	char *const envp[] = {path_env, NULL};
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		r = -errno;
+		snprintf(err, err_size, "pipe: %s", strerror(-r));
+		goto done;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	r = -posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	if (r < 0) {
+		snprintf(err, err_size, "cannot run %s: %s", argv[0],
+			 strerror(-r));
+		goto done;
+	}
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	/* SIGPIPE is ignored (sky_stop_signals_install): a dead nft is
+	 * EPIPE here. talk() closes in[1] once the script is written. */
+	r = talk(&in[1], out[0], script, output, sizeof(output),
+		 sky_now_ms() + VIPD_NFT_TIMEOUT_MS);
+	if (r == -ETIMEDOUT) {
+		kill(pid, SIGKILL);
+		snprintf(err, err_size, "%s did not finish within %d ms",
+			 argv[0], VIPD_NFT_TIMEOUT_MS);
+	} else if (r < 0) {
+		kill(pid, SIGKILL);
+		snprintf(err, err_size, "talking to %s: %s", argv[0],
+			 strerror(-r));
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		r = -EPROTO;
+		if (output[0])
+			first_line(output, err, err_size);
+		else
+			snprintf(err, err_size, "%s failed (status %d)",
+				 argv[0], status);
+	}
+done:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
+	return r;
+}
