@@ -297,7 +297,7 @@ int vipd_buckets_ruleset(const struct vipd_ruleset *rs, char *out, size_t size)
 		"\t\tmeta l4proto != udp ct state established accept\n");
 	if (any(rs->owned))
 		put_bucket_rules(&b, rs, rs->owned, "accept");
-	put(&b, "\t\tdrop\n\t}\n");
+	put(&b, "\t\tcounter drop\n\t}\n");
 
 	/* A TCP segment that opens nothing, of a flow this node does not
 	 * know, in a bucket it owns: the flow is another node's (which keeps
@@ -314,9 +314,9 @@ int vipd_buckets_ruleset(const struct vipd_ruleset *rs, char *out, size_t size)
 		    rs->address_port ? " . tcp sport" : "", VIPD_BUCKETS,
 		    rs->seed);
 		put_set(&b, rs->reset);
-		put(&b, " reject with tcp reset\n");
+		put(&b, " counter reject with tcp reset\n");
 	}
-	put(&b, "\t\tdrop\n\t}\n}\n");
+	put(&b, "\t\tcounter drop\n\t}\n}\n");
 	return b.full ? -ENOSPC : 0;
 }
 

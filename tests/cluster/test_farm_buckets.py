@@ -41,3 +41,113 @@ def test_buckets_every_request_answered_once_and_spread_evenly(lab):
     st = lab.status("node1")
     detail = st["actuators"]["vipd"]["detail"]
     assert detail["buckets"]["owned"] == owned["node1"], detail
+
+
+def _rounds(lab):
+    """{round: {port: [nodes]}} and {round: sent_at} from the UDP prober."""
+    answers, sent = lab.udp_watch()
+    per = collections.defaultdict(lambda: collections.defaultdict(list))
+    for _t, rnd, port, node in answers:
+        per[rnd][port].append(node)
+    return per, sent
+
+
+def _wait_all_answered(lab, ports, after, timeout=BOUND_S):
+    """The first round sent after `after` in which every port got an answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        per, sent = _rounds(lab)
+        for rnd in sorted(r for r, t in sent.items() if t >= after):
+            if rnd + 2 in sent and all(per[rnd].get(p) for p in ports):
+                return rnd, sent[rnd]
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the clients of {len(ports)} ports were not all "
+                                 f"answered again within {timeout:g} s")
+        time.sleep(0.1)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
+    lab.start_cluster()
+    lab.wait_buckets(lab.nodes)
+    ports = list(range(30000, 30060))
+    lab.start_udp_watch(30000, len(ports))
+    lab.start_tcp_sessions("early", 40000, 30)
+    time.sleep(1.0)
+    per, sent = _rounds(lab)
+    settled = max(r for r in sent if r + 2 in sent)
+    owner = {p: per[settled][p] for p in ports}
+    assert all(len(v) == 1 for v in owner.values()), owner
+    owner = {p: v[0] for p, v in owner.items()}
+    theirs = [p for p in ports if owner[p] == "node2"]
+    others = [p for p in ports if owner[p] != "node2"]
+    assert theirs and others, owner
+
+    # Power cut of node2: its clients move to node1 and node3.
+    t_kill = time.monotonic()
+    lab.kill_node("node2")
+    lab.wait_members(["node1", "node3"], ["node1", "node3"], BOUND_S)
+    lab.wait_buckets(["node1", "node3"])
+    rnd, t_back = _wait_all_answered(lab, theirs, t_kill)
+    moved_s = t_back - t_kill
+    # New sessions while node2 is away: some in buckets that go back to it.
+    lab.start_tcp_sessions("outage", 41000, 30)
+    time.sleep(1.0)
+
+    # node2 returns: it takes back its buckets, and only those.
+    t_restart = time.monotonic()
+    lab.restart_node("node2")
+    lab.wait_members(lab.nodes, lab.nodes, BOUND_S)
+    lab.wait_buckets(lab.nodes)
+    rnd2, _ = _wait_all_answered(lab, ports, t_restart)
+    time.sleep(1.5)
+    t_end = time.monotonic()
+    per, sent = _rounds(lab)
+
+    # Clients of node1 and node3 saw no error: every round answered once, by the
+    # same node, from before the kill to after the return.
+    bad = []
+    for r, t in sorted(sent.items()):
+        if r < settled or t > t_end - 0.5:
+            continue
+        for p in others:
+            if per[r].get(p) != [owner[p]]:
+                bad.append((r, round(t - t_kill, 2), p, owner[p], per[r].get(p)))
+    assert not bad, f"{len(bad)} answers differ for clients of the survivors: {bad[:10]}"
+    # node2's clients were served by the others after the kill, and by node2 again
+    # once it was back.
+    last = max(r for r in sent if r + 2 in sent)
+    later = [p for p in theirs if per[last].get(p) != ["node2"]]
+    assert not later, f"node2's clients not back on node2: " \
+                      f"{[(p, per[last].get(p)) for p in later]}"
+    assert all(per[rnd][p] and "node2" not in per[rnd][p] for p in theirs)
+
+    # TCP: every session on a survivor lived through both moves, on the same node.
+    early, outage = lab.tcp_sessions("early"), lab.tcp_sessions("outage")
+    broken = []
+    for tag, sessions in (("early", early), ("outage", outage)):
+        for i, s in sessions.items():
+            first = s["nodes"][0] if s["nodes"] else None
+            if first == "node2" and tag == "early":
+                continue
+            if s["errors"] or set(s["nodes"]) != {first} or s["last"] < t_end - 1.0:
+                broken.append((tag, i, first, s["errors"], sorted(set(s["nodes"]))))
+    assert not broken, f"TCP sessions broken: {broken}"
+    # ...and some of them were in buckets node2 took back: node2 saw their segments
+    # and left them to their node.
+    left_alone, _ = lab.nft_counter("node2", "midflow")
+    assert left_alone > 0, "no session of the outage was in a bucket node2 took back"
+    on_node2 = [s for s in early.values() if s["nodes"] and s["nodes"][0] == "node2"]
+    # Those on node2 were reset by their bucket's new owner, not left to time out.
+    hung = [(s["errors"], s["error_at"] and round(s["error_at"] - t_kill, 2))
+            for s in on_node2 if s["errors"] != ["ConnectionResetError"]
+            or s["error_at"] - t_kill > 4.0]
+    assert not hung, f"node2's sessions not reset promptly: {hung}"
+    reset_s = max(s["error_at"] - t_kill for s in on_node2) if on_node2 else 0.0
+    print(f"    node2 killed: its {len(theirs)} of {len(ports)} UDP clients answered "
+          f"again {moved_s:.2f} s later (heartbeat timeout {lab.timeout_ms} ms); "
+          f"{len(others)} others never missed an answer; node2 left {left_alone} segments "
+          f"of the others' sessions alone; {len(on_node2)} TCP sessions on "
+          f"node2 reset within {reset_s:.2f} s; {sum(1 for s in early.values() if s['nodes'] and s['nodes'][0] != 'node2')}"
+          f" early and {len(outage)} outage TCP sessions on node1/node3 alive after "
+          f"node2's return", flush=True)

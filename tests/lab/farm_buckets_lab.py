@@ -145,7 +145,7 @@ while True:
             s.sendall(b"who\n")
             line = r.readline()
             if not line:
-                raise ConnectionError("closed")
+                raise ConnectionResetError("closed")
             f.write(f"{time.monotonic():.6f} {i} {line.decode().strip()}\n")
         except (OSError, ConnectionError) as e:
             f.write(f"{time.monotonic():.6f} {i} ERR {type(e).__name__}\n")
@@ -213,7 +213,10 @@ class FarmBucketsLab(FarmLab):
         return proc
 
     def kill_node(self, node):
-        """Power cut: as Lab.kill_node; the VIP and the tables go with the power."""
+        """Power cut: as Lab.kill_node, but the links go first (a machine without power
+        sends no FIN nor reset for its connections); the VIP and the tables go with
+        the power."""
+        self.cut_all_links(node)
         super().kill_node(node)
         run(["ip", "-n", self.ns(node), "addr", "del", f"{VIP4}/24", "dev", "eth0"],
             check=False)
@@ -249,6 +252,18 @@ class FarmBucketsLab(FarmLab):
                 raise AssertionError(f"buckets not settled over {nodes} within "
                                      f"{timeout:g} s: {seen}")
             time.sleep(0.05)
+
+    def nft_counter(self, node, chain):
+        """(packets, bytes) of the counters of a chain of vipd's inet table, summed."""
+        res = run(["ip", "netns", "exec", self.ns(node), "nft", "-j", "list", "chain",
+                   "inet", f"skyha_{lablib.MODULE}", chain])
+        packets = nbytes = 0
+        for item in json.loads(res.stdout)["nftables"]:
+            for expr in item.get("rule", {}).get("expr", []):
+                if "counter" in expr:
+                    packets += expr["counter"]["packets"]
+                    nbytes += expr["counter"]["bytes"]
+        return packets, nbytes
 
     # -- clients -----------------------------------------------------------------------
 
@@ -307,16 +322,21 @@ class FarmBucketsLab(FarmLab):
             time.sleep(0.05)
 
     def tcp_sessions(self, tag):
-        """{index: {"nodes": [...], "errors": [...], "last": monotonic}}."""
+        """{index: {"nodes": [...], "errors": [...], "last": monotonic of the last
+        answer, "error_at": monotonic of the first error or None}}; a connection reset
+        or closed by the server reads ConnectionResetError, one that hung
+        TimeoutError."""
         out = {}
         with open(self._client_out(f"tcp-{tag}")) as f:
             for line in f:
                 w = line.split()
                 if len(w) < 3 or w[1] == "-":
                     continue
-                s = out.setdefault(int(w[1]), {"nodes": [], "errors": [], "last": 0.0})
+                s = out.setdefault(int(w[1]), {"nodes": [], "errors": [], "last": 0.0,
+                                               "error_at": None})
                 if w[2] == "ERR":
                     s["errors"].append(" ".join(w[3:]))
+                    s["error_at"] = s["error_at"] or float(w[0])
                 else:
                     s["nodes"].append(w[2])
                     s["last"] = float(w[0])

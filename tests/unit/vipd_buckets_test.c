@@ -186,12 +186,12 @@ static void test_ruleset_replaces_the_tables_and_keeps_own_buckets(void)
 	CHECK_STR_CONTAINS(out, "ct state related accept");
 	CHECK_STR_CONTAINS(out, "jhash ip saddr mod 256 seed 0x1234abcd "
 				"{ 0, 7, 255 } accept");
-	CHECK_STR_CONTAINS(out, "\t\tdrop\n");
+	CHECK_STR_CONTAINS(out, "\t\tcounter drop\n");
 	/* Nothing to reset: mid-flow segments are dropped only. */
 	CHECK(strstr(out, "reject") == NULL);
 	rs.reset[7] = true;
 	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, sizeof(out)), 0);
-	CHECK_STR_CONTAINS(out, "{ 7 } reject with tcp reset");
+	CHECK_STR_CONTAINS(out, "{ 7 } counter reject with tcp reset");
 }
 
 static void test_ruleset_with_ports_and_with_no_bucket(void)
