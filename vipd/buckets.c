@@ -272,7 +272,8 @@ int vipd_buckets_ruleset(const struct vipd_ruleset *rs, char *out, size_t size)
 	put(&b, "}\n");
 
 	/* vipd answers ARP for the VIPs with the virtual MAC; the kernel,
-	 * which would answer with the node's own, must not. */
+	 * which would answer with the node's own, must not. (Replies to
+	 * what this node asked pass: they are no requests.) */
 	put(&b,
 	    "table arp %s {\n"
 	    "\tchain input {\n"
@@ -280,7 +281,14 @@ int vipd_buckets_ruleset(const struct vipd_ruleset *rs, char *out, size_t size)
 	    "\t\tarp operation request arp daddr ip ",
 	    rs->table);
 	put_vips(&b, rs);
-	put(&b, " drop\n\t}\n}\n");
+	put(&b, " drop\n\t}\n");
+	/* When the kernel asks for a client's MAC from the VIP, the client
+	 * learns the VIP's sender MAC: the virtual one, never this node's. */
+	put(&b, "\tchain output {\n"
+		"\t\ttype filter hook output priority 0; policy accept;\n"
+		"\t\tarp saddr ip ");
+	put_vips(&b, rs);
+	put(&b, " arp saddr ether set %s\n\t}\n}\n", mac);
 
 	put(&b,
 	    "table inet %s {\n"

@@ -27,7 +27,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -328,36 +327,6 @@ static int buckets_remove(struct vipd *d, char *why, size_t size)
 	return 0;
 }
 
-/*
- * Replies must not teach the clients the node's own MAC for the VIP: the
- * kernel would ask for a client's MAC from the VIP (arp_announce 0), and
- * the client would learn the VIP at this node. 2: ask from the
- * interface's own address.
- */
-static void buckets_arp_announce(const char *ifname)
-{
-	char path[128], cur[8] = "";
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_announce",
-		 ifname);
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		log_warning("buckets: cannot open %s: %s", path,
-			    strerror(errno));
-		return;
-	}
-	ssize_t n = read(fd, cur, sizeof(cur) - 1);
-	if (n > 0 && cur[0] >= '2') {
-		close(fd);
-		return;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "2\n", 2) != 2)
-		log_warning("buckets: cannot set %s to 2: %s", path,
-			    strerror(errno));
-	else
-		log_info("buckets: %s set to 2", path);
-	close(fd);
-}
-
 /* --- packets ------------------------------------------------------------ */
 
 static int send_frame(struct vipd *d, const struct vipd_held *h,
@@ -568,8 +537,6 @@ static void finish_take(struct vipd *d, int64_t now)
 			fail(d, why);
 			return;
 		}
-		for (size_t i = 0; i < d->cfg.vip_count; i++)
-			buckets_arp_announce(d->cfg.vips[i].ifname);
 	}
 	if (add_all(d, why, sizeof(why)) < 0) {
 		fail(d, why);

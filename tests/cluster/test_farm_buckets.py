@@ -32,6 +32,13 @@ def _spread(lab, count, first_port):
 def test_buckets_every_request_answered_once_and_spread_evenly(lab):
     lab.start_cluster()
     owned = lab.wait_buckets(lab.nodes)
+    # TCP first, while no node knows the client's MAC: a node asks for it from the
+    # VIP (the source of its answer), and that request must not teach the client the
+    # node's own MAC for the VIP.
+    lab.start_tcp_sessions("first", 42000, 6)
+    time.sleep(0.5)
+    vmac = lab.vipd_state("node1")["buckets"]["vmac"]
+    assert lab.client_neigh() == vmac, (lab.client_neigh(), vmac)
     share = _spread(lab, 1000, 20000)
     print(f"    buckets owned {owned}; 1000 clients answered by {dict(share)}", flush=True)
     assert set(share) == set(lab.nodes), share
@@ -41,6 +48,9 @@ def test_buckets_every_request_answered_once_and_spread_evenly(lab):
     st = lab.status("node1")
     detail = st["actuators"]["vipd"]["detail"]
     assert detail["buckets"]["owned"] == owned["node1"], detail
+    # The client knows the VIP at the virtual MAC, which no node sends from.
+    assert lab.client_neigh() == detail["buckets"]["vmac"], \
+        (lab.client_neigh(), detail["buckets"]["vmac"])
 
 
 def _rounds(lab):
@@ -136,6 +146,10 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
     # ...and some of them were in buckets node2 took back: node2 saw their segments
     # and left them to their node.
     left_alone, _ = lab.nft_counter("node2", "midflow")
+    # Every node answered its TCP clients from the VIP, asking for their MAC from
+    # the VIP too: the client still has the VIP at the virtual MAC.
+    vmac = lab.vipd_state("node1")["buckets"]["vmac"]
+    assert lab.client_neigh() == vmac, (lab.client_neigh(), vmac)
     assert left_alone > 0, "no session of the outage was in a bucket node2 took back"
     on_node2 = [s for s in early.values() if s["nodes"] and s["nodes"][0] == "node2"]
     # Those on node2 were reset by their bucket's new owner, not left to time out.

@@ -265,6 +265,21 @@ class FarmBucketsLab(FarmLab):
                     nbytes += expr["counter"]["bytes"]
         return packets, nbytes
 
+    def client_neigh(self):
+        """The MAC of the client's neighbour entry for the VIP, or None."""
+        res = run(["ip", "-n", self.ns("client"), "-j", "neigh", "show", VIP4], check=False)
+        try:
+            entries = json.loads(res.stdout or "[]")
+        except ValueError:
+            return None
+        return entries[0].get("lladdr") if entries else None
+
+    def node_arp_sources(self, node):
+        """Which MAC the node's ARP table says each address is at: {ip: mac}."""
+        res = run(["ip", "-n", self.ns(node), "-j", "neigh", "show", "dev", "eth0"],
+                  check=False)
+        return {e["dst"]: e.get("lladdr") for e in json.loads(res.stdout or "[]")}
+
     # -- clients -----------------------------------------------------------------------
 
     def _client_out(self, name):

@@ -183,6 +183,8 @@ static void test_ruleset_replaces_the_tables_and_keeps_own_buckets(void)
 	CHECK_STR_CONTAINS(out, "meta pkttype set host");
 	CHECK_STR_CONTAINS(out, "arp operation request arp daddr ip "
 				"{ 198.18.0.100, 198.18.1.100 } drop");
+	CHECK_STR_CONTAINS(out, "arp saddr ip { 198.18.0.100, 198.18.1.100 } "
+				"arp saddr ether set 02:");
 	CHECK_STR_CONTAINS(out, "ct state related accept");
 	CHECK_STR_CONTAINS(out, "jhash ip saddr mod 256 seed 0x1234abcd "
 				"{ 0, 7, 255 } accept");
