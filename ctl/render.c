@@ -371,6 +371,36 @@ static void render_farm_nodes(FILE *out, const json_t *nodes)
 	}
 }
 
+/*
+ * A farm with vipd.lb: buckets: this node's load as vipd applied it
+ * (actuators.vipd.detail.buckets), "load: 85/256 buckets (3 members)".
+ */
+static void render_buckets(FILE *out, const json_t *status)
+{
+	const json_t *b = json_object_get(
+		json_object_get(
+			json_object_get(json_object_get(status, "actuators"),
+					"vipd"),
+			"detail"),
+		"buckets");
+	int64_t owned, total, members, taken;
+	char hash[WORD_TEXT_MAX];
+
+	if (!json_is_object(b) || !get_int(b, "owned", &owned) ||
+	    !get_int(b, "total", &total) || !get_int(b, "members", &members) ||
+	    owned < 0 || total <= 0 || owned > total || members < 0)
+		return;
+	fprintf(out,
+		"load:      %lld/%lld buckets on this node (%lld member%s, "
+		"hash %s",
+		(long long)owned, (long long)total, (long long)members,
+		members == 1 ? "" : "s", field(b, "hash", hash, sizeof(hash)));
+	if (get_int(b, "taken_over", &taken) && taken > 0)
+		fprintf(out, "; %lld taken over from a node that left",
+			(long long)taken);
+	fputs(")\n", out);
+}
+
 /* Why a node in WAIT is not serving, in heartbeatd's own words. */
 static void render_waiting(FILE *out, const json_t *node)
 {
@@ -718,6 +748,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 	const json_t *farm_nodes = json_object_get(status, "nodes");
 	if (json_is_array(farm_nodes)) {
 		render_farm_nodes(out, farm_nodes);
+		render_buckets(out, status);
 		render_waiting(out, node);
 	} else {
 		render_nodes(out, node, json_object_get(status, "peer"));

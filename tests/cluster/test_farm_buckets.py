@@ -48,6 +48,9 @@ def test_buckets_every_request_answered_once_and_spread_evenly(lab):
     st = lab.status("node1")
     detail = st["actuators"]["vipd"]["detail"]
     assert detail["buckets"]["owned"] == owned["node1"], detail
+    res = lab.skyctl("node1", "status")
+    assert res.rc == 0 and f"load:      {owned['node1']}/256 buckets on this node (3 " \
+        "members" in res.out, res
     # The client knows the VIP at the virtual MAC, which no node sends from.
     assert lab.client_neigh() == detail["buckets"]["vmac"], \
         (lab.client_neigh(), detail["buckets"]["vmac"])

@@ -665,12 +665,47 @@ static void test_a_farm_shows_every_node_its_state_and_share(void)
 	CHECK_STR_CONTAINS(text, "LOST, last seen 4.2 s ago");
 	CHECK(!strchr(text, '\x1b')); /* a hostile name cannot steer */
 	CHECK(!strstr(text, "quorum"));
+	CHECK(!strstr(text, "load:")); /* no bucket mode: no load line */
+	free(text);
+	json_decref(st);
+}
+
+static void test_a_farm_in_bucket_mode_shows_this_nodes_load(void)
+{
+	json_t *st = load(
+		"{'cluster':'demo','module':'web','type':'farm',"
+		" 'node':{'name':'node2','role':'UP','epoch':3,'serving':true,"
+		"         'role_for_ms':5000,'waiting_for':''},"
+		" 'nodes':[{'name':'node2','self':true,'member':true,'role':'"
+		"UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':null,"
+		"           'weight':1}],"
+		" 'actuators':{'vipd':{'detail':{'buckets':{'owned':85,"
+		"   'total':256,'members':3,'taken_over':43,"
+		"   'hash':'address\\u001b[2J'}}}},"
+		" 'membership':{'members':['node2'],'changes':4,'nodes':1}}");
+	char *text = render(st);
+	CHECK_STR_CONTAINS(text, "load:      85/256 buckets on this node (3 "
+				 "members, hash address");
+	CHECK_STR_CONTAINS(text, "; 43 taken over from a node that left)\n");
+	CHECK(!strchr(text, '\x1b'));
+	free(text);
+	json_decref(st);
+	/* Nonsense is not shown. */
+	st = load("{'cluster':'demo','module':'web','type':'farm',"
+		  " 'node':{'name':'node2','role':'UP','epoch':3},"
+		  " 'nodes':[],"
+		  " 'actuators':{'vipd':{'detail':{'buckets':{'owned':300,"
+		  "   'total':256,'members':3}}}}}");
+	text = render(st);
+	CHECK(!strstr(text, "load:"));
 	free(text);
 	json_decref(st);
 }
 
 TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_a_farm_shows_every_node_its_state_and_share),
+	  TEST(test_a_farm_in_bucket_mode_shows_this_nodes_load),
 	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_checkers_from_checkd_detail),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),
