@@ -168,3 +168,25 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
           f"node2 reset within {reset_s:.2f} s; {sum(1 for s in early.values() if s['nodes'] and s['nodes'][0] != 'node2')}"
           f" early and {len(outage)} outage TCP sessions on node1/node3 alive after "
           f"node2's return", flush=True)
+
+
+@farm_buckets_lab(size=3, weights={"node1": 2}, hash_field="address")
+def test_buckets_by_address_follow_the_weights(lab):
+    lab.start_cluster()
+    owned = lab.wait_buckets(lab.nodes)
+    # weight 2:1:1: about 128, 64, 64 buckets (within 20 %)
+    for node, want in (("node1", 128), ("node2", 64), ("node3", 64)):
+        assert want * 0.8 <= owned[node] <= want * 1.2, owned
+    addresses = lab.add_client_addresses(101, 250)
+    seen = lab.udp_spread_from(addresses)
+    missing = [a for a, nodes in seen.items() if not nodes]
+    twice = {a: nodes for a, nodes in seen.items() if len(nodes) > 1}
+    assert not missing and not twice, (missing[:10], list(twice.items())[:10])
+    share = collections.Counter(nodes[0] for nodes in seen.values())
+    # Each client address always lands on the same node (a second round agrees).
+    again = lab.udp_spread_from(addresses, port=20001)
+    assert all(again[a] == seen[a] for a in addresses), \
+        [(a, seen[a], again[a]) for a in addresses if again[a] != seen[a]][:10]
+    print(f"    weights 2:1:1: buckets {owned}; {len(addresses)} client addresses "
+          f"answered by {dict(share)}", flush=True)
+    assert share["node1"] > share["node2"] and share["node1"] > share["node3"], share

@@ -12,7 +12,8 @@ lives). kill_node() is a power cut: the VIP and the nftables tables go with the 
 Client side (all from the client namespace, source ports chosen so that every request
 is a distinct client of `hash: address_port`):
 - udp_spread(count): one request from each of `count` source ports, every answer
-  gathered: {port: [nodes that answered]}.
+  gathered: {port: [nodes that answered]}; with `hash: address`, add_client_addresses()
+  and udp_spread_from(addresses) do the same from many client addresses.
 - start_udp_watch(ports): a prober that asks from each of those ports every round
   (UDP_PERIOD_S) and records every answer: udp_watch() reads them back.
 - start_tcp_sessions(tag, count): `count` TCP connections to the VIP kept open, each
@@ -49,20 +50,20 @@ class Server(socketserver.ThreadingTCPServer):
 Server(("0.0.0.0", int(sys.argv[2])), Handler).serve_forever()
 """
 
-# argv: vip port first_port count; prints {port: [node, ...]}
+# argv: vip port pairs (JSON [[address, port], ...]); prints
+# [[address, port, [node, ...]], ...]: who answered each client.
 SPREAD_CODE = r"""
 import json, select, socket, sys, time
-vip, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-seen = {}
-for start in range(first, first + count, 200):
+vip, port, pairs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+seen = []
+for start in range(0, len(pairs), 200):
     socks = {}
-    for p in range(start, min(start + 200, first + count)):
+    for addr, p in pairs[start:start + 200]:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", p))
+        s.bind((addr, p))
         s.setblocking(False)
-        socks[s] = p
-        seen[p] = []
+        socks[s] = [addr, p, []]
     for s in socks:
         s.sendto(b"q", (vip, port))
     end = time.monotonic() + 1.0
@@ -75,7 +76,8 @@ for start in range(first, first + count, 200):
                 continue
             words = data.split()
             if len(words) == 2:
-                seen[socks[s]].append(words[1].decode())
+                socks[s][2].append(words[1].decode())
+    seen += list(socks.values())
     for s in socks:
         s.close()
 print(json.dumps(seen))
@@ -286,10 +288,27 @@ class FarmBucketsLab(FarmLab):
         return os.path.join(self.dir, "client", name)
 
     def udp_spread(self, count, first_port=20000):
+        """One request from each of `count` source ports of the client's address:
+        {port: [nodes that answered]}."""
+        pairs = [["0.0.0.0", first_port + i] for i in range(count)]
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c",
-                   SPREAD_CODE, VIP4, str(UDP_PORT), str(first_port), str(count)],
-                  timeout=60)
-        return {int(p): nodes for p, nodes in json.loads(res.stdout).items()}
+                   SPREAD_CODE, VIP4, str(UDP_PORT), json.dumps(pairs)], timeout=60)
+        return {p: nodes for _a, p, nodes in json.loads(res.stdout)}
+
+    def add_client_addresses(self, first=101, last=250):
+        """Secondary addresses 198.18.0.<first..last>/32 on the client's eth0: as many
+        distinct clients for `hash: address`."""
+        lines = "".join(f"addr add 198.18.0.{i}/32 dev eth0\n" for i in range(first, last + 1))
+        subprocess.run(["ip", "-n", self.ns("client"), "-batch", "-"], input=lines,
+                       text=True, check=True)
+        return [f"198.18.0.{i}" for i in range(first, last + 1)]
+
+    def udp_spread_from(self, addresses, port=20000):
+        """One request from each client address: {address: [nodes that answered]}."""
+        pairs = [[a, port] for a in addresses]
+        res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c",
+                   SPREAD_CODE, VIP4, str(UDP_PORT), json.dumps(pairs)], timeout=60)
+        return {a: nodes for a, _p, nodes in json.loads(res.stdout)}
 
     def _start_client(self, key, code, first_port, count, period):
         os.makedirs(os.path.join(self.dir, "client"), exist_ok=True)
