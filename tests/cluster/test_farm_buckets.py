@@ -7,13 +7,18 @@ and port, mod 256) it owns among heartbeatd's members. What a client sees: every
 request answered by exactly one node, the load spread evenly; when a node loses its
 power its clients move to the others within a few seconds and nobody else notices;
 when it comes back it takes back its share, and live TCP connections stay where they
-are through both moves.
+are through both moves; the weights shift the shares; a node stopped with skyctl, or
+whose vipd crashed, keeps no table nor VIP; bad files are refused with
+file:line:column and the field.
 """
 
 import collections
+import os
+import subprocess
 import time
 
-from farm_buckets_lab import farm_buckets_lab
+from farm_buckets_lab import VIP4, VIPD, farm_buckets_lab
+from lab import run
 
 BOUND_S = 15
 
@@ -190,3 +195,71 @@ def test_buckets_by_address_follow_the_weights(lab):
     print(f"    weights 2:1:1: buckets {owned}; {len(addresses)} client addresses "
           f"answered by {dict(share)}", flush=True)
     assert share["node1"] > share["node2"] and share["node1"] > share["node3"], share
+
+
+@farm_buckets_lab(size=2)
+def test_buckets_bad_files_name_file_line_and_field(lab):
+    good = lab.config_text()
+    ok = subprocess.run([VIPD, "-n", "--config", lab.config], capture_output=True,
+                        text=True, timeout=10)
+    assert ok.returncode == 0 and ok.stdout.strip() == "configuration OK", ok
+    cases = [
+        # bucket mode in a mirror module
+        (good.replace("  type: farm\n", "  type: mirror\n").replace(
+            "transitions:\n", "quorum: none\ntransitions:\n"), "  lb: buckets",
+         "vipd.lb: buckets needs module.type: farm"),
+        # without an IPv4 VIP
+        (good.replace(f"address: {VIP4}/24", 'address: "2001:2::100/64"'),
+         "  lb: buckets", "vipd.lb: buckets spreads IPv4 only"),
+        # an unknown hash field
+        (good.replace("    hash: address_port", "    hash: port"), "    hash: port",
+         "vipd.buckets.hash: must be address or address_port"),
+    ]
+    for i, (text, marker, says) in enumerate(cases):
+        path = lab.write_config(os.path.join(lab.dir, f"bad{i}.yaml"), text)
+        line = next(n for n, l in enumerate(text.splitlines(), 1) if l.startswith(marker))
+        res = subprocess.run([VIPD, "-n", "--config", path], capture_output=True,
+                             text=True, timeout=10)
+        assert res.returncode == 1, res
+        assert f"bad{i}.yaml:{line}:" in res.stderr and says in res.stderr, \
+            (marker, res.stderr)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_stopped_node_leaves_no_tables_and_leftovers_go_at_start(lab):
+    lab.start_cluster()
+    lab.wait_buckets(lab.nodes)
+    res = lab.skyctl("node3", "stop")
+    assert res.rc == 0, res
+    lab.wait_members(lab.nodes, ["node1", "node2"], BOUND_S)
+    lab.wait_buckets(["node1", "node2"])
+    lab.wait_vipd_state("node3", "down")
+    assert "skyha_app" not in lab.nft_tables("node3"), lab.nft_tables("node3")
+    assert VIP4 not in lab.addresses("node3"), lab.addresses("node3")
+    share = _spread(lab, 300, 21000)
+    assert set(share) == {"node1", "node2"}, share
+    # A crash leaves tables and the VIP behind: vipd removes them when it starts
+    # on a node that does not serve.
+    lab.kill_daemon("node3", "vipd")
+    leftover = "".join(
+        f"table {family} skyha_app {{\n chain c {{\n  type filter hook {hook} "
+        f"priority 0; policy accept;\n }}\n}}\n"
+        for family, hook in (("inet", "prerouting"), ("arp", "input"),
+                             ("netdev", 'ingress device "eth0"')))
+    subprocess.run(["ip", "netns", "exec", lab.ns("node3"), "nft", "-f", "-"],
+                   input=leftover, text=True, check=True, timeout=10)
+    assert lab.nft_tables("node3").count("skyha_app") == 3, lab.nft_tables("node3")
+    run(["ip", "-n", lab.ns("node3"), "addr", "add", f"{VIP4}/24", "dev", "eth0"])
+    lab.start_vipd("node3")
+    lab.wait_vipd_state("node3", "down", lambda s: s["counters"]["leftovers_removed"] >= 1)
+    deadline = time.monotonic() + 5
+    while "skyha_app" in lab.nft_tables("node3") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "skyha_app" not in lab.nft_tables("node3"), lab.nft_tables("node3")
+    assert VIP4 not in lab.addresses("node3")
+    # And back: node3 takes its share again.
+    res = lab.skyctl("node3", "start")
+    assert res.rc == 0, res
+    owned = lab.wait_buckets(lab.nodes)
+    share = _spread(lab, 300, 22000)
+    assert set(share) == set(lab.nodes), (owned, share)

@@ -204,15 +204,18 @@ class FarmBucketsLab(FarmLab):
         if not os.access(VIPD, os.X_OK):
             raise LabError(f"{VIPD} is missing: run `make` first")
         proc = super().start_node(node)
-        self._spawn_in(node, "vipd", [VIPD, "--config", self.config, "--node", node,
-                                      "--run-dir", self.node_dir(node, "run")]
-                       + (["-v"] if self.verbose else []), self.vipd_log_path(node))
+        self.start_vipd(node)
         self._spawn_in(node, "echo", [lablib.PYTHON, "-c", ECHO_CODE, node, str(UDP_PORT)],
                        os.path.join(self.dir, node, "echo.log"))
         self._spawn_in(node, "tcpecho", [lablib.PYTHON, "-c", TCP_SERVER_CODE, node,
                                          str(TCP_PORT)],
                        os.path.join(self.dir, node, "tcpecho.log"))
         return proc
+
+    def start_vipd(self, node):
+        return self._spawn_in(node, "vipd", [VIPD, "--config", self.config, "--node", node,
+                                             "--run-dir", self.node_dir(node, "run")]
+                              + (["-v"] if self.verbose else []), self.vipd_log_path(node))
 
     def kill_node(self, node):
         """Power cut: as Lab.kill_node, but the links go first (a machine without power
@@ -233,6 +236,26 @@ class FarmBucketsLab(FarmLab):
                 return json.load(f)
         except (OSError, ValueError):
             return None
+
+    def wait_vipd_state(self, node, state, predicate=None, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.vipd_state(node)
+            if st and st.get("state") == state and (predicate is None or predicate(st)):
+                return st
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{node}: vipd not {state} within {timeout:g} s: {st}")
+            time.sleep(0.05)
+
+    def nft_tables(self, node):
+        """The names of the nftables tables in a node's namespace."""
+        res = run(["ip", "netns", "exec", self.ns(node), "nft", "list", "tables"])
+        return [line.split()[-1] for line in res.stdout.splitlines() if line.strip()]
+
+    def addresses(self, member, dev="eth0"):
+        res = run(["ip", "-n", self.ns(member), "-j", "addr", "show", "dev", dev])
+        info = json.loads(res.stdout)
+        return [a["local"] for a in info[0].get("addr_info", [])] if info else []
 
     def wait_buckets(self, nodes, timeout=15.0):
         """Every node in `nodes` is up with buckets over exactly len(nodes) members
