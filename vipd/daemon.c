@@ -290,6 +290,8 @@ static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
 		sky_strlcpy(b->applied_members[i], m[i].name,
 			    sizeof(b->applied_members[i]));
 	b->applied_count = n;
+	memcpy(b->heard, b->members, sizeof(b->heard));
+	b->heard_count = b->member_count;
 	if (!b->applied || owned != b->owned_count || reset != b->reset_count)
 		log_notice("buckets: this node owns %zu of %d (%zu member%s, "
 			   "%zu taken over from a node that left)",
@@ -927,8 +929,8 @@ static void buckets_follow(struct vipd *d, int64_t now)
 	struct vipd_buckets *b = &d->bk;
 	if (!b->on || d->state != VIPD_UP || now < b->retry_ms)
 		return;
-	if (b->applied && same_members(b->members, b->member_count,
-				       b->applied_members, b->applied_count))
+	if (b->applied &&
+	    same_members(b->members, b->member_count, b->heard, b->heard_count))
 		return;
 	char why[300];
 	if (buckets_apply(d, now, why, sizeof(why)) < 0) {

@@ -57,8 +57,12 @@ struct vipd_buckets {
 	/* heartbeatd's members, as last heard */
 	char members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
 	size_t member_count;
-	/* what the kernel's ruleset says (applied: it is there) */
+	/* what the kernel's ruleset says (applied: it is there), computed
+	 * from heard[] (heartbeatd's list as it was then) */
 	bool applied;
+	char heard[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
+	size_t heard_count;
+	/* heard[] less the names not in the file: owner[] indexes these */
 	char applied_members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
 	size_t applied_count;
 	int16_t owner[VIPD_BUCKETS]; /* index in applied_members, or -1 */
