@@ -78,6 +78,33 @@ int vipd_buckets_assign(const struct vipd_bucket_member *members, size_t count,
 	return 0;
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+void vipd_buckets_resets(const char *self,
+			 const char *const before[VIPD_BUCKETS],
+			 const bool reset_before[VIPD_BUCKETS],
+			 const char *const now[VIPD_BUCKETS],
+			 const char *const *members, size_t member_count,
+			 bool reset[VIPD_BUCKETS])
+{
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++) {
+		reset[b] = false;
+		if (!before || !same(now[b], self) || !before[b])
+			continue;
+		if (same(before[b], self)) {
+			reset[b] = reset_before && reset_before[b];
+			continue;
+		}
+		bool alive = false;
+		for (size_t i = 0; i < member_count && !alive; i++)
+			alive = same(members[i], before[b]);
+		reset[b] = !alive;
+	}
+}
+
 size_t vipd_buckets_count(const int16_t owner[VIPD_BUCKETS], int16_t index)
 {
 	size_t n = 0;

@@ -46,6 +46,22 @@ struct vipd_bucket_member {
 int vipd_buckets_assign(const struct vipd_bucket_member *members, size_t count,
 			int16_t owner[VIPD_BUCKETS]);
 
+/*
+ * Which buckets `self` owns now that were taken over from a member that
+ * left: reset[b] for b owned by self in now[] whose owner in before[] is
+ * another node no longer among members (mid-flow TCP segments there get a
+ * reset, buckets.h), or that self kept and was already resetting
+ * (reset_before). A bucket from a live member, or with no owner before
+ * (before == NULL: this node's first ruleset), is not reset. Owners are
+ * names (NULL: none).
+ */
+void vipd_buckets_resets(const char *self,
+			 const char *const before[VIPD_BUCKETS],
+			 const bool reset_before[VIPD_BUCKETS],
+			 const char *const now[VIPD_BUCKETS],
+			 const char *const *members, size_t member_count,
+			 bool reset[VIPD_BUCKETS]);
+
 /* How many buckets members[index] owns. */
 size_t vipd_buckets_count(const int16_t owner[VIPD_BUCKETS], int16_t index);
 

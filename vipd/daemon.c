@@ -198,14 +198,6 @@ static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
 	return true;
 }
 
-static bool is_member(char (*m)[SKY_NAME_MAX + 1], size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(m[i], name) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Replace the module's tables with this node's buckets among heartbeatd's
  * members. A bucket this node gains from a member that left resets the
@@ -246,22 +238,19 @@ static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
 		rs.ifnames[i] = d->cfg.vips[i].ifname;
 	}
 	rs.vip_count = d->cfg.vip_count;
+	/* Owners by name, before (the ruleset in place, if any) and now. */
+	const char *before[VIPD_BUCKETS], *after[VIPD_BUCKETS];
+	const char *names[SKY_DESIRED_MEMBERS_MAX];
+	for (size_t i = 0; i < b->member_count; i++)
+		names[i] = b->members[i];
 	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
+		before[k] = b->owner[k] >= 0 ? b->applied_members[b->owner[k]]
+					     : NULL;
+		after[k] = owner[k] >= 0 ? m[owner[k]].name : NULL;
 		rs.owned[k] = self >= 0 && owner[k] == self;
-		if (!rs.owned[k])
-			continue;
-		if (!b->applied)
-			continue; /* joining: what we gain, live nodes had */
-		if (b->owned[k]) {
-			rs.reset[k] = b->reset[k];
-			continue;
-		}
-		const char *was = b->owner[k] >= 0
-					  ? b->applied_members[b->owner[k]]
-					  : NULL;
-		rs.reset[k] =
-			was && !is_member(b->members, b->member_count, was);
 	}
+	vipd_buckets_resets(d->self->name, b->applied ? before : NULL, b->reset,
+			    after, names, b->member_count, rs.reset);
 	r = vipd_buckets_ruleset(&rs, b->script, sizeof(b->script));
 	if (r < 0) {
 		snprintf(why, size, "buckets: cannot write the ruleset: %s",

@@ -134,6 +134,71 @@ static void test_no_members_no_owner(void)
 	CHECK_EQ_INT(vipd_buckets_assign(many, 2, owner), -EINVAL);
 }
 
+/* Owners by name from an assignment over these members. */
+static void names_of(const struct vipd_bucket_member *m, size_t n,
+		     const char *out[VIPD_BUCKETS])
+{
+	int16_t owner[VIPD_BUCKETS];
+	CHECK_EQ_INT(vipd_buckets_assign(m, n, owner), 0);
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
+		out[b] = owner[b] >= 0 ? m[owner[b]].name : NULL;
+}
+
+static void test_buckets_of_a_node_that_left_are_reset_until_it_returns(void)
+{
+	const struct vipd_bucket_member two[] = {{"node1", 1}, {"node3", 1}};
+	const char *const left[] = {"node1", "node3"};
+	const char *const all[] = {"node1", "node2", "node3"};
+	const char *with2[VIPD_BUCKETS], *without2[VIPD_BUCKETS];
+	bool r1[VIPD_BUCKETS], r2[VIPD_BUCKETS], r3[VIPD_BUCKETS];
+	names_of(three, 3, with2);
+	names_of(two, 2, without2);
+
+	/* node2 leaves: node1 resets exactly what it took from node2. */
+	vipd_buckets_resets("node1", with2, NULL, without2, left, 2, r1);
+	size_t n = 0;
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++) {
+		bool took = strcmp(with2[b], "node2") == 0 &&
+			    strcmp(without2[b], "node1") == 0;
+		CHECK(r1[b] == took);
+		n += r1[b];
+	}
+	CHECK(n > 0);
+	/* Nothing else changes: the same members again keep the resets. */
+	vipd_buckets_resets("node1", without2, r1, without2, left, 2, r2);
+	CHECK(memcmp(r1, r2, sizeof(r1)) == 0);
+	/* node2 returns: it takes them back, node1 resets nothing... */
+	vipd_buckets_resets("node1", without2, r2, with2, all, 3, r3);
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
+		CHECK(!r3[b]);
+	/* ...and node2, whose first ruleset this is, resets nothing: the
+	 * flows in its buckets are the live nodes'. */
+	vipd_buckets_resets("node2", NULL, NULL, with2, all, 3, r3);
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
+		CHECK(!r3[b]);
+}
+
+static void test_buckets_from_a_live_node_are_not_reset(void)
+{
+	/* node1's weight goes up: it takes buckets from node2 and node3,
+	 * who are still there (they keep their connections). */
+	const struct vipd_bucket_member heavy[] = {
+		{"node1", 3}, {"node2", 1}, {"node3", 1}};
+	const char *const all[] = {"node1", "node2", "node3"};
+	const char *before[VIPD_BUCKETS], *after[VIPD_BUCKETS];
+	bool r[VIPD_BUCKETS];
+	names_of(three, 3, before);
+	names_of(heavy, 3, after);
+	vipd_buckets_resets("node1", before, NULL, after, all, 3, r);
+	size_t gained = 0;
+	for (unsigned b = 0; b < VIPD_BUCKETS; b++) {
+		CHECK(!r[b]);
+		gained += strcmp(after[b], "node1") == 0 &&
+			  strcmp(before[b], "node1") != 0;
+	}
+	CHECK(gained > 0);
+}
+
 static void test_default_vmac_is_local_unicast_and_per_module(void)
 {
 	uint8_t a[6], b[6], c[6];
@@ -254,6 +319,8 @@ TEST_MAIN(TEST(test_every_bucket_has_exactly_one_owner_among_members),
 	  TEST(test_weights_2_1_1_shift_the_share_proportionally),
 	  TEST(test_assignment_is_deterministic),
 	  TEST(test_no_members_no_owner),
+	  TEST(test_buckets_of_a_node_that_left_are_reset_until_it_returns),
+	  TEST(test_buckets_from_a_live_node_are_not_reset),
 	  TEST(test_default_vmac_is_local_unicast_and_per_module),
 	  TEST(test_ruleset_replaces_the_tables_and_keeps_own_buckets),
 	  TEST(test_ruleset_with_ports_and_with_no_bucket),
