@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <linux/netfilter.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <signal.h>
@@ -719,10 +720,45 @@ static void converge(struct vipd *d, int64_t now)
 	}
 }
 
+/*
+ * buckets, once a second while up: the three tables are there. A firewall
+ * reload (`nft flush ruleset`) takes them away, and without them every node
+ * would answer for the VIP with its own MAC and accept every client.
+ */
+static void buckets_verify(struct vipd *d, int64_t now)
+{
+	static const int families[] = {NFPROTO_INET, NFPROTO_NETDEV,
+				       NFPROTO_ARP};
+	struct vipd_buckets *b = &d->bk;
+	if (!b->on || d->state != VIPD_UP || !b->applied || now < b->retry_ms)
+		return;
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(families); i++) {
+		int r = vipd_nft_table_exists(families[i], b->table);
+		if (r < 0) {
+			sky_log_ratelimited(&d->rl_nl, LOG_WARNING,
+					    "buckets: cannot look for table "
+					    "%s: %s",
+					    b->table, strerror(-r));
+			return;
+		}
+		if (r == 1)
+			continue;
+		char why[300];
+		log_warning("buckets: table %s is gone (a firewall reload?): "
+			    "putting the ruleset back",
+			    b->table);
+		b->restored++;
+		if (buckets_apply(d, now, why, sizeof(why)) < 0)
+			set_reason(d, LOG_ERR, "%s", why);
+		return;
+	}
+}
+
 /* Once a second: the addresses are where the state says. */
 static void verify(struct vipd *d, int64_t now)
 {
 	d->next_verify_ms = now + VIPD_VERIFY_PERIOD_MS;
+	buckets_verify(d, now);
 	if (d->state == VIPD_UP) {
 		if (look(d) < 0)
 			return;
@@ -872,7 +908,7 @@ json_t *vipd_actual_json(const struct vipd *d)
 		vipd_mac_text(d->bk.vmac, vmac);
 		json_object_set_new(
 			obj, "buckets",
-			json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I}",
+			json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:I}",
 				  "owned", (json_int_t)d->bk.owned_count,
 				  "total", (json_int_t)VIPD_BUCKETS, "members",
 				  (json_int_t)(d->bk.applied
@@ -883,7 +919,8 @@ json_t *vipd_actual_json(const struct vipd *d)
 				  "vmac", vmac, "changes",
 				  (json_int_t)d->bk.changes, "nft_errors",
 				  (json_int_t)d->bk.nft_errors, "arp_replies",
-				  (json_int_t)d->bk.arp_replies));
+				  (json_int_t)d->bk.arp_replies, "restored",
+				  (json_int_t)d->bk.restored));
 	}
 	return obj;
 }

@@ -69,7 +69,7 @@ struct vipd_buckets {
 	bool owned[VIPD_BUCKETS], reset[VIPD_BUCKETS];
 	size_t owned_count, reset_count;
 	int64_t retry_ms; /* after a failed nft, not before */
-	uint64_t changes, nft_errors, arp_replies;
+	uint64_t changes, nft_errors, arp_replies, restored;
 	char script[16384];
 };
 

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void first_line(const char *out, char *err, size_t err_size)
@@ -158,5 +163,65 @@ done:
 		if (out[i] >= 0)
 			close(out[i]);
 	}
+	return r;
+}
+
+static int on_table(const struct nlmsghdr *nlh, void *data)
+{
+	if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWTABLE)
+		*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
+int vipd_nft_table_exists(int family, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct timeval tv = {.tv_sec = 1};
+	bool found = false;
+	int r = 0;
+
+	struct mnl_socket *nl =
+		mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
+		       sizeof(tv)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	uint32_t seq = (uint32_t)time(NULL), portid = mnl_socket_get_portid(nl);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			break;
+		}
+		int c = mnl_cb_run(buf, (size_t)n, seq, portid, on_table,
+				   &found);
+		if (c == MNL_CB_STOP) {
+			r = found;
+			break;
+		}
+		if (c < 0) {
+			r = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
 	return r;
 }

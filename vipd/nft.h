@@ -22,4 +22,11 @@
  */
 int vipd_nft_run(const char *script, char *err, size_t err_size);
 
+/*
+ * Is table `name` of `family` (NFPROTO_INET, NFPROTO_NETDEV, NFPROTO_ARP)
+ * in the kernel? 1 or 0, asked over netlink (no child: vipd asks once a
+ * second, to put back tables a firewall reload flushed), or -errno.
+ */
+int vipd_nft_table_exists(int family, const char *name);
+
 #endif

@@ -263,3 +263,19 @@ def test_buckets_stopped_node_leaves_no_tables_and_leftovers_go_at_start(lab):
     owned = lab.wait_buckets(lab.nodes)
     share = _spread(lab, 300, 22000)
     assert set(share) == set(lab.nodes), (owned, share)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_ruleset_put_back_after_a_firewall_reload(lab):
+    lab.start_cluster()
+    lab.wait_buckets(lab.nodes)
+    _spread(lab, 300, 23000)
+    t0 = time.monotonic()
+    run(["ip", "netns", "exec", lab.ns("node1"), "nft", "flush", "ruleset"])
+    st = lab.wait_vipd_state("node1", "up", lambda s: s["buckets"]["restored"] >= 1)
+    took = time.monotonic() - t0
+    assert lab.nft_tables("node1").count("skyha_app") == 3, lab.nft_tables("node1")
+    share = _spread(lab, 300, 24000)
+    assert set(share) == set(lab.nodes), share
+    print(f"    node1's tables flushed: put back within {took:.2f} s "
+          f"(buckets {st['buckets']})", flush=True)
