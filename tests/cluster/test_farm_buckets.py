@@ -279,3 +279,30 @@ def test_buckets_ruleset_put_back_after_a_firewall_reload(lab):
     assert set(share) == set(lab.nodes), share
     print(f"    node1's tables flushed: put back within {took:.2f} s "
           f"(buckets {st['buckets']})", flush=True)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_vipd_killed_on_a_node_its_clients_keep_their_answers(lab):
+    """The data path is the kernel's: vipd dying (kill -9) changes nobody's bucket,
+    and vipd started again takes over the tables it finds without a gap."""
+    lab.start_cluster()
+    before = lab.wait_buckets(lab.nodes)
+    ports = list(range(31000, 31060))
+    lab.start_udp_watch(31000, len(ports))
+    time.sleep(0.6)
+    t_kill = time.monotonic()
+    lab.kill_daemon("node3", "vipd")
+    time.sleep(2.0)
+    lab.start_vipd("node3")
+    assert lab.wait_buckets(lab.nodes) == before
+    time.sleep(1.0)
+    t_end = time.monotonic()
+    per, sent = _rounds(lab)
+    rounds = [r for r, t in sent.items() if t_kill - 0.3 <= t <= t_end - 0.5]
+    owner = {p: per[rounds[0]].get(p) for p in ports}
+    assert all(v and len(v) == 1 for v in owner.values()), owner
+    bad = [(r, p, per[r].get(p)) for r in rounds for p in ports if per[r].get(p) != owner[p]]
+    assert not bad, f"{len(bad)} answers missing or moved: {bad[:10]}"
+    on3 = sum(1 for v in owner.values() if v == ["node3"])
+    print(f"    vipd killed on node3 for 2 s: {len(rounds)} rounds of {len(ports)} "
+          f"clients ({on3} on node3) all answered by the same node", flush=True)
