@@ -10,6 +10,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -58,11 +59,14 @@ static int talk(int *in_fdp, int out_fd, const char *script, char *out,
 			continue;
 		if (in_fd >= 0 && (p[1].revents & (POLLOUT | POLLERR))) {
 			ssize_t n = write(in_fd, script + sent, len - sent);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
+			/* EPIPE: nft stopped reading; its exit status and
+			 * output say why. */
+			bool gone = n < 0 && errno == EPIPE;
+			if (n < 0 && !gone && errno != EAGAIN && errno != EINTR)
 				return -errno;
 			if (n > 0)
 				sent += (size_t)n;
-			if (sent == len || (n < 0 && errno == EPIPE)) {
+			if (sent == len || gone) {
 				close(in_fd);
 				in_fd = *in_fdp = -1;
 			}
@@ -133,10 +137,26 @@ int vipd_nft_run(const char *script, char *err, size_t err_size)
 	}
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	/* SIGPIPE is ignored (sky_stop_signals_install): a dead nft is
-	 * EPIPE here. talk() closes in[1] once the script is written. */
+	/* An nft that dies before reading everything must be EPIPE here,
+	 * not a SIGPIPE for vipd, whatever its disposition: blocked while we
+	 * write, and a pending one taken away after. talk() closes in[1]
+	 * once the script is written. */
+	sigset_t pipe_set, old_set;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	bool pipe_was_pending = false;
+	sigset_t pending;
+	if (sigpending(&pending) == 0)
+		pipe_was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
 	r = talk(&in[1], out[0], script, output, sizeof(output),
 		 sky_now_ms() + VIPD_NFT_TIMEOUT_MS);
+	if (!pipe_was_pending) {
+		const struct timespec zero = {0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 	if (r == -ETIMEDOUT) {
 		kill(pid, SIGKILL);
 		snprintf(err, err_size, "%s did not finish within %d ms",
