@@ -2,81 +2,13 @@
  * buckets.c - bucket ownership and the nftables ruleset (see buckets.h).
  */
 #include "buckets.h"
+#include "rendezvous.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#define MEMBERS_MAX 16
-
-static uint64_t fnv1a64(const char *s, uint64_t h)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t draw(uint64_t name_hash, unsigned bucket, uint32_t k)
-{
-	return mix64(name_hash ^ mix64(((uint64_t)bucket << 32 | k) +
-				       0x9e3779b97f4a7c15ULL));
-}
-
-int vipd_buckets_assign(const struct vipd_bucket_member *members, size_t count,
-			int16_t owner[VIPD_BUCKETS])
-{
-	uint64_t nh[MEMBERS_MAX];
-
-	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
-		owner[b] = -1;
-	if (count > MEMBERS_MAX)
-		return -EINVAL;
-	for (size_t i = 0; i < count; i++) {
-		if (!members[i].name)
-			return -EINVAL;
-		nh[i] = fnv1a64(members[i].name, 0xcbf29ce484222325ULL);
-	}
-	for (unsigned b = 0; b < VIPD_BUCKETS; b++) {
-		uint64_t best = 0;
-		int16_t who = -1;
-		for (size_t i = 0; i < count; i++) {
-			uint32_t w = members[i].weight;
-			if (w == 0)
-				w = 1;
-			if (w > VIPD_BUCKET_WEIGHT_MAX)
-				w = VIPD_BUCKET_WEIGHT_MAX;
-			uint64_t top = 0;
-			for (uint32_t k = 0; k < w; k++) {
-				uint64_t s = draw(nh[i], b, k);
-				if (s > top)
-					top = s;
-			}
-			if (who < 0 || top > best ||
-			    (top == best &&
-			     strcmp(members[i].name, members[who].name) < 0)) {
-				best = top;
-				who = (int16_t)i;
-			}
-		}
-		owner[b] = who;
-	}
-	return 0;
-}
 
 static bool same(const char *a, const char *b)
 {
@@ -105,20 +37,12 @@ void vipd_buckets_resets(const char *self,
 	}
 }
 
-size_t vipd_buckets_count(const int16_t owner[VIPD_BUCKETS], int16_t index)
-{
-	size_t n = 0;
-	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
-		n += owner[b] == index && index >= 0;
-	return n;
-}
-
 static uint64_t module_hash(const char *cluster, const char *module)
 {
-	uint64_t h = fnv1a64("skyha-buckets", 0xcbf29ce484222325ULL);
-	h = fnv1a64(cluster, h);
-	h = fnv1a64("/", h);
-	return mix64(fnv1a64(module, h));
+	uint64_t h = sky_fnv1a64("skyha-buckets", 0xcbf29ce484222325ULL);
+	h = sky_fnv1a64(cluster, h);
+	h = sky_fnv1a64("/", h);
+	return sky_mix64(sky_fnv1a64(module, h));
 }
 
 void vipd_buckets_default_vmac(const char *cluster, const char *module,

@@ -12,18 +12,16 @@
  * does not own. Flows conntrack already knows stay where they are, so a
  * rebalance does not break live TCP connections.
  *
- * Ownership is weighted rendezvous hashing, integers only (every node must
- * compute exactly the same owners, whatever its libm): a member of weight w
- * draws w scores per bucket, hash(bucket, name, k) for k < w, and the
- * bucket goes to the member with the highest score of all (ties: the
- * smaller name). All draws are independent, so a member's expected share
- * is its weight over the sum of weights; a member leaving moves only its
- * own buckets, and coming back takes back only those.
+ * Ownership is weighted rendezvous hashing (shared/rendezvous.h, which
+ * skyctl uses too): a member leaving moves only its own buckets, and
+ * coming back takes back only those.
  *
  * Everything here is pure (no I/O): unit tests drive it directly.
  */
 #ifndef SKYHA_VIPD_BUCKETS_H
 #define SKYHA_VIPD_BUCKETS_H
+
+#include "rendezvous.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -32,19 +30,6 @@
 
 #define VIPD_BUCKETS	       256
 #define VIPD_BUCKET_WEIGHT_MAX 100
-
-struct vipd_bucket_member {
-	const char *name;
-	uint32_t weight; /* 1..VIPD_BUCKET_WEIGHT_MAX (0 counts as 1) */
-};
-
-/*
- * owner[b] = the index in members of bucket b's owner, or -1 when count is
- * 0. The order of members does not matter. 0, or -EINVAL (count above 16,
- * a NULL name).
- */
-int vipd_buckets_assign(const struct vipd_bucket_member *members, size_t count,
-			int16_t owner[VIPD_BUCKETS]);
 
 /*
  * Which buckets `self` owns now that were taken over from a member that
@@ -61,9 +46,6 @@ void vipd_buckets_resets(const char *self,
 			 const char *const now[VIPD_BUCKETS],
 			 const char *const *members, size_t member_count,
 			 bool reset[VIPD_BUCKETS]);
-
-/* How many buckets members[index] owns. */
-size_t vipd_buckets_count(const int16_t owner[VIPD_BUCKETS], int16_t index);
 
 /*
  * The default virtual MAC of a module: locally administered, unicast

@@ -208,7 +208,7 @@ static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
 static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
 {
 	struct vipd_buckets *b = &d->bk;
-	struct vipd_bucket_member m[SKY_DESIRED_MEMBERS_MAX];
+	struct sky_bucket_member m[SKY_DESIRED_MEMBERS_MAX];
 	static struct vipd_ruleset rs;
 	int16_t owner[VIPD_BUCKETS];
 	size_t n = 0;
@@ -224,7 +224,7 @@ static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
 		m[n].name = b->members[i];
 		m[n++].weight = node->weight;
 	}
-	int r = vipd_buckets_assign(m, n, owner);
+	int r = sky_buckets_assign(m, n, owner);
 	if (r < 0) {
 		snprintf(why, size, "buckets: cannot assign: %s", strerror(-r));
 		return r;

@@ -14,6 +14,7 @@ file:line:column and the field.
 
 import collections
 import os
+import re
 import subprocess
 import time
 
@@ -56,6 +57,9 @@ def test_buckets_every_request_answered_once_and_spread_evenly(lab):
     res = lab.skyctl("node1", "status")
     assert res.rc == 0 and f"load:      {owned['node1']}/256 buckets on this node (3 " \
         "members" in res.out, res
+    # ...and every member's load, computed as vipd computes it.
+    for node in lab.nodes:
+        assert re.search(rf"{node} +UP +yes +\d+% +{owned[node]}/256 ", res.out), res.out
     # The client knows the VIP at the virtual MAC, which no node sends from.
     assert lab.client_neigh() == detail["buckets"]["vmac"], \
         (lab.client_neigh(), detail["buckets"]["vmac"])

@@ -9,16 +9,16 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-static const struct vipd_bucket_member three[] = {
+static const struct sky_bucket_member three[] = {
 	{"node1", 1}, {"node2", 1}, {"node3", 1}};
 
 static void test_every_bucket_has_exactly_one_owner_among_members(void)
 {
 	int16_t owner[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, owner), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, owner), 0);
 	size_t total = 0;
 	for (int16_t i = 0; i < 3; i++)
-		total += vipd_buckets_count(owner, i);
+		total += sky_buckets_count(owner, i);
 	CHECK_EQ_INT(total, VIPD_BUCKETS);
 	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
 		CHECK(owner[b] >= 0 && owner[b] < 3);
@@ -27,18 +27,18 @@ static void test_every_bucket_has_exactly_one_owner_among_members(void)
 static void test_spread_over_three_equal_nodes_within_20_percent(void)
 {
 	int16_t owner[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, owner), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, owner), 0);
 	for (int16_t i = 0; i < 3; i++) {
-		size_t n = vipd_buckets_count(owner, i);
+		size_t n = sky_buckets_count(owner, i);
 		CHECK(n * 3 * 10 >= VIPD_BUCKETS * 8);
 		CHECK(n * 3 * 10 <= VIPD_BUCKETS * 12);
 	}
 	/* Other names too: the spread is no accident of these three. */
-	const struct vipd_bucket_member abc[] = {
+	const struct sky_bucket_member abc[] = {
 		{"alpha", 1}, {"bravo", 1}, {"charlie", 1}};
-	CHECK_EQ_INT(vipd_buckets_assign(abc, 3, owner), 0);
+	CHECK_EQ_INT(sky_buckets_assign(abc, 3, owner), 0);
 	for (int16_t i = 0; i < 3; i++) {
-		size_t n = vipd_buckets_count(owner, i);
+		size_t n = sky_buckets_count(owner, i);
 		CHECK(n * 3 * 10 >= VIPD_BUCKETS * 8);
 		CHECK(n * 3 * 10 <= VIPD_BUCKETS * 12);
 	}
@@ -48,9 +48,9 @@ static void test_removing_a_member_moves_only_its_buckets(void)
 {
 	int16_t before[VIPD_BUCKETS], after[VIPD_BUCKETS];
 	/* node2 leaves: members node1, node3 (indexes 0, 1 after). */
-	const struct vipd_bucket_member two[] = {{"node1", 1}, {"node3", 1}};
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, before), 0);
-	CHECK_EQ_INT(vipd_buckets_assign(two, 2, after), 0);
+	const struct sky_bucket_member two[] = {{"node1", 1}, {"node3", 1}};
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, before), 0);
+	CHECK_EQ_INT(sky_buckets_assign(two, 2, after), 0);
 	size_t moved = 0;
 	for (unsigned b = 0; b < VIPD_BUCKETS; b++) {
 		const char *was = three[before[b]].name;
@@ -60,20 +60,20 @@ static void test_removing_a_member_moves_only_its_buckets(void)
 		else
 			CHECK(strcmp(was, now) == 0);
 	}
-	CHECK_EQ_INT(moved, vipd_buckets_count(before, 1));
+	CHECK_EQ_INT(moved, sky_buckets_count(before, 1));
 	/* And coming back takes back exactly those. */
 	int16_t again[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, again), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, again), 0);
 	CHECK(memcmp(again, before, sizeof(before)) == 0);
 }
 
 static void test_member_order_does_not_matter(void)
 {
 	int16_t a[VIPD_BUCKETS], b[VIPD_BUCKETS];
-	const struct vipd_bucket_member rev[] = {
+	const struct sky_bucket_member rev[] = {
 		{"node3", 1}, {"node2", 1}, {"node1", 1}};
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, a), 0);
-	CHECK_EQ_INT(vipd_buckets_assign(rev, 3, b), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, a), 0);
+	CHECK_EQ_INT(sky_buckets_assign(rev, 3, b), 0);
 	for (unsigned i = 0; i < VIPD_BUCKETS; i++)
 		CHECK(strcmp(three[a[i]].name, rev[b[i]].name) == 0);
 }
@@ -81,12 +81,12 @@ static void test_member_order_does_not_matter(void)
 static void test_weights_2_1_1_shift_the_share_proportionally(void)
 {
 	int16_t owner[VIPD_BUCKETS];
-	const struct vipd_bucket_member w[] = {
+	const struct sky_bucket_member w[] = {
 		{"node1", 2}, {"node2", 1}, {"node3", 1}};
-	CHECK_EQ_INT(vipd_buckets_assign(w, 3, owner), 0);
-	size_t n1 = vipd_buckets_count(owner, 0);
-	size_t n2 = vipd_buckets_count(owner, 1);
-	size_t n3 = vipd_buckets_count(owner, 2);
+	CHECK_EQ_INT(sky_buckets_assign(w, 3, owner), 0);
+	size_t n1 = sky_buckets_count(owner, 0);
+	size_t n2 = sky_buckets_count(owner, 1);
+	size_t n3 = sky_buckets_count(owner, 2);
 	/* expected 128, 64, 64: within 20 % */
 	CHECK(n1 >= 102 && n1 <= 154);
 	CHECK(n2 >= 51 && n2 <= 77);
@@ -94,7 +94,7 @@ static void test_weights_2_1_1_shift_the_share_proportionally(void)
 	CHECK_EQ_INT(n1 + n2 + n3, VIPD_BUCKETS);
 	/* Raising a weight only takes buckets towards that member. */
 	int16_t equal[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, equal), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, equal), 0);
 	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
 		CHECK(owner[b] == equal[b] || owner[b] == 0);
 }
@@ -102,15 +102,15 @@ static void test_weights_2_1_1_shift_the_share_proportionally(void)
 static void test_assignment_is_deterministic(void)
 {
 	int16_t a[VIPD_BUCKETS], b[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(three, 3, a), 0);
+	CHECK_EQ_INT(sky_buckets_assign(three, 3, a), 0);
 	for (int i = 0; i < 5; i++) {
-		CHECK_EQ_INT(vipd_buckets_assign(three, 3, b), 0);
+		CHECK_EQ_INT(sky_buckets_assign(three, 3, b), 0);
 		CHECK(memcmp(a, b, sizeof(a)) == 0);
 	}
 	/* Pinned: another build, host or libc gives the same owners. */
 	CHECK_EQ_INT(a[0], a[0]);
-	size_t n[3] = {vipd_buckets_count(a, 0), vipd_buckets_count(a, 1),
-		       vipd_buckets_count(a, 2)};
+	size_t n[3] = {sky_buckets_count(a, 0), sky_buckets_count(a, 1),
+		       sky_buckets_count(a, 2)};
 	fprintf(stderr, "  node1..3 own %zu, %zu, %zu buckets\n", n[0], n[1],
 		n[2]);
 }
@@ -118,35 +118,35 @@ static void test_assignment_is_deterministic(void)
 static void test_no_members_no_owner(void)
 {
 	int16_t owner[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(NULL, 0, owner), 0);
+	CHECK_EQ_INT(sky_buckets_assign(NULL, 0, owner), 0);
 	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
 		CHECK_EQ_INT(owner[b], -1);
-	CHECK_EQ_INT(vipd_buckets_count(owner, -1), 0);
+	CHECK_EQ_INT(sky_buckets_count(owner, -1), 0);
 	/* One member owns everything. */
-	CHECK_EQ_INT(vipd_buckets_assign(three, 1, owner), 0);
-	CHECK_EQ_INT(vipd_buckets_count(owner, 0), VIPD_BUCKETS);
+	CHECK_EQ_INT(sky_buckets_assign(three, 1, owner), 0);
+	CHECK_EQ_INT(sky_buckets_count(owner, 0), VIPD_BUCKETS);
 	/* Too many, or a missing name: refused. */
-	struct vipd_bucket_member many[17];
+	struct sky_bucket_member many[17];
 	for (size_t i = 0; i < 17; i++)
-		many[i] = (struct vipd_bucket_member){"n", 1};
-	CHECK_EQ_INT(vipd_buckets_assign(many, 17, owner), -EINVAL);
+		many[i] = (struct sky_bucket_member){"n", 1};
+	CHECK_EQ_INT(sky_buckets_assign(many, 17, owner), -EINVAL);
 	many[0].name = NULL;
-	CHECK_EQ_INT(vipd_buckets_assign(many, 2, owner), -EINVAL);
+	CHECK_EQ_INT(sky_buckets_assign(many, 2, owner), -EINVAL);
 }
 
 /* Owners by name from an assignment over these members. */
-static void names_of(const struct vipd_bucket_member *m, size_t n,
+static void names_of(const struct sky_bucket_member *m, size_t n,
 		     const char *out[VIPD_BUCKETS])
 {
 	int16_t owner[VIPD_BUCKETS];
-	CHECK_EQ_INT(vipd_buckets_assign(m, n, owner), 0);
+	CHECK_EQ_INT(sky_buckets_assign(m, n, owner), 0);
 	for (unsigned b = 0; b < VIPD_BUCKETS; b++)
 		out[b] = owner[b] >= 0 ? m[owner[b]].name : NULL;
 }
 
 static void test_buckets_of_a_node_that_left_are_reset_until_it_returns(void)
 {
-	const struct vipd_bucket_member two[] = {{"node1", 1}, {"node3", 1}};
+	const struct sky_bucket_member two[] = {{"node1", 1}, {"node3", 1}};
 	const char *const left[] = {"node1", "node3"};
 	const char *const all[] = {"node1", "node2", "node3"};
 	const char *with2[VIPD_BUCKETS], *without2[VIPD_BUCKETS];
@@ -182,7 +182,7 @@ static void test_buckets_from_a_live_node_are_not_reset(void)
 {
 	/* node1's weight goes up: it takes buckets from node2 and node3,
 	 * who are still there (they keep their connections). */
-	const struct vipd_bucket_member heavy[] = {
+	const struct sky_bucket_member heavy[] = {
 		{"node1", 3}, {"node2", 1}, {"node3", 1}};
 	const char *const all[] = {"node1", "node2", "node3"};
 	const char *before[VIPD_BUCKETS], *after[VIPD_BUCKETS];
