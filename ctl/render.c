@@ -11,6 +11,7 @@
  * reason.
  */
 #include "render.h"
+#include "rendezvous.h"
 #include "util.h"
 
 #include <errno.h>
@@ -320,11 +321,55 @@ static void render_nodes(FILE *out, const json_t *node, const json_t *peer)
  * share of the load: its weight over the members' (vipd's buckets follow
  * the same weights).
  */
-static void render_farm_nodes(FILE *out, const json_t *nodes)
+/*
+ * lb: buckets: each member's buckets, as every vipd computes them from the
+ * same members and weights (shared/rendezvous.h): "87/256"; "-" for a node
+ * that is not a member. false when the members cannot be read.
+ */
+static bool farm_loads(const json_t *nodes, char loads[][16], size_t max)
+{
+	struct sky_bucket_member m[SKY_BUCKET_MEMBERS_MAX];
+	size_t at[SKY_BUCKET_MEMBERS_MAX], count = 0, i;
+	char names[SKY_BUCKET_MEMBERS_MAX][NAME_TEXT_MAX];
+	int16_t owner[SKY_BUCKETS];
+	const json_t *n;
+	int64_t w;
+
+	json_array_foreach(nodes, i, n)
+	{
+		if (i >= max)
+			return false;
+		snprintf(loads[i], 16, "-");
+		if (!json_is_true(json_object_get(n, "member")))
+			continue;
+		const char *name =
+			json_string_value(json_object_get(n, "name"));
+		if (!name || count >= SKY_BUCKET_MEMBERS_MAX ||
+		    !get_int(n, "weight", &w) || w < 1 ||
+		    w > SKY_BUCKET_WEIGHT_MAX)
+			return false;
+		/* hashed as vipd hashes it: the name as heartbeatd sent it */
+		snprintf(names[count], sizeof(names[count]), "%s", name);
+		m[count].name = names[count];
+		m[count].weight = (uint32_t)w;
+		at[count++] = i;
+	}
+	if (sky_buckets_assign(m, count, owner) < 0)
+		return false;
+	for (size_t k = 0; k < count; k++)
+		snprintf(loads[at[k]], 16, "%zu/%d",
+			 sky_buckets_count(owner, (int16_t)k), SKY_BUCKETS);
+	return true;
+}
+
+static void render_farm_nodes(FILE *out, const json_t *nodes, bool buckets)
 {
 	size_t name_w = NODE_COLUMN_MIN, i;
 	int64_t total = 0, w;
 	const json_t *n;
+	char loads[SKY_BUCKET_MEMBERS_MAX][16];
+	bool show_load =
+		buckets && farm_loads(nodes, loads, SKY_BUCKET_MEMBERS_MAX);
 
 	json_array_foreach(nodes, i, n)
 	{
@@ -335,8 +380,9 @@ static void render_farm_nodes(FILE *out, const json_t *nodes)
 		    get_int(n, "weight", &w) && w > 0 && w <= 1000)
 			total += w;
 	}
-	fprintf(out, "  %-*s %-5s %-6s %-6s  %s\n", (int)name_w, "NODE",
-		"STATE", "SERVES", "SHARE", "SEEN");
+	fprintf(out, "  %-*s %-5s %-6s %-6s %s %s\n", (int)name_w, "NODE",
+		"STATE", "SERVES", "SHARE", show_load ? "LOAD     " : "",
+		"SEEN");
 	json_array_foreach(nodes, i, n)
 	{
 		char name[NAME_TEXT_MAX], role[WORD_TEXT_MAX], share[16];
@@ -361,14 +407,47 @@ static void render_farm_nodes(FILE *out, const json_t *nodes)
 		else
 			snprintf(seen, sizeof(seen), "LOST, last seen %s ago",
 				 ago);
-		fprintf(out, "%c %-*s %-5s %-6s %-6s  %s\n", self ? '*' : ' ',
+		char load[24] = "";
+		if (show_load)
+			snprintf(load, sizeof(load), "%-8s ", loads[i]);
+		fprintf(out, "%c %-*s %-5s %-6s %-6s %s %s\n", self ? '*' : ' ',
 			(int)name_w, field(n, "name", name, sizeof(name)),
 			field(n, "role", role, sizeof(role)),
 			member	? "yes"
 			: ready ? "ready"
 				: "no",
-			share, seen);
+			share, load, seen);
 	}
+}
+
+/*
+ * A farm with vipd.lb: buckets: this node's load as vipd applied it
+ * (actuators.vipd.detail.buckets), "load: 85/256 buckets (3 members)".
+ */
+static void render_buckets(FILE *out, const json_t *status)
+{
+	const json_t *b = json_object_get(
+		json_object_get(
+			json_object_get(json_object_get(status, "actuators"),
+					"vipd"),
+			"detail"),
+		"buckets");
+	int64_t owned, total, members, taken;
+	char hash[WORD_TEXT_MAX];
+
+	if (!json_is_object(b) || !get_int(b, "owned", &owned) ||
+	    !get_int(b, "total", &total) || !get_int(b, "members", &members) ||
+	    owned < 0 || total <= 0 || owned > total || members < 0)
+		return;
+	fprintf(out,
+		"load:      %lld/%lld buckets on this node (%lld member%s, "
+		"hash %s",
+		(long long)owned, (long long)total, (long long)members,
+		members == 1 ? "" : "s", field(b, "hash", hash, sizeof(hash)));
+	if (get_int(b, "taken_over", &taken) && taken > 0)
+		fprintf(out, "; %lld taken over from a node that left",
+			(long long)taken);
+	fputs(")\n", out);
 }
 
 /* Why a node in WAIT is not serving, in heartbeatd's own words. */
@@ -717,7 +796,15 @@ int skyctl_render_status(FILE *out, const json_t *status)
 	render_header(out, status);
 	const json_t *farm_nodes = json_object_get(status, "nodes");
 	if (json_is_array(farm_nodes)) {
-		render_farm_nodes(out, farm_nodes);
+		bool buckets = json_is_object(json_object_get(
+			json_object_get(
+				json_object_get(
+					json_object_get(status, "actuators"),
+					"vipd"),
+				"detail"),
+			"buckets"));
+		render_farm_nodes(out, farm_nodes, buckets);
+		render_buckets(out, status);
 		render_waiting(out, node);
 	} else {
 		render_nodes(out, node, json_object_get(status, "peer"));

@@ -477,6 +477,39 @@ static void detail_families(FILE *f, const struct healthd_table *t)
 	}
 }
 
+/* A farm in bucket mode: this node's share as vipd applied it (status.
+ * actuators.vipd.detail.buckets, docs/protocol.md). */
+static void bucket_families(FILE *f, const struct healthd_table *t)
+{
+	static const struct {
+		const char *name, *type, *help, *key;
+	} fams[] = {
+		{"skyha_farm_buckets_owned", "gauge",
+		 "farm, lb: buckets: of the 256 buckets, how many this node "
+		 "accepts",
+		 "owned"},
+		{"skyha_farm_bucket_changes_total", "counter",
+		 "farm, lb: buckets: rulesets vipd applied (membership "
+		 "changes)",
+		 "changes"},
+		{"skyha_farm_bucket_nft_errors_total", "counter",
+		 "farm, lb: buckets: nft runs that failed", "nft_errors"},
+	};
+	for (size_t k = 0; k < SKY_ARRAY_SIZE(fams); k++) {
+		family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < t->count; i++) {
+			const json_t *v = json_object_get(
+				json_object_get(detail_of(t->mods[i], "vipd"),
+						"buckets"),
+				fams[k].key);
+			if (json_is_integer(v) && json_integer_value(v) >= 0)
+				sample_u64(f, fams[k].name, t->mods[i]->name,
+					   NULL, NULL,
+					   (uint64_t)json_integer_value(v));
+		}
+	}
+}
+
 static void write_metrics(FILE *f, const struct healthd_table *t,
 			  const struct healthd_stats *stats, int64_t now_ms)
 {
@@ -622,6 +655,7 @@ static void write_metrics(FILE *f, const struct healthd_table *t,
 		       SKY_ARRAY_SIZE(req_keys));
 	actuator_family(f, t);
 	detail_families(f, t);
+	bucket_families(f, t);
 }
 
 int healthd_render_metrics(const struct healthd_table *t,

@@ -22,11 +22,13 @@
 #include "cli.h"
 #include "desired.h"
 #include "frames.h"
+#include "nft.h"
 #include "notify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <linux/netfilter.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <signal.h>
@@ -184,6 +186,139 @@ static int add_all(struct vipd *d, char *why, size_t size)
 	return 0;
 }
 
+/* --- lb: buckets --------------------------------------------------------- */
+
+static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
+			 char (*b)[SKY_NAME_MAX + 1], size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Replace the module's tables with this node's buckets among heartbeatd's
+ * members. A bucket this node gains from a member that left resets the
+ * TCP segments of flows nobody knows any more (the client reconnects at
+ * once); one gained from a live member leaves them to it.
+ */
+static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
+{
+	struct vipd_buckets *b = &d->bk;
+	struct sky_bucket_member m[SKY_DESIRED_MEMBERS_MAX];
+	static struct vipd_ruleset rs;
+	int16_t owner[VIPD_BUCKETS];
+	size_t n = 0;
+	int16_t self = -1;
+
+	for (size_t i = 0; i < b->member_count; i++) {
+		const struct sky_node *node =
+			sky_config_node(&d->mod, b->members[i]);
+		if (!node)
+			continue; /* not in the file: owns nothing here */
+		if (node == d->self)
+			self = (int16_t)n;
+		m[n].name = b->members[i];
+		m[n++].weight = node->weight;
+	}
+	int r = sky_buckets_assign(m, n, owner);
+	if (r < 0) {
+		snprintf(why, size, "buckets: cannot assign: %s", strerror(-r));
+		return r;
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.table = b->table;
+	memcpy(rs.vmac, b->vmac, 6);
+	rs.seed = b->seed;
+	rs.address_port = d->cfg.buckets.hash == VIPD_HASH_ADDRESS_PORT;
+	for (size_t i = 0; i < d->cfg.vip_count && i < VIPD_RULESET_VIPS; i++) {
+		rs.vips[i] = d->cfg.vips[i].addr.v4;
+		rs.ifnames[i] = d->cfg.vips[i].ifname;
+	}
+	rs.vip_count = d->cfg.vip_count;
+	/* Owners by name, before (the ruleset in place, if any) and now. */
+	const char *before[VIPD_BUCKETS], *after[VIPD_BUCKETS];
+	const char *names[SKY_DESIRED_MEMBERS_MAX];
+	for (size_t i = 0; i < b->member_count; i++)
+		names[i] = b->members[i];
+	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
+		before[k] = b->owner[k] >= 0 ? b->applied_members[b->owner[k]]
+					     : NULL;
+		after[k] = owner[k] >= 0 ? m[owner[k]].name : NULL;
+		rs.owned[k] = self >= 0 && owner[k] == self;
+	}
+	vipd_buckets_resets(d->self->name, b->applied ? before : NULL, b->reset,
+			    after, names, b->member_count, rs.reset);
+	r = vipd_buckets_ruleset(&rs, b->script, sizeof(b->script));
+	if (r < 0) {
+		snprintf(why, size, "buckets: cannot write the ruleset: %s",
+			 strerror(-r));
+		return r;
+	}
+	char err[240];
+	r = vipd_nft_run(b->script, err, sizeof(err));
+	if (r < 0) {
+		b->nft_errors++;
+		b->retry_ms = now + VIPD_VERIFY_PERIOD_MS;
+		snprintf(why, size, "buckets: nft: %s", err);
+		return r;
+	}
+	size_t owned = 0, reset = 0;
+	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
+		b->owned[k] = rs.owned[k];
+		b->reset[k] = rs.reset[k];
+		owned += rs.owned[k];
+		reset += rs.reset[k];
+		/* owner indexes are into m, which follows b->members minus
+		 * names not in the file: keep them into applied_members */
+		b->owner[k] = owner[k];
+	}
+	for (size_t i = 0; i < n; i++)
+		sky_strlcpy(b->applied_members[i], m[i].name,
+			    sizeof(b->applied_members[i]));
+	b->applied_count = n;
+	memcpy(b->heard, b->members, sizeof(b->heard));
+	b->heard_count = b->member_count;
+	if (!b->applied || owned != b->owned_count || reset != b->reset_count)
+		log_notice("buckets: this node owns %zu of %d (%zu member%s, "
+			   "%zu taken over from a node that left)",
+			   owned, VIPD_BUCKETS, n, n == 1 ? "" : "s", reset);
+	b->owned_count = owned;
+	b->reset_count = reset;
+	b->applied = true;
+	b->changes++;
+	d->publish_now = true;
+	return 0;
+}
+
+/* Every node drops the tables of the module (whether there or not). */
+static int buckets_remove(struct vipd *d, char *why, size_t size)
+{
+	struct vipd_buckets *b = &d->bk;
+	char err[240];
+	int r = vipd_buckets_teardown(b->table, b->script, sizeof(b->script));
+	if (r >= 0)
+		r = vipd_nft_run(b->script, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", strerror(-r));
+	if (r < 0) {
+		b->nft_errors++;
+		snprintf(why, size, "buckets: cannot remove the tables: %s",
+			 err);
+		return r;
+	}
+	if (b->applied)
+		log_info("buckets: tables %s removed", b->table);
+	b->applied = false;
+	b->owned_count = b->reset_count = 0;
+	memset(b->owned, 0, sizeof(b->owned));
+	memset(b->reset, 0, sizeof(b->reset));
+	return 0;
+}
+
 /* --- packets ------------------------------------------------------------ */
 
 static int send_frame(struct vipd *d, const struct vipd_held *h,
@@ -219,8 +354,10 @@ static void announce_round(struct vipd *d)
 		if (!h->present || !h->mac_ok)
 			continue;
 		if (h->cfg->family == AF_INET) {
-			size_t len =
-				vipd_arp_announce(buf, h->mac, h->cfg->addr.v4);
+			/* buckets: the virtual MAC, which switches flood */
+			size_t len = vipd_arp_announce(
+				buf, d->bk.on ? d->bk.vmac : h->mac,
+				h->cfg->addr.v4);
 			send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast, buf,
 				   len);
 		} else {
@@ -247,6 +384,34 @@ static void probe_round(struct vipd *d)
 	}
 }
 
+/* buckets: "the VIP is at the virtual MAC", from every UP node. */
+static void buckets_answer(struct vipd *d, const struct vipd_arp *a,
+			   int ifindex)
+{
+	uint8_t out[VIPD_ARP_LEN];
+	if (a->op != 1 || !d->bk.applied ||
+	    (d->state != VIPD_UP && d->state != VIPD_STARTING))
+		return;
+	/* The asker's MAC is where the reply goes: never to a multicast
+	 * or all-zero address, never to the virtual MAC itself. */
+	static const uint8_t zero[6];
+	if ((a->sha[0] & 1) || memcmp(a->sha, zero, 6) == 0 ||
+	    memcmp(a->sha, d->bk.vmac, 6) == 0)
+		return;
+	for (size_t i = 0; i < d->cfg.vip_count; i++) {
+		const struct vipd_held *h = &d->held[i];
+		if (h->cfg->family != AF_INET || !h->present ||
+		    h->ifindex != ifindex ||
+		    h->cfg->addr.v4.s_addr != a->tpa.s_addr)
+			continue;
+		size_t len = vipd_arp_reply(out, d->bk.vmac, h->cfg->addr.v4,
+					    a->sha, a->spa);
+		if (send_frame(d, h, ETH_P_ARP, a->sha, out, len) >= 0)
+			d->bk.arp_replies++;
+		return;
+	}
+}
+
 static void on_arp(struct vipd *d)
 {
 	uint8_t buf[256];
@@ -267,6 +432,8 @@ static void on_arp(struct vipd *d)
 			d->n.arp_malformed++;
 			continue;
 		}
+		if (d->bk.on)
+			buckets_answer(d, &a, from.sll_ifindex);
 		if (!d->probing)
 			continue;
 		for (size_t i = 0; i < d->cfg.vip_count; i++) {
@@ -337,7 +504,7 @@ static bool any_conflict(const struct vipd *d, const struct vipd_held **which)
 
 static void fail(struct vipd *d, const char *why)
 {
-	char rel[200] = "";
+	char rel[300] = "";
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
 	if (d->cloud && d->cloud_wait)
@@ -345,6 +512,8 @@ static void fail(struct vipd *d, const char *why)
 	d->cloud_wait = false;
 	/* Never half taken: what was added goes (heartbeatd then demotes). */
 	release_all(d, rel, sizeof(rel));
+	if (d->bk.on)
+		buckets_remove(d, rel, sizeof(rel));
 	d->state = VIPD_FAILED;
 	d->state_epoch = d->epoch;
 	set_reason(d, LOG_ERR, "%s", why);
@@ -352,7 +521,15 @@ static void fail(struct vipd *d, const char *why)
 
 static void finish_take(struct vipd *d, int64_t now)
 {
-	char why[256];
+	char why[300];
+	if (d->bk.on) {
+		/* The filter first: the address never answers for buckets
+		 * that are not ours. */
+		if (buckets_apply(d, now, why, sizeof(why)) < 0) {
+			fail(d, why);
+			return;
+		}
+	}
 	if (add_all(d, why, sizeof(why)) < 0) {
 		fail(d, why);
 		return;
@@ -400,7 +577,9 @@ static void begin_take(struct vipd *d, int64_t now)
 	d->state = VIPD_STARTING;
 	d->state_epoch = d->epoch;
 	d->publish_now = true;
-	if (any_v4 && d->cfg.probe.wait_ms) {
+	/* buckets: the other UP nodes answer for the VIP (with the virtual
+	 * MAC): nothing to probe for. */
+	if (any_v4 && d->cfg.probe.wait_ms && !d->bk.on) {
 		d->probing = true;
 		d->probe_started_ms = now;
 		d->probe_end_ms = now + d->cfg.probe.wait_ms;
@@ -451,7 +630,7 @@ static void probe_step(struct vipd *d, int64_t now)
 
 static void release(struct vipd *d)
 {
-	char why[200];
+	char why[300];
 	vipd_announcer_stop(&d->ann);
 	d->probing = false;
 	/* The cloud side of "down" (deregistering from target groups) runs
@@ -460,6 +639,14 @@ static void release(struct vipd *d)
 		vipd_cloud_submit(d->cloud, false, d->epoch);
 	d->cloud_wait = false;
 	int r = release_all(d, why, sizeof(why));
+	if (d->bk.on) {
+		char bwhy[300];
+		int rb = buckets_remove(d, bwhy, sizeof(bwhy));
+		if (rb < 0 && r >= 0) {
+			r = rb;
+			sky_strlcpy(why, bwhy, sizeof(why));
+		}
+	}
 	d->cleaned = true;
 	if (r < 0) {
 		d->retry_release_ms = sky_now_ms() + VIPD_VERIFY_PERIOD_MS;
@@ -533,10 +720,45 @@ static void converge(struct vipd *d, int64_t now)
 	}
 }
 
+/*
+ * buckets, once a second while up: the three tables are there. A firewall
+ * reload (`nft flush ruleset`) takes them away, and without them every node
+ * would answer for the VIP with its own MAC and accept every client.
+ */
+static void buckets_verify(struct vipd *d, int64_t now)
+{
+	static const int families[] = {NFPROTO_INET, NFPROTO_NETDEV,
+				       NFPROTO_ARP};
+	struct vipd_buckets *b = &d->bk;
+	if (!b->on || d->state != VIPD_UP || !b->applied || now < b->retry_ms)
+		return;
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(families); i++) {
+		int r = vipd_nft_table_exists(families[i], b->table);
+		if (r < 0) {
+			sky_log_ratelimited(&d->rl_nl, LOG_WARNING,
+					    "buckets: cannot look for table "
+					    "%s: %s",
+					    b->table, strerror(-r));
+			return;
+		}
+		if (r == 1)
+			continue;
+		char why[300];
+		log_warning("buckets: table %s is gone (a firewall reload?): "
+			    "putting the ruleset back",
+			    b->table);
+		b->restored++;
+		if (buckets_apply(d, now, why, sizeof(why)) < 0)
+			set_reason(d, LOG_ERR, "%s", why);
+		return;
+	}
+}
+
 /* Once a second: the addresses are where the state says. */
 static void verify(struct vipd *d, int64_t now)
 {
 	d->next_verify_ms = now + VIPD_VERIFY_PERIOD_MS;
+	buckets_verify(d, now);
 	if (d->state == VIPD_UP) {
 		if (look(d) < 0)
 			return;
@@ -618,6 +840,12 @@ static void on_bus(struct vipd *d)
 		sky_desired_lease_renew(&d->word, SKY_ACT_VIPD, &des,
 					sky_now_ms());
 		d->heard_desired = true;
+		if (d->bk.on) {
+			d->bk.member_count = des.member_count;
+			for (size_t i = 0; i < des.member_count; i++)
+				sky_strlcpy(d->bk.members[i], des.members[i],
+					    sizeof(d->bk.members[i]));
+		}
 		d->role = des.role;
 		d->epoch = des.epoch;
 		d->target = des.target;
@@ -668,13 +896,33 @@ json_t *vipd_actual_json(const struct vipd *d)
 			"failures", (json_int_t)st.failures);
 	}
 	json_object_set_new(counters, "cloud", cloud);
-	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
-			 d->mod.module, "daemon", "vipd", "node", d->self->name,
-			 "epoch", (json_int_t)epoch, "state",
-			 vipd_state_name(d->state), "reason", d->reason,
-			 "target", d->target ? d->target : "", "role",
-			 d->heard_desired ? sky_role_name(d->role) : "",
-			 "addresses", list, "counters", counters);
+	json_t *obj = json_pack(
+		"{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:o}", "module",
+		d->mod.module, "daemon", "vipd", "node", d->self->name, "epoch",
+		(json_int_t)epoch, "state", vipd_state_name(d->state), "reason",
+		d->reason, "target", d->target ? d->target : "", "role",
+		d->heard_desired ? sky_role_name(d->role) : "", "addresses",
+		list, "counters", counters);
+	if (obj && d->bk.on) {
+		char vmac[18];
+		vipd_mac_text(d->bk.vmac, vmac);
+		json_object_set_new(
+			obj, "buckets",
+			json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:I}",
+				  "owned", (json_int_t)d->bk.owned_count,
+				  "total", (json_int_t)VIPD_BUCKETS, "members",
+				  (json_int_t)(d->bk.applied
+						       ? d->bk.applied_count
+						       : 0),
+				  "taken_over", (json_int_t)d->bk.reset_count,
+				  "hash", vipd_hash_name(d->cfg.buckets.hash),
+				  "vmac", vmac, "changes",
+				  (json_int_t)d->bk.changes, "nft_errors",
+				  (json_int_t)d->bk.nft_errors, "arp_replies",
+				  (json_int_t)d->bk.arp_replies, "restored",
+				  (json_int_t)d->bk.restored));
+	}
+	return obj;
 }
 
 static void publish(struct vipd *d, int64_t now)
@@ -687,20 +935,44 @@ static void publish(struct vipd *d, int64_t now)
 	json_decref(obj);
 	d->next_publish_ms = now + SKY_PUBLISH_PERIOD_MS;
 	d->publish_now = false;
-	char status[200];
-	snprintf(status, sizeof(status), "%s, target %s: %s%s%.120s",
+	char status[220], load[40] = "";
+	if (d->bk.on)
+		snprintf(load, sizeof(load), ", load %zu/%d", d->bk.owned_count,
+			 VIPD_BUCKETS);
+	snprintf(status, sizeof(status), "%s, target %s: %s%s%s%.120s",
 		 d->heard_desired ? sky_role_name(d->role)
 				  : "no word from heartbeatd",
 		 d->target ? d->target : "none", vipd_state_name(d->state),
-		 d->reason[0] ? "; " : "", d->reason);
+		 load, d->reason[0] ? "; " : "", d->reason);
 	sky_notify_status(status);
 }
 
 /* --- the loop ------------------------------------------------------------ */
 
+/* buckets: follow heartbeatd's members while up. */
+static void buckets_follow(struct vipd *d, int64_t now)
+{
+	struct vipd_buckets *b = &d->bk;
+	if (!b->on || d->state != VIPD_UP || now < b->retry_ms)
+		return;
+	if (b->applied &&
+	    same_members(b->members, b->member_count, b->heard, b->heard_count))
+		return;
+	char why[300];
+	if (buckets_apply(d, now, why, sizeof(why)) < 0) {
+		/* The old ruleset stays; again in a second. */
+		if (strcmp(d->reason, why) != 0)
+			set_reason(d, LOG_ERR, "%s", why);
+		return;
+	}
+	if (strncmp(d->reason, "buckets:", 8) == 0)
+		d->reason[0] = '\0';
+}
+
 static void tick(struct vipd *d, int64_t now)
 {
 	converge(d, now);
+	buckets_follow(d, now);
 	probe_step(d, now);
 	for (int rounds = 0; rounds < 100 && vipd_announcer_due(&d->ann, now);
 	     rounds++) {
@@ -748,6 +1020,25 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 	}
 	for (size_t i = 0; i < d->cfg.vip_count; i++)
 		d->held[i].cfg = &d->cfg.vips[i];
+	if (d->cfg.lb == VIPD_LB_BUCKETS) {
+		if (d->mod.type != SKY_MODULE_FARM) {
+			log_error("%s: vipd.lb: buckets needs module.type: "
+				  "farm",
+				  mod->path);
+			return -EINVAL;
+		}
+		d->bk.on = true;
+		vipd_buckets_table(d->mod.module, d->bk.table,
+				   sizeof(d->bk.table));
+		if (d->cfg.buckets.vmac_set)
+			memcpy(d->bk.vmac, d->cfg.buckets.vmac, 6);
+		else
+			vipd_buckets_default_vmac(d->mod.cluster, d->mod.module,
+						  d->bk.vmac);
+		d->bk.seed = vipd_buckets_seed(d->mod.cluster, d->mod.module);
+		for (unsigned k = 0; k < VIPD_BUCKETS; k++)
+			d->bk.owner[k] = -1;
+	}
 	r = snprintf(d->run_dir, sizeof(d->run_dir), "%s/%s", run_dir,
 		     mod->module);
 	if (r < 0 || (size_t)r >= sizeof(d->run_dir))
@@ -826,6 +1117,14 @@ int vipd_run(struct vipd *d)
 		   d->cfg.announce.interval_ms, d->cfg.announce.delay_ms,
 		   d->cfg.announce.refresh_ms, d->cfg.probe.wait_ms,
 		   vipd_conflict_name(d->cfg.probe.on_conflict));
+	if (d->bk.on) {
+		char vmac[18];
+		vipd_mac_text(d->bk.vmac, vmac);
+		log_notice("lb: buckets: %d buckets over the members, hash %s, "
+			   "virtual MAC %s, nft tables %s",
+			   VIPD_BUCKETS, vipd_hash_name(d->cfg.buckets.hash),
+			   vmac, d->bk.table);
+	}
 	look(d);
 	sky_notify_ready("waiting for heartbeatd's desired state");
 

@@ -8,6 +8,7 @@
 #define SKYHA_VIPD_DAEMON_H
 
 #include "announce.h"
+#include "buckets.h"
 #include "bus.h"
 #include "cloud.h"
 #include "config.h"
@@ -47,6 +48,31 @@ struct vipd_counters {
 	uint64_t readded, leftovers_removed;
 };
 
+/* lb: buckets (buckets.h): this node's share of the farm's clients. */
+struct vipd_buckets {
+	bool on;
+	char table[80]; /* skyha_<module> */
+	uint8_t vmac[6];
+	uint32_t seed;
+	/* heartbeatd's members, as last heard */
+	char members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
+	size_t member_count;
+	/* what the kernel's ruleset says (applied: it is there), computed
+	 * from heard[] (heartbeatd's list as it was then) */
+	bool applied;
+	char heard[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
+	size_t heard_count;
+	/* heard[] less the names not in the file: owner[] indexes these */
+	char applied_members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
+	size_t applied_count;
+	int16_t owner[VIPD_BUCKETS]; /* index in applied_members, or -1 */
+	bool owned[VIPD_BUCKETS], reset[VIPD_BUCKETS];
+	size_t owned_count, reset_count;
+	int64_t retry_ms; /* after a failed nft, not before */
+	uint64_t changes, nft_errors, arp_replies, restored;
+	char script[16384];
+};
+
 struct vipd {
 	struct sky_config mod;
 	struct vipd_cfg cfg;
@@ -81,6 +107,8 @@ struct vipd {
 	/* the cloud moves (aws.nodes lists this node), or NULL */
 	struct vipd_cloud *cloud;
 	bool cloud_wait; /* "up" waits for the cloud's result */
+
+	struct vipd_buckets bk;
 
 	struct vipd_counters n;
 	int64_t next_publish_ms, next_verify_ms;

@@ -58,6 +58,16 @@ size_t vipd_arp_probe(uint8_t out[VIPD_ARP_LEN], const uint8_t mac[6],
 	return arp_build(out, mac, zero, &vip.s_addr);
 }
 
+size_t vipd_arp_reply(uint8_t out[VIPD_ARP_LEN], const uint8_t sha[6],
+		      struct in_addr spa, const uint8_t tha[6],
+		      struct in_addr tpa)
+{
+	size_t n = arp_build(out, sha, &spa.s_addr, &tpa.s_addr);
+	put16(out + 6, ARP_REPLY);
+	memcpy(out + 18, tha, 6);
+	return n;
+}
+
 /* The Internet checksum over the IPv6 pseudo-header and the ICMPv6 message. */
 static uint16_t icmp6_checksum(const uint8_t src[16], const uint8_t dst[16],
 			       const uint8_t *msg, size_t len)

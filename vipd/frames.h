@@ -36,6 +36,10 @@ size_t vipd_arp_announce(uint8_t out[VIPD_ARP_LEN], const uint8_t mac[6],
 			 struct in_addr vip);
 size_t vipd_arp_probe(uint8_t out[VIPD_ARP_LEN], const uint8_t mac[6],
 		      struct in_addr vip);
+/* An ARP reply: "spa is at sha", to the asker (tha, tpa). */
+size_t vipd_arp_reply(uint8_t out[VIPD_ARP_LEN], const uint8_t sha[6],
+		      struct in_addr spa, const uint8_t tha[6],
+		      struct in_addr tpa);
 size_t vipd_na_unsolicited(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
 			   const struct in6_addr *vip);
 

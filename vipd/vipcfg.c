@@ -21,6 +21,16 @@ const char *vipd_conflict_name(enum vipd_conflict c)
 	return c == VIPD_CONFLICT_FAIL ? "fail" : "report";
 }
 
+const char *vipd_lb_name(enum vipd_lb lb)
+{
+	return lb == VIPD_LB_BUCKETS ? "buckets" : "none";
+}
+
+const char *vipd_hash_name(enum vipd_hash h)
+{
+	return h == VIPD_HASH_ADDRESS_PORT ? "address_port" : "address";
+}
+
 /* Addresses a virtual IP cannot be: no host answers for them alone. */
 static const char *vip_unusable(const struct vipd_vip *v)
 {
@@ -82,6 +92,7 @@ int vipd_vip_parse(const char *text, struct vipd_vip *out)
 
 struct loader {
 	struct vipd_cfg *cfg;
+	const yaml_node_t *lb_node, *buckets_node;
 	struct vipd_vip *vip;
 	char field[64]; /* "vipd.addresses[2]" */
 	bool have_address, have_interface;
@@ -242,6 +253,127 @@ static int probe_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return 0;
 	}
 	return sky_yaml_unknown_key(ctx, v, "vipd.probe", key);
+}
+
+/* --- lb: buckets ---------------------------------------------------------- */
+
+static int mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+	if (!s || strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &end) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) ||
+		    !isxdigit((unsigned char)s[3 * i + 1]) ||
+		    (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int buckets_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+			void *data)
+{
+	struct vipd_buckets_cfg *b = &((struct loader *)data)->cfg->buckets;
+	if (strcmp(key, "hash") == 0) {
+		const char *s = sky_yaml_scalar(v);
+		if (s && strcmp(s, "address") == 0)
+			b->hash = VIPD_HASH_ADDRESS;
+		else if (s && strcmp(s, "address_port") == 0)
+			b->hash = VIPD_HASH_ADDRESS_PORT;
+		else
+			return sky_yaml_fail(ctx, v, "vipd.buckets.hash",
+					     "must be address or address_port, "
+					     "got '%.32s'",
+					     s ? s : "(not a scalar)");
+		return 0;
+	}
+	if (strcmp(key, "vmac") == 0) {
+		const char *s = sky_yaml_scalar(v);
+		if (mac_parse(s, b->vmac) < 0)
+			return sky_yaml_fail(ctx, v, "vipd.buckets.vmac",
+					     "must be a MAC address such as "
+					     "02:00:5e:10:00:01");
+		if (b->vmac[0] & 1)
+			return sky_yaml_fail(ctx, v, "vipd.buckets.vmac",
+					     "%s is a multicast address: the "
+					     "virtual MAC must be unicast",
+					     s);
+		static const uint8_t zero[6];
+		if (memcmp(b->vmac, zero, 6) == 0)
+			return sky_yaml_fail(ctx, v, "vipd.buckets.vmac",
+					     "must not be 00:00:00:00:00:00");
+		b->vmac_set = true;
+		return 0;
+	}
+	return sky_yaml_unknown_key(ctx, v, "vipd.buckets", key);
+}
+
+/* Interface names that go into nft's script as they are. */
+static bool nft_ifname(const char *s)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_-.@", *s))
+			return false;
+	return true;
+}
+
+/* Cross-field rules of lb: buckets, once the whole section is read. */
+static int buckets_check(struct sky_yaml *ctx, yaml_node_t *root,
+			 struct loader *l)
+{
+	const struct vipd_cfg *c = l->cfg;
+	const yaml_node_t *at = l->lb_node;
+	if (c->lb != VIPD_LB_BUCKETS) {
+		if (l->buckets_node)
+			return sky_yaml_fail(ctx, l->buckets_node,
+					     "vipd.buckets",
+					     "only with vipd.lb: buckets");
+		return 0;
+	}
+	yaml_node_t *mod = sky_yaml_get(ctx, root, "module");
+	yaml_node_t *type = mod && mod->type == YAML_MAPPING_NODE
+				    ? sky_yaml_get(ctx, mod, "type")
+				    : NULL;
+	const char *t = type ? sky_yaml_scalar(type) : NULL;
+	if (!t || strcmp(t, "farm") != 0)
+		return sky_yaml_fail(ctx, at, "vipd.lb",
+				     "buckets needs module.type: farm (the "
+				     "VIP on every node); this module is a "
+				     "%.16s",
+				     t ? t : "mirror");
+	if (c->aws.set || c->azure.set)
+		return sky_yaml_fail(ctx, at, "vipd.lb",
+				     "buckets works on premises only (clouds "
+				     "do not flood unknown unicast): no aws "
+				     "or azure section with it");
+	size_t v4 = 0;
+	for (size_t i = 0; i < c->vip_count; i++) {
+		const struct vipd_vip *v = &c->vips[i];
+		if (v->family != AF_INET)
+			return sky_yaml_fail(ctx, at, "vipd.lb",
+					     "buckets spreads IPv4 only: "
+					     "vipd.addresses[%zu] (%s) is "
+					     "IPv6",
+					     i, v->text);
+		if (!nft_ifname(v->ifname))
+			return sky_yaml_fail(ctx, at, "vipd.lb",
+					     "buckets: interface '%s' of "
+					     "vipd.addresses[%zu] has "
+					     "characters nftables would "
+					     "misread",
+					     v->ifname, i);
+		v4++;
+	}
+	if (!v4)
+		return sky_yaml_fail(ctx, at, "vipd.lb",
+				     "buckets needs an IPv4 address in "
+				     "vipd.addresses");
+	return 0;
 }
 
 /* --- aws: --------------------------------------------------------------- */
@@ -764,6 +896,24 @@ static int section_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	}
 	if (strcmp(key, "probe") == 0)
 		return sky_yaml_each(ctx, v, "vipd.probe", probe_pair, l);
+	if (strcmp(key, "lb") == 0) {
+		const char *s = sky_yaml_scalar(v);
+		l->lb_node = v;
+		if (s && strcmp(s, "none") == 0)
+			l->cfg->lb = VIPD_LB_NONE;
+		else if (s && strcmp(s, "buckets") == 0)
+			l->cfg->lb = VIPD_LB_BUCKETS;
+		else
+			return sky_yaml_fail(ctx, v, "vipd.lb",
+					     "must be none or buckets, got "
+					     "'%.32s'",
+					     s ? s : "(not a scalar)");
+		return 0;
+	}
+	if (strcmp(key, "buckets") == 0) {
+		l->buckets_node = v;
+		return sky_yaml_each(ctx, v, "vipd.buckets", buckets_pair, l);
+	}
 	if (strcmp(key, "aws") == 0)
 		return aws_section(ctx, v, l);
 	if (strcmp(key, "azure") == 0)
@@ -809,6 +959,8 @@ int vipd_cfg_parse(const char *path, const char *text, size_t len,
 		r = sky_yaml_fail(&ctx, sec, "vipd.addresses",
 				  "required (or a cloud section: aws, "
 				  "azure)");
+	if (r >= 0)
+		r = buckets_check(&ctx, root, &l);
 	if (r >= 0)
 		*out = *c;
 	sky_yaml_done(&ctx);

@@ -160,7 +160,29 @@ const struct vipd_azure_node *vipd_azure_node(const struct vipd_azure_cfg *az,
 const struct vipd_aws_node *vipd_aws_node(const struct vipd_aws_cfg *aws,
 					  const char *node);
 
+/* vipd.lb: how a farm's clients are spread (none: the mirror's VIP). */
+enum vipd_lb {
+	VIPD_LB_NONE = 0, /* the VIP where the module serves, as a mirror */
+	VIPD_LB_BUCKETS,  /* on every UP node, 256 buckets (buckets.h) */
+};
+const char *vipd_lb_name(enum vipd_lb lb);
+
+/* vipd.buckets.hash: what picks a client's bucket. */
+enum vipd_hash {
+	VIPD_HASH_ADDRESS = 0,	/* the client's address */
+	VIPD_HASH_ADDRESS_PORT, /* its address and source port (TCP, UDP) */
+};
+const char *vipd_hash_name(enum vipd_hash h);
+
+struct vipd_buckets_cfg {
+	enum vipd_hash hash;
+	bool vmac_set; /* false: derived from the cluster and module names */
+	uint8_t vmac[6];
+};
+
 struct vipd_cfg {
+	enum vipd_lb lb;
+	struct vipd_buckets_cfg buckets;
 	struct vipd_vip vips[VIPD_MAX_VIPS];
 	size_t vip_count;
 	struct vipd_aws_cfg aws;

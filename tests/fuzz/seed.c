@@ -598,6 +598,33 @@ static void config(void)
 		}
 		put("config", files[i].name, text, n);
 	}
+	/* A farm spreading its clients (vipd.lb: buckets). */
+	static const char farm[] =
+		"cluster:\n  name: demo\n  key_file: cluster.key\n"
+		"module:\n  name: web\n  type: farm\n"
+		"nodes:\n  - {name: node1, addresses: [198.18.0.1], weight: "
+		"2}\n"
+		"  - {name: node2, addresses: [198.18.0.2]}\n"
+		"  - {name: node3, addresses: [198.18.0.3]}\n"
+		"heartbeat: {port: 7400, interval_ms: 200, timeout_ms: 1000}\n"
+		"transitions:\n  order: [vipd, checkd]\n"
+		"  step_timeout_ms: 30000\n"
+		"vipd:\n  addresses:\n"
+		"    - {address: 198.18.0.100/24, interface: eth0}\n"
+		"  lb: buckets\n"
+		"  buckets: {hash: address_port, vmac: "
+		"\"02:00:5e:10:00:01\"}\n";
+	int r = sky_config_parse(path, farm, strlen(farm), &cfg, err,
+				 sizeof(err));
+	if (r == 0)
+		r = vipd_cfg_parse(path, farm, strlen(farm), &vc, err,
+				   sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "seed: config farm-buckets: %s\n", err);
+		refused("config", "farm-buckets");
+	} else {
+		put("config", "farm-buckets", farm, strlen(farm));
+	}
 }
 
 /* ---- healthd ---- */

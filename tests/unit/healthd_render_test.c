@@ -308,8 +308,29 @@ static void test_metrics_show_replication_and_checkers(void)
 	healthd_table_clear(&t);
 }
 
+static void test_metrics_show_a_farms_buckets(void)
+{
+	struct healthd_table t = {0};
+	struct healthd_module *mod = add(&t, "web", full_status, 1000);
+	json_t *acts = json_object_get(mod->status, "actuators");
+	json_object_set_new(json_object_get(acts, "vipd"), "detail",
+			    json_pack("{s:{s:i,s:i,s:i,s:i,s:i}}", "buckets",
+				      "owned", 85, "total", 256, "members", 3,
+				      "changes", 4, "nft_errors", -1));
+	char *m = metrics(&t, 1500);
+	check_exposition_format(m);
+	CHECK_STR_CONTAINS(m, "skyha_farm_buckets_owned{module=\"web\"} 85\n");
+	CHECK_STR_CONTAINS(m, "skyha_farm_bucket_changes_total{module=\"web\"} "
+			      "4\n");
+	/* a negative count is left out */
+	CHECK(strstr(m, "skyha_farm_bucket_nft_errors_total{") == NULL);
+	free(m);
+	healthd_table_clear(&t);
+}
+
 TEST_MAIN(TEST(test_metrics_show_roles_networks_and_drops),
 	  TEST(test_metrics_show_replication_and_checkers),
+	  TEST(test_metrics_show_a_farms_buckets),
 	  TEST(test_metrics_are_valid_exposition_text),
 	  TEST(test_hostile_status_cannot_break_metrics),
 	  TEST(test_status_aggregates_every_module),

@@ -665,12 +665,89 @@ static void test_a_farm_shows_every_node_its_state_and_share(void)
 	CHECK_STR_CONTAINS(text, "LOST, last seen 4.2 s ago");
 	CHECK(!strchr(text, '\x1b')); /* a hostile name cannot steer */
 	CHECK(!strstr(text, "quorum"));
+	CHECK(!strstr(text, "load:")); /* no bucket mode: no load line */
+	free(text);
+	json_decref(st);
+}
+
+static void test_a_farm_in_bucket_mode_shows_every_members_load(void)
+{
+	json_t *st = load(
+		"{'cluster':'demo','module':'web','type':'farm',"
+		" 'node':{'name':'node1','role':'UP','epoch':3,'serving':true},"
+		" 'nodes':[{'name':'node1','self':true,'member':true,'role':'"
+		"UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':null,"
+		"           'weight':1},"
+		"          "
+		"{'name':'node2','self':false,'member':true,'role':'UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':80,"
+		"           'weight':1},"
+		"          "
+		"{'name':'node3','self':false,'member':true,'role':'UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':90,"
+		"           'weight':1},"
+		"          {'name':'node4','self':false,'member':false,"
+		"           'role':'WAIT','ready':false,'visible':true,"
+		"           'last_seen_ms':90,'weight':1}],"
+		" 'actuators':{'vipd':{'detail':{'buckets':{'owned':87,"
+		"   'total':256,'members':3,'hash':'address'}}}}}");
+	char *text = render(st);
+	/* the lab's figures (tests/cluster/test_farm_buckets.py) */
+	CHECK_STR_CONTAINS(text,
+			   "* node1        UP    yes    33%    87/256   ");
+	CHECK_STR_CONTAINS(text,
+			   "  node2        UP    yes    33%    92/256   ");
+	CHECK_STR_CONTAINS(text,
+			   "  node3        UP    yes    33%    77/256   ");
+	CHECK_STR_CONTAINS(text,
+			   "  node4        WAIT  no     -      -        ");
+	free(text);
+	json_decref(st);
+}
+
+static void test_a_farm_in_bucket_mode_shows_this_nodes_load(void)
+{
+	json_t *st = load(
+		"{'cluster':'demo','module':'web','type':'farm',"
+		" 'node':{'name':'node2','role':'UP','epoch':3,'serving':true,"
+		"         'role_for_ms':5000,'waiting_for':''},"
+		" 'nodes':[{'name':'node2','self':true,'member':true,'role':'"
+		"UP',"
+		"           'ready':true,'visible':true,'last_seen_ms':null,"
+		"           'weight':1}],"
+		" 'actuators':{'vipd':{'detail':{'buckets':{'owned':85,"
+		"   'total':256,'members':3,'taken_over':43,"
+		"   'hash':'address\\u001b[2J'}}}},"
+		" 'membership':{'members':['node2'],'changes':4,'nodes':1}}");
+	char *text = render(st);
+	CHECK_STR_CONTAINS(text, "load:      85/256 buckets on this node (3 "
+				 "members, hash address");
+	/* every member's load, as vipd computes it (node2 alone: all) */
+	CHECK_STR_CONTAINS(text, "  NODE         STATE SERVES SHARE  LOAD      "
+				 "SEEN\n");
+	CHECK_STR_CONTAINS(text, "* node2        UP    yes    100%   256/256   "
+				 "this node\n");
+	CHECK_STR_CONTAINS(text, "; 43 taken over from a node that left)\n");
+	CHECK(!strchr(text, '\x1b'));
+	free(text);
+	json_decref(st);
+	/* Nonsense is not shown. */
+	st = load("{'cluster':'demo','module':'web','type':'farm',"
+		  " 'node':{'name':'node2','role':'UP','epoch':3},"
+		  " 'nodes':[],"
+		  " 'actuators':{'vipd':{'detail':{'buckets':{'owned':300,"
+		  "   'total':256,'members':3}}}}}");
+	text = render(st);
+	CHECK(!strstr(text, "load:"));
 	free(text);
 	json_decref(st);
 }
 
 TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_a_farm_shows_every_node_its_state_and_share),
+	  TEST(test_a_farm_in_bucket_mode_shows_this_nodes_load),
+	  TEST(test_a_farm_in_bucket_mode_shows_every_members_load),
 	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_checkers_from_checkd_detail),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),

@@ -155,6 +155,80 @@ static void test_too_many_addresses_refused(void)
 	CHECK_STR_CONTAINS(err, "at most 16");
 }
 
+#define FARM   "cluster: {name: c}\nmodule: {name: web, type: farm}\nvipd:\n"
+#define MIRROR "cluster: {name: c}\nmodule: {name: web, type: mirror}\nvipd:\n"
+#define V4     "  addresses: [{address: 198.18.0.100/24, interface: eth0}]\n"
+
+static void test_lb_buckets_in_a_farm(void)
+{
+	static struct vipd_cfg c;
+	char err[512];
+	CHECK_EQ_INT(parse(FARM V4, &c, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.lb, VIPD_LB_NONE); /* the default: today's VIP */
+	int r = parse(FARM V4 "  lb: buckets\n", &c, err, sizeof(err));
+	CHECK_EQ_INT(r, 0);
+	if (r < 0)
+		fprintf(stderr, "  %s\n", err);
+	CHECK_EQ_INT(c.lb, VIPD_LB_BUCKETS);
+	CHECK_EQ_INT(c.buckets.hash, VIPD_HASH_ADDRESS);
+	CHECK(!c.buckets.vmac_set);
+	r = parse(FARM V4 "  lb: buckets\n"
+			  "  buckets: {hash: address_port, vmac: "
+			  "\"02:00:5E:10:00:01\"}\n",
+		  &c, err, sizeof(err));
+	CHECK_EQ_INT(r, 0);
+	if (r < 0)
+		fprintf(stderr, "  %s\n", err);
+	CHECK_EQ_INT(c.buckets.hash, VIPD_HASH_ADDRESS_PORT);
+	CHECK(c.buckets.vmac_set);
+	CHECK_EQ_INT(c.buckets.vmac[2], 0x5e);
+	CHECK(strcmp(vipd_lb_name(c.lb), "buckets") == 0);
+	CHECK(strcmp(vipd_hash_name(c.buckets.hash), "address_port") == 0);
+}
+
+static void test_lb_buckets_refusals_name_line_and_field(void)
+{
+	static struct vipd_cfg c;
+	static const struct bad_case cases[] = {
+		/* a mirror: the VIP is on one node */
+		{MIRROR V4 "  lb: buckets\n",
+		 "app.yaml:5:7:", "vipd.lb: buckets needs module.type: farm"},
+		/* no type: a mirror */
+		{HEAD V4 "  lb: buckets\n",
+		 "app.yaml:4:7:", "vipd.lb: buckets needs module.type: farm"},
+		{FARM "  addresses: [{address: \"2001:2::100/64\", "
+		      "interface: eth0}]\n  lb: buckets\n",
+		 "app.yaml:5:7:", "vipd.lb: buckets spreads IPv4 only"},
+		{FARM V4 "  lb: spread\n",
+		 "app.yaml:5:7:", "vipd.lb: must be none or buckets"},
+		{FARM V4 "  lb: buckets\n  buckets: {hash: port}\n",
+		 "app.yaml:6:19:",
+		 "vipd.buckets.hash: must be address or "
+		 "address_port"},
+		{FARM V4 "  lb: buckets\n  buckets: {vmac: \"01:00:5e:00:00:"
+			 "01\"}\n",
+		 "app.yaml:6:",
+		 "vipd.buckets.vmac: 01:00:5e:00:00:01 is a "
+		 "multicast"},
+		{FARM V4 "  lb: buckets\n  buckets: {vmac: 02:00}\n",
+		 "app.yaml:6:", "vipd.buckets.vmac: must be a MAC"},
+		{FARM V4 "  lb: buckets\n  buckets: {hashh: address}\n",
+		 "app.yaml:6:", "hashh"},
+		{FARM V4 "  buckets: {hash: address}\n",
+		 "app.yaml:5:12:", "vipd.buckets: only with vipd.lb: buckets"},
+		{FARM "  addresses: [{address: 198.18.0.100/24, "
+		      "interface: \"e\\\"0\"}]\n  lb: buckets\n",
+		 "app.yaml:5:7:", "nftables would misread"},
+	};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(cases); i++) {
+		char err[512];
+		int r = parse(cases[i].text, &c, err, sizeof(err));
+		CHECK_EQ_INT(r, -EINVAL);
+		CHECK_STR_CONTAINS(err, cases[i].where);
+		CHECK_STR_CONTAINS(err, cases[i].says);
+	}
+}
+
 static json_t *desired(const char *text)
 {
 	json_error_t e;
@@ -221,5 +295,7 @@ TEST_MAIN(TEST(test_good_section_with_both_families),
 	  TEST(test_defaults_are_keepalived_defaults),
 	  TEST(test_bad_sections_name_line_and_field),
 	  TEST(test_too_many_addresses_refused),
+	  TEST(test_lb_buckets_in_a_farm),
+	  TEST(test_lb_buckets_refusals_name_line_and_field),
 	  TEST(test_desired_state_for_vipd),
 	  TEST(test_hostile_desired_states_rejected))

@@ -39,6 +39,29 @@ static void test_gratuitous_arp_is_a_request_from_the_vip_to_the_vip(void)
 	CHECK(memcmp(out, want, sizeof(want)) == 0);
 }
 
+static void test_arp_reply_answers_the_asker_with_the_given_mac(void)
+{
+	static const uint8_t asker[6] = {0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+	static const uint8_t want[VIPD_ARP_LEN] = {
+		0x00, 0x01,			    /* hardware: Ethernet */
+		0x08, 0x00,			    /* protocol: IPv4 */
+		6,    4,			    /* address lengths */
+		0x00, 0x02,			    /* reply */
+		0x02, 0x00, 0x5e, 0x10, 0x00, 0x01, /* sender MAC */
+		198,  18,   0,	  100,		    /* sender IP: the VIP */
+		0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, /* target: the asker */
+		198,  18,   0,	  20,		    /* the asker's address */
+	};
+	uint8_t out[VIPD_ARP_LEN];
+	CHECK_EQ_INT(vipd_arp_reply(out, mac, v4("198.18.0.100"), asker,
+				    v4("198.18.0.20")),
+		     VIPD_ARP_LEN);
+	CHECK(memcmp(out, want, sizeof(want)) == 0);
+	struct vipd_arp a;
+	CHECK_EQ_INT(vipd_arp_parse(out, sizeof(out), &a), 0);
+	CHECK_EQ_INT(a.op, 2);
+}
+
 static void test_arp_probe_has_an_unspecified_sender_address(void)
 {
 	/* clang-format off */
@@ -216,6 +239,7 @@ static void test_late_loop_does_not_send_a_burst_twice(void)
 }
 
 TEST_MAIN(TEST(test_gratuitous_arp_is_a_request_from_the_vip_to_the_vip),
+	  TEST(test_arp_reply_answers_the_asker_with_the_given_mac),
 	  TEST(test_arp_probe_has_an_unspecified_sender_address),
 	  TEST(test_unsolicited_na_overrides_with_hop_limit_255),
 	  TEST(test_arp_reply_from_another_mac_is_a_conflict),
