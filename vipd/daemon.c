@@ -38,8 +38,7 @@
 #include <sys/socket.h>
 #include <zmq.h>
 
-#define VIPD_VERIFY_PERIOD_MS 1000
-#define VIPD_LOOP_MAX_MS      20
+#define VIPD_LOOP_MAX_MS 20
 
 const char *vipd_state_name(enum vipd_state s)
 {
@@ -56,8 +55,8 @@ const char *vipd_state_name(enum vipd_state s)
 	return "?";
 }
 
-__attribute__((format(printf, 3, 4))) static void
-set_reason(struct vipd *d, int priority, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) void
+vipd_set_reason(struct vipd *d, int priority, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -186,144 +185,11 @@ static int add_all(struct vipd *d, char *why, size_t size)
 	return 0;
 }
 
-/* --- lb: buckets --------------------------------------------------------- */
-
-static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
-			 char (*b)[SKY_NAME_MAX + 1], size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-/*
- * Replace the module's tables with this node's buckets among heartbeatd's
- * members. A bucket this node gains from a member that left resets the
- * TCP segments of flows nobody knows any more (the client reconnects at
- * once); one gained from a live member leaves them to it.
- */
-static int buckets_apply(struct vipd *d, int64_t now, char *why, size_t size)
-{
-	struct vipd_buckets *b = &d->bk;
-	struct sky_bucket_member m[SKY_DESIRED_MEMBERS_MAX];
-	static struct vipd_ruleset rs;
-	int16_t owner[VIPD_BUCKETS];
-	size_t n = 0;
-	int16_t self = -1;
-
-	for (size_t i = 0; i < b->member_count; i++) {
-		const struct sky_node *node =
-			sky_config_node(&d->mod, b->members[i]);
-		if (!node)
-			continue; /* not in the file: owns nothing here */
-		if (node == d->self)
-			self = (int16_t)n;
-		m[n].name = b->members[i];
-		m[n++].weight = node->weight;
-	}
-	int r = sky_buckets_assign(m, n, owner);
-	if (r < 0) {
-		snprintf(why, size, "buckets: cannot assign: %s", strerror(-r));
-		return r;
-	}
-	memset(&rs, 0, sizeof(rs));
-	rs.table = b->table;
-	memcpy(rs.vmac, b->vmac, 6);
-	rs.seed = b->seed;
-	rs.address_port = d->cfg.buckets.hash == VIPD_HASH_ADDRESS_PORT;
-	for (size_t i = 0; i < d->cfg.vip_count && i < VIPD_RULESET_VIPS; i++) {
-		rs.vips[i] = d->cfg.vips[i].addr.v4;
-		rs.ifnames[i] = d->cfg.vips[i].ifname;
-	}
-	rs.vip_count = d->cfg.vip_count;
-	/* Owners by name, before (the ruleset in place, if any) and now. */
-	const char *before[VIPD_BUCKETS], *after[VIPD_BUCKETS];
-	const char *names[SKY_DESIRED_MEMBERS_MAX];
-	for (size_t i = 0; i < b->member_count; i++)
-		names[i] = b->members[i];
-	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
-		before[k] = b->owner[k] >= 0 ? b->applied_members[b->owner[k]]
-					     : NULL;
-		after[k] = owner[k] >= 0 ? m[owner[k]].name : NULL;
-		rs.owned[k] = self >= 0 && owner[k] == self;
-	}
-	vipd_buckets_resets(d->self->name, b->applied ? before : NULL, b->reset,
-			    after, names, b->member_count, rs.reset);
-	r = vipd_buckets_ruleset(&rs, b->script, sizeof(b->script));
-	if (r < 0) {
-		snprintf(why, size, "buckets: cannot write the ruleset: %s",
-			 strerror(-r));
-		return r;
-	}
-	char err[240];
-	r = vipd_nft_run(b->script, err, sizeof(err));
-	if (r < 0) {
-		b->nft_errors++;
-		b->retry_ms = now + VIPD_VERIFY_PERIOD_MS;
-		snprintf(why, size, "buckets: nft: %s", err);
-		return r;
-	}
-	size_t owned = 0, reset = 0;
-	for (unsigned k = 0; k < VIPD_BUCKETS; k++) {
-		b->owned[k] = rs.owned[k];
-		b->reset[k] = rs.reset[k];
-		owned += rs.owned[k];
-		reset += rs.reset[k];
-		/* owner indexes are into m, which follows b->members minus
-		 * names not in the file: keep them into applied_members */
-		b->owner[k] = owner[k];
-	}
-	for (size_t i = 0; i < n; i++)
-		sky_strlcpy(b->applied_members[i], m[i].name,
-			    sizeof(b->applied_members[i]));
-	b->applied_count = n;
-	memcpy(b->heard, b->members, sizeof(b->heard));
-	b->heard_count = b->member_count;
-	if (!b->applied || owned != b->owned_count || reset != b->reset_count)
-		log_notice("buckets: this node owns %zu of %d (%zu member%s, "
-			   "%zu taken over from a node that left)",
-			   owned, VIPD_BUCKETS, n, n == 1 ? "" : "s", reset);
-	b->owned_count = owned;
-	b->reset_count = reset;
-	b->applied = true;
-	b->changes++;
-	d->publish_now = true;
-	return 0;
-}
-
-/* Every node drops the tables of the module (whether there or not). */
-static int buckets_remove(struct vipd *d, char *why, size_t size)
-{
-	struct vipd_buckets *b = &d->bk;
-	char err[240];
-	int r = vipd_buckets_teardown(b->table, b->script, sizeof(b->script));
-	if (r >= 0)
-		r = vipd_nft_run(b->script, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "%s", strerror(-r));
-	if (r < 0) {
-		b->nft_errors++;
-		snprintf(why, size, "buckets: cannot remove the tables: %s",
-			 err);
-		return r;
-	}
-	if (b->applied)
-		log_info("buckets: tables %s removed", b->table);
-	b->applied = false;
-	b->owned_count = b->reset_count = 0;
-	memset(b->owned, 0, sizeof(b->owned));
-	memset(b->reset, 0, sizeof(b->reset));
-	return 0;
-}
-
 /* --- packets ------------------------------------------------------------ */
 
-static int send_frame(struct vipd *d, const struct vipd_held *h,
-		      uint16_t ethertype, const uint8_t dst[6],
-		      const uint8_t *buf, size_t len)
+int vipd_send_frame(struct vipd *d, const struct vipd_held *h,
+		    uint16_t ethertype, const uint8_t dst[6],
+		    const uint8_t *buf, size_t len)
 {
 	struct sockaddr_ll to = {
 		.sll_family = AF_PACKET,
@@ -358,13 +224,13 @@ static void announce_round(struct vipd *d)
 			size_t len = vipd_arp_announce(
 				buf, d->bk.on ? d->bk.vmac : h->mac,
 				h->cfg->addr.v4);
-			send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast, buf,
-				   len);
+			vipd_send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast,
+					buf, len);
 		} else {
 			size_t len = vipd_na_unsolicited(buf, h->mac,
 							 &h->cfg->addr.v6);
-			send_frame(d, h, ETH_P_IPV6, vipd_mac_all_nodes, buf,
-				   len);
+			vipd_send_frame(d, h, ETH_P_IPV6, vipd_mac_all_nodes,
+					buf, len);
 		}
 	}
 	d->n.announce_rounds++;
@@ -378,37 +244,9 @@ static void probe_round(struct vipd *d)
 		if (h->cfg->family != AF_INET || !h->ifindex || !h->mac_ok)
 			continue;
 		size_t len = vipd_arp_probe(buf, h->mac, h->cfg->addr.v4);
-		if (send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast, buf, len) >=
-		    0)
+		if (vipd_send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast, buf,
+				    len) >= 0)
 			d->n.probes_sent++;
-	}
-}
-
-/* buckets: "the VIP is at the virtual MAC", from every UP node. */
-static void buckets_answer(struct vipd *d, const struct vipd_arp *a,
-			   int ifindex)
-{
-	uint8_t out[VIPD_ARP_LEN];
-	if (a->op != 1 || !d->bk.applied ||
-	    (d->state != VIPD_UP && d->state != VIPD_STARTING))
-		return;
-	/* The asker's MAC is where the reply goes: never to a multicast
-	 * or all-zero address, never to the virtual MAC itself. */
-	static const uint8_t zero[6];
-	if ((a->sha[0] & 1) || memcmp(a->sha, zero, 6) == 0 ||
-	    memcmp(a->sha, d->bk.vmac, 6) == 0)
-		return;
-	for (size_t i = 0; i < d->cfg.vip_count; i++) {
-		const struct vipd_held *h = &d->held[i];
-		if (h->cfg->family != AF_INET || !h->present ||
-		    h->ifindex != ifindex ||
-		    h->cfg->addr.v4.s_addr != a->tpa.s_addr)
-			continue;
-		size_t len = vipd_arp_reply(out, d->bk.vmac, h->cfg->addr.v4,
-					    a->sha, a->spa);
-		if (send_frame(d, h, ETH_P_ARP, a->sha, out, len) >= 0)
-			d->bk.arp_replies++;
-		return;
 	}
 }
 
@@ -433,7 +271,7 @@ static void on_arp(struct vipd *d)
 			continue;
 		}
 		if (d->bk.on)
-			buckets_answer(d, &a, from.sll_ifindex);
+			vipd_lb_answer(d, &a, from.sll_ifindex);
 		if (!d->probing)
 			continue;
 		for (size_t i = 0; i < d->cfg.vip_count; i++) {
@@ -445,7 +283,7 @@ static void on_arp(struct vipd *d)
 			h->conflict = true;
 			vipd_mac_text(a.sha, h->conflict_mac);
 			d->n.probe_conflicts++;
-			set_reason(
+			vipd_set_reason(
 				d, LOG_WARNING,
 				"address conflict: %s is already used by "
 				"%s on %s (ARP probe answered)%s",
@@ -513,10 +351,10 @@ static void fail(struct vipd *d, const char *why)
 	/* Never half taken: what was added goes (heartbeatd then demotes). */
 	release_all(d, rel, sizeof(rel));
 	if (d->bk.on)
-		buckets_remove(d, rel, sizeof(rel));
+		vipd_lb_remove(d, rel, sizeof(rel));
 	d->state = VIPD_FAILED;
 	d->state_epoch = d->epoch;
-	set_reason(d, LOG_ERR, "%s", why);
+	vipd_set_reason(d, LOG_ERR, "%s", why);
 }
 
 static void finish_take(struct vipd *d, int64_t now)
@@ -525,7 +363,7 @@ static void finish_take(struct vipd *d, int64_t now)
 	if (d->bk.on) {
 		/* The filter first: the address never answers for buckets
 		 * that are not ours. */
-		if (buckets_apply(d, now, why, sizeof(why)) < 0) {
+		if (vipd_lb_apply(d, now, why, sizeof(why)) < 0) {
 			fail(d, why);
 			return;
 		}
@@ -641,7 +479,7 @@ static void release(struct vipd *d)
 	int r = release_all(d, why, sizeof(why));
 	if (d->bk.on) {
 		char bwhy[300];
-		int rb = buckets_remove(d, bwhy, sizeof(bwhy));
+		int rb = vipd_lb_remove(d, bwhy, sizeof(bwhy));
 		if (rb < 0 && r >= 0) {
 			r = rb;
 			sky_strlcpy(why, bwhy, sizeof(why));
@@ -652,7 +490,7 @@ static void release(struct vipd *d)
 		d->retry_release_ms = sky_now_ms() + VIPD_VERIFY_PERIOD_MS;
 		if (d->state != VIPD_FAILED || strcmp(d->reason, why) != 0) {
 			d->state = VIPD_FAILED;
-			set_reason(d, LOG_ERR, "%s", why);
+			vipd_set_reason(d, LOG_ERR, "%s", why);
 		}
 		return;
 	}
@@ -680,8 +518,9 @@ static void converge(struct vipd *d, int64_t now)
 	if (silent && !d->silenced) {
 		char why[160];
 		sky_desired_lease_why(&d->word, now, why, sizeof(why));
-		set_reason(d, LOG_WARNING,
-			   "%s: releasing the VIP until it speaks again", why);
+		vipd_set_reason(d, LOG_WARNING,
+				"%s: releasing the VIP until it speaks again",
+				why);
 		d->publish_now = true;
 	} else if (!silent && d->silenced && up) {
 		log_notice("heartbeatd speaks again: taking the VIP");
@@ -720,45 +559,11 @@ static void converge(struct vipd *d, int64_t now)
 	}
 }
 
-/*
- * buckets, once a second while up: the three tables are there. A firewall
- * reload (`nft flush ruleset`) takes them away, and without them every node
- * would answer for the VIP with its own MAC and accept every client.
- */
-static void buckets_verify(struct vipd *d, int64_t now)
-{
-	static const int families[] = {NFPROTO_INET, NFPROTO_NETDEV,
-				       NFPROTO_ARP};
-	struct vipd_buckets *b = &d->bk;
-	if (!b->on || d->state != VIPD_UP || !b->applied || now < b->retry_ms)
-		return;
-	for (size_t i = 0; i < SKY_ARRAY_SIZE(families); i++) {
-		int r = vipd_nft_table_exists(families[i], b->table);
-		if (r < 0) {
-			sky_log_ratelimited(&d->rl_nl, LOG_WARNING,
-					    "buckets: cannot look for table "
-					    "%s: %s",
-					    b->table, strerror(-r));
-			return;
-		}
-		if (r == 1)
-			continue;
-		char why[300];
-		log_warning("buckets: table %s is gone (a firewall reload?): "
-			    "putting the ruleset back",
-			    b->table);
-		b->restored++;
-		if (buckets_apply(d, now, why, sizeof(why)) < 0)
-			set_reason(d, LOG_ERR, "%s", why);
-		return;
-	}
-}
-
 /* Once a second: the addresses are where the state says. */
 static void verify(struct vipd *d, int64_t now)
 {
 	d->next_verify_ms = now + VIPD_VERIFY_PERIOD_MS;
-	buckets_verify(d, now);
+	vipd_lb_verify(d, now);
 	if (d->state == VIPD_UP) {
 		if (look(d) < 0)
 			return;
@@ -949,30 +754,10 @@ static void publish(struct vipd *d, int64_t now)
 
 /* --- the loop ------------------------------------------------------------ */
 
-/* buckets: follow heartbeatd's members while up. */
-static void buckets_follow(struct vipd *d, int64_t now)
-{
-	struct vipd_buckets *b = &d->bk;
-	if (!b->on || d->state != VIPD_UP || now < b->retry_ms)
-		return;
-	if (b->applied &&
-	    same_members(b->members, b->member_count, b->heard, b->heard_count))
-		return;
-	char why[300];
-	if (buckets_apply(d, now, why, sizeof(why)) < 0) {
-		/* The old ruleset stays; again in a second. */
-		if (strcmp(d->reason, why) != 0)
-			set_reason(d, LOG_ERR, "%s", why);
-		return;
-	}
-	if (strncmp(d->reason, "buckets:", 8) == 0)
-		d->reason[0] = '\0';
-}
-
 static void tick(struct vipd *d, int64_t now)
 {
 	converge(d, now);
-	buckets_follow(d, now);
+	vipd_lb_follow(d, now);
 	probe_step(d, now);
 	for (int rounds = 0; rounds < 100 && vipd_announcer_due(&d->ann, now);
 	     rounds++) {

@@ -123,4 +123,27 @@ int vipd_run(struct vipd *d);
 void vipd_close(struct vipd *d);
 json_t *vipd_actual_json(const struct vipd *d);
 
+/* How often the addresses (and bucket tables) are checked, and a failed
+ * release or nft run tried again. */
+#define VIPD_VERIFY_PERIOD_MS 1000
+
+/* daemon.c, for lb.c: the reason shown and logged; one frame out. */
+__attribute__((format(printf, 3, 4))) void
+vipd_set_reason(struct vipd *d, int priority, const char *fmt, ...);
+int vipd_send_frame(struct vipd *d, const struct vipd_held *h,
+		    uint16_t ethertype, const uint8_t dst[6],
+		    const uint8_t *buf, size_t len);
+
+/* lb.c: bucket mode. Apply this node's buckets among heartbeatd's members
+ * (replacing the tables), or remove the tables; 0 or -errno with why. */
+int vipd_lb_apply(struct vipd *d, int64_t now, char *why, size_t size);
+int vipd_lb_remove(struct vipd *d, char *why, size_t size);
+/* An ARP request for a VIP: answer with the virtual MAC. */
+struct vipd_arp;
+void vipd_lb_answer(struct vipd *d, const struct vipd_arp *a, int ifindex);
+/* Once a second: the tables are still there (put back if not). */
+void vipd_lb_verify(struct vipd *d, int64_t now);
+/* Every turn while up: follow the members. */
+void vipd_lb_follow(struct vipd *d, int64_t now);
+
 #endif
