@@ -58,7 +58,10 @@ s.bind(("0.0.0.0", int(sys.argv[2])))
 name = sys.argv[1].encode()
 while True:
     data, peer = s.recvfrom(512)
-    s.sendto(data[:32] + b" " + name, peer)
+    try:
+        s.sendto(data[:32] + b" " + name, peer)
+    except OSError:
+        pass  # no route: this node's links are down (a paused VM wakes before them)
 """
 
 # argv: vip port period out; lines "monotonic seq node" for every answer.
