@@ -52,6 +52,8 @@ RECIPE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "iproute2", "fuse3",
     "libzmq5", "libsodium23", "libyaml-0-2", "libjansson4", "libmicrohttpd12",
     "libfuse3-3", "libmnl0", "libcurl4", "libssl3", "man-db",
+    # the .deb recommends it (vipd's bucket mode), and apt installs what is recommended
+    "nftables",
 ]
 # Bumped when tree_setup() changes what it does to the tree.
 TREE_SETUP_VERSION = 1
