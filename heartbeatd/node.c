@@ -70,39 +70,52 @@ void node_save_state(struct node *n)
 	n->sm.dirty = false;
 }
 
-static void send_heartbeats(struct node *n, int64_t now)
+void node_heartbeat_init(const struct node *n, struct packet *p)
 {
-	struct packet p = {0};
+	memset(p, 0, sizeof(*p));
+	p->hdr.type = PKT_HEARTBEAT;
+	sky_strlcpy(p->hdr.cluster, n->cfg.cluster, sizeof(p->hdr.cluster));
+	sky_strlcpy(p->hdr.module, n->cfg.module, sizeof(p->hdr.module));
+	sky_strlcpy(p->hdr.node, n->self->name, sizeof(p->hdr.node));
+	p->hdr.incarnation = n->persisted.incarnation;
+}
+
+void node_heartbeat_send(struct node *n, struct packet *p,
+			 const struct sky_node *to)
+{
 	uint8_t buf[PKT_MAX];
 
-	p.hdr.type = PKT_HEARTBEAT;
-	sky_strlcpy(p.hdr.cluster, n->cfg.cluster, sizeof(p.hdr.cluster));
-	sky_strlcpy(p.hdr.module, n->cfg.module, sizeof(p.hdr.module));
-	sky_strlcpy(p.hdr.node, n->self->name, sizeof(p.hdr.node));
-	p.hdr.incarnation = n->persisted.incarnation;
+	for (size_t i = 0; i < n->cfg.network_count; i++) {
+		p->hb.network = (uint8_t)i;
+		p->hdr.sequence = ++n->sequence;
+		int len = packet_encode(p, n->cfg.key, buf, sizeof(buf));
+		if (len < 0)
+			continue;
+		int r = net_send(n->hb_fd[i], &to->addrs[i], buf, (size_t)len);
+		if (r < 0) {
+			n->counters.tx_errors++;
+			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
+					    "heartbeat to %s (%s) on network "
+					    "%zu: %s",
+					    to->name, to->addrs[i].text, i,
+					    strerror(-r));
+		} else {
+			n->counters.tx++;
+		}
+	}
+}
+
+static void send_heartbeats(struct node *n, int64_t now)
+{
+	struct packet p;
+
+	node_heartbeat_init(n, &p);
 	p.hb.role = (uint8_t)n->sm.role;
 	p.hb.epoch = n->sm.epoch;
 	p.hb.generation = n->sm.generation;
 	p.hb.data = (uint8_t)sm_advertised_data(&n->sm);
 	p.hb.flags = sm_heartbeat_flags(&n->sm, now);
-	for (size_t i = 0; i < n->cfg.network_count; i++) {
-		p.hb.network = (uint8_t)i;
-		p.hdr.sequence = ++n->sequence;
-		int len = packet_encode(&p, n->cfg.key, buf, sizeof(buf));
-		if (len < 0)
-			continue;
-		int r = net_send(n->hb_fd[i], &n->peer_node->addrs[i], buf,
-				 (size_t)len);
-		if (r < 0) {
-			n->counters.tx_errors++;
-			sky_log_ratelimited(
-				&n->rl_send, LOG_WARNING,
-				"heartbeat to %s on network %zu: %s",
-				n->peer_node->addrs[i].text, i, strerror(-r));
-		} else {
-			n->counters.tx++;
-		}
-	}
+	node_heartbeat_send(n, &p, n->peer_node);
 	n->next_heartbeat_ms = now + n->cfg.interval_ms;
 }
 

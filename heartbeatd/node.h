@@ -131,6 +131,11 @@ void node_note_stall(struct node *n, int64_t now);
 /* Shared by the mirror's turn (node.c) and the farm's (node_farm.c). */
 void node_save_state(struct node *n);
 void node_publish(struct node *n, int64_t now);
+/* A heartbeat's header (this node, this incarnation); the caller fills
+ * the body. Then one per network to `to`, each its own sequence. */
+void node_heartbeat_init(const struct node *n, struct packet *p);
+void node_heartbeat_send(struct node *n, struct packet *p,
+			 const struct sky_node *to);
 /* The end of every turn: heartbeats when due, the desired state and the
  * status, the watchdog. */
 void node_end_of_turn(struct node *n, int64_t now);

@@ -45,44 +45,16 @@ void node_farm_inputs(const struct node *n, int64_t now,
 
 void node_farm_send_heartbeats(struct node *n, int64_t now)
 {
-	struct packet p = {0};
-	uint8_t buf[PKT_MAX];
+	struct packet p;
 
-	p.hdr.type = PKT_HEARTBEAT;
-	sky_strlcpy(p.hdr.cluster, n->cfg.cluster, sizeof(p.hdr.cluster));
-	sky_strlcpy(p.hdr.module, n->cfg.module, sizeof(p.hdr.module));
-	sky_strlcpy(p.hdr.node, n->self->name, sizeof(p.hdr.node));
-	p.hdr.incarnation = n->persisted.incarnation;
+	node_heartbeat_init(n, &p);
 	p.hb.role = (uint8_t)n->sm.role;
 	p.hb.epoch = n->sm.epoch;
 	p.hb.data = SKY_DATA_UNKNOWN;
 	p.hb.flags = n->farm.ready ? HB_FLAG_READY : 0;
-	for (size_t j = 0; j < n->cfg.node_count; j++) {
-		const struct sky_node *to = &n->cfg.nodes[j];
-		if (to == n->self)
-			continue;
-		for (size_t i = 0; i < n->cfg.network_count; i++) {
-			p.hb.network = (uint8_t)i;
-			p.hdr.sequence = ++n->sequence;
-			int len =
-				packet_encode(&p, n->cfg.key, buf, sizeof(buf));
-			if (len < 0)
-				continue;
-			int r = net_send(n->hb_fd[i], &to->addrs[i], buf,
-					 (size_t)len);
-			if (r < 0) {
-				n->counters.tx_errors++;
-				sky_log_ratelimited(
-					&n->rl_send, LOG_WARNING,
-					"heartbeat to %s (%s) on network %zu: "
-					"%s",
-					to->name, to->addrs[i].text, i,
-					strerror(-r));
-			} else {
-				n->counters.tx++;
-			}
-		}
-	}
+	for (size_t j = 0; j < n->cfg.node_count; j++)
+		if (&n->cfg.nodes[j] != n->self)
+			node_heartbeat_send(n, &p, &n->cfg.nodes[j]);
 	n->next_heartbeat_ms = now + n->cfg.interval_ms;
 }
 
