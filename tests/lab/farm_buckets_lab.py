@@ -29,7 +29,7 @@ import time
 import lab as lablib
 from farm_lab import FarmLab
 from lab import LabError, lab_options, run
-from vipd_lab import ECHO_CODE, VIPD
+from vipd_lab import ECHO_CODE, VIPD, VipdLab
 
 VIP4 = "198.18.0.100"
 UDP_PORT = 7000
@@ -184,21 +184,9 @@ class FarmBucketsLab(FarmLab):
 
     # -- processes ---------------------------------------------------------------------
 
-    def _spawn_in(self, member, key, argv, log_path):
-        old = self.procs.get((member, key))
-        if old is not None and old.poll() is None:
-            raise LabError(f"{key} already runs on {member}")
-        with open(log_path, "a") as log:
-            log.write(f"--- lab {time.strftime('%H:%M:%S')}: start {key} ---\n")
-            log.flush()
-            proc = subprocess.Popen(["ip", "netns", "exec", self.ns(member)] + argv,
-                                    stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[(member, key)] = proc
-        return proc
-
-    def vipd_log_path(self, node):
-        return os.path.join(self.dir, node, "vipd.log")
+    # The same as the vipd lab's (not a VipdLab: its start_node is the mirror's).
+    _spawn_in = VipdLab._spawn_in
+    vipd_log_path = VipdLab.vipd_log_path
 
     def start_node(self, node):
         if not os.access(VIPD, os.X_OK):
