@@ -158,6 +158,45 @@ const char *replicd_target_name(enum replicd_target t);
  * passed, or force. */
 void replicd_publish(struct replicd *d, int64_t now, bool force);
 
+/*
+ * The main thread's parts, one file per concern (all run on the main thread).
+ */
+
+/* apply.c: the secondary applies the primary's operations. */
+void replicd_handles_clear(struct replicd *d);
+int replicd_apply_op(struct replicd *d, const struct replicd_op *op);
+int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job);
+int replicd_applier_failed(struct replicd *d);
+
+/* session.c: the session's lifecycle and control messages. */
+void replicd_free_inflight(struct replicd *d);
+void replicd_free_peer_record(struct replicd *d);
+void replicd_end_peer_session(struct replicd *d);
+void replicd_drop_conn(struct replicd *d, struct replicd_conn **cp,
+		       const char *why);
+void replicd_reject(struct replicd *d, struct replicd_conn **cp,
+		    const char *what, int err);
+void replicd_session_up(struct replicd *d, struct replicd_conn **cp);
+int replicd_start_handshake(struct replicd *d, struct replicd_conn *c);
+int replicd_send_op(struct replicd_conn *c, struct replicd_op *op);
+int replicd_submit_locked(void *ctx, struct replicd_op *op);
+void replicd_send_sync(struct replicd *d, uint32_t flags);
+void replicd_update_alone_ok(struct replicd *d);
+void replicd_send_generation(struct replicd *d);
+void replicd_peer_in_sync(struct replicd *d);
+
+/* resync_run.c: the session's decision and the resync's pumping. */
+int replicd_dir_roots(struct replicd *d, int *roots);
+void replicd_decide(struct replicd *d, uint32_t flags);
+void replicd_start_hash_resync(struct replicd *d);
+void replicd_resync_pump(struct replicd *d, int64_t now);
+void replicd_walk_pump(struct replicd *d);
+
+/* frames.c: reading the connection and acting on the peer's frames. */
+void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
+			int64_t now);
+void replicd_conn_output(struct replicd *d, struct replicd_conn **cp);
+
 int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		 const struct replicd_settings *set, const char *node,
 		 const char *run_dir, const char *state_dir,

@@ -1,0 +1,438 @@
+/*
+ * frames.c - acting on the peer's frames.
+ *
+ * Reading the connection, unsealing and decoding every complete frame, and
+ * acting on it: the primary on acks, records and manifests; the secondary on
+ * operations (applied in sequence order) and the primary's word on its copy.
+ */
+#include "daemon.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Primary: the peer acked up to seq. */
+static void on_ack(struct replicd *d, uint64_t seq)
+{
+	uint64_t bytes = 0;
+	while (d->inflight && d->inflight->seq <= seq) {
+		struct replicd_item *it = d->inflight;
+		d->inflight = it->next;
+		bytes += it->len;
+		d->inflight_count--;
+		free(it);
+	}
+	if (!d->inflight)
+		d->inflight_tail = NULL;
+	replicd_repl_acked(&d->repl, seq, bytes);
+	if (!d->flush_seq || seq < d->flush_seq)
+		return;
+	if (d->psync == PS_FLUSH) {
+		int64_t now = sky_now_ms();
+		d->rsi.active = false;
+		d->rsi.ended_ms = now;
+		d->rsi.wire_bytes = d->conn->bytes_sent - d->rsi.wire_start;
+		replicd_send_sync(d, ROP_SYNC_INSYNC);
+		replicd_peer_in_sync(d);
+		log_notice("resync to %s done: %llu file bytes in %llu zones, "
+			   "%llu bytes on the wire, %.3f s",
+			   d->peer->name,
+			   (unsigned long long)d->rsi.data_bytes_sent,
+			   (unsigned long long)d->rsi.zones,
+			   (unsigned long long)d->rsi.wire_bytes,
+			   (double)(now - d->rsi.started_ms) / 1000.0);
+		d->flush_pending = true; /* reset the record below */
+	}
+	if (d->flush_pending) {
+		d->flush_pending = false;
+		d->flush_seq = 0;
+		/* -EAGAIN: changes came meanwhile; the next flush empties
+		 * the record. */
+		int r = replicd_track_reset(d->track, d->flush_len);
+		/* The peer has everything acked before the flush: nothing
+		 * acked alone is left (a later change went to the peer). */
+		if (r == -EAGAIN)
+			r = replicd_track_drop_alone(d->track);
+		if (r < 0)
+			log_error("cannot update the change record: %s",
+				  strerror(-r));
+		d->next_flush_ms = sky_now_ms() + 2000;
+	}
+	d->changed = true;
+}
+
+/* Primary: a frame from the secondary. */
+static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
+{
+	switch (op->type) {
+	case ROP_ACK:
+		on_ack(d, op->seq);
+		return 0;
+	case ROP_RECORD: {
+		if (d->psync != PS_EXCHANGE)
+			return -EPROTO;
+		if (d->peer_rec_n >= REPLICD_PEER_RECORD_MAX) {
+			d->peer_rec_overflow = true; /* then: copy all */
+			return 0;
+		}
+		if (d->peer_rec_n == d->peer_rec_cap) {
+			size_t cap = d->peer_rec_cap ? d->peer_rec_cap * 2 : 64;
+			struct replicd_track_entry *n =
+				realloc(d->peer_rec, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			d->peer_rec = n;
+			d->peer_rec_cap = cap;
+		}
+		int r = replicd_track_entry_of(op, d->mount_count,
+					       &d->peer_rec[d->peer_rec_n]);
+		if (r < 0)
+			return r;
+		d->peer_rec_n++;
+		return 0;
+	}
+	case ROP_RECORD_END:
+		if (d->psync != PS_EXCHANGE)
+			return -EPROTO;
+		d->peer_alone = replicd_alone_unpack(op->offset, op->length);
+		replicd_decide(d, op->flags);
+		return 0;
+	case ROP_HASHES: {
+		if (d->psync != PS_MANIFEST || op->dir >= d->mount_count)
+			return -EPROTO;
+		if (d->mf_overflow)
+			return 0;
+		int r = replicd_manifest_add(d->mf, op);
+		if (r == -E2BIG)
+			d->mf_overflow = true; /* then: copy everything */
+		else if (r < 0)
+			return r == -ENOMEM ? r : -EPROTO;
+		return 0;
+	}
+	case ROP_HASHES_END:
+		if (d->psync != PS_MANIFEST)
+			return -EPROTO;
+		replicd_start_hash_resync(d);
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+/* Secondary: the primary refuses to resync us (both changed alone). */
+static void on_sync_diverged(struct replicd *d, const struct replicd_op *op)
+{
+	char mine[160], theirs[160];
+	struct replicd_alone_stats st = replicd_alone_get(&d->alone);
+	d->peer_alone = replicd_alone_unpack(op->offset, op->length);
+	d->diverged = true;
+	d->sec_resyncing = false;
+	d->synced_generation = 0;
+	replicd_alone_describe(&st, mine, sizeof(mine));
+	replicd_alone_describe(&d->peer_alone, theirs, sizeof(theirs));
+	log_error("copies diverged: this node made %s that primary %s "
+		  "never got, and %s made %s without this node; no "
+		  "resync. `skyctl resync --discard-local` here drops "
+		  "this node's; to keep them instead, make this node "
+		  "primary first (`skyctl stop` on %s, `skyctl prim "
+		  "--force` here)",
+		  mine, d->peer->name, d->peer->name, theirs, d->peer->name);
+}
+
+/* Secondary: what the primary says about our copy. */
+static void on_sync(struct replicd *d, const struct replicd_op *op)
+{
+	if (op->flags & ROP_SYNC_DIVERGED) {
+		on_sync_diverged(d, op);
+		d->changed = true;
+		return;
+	}
+	d->peer_alone = (struct replicd_alone_stats){0};
+	if (op->flags & ROP_SYNC_FINAL) {
+		if (d->data == SKY_REPLICA_UPTODATE && !d->sec_resyncing) {
+			d->primary_final = true;
+			log_notice(
+				"primary %s stops: this copy has every change "
+				"it acknowledged",
+				d->peer->name);
+		}
+		d->changed = true;
+		return;
+	}
+	d->sec_total = op->offset;
+	d->sec_done = op->length;
+	if (op->flags & ROP_SYNC_HASHES) {
+		int roots[REPLICD_MAX_DIRS];
+		replicd_dir_roots(d, roots);
+		replicd_manifest_walk_free(&d->walk);
+		if (replicd_manifest_walk_new(&d->walk, roots, d->mount_count) <
+		    0) {
+			replicd_drop_conn(d, &d->conn, "out of memory");
+			return;
+		}
+		d->diverged = false;
+		d->synced_generation = 0;
+		log_notice("describing this copy by its hashes for %s",
+			   d->peer->name);
+	} else if (op->flags & ROP_SYNC_RESYNC) {
+		if (!d->sec_resyncing)
+			log_notice("resync from %s%s", d->peer->name,
+				   op->flags & ROP_SYNC_FULL
+					   ? ": everything (no usable record)"
+					   : "");
+		d->diverged = false;
+		d->sec_resyncing = true;
+		d->data = SKY_REPLICA_INCONSISTENT;
+		d->synced_generation = 0;
+	} else if (op->flags & ROP_SYNC_INSYNC) {
+		d->diverged = false;
+		d->sec_resyncing = false;
+		d->data = SKY_REPLICA_UPTODATE;
+		d->synced_generation = 0; /* the generation message follows */
+		d->apply_errors = 0;
+		/* Everything in our record is on both sides now. */
+		int r = replicd_track_reset(d->track, UINT64_MAX);
+		if (r < 0)
+			log_error("cannot empty the change record: %s",
+				  strerror(-r));
+		log_notice("in sync with primary %s", d->peer->name);
+	}
+	d->changed = true;
+}
+
+/* A sealed frame on an up session. */
+static int on_op_frame(struct replicd *d, struct replicd_conn *c,
+		       const uint8_t *p, size_t len)
+{
+	if (c->client) {
+		/* Acks and the peer's record: small, handled here. */
+		static uint8_t plain[REPLICD_FRAME_MAX];
+		static struct replicd_op_store store;
+		struct replicd_op op;
+		int n = replicd_stream_open(&c->st, p, len, plain,
+					    sizeof(plain));
+		if (n < 0)
+			return -EBADMSG;
+		if (replicd_op_decode(plain, (size_t)n, &op, &store) < 0)
+			return -EPROTO;
+		return on_peer_frame(d, &op);
+	}
+	/* The primary's: opened into a job the applier may take over. */
+	struct replicd_write_job *job = replicd_write_job_new(len);
+	if (!job)
+		return -ENOMEM;
+	int n = replicd_stream_open(&c->st, p, len, job->buf, job->cap);
+	if (n < 0 ||
+	    replicd_op_decode(job->buf, (size_t)n, &job->op, &job->store) < 0) {
+		free(job);
+		return n < 0 ? -EBADMSG : -EPROTO;
+	}
+	const struct replicd_op *op = &job->op;
+	int r = 0;
+	d->last_primary_rx_ms = c->last_rx_ms;
+	if (op->type == ROP_PING) {
+		free(job);
+		d->ack_due = d->have_seq ? d->last_seq : 0;
+		if (!d->ack_due) {
+			struct replicd_op ack = {.type = ROP_ACK, .seq = 0};
+			return replicd_send_op(c, &ack);
+		}
+		return 0;
+	}
+	if (op->type == ROP_SYNC) {
+		if (d->target != RT_SECONDARY)
+			r = -EROFS;
+		else {
+			replicd_applier_drain(&d->applier);
+			/* A write that failed before "in sync" leaves a copy
+			 * that is not: never call it up to date. */
+			if (replicd_applier_failed(d) < 0) {
+				d->data = SKY_REPLICA_INCONSISTENT;
+				r = -EIO;
+			} else
+				on_sync(d, op);
+		}
+		free(job);
+		return r;
+	}
+	if (op->type == ROP_GENERATION) {
+		if (d->target != RT_SECONDARY)
+			r = -EROFS;
+		else if (d->data != SKY_REPLICA_UPTODATE || d->sec_resyncing ||
+			 d->diverged)
+			r = -EPROTO; /* only ever sent to an in-sync copy */
+		else if (op->offset != d->synced_generation) {
+			d->synced_generation = op->offset;
+			log_info("this copy is complete at data generation "
+				 "%llu",
+				 (unsigned long long)op->offset);
+			d->changed = true;
+		}
+		free(job);
+		return r;
+	}
+	if (op->type == ROP_ACK || op->type == ROP_RECORD ||
+	    op->type == ROP_RECORD_END || op->type == ROP_HASHES ||
+	    op->type == ROP_HASHES_END || op->dir >= d->mount_count)
+		r = -EPROTO;
+	else if (d->have_seq && op->seq != d->last_seq + 1)
+		r = -EPROTO; /* lost or replayed: never apply out of order */
+	else if (d->target != RT_SECONDARY)
+		r = -EROFS;
+	else if (d->diverged)
+		r = -EPROTO; /* never mix the primary's changes in */
+	if (r < 0) {
+		free(job);
+		return r;
+	}
+	d->have_seq = true;
+	d->last_seq = op->seq;
+	/*
+	 * Acks are cumulative and we apply in sequence: an ack sent before
+	 * applying op->seq still follows every earlier fsync or flush having
+	 * ended (those wait for the applier, then run here). A write is owed
+	 * receipt only: ack it before it reaches the disk, so the primary's
+	 * writer goes on while the applier writes (and while the next frames
+	 * arrive). Unless more frames are already here: the batch's last ack
+	 * covers them all.
+	 */
+	uint64_t seq = op->seq;
+	bool early = replicd_op_ack_on_receipt(op->type) &&
+		     !replicd_conn_next_ready(c);
+	if (early) {
+		struct replicd_op ack = {.type = ROP_ACK, .seq = seq};
+		r = replicd_send_op(c, &ack);
+		if (r < 0) {
+			free(job);
+			return r;
+		}
+		d->ack_due = 0;
+		/* A failed send shows again in replicd_conn_output. */
+		if (replicd_conn_flush(c) < 0) {
+		}
+	}
+	if (replicd_apply_or_queue(d, job) < 0 ||
+	    replicd_applier_failed(d) < 0) {
+		d->data = SKY_REPLICA_INCONSISTENT;
+		return -EIO;
+	}
+	if (!early)
+		d->ack_due = seq;
+	return 0;
+}
+
+/* Read, handle every complete frame, send the ack. */
+void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
+			int64_t now)
+{
+	struct replicd_conn *c = *cp;
+	const uint8_t *p;
+	size_t len;
+	int r = replicd_conn_fill(c, now);
+
+	if (r == -ECONNRESET && c->in_len > c->in_off) {
+		const uint8_t *fp;
+		size_t flen;
+		/* The peer ended in the middle of a frame. */
+		if (replicd_conn_frame(c, REPLICD_FRAME_MAX, &fp, &flen) == 0) {
+			replicd_reject(d, cp, "truncated frame", -EPIPE);
+			return;
+		}
+	}
+	if (r < 0) {
+		replicd_drop_conn(d, cp,
+				  r == -ECONNRESET ? "connection closed"
+						   : strerror(-r));
+		return;
+	}
+	for (;;) {
+		bool hs = c->stage != RC_UP;
+		r = replicd_conn_frame(
+			c, hs ? REPLICD_FRAME_HS_MAX : REPLICD_FRAME_MAX, &p,
+			&len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			replicd_reject(d, cp, "oversized frame", r);
+			return;
+		}
+		if (hs) {
+			r = replicd_conn_on_hs_frame(c, p, len);
+			if (r < 0) {
+				replicd_reject(
+					d, cp,
+					r == -ESRCH ? "not our peer node"
+					: r == -EKEYREJECTED
+						? "peer does not hold the "
+						  "cluster key"
+					: r == -EXDEV
+						? "another cluster or module"
+						: "malformed handshake",
+					r);
+				return;
+			}
+			if (c->stage == RC_UP)
+				replicd_session_up(d, cp);
+			/* replicd_session_up may have moved the pending conn. */
+			if (!*cp) {
+				cp = &d->conn;
+				c = *cp;
+				if (!c)
+					return;
+			}
+		} else {
+			r = on_op_frame(d, c, p, len);
+			if (r == -EIO) {
+				/* Not the frame's fault: start over, the
+				 * primary's record covers this change. */
+				replicd_drop_conn(
+					d, cp, "an operation failed to apply");
+				return;
+			}
+			if (r < 0) {
+				replicd_reject(
+					d, cp,
+					r == -EBADMSG
+						? "frame fails authentication "
+						  "(forged, replayed or "
+						  "reordered)"
+					: r == -EROFS
+						? "operations received while "
+						  "not secondary"
+						: "malformed or "
+						  "out-of-sequence "
+						  "operation",
+					r);
+				return;
+			}
+		}
+		replicd_conn_consume(c);
+	}
+	if (!c->client && c->stage == RC_UP && d->ack_due) {
+		struct replicd_op ack = {.type = ROP_ACK, .seq = d->ack_due};
+		d->ack_due = 0;
+		if (replicd_send_op(c, &ack) < 0)
+			replicd_drop_conn(d, cp, "cannot queue an ack");
+	}
+}
+
+void replicd_conn_output(struct replicd *d, struct replicd_conn **cp)
+{
+	struct replicd_conn *c = *cp;
+	if (c->stage == RC_CONNECTING) {
+		int r = replicd_conn_connected(c);
+		if (r == 0)
+			return;
+		if (r < 0 || replicd_start_handshake(d, c) < 0) {
+			sky_log_ratelimited(&d->rl_connect, LOG_INFO,
+					    "cannot connect to peer %s: %s",
+					    d->peer->name, strerror(-r));
+			replicd_drop_conn(d, cp, "connect failed");
+			return;
+		}
+	}
+	int r = replicd_conn_flush(c);
+	if (r < 0)
+		replicd_drop_conn(d, cp, strerror(-r));
+}
