@@ -66,6 +66,7 @@ enter(struct sm *sm, int64_t now, enum sky_role role, const char *fmt, ...)
 		sm->data = SKY_DATA_OUTDATED;
 	if (role != SKY_ROLE_SECOND)
 		sm->in_sync = false;
+	sm->primary_stopped_since_ms = 0;
 	if (sky_role_serves(role))
 		sm->forced_service =
 			sm->forced ||
@@ -528,6 +529,7 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	sm->want_new_generation = false;
 	sm->takeover_since_ms = 0;
 	if (sky_role_serves(p->role)) {
+		sm->primary_stopped_since_ms = 0;
 		sm->handover = false;
 		/* In sync once replicd says the copy has every change at the
 		 * primary's generation (not during a resync, not after a
@@ -565,7 +567,19 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 		return;
 	}
 	/* The primary stopped serving in view: an in-sync copy has every
-	 * change it acknowledged, and may say so in the next election. */
+	 * change it acknowledged, and may say so in the next election. A
+	 * primary whose promotion failed at once may leave just as this
+	 * session's resync ends: give replicd's word on it a moment to come
+	 * (nobody serves meanwhile either way), or this copy would stand as
+	 * outdated and the failing node be elected again and again. */
+	follow_primary(sm, p);
+	if (!sm->in_sync) {
+		if (!sm->primary_stopped_since_ms)
+			sm->primary_stopped_since_ms = now;
+		if (now - sm->primary_stopped_since_ms <
+		    sm->cfg.peer_lost_after_ms)
+			return;
+	}
 	if (sm->in_sync) {
 		sm->data = SKY_DATA_UPTODATE;
 		sm->dirty = true;

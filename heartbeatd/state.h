@@ -125,6 +125,9 @@ struct sm {
 	int64_t election_lease_since_ms;
 	int64_t takeover_since_ms;   /* first try of the current takeover */
 	int64_t no_primary_until_ms; /* hold-down after a failed transition */
+	/* As SECOND: when the primary, still in view, was first seen not
+	 * serving (0: it serves). */
+	int64_t primary_stopped_since_ms;
 
 	/* Last transition, for logs and status. */
 	bool changed; /* set by sm_step when the role changed; caller clears */

@@ -540,6 +540,45 @@ static void test_swap_waits_for_replicd_to_report_the_secondary_in_sync(void)
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 }
 
+/*
+ * A promotion that fails at once can end the primary's role just as the
+ * session's resync ends: the secondary hears "no longer primary" before
+ * replicd's "in sync". It waits a moment for that word, so its copy does
+ * not stand as outdated and the failing node is not elected again and
+ * again while nobody serves (docs/soak.md, issue 13's open finding).
+ */
+static void
+test_failed_promotion_leaves_the_module_to_a_copy_that_caught_up(void)
+{
+	struct sim s;
+	start_pair(&s);
+	gate_replica(&s, false); /* the new session's resync is running */
+	sim_run(&s, 500);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	sm_fail(&s.n[0].sm, s.now, "checkd failed to reach 'up'");
+	sim_run(&s, 300); /* node2 hears it */
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	s.n[1].sm.replica_uptodate = true; /* replicd: in sync after all */
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+/* ...but not forever: without replicd's word the copy is outdated. */
+static void test_secondary_of_a_failed_promotion_stops_waiting_for_replicd(void)
+{
+	struct sim s;
+	start_pair(&s);
+	gate_replica(&s, false);
+	sim_run(&s, 500);
+	sm_fail(&s.n[0].sm, s.now, "checkd failed to reach 'up'");
+	sim_run(&s, TIMEOUT + 2 * INTERVAL + 100);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_EQ_INT(s.n[1].sm.data, SKY_DATA_OUTDATED);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
 static void test_secondary_adopts_the_generation_only_once_complete_at_it(void)
 {
 	struct sim s;
@@ -738,30 +777,33 @@ static void test_random_faults_never_make_two_primaries(void)
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 }
 
-TEST_MAIN(TEST(test_default_primary_becomes_prim_and_peer_second),
-	  TEST(test_secondary_takes_over_within_timeout_when_primary_dies),
-	  TEST(test_partition_keeps_primary_and_secondary_waits),
-	  TEST(test_isolated_primary_stops_serving_before_peer_takes_over),
-	  TEST(test_primary_without_witness_lease_yields_before_peer_notices),
-	  TEST(test_returning_node_becomes_second),
-	  TEST(test_stale_node_alone_is_refused_by_witness),
-	  TEST(test_a_granted_generation_never_saved_does_not_strand_the_pair),
-	  TEST(test_crashed_secondary_waits_for_the_peer_on_restart),
-	  TEST(test_prim_force_overrides_the_data_rule),
-	  TEST(test_swap_moves_primary_to_the_peer),
-	  TEST(test_swap_refused_without_an_up_to_date_secondary),
-	  TEST(test_stop_on_primary_lets_the_peer_take_over),
-	  TEST(test_failover_from_checkd_hands_over_and_does_not_bounce_back),
-	  TEST(test_quorum_none_serves_alone_without_witness),
-	  TEST(test_no_quorum_means_no_service_even_for_the_primary),
-	  TEST(test_election_prefers_newer_data_over_default_primary),
-	  TEST(test_failed_transition_waits_and_holds_down),
-	  TEST(test_secondary_resyncing_is_not_promoted_when_primary_dies),
-	  TEST(test_swap_waits_for_replicd_to_report_the_secondary_in_sync),
-	  TEST(test_secondary_adopts_the_generation_only_once_complete_at_it),
-	  TEST(test_primary_starts_a_generation_before_acking_without_the_link),
-	  TEST(test_election_prefers_uptodate_data_at_equal_generations),
-	  TEST(test_force_never_beats_a_visible_peer_with_newer_data),
-	  TEST(test_two_diverged_copies_are_not_elected_nor_kept_serving),
-	  TEST(test_a_handover_the_peer_does_not_take_ends_with_a_primary),
-	  TEST(test_random_faults_never_make_two_primaries))
+TEST_MAIN(
+	TEST(test_default_primary_becomes_prim_and_peer_second),
+	TEST(test_secondary_takes_over_within_timeout_when_primary_dies),
+	TEST(test_partition_keeps_primary_and_secondary_waits),
+	TEST(test_isolated_primary_stops_serving_before_peer_takes_over),
+	TEST(test_primary_without_witness_lease_yields_before_peer_notices),
+	TEST(test_returning_node_becomes_second),
+	TEST(test_stale_node_alone_is_refused_by_witness),
+	TEST(test_a_granted_generation_never_saved_does_not_strand_the_pair),
+	TEST(test_crashed_secondary_waits_for_the_peer_on_restart),
+	TEST(test_prim_force_overrides_the_data_rule),
+	TEST(test_swap_moves_primary_to_the_peer),
+	TEST(test_swap_refused_without_an_up_to_date_secondary),
+	TEST(test_stop_on_primary_lets_the_peer_take_over),
+	TEST(test_failover_from_checkd_hands_over_and_does_not_bounce_back),
+	TEST(test_quorum_none_serves_alone_without_witness),
+	TEST(test_no_quorum_means_no_service_even_for_the_primary),
+	TEST(test_election_prefers_newer_data_over_default_primary),
+	TEST(test_failed_transition_waits_and_holds_down),
+	TEST(test_secondary_resyncing_is_not_promoted_when_primary_dies),
+	TEST(test_swap_waits_for_replicd_to_report_the_secondary_in_sync),
+	TEST(test_failed_promotion_leaves_the_module_to_a_copy_that_caught_up),
+	TEST(test_secondary_of_a_failed_promotion_stops_waiting_for_replicd),
+	TEST(test_secondary_adopts_the_generation_only_once_complete_at_it),
+	TEST(test_primary_starts_a_generation_before_acking_without_the_link),
+	TEST(test_election_prefers_uptodate_data_at_equal_generations),
+	TEST(test_force_never_beats_a_visible_peer_with_newer_data),
+	TEST(test_two_diverged_copies_are_not_elected_nor_kept_serving),
+	TEST(test_a_handover_the_peer_does_not_take_ends_with_a_primary),
+	TEST(test_random_faults_never_make_two_primaries))
