@@ -741,6 +741,9 @@ json_t *vipd_actual_json(const struct vipd *d)
 			json_object_set_new(
 				bo, "reloads",
 				json_integer((json_int_t)d->bk.reloads));
+			json_object_set_new(
+				bo, "reload_errors",
+				json_integer((json_int_t)d->bk.reload_errors));
 		}
 	}
 	return obj;
@@ -943,7 +946,7 @@ int vipd_run(struct vipd *d)
 
 	while (!sky_stop_requested()) {
 		if (sky_reload_requested())
-			sky_cli_reload();
+			vipd_reload(d);
 		zmq_pollitem_t items[4] = {
 			{.socket = d->sub, .events = ZMQ_POLLIN},
 			{.fd = d->pkt_fd, .events = ZMQ_POLLIN},

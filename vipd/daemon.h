@@ -14,6 +14,7 @@
 #include "config.h"
 #include "desired.h"
 #include "log.h"
+#include "reload.h"
 #include "rtnl.h"
 #include "vipcfg.h"
 
@@ -71,7 +72,7 @@ struct vipd_buckets {
 	int64_t retry_ms; /* after a failed nft, not before */
 	bool reapply;	  /* the weights changed (reload): apply again */
 	uint64_t changes, nft_errors, arp_replies, restored;
-	uint64_t ns_seen, ns_malformed, na_replies, reloads;
+	uint64_t ns_seen, ns_malformed, na_replies, reloads, reload_errors;
 	char script[16384];
 };
 
@@ -151,5 +152,8 @@ void vipd_lb_on_ns(struct vipd *d);
 void vipd_lb_verify(struct vipd *d, int64_t now);
 /* Every turn while up: follow the members. */
 void vipd_lb_follow(struct vipd *d, int64_t now);
+
+/* Read the module file again; apply a change of weights alone. */
+void vipd_reload(struct vipd *d);
 
 #endif
