@@ -309,6 +309,7 @@ static void put_nd_output(struct buf *b, const struct vipd_ruleset *rs,
 		put_vips(b, rs, AF_INET6, v->ifname);
 		put(b,
 		    " icmpv6 type nd-neighbor-solicit @th,192,16 0x0101 "
+		    "counter "
 		    "@th,208,48 set 0x%s @th,32,16 set 0x%04x\n",
 		    mac_hex, vipd_buckets_ns_fixup(v->ifmac, rs->vmac));
 	}

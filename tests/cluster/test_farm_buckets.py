@@ -24,8 +24,8 @@ from lab import run
 BOUND_S = 15
 
 
-def _spread(lab, count, first_port):
-    seen = lab.udp_spread(count, first_port)
+def _spread(lab, count, first_port, vip=VIP4):
+    seen = lab.udp_spread(count, first_port, vip)
     missing = [p for p, nodes in seen.items() if not nodes]
     twice = {p: nodes for p, nodes in seen.items() if len(nodes) > 1}
     assert not missing, f"{len(missing)} of {count} requests unanswered: {missing[:10]}"
@@ -92,11 +92,17 @@ def _wait_all_answered(lab, ports, after, timeout=BOUND_S, but=None):
 
 @farm_buckets_lab(size=3)
 def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
+    kill_and_return(lab, VIP4)
+
+
+def kill_and_return(lab, vip):
+    """node2 loses its power and comes back, under UDP clients and TCP sessions
+    to `vip` (test_farm_buckets_v6.py runs it over IPv6)."""
     lab.start_cluster()
     lab.wait_buckets(lab.nodes)
     ports = list(range(30000, 30060))
-    lab.start_udp_watch(30000, len(ports))
-    lab.start_tcp_sessions("early", 40000, 30)
+    lab.start_udp_watch(30000, len(ports), vip=vip)
+    lab.start_tcp_sessions("early", 40000, 30, vip=vip)
     time.sleep(1.0)
     per, sent = _rounds(lab)
     settled = max(r for r in sent if r + 2 in sent)
@@ -115,7 +121,7 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
     rnd, t_back = _wait_all_answered(lab, theirs, t_kill, but="node2")
     moved_s = t_back - t_kill
     # New sessions while node2 is away: some in buckets that go back to it.
-    lab.start_tcp_sessions("outage", 41000, 30)
+    lab.start_tcp_sessions("outage", 41000, 30, vip=vip)
     time.sleep(1.0)
 
     # node2 returns: it takes back its buckets, and only those.
@@ -159,11 +165,11 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
     assert not broken, f"TCP sessions broken: {broken}"
     # ...and some of them were in buckets node2 took back: node2 saw their segments
     # and left them to their node.
-    left_alone, _ = lab.nft_counter("node2", "midflow")
+    left_alone, _ = lab.nft_counter("node2", "midflow" if vip == VIP4 else "midflow6")
     # Every node answered its TCP clients from the VIP, asking for their MAC from
     # the VIP too: the client still has the VIP at the virtual MAC.
     vmac = lab.vipd_state("node1")["buckets"]["vmac"]
-    assert lab.client_neigh() == vmac, (lab.client_neigh(), vmac)
+    assert lab.client_neigh(vip) == vmac, (lab.client_neigh(vip), vmac)
     assert left_alone > 0, "no session of the outage was in a bucket node2 took back"
     on_node2 = [s for s in early.values() if s["nodes"] and s["nodes"][0] == "node2"]
     # Those on node2 were reset by their bucket's new owner, not left to time out.
@@ -172,7 +178,7 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
             or s["error_at"] - t_kill > 4.0]
     assert not hung, f"node2's sessions not reset promptly: {hung}"
     reset_s = max(s["error_at"] - t_kill for s in on_node2) if on_node2 else 0.0
-    print(f"    node2 killed: its {len(theirs)} of {len(ports)} UDP clients answered "
+    print(f"    {vip}: node2 killed: its {len(theirs)} of {len(ports)} UDP clients answered "
           f"again {moved_s:.2f} s later (heartbeat timeout {lab.timeout_ms} ms); "
           f"{len(others)} others never missed an answer; node2 left {left_alone} segments "
           f"of the others' sessions alone; {len(on_node2)} TCP sessions on "
@@ -214,9 +220,9 @@ def test_buckets_bad_files_name_file_line_and_field(lab):
         (good.replace("  type: farm\n", "  type: mirror\n").replace(
             "transitions:\n", "quorum: none\ntransitions:\n"), "  lb: buckets",
          "vipd.lb: buckets needs module.type: farm"),
-        # without an IPv4 VIP
-        (good.replace(f"address: {VIP4}/24", 'address: "2001:2::100/64"'),
-         "  lb: buckets", "vipd.lb: buckets spreads IPv4 only"),
+        # bucket settings without bucket mode
+        (good.replace("  lb: buckets\n", ""), "  buckets:",
+         "vipd.buckets: only with vipd.lb: buckets"),
         # an unknown hash field
         (good.replace("    hash: address_port", "    hash: port"), "    hash: port",
          "vipd.buckets.hash: must be address or address_port"),

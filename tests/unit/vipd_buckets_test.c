@@ -312,7 +312,7 @@ static void test_ruleset_ipv6_takes_the_same_decision_on_ip6_saddr(void)
 				"nd-neighbor-advert counter drop");
 	CHECK_STR_CONTAINS(out, "oifname \"eth0\" ip6 saddr "
 				"{ fd00:198:18::100 } icmpv6 type "
-				"nd-neighbor-solicit @th,192,16 0x0101 "
+				"nd-neighbor-solicit @th,192,16 0x0101 counter "
 				"@th,208,48 set 0x02");
 	/* the IPv4 VIP only in the arp table */
 	CHECK_STR_CONTAINS(out, "arp daddr ip { 198.18.0.100 } drop");
