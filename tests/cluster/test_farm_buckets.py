@@ -221,7 +221,7 @@ def test_buckets_bad_files_name_file_line_and_field(lab):
             "transitions:\n", "quorum: none\ntransitions:\n"), "  lb: buckets",
          "vipd.lb: buckets needs module.type: farm"),
         # bucket settings without bucket mode
-        (good.replace("  lb: buckets\n", ""), "  buckets:",
+        (good.replace("  lb: buckets\n", ""), "    hash:",
          "vipd.buckets: only with vipd.lb: buckets"),
         # an unknown hash field
         (good.replace("    hash: address_port", "    hash: port"), "    hash: port",

@@ -62,6 +62,11 @@ def test_buckets_dual_stack_many_ipv6_client_addresses_spread_over_the_nodes(lab
     lab.start_cluster()
     owned = lab.wait_buckets(lab.nodes)
     addresses = lab.add_client_addresses6(900)
+    # A first round lets each owner resolve its clients' MACs (900 neighbour
+    # solicitations from the VIPs at once; a lost one is sent again after 1 s, past
+    # the helper's wait): counted, not asserted. The rounds after must be exact.
+    first = lab.udp_spread_from(addresses, port=19999, vip=VIP6)
+    late = sum(1 for nodes in first.values() if not nodes)
     seen = lab.udp_spread_from(addresses, vip=VIP6)
     missing = [a for a, nodes in seen.items() if not nodes]
     twice = {a: nodes for a, nodes in seen.items() if len(nodes) > 1}
@@ -79,5 +84,6 @@ def test_buckets_dual_stack_many_ipv6_client_addresses_spread_over_the_nodes(lab
     v4 = lab.udp_spread_from(lab.add_client_addresses(101, 160), vip=VIP4)
     assert all(len(nodes) == 1 for nodes in v4.values()), v4
     print(f"    dual stack, hash address: buckets {owned}; {len(addresses)} IPv6 "
-          f"client addresses answered by {dict(share)}; 60 IPv4 addresses by "
+          f"client addresses answered by {dict(share)} ({late} unanswered within 1 s in "
+          f"the first round: neighbour resolution); 60 IPv4 addresses by "
           f"{dict(collections.Counter(n[0] for n in v4.values()))}", flush=True)
