@@ -318,3 +318,63 @@ def test_buckets_vipd_killed_on_a_node_its_clients_keep_their_answers(lab):
     on3 = sum(1 for v in owner.values() if v == ["node3"])
     print(f"    vipd killed on node3 for 2 s: {len(rounds)} rounds of {len(ports)} "
           f"clients ({on3} on node3) all answered by the same node", flush=True)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
+    """systemctl reload (SIGHUP) of vipd on every node applies a new weight: the
+    shares follow it, and the TCP connections open across the change all live on,
+    on the node that had them."""
+    lab.start_cluster()
+    before = lab.wait_buckets(lab.nodes)
+    lab.start_tcp_sessions("steady", 43000, 40)
+    time.sleep(1.0)
+    # node1 weighs 3 in the file (every node's: one file in the lab), then reload.
+    lab.weights = {"node1": 3}
+    lab.write_config(lab.config)
+    for node in lab.nodes:
+        lab.reload_vipd(node)
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        states = {n: lab.vipd_state(n) for n in lab.nodes}
+        if all(st and st["buckets"]["reloads"] >= 1 for st in states.values()):
+            break
+        assert time.monotonic() < deadline, {n: (st or {}).get("buckets")
+                                              for n, st in states.items()}
+        time.sleep(0.05)
+    after = lab.wait_buckets(lab.nodes)
+    # 3:1:1: node1 about 154 of 256; the others only gave buckets away.
+    assert 256 * 3 / 5 * 0.8 <= after["node1"] <= 256 * 3 / 5 * 1.2, (before, after)
+    assert after["node2"] <= before["node2"] and after["node3"] <= before["node3"], \
+        (before, after)
+    share = _spread(lab, 1000, 25000)
+    assert 1000 * 3 / 5 * 0.8 <= share["node1"] <= 1000 * 3 / 5 * 1.2, (after, share)
+    time.sleep(1.5)
+    t_end = time.monotonic()
+    sessions = lab.tcp_sessions("steady")
+    broken = [(i, s["errors"], sorted(set(s["nodes"]))) for i, s in sessions.items()
+              if s["errors"] or len(set(s["nodes"])) != 1 or s["last"] < t_end - 1.0]
+    assert len(sessions) == 40 and not broken, f"TCP sessions broken: {broken}"
+    # Some of them were in buckets node1 took: it saw their segments and left them
+    # to the node that has them (no reset: that node is alive).
+    left_alone, _ = lab.nft_counter("node1", "midflow")
+    elsewhere = sum(1 for s in sessions.values() if s["nodes"][0] != "node1")
+    assert left_alone > 0, "no session elsewhere was in a bucket node1 took"
+    # Anything else than weights is not applied live: logged, nothing moves.
+    text = lab.config_text().replace("announce: {repeat: 3", "announce: {repeat: 4")
+    assert "repeat: 4" in text
+    lab.write_config(lab.config, text)
+    lab.reload_vipd("node1")
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        with open(lab.vipd_log_path("node1")) as f:
+            if "configuration changed: restart skyha-vipd@" in f.read():
+                break
+        assert time.monotonic() < deadline, "the reload that needs a restart said nothing"
+        time.sleep(0.05)
+    st = lab.vipd_state("node1")
+    assert st["buckets"]["reloads"] == 1 and st["buckets"]["owned"] == after["node1"], st
+    print(f"    weight of node1 1 -> 3 by reload: buckets {before} -> {after}; "
+          f"1000 clients answered by {dict(share)}; "
+          f"{len(sessions)} TCP sessions ({elsewhere} on node2/node3) unbroken, node1 "
+          f"left {left_alone} of their segments alone", flush=True)
