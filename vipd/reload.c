@@ -82,12 +82,11 @@ void vipd_reload(struct vipd *d)
 	switch (vipd_reload_compare(&d->mod, &d->cfg, mod, cfg, what,
 				    sizeof(what))) {
 	case VIPD_RELOAD_NONE:
-		log_notice("reload: nothing vipd uses changed in %s",
-			   d->mod.path);
-		sky_cli_reload_accepted();
-		break;
 	case VIPD_RELOAD_RESTART:
-		/* "configuration changed: restart skyha-vipd@MODULE" */
+		/* As every daemon says it (tests/systemd reads it): "reload:
+		 * configuration unchanged (FILE)" or "configuration changed:
+		 * restart skyha-vipd@MODULE to apply" (a change vipd does not
+		 * read, a comment, is reported as such too). */
 		sky_cli_reload();
 		break;
 	case VIPD_RELOAD_WEIGHTS:

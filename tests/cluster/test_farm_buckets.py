@@ -328,6 +328,9 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
     lab.start_cluster()
     before = lab.wait_buckets(lab.nodes)
     lab.start_tcp_sessions("steady", 43000, 40)
+    # A reload of the same file says so, as every daemon's does.
+    lab.reload_vipd("node1")
+    _wait_log(lab, "node1", "reload: configuration unchanged (")
     time.sleep(1.0)
     # node1 weighs 3 in the file (every node's: one file in the lab), then reload.
     lab.weights = {"node1": 3}
@@ -365,16 +368,20 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
     assert "repeat: 4" in text
     lab.write_config(lab.config, text)
     lab.reload_vipd("node1")
-    deadline = time.monotonic() + BOUND_S
-    while True:
-        with open(lab.vipd_log_path("node1")) as f:
-            if "configuration changed: restart skyha-vipd@" in f.read():
-                break
-        assert time.monotonic() < deadline, "the reload that needs a restart said nothing"
-        time.sleep(0.05)
+    _wait_log(lab, "node1", "configuration changed: restart skyha-vipd@")
     st = lab.vipd_state("node1")
     assert st["buckets"]["reloads"] == 1 and st["buckets"]["owned"] == after["node1"], st
     print(f"    weight of node1 1 -> 3 by reload: buckets {before} -> {after}; "
           f"1000 clients answered by {dict(share)}; "
           f"{len(sessions)} TCP sessions ({elsewhere} on node2/node3) unbroken, node1 "
           f"left {left_alone} of their segments alone", flush=True)
+
+
+def _wait_log(lab, node, text):
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        with open(lab.vipd_log_path(node)) as f:
+            if text in f.read():
+                return
+        assert time.monotonic() < deadline, f"{node}'s vipd did not log {text!r}"
+        time.sleep(0.05)
