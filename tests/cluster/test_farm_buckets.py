@@ -371,6 +371,18 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
     _wait_log(lab, "node1", "configuration changed: restart skyha-vipd@")
     st = lab.vipd_state("node1")
     assert st["buckets"]["reloads"] == 1 and st["buckets"]["owned"] == after["node1"], st
+    # A file that does not validate (no unit's --check in front here): refused with
+    # file:line:column and the field, counted, nothing changes.
+    bad = text.replace("    weight: 3\n", "    weight: 300\n")
+    assert bad != text
+    lab.write_config(lab.config, bad)
+    line = next(n for n, l in enumerate(bad.splitlines(), 1) if l == "    weight: 300")
+    lab.reload_vipd("node2")
+    _wait_log(lab, "node2", f"reload: {lab.config}:{line}:")
+    with open(lab.vipd_log_path("node2")) as f:
+        assert "nodes[0].weight" in f.read().split("reload: ")[-1]
+    st = lab.wait_vipd_state("node2", "up", lambda s: s["buckets"]["reload_errors"] == 1)
+    assert st["buckets"]["owned"] == after["node2"], st
     print(f"    weight of node1 1 -> 3 by reload: buckets {before} -> {after}; "
           f"1000 clients answered by {dict(share)}; "
           f"{len(sessions)} TCP sessions ({elsewhere} on node2/node3) unbroken, node1 "
