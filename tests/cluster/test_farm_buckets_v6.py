@@ -50,6 +50,11 @@ def test_buckets_ipv6_every_request_answered_once_and_spread_evenly(lab):
     # and rewrote their solicitations (its two rules count).
     tried = {n: lab.nft_counter(n, "output")[0] for n in lab.nodes}
     assert all(t >= 1 for t in tried.values()), tried
+    # With no IPv4 VIP the arp table is there all the same (empty): vipd's check
+    # that its three tables are in place finds them, and never puts them back.
+    for node in lab.nodes:
+        assert lab.nft_tables(node).count("skyha_app") == 3, lab.nft_tables(node)
+        assert lab.vipd_state(node)["buckets"]["restored"] == 0, lab.vipd_state(node)
 
 
 @farm_buckets_lab(size=3, families=(6,))
