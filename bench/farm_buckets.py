@@ -16,12 +16,15 @@ the client's segment. Measured, all on CLOCK_MONOTONIC:
 - rebalance: 30 TCP connections opened while node2 is away, kept busy; node2 comes back
   and takes back its buckets; the connections broken by its return (must be 0).
 
+Then the same again over IPv6 (--ipv6-runs, default 3: the VIP fd00:198:18::100/64,
+neighbour discovery instead of ARP): the IPv6 row.
+
 Printed per run and as median / p95 / max over the runs; JSON in
 build/bench/farm_buckets.json. Exit 1 on any error or on a broken promise (an
 unanswered or doubly answered request in the spread, a missed answer of a surviving
 node's client, a TCP connection broken by the return).
 
-    sudo python3 bench/farm_buckets.py [-n RUNS]
+    sudo python3 bench/farm_buckets.py [-n RUNS] [--ipv6-runs RUNS]
 """
 
 import argparse
@@ -41,7 +44,7 @@ import _common  # noqa: E402
 import farm_buckets_lab  # noqa: E402
 import lab as lablib  # noqa: E402
 from _common import percentile as pct, say  # noqa: E402
-from farm_buckets_lab import FarmBucketsLab  # noqa: E402
+from farm_buckets_lab import VIP4, VIP6, FarmBucketsLab  # noqa: E402
 
 INTERVAL_MS, TIMEOUT_MS = 200, 1000      # heartbeatd defaults
 CLIENT_PERIOD_S = 0.02
@@ -73,17 +76,19 @@ def first_round_all_answered(lab, ports, after):
         time.sleep(0.05)
 
 
-def one_run():
-    with FarmBucketsLab(size=3, interval_ms=INTERVAL_MS, timeout_ms=TIMEOUT_MS) as lab:
+def one_run(family=4):
+    vip = VIP4 if family == 4 else VIP6
+    with FarmBucketsLab(size=3, interval_ms=INTERVAL_MS, timeout_ms=TIMEOUT_MS,
+                        families=(family,)) as lab:
         lab.start_cluster(timeout=LIMIT_S)
         lab.wait_buckets(lab.nodes, LIMIT_S)
-        seen = lab.udp_spread(1000, 20000)
+        seen = lab.udp_spread(1000, 20000, vip=vip)
         bad = [p for p, nodes in seen.items() if len(nodes) != 1]
         if bad:
             raise AssertionError(f"{len(bad)} of 1000 requests not answered exactly once")
         share = collections.Counter(nodes[0] for nodes in seen.values())
 
-        lab.start_udp_watch(PORTS[0], len(PORTS))
+        lab.start_udp_watch(PORTS[0], len(PORTS), vip=vip)
         time.sleep(1.0)
         per, sent = rounds(lab)
         settled = max(r for r in sent if r + 2 in sent)
@@ -96,7 +101,7 @@ def one_run():
         lab.kill_node("node2")
         t_moved = first_round_all_answered(lab, theirs, t_kill)
         lab.wait_buckets(["node1", "node3"], LIMIT_S)
-        lab.start_tcp_sessions("outage", 41000, 30)
+        lab.start_tcp_sessions("outage", 41000, 30, vip=vip)
         time.sleep(0.5)
         lab.restart_node("node2")
         lab.wait_buckets(lab.nodes, LIMIT_S)
@@ -122,11 +127,12 @@ def one_run():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", "--runs", type=int, default=5)
+    parser.add_argument("--ipv6-runs", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("farm_buckets.py needs root (network namespaces)", file=sys.stderr)
         return 1
-    if args.runs < 1:
+    if args.runs < 1 or args.ipv6_runs < 0:
         print("farm_buckets.py: --runs must be at least 1", file=sys.stderr)
         return 1
     farm_buckets_lab.UDP_PERIOD_S = CLIENT_PERIOD_S
@@ -154,6 +160,25 @@ def main():
               "others_missed": sum(r["others_missed"] for r in runs),
               "tcp_broken_by_return": sum(r["tcp_broken_by_return"] for r in runs),
               "runs": runs}
+    runs6 = []
+    for i in range(args.ipv6_runs):
+        r = one_run(6)
+        runs6.append(r)
+        print(f"    IPv6 run {i + 1}: spread {r['share']} (max/min "
+              f"{r['max_over_min']:.2f}); node2's {r['clients_moved']} clients answered "
+              f"again {r['moved_ms']:.0f} ms after the kill; others missed "
+              f"{r['others_missed']}; {r['tcp_broken_by_return']} of {r['tcp_opened']} "
+              f"TCP connections broken by node2's return", flush=True)
+    if runs6:
+        moved6 = [r["moved_ms"] for r in runs6]
+        result["ipv6"] = {
+            "kill_to_moved": _common.summary(moved6),
+            "moved_over_timeout_ratio": {"median": statistics.median(moved6) / TIMEOUT_MS,
+                                         "p95": pct(moved6, 95) / TIMEOUT_MS},
+            "spread_max_over_min": max(r["max_over_min"] for r in runs6),
+            "others_missed": sum(r["others_missed"] for r in runs6),
+            "tcp_broken_by_return": sum(r["tcp_broken_by_return"] for r in runs6),
+            "runs": runs6}
     say("results")
     s = result["kill_to_moved"]
     print(f"    kill -> node2's clients answered by the others: median "
@@ -165,11 +190,20 @@ def main():
           f"{result['spread_max_over_min']:.2f}; answers missed by the survivors' "
           f"clients: {result['others_missed']}; TCP connections broken by a return: "
           f"{result['tcp_broken_by_return']}")
+    if runs6:
+        r6 = result["ipv6"]
+        s6 = r6["kill_to_moved"]
+        print(f"    IPv6 ({len(runs6)} runs): kill -> moved median {s6['median_ms']:.0f} ms, "
+              f"p95 {s6['p95_ms']:.0f} ms (ratio {r6['moved_over_timeout_ratio']['median']:.2f}"
+              f"); spread worst max/min {r6['spread_max_over_min']:.2f}; missed "
+              f"{r6['others_missed']}; TCP broken by a return {r6['tcp_broken_by_return']}")
     os.makedirs(os.path.dirname(JSON_OUT), exist_ok=True)
     with open(JSON_OUT, "w") as f:
         json.dump(result, f, indent=2)
     say(f"written {JSON_OUT}")
-    if result["others_missed"] or result["tcp_broken_by_return"]:
+    if (result["others_missed"] or result["tcp_broken_by_return"]
+            or result.get("ipv6", {}).get("others_missed")
+            or result.get("ipv6", {}).get("tcp_broken_by_return")):
         print("bench failed: a promise was broken (see above)", file=sys.stderr)
         return 1
     return 0

@@ -198,6 +198,12 @@ void sky_cli_reload(void)
 		   loaded.unit, loaded.path);
 }
 
+void sky_cli_reload_accepted(void)
+{
+	if (loaded.armed && hash_file(loaded.path, loaded.hash) < 0)
+		loaded.armed = false;
+}
+
 int sky_cli_load(struct sky_cli *cli, struct sky_config *cfg, bool node_needed)
 {
 	char err[1024];

@@ -93,13 +93,17 @@ int sky_cli_start(struct sky_cli *cli, struct sky_config *cfg, bool keep_key,
 		  sky_cli_section_fn load_own, void *own);
 /*
  * After SIGHUP (systemctl reload: the unit's ExecReload= first validated the
- * file with --check). No daemon applies a changed module file live: this
+ * file with --check). Daemons do not apply a changed module file live
+ * (vipd's node weights are the exception, vipd/reload.c): this
  * compares the file with the one sky_cli_load() read at start and logs
  * "configuration unchanged" or "configuration changed: restart UNIT to
  * apply" (UNIT: skyha-PROG@MODULE, skyha-witness@MODULE for the witness);
  * the daemon keeps running with the configuration it started with.
  */
 void sky_cli_reload(void);
+/* A daemon applied the file as it is now: the next sky_cli_reload()
+ * compares with it. */
+void sky_cli_reload_accepted(void);
 /* The message on stderr under --check, in the log otherwise. */
 void sky_cli_error(const struct sky_cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

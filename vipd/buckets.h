@@ -3,7 +3,8 @@
  * buckets): which of the 256 buckets each member owns, and the nftables
  * ruleset that makes this node accept only its own buckets.
  *
- * Every UP node holds the VIP. ARP for it is answered with a virtual
+ * Every UP node holds the VIP. ARP (IPv6: neighbour solicitation) for it
+ * is answered with a virtual
  * unicast MAC that no node ever uses as a source address, so switches
  * (a Linux bridge) flood the clients' frames to every node. Each node
  * accepts frames to that MAC (netdev ingress: pkttype set host) and, in
@@ -62,13 +63,26 @@ void vipd_buckets_table(const char *module, char *out, size_t size);
 
 #define VIPD_RULESET_VIPS 16
 
+struct vipd_ruleset_vip {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	const char *ifname;
+	/* IPv6: this node's own MAC on ifname (ifmac_ok), which the kernel
+	 * puts in the neighbour solicitations it sends from the VIP; the
+	 * ruleset rewrites it to the virtual MAC (see buckets.c). */
+	uint8_t ifmac[6];
+	bool ifmac_ok;
+};
+
 struct vipd_ruleset {
 	const char *table; /* vipd_buckets_table() */
 	uint8_t vmac[6];
 	uint32_t seed;
 	bool address_port; /* hash the source port too (TCP, UDP) */
-	struct in_addr vips[VIPD_RULESET_VIPS];
-	const char *ifnames[VIPD_RULESET_VIPS]; /* each VIP's interface */
+	struct vipd_ruleset_vip vips[VIPD_RULESET_VIPS];
 	size_t vip_count;
 	bool owned[VIPD_BUCKETS];
 	/* Buckets gained from a member that left: mid-flow TCP packets of
@@ -79,10 +93,18 @@ struct vipd_ruleset {
 
 /*
  * The script for `nft -f -` that replaces the module's three tables (inet,
- * netdev, arp) in one transaction. 0, or -ENOSPC when out is too small
+ * netdev, arp) in one transaction. IPv4 and IPv6 VIPs take the same bucket
+ * decision (the same set, seed and hash fields, on ip or ip6 saddr). 0, or -ENOSPC when out is too small
  * (16 KiB is always enough), -EINVAL for no VIP or a bad name.
  */
 int vipd_buckets_ruleset(const struct vipd_ruleset *rs, char *out, size_t size);
+
+/*
+ * The 16-bit word that, written in the Reserved field of a neighbour
+ * solicitation whose source link-layer option goes from own to vmac, keeps
+ * its ICMPv6 checksum right (one's complement own - vmac; buckets.c).
+ */
+uint16_t vipd_buckets_ns_fixup(const uint8_t own[6], const uint8_t vmac[6]);
 
 /* The script that deletes the three tables (whether they exist or not). */
 int vipd_buckets_teardown(const char *table, char *out, size_t size);

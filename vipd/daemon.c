@@ -227,8 +227,9 @@ static void announce_round(struct vipd *d)
 			vipd_send_frame(d, h, ETH_P_ARP, vipd_mac_broadcast,
 					buf, len);
 		} else {
-			size_t len = vipd_na_unsolicited(buf, h->mac,
-							 &h->cfg->addr.v6);
+			size_t len = vipd_na_unsolicited(
+				buf, d->bk.on ? d->bk.vmac : h->mac,
+				&h->cfg->addr.v6);
 			vipd_send_frame(d, h, ETH_P_IPV6, vipd_mac_all_nodes,
 					buf, len);
 		}
@@ -726,6 +727,24 @@ json_t *vipd_actual_json(const struct vipd *d)
 				  (json_int_t)d->bk.nft_errors, "arp_replies",
 				  (json_int_t)d->bk.arp_replies, "restored",
 				  (json_int_t)d->bk.restored));
+		json_t *bo = json_object_get(obj, "buckets");
+		if (bo) {
+			json_object_set_new(
+				bo, "ns_seen",
+				json_integer((json_int_t)d->bk.ns_seen));
+			json_object_set_new(
+				bo, "ns_malformed",
+				json_integer((json_int_t)d->bk.ns_malformed));
+			json_object_set_new(
+				bo, "na_replies",
+				json_integer((json_int_t)d->bk.na_replies));
+			json_object_set_new(
+				bo, "reloads",
+				json_integer((json_int_t)d->bk.reloads));
+			json_object_set_new(
+				bo, "reload_errors",
+				json_integer((json_int_t)d->bk.reload_errors));
+		}
 	}
 	return obj;
 }
@@ -794,7 +813,7 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	d->pkt_fd = -1;
+	d->pkt_fd = d->ns_fd = -1;
 	d->mod = *mod;
 	d->cfg = *cfg;
 	d->self = sky_config_node(&d->mod, node);
@@ -846,6 +865,18 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 			  "%s",
 			  strerror(-r));
 		return r;
+	}
+	bool v6 = false;
+	for (size_t i = 0; i < d->cfg.vip_count; i++)
+		v6 |= d->cfg.vips[i].family == AF_INET6;
+	if (d->bk.on && v6) {
+		r = vipd_lb_open_ns(d);
+		if (r < 0) {
+			log_error("cannot open a packet socket for neighbour "
+				  "solicitations: %s",
+				  strerror(-r));
+			return r;
+		}
 	}
 	const struct sky_node *peer = sky_config_peer(&d->mod, d->self);
 	const struct vipd_aws_node *aws_node =
@@ -915,15 +946,22 @@ int vipd_run(struct vipd *d)
 
 	while (!sky_stop_requested()) {
 		if (sky_reload_requested())
-			sky_cli_reload();
-		zmq_pollitem_t items[3] = {
+			vipd_reload(d);
+		zmq_pollitem_t items[4] = {
 			{.socket = d->sub, .events = ZMQ_POLLIN},
 			{.fd = d->pkt_fd, .events = ZMQ_POLLIN},
-			{.fd = d->cloud ? vipd_cloud_fd(d->cloud) : -1,
-			 .events = ZMQ_POLLIN},
 		};
-		int r = zmq_poll(items, d->cloud ? 3 : 2,
-				 poll_timeout(d, sky_now_ms()));
+		int count = 2, ns_at = -1;
+		if (d->ns_fd >= 0) {
+			ns_at = count;
+			items[count++] = (zmq_pollitem_t){.fd = d->ns_fd,
+							  .events = ZMQ_POLLIN};
+		}
+		if (d->cloud)
+			items[count++] =
+				(zmq_pollitem_t){.fd = vipd_cloud_fd(d->cloud),
+						 .events = ZMQ_POLLIN};
+		int r = zmq_poll(items, count, poll_timeout(d, sky_now_ms()));
 		if (r < 0 && errno != EINTR) {
 			log_error("zmq_poll: %s", zmq_strerror(errno));
 			return -errno;
@@ -931,6 +969,8 @@ int vipd_run(struct vipd *d)
 		on_bus(d);
 		if (r > 0 && (items[1].revents & ZMQ_POLLIN))
 			on_arp(d);
+		if (r > 0 && ns_at >= 0 && (items[ns_at].revents & ZMQ_POLLIN))
+			vipd_lb_on_ns(d);
 		on_cloud(d, sky_now_ms());
 		tick(d, sky_now_ms());
 	}
@@ -968,7 +1008,9 @@ void vipd_close(struct vipd *d)
 	}
 	if (d->pkt_fd >= 0)
 		close(d->pkt_fd);
-	d->pkt_fd = -1;
+	if (d->ns_fd >= 0)
+		close(d->ns_fd);
+	d->pkt_fd = d->ns_fd = -1;
 	vipd_nl_close(&d->nl);
 	sky_bus_close(&d->sub);
 	sky_bus_close(&d->pub);

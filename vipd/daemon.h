@@ -14,6 +14,7 @@
 #include "config.h"
 #include "desired.h"
 #include "log.h"
+#include "reload.h"
 #include "rtnl.h"
 #include "vipcfg.h"
 
@@ -69,7 +70,9 @@ struct vipd_buckets {
 	bool owned[VIPD_BUCKETS], reset[VIPD_BUCKETS];
 	size_t owned_count, reset_count;
 	int64_t retry_ms; /* after a failed nft, not before */
+	bool reapply;	  /* the weights changed (reload): apply again */
 	uint64_t changes, nft_errors, arp_replies, restored;
+	uint64_t ns_seen, ns_malformed, na_replies, reloads, reload_errors;
 	char script[16384];
 };
 
@@ -82,6 +85,7 @@ struct vipd {
 	void *sub, *pub;
 	struct vipd_nl nl;
 	int pkt_fd; /* AF_PACKET, ETH_P_ARP: sends everything, reads ARP */
+	int ns_fd;  /* buckets with IPv6: neighbour solicitations, or -1 */
 	struct vipd_held held[VIPD_MAX_VIPS];
 
 	/* heartbeatd's wish */
@@ -141,9 +145,15 @@ int vipd_lb_remove(struct vipd *d, char *why, size_t size);
 /* An ARP request for a VIP: answer with the virtual MAC. */
 struct vipd_arp;
 void vipd_lb_answer(struct vipd *d, const struct vipd_arp *a, int ifindex);
+/* IPv6 VIPs: open d->ns_fd (0 or -errno); answer what it has. */
+int vipd_lb_open_ns(struct vipd *d);
+void vipd_lb_on_ns(struct vipd *d);
 /* Once a second: the tables are still there (put back if not). */
 void vipd_lb_verify(struct vipd *d, int64_t now);
 /* Every turn while up: follow the members. */
 void vipd_lb_follow(struct vipd *d, int64_t now);
+
+/* Read the module file again; apply a change of weights alone. */
+void vipd_reload(struct vipd *d);
 
 #endif

@@ -10,13 +10,16 @@
 const uint8_t vipd_mac_broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 const uint8_t vipd_mac_all_nodes[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
 
-#define ARPHRD_ETHER_	 1
-#define ETH_P_IP_	 0x0800
-#define ARP_REQUEST	 1
-#define ARP_REPLY	 2
-#define ICMPV6_NA	 136
-#define ND_OPT_TLLA	 2
-#define NA_FLAG_OVERRIDE 0x20 /* high byte of the 32-bit flags word */
+#define ARPHRD_ETHER_	  1
+#define ETH_P_IP_	  0x0800
+#define ARP_REQUEST	  1
+#define ARP_REPLY	  2
+#define ICMPV6_NS	  135
+#define ICMPV6_NA	  136
+#define ND_OPT_SLLA	  1
+#define ND_OPT_TLLA	  2
+#define NA_FLAG_SOLICITED 0x40 /* high byte of the 32-bit flags word */
+#define NA_FLAG_OVERRIDE  0x20
 
 static uint8_t *put16(uint8_t *p, uint16_t v)
 {
@@ -88,10 +91,11 @@ static uint16_t icmp6_checksum(const uint8_t src[16], const uint8_t dst[16],
 	return (uint16_t)~sum;
 }
 
-size_t vipd_na_unsolicited(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
-			   const struct in6_addr *vip)
+/* An advertisement from vip to dst_ip with the flags (high byte). */
+static size_t na_build(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
+		       const struct in6_addr *vip, const uint8_t dst_ip[16],
+		       uint8_t flags)
 {
-	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 0x01};
 	uint8_t *ip = out, *icmp = out + 40;
 	const size_t icmp_len = VIPD_NA_LEN - 40;
 
@@ -101,18 +105,72 @@ size_t vipd_na_unsolicited(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
 	ip[6] = 58;  /* ICMPv6 */
 	ip[7] = 255; /* required: receivers drop NAs that crossed a router */
 	memcpy(ip + 8, vip->s6_addr, 16);
-	memcpy(ip + 24, all_nodes, 16);
+	memcpy(ip + 24, dst_ip, 16);
 
 	icmp[0] = ICMPV6_NA;
 	icmp[1] = 0;
-	/* Not Router, not Solicited, Override: replace cached MACs. */
-	icmp[4] = NA_FLAG_OVERRIDE;
+	icmp[4] = flags;
 	memcpy(icmp + 8, vip->s6_addr, 16);
 	icmp[24] = ND_OPT_TLLA;
 	icmp[25] = 1; /* in units of 8 bytes */
 	memcpy(icmp + 26, mac, 6);
 	put16(icmp + 2, icmp6_checksum(ip + 8, ip + 24, icmp, icmp_len));
 	return VIPD_NA_LEN;
+}
+
+static const uint8_t all_nodes_ip[16] = {0xff, 0x02, [15] = 0x01};
+
+size_t vipd_na_unsolicited(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
+			   const struct in6_addr *vip)
+{
+	/* Not Router, not Solicited, Override: replace cached MACs. */
+	return na_build(out, mac, vip, all_nodes_ip, NA_FLAG_OVERRIDE);
+}
+
+size_t vipd_na_reply(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
+		     const struct in6_addr *vip, const struct in6_addr *dst)
+{
+	/* Override: every node answers with the same virtual MAC, which
+	 * must replace whatever the asker had (RFC 4861 7.2.4). */
+	if (IN6_IS_ADDR_UNSPECIFIED(dst))
+		return na_build(out, mac, vip, all_nodes_ip, NA_FLAG_OVERRIDE);
+	return na_build(out, mac, vip, dst->s6_addr,
+			NA_FLAG_OVERRIDE | NA_FLAG_SOLICITED);
+}
+
+int vipd_ns_parse(const uint8_t *buf, size_t len, struct vipd_ns *out)
+{
+	if (!buf || len < VIPD_NS_MIN_LEN || (buf[0] >> 4) != 6)
+		return -EBADMSG;
+	size_t plen = (size_t)(buf[4] << 8 | buf[5]);
+	/* Longer is fine (Ethernet padding); the payload is what counts. */
+	if (plen < VIPD_NS_MIN_LEN - 40 || 40 + plen > len)
+		return -EBADMSG;
+	const uint8_t *icmp = buf + 40;
+	if (buf[6] != 58 || buf[7] != 255 || icmp[0] != ICMPV6_NS ||
+	    icmp[1] != 0)
+		return -EBADMSG;
+	if (icmp6_checksum(buf + 8, buf + 24, icmp, plen) != 0)
+		return -EBADMSG;
+	memcpy(out->src.s6_addr, buf + 8, 16);
+	memcpy(out->dst.s6_addr, buf + 24, 16);
+	memcpy(out->target.s6_addr, icmp + 8, 16);
+	if (IN6_IS_ADDR_MULTICAST(&out->target))
+		return -EBADMSG;
+	bool slla = false;
+	for (size_t off = 24; off < plen;) {
+		if (plen - off < 2 || icmp[off + 1] == 0 ||
+		    (size_t)icmp[off + 1] * 8 > plen - off)
+			return -EBADMSG;
+		slla |= icmp[off] == ND_OPT_SLLA;
+		off += (size_t)icmp[off + 1] * 8;
+	}
+	/* Duplicate address detection: to the solicited-node group. */
+	static const uint8_t snm[13] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+	if (IN6_IS_ADDR_UNSPECIFIED(&out->src) &&
+	    (slla || memcmp(out->dst.s6_addr, snm, 13) != 0))
+		return -EBADMSG;
+	return 0;
 }
 
 static uint16_t get16(const uint8_t *p)

@@ -42,6 +42,31 @@ size_t vipd_arp_reply(uint8_t out[VIPD_ARP_LEN], const uint8_t sha[6],
 		      struct in_addr tpa);
 size_t vipd_na_unsolicited(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
 			   const struct in6_addr *vip);
+/*
+ * The answer to a neighbour solicitation for vip (RFC 4861 7.2.4): from
+ * the VIP to the asker (dst), Solicited and Override, the target
+ * link-layer address option mac. An asker doing duplicate address
+ * detection (dst ::) gets it at ff02::1, without the Solicited flag.
+ */
+size_t vipd_na_reply(uint8_t out[VIPD_NA_LEN], const uint8_t mac[6],
+		     const struct in6_addr *vip, const struct in6_addr *dst);
+
+#define VIPD_NS_MIN_LEN 64 /* IPv6 header 40 + NS 24 */
+
+struct vipd_ns {
+	struct in6_addr src, dst, target;
+};
+
+/*
+ * Parse an IPv6 packet (what AF_PACKET SOCK_DGRAM returns for ETH_P_IPV6)
+ * that should be a neighbour solicitation as RFC 4861 7.1.1 validates it:
+ * ICMPv6 right after the IPv6 header, hop limit 255, code 0, a correct
+ * checksum, at least 24 bytes, options each of a non-zero length within
+ * the packet, a target that is no multicast address, and from :: only to
+ * a solicited-node multicast address without a source link-layer option.
+ * 0, or -EBADMSG.
+ */
+int vipd_ns_parse(const uint8_t *buf, size_t len, struct vipd_ns *out);
 
 struct vipd_arp {
 	uint16_t op; /* 1 request, 2 reply */

@@ -9,9 +9,14 @@
 #include "frames.h"
 #include "nft.h"
 
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <net/ethernet.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static bool same_members(char (*a)[SKY_NAME_MAX + 1], size_t na,
 			 char (*b)[SKY_NAME_MAX + 1], size_t nb)
@@ -60,8 +65,19 @@ int vipd_lb_apply(struct vipd *d, int64_t now, char *why, size_t size)
 	rs.seed = b->seed;
 	rs.address_port = d->cfg.buckets.hash == VIPD_HASH_ADDRESS_PORT;
 	for (size_t i = 0; i < d->cfg.vip_count && i < VIPD_RULESET_VIPS; i++) {
-		rs.vips[i] = d->cfg.vips[i].addr.v4;
-		rs.ifnames[i] = d->cfg.vips[i].ifname;
+		const struct vipd_held *h = &d->held[i];
+		struct vipd_ruleset_vip *v = &rs.vips[i];
+		v->family = h->cfg->family;
+		memcpy(&v->addr, h->cfg->addr.bytes,
+		       v->family == AF_INET ? 4 : 16);
+		v->ifname = h->cfg->ifname;
+		memcpy(v->ifmac, h->mac, 6);
+		v->ifmac_ok = h->mac_ok;
+		if (v->family == AF_INET6 && !h->mac_ok)
+			log_warning("buckets: %s has no Ethernet address: "
+				    "the solicitations this node sends from "
+				    "%s are not rewritten to the virtual MAC",
+				    h->cfg->ifname, h->cfg->text);
 	}
 	rs.vip_count = d->cfg.vip_count;
 	/* Owners by name, before (the ruleset in place, if any) and now. */
@@ -115,6 +131,7 @@ int vipd_lb_apply(struct vipd *d, int64_t now, char *why, size_t size)
 	b->reset_count = reset;
 	b->applied = true;
 	b->changes++;
+	b->reapply = false;
 	d->publish_now = true;
 	return 0;
 }
@@ -172,6 +189,97 @@ void vipd_lb_answer(struct vipd *d, const struct vipd_arp *a, int ifindex)
 }
 
 /*
+ * buckets with an IPv6 VIP: a packet socket for the neighbour solicitations
+ * (ICMPv6 type 135 right after the IPv6 header; a classic BPF filter keeps
+ * the rest of the IPv6 traffic out of vipd). Protocol sockets see frames
+ * after the netdev ingress hook, so unicast solicitations to the virtual
+ * MAC arrive too (pkttype set host).
+ */
+int vipd_lb_open_ns(struct vipd *d)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6), /* next header */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 3),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 40), /* ICMPv6 type */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 256),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = {.len = SKY_ARRAY_SIZE(code), .filter = code};
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			htons(ETH_P_IPV6));
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) <
+	    0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	/* What arrived before the filter: not necessarily solicitations. */
+	uint8_t buf[256];
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		;
+	d->ns_fd = fd;
+	return 0;
+}
+
+/* buckets: "the VIP is at the virtual MAC", to each solicitation for an
+ * IPv6 VIP, from every UP node (the kernel's own answer is dropped). */
+void vipd_lb_on_ns(struct vipd *d)
+{
+	uint8_t buf[256], out[VIPD_NA_LEN];
+	static const uint8_t zero[6];
+	for (int budget = 256; budget > 0; budget--) {
+		struct sockaddr_ll from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(d->ns_fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		if (n < 0)
+			return;
+		if (fromlen < sizeof(from) ||
+		    from.sll_pkttype == PACKET_OUTGOING || from.sll_halen != 6)
+			continue;
+		d->bk.ns_seen++;
+		struct vipd_ns ns;
+		if (vipd_ns_parse(buf, (size_t)n, &ns) < 0) {
+			d->bk.ns_malformed++;
+			sky_log_ratelimited(&d->rl_arp, LOG_INFO,
+					    "buckets: dropped a malformed "
+					    "neighbour solicitation on "
+					    "ifindex %d",
+					    from.sll_ifindex);
+			continue;
+		}
+		if (!d->bk.applied ||
+		    (d->state != VIPD_UP && d->state != VIPD_STARTING))
+			continue;
+		/* The reply goes to the asker's MAC: never a multicast or
+		 * all-zero address, never the virtual MAC itself. */
+		const uint8_t *asker = from.sll_addr;
+		if ((asker[0] & 1) || memcmp(asker, zero, 6) == 0 ||
+		    memcmp(asker, d->bk.vmac, 6) == 0)
+			continue;
+		for (size_t i = 0; i < d->cfg.vip_count; i++) {
+			const struct vipd_held *h = &d->held[i];
+			if (h->cfg->family != AF_INET6 || !h->present ||
+			    h->ifindex != from.sll_ifindex ||
+			    memcmp(&h->cfg->addr.v6, &ns.target, 16) != 0)
+				continue;
+			size_t len = vipd_na_reply(out, d->bk.vmac,
+						   &h->cfg->addr.v6, &ns.src);
+			const uint8_t *to = IN6_IS_ADDR_UNSPECIFIED(&ns.src)
+						    ? vipd_mac_all_nodes
+						    : asker;
+			if (vipd_send_frame(d, h, ETH_P_IPV6, to, out, len) >=
+			    0)
+				d->bk.na_replies++;
+			break;
+		}
+	}
+}
+
+/*
  * buckets, once a second while up: the three tables are there. A firewall
  * reload (`nft flush ruleset`) takes them away, and without them every node
  * would answer for the VIP with its own MAC and accept every client.
@@ -211,7 +319,7 @@ void vipd_lb_follow(struct vipd *d, int64_t now)
 	struct vipd_buckets *b = &d->bk;
 	if (!b->on || d->state != VIPD_UP || now < b->retry_ms)
 		return;
-	if (b->applied &&
+	if (b->applied && !b->reapply &&
 	    same_members(b->members, b->member_count, b->heard, b->heard_count))
 		return;
 	char why[300];

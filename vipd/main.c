@@ -72,8 +72,10 @@ static const char usage_text[] =
 	"\n"
 	"Signals: SIGTERM/SIGINT remove the addresses and exit.\n"
 	"\n"
-	"SIGHUP (systemctl reload): log whether the module file changed since\n"
-	"start; nothing is applied live (restart to apply).\n"
+	"SIGHUP (systemctl reload): read and validate the module file again;\n"
+	"a change of nodes[].weight alone is applied live (bucket mode: the\n"
+	"buckets move, established connections stay); anything else is logged\n"
+	"as needing a restart and not applied.\n"
 	"\n"
 	"Exit status: 0 after SIGTERM/SIGINT or a good --check; 1 on a bad\n"
 	"configuration (file:line:column: field: why) or a setup failure.\n";

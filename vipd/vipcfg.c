@@ -351,15 +351,9 @@ static int buckets_check(struct sky_yaml *ctx, yaml_node_t *root,
 				     "buckets works on premises only (clouds "
 				     "do not flood unknown unicast): no aws "
 				     "or azure section with it");
-	size_t v4 = 0;
 	for (size_t i = 0; i < c->vip_count; i++) {
 		const struct vipd_vip *v = &c->vips[i];
-		if (v->family != AF_INET)
-			return sky_yaml_fail(ctx, at, "vipd.lb",
-					     "buckets spreads IPv4 only: "
-					     "vipd.addresses[%zu] (%s) is "
-					     "IPv6",
-					     i, v->text);
+		/* IPv4 and IPv6 alike (buckets.h) */
 		if (!nft_ifname(v->ifname))
 			return sky_yaml_fail(ctx, at, "vipd.lb",
 					     "buckets: interface '%s' of "
@@ -367,11 +361,10 @@ static int buckets_check(struct sky_yaml *ctx, yaml_node_t *root,
 					     "characters nftables would "
 					     "misread",
 					     v->ifname, i);
-		v4++;
 	}
-	if (!v4)
+	if (!c->vip_count)
 		return sky_yaml_fail(ctx, at, "vipd.lb",
-				     "buckets needs an IPv4 address in "
+				     "buckets needs an address in "
 				     "vipd.addresses");
 	return 0;
 }

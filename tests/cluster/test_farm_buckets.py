@@ -24,8 +24,8 @@ from lab import run
 BOUND_S = 15
 
 
-def _spread(lab, count, first_port):
-    seen = lab.udp_spread(count, first_port)
+def _spread(lab, count, first_port, vip=VIP4):
+    seen = lab.udp_spread(count, first_port, vip)
     missing = [p for p, nodes in seen.items() if not nodes]
     twice = {p: nodes for p, nodes in seen.items() if len(nodes) > 1}
     assert not missing, f"{len(missing)} of {count} requests unanswered: {missing[:10]}"
@@ -92,11 +92,17 @@ def _wait_all_answered(lab, ports, after, timeout=BOUND_S, but=None):
 
 @farm_buckets_lab(size=3)
 def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
+    kill_and_return(lab, VIP4)
+
+
+def kill_and_return(lab, vip):
+    """node2 loses its power and comes back, under UDP clients and TCP sessions
+    to `vip` (test_farm_buckets_v6.py runs it over IPv6)."""
     lab.start_cluster()
     lab.wait_buckets(lab.nodes)
     ports = list(range(30000, 30060))
-    lab.start_udp_watch(30000, len(ports))
-    lab.start_tcp_sessions("early", 40000, 30)
+    lab.start_udp_watch(30000, len(ports), vip=vip)
+    lab.start_tcp_sessions("early", 40000, 30, vip=vip)
     time.sleep(1.0)
     per, sent = _rounds(lab)
     settled = max(r for r in sent if r + 2 in sent)
@@ -115,7 +121,7 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
     rnd, t_back = _wait_all_answered(lab, theirs, t_kill, but="node2")
     moved_s = t_back - t_kill
     # New sessions while node2 is away: some in buckets that go back to it.
-    lab.start_tcp_sessions("outage", 41000, 30)
+    lab.start_tcp_sessions("outage", 41000, 30, vip=vip)
     time.sleep(1.0)
 
     # node2 returns: it takes back its buckets, and only those.
@@ -159,11 +165,11 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
     assert not broken, f"TCP sessions broken: {broken}"
     # ...and some of them were in buckets node2 took back: node2 saw their segments
     # and left them to their node.
-    left_alone, _ = lab.nft_counter("node2", "midflow")
+    left_alone, _ = lab.nft_counter("node2", "midflow" if vip == VIP4 else "midflow6")
     # Every node answered its TCP clients from the VIP, asking for their MAC from
     # the VIP too: the client still has the VIP at the virtual MAC.
     vmac = lab.vipd_state("node1")["buckets"]["vmac"]
-    assert lab.client_neigh() == vmac, (lab.client_neigh(), vmac)
+    assert lab.client_neigh(vip) == vmac, (lab.client_neigh(vip), vmac)
     assert left_alone > 0, "no session of the outage was in a bucket node2 took back"
     on_node2 = [s for s in early.values() if s["nodes"] and s["nodes"][0] == "node2"]
     # Those on node2 were reset by their bucket's new owner, not left to time out.
@@ -172,7 +178,7 @@ def test_buckets_node_killed_and_back_moves_only_its_clients_and_keeps_tcp(lab):
             or s["error_at"] - t_kill > 4.0]
     assert not hung, f"node2's sessions not reset promptly: {hung}"
     reset_s = max(s["error_at"] - t_kill for s in on_node2) if on_node2 else 0.0
-    print(f"    node2 killed: its {len(theirs)} of {len(ports)} UDP clients answered "
+    print(f"    {vip}: node2 killed: its {len(theirs)} of {len(ports)} UDP clients answered "
           f"again {moved_s:.2f} s later (heartbeat timeout {lab.timeout_ms} ms); "
           f"{len(others)} others never missed an answer; node2 left {left_alone} segments "
           f"of the others' sessions alone; {len(on_node2)} TCP sessions on "
@@ -214,9 +220,9 @@ def test_buckets_bad_files_name_file_line_and_field(lab):
         (good.replace("  type: farm\n", "  type: mirror\n").replace(
             "transitions:\n", "quorum: none\ntransitions:\n"), "  lb: buckets",
          "vipd.lb: buckets needs module.type: farm"),
-        # without an IPv4 VIP
-        (good.replace(f"address: {VIP4}/24", 'address: "2001:2::100/64"'),
-         "  lb: buckets", "vipd.lb: buckets spreads IPv4 only"),
+        # bucket settings without bucket mode
+        (good.replace("  lb: buckets\n", ""), "    hash:",
+         "vipd.buckets: only with vipd.lb: buckets"),
         # an unknown hash field
         (good.replace("    hash: address_port", "    hash: port"), "    hash: port",
          "vipd.buckets.hash: must be address or address_port"),
@@ -312,3 +318,82 @@ def test_buckets_vipd_killed_on_a_node_its_clients_keep_their_answers(lab):
     on3 = sum(1 for v in owner.values() if v == ["node3"])
     print(f"    vipd killed on node3 for 2 s: {len(rounds)} rounds of {len(ports)} "
           f"clients ({on3} on node3) all answered by the same node", flush=True)
+
+
+@farm_buckets_lab(size=3)
+def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
+    """systemctl reload (SIGHUP) of vipd on every node applies a new weight: the
+    shares follow it, and the TCP connections open across the change all live on,
+    on the node that had them."""
+    lab.start_cluster()
+    before = lab.wait_buckets(lab.nodes)
+    lab.start_tcp_sessions("steady", 43000, 40)
+    # A reload of the same file says so, as every daemon's does.
+    lab.reload_vipd("node1")
+    _wait_log(lab, "node1", "reload: configuration unchanged (")
+    time.sleep(1.0)
+    # node1 weighs 3 in the file (every node's: one file in the lab), then reload.
+    lab.weights = {"node1": 3}
+    lab.write_config(lab.config)
+    for node in lab.nodes:
+        lab.reload_vipd(node)
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        states = {n: lab.vipd_state(n) for n in lab.nodes}
+        if all(st and st["buckets"]["reloads"] >= 1 for st in states.values()):
+            break
+        assert time.monotonic() < deadline, {n: (st or {}).get("buckets")
+                                              for n, st in states.items()}
+        time.sleep(0.05)
+    after = lab.wait_buckets(lab.nodes)
+    # 3:1:1: node1 about 154 of 256; the others only gave buckets away.
+    assert 256 * 3 / 5 * 0.8 <= after["node1"] <= 256 * 3 / 5 * 1.2, (before, after)
+    assert after["node2"] <= before["node2"] and after["node3"] <= before["node3"], \
+        (before, after)
+    share = _spread(lab, 1000, 25000)
+    assert 1000 * 3 / 5 * 0.8 <= share["node1"] <= 1000 * 3 / 5 * 1.2, (after, share)
+    time.sleep(1.5)
+    t_end = time.monotonic()
+    sessions = lab.tcp_sessions("steady")
+    broken = [(i, s["errors"], sorted(set(s["nodes"]))) for i, s in sessions.items()
+              if s["errors"] or len(set(s["nodes"])) != 1 or s["last"] < t_end - 1.0]
+    assert len(sessions) == 40 and not broken, f"TCP sessions broken: {broken}"
+    # Some of them were in buckets node1 took: it saw their segments and left them
+    # to the node that has them (no reset: that node is alive).
+    left_alone, _ = lab.nft_counter("node1", "midflow")
+    elsewhere = sum(1 for s in sessions.values() if s["nodes"][0] != "node1")
+    assert left_alone > 0, "no session elsewhere was in a bucket node1 took"
+    # Anything else than weights is not applied live: logged, nothing moves.
+    text = lab.config_text().replace("announce: {repeat: 3", "announce: {repeat: 4")
+    assert "repeat: 4" in text
+    lab.write_config(lab.config, text)
+    lab.reload_vipd("node1")
+    _wait_log(lab, "node1", "configuration changed: restart skyha-vipd@")
+    st = lab.vipd_state("node1")
+    assert st["buckets"]["reloads"] == 1 and st["buckets"]["owned"] == after["node1"], st
+    # A file that does not validate (no unit's --check in front here): refused with
+    # file:line:column and the field, counted, nothing changes.
+    bad = text.replace("    weight: 3\n", "    weight: 300\n")
+    assert bad != text
+    lab.write_config(lab.config, bad)
+    line = next(n for n, l in enumerate(bad.splitlines(), 1) if l == "    weight: 300")
+    lab.reload_vipd("node2")
+    _wait_log(lab, "node2", f"reload: {lab.config}:{line}:")
+    with open(lab.vipd_log_path("node2")) as f:
+        assert "nodes[0].weight" in f.read().split("reload: ")[-1]
+    st = lab.wait_vipd_state("node2", "up", lambda s: s["buckets"]["reload_errors"] == 1)
+    assert st["buckets"]["owned"] == after["node2"], st
+    print(f"    weight of node1 1 -> 3 by reload: buckets {before} -> {after}; "
+          f"1000 clients answered by {dict(share)}; "
+          f"{len(sessions)} TCP sessions ({elsewhere} on node2/node3) unbroken, node1 "
+          f"left {left_alone} of their segments alone", flush=True)
+
+
+def _wait_log(lab, node, text):
+    deadline = time.monotonic() + BOUND_S
+    while True:
+        with open(lab.vipd_log_path(node)) as f:
+            if text in f.read():
+                return
+        assert time.monotonic() < deadline, f"{node}'s vipd did not log {text!r}"
+        time.sleep(0.05)

@@ -766,6 +766,27 @@ static void vipd(void)
 	put("frames", "probe", f, n);
 	f[7] = 2; /* the reply a holder of the VIP sends */
 	put("frames", "reply", f, n);
+	/* A neighbour solicitation for an IPv6 VIP, as Linux sends it: the
+	 * solicited advertisement turned into one (type, flags, option,
+	 * destination), its checksum computed again. */
+	struct in6_addr vip6, asker;
+	uint8_t ns[VIPD_NA_LEN];
+	inet_pton(AF_INET6, "fd00:198:18::100", &vip6);
+	inet_pton(AF_INET6, "fd00:198:18::20", &asker);
+	vipd_na_reply(ns, mac, &vip6, &asker);
+	memcpy(ns + 8, &asker, 16);
+	inet_pton(AF_INET6, "ff02::1:ff00:100", ns + 24);
+	ns[40] = 135;
+	ns[42] = ns[43] = ns[44] = 0;
+	ns[64] = 1;
+	uint32_t sum = 58 + (VIPD_NA_LEN - 40);
+	for (size_t i = 8; i < VIPD_NA_LEN; i += 2)
+		sum += (uint32_t)(ns[i] << 8 | ns[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ns[42] = (uint8_t)(~sum >> 8);
+	ns[43] = (uint8_t)~sum;
+	put("frames", "ns", ns, sizeof(ns));
 
 	/* Two status bytes, then the body. */
 	static const struct {

@@ -4,7 +4,9 @@
 FarmBucketsLab is a FarmLab (farm_lab.py: node1..nodeN on one bridge, the client
 198.18.0.20 on the same segment) whose module file also has a `vipd:` section with
 `lb: buckets` and the VIP 198.18.0.100/24 on eth0, and `transitions: order: [vipd,
-checkd]`. start_node() starts build/vipd next to heartbeatd and checkd, and two tiny
+checkd]`. With families=(6,) the VIP is fd00:198:18::100/64 instead (a ULA prefix:
+nothing routed outside), with (4, 6) both (dual stack); the client then also has
+fd00:198:18::20/64. The servers answer on both families. start_node() starts build/vipd next to heartbeatd and checkd, and two tiny
 servers bound to 0.0.0.0 that answer with the node's name: UDP port 7000 (one datagram,
 one answer) and TCP port 7001 (one line, one answer, for as long as the connection
 lives). kill_node() is a power cut: the VIP and the nftables tables go with the power.
@@ -23,6 +25,7 @@ is a distinct client of `hash: address_port`):
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -32,14 +35,18 @@ from lab import LabError, lab_options, run
 from vipd_lab import ECHO_CODE, VIPD, VipdLab
 
 VIP4 = "198.18.0.100"
+VIP6 = "fd00:198:18::100"
+CLIENT6 = "fd00:198:18::20"
 UDP_PORT = 7000
 TCP_PORT = 7001
 UDP_PERIOD_S = 0.1
 TCP_PERIOD_S = 0.1
 
+# argv: name port family (4 or 6: an IPv6-only socket next to the IPv4 one)
 TCP_SERVER_CODE = r"""
-import socketserver, sys
+import socket, socketserver, sys
 name = sys.argv[1].encode()
+v6 = len(sys.argv) > 3 and sys.argv[3] == "6"
 class Handler(socketserver.StreamRequestHandler):
     def handle(self):
         for line in self.rfile:
@@ -47,19 +54,30 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
-Server(("0.0.0.0", int(sys.argv[2])), Handler).serve_forever()
+    address_family = socket.AF_INET6 if v6 else socket.AF_INET
+    def server_bind(self):
+        if v6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+Server(("::" if v6 else "0.0.0.0", int(sys.argv[2])), Handler).serve_forever()
 """
+
+# The vipd lab's UDP echo, on an IPv6-only socket.
+ECHO6_CODE = ECHO_CODE.replace("socket.AF_INET,", "socket.AF_INET6,").replace(
+    's.bind(("0.0.0.0",',
+    's.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\ns.bind(("::",')
 
 # argv: vip port pairs (JSON [[address, port], ...]); prints
 # [[address, port, [node, ...]], ...]: who answered each client.
 SPREAD_CODE = r"""
 import json, select, socket, sys, time
 vip, port, pairs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+fam = socket.AF_INET6 if ":" in vip else socket.AF_INET
 seen = []
 for start in range(0, len(pairs), 200):
     socks = {}
     for addr, p in pairs[start:start + 200]:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(fam, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((addr, p))
         s.setblocking(False)
@@ -88,11 +106,12 @@ UDP_WATCH_CODE = r"""
 import select, socket, sys, time
 vip, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 period, out = float(sys.argv[5]), sys.argv[6]
+fam, anyaddr = (socket.AF_INET6, "::") if ":" in vip else (socket.AF_INET, "0.0.0.0")
 socks = {}
 for p in range(first, first + count):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", p))
+    s.bind((anyaddr, p))
     s.setblocking(False)
     socks[s] = p
 f = open(out, "a", buffering=1)
@@ -129,11 +148,12 @@ import select, socket, sys, time
 vip, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 period, out = float(sys.argv[5]), sys.argv[6]
 f = open(out, "a", buffering=1)
+fam, anyaddr = (socket.AF_INET6, "::") if ":" in vip else (socket.AF_INET, "0.0.0.0")
 conns = {}
 for i in range(count):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", first + i))
+    s.bind((anyaddr, first + i))
     s.settimeout(5)
     try:
         s.connect((vip, port))
@@ -162,10 +182,22 @@ def farm_buckets_lab(**options):
 
 
 class FarmBucketsLab(FarmLab):
-    def __init__(self, hash_field="address_port", **kw):
+    def __init__(self, hash_field="address_port", families=(4,), **kw):
         super().__init__(**kw)
         self.hash_field = hash_field
+        self.families = tuple(families)
         self.client_procs = {}
+
+    def vips(self):
+        """The VIPs with their prefix lengths, as in the file."""
+        return ([f"{VIP4}/24"] if 4 in self.families else []) + \
+            ([f"{VIP6}/64"] if 6 in self.families else [])
+
+    def _build_network(self):
+        super()._build_network()
+        if 6 in self.families:
+            run(["ip", "-n", self.ns("client"), "addr", "add", f"{CLIENT6}/64", "dev",
+                 "eth0", "nodad"])
 
     def config_text(self, *args, **kwargs):
         text = super().config_text(*args, **kwargs)
@@ -175,7 +207,8 @@ class FarmBucketsLab(FarmLab):
         return text + "\n".join([
             "vipd:",
             "  addresses:",
-            f"    - {{address: {VIP4}/24, interface: eth0}}",
+        ] + [f'    - {{address: {vip if ":" not in vip else repr(vip)}, interface: eth0}}'
+             for vip in self.vips()] + [
             "  lb: buckets",
             "  buckets:",
             f"    hash: {self.hash_field}",
@@ -198,6 +231,13 @@ class FarmBucketsLab(FarmLab):
         self._spawn_in(node, "tcpecho", [lablib.PYTHON, "-c", TCP_SERVER_CODE, node,
                                          str(TCP_PORT)],
                        os.path.join(self.dir, node, "tcpecho.log"))
+        if 6 in self.families:
+            self._spawn_in(node, "echo6", [lablib.PYTHON, "-c", ECHO6_CODE, node,
+                                           str(UDP_PORT)],
+                           os.path.join(self.dir, node, "echo6.log"))
+            self._spawn_in(node, "tcpecho6", [lablib.PYTHON, "-c", TCP_SERVER_CODE, node,
+                                              str(TCP_PORT), "6"],
+                           os.path.join(self.dir, node, "tcpecho6.log"))
         return proc
 
     def start_vipd(self, node):
@@ -211,8 +251,9 @@ class FarmBucketsLab(FarmLab):
         the power."""
         self.cut_all_links(node)
         super().kill_node(node)
-        run(["ip", "-n", self.ns(node), "addr", "del", f"{VIP4}/24", "dev", "eth0"],
-            check=False)
+        for vip in self.vips():
+            run(["ip", "-n", self.ns(node), "addr", "del", vip, "dev", "eth0"],
+                check=False)
         run(["ip", "netns", "exec", self.ns(node), "nft", "flush", "ruleset"], check=False)
 
     # -- vipd's view -------------------------------------------------------------------
@@ -266,6 +307,10 @@ class FarmBucketsLab(FarmLab):
                                      f"{timeout:g} s: {seen}")
             time.sleep(0.05)
 
+    def reload_vipd(self, node):
+        """systemctl reload: SIGHUP to the node's vipd."""
+        self.signal_daemon(node, "vipd", signal.SIGHUP)
+
     def nft_counter(self, node, chain):
         """(packets, bytes) of the counters of a chain of vipd's inet table, summed."""
         res = run(["ip", "netns", "exec", self.ns(node), "nft", "-j", "list", "chain",
@@ -278,9 +323,9 @@ class FarmBucketsLab(FarmLab):
                     nbytes += expr["counter"]["bytes"]
         return packets, nbytes
 
-    def client_neigh(self):
+    def client_neigh(self, vip=VIP4):
         """The MAC of the client's neighbour entry for the VIP, or None."""
-        res = run(["ip", "-n", self.ns("client"), "-j", "neigh", "show", VIP4], check=False)
+        res = run(["ip", "-n", self.ns("client"), "-j", "neigh", "show", vip], check=False)
         try:
             entries = json.loads(res.stdout or "[]")
         except ValueError:
@@ -298,12 +343,12 @@ class FarmBucketsLab(FarmLab):
     def _client_out(self, name):
         return os.path.join(self.dir, "client", name)
 
-    def udp_spread(self, count, first_port=20000):
+    def udp_spread(self, count, first_port=20000, vip=VIP4):
         """One request from each of `count` source ports of the client's address:
         {port: [nodes that answered]}."""
-        pairs = [["0.0.0.0", first_port + i] for i in range(count)]
+        pairs = [["::" if ":" in vip else "0.0.0.0", first_port + i] for i in range(count)]
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c",
-                   SPREAD_CODE, VIP4, str(UDP_PORT), json.dumps(pairs)], timeout=60)
+                   SPREAD_CODE, vip, str(UDP_PORT), json.dumps(pairs)], timeout=60)
         return {p: nodes for _a, p, nodes in json.loads(res.stdout)}
 
     def add_client_addresses(self, first=101, last=250):
@@ -314,25 +359,34 @@ class FarmBucketsLab(FarmLab):
                        text=True, check=True)
         return [f"198.18.0.{i}" for i in range(first, last + 1)]
 
-    def udp_spread_from(self, addresses, port=20000):
+    def add_client_addresses6(self, count):
+        """`count` secondary addresses fd00:198:18::1:<n>/128 (no duplicate address
+        detection) on the client's eth0."""
+        addresses = [f"fd00:198:18::1:{i:x}" for i in range(1, count + 1)]
+        lines = "".join(f"addr add {a}/128 dev eth0 nodad\n" for a in addresses)
+        subprocess.run(["ip", "-n", self.ns("client"), "-batch", "-"], input=lines,
+                       text=True, check=True)
+        return addresses
+
+    def udp_spread_from(self, addresses, port=20000, vip=VIP4):
         """One request from each client address: {address: [nodes that answered]}."""
         pairs = [[a, port] for a in addresses]
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c",
-                   SPREAD_CODE, VIP4, str(UDP_PORT), json.dumps(pairs)], timeout=60)
+                   SPREAD_CODE, vip, str(UDP_PORT), json.dumps(pairs)], timeout=60)
         return {a: nodes for a, _p, nodes in json.loads(res.stdout)}
 
-    def _start_client(self, key, code, first_port, count, period):
+    def _start_client(self, key, code, first_port, count, period, vip=VIP4):
         os.makedirs(os.path.join(self.dir, "client"), exist_ok=True)
         out = self._client_out(key)
-        self._spawn_in("client", key, [lablib.PYTHON, "-c", code, VIP4,
+        self._spawn_in("client", key, [lablib.PYTHON, "-c", code, vip,
                                        str(TCP_PORT if "tcp" in key else UDP_PORT),
                                        str(first_port), str(count), str(period), out],
                        out + ".log")
         return out
 
-    def start_udp_watch(self, first_port=30000, count=60):
+    def start_udp_watch(self, first_port=30000, count=60, vip=VIP4):
         return self._start_client("udpwatch", UDP_WATCH_CODE, first_port, count,
-                                  UDP_PERIOD_S)
+                                  UDP_PERIOD_S, vip)
 
     def udp_watch(self):
         """[(monotonic, round, port, node)] of every answer, and {round: sent_at}."""
@@ -351,9 +405,10 @@ class FarmBucketsLab(FarmLab):
             pass
         return answers, sent
 
-    def start_tcp_sessions(self, tag, first_port, count=20, timeout=10.0):
+    def start_tcp_sessions(self, tag, first_port, count=20, timeout=10.0, vip=VIP4):
         key = f"tcp-{tag}"
-        out = self._start_client(key, TCP_SESSIONS_CODE, first_port, count, TCP_PERIOD_S)
+        out = self._start_client(key, TCP_SESSIONS_CODE, first_port, count, TCP_PERIOD_S,
+                                 vip)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -224,10 +224,11 @@ static void ruleset(struct vipd_ruleset *rs, bool address_port)
 	vipd_buckets_default_vmac("c", "web", rs->vmac);
 	rs->seed = 0x1234abcd;
 	rs->address_port = address_port;
-	inet_pton(AF_INET, "198.18.0.100", &rs->vips[0]);
-	rs->ifnames[0] = "eth0";
-	inet_pton(AF_INET, "198.18.1.100", &rs->vips[1]);
-	rs->ifnames[1] = "eth0";
+	rs->vips[0].family = rs->vips[1].family = AF_INET;
+	inet_pton(AF_INET, "198.18.0.100", &rs->vips[0].addr.v4);
+	rs->vips[0].ifname = "eth0";
+	inet_pton(AF_INET, "198.18.1.100", &rs->vips[1].addr.v4);
+	rs->vips[1].ifname = "eth0";
 	rs->vip_count = 2;
 	rs->owned[0] = rs->owned[7] = rs->owned[255] = true;
 }
@@ -281,12 +282,59 @@ static void test_ruleset_with_ports_and_with_no_bucket(void)
 	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, 200), -ENOSPC);
 }
 
+static void test_ruleset_ipv6_takes_the_same_decision_on_ip6_saddr(void)
+{
+	static struct vipd_ruleset rs;
+	char out[16384];
+	ruleset(&rs, true);
+	rs.vips[1].family = AF_INET6;
+	inet_pton(AF_INET6, "fd00:198:18::100", &rs.vips[1].addr.v6);
+	memcpy(rs.vips[1].ifmac, (uint8_t[6]){2, 0x11, 0x22, 0x33, 0x44, 0x55},
+	       6);
+	rs.vips[1].ifmac_ok = true;
+	rs.reset[7] = true;
+	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, sizeof(out)), 0);
+	/* dual stack: each family to its own chains, the same buckets */
+	CHECK_STR_CONTAINS(out, "ip daddr { 198.18.0.100 } jump vip\n");
+	CHECK_STR_CONTAINS(out, "ip6 daddr { fd00:198:18::100 } jump vip6\n");
+	CHECK_STR_CONTAINS(out, "meta l4proto { tcp, udp } jhash ip6 saddr . "
+				"th sport mod 256 seed 0x1234abcd "
+				"{ 0, 7, 255 } accept");
+	CHECK_STR_CONTAINS(out, "jhash ip6 saddr . tcp sport mod 256 seed "
+				"0x1234abcd { 7 } counter reject with tcp "
+				"reset");
+	CHECK_STR_CONTAINS(out, "jump midflow6\n");
+	/* neighbour discovery is never filtered by bucket */
+	CHECK_STR_CONTAINS(out, "icmpv6 type { nd-neighbor-solicit, "
+				"nd-neighbor-advert } accept");
+	/* the kernel's answers are dropped, its questions rewritten */
+	CHECK_STR_CONTAINS(out, "ip6 saddr { fd00:198:18::100 } icmpv6 type "
+				"nd-neighbor-advert counter drop");
+	CHECK_STR_CONTAINS(out, "oifname \"eth0\" ip6 saddr "
+				"{ fd00:198:18::100 } icmpv6 type "
+				"nd-neighbor-solicit @th,192,16 0x0101 counter "
+				"@th,208,48 set 0x02");
+	/* the IPv4 VIP only in the arp table */
+	CHECK_STR_CONTAINS(out, "arp daddr ip { 198.18.0.100 } drop");
+	/* IPv6 alone: an arp table all the same (vipd checks all three),
+	 * without chains, and no IPv4 rule */
+	rs.vips[0] = rs.vips[1];
+	rs.vip_count = 1;
+	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, sizeof(out)), 0);
+	CHECK_STR_CONTAINS(out, "table arp skyha_web {\n}\n");
+	CHECK(strstr(out, "ip daddr") == NULL);
+	CHECK(strstr(out, "ip saddr") == NULL);
+	/* an unknown family is refused */
+	rs.vips[0].family = AF_UNIX;
+	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, sizeof(out)), -EINVAL);
+}
+
 static void test_ruleset_refuses_what_nft_would_misread(void)
 {
 	static struct vipd_ruleset rs;
 	char out[16384];
 	ruleset(&rs, false);
-	rs.ifnames[1] = "eth0\" ; flush ruleset";
+	rs.vips[1].ifname = "eth0\" ; flush ruleset";
 	CHECK_EQ_INT(vipd_buckets_ruleset(&rs, out, sizeof(out)), -EINVAL);
 	ruleset(&rs, false);
 	rs.table = "filter";
@@ -324,4 +372,5 @@ TEST_MAIN(TEST(test_every_bucket_has_exactly_one_owner_among_members),
 	  TEST(test_default_vmac_is_local_unicast_and_per_module),
 	  TEST(test_ruleset_replaces_the_tables_and_keeps_own_buckets),
 	  TEST(test_ruleset_with_ports_and_with_no_bucket),
+	  TEST(test_ruleset_ipv6_takes_the_same_decision_on_ip6_saddr),
 	  TEST(test_ruleset_refuses_what_nft_would_misread))

@@ -138,6 +138,8 @@ static void test_bad_sections_name_line_and_field(void)
 		CHECK_EQ_INT(r, -EINVAL);
 		CHECK_STR_CONTAINS(err, cases[i].where);
 		CHECK_STR_CONTAINS(err, cases[i].says);
+		if (!strstr(err, cases[i].says))
+			fprintf(stderr, "  case %zu: %s\n", i, err);
 	}
 }
 
@@ -184,6 +186,19 @@ static void test_lb_buckets_in_a_farm(void)
 	CHECK_EQ_INT(c.buckets.vmac[2], 0x5e);
 	CHECK(strcmp(vipd_lb_name(c.lb), "buckets") == 0);
 	CHECK(strcmp(vipd_hash_name(c.buckets.hash), "address_port") == 0);
+	/* IPv6, alone or with IPv4 (dual stack) */
+	r = parse(FARM "  addresses: [{address: \"fd00:198:18::100/64\", "
+		       "interface: eth0}]\n  lb: buckets\n",
+		  &c, err, sizeof(err));
+	CHECK_EQ_INT(r, 0);
+	if (r < 0)
+		fprintf(stderr, "  %s\n", err);
+	r = parse(FARM "  addresses: [{address: 198.18.0.100/24, interface: "
+		       "eth0}, {address: \"fd00:198:18::100/64\", "
+		       "interface: eth0}]\n  lb: buckets\n",
+		  &c, err, sizeof(err));
+	CHECK_EQ_INT(r, 0);
+	CHECK_EQ_INT(c.vip_count, 2);
 }
 
 static void test_lb_buckets_refusals_name_line_and_field(void)
@@ -196,9 +211,9 @@ static void test_lb_buckets_refusals_name_line_and_field(void)
 		/* no type: a mirror */
 		{HEAD V4 "  lb: buckets\n",
 		 "app.yaml:4:7:", "vipd.lb: buckets needs module.type: farm"},
-		{FARM "  addresses: [{address: \"2001:2::100/64\", "
+		{FARM "  addresses: [{address: \"fe80::100/64\", "
 		      "interface: eth0}]\n  lb: buckets\n",
-		 "app.yaml:5:7:", "vipd.lb: buckets spreads IPv4 only"},
+		 "app.yaml:4:25:", "it is a link-local address"},
 		{FARM V4 "  lb: spread\n",
 		 "app.yaml:5:7:", "vipd.lb: must be none or buckets"},
 		{FARM V4 "  lb: buckets\n  buckets: {hash: port}\n",
