@@ -904,7 +904,7 @@ int node_run(struct node *n)
 
 	while (!sky_stop_requested()) {
 		if (sky_reload_requested())
-			sky_cli_reload();
+			node_reload(n);
 		int r = zmq_poll(items, (int)count,
 				 poll_timeout_ms(n, sky_now_ms()));
 		int64_t now = sky_now_ms();

@@ -151,6 +151,10 @@ struct peer_view *node_farm_peer(struct node *n, const char *name,
 void node_farm_inputs(const struct node *n, int64_t now,
 		      struct farm_node_input *in);
 json_t *node_farm_members_json(const struct node *n);
+/* SIGHUP: in a farm, a change of the nodes' weights alone is applied (the
+ * status's shares follow vipd's buckets); anything else is logged as
+ * needing a restart, as every daemon does. */
+void node_reload(struct node *n);
 /* The status object of a farm node; takes ownership of the parts. */
 json_t *node_farm_status_json(const struct node *n, int64_t now, json_t *self,
 			      json_t *transition, json_t *actuators,

@@ -4,11 +4,14 @@
  * status. The mirror's turn is in node.c; both share the sockets, the
  * bus, the orchestrator and the state file.
  */
+#include "cli.h"
 #include "node.h"
 
 #include "notify.h"
 
 #include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct peer_view *node_farm_peer(struct node *n, const char *name,
@@ -235,4 +238,38 @@ json_t *node_farm_status_json(const struct node *n, int64_t now, json_t *self,
 			  n->farm.failure),
 		"timing", "interval_ms", (json_int_t)n->cfg.interval_ms,
 		"timeout_ms", (json_int_t)n->cfg.peer_lost_after_ms);
+}
+
+void node_reload(struct node *n)
+{
+	char err[1024], what[600];
+	struct sky_config *reread;
+	int r;
+
+	if (!n->farm_mode) {
+		sky_cli_reload();
+		return;
+	}
+	reread = calloc(1, sizeof(*reread));
+	if (!reread) {
+		log_error("reload: out of memory; keeping the configuration in "
+			  "use");
+		return;
+	}
+	r = sky_config_load(n->cfg.path, reread, err, sizeof(err));
+	if (r < 0)
+		log_error("reload: %s; keeping the configuration in use", err);
+	else if (sky_config_compare(&n->cfg, reread, what, sizeof(what)) ==
+		 SKY_CONFIG_WEIGHTS) {
+		for (size_t i = 0; i < n->cfg.node_count; i++)
+			n->cfg.nodes[i].weight = reread->nodes[i].weight;
+		sky_cli_reload_accepted();
+		n->publish_now = true;
+		log_notice("reload: weights applied live (%s): the status's "
+			   "shares follow",
+			   what);
+	} else
+		sky_cli_reload();
+	sodium_memzero(reread, sizeof(*reread)); /* the cluster key */
+	free(reread);
 }

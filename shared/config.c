@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <yaml.h>
@@ -558,4 +560,42 @@ const struct sky_node *sky_config_peer(const struct sky_config *cfg,
 		if (&cfg->nodes[i] != self)
 			return &cfg->nodes[i];
 	return NULL;
+}
+
+enum sky_config_change sky_config_compare(const struct sky_config *in_use,
+					  const struct sky_config *reread,
+					  char *what, size_t size)
+{
+	size_t len = 0;
+	bool weights = false;
+	enum sky_config_change r = SKY_CONFIG_OTHER;
+	/* Large (every node, every address): not on the stack. */
+	struct sky_config *same = malloc(sizeof(*same));
+
+	if (size)
+		what[0] = '\0';
+	if (!same)
+		return SKY_CONFIG_OTHER;
+	*same = *reread;
+	if (same->node_count != in_use->node_count)
+		goto out;
+	for (size_t i = 0; i < same->node_count; i++) {
+		if (strcmp(same->nodes[i].name, in_use->nodes[i].name) != 0)
+			goto out;
+		if (same->nodes[i].weight == in_use->nodes[i].weight)
+			continue;
+		weights = true;
+		int n = snprintf(what + len, size > len ? size - len : 0,
+				 "%s%s %u -> %u", len ? ", " : "",
+				 same->nodes[i].name, in_use->nodes[i].weight,
+				 same->nodes[i].weight);
+		if (n > 0 && len + (size_t)n < size)
+			len += (size_t)n;
+		same->nodes[i].weight = in_use->nodes[i].weight;
+	}
+	if (memcmp(same, in_use, sizeof(*same)) == 0)
+		r = weights ? SKY_CONFIG_WEIGHTS : SKY_CONFIG_SAME;
+out:
+	free(same);
+	return r;
 }

@@ -83,6 +83,22 @@ int sky_config_parse(const char *path, const char *text, size_t len,
 /* The node entry by name, or NULL. */
 const struct sky_node *sky_config_node(const struct sky_config *cfg,
 				       const char *name);
+/*
+ * What changed between the configuration in use and the same file read
+ * again (both loaded by sky_config_load into zeroed memory): nothing, the
+ * nodes' weights only (what: "node1 1 -> 3, ..."), or anything else. Whole
+ * structures are compared as bytes: a difference in padding can only ask
+ * for a restart that was not needed, never apply too much.
+ */
+enum sky_config_change {
+	SKY_CONFIG_SAME = 0,
+	SKY_CONFIG_WEIGHTS,
+	SKY_CONFIG_OTHER,
+};
+enum sky_config_change sky_config_compare(const struct sky_config *in_use,
+					  const struct sky_config *reread,
+					  char *what, size_t size);
+
 /* The other node of a two-node module. */
 const struct sky_node *sky_config_peer(const struct sky_config *cfg,
 				       const struct sky_node *self);

@@ -24,37 +24,19 @@ int vipd_reload_compare(const struct sky_config *old_mod,
 			const struct sky_config *new_mod,
 			const struct vipd_cfg *new_cfg, char *what, size_t size)
 {
-	static struct sky_config same;
-	size_t len = 0;
-	bool weights = false;
-
 	if (size)
 		what[0] = '\0';
-	/* Whole structures compared as bytes: both come from the same
-	 * loaders into zeroed memory. A difference in padding could only
-	 * ask for a restart that was not needed, never apply too much. */
+	/* As sky_config_compare: both from the same loader, zeroed memory. */
 	if (memcmp(old_cfg, new_cfg, sizeof(*old_cfg)) != 0)
 		return VIPD_RELOAD_RESTART;
-	same = *new_mod;
-	if (same.node_count != old_mod->node_count)
+	switch (sky_config_compare(old_mod, new_mod, what, size)) {
+	case SKY_CONFIG_SAME:
+		return VIPD_RELOAD_NONE;
+	case SKY_CONFIG_WEIGHTS:
+		return VIPD_RELOAD_WEIGHTS;
+	default:
 		return VIPD_RELOAD_RESTART;
-	for (size_t i = 0; i < same.node_count; i++) {
-		if (strcmp(same.nodes[i].name, old_mod->nodes[i].name) != 0)
-			return VIPD_RELOAD_RESTART;
-		if (same.nodes[i].weight == old_mod->nodes[i].weight)
-			continue;
-		weights = true;
-		int n = snprintf(what + len, size > len ? size - len : 0,
-				 "%s%s %u -> %u", len ? ", " : "",
-				 same.nodes[i].name, old_mod->nodes[i].weight,
-				 same.nodes[i].weight);
-		if (n > 0 && len + (size_t)n < size)
-			len += (size_t)n;
-		same.nodes[i].weight = old_mod->nodes[i].weight;
 	}
-	if (memcmp(&same, old_mod, sizeof(same)) != 0)
-		return VIPD_RELOAD_RESTART;
-	return weights ? VIPD_RELOAD_WEIGHTS : VIPD_RELOAD_NONE;
 }
 
 void vipd_reload(struct vipd *d)

@@ -15,6 +15,7 @@ file:line:column and the field.
 import collections
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -337,6 +338,7 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
     lab.write_config(lab.config)
     for node in lab.nodes:
         lab.reload_vipd(node)
+        lab.signal_daemon(node, "heartbeatd", signal.SIGHUP)
     deadline = time.monotonic() + BOUND_S
     while True:
         states = {n: lab.vipd_state(n) for n in lab.nodes}
@@ -346,6 +348,11 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
                                               for n, st in states.items()}
         time.sleep(0.05)
     after = lab.wait_buckets(lab.nodes)
+    # heartbeatd took the weights too: every node's status gives them (skyctl's shares).
+    for node in lab.nodes:
+        _wait_log(lab, node, "reload: weights applied live (node1 1 -> 3)", "heartbeatd")
+        weights = {e["name"]: e["weight"] for e in lab.status(node)["nodes"]}
+        assert weights == {"node1": 3, "node2": 1, "node3": 1}, (node, weights)
     # 3:1:1: node1 about 154 of 256; the others only gave buckets away.
     assert 256 * 3 / 5 * 0.8 <= after["node1"] <= 256 * 3 / 5 * 1.2, (before, after)
     assert after["node2"] <= before["node2"] and after["node3"] <= before["node3"], \
@@ -389,11 +396,12 @@ def test_buckets_weight_change_on_reload_moves_the_share_and_breaks_no_tcp(lab):
           f"left {left_alone} of their segments alone", flush=True)
 
 
-def _wait_log(lab, node, text):
+def _wait_log(lab, node, text, daemon="vipd"):
+    path = lab.vipd_log_path(node) if daemon == "vipd" else lab.log_path(node)
     deadline = time.monotonic() + BOUND_S
     while True:
-        with open(lab.vipd_log_path(node)) as f:
+        with open(path) as f:
             if text in f.read():
                 return
-        assert time.monotonic() < deadline, f"{node}'s vipd did not log {text!r}"
+        assert time.monotonic() < deadline, f"{node}'s {daemon} did not log {text!r}"
         time.sleep(0.05)
