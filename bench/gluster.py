@@ -16,12 +16,13 @@ disk/, GlusterFS's brick/, side by side under one lab directory).
   mount option, fio on it from inside node1's mount namespace.
 
 Both stacks stay up for the whole run; each fio job runs on one, then the other, in
-turn (the order alternates from job to job), so a slow moment of this shared machine
-does not land on one stack only. Jobs (fio, psync, files removed after each job):
-sequential 1 MiB writes with one fsync at the end, by one writer and by four (MiB/s);
-4 KiB random writes each followed by fsync (commits per second, and commit latency
-p50/p99 taken as write p50/p99 + fsync p50/p99, as bench/replicd.py does); 4 KiB
-random writes with an fsync every 32.
+turn (the order alternates from job to job and round to round), so a slow moment of
+this shared machine does not land on one stack only; --runs N repeats the round N
+times and prints each figure's median (ratios of the medians). Jobs (fio, psync, files
+removed after each job): sequential 1 MiB writes with one fsync at the end, by one
+writer and by four (MiB/s); 4 KiB random writes each followed by fsync (commits per
+second, and commit latency p50/p99 taken as write p50/p99 + fsync p50/p99, as
+bench/replicd.py does); 4 KiB random writes with an fsync every 32.
 
 CPU: the utime + stime of every process of the stack on both nodes (replicd x 2;
 glusterd, glusterfsd, the self-heal daemons and the FUSE client), from /proc/<pid>/stat
@@ -45,6 +46,7 @@ import json
 import resource
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -168,7 +170,7 @@ def report(results, job_list):
                 gl[key]["fio_cpu_ms_per_MiB"], "11.2f")
 
     goals = {}
-    print("goals of issue 15 (one noisy run; compare within it):")
+    print("goals of issue 15 (a shared, noisy machine: compare within a run, repeat it):")
     for key in ("seq1", "seq4"):
         q = sk[key]["MiBps"] / gl[key]["MiBps"]
         goals[f"{key}_ratio"] = q
@@ -188,6 +190,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq-mib", type=int, default=256, help="sequential job size")
     ap.add_argument("--rand-seconds", type=int, default=5, help="random job length")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="rounds of every job on both stacks; the medians are printed")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("gluster.py: needs root (network and mount namespaces, FUSE)",
@@ -203,7 +207,7 @@ def main():
         return 1
     lablib.cleanup_stale()
     job_list = jobs(args.seq_mib, args.rand_seconds)
-    results = {"skyha": {}, "gluster": {}, "fio_jobs": {k: a for k, _l, a, _m in job_list},
+    results = {"runs": [], "fio_jobs": {k: a for k, _l, a, _m in job_list},
                "backing_store": "a plain directory of the lab's file system per node"}
     lab = GlusterLab(replicd_timeout_ms=TIMEOUT_MS)
     try:
@@ -229,14 +233,32 @@ def main():
               "(none set by this bench):")
         opts = info.split("Options Reconfigured:")[-1].strip().splitlines()
         print("  " + ", ".join(o.strip() for o in opts))
-        for i, job in enumerate(job_list):
-            order = ("skyha", "gluster") if i % 2 == 0 else ("gluster", "skyha")
-            for stack in order:
-                print(f"{job[1]}: {stack} ...", flush=True)
-                results[stack][job[0]] = run_job(lab, stack, job)
+        for n in range(args.runs):
+            one = {"skyha": {}, "gluster": {}}
+            for i, job in enumerate(job_list):
+                order = ("skyha", "gluster") if (i + n) % 2 == 0 else ("gluster", "skyha")
+                for stack in order:
+                    print(f"{f'round {n + 1}: ' if args.runs > 1 else ''}{job[1]}: "
+                          f"{stack} ...", flush=True)
+                    one[stack][job[0]] = run_job(lab, stack, job)
+            results["runs"].append(one)
         results["lab"] = replicd_bench.lab_rtt_ms(lab)
     finally:
         lab.close()
+    for stack in ("skyha", "gluster"):
+        results[stack] = {key: {m: statistics.median(r[stack][key][m] for r in results["runs"])
+                                for m in results["runs"][0][stack][key]}
+                          for key, _l, _a, _m in job_list}
+    if args.runs > 1:
+        print(f"\nper round, skyha/GlusterFS: {'seq1':>6} {'seq4':>6} {'commit1':>8} "
+              f"{'commit32':>9}")
+        for n, r in enumerate(results["runs"]):
+            q = [r["skyha"][k].get("MiBps", r["skyha"][k].get("iops"))
+                 / r["gluster"][k].get("MiBps", r["gluster"][k].get("iops"))
+                 for k in ("seq1", "seq4", "commit1", "commit32")]
+            print(f"  round {n + 1:<19} " + " ".join(f"{x:{w}.2f}" for x, w in
+                                                       zip(q, (6, 6, 8, 9))))
+        print(f"medians of {args.runs} rounds (each figure's own median):")
     report(results, job_list)
     print(f"lab round trip between the nodes (ICMP): {results['lab']['rtt_avg_ms']:.3f} ms "
           "average")
