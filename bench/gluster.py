@@ -190,7 +190,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seq-mib", type=int, default=256, help="sequential job size")
     ap.add_argument("--rand-seconds", type=int, default=5, help="random job length")
-    ap.add_argument("--runs", type=int, default=1,
+    ap.add_argument("--runs", type=int, default=3,
                     help="rounds of every job on both stacks; the medians are printed")
     args = ap.parse_args()
     if os.geteuid() != 0:
