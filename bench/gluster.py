@@ -43,13 +43,12 @@ on exit, on Ctrl-C and on SIGTERM.
 
 import argparse
 import json
-import resource
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
@@ -88,12 +87,13 @@ def children_cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
-def fio(prefix, directory, name, args):
+def fio(prefix, directory, name, args, unlink=True):
     """One fio job in directory, run as prefix + fio: (its parsed JSON job, the CPU
-    seconds fio and its job processes used)."""
+    seconds fio and its job processes used). Its files are removed at its end
+    unless unlink is false."""
     cmd = prefix + ["fio", "--name=" + name, "--directory=" + directory,
                     "--ioengine=psync", "--output-format=json", "--group_reporting",
-                    "--unlink=1"] + args
+                    f"--unlink={int(unlink)}"] + args
     cpu0 = children_cpu_s()
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     cpu_s = children_cpu_s() - cpu0
@@ -114,6 +114,10 @@ def run_job(lab, stack, job):
     else:
         prefix, directory = lab.in_gluster_ns("node1", []), lab.gluster_mount()
         comms = GLUSTER_COMMS
+    if not mib:
+        # fio first lays out the whole file a random job writes in: do that before
+        # the CPU is counted, so that CPU per write is the random writes' own.
+        fio(prefix, directory, key, args + ["--create_only=1"], unlink=False)
     cpu0 = lab.stack_cpu(comms)
     j, fio_s = fio(prefix, directory, key, args)
     cpu_s = cpu_delta_s(cpu0, lab.stack_cpu(comms))
