@@ -13,10 +13,14 @@ of backing store. GlusterLab adds, per node:
     <lab>/node1/gmnt            the FUSE client's mount point (node1 only)
 
 Each node's glusterd runs in the node's network namespace and in a mount namespace of
-its own (`unshare --mount --propagation private`), where the three directories above
+its own (`unshare --mount --propagation slave`), where the three directories above
 are bound over the host's: it, its bricks (glusterfsd), its self-heal daemon and the
 FUSE client it serves never see or touch the host's /var/lib/glusterd, logs or /run,
 and every mount they make (the client's included) lives and dies with that namespace.
+Slave, not private: mounts made there never reach the host, and where the host's / is
+a shared mount (systemd makes it so) the host's unmounts (other labs' FUSE and tmpfs
+mounts, copied in when the namespace was made) reach it, so it does not keep them
+alive; where / is private (this lab machine) they stay until the namespace ends.
 Anything that must see the client's mount (fio) enters node1's mount namespace with
 in_gluster_ns(). glusterd runs in the foreground (-N) and is registered in self.procs
 as (node, 'glusterd'), so Lab.close() (which kills every process of the node
@@ -136,7 +140,7 @@ class GlusterLab(ReplicdLab):
         # /var/log/glusterfs/glusterd.log inside is gluster_log(node) outside.
         script = f"{binds} && exec glusterd -N --log-file=/var/log/glusterfs/glusterd.log"
         argv = ["ip", "netns", "exec", self.ns(node), "unshare", "--mount",
-                "--propagation", "private", "sh", "-c", script]
+                "--propagation", "slave", "sh", "-c", script]
         with open(self.node_dir(node, "glusterd.out"), "a") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
