@@ -12,7 +12,7 @@ import os
 import subprocess
 
 from lab import address, lab_options
-from gluster_lab import GLUSTER_COMMS, VOLUME, GlusterLab
+from gluster_lab import GLUSTER_COMMS, VOLUME, GlusterLab, process_comm
 
 HOST_DIRS = ("/var/lib/glusterd", "/var/log/glusterfs", "/run/gluster")
 
@@ -29,8 +29,7 @@ def _listing(path):
 
 
 def _comms(lab):
-    return sorted(open(f"/proc/{pid}/comm").read().strip()
-                  for pid in lab.stack_pids(GLUSTER_COMMS))
+    return sorted(str(process_comm(pid)) for pid in lab.stack_pids(GLUSTER_COMMS))
 
 
 @lab_options(lab_class=GlusterLab)
@@ -63,6 +62,7 @@ def test_a_file_written_on_node1s_gluster_mount_is_on_both_bricks(lab):
         assert f" {mnt} " not in f.read(), "the GlusterFS mount leaked to the host"
     after = {d: _listing(d) for d in HOST_DIRS}
     assert after == before, f"the lab touched the host's GlusterFS directories: {after}"
+    assert not os.path.exists("/run/glusterd.socket"), "a glusterd socket in the host's /run"
 
     lab.close_gluster()
     assert lab.stack_pids(GLUSTER_COMMS) == [], _comms(lab)
