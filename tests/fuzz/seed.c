@@ -31,6 +31,7 @@
 #include "track.h"
 #include "util.h"
 #include "vipcfg.h"
+#include "zframe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,6 +282,43 @@ static int append_op(void *ctx, struct replicd_op *op)
 	q->buf[q->len + 3] = (uint8_t)n;
 	q->len += 4 + (size_t)n;
 	return 0;
+}
+
+/* zframe: a compressed resync write as the primary sends it, and its
+ * bare frame after a u32 size (the target's second form). */
+static void zframes(void)
+{
+	static uint8_t text[64 << 10], buf[REPLICD_OP_MAX];
+	static const char line[] = "00001234 resync zone write azure aws\n";
+	struct replicd_zstd *z = NULL;
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (uint8_t)line[i % (sizeof(line) - 1)];
+	if (replicd_zstd_new(&z, 3) < 0) {
+		refused("zframe", "context");
+		return;
+	}
+	struct replicd_op op = {.type = ROP_WRITE,
+				.seq = 42,
+				.dir = 0,
+				.path = "logs/app.log",
+				.offset = 1 << 20,
+				.data = text,
+				.data_len = sizeof(text)};
+	int n = -1;
+	if (replicd_zstd_pack(z, &op) == 1)
+		n = replicd_op_encode(&op, buf, sizeof(buf));
+	if (n < 0) {
+		refused("zframe", "write-z");
+	} else {
+		put("zframe", "seed-write-z", buf, (size_t)n);
+		buf[0] = (uint8_t)(op.length >> 24);
+		buf[1] = (uint8_t)(op.length >> 16);
+		buf[2] = (uint8_t)(op.length >> 8);
+		buf[3] = (uint8_t)op.length;
+		memcpy(buf + 4, op.data, op.data_len);
+		put("zframe", "seed-bare", buf, 4 + op.data_len);
+	}
+	replicd_zstd_free(&z);
 }
 
 static void resync(void)
@@ -868,6 +906,7 @@ int main(int argc, char **argv)
 	session(0);
 	session(1);
 	resync();
+	zframes();
 	bus();
 	ctl();
 	skyctl();
