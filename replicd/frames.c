@@ -215,8 +215,10 @@ static int inflate_job(struct replicd *d, struct replicd_conn *c,
 		d->z_rejected++;
 		return -EILSEQ;
 	}
+	/* One context for both roles: the configured level, for when this
+	 * node is primary later. */
 	if (!d->zstd &&
-	    replicd_zstd_new(&d->zstd, REPLICD_ZSTD_LEVEL_DEFAULT) < 0)
+	    replicd_zstd_new(&d->zstd, d->set->resync_compress_level) < 0)
 		return -ENOMEM;
 	/* op.length is at most REPLICD_DATA_MAX (op.c checked it). */
 	struct replicd_write_job *big =
