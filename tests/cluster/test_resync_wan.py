@@ -12,15 +12,23 @@ resynced from node1's change record. Then:
   compressed frames and random data raw, the bytes on the wire are well below the bytes
   changed, the secondary refused no frame, and the copies end identical;
 - with zstd on node1 only (node2 does not offer it in its handshake, as an older
-  replicd would not), the resync sends everything raw and the copies end identical.
+  replicd would not), the resync sends everything raw and the copies end identical;
+- a secondary fed by a primary written from docs/protocol.md (tests/lab/fake_primary.py)
+  applies a good compressed write, and ends the connection on a bad one (a size that is
+  not the frame's, a "bomb", or any compressed write when it did not offer zstd).
 """
 
 import hashlib
+import json
 import os
 import random
 import stat
+import struct
+import subprocess
+import tempfile
 import time
 
+import lab as lablib
 from lab import lab_options
 from replicd_lab import ReplicdLab, replicd_of
 
@@ -191,3 +199,88 @@ def test_peer_that_does_not_offer_zstd_is_resynced_raw(lab):
     assert mine.get("wire_bytes", 0) >= changed, mine
     assert theirs.get("compressed_frames", 0) == 0, theirs
     _same(lab, "after the raw resync")
+
+
+# --- a secondary fed hostile compressed frames ------------------------------------------
+
+FAKE_PRIMARY = os.path.join(os.path.dirname(lablib.__file__), "fake_primary.py")
+
+
+def _path(p):
+    return struct.pack(">H", len(p)) + p
+
+
+def _op_sync_resync():
+    # 20 sync: type, seq, offset (total), length (done), flags 2 (resync)
+    return struct.pack(">BQQQI", 20, 0, 0, 0, 2)
+
+
+def _op_create(seq, path):
+    # 4 create: type, seq, dir, path, mode, rdev, uid, gid, flags (1 exclusive)
+    return struct.pack(">BQB", 4, seq, 0) + _path(path) + struct.pack(
+        ">IQIII", stat.S_IFREG | 0o644, 0, 0, 0, 1)
+
+
+def _op_write_z(seq, path, offset, length, frame):
+    # 30 write-z: type, seq, dir, handle, path, offset, length, data
+    return (struct.pack(">BQBQ", 30, seq, 0, 0) + _path(path) +
+            struct.pack(">QQI", offset, length, len(frame)) + frame)
+
+
+def _zstd(data):
+    """One zstd frame with its content size (the zstd tool, not replicd's code)."""
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        return subprocess.run(["zstd", "-q", "-c", "-3", f.name], check=True,
+                              capture_output=True).stdout
+
+
+def _feed(lab, ops):
+    """Run fake_primary.py as node1 against node2's replicd; its JSON verdict."""
+    res = subprocess.run(
+        ["ip", "netns", "exec", lab.ns("node1"), "/usr/bin/python3", FAKE_PRIMARY,
+         lab.key().hex(), lablib.CLUSTER, lablib.MODULE, "node1", "node2",
+         lablib.address(0, "node2"), "7410", "1"] + [op.hex() for op in ops],
+        capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, f"fake primary failed: {res.stderr[-800:]}"
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _logged(lab, node, text):
+    with open(lab.replicd_log(node), errors="replace") as f:
+        return text in f.read()
+
+
+@lab_options(lab_class=WanLab, networks=1, extra={"node2": ZSTD})
+def test_secondary_applies_good_compressed_writes_and_drops_bad_ones(lab):
+    lab.start_replicd("node2", standalone="secondary")
+    data = _text(256 << 10, 3)
+    good = _zstd(data)
+    assert len(good) < len(data) // 2
+    bomb = _zstd(bytes(64 << 20))  # 64 MiB of zeros: a few KiB
+    for bad, what in ((good, "a size that is not the frame's"),
+                      (bomb, "a bomb said to be 1 MiB")):
+        length = len(data) + 1 if bad is good else 1 << 20
+        verdict = _feed(lab, [_op_sync_resync(), _op_create(1, b"f"),
+                              _op_write_z(2, b"f", 0, len(data), good),
+                              _op_write_z(3, b"f", len(data), length, bad)])
+        assert verdict["peer_caps"] == 1, verdict  # node2 offered zstd
+        assert verdict["closed"], f"{what}: node2 kept the connection: {verdict}"
+        with open(os.path.join(lab.disk_dir("node2"), "f"), "rb") as f:
+            assert f.read() == data, f"{what}: the good compressed write is not on node2"
+        os.unlink(os.path.join(lab.disk_dir("node2"), "f"))
+    assert _logged(lab, "node2", "bad compressed resync data")
+
+
+@lab_options(lab_class=WanLab, networks=1)
+def test_secondary_that_did_not_offer_zstd_refuses_compressed_writes(lab):
+    lab.start_replicd("node2", standalone="secondary")
+    data = _text(64 << 10, 4)
+    verdict = _feed(lab, [_op_sync_resync(), _op_create(1, b"g"),
+                          _op_write_z(2, b"g", 0, len(data), _zstd(data))])
+    assert verdict["peer_caps"] == 0, verdict
+    assert verdict["closed"], verdict
+    with open(os.path.join(lab.disk_dir("node2"), "g"), "rb") as f:
+        assert f.read() == b"", "node2 applied a compressed write it never offered to take"
+    assert _logged(lab, "node2", "bad compressed resync data")
