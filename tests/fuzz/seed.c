@@ -561,7 +561,8 @@ static void config(void)
 		"  step_timeout_ms: 30000\n";
 	static const char replicd[] =
 		"replicd:\n  directories: [/srv/a, /srv/ab]\n"
-		"  port: 7402\n";
+		"  port: 7402\n  resync_max_bytes_per_s: 12500000\n"
+		"  resync_compress: zstd\n  resync_compress_level: 3\n";
 	static const char vipd[] =
 		"vipd:\n  addresses:\n"
 		"    - {address: 198.18.0.100/24, interface: eth0}\n"
