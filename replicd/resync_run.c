@@ -326,8 +326,16 @@ void replicd_resync_pump(struct replicd *d, int64_t now)
 	int r = 1;
 	if (d->rs) {
 		struct replicd_resync_stats st;
+		/* Under a cap a step is small; steps that send little (a hash
+		 * comparison of equal zones reads but sends nothing) go on while
+		 * the bucket allows, up to what one uncapped step may read. */
+		size_t budget = step_budget(d);
+		size_t steps = REPLICD_DATA_MAX / budget;
 		pthread_mutex_lock(&d->repl.order);
-		r = replicd_resync_step(d->rs, step_budget(d), resync_emit, d);
+		do
+			r = replicd_resync_step(d->rs, budget, resync_emit, d);
+		while (r == 1 && --steps > 0 &&
+		       sky_ratecap_ready(&d->rs_cap, now));
 		pthread_mutex_unlock(&d->repl.order);
 		replicd_resync_stats(d->rs, &st);
 		/* Each pass has its own plan: add its progress. */
