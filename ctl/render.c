@@ -761,6 +761,18 @@ static void render_replication(FILE *out, const json_t *status)
 		else if (json_object_get(rs, "wire_bytes"))
 			fprintf(out, " (%s on the wire)",
 				int_text(rs, "wire_bytes", c, sizeof(c)));
+		/* Over a WAN: the cap and compression, when in use. */
+		const json_t *cap = json_object_get(rs, "max_bytes_per_s");
+		if (json_is_integer(cap) && json_integer_value(cap) > 0)
+			fprintf(out, ", capped at %s B/s",
+				int_text(rs, "max_bytes_per_s", a, sizeof(a)));
+		const char *z =
+			json_string_value(json_object_get(rs, "compress"));
+		if (z && strcmp(z, "zstd") == 0)
+			fprintf(out, ", zstd: %s file bytes in %s",
+				int_text(rs, "compressed_file_bytes", a,
+					 sizeof(a)),
+				int_text(rs, "compressed_bytes", b, sizeof(b)));
 	}
 	fputc('\n', out);
 }

@@ -16,9 +16,13 @@ static const char *const replicd_counters[] = {
 	"bytes_sent",	   "ops_pending"};
 /* The counters of replicd's "resync" object. */
 static const char *const resync_counters[] = {
-	"bytes_total", "bytes_done", "bytes_left", "rate_bps",
-	"eta_s",       "passes",     "zones",	   "data_bytes_sent",
-	"wire_bytes",  "seconds"};
+	"bytes_total", "bytes_done", "bytes_left", "rate_bps", "eta_s",
+	"passes", "zones", "data_bytes_sent", "wire_bytes", "seconds",
+	/* over a WAN: the cap and zstd (docs/replication.md) */
+	"max_bytes_per_s", "throttled_ms", "op_bytes", "compressed_frames",
+	"compressed_file_bytes", "compressed_bytes", "raw_frames",
+	"compressed_rejected"};
+static const char *const resync_compress_words[] = {"none", "zstd"};
 static const char *const sync_words[] = {SKY_SYNC_INSYNC,   SKY_SYNC_RESYNCING,
 					 SKY_SYNC_DEGRADED, SKY_SYNC_WAITING,
 					 SKY_SYNC_DIVERGED, SKY_SYNC_STOPPED};
@@ -156,7 +160,10 @@ static int check_replicd(const json_t *msg, char *err, size_t size)
 				  "field 'resync' must be an object or null");
 	if ((r = check_bool(resync, "active", err, size)) < 0 ||
 	    (r = check_word(resync, "mode", resync_modes,
-			    SKY_ARRAY_SIZE(resync_modes), err, size)) < 0)
+			    SKY_ARRAY_SIZE(resync_modes), err, size)) < 0 ||
+	    (r = check_word(resync, "compress", resync_compress_words,
+			    SKY_ARRAY_SIZE(resync_compress_words), err, size)) <
+		    0)
 		return r;
 	return check_counters(resync, "resync.", resync_counters,
 			      SKY_ARRAY_SIZE(resync_counters), err, size);

@@ -365,9 +365,12 @@ static json_t *alone_copy(const json_t *v)
 void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 {
 	static const char *const counters[] = {
-		"bytes_total", "bytes_done", "bytes_left", "rate_bps",
-		"eta_s",       "passes",     "zones",	   "data_bytes_sent",
-		"wire_bytes",  "seconds"};
+		"bytes_total", "bytes_done", "bytes_left", "rate_bps", "eta_s",
+		"passes", "zones", "data_bytes_sent", "wire_bytes", "seconds",
+		/* over a WAN: the cap and zstd (docs/replication.md) */
+		"max_bytes_per_s", "throttled_ms", "op_bytes",
+		"compressed_frames", "compressed_file_bytes",
+		"compressed_bytes", "raw_frames", "compressed_rejected"};
 	const char *state = json_string_value(json_object_get(msg, "state"));
 	const char *data = json_string_value(json_object_get(msg, "data"));
 	const char *sync = json_string_value(json_object_get(msg, "sync"));
@@ -430,6 +433,12 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 		     strcmp(mode, "full") == 0))
 			json_object_set_new(r->resync, "mode",
 					    json_string(mode));
+		const char *compress =
+			json_string_value(json_object_get(resync, "compress"));
+		if (compress && (strcmp(compress, "none") == 0 ||
+				 strcmp(compress, "zstd") == 0))
+			json_object_set_new(r->resync, "compress",
+					    json_string(compress));
 		for (size_t i = 0; i < SKY_ARRAY_SIZE(counters); i++)
 			copy_counter(r->resync, resync, counters[i]);
 	}

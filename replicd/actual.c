@@ -126,12 +126,18 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 	const struct replicd_resync_info *i = &d->rsi;
 	if (d->target == RT_SECONDARY)
 		return json_pack(
-			"{s:b,s:I,s:I,s:I}", "active", d->sec_resyncing,
-			"bytes_total", (json_int_t)d->sec_total, "bytes_done",
+			"{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "active",
+			d->sec_resyncing, "bytes_total",
+			(json_int_t)d->sec_total, "bytes_done",
 			(json_int_t)d->sec_done, "bytes_left",
 			(json_int_t)(d->sec_total > d->sec_done
 					     ? d->sec_total - d->sec_done
-					     : 0));
+					     : 0),
+			/* compressed resync writes taken and refused */
+			"compressed_frames", (json_int_t)d->z_frames_in,
+			"compressed_file_bytes", (json_int_t)d->z_bytes_out,
+			"compressed_bytes", (json_int_t)d->z_bytes_in,
+			"compressed_rejected", (json_int_t)d->z_rejected);
 	if (!i->started_ms)
 		return json_null();
 	/* A pass being planned has started_ms but is not active yet. */
@@ -142,22 +148,58 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 				? i->bytes_total - i->bytes_done
 				: 0;
 	uint64_t rate = ms > 0 ? i->bytes_done * 1000 / (uint64_t)ms : 0;
+	/* Under a cap, what the cap lets through (the file bytes per
+	 * capped byte, compression included) bounds the rate: the ETA
+	 * never promises more than the cap allows. */
+	uint64_t cap = d->set->resync_max_bytes_per_s;
+	if (cap && i->op_bytes && i->bytes_done) {
+		uint64_t capped =
+			(uint64_t)((double)cap * (double)i->bytes_done /
+				   (double)i->op_bytes);
+		if (!rate || capped < rate)
+			rate = capped ? capped : 1;
+	}
 	uint64_t wire = i->active && d->conn
 				? d->conn->bytes_sent - i->wire_start
 				: i->wire_bytes;
-	return json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			 "active", i->active, "mode",
-			 i->full   ? "full"
-			 : i->hash ? "hash"
-				   : "record",
-			 "bytes_total", (json_int_t)i->bytes_total,
-			 "bytes_done", (json_int_t)i->bytes_done, "bytes_left",
-			 (json_int_t)left, "rate_bps", (json_int_t)rate,
-			 "eta_s", (json_int_t)(rate ? left / rate : 0),
-			 "passes", (json_int_t)i->passes, "data_bytes_sent",
-			 (json_int_t)i->data_bytes_sent, "wire_bytes",
-			 (json_int_t)wire, "zones", (json_int_t)i->zones,
-			 "seconds", (json_int_t)(ms / 1000));
+	json_t *o =
+		json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			  "active", i->active, "mode",
+			  i->full   ? "full"
+			  : i->hash ? "hash"
+				    : "record",
+			  "bytes_total", (json_int_t)i->bytes_total,
+			  "bytes_done", (json_int_t)i->bytes_done, "bytes_left",
+			  (json_int_t)left, "rate_bps", (json_int_t)rate,
+			  "eta_s", (json_int_t)(rate ? left / rate : 0),
+			  "passes", (json_int_t)i->passes, "data_bytes_sent",
+			  (json_int_t)i->data_bytes_sent, "wire_bytes",
+			  (json_int_t)wire, "zones", (json_int_t)i->zones,
+			  "seconds", (json_int_t)(ms / 1000));
+	if (!o)
+		return NULL;
+	uint64_t throttled = i->throttled_ms;
+	if (i->active && i->throttled_since && now > i->throttled_since)
+		throttled += (uint64_t)(now - i->throttled_since);
+	/* Over a WAN (docs/replication.md): the cap, the time spent waiting
+	 * for it, and zstd's part. */
+	json_object_set_new(o, "max_bytes_per_s",
+			    json_integer((json_int_t)cap));
+	json_object_set_new(o, "throttled_ms",
+			    json_integer((json_int_t)throttled));
+	json_object_set_new(o, "compress",
+			    json_string(i->compress ? "zstd" : "none"));
+	json_object_set_new(o, "op_bytes",
+			    json_integer((json_int_t)i->op_bytes));
+	json_object_set_new(o, "compressed_frames",
+			    json_integer((json_int_t)i->z_frames));
+	json_object_set_new(o, "compressed_file_bytes",
+			    json_integer((json_int_t)i->z_in));
+	json_object_set_new(o, "compressed_bytes",
+			    json_integer((json_int_t)i->z_out));
+	json_object_set_new(o, "raw_frames",
+			    json_integer((json_int_t)i->z_raw));
+	return o;
 }
 
 void replicd_publish(struct replicd *d, int64_t now, bool force)

@@ -2,3 +2,5 @@
 PKGS += fuse3
 # The replication stream's AES-256-GCM (replicd/chan.h).
 PKGS += libcrypto
+# Resync data compression (replicd.resync_compress: zstd, replicd/zframe.h).
+PKGS += libzstd

@@ -40,11 +40,31 @@ static void put_name(uint8_t *out, size_t *len, const char *s)
 	*len += n;
 }
 
+/* Our capabilities in our nonce's tail, or a random tail without any. */
+static void offer_caps(struct replicd_hs *hs)
+{
+	if (!hs->caps)
+		return;
+	memcpy(hs->nonce + REPLICD_CAP_AT, REPLICD_CAP_MAGIC, 6);
+	hs->nonce[REPLICD_NONCE - 2] = (uint8_t)(hs->caps >> 8);
+	hs->nonce[REPLICD_NONCE - 1] = (uint8_t)hs->caps;
+}
+
+/* The peer's capabilities from its HELLO's nonce. */
+static uint16_t offered_caps(const uint8_t *nonce)
+{
+	if (memcmp(nonce + REPLICD_CAP_AT, REPLICD_CAP_MAGIC, 6) != 0)
+		return 0;
+	return (uint16_t)(nonce[REPLICD_NONCE - 2] << 8 |
+			  nonce[REPLICD_NONCE - 1]);
+}
+
 /* magic, version, type, cluster, module, node, nonce (no MAC). */
-static size_t build_hello(const struct replicd_hs *hs, uint8_t type,
+static size_t build_hello(struct replicd_hs *hs, uint8_t type,
 			  uint8_t out[REPLICD_HS_MAX])
 {
 	size_t len = 0;
+	offer_caps(hs);
 	memcpy(out, REPLICD_HS_MAGIC, 4);
 	len = 4;
 	out[len++] = REPLICD_HS_VERSION;
@@ -150,6 +170,7 @@ int replicd_hs_server_reply(struct replicd_hs *hs, const uint8_t *in,
 	r = parse_hello(hs, in, len, RHS_CLIENT_HELLO, false, &mac_at);
 	if (r < 0)
 		return r;
+	hs->peer_caps = offered_caps(in + mac_at - REPLICD_NONCE);
 	memcpy(hs->hello_c, in, len);
 	hs->hello_c_len = len;
 	hs->hello_s_len = build_hello(hs, RHS_SERVER_HELLO, hs->hello_s);
@@ -177,6 +198,7 @@ int replicd_hs_client_finish(struct replicd_hs *hs, const uint8_t *in,
 	transcript_mac(hs, 'S', mac_at, mac);
 	if (sodium_memcmp(mac, in + mac_at, REPLICD_MAC) != 0)
 		return -EKEYREJECTED;
+	hs->peer_caps = offered_caps(in + mac_at - REPLICD_NONCE);
 	memcpy(out, REPLICD_HS_MAGIC, 4);
 	out[4] = REPLICD_HS_VERSION;
 	out[5] = RHS_CLIENT_AUTH;

@@ -30,6 +30,14 @@
  * of plaintext both sides replace the key with BLAKE2b(key = key,
  * "rekey") and restart the counter, keeping each key far below AES-GCM's
  * usage limits.
+ *
+ * Capabilities, within version 3 (so a replicd that has none still talks
+ * to one that has some): a HELLO's nonce may end with the 6 bytes
+ * "SKRCAP" and a u16 big-endian set of REPLICD_CAP_* bits, its first 24
+ * bytes staying random. A nonce without that tail (an older replicd's,
+ * or one whose chance tail matches: 1 in 2^48) offers none. The nonce is
+ * in both MACs, so the capabilities are as authenticated as the rest of
+ * the handshake. Each side uses a capability only if the other offered it.
  */
 #ifndef REPLICD_CHAN_H
 #define REPLICD_CHAN_H
@@ -52,6 +60,11 @@
 #define REPLICD_STREAM_ABYTES 16 /* the GCM tag */
 #define REPLICD_REKEY_BYTES   (16ull << 30)
 
+/* Capabilities offered in the HELLO's nonce (see above). */
+#define REPLICD_CAP_MAGIC "SKRCAP"
+#define REPLICD_CAP_AT	  (REPLICD_NONCE - 8)
+#define REPLICD_CAP_ZSTD  0x1 /* takes write-z (zframe.h) */
+
 enum { RHS_CLIENT_HELLO = 1, RHS_SERVER_HELLO = 2, RHS_CLIENT_AUTH = 3 };
 
 struct replicd_hs {
@@ -69,6 +82,8 @@ struct replicd_hs {
 	size_t hello_s_len;
 	bool done;
 	uint8_t tx_key[32], rx_key[32];
+	uint16_t caps;	    /* ours, offered: set after init, before HELLO */
+	uint16_t peer_caps; /* the peer's: trust once done */
 };
 
 /* nonce NULL: random (tests pass fixed ones). */

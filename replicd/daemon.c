@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-#define TICK_MS 50
+#define TICK_MS REPLICD_TICK_MS
 
 static struct sockaddr_storage with_port(const struct sky_addr *a,
 					 uint16_t port)
@@ -554,6 +554,7 @@ void replicd_close(struct replicd *d)
 	replicd_free_inflight(d);
 	replicd_end_peer_session(d);
 	replicd_manifest_walk_free(&d->walk);
+	replicd_zstd_free(&d->zstd);
 	replicd_track_free(&d->track);
 	d->repl.track = NULL;
 	d->repl.alone = NULL;

@@ -22,6 +22,12 @@
 #include "resync.h"
 #include "settings.h"
 #include "track.h"
+#include "zframe.h"
+
+#include "ratecap.h"
+
+/* The main loop wakes at least this often (zmq_poll's timeout). */
+#define REPLICD_TICK_MS 50
 
 enum replicd_target {
 	RT_NONE = 0, /* nothing heard yet: read-only, like stopped */
@@ -62,6 +68,15 @@ struct replicd_resync_info {
 	uint64_t zones;
 	uint64_t done_before, zones_before, total_before; /* earlier passes */
 	int passes;
+	/* Over a WAN (docs/replication.md): the resync's operations as
+	 * encoded (after compression: what the cap counts), file bytes sent
+	 * compressed and what they took, writes tried and sent raw, and the
+	 * time the pump waited for the cap. */
+	uint64_t op_bytes;
+	uint64_t z_frames, z_in, z_out, z_raw;
+	uint64_t throttled_ms;
+	int64_t throttled_since; /* 0: not waiting */
+	bool compress;		 /* zstd this session (both offered it) */
 };
 
 /* A bound on the peer's record we accept (hostile input). */
@@ -92,6 +107,10 @@ struct replicd {
 	bool flush_pending;
 	int64_t next_flush_ms, next_progress_ms, hold_connect_until_ms;
 	struct replicd_resync_info rsi;
+	struct sky_ratecap rs_cap; /* resync_max_bytes_per_s */
+	/* zstd contexts (zframe.h): the primary's packing, the secondary's
+	 * unpacking; made at the first use. */
+	struct replicd_zstd *zstd;
 	/*
 	 * Data generations (docs/replication.md, "Generations"). desired:
 	 * heartbeatd's generation and its word that changes the peer lacks
@@ -142,6 +161,8 @@ struct replicd {
 	/* counters */
 	uint64_t bytes_sent_done; /* of closed connections */
 	uint64_t rejected_frames, rejected_handshakes;
+	/* secondary: write-z frames taken, their bytes, and those refused */
+	uint64_t z_frames_in, z_bytes_in, z_bytes_out, z_rejected;
 	char last_disconnect[160];
 	struct sky_ratelimit rl_apply, rl_reject, rl_connect;
 };

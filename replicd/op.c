@@ -82,6 +82,8 @@ static const struct {
 			0},
 	[ROP_HASHES_END] = {"hashes-end", F_NO_DIR, 0},
 	[ROP_GENERATION] = {"generation", F_NO_DIR | F_OFFSET, 0},
+	[ROP_WRITE_Z] = {"write-z",
+			 F_HANDLE | F_PATH | F_OFFSET | F_LENGTH | F_DATA, 0},
 };
 
 const char *replicd_op_name(uint8_t type)
@@ -94,7 +96,8 @@ const char *replicd_op_name(uint8_t type)
 bool replicd_op_changes_data(uint8_t type)
 {
 	return (type >= ROP_WRITE && type <= ROP_FSYNC) ||
-	       (type >= ROP_REMOVE && type <= ROP_CLEAR_XATTRS);
+	       (type >= ROP_REMOVE && type <= ROP_CLEAR_XATTRS) ||
+	       type == ROP_WRITE_Z;
 }
 
 bool replicd_op_ack_on_receipt(uint8_t type)
@@ -320,6 +323,10 @@ int replicd_op_decode(const uint8_t *buf, size_t len, struct replicd_op *op,
 	}
 	/* Offsets must fit an off_t. */
 	if ((o.offset | o.length) >> 63)
+		r.bad = true;
+	/* A compressed write says its size: bounded like any write's. */
+	if (o.type == ROP_WRITE_Z &&
+	    (o.length == 0 || o.length > REPLICD_DATA_MAX))
 		r.bad = true;
 	/* Trailing bytes are as suspicious as missing ones. */
 	if (r.bad || r.left != 0)

@@ -73,7 +73,12 @@ enum replicd_op_type {
 	 * generation changes while it stays in sync). heartbeatd on the
 	 * secondary adopts the primary's generation only on this word. */
 	ROP_GENERATION = 29,
-	ROP_TYPE_MAX = 29,
+	/* A resync write whose data is one zstd frame (zframe.h): handle,
+	 * path, offset, length (the data's size once decompressed, 1 to
+	 * REPLICD_DATA_MAX), data. Sent only to a peer that said in the
+	 * handshake it takes them (chan.h, REPLICD_CAP_ZSTD). */
+	ROP_WRITE_Z = 30,
+	ROP_TYPE_MAX = 30,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */

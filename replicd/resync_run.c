@@ -28,6 +28,27 @@ int replicd_dir_roots(struct replicd *d, int *roots)
 	return 0;
 }
 
+/*
+ * Primary: the resync's sending starts: the cap's bucket full, and zstd
+ * if this node is set to compress and the peer offered to take it.
+ */
+static void resync_begin(struct replicd *d)
+{
+	int64_t now = sky_now_ms();
+	sky_ratecap_init(&d->rs_cap, d->set->resync_max_bytes_per_s, 0, now);
+	d->rsi.compress = d->set->resync_zstd &&
+			  (d->conn->hs.peer_caps & REPLICD_CAP_ZSTD);
+	if (d->set->resync_zstd && !d->rsi.compress)
+		log_notice("peer %s does not take compressed resync data: "
+			   "sending it raw",
+			   d->peer->name);
+	if (d->rsi.compress && !d->zstd &&
+	    replicd_zstd_new(&d->zstd, d->set->resync_compress_level) < 0) {
+		log_warning("cannot set up zstd: sending the resync raw");
+		d->rsi.compress = false;
+	}
+}
+
 /* Primary: the peer's record is in; replicd_decide what the session does. */
 void replicd_decide(struct replicd *d, uint32_t flags)
 {
@@ -116,6 +137,7 @@ void replicd_decide(struct replicd *d, uint32_t flags)
 	d->rsi.bytes_total = st.bytes_total;
 	d->rsi.wire_start = d->conn->bytes_sent;
 	d->rsi.passes = 1;
+	resync_begin(d);
 	replicd_send_sync(d, ROP_SYNC_RESYNC | (full ? ROP_SYNC_FULL : 0));
 	replicd_repl_set_connected(&d->repl, true);
 	d->psync = PS_RESYNC;
@@ -151,6 +173,7 @@ void replicd_start_hash_resync(struct replicd *d)
 	d->rsi.full = d->mf_overflow;
 	d->rsi.hash = !d->mf_overflow;
 	d->rsi.passes = 1;
+	resync_begin(d);
 	replicd_send_sync(d, ROP_SYNC_RESYNC |
 				     (d->mf_overflow ? ROP_SYNC_FULL : 0));
 	replicd_repl_set_connected(&d->repl, true);
@@ -210,6 +233,66 @@ static void submit_flush(struct replicd *d)
 		d->flush_seq = op.seq;
 }
 
+/*
+ * Primary: one operation of the resync, in sequence with the live ones:
+ * a write's data compressed when both sides offered zstd and it shrinks
+ * (zframe.h), and its encoded size counted for the cap.
+ */
+static int resync_emit(void *ctx, struct replicd_op *op)
+{
+	struct replicd *d = ctx;
+	size_t raw = op->data_len;
+	if (d->rsi.compress && op->type == ROP_WRITE &&
+	    raw >= REPLICD_ZSTD_MIN) {
+		int z = replicd_zstd_pack(d->zstd, op);
+		if (z < 0)
+			return z;
+		if (z == 1) {
+			d->rsi.z_frames++;
+			d->rsi.z_in += raw;
+			d->rsi.z_out += op->data_len;
+		} else {
+			d->rsi.z_raw++;
+		}
+	}
+	int r = replicd_submit_locked(d, op);
+	if (r == 0) {
+		uint64_t n = replicd_op_size(op);
+		d->rsi.op_bytes += n;
+		sky_ratecap_charge(&d->rs_cap, n);
+	}
+	return r;
+}
+
+/* Primary: the file bytes one step may emit: under a cap, about a tick's
+ * worth (whole zones), so the bucket is paid back smoothly. */
+static size_t step_budget(const struct replicd *d)
+{
+	uint64_t rate = d->set->resync_max_bytes_per_s;
+	if (!rate)
+		return REPLICD_DATA_MAX;
+	uint64_t b = rate / (1000 / REPLICD_TICK_MS);
+	b = b < REPLICD_ZONE_SIZE ? REPLICD_ZONE_SIZE
+				  : b & ~(uint64_t)(REPLICD_ZONE_SIZE - 1);
+	return b < REPLICD_DATA_MAX ? (size_t)b : REPLICD_DATA_MAX;
+}
+
+/* Primary: may the pump send now? Counts the time it waits for the cap. */
+static bool cap_allows(struct replicd *d, int64_t now)
+{
+	if (sky_ratecap_ready(&d->rs_cap, now)) {
+		if (d->rsi.throttled_since) {
+			d->rsi.throttled_ms +=
+				(uint64_t)(now - d->rsi.throttled_since);
+			d->rsi.throttled_since = 0;
+		}
+		return true;
+	}
+	if (!d->rsi.throttled_since)
+		d->rsi.throttled_since = now;
+	return false;
+}
+
 void replicd_resync_pump(struct replicd *d, int64_t now)
 {
 	if (!replicd_peer_up(d) || !d->conn->client)
@@ -236,12 +319,23 @@ void replicd_resync_pump(struct replicd *d, int64_t now)
 	pthread_mutex_unlock(&d->repl.lock);
 	if (unacked > RESYNC_WINDOW)
 		return;
+	/* The cap: the loop wakes every tick (or sooner), so the pump is
+	 * back once the bucket has refilled; never a busy wait. */
+	if (d->rs && !cap_allows(d, now))
+		goto progress;
 	int r = 1;
 	if (d->rs) {
 		struct replicd_resync_stats st;
+		/* Under a cap a step is small; steps that send little (a hash
+		 * comparison of equal zones reads but sends nothing) go on while
+		 * the bucket allows, up to what one uncapped step may read. */
+		size_t budget = step_budget(d);
+		size_t steps = REPLICD_DATA_MAX / budget;
 		pthread_mutex_lock(&d->repl.order);
-		r = replicd_resync_step(d->rs, REPLICD_DATA_MAX,
-					replicd_submit_locked, d);
+		do
+			r = replicd_resync_step(d->rs, budget, resync_emit, d);
+		while (r == 1 && --steps > 0 &&
+		       sky_ratecap_ready(&d->rs_cap, now));
 		pthread_mutex_unlock(&d->repl.order);
 		replicd_resync_stats(d->rs, &st);
 		/* Each pass has its own plan: add its progress. */
@@ -273,6 +367,7 @@ void replicd_resync_pump(struct replicd *d, int64_t now)
 			d->changed = true;
 		}
 	}
+progress:
 	if (now >= d->next_progress_ms) {
 		d->next_progress_ms = now + 1000;
 		replicd_send_sync(d, ROP_SYNC_RESYNC);

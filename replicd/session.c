@@ -180,6 +180,9 @@ int replicd_start_handshake(struct replicd *d, struct replicd_conn *c)
 	uint8_t buf[REPLICD_HS_MAX];
 	replicd_hs_init(&c->hs, c->client, d->cfg->key, d->cfg->cluster,
 			d->cfg->module, d->self->name, d->peer->name, NULL);
+	/* Compressed resync writes: offered when configured (an older
+	 * replicd offers nothing; each side uses only what both offer). */
+	c->hs.caps = d->set->resync_zstd ? REPLICD_CAP_ZSTD : 0;
 	if (!c->client)
 		return 0;
 	int n = replicd_hs_client_hello(&c->hs, buf, sizeof(buf));

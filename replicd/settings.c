@@ -5,6 +5,7 @@
 #include "config.h"
 #include "util.h"
 #include "yamlcfg.h"
+#include "zframe.h"
 
 #include <errno.h>
 #include <string.h>
@@ -88,6 +89,34 @@ static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 					     "must be sync or async");
 		return 0;
 	}
+	if (strcmp(key, "resync_max_bytes_per_s") == 0) {
+		r = sky_yaml_u32(ctx, v, "replicd.resync_max_bytes_per_s", 0,
+				 UINT32_MAX, &s->resync_max_bytes_per_s);
+		if (r == 0 && s->resync_max_bytes_per_s &&
+		    s->resync_max_bytes_per_s < REPLICD_RESYNC_CAP_MIN)
+			return sky_yaml_fail(
+				ctx, v, "replicd.resync_max_bytes_per_s",
+				"must be 0 (no cap) or at least %u",
+				REPLICD_RESYNC_CAP_MIN);
+		return r;
+	}
+	if (strcmp(key, "resync_compress") == 0) {
+		const char *m = sky_yaml_scalar(v);
+		if (m && strcmp(m, "none") == 0)
+			s->resync_zstd = false;
+		else if (m && strcmp(m, "zstd") == 0)
+			s->resync_zstd = true;
+		else
+			return sky_yaml_fail(ctx, v, "replicd.resync_compress",
+					     "must be none or zstd");
+		return 0;
+	}
+	if (strcmp(key, "resync_compress_level") == 0) {
+		r = sky_yaml_u32(ctx, v, "replicd.resync_compress_level", 1,
+				 REPLICD_ZSTD_LEVEL_MAX, &u);
+		s->resync_compress_level = (int)u;
+		return r;
+	}
 	return sky_yaml_unknown_key(ctx, v, "replicd", key);
 }
 
@@ -125,7 +154,9 @@ int replicd_settings_parse(const char *path, const char *text, size_t len,
 {
 	struct sky_yaml y;
 	struct replicd_settings s = {.port = REPLICD_DEFAULT_PORT,
-				     .timeout_ms = REPLICD_DEFAULT_TIMEOUT_MS};
+				     .timeout_ms = REPLICD_DEFAULT_TIMEOUT_MS,
+				     .resync_compress_level =
+					     REPLICD_ZSTD_LEVEL_DEFAULT};
 	int r = sky_yaml_parse(&y, path, text, len, err, err_size);
 	if (r < 0)
 		return r;

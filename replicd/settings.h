@@ -6,6 +6,9 @@
  *     port: 7410          # TCP, on nodes[].addresses[0] (default 7410)
  *     mode: sync          # sync (default) or async
  *     timeout_ms: 3000    # longest wait for the peer (default 3000)
+ *     resync_max_bytes_per_s: 0   # cap on the resync's bytes (0: none)
+ *     resync_compress: none       # none (default) or zstd
+ *     resync_compress_level: 3    # zstd level, 1..19 (default 3)
  *
  * Parsed once, fully validated, then handed over (docs/config.md). Errors
  * read "file:line:col: replicd.field: why".
@@ -22,6 +25,8 @@
 
 #define REPLICD_DEFAULT_PORT	   7410
 #define REPLICD_DEFAULT_TIMEOUT_MS 3000
+/* The smallest cap: below it a resync of any size would never end. */
+#define REPLICD_RESYNC_CAP_MIN (64u << 10)
 
 struct replicd_settings {
 	char dirs[REPLICD_MAX_DIRS][PATH_MAX];
@@ -29,6 +34,9 @@ struct replicd_settings {
 	uint16_t port;
 	bool async;
 	uint32_t timeout_ms;
+	uint32_t resync_max_bytes_per_s; /* 0: no cap */
+	bool resync_zstd;		 /* offer and use write-z */
+	int resync_compress_level;
 };
 
 int replicd_settings_parse(const char *path, const char *text, size_t len,

@@ -105,8 +105,17 @@ int sky_replica_parse(const char *name, enum sky_replica *out);
  * differ | "full": everything, the peer's manifest was too large),
  * bytes_total (estimated), bytes_done, bytes_left, rate_bps, eta_s,
  * passes, data_bytes_sent (file bytes the resync sent), wire_bytes (every
- * byte on the connection during the resync), zones, seconds}. Secondary:
- * {active, bytes_total, bytes_done, bytes_left} as the primary reports.
+ * byte on the connection during the resync), zones, seconds,
+ * max_bytes_per_s (replicd.resync_max_bytes_per_s, 0: none), throttled_ms
+ * (time the resync waited for that cap), compress ("zstd" when both nodes
+ * offered it, else "none"), op_bytes (the resync's operations as encoded,
+ * what the cap counts), compressed_frames, compressed_file_bytes (file
+ * bytes sent compressed), compressed_bytes (what they took), raw_frames
+ * (writes that did not shrink and went raw)}; under a cap, rate_bps and
+ * eta_s use the rate the cap allows when it is the lower. Secondary:
+ * {active, bytes_total, bytes_done, bytes_left} as the primary reports,
+ * and compressed_frames, compressed_file_bytes, compressed_bytes,
+ * compressed_rejected (bad compressed frames: each ended the connection).
  */
 
 /* Daemons that act on heartbeatd's desired state, in default order. */

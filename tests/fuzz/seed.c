@@ -31,6 +31,7 @@
 #include "track.h"
 #include "util.h"
 #include "vipcfg.h"
+#include "zframe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -283,6 +284,43 @@ static int append_op(void *ctx, struct replicd_op *op)
 	return 0;
 }
 
+/* zframe: a compressed resync write as the primary sends it, and its
+ * bare frame after a u32 size (the target's second form). */
+static void zframes(void)
+{
+	static uint8_t text[64 << 10], buf[REPLICD_OP_MAX];
+	static const char line[] = "00001234 resync zone write azure aws\n";
+	struct replicd_zstd *z = NULL;
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (uint8_t)line[i % (sizeof(line) - 1)];
+	if (replicd_zstd_new(&z, 3) < 0) {
+		refused("zframe", "context");
+		return;
+	}
+	struct replicd_op op = {.type = ROP_WRITE,
+				.seq = 42,
+				.dir = 0,
+				.path = "logs/app.log",
+				.offset = 1 << 20,
+				.data = text,
+				.data_len = sizeof(text)};
+	int n = -1;
+	if (replicd_zstd_pack(z, &op) == 1)
+		n = replicd_op_encode(&op, buf, sizeof(buf));
+	if (n < 0) {
+		refused("zframe", "write-z");
+	} else {
+		put("zframe", "seed-write-z", buf, (size_t)n);
+		buf[0] = (uint8_t)(op.length >> 24);
+		buf[1] = (uint8_t)(op.length >> 16);
+		buf[2] = (uint8_t)(op.length >> 8);
+		buf[3] = (uint8_t)op.length;
+		memcpy(buf + 4, op.data, op.data_len);
+		put("zframe", "seed-bare", buf, 4 + op.data_len);
+	}
+	replicd_zstd_free(&z);
+}
+
 static void resync(void)
 {
 	static struct opseq rec, man;
@@ -523,7 +561,8 @@ static void config(void)
 		"  step_timeout_ms: 30000\n";
 	static const char replicd[] =
 		"replicd:\n  directories: [/srv/a, /srv/ab]\n"
-		"  port: 7402\n";
+		"  port: 7402\n  resync_max_bytes_per_s: 12500000\n"
+		"  resync_compress: zstd\n  resync_compress_level: 3\n";
 	static const char vipd[] =
 		"vipd:\n  addresses:\n"
 		"    - {address: 198.18.0.100/24, interface: eth0}\n"
@@ -889,6 +928,7 @@ int main(int argc, char **argv)
 	session(0);
 	session(1);
 	resync();
+	zframes();
 	bus();
 	ctl();
 	skyctl();

@@ -263,7 +263,74 @@ static void test_frame_from_another_session_does_not_open(void)
 	streams_free(&tx2, &rx2);
 }
 
+/* A handshake where each side offers caps (0: an older replicd's HELLO). */
+static int shake_caps(struct pair *p, uint16_t ccaps, uint16_t scaps,
+		      int tamper_at)
+{
+	replicd_hs_init(&p->c, true, key, "demo", "app", "node1", "node2",
+			NULL);
+	replicd_hs_init(&p->s, false, key, "demo", "app", "node2", "node1",
+			NULL);
+	p->c.caps = ccaps;
+	p->s.caps = scaps;
+	p->n1 = replicd_hs_client_hello(&p->c, p->m1, sizeof(p->m1));
+	if (p->n1 < 0)
+		return p->n1;
+	if (tamper_at)
+		p->m1[p->n1 - tamper_at] ^= 0x2; /* in the nonce's tail */
+	p->n2 = replicd_hs_server_reply(&p->s, p->m1, (size_t)p->n1, p->m2,
+					sizeof(p->m2));
+	if (p->n2 < 0)
+		return p->n2;
+	p->n3 = replicd_hs_client_finish(&p->c, p->m2, (size_t)p->n2, p->m3,
+					 sizeof(p->m3));
+	if (p->n3 < 0)
+		return p->n3;
+	return replicd_hs_server_finish(&p->s, p->m3, (size_t)p->n3);
+}
+
+static void test_capabilities_are_seen_by_the_peer_when_both_offer(void)
+{
+	struct pair p;
+	CHECK_EQ_INT(shake_caps(&p, REPLICD_CAP_ZSTD, REPLICD_CAP_ZSTD, 0), 0);
+	CHECK_EQ_INT(p.c.peer_caps, REPLICD_CAP_ZSTD);
+	CHECK_EQ_INT(p.s.peer_caps, REPLICD_CAP_ZSTD);
+	CHECK(memcmp(p.c.tx_key, p.s.rx_key, 32) == 0);
+	/* The marker sits in the nonce's tail, after 24 random bytes. */
+	CHECK(memcmp(p.m1 + p.n1 - 8, REPLICD_CAP_MAGIC, 6) == 0);
+}
+
+static void test_a_peer_without_capabilities_still_completes_the_handshake(void)
+{
+	struct pair p;
+	/* The server is an older replicd: a nonce without the marker. */
+	CHECK_EQ_INT(shake_caps(&p, REPLICD_CAP_ZSTD, 0, 0), 0);
+	CHECK_EQ_INT(p.c.peer_caps, 0);
+	CHECK_EQ_INT(p.s.peer_caps, REPLICD_CAP_ZSTD);
+	CHECK(memcmp(p.c.tx_key, p.s.rx_key, 32) == 0);
+	/* And the other way round. */
+	CHECK_EQ_INT(shake_caps(&p, 0, REPLICD_CAP_ZSTD, 0), 0);
+	CHECK_EQ_INT(p.c.peer_caps, REPLICD_CAP_ZSTD);
+	CHECK_EQ_INT(p.s.peer_caps, 0);
+	/* The fixed-nonce HELLOs of an older build offer nothing. */
+	CHECK_EQ_INT(shake(&p, key, "node1", nonce_a, nonce_b), 0);
+	CHECK_EQ_INT(p.c.peer_caps, 0);
+	CHECK_EQ_INT(p.s.peer_caps, 0);
+}
+
+static void test_capabilities_changed_in_flight_fail_the_handshake(void)
+{
+	struct pair p;
+	/* The last byte of the client's HELLO is its caps' low byte. */
+	int r = shake_caps(&p, REPLICD_CAP_ZSTD, REPLICD_CAP_ZSTD, 1);
+	CHECK_EQ_INT(r, -EKEYREJECTED);
+	CHECK(!(p.c.done && p.s.done));
+}
+
 TEST_MAIN(TEST(test_handshake_between_configured_peers_agrees_on_keys),
+	  TEST(test_capabilities_are_seen_by_the_peer_when_both_offer),
+	  TEST(test_a_peer_without_capabilities_still_completes_the_handshake),
+	  TEST(test_capabilities_changed_in_flight_fail_the_handshake),
 	  TEST(test_fresh_nonces_give_fresh_session_keys),
 	  TEST(test_wrong_cluster_key_is_rejected_by_both_sides),
 	  TEST(test_unknown_node_and_other_cluster_are_rejected),

@@ -24,6 +24,9 @@ static void test_defaults(void)
 	CHECK_EQ_INT(s.port, 7410);
 	CHECK_EQ_INT(s.timeout_ms, 3000);
 	CHECK(!s.async);
+	CHECK_EQ_INT(s.resync_max_bytes_per_s, 0);
+	CHECK(!s.resync_zstd);
+	CHECK_EQ_INT(s.resync_compress_level, 3);
 }
 
 static void test_every_field(void)
@@ -38,6 +41,22 @@ static void test_every_field(void)
 	CHECK_EQ_INT(s.port, 9000);
 	CHECK(s.async);
 	CHECK_EQ_INT(s.timeout_ms, 250);
+	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n"
+			   "  resync_max_bytes_per_s: 12500000\n"
+			   "  resync_compress: zstd\n"
+			   "  resync_compress_level: 19\n",
+			   &s, err),
+		     0);
+	CHECK_EQ_INT(s.resync_max_bytes_per_s, 12500000);
+	CHECK(s.resync_zstd);
+	CHECK_EQ_INT(s.resync_compress_level, 19);
+	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n"
+			   "  resync_max_bytes_per_s: 0\n"
+			   "  resync_compress: none\n",
+			   &s, err),
+		     0);
+	CHECK_EQ_INT(s.resync_max_bytes_per_s, 0);
+	CHECK(!s.resync_zstd);
 }
 
 static void test_bad_sections_name_line_column_and_field(void)
@@ -65,6 +84,26 @@ static void test_bad_sections_name_line_column_and_field(void)
 		{"replicd:\n  directories: [/a]\n  dirs: [/b]\n",
 		 "replicd.dirs: unknown key"},
 		{"replicd: [1]\n", "replicd"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  resync_max_bytes_per_s: 1000\n",
+		 "app.yaml:3:27: replicd.resync_max_bytes_per_s: must be 0 "
+		 "(no cap) or at least 65536"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  resync_max_bytes_per_s: -1\n",
+		 "app.yaml:3:27: replicd.resync_max_bytes_per_s: must be a "
+		 "whole number"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  resync_max_bytes_per_s: 10MB\n",
+		 "replicd.resync_max_bytes_per_s"},
+		{"replicd:\n  directories: [/a]\n  resync_compress: lz4\n",
+		 "app.yaml:3:20: replicd.resync_compress: must be none or "
+		 "zstd"},
+		{"replicd:\n  directories: [/a]\n  resync_compress_level: 0\n",
+		 "app.yaml:3:26: replicd.resync_compress_level: must be a "
+		 "whole "
+		 "number from 1 to 19"},
+		{"replicd:\n  directories: [/a]\n  resync_compress_level: 22\n",
+		 "replicd.resync_compress_level"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct replicd_settings s;

@@ -340,6 +340,21 @@ static void test_replication_progress_is_shown_and_hostile_text_tamed(void)
 				 "of ? bytes (7 on the wire)\n");
 	free(text);
 	json_decref(status);
+
+	/* Over a WAN: the cap and zstd's figures. */
+	status = sample_with(
+		NULL, "actuators",
+		"{'replicd':{'state':'primary','epoch':7,'age_ms':3,"
+		"'data':'uptodate','sync':'resyncing','resync':{'active':true,"
+		"'bytes_total':4,'bytes_done':2,'bytes_left':2,'rate_bps':1,"
+		"'eta_s':2,'max_bytes_per_s':65536,'compress':'zstd',"
+		"'compressed_file_bytes':1000,'compressed_bytes':100}}}");
+	text = render(status);
+	CHECK_STR_CONTAINS(text,
+			   "2 of 4 bytes, 2 left, 1 B/s, ETA 2 s, capped "
+			   "at 65536 B/s, zstd: 1000 file bytes in 100\n");
+	free(text);
+	json_decref(status);
 }
 
 static void test_empty_status_shows_question_marks(void)
