@@ -606,6 +606,48 @@ static void log_link_changes(struct node *n, int64_t now)
 	}
 }
 
+/*
+ * quorum: etcd: what the worker learnt, as the witness client would have
+ * told it (state.h's sm_witness); each answer and grant is handed over once.
+ */
+static void etcd_inputs(struct node *n, int64_t now)
+{
+	struct etcd_view *v = &n->etcd_view;
+	struct sm_witness *w = &n->witness_view;
+
+	etcd_client_get_view(n->etcd, v);
+	w->lease_valid = now < v->valid_until_ms;
+	w->epoch_floor = w->lease_valid ? (uint64_t)v->leader_revision : 0;
+	if (v->answer_seq != n->etcd_answer_seq) {
+		if (!n->etcd_answered_ever || v->answer != w->last_answer)
+			log_info("etcd answers %s%s%s",
+				 lease_answer_name(v->answer),
+				 v->holder[0] ? ", leader " : "", v->holder);
+		n->etcd_answer_seq = v->answer_seq;
+		n->etcd_answered_ever = true;
+		w->answered = true;
+		w->last_answer = v->answer;
+		sky_strlcpy(w->holder, v->holder, sizeof(w->holder));
+		w->newest_generation = v->newest_generation;
+	}
+	if (v->grant_seq != n->etcd_grant_seq) {
+		n->etcd_grant_seq = v->grant_seq;
+		w->generation_granted = true;
+		w->granted_generation = v->granted_generation;
+	}
+}
+
+static void etcd_tell_want(struct node *n)
+{
+	struct etcd_want want = {
+		.leader = n->sm.want_lease,
+		.new_generation = n->sm.want_new_generation,
+		.forced = n->sm.forced,
+		.generation = n->sm.generation,
+	};
+	etcd_client_set_want(n->etcd, &want);
+}
+
 static void tick(struct node *n, int64_t now)
 {
 	struct sm_peer peer;
@@ -618,7 +660,11 @@ static void tick(struct node *n, int64_t now)
 	node_note_stall(n, now);
 	log_link_changes(n, now);
 
-	n->witness_view.lease_valid = lease_client_valid(&n->lease, now);
+	if (n->etcd)
+		etcd_inputs(n, now);
+	else
+		n->witness_view.lease_valid =
+			lease_client_valid(&n->lease, now);
 	node_peer_input(n, now, &peer);
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
@@ -672,7 +718,9 @@ static void tick(struct node *n, int64_t now)
 		return;
 	}
 
-	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+	if (n->etcd)
+		etcd_tell_want(n);
+	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
 	node_end_of_turn(n, now);
 }
@@ -797,7 +845,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		strcmp(cfg->default_primary, smc.self) == 0;
 	smc.peer_is_default_primary =
 		strcmp(cfg->default_primary, smc.peer) == 0;
-	smc.witness_quorum = cfg->quorum_witness;
+	/* The state machine knows one lease: the witness's or etcd's. */
+	smc.witness_quorum = cfg->quorum_witness || cfg->quorum_etcd;
 	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
 	smc.lease_ms = cfg->lease_ms;
 	smc.failed_transition_holddown_ms = 10000;
@@ -835,6 +884,11 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	r = open_bus(n);
 	if (r < 0)
 		return r;
+	if (cfg->quorum_etcd && !n->farm_mode) {
+		r = etcd_client_start(&n->etcd, &n->cfg, n->self->name);
+		if (r < 0)
+			return r;
+	}
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
@@ -894,6 +948,7 @@ int node_run(struct node *n)
 			   (unsigned long long)n->persisted.incarnation,
 			   n->peer_node->name,
 			   n->cfg.quorum_witness ? "witness"
+			   : n->cfg.quorum_etcd	 ? "etcd"
 						 : "none (split brain "
 						   "possible)");
 		snprintf(status, sizeof(status), "%s, listening for %s",
@@ -946,7 +1001,9 @@ int node_run(struct node *n)
 	node_save_state(n);
 	struct pkt_lease_request req;
 	n->sm.want_lease = false;
-	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+	if (n->etcd)
+		etcd_client_stop(&n->etcd); /* gives the leader key back */
+	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
 	if (n->farm_mode)
 		node_farm_send_heartbeats(n, now);
@@ -958,6 +1015,7 @@ int node_run(struct node *n)
 
 void node_close(struct node *n)
 {
+	etcd_client_stop(&n->etcd);
 	for (size_t i = 0; i < SKY_ACT_COUNT; i++) {
 		json_decref(n->actuator_detail[i]);
 		n->actuator_detail[i] = NULL;

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "etcd.h"
 #include "farm.h"
 #include "lease.h"
 #include "log.h"
@@ -65,6 +66,12 @@ struct node {
 	struct sm sm;
 	struct sm_witness witness_view;
 	struct lease_client lease;
+	/* quorum: etcd: the worker, its last view, and the answers already
+	 * handed to the state machine. */
+	struct etcd_client *etcd;
+	struct etcd_view etcd_view;
+	uint64_t etcd_answer_seq, etcd_grant_seq;
+	bool etcd_answered_ever;
 	struct orch orch;
 	/* Each actuator's last actual message minus the common fields (its
 	 * checkers, replication lag...), shown in the status; owned. */

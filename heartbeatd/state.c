@@ -282,6 +282,15 @@ static const char *witness_refusal(const struct sm *sm,
 	return buf;
 }
 
+/* quorum: etcd: an epoch taken with the leader key is at least its
+ * revision, so it orders with every other holder's (docs/architecture.md,
+ * "Quorum on etcd"). The witness sets no floor. */
+static uint64_t epoch_at_least(uint64_t epoch, const struct sm_witness *w)
+{
+	return w->lease_valid && w->epoch_floor > epoch ? w->epoch_floor
+							: epoch;
+}
+
 /* The peer is gone (or stopped): try to serve alone. */
 static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 			 const char *why)
@@ -290,7 +299,7 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 
 	if (new_generation_ready(sm, now, w)) {
 		if (sm->role != SKY_ROLE_PRIM)
-			sm->epoch++;
+			sm->epoch = epoch_at_least(sm->epoch + 1, w);
 		enter(sm, now, SKY_ROLE_ALONE,
 		      "%s; serving alone with data "
 		      "generation %llu",
@@ -675,7 +684,7 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		}
 		if (!election_lease(sm, now, w, why))
 			return;
-		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
+		sm->epoch = epoch_at_least(max_u64(sm->epoch, p->epoch) + 1, w);
 		enter(sm, now, SKY_ROLE_PRIM, "elected primary with %s up (%s)",
 		      sm->cfg.peer, why);
 		return;

@@ -72,6 +72,10 @@ struct sm_witness {
 	uint64_t newest_generation;
 	bool generation_granted; /* a NEW_GENERATION request was granted */
 	uint64_t granted_generation;
+	/* quorum: etcd: the leader key's create revision while we hold it;
+	 * a promotion with the lease takes an epoch at least that (0: the
+	 * witness, no floor). */
+	uint64_t epoch_floor;
 };
 
 struct sm {
