@@ -50,6 +50,7 @@ class EtcdLab(lablib.Lab):
     def __init__(self, tls=False, auth=False, etcd_endpoints=None, etcd_extra=None,
                  **options):
         options.setdefault("quorum", "etcd")
+        options.setdefault("lease_ms", 1000)  # etcd TTLs are whole seconds
         super().__init__(**options)
         self.tls = tls
         self.auth = auth
