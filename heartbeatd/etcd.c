@@ -364,10 +364,10 @@ static void lead(struct etcd_client *c, const struct etcd_want *want)
 	uint64_t newest = 0;
 	char newest_node[SKY_NAME_MAX + 1] = "";
 
-	if (read_keys(c, &leader, &gen) < 0) {
-		c->holding = false;
+	/* Errors that prove nothing leave `holding` as it was: the key is
+	 * attached to our lease and lives with it. */
+	if (read_keys(c, &leader, &gen) < 0)
 		return;
-	}
 	if (gen.present &&
 	    etcd_generation_parse(gen.value, &newest, newest_node,
 				  sizeof(newest_node)) < 0) {
@@ -408,22 +408,19 @@ static void lead(struct etcd_client *c, const struct etcd_want *want)
 				   sizeof(record)) == 0)
 		etcd_txn_put(ops, c->generation_key, record, 0);
 	char *body = etcd_body_txn(cmp, ops, NULL);
-	int64_t sent = now_ms();
 	struct etcd_reply txn;
 	int r = call(c, ETCD_CALL_TXN, "/v3/kv/txn", body, &txn);
 	free(body);
 	if (r == -EREMOTEIO)
 		on_remote_error(c, "taking the leader key", &txn);
-	if (r < 0) {
-		c->holding = false;
+	if (r < 0)
 		return;
-	}
 	if (!txn.succeeded) {
-		/* Someone wrote between our read and our txn: next round. */
+		/* The key changed between our read and our txn: it is not
+		 * (or no longer) ours; the next round reads who holds it. */
 		c->holding = false;
 		return;
 	}
-	(void)sent;
 	int64_t revision =
 		leader.present ? leader.create_revision : txn.revision;
 	if (!c->holding || revision != c->leader_revision)
@@ -459,33 +456,29 @@ static void release(struct etcd_client *c)
 
 static void round_once(struct etcd_client *c, const struct etcd_want *want)
 {
-	bool was_holding = c->holding;
 	int r = 0;
 
 	if (c->user[0] && !c->token[0])
 		r = authenticate(c);
 	if (r == 0)
-		r = keep_lease(c);
+		r = keep_lease(c); /* an expired lease also ends holding */
 	c->mine.reachable = r == 0;
 	if (r == 0 && want->leader)
 		lead(c, want);
-	else if (r == 0 && was_holding)
+	else if (r == 0 && c->holding)
 		release(c);
-	else if (r < 0)
-		c->holding = false; /* may still be valid: see below */
 
-	/* Valid from the send time of the last successful keepalive, less
-	 * 10%: never past the moment etcd can expire the lease. */
-	if (c->lease_id && (c->holding || (r < 0 && was_holding)))
+	/*
+	 * The key is attached to our lease: while we hold it, it lives as
+	 * long as the lease, so we lead until the lease can end, counted
+	 * from the send time of the last successful keepalive, less 10%.
+	 * A failed round changes nothing but lets that moment come closer.
+	 */
+	if (c->lease_id && c->holding)
 		c->mine.valid_until_ms = c->lease_sent_ms + c->lease_ttl_ms -
 					 c->lease_ttl_ms / 10;
 	else
 		c->mine.valid_until_ms = 0;
-	/* Unreachable etcd: keep counting down what we had, no more. */
-	if (r < 0 && was_holding)
-		c->holding = true;
-	if (!c->lease_id)
-		c->holding = false, c->mine.valid_until_ms = 0;
 	c->mine.leader_revision = c->holding ? c->leader_revision : 0;
 	c->mine.lease_id = c->lease_id;
 	c->mine.lease_ttl_ms = c->lease_ttl_ms;

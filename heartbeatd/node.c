@@ -847,6 +847,7 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		strcmp(cfg->default_primary, smc.peer) == 0;
 	/* The state machine knows one lease: the witness's or etcd's. */
 	smc.witness_quorum = cfg->quorum_witness || cfg->quorum_etcd;
+	smc.lease_required = cfg->quorum_etcd;
 	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
 	smc.lease_ms = cfg->lease_ms;
 	smc.failed_transition_holddown_ms = 10000;

@@ -25,6 +25,7 @@ void sm_init(struct sm *sm, const struct sm_config *cfg, int64_t now,
 	sm->role = stopped ? SKY_ROLE_STOP : SKY_ROLE_WAIT;
 	sm->prev_role = sm->role;
 	sm->role_since_ms = now;
+	sm->lease_seen_in_role = false;
 	sm->changed_at_ms = now;
 	snprintf(sm->reason, sizeof(sm->reason), "%s",
 		 stopped ? "stopped by the operator before the restart"
@@ -623,8 +624,9 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 		sm->data = SKY_DATA_OUTDATED;
 		sm->dirty = true;
 	}
-	if (!refused && now - sm->election_lease_since_ms >
-				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
+	if (!refused && !sm->cfg.lease_required &&
+	    now - sm->election_lease_since_ms >
+		    sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
 		return true;
 	char refusal[160];
 	waiting(sm,
@@ -739,8 +741,24 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	}
 	if (sky_role_serves(sm->role) && !sm_quorum(sm, peer, w, &via)) {
 		enter(sm, now, SKY_ROLE_WAIT,
-		      "lost quorum: %s not seen and no witness lease",
-		      sm->cfg.peer);
+		      "lost quorum: %s not seen and no %s lease", sm->cfg.peer,
+		      sm->cfg.lease_required ? "etcd" : "witness");
+	}
+	if (sky_role_serves(sm->role) && sm->cfg.lease_required) {
+		if (w->lease_valid)
+			sm->lease_seen_in_role = true;
+		/* A swap's new primary takes the key after it entered PRIM:
+		 * give it that long to get it. */
+		else if (sm->lease_seen_in_role ||
+			 now - sm->role_since_ms >
+				 sm->cfg.lease_ms +
+					 sm->cfg.peer_lost_after_ms) {
+			sm->no_primary_until_ms =
+				now + sm->cfg.failed_transition_holddown_ms;
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "lost the etcd leader key (etcd unreachable, or "
+			      "its lease ended): stepping down");
+		}
 	}
 	switch (sm->role) {
 	case SKY_ROLE_PRIM:
