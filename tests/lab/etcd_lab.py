@@ -101,13 +101,13 @@ class EtcdLab(lablib.Lab):
         run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
              "-subj", "/CN=skyha lab etcd CA", "-keyout", ca_key, "-out", ca])
 
-        def issue(name, ext):
+        def issue(name, ext, subject):
             key, csr, crt = (os.path.join(d, name + s) for s in (".key", ".csr", ".crt"))
             extfile = os.path.join(d, name + ".ext")
             with open(extfile, "w") as f:
                 f.write(ext)
             run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj",
-                 f"/CN={name}", "-keyout", key, "-out", csr])
+                 subject, "-keyout", key, "-out", csr])
             run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
                  "-CAcreateserial", "-days", "2", "-extfile", extfile, "-out", crt])
             os.chmod(key, 0o600)
@@ -116,8 +116,12 @@ class EtcdLab(lablib.Lab):
         ips = ",".join(f"IP:{etcd_address(i)}" for i in range(1, ETCD_MEMBERS + 1))
         self.certs["ca"] = ca
         self.certs["server"] = issue(
-            "server", f"subjectAltName={ips}\nextendedKeyUsage=serverAuth,clientAuth\n")
-        self.certs["client"] = issue("client", "extendedKeyUsage=clientAuth\n")
+            "server", f"subjectAltName={ips}\nextendedKeyUsage=serverAuth,clientAuth\n",
+            "/CN=etcd")
+        # No CommonName: with auth on, etcd 3.4's gateway refuses a client
+        # certificate that has one (it would not be used as the user name).
+        self.certs["client"] = issue("client", "extendedKeyUsage=clientAuth\n",
+                                     "/O=skyha lab client")
 
     def client_url(self, i):
         scheme = "https" if self.tls else "http"
