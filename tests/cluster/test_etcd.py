@@ -20,11 +20,16 @@ once.
 - Wrong password, an endpoint where nothing listens, a "member" that answers garbage:
   nobody serves, and the status and log say why.
 - Bad etcd settings: `heartbeatd -n` names file:line:column and the field.
+- The whole module (replicd, vipd, checkd, the application under a writer) with etcd:
+  the primary's heartbeatd frozen, then a whole node paused, past the lease: no write
+  acknowledged by it after the peer took over, every acknowledged write on the new
+  primary, never the VIP on both (test_frozen.py's freeze_primary).
 """
 
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from etcd_lab import EtcdLab, etcd_address
@@ -240,3 +245,25 @@ def test_etcd_config_errors_name_line_column_and_field(lab):
         line = out.split(f"{path}:", 1)[1].split(":")
         assert line[0].isdigit() and line[1].isdigit(), f"no line:column in {out}"
 
+
+
+# The whole mirror module (replicd, vipd, checkd, healthd, the application) with etcd
+# as quorum, frozen as tests/cluster/test_frozen.py freezes it: the same promises (no
+# write acknowledged by the frozen primary after the peer took over, every acknowledged
+# write on the new primary, never the VIP on both) checked by its freeze_primary.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack_lab import StackLab  # noqa: E402
+from test_frozen import freeze_primary, start_services  # noqa: E402
+
+
+class EtcdStackLab(EtcdLab, StackLab):
+    """StackLab with etcd as quorum (EtcdLab's members and config section)."""
+
+
+@lab_options(lab_class=EtcdStackLab)
+def test_etcd_frozen_primary_writes_nothing_after_the_peer_took_over(lab):
+    lab.start_cluster(30)
+    start_services(lab)
+    lab.start_client()
+    freeze_primary(lab, "node1", "node2", 3, "etcd-hb")
+    freeze_primary(lab, "node2", "node1", 3, "etcd-vm", whole_node=True)
