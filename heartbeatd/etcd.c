@@ -42,6 +42,9 @@ struct etcd_client {
 	bool kick; /* want changed: a round now */
 	struct etcd_want want;
 	struct etcd_view view;
+	struct etcd_log_line log[ETCD_LOG_QUEUE];
+	size_t log_count;
+	uint64_t log_dropped;
 
 	/* The worker's own. */
 	CURL *curl;
@@ -52,7 +55,8 @@ struct etcd_client {
 	int64_t leader_revision;
 	struct etcd_view mine; /* published under lock after each round */
 	char last_logged[256];
-	struct sky_ratelimit rl;
+	int64_t last_logged_ms;
+	unsigned suppressed;
 };
 
 static int64_t now_ms(void)
@@ -60,23 +64,55 @@ static int64_t now_ms(void)
 	return sky_now_ms();
 }
 
-/* Note an error for the status and log it once per distinct text. */
+/* Queue a line for the loop to log ("etcd: " in front). */
+static void wlog(struct etcd_client *c, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void wlog(struct etcd_client *c, int priority, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&c->lock);
+	if (c->log_count < ETCD_LOG_QUEUE) {
+		struct etcd_log_line *l = &c->log[c->log_count++];
+		l->priority = priority;
+		va_start(ap, fmt);
+		vsnprintf(l->text, sizeof(l->text), fmt, ap);
+		va_end(ap);
+	} else {
+		c->log_dropped++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Note an error for the status; log it when it changes (at most one line a
+ * second) and, unchanged, every 30 s, with how many were not logged.
+ */
 static void note_error(struct etcd_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void note_error(struct etcd_client *c, const char *fmt, ...)
 {
 	va_list ap;
+	int64_t now = now_ms();
 	va_start(ap, fmt);
 	vsnprintf(c->mine.last_error, sizeof(c->mine.last_error), fmt, ap);
 	va_end(ap);
-	c->mine.last_error_ms = now_ms();
-	if (strcmp(c->last_logged, c->mine.last_error) != 0) {
+	c->mine.last_error_ms = now;
+	bool same = strcmp(c->last_logged, c->mine.last_error) == 0;
+	if ((!same && now - c->last_logged_ms >= 1000) ||
+	    now - c->last_logged_ms >= 30000) {
+		if (c->suppressed)
+			wlog(c, LOG_WARNING,
+			     "%s (%u more errors since the last "
+			     "line)",
+			     c->mine.last_error, c->suppressed);
+		else
+			wlog(c, LOG_WARNING, "%s", c->mine.last_error);
 		sky_strlcpy(c->last_logged, c->mine.last_error,
 			    sizeof(c->last_logged));
-		log_warning("etcd: %s", c->mine.last_error);
+		c->last_logged_ms = now;
+		c->suppressed = 0;
 	} else {
-		sky_log_ratelimited(&c->rl, LOG_WARNING, "etcd: %s",
-				    c->mine.last_error);
+		c->suppressed++;
 	}
 }
 
@@ -299,8 +335,8 @@ static int keep_lease(struct etcd_client *c)
 	c->lease_id = rep.lease_id;
 	c->lease_sent_ms = sent;
 	c->lease_ttl_ms = rep.ttl_s * 1000;
-	log_info("etcd: lease %" PRIx64 " granted, TTL %" PRId64 " s",
-		 (uint64_t)rep.lease_id, rep.ttl_s);
+	wlog(c, LOG_INFO, "lease %" PRIx64 " granted, TTL %" PRId64 " s",
+	     (uint64_t)rep.lease_id, rep.ttl_s);
 	return 0;
 }
 
@@ -424,9 +460,10 @@ static void lead(struct etcd_client *c, const struct etcd_want *want)
 	int64_t revision =
 		leader.present ? leader.create_revision : txn.revision;
 	if (!c->holding || revision != c->leader_revision)
-		log_notice("etcd: leader key %s held (revision %" PRId64
-			   ", lease %" PRIx64 ")",
-			   c->leader_key, revision, (uint64_t)c->lease_id);
+		wlog(c, LOG_NOTICE,
+		     "leader key %s held (revision %" PRId64 ", lease %" PRIx64
+		     ")",
+		     c->leader_key, revision, (uint64_t)c->lease_id);
 	c->holding = true;
 	c->leader_revision = revision;
 	if (want->new_generation) {
@@ -450,7 +487,7 @@ static void release(struct etcd_client *c)
 		on_remote_error(c, "releasing the leader key", &rep);
 	if (r == 0) {
 		c->holding = false;
-		log_info("etcd: leader key %s released", c->leader_key);
+		wlog(c, LOG_INFO, "leader key %s released", c->leader_key);
 	}
 }
 
@@ -618,6 +655,35 @@ void etcd_client_set_want(struct etcd_client *c, const struct etcd_want *w)
 	pthread_mutex_unlock(&c->lock);
 }
 
+size_t etcd_client_take_log(struct etcd_client *c, struct etcd_log_line *out,
+			    size_t max)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t n = c->log_count < max ? c->log_count : max;
+	memcpy(out, c->log, n * sizeof(*out));
+	memmove(c->log, c->log + n, (c->log_count - n) * sizeof(*out));
+	c->log_count -= n;
+	uint64_t dropped = n < max ? c->log_dropped : 0;
+	c->log_dropped -= dropped;
+	pthread_mutex_unlock(&c->lock);
+	if (dropped) {
+		out[n].priority = LOG_WARNING;
+		snprintf(out[n].text, sizeof(out[n].text),
+			 "%llu log lines dropped (queue full)",
+			 (unsigned long long)dropped);
+		n++;
+	}
+	return n;
+}
+
+static void flush_log(struct etcd_client *c)
+{
+	struct etcd_log_line lines[ETCD_LOG_QUEUE + 1];
+	size_t n = etcd_client_take_log(c, lines, SKY_ARRAY_SIZE(lines));
+	for (size_t i = 0; i < n; i++)
+		sky_log(lines[i].priority, "etcd: %s", lines[i].text);
+}
+
 void etcd_client_get_view(struct etcd_client *c, struct etcd_view *v)
 {
 	pthread_mutex_lock(&c->lock);
@@ -635,6 +701,7 @@ void etcd_client_stop(struct etcd_client **cp)
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+	flush_log(c); /* the worker's last words (the key given back) */
 	curl_easy_cleanup(c->curl);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);

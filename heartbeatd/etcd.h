@@ -8,8 +8,8 @@
  * read -> txn, that reads as straight code; the loop only swaps two small
  * structs under a mutex). Ownership: the worker owns the curl handle, the
  * token, the lease and every etcd request; the loop owns its copy of the
- * view. The mutex guards `want` (loop -> worker) and `view` (worker ->
- * loop) only.
+ * view. The mutex guards `want` (loop -> worker), `view` and the log
+ * lines (worker -> loop) only; the worker never logs itself.
  *
  * Each round (every heartbeat interval): authenticate if needed, keep this
  * node's lease alive (or grant one), and, while the state machine wants to
@@ -57,6 +57,14 @@ struct etcd_view {
 	uint64_t requests, failures, bad_replies, auth_failures;
 };
 
+/* A line the worker wants logged: the loop logs it (the log's fields
+ * belong to the loop's thread). */
+#define ETCD_LOG_QUEUE 16
+struct etcd_log_line {
+	int priority; /* LOG_* */
+	char text[320];
+};
+
 struct etcd_client;
 
 /* Start the worker; logs and returns -errno on failure. */
@@ -64,6 +72,9 @@ int etcd_client_start(struct etcd_client **out, const struct sky_config *cfg,
 		      const char *self);
 void etcd_client_set_want(struct etcd_client *c, const struct etcd_want *w);
 void etcd_client_get_view(struct etcd_client *c, struct etcd_view *v);
+/* Take the worker's pending log lines (at most max); how many. */
+size_t etcd_client_take_log(struct etcd_client *c, struct etcd_log_line *out,
+			    size_t max);
 /* Stop the worker: give the leader key and the lease back (bounded),
  * join, free; nulls *c. */
 void etcd_client_stop(struct etcd_client **c);

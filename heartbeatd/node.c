@@ -615,6 +615,12 @@ static void etcd_inputs(struct node *n, int64_t now)
 	struct etcd_view *v = &n->etcd_view;
 	struct sm_witness *w = &n->witness_view;
 
+	struct etcd_log_line lines[8];
+	size_t count;
+	while ((count = etcd_client_take_log(n->etcd, lines,
+					     SKY_ARRAY_SIZE(lines))) > 0)
+		for (size_t i = 0; i < count; i++)
+			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
 	etcd_client_get_view(n->etcd, v);
 	w->lease_valid = now < v->valid_until_ms;
 	w->epoch_floor = w->lease_valid ? (uint64_t)v->leader_revision : 0;
