@@ -239,6 +239,8 @@ int etcd_reply_parse(enum etcd_call call, const uint8_t *buf, size_t len,
 	if (len > ETCD_REPLY_MAX)
 		return fail(err, err_size, "reply of %zu bytes (at most %d)",
 			    len, ETCD_REPLY_MAX);
+	if (!buf)
+		buf = (const uint8_t *)"", len = 0; /* an empty body */
 	json_t *root = json_loadb((const char *)buf, len,
 				  JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)

@@ -153,6 +153,11 @@ static void test_hostile_replies_are_refused_with_a_reason(void)
 		CHECK_EQ_INT(rc, -EBADMSG);
 		CHECK_STR_CONTAINS(err, cases[i].why);
 	}
+	/* No body at all (curl's buffer never allocated). */
+	CHECK_EQ_INT(
+		etcd_reply_parse(ETCD_CALL_TXN, NULL, 0, &r, err, sizeof(err)),
+		-EBADMSG);
+	CHECK_STR_CONTAINS(err, "not JSON");
 	/* Longer than the bound: refused before parsing. */
 	size_t big = ETCD_REPLY_MAX + 1;
 	char *text = malloc(big);
