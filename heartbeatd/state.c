@@ -98,14 +98,15 @@ bool sm_quorum(const struct sm *sm, const struct sm_peer *peer,
 	bool by_witness = sm->cfg.witness_quorum && w->lease_valid;
 	const char *v;
 
+	bool etcd = sm->cfg.lease_required;
 	if (!sm->cfg.witness_quorum)
 		v = "disabled";
 	else if (by_peer && by_witness)
-		v = "peer+witness";
+		v = etcd ? "peer+etcd" : "peer+witness";
 	else if (by_peer)
 		v = "peer";
 	else if (by_witness)
-		v = "witness";
+		v = etcd ? "etcd" : "witness";
 	else
 		v = "none";
 	if (via)
@@ -261,24 +262,35 @@ static bool new_generation_ready(struct sm *sm, int64_t now,
 	return true;
 }
 
+/* Who gives the lease, for messages: "the witness" or "etcd". */
+static const char *quorum_name(const struct sm *sm)
+{
+	return sm->cfg.lease_required ? "etcd" : "the witness";
+}
+
 static const char *witness_refusal(const struct sm *sm,
 				   const struct sm_witness *w, char *buf,
 				   size_t size)
 {
+	bool etcd = sm->cfg.lease_required;
 	if (!w->answered)
-		snprintf(buf, size, "no answer from the witness yet");
+		snprintf(buf, size, "no answer from %s yet", quorum_name(sm));
+	else if (w->last_answer == LEASE_HELD_BY_OTHER && etcd)
+		snprintf(buf, size, "etcd leader key held by %s",
+			 w->holder[0] ? w->holder : "(unknown)");
 	else if (w->last_answer == LEASE_HELD_BY_OTHER)
 		snprintf(buf, size, "witness lease held by %s",
 			 w->holder[0] ? w->holder : "(witness restarting)");
 	else if (w->last_answer == LEASE_OUTDATED)
 		snprintf(buf, size,
-			 "witness says our data is outdated: generation %llu "
+			 "%s says our data is outdated: generation %llu "
 			 "is on %s, ours is %llu",
+			 etcd ? "etcd" : "witness",
 			 (unsigned long long)w->newest_generation,
 			 w->holder[0] ? w->holder : "the peer",
 			 (unsigned long long)sm->generation);
 	else
-		snprintf(buf, size, "witness answered %s",
+		snprintf(buf, size, "%s answered %s", etcd ? "etcd" : "witness",
 			 lease_answer_name(w->last_answer));
 	return buf;
 }
@@ -308,7 +320,7 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 		return;
 	}
 	witness_refusal(sm, w, refusal, sizeof(refusal));
-	waiting(sm, "%s; waiting for the witness: %s", why, refusal);
+	waiting(sm, "%s; waiting for %s: %s", why, quorum_name(sm), refusal);
 	/* The witness knows newer data elsewhere: remember it, so a
 	 * restart does not make us forget that we are behind. */
 	if (w->answered && w->last_answer == LEASE_OUTDATED && !sm->forced &&
@@ -448,9 +460,9 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 			      (unsigned long long)sm->generation);
 		else
 			waiting(sm,
-				"%s %s: asking the witness for a new data "
+				"%s %s: asking %s for a new data "
 				"generation",
-				sm->cfg.peer, why);
+				sm->cfg.peer, why, quorum_name(sm));
 		return;
 	}
 	if (step_down_diverged(sm, now, p))
@@ -630,9 +642,10 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 		return true;
 	char refusal[160];
 	waiting(sm,
-		"elected primary with %s up (%s): taking the witness lease "
+		"elected primary with %s up (%s): taking the %s "
 		"first (%s)",
 		sm->cfg.peer, why,
+		sm->cfg.lease_required ? "etcd leader key" : "witness lease",
 		witness_refusal(sm, w, refusal, sizeof(refusal)));
 	return false;
 }
