@@ -7,6 +7,9 @@ once.
 
 - Power cut of the primary, etcd the only quorum: the secondary takes the leader key once
   the dead node's lease ends, serves ALONE, with an epoch above the old one.
+- The newest-data rule on etcd's generation record: the primary dies, the secondary
+  serves alone (a new generation, recorded in etcd), then dies too; the old primary,
+  back alone, is refused leadership until the node with the newest data returns.
 - The nodes partitioned from each other, both seeing etcd: the holder of the leader key
   keeps serving, the other waits, told the key is held.
 - The primary cut off from etcd but seeing its peer: it steps down once its lease can
@@ -51,6 +54,25 @@ def test_etcd_secondary_takes_over_when_primary_loses_power(lab):
         assert etcd["leader_revision"] <= st["node"]["epoch"], etcd
         lab.restart_node("node1")
         lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, BOUND_S)
+
+
+@lab_options(lab_class=EtcdLab)
+def test_etcd_refuses_leadership_to_a_node_with_older_data(lab):
+    lab.start_cluster()
+    lab.kill_node("node1")  # node1 was primary: its own record says up to date
+    st2 = lab.wait_role("node2", "ALONE", BOUND_S)  # a new generation, in etcd
+    newer = st2["node"]["generation"]
+    lab.wait_for("node2", lambda st: st["etcd"]["newest_generation"] == newer,
+                 "etcd's generation record at node2's", BOUND_S)
+    lab.kill_node("node2")
+    lab.restart_node("node1")  # older data, alone: etcd must refuse it
+    st1 = lab.wait_for("node1", lambda st: "outdated" in st["node"]["waiting_for"],
+                       "etcd says node1's data is outdated", BOUND_S)
+    assert "etcd says our data is outdated" in st1["node"]["waiting_for"], describe(st1)
+    assert st1["node"]["generation"] < newer, describe(st1)
+    lab.assert_roles_stay({"node1": "WAIT"}, 2)
+    lab.restart_node("node2")
+    lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, BOUND_S)
 
 
 @lab_options(lab_class=EtcdLab)
