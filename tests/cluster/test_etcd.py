@@ -15,6 +15,7 @@ once.
 - The primary cut off from etcd but seeing its peer: it steps down once its lease can
   end (before etcd can give the key away), and the peer takes the key and serves.
 - etcd losing its leader: service goes on, and a failover still works.
+- `skyctl swap`: the leader key moves with the primary role, and stays.
 - The primary's heartbeatd paused (SIGSTOP) past its lease: the peer takes over; woken,
   the old primary never serves again and follows as SECOND.
 - etcd loses one member (the one it leads with, if any): service goes on.
@@ -143,6 +144,22 @@ def test_etcd_paused_primary_wakes_without_serving(lab):
         assert time.monotonic() < deadline, f"node1 did not follow: {describe(st)}"
         time.sleep(0.02)
     assert lab.status("node1")["node"]["epoch"] == lab.status("node2")["node"]["epoch"]
+
+
+@lab_options(lab_class=EtcdLab)
+def test_etcd_swap_moves_the_leader_key_with_the_primary(lab):
+    before = lab.start_cluster()
+    with lab.watch_serving():
+        res = lab.skyctl("node1", "swap")
+        assert res.rc == 0, res
+        lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, BOUND_S)
+        lab.wait_for("node2", lambda st: st["etcd"]["leader"] is True,
+                     "node2 holds the etcd leader key", BOUND_S)
+        # Longer than the grace a new primary has to take the key: it stays.
+        lab.assert_roles_stay({"node1": "SECOND", "node2": "PRIM"},
+                              2 * (lab.lease_ms + lab.timeout_ms) / 1000)
+        st = lab.status("node2")
+        assert st["node"]["epoch"] > before["node1"]["node"]["epoch"], describe(st)
 
 
 @lab_options(lab_class=EtcdLab)
