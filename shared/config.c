@@ -553,7 +553,7 @@ static int validate_etcd(struct sky_yaml *ctx, struct loader *l)
 		return sky_yaml_fail(ctx, l->at_etcd ? l->at_etcd : l->root,
 				     "etcd.endpoints",
 				     "required with quorum: etcd");
-	c->lease_ms = l->at_etcd_lease ? l->etcd_lease_ms : 2000;
+	c->lease_ms = l->at_etcd_lease ? l->etcd_lease_ms : 5000;
 	if (c->lease_ms < 3 * c->interval_ms)
 		return sky_yaml_fail(ctx, l->at_etcd_lease, "etcd.lease_ms",
 				     "must be at least 3 x "
