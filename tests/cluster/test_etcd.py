@@ -269,12 +269,13 @@ def test_etcd_config_errors_name_line_column_and_field(lab):
     rc, out = _check(lab.config)
     assert rc == 0 and "configuration OK" in out, out
     good = lab.config_text()
+    lease = f"  lease_ms: {lab.lease_ms}"
     cases = [
         ("  endpoints: [", "  endpoints: [ftp://x, ", "etcd.endpoints"),
-        ("  lease_ms: 1000", "  lease_ms: 10", "etcd.lease_ms"),
-        ("  lease_ms: 1000", "  lease_ms: 1000\n  user: skyha", "etcd.password_file"),
-        ("  lease_ms: 1000", "  lease_ms: 1000\n  prefix: nope/", "etcd.prefix"),
-        ("  lease_ms: 1000", "  lease_ms: 1000\n  colour: blue", "colour"),
+        (lease, "  lease_ms: 10", "etcd.lease_ms"),
+        (lease, lease + "\n  user: skyha", "etcd.password_file"),
+        (lease, lease + "\n  prefix: nope/", "etcd.prefix"),
+        (lease, lease + "\n  colour: blue", "colour"),
     ]
     for old, new, field in cases:
         text = good.replace(old, new, 1)

@@ -50,7 +50,9 @@ class EtcdLab(lablib.Lab):
     def __init__(self, tls=False, auth=False, etcd_endpoints=None, etcd_extra=None,
                  **options):
         options.setdefault("quorum", "etcd")
-        options.setdefault("lease_ms", 1000)  # etcd TTLs are whole seconds
+        # etcd TTLs are whole seconds; 2 s rides out a slow etcd on a loaded machine
+        # (the holder needs a keepalive through within 1.8 s, the peer seen or not).
+        options.setdefault("lease_ms", 2000)
         super().__init__(**options)
         self.tls = tls
         self.auth = auth
