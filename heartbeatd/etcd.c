@@ -553,7 +553,10 @@ static void *worker(void *arg)
 		c->view = c->mine;
 		pthread_mutex_unlock(&c->lock);
 	}
-	/* Leaving: the peer need not wait for our lease to expire. */
+	/* Leaving: the peer need not wait for our lease to expire. Briefly:
+	 * an unreachable etcd must not hold up a stop. */
+	if (c->request_timeout_ms > 500)
+		c->request_timeout_ms = 500;
 	if (c->holding)
 		release(c);
 	if (c->lease_id) {
