@@ -57,6 +57,7 @@ struct etcd_client {
 	char last_logged[256];
 	int64_t last_logged_ms;
 	unsigned suppressed;
+	bool warned_ttl;
 };
 
 static int64_t now_ms(void)
@@ -337,6 +338,18 @@ static int keep_lease(struct etcd_client *c)
 	c->lease_ttl_ms = rep.ttl_s * 1000;
 	wlog(c, LOG_INFO, "lease %" PRIx64 " granted, TTL %" PRId64 " s",
 	     (uint64_t)rep.lease_id, rep.ttl_s);
+	/* etcd raised our TTL to its minimum: a dead holder's key then lasts
+	 * longer than the state machine's timings assume. Say so once. */
+	if (c->lease_ttl_ms > (c->lease_ms + 999) / 1000 * 1000 &&
+	    !c->warned_ttl) {
+		c->warned_ttl = true;
+		wlog(c, LOG_WARNING,
+		     "etcd granted a %" PRId64 " s TTL, longer than "
+		     "etcd.lease_ms (%lld ms): its minimum is 1.5 x its "
+		     "election timeout; set etcd.lease_ms to at least "
+		     "%" PRId64 "000",
+		     rep.ttl_s, (long long)c->lease_ms, rep.ttl_s);
+	}
 	return 0;
 }
 
