@@ -606,54 +606,6 @@ static void log_link_changes(struct node *n, int64_t now)
 	}
 }
 
-/*
- * quorum: etcd: what the worker learnt, as the witness client would have
- * told it (state.h's sm_witness); each answer and grant is handed over once.
- */
-static void etcd_inputs(struct node *n, int64_t now)
-{
-	struct etcd_view *v = &n->etcd_view;
-	struct sm_witness *w = &n->witness_view;
-
-	struct etcd_log_line lines[8];
-	size_t count;
-	while ((count = etcd_client_take_log(n->etcd, lines,
-					     SKY_ARRAY_SIZE(lines))) > 0)
-		for (size_t i = 0; i < count; i++)
-			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
-	etcd_client_get_view(n->etcd, v);
-	w->lease_valid = now < v->valid_until_ms;
-	w->epoch_floor = w->lease_valid ? (uint64_t)v->leader_revision : 0;
-	if (v->answer_seq != n->etcd_answer_seq) {
-		if (!n->etcd_answered_ever || v->answer != w->last_answer)
-			log_info("etcd answers %s%s%s",
-				 lease_answer_name(v->answer),
-				 v->holder[0] ? ", leader " : "", v->holder);
-		n->etcd_answer_seq = v->answer_seq;
-		n->etcd_answered_ever = true;
-		w->answered = true;
-		w->last_answer = v->answer;
-		sky_strlcpy(w->holder, v->holder, sizeof(w->holder));
-		w->newest_generation = v->newest_generation;
-	}
-	if (v->grant_seq != n->etcd_grant_seq) {
-		n->etcd_grant_seq = v->grant_seq;
-		w->generation_granted = true;
-		w->granted_generation = v->granted_generation;
-	}
-}
-
-static void etcd_tell_want(struct node *n)
-{
-	struct etcd_want want = {
-		.leader = n->sm.want_lease,
-		.new_generation = n->sm.want_new_generation,
-		.forced = n->sm.forced,
-		.generation = n->sm.generation,
-	};
-	etcd_client_set_want(n->etcd, &want);
-}
-
 static void tick(struct node *n, int64_t now)
 {
 	struct sm_peer peer;
@@ -667,7 +619,7 @@ static void tick(struct node *n, int64_t now)
 	log_link_changes(n, now);
 
 	if (n->etcd)
-		etcd_inputs(n, now);
+		node_etcd_inputs(n, now);
 	else
 		n->witness_view.lease_valid =
 			lease_client_valid(&n->lease, now);
@@ -725,7 +677,7 @@ static void tick(struct node *n, int64_t now)
 	}
 
 	if (n->etcd)
-		etcd_tell_want(n);
+		node_etcd_tell_want(n);
 	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
 	node_end_of_turn(n, now);

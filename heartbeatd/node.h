@@ -147,6 +147,11 @@ void node_heartbeat_send(struct node *n, struct packet *p,
  * status, the watchdog. */
 void node_end_of_turn(struct node *n, int64_t now);
 
+/* quorum: etcd (node_etcd.c): the worker's news into witness_view before
+ * sm_step, and the state machine's wish to it after. */
+void node_etcd_inputs(struct node *n, int64_t now);
+void node_etcd_tell_want(struct node *n);
+
 /* A farm's turn, heartbeats and status (node_farm.c). */
 void node_farm_tick(struct node *n, int64_t now);
 void node_farm_send_heartbeats(struct node *n, int64_t now);
