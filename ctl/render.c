@@ -550,10 +550,14 @@ static void render_witness(FILE *out, const json_t *status)
 	const json_t *quorum = json_object_get(status, "quorum");
 	char dur[DURATION_TEXT_MAX], holder[NAME_TEXT_MAX];
 	char answer[WORD_TEXT_MAX], lease[WORD_TEXT_MAX];
+	/* quorum: etcd fills the witness object in the same shape (the
+	 * leader key is the lease; addresses are the endpoints). */
+	bool etcd = text_is(quorum, "mode", "etcd");
 
-	fputs("witness:   ", out);
+	fputs(etcd ? "etcd:      " : "witness:   ", out);
 	/* With `quorum: none` the witness fields are idle: do not show them. */
-	if (has_text(quorum, "mode") && !text_is(quorum, "mode", "witness")) {
+	if (has_text(quorum, "mode") && !text_is(quorum, "mode", "witness") &&
+	    !etcd) {
 		fputs("none configured\n", out);
 		return;
 	}
@@ -583,6 +587,12 @@ static void render_witness(FILE *out, const json_t *status)
 	if (has_text(witness, "holder"))
 		fprintf(out, " (holder %s)",
 			field(witness, "holder", holder, sizeof(holder)));
+	const json_t *e = json_object_get(status, "etcd");
+	if (etcd && has_text(e, "last_error")) {
+		char why[REASON_TEXT_MAX];
+		fprintf(out, "; last error: %s",
+			field(e, "last_error", why, sizeof(why)));
+	}
 	fputc('\n', out);
 }
 

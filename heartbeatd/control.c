@@ -91,6 +91,55 @@ static json_t *witness_json(const struct node *n, int64_t now)
 	return o;
 }
 
+/*
+ * quorum: etcd: the "witness" object in the same shape (a client that reads
+ * lease and holder works with either), and the "etcd" object.
+ */
+static json_t *etcd_witness_json(const struct node *n, int64_t now)
+{
+	const struct etcd_view *v = &n->etcd_view;
+	const struct sky_etcd_config *e = &n->cfg.etcd;
+	json_t *addrs = json_array();
+	for (size_t i = 0; i < e->endpoint_count; i++)
+		json_array_append_new(addrs, json_string(e->endpoints[i]));
+	bool held = now < v->valid_until_ms;
+	const char *lease =
+		held ? "held"
+		: n->etcd_answered_ever && v->answer != LEASE_GRANTED
+			? "refused"
+			: "none";
+	const char *answer = !n->etcd_answered_ever || !v->reachable
+				     ? "no_answer"
+				     : lease_answer_name(v->answer);
+	return json_pack("{s:o,s:s,s:s,s:s,s:I}", "addresses", addrs, "lease",
+			 lease, "last_answer", answer, "holder", v->holder,
+			 "expires_in_ms",
+			 (json_int_t)(held ? v->valid_until_ms - now : 0));
+}
+
+static json_t *etcd_json(const struct node *n, int64_t now)
+{
+	const struct etcd_view *v = &n->etcd_view;
+	char lease_id[24];
+	snprintf(lease_id, sizeof(lease_id), "%llx",
+		 (unsigned long long)v->lease_id);
+	return json_pack(
+		"{s:s,s:s,s:b,s:b,s:s,s:I,s:s,s:I,s:I,s:s,s:I,"
+		"s:{s:I,s:I,s:I,s:I}}",
+		"prefix", n->cfg.etcd.prefix, "endpoint", v->endpoint,
+		"reachable", v->reachable, "leader", now < v->valid_until_ms,
+		"holder", v->holder, "leader_revision",
+		(json_int_t)v->leader_revision, "lease_id", lease_id,
+		"lease_ttl_ms", (json_int_t)v->lease_ttl_ms,
+		"newest_generation", (json_int_t)v->newest_generation,
+		"last_error", v->last_error, "last_error_ago_ms",
+		(json_int_t)(v->last_error_ms ? now - v->last_error_ms : -1),
+		"counters", "requests", (json_int_t)v->requests, "failures",
+		(json_int_t)v->failures, "bad_replies",
+		(json_int_t)v->bad_replies, "auth_failures",
+		(json_int_t)v->auth_failures);
+}
+
 static json_t *actuators_json(const struct node *n, int64_t now)
 {
 	json_t *o = json_object();
@@ -182,18 +231,25 @@ json_t *node_status_json(const struct node *n, int64_t now)
 	if (n->farm_mode)
 		return node_farm_status_json(n, now, self, transition,
 					     actuators_json(n, now), counters);
-	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:s,s:b,s:s},s:o,s:o,s:o,s:o,"
-			 "s:{s:I,s:I,s:I}}",
-			 "cluster", n->cfg.cluster, "module", n->cfg.module,
-			 "type", "mirror", "node", self, "peer",
-			 peer_json(n, now), "quorum", "mode",
-			 n->cfg.quorum_witness ? "witness" : "none", "have",
-			 have, "via", via, "witness", witness_json(n, now),
-			 "transition", transition, "actuators",
-			 actuators_json(n, now), "counters", counters, "timing",
-			 "interval_ms", (json_int_t)n->cfg.interval_ms,
-			 "timeout_ms", (json_int_t)n->cfg.peer_lost_after_ms,
-			 "lease_ms", (json_int_t)n->cfg.lease_ms);
+	json_t *st = json_pack(
+		"{s:s,s:s,s:s,s:o,s:o,s:{s:s,s:b,s:s},s:o,s:o,s:o,s:o,"
+		"s:{s:I,s:I,s:I}}",
+		"cluster", n->cfg.cluster, "module", n->cfg.module, "type",
+		"mirror", "node", self, "peer", peer_json(n, now), "quorum",
+		"mode",
+		n->cfg.quorum_witness ? "witness"
+		: n->cfg.quorum_etcd  ? "etcd"
+				      : "none",
+		"have", have, "via", via, "witness",
+		n->etcd ? etcd_witness_json(n, now) : witness_json(n, now),
+		"transition", transition, "actuators", actuators_json(n, now),
+		"counters", counters, "timing", "interval_ms",
+		(json_int_t)n->cfg.interval_ms, "timeout_ms",
+		(json_int_t)n->cfg.peer_lost_after_ms, "lease_ms",
+		(json_int_t)n->cfg.lease_ms);
+	if (st && n->etcd)
+		json_object_set_new(st, "etcd", etcd_json(n, now));
+	return st;
 }
 
 /* --- requests ------------------------------------------------------------ */

@@ -627,7 +627,11 @@ static void tick(struct node *n, int64_t now)
 	node_note_stall(n, now);
 	log_link_changes(n, now);
 
-	n->witness_view.lease_valid = lease_client_valid(&n->lease, now);
+	if (n->etcd)
+		node_etcd_inputs(n, now);
+	else
+		n->witness_view.lease_valid =
+			lease_client_valid(&n->lease, now);
 	node_peer_input(n, now, &peer);
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
@@ -681,7 +685,9 @@ static void tick(struct node *n, int64_t now)
 		return;
 	}
 
-	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+	if (n->etcd)
+		node_etcd_tell_want(n);
+	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
 	node_end_of_turn(n, now);
 }
@@ -806,7 +812,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		strcmp(cfg->default_primary, smc.self) == 0;
 	smc.peer_is_default_primary =
 		strcmp(cfg->default_primary, smc.peer) == 0;
-	smc.witness_quorum = cfg->quorum_witness;
+	/* The state machine knows one lease: the witness's or etcd's. */
+	smc.witness_quorum = cfg->quorum_witness || cfg->quorum_etcd;
+	smc.lease_required = cfg->quorum_etcd;
 	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
 	smc.lease_ms = cfg->lease_ms;
 	smc.failed_transition_holddown_ms = 10000;
@@ -844,6 +852,11 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	r = open_bus(n);
 	if (r < 0)
 		return r;
+	if (cfg->quorum_etcd && !n->farm_mode) {
+		r = etcd_client_start(&n->etcd, &n->cfg, n->self->name);
+		if (r < 0)
+			return r;
+	}
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
@@ -903,6 +916,7 @@ int node_run(struct node *n)
 			   (unsigned long long)n->persisted.incarnation,
 			   n->peer_node->name,
 			   n->cfg.quorum_witness ? "witness"
+			   : n->cfg.quorum_etcd	 ? "etcd"
 						 : "none (split brain "
 						   "possible)");
 		snprintf(status, sizeof(status), "%s, listening for %s",
@@ -955,7 +969,9 @@ int node_run(struct node *n)
 	node_save_state(n);
 	struct pkt_lease_request req;
 	n->sm.want_lease = false;
-	if (lease_client_poll(&n->lease, now, &n->sm, &req))
+	if (n->etcd)
+		etcd_client_stop(&n->etcd); /* gives the leader key back */
+	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
 		send_lease_request(n, &req);
 	if (n->farm_mode)
 		node_farm_send_heartbeats(n, now);
@@ -967,6 +983,7 @@ int node_run(struct node *n)
 
 void node_close(struct node *n)
 {
+	etcd_client_stop(&n->etcd);
 	for (size_t i = 0; i < SKY_ACT_COUNT; i++) {
 		json_decref(n->actuator_detail[i]);
 		n->actuator_detail[i] = NULL;

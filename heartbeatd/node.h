@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "etcd.h"
 #include "farm.h"
 #include "lease.h"
 #include "log.h"
@@ -65,6 +66,12 @@ struct node {
 	struct sm sm;
 	struct sm_witness witness_view;
 	struct lease_client lease;
+	/* quorum: etcd: the worker, its last view, and the answers already
+	 * handed to the state machine. */
+	struct etcd_client *etcd;
+	struct etcd_view etcd_view;
+	uint64_t etcd_answer_seq, etcd_grant_seq;
+	bool etcd_answered_ever;
 	struct orch orch;
 	/* Each actuator's last actual message minus the common fields (its
 	 * checkers, replication lag...), shown in the status; owned. */
@@ -139,6 +146,11 @@ void node_heartbeat_send(struct node *n, struct packet *p,
 /* The end of every turn: heartbeats when due, the desired state and the
  * status, the watchdog. */
 void node_end_of_turn(struct node *n, int64_t now);
+
+/* quorum: etcd (node_etcd.c): the worker's news into witness_view before
+ * sm_step, and the state machine's wish to it after. */
+void node_etcd_inputs(struct node *n, int64_t now);
+void node_etcd_tell_want(struct node *n);
 
 /* A farm's turn, heartbeats and status (node_farm.c). */
 void node_farm_tick(struct node *n, int64_t now);

@@ -25,6 +25,7 @@ void sm_init(struct sm *sm, const struct sm_config *cfg, int64_t now,
 	sm->role = stopped ? SKY_ROLE_STOP : SKY_ROLE_WAIT;
 	sm->prev_role = sm->role;
 	sm->role_since_ms = now;
+	sm->lease_seen_in_role = false;
 	sm->changed_at_ms = now;
 	snprintf(sm->reason, sizeof(sm->reason), "%s",
 		 stopped ? "stopped by the operator before the restart"
@@ -98,14 +99,15 @@ bool sm_quorum(const struct sm *sm, const struct sm_peer *peer,
 	bool by_witness = sm->cfg.witness_quorum && w->lease_valid;
 	const char *v;
 
+	bool etcd = sm->cfg.lease_required;
 	if (!sm->cfg.witness_quorum)
 		v = "disabled";
 	else if (by_peer && by_witness)
-		v = "peer+witness";
+		v = etcd ? "peer+etcd" : "peer+witness";
 	else if (by_peer)
 		v = "peer";
 	else if (by_witness)
-		v = "witness";
+		v = etcd ? "etcd" : "witness";
 	else
 		v = "none";
 	if (via)
@@ -261,26 +263,46 @@ static bool new_generation_ready(struct sm *sm, int64_t now,
 	return true;
 }
 
+/* Who gives the lease, for messages: "the witness" or "etcd". */
+static const char *quorum_name(const struct sm *sm)
+{
+	return sm->cfg.lease_required ? "etcd" : "the witness";
+}
+
 static const char *witness_refusal(const struct sm *sm,
 				   const struct sm_witness *w, char *buf,
 				   size_t size)
 {
+	bool etcd = sm->cfg.lease_required;
 	if (!w->answered)
-		snprintf(buf, size, "no answer from the witness yet");
+		snprintf(buf, size, "no answer from %s yet", quorum_name(sm));
+	else if (w->last_answer == LEASE_HELD_BY_OTHER && etcd)
+		snprintf(buf, size, "etcd leader key held by %s",
+			 w->holder[0] ? w->holder : "(unknown)");
 	else if (w->last_answer == LEASE_HELD_BY_OTHER)
 		snprintf(buf, size, "witness lease held by %s",
 			 w->holder[0] ? w->holder : "(witness restarting)");
 	else if (w->last_answer == LEASE_OUTDATED)
 		snprintf(buf, size,
-			 "witness says our data is outdated: generation %llu "
+			 "%s says our data is outdated: generation %llu "
 			 "is on %s, ours is %llu",
+			 etcd ? "etcd" : "witness",
 			 (unsigned long long)w->newest_generation,
 			 w->holder[0] ? w->holder : "the peer",
 			 (unsigned long long)sm->generation);
 	else
-		snprintf(buf, size, "witness answered %s",
+		snprintf(buf, size, "%s answered %s", etcd ? "etcd" : "witness",
 			 lease_answer_name(w->last_answer));
 	return buf;
+}
+
+/* quorum: etcd: an epoch taken with the leader key is at least its
+ * revision, so it orders with every other holder's (docs/architecture.md,
+ * "Quorum on etcd"). The witness sets no floor. */
+static uint64_t epoch_at_least(uint64_t epoch, const struct sm_witness *w)
+{
+	return w->lease_valid && w->epoch_floor > epoch ? w->epoch_floor
+							: epoch;
 }
 
 /* The peer is gone (or stopped): try to serve alone. */
@@ -291,7 +313,7 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 
 	if (new_generation_ready(sm, now, w)) {
 		if (sm->role != SKY_ROLE_PRIM)
-			sm->epoch++;
+			sm->epoch = epoch_at_least(sm->epoch + 1, w);
 		enter(sm, now, SKY_ROLE_ALONE,
 		      "%s; serving alone with data "
 		      "generation %llu",
@@ -299,7 +321,7 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 		return;
 	}
 	witness_refusal(sm, w, refusal, sizeof(refusal));
-	waiting(sm, "%s; waiting for the witness: %s", why, refusal);
+	waiting(sm, "%s; waiting for %s: %s", why, quorum_name(sm), refusal);
 	/* The witness knows newer data elsewhere: remember it, so a
 	 * restart does not make us forget that we are behind. */
 	if (w->answered && w->last_answer == LEASE_OUTDATED && !sm->forced &&
@@ -439,9 +461,9 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 			      (unsigned long long)sm->generation);
 		else
 			waiting(sm,
-				"%s %s: asking the witness for a new data "
+				"%s %s: asking %s for a new data "
 				"generation",
-				sm->cfg.peer, why);
+				sm->cfg.peer, why, quorum_name(sm));
 		return;
 	}
 	if (step_down_diverged(sm, now, p))
@@ -628,14 +650,16 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 		sm->data = SKY_DATA_OUTDATED;
 		sm->dirty = true;
 	}
-	if (!refused && now - sm->election_lease_since_ms >
-				sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
+	if (!refused && !sm->cfg.lease_required &&
+	    now - sm->election_lease_since_ms >
+		    sm->cfg.lease_ms + sm->cfg.peer_lost_after_ms)
 		return true;
 	char refusal[160];
 	waiting(sm,
-		"elected primary with %s up (%s): taking the witness lease "
+		"elected primary with %s up (%s): taking the %s "
 		"first (%s)",
 		sm->cfg.peer, why,
+		sm->cfg.lease_required ? "etcd leader key" : "witness lease",
 		witness_refusal(sm, w, refusal, sizeof(refusal)));
 	return false;
 }
@@ -689,7 +713,7 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 		}
 		if (!election_lease(sm, now, w, why))
 			return;
-		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
+		sm->epoch = epoch_at_least(max_u64(sm->epoch, p->epoch) + 1, w);
 		enter(sm, now, SKY_ROLE_PRIM, "elected primary with %s up (%s)",
 		      sm->cfg.peer, why);
 		return;
@@ -744,8 +768,24 @@ void sm_step(struct sm *sm, int64_t now, const struct sm_peer *peer,
 	}
 	if (sky_role_serves(sm->role) && !sm_quorum(sm, peer, w, &via)) {
 		enter(sm, now, SKY_ROLE_WAIT,
-		      "lost quorum: %s not seen and no witness lease",
-		      sm->cfg.peer);
+		      "lost quorum: %s not seen and no %s lease", sm->cfg.peer,
+		      sm->cfg.lease_required ? "etcd" : "witness");
+	}
+	if (sky_role_serves(sm->role) && sm->cfg.lease_required) {
+		if (w->lease_valid)
+			sm->lease_seen_in_role = true;
+		/* A swap's new primary takes the key after it entered PRIM:
+		 * give it that long to get it. */
+		else if (sm->lease_seen_in_role ||
+			 now - sm->role_since_ms >
+				 sm->cfg.lease_ms +
+					 sm->cfg.peer_lost_after_ms) {
+			sm->no_primary_until_ms =
+				now + sm->cfg.failed_transition_holddown_ms;
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "lost the etcd leader key (etcd unreachable, or "
+			      "its lease ended): stepping down");
+		}
 	}
 	switch (sm->role) {
 	case SKY_ROLE_PRIM:

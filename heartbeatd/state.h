@@ -42,7 +42,13 @@ struct sm_config {
 	char peer[SKY_NAME_MAX + 1];
 	bool self_is_default_primary;
 	bool peer_is_default_primary;
-	bool witness_quorum;	    /* false: quorum: none */
+	bool witness_quorum; /* false: quorum: none */
+	/* quorum: etcd: serving always needs the lease, even with the peer
+	 * seen (Patroni's rule): a primary that loses the leader key steps
+	 * down and is not elected again for the hold-down, so the peer,
+	 * which may reach etcd, takes over; and no election goes ahead on
+	 * a silent etcd. */
+	bool lease_required;
 	int64_t peer_lost_after_ms; /* heartbeat.timeout_ms */
 	int64_t lease_ms;	    /* witness.lease_ms */
 	int64_t failed_transition_holddown_ms;
@@ -72,6 +78,10 @@ struct sm_witness {
 	uint64_t newest_generation;
 	bool generation_granted; /* a NEW_GENERATION request was granted */
 	uint64_t granted_generation;
+	/* quorum: etcd: the leader key's create revision while we hold it;
+	 * a promotion with the lease takes an epoch at least that (0: the
+	 * witness, no floor). */
+	uint64_t epoch_floor;
 };
 
 struct sm {
@@ -122,6 +132,7 @@ struct sm {
 	bool want_new_generation; /* ... and asks for a new generation */
 	bool want_election_lease; /* ... won an election: lease first */
 	bool want_election_lease_was;
+	bool lease_seen_in_role; /* lease_required: held since the role began */
 	int64_t election_lease_since_ms;
 	int64_t takeover_since_ms;   /* first try of the current takeover */
 	int64_t no_primary_until_ms; /* hold-down after a failed transition */

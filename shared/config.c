@@ -35,8 +35,11 @@ struct loader {
 	const yaml_node_t *root;
 	const yaml_node_t *at_cluster, *at_module, *at_nodes, *at_heartbeat,
 		*at_witness, *at_quorum, *at_key_file, *at_default_primary,
-		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order;
+		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order,
+		*at_etcd, *at_etcd_endpoints, *at_etcd_lease, *at_etcd_cert,
+		*at_etcd_key, *at_etcd_user, *at_etcd_password, *at_etcd_prefix;
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
+	uint32_t etcd_lease_ms;
 };
 
 static int cluster_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
@@ -204,6 +207,98 @@ static int witness_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	return sky_yaml_unknown_key(ctx, v, "witness", key);
 }
 
+/* An etcd endpoint: http(s)://host[:port], no path, nothing to escape. */
+static int etcd_endpoint(struct sky_yaml *ctx, yaml_node_t *item, char *out)
+{
+	const char *s = sky_yaml_scalar(item);
+	const char *host;
+	if (!s)
+		return sky_yaml_fail(ctx, item, "etcd.endpoints",
+				     "each entry must be a URL");
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else
+		return sky_yaml_fail(ctx, item, "etcd.endpoints",
+				     "'%s' must start with http:// or https://",
+				     s);
+	if (!*host || strlen(s) >= SKY_ETCD_URL_MAX)
+		return sky_yaml_fail(ctx, item, "etcd.endpoints",
+				     "'%.80s' has no host or is longer than %d",
+				     s, SKY_ETCD_URL_MAX - 1);
+	for (const char *p = host; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '/' || *p == '?' ||
+		    *p == '#' || *p == '@')
+			return sky_yaml_fail(ctx, item, "etcd.endpoints",
+					     "'%s': only scheme://host:port "
+					     "(no path, user or spaces)",
+					     s);
+	sky_strlcpy(out, s, SKY_ETCD_URL_MAX);
+	return 0;
+}
+
+static int etcd_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
+		     void *data)
+{
+	struct loader *l = data;
+	struct sky_etcd_config *e = &l->cfg.etcd;
+	if (strcmp(key, "endpoints") == 0) {
+		l->at_etcd_endpoints = v;
+		if (v->type != YAML_SEQUENCE_NODE)
+			return sky_yaml_fail(ctx, v, "etcd.endpoints",
+					     "must be a list of URLs");
+		size_t n = (size_t)(v->data.sequence.items.top -
+				    v->data.sequence.items.start);
+		if (n == 0 || n > SKY_ETCD_ENDPOINTS_MAX)
+			return sky_yaml_fail(ctx, v, "etcd.endpoints",
+					     "1 to %d URLs, got %zu",
+					     SKY_ETCD_ENDPOINTS_MAX, n);
+		for (size_t i = 0; i < n; i++) {
+			int r = etcd_endpoint(ctx, sky_yaml_seq_item(ctx, v, i),
+					      e->endpoints[i]);
+			if (r < 0)
+				return r;
+		}
+		e->endpoint_count = n;
+		return 0;
+	}
+	if (strcmp(key, "prefix") == 0) {
+		l->at_etcd_prefix = v;
+		return sky_yaml_string(ctx, v, "etcd.prefix", e->prefix,
+				       sizeof(e->prefix));
+	}
+	if (strcmp(key, "ca_file") == 0)
+		return sky_yaml_string(ctx, v, "etcd.ca_file", e->ca_file,
+				       sizeof(e->ca_file));
+	if (strcmp(key, "cert_file") == 0) {
+		l->at_etcd_cert = v;
+		return sky_yaml_string(ctx, v, "etcd.cert_file", e->cert_file,
+				       sizeof(e->cert_file));
+	}
+	if (strcmp(key, "key_file") == 0) {
+		l->at_etcd_key = v;
+		return sky_yaml_string(ctx, v, "etcd.key_file", e->key_file,
+				       sizeof(e->key_file));
+	}
+	if (strcmp(key, "user") == 0) {
+		l->at_etcd_user = v;
+		return sky_yaml_name(ctx, v, "etcd.user", e->user);
+	}
+	if (strcmp(key, "password_file") == 0) {
+		l->at_etcd_password = v;
+		return sky_yaml_string(ctx, v, "etcd.password_file",
+				       e->password_file,
+				       sizeof(e->password_file));
+	}
+	if (strcmp(key, "lease_ms") == 0) {
+		l->at_etcd_lease = v;
+		return sky_yaml_u32(ctx, v, "etcd.lease_ms", 1000, 600000,
+				    &l->etcd_lease_ms);
+	}
+	return sky_yaml_unknown_key(ctx, v, "etcd", key);
+}
+
 static int transitions_pair(struct sky_yaml *ctx, const char *key,
 			    yaml_node_t *v, void *data)
 {
@@ -279,19 +374,28 @@ static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		l->at_witness = v;
 		return sky_yaml_each(ctx, v, "witness", witness_pair, l);
 	}
+	if (strcmp(key, "etcd") == 0) {
+		l->at_etcd = v;
+		return sky_yaml_each(ctx, v, "etcd", etcd_pair, l);
+	}
 	if (strcmp(key, "transitions") == 0)
 		return sky_yaml_each(ctx, v, "transitions", transitions_pair,
 				     l);
 	if (strcmp(key, "quorum") == 0) {
 		const char *s = sky_yaml_scalar(v);
 		l->at_quorum = v;
+		l->cfg.quorum_etcd = false;
 		if (s && strcmp(s, "witness") == 0)
 			l->cfg.quorum_witness = true;
 		else if (s && strcmp(s, "none") == 0)
 			l->cfg.quorum_witness = false;
+		else if (s && strcmp(s, "etcd") == 0)
+			l->cfg.quorum_witness = false,
+			l->cfg.quorum_etcd = true;
 		else
 			return sky_yaml_fail(ctx, v, "quorum",
-					     "must be 'witness' or 'none'");
+					     "must be 'witness', 'etcd' or "
+					     "'none'");
 		return 0;
 	}
 	/* Each daemon validates its own section (its -n does). */
@@ -392,7 +496,12 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 				     "a %s module has no witness: every node "
 				     "serves without quorum; remove it",
 				     type);
-	if (l->at_quorum && c->quorum_witness)
+	if (l->at_etcd)
+		return sky_yaml_fail(ctx, l->at_etcd, "etcd",
+				     "a %s module has no quorum: every node "
+				     "serves; remove it",
+				     type);
+	if (l->at_quorum && (c->quorum_witness || c->quorum_etcd))
 		return sky_yaml_fail(ctx, l->at_quorum, "quorum",
 				     "a %s module serves without quorum: "
 				     "remove it or say 'none'",
@@ -405,6 +514,98 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 					     "list vipd and checkd only",
 					     type);
 	c->quorum_witness = false;
+	c->quorum_etcd = false;
+	return 0;
+}
+
+/* A file named in the config: relative to the config's folder. */
+static int resolve_path(struct sky_yaml *ctx, const yaml_node_t *at,
+			const char *field, char *path, size_t size)
+{
+	char resolved[PATH_MAX];
+	if (!path[0] || path[0] == '/')
+		return 0;
+	const char *slash = strrchr(ctx->path, '/');
+	int dir_len = slash ? (int)(slash - ctx->path) : 1;
+	int r = snprintf(resolved, sizeof(resolved), "%.*s/%s", dir_len,
+			 slash ? ctx->path : ".", path);
+	if (r < 0 || (size_t)r >= sizeof(resolved) || (size_t)r >= size)
+		return sky_yaml_fail(ctx, at, field, "path too long");
+	sky_strlcpy(path, resolved, size);
+	return 0;
+}
+
+static int validate_etcd(struct sky_yaml *ctx, struct loader *l)
+{
+	struct sky_config *c = &l->cfg;
+	struct sky_etcd_config *e = &c->etcd;
+	struct stat st;
+	int r;
+
+	if (!c->quorum_etcd) {
+		if (l->at_etcd)
+			return sky_yaml_fail(ctx, l->at_etcd, "etcd",
+					     "only with quorum: etcd");
+		return 0;
+	}
+	if (l->at_witness)
+		return sky_yaml_fail(ctx, l->at_witness, "witness",
+				     "quorum: etcd has no witness; remove it");
+	if (!l->at_etcd || e->endpoint_count == 0)
+		return sky_yaml_fail(ctx, l->at_etcd ? l->at_etcd : l->root,
+				     "etcd.endpoints",
+				     "required with quorum: etcd");
+	c->lease_ms = l->at_etcd_lease ? l->etcd_lease_ms : 5000;
+	if (c->lease_ms < 3 * c->interval_ms)
+		return sky_yaml_fail(ctx, l->at_etcd_lease, "etcd.lease_ms",
+				     "must be at least 3 x "
+				     "heartbeat.interval_ms (%u), got %u",
+				     3 * c->interval_ms, c->lease_ms);
+	if (!e->prefix[0])
+		snprintf(e->prefix, sizeof(e->prefix), "/skyha/%s/%s",
+			 c->cluster, c->module);
+	else if (e->prefix[0] != '/' || e->prefix[strlen(e->prefix) - 1] == '/')
+		return sky_yaml_fail(ctx, l->at_etcd_prefix, "etcd.prefix",
+				     "'%s' must start with / and not end "
+				     "with /",
+				     e->prefix);
+	for (const char *p = e->prefix; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return sky_yaml_fail(ctx, l->at_etcd_prefix,
+					     "etcd.prefix",
+					     "printable ASCII without spaces");
+	if (!e->cert_file[0] != !e->key_file[0])
+		return sky_yaml_fail(
+			ctx, e->cert_file[0] ? l->at_etcd_cert : l->at_etcd_key,
+			e->cert_file[0] ? "etcd.key_file" : "etcd.cert_file",
+			"cert_file and key_file go together");
+	if (!e->user[0] != !e->password_file[0])
+		return sky_yaml_fail(
+			ctx, e->user[0] ? l->at_etcd_user : l->at_etcd_password,
+			e->user[0] ? "etcd.password_file" : "etcd.user",
+			"user and password_file go together");
+	if ((r = resolve_path(ctx, l->at_etcd, "etcd.ca_file", e->ca_file,
+			      sizeof(e->ca_file))) < 0 ||
+	    (r = resolve_path(ctx, l->at_etcd_cert, "etcd.cert_file",
+			      e->cert_file, sizeof(e->cert_file))) < 0 ||
+	    (r = resolve_path(ctx, l->at_etcd_key, "etcd.key_file", e->key_file,
+			      sizeof(e->key_file))) < 0 ||
+	    (r = resolve_path(ctx, l->at_etcd_password, "etcd.password_file",
+			      e->password_file, sizeof(e->password_file))) < 0)
+		return r;
+	if (e->password_file[0]) {
+		if (stat(e->password_file, &st) < 0)
+			return sky_yaml_fail(ctx, l->at_etcd_password,
+					     "etcd.password_file",
+					     "cannot read %s: %s",
+					     e->password_file, strerror(errno));
+		if (st.st_mode & 077)
+			return sky_yaml_fail(
+				ctx, l->at_etcd_password, "etcd.password_file",
+				"%s is readable by group or others (mode %o); "
+				"chmod 600 it",
+				e->password_file, st.st_mode & 0777);
+	}
 	return 0;
 }
 
@@ -452,6 +653,9 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 			3 * c->interval_ms, c->peer_lost_after_ms);
 	if (!l->have_lease)
 		c->lease_ms = c->peer_lost_after_ms;
+	r = validate_etcd(ctx, l);
+	if (r < 0)
+		return r;
 	if (c->quorum_witness) {
 		if (!l->at_witness || c->witness_addr_count == 0)
 			return sky_yaml_fail(

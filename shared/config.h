@@ -30,6 +30,22 @@ struct sky_addr {
 	char text[SKY_ADDR_TEXT_MAX];
 };
 
+/* quorum: etcd (docs/config.md, "etcd") */
+#define SKY_ETCD_ENDPOINTS_MAX 8
+#define SKY_ETCD_URL_MAX       256
+#define SKY_ETCD_PREFIX_MAX    200
+#define SKY_ETCD_USER_MAX      64
+
+struct sky_etcd_config {
+	char endpoints[SKY_ETCD_ENDPOINTS_MAX][SKY_ETCD_URL_MAX];
+	size_t endpoint_count;
+	char prefix[SKY_ETCD_PREFIX_MAX +
+		    1]; /* default /skyha/CLUSTER/MODULE */
+	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
+	char user[SKY_ETCD_USER_MAX + 1];
+	char password_file[PATH_MAX]; /* resolved; "" with no user */
+};
+
 struct sky_node {
 	char name[SKY_NAME_MAX + 1];
 	struct sky_addr addrs[SKY_MAX_NETWORKS];
@@ -62,7 +78,9 @@ struct sky_config {
 	struct sky_addr witness_addrs[SKY_MAX_WITNESS_ADDRS];
 	size_t witness_addr_count;
 	uint16_t witness_port;
-	uint32_t lease_ms;
+	uint32_t lease_ms; /* witness.lease_ms or etcd.lease_ms */
+	bool quorum_etcd;  /* quorum: etcd (quorum_witness is false) */
+	struct sky_etcd_config etcd;
 	enum sky_actuator order[SKY_ACT_COUNT];
 	size_t order_count;
 	uint32_t step_timeout_ms;

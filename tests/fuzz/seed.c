@@ -21,6 +21,7 @@
 #include "config.h"
 #include "control.h"
 #include "desired.h"
+#include "etcd_json.h"
 #include "frames.h"
 #include "manifest.h"
 #include "op.h"
@@ -664,6 +665,77 @@ static void config(void)
 	} else {
 		put("config", "farm-buckets", farm, strlen(farm));
 	}
+	/* A mirror with etcd as quorum (heartbeatd/etcd.c). */
+	static const char etcd[] =
+		"cluster:\n  name: demo\n  key_file: cluster.key\n"
+		"module:\n  name: app\n"
+		"nodes:\n  - {name: node1, addresses: [198.18.0.1]}\n"
+		"  - {name: node2, addresses: [198.18.0.2]}\n"
+		"quorum: etcd\n"
+		"etcd:\n  endpoints: [https://198.18.0.31:2379, "
+		"\"http://[2001:2::31]:2379\"]\n"
+		"  prefix: /skyha/demo/app\n  lease_ms: 2000\n"
+		"  ca_file: ca.crt\n  cert_file: c.crt\n  key_file: c.key\n";
+	r = sky_config_parse(path, etcd, strlen(etcd), &cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "seed: config etcd: %s\n", err);
+		refused("config", "etcd");
+	} else {
+		put("config", "etcd", etcd, strlen(etcd));
+	}
+}
+
+/* ---- etcd's JSON gateway replies: the call byte, then the body ---- */
+
+static void etcd_replies(void)
+{
+	static const struct {
+		const char *name;
+		enum etcd_call call;
+		const char *body;
+	} replies[] = {
+		{"auth", ETCD_CALL_AUTH,
+		 "{\"header\":{},\"token\":"
+		 "\"abcDEF.123\"}"},
+		{"grant", ETCD_CALL_GRANT,
+		 "{\"header\":{\"revision\":\"7\"},\"ID\":"
+		 "\"7587869145869318662\",\"TTL\":\"2\"}"},
+		{"keepalive", ETCD_CALL_KEEPALIVE,
+		 "{\"result\":{\"header\":{\"revision\":\"9\"},\"ID\":"
+		 "\"5\",\"TTL\":\"1\"}}"},
+		{"txn", ETCD_CALL_TXN,
+		 "{\"header\":{\"revision\":\"12\"},\"succeeded\":true,"
+		 "\"responses\":[{\"response_range\":{\"header\":{},"
+		 "\"kvs\":[{\"key\":\"L2w=\",\"create_revision\":\"4\","
+		 "\"mod_revision\":\"11\",\"version\":\"3\",\"value\":"
+		 "\"MTIgbm9kZTE=\",\"lease\":\"99\"}],\"count\":\"1\"}},"
+		 "{\"response_range\":{\"header\":{}}},{\"response_put\":"
+		 "{\"header\":{}}}]}"},
+		{"error", ETCD_CALL_TXN,
+		 "{\"error\":\"etcdserver: invalid auth token\",\"code\":16,"
+		 "\"message\":\"etcdserver: invalid auth token\"}"},
+		{"stream-error", ETCD_CALL_KEEPALIVE,
+		 "{\"error\":{\"grpc_code\":14,\"http_code\":503,"
+		 "\"message\":\"etcdserver: no leader\"}}"},
+	};
+	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+		uint8_t buf[1024];
+		struct etcd_reply r;
+		char err[256];
+		size_t bl = strlen(replies[i].body);
+		int rc = etcd_reply_parse(replies[i].call,
+					  (const uint8_t *)replies[i].body, bl,
+					  &r, err, sizeof(err));
+		if (rc != 0 && rc != -EREMOTEIO) {
+			fprintf(stderr, "seed: etcd %s: %s\n", replies[i].name,
+				err);
+			refused("etcd", replies[i].name);
+			continue;
+		}
+		buf[0] = (uint8_t)replies[i].call;
+		memcpy(buf + 1, replies[i].body, bl);
+		put("etcd", replies[i].name, buf, bl + 1);
+	}
 }
 
 /* ---- healthd ---- */
@@ -937,6 +1009,7 @@ int main(int argc, char **argv)
 	records();
 	vipd();
 	checkd();
+	etcd_replies();
 	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	if (failures)
 		fprintf(stderr, "seed: %d seeds refused\n", failures);

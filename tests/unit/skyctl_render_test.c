@@ -162,6 +162,31 @@ static void test_peer_lost_shows_lost_and_when_last_seen(void)
 	json_decref(status);
 }
 
+static void test_etcd_quorum_shows_the_leader_key_and_last_error(void)
+{
+	json_t *status = sample_with(
+		NULL, "witness",
+		"{'addresses':['https://198.18.0.31:2379'],'lease':'refused',"
+		" 'expires_in_ms':0,'last_answer':'held_by_other',"
+		" 'holder':'node2'}");
+	json_object_set_new(status, "quorum",
+			    load("{'mode':'etcd','have':false,'via':'none'}"));
+	json_object_set_new(
+		status, "etcd",
+		json_pack("{s:s}", "last_error",
+			  "no endpoint answered /v3/lease/keepalive\x1b[2J"));
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(text, "etcd:      https://198.18.0.31:2379 lease "
+				 "REFUSED");
+	CHECK_STR_CONTAINS(text, "(holder node2); last error: no endpoint "
+				 "answered /v3/lease/keepalive");
+	CHECK(!strstr(text, "\x1b"));
+	CHECK(!strstr(text, "witness:"));
+	free(text);
+	json_decref(status);
+}
+
 static void test_peer_never_seen_says_so(void)
 {
 	json_t *status = sample_with(
@@ -766,6 +791,7 @@ TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_checkers_from_checkd_detail),
 	  TEST(test_peer_lost_shows_lost_and_when_last_seen),
+	  TEST(test_etcd_quorum_shows_the_leader_key_and_last_error),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
 	  TEST(test_witness_without_lease_gives_last_answer),

@@ -36,6 +36,7 @@ struct sim {
 	struct witness w;
 	bool witness_up;
 	bool quorum_witness;
+	bool lease_required; /* quorum: etcd (the witness stands in for it) */
 	int64_t now;
 	int both_serving_steps;
 };
@@ -60,6 +61,7 @@ static void sim_start_node(struct sim *s, int i, uint64_t epoch, uint64_t gen,
 {
 	struct sim_node *n = &s->n[i];
 	struct sm_config c = node_config(i, s->quorum_witness);
+	c.lease_required = s->lease_required;
 	memset(n, 0, sizeof(*n));
 	sm_init(&n->sm, &c, s->now, epoch, gen, data, false);
 	lease_client_init(&n->lc, INTERVAL);
@@ -230,6 +232,78 @@ static void test_primary_without_witness_lease_yields_before_peer_notices(void)
 	sim_run(&s, 6000);
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+}
+
+/* quorum: etcd: the witness of the simulator plays etcd's leader key. */
+static void start_etcd_pair(struct sim *s)
+{
+	sim_init(s, true);
+	s->lease_required = true;
+	sim_start_node(s, 0, 0, 0, SKY_DATA_UNKNOWN);
+	sim_start_node(s, 1, 0, 0, SKY_DATA_UNKNOWN);
+	sim_run(s, 3000);
+}
+
+static void test_etcd_primary_cut_from_etcd_steps_down_and_peer_takes_over(void)
+{
+	struct sim s;
+	start_etcd_pair(&s);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	s.n[0].link_witness = false; /* still sees its peer */
+	int64_t cut = s.now;
+	while (role(&s, 1) != SKY_ROLE_PRIM && s.now - cut < 20000)
+		sim_run(&s, 10);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_etcd_silent_means_no_election_and_no_service(void)
+{
+	struct sim s;
+	sim_init(&s, true);
+	s.lease_required = true;
+	s.witness_up = false;
+	sim_start_node(&s, 0, 0, 0, SKY_DATA_UNKNOWN);
+	sim_start_node(&s, 1, 0, 0, SKY_DATA_UNKNOWN);
+	sim_run(&s, 8000);
+	CHECK(!serving(&s, 0) && !serving(&s, 1));
+	/* etcd back: the pair settles. */
+	s.witness_up = true;
+	sim_run(&s, 15000);
+	CHECK(serving(&s, 0) != serving(&s, 1));
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
+static void test_etcd_primary_stops_when_etcd_goes_silent_even_with_peer(void)
+{
+	struct sim s;
+	start_etcd_pair(&s);
+	s.witness_up = false;
+	sim_run(&s, 3 * LEASE);
+	CHECK(!serving(&s, 0) && !serving(&s, 1));
+	CHECK_STR_CONTAINS(s.n[0].sm.reason, "lost the etcd leader key");
+}
+
+static void test_etcd_swap_gives_the_new_primary_time_to_take_the_key(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_etcd_pair(&s);
+	peer_input(&s, 1, &p);
+	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+				sizeof(msg)),
+		     0);
+	sim_run(&s, 5000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK(s.n[1].wv.lease_valid);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
 }
 
 static void test_returning_node_becomes_second(void)
@@ -783,6 +857,10 @@ TEST_MAIN(
 	TEST(test_partition_keeps_primary_and_secondary_waits),
 	TEST(test_isolated_primary_stops_serving_before_peer_takes_over),
 	TEST(test_primary_without_witness_lease_yields_before_peer_notices),
+	TEST(test_etcd_primary_cut_from_etcd_steps_down_and_peer_takes_over),
+	TEST(test_etcd_silent_means_no_election_and_no_service),
+	TEST(test_etcd_primary_stops_when_etcd_goes_silent_even_with_peer),
+	TEST(test_etcd_swap_gives_the_new_primary_time_to_take_the_key),
 	TEST(test_returning_node_becomes_second),
 	TEST(test_stale_node_alone_is_refused_by_witness),
 	TEST(test_a_granted_generation_never_saved_does_not_strand_the_pair),

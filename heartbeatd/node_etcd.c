@@ -1,0 +1,57 @@
+/*
+ * node_etcd.c - the mirror's turn of the loop with quorum: etcd: what the
+ * worker (etcd.c) learnt, handed to the state machine as the witness
+ * client would have handed it, and what the state machine wants, handed
+ * back. The worker's log lines are logged here, on the loop's thread.
+ */
+#include "node.h"
+
+#include <string.h>
+
+/*
+ * quorum: etcd: what the worker learnt, as the witness client would have
+ * told it (state.h's sm_witness); each answer and grant is handed over once.
+ */
+void node_etcd_inputs(struct node *n, int64_t now)
+{
+	struct etcd_view *v = &n->etcd_view;
+	struct sm_witness *w = &n->witness_view;
+
+	struct etcd_log_line lines[8];
+	size_t count;
+	while ((count = etcd_client_take_log(n->etcd, lines,
+					     SKY_ARRAY_SIZE(lines))) > 0)
+		for (size_t i = 0; i < count; i++)
+			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
+	etcd_client_get_view(n->etcd, v);
+	w->lease_valid = now < v->valid_until_ms;
+	w->epoch_floor = w->lease_valid ? (uint64_t)v->leader_revision : 0;
+	if (v->answer_seq != n->etcd_answer_seq) {
+		if (!n->etcd_answered_ever || v->answer != w->last_answer)
+			log_info("etcd answers %s%s%s",
+				 lease_answer_name(v->answer),
+				 v->holder[0] ? ", leader " : "", v->holder);
+		n->etcd_answer_seq = v->answer_seq;
+		n->etcd_answered_ever = true;
+		w->answered = true;
+		w->last_answer = v->answer;
+		sky_strlcpy(w->holder, v->holder, sizeof(w->holder));
+		w->newest_generation = v->newest_generation;
+	}
+	if (v->grant_seq != n->etcd_grant_seq) {
+		n->etcd_grant_seq = v->grant_seq;
+		w->generation_granted = true;
+		w->granted_generation = v->granted_generation;
+	}
+}
+
+void node_etcd_tell_want(struct node *n)
+{
+	struct etcd_want want = {
+		.leader = n->sm.want_lease,
+		.new_generation = n->sm.want_new_generation,
+		.forced = n->sm.forced,
+		.generation = n->sm.generation,
+	};
+	etcd_client_set_want(n->etcd, &want);
+}
