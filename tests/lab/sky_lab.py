@@ -33,6 +33,7 @@ witness) and back. Every veth has checksum and segmentation offloads off (wan.py
 """
 
 import os
+import sys
 
 import lab as lablib
 from lab import LabError, run
@@ -194,14 +195,50 @@ class SkyLab(StackLab):
                 print("    " + line, file=out)
 
 
-if __name__ == "__main__":
-    # `python3 tests/lab/sky_lab.py`: build the sky lab, start the pair, show it, keep it
-    # until Enter (for a look around: ip netns list, the logs in the printed directory).
-    import sys
-    with SkyLab(keep="--keep" in sys.argv) as sky:
-        print(f"sky lab in {sky.dir}; namespaces {sky.prefix}*")
-        print("node1 <-> node2:", sky.rtt("node1", "node2", 10))
+def main():
+    """Build the sky lab and start the pair; then either keep it for a look around
+    (until Enter) or, with --watch SECONDS, watch both nodes' roles and count every
+    change (a false failover on a WAN that only degrades), then tear it down."""
+    import argparse
+    import time
+    parser = argparse.ArgumentParser(description="the sky pair across an emulated WAN")
+    parser.add_argument("--rtt", type=float, default=30, help="ms between the nodes (30)")
+    parser.add_argument("--jitter", type=float, default=0, help="ms, one way (0)")
+    parser.add_argument("--loss", type=float, default=0, help="%% between the nodes (0)")
+    parser.add_argument("--watch", type=float, default=0,
+                        help="seconds to watch the roles, then exit (0: until Enter)")
+    parser.add_argument("--keep", action="store_true", help="keep the lab's files")
+    args = parser.parse_args()
+    lablib.cleanup_stale()
+    with SkyLab(rtt_ms=args.rtt, jitter_ms=args.jitter, loss_pct=args.loss,
+                keep=args.keep) as sky:
+        print(f"sky lab in {sky.dir}; namespaces {sky.prefix}*", flush=True)
+        print("node1 -> node2 ping:", sky.rtt("node1", "node2", 10), flush=True)
         sky.start_cluster(60)
-        print("node1:", lablib.describe(sky.status("node1")))
-        print("node2:", lablib.describe(sky.status("node2")))
-        input("Enter to tear the lab down... ")
+        sky.wait_in_sync("node2", 60)
+        for node in sky.nodes:
+            print(f"{node}: {lablib.describe(sky.status(node))}", flush=True)
+        if not args.watch:
+            input("Enter to tear the lab down... ")
+            return 0
+        changes, last = [], {n: sky.role(n) for n in sky.nodes}
+        end = time.monotonic() + args.watch
+        while time.monotonic() < end:
+            for node in sky.nodes:
+                role = sky.role(node, timeout=2.0)
+                if role != last[node]:
+                    changes.append((round(end - time.monotonic()), node, last[node], role))
+                    print(f"  {node}: {last[node]} -> {role}", flush=True)
+                    last[node] = role
+            time.sleep(0.1)
+        counters = {site: w.counters() for site, w in sky.wan.items()}
+        lost = sum(c["lost"] for dirs in counters.values() for c in dirs.values())
+        sent = sum(c["rx_frames"] for dirs in counters.values() for c in dirs.values())
+        print(f"watched {args.watch:g} s at rtt {args.rtt:g} ms, jitter {args.jitter:g} ms, "
+              f"loss {args.loss:g} %: {len(changes)} role changes; the WAN links carried "
+              f"{sent} frames and lost {lost}", flush=True)
+        return 1 if changes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define RX_BUDGET   256 /* frames taken from one ring before looking around */
-#define RING_FRAMES 4096
+#define RING_FRAMES 8192
 #define TX_BATCH    64
 
 static volatile sig_atomic_t got_stop, got_hup, got_usr1;
