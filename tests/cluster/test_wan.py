@@ -12,7 +12,9 @@ two WAN links, the witness in a third place, the whole mirror stack with the WAN
 docs/clouds.md recommends. The pair comes up PRIM + SECOND in sync, the AWS stand-in
 sees node1's vipd point the route at node1, fsynced records are replicated, and a power
 cut of node1 moves the module to node2: same bytes served, and the Azure stand-in sees
-node2's vipd move the ipConfiguration and the route to node2.
+node2's vipd move the ipConfiguration and the route to node2. And when the AWS site
+loses its WAN link (node1 alive but alone, without the witness), node1 stops serving
+before node2 takes over, never both at once; back on the WAN node1 follows as SECOND.
 """
 
 import hashlib
@@ -127,3 +129,25 @@ def test_sky_pair_fails_over_from_aws_to_azure_across_the_wan(lab):
     assert puts, lab.azure_requests("node2")
     lab.wait_health("node2", 200, 20)
     print(f"    (power cut of node1 -> node2 serving its application: {took:.1f} s)")
+
+
+@lab_options(lab_class=SkyLab, rtt_ms=30)
+def test_aws_cut_off_from_the_wan_stops_serving_and_azure_takes_over(lab):
+    lab.start_cluster(60)
+    lab.wait_in_sync("node2", timeout=30)
+    lab.wait_for("node1", lambda st: st["node"]["serving"], "serving", 30)
+    digest = lab.write_ledger("node1", LEDGER, 20)
+    with lab.watch_serving():
+        # The AWS region loses its WAN link: node1 runs on, alone, without the
+        # witness; it must stop serving before node2, which still has the witness,
+        # takes over.
+        lab.cut_wan("aws")
+        lab.wait_role("node1", "WAIT", WAN_TIMEOUT_MS / 1000 + 20)
+        lab.wait_role("node2", "ALONE", WAN_TIMEOUT_MS / 1000 + 30)
+        lab.wait_for("node2", lambda st: st["node"]["serving"], "serving", 60)
+        lab.wait_app("node2", 30)
+        assert _ledger_digest(lab, "node2") == digest
+        lab.heal_wan()
+        # Back on the WAN, node1 follows the newer copy as its secondary.
+        lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, 60)
+    lab.wait_in_sync("node1", timeout=60)
