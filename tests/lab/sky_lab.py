@@ -18,7 +18,8 @@ the "wanem" namespace between <site>-site and <site>-core: so node1 <-> node2 cr
 both WAN links, node1 or node2 <-> the witness (or the client) crosses its own. The
 round trip between the nodes is rtt_ms: each link delays each direction by rtt_ms / 4;
 jitter_ms and loss_pct are split over the two links (each link: jitter_ms / 2, so the
-nodes see +-jitter_ms one way; loss_pct / 2 each way of each link).
+nodes see +-jitter_ms one way; loss_pct / 2 each way of each link); rate_mbit (0: none)
+is each link's rate, so the path's.
 
 Cloud mode: node1 runs the AWS stand-in (aws_standin.py, on its own 127.0.0.1) and is
 the only node under vipd.aws.nodes; node2 runs the Azure stand-in and is the only node
@@ -59,7 +60,7 @@ ROUTER = 254
 class SkyLab(StackLab):
     """The mirror stack on node1 (aws) and node2 (azure) across two wanem links."""
 
-    def __init__(self, rtt_ms=30, jitter_ms=0, loss_pct=0, **kw):
+    def __init__(self, rtt_ms=30, jitter_ms=0, loss_pct=0, rate_mbit=0, **kw):
         kw.setdefault("networks", 1)
         kw.setdefault("interval_ms", WAN_INTERVAL_MS)
         kw.setdefault("timeout_ms", WAN_TIMEOUT_MS)
@@ -73,6 +74,7 @@ class SkyLab(StackLab):
         self.rtt_ms = rtt_ms
         self.jitter_ms = jitter_ms
         self.loss_pct = loss_pct
+        self.rate_mbit = rate_mbit
         self.wan = {}  # site -> Wanem
 
     # -- layout ------------------------------------------------------------------------
@@ -83,13 +85,15 @@ class SkyLab(StackLab):
     def router(self, member):
         return f"{SUBNETS[SITE_OF[member]]}.{ROUTER}"
 
-    def link_params(self, rtt_ms=None, jitter_ms=None, loss_pct=None):
-        """One WAN link's wanem parameters for a node-to-node rtt, jitter and loss."""
+    def link_params(self, rtt_ms=None, jitter_ms=None, loss_pct=None, rate_mbit=None):
+        """One WAN link's wanem parameters for a node-to-node rtt, jitter, loss and rate
+        (each link runs at the rate: the path's bottleneck; 0: unlimited)."""
         rtt_ms = self.rtt_ms if rtt_ms is None else rtt_ms
         jitter_ms = self.jitter_ms if jitter_ms is None else jitter_ms
         loss_pct = self.loss_pct if loss_pct is None else loss_pct
+        rate_mbit = self.rate_mbit if rate_mbit is None else rate_mbit
         return {"delay_ms": round(rtt_ms / 4.0, 6), "jitter_ms": round(jitter_ms / 2.0, 6),
-                "loss_pct": round(loss_pct / 2.0, 4)}
+                "loss_pct": round(loss_pct / 2.0, 4), "rate_mbit": rate_mbit}
 
     def _build_network(self):
         names = ["br", "wan", "wanem"] + self.nodes + ["witness", "client"]
@@ -137,10 +141,11 @@ class SkyLab(StackLab):
 
     # -- the WAN -----------------------------------------------------------------------
 
-    def set_wan(self, rtt_ms=None, jitter_ms=None, loss_pct=None, sites=WAN_SITES):
+    def set_wan(self, rtt_ms=None, jitter_ms=None, loss_pct=None, rate_mbit=None,
+                sites=WAN_SITES):
         """Degrade (or improve) the WAN now, as seen between the nodes."""
         for site in sites:
-            self.wan[site].set(**self.link_params(rtt_ms, jitter_ms, loss_pct))
+            self.wan[site].set(**self.link_params(rtt_ms, jitter_ms, loss_pct, rate_mbit))
 
     def cut_wan(self, site):
         """The site loses its WAN link (both ways): its node no longer reaches the peer,
@@ -205,13 +210,14 @@ def main():
     parser.add_argument("--rtt", type=float, default=30, help="ms between the nodes (30)")
     parser.add_argument("--jitter", type=float, default=0, help="ms, one way (0)")
     parser.add_argument("--loss", type=float, default=0, help="%% between the nodes (0)")
+    parser.add_argument("--rate", type=float, default=0, help="Mbit/s of the WAN (0: none)")
     parser.add_argument("--watch", type=float, default=0,
                         help="seconds to watch the roles, then exit (0: until Enter)")
     parser.add_argument("--keep", action="store_true", help="keep the lab's files")
     args = parser.parse_args()
     lablib.cleanup_stale()
     with SkyLab(rtt_ms=args.rtt, jitter_ms=args.jitter, loss_pct=args.loss,
-                keep=args.keep) as sky:
+                rate_mbit=args.rate, keep=args.keep) as sky:
         print(f"sky lab in {sky.dir}; namespaces {sky.prefix}*", flush=True)
         print("node1 -> node2 ping:", sky.rtt("node1", "node2", 10), flush=True)
         sky.start_cluster(60)
