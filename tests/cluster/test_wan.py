@@ -52,6 +52,12 @@ def test_wanem_applies_the_configured_delay_and_changes_it_at_run_time(lab):
         f"after set(delay_ms=5): {len(rtts)} echoes, min {min(rtts):.3f} ms, median " \
         f"{statistics.median(rtts):.3f} ms"
 
+    # A bad control file is refused, says where, and leaves the link as it was.
+    said = wanem.write_control("delay_ms = 50\njitter_ms = lots\n")
+    assert "wanem.control:2:13: jitter_ms: expected a number" in said, said
+    rtts = _answered(lab.ping(10, interval=0.01)["wanem"])
+    assert len(rtts) == 10 and statistics.median(rtts) <= 15, rtts
+
     wanem.set(loss_pct=100)  # the WAN cut
     assert _answered(lab.ping(10, interval=0.01, timeout=0.3)["wanem"]) == []
     wanem.set()  # back to the start options: 15 ms
@@ -59,6 +65,7 @@ def test_wanem_applies_the_configured_delay_and_changes_it_at_run_time(lab):
     assert len(rtts) == 20 and min(rtts) >= 29.9, rtts
     counters = wanem.counters()
     assert counters["wan-x>wan-y"]["lost"] >= 10, counters
+    assert counters["control"]["refused"] == 1, counters["control"]
 
 
 @lab_options(lab_class=WanPairLab)

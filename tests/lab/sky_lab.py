@@ -238,8 +238,9 @@ def main():
                     last[node] = role
             time.sleep(0.1)
         counters = {site: w.counters() for site, w in sky.wan.items()}
-        lost = sum(c["lost"] for dirs in counters.values() for c in dirs.values())
-        sent = sum(c["rx_frames"] for dirs in counters.values() for c in dirs.values())
+        links = [c for dirs in counters.values() for d, c in dirs.items() if ">" in d]
+        lost = sum(c["lost"] for c in links)
+        sent = sum(c["rx_frames"] for c in links)
         print(f"watched {args.watch:g} s at rtt {args.rtt:g} ms, jitter {args.jitter:g} ms, "
               f"loss {args.loss:g} %: {len(changes)} role changes; the WAN links carried "
               f"{sent} frames and lost {lost}", flush=True)

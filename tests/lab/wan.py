@@ -44,7 +44,7 @@ VIA_WANEM = ("198.18.200.1", "198.18.200.2")
 DIRECT = ("198.18.201.1", "198.18.201.2")
 
 PARAM_KEYS = ("delay_ms", "jitter_ms", "loss_pct", "reorder_pct", "rate_mbit", "seed")
-COUNTERS_RE = re.compile(r"^wanem: counters (\S+) (.*)$")
+COUNTERS_RE = re.compile(r"^wanem: (?:counters (\S+)|(control)) (.*)$")
 
 
 def offloads_off(ns, dev):
@@ -156,12 +156,30 @@ class Wanem:
         self._wait_log(rf"applied \(generation {self.generation}\)", timeout,
                        f"wanem did not apply {params}")
 
+    def write_control(self, text, timeout=10.0):
+        """Write the control file as given (even a bad one) and send SIGHUP; return the
+        log line wanem wrote about it (applied, or refused with file:line:column)."""
+        before = len(re.findall(r"(applied \(generation|the link is unchanged)", self._log()))
+        tmp = self.control_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.control_path)
+        os.kill(self.proc.pid, signal.SIGHUP)
+        text = self._wait_log(r"(applied \(generation|the link is unchanged)", timeout,
+                              "wanem said nothing of its control file", before + 1)
+        line = [x for x in text.splitlines()
+                if "applied (generation" in x or "the link is unchanged" in x][-1]
+        if "applied (generation" in line:
+            self.generation += 1
+        return line
+
     def counters(self, timeout=10.0):
         """{direction "ifa>ifb": {counter: int}} printed by wanem on SIGUSR1."""
-        before = len(re.findall(r"^wanem: counters ", self._log(), re.M))
+        before = len(re.findall(r"^wanem: control ", self._log(), re.M))
         os.kill(self.proc.pid, signal.SIGUSR1)
-        text = self._wait_log(r"^wanem: counters ", timeout, "no counters from wanem",
-                              before + 2)
+        # the control line comes last: the direction lines are all there
+        text = self._wait_log(r"^wanem: control ", timeout, "no counters from wanem",
+                              before + 1)
         return parse_counters(text)
 
     def stop(self):
@@ -173,13 +191,14 @@ class Wanem:
 
 
 def parse_counters(text):
-    """The last counters line of each direction in a wanem log."""
+    """The last counters line of each direction in a wanem log ({"a>b": {...}}), and
+    of its control file ({"control": {"generation": n, "refused": n}})."""
     out = {}
     for line in text.splitlines():
         m = COUNTERS_RE.match(line)
         if m:
-            out[m.group(1)] = {k: int(v) for k, v in
-                               (kv.split("=", 1) for kv in m.group(2).split())}
+            out[m.group(1) or m.group(2)] = {k: int(v) for k, v in
+                                             (kv.split("=", 1) for kv in m.group(3).split())}
     return out
 
 

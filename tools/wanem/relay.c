@@ -114,6 +114,7 @@ int wanem_relay_reload(struct wanem_relay *r)
 	if (rc == -ENOENT) {
 		len = 0; /* no file: the command line's link */
 	} else if (rc < 0) {
+		r->control_refused++;
 		log_error("%s: cannot read it (%s): the link is unchanged",
 			  r->control_path, strerror(-rc));
 		return rc;
@@ -121,6 +122,7 @@ int wanem_relay_reload(struct wanem_relay *r)
 	rc = wanem_params_parse(text ? text : "", len, &next, &line, &column,
 				err, sizeof(err));
 	if (rc < 0) {
+		r->control_refused++;
 		log_error("%s:%u:%u: %s: the link is unchanged",
 			  r->control_path, line, column, err);
 		return rc;
@@ -166,6 +168,8 @@ void wanem_relay_print_counters(struct wanem_relay *r, FILE *out)
 			c->send_errors, c->csum_pending, r->port[d].ring_drops,
 			r->line[d].count, c->queued_max);
 	}
+	fprintf(out, "wanem: control generation=%u refused=%" PRIu64 "\n",
+		r->generation, r->control_refused);
 	fflush(out);
 }
 
@@ -341,14 +345,17 @@ int wanem_relay_run(struct wanem_relay *r)
 			if (f && !r->blocked[1 - d] && f->due_ns < next)
 				next = f->due_ns;
 		}
-		if (more)
-			continue;
 		for (int i = 0; i < 2; i++) {
 			pfd[i].fd = r->port[i].fd;
 			pfd[i].events = POLLIN | (r->blocked[i] ? POLLOUT : 0);
 			pfd[i].revents = 0;
 		}
-		if (next != INT64_MAX) {
+		if (more) {
+			/* frames waiting: no sleep, but take pending signals */
+			ts.tv_sec = 0;
+			ts.tv_nsec = 0;
+			tsp = &ts;
+		} else if (next != INT64_MAX) {
 			int64_t wait = next - now_ns();
 
 			if (wait < 0)

@@ -26,7 +26,8 @@ struct wanem_relay {
 	struct wanem_params params; /* in force */
 	const char *control_path;   /* NULL: no run-time changes */
 	unsigned generation;	    /* control files applied */
-	bool blocked[2];	    /* port[i]'s send buffer is full */
+	uint64_t control_refused; /* control files refused (unreadable, bad) */
+	bool blocked[2];	  /* port[i]'s send buffer is full */
 };
 
 /* Open both ports and the lines. 0 or -errno (logged here, with names). */
