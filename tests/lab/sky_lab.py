@@ -213,6 +213,9 @@ def main():
     parser.add_argument("--rate", type=float, default=0, help="Mbit/s of the WAN (0: none)")
     parser.add_argument("--watch", type=float, default=0,
                         help="seconds to watch the roles, then exit (0: until Enter)")
+    parser.add_argument("--write", action="store_true",
+                        help="while watching, append a record and fsync it on node1's "
+                        "replicated directory every 0.1 s")
     parser.add_argument("--keep", action="store_true", help="keep the lab's files")
     args = parser.parse_args()
     lablib.cleanup_stale()
@@ -229,7 +232,16 @@ def main():
             return 0
         changes, last = [], {n: sky.role(n) for n in sky.nodes}
         end = time.monotonic() + args.watch
+        fd = os.open(os.path.join(sky.data_dir("node1"), "watch.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if args.write else None
+        writes, slowest = 0, 0.0
         while time.monotonic() < end:
+            if fd is not None and last["node1"] == "PRIM":
+                t0 = time.monotonic()
+                os.write(fd, f"record {writes:06d}\n".encode())
+                os.fsync(fd)
+                slowest = max(slowest, time.monotonic() - t0)
+                writes += 1
             for node in sky.nodes:
                 role = sky.role(node, timeout=2.0)
                 if role != last[node]:
@@ -237,6 +249,10 @@ def main():
                     print(f"  {node}: {last[node]} -> {role}", flush=True)
                     last[node] = role
             time.sleep(0.1)
+        if fd is not None:
+            os.close(fd)
+            print(f"{writes} records written and fsynced on node1, the slowest in "
+                  f"{slowest * 1000:.0f} ms", flush=True)
         counters = {site: w.counters() for site, w in sky.wan.items()}
         links = [c for dirs in counters.values() for d, c in dirs.items() if ">" in d]
         lost = sum(c["lost"] for c in links)
