@@ -86,17 +86,20 @@ def _params_args(params):
 class Wanem:
     """One wanem process between if_a and if_b in the namespace of lab member `member`."""
 
-    def __init__(self, lab, member, if_a, if_b, name="wanem", limit=None, **params):
+    def __init__(self, lab, member, if_a, if_b, name="wanem", limit=None, spin_us=0,
+                 **params):
         self.lab = lab
         self.member = member
         self.if_a, self.if_b = if_a, if_b
         self.name = name
         self.limit = limit
+        self.spin_us = spin_us
         self.params = dict(params)
         os.makedirs(lab.node_dir(member), exist_ok=True)
         self.log_path = lab.node_dir(member, f"{name}.log")
         self.control_path = lab.node_dir(member, f"{name}.control")
         self.generation = 0
+        self._offset = 0  # where this process's lines start in the log
 
     def start(self, timeout=10.0):
         if not os.access(WANEM, os.X_OK):
@@ -104,6 +107,8 @@ class Wanem:
         argv = [WANEM, "--control", self.control_path] + _params_args(self.params)
         if self.limit:
             argv += ["--limit", str(self.limit)]
+        if self.spin_us:
+            argv += ["--spin-us", str(self.spin_us)]
         argv += [self.if_a, self.if_b]
         old = self.lab.procs.get((self.member, self.name))
         if old is not None and old.poll() is None:
@@ -111,6 +116,7 @@ class Wanem:
         with open(self.log_path, "a") as log:
             log.write(f"--- lab {time.strftime('%H:%M:%S')}: start {' '.join(argv)} ---\n")
             log.flush()
+            self._offset = log.tell()
             proc = subprocess.Popen(["ip", "netns", "exec", self.lab.ns(self.member)] + argv,
                                     stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
@@ -121,9 +127,11 @@ class Wanem:
         return proc
 
     def _log(self):
+        """What the running (or last) process wrote in the log."""
         try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
+            with open(self.log_path, "rb") as f:
+                f.seek(self._offset)
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 

@@ -45,6 +45,7 @@ struct wanem_counters {
 	uint64_t send_errors;	      /* the kernel refused the frame */
 	uint64_t csum_pending;	      /* arrived with checksum offload */
 	uint32_t queued_max;	      /* deepest the queue has been */
+	uint64_t late_ns_sum, late_ns_max; /* sent after their due time */
 };
 
 struct wanem_line {

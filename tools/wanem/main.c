@@ -50,6 +50,13 @@ static void usage(FILE *out)
 		"  --limit FRAMES     queue of each direction; more is dropped "
 		"and\n"
 		"                     counted (1..%d; %d)\n"
+		"  --spin-us US       stay awake (polling) the last US before "
+		"a\n"
+		"                     departure instead of trusting the timer "
+		"to wake\n"
+		"                     on time: fewer late departures, at the "
+		"cost of\n"
+		"                     CPU (0..10000; 0)\n"
 		"  --control FILE     on SIGHUP, read \"key = value\" lines "
 		"(delay_ms,\n"
 		"                     jitter_ms, loss_pct, reorder_pct, "
@@ -82,6 +89,7 @@ enum {
 	OPT_SEED,
 	OPT_LIMIT,
 	OPT_CONTROL,
+	OPT_SPIN,
 };
 
 static const char *const opt_keys[] = {
@@ -104,13 +112,14 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"control", required_argument, NULL, OPT_CONTROL},
+		{"spin-us", required_argument, NULL, OPT_SPIN},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct wanem_relay relay;
 	bool verbose = false;
-	int64_t limit = WANEM_LIMIT_DFLT;
+	int64_t limit = WANEM_LIMIT_DFLT, spin_us = 0;
 	char err[200], desc[200];
 	int c, rc;
 
@@ -145,6 +154,16 @@ int main(int argc, char **argv)
 		case OPT_CONTROL:
 			relay.control_path = optarg;
 			break;
+		case OPT_SPIN:
+			if (sky_parse_i64(optarg, 0, 10000, &spin_us) < 0) {
+				fprintf(stderr,
+					"wanem: --spin-us: '%s' is not a "
+					"number "
+					"of microseconds in 0..10000\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -165,6 +184,7 @@ int main(int argc, char **argv)
 	}
 	sky_log_init("wanem", verbose);
 	relay.params = relay.base;
+	relay.spin_ns = spin_us * 1000;
 	wanem_relay_signals_install();
 	if (wanem_relay_open(&relay, argv[optind], argv[optind + 1],
 			     (uint32_t)limit) < 0)

@@ -161,12 +161,15 @@ void wanem_relay_print_counters(struct wanem_relay *r, FILE *out)
 			" queue_full=%" PRIu64 " oversize=%" PRIu64
 			" reordered=%" PRIu64 " send_errors=%" PRIu64
 			" csum_pending=%" PRIu64 " ring_drops=%" PRIu64
-			" queued=%" PRIu32 " queued_max=%" PRIu32 "\n",
+			" queued=%" PRIu32 " queued_max=%" PRIu32
+			" late_avg_ns=%" PRIu64 " late_max_ns=%" PRIu64 "\n",
 			dir_name(r, d, name, sizeof(name)), c->rx_frames,
 			c->rx_bytes, c->tx_frames, c->tx_bytes, c->lost,
 			c->queue_full, c->oversize, c->reordered,
 			c->send_errors, c->csum_pending, r->port[d].ring_drops,
-			r->line[d].count, c->queued_max);
+			r->line[d].count, c->queued_max,
+			c->tx_frames ? c->late_ns_sum / c->tx_frames : 0,
+			c->late_ns_max);
 	}
 	fprintf(out, "wanem: control generation=%u refused=%" PRIu64 "\n",
 		r->generation, r->control_refused);
@@ -262,6 +265,7 @@ static void transmit(struct wanem_relay *r, int d, int64_t now)
 	struct wanem_line *l = &r->line[d];
 	struct wanem_port *out = &r->port[1 - d];
 	struct iovec iov[TX_BATCH];
+	int64_t late[TX_BATCH];
 
 	r->blocked[1 - d] = false;
 	while (l->count) {
@@ -275,6 +279,7 @@ static void transmit(struct wanem_relay *r, int d, int64_t now)
 				break;
 			iov[n].iov_base = f->data;
 			iov[n].iov_len = f->len;
+			late[n] = now - f->due_ns;
 			n++;
 		}
 		if (n == 0)
@@ -296,6 +301,9 @@ static void transmit(struct wanem_relay *r, int d, int64_t now)
 		for (int i = 0; i < sent; i++) {
 			l->c.tx_frames++;
 			l->c.tx_bytes += iov[i].iov_len;
+			l->c.late_ns_sum += (uint64_t)late[i];
+			if ((uint64_t)late[i] > l->c.late_ns_max)
+				l->c.late_ns_max = (uint64_t)late[i];
 		}
 		wanem_line_pop(l, (uint32_t)sent);
 	}
@@ -358,8 +366,8 @@ int wanem_relay_run(struct wanem_relay *r)
 		} else if (next != INT64_MAX) {
 			int64_t wait = next - now_ns();
 
-			if (wait < 0)
-				wait = 0;
+			/* the last spin_ns awake: a timer wakes late */
+			wait = wait > r->spin_ns ? wait - r->spin_ns : 0;
 			ts.tv_sec = wait / 1000000000;
 			ts.tv_nsec = wait % 1000000000;
 			tsp = &ts;

@@ -27,7 +27,8 @@ struct wanem_relay {
 	const char *control_path;   /* NULL: no run-time changes */
 	unsigned generation;	    /* control files applied */
 	uint64_t control_refused; /* control files refused (unreadable, bad) */
-	bool blocked[2];	  /* port[i]'s send buffer is full */
+	int64_t spin_ns; /* before a departure, poll instead of sleeping */
+	bool blocked[2]; /* port[i]'s send buffer is full */
 };
 
 /* Open both ports and the lines. 0 or -errno (logged here, with names). */
