@@ -105,6 +105,98 @@ def run_jobs(directory, seq_mib, rand_seconds):
     }
 
 
+def run_latency_jobs(directory, seq_mib, rand_seconds):
+    """The jobs of issue 15 (one set-up): sequential 1 MiB writes by one and by four
+    writers (fsync at the end of each file), and 4 KiB random writes with an fsync
+    after every write and after every 32, by one writer and (every write) by four.
+    A commit is the fsync that ends a group of writes: its latency is the time from
+    the group's first write to the fsync's return, taken as (writes per group) x the
+    write latency + the fsync latency, at p50 and p99 of each."""
+    out = {}
+    for name, jobs in (("seq1", 1), ("seq4", 4)):
+        j = fio(directory, name, ["--rw=write", "--bs=1M", f"--size={max(1, seq_mib // jobs)}M",
+                                  "--end_fsync=1", f"--numjobs={jobs}"])
+        out[name] = {"MiBps": j["write"]["bw_bytes"] / MiB,
+                     "write_p50_ms": pct(j["write"]["clat_ns"], "50.000000"),
+                     "write_p99_ms": pct(j["write"]["clat_ns"], "99.000000")}
+        clear(directory)
+    for name, every, jobs in (("rand_fsync1", 1, 1), ("rand_fsync32", 32, 1),
+                              ("rand_fsync1_x4", 1, 4)):
+        j = fio(directory, name, ["--rw=randwrite", "--bs=4k", "--size=32M",
+                                  f"--fsync={every}", "--time_based",
+                                  f"--runtime={rand_seconds}", f"--numjobs={jobs}"])
+        w, s = j["write"], j.get("sync", {})
+        fs = s.get("lat_ns", {})
+        commits = w["iops"] / every
+        out[name] = {
+            "write_iops": w["iops"], "commits_per_s": commits,
+            "MiBps": w["bw_bytes"] / MiB,
+            "commit_p50_ms": every * pct(w["clat_ns"], "50.000000") + pct(fs, "50.000000"),
+            "commit_p99_ms": every * pct(w["clat_ns"], "99.000000") + pct(fs, "99.000000"),
+            "fsync_p50_ms": pct(fs, "50.000000"), "fsync_p99_ms": pct(fs, "99.000000"),
+            "write_p50_ms": pct(w["clat_ns"], "50.000000"),
+        }
+        clear(directory)
+    return out
+
+
+def link_MiBps(lab, seconds=3):
+    """TCP throughput between the two nodes' namespaces (iperf3, one stream): the
+    link's own bound on what replication can send."""
+    srv = subprocess.Popen(["ip", "netns", "exec", lab.ns("node2"), "iperf3", "-s", "-1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            res = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "iperf3", "-J",
+                                  "-t", str(seconds), "-c", lablib.address(0, "node2")],
+                                 capture_output=True, text=True, timeout=60)
+            if res.returncode == 0:
+                j = json.loads(res.stdout)
+                return j["end"]["sum_received"]["bits_per_second"] / 8 / MiB
+            time.sleep(0.1)
+        raise RuntimeError(f"iperf3 between the nodes failed: {res.stdout[-300:]}")
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+        srv.wait()
+
+
+def print_latency_table(results, modes, rtt_ms):
+    """Throughput and commit latency of each mode, and their ratio to the physical
+    bound of the same run: the bandwidth bound is min(plain disk, link) for writes
+    that must cross the link (every mode's, once the file is fsynced), the commit bound
+    is a plain directory's commit plus one round trip (the remote fsync runs while the
+    local one does)."""
+    a = results["lat_plain"]
+    link = results["link_MiBps"]
+    seq_bound = min(a["seq1"]["MiBps"], link)
+    seq4_bound = min(a["seq4"]["MiBps"], link)
+    print()
+    print(f"issue 15 jobs; bounds: link {link:.0f} MiB/s, plain disk {a['seq1']['MiBps']:.0f} "
+          f"MiB/s (1 writer) {a['seq4']['MiBps']:.0f} (4), round trip {rtt_ms:.3f} ms")
+    print(f"{'':14} {'seq1 MiB/s':>11} {'x bound':>7} {'seq4 MiB/s':>11} {'x bound':>7} "
+          f"{'c/s f1':>7} {'p50':>6} {'p99':>6} {'x bnd':>5} {'c/s f32':>7} {'p50':>6} "
+          f"{'p99':>6} {'c/s f1x4':>8} {'p50':>6}")
+    for label in ["lat_plain", "lat_alone"] + [f"lat_{m}" for m in modes]:
+        r = results.get(label)
+        if not r:
+            continue
+        f1, f32, f4 = r["rand_fsync1"], r["rand_fsync32"], r["rand_fsync1_x4"]
+        bound1 = a["rand_fsync1"]["commit_p50_ms"] + (rtt_ms if label not in
+                                                       ("lat_plain", "lat_alone") else 0)
+        r["ratios"] = {"seq1_over_bound": r["seq1"]["MiBps"] / seq_bound,
+                       "seq4_over_bound": r["seq4"]["MiBps"] / seq4_bound,
+                       "commit_p50_over_bound": f1["commit_p50_ms"] / bound1}
+        print(f"{label[4:]:14} {r['seq1']['MiBps']:11.1f} {r['ratios']['seq1_over_bound']:7.2f} "
+              f"{r['seq4']['MiBps']:11.1f} {r['ratios']['seq4_over_bound']:7.2f} "
+              f"{f1['commits_per_s']:7.0f} {f1['commit_p50_ms']:6.2f} {f1['commit_p99_ms']:6.2f} "
+              f"{r['ratios']['commit_p50_over_bound']:5.2f} {f32['commits_per_s']:7.0f} "
+              f"{f32['commit_p50_ms']:6.2f} {f32['commit_p99_ms']:6.2f} "
+              f"{f4['commits_per_s']:8.0f} {f4['commit_p50_ms']:6.2f}")
+    print("(c/s: commits per second; f1: fsync after every 4 KiB write, f32: after every "
+          "32, f1x4: four writers; latencies in ms)")
+
+
 def clear(directory):
     for name in os.listdir(directory):
         p = os.path.join(directory, name)
@@ -217,7 +309,12 @@ def main():
     ap.add_argument("--rand-seconds", type=int, default=5, help="random job length")
     ap.add_argument("--data-mib", type=int, default=320, help="resync data set")
     ap.add_argument("--change-mib", type=int, default=16, help="changed during the outage")
+    ap.add_argument("--modes", default="sync,async,commit",
+                    help="replication modes of the issue 15 table (comma-separated)")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only the issue 15 table (no issue 3 table, no resync)")
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
     if os.geteuid() != 0:
         print("replicd.py: needs root (network namespaces, FUSE)", file=sys.stderr)
         return 1
@@ -239,34 +336,68 @@ def main():
         # more, outside the figures.
         fio(plain, "warm-up", ["--rw=write", "--bs=1M", f"--size={3 * args.seq_mib}M"])
         clear(plain)
-        print("(a) plain directory ...", flush=True)
-        results["a_plain"] = run_jobs(plain, args.seq_mib, args.rand_seconds)
-        clear(plain)
-
-        print("(b) FUSE mount, no peer ...", flush=True)
+        if not args.latency_only:
+            run_issue3(lab, args, results)
+        results["lab"] = lab_rtt_ms(lab)
+        results["link_MiBps"] = link_MiBps(lab)
+        print("issue 15 jobs: plain directory ...", flush=True)
+        results["lat_plain"] = run_latency_jobs(plain, args.seq_mib, args.rand_seconds)
+        print("issue 15 jobs: FUSE mount, no peer ...", flush=True)
         lab.start_replicd("node1", standalone="primary")
         time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # alone: acknowledged without a peer
-        results["b_fuse_alone"] = run_jobs(lab.data_dir("node1"), args.seq_mib,
-                                           args.rand_seconds)
-        clear(lab.data_dir("node1"))
+        results["lat_alone"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                args.rand_seconds)
         stop_replicd(lab, "node1")
-
-        for label, mode in (("c_sync", "sync"), ("d_async", "async")):
-            print(f"({label[0]}) replicated, {mode} ...", flush=True)
+        for mode in modes:
+            print(f"issue 15 jobs: replicated, {mode} ...", flush=True)
             start_pair(lab, mode)
-            results[label] = run_jobs(lab.data_dir("node1"), args.seq_mib,
-                                      args.rand_seconds)
-            clear(lab.data_dir("node1"))
+            results[f"lat_{mode}"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                      args.rand_seconds)
             stop_replicd(lab, "node1")
             stop_replicd(lab, "node2")
-
-        results["lab"] = lab_rtt_ms(lab)
-        print("resync after an outage ...", flush=True)
-        start_pair(lab, "sync")
-        results["resync"] = resync_figure(lab, args.data_mib, args.change_mib)
+        if not args.latency_only:
+            print("resync after an outage ...", flush=True)
+            start_pair(lab, "sync")
+            results["resync"] = resync_figure(lab, args.data_mib, args.change_mib)
     finally:
         lab.close()
 
+    print_latency_table(results, modes, results["lab"]["rtt_avg_ms"])
+    out = os.path.join(lablib.BUILD, "bench")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "replicd.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    if not args.latency_only:
+        print_issue3(results)
+    return 0
+
+
+def run_issue3(lab, args, results):
+    """The set-ups (a)-(d) of issue 3's table."""
+    plain = lab.node_dir("node1", "plain")
+    print("(a) plain directory ...", flush=True)
+    results["a_plain"] = run_jobs(plain, args.seq_mib, args.rand_seconds)
+    clear(plain)
+
+    print("(b) FUSE mount, no peer ...", flush=True)
+    lab.start_replicd("node1", standalone="primary")
+    time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # alone: acknowledged without a peer
+    results["b_fuse_alone"] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                       args.rand_seconds)
+    clear(lab.data_dir("node1"))
+    stop_replicd(lab, "node1")
+
+    for label, mode in (("c_sync", "sync"), ("d_async", "async")):
+        print(f"({label[0]}) replicated, {mode} ...", flush=True)
+        start_pair(lab, mode)
+        results[label] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                  args.rand_seconds)
+        clear(lab.data_dir("node1"))
+        stop_replicd(lab, "node1")
+        stop_replicd(lab, "node2")
+
+
+def print_issue3(results):
     a, b, c, d = (results[k] for k in ("a_plain", "b_fuse_alone", "c_sync", "d_async"))
     print()
     print(f"{'':22} {'seq MiB/s':>10} {'seq p50':>8} {'seq p99':>8} {'4k IOPS':>8} "
@@ -324,11 +455,6 @@ def main():
           f"data set; sent {r['resync_file_bytes']} file bytes, {r['resync_wire_bytes']} on "
           f"the wire = {r['wire_per_changed']:.3f} x; {r['resync_seconds']:.3f} s = "
           f"{r['seconds_per_GiB_changed']:.1f} s per GiB changed")
-    out = os.path.join(lablib.BUILD, "bench")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "replicd.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    return 0
 
 
 if __name__ == "__main__":

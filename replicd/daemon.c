@@ -60,6 +60,9 @@ static void pump(struct replicd *d)
 				d->inflight = it;
 			d->inflight_tail = it;
 			d->inflight_count++;
+			d->ops_sent++;
+			if (d->inflight_count > d->inflight_max)
+				d->inflight_max = d->inflight_count;
 		}
 		it = next;
 	}
@@ -344,7 +347,8 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	d->repl.wake_fd = -1;
 	for (size_t i = 0; i < REPLICD_MAX_DIRS; i++)
 		d->mounts[i].root = -1;
-	r = replicd_repl_init(&d->repl, set->async, set->timeout_ms);
+	r = replicd_repl_init(&d->repl, set->async, set->commit,
+			      set->timeout_ms);
 	if (r == 0)
 		r = replicd_fence_init(&d->fence, !standalone);
 	if (r < 0)
