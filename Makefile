@@ -37,13 +37,16 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 -include $(wildcard */build.mk)
 
 SHARED_SRC := $(wildcard shared/*.c)
+# Lab tools outside the daemons' layout (not installed, not packaged):
+# tools/wanem/, the WAN emulator of the sky lab (docs/wan.md).
+WANEM_SRC := $(wildcard tools/wanem/*.c)
 PROGRAM_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard */main.c)))
 program_name = $(if $(filter ctl,$(1)),skyctl,$(1))
 PROGRAMS := $(foreach d,$(PROGRAM_DIRS),$(BUILD)/$(call program_name,$(d)))
-LIB_SRC := $(filter-out %/main.c,$(foreach d,$(PROGRAM_DIRS),$(wildcard $(d)/*.c)))
-HEADERS := $(wildcard shared/*.h */*.h)
+LIB_SRC := $(filter-out %/main.c,$(foreach d,$(PROGRAM_DIRS),$(wildcard $(d)/*.c)) $(WANEM_SRC))
+HEADERS := $(wildcard shared/*.h */*.h tools/wanem/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
-INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
+INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itools/wanem -Itests/unit
 
 .PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
 	fuzz fuzz-build fuzz-seed
@@ -51,7 +54,7 @@ INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itests/unit
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
 MAN_PAGES := $(patsubst docs/man/%.md,$(BUILD)/man/%,$(wildcard docs/man/*.?.md))
 
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(BUILD)/wanem
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -74,6 +77,10 @@ $(BUILD)/$(call program_name,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $
 	@$$(CC) $$(CFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call program_rule,$(d))))
+
+$(BUILD)/wanem: $(patsubst %.c,$(BUILD)/obj/%.o,$(WANEM_SRC)) $(BUILD)/libskyha.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Each unit test links the sanitized shared library and the daemon files it
 # tests (everything but main.c), so pure logic is driven directly.

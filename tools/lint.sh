@@ -24,7 +24,7 @@ echo "== cppcheck"
 if command -v cppcheck >/dev/null; then
 	cppcheck -q --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -D_GNU_SOURCE -Ishared -Iheartbeatd -Ictl \
-		--suppress=missingIncludeSystem $(ls -d */main.c | sed "s|/main.c||" | tr "\n" " ") shared ||
+		--suppress=missingIncludeSystem $(ls -d */main.c | sed "s|/main.c||" | tr "\n" " ") shared tools/wanem ||
 		{ status=1; cppcheck_failed=1; }
 else
 	echo "lint: cppcheck not installed (apt-get install cppcheck)"; status=1; cppcheck_failed=1

@@ -29,7 +29,7 @@ import subprocess
 import time
 
 import lab as lablib
-from lab import LabError, address, lab_options, run
+from lab import LabError, lab_options, run
 
 CHECKD = os.path.join(lablib.BUILD, "checkd")
 EXAMPLE_APP = os.path.join(lablib.ROOT, "examples", "app")
@@ -215,7 +215,7 @@ class CheckdLab(lablib.Lab):
                 "    print(r.status)\n"
                 "except Exception as e:\n"
                 "    print('none', e)\n")
-        url = f"http://{address(0, node)}:{APP_PORT}/"
+        url = f"http://{self.addr(0, node)}:{APP_PORT}/"
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c", code, url],
                   check=False, timeout=timeout + 10)
         word = res.stdout.split()[0] if res.stdout.split() else "none"

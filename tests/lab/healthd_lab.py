@@ -29,7 +29,7 @@ import socket
 import subprocess
 import time
 
-from lab import (BUILD, MODULE, PYTHON, Lab, LabError, address, lab_options,
+from lab import (BUILD, MODULE, PYTHON, Lab, LabError, lab_options,
                  run)
 
 HEALTHD = os.path.join(BUILD, "healthd")
@@ -287,7 +287,7 @@ class HealthdLab(Lab):
         if self.verbose:
             argv.append("-v")
         proc = self._spawn_daemon(node, "healthd", argv, self.healthd_log_path(node))
-        self.wait_http(node, address(0, node), HEALTH_PORT, "/status")
+        self.wait_http(node, self.addr(0, node), HEALTH_PORT, "/status")
         return proc
 
     def start_healthd_activated(self, node, port):
@@ -295,7 +295,7 @@ class HealthdLab(Lab):
         listens on the node's address:port and starts healthd with that socket
         (LISTEN_FDS=1, LISTEN_FDNAMES=http) at the first connection. Returns once the
         socket listens; healthd itself is not running yet."""
-        argv = [SOCKET_ACTIVATE, "-l", f"{address(0, node)}:{port}", "--fdname=http",
+        argv = [SOCKET_ACTIVATE, "-l", f"{self.addr(0, node)}:{port}", "--fdname=http",
                 HEALTHD, "--run-dir", self.node_dir(node, "run")]
         if not os.access(SOCKET_ACTIVATE, os.X_OK):
             raise LabError(f"{SOCKET_ACTIVATE} is missing: apt-get install systemd")
@@ -333,7 +333,7 @@ class HealthdLab(Lab):
     def wait_followed(self, node, timeout=5.0):
         deadline = time.monotonic() + timeout
         while True:
-            res = self.http_get(node, address(0, node), HEALTH_PORT, "/status", timeout=1.0)
+            res = self.http_get(node, self.addr(0, node), HEALTH_PORT, "/status", timeout=1.0)
             # Followed means a status heard, not only subscribed: a subscriber misses
             # what was published before it joined, and heartbeatd repeats every 1 s.
             if res.get("status") == 200:
@@ -375,14 +375,14 @@ class HealthdLab(Lab):
 
     def health(self, node, path=None, method="GET", member="client"):
         """(status code, body) of /health/app on a node, asked from the client."""
-        res = self.http_get(member, address(0, node), HEALTH_PORT,
+        res = self.http_get(member, self.addr(0, node), HEALTH_PORT,
                             path or f"/health/{MODULE}", method)
         if "error" in res:
             return None, res["error"]
         return res["status"], res["body"]
 
     def healthd_status(self, node):
-        res = self.http_get("client", address(0, node), HEALTH_PORT, "/status")
+        res = self.http_get("client", self.addr(0, node), HEALTH_PORT, "/status")
         if res.get("status") != 200:
             raise LabError(f"{node}: GET /status: {res}")
         return json.loads(res["body"])
@@ -417,7 +417,7 @@ class HealthdLab(Lab):
         redispatch = "option redispatch 1" if advised else "option redispatch"
         fall = 4 if advised else 2
         servers = "\n".join(
-            f"    server {n} {address(0, n)}:{APP_PORT} check port {HEALTH_PORT}"
+            f"    server {n} {self.addr(0, n)}:{APP_PORT} check port {HEALTH_PORT}"
             f"{server_opts}"
             for n in self.nodes)
         return f"""global
@@ -532,13 +532,13 @@ backend application
         """One request head sent one byte a second to node's healthd; dict (closed,
         sent, total, answer)."""
         res = run(["ip", "netns", "exec", self.ns(member), PYTHON, "-c", _SLOWLORIS_CODE,
-                   address(0, node), str(HEALTH_PORT), str(seconds)],
+                   self.addr(0, node), str(HEALTH_PORT), str(seconds)],
                   timeout=seconds + 15)
         return json.loads(res.stdout)
 
     def metrics(self, node, member="client"):
         """{sample text: value} of node's /metrics (e.g. 'skyha_healthd_connections')."""
-        res = self.http_get(member, address(0, node), HEALTH_PORT, "/metrics")
+        res = self.http_get(member, self.addr(0, node), HEALTH_PORT, "/metrics")
         if res.get("status") != 200:
             raise LabError(f"{node}: GET /metrics: {res}")
         out = {}
@@ -608,7 +608,7 @@ class Attack:
         self.duration = duration
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.ns("client"), PYTHON, "-c", _ATTACK_CODE,
-             address(0, node), str(HEALTH_PORT), str(duration), str(per_source)]
+             lab.addr(0, node), str(HEALTH_PORT), str(duration), str(per_source)]
             + list(sources),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)

@@ -234,6 +234,11 @@ class Lab:
         """Namespace name of a member: node1, node2, witness, client or br."""
         return self.prefix + member
 
+    def addr(self, network, member):
+        """The address of a member on network i in this lab (address() here; a lab
+        with another layout, e.g. sky_lab.py's routed sites, says its own)."""
+        return address(network, member)
+
     def member_networks(self, member):
         return [0] if member == "witness" else list(range(self.networks))
 
@@ -335,7 +340,7 @@ class Lab:
             lines.append(f"  default_primary: {self.default_primary}")
         lines.append("nodes:")
         for node in self.nodes:
-            addrs = ", ".join(address(i, node) for i in range(self.networks))
+            addrs = ", ".join(self.addr(i, node) for i in range(self.networks))
             lines += [f"  - name: {node}", f"    addresses: [{addrs}]"]
         lines += [
             "heartbeat:",
@@ -347,7 +352,7 @@ class Lab:
         if self.quorum == "witness":
             lines += [
                 "witness:",
-                f"  addresses: [{address(0, 'witness')}]",
+                f"  addresses: [{self.addr(0, 'witness')}]",
                 f"  port: {WITNESS_PORT}",
                 f"  lease_ms: {lease_ms}",
             ]
@@ -479,7 +484,7 @@ class Lab:
         """a and b lose each other on every network; both still reach the witness."""
         for me, peer in ((a, b), (b, a)):
             for i in range(self.networks):
-                dst = address(i, peer)
+                dst = self.addr(i, peer)
                 run(["ip", "-n", self.ns(me), "route", "add", "blackhole", f"{dst}/32"])
                 self.blackholes.add((me, dst))
 
@@ -488,7 +493,7 @@ class Lab:
         other direction untouched: e.g. a node that no longer reaches the witness.
         heal_partition removes these routes too."""
         for i in self.member_networks(unreachable):
-            dst = address(i, unreachable)
+            dst = self.addr(i, unreachable)
             if (member, dst) in self.blackholes or i not in self.member_networks(member):
                 continue
             run(["ip", "-n", self.ns(member), "route", "add", "blackhole", f"{dst}/32"])

@@ -21,7 +21,7 @@ import os
 
 from checkd_lab import APP_PORT, CheckdLab
 from healthd_lab import HealthdLab
-from lab import LabError, address, run
+from lab import LabError, run
 import lab as lablib
 from replicd_lab import ReplicdLab
 from vipd_lab import VIP4, VipdLab
@@ -86,7 +86,7 @@ class StackLab(CheckdLab, VipdLab, ReplicdLab, HealthdLab):
                 "    sys.stdout.buffer.write(r.read()) if r.status == 200 else sys.exit(3)\n"
                 "except Exception:\n"
                 "    sys.exit(3)\n")
-        url = f"http://{host or address(0, node)}:{APP_PORT}/{name}"
+        url = f"http://{host or self.addr(0, node)}:{APP_PORT}/{name}"
         res = run(["ip", "netns", "exec", self.ns("client"), lablib.PYTHON, "-c", code, url],
                   check=False, timeout=timeout + 10)
         return res.stdout.encode() if res.returncode == 0 else None
