@@ -16,6 +16,17 @@ set is written with the peer up, the peer's replicd is stopped, a known number o
 is changed in 64 KiB pieces, the peer is started again and the resync's own figures (from
 the primary's log) give bytes sent / bytes changed and seconds per GiB changed.
 
+Then the jobs of issue 15, in each replication mode (--modes: sync, async, commit), on
+the lab's LAN and across a WAN at each round trip of --rtt (10, 30, 60 ms: the sky lab,
+tests/lab/sky_lab.py, node1 and node2 in two sites joined through two wanem links):
+sequential 1 MiB writes by one and by four writers (fsync at the end of each file),
+4 KiB random writes with an fsync after every write and after every 32 (one writer),
+and after every write by four writers. Printed: throughput, commits per second, commit
+latency p50/p99 (a commit: the group's writes and the fsync that ends it), and ratios
+to the physical bounds measured in the same run: for throughput, the smaller of the
+plain directory's and the link's (iperf3, one TCP stream, between the two nodes); for a
+commit, a plain directory's commit plus one round trip (ICMP) between the nodes.
+
 replicd runs with --standalone (no heartbeatd): this measures replication, not
 failover. The machine may be shared and noisy: figures are indicative; compare ratios
 within one run. Needs root, fio (tools/deps.sh bench) and `make`; run as
@@ -71,7 +82,7 @@ def lab_rtt_ms(lab):
     """Round trip between the two nodes' namespaces: ICMP echo, the kernel's
     own (the smallest there is: no process wakes up to answer)."""
     res = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "ping", "-q", "-c", "200",
-                          "-i", "0.005", lablib.address(0, "node2")],
+                          "-i", "0.005", lab.addr(0, "node2")],
                          capture_output=True, text=True, timeout=60)
     m = re.search(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)/", res.stdout)
     if not m:
@@ -148,7 +159,7 @@ def link_MiBps(lab, seconds=3):
     try:
         for _ in range(50):
             res = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "iperf3", "-J",
-                                  "-t", str(seconds), "-c", lablib.address(0, "node2")],
+                                  "-t", str(seconds), "-c", lab.addr(0, "node2")],
                                  capture_output=True, text=True, timeout=60)
             if res.returncode == 0:
                 j = json.loads(res.stdout)
@@ -161,7 +172,32 @@ def link_MiBps(lab, seconds=3):
         srv.wait()
 
 
-def print_latency_table(results, modes, rtt_ms):
+def run_wan(args, modes, rtts, results):
+    """The issue 15 jobs across the sky lab's WAN (tests/lab/sky_lab.py: node1 and
+    node2 in two sites joined through two wanem links), at each round trip."""
+    from sky_lab import SkyLab
+    lab = SkyLab(rtt_ms=rtts[0])
+    try:
+        lab.setup()
+        for rtt in rtts:
+            lab.set_wan(rtt_ms=rtt)
+            label = f"wan_{rtt:g}ms"
+            r = results[label] = {"lab": lab_rtt_ms(lab), "link_MiBps": link_MiBps(lab, 5),
+                                  "lat_plain": results["lat_plain"]}
+            for mode in modes:
+                print(f"issue 15 jobs at {rtt:g} ms: replicated, {mode} ...", flush=True)
+                start_pair(lab, mode)
+                r[f"lat_{mode}"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                    args.rand_seconds)
+                stop_replicd(lab, "node1")
+                stop_replicd(lab, "node2")
+                for node in lab.nodes:
+                    clear(lab.disk_dir(node))
+    finally:
+        lab.close()
+
+
+def print_latency_table(results, modes, rtt_ms, title="LAN"):
     """Throughput and commit latency of each mode, and their ratio to the physical
     bound of the same run: the bandwidth bound is min(plain disk, link) for writes
     that must cross the link (every mode's, once the file is fsynced), the commit bound
@@ -172,7 +208,8 @@ def print_latency_table(results, modes, rtt_ms):
     seq_bound = min(a["seq1"]["MiBps"], link)
     seq4_bound = min(a["seq4"]["MiBps"], link)
     print()
-    print(f"issue 15 jobs; bounds: link {link:.0f} MiB/s, plain disk {a['seq1']['MiBps']:.0f} "
+    print(f"issue 15 jobs, {title}; bounds: link {link:.0f} MiB/s, plain disk "
+          f"{a['seq1']['MiBps']:.0f} "
           f"MiB/s (1 writer) {a['seq4']['MiBps']:.0f} (4), round trip {rtt_ms:.3f} ms")
     print(f"{'':14} {'seq1 MiB/s':>11} {'x bound':>7} {'seq4 MiB/s':>11} {'x bound':>7} "
           f"{'c/s f1':>7} {'p50':>6} {'p99':>6} {'x bnd':>5} {'c/s f32':>7} {'p50':>6} "
@@ -313,8 +350,11 @@ def main():
                     help="replication modes of the issue 15 table (comma-separated)")
     ap.add_argument("--latency-only", action="store_true",
                     help="only the issue 15 table (no issue 3 table, no resync)")
+    ap.add_argument("--rtt", default="10,30,60",
+                    help="round trips (ms) of the WAN rows, through wanem (empty: none)")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
+    rtts = [float(x) for x in args.rtt.split(",") if x]
     if os.geteuid() != 0:
         print("replicd.py: needs root (network namespaces, FUSE)", file=sys.stderr)
         return 1
@@ -362,7 +402,12 @@ def main():
     finally:
         lab.close()
 
+    if rtts:
+        run_wan(args, modes, rtts, results)
     print_latency_table(results, modes, results["lab"]["rtt_avg_ms"])
+    for rtt in rtts:
+        r = results[f"wan_{rtt:g}ms"]
+        print_latency_table(r, modes, r["lab"]["rtt_avg_ms"], f"WAN {rtt:g} ms (wanem)")
     out = os.path.join(lablib.BUILD, "bench")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "replicd.json"), "w") as f:
