@@ -225,3 +225,41 @@ def test_commit_mode_writes_return_at_once_and_concurrent_fsyncs_share_round_tri
 @lab_options(lab_class=ReplicdLab, networks=1, mode="sync", replicd_timeout_ms=30000)
 def test_sync_mode_concurrent_writers_are_in_flight_together(lab):
     _concurrent_commits(lab, "sync")
+
+
+@lab_options(lab_class=ReplicdLab, networks=1, mode="commit", replicd_timeout_ms=30000)
+def test_commit_mode_swap_hands_over_writes_not_yet_acknowledged(lab):
+    """write() returned, the peer has not acknowledged it (its replicd is stopped), and
+    the primary is asked to step down (a swap): it refuses new writes and waits for the
+    peer's acknowledgements before the session ends, so the new primary serves them
+    (without that wait, the next resync would overwrite them with its older copy)."""
+    lab.start_cluster()
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
+    data = os.urandom(4 << 20)
+    lab.signal_daemon("node2", "replicd", signal.SIGSTOP)
+    swap = {}
+    try:
+        fd = os.open(os.path.join(lab.data_dir("node1"), "handover"),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        for off in range(0, len(data), 1 << 20):
+            assert os.write(fd, data[off:off + (1 << 20)]) == 1 << 20
+        os.close(fd)
+        t = threading.Thread(target=lambda: swap.update(res=lab.skyctl("node2", "swap")),
+                             daemon=True)
+        t.start()
+        # node1's replicd leaves the primary role, with the writes still unacked.
+        deadline = time.monotonic() + BOUND_S
+        while not any("role: primary -> " in line
+                      for line in lab.replicd_log_tail("node1", 50)):
+            assert time.monotonic() < deadline, "node1's replicd never stepped down"
+            time.sleep(0.05)
+    finally:
+        lab.signal_daemon("node2", "replicd", signal.SIGCONT)
+    t.join(BOUND_S)
+    assert swap.get("res") and swap["res"].rc == 0, f"swap: {swap}"
+    lab.wait_roles({"node2": "PRIM", "node1": "SECOND"}, BOUND_S)
+    lab.wait_replicd("node2", "primary", timeout=BOUND_S)
+    with open(os.path.join(lab.data_dir("node2"), "handover"), "rb") as f:
+        got = f.read()
+    assert got == data, (f"node2 serves {len(got)} bytes, not the {len(data)} written "
+                         f"before the swap")
