@@ -14,6 +14,9 @@ and how operations share round trips (docs/replication.md, docs/protocol.md "pip
   their round trips overlap instead of queueing), none returns while the peer is
   stopped, and once it runs again they all return, the secondary acknowledging the
   burst with far fewer acks than operations (`acks_sent` against `frames_acked`).
+- A swap in commit mode while the peer has not acknowledged what returned (its replicd
+  stopped): the old primary waits for the acknowledgements before it steps down, and
+  the new primary serves every byte.
 - The same four writers in sync mode: all four in flight at once too (each waits for
   its write's acknowledgement, then for its fsync's).
 """
