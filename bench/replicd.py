@@ -16,6 +16,17 @@ set is written with the peer up, the peer's replicd is stopped, a known number o
 is changed in 64 KiB pieces, the peer is started again and the resync's own figures (from
 the primary's log) give bytes sent / bytes changed and seconds per GiB changed.
 
+Then the jobs of issue 15, in each replication mode (--modes: sync, async, commit), on
+the lab's LAN and across a WAN at each round trip of --rtt (10, 30, 60 ms: the sky lab,
+tests/lab/sky_lab.py, node1 and node2 in two sites joined through two wanem links):
+sequential 1 MiB writes by one and by four writers (fsync at the end of each file),
+4 KiB random writes with an fsync after every write and after every 32 (one writer),
+and after every write by four writers. Printed: throughput, commits per second, commit
+latency p50/p99 (a commit: the group's writes and the fsync that ends it), and ratios
+to the physical bounds measured in the same run: for throughput, the smaller of the
+plain directory's and the link's (iperf3, one TCP stream, between the two nodes); for a
+commit, a plain directory's commit plus one round trip (ICMP) between the nodes.
+
 replicd runs with --standalone (no heartbeatd): this measures replication, not
 failover. The machine may be shared and noisy: figures are indicative; compare ratios
 within one run. Needs root, fio (tools/deps.sh bench) and `make`; run as
@@ -71,7 +82,7 @@ def lab_rtt_ms(lab):
     """Round trip between the two nodes' namespaces: ICMP echo, the kernel's
     own (the smallest there is: no process wakes up to answer)."""
     res = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "ping", "-q", "-c", "200",
-                          "-i", "0.005", lablib.address(0, "node2")],
+                          "-i", "0.005", lab.addr(0, "node2")],
                          capture_output=True, text=True, timeout=60)
     m = re.search(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)/", res.stdout)
     if not m:
@@ -103,6 +114,128 @@ def run_jobs(directory, seq_mib, rand_seconds):
         "rand_fsync_p50_ms": pct(s.get("lat_ns", {}), "50.000000"),
         "rand_fsync_p99_ms": pct(s.get("lat_ns", {}), "99.000000"),
     }
+
+
+def run_latency_jobs(directory, seq_mib, rand_seconds):
+    """The jobs of issue 15 (one set-up): sequential 1 MiB writes by one and by four
+    writers (fsync at the end of each file), and 4 KiB random writes with an fsync
+    after every write and after every 32, by one writer and (every write) by four.
+    A commit is the fsync that ends a group of writes: its latency is the time from
+    the group's first write to the fsync's return, taken as (writes per group) x the
+    write latency + the fsync latency, at p50 and p99 of each."""
+    out = {}
+    for name, jobs in (("seq1", 1), ("seq4", 4)):
+        j = fio(directory, name, ["--rw=write", "--bs=1M", f"--size={max(1, seq_mib // jobs)}M",
+                                  "--end_fsync=1", f"--numjobs={jobs}"])
+        out[name] = {"MiBps": j["write"]["bw_bytes"] / MiB,
+                     "write_p50_ms": pct(j["write"]["clat_ns"], "50.000000"),
+                     "write_p99_ms": pct(j["write"]["clat_ns"], "99.000000")}
+        clear(directory)
+    for name, every, jobs in (("rand_fsync1", 1, 1), ("rand_fsync32", 32, 1),
+                              ("rand_fsync1_x4", 1, 4)):
+        j = fio(directory, name, ["--rw=randwrite", "--bs=4k", "--size=32M",
+                                  f"--fsync={every}", "--time_based",
+                                  f"--runtime={rand_seconds}", f"--numjobs={jobs}"])
+        w, s = j["write"], j.get("sync", {})
+        fs = s.get("lat_ns", {})
+        commits = w["iops"] / every
+        out[name] = {
+            "write_iops": w["iops"], "commits_per_s": commits,
+            "MiBps": w["bw_bytes"] / MiB,
+            "commit_p50_ms": every * pct(w["clat_ns"], "50.000000") + pct(fs, "50.000000"),
+            "commit_p99_ms": every * pct(w["clat_ns"], "99.000000") + pct(fs, "99.000000"),
+            "fsync_p50_ms": pct(fs, "50.000000"), "fsync_p99_ms": pct(fs, "99.000000"),
+            "write_p50_ms": pct(w["clat_ns"], "50.000000"),
+        }
+        clear(directory)
+    return out
+
+
+def link_MiBps(lab, seconds=3):
+    """TCP throughput between the two nodes' namespaces (iperf3, one stream, after a
+    first 2 s left out: TCP's slow start over a long round trip): the link's own bound
+    on what replication can send."""
+    srv = subprocess.Popen(["ip", "netns", "exec", lab.ns("node2"), "iperf3", "-s"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            res = subprocess.run(["ip", "netns", "exec", lab.ns("node1"), "iperf3", "-J",
+                                  "-O", "2", "-t", str(seconds), "-c",
+                                  lab.addr(0, "node2")],
+                                 capture_output=True, text=True, timeout=60)
+            # A client that came before the server listened reports an error.
+            if res.returncode == 0:
+                got = json.loads(res.stdout).get("end", {}).get("sum_received")
+                if got:
+                    return got["bits_per_second"] / 8 / MiB
+            time.sleep(0.2)
+        raise RuntimeError(f"iperf3 between the nodes failed: {res.stdout[-300:]}")
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+        srv.wait()
+
+
+def run_wan(args, modes, rtts, results):
+    """The issue 15 jobs across the sky lab's WAN (tests/lab/sky_lab.py: node1 and
+    node2 in two sites joined through two wanem links), at each round trip."""
+    from sky_lab import SkyLab
+    lab = SkyLab(rtt_ms=rtts[0])
+    try:
+        lab.setup()
+        for rtt in rtts:
+            lab.set_wan(rtt_ms=rtt)
+            label = f"wan_{rtt:g}ms"
+            r = results[label] = {"lab": lab_rtt_ms(lab), "link_MiBps": link_MiBps(lab, 5),
+                                  "lat_plain": results["lat_plain"]}
+            for mode in modes:
+                print(f"issue 15 jobs at {rtt:g} ms: replicated, {mode} ...", flush=True)
+                start_pair(lab, mode)
+                r[f"lat_{mode}"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                    args.rand_seconds)
+                stop_replicd(lab, "node1")
+                stop_replicd(lab, "node2")
+                for node in lab.nodes:
+                    clear(lab.disk_dir(node))
+    finally:
+        lab.close()
+
+
+def print_latency_table(results, modes, rtt_ms, title="LAN"):
+    """Throughput and commit latency of each mode, and their ratio to the physical
+    bound of the same run: the bandwidth bound is min(plain disk, link) for writes
+    that must cross the link (every mode's, once the file is fsynced), the commit bound
+    is a plain directory's commit plus one round trip (the remote fsync runs while the
+    local one does)."""
+    a = results["lat_plain"]
+    link = results["link_MiBps"]
+    seq_bound = min(a["seq1"]["MiBps"], link)
+    seq4_bound = min(a["seq4"]["MiBps"], link)
+    print()
+    print(f"issue 15 jobs, {title}; bounds: link {link:.0f} MiB/s, plain disk "
+          f"{a['seq1']['MiBps']:.0f} "
+          f"MiB/s (1 writer) {a['seq4']['MiBps']:.0f} (4), round trip {rtt_ms:.3f} ms")
+    print(f"{'':14} {'seq1 MiB/s':>11} {'x bound':>7} {'seq4 MiB/s':>11} {'x bound':>7} "
+          f"{'c/s f1':>7} {'p50':>6} {'p99':>6} {'x bnd':>5} {'c/s f32':>7} {'p50':>6} "
+          f"{'p99':>6} {'c/s f1x4':>8} {'p50':>6}")
+    for label in ["lat_plain", "lat_alone"] + [f"lat_{m}" for m in modes]:
+        r = results.get(label)
+        if not r:
+            continue
+        f1, f32, f4 = r["rand_fsync1"], r["rand_fsync32"], r["rand_fsync1_x4"]
+        bound1 = a["rand_fsync1"]["commit_p50_ms"] + (rtt_ms if label not in
+                                                       ("lat_plain", "lat_alone") else 0)
+        r["ratios"] = {"seq1_over_bound": r["seq1"]["MiBps"] / seq_bound,
+                       "seq4_over_bound": r["seq4"]["MiBps"] / seq4_bound,
+                       "commit_p50_over_bound": f1["commit_p50_ms"] / bound1}
+        print(f"{label[4:]:14} {r['seq1']['MiBps']:11.1f} {r['ratios']['seq1_over_bound']:7.2f} "
+              f"{r['seq4']['MiBps']:11.1f} {r['ratios']['seq4_over_bound']:7.2f} "
+              f"{f1['commits_per_s']:7.0f} {f1['commit_p50_ms']:6.2f} {f1['commit_p99_ms']:6.2f} "
+              f"{r['ratios']['commit_p50_over_bound']:5.2f} {f32['commits_per_s']:7.0f} "
+              f"{f32['commit_p50_ms']:6.2f} {f32['commit_p99_ms']:6.2f} "
+              f"{f4['commits_per_s']:8.0f} {f4['commit_p50_ms']:6.2f}")
+    print("(c/s: commits per second; f1: fsync after every 4 KiB write, f32: after every "
+          "32, f1x4: four writers; latencies in ms)")
 
 
 def clear(directory):
@@ -217,7 +350,15 @@ def main():
     ap.add_argument("--rand-seconds", type=int, default=5, help="random job length")
     ap.add_argument("--data-mib", type=int, default=320, help="resync data set")
     ap.add_argument("--change-mib", type=int, default=16, help="changed during the outage")
+    ap.add_argument("--modes", default="sync,async,commit",
+                    help="replication modes of the issue 15 table (comma-separated)")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only the issue 15 table (no issue 3 table, no resync)")
+    ap.add_argument("--rtt", default="10,30,60",
+                    help="round trips (ms) of the WAN rows, through wanem (empty: none)")
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    rtts = [float(x) for x in args.rtt.split(",") if x]
     if os.geteuid() != 0:
         print("replicd.py: needs root (network namespaces, FUSE)", file=sys.stderr)
         return 1
@@ -239,34 +380,73 @@ def main():
         # more, outside the figures.
         fio(plain, "warm-up", ["--rw=write", "--bs=1M", f"--size={3 * args.seq_mib}M"])
         clear(plain)
-        print("(a) plain directory ...", flush=True)
-        results["a_plain"] = run_jobs(plain, args.seq_mib, args.rand_seconds)
-        clear(plain)
-
-        print("(b) FUSE mount, no peer ...", flush=True)
+        if not args.latency_only:
+            run_issue3(lab, args, results)
+        results["lab"] = lab_rtt_ms(lab)
+        results["link_MiBps"] = link_MiBps(lab)
+        print("issue 15 jobs: plain directory ...", flush=True)
+        results["lat_plain"] = run_latency_jobs(plain, args.seq_mib, args.rand_seconds)
+        print("issue 15 jobs: FUSE mount, no peer ...", flush=True)
         lab.start_replicd("node1", standalone="primary")
         time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # alone: acknowledged without a peer
-        results["b_fuse_alone"] = run_jobs(lab.data_dir("node1"), args.seq_mib,
-                                           args.rand_seconds)
-        clear(lab.data_dir("node1"))
+        results["lat_alone"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                args.rand_seconds)
         stop_replicd(lab, "node1")
-
-        for label, mode in (("c_sync", "sync"), ("d_async", "async")):
-            print(f"({label[0]}) replicated, {mode} ...", flush=True)
+        for mode in modes:
+            print(f"issue 15 jobs: replicated, {mode} ...", flush=True)
             start_pair(lab, mode)
-            results[label] = run_jobs(lab.data_dir("node1"), args.seq_mib,
-                                      args.rand_seconds)
-            clear(lab.data_dir("node1"))
+            results[f"lat_{mode}"] = run_latency_jobs(lab.data_dir("node1"), args.seq_mib,
+                                                      args.rand_seconds)
             stop_replicd(lab, "node1")
             stop_replicd(lab, "node2")
-
-        results["lab"] = lab_rtt_ms(lab)
-        print("resync after an outage ...", flush=True)
-        start_pair(lab, "sync")
-        results["resync"] = resync_figure(lab, args.data_mib, args.change_mib)
+        if not args.latency_only:
+            print("resync after an outage ...", flush=True)
+            start_pair(lab, "sync")
+            results["resync"] = resync_figure(lab, args.data_mib, args.change_mib)
     finally:
         lab.close()
 
+    print_latency_table(results, modes, results["lab"]["rtt_avg_ms"])
+    if rtts:
+        run_wan(args, modes, rtts, results)
+    for rtt in rtts:
+        r = results[f"wan_{rtt:g}ms"]
+        print_latency_table(r, modes, r["lab"]["rtt_avg_ms"], f"WAN {rtt:g} ms (wanem)")
+    out = os.path.join(lablib.BUILD, "bench")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "replicd.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    if not args.latency_only:
+        print_issue3(results)
+    return 0
+
+
+def run_issue3(lab, args, results):
+    """The set-ups (a)-(d) of issue 3's table."""
+    plain = lab.node_dir("node1", "plain")
+    print("(a) plain directory ...", flush=True)
+    results["a_plain"] = run_jobs(plain, args.seq_mib, args.rand_seconds)
+    clear(plain)
+
+    print("(b) FUSE mount, no peer ...", flush=True)
+    lab.start_replicd("node1", standalone="primary")
+    time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # alone: acknowledged without a peer
+    results["b_fuse_alone"] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                       args.rand_seconds)
+    clear(lab.data_dir("node1"))
+    stop_replicd(lab, "node1")
+
+    for label, mode in (("c_sync", "sync"), ("d_async", "async")):
+        print(f"({label[0]}) replicated, {mode} ...", flush=True)
+        start_pair(lab, mode)
+        results[label] = run_jobs(lab.data_dir("node1"), args.seq_mib,
+                                  args.rand_seconds)
+        clear(lab.data_dir("node1"))
+        stop_replicd(lab, "node1")
+        stop_replicd(lab, "node2")
+
+
+def print_issue3(results):
     a, b, c, d = (results[k] for k in ("a_plain", "b_fuse_alone", "c_sync", "d_async"))
     print()
     print(f"{'':22} {'seq MiB/s':>10} {'seq p50':>8} {'seq p99':>8} {'4k IOPS':>8} "
@@ -324,11 +504,6 @@ def main():
           f"data set; sent {r['resync_file_bytes']} file bytes, {r['resync_wire_bytes']} on "
           f"the wire = {r['wire_per_changed']:.3f} x; {r['resync_seconds']:.3f} s = "
           f"{r['seconds_per_GiB_changed']:.1f} s per GiB changed")
-    out = os.path.join(lablib.BUILD, "bench")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "replicd.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    return 0
 
 
 if __name__ == "__main__":

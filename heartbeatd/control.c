@@ -169,6 +169,8 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 				json_object_set(v, "resync", r->resync);
 			if (r->counters)
 				json_object_set(v, "counters", r->counters);
+			if (r->pipeline)
+				json_object_set(v, "pipeline", r->pipeline);
 			/* Generations, and what each copy did alone. */
 			json_object_set_new(
 				v, "generation",

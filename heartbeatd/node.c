@@ -417,6 +417,16 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 	for (size_t i = 0; r->counters && i < SKY_ARRAY_SIZE(replicd_counters);
 	     i++)
 		copy_counter(r->counters, msg, replicd_counters[i]);
+	static const char *const pipeline_counters[] = {
+		"ops_sent",    "acks_received",	  "in_flight_max",
+		"ack_waits",   "ack_waiters_max", "acks_sent",
+		"frames_acked"};
+	json_t *pipeline = json_object_get(msg, "pipeline");
+	json_decref(r->pipeline);
+	r->pipeline = json_is_object(pipeline) ? json_object() : NULL;
+	for (size_t i = 0; r->pipeline && i < SKY_ARRAY_SIZE(pipeline_counters);
+	     i++)
+		copy_counter(r->pipeline, pipeline, pipeline_counters[i]);
 	json_decref(r->resync);
 	r->resync = NULL;
 	if (json_is_object(resync)) {
@@ -991,6 +1001,7 @@ void node_close(struct node *n)
 	json_decref(n->replica.resync);
 	n->replica.resync = NULL;
 	json_decref(n->replica.counters);
+	json_decref(n->replica.pipeline);
 	json_decref(n->replica.alone);
 	json_decref(n->replica.peer_alone);
 	n->replica.alone = n->replica.peer_alone = NULL;

@@ -48,6 +48,7 @@ struct node_replica {
 	json_t *alone, *peer_alone; /* {count, first, last} or NULL; owned */
 	json_t *resync;		    /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
+	json_t *pipeline; /* validated "pipeline" counters, or NULL */
 };
 
 /* replicd's word older than this counts as unknown (it publishes every

@@ -202,6 +202,24 @@ static json_t *resync_json(const struct replicd *d, int64_t now)
 	return o;
 }
 
+/* How operations share round trips (docs/protocol.md, "pipeline"). */
+static json_t *pipeline_json(struct replicd *d)
+{
+	uint64_t waits, waiters_max;
+	pthread_mutex_lock(&d->repl.lock);
+	waits = d->repl.ack_waits;
+	waiters_max = d->repl.ack_waiters_max;
+	pthread_mutex_unlock(&d->repl.lock);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ops_sent",
+			 (json_int_t)d->ops_sent, "acks_received",
+			 (json_int_t)d->acks_received, "in_flight_max",
+			 (json_int_t)d->inflight_max, "ack_waits",
+			 (json_int_t)waits, "ack_waiters_max",
+			 (json_int_t)waiters_max, "acks_sent",
+			 (json_int_t)d->acks.acks, "frames_acked",
+			 (json_int_t)d->acks.acked_frames);
+}
+
 void replicd_publish(struct replicd *d, int64_t now, bool force)
 {
 	static char last[640];
@@ -251,12 +269,16 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 		"module", d->cfg->module, "daemon", "replicd", "node",
 		d->self->name, "epoch", (json_int_t)d->epoch, "state", state,
 		"reason", d->reason, "peer_connected", replicd_peer_up(d),
-		"mode", d->set->async ? "async" : "sync", "in_sync", in_sync,
-		"bytes_sent", (json_int_t)sent, "ops_pending",
-		(json_int_t)pending, "data", sky_replica_name(d->data), "sync",
-		d->sync, "rejected_frames", (json_int_t)d->rejected_frames,
-		"rejected_handshakes", (json_int_t)d->rejected_handshakes,
-		"apply_errors", (json_int_t)d->apply_errors, "record_entries",
+		"mode",
+		d->set->async	 ? "async"
+		: d->set->commit ? "commit"
+				 : "sync",
+		"in_sync", in_sync, "bytes_sent", (json_int_t)sent,
+		"ops_pending", (json_int_t)pending, "data",
+		sky_replica_name(d->data), "sync", d->sync, "rejected_frames",
+		(json_int_t)d->rejected_frames, "rejected_handshakes",
+		(json_int_t)d->rejected_handshakes, "apply_errors",
+		(json_int_t)d->apply_errors, "record_entries",
 		(json_int_t)replicd_track_count(d->track), "changes_not_sent",
 		(json_int_t)dropped, "record_damaged",
 		(json_int_t)replicd_track_damaged(d->track), "record_complete",
@@ -286,6 +308,7 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 				    replicd_alone_json(&own));
 		json_object_set_new(obj, "peer_alone_changes",
 				    replicd_alone_json(&d->peer_alone));
+		json_object_set_new(obj, "pipeline", pipeline_json(d));
 		json_object_set_new(
 			obj, "writers_waiting",
 			json_integer((json_int_t)replicd_repl_degraded_waiting(

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ static void pump(struct replicd *d)
 				d->inflight = it;
 			d->inflight_tail = it;
 			d->inflight_count++;
+			d->ops_sent++;
+			if (d->inflight_count > d->inflight_max)
+				d->inflight_max = d->inflight_count;
 		}
 		it = next;
 	}
@@ -137,6 +141,45 @@ static void on_accept(struct replicd *d)
 
 /* --- role -------------------------------------------------------------- */
 
+/*
+ * Commit and async modes, leaving the primary role with the peer up: writes
+ * that returned may not be acknowledged yet. Writes are refused already;
+ * wait up to timeout_ms for the peer's acks before the session ends, so that
+ * a swap hands over every one of them (as the orderly stop does), instead of
+ * the next resync overwriting them with the new primary's older copy.
+ */
+static void handover_drain(struct replicd *d)
+{
+	int64_t deadline = sky_now_ms() + d->set->timeout_ms;
+
+	if (!d->set->async && !d->set->commit)
+		return; /* sync: nothing unacknowledged has returned */
+	while (replicd_peer_up(d) && d->conn->client &&
+	       (d->inflight || !replicd_repl_queue_empty(&d->repl))) {
+		int64_t now = sky_now_ms();
+		if (now >= deadline) {
+			log_warning("role change: %zu operations still "
+				    "unacknowledged by %s after timeout_ms",
+				    d->inflight_count, d->peer->name);
+			return;
+		}
+		pump(d);
+		replicd_conn_output(d, &d->conn);
+		if (!d->conn)
+			return;
+		struct pollfd p = {
+			.fd = d->conn->fd,
+			.events = (short)(POLLIN |
+					  (replicd_conn_wants_write(d->conn)
+						   ? POLLOUT
+						   : 0))};
+		if (poll(&p, 1, TICK_MS) > 0 &&
+		    (p.revents & (POLLIN | POLLERR)))
+			replicd_conn_input(d, &d->conn, sky_now_ms());
+		sky_notify_watchdog(now);
+	}
+}
+
 static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 {
 	if (t == d->target) {
@@ -151,8 +194,10 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	/* A primary stops taking writes before its session ends: a write
 	 * begun in between would be recorded as made without the peer, and
 	 * the peer, primary next, would find the copies diverged. */
-	if (d->target == RT_PRIMARY)
+	if (d->target == RT_PRIMARY) {
 		replicd_repl_set_writable(&d->repl, false);
+		handover_drain(d);
+	}
 	/* Sessions of the old role end. */
 	replicd_drop_conn(d, &d->conn, "role changed");
 	replicd_drop_conn(d, &d->pending, "role changed");
@@ -344,7 +389,8 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	d->repl.wake_fd = -1;
 	for (size_t i = 0; i < REPLICD_MAX_DIRS; i++)
 		d->mounts[i].root = -1;
-	r = replicd_repl_init(&d->repl, set->async, set->timeout_ms);
+	r = replicd_repl_init(&d->repl, set->async, set->commit,
+			      set->timeout_ms);
 	if (r == 0)
 		r = replicd_fence_init(&d->fence, !standalone);
 	if (r < 0)

@@ -11,6 +11,7 @@
 #ifndef REPLICD_DAEMON_H
 #define REPLICD_DAEMON_H
 
+#include "ackbatch.h"
 #include "alone.h"
 #include "applier.h"
 #include "config.h"
@@ -151,10 +152,13 @@ struct replicd {
 	/* primary: sent, not yet acked (main thread only) */
 	struct replicd_item *inflight, *inflight_tail;
 	size_t inflight_count;
+	/* pipelining figures (published as "pipeline") */
+	uint64_t ops_sent, acks_received, inflight_max;
 	/* secondary */
 	bool have_seq;
 	uint64_t last_seq;
-	uint64_t ack_due; /* seq to ack, 0: none */
+	uint64_t ack_due;	      /* seq to ack (a ping's), 0: none */
+	struct replicd_ackbatch acks; /* when to ack (ackbatch.h) */
 	struct replicd_handle *handles[REPLICD_HANDLE_BUCKETS];
 	struct replicd_applier applier; /* writes, in their own thread */
 	uint64_t applied, apply_errors, apply_errors_resync;

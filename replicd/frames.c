@@ -25,6 +25,7 @@ static void on_ack(struct replicd *d, uint64_t seq)
 	}
 	if (!d->inflight)
 		d->inflight_tail = NULL;
+	d->acks_received++;
 	replicd_repl_acked(&d->repl, seq, bytes);
 	if (!d->flush_seq || seq < d->flush_seq)
 		return;
@@ -246,6 +247,32 @@ static int inflate_job(struct replicd *d, struct replicd_conn *c,
 	return 0;
 }
 
+/* Secondary: send the ack the batch holds (ackbatch.h), and out at once. */
+static int send_ack(struct replicd *d, struct replicd_conn *c)
+{
+	uint64_t seq = replicd_ackbatch_take(&d->acks);
+	if (d->ack_due > seq)
+		seq = d->ack_due;
+	d->ack_due = 0;
+	if (!seq)
+		return 0;
+	struct replicd_op ack = {.type = ROP_ACK, .seq = seq};
+	int r = replicd_send_op(c, &ack);
+	/* A failed send shows again in replicd_conn_output. */
+	if (r == 0 && replicd_conn_flush(c) < 0) {
+	}
+	return r;
+}
+
+/* Secondary: seq may be acked now; the batch says when. */
+static int ackable(struct replicd *d, struct replicd_conn *c, uint64_t seq)
+{
+	if (replicd_ackbatch_add(&d->acks, seq, replicd_conn_next_ready(c),
+				 sky_now_ms()))
+		return send_ack(d, c);
+	return 0;
+}
+
 /* A sealed frame on an up session. */
 static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		       const uint8_t *p, size_t len)
@@ -344,34 +371,23 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 	 * Acks are cumulative and we apply in sequence: an ack sent before
 	 * applying op->seq still follows every earlier fsync or flush having
 	 * ended (those wait for the applier, then run here). A write is owed
-	 * receipt only: ack it before it reaches the disk, so the primary's
+	 * receipt only: ackable before it reaches the disk, so the primary's
 	 * writer goes on while the applier writes (and while the next frames
-	 * arrive). Unless more frames are already here: the batch's last ack
-	 * covers them all.
+	 * arrive); anything else once applied. The batch (ackbatch.h) sends
+	 * one ack for many frames when they come in a burst.
 	 */
 	uint64_t seq = op->seq;
-	bool early = replicd_op_ack_on_receipt(op->type) &&
-		     !replicd_conn_next_ready(c);
-	if (early) {
-		struct replicd_op ack = {.type = ROP_ACK, .seq = seq};
-		r = replicd_send_op(c, &ack);
-		if (r < 0) {
-			free(job);
-			return r;
-		}
-		d->ack_due = 0;
-		/* A failed send shows again in replicd_conn_output. */
-		if (replicd_conn_flush(c) < 0) {
-		}
+	bool on_receipt = replicd_op_ack_on_receipt(op->type);
+	if (on_receipt && (r = ackable(d, c, seq)) < 0) {
+		free(job);
+		return r;
 	}
 	if (replicd_apply_or_queue(d, job) < 0 ||
 	    replicd_applier_failed(d) < 0) {
 		d->data = SKY_REPLICA_INCONSISTENT;
 		return -EIO;
 	}
-	if (!early)
-		d->ack_due = seq;
-	return 0;
+	return on_receipt ? 0 : ackable(d, c, seq);
 }
 
 /* Read, handle every complete frame, send the ack. */
@@ -463,12 +479,9 @@ void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
 		}
 		replicd_conn_consume(c);
 	}
-	if (!c->client && c->stage == RC_UP && d->ack_due) {
-		struct replicd_op ack = {.type = ROP_ACK, .seq = d->ack_due};
-		d->ack_due = 0;
-		if (replicd_send_op(c, &ack) < 0)
-			replicd_drop_conn(d, cp, "cannot queue an ack");
-	}
+	/* Whatever this read brought is acked before we sleep. */
+	if (!c->client && c->stage == RC_UP && send_ack(d, c) < 0)
+		replicd_drop_conn(d, cp, "cannot queue an ack");
 }
 
 void replicd_conn_output(struct replicd *d, struct replicd_conn **cp)

@@ -11,12 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms)
+int replicd_repl_init(struct replicd_repl *r, bool async, bool commit,
+		      int64_t timeout_ms)
 {
 	pthread_condattr_t ca;
 
 	memset(r, 0, sizeof(*r));
 	r->async = async;
+	r->commit = commit;
 	r->timeout_ms = timeout_ms;
 	r->degraded_ok_at_ms = INT64_MAX; /* never, but --standalone */
 	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -105,6 +107,14 @@ static struct replicd_item *encode_item(struct replicd_op *op)
 	return it;
 }
 
+/* Commit mode, lock held: the peer may lack a change that returned; an
+ * fsync after it needs a session in sync after link generation gen. */
+static void need_insync_after(struct replicd_repl *r, uint64_t gen)
+{
+	if (r->commit && r->commit_need < gen + 1)
+		r->commit_need = gen + 1;
+}
+
 static void enqueue(struct replicd_repl *r, struct replicd_item *it)
 {
 	if (r->tail)
@@ -137,16 +147,24 @@ int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 
 	pthread_mutex_lock(&r->lock);
 	t->gen = gen;
+	t->commit = r->commit && force_wait;
+	t->need = r->commit_need;
 	/* A session that ended (and maybe restarted) while we encoded
 	 * never gets this operation: the new one starts after it. */
 	if (!connected || !r->connected || r->link_gen != gen || !it) {
 		/* Nobody to send it to (or it could not be encoded): the
-		 * peer misses this change. */
+		 * peer misses this change. A session that ended meanwhile
+		 * may have been in sync (insync_gen == gen + 1) without it:
+		 * only one after the current link generation brings it. */
 		if (replicd_op_changes_data(op->type)) {
 			r->dropped++;
-			t->degraded = !r->async && !r->alone_ok &&
-				      r->insync_gen <= gen &&
-				      sky_now_ms() < r->degraded_ok_at_ms;
+			t->gen = r->link_gen;
+			if (op->type != ROP_FSYNC)
+				need_insync_after(r, t->gen);
+			t->degraded =
+				((!r->async && !r->commit) || t->commit) &&
+				!r->alone_ok && r->insync_gen <= t->gen &&
+				sky_now_ms() < r->degraded_ok_at_ms;
 		}
 		pthread_mutex_unlock(&r->lock);
 		free(it);
@@ -155,7 +173,9 @@ int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 		return 0;
 	}
 	enqueue(r, it);
-	t->wait = !r->async || force_wait ||
+	if (replicd_op_changes_data(op->type))
+		r->last_data_seq = op->seq;
+	t->wait = (!r->async && !r->commit) || force_wait ||
 		  r->unacked_bytes > REPLICD_ASYNC_WINDOW;
 	pthread_mutex_unlock(&r->lock);
 	wake(r);
@@ -242,6 +262,10 @@ void replicd_repl_set_alone(struct replicd_repl *r, bool alone)
 {
 	pthread_mutex_lock(&r->lock);
 	r->alone_ok = alone;
+	/* heartbeatd holds a generation newer than the peer's: it cannot
+	 * be promoted without what it lacks so far. */
+	if (alone)
+		r->commit_need = 0;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -254,15 +278,25 @@ void replicd_repl_set_degraded_ok_at(struct replicd_repl *r, int64_t ms)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Commit mode: an fsync whose own ack came waits for every change
+ * before it that the peer may lack (commit_need when it was queued). */
+static int wait_commit(struct replicd_repl *r, const struct replicd_ticket *t,
+		       int res)
+{
+	if (res < 0 || !t->commit || !t->need)
+		return res;
+	return wait_degraded(r, t->need - 1);
+}
+
 int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 {
 	struct timespec deadline;
 	bool acked;
 
 	if (t->degraded)
-		return wait_degraded(r, t->gen);
+		return wait_commit(r, t, wait_degraded(r, t->gen));
 	if (!t->wait)
-		return 0;
+		return wait_commit(r, t, 0);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += r->timeout_ms / 1000;
 	deadline.tv_nsec += (r->timeout_ms % 1000) * 1000000L;
@@ -271,6 +305,12 @@ int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&r->lock);
+	if (r->acked_seq < t->seq) {
+		r->ack_waits++;
+		if (++r->ack_waiters > r->ack_waiters_max)
+			r->ack_waiters_max = r->ack_waiters;
+	}
+	bool counted = r->acked_seq < t->seq;
 	while (!r->stopping && r->connected && r->link_gen == t->gen &&
 	       r->acked_seq < t->seq) {
 		if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) ==
@@ -284,14 +324,20 @@ int replicd_repl_wait(struct replicd_repl *r, const struct replicd_ticket *t)
 		}
 	}
 	acked = r->link_gen == t->gen && r->connected && r->acked_seq >= t->seq;
+	if (counted)
+		r->ack_waiters--;
 	pthread_mutex_unlock(&r->lock);
 	/* Sent, never acked (the session ended or timed out): the peer may
 	 * lack it, as if it had never been sent. Only a later session in sync
 	 * brings it to the peer: the session it was sent in (t->gen) may have
-	 * been in sync (insync_gen == t->gen + 1) without delivering it. */
+	 * been in sync (insync_gen == t->gen + 1) without delivering it.
+	 * In commit mode a change that waited only for room in the window
+	 * returns: the next fsync waits for it (commit_need). */
+	if (!acked && r->commit && !t->commit)
+		return 0;
 	if (!acked)
-		return wait_degraded(r, t->gen + 1);
-	return 0;
+		return wait_commit(r, t, wait_degraded(r, t->gen + 1));
+	return wait_commit(r, t, 0);
 }
 
 bool replicd_repl_queue_empty(struct replicd_repl *r)
@@ -325,6 +371,9 @@ void replicd_repl_set_connected(struct replicd_repl *r, bool connected)
 
 	pthread_mutex_lock(&r->lock);
 	if (r->connected && !connected) {
+		/* Changes that returned unacked: see commit_need. */
+		if (r->last_data_seq > r->acked_seq)
+			need_insync_after(r, r->link_gen + 1);
 		r->link_gen++;
 		lost = r->head;
 		for (struct replicd_item *it = lost; it; it = it->next)

@@ -4,8 +4,12 @@
  * Threads and what they own:
  *   - FUSE threads (libfuse's multi-threaded loop, one per directory):
  *     apply an operation to the underlying directory, then hand its encoded
- *     bytes to this queue and, in sync mode, sleep until the peer acked it.
- *     They own nothing else of replicd's state.
+ *     bytes to this queue and, in sync mode, sleep until the peer acked it
+ *     (in commit mode only an fsync sleeps, see below). They own nothing
+ *     else of replicd's state. Several operations are in flight at once:
+ *     a writer waits for its own ack outside every lock, so concurrent
+ *     writers share round trips instead of queueing behind each other's,
+ *     and acks are cumulative.
  *   - the main thread (daemon.c, one zmq_poll loop) owns the connection,
  *     the bus sockets, the in-flight list and the role; it takes queued
  *     operations, sends them, and reports acks and disconnections here.
@@ -28,7 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Async mode: writers wait once this many bytes are unacknowledged. */
+/* Async and commit modes: writers wait once this many bytes are
+ * unacknowledged (the window of operations in flight). */
 #define REPLICD_ASYNC_WINDOW (64u << 20)
 
 struct replicd_item {
@@ -54,6 +59,14 @@ struct replicd_repl {
 	pthread_cond_t cond;
 	int wake_fd;
 	bool async;
+	/*
+	 * Commit mode (DRBD's protocol C at the file level): a change returns
+	 * once applied here and queued, as in async mode, but an fsync returns
+	 * only once the peer has every change made before it (and made the
+	 * file durable): its own ack, and no earlier change the peer may lack
+	 * (commit_need below), unless heartbeatd holds a newer generation.
+	 */
+	bool commit;
 	int64_t timeout_ms;
 	/* --- guarded by lock --- */
 	bool writable;	/* role primary: writes allowed */
@@ -83,6 +96,18 @@ struct replicd_repl {
 	int64_t degraded_ok_at_ms;
 	uint64_t insync_gen; /* link_gen + 1 of the last in-sync session */
 	uint64_t degraded_waiting; /* writers waiting for one of those */
+	/*
+	 * Commit mode: 0, or an fsync must also wait until insync_gen >=
+	 * commit_need (or alone_ok): a change returned without its ack that
+	 * the peer may lack (never sent, or sent in a session that ended
+	 * before acking it) is on the peer only once a later session is in
+	 * sync. last_data_seq: the last change queued in this session.
+	 */
+	uint64_t commit_need;
+	uint64_t last_data_seq;
+	/* Pipelining figures (published): writers sleeping for an ack now,
+	 * the most at once, and how many slept. */
+	uint64_t ack_waiters, ack_waiters_max, ack_waits;
 };
 
 struct replicd_ticket {
@@ -90,9 +115,12 @@ struct replicd_ticket {
 	uint64_t gen;
 	bool wait;     /* the caller must wait for the ack */
 	bool degraded; /* not sent: wait until it may be acked without it */
+	bool commit;   /* commit mode: the peer must have everything before */
+	uint64_t need; /* commit_need when it was queued */
 };
 
-int replicd_repl_init(struct replicd_repl *r, bool async, int64_t timeout_ms);
+int replicd_repl_init(struct replicd_repl *r, bool async, bool commit,
+		      int64_t timeout_ms);
 void replicd_repl_destroy(struct replicd_repl *r);
 
 /* --- FUSE threads ------------------------------------------------------ */
@@ -101,7 +129,8 @@ int replicd_repl_begin(struct replicd_repl *r);
 /*
  * With the order lock held, after the local apply succeeded: number op,
  * and queue it if a peer is connected (else count it as dropped).
- * force_wait: wait for the ack even in async mode (fsync).
+ * force_wait: wait for the ack even in async and commit modes (fsync; in
+ * commit mode also for every earlier change, see commit_need).
  */
 int replicd_repl_submit(struct replicd_repl *r, struct replicd_op *op,
 			bool force_wait, struct replicd_ticket *t);

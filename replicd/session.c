@@ -84,6 +84,7 @@ void replicd_drop_conn(struct replicd *d, struct replicd_conn **cp,
 			replicd_handles_clear(d);
 			d->have_seq = false;
 			d->ack_due = 0;
+			replicd_ackbatch_reset(&d->acks);
 			d->sec_resyncing = false;
 			replicd_manifest_walk_free(&d->walk);
 		}
@@ -146,7 +147,10 @@ void replicd_session_up(struct replicd *d, struct replicd_conn **cp)
 		d->psync = PS_EXCHANGE;
 		log_notice("connected to peer %s (replication %s): comparing "
 			   "change records",
-			   d->peer->name, d->set->async ? "async" : "sync");
+			   d->peer->name,
+			   d->set->async    ? "async"
+			   : d->set->commit ? "commit"
+					    : "sync");
 	} else {
 		if (cp == &d->pending) {
 			replicd_drop_conn(

@@ -80,13 +80,11 @@ static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 				    &s->timeout_ms);
 	if (strcmp(key, "mode") == 0) {
 		const char *m = sky_yaml_scalar(v);
-		if (m && strcmp(m, "sync") == 0)
-			s->async = false;
-		else if (m && strcmp(m, "async") == 0)
-			s->async = true;
-		else
+		s->async = m && strcmp(m, "async") == 0;
+		s->commit = m && strcmp(m, "commit") == 0;
+		if (!m || (strcmp(m, "sync") != 0 && !s->async && !s->commit))
 			return sky_yaml_fail(ctx, v, "replicd.mode",
-					     "must be sync or async");
+					     "must be sync, async or commit");
 		return 0;
 	}
 	if (strcmp(key, "resync_max_bytes_per_s") == 0) {

@@ -4,7 +4,7 @@
  *   replicd:
  *     directories: [/srv/app/data, /srv/app/etc]   # required, 1..16
  *     port: 7410          # TCP, on nodes[].addresses[0] (default 7410)
- *     mode: sync          # sync (default) or async
+ *     mode: sync          # sync (default), async or commit
  *     timeout_ms: 3000    # longest wait for the peer (default 3000)
  *     resync_max_bytes_per_s: 0   # cap on the resync's bytes (0: none)
  *     resync_compress: none       # none (default) or zstd
@@ -32,7 +32,8 @@ struct replicd_settings {
 	char dirs[REPLICD_MAX_DIRS][PATH_MAX];
 	size_t dir_count;
 	uint16_t port;
-	bool async;
+	bool async;  /* mode: async */
+	bool commit; /* mode: commit (docs/replication.md) */
 	uint32_t timeout_ms;
 	uint32_t resync_max_bytes_per_s; /* 0: no cap */
 	bool resync_zstd;		 /* offer and use write-z */

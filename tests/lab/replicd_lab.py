@@ -55,9 +55,11 @@ def replicd_of(st):
 class ReplicdLab(Lab):
     """A Lab whose nodes also run replicd over a replicated directory each."""
 
-    def __init__(self, mode="sync", replicd_timeout_ms=1000, disk_mib=None, **options):
+    def __init__(self, mode=None, replicd_timeout_ms=1000, disk_mib=None, **options):
         super().__init__(**options)
-        self.mode = mode
+        # replicd.mode: the test's, else SKYHA_REPLICD_MODE (to run the tests that
+        # hold in every mode in another one), else sync.
+        self.mode = mode or os.environ.get("SKYHA_REPLICD_MODE") or "sync"
         # With disk_mib, a node's disk/ is a tmpfs of that size: a disk that fills
         # up. One size for every node, or {node: MiB} for some.
         self.disk_mib = disk_mib

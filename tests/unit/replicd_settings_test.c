@@ -27,6 +27,23 @@ static void test_defaults(void)
 	CHECK_EQ_INT(s.resync_max_bytes_per_s, 0);
 	CHECK(!s.resync_zstd);
 	CHECK_EQ_INT(s.resync_compress_level, 3);
+	CHECK(!s.commit);
+}
+
+static void test_commit_mode(void)
+{
+	struct replicd_settings s;
+	char err[256];
+	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n  mode: commit\n",
+			   &s, err),
+		     0);
+	CHECK(s.commit);
+	CHECK(!s.async);
+	CHECK_EQ_INT(
+		parse("replicd:\n  directories: [/d]\n  mode: sync\n", &s, err),
+		0);
+	CHECK(!s.commit);
+	CHECK(!s.async);
 }
 
 static void test_every_field(void)
@@ -77,7 +94,7 @@ static void test_bad_sections_name_line_column_and_field(void)
 		 "replicd.directories[1]: '/a/b' overlaps directories[0]"},
 		{"replicd:\n  directories: [/a, /a]\n", "overlaps"},
 		{"replicd:\n  directories: [/a]\n  mode: fast\n",
-		 "app.yaml:3:9: replicd.mode: must be sync or async"},
+		 "app.yaml:3:9: replicd.mode: must be sync, async or commit"},
 		{"replicd:\n  directories: [/a]\n  port: 0\n", "replicd.port"},
 		{"replicd:\n  directories: [/a]\n  timeout_ms: 10\n",
 		 "replicd.timeout_ms"},
@@ -134,5 +151,5 @@ static void test_timeout_must_exceed_the_heartbeat_timeout(void)
 }
 
 TEST_MAIN(TEST(test_timeout_must_exceed_the_heartbeat_timeout),
-	  TEST(test_defaults), TEST(test_every_field),
+	  TEST(test_defaults), TEST(test_commit_mode), TEST(test_every_field),
 	  TEST(test_bad_sections_name_line_column_and_field))
