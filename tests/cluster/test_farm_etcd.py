@@ -46,7 +46,7 @@ def test_farm_node_cut_from_etcd_leaves_and_rejoins_when_healed(lab):
     lab.cut_from_etcd("node2")
     st2 = lab.wait_for("node2", lambda s: s["node"]["role"] == "WAIT",
                        "out of the farm without etcd", BOUND_S)
-    assert "no quorum" in st2["node"]["reason"], describe(st2)
+    assert "no quorum" in st2["transition"]["reason"], describe(st2)
     lab.wait_members(NODES, ["node1", "node3"], BOUND_S)
     lab.heal_partition()
     lab.wait_members(NODES, NODES, BOUND_S)
@@ -61,7 +61,7 @@ def test_farm_stops_everywhere_when_etcd_loses_its_majority_and_comes_back(lab):
     for node in NODES:
         st = lab.wait_for(node, lambda s: s["node"]["role"] == "WAIT",
                           "not serving without etcd's majority", BOUND_S)
-        assert "no quorum" in st["node"]["reason"], describe(st)
+        assert "no quorum" in st["transition"]["reason"], describe(st)
     lab.wait_members(NODES, [], BOUND_S)
     lab.restart_etcd(1)
     lab.restart_etcd(2)
