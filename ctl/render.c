@@ -233,8 +233,16 @@ static void render_header(FILE *out, const json_t *status)
 			snprintf(members, sizeof(members), "%zu",
 				 json_array_size(json_object_get(membership,
 								 "members")));
-		fprintf(out, "%s of %s nodes serve\n", members,
+		fprintf(out, "%s of %s nodes serve", members,
 			int_text(membership, "nodes", epoch, sizeof(epoch)));
+		/* quorum: etcd (optional): without its lease a node leaves. */
+		if (text_is(quorum, "mode", "etcd"))
+			fputs(json_is_false(json_object_get(quorum, "have"))
+				      ? "; quorum etcd: NONE, this node may "
+					"not serve"
+				      : "; quorum etcd",
+			      out);
+		fputc('\n', out);
 		return;
 	}
 	/* Losing quorum is what stops a node serving: say so plainly. */

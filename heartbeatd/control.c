@@ -230,9 +230,14 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		(json_int_t)n->lease.unknown_replies, "ctl_bad_requests",
 		(json_int_t)n->ctl_bad_requests, "bus_bad_messages",
 		(json_int_t)n->bus_bad_messages);
-	if (n->farm_mode)
-		return node_farm_status_json(n, now, self, transition,
-					     actuators_json(n, now), counters);
+	if (n->farm_mode) {
+		json_t *fst =
+			node_farm_status_json(n, now, self, transition,
+					      actuators_json(n, now), counters);
+		if (fst && n->etcd)
+			json_object_set_new(fst, "etcd", etcd_json(n, now));
+		return fst;
+	}
 	json_t *st = json_pack(
 		"{s:s,s:s,s:s,s:o,s:o,s:{s:s,s:b,s:s},s:o,s:o,s:o,s:o,"
 		"s:{s:I,s:I,s:I}}",

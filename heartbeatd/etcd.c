@@ -529,6 +529,10 @@ static void round_once(struct etcd_client *c, const struct etcd_want *want)
 					 c->lease_ttl_ms / 10;
 	else
 		c->mine.valid_until_ms = 0;
+	c->mine.lease_valid_until_ms =
+		c->lease_id ? c->lease_sent_ms + c->lease_ttl_ms -
+				      c->lease_ttl_ms / 10
+			    : 0;
 	c->mine.leader_revision = c->holding ? c->leader_revision : 0;
 	c->mine.lease_id = c->lease_id;
 	c->mine.lease_ttl_ms = c->lease_ttl_ms;

@@ -46,7 +46,10 @@ struct etcd_view {
 	uint64_t newest_generation;
 	uint64_t grant_seq; /* bumped when a new generation is granted */
 	uint64_t granted_generation;
-	int64_t valid_until_ms;	 /* leader until then (monotonic); 0: not */
+	int64_t valid_until_ms; /* leader until then (monotonic); 0: not */
+	/* Our lease alive until then (monotonic), leader or not: a farm
+	 * node serves only until then; 0: no lease. */
+	int64_t lease_valid_until_ms;
 	int64_t leader_revision; /* create_revision of our leader key */
 	int64_t lease_id;	 /* 0: none */
 	int64_t lease_ttl_ms;

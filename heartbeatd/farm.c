@@ -20,6 +20,9 @@ void farm_init(struct farm *f, const struct sky_config *cfg,
 			f->self_index = i;
 	}
 	f->rejoin_after_ms = rejoin_after_ms;
+	f->quorum_required = cfg->quorum_etcd;
+	snprintf(f->quorum_refusal, sizeof(f->quorum_refusal),
+		 "no etcd lease yet");
 }
 
 __attribute__((format(printf, 4, 5))) static void
@@ -77,10 +80,20 @@ void farm_step(struct farm *f, struct sm *sm, int64_t now,
 	case SKY_ROLE_STOP:
 		break;
 	case SKY_ROLE_UP:
+		/* Out of etcd's majority's view: stop serving before the
+		 * lease can end (the others, who see etcd, go on). */
+		if (f->quorum_required && !f->quorum_ok)
+			enter(sm, now, SKY_ROLE_WAIT,
+			      "no quorum: %s; not serving", f->quorum_refusal);
 		break;
 	default: /* WAIT (and anything a mirror's file left) */
 		if (sm->role != SKY_ROLE_WAIT) {
 			enter(sm, now, SKY_ROLE_WAIT, "starting");
+			break;
+		}
+		if (f->quorum_required && !f->quorum_ok) {
+			snprintf(sm->waiting_for, sizeof(sm->waiting_for),
+				 "no quorum: %s", f->quorum_refusal);
 			break;
 		}
 		if (f->failed) {

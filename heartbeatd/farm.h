@@ -45,6 +45,11 @@ struct farm {
 	int64_t failed_at_ms;
 	char failure[160];
 	bool ready; /* input: UP and the actuators settled */
+	/* quorum: etcd: serve only while this node's etcd lease lives (the
+	 * majority of etcd sees it). Inputs, set before each farm_step. */
+	bool quorum_required;
+	bool quorum_ok;
+	char quorum_refusal[160]; /* why not, for the reason and status */
 
 	/* Output: the members, sorted by name. */
 	char members[SKY_MAX_NODES][SKY_NAME_MAX + 1];

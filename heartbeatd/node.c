@@ -862,7 +862,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	r = open_bus(n);
 	if (r < 0)
 		return r;
-	if (cfg->quorum_etcd && !n->farm_mode) {
+	/* A farm's nodes keep a lease each and never lead (want stays 0). */
+	if (cfg->quorum_etcd) {
 		r = etcd_client_start(&n->etcd, &n->cfg, n->self->name);
 		if (r < 0)
 			return r;

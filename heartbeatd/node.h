@@ -152,6 +152,8 @@ void node_end_of_turn(struct node *n, int64_t now);
  * sm_step, and the state machine's wish to it after. */
 void node_etcd_inputs(struct node *n, int64_t now);
 void node_etcd_tell_want(struct node *n);
+/* A farm with quorum: etcd: may this node serve (its lease alive)? */
+void node_etcd_farm_inputs(struct node *n, int64_t now);
 
 /* A farm's turn, heartbeats and status (node_farm.c). */
 void node_farm_tick(struct node *n, int64_t now);

@@ -6,6 +6,7 @@
  */
 #include "node.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -43,6 +44,28 @@ void node_etcd_inputs(struct node *n, int64_t now)
 		w->generation_granted = true;
 		w->granted_generation = v->granted_generation;
 	}
+}
+
+void node_etcd_farm_inputs(struct node *n, int64_t now)
+{
+	struct etcd_view *v = &n->etcd_view;
+	struct etcd_log_line lines[8];
+	size_t count;
+
+	while ((count = etcd_client_take_log(n->etcd, lines,
+					     SKY_ARRAY_SIZE(lines))) > 0)
+		for (size_t i = 0; i < count; i++)
+			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
+	etcd_client_get_view(n->etcd, v);
+	n->farm.quorum_ok = now < v->lease_valid_until_ms;
+	if (n->farm.quorum_ok)
+		n->farm.quorum_refusal[0] = '\0';
+	else if (v->last_error[0])
+		snprintf(n->farm.quorum_refusal, sizeof(n->farm.quorum_refusal),
+			 "etcd lease not renewed (%s)", v->last_error);
+	else
+		snprintf(n->farm.quorum_refusal, sizeof(n->farm.quorum_refusal),
+			 "no etcd lease yet");
 }
 
 void node_etcd_tell_want(struct node *n)

@@ -120,6 +120,8 @@ void node_farm_tick(struct node *n, int64_t now)
 	node_note_stall(n, now);
 	log_nodes_seen(n, now);
 	node_farm_inputs(n, now, in);
+	if (n->etcd)
+		node_etcd_farm_inputs(n, now);
 	bool ready_was = n->farm.ready;
 	n->farm.ready = n->sm.role == SKY_ROLE_UP && orch_settled(&n->orch) &&
 			!n->orch.failed;
@@ -232,8 +234,11 @@ json_t *node_farm_status_json(const struct node *n, int64_t now, json_t *self,
 		"cluster", n->cfg.cluster, "module", n->cfg.module, "type",
 		sky_module_type_name(n->cfg.type), "node", self, "nodes",
 		nodes_json(n, now), "membership", membership, "quorum", "mode",
-		"none", "have", 1, "via", "farm", "transition", transition,
-		"actuators", actuators, "counters", counters, "farm",
+		n->farm.quorum_required ? "etcd" : "none", "have",
+		!n->farm.quorum_required || n->farm.quorum_ok, "via",
+		n->farm.quorum_required ? "etcd" : "farm", "transition",
+		transition, "actuators", actuators, "counters", counters,
+		"farm",
 		json_pack("{s:b,s:s}", "failed", n->farm.failed, "failure",
 			  n->farm.failure),
 		"timing", "interval_ms", (json_int_t)n->cfg.interval_ms,

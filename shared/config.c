@@ -496,15 +496,19 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 				     "a %s module has no witness: every node "
 				     "serves without quorum; remove it",
 				     type);
-	if (l->at_etcd)
+	/* A farm may serve only in etcd's majority's view (quorum: etcd):
+	 * each node on its own lease, no leader. */
+	bool farm_etcd = c->type == SKY_MODULE_FARM && c->quorum_etcd;
+	if (l->at_etcd && !farm_etcd)
 		return sky_yaml_fail(ctx, l->at_etcd, "etcd",
 				     "a %s module has no quorum: every node "
 				     "serves; remove it",
 				     type);
-	if (l->at_quorum && (c->quorum_witness || c->quorum_etcd))
+	if (l->at_quorum && (c->quorum_witness || c->quorum_etcd) && !farm_etcd)
 		return sky_yaml_fail(ctx, l->at_quorum, "quorum",
-				     "a %s module serves without quorum: "
-				     "remove it or say 'none'",
+				     "a %s module serves without quorum "
+				     "(a farm may use quorum: etcd): remove "
+				     "it or say 'none'",
 				     type);
 	for (size_t i = 0; i < c->order_count; i++)
 		if (c->order[i] == SKY_ACT_REPLICD)
@@ -514,7 +518,7 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 					     "list vipd and checkd only",
 					     type);
 	c->quorum_witness = false;
-	c->quorum_etcd = false;
+	c->quorum_etcd = farm_etcd;
 	return 0;
 }
 

@@ -236,6 +236,15 @@ static void test_a_farm_of_three_loads_without_witness_or_primary(void)
 	CHECK_EQ_INT(cfg.nodes[0].weight, 2);
 	CHECK_EQ_INT(cfg.nodes[1].weight, 1);
 	CHECK_EQ_INT(cfg.rejoin_after_ms, 30000);
+	/* A farm may serve only in etcd's majority's view. */
+	CHECK_EQ_INT(parse_farm("farm", THREE_NODES,
+				"quorum: etcd\netcd: {endpoints: "
+				"[http://198.18.0.31:2379]}\n",
+				&cfg, err, sizeof(err)),
+		     0);
+	CHECK_STR_CONTAINS(err, "");
+	CHECK(cfg.quorum_etcd && !cfg.quorum_witness);
+	CHECK_EQ_INT(cfg.lease_ms, 5000);
 	CHECK_EQ_INT(parse_farm("light",
 				"  - {name: node1, addresses: [198.18.0.1]}\n",
 				"quorum: none\n", &cfg, err, sizeof(err)),
@@ -256,6 +265,9 @@ static void test_farm_and_light_rules_name_the_field(void)
 		 "witness: a farm module has no witness"},
 		{"farm", THREE_NODES, "quorum: witness\n",
 		 "quorum: a farm module serves without quorum"},
+		{"light", "  - {name: node1, addresses: [198.18.0.1]}\n",
+		 "quorum: etcd\netcd: {endpoints: [http://198.18.0.31:2379]}\n",
+		 "a light module has no quorum"},
 		{"farm", THREE_NODES, "transitions: {order: [replicd]}\n",
 		 "transitions.order: a farm module replicates nothing"},
 		{"cluster", THREE_NODES, "",

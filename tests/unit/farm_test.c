@@ -238,10 +238,44 @@ static void test_the_state_file_keeps_each_farm_nodes_incarnation(void)
 	CHECK(node_state_parse(text, &back, err, sizeof(err)) < 0);
 }
 
+/* quorum: etcd: a node serves only while its etcd lease lives. */
+static void test_quorum_etcd_node_serves_only_with_its_lease(void)
+{
+	struct rig r;
+	rig_init(&r, 3, 1, 0);
+	r.f.quorum_required = true;
+	r.f.quorum_ok = false;
+	sky_strlcpy(r.f.quorum_refusal, "no etcd lease yet",
+		    sizeof(r.f.quorum_refusal));
+	step(&r, 10);
+	CHECK_EQ_INT(r.sm.role, SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(r.sm.waiting_for, "no quorum: no etcd lease yet");
+	r.f.quorum_ok = true;
+	step(&r, 10);
+	CHECK_EQ_INT(r.sm.role, SKY_ROLE_UP);
+	r.f.ready = true;
+	step(&r, 10);
+	CHECK(farm_is_member(&r.f, "node1"));
+	/* Cut off from etcd: leaves, and is no member in its own view. */
+	r.f.quorum_ok = false;
+	sky_strlcpy(r.f.quorum_refusal, "etcd lease not renewed",
+		    sizeof(r.f.quorum_refusal));
+	step(&r, 10);
+	CHECK_EQ_INT(r.sm.role, SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(r.sm.reason, "no quorum: etcd lease not renewed");
+	CHECK(!farm_is_member(&r.f, "node1"));
+	CHECK(!r.f.failed); /* not the application's fault */
+	/* Back in view: rejoins by itself, no skyctl start needed. */
+	r.f.quorum_ok = true;
+	step(&r, 10);
+	CHECK_EQ_INT(r.sm.role, SKY_ROLE_UP);
+}
+
 TEST_MAIN(TEST(test_a_node_starts_waits_then_runs_the_application),
 	  TEST(test_members_are_the_ready_up_nodes_sorted_by_name),
 	  TEST(test_every_node_computes_the_same_members),
 	  TEST(test_a_failed_application_leaves_and_rejoins_on_start),
 	  TEST(test_a_failed_node_rejoins_after_rejoin_after_ms),
 	  TEST(test_stop_and_start_and_mirror_commands_refused),
+	  TEST(test_quorum_etcd_node_serves_only_with_its_lease),
 	  TEST(test_the_state_file_keeps_each_farm_nodes_incarnation))

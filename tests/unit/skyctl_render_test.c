@@ -710,6 +710,27 @@ static void test_a_farm_shows_every_node_its_state_and_share(void)
 	json_decref(st);
 }
 
+/* A farm with quorum: etcd says so, and loudly once the lease is gone. */
+static void test_a_farm_with_etcd_quorum_says_when_it_may_not_serve(void)
+{
+	json_t *st = load(
+		"{'cluster':'demo','module':'web','type':'farm',"
+		" 'node':{'name':'node2','role':'WAIT','epoch':3,"
+		"         'serving':false},"
+		" 'nodes':[],"
+		" 'membership':{'members':['node1'],'changes':4,'nodes':2},"
+		" 'quorum':{'mode':'etcd','have':false,'via':'etcd'}}");
+	char *text = render(st);
+	CHECK_STR_CONTAINS(text, "1 of 2 nodes serve; quorum etcd: NONE, "
+				 "this node may not serve\n");
+	free(text);
+	json_object_set_new(json_object_get(st, "quorum"), "have", json_true());
+	text = render(st);
+	CHECK_STR_CONTAINS(text, "1 of 2 nodes serve; quorum etcd\n");
+	free(text);
+	json_decref(st);
+}
+
 static void test_a_farm_in_bucket_mode_shows_every_members_load(void)
 {
 	json_t *st = load(
@@ -787,6 +808,7 @@ static void test_a_farm_in_bucket_mode_shows_this_nodes_load(void)
 TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_a_farm_shows_every_node_its_state_and_share),
 	  TEST(test_a_farm_in_bucket_mode_shows_this_nodes_load),
+	  TEST(test_a_farm_with_etcd_quorum_says_when_it_may_not_serve),
 	  TEST(test_a_farm_in_bucket_mode_shows_every_members_load),
 	  TEST(test_both_nodes_up_shows_the_whole_picture),
 	  TEST(test_checkers_from_checkd_detail),
