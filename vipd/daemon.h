@@ -126,6 +126,8 @@ int vipd_open(struct vipd *d, const struct sky_config *mod,
 int vipd_run(struct vipd *d);
 void vipd_close(struct vipd *d);
 json_t *vipd_actual_json(const struct vipd *d);
+/* actual.c: publish the actual state and systemd's status now. */
+void vipd_publish(struct vipd *d, int64_t now);
 
 /* How often the addresses (and bucket tables) are checked, and a failed
  * release or nft run tried again. */
