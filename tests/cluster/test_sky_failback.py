@@ -62,6 +62,12 @@ def _wait_record_empty(lab, node, timeout):
         time.sleep(0.2)
 
 
+def _swap_ready(st):
+    peer = st["peer"]
+    return peer["role"] == "SECOND" and peer.get("data") == "uptodate" and \
+        peer.get("epoch") == st["node"].get("epoch")
+
+
 @lab_options(lab_class=CappedSkyLab, rtt_ms=30)
 def test_failback_to_aws_resyncs_only_the_changed_zones_under_the_cap(lab):
     lab.start_cluster(60)
@@ -110,7 +116,9 @@ def test_failback_to_aws_resyncs_only_the_changed_zones_under_the_cap(lab):
     assert rs.get("throttled_ms", 0) > 0, rs
     assert _digests(lab.disk_dir("node1")) == expected, "node1 differs after its resync"
 
-    # The failback: the module goes back to AWS, the data as node2 left it.
+    # The failback: the module goes back to AWS, the data as node2 left it (once node2
+    # sees node1 SECOND uptodate at its epoch: docs/operations.md, "Swap and upgrade").
+    lab.wait_for("node2", _swap_ready, "node1 SECOND uptodate as seen by node2", 30)
     res = lab.skyctl("node2", "--timeout", "60", "swap", timeout=70)
     assert res.rc == 0, f"skyctl swap: rc {res.rc}: {res.out} {res.err}"
     lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, 60)
