@@ -19,18 +19,21 @@ costs), a capped resync without and with zstd, and text without and with zstd ov
 link limited to 100 Mbit/s (the kernel's tbf on node1's side during the resync: a WAN's
 bandwidth, not its delay).
 
-replicd runs with --standalone (no heartbeatd), as in bench/replicd.py. The lab has no
-WAN delay (the kernel here has no sch_netem; the WAN emulator of issue 15 will bring
-one): the round trip printed is the lab's, and at 30 ms the uncapped rows would be
-bound by the window (8 MiB in flight: about 270 MiB/s at 30 ms) before the CPU. Needs
-root and `make`. Results also go to build/bench/resync_wan.json.
+Then the same resync across a WAN (--wan-rtt, default 30 ms; 0: skip): the sky lab
+(tests/lab/sky_lab.py: node1 and node2 in two sites joined through two wanem links, its
+WAN replicd timeout), text raw, with zstd, and raw under the cap. The data set is
+written in `commit` mode there (the mode docs/clouds.md advises across clouds: in `sync`
+each 64 KiB write would wait a round trip); the resync itself is the same in every mode.
+
+replicd runs with --standalone (no heartbeatd), as in bench/replicd.py. The LAN rows'
+round trip is the lab's own (no delay). Needs root and `make`. Results also go to
+build/bench/resync_wan.json.
 """
 
 import argparse
 import json
 import os
 import random
-import re
 import sys
 import time
 
@@ -41,6 +44,7 @@ sys.path.insert(0, HERE)
 import lab as lablib  # noqa: E402
 from replicd_lab import ReplicdLab  # noqa: E402
 import replicd as replicd_bench  # noqa: E402  (bench/replicd.py's lab helpers)
+from sky_lab import SkyLab  # noqa: E402
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -52,6 +56,15 @@ WORDS = [b"replicated", b"resync", b"primary", b"secondary", b"zone", b"write", 
 
 class WanBenchLab(ReplicdLab):
     """ReplicdLab whose `replicd:` section gets `extra` lines (set per row)."""
+
+    extra = []
+
+    def replicd_config_text(self, node):
+        return super().replicd_config_text(node) + "".join(f"  {x}\n" for x in self.extra)
+
+
+class SkyBenchLab(SkyLab):
+    """The sky lab (two sites across wanem links) with `extra` replicd lines, as above."""
 
     extra = []
 
@@ -88,11 +101,11 @@ def tbf(lab, rate):
         lablib.run(cmd + ["del", "dev", "eth0", "root"], check=False)
 
 
-def one_row(lab, extra, data_mib, change_mib, compressible, seed, link=None):
+def one_row(lab, extra, data_mib, change_mib, compressible, seed, link=None, mode="sync"):
     """One resync after an outage of node2, with `extra` replicd lines on both nodes
     and node1's sending limited to `link` (tbf) during the resync."""
-    WanBenchLab.extra = extra
-    replicd_bench.start_pair(lab, "sync")
+    lab.extra = extra
+    replicd_bench.start_pair(lab, mode)
     rng = random.Random(seed)
     root = lab.data_dir("node1")
     files = []
@@ -112,7 +125,7 @@ def one_row(lab, extra, data_mib, change_mib, compressible, seed, link=None):
             raise RuntimeError(f"{record} was not emptied within 120 s")
         time.sleep(0.2)
     replicd_bench.stop_replicd(lab, "node2")
-    time.sleep(3 * TIMEOUT_MS / 1000 + 0.5)  # acknowledged alone from then on
+    time.sleep(3 * lab.replicd_timeout_ms / 1000 + 0.5)  # acknowledged alone from then on
     changed, pieces = 0, set()
     while changed < change_mib * MiB:
         path = rng.choice(files)
@@ -160,7 +173,10 @@ def main():
     ap.add_argument("--change-mib", type=int, default=32, help="changed during the outage")
     ap.add_argument("--cap-mib", type=int, default=8, help="resync_max_bytes_per_s, MiB/s")
     ap.add_argument("--link", default="100mbit",
-                    help="tbf rate of node1's link for the last two rows")
+                    help="tbf rate of node1's link for the last two LAN rows")
+    ap.add_argument("--wan-rtt", type=float, default=30,
+                    help="ms between the nodes of the WAN rows (sky lab; 0: none)")
+    ap.add_argument("--wan-only", action="store_true", help="only the WAN rows")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("resync_wan.py: needs root (network namespaces, FUSE)", file=sys.stderr)
@@ -185,7 +201,7 @@ def main():
     try:
         lab.setup()
         results["lab"] = replicd_bench.lab_rtt_ms(lab)
-        for i, (label, extra, compressible) in enumerate(rows):
+        for i, (label, extra, compressible) in enumerate([] if args.wan_only else rows):
             print(f"resync: {label} ...", flush=True)
             link = args.link if "link" in label else None
             r = one_row(lab, extra, args.data_mib, args.change_mib, compressible, 11 + i,
@@ -199,6 +215,29 @@ def main():
             results["rows"][label] = r
     finally:
         lab.close()
+    if args.wan_rtt:
+        wan = f"WAN {args.wan_rtt:g} ms"
+        wan_rows = [
+            (f"{wan}, text, raw", [], True),
+            (f"{wan}, text, zstd", ["resync_compress: zstd"], True),
+            (f"{wan}, text, raw, cap {args.cap_mib} MiB/s",
+             [f"resync_max_bytes_per_s: {cap}"], True),
+        ]
+        sky = SkyBenchLab(rtt_ms=args.wan_rtt)
+        try:
+            sky.setup()
+            results["wan"] = replicd_bench.lab_rtt_ms(sky)
+            for i, (label, extra, compressible) in enumerate(wan_rows):
+                print(f"resync: {label} ...", flush=True)
+                r = one_row(sky, extra, args.data_mib, args.change_mib, compressible,
+                            31 + i, mode="commit")
+                if any(x.startswith("resync_max_bytes_per_s") for x in extra):
+                    r["cap_bytes_per_s"] = cap
+                    r["cap_bound_s"] = r["wire_bytes"] / cap
+                    r["seconds_over_bound"] = r["seconds"] / r["cap_bound_s"]
+                results["rows"][label] = r
+        finally:
+            sky.close()
 
     print()
     print(f"{'resync of ' + str(args.change_mib) + ' MiB changed':34} {'s/GiB':>7} "
@@ -211,7 +250,8 @@ def main():
               f"{r['wire_per_changed']:12.3f} {r['seconds']:8.2f} {bound} "
               f"{r['cpu_ms_per_MiB_changed']:10.1f}")
     print(f"lab round trip between the nodes (ICMP): {results['lab']['rtt_avg_ms']:.3f} ms "
-          f"average (no WAN delay in this lab yet)")
+          f"average (no delay)" + (f"; the WAN rows' {results['wan']['rtt_avg_ms']:.1f} ms "
+                                   "(sky lab, wanem)" if "wan" in results else ""))
     out = os.path.join(lablib.BUILD, "bench")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "resync_wan.json"), "w") as f:
