@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Log the worker's queued lines, then take its view: both module kinds. */
+static void take_worker_news(struct node *n)
+{
+	struct etcd_log_line lines[8];
+	size_t count;
+
+	while ((count = etcd_client_take_log(n->etcd, lines,
+					     SKY_ARRAY_SIZE(lines))) > 0)
+		for (size_t i = 0; i < count; i++)
+			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
+	etcd_client_get_view(n->etcd, &n->etcd_view);
+}
+
 /*
  * quorum: etcd: what the worker learnt, as the witness client would have
  * told it (state.h's sm_witness); each answer and grant is handed over once.
@@ -18,13 +31,7 @@ void node_etcd_inputs(struct node *n, int64_t now)
 	struct etcd_view *v = &n->etcd_view;
 	struct sm_witness *w = &n->witness_view;
 
-	struct etcd_log_line lines[8];
-	size_t count;
-	while ((count = etcd_client_take_log(n->etcd, lines,
-					     SKY_ARRAY_SIZE(lines))) > 0)
-		for (size_t i = 0; i < count; i++)
-			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
-	etcd_client_get_view(n->etcd, v);
+	take_worker_news(n);
 	w->lease_valid = now < v->valid_until_ms;
 	w->epoch_floor = w->lease_valid ? (uint64_t)v->leader_revision : 0;
 	if (v->answer_seq != n->etcd_answer_seq) {
@@ -48,15 +55,9 @@ void node_etcd_inputs(struct node *n, int64_t now)
 
 void node_etcd_farm_inputs(struct node *n, int64_t now)
 {
-	struct etcd_view *v = &n->etcd_view;
-	struct etcd_log_line lines[8];
-	size_t count;
+	const struct etcd_view *v = &n->etcd_view;
 
-	while ((count = etcd_client_take_log(n->etcd, lines,
-					     SKY_ARRAY_SIZE(lines))) > 0)
-		for (size_t i = 0; i < count; i++)
-			sky_log(lines[i].priority, "etcd: %s", lines[i].text);
-	etcd_client_get_view(n->etcd, v);
+	take_worker_news(n);
 	n->farm.quorum_ok = now < v->lease_valid_until_ms;
 	if (n->farm.quorum_ok)
 		n->farm.quorum_refusal[0] = '\0';
