@@ -143,13 +143,16 @@ cluster: all
 	@/usr/bin/python3 tests/cluster/run.py
 
 # soak: the fault campaign (docs/soak.md): SOAK_FAULTS random faults on the whole
-# stack within SOAK_MINUTES, seed SOAK_SEED (random unless given; printed to replay).
+# stack within SOAK_MINUTES, seed SOAK_SEED (random unless given; printed to replay),
+# then every cluster test at its full size (run.py --long: more rounds, more files,
+# longer pauses, and the @long_only tests make check leaves out for time).
 SOAK_FAULTS ?= 200
 SOAK_MINUTES ?= 30
 SOAK_SEED ?=
 soak: all
 	@/usr/bin/python3 tests/soak/soak.py --faults $(SOAK_FAULTS) \
 		--minutes $(SOAK_MINUTES) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+	@/usr/bin/python3 tests/cluster/run.py --long
 
 systemd: all deb
 	@/usr/bin/python3 tests/systemd/run.py

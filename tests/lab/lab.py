@@ -88,6 +88,24 @@ def run(cmd, check=True, timeout=30):
     return res
 
 
+# `run.py --long` (make soak): tests run at their full size (more rounds, more
+# files, longer pauses) and the tests marked @long_only run too. make check
+# runs the short sizes to stay within its time budget; the behaviour checked
+# is the same.
+LONG = os.environ.get("SKYHA_LONG_TESTS") == "1"
+
+
+def sized(short, long):
+    """A test's size: `short` in make check, `long` under run.py --long."""
+    return long if LONG else short
+
+
+def long_only(fn):
+    """Decorator: a test run only by run.py --long (make soak)."""
+    fn.long_only = True
+    return fn
+
+
 def lab_options(**options):
     """Decorator for a cluster test: the Lab(...) arguments it wants (timings, networks)."""
     def mark(fn):
