@@ -221,3 +221,34 @@ def test_skyctl_says_a_live_socket_did_not_answer(lab):
     assert "accepts connections but did not reply within 1.0 s" in res.err, res.err
     assert "stopped" not in res.err, res.err
     lab.status("node2", timeout=ANSWER_S)  # and answers again once running
+
+
+STATE_EXIT = {"STOP": 10, "WAIT": 11, "SECOND": 12, "ALONE": 13, "PRIM": 14, "UP": 15}
+
+
+def test_skyctl_state_answers_in_its_exit_status_and_wait_takes_any_of_several(lab):
+    """skyctl state for scripts (issue 17): the role on stdout and as 10 + role; a
+    stopped module is STOP; wait ends on the first of several states."""
+    lab.start_cluster()
+    roles = lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    assert roles, roles
+    for node, role in (("node1", "PRIM"), ("node2", "SECOND")):
+        res = lab.skyctl(node, "state")
+        assert (res.rc, res.out.strip()) == (STATE_EXIT[role], role), \
+            f"{node}: state exited {res.rc} with {res.out!r} {res.err!r}"
+    res = lab.skyctl("node2", "state", json=True)
+    assert json.loads(res.out)["role"] == "SECOND" and res.rc == 12, res
+    # Any of several: node2 is SECOND, so "PRIM,second" ends at once.
+    res = lab.skyctl("node2", "wait", "PRIM,second", "--timeout", "5")
+    assert res.rc == 0 and "is SECOND" in res.out, f"{res.rc}: {res.out}{res.err}"
+    res = lab.skyctl("node2", "wait", "serving,ALONE", "--timeout", "0.3")
+    assert res.rc == 4, f"{res.rc}: {res.out}{res.err}"
+    assert "waiting for ALONE or PRIM or UP" in res.err, res.err
+    res = lab.skyctl("node2", "wait", "PRIM,sideways")
+    assert res.rc == 2 and "'sideways' is not a state" in res.err, f"{res.rc}: {res.err}"
+    lab.kill_daemon("node2")  # kill -9: the socket file stays, nobody listens
+    res = lab.skyctl("node2", "state")
+    assert (res.rc, res.out.strip()) == (10, "STOP"), f"{res.rc}: {res.out}{res.err}"
+    os.unlink(lab.ctl_path("node2"))  # and with no socket file at all
+    res = lab.skyctl("node2", "state")
+    assert (res.rc, res.out.strip()) == (10, "STOP"), f"{res.rc}: {res.out}{res.err}"
