@@ -25,7 +25,9 @@ BUILD ?= build
 CC ?= cc
 PKGS := libzmq libsodium libsystemd yaml-0.1 jansson
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE
+# The version is the Debian changelog's, so a binary and its package agree.
+SKYHA_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DSKYHA_VERSION='"$(SKYHA_VERSION)"'
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

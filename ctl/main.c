@@ -19,6 +19,7 @@
 #include "bus.h"
 #include "goal.h"
 #include "render.h"
+#include "snapshot.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -158,6 +159,25 @@ static const char help_text[] =
 	"        heartbeatd that is not answering yet is asked again until "
 	"then.\n"
 	"\n"
+	"    snapshot [--output FILE] [--config FILE] [--state-dir DIR]\n"
+	"             [--since WHEN]\n"
+	"        Write one archive (.tar.gz, readable by its owner only) to "
+	"hand\n"
+	"        to whoever helps: heartbeatd's status with every daemon's "
+	"state\n"
+	"        (as JSON and as status shows it), the module's journal since\n"
+	"        WHEN (default -1h, journalctl's --since syntax), the module "
+	"file\n"
+	"        (default /etc/skyha/MODULE.yaml) with secret values removed, "
+	"the\n"
+	"        names, sizes and times of the files in DIR/MODULE (default\n"
+	"        /var/lib/skyha: change record, generations), and versions. "
+	"Key\n"
+	"        and password files are never read. Works with heartbeatd "
+	"down:\n"
+	"        the archive then says so. Prints the archive's path; default\n"
+	"        ./skyha-snapshot-MODULE-HOST-TIME.tar.gz.\n"
+	"\n"
 	"    help\n"
 	"        Print this text.\n"
 	"\n"
@@ -210,6 +230,9 @@ static const char help_text[] =
 	"\n"
 	"    -h, --help\n"
 	"        Print this text and exit.\n"
+	"\n"
+	"    --version\n"
+	"        Print skyctl's version and exit.\n"
 	"\n"
 	"EXIT STATUS\n"
 	"    0  success; for wait, the state was reached\n"
@@ -650,6 +673,69 @@ static int cmd_state(const struct skyctl *ctl)
 	return SKYCTL_STATE_EXIT_BASE + role;
 }
 
+static const json_t *reply_status(const json_t *reply);
+
+/*
+ * snapshot [--output FILE] [--config FILE] [--state-dir DIR] [--since WHEN]:
+ * an archive for support (snapshot.c). heartbeatd's silence is recorded in
+ * it, not fatal: a snapshot is most wanted when something is wrong.
+ */
+static int cmd_snapshot(struct skyctl *ctl, int argc, char **argv)
+{
+	char config[PATH_MAX], why[PATH_MAX + 128] = "";
+	struct skyctl_snapshot snap = {.module = ctl->module,
+				       .run_dir = ctl->run_dir,
+				       .state_dir = "/var/lib/skyha",
+				       .since = "-1h"};
+	_cleanup_json_ json_t *reply = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		const char **value =
+			strcmp(argv[i], "--output") == 0   ? &snap.output
+			: strcmp(argv[i], "--config") == 0 ? &snap.config_path
+			: strcmp(argv[i], "--state-dir") == 0 ? &snap.state_dir
+			: strcmp(argv[i], "--since") == 0     ? &snap.since
+							      : NULL;
+		if (!value)
+			return usage_error(
+				"snapshot: unexpected argument '%.64s' "
+				"(--output, --config, --state-dir, --since)",
+				argv[i]);
+		if (i + 1 >= argc || !argv[i + 1][0] ||
+		    strlen(argv[i + 1]) >= PATH_MAX)
+			return usage_error("snapshot: %s needs a value",
+					   argv[i]);
+		*value = argv[++i];
+	}
+	if (!snap.config_path) {
+		snprintf(config, sizeof(config), "/etc/skyha/%s.yaml",
+			 ctl->module);
+		snap.config_path = config;
+	}
+	int err = socket_error(ctl);
+	if (err == 0)
+		err = -request(ctl, "status", false, ctl->reply_timeout_ms,
+			       &reply);
+	if (err == 0 && !reply_status(reply))
+		err = EPROTO;
+	if (err == 0)
+		snap.status = reply_status(reply);
+	else
+		snprintf(why, sizeof(why), "%s: %s", ctl->ctl_path,
+			 err == ENOENT || err == ECONNREFUSED
+				 ? "heartbeatd is not running"
+				 : strerror(err));
+	snap.status_error = why;
+	if (err)
+		fail("no status from heartbeatd (%s): the snapshot says so",
+		     why);
+	if (skyctl_snapshot_write(&snap, why, sizeof(why)) < 0) {
+		fail("snapshot: %s", why);
+		return SKYCTL_EXIT_REFUSED;
+	}
+	return SKYCTL_EXIT_OK;
+}
+
 /* swap, prim, second, stop, start: ask, and print heartbeatd's answer. */
 static int cmd_action(const struct skyctl *ctl, const char *command, bool force)
 {
@@ -873,11 +959,16 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	char err[MESSAGE_TEXT_MAX];
 	int status;
 
+	if (strcmp(command, "snapshot") == 0) {
+		status = resolve_target(ctl);
+		return status != SKYCTL_EXIT_OK ? status
+						: cmd_snapshot(ctl, argc, argv);
+	}
 	if (strcmp(command, "status") != 0 && strcmp(command, "wait") != 0 &&
 	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, state, swap, prim, "
-			"second, stop, start, resync, wait)",
+			"second, stop, start, resync, wait, snapshot)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)
@@ -912,13 +1003,14 @@ static bool asks_for_help(int argc, char **argv)
 static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 				bool *help)
 {
-	enum { OPT_RUN_DIR = 0x100, OPT_JSON, OPT_TIMEOUT };
+	enum { OPT_RUN_DIR = 0x100, OPT_JSON, OPT_TIMEOUT, OPT_VERSION };
 	static const struct option options[] = {
 		{"module", required_argument, NULL, 'm'},
 		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
 	};
 	int c;
@@ -956,6 +1048,9 @@ static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 		case 'h':
 			*help = true;
 			break;
+		case OPT_VERSION:
+			printf("skyctl %s\n", SKYHA_VERSION);
+			exit(SKYCTL_EXIT_OK);
 		default:
 			/* getopt already said what was wrong. */
 			fputs("Try 'skyctl --help' for more information.\n",
