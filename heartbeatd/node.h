@@ -10,6 +10,7 @@
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
+#include "witnesses.h"
 #include "log.h"
 #include "net.h"
 #include "orchestrate.h"
@@ -66,7 +67,7 @@ struct node {
 
 	struct sm sm;
 	struct sm_witness witness_view;
-	struct lease_client lease;
+	struct witness_set witnesses; /* quorum: witness: one or several */
 	/* quorum: etcd: the worker, its last view, and the answers already
 	 * handed to the state machine. */
 	struct etcd_client *etcd;

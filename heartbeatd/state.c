@@ -253,11 +253,14 @@ static bool new_generation_ready(struct sm *sm, int64_t now,
 		sm->takeover_since_ms = now;
 		w->generation_granted = false;
 		w->answered = false;
+		w->grants_cleared++;
+		w->answers_cleared++;
 		return false;
 	}
 	if (!w->generation_granted)
 		return false;
 	w->generation_granted = false;
+	w->grants_cleared++;
 	sm->generation = max_u64(sm->generation, w->granted_generation);
 	sm->dirty = true;
 	return true;
@@ -638,6 +641,7 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 	if (!sm->want_election_lease_was) {
 		sm->election_lease_since_ms = now;
 		w->answered = false;
+		w->answers_cleared++;
 	}
 	sm->want_election_lease = true;
 	bool refused = w->answered && (w->last_answer == LEASE_HELD_BY_OTHER ||

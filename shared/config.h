@@ -20,7 +20,8 @@
 #define SKY_MAX_NODES		       16 /* a farm; a mirror has 2 */
 #define SKY_MAX_NETWORKS	       4
 #define SKY_DEFAULT_PEER_LOST_AFTER_MS 1000 /* heartbeat.timeout_ms */
-#define SKY_MAX_WITNESS_ADDRS	       4
+#define SKY_MAX_WITNESS_ADDRS	       8
+#define SKY_MAX_WITNESS_HOSTS	       5 /* witness.hosts: a majority is needed */
 #define SKY_KEY_BYTES		       32
 #define SKY_ADDR_TEXT_MAX	       64 /* INET6_ADDRSTRLEN plus room */
 
@@ -75,8 +76,14 @@ struct sky_config {
 	uint32_t interval_ms;
 	uint32_t peer_lost_after_ms; /* heartbeat.timeout_ms */
 	bool quorum_witness;	     /* false: quorum: none */
+	/* Every witness address; witness_host_of[i] says which witness (one
+	 * process on one host) address i reaches. witness.addresses is one
+	 * witness (host count 1); witness.hosts several, and serving without
+	 * the peer then needs the leases of a majority of them. */
 	struct sky_addr witness_addrs[SKY_MAX_WITNESS_ADDRS];
+	uint8_t witness_host_of[SKY_MAX_WITNESS_ADDRS];
 	size_t witness_addr_count;
+	size_t witness_host_count;
 	uint16_t witness_port;
 	uint32_t lease_ms; /* witness.lease_ms or etcd.lease_ms */
 	bool quorum_etcd;  /* quorum: etcd (quorum_witness is false) */
