@@ -126,10 +126,13 @@ static json_t *witness_json(const struct node *n, int64_t now)
 	json_t *o = json_pack(
 		"{s:o,s:s,s:s,s:s,s:I,s:I,s:o}", "addresses",
 		witness_addresses(n, -1), "lease",
-		held ? "held" : refused ? "refused" : "none", "last_answer",
+		held	  ? "held"
+		: refused ? "refused"
+			  : "none",
+		"last_answer",
 		w->answered ? lease_answer_name(w->last_answer) : "no_answer",
-		"holder", w->holder, "needed", (json_int_t)witness_set_majority(s),
-		"expires_in_ms",
+		"holder", w->holder, "needed",
+		(json_int_t)witness_set_majority(s), "expires_in_ms",
 		(json_int_t)(held ? witness_set_valid_until(s, now) - now : 0),
 		"hosts", hosts);
 	return o;
@@ -271,9 +274,9 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		"oversized", (json_int_t)c->oversized, "wrong_cluster",
 		(json_int_t)c->wrong_cluster, "unknown_node",
 		(json_int_t)c->unknown_node, "witness_unknown_replies",
-		(json_int_t)witness_set_unknown_replies(&n->witnesses), "ctl_bad_requests",
-		(json_int_t)n->ctl_bad_requests, "bus_bad_messages",
-		(json_int_t)n->bus_bad_messages);
+		(json_int_t)witness_set_unknown_replies(&n->witnesses),
+		"ctl_bad_requests", (json_int_t)n->ctl_bad_requests,
+		"bus_bad_messages", (json_int_t)n->bus_bad_messages);
 	if (n->farm_mode) {
 		json_t *fst =
 			node_farm_status_json(n, now, self, transition,

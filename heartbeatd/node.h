@@ -10,12 +10,12 @@
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
-#include "witnesses.h"
 #include "log.h"
 #include "net.h"
 #include "orchestrate.h"
 #include "persist.h"
 #include "state.h"
+#include "witnesses.h"
 
 #include <limits.h>
 

@@ -194,8 +194,7 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 	log_notice("witness for module %s of cluster %s: %zu address(es), "
 		   "lease %u ms, newest generation %llu%s%s; granting nothing "
 		   "for the first %u ms",
-		   cfg->module, cfg->cluster, bound,
-		   cfg->lease_ms,
+		   cfg->module, cfg->cluster, bound, cfg->lease_ms,
 		   (unsigned long long)s.persisted.newest_generation,
 		   s.persisted.newest_node[0] ? " on " : "",
 		   s.persisted.newest_node, cfg->lease_ms);

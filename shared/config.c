@@ -213,8 +213,8 @@ static int witness_hosts(struct sky_yaml *ctx, yaml_node_t *seq,
 
 		snprintf(field, sizeof(field), "witness.hosts[%zu]", h);
 		if (item && item->type == YAML_SEQUENCE_NODE) {
-			size_t room = SKY_MAX_WITNESS_ADDRS -
-				      c->witness_addr_count;
+			size_t room =
+				SKY_MAX_WITNESS_ADDRS - c->witness_addr_count;
 			if (room == 0)
 				return sky_yaml_fail(
 					ctx, item, field,
@@ -247,10 +247,9 @@ static int witness_hosts(struct sky_yaml *ctx, yaml_node_t *seq,
 		for (size_t j = i + 1; j < c->witness_addr_count; j++)
 			if (strcmp(c->witness_addrs[i].text,
 				   c->witness_addrs[j].text) == 0)
-				return sky_yaml_fail(
-					ctx, seq, "witness.hosts",
-					"%s is listed twice",
-					c->witness_addrs[i].text);
+				return sky_yaml_fail(ctx, seq, "witness.hosts",
+						     "%s is listed twice",
+						     c->witness_addrs[i].text);
 	c->witness_host_count = n;
 	return 0;
 }
