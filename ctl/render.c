@@ -582,6 +582,31 @@ static void render_lease(FILE *out, const json_t *witness, const json_t *status)
 			field(witness, "holder", holder, sizeof(holder)));
 }
 
+/* module.depends_on: "depends:   db serves here, web NOT HERE (SECOND)". */
+static void render_depends(FILE *out, const json_t *status)
+{
+	const json_t *deps = json_object_get(status, "depends_on");
+	size_t count = json_array_size(deps);
+	char name[NAME_TEXT_MAX], role[WORD_TEXT_MAX];
+
+	if (!json_is_array(deps) || count == 0)
+		return;
+	fputs("depends:  ", out);
+	for (size_t i = 0; i < count && i < ADDRESSES_SHOWN_MAX; i++) {
+		const json_t *d = json_array_get(deps, i);
+		bool here = json_is_true(json_object_get(d, "serves_here"));
+		fprintf(out, "%s %s %s", i ? "," : "",
+			field(d, "module", name, sizeof(name)),
+			here ? "serves here" : "does NOT serve here");
+		if (!here)
+			fprintf(out, " (%s)",
+				has_text(d, "role")
+					? field(d, "role", role, sizeof(role))
+					: "not heard");
+	}
+	fputc('\n', out);
+}
+
 static void render_witness(FILE *out, const json_t *status)
 {
 	const json_t *witness = json_object_get(status, "witness");
@@ -872,6 +897,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 		render_waiting(out, node);
 		render_networks(out, json_object_get(status, "peer"));
 		render_witness(out, status);
+	render_depends(out, status);
 	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);

@@ -138,6 +138,28 @@ static json_t *witness_json(const struct node *n, int64_t now)
 	return o;
 }
 
+/* module.depends_on: each module, and whether it serves on this node. */
+static json_t *depends_json(const struct node *n, int64_t now)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n->depend.count; i++) {
+		const struct depend_one *one = &n->depend.dep[i];
+		bool fresh = one->heard && now < one->deadline_ms;
+		json_array_append_new(
+			a, json_pack("{s:s,s:o,s:b,s:I}", "module", one->module,
+				     "role",
+				     one->heard ? json_string(sky_role_name(
+							  one->role))
+						: json_null(),
+				     "serves_here",
+				     fresh && sky_role_serves(one->role),
+				     "bad_messages",
+				     (json_int_t)one->bad_messages));
+	}
+	return a;
+}
+
 /*
  * quorum: etcd: the "witness" object in the same shape (a client that reads
  * lease and holder works with either), and the "etcd" object.
@@ -303,6 +325,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		(json_int_t)n->cfg.lease_ms);
 	if (st && n->etcd)
 		json_object_set_new(st, "etcd", etcd_json(n, now));
+	if (st && n->depend.count)
+		json_object_set_new(st, "depends_on", depends_json(n, now));
 	return st;
 }
 

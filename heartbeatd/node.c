@@ -667,6 +667,19 @@ static void tick(struct node *n, int64_t now)
 		witness_set_view(&n->witnesses, now, &n->witness_view);
 	witness_before = n->witness_view;
 	node_peer_input(n, now, &peer);
+	if (n->depend.count) {
+		depend_drain(&n->depend, n->self->name, now);
+		bool was = n->sm.dependency_blocked;
+		n->sm.dependency_blocked =
+			!depend_ok(&n->depend, now, n->sm.dependency_why,
+				   sizeof(n->sm.dependency_why));
+		if (n->sm.dependency_blocked != was)
+			log_notice("%s", n->sm.dependency_blocked
+						 ? n->sm.dependency_why
+						 : "every module of "
+						   "module.depends_on serves "
+						   "on this node");
+	}
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
 	node_replica_inputs(&n->replica, n->sm.epoch, now, &n->sm);
@@ -890,6 +903,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	r = open_bus(n);
 	if (r < 0)
 		return r;
+	r = depend_open(&n->depend, cfg, run_dir);
+	if (r < 0)
+		return r;
 	/* A farm's nodes keep a lease each and never lead (want stays 0). */
 	if (cfg->quorum_etcd) {
 		r = etcd_client_start(&n->etcd, &n->cfg, n->self->name);
@@ -1036,6 +1052,7 @@ void node_close(struct node *n)
 	n->replica.counters = NULL;
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
+	depend_close(&n->depend);
 	sky_bus_close(&n->ctl);
 	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
 		if (n->hb_fd[i] >= 0)

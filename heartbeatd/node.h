@@ -16,6 +16,7 @@
 #include "persist.h"
 #include "state.h"
 #include "witnesses.h"
+#include "depend.h"
 
 #include <limits.h>
 
@@ -68,6 +69,7 @@ struct node {
 	struct sm sm;
 	struct sm_witness witness_view;
 	struct witness_set witnesses; /* quorum: witness: one or several */
+	struct depend depend;	      /* module.depends_on */
 	/* quorum: etcd: the worker, its last view, and the answers already
 	 * handed to the state machine. */
 	struct etcd_client *etcd;

@@ -139,7 +139,10 @@ uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now)
 		if (!sm->demoting)
 			f |= HB_FLAG_HANDOVER_DONE;
 	}
-	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now))
+	/* Blocked by a module it depends on: the peer should be primary, as
+	 * if the operator had said `second` here. */
+	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now) ||
+	    sm->dependency_blocked)
 		f |= HB_FLAG_PREFER_SECOND;
 	else if (sm->preference == SM_PREFER_PRIM)
 		f |= HB_FLAG_PREFER_PRIM;
@@ -314,6 +317,13 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 {
 	char refusal[160];
 
+	if (sm->dependency_blocked) {
+		sm->want_new_generation = false;
+		waiting(sm, "%s; not taking over: %s", why,
+			sm->dependency_why);
+		return;
+	}
+
 	if (new_generation_ready(sm, now, w)) {
 		if (sm->role != SKY_ROLE_PRIM)
 			sm->epoch = epoch_at_least(sm->epoch + 1, w);
@@ -454,6 +464,16 @@ static bool step_down_diverged(struct sm *sm, int64_t now,
 static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      struct sm_witness *w)
 {
+	/* A module this one depends on left this node: hand over to an
+	 * up-to-date secondary (below), or stop serving. */
+	bool peer_ready = p->visible && p->role == SKY_ROLE_SECOND &&
+			  p->data == SKY_DATA_UPTODATE &&
+			  p->generation == sm->generation;
+	if (sm->dependency_blocked && !peer_ready) {
+		enter(sm, now, SKY_ROLE_WAIT, "%s; %s cannot take over",
+		      sm->dependency_why, sm->cfg.peer);
+		return;
+	}
 	if (!p->visible || p->role == SKY_ROLE_STOP) {
 		const char *why = p->visible ? "peer stopped"
 					     : "peer lost on every network";
@@ -489,7 +509,8 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 	}
 	bool asked = sm->swap_requested || (p->flags & HB_FLAG_SWAP_REQUEST) ||
 		     sm->preference == SM_PREFER_SECOND ||
-		     (p->flags & HB_FLAG_PREFER_PRIM);
+		     (p->flags & HB_FLAG_PREFER_PRIM) ||
+		     sm->dependency_blocked;
 	if (asked && p->role == SKY_ROLE_SECOND &&
 	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
 		sm->handover = true;
@@ -502,6 +523,10 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 
 static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
 {
+	if (sm->dependency_blocked && !(p->visible && p->role == SKY_ROLE_SECOND)) {
+		enter(sm, now, SKY_ROLE_WAIT, "%s", sm->dependency_why);
+		return;
+	}
 	if (!p->visible || p->role == SKY_ROLE_STOP)
 		return;
 	if (step_down_diverged(sm, now, p))
@@ -582,6 +607,13 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    !(p->flags & HB_FLAG_HANDOVER_DONE))
 		return; /* its application is still stopping: wait */
+	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
+	    sm->in_sync && p->generation == sm->generation &&
+	    sm->dependency_blocked) {
+		waiting(sm, "%s hands over, but %s", sm->cfg.peer,
+			sm->dependency_why);
+		return;
+	}
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    sm->in_sync && p->generation == sm->generation) {
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
@@ -713,6 +745,10 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				"a transition failed recently: not "
 				"becoming primary for %lld ms",
 				(long long)(sm->no_primary_until_ms - now));
+			return;
+		}
+		if (sm->dependency_blocked) {
+			waiting(sm, "elected, but %s", sm->dependency_why);
 			return;
 		}
 		if (!election_lease(sm, now, w, why))

@@ -104,6 +104,10 @@ struct sm {
 	bool in_sync; /* as SECOND: same generation as primary, and (when
 			 gated) replicd says the copy is up to date */
 	bool replica_uptodate; /* input: replicd's word, set before sm_step */
+	/* input: a module of module.depends_on does not serve on this node
+	 * (depend.h): no promotion here, hand over or stop when serving. */
+	bool dependency_blocked;
+	char dependency_why[128];
 	/*
 	 * Inputs from this node's replicd, set before sm_step (all false/0
 	 * when not gated). As secondary: the generation its copy is complete

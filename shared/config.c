@@ -35,6 +35,7 @@ struct loader {
 	const yaml_node_t *root;
 	const yaml_node_t *at_cluster, *at_module, *at_nodes, *at_heartbeat,
 		*at_witness, *at_quorum, *at_key_file, *at_default_primary,
+		*at_depends_on,
 		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order,
 		*at_etcd, *at_etcd_endpoints, *at_etcd_lease, *at_etcd_cert,
 		*at_etcd_key, *at_etcd_user, *at_etcd_password, *at_etcd_prefix;
@@ -58,6 +59,39 @@ static int cluster_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 				       sizeof(l->cfg.key_file));
 	}
 	return sky_yaml_unknown_key(ctx, v, "cluster", key);
+}
+
+/* module.depends_on: [db, ...]: other modules' names, not this one. */
+static int depends_on(struct sky_yaml *ctx, yaml_node_t *seq, struct loader *l)
+{
+	char field[48];
+
+	l->at_depends_on = seq;
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return sky_yaml_fail(ctx, seq, "module.depends_on",
+				     "must be a list of module names");
+	size_t n = (size_t)(seq->data.sequence.items.top -
+			    seq->data.sequence.items.start);
+	if (n == 0 || n > SKY_MAX_DEPENDS)
+		return sky_yaml_fail(ctx, seq, "module.depends_on",
+				     "must list 1 to %d modules, got %zu",
+				     SKY_MAX_DEPENDS, n);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(
+			ctx->doc, seq->data.sequence.items.start[i]);
+		snprintf(field, sizeof(field), "module.depends_on[%zu]", i);
+		int r = sky_yaml_name(ctx, item, field, l->cfg.depends_on[i]);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l->cfg.depends_on[j],
+				   l->cfg.depends_on[i]) == 0)
+				return sky_yaml_fail(ctx, item, field,
+						     "'%s' is listed twice",
+						     l->cfg.depends_on[i]);
+	}
+	l->cfg.depends_count = n;
+	return 0;
 }
 
 static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
@@ -85,6 +119,8 @@ static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return sky_yaml_name(ctx, v, "module.default_primary",
 				     l->cfg.default_primary);
 	}
+	if (strcmp(key, "depends_on") == 0)
+		return depends_on(ctx, v, l);
 	return sky_yaml_unknown_key(ctx, v, "module", key);
 }
 
@@ -566,6 +602,11 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 					     c->node_count);
 		break;
 	}
+	if (l->at_depends_on)
+		return sky_yaml_fail(ctx, l->at_depends_on, "module.depends_on",
+				     "only a mirror module follows other "
+				     "modules for now (a %s module: not yet)",
+				     type);
 	/* Every node of a farm serves: there is no primary to elect and no
 	 * copy to protect, so no quorum (docs/architecture.md, "Farm"). */
 	if (c->default_primary[0])
@@ -726,6 +767,12 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 						c->nodes[i].name,
 						c->nodes[j].name,
 						c->nodes[i].addrs[n].text);
+	for (size_t i = 0; i < c->depends_count; i++)
+		if (strcmp(c->depends_on[i], c->module) == 0)
+			return sky_yaml_fail(ctx, l->at_depends_on,
+					     "module.depends_on",
+					     "module %s cannot depend on itself",
+					     c->module);
 	if (c->default_primary[0] && !sky_config_node(c, c->default_primary))
 		return sky_yaml_fail(
 			ctx, l->at_default_primary, "module.default_primary",

@@ -21,6 +21,7 @@
 #define SKY_MAX_NETWORKS	       4
 #define SKY_DEFAULT_PEER_LOST_AFTER_MS 1000 /* heartbeat.timeout_ms */
 #define SKY_MAX_WITNESS_ADDRS	       8
+#define SKY_MAX_DEPENDS		       4
 #define SKY_MAX_WITNESS_HOSTS	       5 /* witness.hosts: a majority is needed */
 #define SKY_KEY_BYTES		       32
 #define SKY_ADDR_TEXT_MAX	       64 /* INET6_ADDRSTRLEN plus room */
@@ -69,6 +70,10 @@ struct sky_config {
 	char module[SKY_NAME_MAX + 1];
 	enum sky_module_type type;
 	char default_primary[SKY_NAME_MAX + 1]; /* "" when none */
+	/* module.depends_on: modules of this node this one serves with
+	 * (serves only where each of them serves; a mirror). */
+	char depends_on[SKY_MAX_DEPENDS][SKY_NAME_MAX + 1];
+	size_t depends_count;
 	struct sky_node nodes[SKY_MAX_NODES];
 	size_t node_count;
 	size_t network_count;

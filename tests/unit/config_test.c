@@ -159,6 +159,30 @@ static void test_several_witness_hosts_each_with_its_addresses(void)
 		     "must be a list of witness hosts");
 }
 
+static void test_depends_on_names_other_modules(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+
+	CHECK_EQ_INT(parse_variant("  name: app\n",
+				   "  name: app\n  depends_on: [db, mq]\n",
+				   &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.depends_count, 2);
+	CHECK(strcmp(cfg.depends_on[1], "mq") == 0);
+	expect_error("  name: app\n", "  name: app\n  depends_on: [app]\n",
+		     "module.depends_on", "cannot depend on itself");
+	expect_error("  name: app\n", "  name: app\n  depends_on: [db, db]\n",
+		     "module.depends_on[1]", "'db' is listed twice");
+	expect_error("  name: app\n", "  name: app\n  depends_on: db\n",
+		     "module.depends_on", "must be a list of module names");
+	expect_error("  name: app\n",
+		     "  name: app\n  depends_on: [a, b, c, d, e]\n",
+		     "module.depends_on", "1 to 4 modules, got 5");
+	expect_error("  name: app\n", "  name: app\n  depends_on: [d/b]\n",
+		     "module.depends_on[0]", "");
+}
+
 static void test_mismatched_network_counts_are_refused(void)
 {
 	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]",
@@ -342,6 +366,7 @@ TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
 	  TEST(test_bad_address_names_node_and_index),
 	  TEST(test_witness_is_required_unless_quorum_none),
 	  TEST(test_several_witness_hosts_each_with_its_addresses),
+	  TEST(test_depends_on_names_other_modules),
 	  TEST(test_mismatched_network_counts_are_refused),
 	  TEST(test_default_primary_must_be_a_node),
 	  TEST(test_names_with_path_characters_are_refused),
