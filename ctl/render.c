@@ -897,7 +897,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 		render_waiting(out, node);
 		render_networks(out, json_object_get(status, "peer"));
 		render_witness(out, status);
-	render_depends(out, status);
+		render_depends(out, status);
 	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);

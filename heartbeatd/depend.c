@@ -91,17 +91,17 @@ void depend_drain(struct depend *d, const char *self, int64_t now)
 			msg = NULL;
 			if (r < 0) {
 				one->bad_messages++;
-				sky_log_ratelimited(&one->rl, LOG_WARNING,
-						    "module.depends_on: dropped "
-						    "a message of module %s: %s",
-						    one->module, why);
+				sky_log_ratelimited(
+					&one->rl, LOG_WARNING,
+					"module.depends_on: dropped "
+					"a message of module %s: %s",
+					one->module, why);
 			}
 		}
 	}
 }
 
-bool depend_ok(const struct depend *d, int64_t now, char *why,
-	       size_t why_size)
+bool depend_ok(const struct depend *d, int64_t now, char *why, size_t why_size)
 {
 	for (size_t i = 0; i < d->count; i++) {
 		const struct depend_one *one = &d->dep[i];

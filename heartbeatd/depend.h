@@ -57,7 +57,6 @@ int depend_take(struct depend_one *one, const json_t *msg, const char *self,
 
 /* May this node serve? false with why ("module db does not serve here
  * (SECOND)") when one of them does not. */
-bool depend_ok(const struct depend *d, int64_t now, char *why,
-	       size_t why_size);
+bool depend_ok(const struct depend *d, int64_t now, char *why, size_t why_size);
 
 #endif

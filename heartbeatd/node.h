@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "depend.h"
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
@@ -16,7 +17,6 @@
 #include "persist.h"
 #include "state.h"
 #include "witnesses.h"
-#include "depend.h"
 
 #include <limits.h>
 

@@ -319,8 +319,7 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 
 	if (sm->dependency_blocked) {
 		sm->want_new_generation = false;
-		waiting(sm, "%s; not taking over: %s", why,
-			sm->dependency_why);
+		waiting(sm, "%s; not taking over: %s", why, sm->dependency_why);
 		return;
 	}
 
@@ -509,8 +508,7 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 	}
 	bool asked = sm->swap_requested || (p->flags & HB_FLAG_SWAP_REQUEST) ||
 		     sm->preference == SM_PREFER_SECOND ||
-		     (p->flags & HB_FLAG_PREFER_PRIM) ||
-		     sm->dependency_blocked;
+		     (p->flags & HB_FLAG_PREFER_PRIM) || sm->dependency_blocked;
 	if (asked && p->role == SKY_ROLE_SECOND &&
 	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
 		sm->handover = true;
@@ -523,7 +521,8 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 
 static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
 {
-	if (sm->dependency_blocked && !(p->visible && p->role == SKY_ROLE_SECOND)) {
+	if (sm->dependency_blocked &&
+	    !(p->visible && p->role == SKY_ROLE_SECOND)) {
 		enter(sm, now, SKY_ROLE_WAIT, "%s", sm->dependency_why);
 		return;
 	}

@@ -35,10 +35,10 @@ struct loader {
 	const yaml_node_t *root;
 	const yaml_node_t *at_cluster, *at_module, *at_nodes, *at_heartbeat,
 		*at_witness, *at_quorum, *at_key_file, *at_default_primary,
-		*at_depends_on,
-		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order,
-		*at_etcd, *at_etcd_endpoints, *at_etcd_lease, *at_etcd_cert,
-		*at_etcd_key, *at_etcd_user, *at_etcd_password, *at_etcd_prefix;
+		*at_depends_on, *at_interval, *at_timeout, *at_lease,
+		*at_rejoin, *at_order, *at_etcd, *at_etcd_endpoints,
+		*at_etcd_lease, *at_etcd_cert, *at_etcd_key, *at_etcd_user,
+		*at_etcd_password, *at_etcd_prefix;
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 	uint32_t etcd_lease_ms;
 };
@@ -769,10 +769,9 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 						c->nodes[i].addrs[n].text);
 	for (size_t i = 0; i < c->depends_count; i++)
 		if (strcmp(c->depends_on[i], c->module) == 0)
-			return sky_yaml_fail(ctx, l->at_depends_on,
-					     "module.depends_on",
-					     "module %s cannot depend on itself",
-					     c->module);
+			return sky_yaml_fail(
+				ctx, l->at_depends_on, "module.depends_on",
+				"module %s cannot depend on itself", c->module);
 	if (c->default_primary[0] && !sky_config_node(c, c->default_primary))
 		return sky_yaml_fail(
 			ctx, l->at_default_primary, "module.default_primary",
