@@ -97,7 +97,7 @@ struct replicd {
 	char sync[16];	       /* SKY_SYNC_* */
 	/* primary: the peer's copy */
 	enum replicd_peer_sync psync;
-	struct replicd_track_entry *peer_rec;
+	struct changerec_entry *peer_rec;
 	size_t peer_rec_n, peer_rec_cap;
 	bool peer_rec_overflow;
 	struct replicd_resync *rs;

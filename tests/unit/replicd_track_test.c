@@ -30,7 +30,7 @@ static void remove_dir(void)
 
 static size_t zones_of(struct replicd_track *t, const char *path)
 {
-	struct replicd_track_entry *e;
+	struct changerec_entry *e;
 	size_t n, zones = 0;
 	CHECK_EQ_INT(replicd_track_entries(t, &e, &n), 0);
 	for (size_t i = 0; i < n; i++)
@@ -186,7 +186,7 @@ static void test_a_damaged_record_is_never_trusted(void)
 	remove_dir();
 }
 
-static int count_cb(void *ctx, const struct replicd_track_entry *e)
+static int count_cb(void *ctx, const struct changerec_entry *e)
 {
 	(void)e;
 	(*(int *)ctx)++;
@@ -266,28 +266,24 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 static void test_parse_rejects_hostile_bytes(void)
 {
 	uint8_t buf[64] = "SKYTRK1\n";
-	bool complete;
+	struct changerec_header h;
 	int n = 0;
-	CHECK_EQ_INT(replicd_track_parse(buf, 8, &complete, count_cb, &n),
-		     -EBADMSG);
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n), 0);
+	CHECK_EQ_INT(changerec_parse(buf, 8, &h, count_cb, &n), -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), 0);
 	buf[9] = 1; /* a boot id without the flag that has one */
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
-		     -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), -EBADMSG);
 	buf[9] = 0;
 	buf[8] = 4; /* unknown header flag */
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
-		     -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), -EBADMSG);
 	buf[8] = 1;
 	/* An entry claiming a path longer than the buffer. */
 	buf[16] = TRK_ZONES;
 	buf[34] = 0xff;
 	buf[35] = 0xff;
-	CHECK_EQ_INT(
-		replicd_track_parse(buf, sizeof(buf), &complete, count_cb, &n),
-		-EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, sizeof(buf), &h, count_cb, &n),
+		     -EBADMSG);
 	CHECK_EQ_INT(n, 0);
-	CHECK(!complete);
+	CHECK(!h.complete);
 	/* Bad arguments to mark. */
 	struct replicd_track *t = NULL;
 	fresh_dir();
@@ -309,7 +305,7 @@ static void test_peer_record_entry_checked_and_copied(void)
 				.flags = TRK_ZONES,
 				.offset = 3,
 				.length = 2};
-	struct replicd_track_entry e;
+	struct changerec_entry e;
 	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), 0);
 	CHECK(e.dir == 1 && e.kinds == TRK_ZONES && e.first == 3 &&
 	      e.count == 2 && strcmp(e.path, "a/b") == 0 && e.path != op.path);
