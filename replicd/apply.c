@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "fs.h"
 #include "log.h"
+#include "track_op.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +133,7 @@ int replicd_apply_op(struct replicd *d, const struct replicd_op *op)
 	if (r > 0)
 		return 0;
 	if (r == 0) {
+		replicd_backup_op(d->backup, d->mounts[op->dir].root, op, fd);
 		r = replicd_fs_apply(d->mounts[op->dir].root, op, fd, 0, NULL);
 		if (r >= 0 && op->type == ROP_WRITE &&
 		    (size_t)r != op->data_len)
@@ -166,6 +168,7 @@ int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job)
 		return r;
 	}
 	job->root = d->mounts[op->dir].root;
+	replicd_backup_op(d->backup, job->root, op, job->fd);
 	job->resyncing = d->sec_resyncing;
 	replicd_applier_push(&d->applier, job);
 	return 0;

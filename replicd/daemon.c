@@ -401,13 +401,20 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		return -ENAMETOOLONG;
 	r = sky_mkdir_p(d->state_dir, 0700);
 	if (r == 0)
-		r = replicd_track_open(d->state_dir, &d->track);
+		r = replicd_track_open(d->state_dir, "track.rec",
+				       "the next resync compares everything",
+				       &d->track);
+	if (r == 0)
+		r = replicd_track_open(d->state_dir, "backup.rec",
+				       "the next backup reads everything",
+				       &d->backup);
 	if (r < 0) {
 		log_error("cannot open the change record in %s: %s",
 			  d->state_dir, strerror(-r));
 		return r;
 	}
 	d->repl.track = d->track;
+	d->repl.backup = d->backup;
 	r = replicd_alone_open(&d->alone, d->state_dir);
 	if (r < 0) {
 		log_error("cannot open %s/alone.stats: %s", d->state_dir,
@@ -602,7 +609,9 @@ void replicd_close(struct replicd *d)
 	replicd_manifest_walk_free(&d->walk);
 	replicd_zstd_free(&d->zstd);
 	replicd_track_free(&d->track);
+	replicd_track_free(&d->backup);
 	d->repl.track = NULL;
+	d->repl.backup = NULL;
 	d->repl.alone = NULL;
 	if (d->alone.path[0])
 		replicd_alone_close(&d->alone);

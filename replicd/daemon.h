@@ -90,7 +90,8 @@ struct replicd {
 	char run_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	struct replicd_track *track;
-	struct replicd_alone alone; /* what this node did without the peer */
+	struct replicd_track *backup; /* changes since the last backup */
+	struct replicd_alone alone;   /* what this node did without the peer */
 	/* what the peer did without us, as it said (diverged sessions) */
 	struct replicd_alone_stats peer_alone;
 	enum sky_replica data; /* this copy, as published */

@@ -36,7 +36,9 @@ struct key_node {
 
 struct replicd_track {
 	pthread_mutex_t lock;
+	char dir[PATH_MAX];
 	char path[PATH_MAX];
+	const char *consequence; /* of an incomplete record, for logs */
 	int fd;
 	bool complete, alone;
 	/* The header says: entries not synced were appended in this boot. */
@@ -247,7 +249,8 @@ static void drop_entries(struct replicd_track *t)
 	t->alone = false;
 }
 
-int replicd_track_open(const char *dir, struct replicd_track **out)
+int replicd_track_open(const char *dir, const char *name,
+		       const char *consequence, struct replicd_track **out)
 {
 	struct replicd_track *t = calloc(1, sizeof(*t));
 	char *buf = NULL;
@@ -264,8 +267,10 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 	r = grow(t);
 	if (r < 0)
 		goto fail;
-	r = snprintf(t->path, sizeof(t->path), "%s/track.rec", dir);
-	if (r < 0 || (size_t)r >= sizeof(t->path)) {
+	t->consequence = consequence;
+	r = snprintf(t->path, sizeof(t->path), "%s/%s", dir, name);
+	if (r < 0 || (size_t)r >= sizeof(t->path) ||
+	    sky_strlcpy(t->dir, dir, sizeof(t->dir)) < 0) {
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
@@ -281,9 +286,7 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 			/* Never trust a part of a damaged record: a full
 			 * comparison is slow, a missed zone is data loss. */
 			t->damaged++;
-			log_error("%s is damaged: the next resync compares "
-				  "everything",
-				  t->path);
+			log_error("%s is damaged: %s", t->path, t->consequence);
 			drop_entries(t);
 			complete = false;
 		} else {
@@ -300,12 +303,10 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 			if (vol && !same_boot && complete) {
 				/* Its unsynced entries may be lost: the machine
 				 * restarted since they were written. */
-				log_notice(
-					"%s holds operations that were in "
-					"flight "
-					"when this machine stopped: the next "
-					"resync compares everything by hashes",
-					t->path);
+				log_notice("%s holds changes recorded without "
+					   "fdatasync before this machine "
+					   "restarted: %s",
+					   t->path, t->consequence);
 				complete = false;
 			}
 			t->volatile_marked = vol && same_boot;
@@ -316,9 +317,8 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 		}
 	} else if (r != -ENOENT) {
 		t->damaged++;
-		log_error("cannot read %s: %s: the next resync compares "
-			  "everything",
-			  t->path, strerror(-r));
+		log_error("cannot read %s: %s: %s", t->path, strerror(-r),
+			  t->consequence);
 	}
 	/* Missing or damaged: start an incomplete record. */
 	r = write_header(t, false);
@@ -632,4 +632,75 @@ int replicd_track_entry_of(const struct replicd_op *op, size_t dir_count,
 				      .count = op->length,
 				      .path = strdup(op->path)};
 	return e->path ? 0 : -ENOMEM;
+}
+
+const char *replicd_track_path(struct replicd_track *t)
+{
+	return t->path;
+}
+
+int replicd_track_rotate(struct replicd_track *t, const char *name,
+			 bool *was_complete)
+{
+	char to[PATH_MAX];
+	int r = snprintf(to, sizeof(to), "%s/%s", t->dir, name);
+	if (r < 0 || (size_t)r >= sizeof(to))
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&t->lock);
+	/* The entries reach the disk with the file (its header says
+	 * whether they were synced: the boot rule holds for the copy). */
+	r = 0;
+	if (fdatasync(t->fd) < 0 || rename(t->path, to) < 0)
+		r = -errno;
+	if (r == 0)
+		r = sky_fsync_parent_dir(to);
+	if (r == 0) {
+		*was_complete = t->complete;
+		r = write_header(t, true);
+		if (r == 0)
+			drop_entries(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+static int merge_cb(void *ctx, const struct changerec_entry *e)
+{
+	struct replicd_track *t = ctx;
+	if (e->kinds & TRK_ALONE)
+		return 0;
+	return replicd_track_mark(t, e->dir, e->path, e->kinds, e->first,
+				  e->count, false);
+}
+
+int replicd_track_merge(struct replicd_track *t, const char *name)
+{
+	char from[PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	struct changerec_header h;
+	uint8_t boot[BOOT_BYTES];
+	int r = snprintf(from, sizeof(from), "%s/%s", t->dir, name);
+	if (r < 0 || (size_t)r >= sizeof(from))
+		return -ENAMETOOLONG;
+	r = sky_read_file(from, CHANGEREC_FILE_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0) {
+		r = changerec_parse((const uint8_t *)buf, len, &h, merge_cb, t);
+		free(buf);
+	}
+	changerec_boot_id(boot);
+	/* A damaged, unreadable or incomplete record: what it lacks is
+	 * unknown, so this one no longer covers everything either. */
+	if (r == -EBADMSG || r == -EFBIG || r == -EIO ||
+	    (r == 0 && !changerec_trusted(&h, boot))) {
+		if (r < 0)
+			log_warning("%s: %s: %s", from, strerror(-r),
+				    t->consequence);
+		r = replicd_track_set_incomplete(t);
+	}
+	if (r == 0 && unlink(from) < 0)
+		r = -errno;
+	return r;
 }

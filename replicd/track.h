@@ -42,10 +42,13 @@
 struct replicd_track;
 
 /*
- * Open (or create, incomplete) the record in dir. A damaged file is
- * logged, counted and replaced by an incomplete one: never trusted.
+ * Open (or create, incomplete) the record dir/name. A damaged file is
+ * logged (with consequence: what an incomplete record costs, e.g. "the
+ * next resync compares everything"), counted and replaced by an incomplete
+ * one: never trusted.
  */
-int replicd_track_open(const char *dir, struct replicd_track **out);
+int replicd_track_open(const char *dir, const char *name,
+		       const char *consequence, struct replicd_track **out);
 void replicd_track_free(struct replicd_track **t);
 
 /*
@@ -89,6 +92,24 @@ int replicd_track_set_incomplete(struct replicd_track *t);
 int replicd_track_entries(struct replicd_track *t, struct changerec_entry **out,
 			  size_t *count);
 void replicd_track_entries_free(struct changerec_entry *e, size_t count);
+
+/* The record's file. */
+const char *replicd_track_path(struct replicd_track *t);
+/*
+ * Rename the record's file to name (same directory) and start an empty,
+ * complete one in its place: the backup record at the start of a backup.
+ * *was_complete: did the renamed record cover every change (as known here;
+ * its header carries the boot rule for readers)?
+ */
+int replicd_track_rotate(struct replicd_track *t, const char *name,
+			 bool *was_complete);
+/*
+ * Add the entries of the record file name (same directory) to this one,
+ * then remove that file: a failed backup's changes go to the next one. A
+ * damaged or incomplete file makes this record incomplete. A missing one
+ * is nothing to merge.
+ */
+int replicd_track_merge(struct replicd_track *t, const char *name);
 
 /*
  * The peer's ROP_RECORD as an entry of its record (path strdup'ed: free it

@@ -185,3 +185,14 @@ void changerec_boot_id(uint8_t out[CHANGEREC_BOOT_BYTES])
 	if (n == 2 * CHANGEREC_BOOT_BYTES)
 		memcpy(out, id, CHANGEREC_BOOT_BYTES);
 }
+
+bool changerec_trusted(const struct changerec_header *h,
+		       const uint8_t boot[CHANGEREC_BOOT_BYTES])
+{
+	static const uint8_t unknown[CHANGEREC_BOOT_BYTES];
+	if (!h->complete)
+		return false;
+	return !h->unsynced ||
+	       (memcmp(h->boot, boot, CHANGEREC_BOOT_BYTES) == 0 &&
+		memcmp(boot, unknown, CHANGEREC_BOOT_BYTES) != 0);
+}

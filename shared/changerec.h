@@ -92,6 +92,15 @@ int changerec_parse(const uint8_t *buf, size_t len, struct changerec_header *h,
 		    int (*fn)(void *ctx, const struct changerec_entry *e),
 		    void *ctx);
 
+/*
+ * May a reader trust a record with this header to list every change? It
+ * says complete, and its unsynced entries (if any) were written in this
+ * boot (boot: this boot's id, changerec_boot_id; zeros: unknown, never
+ * trusted with unsynced entries).
+ */
+bool changerec_trusted(const struct changerec_header *h,
+		       const uint8_t boot[CHANGEREC_BOOT_BYTES]);
+
 /* The 8-byte hash an entry's first n bytes end with (fuzzers, tests). */
 void changerec_entry_hash(const uint8_t *p, size_t n, uint8_t out[8]);
 

@@ -783,7 +783,7 @@ static void records(void)
 	char path[128], *buf;
 	size_t len;
 
-	if (replicd_track_open(tmp, &t) < 0 ||
+	if (replicd_track_open(tmp, "track.rec", "", &t) < 0 ||
 	    replicd_track_mark(t, 0, "dir/file", TRK_ZONES, 1, 3, false) < 0 ||
 	    replicd_track_mark(t, 1, "a/b", TRK_META | TRK_ENTRY, 0, 0, false) <
 		    0 ||
