@@ -14,6 +14,7 @@
 #include "ackbatch.h"
 #include "alone.h"
 #include "applier.h"
+#include "backup.h"
 #include "config.h"
 #include "log.h"
 #include "manifest.h"
@@ -170,6 +171,8 @@ struct replicd {
 	uint64_t z_frames_in, z_bytes_in, z_bytes_out, z_rejected;
 	char last_disconnect[160];
 	struct sky_ratelimit rl_apply, rl_reject, rl_connect;
+	/* the secondary's copy held still for a backup (backup.h) */
+	struct replicd_backup bk;
 };
 
 /* A session with the peer is up (handshake done). */
@@ -193,6 +196,9 @@ void replicd_handles_clear(struct replicd *d);
 int replicd_apply_op(struct replicd *d, const struct replicd_op *op);
 int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job);
 int replicd_applier_failed(struct replicd *d);
+/* A held operation, at the end of a hold (backup.c): applied at once;
+ * -errno if it failed. */
+int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op);
 
 /* session.c: the session's lifecycle and control messages. */
 void replicd_free_inflight(struct replicd *d);
