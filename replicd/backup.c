@@ -367,6 +367,8 @@ static void start_hold(struct replicd *d)
 	}
 	d->bk.held = true;
 	d->bk.holds++;
+	d->bk.session = d->conn;
+	d->bk.session_started_ms = d->conn ? d->conn->started_ms : 0;
 	d->bk.refused[0] = d->bk.failed[0] = '\0';
 	d->bk.record_complete = complete;
 	d->bk.space_checked_at = d->bk.journal.length;
@@ -387,7 +389,14 @@ void replicd_backup_tick(struct replicd *d, int64_t now)
 			     (int64_t)d->set->backup_hold_lost_after_ms;
 
 	if (d->bk.held) {
-		if (!heard) {
+		bool new_session =
+			replicd_peer_up(d) &&
+			((const void *)d->conn != d->bk.session ||
+			 d->conn->started_ms != d->bk.session_started_ms);
+		if (new_session) {
+			end_hold(d, "a new session with the primary began: its "
+				    "resync must find this copy as it is");
+		} else if (!heard) {
 			snprintf(why, sizeof(why),
 				 "nothing from backupd for %u ms "
 				 "(replicd.backup_hold_lost_after_ms)",

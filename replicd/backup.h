@@ -22,6 +22,9 @@
  *     low, or when this node is promoted (the journal is applied before
  *     replicd reports the primary role: a promotion never serves a stale
  *     copy). A backup never stops acknowledgements.
+ *   - released as failed when a new session with the primary comes up:
+ *     its resync (a hash resync above all) must find the copy it
+ *     describes, not one with changes waiting in a journal;
  *   - refused with a reason on a primary (backupd then uses its hooks) and
  *     on a copy that is not up to date.
  *
@@ -58,6 +61,9 @@ struct replicd_backup {
 	char refused[224]; /* why id is not held */
 	char failed[224];  /* why the last hold ended early */
 	struct replicd_hold_journal journal;
+	/* the session with the primary when the hold began (NULL: none) */
+	const void *session;
+	int64_t session_started_ms;
 	uint64_t space_checked_at; /* journal length at the last check */
 	/* counters */
 	uint64_t rejected; /* malformed publications dropped */
