@@ -136,7 +136,9 @@ static int replay(struct replicd *d, const char *when)
 		log_error("cannot mark the change record incomplete: %s",
 			  strerror(-s));
 	d->data = SKY_REPLICA_INCONSISTENT;
-	replicd_drop_conn(d, &d->conn, "held operations failed to apply");
+	/* Dropped from the main loop (replicd_backup_tick): this may run
+	 * while a frame of that connection is being handled. */
+	d->bk.drop_session = true;
 	d->changed = true;
 	return r;
 }
@@ -384,6 +386,12 @@ static void start_hold(struct replicd *d)
 void replicd_backup_tick(struct replicd *d, int64_t now)
 {
 	char why[224];
+
+	if (d->bk.drop_session) {
+		d->bk.drop_session = false;
+		replicd_drop_conn(d, &d->conn,
+				  "held operations failed to apply: resync");
+	}
 	bool heard = d->bk.heard &&
 		     now - d->bk.heard_ms <=
 			     (int64_t)d->set->backup_hold_lost_after_ms;

@@ -44,6 +44,10 @@
 
 struct replicd;
 
+/* The backup record lists at most this many zones and paths (16 GiB of
+ * 64 KiB zones); past it, the next backup reads everything. */
+#define REPLICD_BACKUP_RECORD_MAX (256u << 10)
+
 struct replicd_backup {
 	void *sub; /* backupd's publications (not with --standalone) */
 	bool heard;
@@ -57,6 +61,7 @@ struct replicd_backup {
 	char done[REPLICD_HOLD_ID_MAX + 1];
 	bool held;
 	bool record_complete;
+	bool drop_session; /* a replay failed: end the session (a resync) */
 	char record[PATH_MAX];
 	char refused[224]; /* why id is not held */
 	char failed[224];  /* why the last hold ended early */

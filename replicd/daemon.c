@@ -419,6 +419,7 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 	}
 	d->repl.track = d->track;
 	d->repl.backup = d->backup;
+	replicd_track_set_limit(d->backup, REPLICD_BACKUP_RECORD_MAX);
 	r = replicd_alone_open(&d->alone, d->state_dir);
 	if (r < 0) {
 		log_error("cannot open %s/alone.stats: %s", d->state_dir,

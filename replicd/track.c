@@ -41,6 +41,10 @@ struct replicd_track {
 	const char *consequence; /* of an incomplete record, for logs */
 	int fd;
 	bool complete, alone;
+	/* At most limit keys (0: no limit); past it the record is emptied
+	 * and incomplete (saturated) until it is reset or rotated. */
+	size_t limit;
+	bool saturated;
 	/* The header says: entries not synced were appended in this boot. */
 	bool volatile_marked;
 	uint8_t boot[BOOT_BYTES]; /* this boot's id (zeros: unknown) */
@@ -200,6 +204,7 @@ static int write_header(struct replicd_track *t, bool complete)
 	t->fd = fd;
 	t->complete = complete;
 	t->volatile_marked = false;
+	t->saturated = false;
 	t->length = 0;
 	return 0;
 }
@@ -390,6 +395,29 @@ static int append(struct replicd_track *t, const struct changerec_entry *e,
 	return 0;
 }
 
+/* Past the limit: an empty, incomplete record that takes no more. Lock held. */
+static int saturate(struct replicd_track *t)
+{
+	log_notice("%s lists more than %zu zones and paths: it stops "
+		   "listing them until it is emptied; %s",
+		   t->path, t->limit, t->consequence);
+	int r = write_header(t, false);
+	if (r == 0) {
+		drop_entries(t);
+		t->saturated = true;
+	}
+	return r;
+}
+
+void replicd_track_set_limit(struct replicd_track *t, size_t max_keys)
+{
+	pthread_mutex_lock(&t->lock);
+	t->limit = max_keys;
+	if (t->limit && t->nkeys > t->limit && saturate(t) < 0)
+		log_error("cannot empty %s", t->path);
+	pthread_mutex_unlock(&t->lock);
+}
+
 int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 		       uint8_t kinds, uint64_t first, uint64_t count,
 		       bool durable)
@@ -406,6 +434,10 @@ int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 	if (!kinds)
 		return 0;
 	pthread_mutex_lock(&t->lock);
+	if (t->saturated) {
+		pthread_mutex_unlock(&t->lock);
+		return 0; /* incomplete: readers take everything */
+	}
 	uint8_t pk = kinds & (uint8_t)~TRK_ZONES;
 	if (pk) {
 		struct key_node *k = key_find(t, key_hash(dir, path, PATH_ZONE),
@@ -445,6 +477,8 @@ int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 	}
 	if (r == 0 && n)
 		r = append(t, e, n, durable);
+	if (r == 0 && t->limit && t->nkeys > t->limit)
+		r = saturate(t);
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }

@@ -93,6 +93,14 @@ int replicd_track_entries(struct replicd_track *t, struct changerec_entry **out,
 			  size_t *count);
 void replicd_track_entries_free(struct changerec_entry *e, size_t count);
 
+/*
+ * Keep at most max_keys zones and paths (0: no limit): past it the record
+ * is emptied, marked incomplete and takes nothing more until it is reset
+ * or rotated (its readers then take everything). The backup record's
+ * bound on memory and disk on a node that backs up rarely.
+ */
+void replicd_track_set_limit(struct replicd_track *t, size_t max_keys);
+
 /* The record's file. */
 const char *replicd_track_path(struct replicd_track *t);
 /*

@@ -239,6 +239,9 @@ def test_backup_hold_failover_serves_the_latest_acknowledged_writes(lab):
     latest = tree(lab.disk_dir("node1"))
     lab.kill_node("node1")
     lab.wait_role("node2", "ALONE", BOUND_S)
+    # The role is heartbeatd's; the application is served once replicd reports
+    # primary (transitions.order): from then on the copy has every write.
+    lab.wait_replicd("node2", "primary", timeout=BOUND_S)
     # Served through replicd's mount on the promoted node, and on its disk.
     assert tree(lab.data_dir("node2")) == latest
     assert tree(lab.disk_dir("node2")) == latest

@@ -426,6 +426,38 @@ static void test_a_failed_backup_merges_its_changes_back(void)
 	remove_dir();
 }
 
+static void test_a_record_past_its_limit_becomes_incomplete(void)
+{
+	struct replicd_track *t = NULL;
+	bool complete;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	replicd_track_set_limit(t, 8);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 8, false), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(zones_of(t, "f"), 8);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_META, 0, 0, false), 0);
+	/* Nine keys: emptied, incomplete, and it takes nothing more. */
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "h", TRK_ENTRY, 0, 0, false), 0);
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	/* A rotation starts a complete record that lists changes again. */
+	replicd_track_set_limit(t, 8);
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b1.rec", &complete), 0);
+	CHECK(!complete);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "h", TRK_ENTRY, 0, 0, false), 0);
+	CHECK_EQ_INT(replicd_track_count(t), 1);
+	CHECK(replicd_track_complete(t));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
 TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_unsynced_entries_are_not_trusted_after_a_reboot),
 	  TEST(test_marked_zones_survive_a_restart),
@@ -436,4 +468,5 @@ TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_parse_rejects_hostile_bytes),
 	  TEST(test_peer_record_entry_checked_and_copied),
 	  TEST(test_rotation_hands_the_changes_to_a_backup),
-	  TEST(test_a_failed_backup_merges_its_changes_back))
+	  TEST(test_a_failed_backup_merges_its_changes_back),
+	  TEST(test_a_record_past_its_limit_becomes_incomplete))
