@@ -15,6 +15,8 @@ replicd's actual state).
 - A power cut of the held secondary: replicd, started again alone (no heartbeatd, no
   resync), applies the journal before anything else: its copy equals the primary's.
 - Failover while held: the promoted node serves the latest acknowledged writes.
+- The replication link lost and back while held: the hold ends (failed) before the
+  new session's resync, which then finds the copy as it is; the copies match.
 """
 
 import hashlib
@@ -247,5 +249,26 @@ def test_backup_hold_failover_serves_the_latest_acknowledged_writes(lab):
     assert tree(lab.disk_dir("node2")) == latest
     st = wait_backup(lab, "node2", lambda b: b.get("held") is False, "released")
     assert "primary" in (st["failed"] or ""), st
+    assert_replayed(lab, "node2", "hold released")
+    backupd.stop()
+
+
+@lab_options(lab_class=HoldLab, networks=2)
+def test_backup_hold_released_when_a_new_replication_session_begins(lab):
+    backupd, _before = start_held(lab)
+    change_during_hold(lab)
+    # The replication link (network 0) cut, heartbeats go on over network 1: the
+    # session ends, the primary goes on without node2, the hold stays.
+    lab.cut_network("node2", 0)
+    write(os.path.join(lab.data_dir("node1"), "db", "while-apart"), os.urandom(70000))
+    st = backup_state(lab, "node2")
+    assert st.get("held") is True, st
+    # Back: before the new session's resync, the hold ends as failed and what it
+    # journaled is applied; the resync then brings what node2 missed.
+    lab.heal_network("node2", 0)
+    st = wait_backup(lab, "node2", lambda b: b.get("held") is False, "released")
+    assert "new session" in (st["failed"] or ""), st
+    lab.wait_in_sync("node2", BOUND_S, at_generation=False)
+    wait_same(lab, "after the new session")
     assert_replayed(lab, "node2", "hold released")
     backupd.stop()
