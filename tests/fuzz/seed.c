@@ -23,6 +23,7 @@
 #include "desired.h"
 #include "etcd_json.h"
 #include "frames.h"
+#include "hold.h"
 #include "manifest.h"
 #include "op.h"
 #include "packet.h"
@@ -783,7 +784,7 @@ static void records(void)
 	char path[128], *buf;
 	size_t len;
 
-	if (replicd_track_open(tmp, &t) < 0 ||
+	if (replicd_track_open(tmp, "track.rec", "", &t) < 0 ||
 	    replicd_track_mark(t, 0, "dir/file", TRK_ZONES, 1, 3, false) < 0 ||
 	    replicd_track_mark(t, 1, "a/b", TRK_META | TRK_ENTRY, 0, 0, false) <
 		    0 ||
@@ -800,6 +801,35 @@ static void records(void)
 		}
 	}
 	replicd_track_free(&t);
+
+	/* A hold journal: a write, a rename, a chmod. */
+	struct replicd_hold_journal j;
+	static const uint8_t bytes[] = "held";
+	struct replicd_op ops[] = {
+		{.type = ROP_WRITE,
+		 .seq = 5,
+		 .path = "db/f",
+		 .offset = 65536,
+		 .data = bytes,
+		 .data_len = sizeof(bytes)},
+		{.type = ROP_RENAME,
+		 .seq = 6,
+		 .dir = 1,
+		 .path = "a",
+		 .path2 = "b"},
+		{.type = ROP_CHMOD, .seq = 7, .path = "b", .mode = 0100640}};
+	bool ok = replicd_hold_journal_create(&j, tmp, "2026-12-07.1") == 0;
+	for (size_t i = 0; ok && i < SKY_ARRAY_SIZE(ops); i++)
+		ok = replicd_hold_journal_append(&j, &ops[i], 1 << 20) == 0;
+	ok = ok && replicd_hold_journal_sync(&j) == 0;
+	replicd_hold_journal_close(&j);
+	snprintf(path, sizeof(path), "%s/hold.journal", tmp);
+	if (!ok || sky_read_file(path, 1 << 20, &buf, &len) < 0) {
+		refused("hold", "journal");
+	} else {
+		put("hold", "journal", buf, len);
+		free(buf);
+	}
 
 	if (replicd_alone_open(&a, tmp) < 0) {
 		refused("alone", "stats");
