@@ -23,7 +23,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 
 CC ?= cc
-PKGS := libzmq libsodium libsystemd yaml-0.1 jansson
+# libcurl: shared/httpc.c (vipd's cloud moves, heartbeatd's etcd, backupd's
+# object stores).
+PKGS := libzmq libsodium libsystemd yaml-0.1 jansson libcurl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
