@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body)
 		return 0;
 	size -= 2;
-	(void)sky_azure_parse_token(body, size, token, sizeof(token),
-				     &expires);
+	(void)sky_azure_parse_token(body, size, token, sizeof(token), &expires);
 	(void)vipd_azure_classify(status, body, size, code, sizeof(code),
 				  message, sizeof(message));
 	(void)vipd_azure_parse_operation(body, size, state, sizeof(state),
