@@ -180,7 +180,8 @@ int bk_sigv4_authorization(const struct bk_sigv4 *in, char *out, size_t size,
 
 	if (in->header_count > SIGN_PARAMS_MAX || strlen(in->amz_date) != 16)
 		return -EINVAL;
-	memcpy(h, in->headers, in->header_count * sizeof(h[0]));
+	if (in->header_count)
+		memcpy(h, in->headers, in->header_count * sizeof(h[0]));
 	qsort(h, in->header_count, sizeof(h[0]), cmp_kv);
 	size_t creq_size = 16384 + strlen(in->path) + strlen(in->query);
 	for (size_t i = 0; i < in->header_count; i++)
@@ -251,9 +252,11 @@ int bk_sharedkey_string(const struct bk_sharedkey *in, char *out, size_t size)
 
 	if (in->ms_count > SIGN_PARAMS_MAX || in->param_count > SIGN_PARAMS_MAX)
 		return -EINVAL;
-	memcpy(h, in->ms_headers, in->ms_count * sizeof(h[0]));
+	if (in->ms_count)
+		memcpy(h, in->ms_headers, in->ms_count * sizeof(h[0]));
 	qsort(h, in->ms_count, sizeof(h[0]), cmp_kv);
-	memcpy(p, in->params, in->param_count * sizeof(p[0]));
+	if (in->param_count)
+		memcpy(p, in->params, in->param_count * sizeof(p[0]));
 	qsort(p, in->param_count, sizeof(p[0]), cmp_kv);
 	if (in->content_length)
 		snprintf(len, sizeof(len), "%llu",
