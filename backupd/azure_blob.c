@@ -116,7 +116,8 @@ static int az_call(struct az_store *s, const struct az_call *c,
 		set_reason(s, c, "URL too long");
 		return -ENAMETOOLONG;
 	}
-	for (int attempt = 1; attempt <= s->rm.attempts; attempt++) {
+	int attempt;
+	for (attempt = 1; attempt <= s->rm.attempts; attempt++) {
 		if (attempt > 1 && !refresh &&
 		    bk_remote_backoff(&s->rm, attempt) < 0) {
 			last = -ECANCELED;
@@ -240,18 +241,15 @@ static int az_call(struct az_store *s, const struct az_call *c,
 			return -ENOENT;
 		break;
 	}
-	if (last == -EIO || last == -ETIMEDOUT || last == -ECONNRESET ||
-	    last == -ECONNREFUSED) {
+	if (attempt <= s->rm.attempts) { /* a final answer, not exhaustion */
+		set_reason(s, c, detail);
+	} else {
 		char tmp[sizeof(detail) + 64];
 		snprintf(tmp, sizeof(tmp), "failed after %d attempts: %s",
 			 s->rm.attempts, detail);
 		set_reason(s, c, tmp);
-	} else {
-		set_reason(s, c, detail);
 	}
-	if (last == -ECONNRESET || last == -ECONNREFUSED)
-		last = -EIO; /* store.h's errors; the reason says which */
-	return last;
+	return bk_remote_final_errno(last);
 }
 
 static int az_simple(struct az_store *s, const struct az_call *c, char *code,

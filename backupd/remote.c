@@ -82,3 +82,24 @@ bool bk_prefix_ok(const char *prefix)
 	tmp[n - 1] = '\0';
 	return bk_store_name_ok(tmp);
 }
+
+int bk_remote_final_errno(int r)
+{
+	switch (r) {
+	case 0:
+	case -ENOENT:
+	case -EACCES:
+	case -ETIMEDOUT:
+	case -EIO:
+	case -ENOSPC:
+	case -EFBIG:
+	case -ENOMEM:
+	case -EINVAL:
+	case -ECANCELED:
+	case -EMSGSIZE: /* the caller's bound: get says -EFBIG */
+	case -ENAMETOOLONG:
+		return r;
+	default:
+		return -EIO;
+	}
+}

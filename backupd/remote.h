@@ -37,6 +37,9 @@ bool bk_remote_transport_transient(int r);
 bool bk_remote_status_transient(long status);
 /* A target prefix: "" or names ending in '/' ("backups/node1/"). */
 bool bk_prefix_ok(const char *prefix);
+/* What store.h promises out of a failure (-EAGAIN from a busy IMDS, a
+ * reset, a refused connection become -EIO; the reason says which). */
+int bk_remote_final_errno(int r);
 /* The store error of a final HTTP failure status. */
 int bk_remote_status_errno(long status);
 

@@ -135,7 +135,8 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 	h_token = malloc(SKY_AWS_TOKEN_MAX + 32);
 	if (!h_token)
 		return -ENOMEM;
-	for (int attempt = 1; attempt <= s->rm.attempts; attempt++) {
+	int attempt;
+	for (attempt = 1; attempt <= s->rm.attempts; attempt++) {
 		if (attempt > 1 && !refresh &&
 		    bk_remote_backoff(&s->rm, attempt) < 0) {
 			last = -ECANCELED;
@@ -270,19 +271,16 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 	}
 	explicit_bzero(h_token, SKY_AWS_TOKEN_MAX + 32);
 	free(h_token);
-	if (last == -ECONNRESET || last == -ECONNREFUSED)
-		last = -EIO; /* store.h's errors; the reason says which */
 	explicit_bzero(h_auth, sizeof(h_auth));
-	if (last == -EACCES || last == -ECANCELED || last == -EFBIG ||
-	    last == -ENOSPC || last == -EMSGSIZE || last == -ENOENT)
+	if (attempt <= s->rm.attempts) { /* a final answer, not exhaustion */
 		set_reason(s, c, detail);
-	else {
+	} else {
 		char tmp[sizeof(detail) + 64];
 		snprintf(tmp, sizeof(tmp), "failed after %d attempts: %s",
 			 s->rm.attempts, detail);
 		set_reason(s, c, tmp);
 	}
-	return last;
+	return bk_remote_final_errno(last);
 }
 
 /* --- put ------------------------------------------------------------------- */

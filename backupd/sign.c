@@ -173,7 +173,7 @@ static bool put(char *out, size_t size, size_t *o, const char *fmt, ...)
 int bk_sigv4_authorization(const struct bk_sigv4 *in, char *out, size_t size,
 			   char *canonical, size_t canonical_size)
 {
-	struct bk_kv h[SIGN_PARAMS_MAX];
+	struct bk_kv h[SIGN_PARAMS_MAX] = {{0}};
 	char signed_names[1024], date[9], scope[256], hash[BK_SHA256_HEX];
 	size_t o = 0, so = 0;
 	int r = -ENOSPC;
@@ -246,7 +246,7 @@ out:
 
 int bk_sharedkey_string(const struct bk_sharedkey *in, char *out, size_t size)
 {
-	struct bk_kv h[SIGN_PARAMS_MAX], p[SIGN_PARAMS_MAX];
+	struct bk_kv h[SIGN_PARAMS_MAX] = {{0}}, p[SIGN_PARAMS_MAX] = {{0}};
 	char len[32] = "";
 	size_t o = 0;
 

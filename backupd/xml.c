@@ -217,8 +217,10 @@ int bk_xml_s3_list(const char *buf, size_t len, bk_xml_entry_fn fn, void *ctx,
 	bool truncated = strcmp(trunc, "true") == 0;
 	if (truncated && (bk_xml_find(buf, len, "NextContinuationToken", next,
 				      next_size) < 0 ||
-			  !next[0]))
+			  !next[0])) {
+		next[0] = '\0';
 		return -EBADMSG; /* more, but no way to ask for it */
+	}
 	r = walk_entries(buf, len, "Contents", "Key", "Size", fn, ctx);
 	if (r < 0)
 		next[0] = '\0';

@@ -27,6 +27,7 @@ struct sink {
 	size_t out_len; /* bytes written to req->out */
 	bool to_out;	/* decided at the first byte: a 2xx with req->out */
 	bool decided;
+	bool error_reply; /* not a 2xx: bounded, cut rather than refused */
 	bool too_big;
 	size_t bound;
 };
@@ -91,6 +92,7 @@ static void decide(struct sink *s)
 	s->decided = true;
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
 	s->to_out = s->req->out && status >= 200 && status < 300;
+	s->error_reply = status < 200 || status >= 300;
 	s->bound = status >= 200 && status < 300 && s->req->body_max
 			   ? s->req->body_max
 			   : SKY_HTTP_BODY_MAX;
@@ -111,8 +113,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 		return add;
 	}
 	if (add > s->bound - s->len) {
-		s->too_big = true;
-		return 0;
+		if (!s->error_reply) {
+			s->too_big = true;
+			return 0;
+		}
+		/* An error's reply: its status is the answer; keep the
+		 * first bound bytes of the explanation. */
+		add = s->bound - s->len;
+		if (add == 0)
+			return size * n;
 	}
 	char *b = realloc(s->buf, s->len + add + 1);
 	if (!b)
@@ -121,7 +130,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 	s->buf = b;
 	s->len += add;
 	s->buf[s->len] = '\0';
-	return add;
+	return size * n;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *user)

@@ -39,7 +39,7 @@ struct sky_http_req {
 	const atomic_bool *abort; /* may be NULL */
 	/* The reply of a 2xx: into out (out_size bytes at most) if set, else
 	 * malloc'ed, at most body_max bytes (0: SKY_HTTP_BODY_MAX). Any other
-	 * status's reply is malloc'ed, at most SKY_HTTP_BODY_MAX. */
+	 * status's reply is malloc'ed and cut at SKY_HTTP_BODY_MAX. */
 	uint8_t *out;
 	size_t out_size;
 	size_t body_max;
@@ -68,7 +68,7 @@ int sky_http_global_init(void);
 /*
  * 0 with resp filled when an answer arrived; -ETIMEDOUT, -ECONNREFUSED,
  * -ECONNRESET (connection reset, a send or receive failure), -EMSGSIZE
- * (reply larger than its bound), -ECANCELED (abort) or -EIO (a body
+ * (a 2xx reply larger than its bound), -ECANCELED (abort) or -EIO (a body
  * shorter than announced, anything else) otherwise, with resp->error set.
  */
 int sky_http(const struct sky_http_req *req, struct sky_http_resp *resp);
