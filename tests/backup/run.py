@@ -7,13 +7,18 @@ loopback ports, each behind a small fault proxy, and runs build/asan/bkstore_tes
 
   campaign         dir, s3, azure: put/get/get_range/list (1100 objects, pages)/del,
                    a 20 MiB object (multipart upload / block list), names, sizes
-  denied           s3: a wrong secret, an unknown key id; azure: a wrong account key
+  denied           s3: a wrong secret, an unknown key id; azure: a wrong account key,
+                   a managed-identity token for another audience
                    -> -EACCES with the service's error code in the reason
   retried          the proxy answers 500 to the first 2 requests, or resets the first
                    2 connections -> the put and get succeed, retries counted
   timeout          the proxy never answers -> -ETIMEDOUT
   truncated        the proxy cuts every GET body short -> -EIO, never a short object
   reset            the proxy resets every connection -> -EIO
+  roundtrip        s3 with credentials: imds (an IMDSv2 stand-in gives a role's session
+                   credentials; the proxy insists on the signed x-amz-security-token);
+                   azure with credentials: managed_identity (a metadata stand-in gives
+                   a token, Azurite with --oauth basic checks it over https, ca_file)
 
 s3rver 3.7.1 checks the access key id but not SigV4 signatures ("Signature version 4
 calculation is unimplemented" in its authentication.js), so the proxy in front of it
@@ -28,7 +33,9 @@ driver's checks, plus one failure per run that crashed). Exit code 0 iff none fa
 """
 
 import argparse
+import base64
 import hashlib
+import json
 import http.client
 import os
 import select
@@ -41,6 +48,7 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -95,8 +103,9 @@ def s3_error(code, message):
             f"<Message>{message}</Message></Error>").encode()
 
 
-def check_sigv4(handler, body):
-    """'' if the request's SigV4 signature is right for S3RVER/S3RVER, else why."""
+def check_sigv4(handler, body, token=None):
+    """'' if the request's SigV4 signature is right for S3RVER/S3RVER (and carries the
+    session token, signed, if one is required), else why."""
     auth = handler.headers.get("Authorization", "")
     if not auth.startswith("AWS4-HMAC-SHA256 "):
         return "no SigV4 Authorization header"
@@ -112,12 +121,15 @@ def check_sigv4(handler, body):
             return f"{must} is not signed: {signed}"
     if handler.headers.get("x-amz-content-sha256") != hashlib.sha256(body).hexdigest():
         return "x-amz-content-sha256 is not the body's SHA-256"
+    if token is not None and (handler.headers.get("x-amz-security-token") != token or
+                              "x-amz-security-token" not in signed):
+        return "the session token is missing, wrong or not signed"
     headers = {h: handler.headers.get(h, "") for h in signed}
     req = AWSRequest(method=handler.command,
                      url=f"http://{handler.headers.get('Host')}{handler.path}",
                      data=body, headers=headers)
     req.context["timestamp"] = handler.headers.get("x-amz-date", "")
-    signer = S3SigV4Auth(Credentials(S3_KEY_ID, S3_SECRET), "s3", S3_REGION)
+    signer = S3SigV4Auth(Credentials(S3_KEY_ID, S3_SECRET, token), "s3", S3_REGION)
     canonical = signer.canonical_request(req)
     expected = signer.signature(signer.string_to_sign(req, canonical), req)
     if expected != fields.get("Signature"):
@@ -133,6 +145,7 @@ class Proxy:
         self.verify_s3 = verify_s3
         self.mode, self.limit, self.count = "pass", 0, 0
         self.sig_failures = 0
+        self.require_token = None  # the session token IMDS gave, when set
         self.lock = threading.Lock()
         self.port = free_port()
         proxy = self
@@ -192,7 +205,7 @@ class Proxy:
             return self.reply(h, 500, s3_error("InternalError", "injected by the proxy"),
                               [("Content-Type", "application/xml")])
         if self.verify_s3:
-            why = check_sigv4(h, body)
+            why = check_sigv4(h, body, self.require_token)
             if why:
                 with self.lock:
                     self.sig_failures += 1
@@ -232,6 +245,83 @@ class Proxy:
         self.reply(h, resp.status, data, headers)
 
 
+class Metadata:
+    """IMDSv2 (AWS) and the instance metadata service's managed identity (Azure), for
+    one role: S3RVER's keys with a session token, and a JWT Azurite's basic OAuth
+    accepts (audience storage.azure.com, an sts.windows.net issuer, a lifetime)."""
+
+    def __init__(self, audience="https://storage.azure.com"):
+        self.audience = audience
+        self.session_token = "FwoGZXIvYXdzEJr" + os.urandom(12).hex()
+        self.imds_tokens = set()
+        self.requests = {"aws": 0, "azure": 0}
+        self.port = free_port()
+        md = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def send(self, status, body, ctype="text/plain"):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self):
+                if self.path != "/latest/api/token" or \
+                        not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    return self.send(400, "bad token request")
+                token = os.urandom(16).hex()
+                md.imds_tokens.add(token)
+                self.send(200, token)
+
+            def do_GET(self):
+                url = urlsplit(self.path)
+                if url.path == "/metadata/identity/oauth2/token":
+                    q = parse_qs(url.query)
+                    if self.headers.get("Metadata") != "true" or \
+                            q.get("resource") != ["https://storage.azure.com/"]:
+                        return self.send(400, "bad identity request")
+                    md.requests["azure"] += 1
+                    now = int(time.time())
+                    claims = {"aud": md.audience,
+                              "iss": "https://sts.windows.net/72f988bf-0000-0000-0000-000000000000/",
+                              "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
+                              "oid": "backupd-test"}
+                    enc = lambda o: base64.urlsafe_b64encode(
+                        json.dumps(o).encode()).decode().rstrip("=")
+                    jwt = enc({"alg": "RS256", "typ": "JWT"}) + "." + enc(claims) + ".c2ln"
+                    return self.send(200, json.dumps(
+                        {"access_token": jwt, "expires_on": str(now + 3600),
+                         "resource": "https://storage.azure.com/", "token_type": "Bearer"}),
+                        "application/json")
+                if self.headers.get("X-aws-ec2-metadata-token") not in md.imds_tokens:
+                    return self.send(401, "no or unknown IMDSv2 token")
+                base = "/latest/meta-data/iam/security-credentials/"
+                if self.path == base:
+                    return self.send(200, "skyha-backup-role\n")
+                if self.path == base + "skyha-backup-role":
+                    md.requests["aws"] += 1
+                    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                            time.gmtime(time.time() + 3600))
+                    return self.send(200, json.dumps(
+                        {"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": S3_KEY_ID,
+                         "SecretAccessKey": S3_SECRET, "Token": md.session_token,
+                         "Expiration": expires}), "application/json")
+                self.send(404, "not found")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Servers:
     def __init__(self):
         self.procs = []
@@ -252,8 +342,25 @@ class Servers:
                               "--blobPort", str(self.az_port), "--inMemoryPersistence",
                               "--disableTelemetry", "--silent"], dict(os.environ), "azurite",
                              workdir)
+        # A second Azurite over https that takes bearer tokens (basic OAuth
+        # checks their format, audience, issuer and lifetime, not a signature).
+        self.cert = os.path.join(workdir, "azurite.pem")
+        self.cert_key = os.path.join(workdir, "azurite.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-days", "2", "-keyout", self.cert_key, "-out", self.cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.azs_port = free_port()
+        self.azs = self.start([os.path.join(bin_dir, "azurite-blob"), "--blobHost", "127.0.0.1",
+                               "--blobPort", str(self.azs_port), "--inMemoryPersistence",
+                               "--disableTelemetry", "--silent", "--oauth", "basic",
+                               "--cert", self.cert, "--key", self.cert_key],
+                              dict(os.environ), "azurite-https", workdir)
         wait_port(self.s3_port, self.s3, "s3rver")
         wait_port(self.az_port, self.az, "azurite")
+        wait_port(self.azs_port, self.azs, "azurite-https")
+        self.metadata = Metadata()
+        self.metadata_other = Metadata(audience="https://management.azure.com")
         self.s3_proxy = Proxy(self.s3_port, verify_s3=True)
         self.az_proxy = Proxy(self.az_port, verify_s3=False)
 
@@ -265,7 +372,8 @@ class Servers:
         return p
 
     def stop(self):
-        for p in (getattr(self, "s3_proxy", None), getattr(self, "az_proxy", None)):
+        for p in (getattr(self, "s3_proxy", None), getattr(self, "az_proxy", None),
+                  getattr(self, "metadata", None), getattr(self, "metadata_other", None)):
             if p:
                 p.close()
         for p in self.procs:
@@ -344,6 +452,22 @@ def main():
             ("azure denied: wrong key", servers.az_proxy, "denied",
              dict(az, key_file=badkey), {}),
         ]
+        md = f"http://127.0.0.1:{servers.metadata.port}"
+        runs += [
+            ("s3 roundtrip: imds credentials", ("imds", servers.s3_proxy), "roundtrip",
+             dict(s3, credentials="imds"),
+             {"SKYHA_AWS_IMDS_ENDPOINT": md, "AWS_ACCESS_KEY_ID": "",
+              "AWS_SECRET_ACCESS_KEY": ""}),
+            ("azure roundtrip: managed identity over https", None, "roundtrip",
+             dict(az, credentials="managed_identity", key_file="", ca_file=servers.cert,
+                  endpoint=f"https://127.0.0.1:{servers.azs_port}/{AZ_ACCOUNT}"),
+             {"SKYHA_AZURE_IMDS_ENDPOINT": md}),
+            ("azure denied: a token for another audience", None, "denied",
+             dict(az, credentials="managed_identity", key_file="", ca_file=servers.cert,
+                  endpoint=f"https://127.0.0.1:{servers.azs_port}/{AZ_ACCOUNT}"),
+             {"SKYHA_AZURE_IMDS_ENDPOINT":
+              f"http://127.0.0.1:{servers.metadata_other.port}"}),
+        ]
         for name, proxy, cfg, env in (("s3", servers.s3_proxy, s3, s3_env),
                                       ("azure", servers.az_proxy, az, {})):
             runs += [
@@ -362,12 +486,24 @@ def main():
         for label, fault, scenario, cfg, env in runs:
             if args.k not in label:
                 continue
-            proxy = fault[0] if isinstance(fault, tuple) else fault
-            if proxy:
-                proxy.set(*(fault[1:] if isinstance(fault, tuple) else ("pass",)))
+            if isinstance(fault, tuple) and fault[0] == "imds":
+                proxy = fault[1]
+                proxy.set("pass")
+                proxy.require_token = servers.metadata.session_token
+            else:
+                proxy = fault[0] if isinstance(fault, tuple) else fault
+                if proxy:
+                    proxy.set(*(fault[1:] if isinstance(fault, tuple) else ("pass",)))
             ok, bad = run_driver(label, scenario, cfg, env, args.v)
             if proxy:
                 proxy.set("pass")
+                proxy.require_token = None
+            if "roundtrip" in label:
+                # The credentials came from the stand-in, not from elsewhere.
+                which = "aws" if label.startswith("s3") else "azure"
+                if servers.metadata.requests[which] == 0:
+                    print(f"FAIL {label}: the metadata stand-in was never asked")
+                    bad += 1
             passed += ok
             failed += bad
         if servers.s3_proxy.sig_failures and not args.k:
