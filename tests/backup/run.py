@@ -15,7 +15,8 @@ loopback ports, each behind a small fault proxy, and runs build/asan/bkstore_tes
   timeout          the proxy never answers -> -ETIMEDOUT
   truncated        the proxy cuts every GET body short -> -EIO, never a short object
   reset            the proxy resets every connection -> -EIO
-  roundtrip        s3 with credentials: imds (an IMDSv2 stand-in gives a role's session
+  roundtrip        s3 virtual-host style (<bucket>.s3.localhost, which curl resolves
+                   to loopback); s3 with credentials: imds (an IMDSv2 stand-in gives a role's session
                    credentials; the proxy insists on the signed x-amz-security-token);
                    azure with credentials: managed_identity (a metadata stand-in gives
                    a token, Azurite with --oauth basic checks it over https, ca_file)
@@ -336,6 +337,8 @@ class Servers:
         os.makedirs(s3dir)
         self.s3 = self.start([os.path.join(bin_dir, "s3rver"), "-d", s3dir, "-a", "127.0.0.1",
                               "-p", str(self.s3_port), "--silent",
+                              # <bucket>.s3.localhost is virtual-host style
+                              "--service-endpoint", "localhost",
                               "--configure-bucket", S3_BUCKET], env, "s3rver", workdir)
         self.az_port = free_port()
         self.az = self.start([os.path.join(bin_dir, "azurite-blob"), "--blobHost", "127.0.0.1",
@@ -458,6 +461,9 @@ def main():
              dict(s3, credentials="imds"),
              {"SKYHA_AWS_IMDS_ENDPOINT": md, "AWS_ACCESS_KEY_ID": "",
               "AWS_SECRET_ACCESS_KEY": ""}),
+            ("s3 roundtrip: virtual-host style", servers.s3_proxy, "roundtrip",
+             dict(s3, path_style="0",
+                  endpoint=f"http://s3.localhost:{servers.s3_proxy.port}"), s3_env),
             ("azure roundtrip: managed identity over https", None, "roundtrip",
              dict(az, credentials="managed_identity", key_file="", ca_file=servers.cert,
                   endpoint=f"https://127.0.0.1:{servers.azs_port}/{AZ_ACCOUNT}"),
@@ -498,7 +504,7 @@ def main():
             if proxy:
                 proxy.set("pass")
                 proxy.require_token = None
-            if "roundtrip" in label:
+            if "roundtrip" in label and "virtual" not in label:
                 # The credentials came from the stand-in, not from elsewhere.
                 which = "aws" if label.startswith("s3") else "azure"
                 if servers.metadata.requests[which] == 0:
