@@ -11,6 +11,7 @@
 #   make deb        build/deb/skyha_<version>_amd64.deb (dpkg-buildpackage), lintian
 #   make systemd    the systemd lab alone: booted containers (tests/systemd/)
 #   make lint       clang-format check, cppcheck, banned functions
+#   make backup-check  backupd's object stores against s3rver and Azurite
 #   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each
 #   make fuzz-seed  regenerate the seed corpus with the real encoders
 
@@ -23,7 +24,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 
 CC ?= cc
-PKGS := libzmq libsodium libsystemd yaml-0.1 jansson
+# libcurl: shared/httpc.c (vipd's cloud moves, heartbeatd's etcd, backupd's
+# object stores).
+PKGS := libzmq libsodium libsystemd yaml-0.1 jansson libcurl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 # The version is the Debian changelog's, so a binary and its package agree.
 SKYHA_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
@@ -50,7 +53,7 @@ HEADERS := $(wildcard shared/*.h */*.h tools/wanem/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itools/wanem -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
+.PHONY: all deps deps-bench check unit backup-check cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
 	fuzz fuzz-build fuzz-seed
 
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
@@ -90,6 +93,17 @@ ASAN_LIB_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(SHARED_SRC) $(LIB_SRC))
 $(BUILD)/asan/%_test: $(BUILD)/asan/obj/tests/unit/%_test.o $(ASAN_LIB_OBJ)
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# The object-store campaign (tests/backup/run.py, docs/backup.md): linked like
+# a unit test, run against real servers, so not part of `make unit`.
+$(BUILD)/asan/bkstore_test: $(BUILD)/asan/obj/tests/backup/store_test.o $(ASAN_LIB_OBJ)
+	@echo "  LD+SAN  $@"
+	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# backup-check: that campaign with s3rver and Azurite (npm, tools/npm), about
+# 90 s, so outside `make check` for now.
+backup-check: $(BUILD)/asan/bkstore_test
+	@/usr/bin/python3 tests/backup/run.py
 
 # Fuzzing (tests/fuzz/README.md): every tests/fuzz/<name>_fuzz.c is one
 # libFuzzer target, build/fuzz/<name>, linked with the daemons' real code

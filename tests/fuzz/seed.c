@@ -33,6 +33,7 @@
 #include "track.h"
 #include "util.h"
 #include "vipcfg.h"
+#include "xml.h"
 #include "zframe.h"
 
 #include <arpa/inet.h>
@@ -978,6 +979,76 @@ static void vipd(void)
 	}
 }
 
+/* ---- backupd's object stores: list pages and errors ---- */
+
+static int count_entry(void *ctx, const char *key, uint64_t size)
+{
+	(void)key, (void)size;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void object_stores(void)
+{
+	static const char s3_page[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
+		"2006-03-01/\"><Name>skyha-bk</Name><Prefix>bk/data/</Prefix>"
+		"<KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys>"
+		"<IsTruncated>true</IsTruncated><Contents><Key>bk/data/aa/"
+		"obj-0001</Key><LastModified>2026-12-07T03:00:00.000Z"
+		"</LastModified><ETag>&quot;d41d8&quot;</ETag><Size>11</Size>"
+		"<StorageClass>STANDARD</StorageClass></Contents><Contents>"
+		"<Key>bk/data/a&amp;b</Key><Size>20971520</Size></Contents>"
+		"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4"
+		"vbOwM=</NextContinuationToken></ListBucketResult>";
+	static const char blob_page[] =
+		"<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults "
+		"ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" "
+		"ContainerName=\"skyha-bk\"><Prefix>bk/</Prefix><Blobs><Blob>"
+		"<Name>bk/config</Name><Properties><Content-Length>77"
+		"</Content-Length><BlobType>BlockBlob</BlobType></Properties>"
+		"</Blob><Blob><Name>bk/keys/x</Name><Properties>"
+		"<Content-Length>0</Content-Length></Properties></Blob></Blobs>"
+		"<NextMarker>2!80!MDAwMDE2IWJrL2tleXMveCEwMDAwMjgh</NextMarker>"
+		"</EnumerationResults>";
+	static const char s3_error[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+		"SignatureDoesNotMatch</Code><Message>The request signature we "
+		"calculated does not match the signature you provided."
+		"</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+	static const char upload[] =
+		"<InitiateMultipartUploadResult><Bucket>skyha-bk</Bucket>"
+		"<Key>bk/data/02/large</"
+		"Key><UploadId>VXBsb2FkIElEIGZvciA2aWWpbm"
+		"cncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
+		"</InitiateMultipartUploadResult>";
+	static const char blob_error[] =
+		"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>"
+		"AuthorizationFailure</Code><Message>Server failed to "
+		"authenticate the request.\nRequestId:e2b0094c\nTime:2026-12-"
+		"07T03:00:00.000Z</Message></Error>";
+	char next[256];
+	int n = 0;
+
+	if (bk_xml_s3_list(s3_page, sizeof(s3_page) - 1, count_entry, &n, next,
+			   sizeof(next)) == 0 &&
+	    n == 2)
+		put_text("s3list", "page", s3_page);
+	else
+		refused("s3list", "page");
+	put_text("s3list", "error", s3_error);
+	put_text("s3list", "upload", upload);
+	n = 0;
+	if (bk_xml_blob_list(blob_page, sizeof(blob_page) - 1, count_entry, &n,
+			     next, sizeof(next)) == 0 &&
+	    n == 2)
+		put_text("bloblist", "page", blob_page);
+	else
+		refused("bloblist", "page");
+	put_text("bloblist", "error", blob_error);
+}
+
 /* A fixed sequence for randombytes_buf (reproducible seeds only!). */
 static uint64_t rng_state = 0x5eed5eed5eed5eedull;
 
@@ -1040,6 +1111,7 @@ int main(int argc, char **argv)
 	vipd();
 	checkd();
 	etcd_replies();
+	object_stores();
 	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	if (failures)
 		fprintf(stderr, "seed: %d seeds refused\n", failures);

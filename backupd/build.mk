@@ -1,0 +1,2 @@
+# backupd: SigV4 and SharedKey signing (HMAC-SHA256 from libcrypto)
+PKGS += libcrypto
