@@ -211,6 +211,15 @@ static int file_zones(struct walk *w, int fd, const struct bk_entry *prev,
 	return 0;
 }
 
+/* Read without touching atime when allowed (the owner or root). */
+static int open_source(const char *abs)
+{
+	int fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 static int file_data(struct walk *w, const char *abs, uint8_t dir,
 		     const char *rel, const struct stat *st,
 		     const struct bk_entry *prev, struct bk_entry *e)
@@ -240,16 +249,15 @@ static int file_data(struct walk *w, const char *abs, uint8_t dir,
 			w->stats.files_unlisted_changed++;
 		else if (!ch->whole && prev->size >= BK_ZONE_FILE_MIN &&
 			 size >= BK_ZONE_FILE_MIN) {
-			_cleanup_close_ int fd =
-				open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int fd = open_source(abs);
 			if (fd < 0)
-				return -errno;
+				return fd;
 			return file_zones(w, fd, prev, ch, size, e, &cap);
 		}
 	}
-	_cleanup_close_ int fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = open_source(abs);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return chunk_range(w, fd, 0, size, size >= BK_ZONE_FILE_MIN, e, &cap);
 }
 

@@ -108,6 +108,54 @@ static int restore_file(struct restore *x, const struct bk_entry *e,
 
 static int restore_tree(struct restore *x, const uint8_t id[BK_ID_LEN],
 			const char *path, const char *orig);
+static void set_meta(const struct bk_entry *e, const char *path);
+
+/*
+ * The entry at "<dir index>/<rel>" in the snapshot, read from its trees
+ * (a hard link whose first path a partial restore left out). 0 with
+ * *out filled (free with bk_entry_free), or -errno.
+ */
+static int resolve(struct restore *x, const char *target, struct bk_entry *out)
+{
+	char path[PATH_MAX];
+	uint8_t id[BK_ID_LEN];
+	memcpy(id, x->snap->tree, BK_ID_LEN);
+	if (sky_strlcpy(path, target, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	char *save = NULL;
+	for (char *part = strtok_r(path, "/", &save); part;
+	     part = strtok_r(NULL, "/", &save)) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		struct bk_tree t;
+		char why[BK_REASON_MAX];
+		int r = bk_repo_read_blob(x->repo, BK_BLOB_TREE, id, &buf,
+					  &len);
+		if (r < 0)
+			return r;
+		r = bk_tree_parse(buf, len, &t, why, sizeof(why));
+		free(buf);
+		if (r < 0)
+			return r;
+		const struct bk_entry *e = bk_tree_find(&t, part);
+		bool last = save == NULL || *save == 0;
+		if (!e || (!last && e->type != BK_DIR) ||
+		    (last && e->type != BK_FILE)) {
+			bk_tree_free(&t);
+			return -ENOENT;
+		}
+		if (last) {
+			/* move it out of the tree before freeing the rest */
+			*out = *e;
+			memset((struct bk_entry *)e, 0, sizeof(*e));
+			bk_tree_free(&t);
+			return 0;
+		}
+		memcpy(id, e->subtree, BK_ID_LEN);
+		bk_tree_free(&t);
+	}
+	return -ENOENT;
+}
 
 static int restore_entry(struct restore *x, const struct bk_entry *e,
 			 const char *path, const char *orig)
@@ -151,12 +199,22 @@ static int restore_entry(struct restore *x, const struct bk_entry *e,
 			     x->snap->paths[di], slash) >= (int)sizeof(first))
 			return -EBADMSG;
 		unlink(path);
-		if (link(first, path) < 0) {
+		if (link(first, path) == 0)
+			return 0;
+		if (errno != ENOENT || x->only_count == 0) {
 			log_error("restore: %s: hard link to %s: %m", path,
 				  first);
 			return -errno;
 		}
-		return 0;
+		/* the first path was left out: this one gets the data */
+		struct bk_entry data = {0};
+		r = resolve(x, e->target, &data);
+		if (r == 0)
+			r = restore_file(x, &data, path);
+		if (r == 0)
+			set_meta(&data, path);
+		bk_entry_free(&data);
+		return r;
 	}
 	case BK_FIFO:
 		if (want) {
