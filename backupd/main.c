@@ -212,8 +212,8 @@ int main(int argc, char **argv)
 {
 	static struct bk_app app;
 	struct bk_app *a = &app;
-	char **opts = calloc((size_t)argc + 1, sizeof(char *));
-	char **words = calloc((size_t)argc + 1, sizeof(char *));
+	_cleanup_free_ char **opts = calloc((size_t)argc + 1, sizeof(char *));
+	_cleanup_free_ char **words = calloc((size_t)argc + 1, sizeof(char *));
 	int opt_count, word_count;
 	char state_dir[PATH_MAX], err[1024];
 	if (!opts || !words)
@@ -269,12 +269,8 @@ int main(int argc, char **argv)
 		{"restore", bk_cmd_restore}, {"forget", bk_cmd_forget},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(cmds); i++)
-		if (!strcmp(a->command, cmds[i].name)) {
-			r = cmds[i].fn(a);
-			free(opts);
-			free(words);
-			return r;
-		}
+		if (!strcmp(a->command, cmds[i].name))
+			return cmds[i].fn(a);
 	fprintf(stderr, "backupd: unknown command '%s' (--help)\n", a->command);
 	return BK_EXIT_USAGE;
 }
