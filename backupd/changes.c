@@ -157,14 +157,14 @@ int bk_changes_parse(const char *text, size_t len, struct bk_changes *out,
 		     char *why, size_t why_size)
 {
 	memset(out, 0, sizeof(*out));
+	if (memchr(text, 0, len))
+		return sky_refuse(why, why_size, "change list: NUL byte"),
+		       -EBADMSG;
 	_cleanup_free_ char *copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, text, len);
 	copy[len] = 0;
-	if (strlen(copy) != len)
-		return sky_refuse(why, why_size, "change list: NUL byte"),
-		       -EBADMSG;
 	size_t lineno = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(copy, "\n", &save); line;

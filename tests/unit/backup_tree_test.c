@@ -10,6 +10,7 @@
 #include "snapshot.h"
 #include "test.h"
 #include "tree.h"
+#include "util.h"
 
 #include <stdlib.h>
 
@@ -218,10 +219,10 @@ static void test_snapshot_round_trip_and_refusals(void)
 	struct bk_snapshot s = {0}, b;
 	char *json;
 	s.time_ms = 1796000000000;
-	strcpy(s.host, "node1");
-	strcpy(s.module, "app");
-	strcpy(s.target, "local");
-	strcpy(s.paths[0], "/srv/data");
+	sky_strlcpy(s.host, "node1", sizeof(s.host));
+	sky_strlcpy(s.module, "app", sizeof(s.module));
+	sky_strlcpy(s.target, "local", sizeof(s.target));
+	sky_strlcpy(s.paths[0], "/srv/data", sizeof(s.paths[0]));
 	s.path_count = 1;
 	memset(s.tree, 0xCD, BK_ID_LEN);
 	s.stats.files = 3;
