@@ -16,6 +16,7 @@
  * Functions in this file that print their own errors return the process's
  * exit status (enum skyctl_exit) instead of -errno.
  */
+#include "backup.h"
 #include "bus.h"
 #include "render.h"
 #include "util.h"
@@ -147,6 +148,12 @@ static const char help_text[] =
 	"        wait in all (default 30); a heartbeatd that is not answering "
 	"yet\n"
 	"        is asked again until then.\n"
+	"\n"
+	"    backup now|list|verify|restore|forget [ARGS]\n"
+	"        Run backupd(8) for the module (now: a backup to this node's\n"
+	"        targets); ARGS, output and exit codes are backupd's\n"
+	"        (docs/backup.md). The module's file is\n"
+	"        $SKYHA_CONFIG_DIR/MODULE.yaml (default /etc/skyha).\n"
 	"\n"
 	"    help\n"
 	"        Print this text.\n"
@@ -836,6 +843,13 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	struct role_goal goal;
 	int status;
 
+	if (strcmp(command, "backup") == 0) {
+		/* backupd's business: the module's file, not heartbeatd */
+		if (!ctl->module[0] &&
+		    (status = find_module(ctl)) != SKYCTL_EXIT_OK)
+			return status;
+		return skyctl_backup(ctl->module, ctl->json, argc, argv);
+	}
 	if (strcmp(command, "status") != 0 && strcmp(command, "wait") != 0 &&
 	    !is_action(command))
 		return usage_error(

@@ -464,6 +464,28 @@ def test_config_errors_name_file_line_and_field(env):
     assert res.returncode == 0 and "configuration OK" in res.stdout, res
 
 
+def test_skyctl_backup_runs_backupd_for_the_module(env):
+    skyctl = os.path.join(TOP, "build", "skyctl")
+    with open(os.path.join(env.src, "f"), "w") as f:
+        f.write("via skyctl")
+    env.ok("init", "local")
+    run_env = dict(os.environ, SKYHA_BACKUPD=BACKUPD, SKYHA_CONFIG_DIR=env.dir)
+
+    def skyctl_run(*args):
+        return subprocess.run([skyctl, "-m", "app"] + list(args), capture_output=True,
+                              text=True, env=run_env, timeout=60)
+    res = skyctl_run("--json", "backup", "now", "--node", "node1",
+                     "--state-dir", env.state)
+    assert res.returncode == 0, res.stderr
+    snap = json.loads(res.stdout.strip().splitlines()[-1])["snapshot"]
+    res = skyctl_run("backup", "list")
+    assert res.returncode == 0 and snap[:16] in res.stdout, res
+    res = skyctl_run("backup", "verify", "local")
+    assert res.returncode == 0 and "0 bad objects" in res.stdout, res
+    res = skyctl_run("backup", "bogus")
+    assert res.returncode == 2, res
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
