@@ -477,6 +477,15 @@ static int walk_dir(struct walk *w, const char *abs, uint8_t dir,
 			r = 0;
 			continue;
 		}
+		if (r == -EACCES || r == -EPERM) {
+			/* said and counted; the rest is still saved */
+			log_warning("%s: %s: not saved", child_abs,
+				    strerror(-r));
+			w->stats.files_skipped++;
+			bk_entry_free(&e);
+			r = 0;
+			continue;
+		}
 		if (r < 0) {
 			log_error("%s: %s", child_abs, strerror(-r));
 			bk_entry_free(&e);

@@ -134,6 +134,10 @@ static int reachable(struct bk_repo *r, const uint8_t id[BK_ID_LEN],
 	}
 	for (size_t i = 0; i < t.count && ret >= 0; i++) {
 		const struct bk_entry *e = &t.entries[i];
+		/* a long walk must not let the lease lapse: a backup could
+		 * then reuse blobs this prune is about to delete */
+		if ((ret = bk_repo_lock_refresh(r)) < 0)
+			break;
 		if (e->type == BK_DIR)
 			ret = reachable(r, e->subtree, used);
 		for (size_t c = 0; c < e->chunk_count && ret >= 0; c++)
@@ -200,6 +204,8 @@ int bk_prune(struct bk_repo *r, struct bk_forget_result *res)
 			/* partly used: its live blobs go to new packs */
 			res->packs_repacked++;
 			for (size_t i = 0; i < count && ret >= 0; i++) {
+				if ((ret = bk_repo_lock_refresh(r)) < 0)
+					break;
 				if (!bk_idset_has(&used, e[i].id)) {
 					res->blobs_dropped++;
 					continue;
