@@ -174,30 +174,38 @@ int bk_prune(struct bk_repo *r, struct bk_forget_result *res)
 	r->slot_count = r->used = 0;
 	r->packs = NULL;
 	r->pack_fresh = NULL;
-	r->pack_count = r->pack_cap = 0;
+	r->pack_slots = NULL;
+	r->pack_count = r->pack_cap = r->pack_slot_count = 0;
+	/* the old index's entries grouped by pack: one pass to count, one
+	 * to place */
+	size_t *first = calloc(old.pack_count + 1, sizeof(*first));
+	struct bk_pack_entry *all =
+		calloc(old.used ? old.used : 1, sizeof(*all));
+	if (!first || !all)
+		ret = -ENOMEM;
+	for (size_t i = 0; ret == 0 && i < old.slot_count; i++)
+		if (old.slots[i].used && old.slots[i].pack != UINT32_MAX)
+			first[old.slots[i].pack + 1]++;
+	for (size_t p = 0; ret == 0 && p < old.pack_count; p++)
+		first[p + 1] += first[p];
+	for (size_t i = 0; ret == 0 && i < old.slot_count; i++) {
+		const struct bk_ientry *ie = &old.slots[i];
+		if (!ie->used || ie->pack == UINT32_MAX)
+			continue;
+		/* first[p] is the next free place of pack p's run */
+		struct bk_pack_entry *pe = &all[first[ie->pack]++];
+		pe->kind = ie->kind;
+		memcpy(pe->id, ie->id, BK_ID_LEN);
+		pe->off = ie->off;
+		pe->len = ie->len;
+	}
 	for (size_t p = 0; p < old.pack_count && ret == 0; p++) {
-		struct bk_pack_entry *e = NULL;
-		size_t count = 0, cap = 0, live = 0;
-		for (size_t i = 0; i < old.slot_count; i++) {
-			const struct bk_ientry *ie = &old.slots[i];
-			if (!ie->used || ie->pack != p)
-				continue;
-			if (count == cap) {
-				cap = cap ? 2 * cap : 64;
-				void *g = realloc(e, cap * sizeof(*e));
-				if (!g) {
-					ret = -ENOMEM;
-					break;
-				}
-				e = g;
-			}
-			e[count].kind = ie->kind;
-			memcpy(e[count].id, ie->id, BK_ID_LEN);
-			e[count].off = ie->off;
-			e[count].len = ie->len;
-			live += bk_idset_has(&used, ie->id);
-			count++;
-		}
+		/* after the placing pass, pack p's run ends at first[p] */
+		size_t begin = p ? first[p - 1] : 0;
+		struct bk_pack_entry *e = all + begin;
+		size_t count = first[p] - begin, live = 0;
+		for (size_t i = 0; i < count; i++)
+			live += bk_idset_has(&used, e[i].id);
 		if (ret == 0 && live == count && count)
 			ret = bk_repo_adopt_pack(r, old.packs[p], e, count);
 		else if (ret == 0 && live) {
@@ -224,10 +232,12 @@ int bk_prune(struct bk_repo *r, struct bk_forget_result *res)
 			ret = ret < 0 ? ret : 0;
 		} else if (ret == 0)
 			res->blobs_dropped += count;
-		free(e);
 	}
+	free(first);
+	free(all);
 	free(old.slots);
 	free(old.pack_fresh);
+	free(old.pack_slots);
 	if (ret == 0)
 		ret = bk_repo_commit(r);
 	if (ret < 0) {
@@ -243,12 +253,9 @@ int bk_prune(struct bk_repo *r, struct bk_forget_result *res)
 	for (size_t i = 0; i < old_pack_count; i++) {
 		const char *base = strrchr(old_packs[i], '/');
 		uint8_t id[BK_ID_LEN];
-		bool keep = false;
 		if (!base || bk_unhex(base + 1, id, sizeof(id)) < 0)
 			continue;
-		for (size_t p = 0; p < r->pack_count && !keep; p++)
-			keep = !memcmp(r->packs[p], id, BK_ID_LEN);
-		if (keep)
+		if (bk_repo_pack_find(r, id) >= 0)
 			continue;
 		if (r->store->ops->del(r->store, old_packs[i]) == 0)
 			res->packs_deleted++;

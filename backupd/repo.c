@@ -259,6 +259,7 @@ void bk_repo_free(struct bk_repo **rp)
 	free(r->slots);
 	free(r->packs);
 	free(r->pack_fresh);
+	free(r->pack_slots);
 	if (r->open_pack) {
 		bk_out_free(r->open_pack);
 		free(r->open_pack);
@@ -342,15 +343,55 @@ static int index_put(struct bk_repo *r, const struct bk_pack_entry *pe,
 	return 0;
 }
 
+static size_t pack_slot(const struct bk_repo *r, const uint8_t id[BK_ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)(h & (r->pack_slot_count - 1));
+}
+
+long bk_repo_pack_find(const struct bk_repo *r, const uint8_t id[BK_ID_LEN])
+{
+	if (!r->pack_slot_count)
+		return -1;
+	for (size_t s = pack_slot(r, id); r->pack_slots[s] != UINT32_MAX;
+	     s = (s + 1) & (r->pack_slot_count - 1))
+		if (!memcmp(r->packs[r->pack_slots[s]], id, BK_ID_LEN))
+			return (long)r->pack_slots[s];
+	return -1;
+}
+
+/* Rebuild the pack hash at twice the packs' capacity. */
+static int pack_rehash(struct bk_repo *r)
+{
+	size_t n = 64;
+	while (n < 2 * r->pack_cap)
+		n *= 2;
+	uint32_t *slots = malloc(n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	free(r->pack_slots);
+	r->pack_slots = slots;
+	r->pack_slot_count = n;
+	for (size_t i = 0; i < r->pack_count; i++) {
+		size_t s = pack_slot(r, r->packs[i]);
+		while (slots[s] != UINT32_MAX)
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)i;
+	}
+	return 0;
+}
+
 static int pack_add(struct bk_repo *r, const uint8_t id[BK_ID_LEN], bool fresh,
 		    uint32_t *out)
 {
-	for (size_t i = 0; i < r->pack_count; i++)
-		if (memcmp(r->packs[i], id, BK_ID_LEN) == 0) {
-			r->pack_fresh[i] |= fresh;
-			*out = (uint32_t)i;
-			return 0;
-		}
+	long found = bk_repo_pack_find(r, id);
+	if (found >= 0) {
+		r->pack_fresh[found] |= fresh;
+		*out = (uint32_t)found;
+		return 0;
+	}
 	if (r->pack_count == r->pack_cap) {
 		size_t cap = r->pack_cap ? 2 * r->pack_cap : 64;
 		void *p = realloc(r->packs, cap * BK_ID_LEN);
@@ -366,6 +407,12 @@ static int pack_add(struct bk_repo *r, const uint8_t id[BK_ID_LEN], bool fresh,
 	memcpy(r->packs[r->pack_count], id, BK_ID_LEN);
 	r->pack_fresh[r->pack_count] = fresh;
 	*out = (uint32_t)r->pack_count++;
+	if (2 * r->pack_count > r->pack_slot_count)
+		return pack_rehash(r);
+	size_t s = pack_slot(r, id);
+	while (r->pack_slots[s] != UINT32_MAX)
+		s = (s + 1) & (r->pack_slot_count - 1);
+	r->pack_slots[s] = *out;
 	return 0;
 }
 
@@ -479,10 +526,7 @@ int bk_repo_load_index(struct bk_repo *r, bool recover)
 		uint8_t id[BK_ID_LEN];
 		if (!base || bk_unhex(base + 1, id, sizeof(id)) < 0)
 			continue;
-		bool known = false;
-		for (size_t p = 0; p < r->pack_count && !known; p++)
-			known = memcmp(r->packs[p], id, BK_ID_LEN) == 0;
-		if (known)
+		if (bk_repo_pack_find(r, id) >= 0)
 			continue;
 		struct bk_pack_entry *pe = NULL;
 		size_t n = 0;

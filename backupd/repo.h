@@ -52,6 +52,8 @@ struct bk_repo {
 	uint8_t (*packs)[BK_ID_LEN];
 	bool *pack_fresh; /* written or recovered by this run: to index */
 	size_t pack_count, pack_cap;
+	uint32_t *pack_slots; /* hash of pack id -> index in packs */
+	size_t pack_slot_count;
 	/* the pack being filled */
 	struct bk_out *open_pack;
 	struct bk_pack_entry *open_entries;
@@ -81,6 +83,8 @@ void bk_repo_free(struct bk_repo **r);
 int bk_repo_load_index(struct bk_repo *r, bool recover);
 const struct bk_ientry *bk_repo_lookup(const struct bk_repo *r,
 				       const uint8_t id[BK_ID_LEN]);
+/* The index of a pack in r->packs, or -1. */
+long bk_repo_pack_find(const struct bk_repo *r, const uint8_t id[BK_ID_LEN]);
 
 /* Store a blob unless one with its id exists; id filled. 1: stored,
  * 0: there already. */

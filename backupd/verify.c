@@ -221,16 +221,21 @@ int bk_verify(struct bk_repo *r, unsigned sample_pct,
 					 res);
 	}
 	/* every pack an index names must exist */
-	for (size_t p = 0; p < r->pack_count && ret == 0; p++) {
-		char hex[BK_HEX_ID], name[BK_NAME_MAX];
-		bool found = false;
-		bk_hex(r->packs[p], BK_ID_LEN, hex);
-		snprintf(name, sizeof(name), "data/%.2s/%s", hex, hex);
-		for (size_t i = 0; i < packs.count && !found; i++)
-			found = !strcmp(packs.names[i], name);
-		if (!found)
-			bad(res, "%s: named by an index, missing", name);
+	struct bk_idset listed = {0};
+	for (size_t i = 0; i < packs.count && ret == 0; i++) {
+		const char *base = strrchr(packs.names[i], '/');
+		uint8_t id[BK_ID_LEN];
+		if (base && bk_unhex(base + 1, id, sizeof(id)) == 0)
+			ret = bk_idset_add(&listed, id) < 0 ? -ENOMEM : 0;
 	}
+	for (size_t p = 0; p < r->pack_count && ret == 0; p++) {
+		char hex[BK_HEX_ID];
+		if (bk_idset_has(&listed, r->packs[p]))
+			continue;
+		bk_hex(r->packs[p], BK_ID_LEN, hex);
+		bad(res, "data/%.2s/%s: named by an index, missing", hex, hex);
+	}
+	bk_idset_free(&listed);
 	bk_names_free(packs.names, packs.count);
 	free(packs.sizes);
 	if (ret < 0)

@@ -355,6 +355,20 @@ def test_corrupted_pack_is_named_by_verify_and_refused_by_restore(env):
     assert not os.path.exists(dest + env.src + "/data"), "damaged file left restored"
 
 
+def test_missing_pack_is_named_by_verify(env):
+    write_random(os.path.join(env.src, "data"), 6 << 20, 22)
+    env.ok("init", "local")
+    env.backup()
+    packs = env.packs()
+    assert len(packs) >= 2, packs
+    os.unlink(packs[0])
+    res = env.run("verify", "local")
+    assert res.returncode == EXIT_DAMAGED, res
+    name = os.path.relpath(packs[0], env.repo)
+    assert f"{name}: named by an index, missing" in res.stderr, res.stderr
+    assert "is in no index" not in res.stderr  # the index still names it
+
+
 def test_wrong_key_is_refused_with_a_clear_error(env):
     with open(os.path.join(env.src, "f"), "w") as f:
         f.write("x")
