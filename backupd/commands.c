@@ -383,7 +383,14 @@ int bk_cmd_verify(struct bk_app *a)
 		log_error("verify %s: %s", a->args[0], why);
 		return exit_of(r);
 	}
+	/* shared: a prune deleting packs under us would look like damage */
+	if ((r = bk_repo_lock(o.repo, false)) < 0) {
+		log_error("verify %s: %s", a->args[0], o.repo->why);
+		closed(&o);
+		return exit_of(r);
+	}
 	r = bk_verify(o.repo, a->sample_pct ? a->sample_pct : 100, &res);
+	bk_repo_unlock(o.repo);
 	if (r < 0 && r != -EBADMSG)
 		log_error("verify %s: %s", a->args[0], o.repo->why);
 	printf("verify %s: %llu snapshots, %llu trees, %llu of %llu packs "

@@ -45,6 +45,23 @@ static void wanted(const struct restore *x, const char *orig, bool *want,
 	}
 }
 
+/* a/b/c: no empty, "." or ".." component (a hard link's target from a
+ * tree is hostile: it must stay inside DEST). */
+static bool relative_path_ok(const char *p)
+{
+	if (!*p)
+		return false;
+	for (const char *c = p; c; c = strchr(c, '/')) {
+		if (*c == '/')
+			c++;
+		size_t n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 static void set_meta(const struct bk_entry *e, const char *path)
 {
 	bool is_link = e->type == BK_SYMLINK;
@@ -166,11 +183,16 @@ static int restore_entry(struct restore *x, const struct bk_entry *e,
 		return 0;
 	int r = 0;
 	switch (e->type) {
-	case BK_DIR:
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
+	case BK_DIR: {
+		struct stat st;
+		if (mkdir(path, 0700) < 0 &&
+		    (errno != EEXIST || lstat(path, &st) < 0 ||
+		     !S_ISDIR(st.st_mode)))
+			return errno == EEXIST ? -ENOTDIR : -errno;
+		/* never through a symlink that was there before */
 		r = restore_tree(x, e->subtree, path, orig);
 		break;
+	}
 	case BK_FILE:
 		if (want)
 			r = restore_file(x, e, path);
@@ -194,7 +216,7 @@ static int restore_entry(struct restore *x, const struct bk_entry *e,
 		memcpy(idx, e->target, (size_t)(slash - e->target));
 		if (sky_parse_i64(idx, 0, (int64_t)x->snap->path_count - 1,
 				  &di) < 0 ||
-		    strstr(slash, "/../") || strstr(slash, "/./") ||
+		    !relative_path_ok(slash + 1) ||
 		    snprintf(first, sizeof(first), "%s%s%s", x->dest,
 			     x->snap->paths[di], slash) >= (int)sizeof(first))
 			return -EBADMSG;
