@@ -102,14 +102,20 @@ static int chunk_range(struct walk *w, int fd, uint64_t from, uint64_t to,
 		while (at < end) {
 			if (sky_stop_requested())
 				return -EINTR;
-			size_t want = end - at < READ_WINDOW
-					      ? (size_t)(end - at)
-					      : READ_WINDOW;
-			if (have < want) {
+			/* the chunker needs max bytes, or all that is left */
+			uint64_t left = end - at;
+			size_t need = left < w->repo->chunker.max
+					      ? (size_t)left
+					      : w->repo->chunker.max;
+			if (have < need) {
+				/* refill the whole window at once: few
+				 * moves, few reads */
 				if (start) {
 					memmove(w->buf, w->buf + start, have);
 					start = 0;
 				}
+				size_t want = left < READ_WINDOW ? (size_t)left
+								 : READ_WINDOW;
 				ssize_t n =
 					pread(fd, w->buf + have, want - have,
 					      (off_t)(at + have));
@@ -118,17 +124,17 @@ static int chunk_range(struct walk *w, int fd, uint64_t from, uint64_t to,
 				w->stats.bytes_read += (uint64_t)n;
 				if (n == 0) { /* shrank while read */
 					end = at + have;
-					want = have;
 					if (!have)
 						break;
+					need = have;
 				}
 				have += (size_t)n;
-				if (have < want)
+				if (have < need)
 					continue;
 			}
 			size_t cut =
 				bk_chunk_next(&w->repo->chunker, w->buf + start,
-					      want, at, forced);
+					      have, at, forced);
 			uint8_t id[BK_ID_LEN];
 			int r = bk_repo_put_blob(w->repo, BK_BLOB_DATA,
 						 w->buf + start, cut, id);
@@ -460,6 +466,9 @@ static int walk_dir(struct walk *w, const char *abs, uint8_t dir,
 	}
 	for (size_t i = 0; i < count && r == 0; i++) {
 		char child_abs[PATH_MAX], child_rel[PATH_MAX];
+		/* a long walk of reused entries renews the lease too */
+		if ((r = bk_repo_lock_refresh(w->repo)) < 0)
+			break;
 		if (snprintf(child_abs, sizeof(child_abs), "%s/%s", abs,
 			     names[i]) >= (int)sizeof(child_abs) ||
 		    snprintf(child_rel, sizeof(child_rel), "%s%s%s", rel,
@@ -617,7 +626,7 @@ static int find_parent(struct bk_repo *r, const struct bk_backup_opts *o,
 int bk_backup_run(struct bk_repo *r, const struct bk_backup_opts *o,
 		  struct bk_snapshot *snap)
 {
-	int64_t t0 = sky_now_ms();
+	int64_t t0 = sky_now_ms(), wall0 = sky_wall_ms();
 	struct walk w = {.repo = r, .opts = o};
 	struct bk_snapshot parent;
 	bool have_parent = false;
@@ -671,7 +680,8 @@ int bk_backup_run(struct bk_repo *r, const struct bk_backup_opts *o,
 	if (ret >= 0)
 		ret = bk_repo_commit(r);
 	if (ret == 0) {
-		snap->time_ms = sky_wall_ms();
+		/* the snapshot's instant: when the walk began */
+		snap->time_ms = wall0;
 		sky_strlcpy(snap->host, o->host, sizeof(snap->host));
 		sky_strlcpy(snap->module, o->module, sizeof(snap->module));
 		sky_strlcpy(snap->target, r->target, sizeof(snap->target));

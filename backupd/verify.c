@@ -166,6 +166,8 @@ static int walk_tree(struct bk_repo *r, const uint8_t id[BK_ID_LEN],
 	for (size_t i = 0; i < t.count && ret == 0; i++) {
 		const struct bk_entry *e = &t.entries[i];
 		char sub[512];
+		if ((ret = bk_repo_lock_refresh(r)) < 0)
+			break;
 		snprintf(sub, sizeof(sub), "%s/%s", where, e->name);
 		if (e->type == BK_DIR)
 			ret = walk_tree(r, e->subtree, sub, seen, res);
@@ -216,6 +218,8 @@ int bk_verify(struct bk_repo *r, unsigned sample_pct,
 		ret = packs.err;
 	for (size_t i = 0; i < packs.count && ret == 0; i++) {
 		res->packs++;
+		if ((ret = bk_repo_lock_refresh(r)) < 0)
+			break;
 		if (sampled(sample_pct))
 			ret = check_pack(r, packs.names[i], packs.sizes[i],
 					 res);
