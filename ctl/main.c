@@ -16,6 +16,7 @@
  * Functions in this file that print their own errors return the process's
  * exit status (enum skyctl_exit) instead of -errno.
  */
+#include "backup.h"
 #include "bus.h"
 #include "goal.h"
 #include "render.h"
@@ -177,6 +178,12 @@ static const char help_text[] =
 	"down:\n"
 	"        the archive then says so. Prints the archive's path; default\n"
 	"        ./skyha-snapshot-MODULE-HOST-TIME.tar.gz.\n"
+	"\n"
+	"    backup now|list|verify|restore|forget [ARGS]\n"
+	"        Run backupd(8) for the module (now: a backup to this node's\n"
+	"        targets); ARGS, output and exit codes are backupd's\n"
+	"        (docs/backup.md). The module's file is\n"
+	"        $SKYHA_CONFIG_DIR/MODULE.yaml (default /etc/skyha).\n"
 	"\n"
 	"    help\n"
 	"        Print this text.\n"
@@ -964,11 +971,18 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 		return status != SKYCTL_EXIT_OK ? status
 						: cmd_snapshot(ctl, argc, argv);
 	}
+	if (strcmp(command, "backup") == 0) {
+		/* backupd's business: the module's file, not heartbeatd */
+		if (!ctl->module[0] &&
+		    (status = find_module(ctl)) != SKYCTL_EXIT_OK)
+			return status;
+		return skyctl_backup(ctl->module, ctl->json, argc, argv);
+	}
 	if (strcmp(command, "status") != 0 && strcmp(command, "wait") != 0 &&
 	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, state, swap, prim, "
-			"second, stop, start, resync, wait, snapshot)",
+			"second, stop, start, resync, wait, snapshot, backup)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)

@@ -465,7 +465,7 @@ static int transitions_pair(struct sky_yaml *ctx, const char *key,
 }
 
 static const char *const daemon_sections[] = {"replicd", "checkd", "vipd",
-					      "healthd"};
+					      "backup", "healthd"};
 
 static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		    void *data)

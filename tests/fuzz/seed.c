@@ -18,6 +18,7 @@
 #include "bus.h"
 #include "cfg.h"
 #include "chan.h"
+#include "changes.h"
 #include "config.h"
 #include "control.h"
 #include "desired.h"
@@ -26,11 +27,14 @@
 #include "hold.h"
 #include "manifest.h"
 #include "op.h"
+#include "pack.h"
 #include "packet.h"
 #include "persist.h"
 #include "probe.h"
 #include "settings.h"
+#include "snapshot.h"
 #include "track.h"
+#include "tree.h"
 #include "util.h"
 #include "vipcfg.h"
 #include "xml.h"
@@ -1086,6 +1090,106 @@ static int remove_one(const char *path, const struct stat *sb, int flag,
 	return remove(path);
 }
 
+/* backupd: a tree, and each object backup_objects_fuzz.c routes by its
+ * first byte, made by the real encoders. */
+static void put_tagged(const char *name, uint8_t tag, const void *p, size_t len)
+{
+	uint8_t *b = malloc(len + 1);
+	b[0] = tag;
+	memcpy(b + 1, p, len);
+	put("backup_objects", name, b, len + 1);
+	free(b);
+}
+
+static void backup_objects(void)
+{
+	struct bk_tree t = {0};
+	const char *names[] = {"dir", "file", "link"};
+	const uint8_t types[] = {BK_DIR, BK_FILE, BK_SYMLINK};
+	for (int i = 0; i < 3; i++) {
+		struct bk_entry e = {0};
+		e.name = strdup(names[i]);
+		e.type = types[i];
+		e.mode = 0644;
+		e.mtime_ns = 1700000000000000000LL;
+		if (types[i] == BK_SYMLINK)
+			e.target = strdup("file");
+		if (types[i] == BK_FILE) {
+			e.size = 200000;
+			e.chunk_count = 1;
+			e.chunks = calloc(1, sizeof(*e.chunks));
+			e.chunks[0].off = 4096;
+			e.chunks[0].len = 65536;
+			e.xattr_count = 1;
+			e.xattrs = calloc(1, sizeof(*e.xattrs));
+			e.xattrs[0].name = strdup("user.a");
+			e.xattrs[0].value = (uint8_t *)strdup("1");
+			e.xattrs[0].len = 1;
+		}
+		bk_tree_add(&t, &e);
+	}
+	uint8_t *buf;
+	size_t len;
+	struct bk_tree back;
+	char why[200];
+	if (bk_tree_encode(&t, &buf, &len) == 0 &&
+	    bk_tree_parse(buf, len, &back, why, sizeof(why)) == 0) {
+		put("backup_tree", "tree", buf, len);
+		bk_tree_free(&back);
+		free(buf);
+	} else {
+		refused("backup_tree", "tree");
+	}
+	bk_tree_free(&t);
+
+	struct bk_pack_entry e[2] = {{BK_BLOB_DATA, {1}, 0, 1000},
+				     {BK_BLOB_TREE, {2}, 1000, 300}};
+	if (bk_packhdr_encode(e, 2, &buf, &len) == 0) {
+		put_tagged("packhdr", 0, buf, len);
+		free(buf);
+	}
+	struct bk_index_pack ip = {{7}, e, 2};
+	if (bk_index_encode(&ip, 1, &buf, &len) == 0) {
+		put_tagged("index", 1, buf, len);
+		free(buf);
+	}
+	struct bk_snapshot s = {.time_ms = 1700000000000, .path_count = 1};
+	char *json;
+	snprintf(s.host, sizeof(s.host), "node1");
+	snprintf(s.paths[0], sizeof(s.paths[0]), "/srv/data");
+	if (bk_snapshot_encode(&s, &json) == 0) {
+		put_tagged("snapshot", 2, json, strlen(json));
+		free(json);
+	}
+	const char *lock = "{\"created\":1,\"exclusive\":false,\"expires\":121,"
+			   "\"holder\":\"backup\",\"host\":\"n\",\"pid\":3}";
+	put_tagged("lock", 3, lock, strlen(lock));
+	const char *changes =
+		"complete\n0 zones 1+2,9+1 db/file\n1 whole etc\n";
+	put_tagged("changes", 4, changes, strlen(changes));
+	struct bk_secret sec = {0};
+	uint8_t master[32] = {1};
+	memset(sec.key, 0x42, sizeof(sec.key));
+	if (bk_key_wrap(&sec, master, "fuzz", &json) == 0) {
+		put_tagged("key", 5, json, strlen(json));
+		free(json);
+	}
+	struct bk_keys k;
+	uint8_t id[BK_ID_LEN] = {0}, ad[BK_BLOB_AD_LEN], *sealed;
+	static uint8_t text[4000];
+	memset(text, 'a', sizeof(text));
+	memset(k.master, 0x42, sizeof(k.master));
+	bk_keys_derive(&k);
+	/* sealed under the zero id the target opens with (the id check
+	 * after it fails: the AEAD and zstd are what is fuzzed) */
+	bk_blob_ad(BK_BLOB_DATA, id, ad);
+	if (bk_seal(&k, ad, sizeof(ad), text, sizeof(text), true, &sealed,
+		    &len) == 0) {
+		put_tagged("blob", 6, sealed, len);
+		free(sealed);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1112,6 +1216,7 @@ int main(int argc, char **argv)
 	checkd();
 	etcd_replies();
 	object_stores();
+	backup_objects();
 	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	if (failures)
 		fprintf(stderr, "seed: %d seeds refused\n", failures);

@@ -18,7 +18,8 @@ for u in "$top"/units/*; do
 	sed "s|@LIBEXECDIR@|$top/build|g; s|@BINDIR@|$top/build|g" "$u" >"$work/units/$(basename "$u")"
 done
 for t in skyha-heartbeatd@.service skyha-heartbeatd@.socket skyha-witness@.service \
-	skyha-checkd@.service skyha-replicd@.service skyha-vipd@.service skyha@.target; do
+	skyha-checkd@.service skyha-replicd@.service skyha-vipd@.service skyha@.target \
+	skyha-backup@.service skyha-backup@.timer; do
 	inst=$(echo "$t" | sed 's/@\./@app./')
 	ln -s "$work/units/$t" "$work/units/$inst"
 	if (cd "$work/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/units/$inst") >"$work/verify.log" 2>&1 &&

@@ -1,0 +1,58 @@
+/*
+ * changes.h - what changed since the previous snapshot, as replicd's
+ * change record says (docs/backup.md, "Incremental backups").
+ *
+ * A list of (directory index, relative path) items, each either "the entry
+ * or its metadata changed" (whole: read the file again, list the
+ * directory again) or "these zones changed" (zone = 64 KiB, the zones
+ * of the file that were written). A complete list lets a backup keep the
+ * previous snapshot's entry of every file not in it, after checking that
+ * its size and mtime are the snapshot's (a file that differs anyway is
+ * read whole and counted in files_unlisted_changed). Without a list, or
+ * with an incomplete one, everything is read and deduplicated.
+ */
+#ifndef BACKUPD_CHANGES_H
+#define BACKUPD_CHANGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bk_zone_range {
+	uint64_t first, count; /* zones */
+};
+
+struct bk_change {
+	uint8_t dir; /* index in the snapshot's paths */
+	char *path;  /* relative to that directory, no leading '/' */
+	bool whole;  /* entry or metadata changed: read it all */
+	struct bk_zone_range *zones;
+	size_t zone_count;
+};
+
+struct bk_changes {
+	struct bk_change *items; /* sorted by (dir, path) after finish */
+	size_t count, cap;
+	bool complete; /* false: the record was lost or damaged */
+};
+
+/* Add an item; items for the same path merge (whole wins). */
+int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
+		   bool whole, uint64_t first_zone, uint64_t zone_count);
+/* Sort and merge: call once after the last add. */
+void bk_changes_finish(struct bk_changes *c);
+const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
+					const char *path);
+void bk_changes_free(struct bk_changes *c);
+
+/*
+ * Load a change list from a text file (tests, and the lead's bridge to
+ * replicd's record until it lands): first line "complete" or
+ * "incomplete", then one item a line: "<dir> whole <path>" or
+ * "<dir> zones <first>+<count>[,<first>+<count>...] <path>".
+ * -EBADMSG with why giving the line.
+ */
+int bk_changes_parse(const char *text, size_t len, struct bk_changes *out,
+		     char *why, size_t why_size);
+
+#endif

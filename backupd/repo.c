@@ -1,0 +1,822 @@
+/*
+ * repo.c - the repository on a target: config and keys, the blob index,
+ * packs, sealed objects (repo.h). Locks are in lock.c.
+ */
+#include "repo.h"
+#include "bytes.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CONFIG_MAX   (64u << 10)
+#define KEY_MAX	     (16u << 10)
+#define PACKHDR_AD   "skyha-backup pack header v1"
+#define PACK_TRAILER 4
+
+/* --- config and keys ---------------------------------------------------- */
+
+static int parse_config(struct bk_repo *r, const uint8_t *buf, size_t len,
+			char *why, size_t why_size)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
+			       &jerr);
+	int ret = -EBADMSG;
+	if (!j || !json_is_object(j)) {
+		sky_refuse(why, why_size, "%s: config: not JSON", r->target);
+		goto out;
+	}
+	json_t *v = json_object_get(j, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != BK_REPO_VERSION) {
+		sky_refuse(why, why_size,
+			   "%s: config: repository version %lld, this "
+			   "backupd reads %d",
+			   r->target, (long long)json_integer_value(v),
+			   BK_REPO_VERSION);
+		goto out;
+	}
+	const char *id = json_string_value(json_object_get(j, "id"));
+	uint8_t raw[BK_ID_LEN];
+	if (bk_unhex(id, raw, sizeof(raw)) < 0) {
+		sky_refuse(why, why_size, "%s: config: id", r->target);
+		goto out;
+	}
+	memcpy(r->id, id, BK_HEX_ID);
+	json_t *c = json_object_get(j, "chunker");
+	json_int_t mn = json_integer_value(json_object_get(c, "min"));
+	json_int_t av = json_integer_value(json_object_get(c, "avg"));
+	json_int_t mx = json_integer_value(json_object_get(c, "max"));
+	json_int_t zn = json_integer_value(json_object_get(c, "zone"));
+	if (mn <= 0 || av <= 0 || mx <= 0 || zn < 0 || mx > (8 << 20) ||
+	    zn > (1 << 30) ||
+	    bk_chunker_init(&r->chunker, (uint32_t)mn, (uint32_t)av,
+			    (uint32_t)mx, (uint32_t)zn) < 0) {
+		sky_refuse(why, why_size, "%s: config: chunker", r->target);
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(j);
+	return ret;
+}
+
+int bk_repo_init(struct bk_store *store, const char *target,
+		 const struct bk_secret *secret, char *why, size_t why_size)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = store->ops->get(store, "config", CONFIG_MAX, &buf, &len);
+	free(buf);
+	if (r == 0)
+		return sky_refuse(why, why_size,
+				  "%s: a repository is already there", target),
+		       -EEXIST;
+	if (r != -ENOENT)
+		return sky_refuse(why, why_size, "%s: reading config: %s",
+				  target, store->reason),
+		       r;
+	uint8_t raw[BK_ID_LEN], master[BK_KEY_LEN];
+	char id[BK_HEX_ID];
+	randombytes_buf(raw, sizeof(raw));
+	bk_hex(raw, sizeof(raw), id);
+	randombytes_buf(master, sizeof(master));
+	_cleanup_free_ char *key_json = NULL;
+	r = bk_key_wrap(secret, master, id, &key_json);
+	sodium_memzero(master, sizeof(master));
+	if (r < 0)
+		return sky_refuse(why, why_size, "%s: wrapping the key: %s",
+				  target, strerror(-r)),
+		       r;
+	char key_name[BK_NAME_MAX];
+	char key_id[BK_HEX_ID];
+	bk_content_id(key_json, strlen(key_json), key_id);
+	snprintf(key_name, sizeof(key_name), "keys/%s", key_id);
+	r = store->ops->put(store, key_name, key_json, strlen(key_json));
+	if (r < 0)
+		return sky_refuse(why, why_size, "%s: writing %s: %s", target,
+				  key_name, store->reason),
+		       r;
+	json_t *j = json_pack("{s:i,s:s,s:{s:i,s:i,s:i,s:i}}", "version",
+			      BK_REPO_VERSION, "id", id, "chunker", "min",
+			      BK_CHUNK_MIN, "avg", BK_CHUNK_AVG, "max",
+			      BK_CHUNK_MAX, "zone", BK_ZONE);
+	_cleanup_free_ char *text =
+		j ? json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(1)) : NULL;
+	json_decref(j);
+	if (!text)
+		return -ENOMEM;
+	/* config last: a repository exists once its key does. */
+	r = store->ops->put(store, "config", text, strlen(text));
+	if (r < 0)
+		return sky_refuse(why, why_size, "%s: writing config: %s",
+				  target, store->reason),
+		       r;
+	return 0;
+}
+
+struct name_list {
+	char **names;
+	size_t count, cap;
+	int err;
+};
+
+static int collect_name(void *ctx, const char *name, uint64_t size)
+{
+	struct name_list *l = ctx;
+	(void)size;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char **n = realloc(l->names, cap * sizeof(*n));
+		if (!n) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		l->names = n;
+		l->cap = cap;
+	}
+	l->names[l->count] = strdup(name);
+	if (!l->names[l->count]) {
+		l->err = -ENOMEM;
+		return 1;
+	}
+	l->count++;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void bk_names_free(char **names, size_t count)
+{
+	for (size_t i = 0; names && i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+int bk_repo_list(struct bk_repo *r, const char *prefix, char ***names,
+		 size_t *count)
+{
+	struct name_list l = {0};
+	int ret = r->store->ops->list(r->store, prefix, collect_name, &l);
+	if (ret == 0)
+		ret = l.err;
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "listing %s: %s", prefix,
+			 r->store->reason);
+		bk_names_free(l.names, l.count);
+		return ret;
+	}
+	if (l.count > 1)
+		qsort(l.names, l.count, sizeof(*l.names), cmp_names);
+	*names = l.names;
+	*count = l.count;
+	return 0;
+}
+
+int bk_repo_open(struct bk_store *store, const char *target,
+		 const struct bk_secret *secret, struct bk_repo **out,
+		 char *why, size_t why_size)
+{
+	struct bk_repo *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->store = store;
+	sky_strlcpy(r->target, target, sizeof(r->target));
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = store->ops->get(store, "config", CONFIG_MAX, &buf, &len);
+	if (ret < 0) {
+		if (ret == -ENOENT)
+			sky_refuse(why, why_size,
+				   "%s: no repository (run backupd init %s)",
+				   target, target);
+		else
+			sky_refuse(why, why_size, "%s: reading config: %s",
+				   target, store->reason);
+		goto fail;
+	}
+	ret = parse_config(r, buf, len, why, why_size);
+	free(buf);
+	if (ret < 0)
+		goto fail;
+	char **keys = NULL;
+	size_t nkeys = 0;
+	ret = bk_repo_list(r, "keys/", &keys, &nkeys);
+	if (ret < 0) {
+		sky_refuse(why, why_size, "%s: %s", target, r->why);
+		goto fail;
+	}
+	ret = -ENOENT;
+	sky_refuse(why, why_size, "%s: no key object", target);
+	for (size_t i = 0; i < nkeys && ret != 0; i++) {
+		int g = store->ops->get(store, keys[i], KEY_MAX, &buf, &len);
+		if (g < 0) {
+			sky_refuse(why, why_size, "%s: reading %s: %s", target,
+				   keys[i], store->reason);
+			ret = g;
+			continue;
+		}
+		char kwhy[BK_REASON_MAX];
+		int u = bk_key_unwrap(secret, buf, len, r->id, r->keys.master,
+				      kwhy, sizeof(kwhy));
+		free(buf);
+		if (u == 0) {
+			ret = 0;
+			break;
+		}
+		/* a wrong secret says more than a damaged key object */
+		if (ret != -EKEYREJECTED) {
+			ret = u == -EACCES ? -EKEYREJECTED : u;
+			sky_refuse(why, why_size, "%s: %s: %s", target, keys[i],
+				   kwhy);
+		}
+	}
+	bk_names_free(keys, nkeys);
+	if (ret < 0)
+		goto fail;
+	bk_keys_derive(&r->keys);
+	*out = r;
+	return 0;
+fail:
+	bk_keys_wipe(&r->keys);
+	free(r);
+	return ret;
+}
+
+void bk_repo_free(struct bk_repo **rp)
+{
+	struct bk_repo *r = *rp;
+	if (!r)
+		return;
+	if (r->lock_name[0])
+		bk_repo_unlock(r);
+	bk_keys_wipe(&r->keys);
+	free(r->slots);
+	free(r->packs);
+	free(r->pack_fresh);
+	free(r->pack_slots);
+	if (r->open_pack) {
+		bk_out_free(r->open_pack);
+		free(r->open_pack);
+	}
+	free(r->open_entries);
+	free(r);
+	*rp = NULL;
+}
+
+/* --- the index ------------------------------------------------------------ */
+
+static size_t slot_of(const struct bk_repo *r, const uint8_t id[BK_ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)(h & (r->slot_count - 1));
+}
+
+const struct bk_ientry *bk_repo_lookup(const struct bk_repo *r,
+				       const uint8_t id[BK_ID_LEN])
+{
+	if (!r->slot_count)
+		return NULL;
+	for (size_t i = slot_of(r, id);; i = (i + 1) & (r->slot_count - 1)) {
+		const struct bk_ientry *e = &r->slots[i];
+		if (!e->used)
+			return NULL;
+		if (memcmp(e->id, id, BK_ID_LEN) == 0)
+			return e;
+	}
+}
+
+static int index_grow(struct bk_repo *r)
+{
+	size_t n = r->slot_count ? 2 * r->slot_count : 4096;
+	struct bk_ientry *old = r->slots;
+	size_t old_count = r->slot_count;
+	r->slots = calloc(n, sizeof(*r->slots));
+	if (!r->slots) {
+		r->slots = old;
+		return -ENOMEM;
+	}
+	r->slot_count = n;
+	for (size_t i = 0; i < old_count; i++) {
+		if (!old[i].used)
+			continue;
+		size_t s = slot_of(r, old[i].id);
+		while (r->slots[s].used)
+			s = (s + 1) & (n - 1);
+		r->slots[s] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Add (or, for the open pack's entries, update) an index entry. */
+static int index_put(struct bk_repo *r, const struct bk_pack_entry *pe,
+		     uint32_t pack)
+{
+	if ((r->used + 1) * 4 > r->slot_count * 3 && index_grow(r) < 0)
+		return -ENOMEM;
+	size_t s = slot_of(r, pe->id);
+	while (r->slots[s].used) {
+		if (memcmp(r->slots[s].id, pe->id, BK_ID_LEN) == 0) {
+			if (r->slots[s].pack == UINT32_MAX) {
+				r->slots[s].pack = pack;
+				r->slots[s].off = pe->off;
+			}
+			return 0;
+		}
+		s = (s + 1) & (r->slot_count - 1);
+	}
+	struct bk_ientry *e = &r->slots[s];
+	memcpy(e->id, pe->id, BK_ID_LEN);
+	e->pack = pack;
+	e->off = pe->off;
+	e->len = pe->len;
+	e->kind = pe->kind;
+	e->used = true;
+	r->used++;
+	return 0;
+}
+
+static size_t pack_slot(const struct bk_repo *r, const uint8_t id[BK_ID_LEN])
+{
+	uint64_t h;
+	memcpy(&h, id, sizeof(h));
+	return (size_t)(h & (r->pack_slot_count - 1));
+}
+
+long bk_repo_pack_find(const struct bk_repo *r, const uint8_t id[BK_ID_LEN])
+{
+	if (!r->pack_slot_count)
+		return -1;
+	for (size_t s = pack_slot(r, id); r->pack_slots[s] != UINT32_MAX;
+	     s = (s + 1) & (r->pack_slot_count - 1))
+		if (!memcmp(r->packs[r->pack_slots[s]], id, BK_ID_LEN))
+			return (long)r->pack_slots[s];
+	return -1;
+}
+
+/* Rebuild the pack hash at twice the packs' capacity. */
+static int pack_rehash(struct bk_repo *r)
+{
+	size_t n = 64;
+	while (n < 2 * r->pack_cap)
+		n *= 2;
+	uint32_t *slots = malloc(n * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, n * sizeof(*slots));
+	free(r->pack_slots);
+	r->pack_slots = slots;
+	r->pack_slot_count = n;
+	for (size_t i = 0; i < r->pack_count; i++) {
+		size_t s = pack_slot(r, r->packs[i]);
+		while (slots[s] != UINT32_MAX)
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)i;
+	}
+	return 0;
+}
+
+static int pack_add(struct bk_repo *r, const uint8_t id[BK_ID_LEN], bool fresh,
+		    uint32_t *out)
+{
+	long found = bk_repo_pack_find(r, id);
+	if (found >= 0) {
+		r->pack_fresh[found] |= fresh;
+		*out = (uint32_t)found;
+		return 0;
+	}
+	if (r->pack_count == r->pack_cap) {
+		size_t cap = r->pack_cap ? 2 * r->pack_cap : 64;
+		void *p = realloc(r->packs, cap * BK_ID_LEN);
+		if (!p)
+			return -ENOMEM;
+		r->packs = p;
+		bool *f = realloc(r->pack_fresh, cap * sizeof(bool));
+		if (!f)
+			return -ENOMEM;
+		r->pack_fresh = f;
+		r->pack_cap = cap;
+	}
+	memcpy(r->packs[r->pack_count], id, BK_ID_LEN);
+	r->pack_fresh[r->pack_count] = fresh;
+	*out = (uint32_t)r->pack_count++;
+	if (2 * r->pack_count > r->pack_slot_count)
+		return pack_rehash(r);
+	size_t s = pack_slot(r, id);
+	while (r->pack_slots[s] != UINT32_MAX)
+		s = (s + 1) & (r->pack_slot_count - 1);
+	r->pack_slots[s] = *out;
+	return 0;
+}
+
+static int pack_name(const uint8_t id[BK_ID_LEN], char *name, size_t size)
+{
+	char hex[BK_HEX_ID];
+	bk_hex(id, BK_ID_LEN, hex);
+	snprintf(name, size, "data/%.2s/%s", hex, hex);
+	return 0;
+}
+
+/* Read a pack's header (the last bytes of the object). */
+static int read_pack_header(struct bk_repo *r, const char *name, uint64_t size,
+			    struct bk_pack_entry **out, size_t *count)
+{
+	uint8_t trailer[PACK_TRAILER];
+	if (size < PACK_TRAILER || size > BK_PACK_MAX)
+		return -EBADMSG;
+	int ret = r->store->ops->get_range(r->store, name, size - PACK_TRAILER,
+					   PACK_TRAILER, trailer);
+	if (ret < 0)
+		return ret;
+	uint64_t hlen = (uint64_t)trailer[0] | (uint64_t)trailer[1] << 8 |
+			(uint64_t)trailer[2] << 16 | (uint64_t)trailer[3] << 24;
+	if (hlen > size - PACK_TRAILER)
+		return -EBADMSG;
+	_cleanup_free_ uint8_t *sealed = malloc(hlen ? hlen : 1);
+	if (!sealed)
+		return -ENOMEM;
+	uint64_t hoff = size - PACK_TRAILER - hlen;
+	ret = r->store->ops->get_range(r->store, name, hoff, hlen, sealed);
+	if (ret < 0)
+		return ret;
+	uint8_t *plain = NULL;
+	size_t plen = 0;
+	ret = bk_open(&r->keys, PACKHDR_AD, strlen(PACKHDR_AD), sealed, hlen,
+		      BK_OBJECT_MAX, &plain, &plen);
+	if (ret < 0)
+		return ret;
+	ret = bk_packhdr_parse(plain, plen, hoff, out, count);
+	free(plain);
+	return ret;
+}
+
+struct pack_sizes {
+	struct name_list names;
+	uint64_t *sizes;
+	size_t cap;
+};
+
+static int collect_pack(void *ctx, const char *name, uint64_t size)
+{
+	struct pack_sizes *p = ctx;
+	if (p->names.count == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 64;
+		uint64_t *s = realloc(p->sizes, cap * sizeof(*s));
+		if (!s) {
+			p->names.err = -ENOMEM;
+			return 1;
+		}
+		p->sizes = s;
+		p->cap = cap;
+	}
+	p->sizes[p->names.count] = size;
+	return collect_name(&p->names, name, size);
+}
+
+int bk_repo_load_index(struct bk_repo *r, bool recover)
+{
+	char **names = NULL;
+	size_t count = 0;
+	int ret = bk_repo_list(r, "index/", &names, &count);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		uint8_t *plain = NULL;
+		size_t plen = 0;
+		ret = bk_repo_get_sealed(r, names[i], "index", &plain, &plen);
+		if (ret < 0)
+			break;
+		struct bk_index_pack *packs = NULL;
+		size_t np = 0;
+		ret = bk_index_parse(plain, plen, &packs, &np);
+		free(plain);
+		if (ret < 0) {
+			snprintf(r->why, sizeof(r->why), "%s: malformed",
+				 names[i]);
+			break;
+		}
+		for (size_t p = 0; p < np && ret == 0; p++) {
+			uint32_t pi;
+			ret = pack_add(r, packs[p].pack, false, &pi);
+			for (size_t e = 0; e < packs[p].count && ret == 0; e++)
+				ret = index_put(r, &packs[p].entries[e], pi);
+		}
+		bk_index_free(packs, np);
+	}
+	bk_names_free(names, count);
+	if (ret < 0 || !recover)
+		return ret;
+
+	/* Packs no index names: an interrupted run's, or another writer's
+	 * in flight. Index them in this run's index: their blobs are
+	 * reused instead of uploaded again. */
+	struct pack_sizes ps = {0};
+	ret = r->store->ops->list(r->store, "data/", collect_pack, &ps);
+	if (ret == 0)
+		ret = ps.names.err;
+	for (size_t i = 0; i < ps.names.count && ret == 0; i++) {
+		const char *base = strrchr(ps.names.names[i], '/');
+		uint8_t id[BK_ID_LEN];
+		if (!base || bk_unhex(base + 1, id, sizeof(id)) < 0)
+			continue;
+		if (bk_repo_pack_find(r, id) >= 0)
+			continue;
+		struct bk_pack_entry *pe = NULL;
+		size_t n = 0;
+		int h = read_pack_header(r, ps.names.names[i], ps.sizes[i], &pe,
+					 &n);
+		if (h < 0) /* damaged: left to verify and prune */
+			continue;
+		uint32_t pi;
+		ret = pack_add(r, id, true, &pi);
+		for (size_t e = 0; e < n && ret == 0; e++)
+			ret = index_put(r, &pe[e], pi);
+		free(pe);
+		r->stats.packs_recovered++;
+	}
+	bk_names_free(ps.names.names, ps.names.count);
+	free(ps.sizes);
+	return ret;
+}
+
+/* --- writing -------------------------------------------------------------- */
+
+static int flush_pack(struct bk_repo *r)
+{
+	if (!r->open_pack || r->open_count == 0)
+		return 0;
+	struct bk_out *o = r->open_pack;
+	uint8_t *hdr = NULL, *sealed = NULL;
+	size_t hlen = 0, slen = 0;
+	int ret =
+		bk_packhdr_encode(r->open_entries, r->open_count, &hdr, &hlen);
+	if (ret < 0)
+		return ret;
+	ret = bk_seal(&r->keys, PACKHDR_AD, strlen(PACKHDR_AD), hdr, hlen, true,
+		      &sealed, &slen);
+	free(hdr);
+	if (ret < 0)
+		return ret;
+	bk_out_bytes(o, sealed, slen);
+	bk_out_u32(o, slen);
+	free(sealed);
+	if (o->err)
+		return o->err;
+	char hex[BK_HEX_ID], name[BK_NAME_MAX];
+	uint8_t id[BK_ID_LEN];
+	bk_content_id(o->buf, o->len, hex);
+	bk_unhex(hex, id, sizeof(id));
+	pack_name(id, name, sizeof(name));
+	ret = r->store->ops->put(r->store, name, o->buf, o->len);
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "writing %s: %s", name,
+			 r->store->reason);
+		return ret;
+	}
+	r->stats.bytes_uploaded += o->len;
+	r->stats.packs_written++;
+	uint32_t pi;
+	ret = pack_add(r, id, true, &pi);
+	for (size_t i = 0; i < r->open_count && ret == 0; i++)
+		ret = index_put(r, &r->open_entries[i], pi);
+	bk_out_free(o);
+	r->open_count = 0;
+	return ret;
+}
+
+int bk_repo_put_blob(struct bk_repo *r, enum bk_blob_kind kind, const void *buf,
+		     size_t len, uint8_t id[BK_ID_LEN])
+{
+	bk_blob_id(&r->keys, buf, len, id);
+	const struct bk_ientry *have = bk_repo_lookup(r, id);
+	if (have && have->kind == kind) {
+		r->stats.blobs_reused++;
+		return 0;
+	}
+	if (!r->open_pack && !(r->open_pack = calloc(1, sizeof(*r->open_pack))))
+		return -ENOMEM;
+	if (r->open_count == r->open_cap) {
+		size_t cap = r->open_cap ? 2 * r->open_cap : 256;
+		void *n = realloc(r->open_entries,
+				  cap * sizeof(*r->open_entries));
+		if (!n)
+			return -ENOMEM;
+		r->open_entries = n;
+		r->open_cap = cap;
+	}
+	uint8_t ad[BK_BLOB_AD_LEN], *sealed = NULL;
+	size_t slen = 0;
+	bk_blob_ad(kind, id, ad);
+	int ret = bk_seal(&r->keys, ad, sizeof(ad), buf, len, true, &sealed,
+			  &slen);
+	if (ret < 0)
+		return ret;
+	struct bk_pack_entry *pe = &r->open_entries[r->open_count];
+	pe->kind = (uint8_t)kind;
+	memcpy(pe->id, id, BK_ID_LEN);
+	pe->off = r->open_pack->len;
+	pe->len = (uint32_t)slen;
+	bk_out_bytes(r->open_pack, sealed, slen);
+	free(sealed);
+	if (r->open_pack->err)
+		return r->open_pack->err;
+	r->open_count++;
+	ret = index_put(r, pe, UINT32_MAX);
+	if (ret < 0)
+		return ret;
+	r->stats.blobs_new++;
+	r->stats.bytes_new += len;
+	if (r->open_pack->len >= BK_PACK_TARGET) {
+		ret = flush_pack(r);
+		if (ret < 0)
+			return ret;
+	}
+	return 1;
+}
+
+int bk_repo_commit(struct bk_repo *r)
+{
+	int ret = flush_pack(r);
+	if (ret < 0)
+		return ret;
+	size_t nfresh = 0;
+	for (size_t i = 0; i < r->pack_count; i++)
+		nfresh += r->pack_fresh[i];
+	if (!nfresh)
+		return 0;
+	struct bk_index_pack *ip = calloc(nfresh, sizeof(*ip));
+	uint32_t *map = calloc(r->pack_count, sizeof(*map));
+	if (!ip || !map) {
+		free(ip);
+		free(map);
+		return -ENOMEM;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < r->pack_count; i++) {
+		map[i] = UINT32_MAX;
+		if (r->pack_fresh[i]) {
+			memcpy(ip[n].pack, r->packs[i], BK_ID_LEN);
+			map[i] = (uint32_t)n++;
+		}
+	}
+	ret = 0;
+	for (size_t s = 0; s < r->slot_count && ret == 0; s++) {
+		const struct bk_ientry *e = &r->slots[s];
+		if (!e->used || e->pack == UINT32_MAX ||
+		    map[e->pack] == UINT32_MAX)
+			continue;
+		struct bk_index_pack *p = &ip[map[e->pack]];
+		void *grown = realloc(p->entries,
+				      (p->count + 1) * sizeof(*p->entries));
+		if (!grown) {
+			ret = -ENOMEM;
+			break;
+		}
+		p->entries = grown;
+		struct bk_pack_entry *pe = &p->entries[p->count++];
+		pe->kind = e->kind;
+		memcpy(pe->id, e->id, BK_ID_LEN);
+		pe->off = e->off;
+		pe->len = e->len;
+	}
+	/* Entries in offset order, as a pack header lists them. */
+	for (size_t i = 0; i < n && ret == 0; i++)
+		for (size_t a = 1; a < ip[i].count; a++)
+			for (size_t b = a;
+			     b > 0 &&
+			     ip[i].entries[b - 1].off > ip[i].entries[b].off;
+			     b--) {
+				struct bk_pack_entry t = ip[i].entries[b];
+				ip[i].entries[b] = ip[i].entries[b - 1];
+				ip[i].entries[b - 1] = t;
+			}
+	uint8_t *plain = NULL;
+	size_t plen = 0;
+	if (ret == 0)
+		ret = bk_index_encode(ip, n, &plain, &plen);
+	bk_index_free(ip, n);
+	free(map);
+	if (ret == 0)
+		ret = bk_repo_put_sealed(r, "index", "index", plain, plen,
+					 r->last_index, sizeof(r->last_index));
+	free(plain);
+	if (ret == 0)
+		memset(r->pack_fresh, 0, r->pack_count * sizeof(bool));
+	return ret;
+}
+
+int bk_repo_adopt_pack(struct bk_repo *r, const uint8_t pack[BK_ID_LEN],
+		       const struct bk_pack_entry *e, size_t count)
+{
+	uint32_t pi;
+	int ret = pack_add(r, pack, true, &pi);
+	for (size_t i = 0; i < count && ret == 0; i++)
+		ret = index_put(r, &e[i], pi);
+	return ret;
+}
+
+/* --- reading -------------------------------------------------------------- */
+
+int bk_repo_read_blob(struct bk_repo *r, enum bk_blob_kind kind,
+		      const uint8_t id[BK_ID_LEN], uint8_t **out, size_t *len)
+{
+	char hex[BK_HEX_ID], name[BK_NAME_MAX];
+	bk_hex(id, BK_ID_LEN, hex);
+	const struct bk_ientry *e = bk_repo_lookup(r, id);
+	if (!e || e->pack == UINT32_MAX) {
+		snprintf(r->why, sizeof(r->why), "blob %.16s: in no index",
+			 hex);
+		return -ENOENT;
+	}
+	if (e->kind != kind) {
+		snprintf(r->why, sizeof(r->why), "blob %.16s: of another kind",
+			 hex);
+		return -EBADMSG;
+	}
+	pack_name(r->packs[e->pack], name, sizeof(name));
+	_cleanup_free_ uint8_t *sealed = malloc(e->len);
+	if (!sealed)
+		return -ENOMEM;
+	int ret = r->store->ops->get_range(r->store, name, e->off, e->len,
+					   sealed);
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "blob %.16s in %s: %s", hex,
+			 name, r->store->reason);
+		return ret;
+	}
+	ret = bk_blob_open(&r->keys, kind, id, sealed, e->len, out, len);
+	if (ret < 0)
+		snprintf(r->why, sizeof(r->why),
+			 "blob %.16s in %s: fails authentication", hex, name);
+	return ret;
+}
+
+static void sealed_ad(const char *label, char *ad, size_t size)
+{
+	snprintf(ad, size, "skyha-backup %s v1", label);
+}
+
+int bk_repo_put_sealed(struct bk_repo *r, const char *dir, const char *label,
+		       const void *buf, size_t len, char *name_out,
+		       size_t name_size)
+{
+	char ad[64], hex[BK_HEX_ID], name[BK_NAME_MAX];
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	sealed_ad(label, ad, sizeof(ad));
+	int ret = bk_seal(&r->keys, ad, strlen(ad), buf, len, true, &sealed,
+			  &slen);
+	if (ret < 0)
+		return ret;
+	bk_content_id(sealed, slen, hex);
+	snprintf(name, sizeof(name), "%s/%s", dir, hex);
+	ret = r->store->ops->put(r->store, name, sealed, slen);
+	free(sealed);
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "writing %s: %s", name,
+			 r->store->reason);
+		return ret;
+	}
+	r->stats.bytes_uploaded += slen;
+	if (name_out)
+		sky_strlcpy(name_out, hex, name_size);
+	return 0;
+}
+
+int bk_repo_get_sealed(struct bk_repo *r, const char *name, const char *label,
+		       uint8_t **out, size_t *len)
+{
+	char ad[64], hex[BK_HEX_ID];
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	sealed_ad(label, ad, sizeof(ad));
+	int ret = r->store->ops->get(r->store, name, BK_OBJECT_MAX + 4096,
+				     &sealed, &slen);
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "reading %s: %s", name,
+			 r->store->reason);
+		return ret;
+	}
+	bk_content_id(sealed, slen, hex);
+	const char *base = strrchr(name, '/');
+	if (!base || strcmp(base + 1, hex)) {
+		free(sealed);
+		snprintf(r->why, sizeof(r->why),
+			 "%s: content does not match its name", name);
+		return -EBADMSG;
+	}
+	ret = bk_open(&r->keys, ad, strlen(ad), sealed, slen, BK_OBJECT_MAX,
+		      out, len);
+	free(sealed);
+	if (ret < 0)
+		snprintf(r->why, sizeof(r->why), "%s: fails authentication",
+			 name);
+	return ret;
+}
