@@ -20,7 +20,7 @@
 #include "bus.h"
 #include "goal.h"
 #include "render.h"
-#include "snapshot.h"
+#include "support.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -684,7 +684,7 @@ static const json_t *reply_status(const json_t *reply);
 
 /*
  * snapshot [--output FILE] [--config FILE] [--state-dir DIR] [--since WHEN]:
- * an archive for support (snapshot.c). heartbeatd's silence is recorded in
+ * an archive for support (support.c). heartbeatd's silence is recorded in
  * it, not fatal: a snapshot is most wanted when something is wrong.
  */
 static int cmd_snapshot(struct skyctl *ctl, int argc, char **argv)

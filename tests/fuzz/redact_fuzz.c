@@ -1,11 +1,11 @@
 /*
- * redact_fuzz.c - ctl/snapshot.c skyctl_redact_config(): the module file
+ * redact_fuzz.c - ctl/support.c skyctl_redact_config(): the module file
  * skyctl snapshot puts in the archive it hands over.
  *
  * Whatever the bytes, the output is as long as it says, and a line
  * "password: <value>" with a value never reaches it with that value.
  */
-#include "../../ctl/snapshot.h"
+#include "../../ctl/support.h"
 #include "fuzz.h"
 
 #include <stdlib.h>

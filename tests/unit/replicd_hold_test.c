@@ -5,7 +5,7 @@
  * replay resumes where it stopped without moving a name twice. Also
  * backupd's state message as replicd parses it (backup.h).
  */
-#include "backup.h"
+#include "../../replicd/backup.h"
 #include "hold.h"
 #include "test.h"
 #include "util.h"

@@ -2,7 +2,7 @@
  * skyctl_snapshot_test.c - the module file handed over by skyctl snapshot
  * keeps its shape and loses its secret values, whatever their form.
  */
-#include "snapshot.h"
+#include "support.h"
 #include "test.h"
 
 #include <stdlib.h>

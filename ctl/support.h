@@ -1,5 +1,5 @@
 /*
- * snapshot.h - `skyctl snapshot`: one archive an operator can hand over,
+ * support.h - `skyctl snapshot`: one archive an operator can hand over,
  * with what a support engineer asks for first.
  *
  * Inside skyha-snapshot-MODULE-HOST-TIME/: status.json (heartbeatd's status,
@@ -10,8 +10,8 @@
  * sizes, times, never contents), versions.txt, and README.txt saying what
  * each is and what was left out.
  */
-#ifndef SKYCTL_SNAPSHOT_H
-#define SKYCTL_SNAPSHOT_H
+#ifndef SKYCTL_SUPPORT_H
+#define SKYCTL_SUPPORT_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,12 +1,12 @@
 /*
- * snapshot.c - skyctl snapshot: gather, redact, archive (see snapshot.h).
+ * support.c - skyctl snapshot: gather, redact, archive (see support.h).
  *
  * Each part is best effort: a part that cannot be had (heartbeatd down, no
  * journal, no state directory) is written as a line saying why, so the
  * archive is still worth handing over. External programs (journalctl,
  * tar, dpkg-query) run with a fixed argv, no shell, and a time limit.
  */
-#include "snapshot.h"
+#include "support.h"
 #include "render.h"
 #include "util.h"
 
