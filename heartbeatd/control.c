@@ -125,7 +125,7 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		 (unsigned long long)v->lease_id);
 	return json_pack(
 		"{s:s,s:s,s:b,s:b,s:s,s:I,s:s,s:I,s:I,s:s,s:I,"
-		"s:{s:I,s:I,s:I,s:I}}",
+		"s:{s:I,s:I,s:I,s:I},s:{s:b,s:b,s:I,s:I}}",
 		"prefix", n->cfg.etcd.prefix, "endpoint", v->endpoint,
 		"reachable", v->reachable, "leader", now < v->valid_until_ms,
 		"holder", v->holder, "leader_revision",
@@ -137,7 +137,9 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		"counters", "requests", (json_int_t)v->requests, "failures",
 		(json_int_t)v->failures, "bad_replies",
 		(json_int_t)v->bad_replies, "auth_failures",
-		(json_int_t)v->auth_failures);
+		(json_int_t)v->auth_failures, "watch", "enabled", v->watching,
+		"up", v->watch_up, "events", (json_int_t)v->watch_events,
+		"breaks", (json_int_t)v->watch_breaks);
 }
 
 static json_t *actuators_json(const struct node *n, int64_t now)

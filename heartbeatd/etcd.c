@@ -10,6 +10,7 @@
  */
 #include "etcd.h"
 #include "etcd_json.h"
+#include "etcd_watch.h"
 #include "log.h"
 #include "util.h"
 #include "witness.h"
@@ -45,6 +46,8 @@ struct etcd_client {
 	struct etcd_log_line log[ETCD_LOG_QUEUE];
 	size_t log_count;
 	uint64_t log_dropped;
+
+	struct etcd_watch *watch; /* NULL: none (a farm) */
 
 	/* The worker's own. */
 	CURL *curl;
@@ -277,6 +280,8 @@ static int authenticate(struct etcd_client *c)
 	if (r < 0)
 		return r;
 	sky_strlcpy(c->token, rep.token, sizeof(c->token));
+	if (c->watch)
+		etcd_watch_set_token(c->watch, c->token);
 	return 0;
 }
 
@@ -585,6 +590,40 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The watch saw the leader key deleted or taken: a round now. */
+static void watch_kick(void *arg)
+{
+	struct etcd_client *c = arg;
+	pthread_mutex_lock(&c->lock);
+	c->kick = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void watch_say(void *arg, int priority, const char *text)
+{
+	wlog(arg, priority, "%s", text);
+}
+
+static int start_watch(struct etcd_client *c)
+{
+	struct etcd_watch_conf wc = {
+		.endpoints = (const char(*)[SKY_ETCD_URL_MAX])c->endpoints,
+		.endpoint_count = c->endpoint_count,
+		.key = c->leader_key,
+		.ca_file = c->ca_file,
+		.cert_file = c->cert_file,
+		.key_file = c->key_file,
+		.needs_token = c->user[0] != '\0',
+		.connect_timeout_ms = c->request_timeout_ms,
+		.retry_ms = c->interval_ms < 1000 ? 1000 : c->interval_ms,
+		.kick = watch_kick,
+		.say = watch_say,
+		.arg = c,
+	};
+	return etcd_watch_start(&c->watch, &wc);
+}
+
 static int read_password(struct etcd_client *c, const char *path)
 {
 	_cleanup_free_ char *text = NULL;
@@ -645,9 +684,16 @@ int etcd_client_start(struct etcd_client **out, const struct sky_config *cfg,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	/* A mirror's nodes lead: they watch the leader key. */
+	if (cfg->type == SKY_MODULE_MIRROR && (r = start_watch(c)) < 0) {
+		log_error("etcd: cannot start the watch: %s", strerror(-r));
+		curl_easy_cleanup(c->curl);
+		goto fail;
+	}
 	r = -pthread_create(&c->thread, NULL, worker, c);
 	if (r < 0) {
 		log_error("etcd: cannot start the worker: %s", strerror(-r));
+		etcd_watch_stop(&c->watch);
 		curl_easy_cleanup(c->curl);
 		goto fail;
 	}
@@ -709,6 +755,14 @@ void etcd_client_get_view(struct etcd_client *c, struct etcd_view *v)
 	pthread_mutex_lock(&c->lock);
 	*v = c->view;
 	pthread_mutex_unlock(&c->lock);
+	v->watching = c->watch != NULL;
+	if (c->watch) {
+		struct etcd_watch_stats ws;
+		etcd_watch_get_stats(c->watch, &ws);
+		v->watch_up = ws.up;
+		v->watch_events = ws.events;
+		v->watch_breaks = ws.breaks;
+	}
 }
 
 void etcd_client_stop(struct etcd_client **cp)
@@ -716,6 +770,7 @@ void etcd_client_stop(struct etcd_client **cp)
 	struct etcd_client *c = *cp;
 	if (!c)
 		return;
+	etcd_watch_stop(&c->watch);
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	pthread_cond_signal(&c->wake);
