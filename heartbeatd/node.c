@@ -656,6 +656,8 @@ static void tick(struct node *n, int64_t now)
 		n->sm.note_changed = false;
 		log_notice("%s", n->sm.note);
 	}
+	if (n->etcd)
+		node_watchdog_turn(n, now);
 	if (n->sm.dirty)
 		node_save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {
@@ -868,6 +870,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		if (r < 0)
 			return r;
 	}
+	hb_watchdog_init(
+		&n->watchdog, n->cfg.etcd.watchdog,
+		hb_watchdog_timeout_s(n->cfg.lease_ms, n->cfg.interval_ms));
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
@@ -980,6 +985,7 @@ int node_run(struct node *n)
 	node_save_state(n);
 	struct pkt_lease_request req;
 	n->sm.want_lease = false;
+	hb_watchdog_disarm(&n->watchdog); /* a clean stop */
 	if (n->etcd)
 		etcd_client_stop(&n->etcd); /* gives the leader key back */
 	else if (lease_client_poll(&n->lease, now, &n->sm, &req))

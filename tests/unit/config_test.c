@@ -122,6 +122,38 @@ static void test_witness_is_required_unless_quorum_none(void)
 	CHECK(!cfg.quorum_witness);
 }
 
+/* etcd.watchdog: off by default; a device path for a mirror whose lease
+ * leaves at least a 1 s watchdog timeout. */
+static void test_etcd_watchdog_is_checked_and_named(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	static const char etcd[] =
+		"quorum: etcd\netcd:\n  endpoints: [http://198.18.0.31:2379]\n";
+	char text[512];
+	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				   etcd, &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.etcd.watchdog[0], 0);
+	snprintf(text, sizeof(text), "%s  watchdog: /dev/watchdog\n", etcd);
+	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				   text, &cfg, err, sizeof(err)),
+		     0);
+	CHECK(strcmp(cfg.etcd.watchdog, "/dev/watchdog") == 0);
+	static const char *const bad[] = {
+		"  watchdog: dev/watchdog\n",
+		"  watchdog: /dev/watchdog\n  lease_ms: 1300\n",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "%s%s", etcd, bad[i]);
+		CHECK(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				    text, &cfg, err, sizeof(err)) < 0);
+		CHECK_STR_CONTAINS(err,
+				   "etcd.watchdog: an absolute device path");
+		CHECK_STR_CONTAINS(err, "app.yaml:");
+	}
+}
+
 static void test_mismatched_network_counts_are_refused(void)
 {
 	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]",
@@ -304,6 +336,7 @@ TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
 	  TEST(test_timeout_below_three_intervals_names_the_field),
 	  TEST(test_bad_address_names_node_and_index),
 	  TEST(test_witness_is_required_unless_quorum_none),
+	  TEST(test_etcd_watchdog_is_checked_and_named),
 	  TEST(test_mismatched_network_counts_are_refused),
 	  TEST(test_default_primary_must_be_a_node),
 	  TEST(test_names_with_path_characters_are_refused),
