@@ -80,7 +80,13 @@ def test_etcd_watchdog_petted_by_the_primary_only_and_left_to_fire_when_frozen(l
     assert lab.pets("node1").endswith(b"V"), lab.pets("node1")[-20:]
     assert not lab.status("node1")["etcd"]["watchdog"]["armed"], describe(st2)
 
-    # A swap: node2 stops serving in order (magic close), node1 arms again.
+    # A swap (once node1 follows node2 at the newest generation etcd knows, or
+    # etcd refuses node1 the key): node2 stops serving in order (magic close),
+    # node1 arms again.
+    lab.wait_settled(BOUND_S, primary="node2", secondary="node1")
+    newest = lab.status("node2")["etcd"]["newest_generation"]
+    lab.wait_for("node1", lambda st: st["node"]["generation"] == newest,
+                 f"node1 at generation {newest}", BOUND_S)
     before = len(lab.pets("node1"))
     rc = lab.skyctl("node2", "swap")
     assert rc.rc == 0, rc
