@@ -42,6 +42,7 @@ struct etcd_client {
 	bool stop;
 	bool kick; /* want changed: a round now */
 	struct etcd_want want;
+	uint64_t want_seq; /* bumped whenever want changes */
 	struct etcd_view view;
 	struct etcd_log_line log[ETCD_LOG_QUEUE];
 	size_t log_count;
@@ -55,6 +56,13 @@ struct etcd_client {
 	char token[ETCD_TOKEN_MAX + 1];
 	int64_t lease_id, lease_ttl_ms, lease_sent_ms;
 	bool holding; /* our last leadership txn succeeded */
+	/* The want of this round, and the want a new generation was granted
+	 * on: until the loop has taken that grant (its want changes), a
+	 * round (the watch's, or the timer's with the loop late) must not
+	 * grant another: etcd would record a generation the node never
+	 * took, and refuse its peer as outdated. */
+	uint64_t round_want_seq, grant_want_seq;
+	bool granted;
 	int64_t leader_revision;
 	struct etcd_view mine; /* published under lock after each round */
 	char last_logged[256];
@@ -485,6 +493,8 @@ static void lead(struct etcd_client *c, const struct etcd_want *want)
 	c->holding = true;
 	c->leader_revision = revision;
 	if (want->new_generation) {
+		c->granted = true;
+		c->grant_want_seq = c->round_want_seq;
 		c->mine.grant_seq++;
 		c->mine.granted_generation = rep.generation;
 	}
@@ -518,9 +528,12 @@ static void round_once(struct etcd_client *c, const struct etcd_want *want)
 	if (r == 0)
 		r = keep_lease(c); /* an expired lease also ends holding */
 	c->mine.reachable = r == 0;
-	if (r == 0 && want->leader)
-		lead(c, want);
-	else if (r == 0 && c->holding)
+	bool grant_pending = want->new_generation && c->granted &&
+			     c->grant_want_seq == c->round_want_seq;
+	if (r == 0 && want->leader) {
+		if (!grant_pending)
+			lead(c, want);
+	} else if (r == 0 && c->holding)
 		release(c);
 
 	/*
@@ -565,6 +578,7 @@ static void *worker(void *arg)
 		}
 		c->kick = false;
 		want = c->want;
+		c->round_want_seq = c->want_seq;
 		bool stop = c->stop;
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
@@ -713,6 +727,10 @@ void etcd_client_set_want(struct etcd_client *c, const struct etcd_want *w)
 	pthread_mutex_lock(&c->lock);
 	bool wake = w->leader != c->want.leader ||
 		    w->new_generation != c->want.new_generation;
+	if (w->leader != c->want.leader ||
+	    w->new_generation != c->want.new_generation ||
+	    w->forced != c->want.forced || w->generation != c->want.generation)
+		c->want_seq++;
 	c->want = *w;
 	if (wake) {
 		c->kick = true;
