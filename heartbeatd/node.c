@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /*
@@ -873,6 +874,11 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	hb_watchdog_init(
 		&n->watchdog, n->cfg.etcd.watchdog,
 		hb_watchdog_timeout_s(n->cfg.lease_ms, n->cfg.interval_ms));
+	/* Opened only to serve (opening arms it): say now if it cannot be. */
+	if (n->watchdog.path[0] && access(n->watchdog.path, W_OK) < 0)
+		log_warning("etcd.watchdog %s: %s: this node cannot serve "
+			    "until it can be opened",
+			    n->watchdog.path, strerror(errno));
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
