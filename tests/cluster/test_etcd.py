@@ -19,7 +19,8 @@ once.
 - `skyctl swap`: the leader key moves with the primary role, and stays.
 - The primary's heartbeatd paused (SIGSTOP) past its lease: the peer takes over; woken,
   the old primary never serves again and follows as SECOND.
-- etcd loses one member (the one it leads with, if any): service goes on.
+- etcd loses one member (the one it leads with, if any): service goes on, and the
+  watches on the leader key move to another member.
 - etcd loses its majority: the primary stops serving when its lease ends (even seeing
   its peer), and nobody is promoted while etcd cannot answer.
 - Wrong password, an endpoint where nothing listens, a "member" that answers garbage:
@@ -177,6 +178,12 @@ def test_etcd_losing_one_member_keeps_service(lab):
     with lab.watch_serving():
         lab.kill_etcd(1)  # the endpoint both nodes use first
         lab.assert_roles_stay({"node1": "PRIM", "node2": "SECOND"}, 4)
+        # Their watches on the leader key were on it too: broken, counted, and
+        # opened again on another member.
+        for node in ("node1", "node2"):
+            lab.wait_for(node, lambda st: st["etcd"]["watch"]["breaks"] >= 1 and
+                         st["etcd"]["watch"]["up"], "its watch back on another member",
+                         BOUND_S)
         lab.partition("node1", "node2")  # now etcd alone decides
         lab.wait_roles({"node1": "ALONE", "node2": "WAIT"}, BOUND_S)
         assert lab.status("node1")["etcd"]["endpoint"] != lab.client_url(1)
