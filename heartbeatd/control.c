@@ -186,6 +186,17 @@ static json_t *etcd_witness_json(const struct node *n, int64_t now)
 			 (json_int_t)(held ? v->valid_until_ms - now : 0));
 }
 
+/* etcd.watchdog: null when not configured. */
+static json_t *watchdog_json(const struct node *n)
+{
+	const struct hb_watchdog *w = &n->watchdog;
+	if (!w->path[0])
+		return json_null();
+	return json_pack("{s:s,s:b,s:i,s:I}", "path", w->path, "armed",
+			 hb_watchdog_armed(w), "timeout_s", w->timeout_s,
+			 "pets", (json_int_t)w->pets);
+}
+
 static json_t *etcd_json(const struct node *n, int64_t now)
 {
 	const struct etcd_view *v = &n->etcd_view;
@@ -194,7 +205,7 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		 (unsigned long long)v->lease_id);
 	return json_pack(
 		"{s:s,s:s,s:b,s:b,s:s,s:I,s:s,s:I,s:I,s:s,s:I,"
-		"s:{s:I,s:I,s:I,s:I}}",
+		"s:{s:I,s:I,s:I,s:I},s:{s:b,s:b,s:I,s:I},s:o}",
 		"prefix", n->cfg.etcd.prefix, "endpoint", v->endpoint,
 		"reachable", v->reachable, "leader", now < v->valid_until_ms,
 		"holder", v->holder, "leader_revision",
@@ -206,7 +217,10 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		"counters", "requests", (json_int_t)v->requests, "failures",
 		(json_int_t)v->failures, "bad_replies",
 		(json_int_t)v->bad_replies, "auth_failures",
-		(json_int_t)v->auth_failures);
+		(json_int_t)v->auth_failures, "watch", "enabled", v->watching,
+		"up", v->watch_up, "events", (json_int_t)v->watch_events,
+		"breaks", (json_int_t)v->watch_breaks, "watchdog",
+		watchdog_json(n));
 }
 
 static json_t *actuators_json(const struct node *n, int64_t now)

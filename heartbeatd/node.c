@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /*
@@ -696,6 +697,8 @@ static void tick(struct node *n, int64_t now)
 		n->sm.note_changed = false;
 		log_notice("%s", n->sm.note);
 	}
+	if (n->etcd)
+		node_watchdog_turn(n, now);
 	if (n->sm.dirty)
 		node_save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {
@@ -912,6 +915,14 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		if (r < 0)
 			return r;
 	}
+	hb_watchdog_init(
+		&n->watchdog, n->cfg.etcd.watchdog,
+		hb_watchdog_timeout_s(n->cfg.lease_ms, n->cfg.interval_ms));
+	/* Opened only to serve (opening arms it): say now if it cannot be. */
+	if (n->watchdog.path[0] && access(n->watchdog.path, W_OK) < 0)
+		log_warning("etcd.watchdog %s: %s: this node cannot serve "
+			    "until it can be opened",
+			    n->watchdog.path, strerror(errno));
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
@@ -1023,6 +1034,7 @@ int node_run(struct node *n)
 	log_notice("shutting down: %s", msg);
 	node_save_state(n);
 	n->sm.want_lease = false;
+	hb_watchdog_disarm(&n->watchdog); /* a clean stop */
 	if (n->etcd)
 		etcd_client_stop(&n->etcd); /* gives the leader key back */
 	else

@@ -16,6 +16,7 @@
 #include "orchestrate.h"
 #include "persist.h"
 #include "state.h"
+#include "watchdog.h"
 #include "witnesses.h"
 
 #include <limits.h>
@@ -76,6 +77,8 @@ struct node {
 	struct etcd_view etcd_view;
 	uint64_t etcd_answer_seq, etcd_grant_seq;
 	bool etcd_answered_ever;
+	/* etcd.watchdog: armed while this node serves (watchdog.h). */
+	struct hb_watchdog watchdog;
 	struct orch orch;
 	/* Each actuator's last actual message minus the common fields (its
 	 * checkers, replication lag...), shown in the status; owned. */
@@ -93,7 +96,7 @@ struct node {
 	struct net_counters counters;
 	uint64_t ctl_bad_requests, bus_bad_messages;
 	struct net_drops drops; /* dropped packets' log lines, per kind */
-	struct sky_ratelimit rl_bus, rl_ctl, rl_send;
+	struct sky_ratelimit rl_bus, rl_ctl, rl_send, rl_watchdog;
 
 	uint64_t sequence;
 	int hb_fd[SKY_MAX_NETWORKS];
@@ -155,6 +158,9 @@ void node_end_of_turn(struct node *n, int64_t now);
  * sm_step, and the state machine's wish to it after. */
 void node_etcd_inputs(struct node *n, int64_t now);
 void node_etcd_tell_want(struct node *n);
+/* etcd.watchdog, after sm_step: armed and petted while serving on a valid
+ * lease, disarmed ('V') when this node stops serving. */
+void node_watchdog_turn(struct node *n, int64_t now);
 /* A farm with quorum: etcd: may this node serve (its lease alive)? */
 void node_etcd_farm_inputs(struct node *n, int64_t now);
 
