@@ -319,6 +319,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 					      actuators_json(n, now), counters);
 		if (fst && n->etcd)
 			json_object_set_new(fst, "etcd", etcd_json(n, now));
+		if (fst && json_array_size(n->backups))
+			json_object_set(fst, "backups", n->backups);
 		return fst;
 	}
 	json_t *st = json_pack(
@@ -341,6 +343,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		json_object_set_new(st, "etcd", etcd_json(n, now));
 	if (st && n->depend.count)
 		json_object_set_new(st, "depends_on", depends_json(n, now));
+	if (st && json_array_size(n->backups))
+		json_object_set(st, "backups", n->backups);
 	return st;
 }
 

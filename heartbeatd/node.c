@@ -582,6 +582,11 @@ void node_publish(struct node *n, int64_t now)
 	json_t *obj;
 
 	node_publish_desired(n, now);
+	if (!n->backups || now - n->backups_read_ms >= BACKUPS_REREAD_MS) {
+		json_decref(n->backups);
+		n->backups = node_backups_read(n->backup_dir, sky_wall_ms());
+		n->backups_read_ms = now;
+	}
 	obj = node_status_json(n, now);
 	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
 				 "heartbeatd", SKY_KIND_STATUS) == 0)
@@ -839,6 +844,7 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 			  strerror(-r));
 		return r;
 	}
+	snprintf(n->backup_dir, sizeof(n->backup_dir), "%s/backup", dir);
 	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state",
 		     dir);
 	if (r < 0 || (size_t)r >= sizeof(n->state_path))
@@ -1065,6 +1071,8 @@ void node_close(struct node *n)
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
 	depend_close(&n->depend);
+	json_decref(n->backups);
+	n->backups = NULL;
 	sky_bus_close(&n->ctl);
 	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
 		if (n->hb_fd[i] >= 0)

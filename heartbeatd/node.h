@@ -8,6 +8,7 @@
 #include "config.h"
 #include "control.h"
 #include "depend.h"
+#include "backups.h"
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
@@ -66,6 +67,10 @@ struct node {
 	const struct sky_node *peer_node;
 	char run_dir[PATH_MAX];
 	char state_path[PATH_MAX];
+	/* backupd's results (backups.h): the folder, the last reading. */
+	char backup_dir[PATH_MAX];
+	json_t *backups;
+	int64_t backups_read_ms;
 
 	struct sm sm;
 	struct sm_witness witness_view;
