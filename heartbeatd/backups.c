@@ -39,7 +39,7 @@ static json_t *safe_string(const json_t *v, size_t max)
 		return json_null();
 	if (max > REASON_MAX)
 		max = REASON_MAX;
-	for (; s[n] && n < max; n++)
+	for (; n < max && s[n]; n++)
 		buf[n] = ((unsigned char)s[n] < 0x20 || s[n] == 0x7f ||
 			  (unsigned char)s[n] >= 0x80)
 				 ? '?'

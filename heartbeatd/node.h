@@ -5,10 +5,10 @@
 #ifndef SKYHA_NODE_H
 #define SKYHA_NODE_H
 
+#include "backups.h"
 #include "config.h"
 #include "control.h"
 #include "depend.h"
-#include "backups.h"
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
