@@ -429,7 +429,9 @@ static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
 	json_t *msg =
 		json_pack("{s:s,s:s}", "command",
 			  healthd_action_name(route->action), "reason", reason);
-	if (msg && forced)
+	if (msg && route->action == HEALTHD_ACTION_CHECKERS)
+		json_object_set_new(msg, "on", json_boolean(!forced));
+	else if (msg && forced)
 		json_object_set_new(msg,
 				    route->action == HEALTHD_ACTION_RESYNC
 					    ? "discard_local"
@@ -746,7 +748,10 @@ static void decide(struct healthd_http *h, struct MHD_Connection *conn,
 			finish_error(req, 400, msg);
 			return;
 		}
-		if (forced)
+		if (route->action == HEALTHD_ACTION_CHECKERS)
+			snprintf(req->what, sizeof(req->what), "checkers %s",
+				 forced ? "off" : "on");
+		else if (forced)
 			snprintf(req->what, sizeof(req->what), "%s --%s",
 				 healthd_action_name(route->action),
 				 route->action == HEALTHD_ACTION_RESYNC

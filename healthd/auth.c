@@ -38,10 +38,15 @@ int healthd_role_parse(const char *s, size_t len, enum healthd_role *out)
 }
 
 static const char *const action_names[] = {
-	[HEALTHD_ACTION_NONE] = "",	    [HEALTHD_ACTION_SWAP] = "swap",
-	[HEALTHD_ACTION_PRIM] = "prim",	    [HEALTHD_ACTION_SECOND] = "second",
-	[HEALTHD_ACTION_STOP] = "stop",	    [HEALTHD_ACTION_START] = "start",
+	[HEALTHD_ACTION_NONE] = "",
+	[HEALTHD_ACTION_SWAP] = "swap",
+	[HEALTHD_ACTION_PRIM] = "prim",
+	[HEALTHD_ACTION_SECOND] = "second",
+	[HEALTHD_ACTION_STOP] = "stop",
+	[HEALTHD_ACTION_START] = "start",
 	[HEALTHD_ACTION_RESYNC] = "resync",
+	[HEALTHD_ACTION_RESTART] = "restart",
+	[HEALTHD_ACTION_CHECKERS] = "checkers",
 };
 
 const char *healthd_action_name(enum healthd_action a)
@@ -570,9 +575,11 @@ int healthd_action_body_parse(enum healthd_action a, const char *buf,
 			      size_t len, bool *forced, char *err,
 			      size_t err_size)
 {
-	const char *allowed = a == HEALTHD_ACTION_PRIM	   ? "force"
-			      : a == HEALTHD_ACTION_RESYNC ? "discard_local"
-							   : NULL;
+	const char *allowed = a == HEALTHD_ACTION_PRIM	     ? "force"
+			      : a == HEALTHD_ACTION_RESYNC   ? "discard_local"
+			      : a == HEALTHD_ACTION_CHECKERS ? "on"
+							     : NULL;
+	bool seen = false;
 	const char *key;
 	json_t *v, *o;
 	int r = 0;
@@ -607,11 +614,20 @@ int healthd_action_body_parse(enum healthd_action a, const char *buf,
 			break;
 		}
 		*forced = json_is_true(v);
+		seen = true;
 	}
 	json_decref(o);
 	if (r < 0)
 		return r;
 check:
+	if (a == HEALTHD_ACTION_CHECKERS) {
+		if (!seen)
+			return sky_refuse(err, err_size,
+					  "checkers needs {\"on\": true} or "
+					  "{\"on\": false}");
+		*forced = !*forced; /* off is the forced form */
+		return 0;
+	}
 	if (a == HEALTHD_ACTION_RESYNC && !*forced)
 		return sky_refuse(err, err_size,
 				  "resync needs {\"discard_local\": true}: "

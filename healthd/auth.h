@@ -12,8 +12,9 @@
  *
  *   roles, each allowing what the one before does:
  *       monitor  read (GET /api/v1/...)
- *       control  start, stop, swap, second, prim
- *       admin    the forced forms: prim --force, resync --discard-local
+ *       control  start, stop, swap, second, prim, restart, checkers on
+ *       admin    the forced forms: prim --force, resync --discard-local,
+ *                checkers off
  *
  *   sessions of the browser: a random 256-bit id (the cookie), a random
  *   CSRF token every state-changing request echoes in X-CSRF-Token, an idle
@@ -55,6 +56,8 @@ enum healthd_action {
 	HEALTHD_ACTION_STOP,
 	HEALTHD_ACTION_START,
 	HEALTHD_ACTION_RESYNC,
+	HEALTHD_ACTION_RESTART,	 /* the application in place (checkd) */
+	HEALTHD_ACTION_CHECKERS, /* body {"on": bool} */
 	HEALTHD_ACTION_COUNT,
 };
 /* The control socket's command name (docs/protocol.md). */
@@ -63,7 +66,7 @@ int healthd_action_parse(const char *s, size_t len, enum healthd_action *out);
 /*
  * The role an action needs: control for the plain forms, admin for the
  * forced ones (prim with force; resync, whose only form drops this node's
- * changes).
+ * changes; checkers off, which leaves the application unwatched).
  */
 enum healthd_role healthd_action_role(enum healthd_action a, bool forced);
 static inline bool healthd_role_allows(enum healthd_role have,
@@ -181,8 +184,9 @@ int healthd_login_parse(const char *buf, size_t len, char *user,
 
 /*
  * An action's body: empty, or a JSON object with only "force" (prim) or
- * "discard_local" (resync), booleans. *forced is set. 0 or -EINVAL with
- * the reason in err.
+ * "discard_local" (resync), booleans; checkers needs {"on": bool}.
+ * *forced is set (for checkers: "on" is false). 0 or -EINVAL with the
+ * reason in err.
  */
 int healthd_action_body_parse(enum healthd_action a, const char *buf,
 			      size_t len, bool *forced, char *err,

@@ -9,18 +9,21 @@ swap with a control token goes through heartbeatd's control socket and the roles
 change. Every answer is checked against docs/api/openapi.yaml. Without TLS the API
 refuses to act off loopback and acts on loopback; a group-readable users file stops
 healthd at start. In headless Chromium: log in to the console, press swap, see the
-roles change on the page.
+roles change on the page. With checkd and the sample application: restart in place and
+checkers off/on through the API (heartbeatd's desired state carries them to checkd).
 """
 
 import json
 import os
 import re
 import subprocess
+import time
 
 import jsonschema
 import yaml
 
 from cdp import Browser
+from checkd_lab import checkd_lab, describe_checkd
 from healthd_lab import CHROMIUM, HEALTH_PORT, HEALTHD, healthd_lab
 from lab import MODULE, address, run
 
@@ -39,7 +42,7 @@ PASSWORDS = {"alice": ("admin", "alice's password"), "bob": ("monitor", "bob-pw-
 _CLIENT_CODE = r"""
 import http.client, json, ssl, sys
 steps, cafile = json.loads(sys.argv[1]), sys.argv[2]
-ctx = ssl.create_default_context(cafile=cafile)
+ctx = ssl.create_default_context(cafile=cafile) if cafile != "-" else None
 jar, out = {}, []
 for st in steps:
     name = st.get("session")
@@ -310,3 +313,79 @@ def test_console_logs_in_and_swaps_in_chromium(lab):
         log = f.read()
     assert f"api: user alice from {address(0, 'client')}: swap of module {MODULE} -> 200" \
         in log
+
+
+@checkd_lab()
+def test_restart_in_place_and_checkers_off_through_the_api(lab):
+    lab.start_cluster()
+    pid = lab.wait_app("node1", 15)
+    d = os.path.join(lab.dir, "api")
+    os.makedirs(d, exist_ok=True)
+    tokens = os.path.join(d, "tokens")
+    sha = subprocess.run(["sha256sum"], input=CONTROL_TOKEN, capture_output=True, text=True,
+                         check=True).stdout.split()[0]
+    with open(tokens, "w") as f:
+        f.write(f"ops admin {sha} 2099-01-01T00:00:00Z\n")
+    os.chmod(tokens, 0o600)
+    log = open(os.path.join(lab.dir, "node1", "healthd.log"), "a")
+    lab.procs[("node1", "healthd")] = subprocess.Popen(
+        ["ip", "netns", "exec", lab.ns("node1"), HEALTHD, "--run-dir",
+         lab.node_dir("node1", "run"), "--listen", "127.0.0.1:9031", "--tokens-file", tokens],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    log.close()
+    spec = Spec()
+
+    def act(action, body=None):
+        step = {"method": "POST", "host": "127.0.0.1", "port": 9031, "tls": False,
+                "path": f"/api/v1/modules/{MODULE}/{action}",
+                "headers": {"Authorization": f"Bearer {CONTROL_TOKEN}"}}
+        if body is not None:
+            step["body"] = body
+        for _ in range(100):  # healthd starting, then following the module
+            res = requests(lab, "node1", [step], "-")[0]
+            if res.get("status") not in (None, 404, 502):
+                break
+            time.sleep(0.1)
+        spec.check("POST", step["path"], res)
+        return res
+
+    res = act("restart")
+    assert res["status"] == 200 and "in place" in res["json"]["message"], res
+    new = lab.wait_app("node1", 15, other_than=pid)
+    st = lab.wait_checkd("node1", lambda s: "asked by the operator" in s["reason"],
+                         "the operator's restart", 10)
+    assert st["restarts_in_window"] == 0, describe_checkd(st)  # not counted
+    assert lab.roles() == {"node1": "PRIM", "node2": "SECOND"}
+    # Not where the application does not run.
+    reply = lab.ctl("node2", {"command": "restart"})
+    assert reply["ok"] is False and "does not run on this node" in reply["error"], reply
+    # Checkers off: checkd says so; the application killed meanwhile stays down until
+    # they are on again, then it is restarted.
+    res = act("checkers", {"on": False})
+    assert res["status"] == 200 and "checkers off" in res["json"]["message"], res
+    lab.wait_checkd("node1", lambda s: s["checkers_enabled"] is False, "checkers off", 10)
+    killed = lab.kill_app("node1")
+    # Two of checkd's publications later (checkd publishes every second; heartbeatd's
+    # status says how long ago it heard the last one), the application is still down:
+    # with checkers on, checkd sees a dead process at once (pidfd) and restarts it.
+    since = time.monotonic()
+    for _ in range(2):
+        deadline = time.monotonic() + 10
+        while True:
+            age = lab.status("node1")["actuators"]["checkd"]["age_ms"]
+            heard = time.monotonic() - age / 1000.0
+            if heard > since:
+                since = heard
+                break
+            assert time.monotonic() < deadline, "no publication of checkd heard"
+            time.sleep(0.1)
+    seen = lab.checkd_state("node1")
+    assert lab.app_pid("node1") is None, describe_checkd(seen)
+    assert seen["checkers_enabled"] is False and seen["restarts_in_window"] == 0
+    res = act("checkers", {"on": True})
+    assert res["status"] == 200, res
+    lab.wait_checkd("node1", lambda s: s["checkers_enabled"] is True, "checkers on", 10)
+    again = lab.wait_app("node1", 15, other_than=killed)
+    print(f"    restart in place: pid {pid} -> {new}; checkers off, app killed, stayed "
+          f"down; checkers on: restarted as pid {again}")

@@ -331,6 +331,32 @@ static void test_login_and_action_bodies(void)
 					       &forced, err, sizeof(err)),
 		     -EINVAL);
 	CHECK_STR_CONTAINS(err, "discard_local");
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_CHECKERS, "", 0,
+					       &forced, err, sizeof(err)),
+		     -EINVAL);
+	CHECK_STR_CONTAINS(err, "checkers needs");
+	f = "{\"on\":false}";
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_CHECKERS, f,
+					       strlen(f), &forced, err,
+					       sizeof(err)),
+		     0);
+	CHECK(forced); /* off needs admin */
+	CHECK_EQ_INT(healthd_action_role(HEALTHD_ACTION_CHECKERS, forced),
+		     HEALTHD_ROLE_ADMIN);
+	f = "{\"on\":true}";
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_CHECKERS, f,
+					       strlen(f), &forced, err,
+					       sizeof(err)),
+		     0);
+	CHECK(!forced);
+	CHECK_EQ_INT(healthd_action_role(HEALTHD_ACTION_CHECKERS, forced),
+		     HEALTHD_ROLE_CONTROL);
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_RESTART, f,
+					       strlen(f), &forced, err,
+					       sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(healthd_action_role(HEALTHD_ACTION_RESTART, false),
+		     HEALTHD_ROLE_CONTROL);
 	f = "{\"discard_local\":true}";
 	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_RESYNC, f,
 					       strlen(f), &forced, err,
@@ -355,6 +381,10 @@ static void test_api_routes(void)
 	r = route("GET", "/api/v1/modules/app/swap");
 	CHECK(r.page == HEALTHD_PAGE_API_ACTION && !r.method_allowed);
 	CHECK(!strcmp(healthd_route_allow(&r), "POST"));
+	CHECK_EQ_INT(route("POST", "/api/v1/modules/app/restart").action,
+		     HEALTHD_ACTION_RESTART);
+	CHECK_EQ_INT(route("POST", "/api/v1/modules/app/checkers").action,
+		     HEALTHD_ACTION_CHECKERS);
 	r = route("POST", "/api/v1/modules/db-2/resync");
 	CHECK(r.action == HEALTHD_ACTION_RESYNC && !strcmp(r.module, "db-2"));
 	CHECK_EQ_INT(route("GET", "/api/v1/modules").page,
