@@ -10,7 +10,8 @@ change. Every answer is checked against docs/api/openapi.yaml. Without TLS the A
 refuses to act off loopback and acts on loopback; a group-readable users file stops
 healthd at start. In headless Chromium: log in to the console, press swap, see the
 roles change on the page. With checkd and the sample application: restart in place and
-checkers off/on through the API (heartbeatd's desired state carries them to checkd).
+checkers off through the API and on again with skyctl (heartbeatd's desired state carries
+them to checkd).
 """
 
 import json
@@ -357,9 +358,9 @@ def test_restart_in_place_and_checkers_off_through_the_api(lab):
                          "the operator's restart", 10)
     assert st["restarts_in_window"] == 0, describe_checkd(st)  # not counted
     assert lab.roles() == {"node1": "PRIM", "node2": "SECOND"}
-    # Not where the application does not run.
-    reply = lab.ctl("node2", {"command": "restart"})
-    assert reply["ok"] is False and "does not run on this node" in reply["error"], reply
+    # Not where the application does not run (skyctl sends the same request).
+    res = lab.skyctl("node2", "restart")
+    assert res[0] == 1 and "does not run on this node" in res[1] + res.err, (res, res.err)
     # Checkers off: checkd says so; the application killed meanwhile stays down until
     # they are on again, then it is restarted.
     res = act("checkers", {"on": False})
@@ -383,8 +384,8 @@ def test_restart_in_place_and_checkers_off_through_the_api(lab):
     seen = lab.checkd_state("node1")
     assert lab.app_pid("node1") is None, describe_checkd(seen)
     assert seen["checkers_enabled"] is False and seen["restarts_in_window"] == 0
-    res = act("checkers", {"on": True})
-    assert res["status"] == 200, res
+    res = lab.skyctl("node1", "checkers", "on")
+    assert res[0] == 0 and "checkers on" in res[1], (res, res.err)
     lab.wait_checkd("node1", lambda s: s["checkers_enabled"] is True, "checkers on", 10)
     again = lab.wait_app("node1", 15, other_than=killed)
     print(f"    restart in place: pid {pid} -> {new}; checkers off, app killed, stayed "
