@@ -562,10 +562,17 @@ int healthd_login_parse(const char *buf, size_t len, char *user,
 			       user_size - 1, HEALTHD_PASSWORD_MAX);
 		goto out;
 	}
+	/* The name goes into log lines: only what a users file can hold. */
+	if (!user_name_valid(json_string_value(ju), ulen)) {
+		r = sky_refuse(err, err_size,
+			       "user: 1 to %d of [A-Za-z0-9_.@-]",
+			       HEALTHD_USER_MAX);
+		goto out;
+	}
 	memcpy(user, json_string_value(ju), ulen + 1);
 	memcpy(password, json_string_value(jp), plen + 1);
-	if (memchr(user, '\0', ulen) || memchr(password, '\0', plen))
-		r = sky_refuse(err, err_size, "NUL in user or password");
+	if (memchr(password, '\0', plen))
+		r = sky_refuse(err, err_size, "NUL in the password");
 out:
 	json_decref(o);
 	return r;

@@ -291,6 +291,9 @@ static void test_login_and_action_bodies(void)
 		"{\"user\":\"a\",\"password\":\"x\",\"role\":\"admin\"}",
 		"{\"user\":\"a\",\"user\":\"b\",\"password\":\"x\"}",
 		"{\"user\":\"a\\u0000b\",\"password\":\"x\"}",
+		"{\"user\":\"a\\nINFO forged\",\"password\":\"x\"}",
+		"{\"user\":\"a b\",\"password\":\"x\"}",
+		"{\"user\":\"a\",\"password\":\"x\\u0000y\"}",
 		"{\"user\":\"a\",\"password\":\"x\"",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
