@@ -19,8 +19,6 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#define COOKIE_NAME "skyha_session"
-
 /* --- the audit trail ------------------------------------------------------ */
 
 /*
@@ -111,55 +109,6 @@ int healthd_api_load(struct healthd_api *a, const struct healthd_api_conf *c,
 	return 0;
 }
 
-/* --- the login worker ----------------------------------------------------- */
-
-static void *worker_main(void *arg)
-{
-	struct healthd_api *a = arg;
-	char dummy[HEALTHD_HASH_MAX] = "";
-	char hash[HEALTHD_HASH_MAX], password[HEALTHD_PASSWORD_MAX + 1];
-
-	pthread_mutex_lock(&a->lock);
-	while (!a->worker_stop) {
-		struct healthd_login *job = NULL;
-		for (size_t i = 0; i < HEALTHD_LOGINS_MAX && !job; i++)
-			if (a->logins[i].used && !a->logins[i].taken)
-				job = &a->logins[i];
-		if (!job) {
-			pthread_cond_wait(&a->wake, &a->lock);
-			continue;
-		}
-		job->taken = true;
-		memcpy(hash, job->hash, sizeof(hash));
-		memcpy(password, job->password, sizeof(password));
-		pthread_mutex_unlock(&a->lock);
-
-		/* No such user: the same work against a hash of nothing, so
-		 * the answer's time does not tell which names exist. */
-		if (!hash[0] && !dummy[0] &&
-		    crypto_pwhash_str(dummy, "-", 1,
-				      crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				      crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0)
-			dummy[0] = '\0';
-		bool ok = crypto_pwhash_str_verify(hash[0] ? hash : dummy,
-						   password,
-						   strlen(password)) == 0 &&
-			  hash[0];
-		sodium_memzero(password, sizeof(password));
-
-		pthread_mutex_lock(&a->lock);
-		job->ok = ok;
-		job->done = true;
-		sodium_memzero(job->password, sizeof(job->password));
-		uint64_t one = 1;
-		if (write(a->done_fd, &one, sizeof(one)) < 0) {
-			/* The loop polls the jobs every turn anyway. */
-		}
-	}
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
-}
-
 int healthd_api_start(struct healthd_api *a, const struct healthd_table *t)
 {
 	int r;
@@ -177,7 +126,7 @@ int healthd_api_start(struct healthd_api *a, const struct healthd_table *t)
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
-	r = -pthread_create(&a->worker, NULL, worker_main, a);
+	r = -pthread_create(&a->worker, NULL, healthd_login_worker, a);
 	if (r < 0) {
 		log_error("cannot start the login thread: %s", strerror(-r));
 		return r;
@@ -207,7 +156,8 @@ void healthd_api_stop(struct healthd_api *a)
 
 /* --- answers -------------------------------------------------------------- */
 
-static void finish(struct healthd_api_req *req, unsigned status, json_t *body)
+void healthd_api_finish(struct healthd_api_req *req, unsigned status,
+			json_t *body)
 {
 	const json_t *text = json_object_get(body, "error");
 	if (!text)
@@ -223,13 +173,14 @@ static void finish(struct healthd_api_req *req, unsigned status, json_t *body)
 	req->finished = true;
 }
 
-static void finish_error(struct healthd_api_req *req, unsigned status,
-			 const char *msg)
+void healthd_api_finish_error(struct healthd_api_req *req, unsigned status,
+			      const char *msg)
 {
-	finish(req, status, json_pack("{s:b,s:s}", "ok", 0, "error", msg));
+	healthd_api_finish(req, status,
+			   json_pack("{s:b,s:s}", "ok", 0, "error", msg));
 }
 
-static void audit_outcome(const struct healthd_api_req *req)
+void healthd_api_audit_outcome(const struct healthd_api_req *req)
 {
 	audit(req->status == 200 ? LOG_NOTICE : LOG_WARNING, req,
 	      "user %s from %s: %s%s%s -> %u %s",
@@ -256,135 +207,6 @@ void healthd_api_req_free(struct healthd_api *a, struct healthd_api_req *req)
 	free(req);
 }
 
-/* --- login rate limits ---------------------------------------------------- */
-
-static struct healthd_failures *failures_of(struct healthd_api *a,
-					    const struct healthd_source *src,
-					    int64_t now, bool create)
-{
-	struct healthd_failures *oldest = &a->failures[0];
-	for (size_t i = 0; i < HEALTHD_FAIL_SOURCES; i++) {
-		struct healthd_failures *f = &a->failures[i];
-		if (f->since_ms && now - f->since_ms >= HEALTHD_FAIL_WINDOW_MS)
-			*f = (struct healthd_failures){0};
-		if (f->since_ms && !memcmp(&f->src, src, sizeof(*src)))
-			return f;
-		if (f->since_ms < oldest->since_ms)
-			oldest = f;
-	}
-	if (!create)
-		return NULL;
-	*oldest = (struct healthd_failures){.src = *src, .since_ms = now};
-	return oldest;
-}
-
-static int start_login(struct healthd_api *a, struct MHD_Connection *conn,
-		       struct healthd_api_req *req, int64_t now)
-{
-	char user[HEALTHD_USER_MAX + 1], password[HEALTHD_PASSWORD_MAX + 1];
-	char err[200];
-	int slot = -1;
-
-	sky_strlcpy(req->what, "login", sizeof(req->what));
-	if (healthd_login_parse(req->body, req->len, user, sizeof(user),
-				password, sizeof(password), err,
-				sizeof(err)) < 0) {
-		finish_error(req, 400, err);
-		return 0;
-	}
-	sky_strlcpy(req->user, user, sizeof(req->user));
-	const struct healthd_failures *f =
-		failures_of(a, &req->src, now, false);
-	if (f && f->count >= HEALTHD_FAIL_MAX) {
-		char msg[160];
-		a->stats.throttled++;
-		snprintf(msg, sizeof(msg),
-			 "too many failed logins from your address: retry in "
-			 "%lld s",
-			 (long long)((f->since_ms + HEALTHD_FAIL_WINDOW_MS -
-				      now + 999) /
-				     1000));
-		finish_error(req, 429, msg);
-		sodium_memzero(password, sizeof(password));
-		return 0;
-	}
-	pthread_mutex_lock(&a->lock);
-	for (int i = 0; i < HEALTHD_LOGINS_MAX; i++) {
-		const struct healthd_login *l = &a->logins[i];
-		if (l->used && !memcmp(&l->src, &req->src, sizeof(req->src))) {
-			slot = -2;
-			break;
-		}
-		if (!l->used && slot == -1)
-			slot = i;
-	}
-	if (slot >= 0) {
-		struct healthd_login *l = &a->logins[slot];
-		const struct healthd_user *u =
-			healthd_user_find(&a->users, user);
-		*l = (struct healthd_login){.used = true,
-					    .src = req->src,
-					    .conn = conn,
-					    .req = req};
-		sky_strlcpy(l->user, user, sizeof(l->user));
-		if (u) {
-			l->role = u->role;
-			sky_strlcpy(l->hash, u->hash, sizeof(l->hash));
-		}
-		sky_strlcpy(l->password, password, sizeof(l->password));
-		pthread_cond_signal(&a->wake);
-	}
-	pthread_mutex_unlock(&a->lock);
-	sodium_memzero(password, sizeof(password));
-	if (slot < 0) {
-		a->stats.throttled++;
-		finish_error(req, slot == -2 ? 429 : 503,
-			     slot == -2
-				     ? "a login from your address is being "
-				       "checked: wait for its answer"
-				     : "too many logins being checked: retry "
-				       "in a second");
-		return 0;
-	}
-	req->slot = slot;
-	req->started = true;
-	MHD_suspend_connection(conn);
-	return 0;
-}
-
-static void login_done(struct healthd_api *a, struct healthd_login *l,
-		       int64_t now)
-{
-	struct healthd_api_req *req = l->req;
-
-	if (!l->ok) {
-		struct healthd_failures *f = failures_of(a, &l->src, now, true);
-		f->count++;
-		a->stats.logins_failed++;
-	} else {
-		a->stats.logins_ok++;
-	}
-	if (!req)
-		return;
-	if (l->ok) {
-		struct healthd_session *s = healthd_session_new(
-			&a->sessions, l->user, l->role, now);
-		snprintf(req->cookie, sizeof(req->cookie),
-			 COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s",
-			 s->id, a->tls ? "; Secure" : "");
-		finish(req, 200,
-		       json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "user",
-				 s->user, "role", healthd_role_name(s->role),
-				 "csrf_token", s->csrf, "idle_timeout_s",
-				 (json_int_t)(a->sessions.idle_ms / 1000)));
-	} else {
-		finish_error(req, 401, "wrong user name or password");
-	}
-	audit_outcome(req);
-	req->slot = -1;
-	MHD_resume_connection(l->conn);
-}
-
 /* --- actions -------------------------------------------------------------- */
 
 static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
@@ -398,7 +220,8 @@ static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
 	int slot = -1, r;
 
 	if (!m) {
-		finish_error(req, 404, "healthd knows no such module");
+		healthd_api_finish_error(req, 404,
+					 "healthd knows no such module");
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s/ctl", a->run_dir, route->module);
@@ -408,15 +231,16 @@ static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
 			 "heartbeatd of module %s is not running (%s)",
 			 route->module,
 			 m->connected ? "no control socket" : "not connected");
-		finish_error(req, 502, msg);
+		healthd_api_finish_error(req, 502, msg);
 		return 0;
 	}
 	for (int i = 0; i < HEALTHD_CALLS_MAX && slot < 0; i++)
 		if (!a->calls[i].sock)
 			slot = i;
 	if (slot < 0) {
-		finish_error(req, 503,
-			     "too many actions under way: retry in a second");
+		healthd_api_finish_error(
+			req, 503,
+			"too many actions under way: retry in a second");
 		return 0;
 	}
 	r = sky_bus_endpoint(ep, sizeof(ep), a->run_dir, route->module,
@@ -446,7 +270,7 @@ static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
 		snprintf(text, sizeof(text),
 			 "cannot reach heartbeatd of module %s: %s",
 			 route->module, strerror(-r));
-		finish_error(req, 502, text);
+		healthd_api_finish_error(req, 502, text);
 		return 0;
 	}
 	c->conn = conn;
@@ -467,15 +291,17 @@ static void call_reply(struct healthd_api_req *req, json_t *reply)
 	json_t *error = json_object_get(reply, "error");
 
 	if (json_is_true(ok))
-		finish(req, 200,
-		       json_pack("{s:b,s:s}", "ok", 1, "message",
-				 json_is_string(message)
-					 ? json_string_value(message)
-					 : "accepted"));
+		healthd_api_finish(
+			req, 200,
+			json_pack("{s:b,s:s}", "ok", 1, "message",
+				  json_is_string(message)
+					  ? json_string_value(message)
+					  : "accepted"));
 	else if (json_is_false(ok) && json_is_string(error))
-		finish_error(req, 409, json_string_value(error));
+		healthd_api_finish_error(req, 409, json_string_value(error));
 	else
-		finish_error(req, 502, "heartbeatd's reply is not understood");
+		healthd_api_finish_error(
+			req, 502, "heartbeatd's reply is not understood");
 }
 
 static void calls_run(struct healthd_api *a, int64_t now)
@@ -492,14 +318,16 @@ static void calls_run(struct healthd_api *a, int64_t now)
 			if (r == 0)
 				call_reply(c->req, reply);
 			else if (r == -EAGAIN)
-				finish_error(c->req, 504,
-					     "heartbeatd did not answer in "
-					     "time");
+				healthd_api_finish_error(
+					c->req, 504,
+					"heartbeatd did not answer in "
+					"time");
 			else
-				finish_error(c->req, 502,
-					     "heartbeatd's reply is not a "
-					     "JSON object");
-			audit_outcome(c->req);
+				healthd_api_finish_error(
+					c->req, 502,
+					"heartbeatd's reply is not a "
+					"JSON object");
+			healthd_api_audit_outcome(c->req);
 			c->req->slot = -1;
 			MHD_resume_connection(c->conn);
 		}
@@ -523,7 +351,7 @@ void healthd_api_run(struct healthd_api *a, int64_t now_ms)
 		struct healthd_login *l = &a->logins[i];
 		if (!l->used || !l->done)
 			continue;
-		login_done(a, l, now_ms);
+		healthd_login_done(a, l, now_ms);
 		sodium_memzero(l, sizeof(*l));
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -581,8 +409,8 @@ static unsigned authenticate(struct healthd_api *a, struct MHD_Connection *conn,
 		const char *tok = healthd_bearer_of(authz, &len);
 		const struct healthd_token *t;
 		if (!tok) {
-			finish_error(req, 401,
-				     "Authorization: only Bearer tokens");
+			healthd_api_finish_error(
+				req, 401, "Authorization: only Bearer tokens");
 			return 401;
 		}
 		enum healthd_token_verdict v = healthd_token_check(
@@ -590,7 +418,7 @@ static unsigned authenticate(struct healthd_api *a, struct MHD_Connection *conn,
 		if (t)
 			sky_strlcpy(req->user, t->name, sizeof(req->user));
 		if (v == HEALTHD_TOKEN_UNKNOWN) {
-			finish_error(req, 401, "unknown token");
+			healthd_api_finish_error(req, 401, "unknown token");
 			return 401;
 		}
 		if (v == HEALTHD_TOKEN_EXPIRED) {
@@ -599,22 +427,23 @@ static unsigned authenticate(struct healthd_api *a, struct MHD_Connection *conn,
 			snprintf(msg, sizeof(msg),
 				 "token '%s' expired at %s: make a new one",
 				 t->name, when);
-			finish_error(req, 401, msg);
+			healthd_api_finish_error(req, 401, msg);
 			return 401;
 		}
 		who->role = t->role;
 		return 0;
 	}
-	const char *cookie =
-		MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_NAME);
+	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+							 HEALTHD_COOKIE);
 	struct healthd_session *s =
 		cookie ? healthd_session_find(&a->sessions, cookie, now) : NULL;
 	if (!s) {
-		finish_error(req, 401,
-			     cookie ? "session expired or unknown: log in again"
-				    : "authentication needed: log in (POST "
-				      "/api/v1/login) or send Authorization: "
-				      "Bearer TOKEN");
+		healthd_api_finish_error(
+			req, 401,
+			cookie ? "session expired or unknown: log in again"
+			       : "authentication needed: log in (POST "
+				 "/api/v1/login) or send Authorization: "
+				 "Bearer TOKEN");
 		return 401;
 	}
 	sky_strlcpy(req->user, s->user, sizeof(req->user));
@@ -670,33 +499,36 @@ static void decide(struct healthd_http *h, struct MHD_Connection *conn,
 			    sizeof(req->what));
 	}
 	if (!a->may_act) {
-		finish_error(req, 403,
-			     "the API is off: healthd has no TLS certificate "
-			     "(--tls-cert-file) and its API socket is not on "
-			     "loopback, so passwords would cross the network "
-			     "in clear");
+		healthd_api_finish_error(
+			req, 403,
+			"the API is off: healthd has no TLS certificate "
+			"(--tls-cert-file) and its API socket is not on "
+			"loopback, so passwords would cross the network "
+			"in clear");
 		return;
 	}
 	if (!a->have_users && !a->have_tokens) {
-		finish_error(req, 403,
-			     "the API is off: healthd was started without "
-			     "--users-file or --tokens-file");
+		healthd_api_finish_error(
+			req, 403,
+			"the API is off: healthd was started without "
+			"--users-file or --tokens-file");
 		return;
 	}
 	if (req->too_large) {
 		snprintf(msg, sizeof(msg), "body over %d bytes",
 			 HEALTHD_API_BODY_MAX);
-		finish_error(req, 413, msg);
+		healthd_api_finish_error(req, 413, msg);
 		return;
 	}
 	if (route->page == HEALTHD_PAGE_API_LOGIN) {
 		if (!a->have_users) {
-			finish_error(req, 403,
-				     "no users file (--users-file): use a "
-				     "bearer token");
+			healthd_api_finish_error(
+				req, 403,
+				"no users file (--users-file): use a "
+				"bearer token");
 			return;
 		}
-		start_login(a, conn, req, now);
+		healthd_login_start(a, conn, req, now);
 		return;
 	}
 	if (authenticate(a, conn, req, now, &who))
@@ -705,47 +537,50 @@ static void decide(struct healthd_http *h, struct MHD_Connection *conn,
 	    !healthd_csrf_ok(who.session,
 			     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 "X-CSRF-Token"))) {
-		finish_error(req, 403,
-			     "missing or wrong X-CSRF-Token header (the "
-			     "csrf_token of the login's answer)");
+		healthd_api_finish_error(
+			req, 403,
+			"missing or wrong X-CSRF-Token header (the "
+			"csrf_token of the login's answer)");
 		return;
 	}
 	switch (route->page) {
 	case HEALTHD_PAGE_API_SESSION:
 		if (!who.session) {
-			finish(req, 200,
-			       json_pack("{s:b,s:s,s:s}", "ok", 1, "user",
-					 req->user, "role",
-					 healthd_role_name(who.role)));
+			healthd_api_finish(
+				req, 200,
+				json_pack("{s:b,s:s,s:s}", "ok", 1, "user",
+					  req->user, "role",
+					  healthd_role_name(who.role)));
 			return;
 		}
-		finish(req, 200,
-		       json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "user",
-				 who.session->user, "role",
-				 healthd_role_name(who.role), "csrf_token",
-				 who.session->csrf, "idle_timeout_s",
-				 (json_int_t)(a->sessions.idle_ms / 1000)));
+		healthd_api_finish(
+			req, 200,
+			json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "user",
+				  who.session->user, "role",
+				  healthd_role_name(who.role), "csrf_token",
+				  who.session->csrf, "idle_timeout_s",
+				  (json_int_t)(a->sessions.idle_ms / 1000)));
 		return;
 	case HEALTHD_PAGE_API_LOGOUT:
 		if (who.session)
 			healthd_session_end(who.session);
 		snprintf(req->cookie, sizeof(req->cookie),
-			 COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; "
-				     "Max-Age=0%s",
+			 HEALTHD_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; "
+					"Max-Age=0%s",
 			 a->tls ? "; Secure" : "");
-		finish(req, 200, json_pack("{s:b}", "ok", 1));
+		healthd_api_finish(req, 200, json_pack("{s:b}", "ok", 1));
 		return;
 	case HEALTHD_PAGE_API_MODULES:
-		finish(req, 200,
-		       healthd_render_status(h->table, &h->stats, h->host,
-					     now));
+		healthd_api_finish(req, 200,
+				   healthd_render_status(h->table, &h->stats,
+							 h->host, now));
 		return;
 	case HEALTHD_PAGE_API_ACTION: {
 		bool forced;
 		if (healthd_action_body_parse(route->action, req->body,
 					      req->len, &forced, msg,
 					      sizeof(msg)) < 0) {
-			finish_error(req, 400, msg);
+			healthd_api_finish_error(req, 400, msg);
 			return;
 		}
 		if (route->action == HEALTHD_ACTION_CHECKERS)
@@ -764,14 +599,14 @@ static void decide(struct healthd_http *h, struct MHD_Connection *conn,
 				 "user %s has the role %s: %s needs %s",
 				 req->user, healthd_role_name(who.role),
 				 req->what, healthd_role_name(need));
-			finish_error(req, 403, msg);
+			healthd_api_finish_error(req, 403, msg);
 			return;
 		}
 		start_action(a, conn, route, req, forced, now);
 		return;
 	}
 	default:
-		finish_error(req, 404, "not found");
+		healthd_api_finish_error(req, 404, "not found");
 		return;
 	}
 }
@@ -785,7 +620,7 @@ int healthd_api_answer(struct healthd_http *h, struct MHD_Connection *conn,
 		if (req->finished && (route->post || req->status != 200)) {
 			if (req->status != 200)
 				h->api.stats.refused++;
-			audit_outcome(req);
+			healthd_api_audit_outcome(req);
 		}
 	}
 	if (!req->finished)
@@ -812,42 +647,4 @@ int healthd_api_answer(struct healthd_http *h, struct MHD_Connection *conn,
 	MHD_destroy_response(resp);
 	h->stats.requests[healthd_code_of(req->status)]++;
 	return r;
-}
-
-/* --- healthd --hash-password ---------------------------------------------- */
-
-int healthd_hash_password(const char *user, const char *role)
-{
-	char pw[HEALTHD_PASSWORD_MAX + 2], hash[crypto_pwhash_STRBYTES];
-	enum healthd_role r;
-
-	if (user && (!role || healthd_role_parse(role, strlen(role), &r) < 0)) {
-		fprintf(stderr, "healthd: --hash-password NAME ROLE: ROLE is "
-				"monitor, control or admin\n");
-		return 1;
-	}
-	if (sodium_init() < 0 || !fgets(pw, sizeof(pw), stdin)) {
-		fprintf(stderr, "healthd: --hash-password: no password on "
-				"stdin\n");
-		return 1;
-	}
-	size_t len = strcspn(pw, "\r\n");
-	if (len == 0 || len > HEALTHD_PASSWORD_MAX) {
-		fprintf(stderr,
-			"healthd: --hash-password: the password must be 1 to "
-			"%d bytes\n",
-			HEALTHD_PASSWORD_MAX);
-		return 1;
-	}
-	if (crypto_pwhash_str(hash, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			      crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0) {
-		fprintf(stderr, "healthd: --hash-password: out of memory\n");
-		return 1;
-	}
-	sodium_memzero(pw, sizeof(pw));
-	if (user)
-		printf("%s %s %s\n", user, role, hash);
-	else
-		printf("%s\n", hash);
-	return 0;
 }

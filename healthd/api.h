@@ -19,6 +19,7 @@
 #include "modules.h"
 #include "route.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <zmq.h>
 
@@ -30,6 +31,7 @@
 #define HEALTHD_FAIL_MAX	5     /* failed logins per source... */
 #define HEALTHD_FAIL_WINDOW_MS	60000 /* ...in this window */
 #define HEALTHD_SOURCE_TEXT	64
+#define HEALTHD_COOKIE		"skyha_session"
 
 struct healthd_api_conf {
 	const char *users_file;
@@ -132,6 +134,21 @@ int healthd_api_answer(struct healthd_http *h, struct MHD_Connection *conn,
 		       struct healthd_api_req *req);
 /* The connection is done with req: forget it wherever it is pending. */
 void healthd_api_req_free(struct healthd_api *a, struct healthd_api_req *req);
+
+/* Between api.c and login.c: an answer (body consumed; NULL: out of
+ * memory), a refusal, the audit line of an outcome. */
+void healthd_api_finish(struct healthd_api_req *req, unsigned status,
+			json_t *body);
+void healthd_api_finish_error(struct healthd_api_req *req, unsigned status,
+			      const char *msg);
+void healthd_api_audit_outcome(const struct healthd_api_req *req);
+/* login.c: POST /api/v1/login queued for the worker (or refused at once),
+ * a verified one finished, the worker thread itself. */
+int healthd_login_start(struct healthd_api *a, struct MHD_Connection *conn,
+			struct healthd_api_req *req, int64_t now);
+void healthd_login_done(struct healthd_api *a, struct healthd_login *l,
+			int64_t now);
+void *healthd_login_worker(void *arg);
 
 /* healthd --hash-password: a password on stdin, the hash on stdout. */
 int healthd_hash_password(const char *user, const char *role);
