@@ -154,6 +154,7 @@ const char healthd_console_js[] =
 	"  for (const [a, v] of Object.entries(acts).slice(0, 8)) {\n"
 	"    pairs.push([a, txt(obj(v).state) + \" (target \" + txt(obj(v).target) + \")\"]);\n"
 	"  }\n"
+	"  if (obj(obj(acts.checkd).detail).checkers_enabled === false) pairs.push([\"checkers\", \"off: turned off by an operator\"]);\n"
 	"  card.append(facts(pairs));\n"
 	"  const list = Array.isArray(m.transitions) ? m.transitions.slice(0, 10) : [];\n"
 	"  card.append(el(\"h3\", \"\", \"recent transitions\"));\n"

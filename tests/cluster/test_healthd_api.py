@@ -6,7 +6,8 @@ Real heartbeatd nodes, healthd on each with --api-listen on port 9443 over HTTPS
 HTTPS: a wrong password is 401, an expired token 401, a monitor's swap 403, a
 session's swap without its CSRF token 403, a control token's forced prim 403, and a
 swap with a control token goes through heartbeatd's control socket and the roles
-change. Every answer is checked against docs/api/openapi.yaml. Without TLS the API
+change; a stopped heartbeatd gets 504, a dead one 502. Every answer is checked against
+docs/api/openapi.yaml. Without TLS the API
 refuses to act off loopback and acts on loopback; a group-readable users file stops
 healthd at start. In headless Chromium: log in to the console, press swap, see the
 roles change on the page. With checkd and the sample application: restart in place and
@@ -17,6 +18,7 @@ them to checkd).
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -252,6 +254,23 @@ def test_api_acts_only_for_who_may_over_https(lab):
     assert [r["status"] for r in local] == [200, 200], local
     assert "Secure" not in local[0]["headers"]["set-cookie"]
     lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, 15)
+
+    # heartbeatd that does not answer: 504 after healthd's 5 s; heartbeatd gone: 502.
+    swap_step = {"method": "POST", "host": host, "port": API_PORT, "path": swap,
+                 "headers": bearer(CONTROL_TOKEN)}
+    hb = lab.procs[("node1", "heartbeatd")]
+    os.kill(hb.pid, signal.SIGSTOP)
+    try:
+        stalled = requests(lab, "client", [swap_step], s["ca"])[0]
+    finally:
+        os.kill(hb.pid, signal.SIGCONT)
+    spec.check("POST", swap, stalled)
+    assert stalled["status"] == 504, stalled
+    lab.kill_daemon("node1", "heartbeatd")
+    lab.wait_health("node1", 503, 10)
+    gone = requests(lab, "client", [swap_step], s["ca"])[0]
+    spec.check("POST", swap, gone)
+    assert gone["status"] == 502 and "not running" in gone["json"]["error"], gone
 
     # A users file others may read stops healthd at start, saying why.
     os.chmod(s["users"], 0o640)
