@@ -87,6 +87,7 @@ int healthd_api_load(struct healthd_api *a, const struct healthd_api_conf *c,
 {
 	int r;
 
+	a->conf = *c;
 	a->run_dir = c->run_dir;
 	a->sessions.idle_ms = (int64_t)c->session_idle_s * 1000;
 	a->done_fd = -1;
@@ -107,6 +108,43 @@ int healthd_api_load(struct healthd_api *a, const struct healthd_api_conf *c,
 		a->have_tokens = true;
 	}
 	return 0;
+}
+
+void healthd_api_reload(struct healthd_api *a)
+{
+	struct healthd_users fresh = {0};
+	char err[400];
+	int r = 0;
+
+	if (a->conf.users_file)
+		r = load_file(a->conf.users_file, false, &fresh, err,
+			      sizeof(err));
+	if (r == 0 && a->conf.tokens_file)
+		r = load_file(a->conf.tokens_file, true, &fresh, err,
+			      sizeof(err));
+	if (r < 0) {
+		log_error("reload: %s: keeping the users and tokens in force",
+			  err);
+		healthd_users_free(&fresh);
+		return;
+	}
+	/* The worker never reads the table: it gets a copy of the hash. */
+	healthd_users_free(&a->users);
+	a->users = fresh;
+	size_t ended = 0;
+	for (size_t i = 0; i < HEALTHD_SESSIONS_MAX; i++) {
+		struct healthd_session *s = &a->sessions.s[i];
+		const struct healthd_user *u =
+			s->id[0] ? healthd_user_find(&a->users, s->user) : NULL;
+		if (s->id[0] && (!u || u->role != s->role)) {
+			healthd_session_end(s);
+			ended++;
+		}
+	}
+	log_notice("reload: %zu user%s, %zu token%s; %zu session%s ended",
+		   a->users.user_count, a->users.user_count == 1 ? "" : "s",
+		   a->users.token_count, a->users.token_count == 1 ? "" : "s",
+		   ended, ended == 1 ? "" : "s");
 }
 
 int healthd_api_start(struct healthd_api *a, const struct healthd_table *t)

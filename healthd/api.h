@@ -88,6 +88,7 @@ struct healthd_api_stats {
 };
 
 struct healthd_api {
+	struct healthd_api_conf conf;
 	struct healthd_users users;
 	bool have_users, have_tokens;
 	struct healthd_sessions sessions;
@@ -112,6 +113,13 @@ struct healthd_api {
  */
 int healthd_api_load(struct healthd_api *a, const struct healthd_api_conf *c,
 		     char *err, size_t err_size);
+/*
+ * SIGHUP: read the users and tokens files again. On an error the files in
+ * force stay, and the error is logged. Sessions of users no longer listed,
+ * or listed with another role, end.
+ */
+void healthd_api_reload(struct healthd_api *a);
+
 /* Start the login worker. 0 or -errno (logged). */
 int healthd_api_start(struct healthd_api *a, const struct healthd_table *t);
 void healthd_api_stop(struct healthd_api *a);

@@ -232,6 +232,8 @@ static int run(struct healthd_http *http, struct healthd_bus *bus,
 		open_when_heard(http, bus->table, now, open_until, ready);
 		healthd_http_run(http, now);
 		healthd_bus_scan(bus, now, false);
+		if (sky_reload_requested())
+			healthd_api_reload(&http->api);
 		log_changes(bus->table, now);
 		sky_notify_watchdog(now);
 		if (now >= next_status_ms) {

@@ -44,9 +44,9 @@ PASSWORDS = {"alice": ("admin", "alice's password"), "bob": ("monitor", "bob-pw-
 # X-CSRF-Token).
 _CLIENT_CODE = r"""
 import http.client, json, ssl, sys
-steps, cafile = json.loads(sys.argv[1]), sys.argv[2]
+steps, cafile, jar = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 ctx = ssl.create_default_context(cafile=cafile) if cafile != "-" else None
-jar, out = {}, []
+out = []
 for st in steps:
     name = st.get("session")
     s = jar.setdefault(name, {"cookie": None, "csrf": None})
@@ -81,7 +81,7 @@ for st in steps:
     except Exception as e:
         res = {"error": repr(e)}
     out.append(res)
-print(json.dumps(out))
+print(json.dumps({"answers": out, "jar": jar}))
 """
 
 
@@ -126,10 +126,15 @@ def api_args(lab, node, s):
             s["tokens"]]
 
 
-def requests(lab, member, steps, ca):
+def requests(lab, member, steps, ca, jar=None):
+    """The answers to steps; a dict given as jar keeps the sessions' cookies and CSRF
+    tokens from one call to the next."""
     res = run(["ip", "netns", "exec", lab.ns(member), "/usr/bin/python3", "-c", _CLIENT_CODE,
-               json.dumps(steps), ca], timeout=120)
-    return json.loads(res.stdout)
+               json.dumps(steps), ca, json.dumps(jar or {})], timeout=120)
+    got = json.loads(res.stdout)
+    if jar is not None:
+        jar.update(got["jar"])
+    return got["answers"]
 
 
 class Spec:
@@ -184,8 +189,9 @@ def test_api_acts_only_for_who_may_over_https(lab):
                                                      "body": {"force": True}}),
         ("POST", swap, {"headers": bearer(CONTROL_TOKEN)}),
     ]
+    jar = {}
     answers = requests(lab, "client", [dict(method=m, host=host, port=API_PORT, path=p, **o)
-                                       for m, p, o in steps], s["ca"])
+                                       for m, p, o in steps], s["ca"], jar)
     spec = Spec()
     for (method, path, _), res in zip(steps, answers):
         spec.check(method, path, res)
@@ -216,6 +222,20 @@ def test_api_acts_only_for_who_may_over_https(lab):
                  f"api: user alice from {client}: login -> 401"):
         assert line in log, f"{line!r} not in node1's healthd log"
     assert CONTROL_TOKEN not in log and answers[5]["json"]["csrf_token"] not in log
+    # SIGHUP reads the users file again: bob is gone, so is his session; alice's stays.
+    with open(s["users"]) as f:
+        kept = [line for line in f if not line.startswith("bob ")]
+    with open(s["users"], "w") as f:
+        f.writelines(kept)
+    lab.procs[("node1", "healthd")].send_signal(signal.SIGHUP)
+    session = {"method": "GET", "host": host, "port": API_PORT, "path": "/api/v1/session"}
+    for _ in range(50):
+        after = requests(lab, "client", [dict(session, session="bob"),
+                                         dict(session, session="alice")], s["ca"], jar)
+        if after[0]["status"] == 401:
+            break
+        time.sleep(0.1)
+    assert [r["status"] for r in after] == [401, 200], after
     # The plain port serves the load balancers, not the API or the console.
     plain = requests(lab, "client", [
         {"method": "GET", "host": host, "port": HEALTH_PORT, "path": "/api/v1/modules",
