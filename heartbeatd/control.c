@@ -355,6 +355,7 @@ static const char *const command_names[CTL_COMMAND_COUNT] = {
 	[CTL_PRIM] = "prim",	     [CTL_SECOND] = "second",
 	[CTL_STOP] = "stop",	     [CTL_START] = "start",
 	[CTL_FAILOVER] = "failover", [CTL_RESYNC] = "resync",
+	[CTL_RESTART] = "restart",   [CTL_CHECKERS] = "checkers",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -364,7 +365,7 @@ const char *ctl_command_name(enum ctl_command c)
 
 /* The fields a request may carry; each command accepts some of them. */
 static const char *const known_fields[] = {"command", "force", "reason",
-					   "discard_local"};
+					   "discard_local", "on"};
 
 static const char *json_type_word(const json_t *v)
 {
@@ -472,7 +473,7 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 		if (!known)
 			return sky_refuse(err, size,
 					  "unknown field '%s' (the fields: "
-					  "command, force, discard_local, "
+					  "command, force, discard_local, on, "
 					  "reason)",
 					  shown(key, name, sizeof(name)));
 	}
@@ -491,6 +492,14 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 	if (out->command == CTL_RESYNC && !out->discard_local)
 		return sky_refuse(err, size,
 				  "resync needs \"discard_local\": true");
+	const json_t *on = json_object_get(req, "on");
+	if (on && out->command != CTL_CHECKERS)
+		return sky_refuse(err, size,
+				  "field 'on' only applies to checkers");
+	if (out->command == CTL_CHECKERS && !json_is_boolean(on))
+		return sky_refuse(err, size,
+				  "checkers needs \"on\": true or false");
+	out->on = json_is_true(on);
 	return 0;
 }
 
@@ -557,6 +566,46 @@ static json_t *resync_request(struct node *n, int64_t now)
 			 "a full copy from the peer");
 }
 
+/*
+ * restart (the application in place) and checkers on/off: for checkd,
+ * through the desired state (docs/protocol.md: app_restart, checkers).
+ * heartbeatd's roles do not change.
+ */
+static json_t *checkd_request(struct node *n, int64_t now,
+			      const struct ctl_request *req)
+{
+	const char *by = req->has_reason ? req->reason : "skyctl";
+	if (req->command == CTL_RESTART) {
+		if (!sky_role_serves(n->sm.role)) {
+			log_notice("operator: restart -> refused: the "
+				   "application does not run here (%s)",
+				   sky_role_name(n->sm.role));
+			return error_reply("the application does not run on "
+					   "this node: restart it where the "
+					   "module serves");
+		}
+		/* A new value each time: checkd acts when it changes. */
+		n->app_restart_id =
+			now > n->app_restart_id ? now : n->app_restart_id + 1;
+		n->publish_now = true;
+		log_notice("operator: restart (%.160s): checkd restarts the "
+			   "application in place",
+			   by);
+		return json_pack("{s:b,s:s}", "ok", 1, "message",
+				 "checkd restarts the application in place");
+	}
+	n->checkers_off = !req->on;
+	n->publish_now = true;
+	log_notice("operator: checkers %s (%.160s)", req->on ? "on" : "off",
+		   by);
+	return json_pack("{s:b,s:s}", "ok", 1, "message",
+			 req->on ? "checkers on: checkd watches the "
+				   "application again"
+				 : "checkers off: checkd no longer restarts "
+				   "the application or fails over on a "
+				   "checker until they are turned on");
+}
+
 json_t *node_handle_request(struct node *n, int64_t now,
 			    const struct ctl_request *req)
 {
@@ -572,6 +621,8 @@ json_t *node_handle_request(struct node *n, int64_t now,
 		return error_reply("a farm has no replicated data to resync");
 	if (req->command == CTL_RESYNC)
 		return resync_request(n, now);
+	if (req->command == CTL_RESTART || req->command == CTL_CHECKERS)
+		return checkd_request(n, now, req);
 	enum sm_command cmd = sm_commands[req->command];
 	int r;
 	if (n->farm_mode && req->force)

@@ -90,6 +90,9 @@ struct node {
 	json_t *actuator_detail[SKY_ACT_COUNT];
 	struct node_replica replica;
 	int64_t discard_local_until_ms; /* skyctl resync --discard-local */
+	int64_t app_restart_id; /* the last restart asked (0: none): checkd
+				 * restarts the application when it changes */
+	bool checkers_off;	/* checkers off: checkd only starts/stops */
 	struct node_state persisted;
 	struct peer_view peer;
 	/* A farm or light module (node_farm.c): every other node, by its
