@@ -345,7 +345,9 @@ static void start_hold(struct replicd *d)
 	/* The copy on disk is what the primary acked so far. */
 	replicd_applier_drain(&d->applier);
 	if (replicd_applier_failed(d) < 0) {
+		/* As secondary_checks would have: a resync repairs it. */
 		d->data = SKY_REPLICA_INCONSISTENT;
+		d->bk.drop_session = true;
 		return; /* why_not says so from now on */
 	}
 	if (space_low(d, why, sizeof(why))) {
