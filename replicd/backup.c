@@ -204,10 +204,10 @@ int replicd_backup_open(struct replicd *d, const char *run_dir)
 	int r;
 
 	d->bk.journal.fd = -1;
-	/* Before anything else: the copy as the primary acknowledged it. */
-	r = replay(d, "start");
-	if (r < 0 && r != -EBADMSG)
-		return r;
+	/* Before anything else: the copy as the primary acknowledged it.
+	 * A failure is handled there (the journal dropped, the change record
+	 * incomplete): this replicd starts, and the resync repairs. */
+	(void)replay(d, "start");
 	merge_leftovers(d);
 	if (d->standalone || !d->sub)
 		return 0;
