@@ -200,6 +200,7 @@ static int az_call(struct az_store *s, const struct az_call *c,
 			.ca_file = s->rm.ca_file,
 			.timeout_ms = s->rm.timeout_ms,
 			.abort = s->rm.base.abort,
+			.conn = s->rm.conn,
 			.out = c->out,
 			.out_size = c->out_size,
 			.body_max = c->body_max,
@@ -507,10 +508,13 @@ static int az_list(struct bk_store *st, const char *prefix,
 	for (;;) {
 		struct az_call c = {
 			.method = "GET",
+			/* Pages of 1000 as S3's (Azure's default is 5000):
+			 * bounded replies, and the same paging everywhere. */
 			.params = {{"restype", "container"},
 				   {"comp", "list"},
-				   {"prefix", full}},
-			.param_count = 3,
+				   {"prefix", full},
+				   {"maxresults", "1000"}},
+			.param_count = 4,
 			.body_max = 16 << 20,
 			.what = "list",
 		};
@@ -558,6 +562,7 @@ static void az_close(struct bk_store *st)
 	struct az_store *s = az_of(st);
 	explicit_bzero(s->key, sizeof(s->key));
 	sky_azure_tokensrc_wipe(&s->tok);
+	bk_remote_done(&s->rm);
 	free(s);
 }
 
@@ -684,7 +689,10 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 	if (!s)
 		return -ENOMEM;
 	s->rm.base.ops = &az_ops;
-	bk_remote_init(&s->rm, t);
+	if (bk_remote_init(&s->rm, t) < 0) {
+		az_close(&s->rm.base);
+		return -ENOMEM;
+	}
 	sky_strlcpy(s->account, t->account, sizeof(s->account));
 	sky_strlcpy(s->container, t->container, sizeof(s->container));
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));

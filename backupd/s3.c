@@ -217,6 +217,7 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			.ca_file = s->rm.ca_file,
 			.timeout_ms = s->rm.timeout_ms,
 			.abort = s->rm.base.abort,
+			.conn = s->rm.conn,
 			.out = c->out,
 			.out_size = c->out_size,
 			.body_max = c->body_max,
@@ -640,6 +641,7 @@ static void s3_close(struct bk_store *st)
 {
 	struct s3_store *s = s3_of(st);
 	sky_aws_credsrc_wipe(&s->cred);
+	bk_remote_done(&s->rm);
 	free(s);
 }
 
@@ -736,7 +738,10 @@ int bk_store_s3_open(const struct bk_target_cfg *t, struct bk_store **out,
 	if (!s)
 		return -ENOMEM;
 	s->rm.base.ops = &s3_ops;
-	bk_remote_init(&s->rm, t);
+	if (bk_remote_init(&s->rm, t) < 0) {
+		s3_close(&s->rm.base);
+		return -ENOMEM;
+	}
 	sky_strlcpy(s->bucket, t->bucket, sizeof(s->bucket));
 	sky_strlcpy(s->region, t->region, sizeof(s->region));
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));

@@ -146,6 +146,7 @@ class Proxy:
         self.verify_s3 = verify_s3
         self.mode, self.limit, self.count = "pass", 0, 0
         self.sig_failures = 0
+        self.connections = self.requests = 0
         self.require_token = None  # the session token IMDS gave, when set
         self.lock = threading.Lock()
         self.port = free_port()
@@ -153,9 +154,15 @@ class Proxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # keep-alive: no 40 ms stalls
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with proxy.lock:
+                    proxy.connections += 1
 
             def do_any(self):
                 proxy.handle(self)
@@ -195,6 +202,7 @@ class Proxy:
         with self.lock:
             mode, limit, seq = self.mode, self.limit, self.count
             self.count += 1
+            self.requests += 1
         if mode == "stall":
             # Never answer; return once the client gives up (or after a while).
             select.select([h.connection], [], [], 30)
@@ -512,6 +520,8 @@ def main():
                     bad += 1
             passed += ok
             failed += bad
+        for name, p in (("s3", servers.s3_proxy), ("azure", servers.az_proxy)):
+            print(f"  {name} proxy: {p.requests} requests over {p.connections} connections")
         if servers.s3_proxy.sig_failures and not args.k:
             # Exactly the wrong-secret run's requests may fail the check.
             print(f"  the proxy refused {servers.s3_proxy.sig_failures} S3 signatures "

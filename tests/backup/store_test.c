@@ -235,7 +235,11 @@ static void campaign(struct bk_store *s, bool remote)
 	}
 	CHECK("put 1100 small objects", put_failed == 0);
 	struct seen v = {.count = calloc(MANY, 1), .n = MANY};
+	uint64_t list0 = s->requests;
 	CHECK_RC("list data/aa/", s->ops->list(s, "data/aa/", on_name, &v), 0);
+	if (remote)
+		CHECK("the listing of 1100 names took several pages",
+		      s->requests - list0 >= 2);
 	size_t once = 0;
 	for (size_t i = 0; i < MANY; i++)
 		once += v.count[i] == 1;
