@@ -12,6 +12,8 @@ loopback ports, each behind a small fault proxy, and runs build/asan/bkstore_tes
                    -> -EACCES with the service's error code in the reason
   retried          the proxy answers 500 to the first 2 requests, or resets the first
                    2 connections -> the put and get succeed, retries counted
+  partfail         the proxy fails the second part (block) of a 20 MiB put for good ->
+                   -EIO, no object; S3's multipart upload is aborted
   timeout          the proxy never answers -> -ETIMEDOUT
   truncated        the proxy cuts every GET body short -> -EIO, never a short object
   reset            the proxy resets every connection -> -EIO
@@ -147,6 +149,7 @@ class Proxy:
         self.mode, self.limit, self.count = "pass", 0, 0
         self.sig_failures = 0
         self.connections = self.requests = 0
+        self.parts = self.aborts = 0
         self.require_token = None  # the session token IMDS gave, when set
         self.lock = threading.Lock()
         self.port = free_port()
@@ -169,13 +172,22 @@ class Proxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                # A client that gave up (timeout, reset scenarios) mid-reply.
+                if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    return
+                super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def set(self, mode, limit=0):
         with self.lock:
             self.mode, self.limit, self.count = mode, limit, 0
+            self.parts = 0
 
     def close(self):
         self.server.shutdown()
@@ -210,6 +222,17 @@ class Proxy:
             return
         if mode == "reset" and seq < limit:
             return self.reset(h)
+        if h.command == "DELETE" and "uploadId=" in h.path:
+            with self.lock:
+                self.aborts += 1
+        if mode == "failpart" and h.command == "PUT" and \
+                ("partNumber=" in h.path or "comp=block" in h.path.split("&")):
+            with self.lock:
+                self.parts += 1
+                nth = self.parts
+            if nth >= 2:  # the second part and every retry of it
+                return self.reply(h, 500, s3_error("InternalError", "injected: a part"),
+                                  [("Content-Type", "application/xml")])
         if mode == "fail500" and seq < limit:
             return self.reply(h, 500, s3_error("InternalError", "injected by the proxy"),
                               [("Content-Type", "application/xml")])
@@ -489,6 +512,8 @@ def main():
                  dict(cfg, **quick), env),
                 (f"{name} retried: reset twice", (proxy, "reset", 2), "retried",
                  dict(cfg, **quick), env),
+                (f"{name} a part fails for good", (proxy, "failpart", 0), "partfail",
+                 dict(cfg, attempts="3"), env),
                 (f"{name} seed for truncation", proxy, "seed", cfg, env),
                 (f"{name} truncated bodies", (proxy, "truncate", 0), "truncated",
                  dict(cfg, **quick), env),
@@ -512,6 +537,9 @@ def main():
             if proxy:
                 proxy.set("pass")
                 proxy.require_token = None
+            if label == "s3 a part fails for good" and servers.s3_proxy.aborts == 0:
+                print(f"FAIL {label}: no AbortMultipartUpload reached the server")
+                bad += 1
             if "roundtrip" in label and "virtual" not in label:
                 # The credentials came from the stand-in, not from elsewhere.
                 which = "aws" if label.startswith("s3") else "azure"

@@ -15,6 +15,8 @@
  *   denied     wrong credentials: -EACCES with the service's reason
  *   retried    the proxy fails the first requests (500s or resets): the
  *              put and get succeed, with retries counted
+ *   partfail   the proxy fails the second part (block) of a big put for
+ *              good: -EIO, and no object, not even a partial one
  *   timeout    the proxy never answers: -ETIMEDOUT, in bounded time
  *   truncated  the proxy cuts every reply body short: -EIO, no buffer
  *   reset      the proxy resets every connection: -EIO
@@ -325,6 +327,20 @@ static void retried(struct bk_store *s)
 	free(small);
 }
 
+static void partfail(struct bk_store *s)
+{
+	size_t big = 20u << 20;
+	uint8_t *large = pattern(big, 5), *buf = NULL;
+	size_t len = 0;
+	CHECK_RC("put 20 MiB whose second part keeps failing",
+		 s->ops->put(s, "data/03/partial", large, big), -EIO);
+	printf("  reason: %s\n", s->reason);
+	CHECK_RC("no object, not even a partial one",
+		 s->ops->get(s, "data/03/partial", big, &buf, &len), -ENOENT);
+	free(buf);
+	free(large);
+}
+
 static void timeout(struct bk_store *s)
 {
 	int64_t t0 = sky_now_ms();
@@ -415,6 +431,8 @@ int main(int argc, char **argv)
 		denied(s);
 	else if (!strcmp(sc, "retried"))
 		retried(s);
+	else if (!strcmp(sc, "partfail"))
+		partfail(s);
 	else if (!strcmp(sc, "timeout"))
 		timeout(s);
 	else if (!strcmp(sc, "truncated"))
