@@ -210,7 +210,8 @@ static int az_call(struct az_store *s, const struct az_call *c,
 		r = sky_http(&req, resp);
 		explicit_bzero(h_auth, sizeof(h_auth));
 		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s", resp->error);
+			snprintf(detail, sizeof(detail), "%s",
+				 r == -ECANCELED ? "interrupted" : resp->error);
 			last = r;
 			if (r == -ECANCELED || r == -EMSGSIZE ||
 			    !bk_remote_transport_transient(r))

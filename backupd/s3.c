@@ -226,7 +226,8 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 		s->rm.base.requests++;
 		r = sky_http(&req, resp);
 		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s", resp->error);
+			snprintf(detail, sizeof(detail), "%s",
+				 r == -ECANCELED ? "interrupted" : resp->error);
 			last = r;
 			if (r == -ECANCELED || r == -EMSGSIZE ||
 			    !bk_remote_transport_transient(r))

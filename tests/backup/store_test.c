@@ -18,6 +18,8 @@
  *   partfail   the proxy fails the second part (block) of a big put for
  *              good: -EIO, and no object, not even a partial one
  *   timeout    the proxy never answers: -ETIMEDOUT, in bounded time
+ *   abort      the proxy never answers and the abort flag rises meanwhile
+ *              (a shutdown): -ECANCELED without waiting for the timeout
  *   truncated  the proxy cuts every reply body short: -EIO, no buffer
  *   reset      the proxy resets every connection: -EIO
  *   roundtrip  put, get, get_range, list, del of a few objects (the
@@ -29,9 +31,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int passed, failed;
 
@@ -352,6 +357,29 @@ static void timeout(struct bk_store *s)
 	      strstr(s->reason, "imed out") || strstr(s->reason, "imeout"));
 }
 
+static atomic_bool stop_now;
+
+static void *raise_abort(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	atomic_store(&stop_now, true);
+	return NULL;
+}
+
+static void abort_put(struct bk_store *s)
+{
+	pthread_t t;
+	s->abort = &stop_now;
+	CHECK("a thread raises the abort flag",
+	      pthread_create(&t, NULL, raise_abort, NULL) == 0);
+	CHECK_RC("put interrupted by the abort flag",
+		 s->ops->put(s, "index/abort", "x", 1), -ECANCELED);
+	printf("  reason: %s\n", s->reason);
+	pthread_join(t, NULL);
+}
+
 static void truncated(struct bk_store *s)
 {
 	uint8_t *buf = (uint8_t *)"x", out[64];
@@ -435,6 +463,8 @@ int main(int argc, char **argv)
 		partfail(s);
 	else if (!strcmp(sc, "timeout"))
 		timeout(s);
+	else if (!strcmp(sc, "abort"))
+		abort_put(s);
 	else if (!strcmp(sc, "truncated"))
 		truncated(s);
 	else if (!strcmp(sc, "reset"))
