@@ -239,8 +239,13 @@ static int az_call(struct az_store *s, const struct az_call *c,
 			refresh = true; /* the token: a new one, once */
 			continue;
 		}
-		if (status == 404 && strcmp(code, "ContainerNotFound") != 0)
+		/* No such blob (a HEAD's 404 has no body, so no code); a
+		 * missing container is for the caller to judge (-EIO, code). */
+		if (status == 404 &&
+		    (!code[0] || !strcmp(code, "BlobNotFound")))
 			return -ENOENT;
+		if (status == 404)
+			last = -EIO;
 		break;
 	}
 	if (attempt <= s->rm.attempts) { /* a final answer, not exhaustion */

@@ -265,10 +265,14 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			attempt--; /* not the store's fault */
 			continue;
 		}
-		if (status == 404) {
+		/* No such object (a HEAD's 404 has no body, so no code). A
+		 * missing bucket or upload is the target's fault: -EIO. */
+		if (status == 404 && (!code[0] || !strcmp(code, "NoSuchKey"))) {
 			free(h_token);
 			return -ENOENT;
 		}
+		if (status == 404)
+			last = -EIO;
 		break;
 	}
 	explicit_bzero(h_token, SKY_AWS_TOKEN_MAX + 32);

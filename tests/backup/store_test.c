@@ -412,7 +412,17 @@ static int count_names(void *ctx, const char *name, uint64_t size)
 static void roundtrip(struct bk_store *s)
 {
 	uint8_t *a = pattern(3000, 11), *b = pattern(1u << 20, 12), out[100];
+	uint8_t *none = NULL;
+	size_t none_len = 0;
 	int n = 0;
+	/* Before anything was written (an Azure container not yet made). */
+	CHECK_RC("list before anything exists",
+		 s->ops->list(s, "snapshots/", count_names, &n), 0);
+	CHECK("nothing is listed", n == 0);
+	CHECK_RC("get before anything exists",
+		 s->ops->get(s, "snapshots/a", 100, &none, &none_len), -ENOENT);
+	CHECK_RC("delete before anything exists", s->ops->del(s, "snapshots/a"),
+		 0);
 	CHECK_RC("put snapshots/a", s->ops->put(s, "snapshots/a", a, 3000), 0);
 	CHECK_RC("put snapshots/b", s->ops->put(s, "snapshots/b", b, 1u << 20),
 		 0);
