@@ -100,8 +100,8 @@ $(BUILD)/asan/bkstore_test: $(BUILD)/asan/obj/tests/backup/store_test.o $(ASAN_L
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 
-# backup-check: that campaign with s3rver and Azurite (npm, tools/npm), about
-# 90 s, so outside `make check` for now.
+# backup-check: that campaign with s3rver and Azurite (npm, tools/npm): 86 s
+# on a quiet machine, more when loaded, so outside `make check` for now.
 backup-check: $(BUILD)/asan/bkstore_test
 	@/usr/bin/python3 tests/backup/run.py
 

@@ -217,6 +217,7 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			.ca_file = s->rm.ca_file,
 			.timeout_ms = s->rm.timeout_ms,
 			.abort = s->rm.base.abort,
+			.conn = s->rm.conn,
 			.out = c->out,
 			.out_size = c->out_size,
 			.body_max = c->body_max,
@@ -225,7 +226,8 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 		s->rm.base.requests++;
 		r = sky_http(&req, resp);
 		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s", resp->error);
+			snprintf(detail, sizeof(detail), "%s",
+				 r == -ECANCELED ? "interrupted" : resp->error);
 			last = r;
 			if (r == -ECANCELED || r == -EMSGSIZE ||
 			    !bk_remote_transport_transient(r))
@@ -263,10 +265,14 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			attempt--; /* not the store's fault */
 			continue;
 		}
-		if (status == 404) {
+		/* No such object (a HEAD's 404 has no body, so no code). A
+		 * missing bucket or upload is the target's fault: -EIO. */
+		if (status == 404 && (!code[0] || !strcmp(code, "NoSuchKey"))) {
 			free(h_token);
 			return -ENOENT;
 		}
+		if (status == 404)
+			last = -EIO;
 		break;
 	}
 	explicit_bzero(h_token, SKY_AWS_TOKEN_MAX + 32);
@@ -640,6 +646,7 @@ static void s3_close(struct bk_store *st)
 {
 	struct s3_store *s = s3_of(st);
 	sky_aws_credsrc_wipe(&s->cred);
+	bk_remote_done(&s->rm);
 	free(s);
 }
 
@@ -736,7 +743,10 @@ int bk_store_s3_open(const struct bk_target_cfg *t, struct bk_store **out,
 	if (!s)
 		return -ENOMEM;
 	s->rm.base.ops = &s3_ops;
-	bk_remote_init(&s->rm, t);
+	if (bk_remote_init(&s->rm, t) < 0) {
+		s3_close(&s->rm.base);
+		return -ENOMEM;
+	}
 	sky_strlcpy(s->bucket, t->bucket, sizeof(s->bucket));
 	sky_strlcpy(s->region, t->region, sizeof(s->region));
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
