@@ -39,6 +39,7 @@ struct az_store {
 	char base[2 * BK_FIELD_MAX]; /* "https://host[:port]" */
 	char path0[BK_FIELD_MAX];    /* the endpoint's path ("/acct") or "" */
 	bool shared_key;
+	int list_page; /* names per list request; 0: 1000 */
 	uint8_t key[KEY_MAX];
 	size_t key_len;
 	struct sky_azure_tokensrc tok;
@@ -511,6 +512,10 @@ static int az_list(struct bk_store *st, const char *prefix,
 
 	if (full_name(s, prefix ? prefix : "", full, sizeof(full)) < 0)
 		return refuse_name(st, prefix);
+	char page[16];
+	snprintf(page, sizeof(page), "%d",
+		 s->list_page > 0 && s->list_page <= 1000 ? s->list_page
+							  : 1000);
 	for (;;) {
 		struct az_call c = {
 			.method = "GET",
@@ -519,7 +524,7 @@ static int az_list(struct bk_store *st, const char *prefix,
 			.params = {{"restype", "container"},
 				   {"comp", "list"},
 				   {"prefix", full},
-				   {"maxresults", "1000"}},
+				   {"maxresults", page}},
 			.param_count = 4,
 			.body_max = 16 << 20,
 			.what = "list",
@@ -701,6 +706,7 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 	}
 	sky_strlcpy(s->account, t->account, sizeof(s->account));
 	sky_strlcpy(s->container, t->container, sizeof(s->container));
+	s->list_page = t->list_page;
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
 	s->shared_key = shared_key;
 	int r = 0;

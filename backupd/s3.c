@@ -39,6 +39,7 @@ struct s3_store {
 	char host[BK_FIELD_MAX + 80]; /* the Host header */
 	bool path_style;
 	struct sky_aws_credsrc cred;
+	int list_page; /* names per list request; 0: 1000 */
 };
 
 /* One request, described once, sent (and signed again) per attempt. */
@@ -596,11 +597,17 @@ static int s3_list(struct bk_store *st, const char *prefix,
 
 	if (full_key(s, prefix ? prefix : "", full, sizeof(full)) < 0)
 		return refuse_name(st, prefix);
+	char page[16];
+	snprintf(page, sizeof(page), "%d",
+		 s->list_page > 0 && s->list_page <= 1000 ? s->list_page
+							  : 1000);
 	for (;;) {
 		struct s3_call c = {
 			.method = "GET",
-			.params = {{"list-type", "2"}, {"prefix", full}},
-			.param_count = 2,
+			.params = {{"list-type", "2"},
+				   {"max-keys", page},
+				   {"prefix", full}},
+			.param_count = 3,
 			.body_max = 16 << 20,
 			.what = "list",
 		};
@@ -751,6 +758,7 @@ int bk_store_s3_open(const struct bk_target_cfg *t, struct bk_store **out,
 	sky_strlcpy(s->region, t->region, sizeof(s->region));
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
 	s->path_style = t->path_style;
+	s->list_page = t->list_page;
 	if (s->path_style)
 		snprintf(s->host, sizeof(s->host), "%s", host);
 	else
