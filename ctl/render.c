@@ -599,14 +599,6 @@ static void bytes_text(int64_t n, char *buf, size_t size)
 		snprintf(buf, size, "%.1f %s", v, units[u]);
 }
 
-/* A snapshot id as backupd list shows it: its first 16 hex digits. */
-static const char *short_id(char *id)
-{
-	if (strlen(id) > 16)
-		id[16] = '\0';
-	return id;
-}
-
 /*
  * Each backup target of this node: "backups:   local: 12 min ago, snapshot
  * 3fa2c1, 2.5 MiB read, 310.0 KiB up, in 0.2 s". A last success older than
@@ -654,8 +646,7 @@ static void render_backups(FILE *out, const json_t *status)
 				json_is_true(json_object_get(b, "stale"))
 					? "LAST SUCCESS "
 					: "",
-				dur, short_id(field(ok, "snapshot", snap,
-						    sizeof(snap))),
+				dur, field(ok, "snapshot", snap, sizeof(snap)),
 				rd, up, took);
 			if (json_is_true(json_object_get(b, "stale")) &&
 			    get_int(b, "max_age_s", &v) && v > 0) {
