@@ -641,7 +641,7 @@ static void render_backups(FILE *out, const json_t *status)
 			bytes_text(get_int(ok, "bytes_uploaded", &v) ? v : 0,
 				   up, sizeof(up));
 			fprintf(out,
-				" %s%s ago, snapshot %s, %s read, %s up, "
+				" %s%s ago, snapshot %.16s, %s read, %s up, "
 				"in %s",
 				json_is_true(json_object_get(b, "stale"))
 					? "LAST SUCCESS "
