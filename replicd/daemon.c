@@ -453,6 +453,7 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		m->index = (uint8_t)i;
 		m->repl = &d->repl;
 		m->fence = &d->fence;
+		m->exclude = &set->exclude;
 		r = replicd_mount_prepare(m);
 		if (r == 0)
 			r = replicd_mount_start(m);

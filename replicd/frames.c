@@ -172,6 +172,7 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 			replicd_drop_conn(d, &d->conn, "out of memory");
 			return;
 		}
+		replicd_manifest_walk_set_exclude(d->walk, &d->set->exclude);
 		d->diverged = false;
 		d->synced_generation = 0;
 		log_notice("describing this copy by its hashes for %s",

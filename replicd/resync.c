@@ -9,6 +9,7 @@
  * several steps.
  */
 #include "resync.h"
+#include "exclude.h"
 #include "fs.h"
 #include "log.h"
 #include "manifest.h"
@@ -56,6 +57,7 @@ struct rs_link {
 
 struct replicd_resync {
 	int roots[REPLICD_MAX_DIRS];
+	const struct replicd_exclude *ex; /* left alone on both sides */
 	size_t dir_count;
 	struct rs_item *items;
 	size_t n, next;
@@ -395,6 +397,8 @@ static int push_children(struct replicd_resync *rs, const struct rs_item *it,
 			rs->stats.skipped++;
 			continue;
 		}
+		if (replicd_exclude_match(rs->ex, path))
+			continue;
 		if (rs->sn == rs->scap) {
 			size_t cap = rs->scap ? rs->scap * 2 : 64;
 			struct rs_item *s =
@@ -753,7 +757,8 @@ static int remove_unseen(struct replicd_resync *rs, replicd_emit_fn emit,
 	for (int k = 0; rs->rm_next && k < 4096; k++) {
 		struct replicd_manifest_entry *e = rs->rm_next;
 		rs->rm_next = e->all;
-		if (e->seen || !*e->path || e->dir >= rs->dir_count)
+		if (e->seen || !*e->path || e->dir >= rs->dir_count ||
+		    replicd_exclude_match(rs->ex, e->path))
 			continue;
 		struct replicd_op op = {
 			.type = ROP_REMOVE, .dir = e->dir, .path = e->path};
@@ -852,6 +857,12 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 	rs->offset = 0;
 	rs->stage = ST_CONTENT;
 	return 0;
+}
+
+void replicd_resync_set_exclude(struct replicd_resync *rs,
+				const struct replicd_exclude *ex)
+{
+	rs->ex = ex;
 }
 
 int replicd_resync_step(struct replicd_resync *rs, size_t budget,

@@ -56,6 +56,11 @@ int replicd_resync_new_compare(struct replicd_resync **out,
 			       struct replicd_manifest *mf, size_t dir_count,
 			       const int *roots);
 void replicd_resync_free(struct replicd_resync **rs);
+/* Leave the excluded paths alone (exclude.h; ex outlives the resync):
+ * neither walked, compared, sent nor removed on the peer. */
+struct replicd_exclude;
+void replicd_resync_set_exclude(struct replicd_resync *rs,
+				const struct replicd_exclude *ex);
 
 typedef int (*replicd_emit_fn)(void *ctx, struct replicd_op *op);
 /*
