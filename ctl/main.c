@@ -63,7 +63,8 @@ struct skyctl {
 
 /* What follows a command on the command line. */
 struct command_args {
-	bool force;	  /* prim --force */
+	bool force;	  /* prim --force, resync --discard-local */
+	bool full;	  /* resync --full */
 	const char *role; /* wait STATE[,STATE...] */
 	int64_t wait_timeout_ms;
 };
@@ -138,6 +139,24 @@ static const char help_text[] =
 	"        replicd forgets them and receives a full copy from the peer.\n"
 	"        Only on a node that is not serving; the copy is lost for "
 	"good.\n"
+	"\n"
+	"    resync --full\n"
+	"        On the primary: end the session with the peer; the next one\n"
+	"        compares both copies by their hashes whatever the change\n"
+	"        records say, and sends what differs (repairs what verify\n"
+	"        found). The peer is not up to date until it ends.\n"
+	"\n"
+	"    verify\n"
+	"        On the primary, while the peer is in sync: compare both "
+	"copies\n"
+	"        (64 KiB zone hashes, mode, owner, xattrs, entries) while the\n"
+	"        application runs, changing nothing, under\n"
+	"        replicd.verify_max_bytes_per_s. Progress and the last "
+	"result\n"
+	"        (differences: path, what, zones) in `skyctl status`; every\n"
+	"        difference in the journal. Zones written during the verify\n"
+	"        are counted as \"changed during verify\", not as "
+	"differences.\n"
 	"\n"
 	"    state\n"
 	"        This node's role as one word (STOP, WAIT, SECOND, ALONE, PRIM "
@@ -534,12 +553,15 @@ static int check_socket(const struct skyctl *ctl)
 static int request(const struct skyctl *ctl, const char *command, bool force,
 		   int64_t timeout_ms, json_t **reply)
 {
-	/* resync's only form says which side's changes go. */
+	/* resync says which side's changes go, or --full (not force). */
 	bool resync = strcmp(command, "resync") == 0;
 	_cleanup_json_ json_t *req =
-		force ? json_pack("{s:s,s:b}", "command", command,
-				  resync ? "discard_local" : "force", 1)
-		      : json_pack("{s:s}", "command", command);
+		force || resync ? json_pack("{s:s,s:b}", "command", command,
+					    !resync ? "force"
+					    : force ? "discard_local"
+						    : "full",
+					    1)
+				: json_pack("{s:s}", "command", command);
 
 	if (!req)
 		return -ENOMEM;
@@ -902,6 +924,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 			args->force = true;
 		} else if (is_resync && strcmp(arg, "--discard-local") == 0) {
 			args->force = true;
+		} else if (is_resync && strcmp(arg, "--full") == 0) {
+			args->full = true;
 		} else if (is_wait && (strcmp(arg, "--timeout") == 0 ||
 				       strncmp(arg, "--timeout=", 10) == 0)) {
 			const char *value = arg[9] == '='  ? arg + 10
@@ -929,10 +953,12 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 					   command, arg);
 		}
 	}
-	if (is_resync && !args->force)
+	if (is_resync && args->force == args->full)
 		return usage_error(
-			"resync: say --discard-local: this node's own changes "
-			"are dropped and its copy is replaced by the peer's");
+			"resync: say --discard-local (this node's own changes "
+			"are dropped and its copy is replaced by the peer's) "
+			"or --full (on the primary: resync whatever differs, "
+			"by hashes)");
 	if (is_wait && !args->role)
 		return usage_error(
 			"wait: for which state? STOP, WAIT, SECOND, ALONE, "
@@ -940,8 +966,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 	return SKYCTL_EXIT_OK;
 }
 
-static const char *const action_commands[] = {"swap", "prim",  "second",
-					      "stop", "start", "resync"};
+static const char *const action_commands[] = {
+	"swap", "prim", "second", "stop", "start", "resync", "verify"};
 
 static bool is_action(const char *command)
 {
@@ -968,7 +994,7 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, state, swap, prim, "
-			"second, stop, start, resync, wait, snapshot)",
+			"second, stop, start, resync, verify, wait, snapshot)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)
@@ -1086,7 +1112,8 @@ int main(int argc, char **argv)
 	if (!command)
 		return usage_error("which command? status, state, swap, prim, "
 				   "second, stop, start, resync "
-				   "--discard-local or wait STATE");
+				   "--discard-local|--full, verify or wait "
+				   "STATE");
 	status = run_command(&ctl, command, argc - optind - 1,
 			     argv + optind + 1);
 	sky_bus_shutdown();

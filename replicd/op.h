@@ -78,7 +78,13 @@ enum replicd_op_type {
 	 * REPLICD_DATA_MAX), data. Sent only to a peer that said in the
 	 * handshake it takes them (chan.h, REPLICD_CAP_ZSTD). */
 	ROP_WRITE_Z = 30,
-	ROP_TYPE_MAX = 30,
+	/* skyctl verify (verify.h): primary -> secondary, describe your
+	 * copy; nothing changes. The secondary answers with ROP_VERIFY_HASHES
+	 * (the fields of ROP_HASHES) and ROP_VERIFY_END, unsequenced. */
+	ROP_VERIFY = 32,
+	ROP_VERIFY_HASHES = 33,
+	ROP_VERIFY_END = 34,
+	ROP_TYPE_MAX = 34,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */

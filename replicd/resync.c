@@ -261,6 +261,7 @@ void replicd_resync_stats(const struct replicd_resync *rs,
 			  struct replicd_resync_stats *out)
 {
 	*out = rs->stats;
+	out->compared = rs->compared;
 }
 
 /* --- helpers ----------------------------------------------------------- */

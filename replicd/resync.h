@@ -38,6 +38,7 @@ struct replicd_resync_stats {
 	uint64_t zones;	      /* 64 KiB zones (or parts) emitted */
 	uint64_t entries;     /* paths handled */
 	uint64_t skipped;     /* paths too long for the protocol */
+	uint64_t compared;    /* hash mode: bytes read and compared */
 };
 
 /* Either list may be NULL; full: copy everything in every directory. */

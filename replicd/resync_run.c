@@ -82,7 +82,8 @@ void replicd_decide(struct replicd *d, uint32_t flags)
 		replicd_drop_conn(d, &d->conn, "cannot read the change record");
 		return;
 	}
-	full = !replicd_track_complete(d->track) ||
+	full = replicd_verify_take_full(d) ||
+	       !replicd_track_complete(d->track) ||
 	       !(flags & ROP_REC_COMPLETE) || d->peer_rec_overflow;
 	memset(&d->rsi, 0, sizeof(d->rsi));
 	if (!full && !has_changes(mine, n_mine) &&
