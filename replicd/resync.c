@@ -58,6 +58,8 @@ struct rs_link {
 struct replicd_resync {
 	int roots[REPLICD_MAX_DIRS];
 	const struct replicd_exclude *ex; /* left alone on both sides */
+	bool verify; /* a verify: a file is compared up to its size at open */
+	off_t open_size;
 	size_t dir_count;
 	struct rs_item *items;
 	size_t n, next;
@@ -589,6 +591,10 @@ static int compare_content(struct replicd_resync *rs, uint64_t size,
 {
 	const struct replicd_manifest_entry *m = rs->cmp;
 	uint8_t h[REPLICD_HASH_BYTES];
+	/* A verify compares what existed when it reached the file: a live
+	 * writer appending faster than the cap would keep it going. */
+	if (rs->verify && size > (uint64_t)rs->open_size)
+		size = (uint64_t)rs->open_size;
 	while (*budget > 0) {
 		uint64_t z = rs->offset / REPLICD_ZONE_SIZE;
 		uint64_t off = z * REPLICD_ZONE_SIZE;
@@ -853,6 +859,7 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 	if (fstat(rs->fd, &rs->st) < 0)
 		return -errno;
 	rs->stats.bytes_total += (uint64_t)rs->st.st_size;
+	rs->open_size = rs->st.st_size;
 	rs->cmp = m;
 	rs->whole = false;
 	rs->offset = 0;
@@ -864,6 +871,11 @@ void replicd_resync_set_exclude(struct replicd_resync *rs,
 				const struct replicd_exclude *ex)
 {
 	rs->ex = ex;
+}
+
+void replicd_resync_set_verify(struct replicd_resync *rs)
+{
+	rs->verify = true;
 }
 
 int replicd_resync_step(struct replicd_resync *rs, size_t budget,

@@ -62,6 +62,8 @@ void replicd_resync_free(struct replicd_resync **rs);
 struct replicd_exclude;
 void replicd_resync_set_exclude(struct replicd_resync *rs,
 				const struct replicd_exclude *ex);
+/* A verify (verify.h): files are compared up to their size when reached. */
+void replicd_resync_set_verify(struct replicd_resync *rs);
 
 typedef int (*replicd_emit_fn)(void *ctx, struct replicd_op *op);
 /*

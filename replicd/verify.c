@@ -296,6 +296,7 @@ int replicd_verify_on_frame(struct replicd *d, const struct replicd_op *op)
 		return 0;
 	}
 	replicd_resync_set_exclude(v->rs, &d->set->exclude);
+	replicd_resync_set_verify(v->rs);
 	v->stage = VS_COMPARING;
 	d->changed = true;
 	return 0;
