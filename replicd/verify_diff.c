@@ -8,18 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NOTE_BUCKETS 4096
 #define WHOLE	     UINT64_MAX
 
-/* One path changed during the verify: zones [first, last], or WHOLE. */
+/* One path changed during the verify: what kind of change, and for
+ * writes the zones [first, last] (the hull of every write noted). */
+enum { NOTE_ZONES = 1, NOTE_META = 2, NOTE_ENTRY = 4, NOTE_TREE = 8 };
+
 struct vnote {
 	struct vnote *next;
 	uint8_t dir;
+	uint8_t kinds;
 	uint64_t first, last;
 	char path[];
 };
-
 struct replicd_vdiff {
 	struct replicd_manifest *mf;
 	struct replicd_vdiff_entry list[REPLICD_VERIFY_LIST_MAX];
@@ -53,16 +57,19 @@ static struct vnote *note_find(const struct replicd_vdiff *v, uint8_t dir,
 }
 
 static void note_path(struct replicd_vdiff *v, uint8_t dir, const char *p,
-		      uint64_t first, uint64_t last)
+		      uint8_t kinds, uint64_t first, uint64_t last)
 {
 	size_t n = strlen(p);
 	struct vnote *x = note_find(v, dir, p, n);
 	if (x) {
-		/* One range per path: the union's hull (never fewer zones). */
-		if (first < x->first)
-			x->first = first;
-		if (last > x->last)
-			x->last = last;
+		if (kinds & NOTE_ZONES) {
+			/* One range per path: the hull (never fewer zones). */
+			if (!(x->kinds & NOTE_ZONES) || first < x->first)
+				x->first = first;
+			if (!(x->kinds & NOTE_ZONES) || last > x->last)
+				x->last = last;
+		}
+		x->kinds |= kinds;
 		return;
 	}
 	if (v->nnotes >= REPLICD_VERIFY_NOTES_MAX) {
@@ -75,6 +82,7 @@ static void note_path(struct replicd_vdiff *v, uint8_t dir, const char *p,
 		return;
 	}
 	x->dir = dir;
+	x->kinds = kinds;
 	x->first = first;
 	x->last = last;
 	memcpy(x->path, p, n + 1);
@@ -88,53 +96,107 @@ void replicd_vdiff_note(struct replicd_vdiff *v, const struct replicd_op *op)
 {
 	if (!v || !replicd_op_changes_data(op->type) || op->type == ROP_FSYNC)
 		return;
-	if (!op->path || !*op->path) {
-		/* The directory itself, or a file unlinked while open (no
-		 * name: nothing the comparison can reach). */
-		if (op->path && op->type != ROP_WRITE &&
-		    op->type != ROP_WRITE_Z)
-			note_path(v, op->dir, "", WHOLE, WHOLE);
+	/* A file unlinked while open has no name: nothing the comparison
+	 * reaches. */
+	if (!op->path || (!*op->path && op->handle))
 		return;
-	}
-	uint64_t first = 0, last = WHOLE;
-	if (op->type == ROP_WRITE || op->type == ROP_WRITE_Z ||
-	    op->type == ROP_FALLOCATE) {
+	switch (op->type) {
+	case ROP_WRITE:
+	case ROP_WRITE_Z:
+	case ROP_FALLOCATE: {
 		uint64_t len =
 			op->type == ROP_WRITE ? op->data_len : op->length;
-		first = op->offset >> REPLICD_ZONE_SHIFT;
-		last = len ? (op->offset + len - 1) >> REPLICD_ZONE_SHIFT
-			   : first;
+		uint64_t first = op->offset >> REPLICD_ZONE_SHIFT;
+		uint64_t last =
+			len ? (op->offset + len - 1) >> REPLICD_ZONE_SHIFT
+			    : first;
+		note_path(v, op->dir, op->path, NOTE_ZONES, first, last);
+		return;
 	}
-	note_path(v, op->dir, op->path, first, last);
-	if (op->path2 && *op->path2)
-		note_path(v, op->dir, op->path2, 0, WHOLE);
+	case ROP_CHMOD:
+	case ROP_CHOWN:
+	case ROP_UTIMENS:
+	case ROP_SETXATTR:
+	case ROP_REMOVEXATTR:
+	case ROP_CLEAR_XATTRS:
+	case ROP_ENSURE_DIR:
+		note_path(v, op->dir, op->path, NOTE_META, 0, 0);
+		return;
+	default: {
+		/* The entry itself (created, truncated, removed, renamed);
+		 * a name that moves or goes takes its tree along. */
+		bool tree = op->type == ROP_RENAME || op->type == ROP_RMDIR ||
+			    op->type == ROP_REMOVE || op->type == ROP_UNLINK;
+		uint8_t k = NOTE_ENTRY | (tree && *op->path ? NOTE_TREE : 0);
+		note_path(v, op->dir, op->path, k, 0, 0);
+		if (op->path2 && *op->path2)
+			note_path(v, op->dir, op->path2, k, 0, 0);
+		return;
+	}
+	}
 }
 
-/* Was e's path (or a parent) changed during the verify? */
+/* Take the zones [first, last] out of e's ranges. */
+static void subtract(struct replicd_vdiff_entry *e, uint64_t first,
+		     uint64_t last)
+{
+	uint64_t f[REPLICD_VERIFY_RANGES * 2], c[REPLICD_VERIFY_RANGES * 2];
+	size_t n = 0;
+	for (size_t i = 0; i < e->nranges; i++) {
+		uint64_t a = e->first[i], b = e->first[i] + e->count[i] - 1;
+		if (b < first || a > last) {
+			f[n] = a, c[n++] = e->count[i];
+			continue;
+		}
+		if (a < first)
+			f[n] = a, c[n++] = first - a;
+		if (b > last)
+			f[n] = last + 1, c[n++] = b - last;
+	}
+	e->nranges = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (e->nranges == REPLICD_VERIFY_RANGES) {
+			e->more_ranges = true;
+			break;
+		}
+		e->first[e->nranges] = f[i];
+		e->count[e->nranges++] = c[i];
+	}
+}
+
+/*
+ * Take out of e what the changes noted during the verify explain: true
+ * if nothing is left (the finding was a live change, not a difference).
+ */
 static bool changed_during(const struct replicd_vdiff *v,
-			   const struct replicd_vdiff_entry *e)
+			   struct replicd_vdiff_entry *e)
 {
 	if (v->notes_overflow)
 		return true;
 	size_t n = strlen(e->path);
 	const struct vnote *x = note_find(v, e->dir, e->path, n);
-	if (x) {
-		if (x->last == WHOLE || (e->what & ~VD_CONTENT))
-			return true;
-		for (size_t i = 0; i < e->nranges; i++)
-			if (e->first[i] <= x->last &&
-			    x->first < e->first[i] + e->count[i])
-				return true;
-		return e->more_ranges;
-	}
-	/* A parent renamed, removed or created meanwhile. */
-	if (note_find(v, e->dir, "", 0))
+	if (x && (x->kinds & NOTE_ENTRY))
 		return true;
+	if (x && (x->kinds & NOTE_META))
+		e->what &= ~(uint32_t)(VD_OWNER | VD_XATTRS);
+	if (x && (x->kinds & NOTE_ZONES)) {
+		e->what &= ~(uint32_t)VD_SIZE;
+		if (e->what & VD_CONTENT) {
+			subtract(e, x->first, x->last);
+			if (e->nranges == 0 && e->more_ranges)
+				return true; /* cannot tell */
+			if (e->nranges == 0)
+				e->what &= ~(uint32_t)VD_CONTENT;
+		}
+	}
+	if (!e->what)
+		return true;
+	/* A parent renamed or removed meanwhile. */
 	for (size_t i = 0; i < n; i++) {
 		if (e->path[i] != '/')
 			continue;
 		x = note_find(v, e->dir, e->path, i);
-		if (x && x->last == WHOLE)
+		if (x && (x->kinds & NOTE_TREE))
 			return true;
 	}
 	return false;
@@ -249,59 +311,61 @@ int replicd_vdiff_emit(void *ctx, struct replicd_op *op)
 	struct replicd_vdiff_entry *e = &v->cur;
 	const struct replicd_manifest_entry *m =
 		replicd_manifest_find(v->mf, op->dir, path);
+	bool dir_op = op->type == ROP_MKDIR || op->type == ROP_ENSURE_DIR;
+	if (op->type == ROP_REMOVE) {
+		e->what |= VD_ONLY_SECONDARY;
+		return 0;
+	}
+	if (!m || (e->what & VD_ONLY_SECONDARY)) {
+		/* Copied whole: missing there, or of another type there. */
+		if (op->type == ROP_SYMLINK && m && S_ISLNK(m->mode)) {
+			e->what = VD_TARGET;
+			return 0;
+		}
+		if (op->type == ROP_WRITE)
+			v->copy_bytes += op->data_len;
+		if (e->what & VD_ONLY_SECONDARY)
+			e->what = VD_TYPE;
+		else if (!(e->what & VD_TYPE))
+			e->what |= VD_ONLY_PRIMARY;
+		if (dir_op) {
+			free(v->only_primary_dir);
+			v->only_primary_dir = strdup(path);
+			v->only_primary_dir_n = op->dir;
+		}
+		return 0;
+	}
+	if (e->what & (VD_ONLY_PRIMARY | VD_TYPE)) {
+		if (op->type == ROP_WRITE)
+			v->copy_bytes += op->data_len;
+		return 0;
+	}
 	switch (op->type) {
 	case ROP_WRITE:
-		if (e->what & (VD_ONLY_PRIMARY | VD_TYPE)) {
-			v->copy_bytes += op->data_len;
-			break;
-		}
 		e->what |= VD_CONTENT;
 		add_zones(e, op->offset >> REPLICD_ZONE_SHIFT,
 			  (op->data_len + REPLICD_ZONE_SIZE - 1) >>
 				  REPLICD_ZONE_SHIFT);
 		break;
 	case ROP_TRUNCATE:
-		if (m && !(e->what & (VD_ONLY_PRIMARY | VD_TYPE)) &&
-		    m->size != op->offset)
+		if (m->size != op->offset)
 			e->what |= VD_SIZE;
 		break;
 	case ROP_CHOWN:
 	case ROP_CHMOD:
 	case ROP_ENSURE_DIR:
-		if (!(e->what & (VD_ONLY_PRIMARY | VD_TYPE)))
-			e->what |= VD_OWNER;
+		e->what |= VD_OWNER;
 		break;
 	case ROP_SETXATTR:
 	case ROP_REMOVEXATTR:
 	case ROP_CLEAR_XATTRS:
-		if (!(e->what & (VD_ONLY_PRIMARY | VD_TYPE)))
-			e->what |= VD_XATTRS;
-		break;
-	case ROP_REMOVE:
-		e->what |= VD_ONLY_SECONDARY;
+		e->what |= VD_XATTRS;
 		break;
 	case ROP_SYMLINK:
-		if (m && (m->mode & 0170000) == 0120000 &&
-		    !(e->what & VD_ONLY_SECONDARY)) {
-			e->what |= VD_TARGET;
-			break;
-		}
-		/* fall through */
-	case ROP_CREATE:
-	case ROP_MKDIR:
-	case ROP_LINK:
-		if (e->what & VD_ONLY_SECONDARY)
-			e->what = (e->what & ~(uint32_t)VD_ONLY_SECONDARY) |
-				  VD_TYPE;
-		else
-			e->what |= VD_ONLY_PRIMARY;
-		if (op->type == ROP_MKDIR) {
-			free(v->only_primary_dir);
-			v->only_primary_dir = strdup(path);
-			v->only_primary_dir_n = op->dir;
-		}
+		e->what |= VD_TARGET;
 		break;
 	default:
+		e->what |= VD_TYPE;
 		break;
 	}
 	return 0;
