@@ -222,6 +222,12 @@ int replicd_mount_run_op(struct replicd_mount *m, struct replicd_op *op, int fd,
 	if (r < 0)
 		return r;
 	int ex = r;
+	/* With exclusions the peer's directory may still hold its own
+	 * excluded entries, which an rmdir there would trip on: it goes
+	 * with its tree, as it went here. */
+	if (ex == REPLICD_EX_SEND && op->type == ROP_RMDIR && m->exclude &&
+	    m->exclude->count)
+		ex = REPLICD_EX_REMOVE;
 	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
 	/* An op with neither path nor handle (a file unlinked while open
 	 * before it could be kept) has nothing to replicate: the peer's copy

@@ -166,6 +166,14 @@ def test_renames_across_the_exclusion_boundary_and_failover_leave_excluded_paths
     os.close(fd)
     assert not os.path.exists(os.path.join(d2, "going"))
     assert _read(d1, "tmp/going") == b"to tmp"
+    # A replicated directory whose copy on node2 holds node2's own excluded entries:
+    # removing it on node1 removes them too (the directory is gone).
+    os.makedirs(os.path.join(p1, "gone"))
+    _write(d2, "gone/tmp/own", b"node2's")
+    os.rmdir(os.path.join(p1, "gone"))
+    _write(p1, "sync-point", b"after the rmdir")
+    assert not os.path.exists(os.path.join(d2, "gone"))
+    assert replicd_of(lab.status("node1")).get("sync") == "insync"
     # Failover: node2 serves, writes its own excluded file; node1 returns and resyncs.
     lab.kill_node("node1")
     lab.wait_role("node2", "ALONE", BOUND_S)
