@@ -112,6 +112,9 @@ def test_verify_names_a_corrupted_zone_and_resync_full_repairs_it(lab):
         assert last["differences"] == 0, last
         assert last["bytes_compared"] >= len(big), last
         assert last["duration_ms"] > 0, last
+        # Only the primary compares; the secondary says where to ask.
+        res = lab.skyctl("node2", "verify")
+        assert res.rc == 1 and "on the primary" in res.err, (res.rc, res.err)
 
         # One byte changed on node2's disk, behind replicd's back: zone 3.
         with open(os.path.join(d2, "a", "file1"), "r+b") as f:
