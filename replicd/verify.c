@@ -420,6 +420,8 @@ int replicd_verify_on_request(struct replicd *d)
 {
 	struct replicd_verify *v = d->verify;
 	int roots[REPLICD_MAX_DIRS];
+	if (!v)
+		return -EPROTO;
 	if (d->target != RT_SECONDARY)
 		return -EROFS;
 	replicd_manifest_walk_free(&v->walk);
