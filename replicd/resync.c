@@ -443,6 +443,11 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	int root = rs->roots[it->dir], r;
 	bool whole = it->kinds & (TRK_TREE | TRK_ENTRY);
 
+	/* A record made before the path was excluded: left alone. */
+	if (replicd_exclude_match(rs->ex, it->path)) {
+		rs->have_cur = false;
+		return 0;
+	}
 	rs->stats.entries++;
 	/* The ranges' estimate stands only if the ranges are what is sent
 	 * (a regular file, not whole): added back there. A whole file's

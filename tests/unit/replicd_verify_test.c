@@ -237,7 +237,63 @@ static void test_a_write_elsewhere_in_the_file_does_not_hide_a_difference(void)
 	done();
 }
 
-TEST_MAIN(TEST(test_identical_copies_have_no_difference),
+static int apply_to_b(void *ctx, struct replicd_op *op)
+{
+	(void)ctx;
+	CHECK(replicd_fs_apply(b_root, op, -1, 0, NULL) >= 0);
+	return 0;
+}
+
+/* A resync from records leaves excluded paths alone on both sides, even
+ * when the record names them (made before they were excluded), and a
+ * copied tree skips them. */
+static void test_resync_leaves_excluded_paths_alone(void)
+{
+	setup();
+	put(a_root, "tmp/x", "primary's", 9, 0);
+	put(b_root, "tmp/x", "mine", 4, 0);
+	put(b_root, "tmp/y", "mine too", 8, 0);
+	put(a_root, "keep", "replicated", 10, 0);
+	CHECK(mkdirat(a_root, "tree", 0755) == 0);
+	put(a_root, "tree/f", "f", 1, 0);
+	put(a_root, "tree/z.swp", "swap", 4, 0);
+	struct replicd_exclude ex = {0};
+	const char *why;
+	size_t at;
+	CHECK_EQ_INT(replicd_exclude_compile("tmp/", 4, &ex.pat[0], &why, &at),
+		     0);
+	CHECK_EQ_INT(replicd_exclude_compile("*.swp", 5, &ex.pat[1], &why, &at),
+		     0);
+	ex.count = 2;
+	struct replicd_track_entry rec[] = {
+		{.kinds = TRK_ENTRY, .path = "tmp/x"},
+		{.kinds = TRK_ENTRY, .path = "tmp/y"},
+		{.kinds = TRK_ENTRY, .path = "keep"},
+		{.kinds = TRK_TREE, .path = "tree"},
+	};
+	CHECK_EQ_INT(
+		replicd_resync_new(&rs, rec, 4, NULL, 0, false, 1, &a_root), 0);
+	replicd_resync_set_exclude(rs, &ex);
+	int r, guard = 0;
+	while ((r = replicd_resync_step(rs, 1 << 20, apply_to_b, NULL)) == 1 &&
+	       guard++ < 1000) {
+	}
+	CHECK_EQ_INT(r, 0);
+	char buf[16] = "";
+	int fd = replicd_fs_open(b_root, "tmp/x", O_RDONLY, 0);
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf)) == 4);
+	if (fd >= 0)
+		close(fd);
+	CHECK(memcmp(buf, "mine", 4) == 0);
+	CHECK(faccessat(b_root, "tmp/y", F_OK, 0) == 0);
+	CHECK(faccessat(b_root, "keep", F_OK, 0) == 0);
+	CHECK(faccessat(b_root, "tree/f", F_OK, 0) == 0);
+	CHECK(faccessat(b_root, "tree/z.swp", F_OK, 0) != 0);
+	done();
+}
+
+TEST_MAIN(TEST(test_resync_leaves_excluded_paths_alone),
+	  TEST(test_identical_copies_have_no_difference),
 	  TEST(test_each_difference_is_named_and_nothing_changes),
 	  TEST(test_live_changes_are_counted_apart),
 	  TEST(test_a_write_elsewhere_in_the_file_does_not_hide_a_difference))
