@@ -85,14 +85,9 @@ static void set_last(struct replicd *d, const char *result)
 	if (v->vd)
 		replicd_vdiff_result(v->vd, &res);
 	json_t *list = json_array();
-	size_t text = 0, i;
-	for (i = 0; i < res.listed; i++) {
+	size_t text = 0, shown = 0;
+	for (size_t i = 0; i < res.listed; i++) {
 		const struct replicd_vdiff_entry *e = &res.list[i];
-		/* The bus carries one message of 64 KiB at most, and the
-		 * status a few KiB per daemon: the journal has them all. */
-		text += strlen(e->path) + 64;
-		if (text > VERIFY_LIST_BYTES)
-			break;
 		char what[160];
 		json_t *zones = json_array();
 		for (size_t k = 0; k < e->nranges; k++)
@@ -100,14 +95,22 @@ static void set_last(struct replicd *d, const char *result)
 				zones,
 				json_pack("[I,I]", (json_int_t)e->first[k],
 					  (json_int_t)e->count[k]));
-		json_array_append_new(
-			list,
-			json_pack("{s:s,s:s,s:s,s:o,s:b}", "directory",
-				  d->set->dirs[e->dir], "path", e->path, "what",
-				  replicd_vdiff_what_text(e->what, what,
-							  sizeof(what)),
-				  "zones", zones, "more_zones",
-				  e->more_ranges));
+		/* NULL for a path that is not UTF-8: in the journal only. */
+		json_t *one = json_pack(
+			"{s:s,s:s,s:s,s:o,s:b}", "directory",
+			d->set->dirs[e->dir], "path", e->path, "what",
+			replicd_vdiff_what_text(e->what, what, sizeof(what)),
+			"zones", zones, "more_zones", e->more_ranges);
+		/* The bus carries one message of 64 KiB at most, and the
+		 * status a few KiB per daemon: the journal has them all. */
+		size_t n = one ? json_dumpb(one, NULL, 0, JSON_COMPACT) : 0;
+		if (!one || text + n > VERIFY_LIST_BYTES) {
+			json_decref(one);
+			continue;
+		}
+		text += n;
+		json_array_append_new(list, one);
+		shown++;
 	}
 	json_decref(v->last);
 	v->last = json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:o}",
@@ -123,8 +126,9 @@ static void set_last(struct replicd *d, const char *result)
 			    "throttled_ms", (json_int_t)v->throttled_ms,
 			    "differences_listed", list);
 	if (v->last)
-		json_object_set_new(v->last, "listed_in_journal_only",
-				    json_integer((json_int_t)(res.listed - i)));
+		json_object_set_new(
+			v->last, "listed_in_journal_only",
+			json_integer((json_int_t)(res.listed - shown)));
 	d->changed = true;
 }
 
@@ -302,6 +306,17 @@ int replicd_verify_on_frame(struct replicd *d, const struct replicd_op *op)
 	return 0;
 }
 
+/* A path as a log line may show it: control characters as '?'. */
+static const char *printable(const char *s, char *buf, size_t size)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < size; i++)
+		buf[i] =
+			(unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Primary: one step of the comparison, under the cap. */
 static void compare_step(struct replicd *d, int64_t now)
 {
@@ -360,13 +375,30 @@ static void compare_step(struct replicd *d, int64_t now)
 				      : "");
 	for (size_t i = 0; i < res.listed; i++) {
 		const struct replicd_vdiff_entry *e = &res.list[i];
-		char what[160];
+		char what[160], path[REPLICD_PATH_MAX + 1], zones[256] = "";
+		size_t w = 0;
+		for (size_t k = 0; k < e->nranges && w < sizeof(zones); k++) {
+			int n = snprintf(zones + w, sizeof(zones) - w, "%s%llu",
+					 k ? ", " : " (64 KiB zones ",
+					 (unsigned long long)e->first[k]);
+			if (n > 0 && e->count[k] > 1 &&
+			    (size_t)n < sizeof(zones) - w)
+				n += snprintf(
+					zones + w + (size_t)n,
+					sizeof(zones) - w - (size_t)n, "-%llu",
+					(unsigned long long)(e->first[k] +
+							     e->count[k] - 1));
+			w += n > 0 ? (size_t)n : 0;
+		}
+		if (e->nranges && w + 6 < sizeof(zones))
+			snprintf(zones + w, sizeof(zones) - w, "%s)",
+				 e->more_ranges ? ", ..." : "");
 		log_warning(
 			"verify %llu: %s/%s differs: %s%s",
 			(unsigned long long)v->id, d->set->dirs[e->dir],
-			e->path,
+			printable(e->path, path, sizeof(path)),
 			replicd_vdiff_what_text(e->what, what, sizeof(what)),
-			e->nranges ? " (zones listed in skyctl status)" : "");
+			zones);
 	}
 	set_last(d, "done");
 	stop_run(v);
