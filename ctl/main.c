@@ -141,8 +141,8 @@ static const char help_text[] =
 	"good.\n"
 	"\n"
 	"    resync --full\n"
-	"        On the primary: end the session with the peer; the next one\n"
-	"        compares both copies by their hashes whatever the change\n"
+	"        On the serving node: end the session with the peer; the next\n"
+	"        one compares both copies by their hashes whatever the change\n"
 	"        records say, and sends what differs (repairs what verify\n"
 	"        found). The peer is not up to date until it ends.\n"
 	"\n"
@@ -957,8 +957,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 		return usage_error(
 			"resync: say --discard-local (this node's own changes "
 			"are dropped and its copy is replaced by the peer's) "
-			"or --full (on the primary: resync whatever differs, "
-			"by hashes)");
+			"or --full (on the serving node: resync whatever "
+			"differs, by hashes)");
 	if (is_wait && !args->role)
 		return usage_error(
 			"wait: for which state? STOP, WAIT, SECOND, ALONE, "
