@@ -64,7 +64,8 @@ struct skyctl {
 
 /* What follows a command on the command line. */
 struct command_args {
-	bool force;	  /* prim --force */
+	bool force;	  /* prim --force, resync --discard-local */
+	bool full;	  /* resync --full */
 	int checkers_on;  /* checkers on|off: 1 or 0; -1: not given */
 	const char *role; /* wait STATE[,STATE...] */
 	int64_t wait_timeout_ms;
@@ -152,6 +153,24 @@ static const char help_text[] =
 	"        the application) or on again. heartbeatd forgets \"off\" "
 	"when\n"
 	"        it restarts.\n"
+
+	"    resync --full\n"
+	"        On the serving node: end the session with the peer; the next\n"
+	"        one compares both copies by their hashes whatever the change\n"
+	"        records say, and sends what differs (repairs what verify\n"
+	"        found). The peer is not up to date until it ends.\n"
+	"\n"
+	"    verify\n"
+	"        On the primary, while the peer is in sync: compare both "
+	"copies\n"
+	"        (64 KiB zone hashes, mode, owner, xattrs, entries) while the\n"
+	"        application runs, changing nothing, under\n"
+	"        replicd.verify_max_bytes_per_s. Progress and the last "
+	"result\n"
+	"        (differences: path, what, zones) in `skyctl status`; every\n"
+	"        difference in the journal. Zones written during the verify\n"
+	"        are counted as \"changed during verify\", not as "
+	"differences.\n"
 	"\n"
 	"    state\n"
 	"        This node's role as one word (STOP, WAIT, SECOND, ALONE, PRIM "
@@ -554,16 +573,19 @@ static int check_socket(const struct skyctl *ctl)
 static int request(const struct skyctl *ctl, const char *command, bool force,
 		   int64_t timeout_ms, json_t **reply)
 {
-	/* resync's only form says which side's changes go; checkers "off"
-	 * travels as force = false (see cmd_action). */
+	/* resync says which side's changes go, or --full (not force);
+	 * checkers "off" travels as force = false (see cmd_action). */
 	bool resync = strcmp(command, "resync") == 0;
 	bool checkers = strcmp(command, "checkers") == 0;
 	_cleanup_json_ json_t *req =
 		checkers ? json_pack("{s:s,s:b}", "command", command, "on",
 				     force)
-		: force	 ? json_pack("{s:s,s:b}", "command", command,
-				     resync ? "discard_local" : "force", 1)
-			 : json_pack("{s:s}", "command", command);
+		: force || resync ? json_pack("{s:s,s:b}", "command", command,
+					      !resync ? "force"
+					      : force ? "discard_local"
+						      : "full",
+					      1)
+				  : json_pack("{s:s}", "command", command);
 
 	if (!req)
 		return -ENOMEM;
@@ -934,6 +956,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 			    strcmp(arg, "off") == 0)) {
 			args->checkers_on = strcmp(arg, "on") == 0;
 			args->force = args->checkers_on;
+		} else if (is_resync && strcmp(arg, "--full") == 0) {
+			args->full = true;
 		} else if (is_wait && (strcmp(arg, "--timeout") == 0 ||
 				       strncmp(arg, "--timeout=", 10) == 0)) {
 			const char *value = arg[9] == '='  ? arg + 10
@@ -961,10 +985,12 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 					   command, arg);
 		}
 	}
-	if (is_resync && !args->force)
+	if (is_resync && args->force == args->full)
 		return usage_error(
-			"resync: say --discard-local: this node's own changes "
-			"are dropped and its copy is replaced by the peer's");
+			"resync: say --discard-local (this node's own changes "
+			"are dropped and its copy is replaced by the peer's) "
+			"or --full (on the serving node: resync whatever "
+			"differs, by hashes)");
 	if (is_checkers && args->checkers_on < 0)
 		return usage_error("checkers: say on or off");
 	if (is_wait && !args->role)
@@ -974,9 +1000,9 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 	return SKYCTL_EXIT_OK;
 }
 
-static const char *const action_commands[] = {"swap",	 "prim",    "second",
-					      "stop",	 "start",   "resync",
-					      "restart", "checkers"};
+static const char *const action_commands[] = {"swap",	 "prim",     "second",
+					      "stop",	 "start",    "resync",
+					      "restart", "checkers", "verify"};
 
 static bool is_action(const char *command)
 {
@@ -1010,8 +1036,9 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, state, swap, prim, "
-			"second, stop, start, resync, restart, checkers, wait, "
-			"snapshot, backup)",
+			"second, stop, start, resync, restart, checkers, "
+			"verify, "
+			"wait, snapshot, backup)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)
@@ -1129,7 +1156,8 @@ int main(int argc, char **argv)
 	if (!command)
 		return usage_error("which command? status, state, swap, prim, "
 				   "second, stop, start, resync "
-				   "--discard-local or wait STATE");
+				   "--discard-local|--full, verify or wait "
+				   "STATE");
 	status = run_command(&ctl, command, argc - optind - 1,
 			     argv + optind + 1);
 	sky_bus_shutdown();

@@ -881,6 +881,68 @@ static void render_checkd(FILE *out, const json_t *status)
 }
 
 /*
+ * skyctl verify (replicd/verify.h): a running verify's progress, then the
+ * last result and the differences it listed, one a line.
+ */
+static void render_verify(FILE *out, const json_t *replicd)
+{
+	const json_t *v = json_object_get(replicd, "verify");
+	const json_t *last = json_object_get(v, "last");
+	char a[INT_TEXT_MAX], b[INT_TEXT_MAX], c[INT_TEXT_MAX];
+	char text[REASON_TEXT_MAX], dir[REASON_TEXT_MAX];
+	if (!json_is_object(v))
+		return;
+	if (json_is_true(json_object_get(v, "running")))
+		fprintf(out,
+			"verify: running (%s): %s of %s bytes compared, %s "
+			"difference(s) so far\n",
+			field(v, "stage", text, sizeof(text)),
+			int_text(v, "bytes_compared", a, sizeof(a)),
+			int_text(v, "bytes_total", b, sizeof(b)),
+			int_text(v, "differences_so_far", c, sizeof(c)));
+	if (json_is_true(json_object_get(v, "resync_full_pending")))
+		fprintf(out, "verify: resync --full asked: the next session "
+			     "compares both copies\n");
+	if (!json_is_object(last))
+		return;
+	fprintf(out, "last verify: %s, %s bytes compared in %s ms",
+		field(last, "result", text, sizeof(text)),
+		int_text(last, "bytes_compared", a, sizeof(a)),
+		int_text(last, "duration_ms", b, sizeof(b)));
+	fprintf(out, ": %s difference(s), %s path(s) changed during verify\n",
+		int_text(last, "differences", a, sizeof(a)),
+		int_text(last, "changed_during_verify", b, sizeof(b)));
+	const json_t *list = json_object_get(last, "differences_listed");
+	size_t i;
+	const json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		fprintf(out, "  differs: %s/",
+			field(e, "directory", dir, sizeof(dir)));
+		fprintf(out, "%s: %s", field(e, "path", text, sizeof(text)),
+			field(e, "what", dir, sizeof(dir)));
+		const json_t *zones = json_object_get(e, "zones");
+		size_t k;
+		const json_t *z;
+		json_array_foreach(zones, k, z)
+		{
+			json_t *f = json_array_get(z, 0),
+			       *n = json_array_get(z, 1);
+			if (!json_is_integer(f) || !json_is_integer(n))
+				continue;
+			fprintf(out, "%s zone%s %lld", k ? "," : " (64 KiB",
+				json_integer_value(n) > 1 ? "s" : "",
+				(long long)json_integer_value(f));
+			if (json_integer_value(n) > 1)
+				fprintf(out, "-%lld",
+					(long long)(json_integer_value(f) +
+						    json_integer_value(n) - 1));
+		}
+		fprintf(out, "%s\n", json_array_size(zones) ? ")" : "");
+	}
+}
+
+/*
  * What replicd says of the copy, and a resync's progress:
  * "replication: data inconsistent, resyncing: 1048576 of 4194304 bytes,
  * 3145728 left, 1048576 B/s, ETA 3 s". Only when replicd reported it.
@@ -929,6 +991,7 @@ static void render_replication(FILE *out, const json_t *status)
 				int_text(rs, "compressed_bytes", b, sizeof(b)));
 	}
 	fputc('\n', out);
+	render_verify(out, r);
 }
 
 static void render_counters(FILE *out, const json_t *counters)

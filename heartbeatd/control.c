@@ -250,6 +250,8 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 					    json_boolean(r->peer_connected));
 			if (r->resync)
 				json_object_set(v, "resync", r->resync);
+			if (r->verify)
+				json_object_set(v, "verify", r->verify);
 			if (r->counters)
 				json_object_set(v, "counters", r->counters);
 			if (r->pipeline)
@@ -356,6 +358,7 @@ static const char *const command_names[CTL_COMMAND_COUNT] = {
 	[CTL_STOP] = "stop",	     [CTL_START] = "start",
 	[CTL_FAILOVER] = "failover", [CTL_RESYNC] = "resync",
 	[CTL_RESTART] = "restart",   [CTL_CHECKERS] = "checkers",
+	[CTL_VERIFY] = "verify",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -364,8 +367,8 @@ const char *ctl_command_name(enum ctl_command c)
 }
 
 /* The fields a request may carry; each command accepts some of them. */
-static const char *const known_fields[] = {"command", "force", "reason",
-					   "discard_local", "on"};
+static const char *const known_fields[] = {"command",	    "force", "reason",
+					   "discard_local", "on",    "full"};
 
 static const char *json_type_word(const json_t *v)
 {
@@ -474,12 +477,13 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 			return sky_refuse(err, size,
 					  "unknown field '%s' (the fields: "
 					  "command, force, discard_local, on, "
-					  "reason)",
+					  "full, reason)",
 					  shown(key, name, sizeof(name)));
 	}
 	if ((r = get_bool(req, "force", &out->force, err, size)) < 0 ||
 	    (r = get_bool(req, "discard_local", &out->discard_local, err,
 			  size)) < 0 ||
+	    (r = get_bool(req, "full", &out->full, err, size)) < 0 ||
 	    (r = get_reason(req, out, err, size)) < 0)
 		return r;
 	if (out->force && out->command != CTL_PRIM)
@@ -489,9 +493,13 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 		return sky_refuse(
 			err, size,
 			"field 'discard_local' only applies to resync");
-	if (out->command == CTL_RESYNC && !out->discard_local)
+	if (json_object_get(req, "full") && out->command != CTL_RESYNC)
 		return sky_refuse(err, size,
-				  "resync needs \"discard_local\": true");
+				  "field 'full' only applies to resync");
+	if (out->command == CTL_RESYNC && out->discard_local == out->full)
+		return sky_refuse(err, size,
+				  "resync needs one of \"discard_local\": true "
+				  "or \"full\": true");
 	const json_t *on = json_object_get(req, "on");
 	if (on && out->command != CTL_CHECKERS)
 		return sky_refuse(err, size,
@@ -606,6 +614,48 @@ static json_t *checkd_request(struct node *n, int64_t now,
 				   "checker until they are turned on");
 }
 
+/*
+ * skyctl verify / resync --full: replicd on the primary compares both
+ * copies (verify: reports, changes nothing; --full: resyncs what
+ * differs). Carried by the desired state as a request id for a while;
+ * replicd acts once per id (replicd/verify.h).
+ */
+static json_t *verify_request(struct node *n, int64_t now, bool verify)
+{
+	const char *what = verify ? "verify" : "resync --full";
+	bool ok = verify ? n->sm.role == SKY_ROLE_PRIM
+			 : n->sm.role == SKY_ROLE_PRIM ||
+				   n->sm.role == SKY_ROLE_ALONE;
+	if (!ok) {
+		char msg[200];
+		log_notice("operator: %s -> refused: this node is %s", what,
+			   sky_role_name(n->sm.role));
+		snprintf(msg, sizeof(msg),
+			 "this node is %s: run `skyctl %s` on the primary%s",
+			 sky_role_name(n->sm.role), what,
+			 verify ? " while its peer is in sync (PRIM)" : "");
+		return error_reply(msg);
+	}
+	uint64_t id = (uint64_t)sky_wall_ms();
+	if (verify) {
+		n->verify_id = id;
+		n->verify_until_ms = now + NODE_VERIFY_REQUEST_MS;
+	} else {
+		n->resync_full_id = id;
+		n->resync_full_until_ms = now + NODE_VERIFY_REQUEST_MS;
+	}
+	n->publish_now = true;
+	log_notice("operator: %s (request %llu)", what, (unsigned long long)id);
+	return json_pack(
+		"{s:b,s:s,s:I}", "ok", 1, "message",
+		verify ? "replicd compares both copies, changing nothing: "
+			 "follow it with `skyctl status` (replication: "
+			 "verify)"
+		       : "replicd ends the session and resyncs whatever "
+			 "differs between the copies, by their hashes",
+		"request", (json_int_t)id);
+}
+
 json_t *node_handle_request(struct node *n, int64_t now,
 			    const struct ctl_request *req)
 {
@@ -619,6 +669,11 @@ json_t *node_handle_request(struct node *n, int64_t now,
 	}
 	if (req->command == CTL_RESYNC && n->farm_mode)
 		return error_reply("a farm has no replicated data to resync");
+	if (req->command == CTL_VERIFY && n->farm_mode)
+		return error_reply("a farm has no replicated data to verify");
+	if (req->command == CTL_VERIFY ||
+	    (req->command == CTL_RESYNC && req->full))
+		return verify_request(n, now, req->command == CTL_VERIFY);
 	if (req->command == CTL_RESYNC)
 		return resync_request(n, now);
 	if (req->command == CTL_RESTART || req->command == CTL_CHECKERS)

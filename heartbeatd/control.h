@@ -26,20 +26,22 @@ enum ctl_command {
 	CTL_RESYNC,
 	CTL_RESTART,  /* the application in place (checkd) */
 	CTL_CHECKERS, /* checkd's checkers on or off ("on") */
+	CTL_VERIFY,
 	CTL_COMMAND_COUNT,
 };
 
 /* Every command, as the "unknown command" error lists them. */
 #define CTL_COMMAND_LIST                                                       \
 	"status, swap, prim, second, stop, start, failover, resync, "          \
-	"restart, checkers"
+	"restart, checkers, verify"
 
 #define CTL_REASON_MAX 256 /* bytes of "reason" */
 
 struct ctl_request {
 	enum ctl_command command;
 	bool force;	    /* prim only */
-	bool discard_local; /* resync: always true once parsed */
+	bool discard_local; /* resync: this node's changes go */
+	bool full;	    /* resync: compare both copies by hashes */
 	bool on;	    /* checkers: true to turn them on */
 	bool has_reason;
 	/* "reason" as given, control characters replaced by '?' so it

@@ -452,6 +452,15 @@ void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
 	for (size_t i = 0; r->pipeline && i < SKY_ARRAY_SIZE(pipeline_counters);
 	     i++)
 		copy_counter(r->pipeline, pipeline, pipeline_counters[i]);
+	/* skyctl verify's progress and last result (replicd/verify.h):
+	 * shown as replicd sent it, if it is an object of sane size. */
+	json_t *verify = json_object_get(msg, "verify");
+	json_decref(r->verify);
+	r->verify = json_is_object(verify) &&
+				    json_dumpb(verify, NULL, 0, JSON_COMPACT) <=
+					    SKY_ACTUATOR_DETAIL_MAX
+			    ? json_deep_copy(verify)
+			    : NULL;
 	json_decref(r->resync);
 	r->resync = NULL;
 	if (json_is_object(resync)) {
@@ -1061,6 +1070,7 @@ void node_close(struct node *n)
 		n->actuator_detail[i] = NULL;
 	}
 	json_decref(n->replica.resync);
+	json_decref(n->replica.verify);
 	n->replica.resync = NULL;
 	json_decref(n->replica.counters);
 	json_decref(n->replica.pipeline);

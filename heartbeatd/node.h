@@ -53,6 +53,7 @@ struct node_replica {
 	json_t *resync;		    /* the validated "resync" object, or NULL */
 	json_t *counters; /* validated counters (rejected_frames...) */
 	json_t *pipeline; /* validated "pipeline" counters, or NULL */
+	json_t *verify;	  /* "verify" (skyctl verify), bounded, or NULL */
 };
 
 /* replicd's word older than this counts as unknown (it publishes every
@@ -60,6 +61,8 @@ struct node_replica {
 #define NODE_REPLICA_STALE_MS 3000
 /* How long the desired state carries "discard_local" after the command. */
 #define NODE_DISCARD_LOCAL_MS 30000
+/* How long it carries "verify" and "resync_full" (replicd acts once). */
+#define NODE_VERIFY_REQUEST_MS 10000
 
 struct node {
 	struct sky_config cfg;
@@ -93,6 +96,10 @@ struct node {
 	int64_t app_restart_id; /* the last restart asked (0: none): checkd
 				 * restarts the application when it changes */
 	bool checkers_off;	/* checkers off: checkd only starts/stops */
+	/* skyctl verify, resync --full: the request id (wall ms) carried by
+	 * the desired state until then */
+	uint64_t verify_id, resync_full_id;
+	int64_t verify_until_ms, resync_full_until_ms;
 	struct node_state persisted;
 	struct peer_view peer;
 	/* A farm or light module (node_farm.c): every other node, by its

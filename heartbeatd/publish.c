@@ -42,6 +42,14 @@ static json_t *desired_json(const struct node *n)
 	if (d && n->discard_local_until_ms &&
 	    sky_now_ms() < n->discard_local_until_ms)
 		json_object_set_new(d, "discard_local", json_true());
+	int64_t now = sky_now_ms();
+	if (d && n->verify_id && now < n->verify_until_ms)
+		json_object_set_new(d, "verify",
+				    json_integer((json_int_t)n->verify_id));
+	if (d && n->resync_full_id && now < n->resync_full_until_ms)
+		json_object_set_new(
+			d, "resync_full",
+			json_integer((json_int_t)n->resync_full_id));
 	return d;
 }
 

@@ -285,6 +285,7 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 		replicd_track_complete(d->track));
 	if (obj) {
 		json_object_set_new(obj, "resync", resync_json(d, now));
+		json_object_set_new(obj, "verify", replicd_verify_json(d));
 		/* Generations (bus.h): what heartbeatd decides with. */
 		bool complete = d->target == RT_SECONDARY &&
 				d->data == SKY_REPLICA_UPTODATE;

@@ -47,6 +47,7 @@ static void pump(struct replicd *d)
 	while (it) {
 		struct replicd_item *next = it->next;
 		it->next = NULL;
+		replicd_verify_note_item(d, it->buf, it->len);
 		if (!c || !c->client || c->stage != RC_UP ||
 		    replicd_conn_put_sealed(c, it->buf, it->len) < 0) {
 			free(it);
@@ -304,6 +305,7 @@ static void on_desired(struct replicd *d)
 			d->discard_local = json_is_true(
 				json_object_get(msg, "discard_local"));
 			set_target(d, target, des.epoch);
+			replicd_verify_desired(d, msg);
 			on_generation(d, (uint64_t)json_integer_value(gen),
 				      json_is_true(ack_alone));
 		} else if (!ok) {
@@ -404,6 +406,8 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 			      set->timeout_ms);
 	if (r == 0)
 		r = replicd_fence_init(&d->fence, !standalone);
+	if (r == 0)
+		r = replicd_verify_new(&d->verify);
 	if (r < 0)
 		return r;
 	r = snprintf(d->state_dir, sizeof(d->state_dir), "%s/%s/replicd",
@@ -472,6 +476,7 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		m->index = (uint8_t)i;
 		m->repl = &d->repl;
 		m->fence = &d->fence;
+		m->exclude = &set->exclude;
 		r = replicd_mount_prepare(m);
 		if (r == 0)
 			r = replicd_mount_start(m);
@@ -596,6 +601,7 @@ int replicd_run(struct replicd *d)
 			replicd_conn_input(d, &d->pending, now);
 		pump(d);
 		replicd_resync_pump(d, now);
+		replicd_verify_pump(d, now);
 		secondary_checks(d, now);
 		replicd_backup_tick(d, now);
 		check_timeouts(d, now);
@@ -627,6 +633,7 @@ void replicd_close(struct replicd *d)
 	replicd_free_inflight(d);
 	replicd_end_peer_session(d);
 	replicd_manifest_walk_free(&d->walk);
+	replicd_verify_free(&d->verify);
 	replicd_zstd_free(&d->zstd);
 	replicd_track_free(&d->track);
 	replicd_track_free(&d->backup);

@@ -25,6 +25,7 @@
 #include "resync.h"
 #include "settings.h"
 #include "track.h"
+#include "verify.h"
 #include "zframe.h"
 
 #include "ratecap.h"
@@ -136,6 +137,7 @@ struct replicd {
 	bool diverged;	    /* the primary refused: both changed alone */
 	bool primary_final; /* it stopped cleanly: nothing missed since */
 	struct replicd_manifest_walk *walk; /* describing our copy */
+	struct replicd_verify *verify;	    /* skyctl verify (verify.h) */
 	int64_t last_primary_rx_ms;
 	struct replicd_repl repl;
 	struct replicd_fence fence; /* heartbeatd's word (fence.h) */

@@ -116,6 +116,9 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 			return -EPROTO;
 		replicd_start_hash_resync(d);
 		return 0;
+	case ROP_VERIFY_HASHES:
+	case ROP_VERIFY_END:
+		return replicd_verify_on_frame(d, op);
 	default:
 		return -EPROTO;
 	}
@@ -172,6 +175,7 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 			replicd_drop_conn(d, &d->conn, "out of memory");
 			return;
 		}
+		replicd_manifest_walk_set_exclude(d->walk, &d->set->exclude);
 		d->diverged = false;
 		d->synced_generation = 0;
 		log_notice("describing this copy by its hashes for %s",
@@ -346,6 +350,10 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		}
 		free(job);
 		return r;
+	}
+	if (op->type == ROP_VERIFY) {
+		free(job);
+		return replicd_verify_on_request(d);
 	}
 	if (op->type == ROP_GENERATION) {
 		if (d->target != RT_SECONDARY)

@@ -2,6 +2,7 @@
  * manifest.c - the secondary's description of its copy (manifest.h).
  */
 #include "manifest.h"
+#include "exclude.h"
 #include "fs.h"
 #include "util.h"
 
@@ -76,6 +77,7 @@ struct walk_item {
 
 struct replicd_manifest_walk {
 	int roots[REPLICD_MAX_DIRS];
+	const struct replicd_exclude *ex; /* not described (exclude.h) */
 	struct walk_item *stack;
 	size_t sn, scap;
 	/* the regular file being hashed */
@@ -241,6 +243,8 @@ static int push_children(struct replicd_manifest_walk *w, uint8_t dir,
 				 *path ? "/" : "", de->d_name);
 		if (k < 0 || (size_t)k > REPLICD_PATH_MAX)
 			continue; /* cannot be named on the wire */
+		if (replicd_exclude_match(w->ex, child))
+			continue;
 		r = push(w, dir, child);
 	}
 	closedir(dp);
@@ -463,4 +467,10 @@ int replicd_manifest_add(struct replicd_manifest *m,
 	e->nzones += hashes;
 	m->bytes += hashes * REPLICD_HASH_BYTES;
 	return 0;
+}
+
+void replicd_manifest_walk_set_exclude(struct replicd_manifest_walk *w,
+				       const struct replicd_exclude *ex)
+{
+	w->ex = ex;
 }

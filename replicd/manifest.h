@@ -43,6 +43,10 @@ struct replicd_manifest_walk;
 int replicd_manifest_walk_new(struct replicd_manifest_walk **out,
 			      const int *roots, size_t count);
 void replicd_manifest_walk_free(struct replicd_manifest_walk **w);
+/* Leave out the excluded paths (exclude.h; ex outlives the walk). */
+struct replicd_exclude;
+void replicd_manifest_walk_set_exclude(struct replicd_manifest_walk *w,
+				       const struct replicd_exclude *ex);
 /* Emit the next ROP_HASHES; 1 more to do, 0 done, or emit's -errno. */
 int replicd_manifest_walk_step(struct replicd_manifest_walk *w, size_t budget,
 			       replicd_emit_fn emit, void *ctx);

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct replicd_exclude;
+
 #define REPLICD_FSNAME "skyha-replicd"
 
 struct fuse;
@@ -33,6 +35,7 @@ struct replicd_mount {
 	int root;      /* the real directory, opened before mounting */
 	struct replicd_repl *repl;
 	struct replicd_fence *fence; /* heartbeatd's word (fence.h) */
+	const struct replicd_exclude *exclude;
 	struct fuse *fuse;
 	pthread_t thread;
 	bool thread_running;

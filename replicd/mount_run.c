@@ -13,6 +13,7 @@
 #include "mount_run.h"
 
 #include "alone.h"
+#include "exclude.h"
 #include "fs.h"
 #include "log.h"
 #include "track.h"
@@ -76,10 +77,16 @@ static int fenced_ack(struct replicd_mount *m, int r)
 
 /*
  * Take the order lock (EROFS unless primary) and record what op may change
- * (track_op); on success the caller holds the order lock.
+ * (track_op); on success the caller holds the order lock. Returns 0, or
+ * REPLICD_EX_LOCAL for an excluded path (applied here only, not recorded
+ * nor sent), or REPLICD_EX_REMOVE for a rename out of the replicated
+ * paths (exclude.h).
  */
 static int begin_tracked(struct replicd_mount *m, struct replicd_op *op, int fd)
 {
+	int ex = replicd_exclude_op(m->exclude, op);
+	if (ex < 0)
+		return ex; /* EXDEV: across the boundary */
 	int r = begin_fenced(m, -EROFS);
 	if (r < 0)
 		return r;
@@ -92,7 +99,11 @@ static int begin_tracked(struct replicd_mount *m, struct replicd_op *op, int fd)
 		replicd_repl_end(m->repl);
 		return -ENAMETOOLONG;
 	}
-	r = track_op(m, op, fd);
+	if (ex == REPLICD_EX_LOCAL)
+		return ex;
+	/* Out of the replicated paths: recorded as the removal it is. */
+	struct replicd_op rm = {.type = ROP_RMDIR, .path = op->path};
+	r = track_op(m, ex == REPLICD_EX_REMOVE ? &rm : op, fd);
 	if (r < 0) {
 		log_warning("cannot record %s of '%s' for resync: %s; "
 			    "refusing it",
@@ -111,12 +122,23 @@ int replicd_mount_run_op(struct replicd_mount *m, struct replicd_op *op, int fd,
 	int r = begin_tracked(m, op, fd);
 	if (r < 0)
 		return r;
+	int ex = r;
+	/* With exclusions the peer's directory may still hold its own
+	 * excluded entries, which an rmdir there would trip on: it goes
+	 * with its tree, as it went here. */
+	if (ex == REPLICD_EX_SEND && op->type == ROP_RMDIR && m->exclude &&
+	    m->exclude->count)
+		ex = REPLICD_EX_REMOVE;
 	r = replicd_fs_apply(m->root, op, fd, open_flags, fd_out);
 	/* An op with neither path nor handle (a file unlinked while open
 	 * before it could be kept) has nothing to replicate: the peer's copy
 	 * is unreachable too. */
-	if (r >= 0 && (op->path || op->handle)) {
-		int q = replicd_repl_submit(m->repl, op, force_wait, &t);
+	if (r >= 0 && (op->path || op->handle) && ex != REPLICD_EX_LOCAL) {
+		struct replicd_op rm = {
+			.type = ROP_REMOVE, .dir = op->dir, .path = op->path};
+		int q = replicd_repl_submit(m->repl,
+					    ex == REPLICD_EX_REMOVE ? &rm : op,
+					    force_wait, &t);
 		if (q < 0)
 			log_warning("replication of %s failed: %s",
 				    replicd_op_name(op->type), strerror(-q));
@@ -153,6 +175,8 @@ int replicd_mount_run_write(struct replicd_mount *m, struct replicd_op *op,
 	int r = begin_tracked(m, op, fd);
 	if (r < 0)
 		return r;
+	bool send = r != REPLICD_EX_LOCAL;
+	r = 0;
 	while (done < op->data_len) {
 		struct replicd_op piece = *op;
 		size_t want = op->data_len - done;
@@ -165,7 +189,7 @@ int replicd_mount_run_write(struct replicd_mount *m, struct replicd_op *op,
 		if (r <= 0)
 			break;
 		piece.data_len = (size_t)r;
-		if (op->path || op->handle) {
+		if ((op->path || op->handle) && send) {
 			int q = replicd_repl_submit(m->repl, &piece, false,
 						    &tickets[count++]);
 			if (q < 0)
@@ -213,7 +237,8 @@ int replicd_mount_run_fsync(struct replicd_mount *m, struct replicd_op *op,
 	if (r < 0)
 		return r;
 	op->dir = m->index;
-	if (op->path || op->handle) {
+	if ((op->path || op->handle) &&
+	    replicd_exclude_op(m->exclude, op) == REPLICD_EX_SEND) {
 		int q = replicd_repl_submit(m->repl, op, true, &t);
 		if (q < 0)
 			log_warning("replication of %s failed: %s",

@@ -85,6 +85,12 @@ static const struct {
 	[ROP_WRITE_Z] = {"write-z",
 			 F_HANDLE | F_PATH | F_OFFSET | F_LENGTH | F_DATA, 0},
 	[ROP_EPOCH] = {"epoch", F_NO_DIR | F_OFFSET, 0},
+	[ROP_VERIFY] = {"verify", F_NO_DIR, 0},
+	[ROP_VERIFY_HASHES] = {"verify-hashes",
+			       F_PATH | F_OFFSET | F_LENGTH | F_MODE | F_OWNER |
+				       F_DATA,
+			       0},
+	[ROP_VERIFY_END] = {"verify-end", F_NO_DIR, 0},
 };
 
 const char *replicd_op_name(uint8_t type)

@@ -87,7 +87,13 @@ enum replicd_op_type {
 	 * it takes it (chan.h, REPLICD_CAP_EPOCH). A secondary that knows a
 	 * newer epoch refuses the session (epoch.h). */
 	ROP_EPOCH = 31,
-	ROP_TYPE_MAX = 31,
+	/* skyctl verify (verify.h): primary -> secondary, describe your
+	 * copy; nothing changes. The secondary answers with ROP_VERIFY_HASHES
+	 * (the fields of ROP_HASHES) and ROP_VERIFY_END, unsequenced. */
+	ROP_VERIFY = 32,
+	ROP_VERIFY_HASHES = 33,
+	ROP_VERIFY_END = 34,
+	ROP_TYPE_MAX = 34,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */

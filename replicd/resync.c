@@ -9,6 +9,7 @@
  * several steps.
  */
 #include "resync.h"
+#include "exclude.h"
 #include "fs.h"
 #include "log.h"
 #include "manifest.h"
@@ -56,6 +57,9 @@ struct rs_link {
 
 struct replicd_resync {
 	int roots[REPLICD_MAX_DIRS];
+	const struct replicd_exclude *ex; /* left alone on both sides */
+	bool verify; /* a verify: a file is compared up to its size at open */
+	off_t open_size;
 	size_t dir_count;
 	struct rs_item *items;
 	size_t n, next;
@@ -258,6 +262,7 @@ void replicd_resync_stats(const struct replicd_resync *rs,
 			  struct replicd_resync_stats *out)
 {
 	*out = rs->stats;
+	out->compared = rs->compared;
 }
 
 /* --- helpers ----------------------------------------------------------- */
@@ -394,6 +399,8 @@ static int push_children(struct replicd_resync *rs, const struct rs_item *it,
 			rs->stats.skipped++;
 			continue;
 		}
+		if (replicd_exclude_match(rs->ex, path))
+			continue;
 		if (rs->sn == rs->scap) {
 			size_t cap = rs->scap ? rs->scap * 2 : 64;
 			struct rs_item *s =
@@ -435,6 +442,11 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	int root = rs->roots[it->dir], r;
 	bool whole = it->kinds & (TRK_TREE | TRK_ENTRY);
 
+	/* A record made before the path was excluded: left alone. */
+	if (replicd_exclude_match(rs->ex, it->path)) {
+		rs->have_cur = false;
+		return 0;
+	}
 	rs->stats.entries++;
 	/* The ranges' estimate stands only if the ranges are what is sent
 	 * (a regular file, not whole): added back there. A whole file's
@@ -583,6 +595,10 @@ static int compare_content(struct replicd_resync *rs, uint64_t size,
 {
 	const struct replicd_manifest_entry *m = rs->cmp;
 	uint8_t h[REPLICD_HASH_BYTES];
+	/* A verify compares what existed when it reached the file: a live
+	 * writer appending faster than the cap would keep it going. */
+	if (rs->verify && size > (uint64_t)rs->open_size)
+		size = (uint64_t)rs->open_size;
 	while (*budget > 0) {
 		uint64_t z = rs->offset / REPLICD_ZONE_SIZE;
 		uint64_t off = z * REPLICD_ZONE_SIZE;
@@ -752,7 +768,8 @@ static int remove_unseen(struct replicd_resync *rs, replicd_emit_fn emit,
 	for (int k = 0; rs->rm_next && k < 4096; k++) {
 		struct replicd_manifest_entry *e = rs->rm_next;
 		rs->rm_next = e->all;
-		if (e->seen || !*e->path || e->dir >= rs->dir_count)
+		if (e->seen || !*e->path || e->dir >= rs->dir_count ||
+		    replicd_exclude_match(rs->ex, e->path))
 			continue;
 		struct replicd_op op = {
 			.type = ROP_REMOVE, .dir = e->dir, .path = e->path};
@@ -846,11 +863,23 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 	if (fstat(rs->fd, &rs->st) < 0)
 		return -errno;
 	rs->stats.bytes_total += (uint64_t)rs->st.st_size;
+	rs->open_size = rs->st.st_size;
 	rs->cmp = m;
 	rs->whole = false;
 	rs->offset = 0;
 	rs->stage = ST_CONTENT;
 	return 0;
+}
+
+void replicd_resync_set_exclude(struct replicd_resync *rs,
+				const struct replicd_exclude *ex)
+{
+	rs->ex = ex;
+}
+
+void replicd_resync_set_verify(struct replicd_resync *rs)
+{
+	rs->verify = true;
 }
 
 int replicd_resync_step(struct replicd_resync *rs, size_t budget,

@@ -38,6 +38,7 @@ struct replicd_resync_stats {
 	uint64_t zones;	      /* 64 KiB zones (or parts) emitted */
 	uint64_t entries;     /* paths handled */
 	uint64_t skipped;     /* paths too long for the protocol */
+	uint64_t compared;    /* hash mode: bytes read and compared */
 };
 
 /* Either list may be NULL; full: copy everything in every directory. */
@@ -55,6 +56,13 @@ int replicd_resync_new_compare(struct replicd_resync **out,
 			       struct replicd_manifest *mf, size_t dir_count,
 			       const int *roots);
 void replicd_resync_free(struct replicd_resync **rs);
+/* Leave the excluded paths alone (exclude.h; ex outlives the resync):
+ * neither walked, compared, sent nor removed on the peer. */
+struct replicd_exclude;
+void replicd_resync_set_exclude(struct replicd_resync *rs,
+				const struct replicd_exclude *ex);
+/* A verify (verify.h): files are compared up to their size when reached. */
+void replicd_resync_set_verify(struct replicd_resync *rs);
 
 typedef int (*replicd_emit_fn)(void *ctx, struct replicd_op *op);
 /*

@@ -82,7 +82,8 @@ void replicd_decide(struct replicd *d, uint32_t flags)
 		replicd_drop_conn(d, &d->conn, "cannot read the change record");
 		return;
 	}
-	full = !replicd_track_complete(d->track) ||
+	full = replicd_verify_take_full(d) ||
+	       !replicd_track_complete(d->track) ||
 	       !(flags & ROP_REC_COMPLETE) || d->peer_rec_overflow;
 	memset(&d->rsi, 0, sizeof(d->rsi));
 	if (!full && !has_changes(mine, n_mine) &&
@@ -129,6 +130,7 @@ void replicd_decide(struct replicd *d, uint32_t flags)
 		replicd_drop_conn(d, &d->conn, "cannot plan the resync");
 		return;
 	}
+	replicd_resync_set_exclude(d->rs, &d->set->exclude);
 	struct replicd_resync_stats st;
 	replicd_resync_stats(d->rs, &st);
 	d->rsi.active = true;
@@ -169,6 +171,7 @@ void replicd_start_hash_resync(struct replicd *d)
 		replicd_drop_conn(d, &d->conn, "cannot plan the resync");
 		return;
 	}
+	replicd_resync_set_exclude(d->rs, &d->set->exclude);
 	d->rsi.active = true;
 	d->rsi.full = d->mf_overflow;
 	d->rsi.hash = !d->mf_overflow;
@@ -216,6 +219,8 @@ static int next_pass(struct replicd *d)
 		replicd_dir_roots(d, roots);
 		r = replicd_resync_new(&d->rs, e, k, NULL, 0, false,
 				       d->mount_count, roots);
+		if (r == 0)
+			replicd_resync_set_exclude(d->rs, &d->set->exclude);
 		d->rsi.passes++;
 	}
 	replicd_track_entries_free(e, n);

@@ -61,6 +61,41 @@ static int load_dirs(struct sky_yaml *ctx, yaml_node_t *seq,
 	return 0;
 }
 
+/* replicd.exclude: a list of patterns (exclude.h). */
+static int load_exclude(struct sky_yaml *ctx, yaml_node_t *seq,
+			struct replicd_settings *s)
+{
+	char field[64], text[REPLICD_EXCLUDE_LEN + 1];
+	size_t n = sky_yaml_seq_len(seq);
+
+	if (seq->type != YAML_SEQUENCE_NODE || n > REPLICD_EXCLUDE_MAX)
+		return sky_yaml_fail(ctx, seq, "replicd.exclude",
+				     "must list at most %d paths or globs",
+				     REPLICD_EXCLUDE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = sky_yaml_seq_item(ctx, seq, i);
+		const char *why;
+		size_t at;
+		snprintf(field, sizeof(field), "replicd.exclude[%zu]", i);
+		if (!item || item->type != YAML_SCALAR_NODE)
+			return sky_yaml_fail(ctx, item ? item : seq, field,
+					     "must be a path or a glob");
+		size_t len = item->data.scalar.length;
+		if (len > REPLICD_EXCLUDE_LEN)
+			len = REPLICD_EXCLUDE_LEN;
+		memcpy(text, item->data.scalar.value, len);
+		text[len] = '\0';
+		if (replicd_exclude_compile(text, item->data.scalar.length,
+					    &s->exclude.pat[i], &why, &at) < 0)
+			return sky_yaml_fail(ctx, item, field,
+					     "'%.64s' %s (at byte %zu of the "
+					     "pattern)",
+					     text, why, at + 1);
+	}
+	s->exclude.count = n;
+	return 0;
+}
+
 static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		void *data)
 {
@@ -70,6 +105,19 @@ static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 
 	if (strcmp(key, "directories") == 0)
 		return load_dirs(ctx, v, s);
+	if (strcmp(key, "exclude") == 0)
+		return load_exclude(ctx, v, s);
+	if (strcmp(key, "verify_max_bytes_per_s") == 0) {
+		r = sky_yaml_u32(ctx, v, "replicd.verify_max_bytes_per_s", 0,
+				 UINT32_MAX, &s->verify_max_bytes_per_s);
+		if (r == 0 && s->verify_max_bytes_per_s &&
+		    s->verify_max_bytes_per_s < REPLICD_RESYNC_CAP_MIN)
+			return sky_yaml_fail(
+				ctx, v, "replicd.verify_max_bytes_per_s",
+				"must be 0 (no cap) or at least %u",
+				REPLICD_RESYNC_CAP_MIN);
+		return r;
+	}
 	if (strcmp(key, "port") == 0) {
 		r = sky_yaml_u32(ctx, v, "replicd.port", 1, 65535, &u);
 		s->port = (uint16_t)u;

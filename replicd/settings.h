@@ -9,6 +9,8 @@
  *     resync_max_bytes_per_s: 0   # cap on the resync's bytes (0: none)
  *     resync_compress: none       # none (default) or zstd
  *     resync_compress_level: 3    # zstd level, 1..19 (default 3)
+ *     exclude: [tmp/, "*.swp"]    # not replicated (exclude.h; default none)
+ *     verify_max_bytes_per_s: 0   # cap on what skyctl verify reads (0: none)
  *
  * Parsed once, fully validated, then handed over (docs/config.md). Errors
  * read "file:line:col: replicd.field: why".
@@ -16,6 +18,7 @@
 #ifndef REPLICD_SETTINGS_H
 #define REPLICD_SETTINGS_H
 
+#include "exclude.h"
 #include "op.h"
 
 #include <limits.h>
@@ -47,6 +50,8 @@ struct replicd_settings {
 	uint32_t backup_hold_lost_after_ms;
 	/* ... or when its journal would grow beyond this. */
 	uint64_t backup_hold_max_bytes;
+	struct replicd_exclude exclude;	 /* replicd.exclude (exclude.h) */
+	uint32_t verify_max_bytes_per_s; /* 0: no cap */
 };
 
 int replicd_settings_parse(const char *path, const char *text, size_t len,

@@ -7,7 +7,8 @@
  *   ipc://RUN/MODULE/desired  PUB, bound by heartbeatd
  *       MODULE.heartbeatd.desired  {module,node,role,epoch,generation,
  *                                   valid_ms,targets:{replicd,vipd,checkd},
- *                                   discard_local?}: on change, with every
+ *                                   discard_local?,verify?,resync_full?}:
+ *                                   on change, with every
  *                                   heartbeat and every second; an actuator
  *                                   stops serving valid_ms after receipt
  *                                   unless a fresh one came (desired.h)
@@ -16,7 +17,8 @@
  *       MODULE.DAEMON.actual       {module,daemon,node,epoch,state,reason}
  *       MODULE.replicd.actual      also {data,sync,peer_connected,mode,in_sync,
  *                                   bytes_sent,ops_pending,rejected_frames,
- *                                   rejected_handshakes,resync:{...}}
+ *                                   rejected_handshakes,resync:{...},
+ *                                   verify:{...}}
  *                                   (see "replicd's actual state" below)
  *   ipc://RUN/MODULE/backup   SUB, bound by replicd; backupd's PUB connects
  *                             here as well as to the actual endpoint
@@ -30,8 +32,8 @@
  *   ipc://RUN/MODULE/ctl      ROUTER, bound by heartbeatd; clients use REQ
  *                             (skyctl, scripts), so to them it is REQ/REP
  *       request  {command: status|swap|prim|second|stop|start|failover|
- *                 resync, force?: bool (prim), reason?: string,
- *                 discard_local?: true (resync)}
+ *                 resync|verify, force?: bool (prim), reason?: string,
+ *                 discard_local?: true | full?: true (resync)}
  *       reply    {ok: true, message?, status?} | {ok: false, error}
  *
  * Every message is two frames: topic, then one JSON object (control: one

@@ -119,6 +119,10 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 
 	if (parse_members(msg, out, why, why_size) < 0)
 		return -EINVAL;
+	/* skyctl verify / resync --full: request ids (replicd/verify.h). */
+	if (get_count(msg, "verify", false, &v, why, why_size) < 0 ||
+	    get_count(msg, "resync_full", false, &v, why, why_size) < 0)
+		return -EINVAL;
 
 	static const char *const flags[] = {"ack_alone", "discard_local",
 					    "checkers"};

@@ -3,11 +3,11 @@
  *
  * Every actuator daemon (replicd, vipd, checkd) follows the same message:
  * {module, node, role, epoch, generation, valid_ms, sent_ms, targets:{replicd,
- * vipd,checkd}, ack_alone?, discard_local?, members?, app_restart?,
- * checkers?}. sky_desired_parse() checks the type and range
- * of every field (docs/protocol.md) as hostile input and accepts for the
- * actuator's target only the values sky_actuator_target() can produce for
- * it (or null: not asked yet).
+ * vipd,checkd}, ack_alone?, discard_local?, verify?, resync_full?,
+ * members?, app_restart?, checkers?}. sky_desired_parse() checks the type
+ * and range of every field (docs/protocol.md) as hostile input and accepts
+ * for the actuator's target only the values sky_actuator_target() can
+ * produce for it (or null: not asked yet).
  *
  * The word of a heartbeatd that stops speaking (frozen, stuck, killed
  * without its unit noticing) must not keep this node serving: each desired

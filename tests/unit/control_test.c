@@ -113,9 +113,25 @@ static void test_fields_are_refused_on_commands_they_do_not_apply_to(void)
 	check_refused("{\"command\":\"status\",\"discard_local\":false}",
 		      "field 'discard_local' only applies to resync");
 	check_refused("{\"command\":\"resync\"}",
-		      "resync needs \"discard_local\": true");
+		      "resync needs one of \"discard_local\": true or "
+		      "\"full\": true");
 	check_refused("{\"command\":\"resync\",\"discard_local\":false}",
-		      "resync needs \"discard_local\": true");
+		      "resync needs one of \"discard_local\": true");
+	check_refused("{\"command\":\"resync\",\"discard_local\":true,"
+		      "\"full\":true}",
+		      "resync needs one of");
+	check_refused("{\"command\":\"verify\",\"full\":true}",
+		      "field 'full' only applies to resync");
+}
+
+static void test_verify_and_resync_full_are_commands(void)
+{
+	struct ctl_request req;
+	CHECK_EQ_INT(parse("{\"command\":\"verify\"}", &req), 0);
+	CHECK_EQ_INT(req.command, CTL_VERIFY);
+	CHECK_EQ_INT(parse("{\"command\":\"resync\",\"full\":true}", &req), 0);
+	CHECK_EQ_INT(req.command, CTL_RESYNC);
+	CHECK(req.full && !req.discard_local);
 }
 
 static void test_unknown_fields_and_commands_are_refused(void)
@@ -128,9 +144,10 @@ static void test_unknown_fields_and_commands_are_refused(void)
 	check_refused("{\"no_command\":true}", "missing field 'command'");
 	check_refused("{}", "missing field 'command'");
 	/* The error lists every command, resync included. */
-	check_refused("{\"command\":\"fly\"}",
-		      "unknown command 'fly' (status, swap, prim, second, "
-		      "stop, start, failover, resync, restart, checkers)");
+	check_refused(
+		"{\"command\":\"fly\"}",
+		"unknown command 'fly' (status, swap, prim, second, "
+		"stop, start, failover, resync, restart, checkers, verify)");
 	check_refused("{\"command\":\"STATUS\"}", "unknown command 'STATUS'");
 	/* Hostile text is echoed harmless: printable, bounded. */
 	check_refused("{\"command\":\"a\\nb\\u001b[31m\"}",
@@ -311,7 +328,9 @@ static void test_mutated_requests_never_crash_or_pass_nonsense(void)
 			accepted++;
 			CHECK(req.command < CTL_COMMAND_COUNT);
 			CHECK(!req.force || req.command == CTL_PRIM);
-			CHECK(req.command != CTL_RESYNC || req.discard_local);
+			CHECK(req.command != CTL_RESYNC ||
+			      req.discard_local != req.full);
+			CHECK(!req.full || req.command == CTL_RESYNC);
 			CHECK(!req.discard_local || req.command == CTL_RESYNC);
 			CHECK(strlen(req.reason) <= CTL_REASON_MAX);
 		} else {
@@ -325,7 +344,8 @@ static void test_mutated_requests_never_crash_or_pass_nonsense(void)
 	CHECK(refused > 0);
 }
 
-TEST_MAIN(TEST(test_every_documented_request_is_accepted),
+TEST_MAIN(TEST(test_verify_and_resync_full_are_commands),
+	  TEST(test_every_documented_request_is_accepted),
 	  TEST(test_restart_and_checkers_for_checkd),
 	  TEST(test_reason_that_is_a_number_is_refused),
 	  TEST(test_every_field_of_the_wrong_type_is_named),

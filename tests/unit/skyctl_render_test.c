@@ -451,6 +451,37 @@ static void test_replication_progress_is_shown_and_hostile_text_tamed(void)
 	json_decref(status);
 }
 
+/* skyctl verify: progress, the last result, each difference with its
+ * zones; hostile paths are tamed. */
+static void test_verify_progress_and_differences_are_shown(void)
+{
+	json_t *status = sample_with(
+		NULL, "actuators",
+		"{'replicd':{'state':'primary','epoch':7,'age_ms':3,"
+		"'data':'uptodate','sync':'insync','verify':{'running':true,"
+		"'stage':'comparing','bytes_compared':1048576,"
+		"'bytes_total':4194304,'differences_so_far':2,'last':{"
+		"'result':'done','bytes_compared':99,'duration_ms':741,"
+		"'differences':2,'changed_during_verify':1,"
+		"'differences_listed':[{'directory':'/srv/d','path':'a/f',"
+		"'what':'content,size','zones':[[3,1],[9,4]]},"
+		"{'directory':'/srv/d','path':'x\\u001b[2Jy','what':'xattrs',"
+		"'zones':[]}]}}}}");
+	char *text = render(status);
+	CHECK_STR_CONTAINS(text, "verify: running (comparing): 1048576 of "
+				 "4194304 bytes compared, 2 difference(s) so "
+				 "far\n");
+	CHECK_STR_CONTAINS(text, "last verify: done, 99 bytes compared in 741 "
+				 "ms: 2 difference(s), 1 path(s) changed "
+				 "during verify\n");
+	CHECK_STR_CONTAINS(text, "  differs: /srv/d/a/f: content,size (64 KiB "
+				 "zone 3, zones 9-12)\n");
+	CHECK_STR_CONTAINS(text, "  differs: /srv/d/x?[2Jy: xattrs\n");
+	CHECK(strstr(text, "\x1b") == NULL);
+	free(text);
+	json_decref(status);
+}
+
 static void test_empty_status_shows_question_marks(void)
 {
 	json_t *status = load("{}");
@@ -874,7 +905,8 @@ static void test_a_farm_in_bucket_mode_shows_this_nodes_load(void)
 	json_decref(st);
 }
 
-TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
+TEST_MAIN(TEST(test_verify_progress_and_differences_are_shown),
+	  TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_a_farm_shows_every_node_its_state_and_share),
 	  TEST(test_a_farm_in_bucket_mode_shows_this_nodes_load),
 	  TEST(test_a_farm_with_etcd_quorum_says_when_it_may_not_serve),
