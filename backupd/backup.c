@@ -377,12 +377,19 @@ static int entry_of(struct walk *w, const char *abs, uint8_t dir,
 		e->size = (uint64_t)st.st_size;
 		w->stats.files++;
 		return file_data(w, abs, dir, rel, &st, prev, e);
-	case S_IFDIR:
+	case S_IFDIR: {
 		e->type = BK_DIR;
+		/* renamed in: nothing below comes from the parent */
+		const struct bk_change *ch =
+			w->changes ? bk_changes_find(w->changes, dir, rel)
+				   : NULL;
+		bool fresh = ch && ch->subtree;
 		return walk_dir(w, abs, dir, rel,
-				prev && prev->type == BK_DIR ? prev->subtree
-							     : NULL,
+				prev && prev->type == BK_DIR && !fresh
+					? prev->subtree
+					: NULL,
 				e->subtree);
+	}
 	case S_IFLNK: {
 		char target[BK_TREE_TARGET_MAX + 1];
 		ssize_t n = readlink(abs, target, sizeof(target));

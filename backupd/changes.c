@@ -51,6 +51,14 @@ int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 	return 0;
 }
 
+int bk_changes_add_subtree(struct bk_changes *c, uint8_t dir, const char *path)
+{
+	int r = bk_changes_add(c, dir, path, true, 0, 0);
+	if (r == 0)
+		c->items[c->count - 1].subtree = true;
+	return r;
+}
+
 static int by_dir_path(const void *a, const void *b)
 {
 	const struct bk_change *x = a, *y = b;
@@ -72,6 +80,7 @@ void bk_changes_finish(struct bk_changes *c)
 			continue;
 		}
 		keep->whole |= it->whole;
+		keep->subtree |= it->subtree;
 		for (size_t z = 0; z < it->zone_count; z++)
 			if (add_zone(keep, it->zones[z].first,
 				     it->zones[z].count) < 0)
@@ -120,13 +129,16 @@ static int parse_line(struct bk_changes *out, char *line, size_t lineno,
 		arg = strtok_r(NULL, " ", &save);
 	char *path = save; /* the rest: a path may hold spaces */
 	if (!path || !*path || path[0] == '/' ||
-	    (strcmp(kind, "whole") && strcmp(kind, "zones")) ||
+	    (strcmp(kind, "whole") && strcmp(kind, "zones") &&
+	     strcmp(kind, "tree")) ||
 	    (!strcmp(kind, "zones") && !arg))
 		return sky_refuse(why, why_size,
 				  "change list line %zu: bad item", lineno),
 		       -EBADMSG;
 	if (!strcmp(kind, "whole"))
 		return bk_changes_add(out, (uint8_t)dir, path, true, 0, 0);
+	if (!strcmp(kind, "tree"))
+		return bk_changes_add_subtree(out, (uint8_t)dir, path);
 	char *rsave = NULL;
 	for (char *r = strtok_r(arg, ",", &rsave); r;
 	     r = strtok_r(NULL, ",", &rsave)) {

@@ -23,9 +23,10 @@ struct bk_zone_range {
 };
 
 struct bk_change {
-	uint8_t dir; /* index in the snapshot's paths */
-	char *path;  /* relative to that directory, no leading '/' */
-	bool whole;  /* entry or metadata changed: read it all */
+	uint8_t dir;  /* index in the snapshot's paths */
+	char *path;   /* relative to that directory, no leading '/' */
+	bool whole;   /* entry or metadata changed: read it all */
+	bool subtree; /* and everything under it (a directory renamed) */
 	struct bk_zone_range *zones;
 	size_t zone_count;
 };
@@ -39,6 +40,13 @@ struct bk_changes {
 /* Add an item; items for the same path merge (whole wins). */
 int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 		   bool whole, uint64_t first_zone, uint64_t zone_count);
+/*
+ * The entry at path and everything under it changed (a rename): nothing
+ * below it is taken from the parent snapshot. replicd's record maps as:
+ * TRK_TREE -> bk_changes_add_subtree; TRK_ENTRY or TRK_META -> whole;
+ * TRK_ZONES alone -> its zones (first, count).
+ */
+int bk_changes_add_subtree(struct bk_changes *c, uint8_t dir, const char *path);
 /* Sort and merge: call once after the last add. */
 void bk_changes_finish(struct bk_changes *c);
 const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
@@ -48,7 +56,8 @@ void bk_changes_free(struct bk_changes *c);
 /*
  * Load a change list from a text file (tests, and the lead's bridge to
  * replicd's record until it lands): first line "complete" or
- * "incomplete", then one item a line: "<dir> whole <path>" or
+ * "incomplete", then one item a line: "<dir> whole <path>",
+ * "<dir> tree <path>" or
  * "<dir> zones <first>+<count>[,<first>+<count>...] <path>".
  * -EBADMSG with why giving the line.
  */

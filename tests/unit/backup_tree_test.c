@@ -256,9 +256,12 @@ static void test_change_list_parses_merges_and_refuses(void)
 {
 	struct bk_changes c;
 	const char *text = "complete\n0 zones 3+2,10+1 db/file one\n"
-			   "1 whole etc/conf\n0 zones 20+1 db/file one\n";
+			   "1 whole etc/conf\n0 zones 20+1 db/file one\n"
+			   "0 tree moved\n";
 	CHECK(bk_changes_parse(text, strlen(text), &c, why, sizeof(why)) == 0);
-	CHECK(c.complete && c.count == 2);
+	CHECK(c.complete && c.count == 3);
+	const struct bk_change *moved = bk_changes_find(&c, 0, "moved");
+	CHECK(moved && moved->subtree && moved->whole);
 	const struct bk_change *ch = bk_changes_find(&c, 0, "db/file one");
 	CHECK(ch && !ch->whole && ch->zone_count == 3);
 	ch = bk_changes_find(&c, 1, "etc/conf");
