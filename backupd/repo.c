@@ -758,6 +758,68 @@ int bk_repo_read_blob(struct bk_repo *r, enum bk_blob_kind kind,
 	return ret;
 }
 
+int bk_repo_read_data_run(struct bk_repo *r, const struct bk_chunk_ref *c,
+			  size_t count,
+			  int (*fn)(void *ctx, const struct bk_chunk_ref *c,
+				    const uint8_t *buf, size_t len),
+			  void *ctx, size_t *done)
+{
+	char hex[BK_HEX_ID], name[BK_NAME_MAX];
+	*done = 0;
+	if (!count)
+		return 0;
+	const struct bk_ientry *first = bk_repo_lookup(r, c[0].id);
+	if (!first || first->pack == UINT32_MAX ||
+	    first->kind != BK_BLOB_DATA) {
+		bk_hex(c[0].id, BK_ID_LEN, hex);
+		snprintf(r->why, sizeof(r->why),
+			 "blob %.16s: in no index (as data)", hex);
+		return first ? -EBADMSG : -ENOENT;
+	}
+	size_t n = 1;
+	uint64_t span = first->len;
+	while (n < count) {
+		const struct bk_ientry *e = bk_repo_lookup(r, c[n].id);
+		if (!e || e->pack != first->pack || e->kind != BK_BLOB_DATA ||
+		    e->off != first->off + span || span + e->len > BK_RUN_MAX)
+			break;
+		span += e->len;
+		n++;
+	}
+	pack_name(r->packs[first->pack], name, sizeof(name));
+	_cleanup_free_ uint8_t *sealed = malloc(span);
+	if (!sealed)
+		return -ENOMEM;
+	int ret = r->store->ops->get_range(r->store, name, first->off,
+					   (size_t)span, sealed);
+	if (ret < 0) {
+		snprintf(r->why, sizeof(r->why), "%s: %s", name,
+			 r->store->reason);
+		return ret;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct bk_ientry *e = bk_repo_lookup(r, c[k].id);
+		uint8_t *plain = NULL;
+		size_t plen = 0;
+		ret = bk_blob_open(&r->keys, BK_BLOB_DATA, c[k].id,
+				   sealed + (e->off - first->off), e->len,
+				   &plain, &plen);
+		if (ret < 0) {
+			bk_hex(c[k].id, BK_ID_LEN, hex);
+			snprintf(r->why, sizeof(r->why),
+				 "blob %.16s in %s: fails authentication", hex,
+				 name);
+			return ret;
+		}
+		ret = fn(ctx, &c[k], plain, plen);
+		free(plain);
+		if (ret)
+			return ret;
+		(*done)++;
+	}
+	return 0;
+}
+
 static void sealed_ad(const char *label, char *ad, size_t size)
 {
 	snprintf(ad, size, "skyha-backup %s v1", label);

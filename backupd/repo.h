@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "pack.h"
 #include "store.h"
+#include "tree.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -99,6 +100,19 @@ int bk_repo_adopt_pack(struct bk_repo *r, const uint8_t pack[BK_ID_LEN],
 int bk_repo_read_blob(struct bk_repo *r, enum bk_blob_kind kind,
 		      const uint8_t id[BK_ID_LEN], uint8_t **out, size_t *len);
 
+/*
+ * Read the data blobs of chunks c[0..count-1] that lie one after another
+ * in one pack (at least c[0], at most BK_RUN_MAX bytes) with one ranged
+ * read, open each, and hand it to fn (nonzero from fn stops, returned).
+ * *done: how many were handed. A remote target then costs one request
+ * per run of a file's chunks, not one per chunk.
+ */
+#define BK_RUN_MAX (8u << 20)
+int bk_repo_read_data_run(struct bk_repo *r, const struct bk_chunk_ref *c,
+			  size_t count,
+			  int (*fn)(void *ctx, const struct bk_chunk_ref *c,
+				    const uint8_t *buf, size_t len),
+			  void *ctx, size_t *done);
 /* Seal and put an object (index, snapshot) under dir/<content id>. */
 int bk_repo_put_sealed(struct bk_repo *r, const char *dir, const char *label,
 		       const void *buf, size_t len, char *name_out,
