@@ -296,6 +296,7 @@ int bk_repo_load_index(struct bk_repo *r, bool recover)
 		for (size_t e = 0; e < n && ret == 0; e++)
 			ret = index_put(r, &pe[e], pi);
 		free(pe);
+		r->fresh_blobs += n;
 		r->stats.packs_recovered++;
 	}
 	bk_names_free(ps.names.names, ps.names.count);
@@ -304,6 +305,8 @@ int bk_repo_load_index(struct bk_repo *r, bool recover)
 }
 
 /* --- writing -------------------------------------------------------------- */
+
+static int write_index(struct bk_repo *r);
 
 static int flush_pack(struct bk_repo *r)
 {
@@ -343,8 +346,11 @@ static int flush_pack(struct bk_repo *r)
 	ret = pack_add(r, id, true, &pi);
 	for (size_t i = 0; i < r->open_count && ret == 0; i++)
 		ret = index_put(r, &r->open_entries[i], pi);
+	r->fresh_blobs += r->open_count;
 	bk_out_free(o);
 	r->open_count = 0;
+	if (ret == 0 && r->fresh_blobs >= BK_INDEX_BLOBS)
+		ret = write_index(r);
 	return ret;
 }
 
@@ -401,8 +407,13 @@ int bk_repo_put_blob(struct bk_repo *r, enum bk_blob_kind kind, const void *buf,
 int bk_repo_commit(struct bk_repo *r)
 {
 	int ret = flush_pack(r);
-	if (ret < 0)
-		return ret;
+	return ret < 0 ? ret : write_index(r);
+}
+
+/* An index object of the fresh packs (written or recovered by this run). */
+static int write_index(struct bk_repo *r)
+{
+	int ret;
 	size_t nfresh = 0;
 	for (size_t i = 0; i < r->pack_count; i++)
 		nfresh += r->pack_fresh[i];
@@ -464,8 +475,10 @@ int bk_repo_commit(struct bk_repo *r)
 		ret = bk_repo_put_sealed(r, "index", "index", plain, plen,
 					 r->last_index, sizeof(r->last_index));
 	free(plain);
-	if (ret == 0)
+	if (ret == 0) {
 		memset(r->pack_fresh, 0, r->pack_count * sizeof(bool));
+		r->fresh_blobs = 0;
+	}
 	return ret;
 }
 
@@ -476,6 +489,7 @@ int bk_repo_adopt_pack(struct bk_repo *r, const uint8_t pack[BK_ID_LEN],
 	int ret = pack_add(r, pack, true, &pi);
 	for (size_t i = 0; i < count && ret == 0; i++)
 		ret = index_put(r, &e[i], pi);
+	r->fresh_blobs += count;
 	return ret;
 }
 

@@ -24,6 +24,10 @@
 
 #define BK_REPO_VERSION 1
 #define BK_LOCK_LEASE_S 120 /* renewed every third of it */
+/* An index object is written once this many blobs wait for one: each
+ * stays well under BK_OBJECT_MAX (45 bytes a blob), and a long first
+ * backup of a large data set writes many, not one too large to read. */
+#define BK_INDEX_BLOBS 200000
 
 struct bk_ientry {
 	uint8_t id[BK_ID_LEN];
@@ -61,6 +65,7 @@ struct bk_repo {
 	size_t open_count, open_cap;
 	struct bk_repo_stats stats;
 	char last_index[BK_HEX_ID]; /* the index the last commit wrote */
+	uint64_t fresh_blobs;	    /* in fresh packs, not in an index yet */
 	/* our lock */
 	char lock_name[BK_NAME_MAX + 1];
 	bool lock_exclusive;

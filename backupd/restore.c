@@ -132,8 +132,8 @@ static int restore_file(struct restore *x, const struct bk_entry *e,
 		}
 		i += done;
 	}
-	if (fsync(fd) < 0)
-		return -errno;
+	/* durable all at once at the end (syncfs): a fsync per file
+	 * made a tree of small files crawl */
 	x->res->files++;
 	return 0;
 }
@@ -360,6 +360,12 @@ int bk_restore(struct bk_repo *r, const struct bk_snapshot *s, const char *dest,
 			set_meta(e, path);
 	}
 	bk_tree_free(&root);
+	int fd = open(dest[0] ? dest : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (syncfs(fd) < 0 && ret == 0)
+			ret = -errno;
+		close(fd);
+	}
 	if (ret == 0 && res->errors)
 		ret = -EIO;
 	return ret;
