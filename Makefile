@@ -11,6 +11,7 @@
 #   make deb        build/deb/skyha_<version>_amd64.deb (dpkg-buildpackage), lintian
 #   make systemd    the systemd lab alone: booted containers (tests/systemd/)
 #   make lint       clang-format check, cppcheck, banned functions
+#   make backup-check  backupd's object stores against s3rver and Azurite
 #   make fuzz       every libFuzzer target in tests/fuzz/ for FUZZ_SECONDS each
 #   make fuzz-seed  regenerate the seed corpus with the real encoders
 
@@ -23,9 +24,13 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BUILD ?= build
 
 CC ?= cc
-PKGS := libzmq libsodium libsystemd yaml-0.1 jansson
+# libcurl: shared/httpc.c (vipd's cloud moves, heartbeatd's etcd, backupd's
+# object stores).
+PKGS := libzmq libsodium libsystemd yaml-0.1 jansson libcurl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
-BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE
+# The version is the Debian changelog's, so a binary and its package agree.
+SKYHA_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -DSKYHA_VERSION='"$(SKYHA_VERSION)"'
 CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -48,7 +53,7 @@ HEADERS := $(wildcard shared/*.h */*.h tools/wanem/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/asan/%,$(wildcard tests/unit/*_test.c))
 INCLUDES := -Ishared $(addprefix -I,$(PROGRAM_DIRS)) -Itools/wanem -Itests/unit
 
-.PHONY: all deps deps-bench check unit cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
+.PHONY: all deps deps-bench check unit backup-check cluster units-verify systemd soak demo demo-farm bench install man deb lint clean \
 	fuzz fuzz-build fuzz-seed
 
 # docs/man/<name>.<section>.md -> build/man/<name>.<section> (tools/man.py)
@@ -88,6 +93,17 @@ ASAN_LIB_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(SHARED_SRC) $(LIB_SRC))
 $(BUILD)/asan/%_test: $(BUILD)/asan/obj/tests/unit/%_test.o $(ASAN_LIB_OBJ)
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# The object-store campaign (tests/backup/run.py, docs/backup.md): linked like
+# a unit test, run against real servers, so not part of `make unit`.
+$(BUILD)/asan/bkstore_test: $(BUILD)/asan/obj/tests/backup/store_test.o $(ASAN_LIB_OBJ)
+	@echo "  LD+SAN  $@"
+	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# backup-check: that campaign with s3rver and Azurite (npm, tools/npm), about
+# 90 s, so outside `make check` for now.
+backup-check: $(BUILD)/asan/bkstore_test
+	@/usr/bin/python3 tests/backup/run.py
 
 # Fuzzing (tests/fuzz/README.md): every tests/fuzz/<name>_fuzz.c is one
 # libFuzzer target, build/fuzz/<name>, linked with the daemons' real code
@@ -143,13 +159,16 @@ cluster: all
 	@/usr/bin/python3 tests/cluster/run.py
 
 # soak: the fault campaign (docs/soak.md): SOAK_FAULTS random faults on the whole
-# stack within SOAK_MINUTES, seed SOAK_SEED (random unless given; printed to replay).
+# stack within SOAK_MINUTES, seed SOAK_SEED (random unless given; printed to replay),
+# then every cluster test at its full size (run.py --long: more rounds, more files,
+# longer pauses, and the @long_only tests make check leaves out for time).
 SOAK_FAULTS ?= 200
 SOAK_MINUTES ?= 30
 SOAK_SEED ?=
 soak: all
 	@/usr/bin/python3 tests/soak/soak.py --faults $(SOAK_FAULTS) \
 		--minutes $(SOAK_MINUTES) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+	@/usr/bin/python3 tests/cluster/run.py --long
 
 systemd: all deb
 	@/usr/bin/python3 tests/systemd/run.py

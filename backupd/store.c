@@ -44,11 +44,9 @@ int bk_store_open(const struct bk_target_cfg *t, struct bk_store **out,
 	case BK_TARGET_DIR:
 		return bk_store_dir_open(t, out, why, why_size);
 	case BK_TARGET_S3:
+		return bk_store_s3_open(t, out, why, why_size);
 	case BK_TARGET_AZURE:
-		snprintf(why, why_size,
-			 "target %s: this build has no %s backend", t->name,
-			 t->kind == BK_TARGET_S3 ? "s3" : "azure");
-		return -ENOTSUP;
+		return bk_store_azure_open(t, out, why, why_size);
 	}
 	snprintf(why, why_size, "target %s: unknown kind", t->name);
 	return -EINVAL;

@@ -19,7 +19,7 @@ _skyctl_modules()
 _skyctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status swap prim second stop start resync wait help"
+	local commands="status state swap prim second stop start resync wait snapshot help"
 	local options="-m --module --run-dir --json --timeout -h --help"
 	local cmd="" i
 	COMPREPLY=()
@@ -61,8 +61,16 @@ _skyctl()
 		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "--timeout --json" -- "$cur")
 		else
-			mapfile -t COMPREPLY < <(compgen -W "STOP WAIT SECOND ALONE PRIM serving" -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W "STOP WAIT SECOND ALONE PRIM UP serving insync resyncing degraded" -- "$cur")
 		fi
+		;;
+	snapshot)
+		case $prev in
+		--output | --config) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+		--state-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+		--since) ;;
+		*) mapfile -t COMPREPLY < <(compgen -W "--output --config --state-dir --since" -- "$cur") ;;
+		esac
 		;;
 	*) mapfile -t COMPREPLY < <(compgen -W "--json" -- "$cur") ;;
 	esac

@@ -18,7 +18,9 @@
  */
 #include "backup.h"
 #include "bus.h"
+#include "goal.h"
 #include "render.h"
+#include "support.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -63,7 +65,7 @@ struct skyctl {
 /* What follows a command on the command line. */
 struct command_args {
 	bool force;	  /* prim --force */
-	const char *role; /* wait ROLE */
+	const char *role; /* wait STATE[,STATE...] */
 	int64_t wait_timeout_ms;
 };
 
@@ -138,16 +140,44 @@ static const char help_text[] =
 	"        Only on a node that is not serving; the copy is lost for "
 	"good.\n"
 	"\n"
-	"    wait ROLE [--timeout SECONDS]\n"
-	"        Ask for status every 100 ms until this node's role is ROLE, "
-	"then\n"
-	"        exit 0. ROLE is STOP, WAIT, SECOND, ALONE or PRIM, in any "
-	"case,\n"
-	"        or \"serving\" for PRIM or ALONE. --timeout here is how long "
-	"to\n"
-	"        wait in all (default 30); a heartbeatd that is not answering "
-	"yet\n"
-	"        is asked again until then.\n"
+	"    state\n"
+	"        This node's role as one word (STOP, WAIT, SECOND, ALONE, PRIM "
+	"or\n"
+	"        UP) on standard output and in the exit status, for scripts:\n"
+	"        10 STOP, 11 WAIT, 12 SECOND, 13 ALONE, 14 PRIM, 15 UP. A "
+	"module\n"
+	"        stopped on this node (heartbeatd not running) is STOP, 10.\n"
+	"        Errors keep their codes (2 usage, 3 unreachable).\n"
+	"\n"
+	"    wait STATE[,STATE...] [--timeout SECONDS]\n"
+	"        Ask for status every 100 ms until this node is in one of the\n"
+	"        states, then exit 0. A state is a role (STOP, WAIT, SECOND,\n"
+	"        ALONE, PRIM, UP), \"serving\" (PRIM, ALONE or UP), or the\n"
+	"        replication state replicd reports on this node (insync,\n"
+	"        resyncing, degraded, waiting, diverged, stopped), in any "
+	"case.\n"
+	"        --timeout here is how long to wait in all (default 30); a\n"
+	"        heartbeatd that is not answering yet is asked again until "
+	"then.\n"
+	"\n"
+	"    snapshot [--output FILE] [--config FILE] [--state-dir DIR]\n"
+	"             [--since WHEN]\n"
+	"        Write one archive (.tar.gz, readable by its owner only) to "
+	"hand\n"
+	"        to whoever helps: heartbeatd's status with every daemon's "
+	"state\n"
+	"        (as JSON and as status shows it), the module's journal since\n"
+	"        WHEN (default -1h, journalctl's --since syntax), the module "
+	"file\n"
+	"        (default /etc/skyha/MODULE.yaml) with secret values removed, "
+	"the\n"
+	"        names, sizes and times of the files in DIR/MODULE (default\n"
+	"        /var/lib/skyha: change record, generations), and versions. "
+	"Key\n"
+	"        and password files are never read. Works with heartbeatd "
+	"down:\n"
+	"        the archive then says so. Prints the archive's path; default\n"
+	"        ./skyha-snapshot-MODULE-HOST-TIME.tar.gz.\n"
 	"\n"
 	"    backup now|list|verify|restore|forget [ARGS]\n"
 	"        Run backupd(8) for the module (now: a backup to this node's\n"
@@ -208,8 +238,11 @@ static const char help_text[] =
 	"    -h, --help\n"
 	"        Print this text and exit.\n"
 	"\n"
+	"    --version\n"
+	"        Print skyctl's version and exit.\n"
+	"\n"
 	"EXIT STATUS\n"
-	"    0  success; for wait, the role was reached\n"
+	"    0  success; for wait, the state was reached\n"
 	"    1  heartbeatd refused the command (its reason is printed), or "
 	"its\n"
 	"       reply made no sense\n"
@@ -222,7 +255,9 @@ static const char help_text[] =
 	"       stopped on this node: said at once), or no reply within the\n"
 	"       timeout; the message names the socket (see systemctl status\n"
 	"       skyha-heartbeatd@MODULE)\n"
-	"    4  wait timed out; the role this node was in is printed\n"
+	"    4  wait timed out; the state this node was in is printed\n"
+	"    10-15  state: this node's role (10 STOP, 11 WAIT, 12 SECOND,\n"
+	"       13 ALONE, 14 PRIM, 15 UP)\n"
 	"\n"
 	"ENVIRONMENT\n"
 	"    " RUN_DIR_ENV "  the run directory when --run-dir is not given\n"
@@ -237,6 +272,9 @@ static const char help_text[] =
 	"    skyctl -m app --json status | jq -r .status.node.role\n"
 	"    skyctl swap && skyctl wait second\n"
 	"    skyctl start && skyctl wait serving --timeout 60\n"
+	"    skyctl wait insync --timeout 600   (a resync has ended)\n"
+	"    skyctl state; case $? in 14|13) echo serving;; 12) echo standby;; "
+	"esac\n"
 	"    skyctl prim --force     (after a disaster: this node's data "
 	"wins)\n";
 
@@ -467,19 +505,23 @@ static int report_stopped(const struct skyctl *ctl, int err)
  * ZeroMQ would otherwise retry the connection quietly until the reply
  * timeout, and say nothing about why.
  */
-static int check_socket(const struct skyctl *ctl)
+static int socket_error(const struct skyctl *ctl)
 {
 	struct stat st;
-	int err = 0;
 
 	if (stat(ctl->ctl_path, &st) < 0)
-		err = errno;
-	else if (!S_ISSOCK(st.st_mode))
-		err = ENOTSOCK;
-	else if (access(ctl->ctl_path, W_OK) < 0)
-		err = errno;
-	else
-		err = -sky_ctl_probe(ctl->endpoint);
+		return errno;
+	if (!S_ISSOCK(st.st_mode))
+		return ENOTSOCK;
+	if (access(ctl->ctl_path, W_OK) < 0)
+		return errno;
+	return -sky_ctl_probe(ctl->endpoint);
+}
+
+static int check_socket(const struct skyctl *ctl)
+{
+	int err = socket_error(ctl);
+
 	if (err == 0)
 		return SKYCTL_EXIT_OK;
 	if (err == EACCES) {
@@ -596,6 +638,111 @@ static int cmd_status(const struct skyctl *ctl)
 	return SKYCTL_EXIT_OK;
 }
 
+/*
+ * state: this node's role, one word on stdout and in the exit status
+ * (SKYCTL_STATE_EXIT_BASE + the role) so a script can branch on either. A
+ * module stopped on this node (no heartbeatd listening) is STOP.
+ */
+static int cmd_state(const struct skyctl *ctl)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	int err = socket_error(ctl), r, role;
+
+	if (err == ENOENT || err == ECONNREFUSED) {
+		if (ctl->json)
+			printf("{\"module\": \"%s\", \"role\": \"STOP\", "
+			       "\"heartbeatd\": false}\n",
+			       ctl->module);
+		else
+			printf("STOP\n");
+		return SKYCTL_STATE_EXIT_BASE + SKY_ROLE_STOP;
+	}
+	r = check_socket(ctl);
+	if (r != SKYCTL_EXIT_OK)
+		return r;
+	r = request(ctl, "status", false, ctl->reply_timeout_ms, &reply);
+	if (r < 0)
+		return report_call_error(ctl, r, ctl->reply_timeout_ms);
+	r = check_reply(reply);
+	if (r != SKYCTL_EXIT_OK)
+		return r;
+	role = skyctl_status_role(json_object_get(reply, "status"));
+	if (role < 0) {
+		fail("heartbeatd's status names no role this skyctl knows");
+		return SKYCTL_EXIT_REFUSED;
+	}
+	if (ctl->json)
+		printf("{\"module\": \"%s\", \"role\": \"%s\", "
+		       "\"heartbeatd\": true}\n",
+		       ctl->module, sky_role_name((enum sky_role)role));
+	else
+		printf("%s\n", sky_role_name((enum sky_role)role));
+	return SKYCTL_STATE_EXIT_BASE + role;
+}
+
+static const json_t *reply_status(const json_t *reply);
+
+/*
+ * snapshot [--output FILE] [--config FILE] [--state-dir DIR] [--since WHEN]:
+ * an archive for support (support.c). heartbeatd's silence is recorded in
+ * it, not fatal: a snapshot is most wanted when something is wrong.
+ */
+static int cmd_snapshot(struct skyctl *ctl, int argc, char **argv)
+{
+	char config[PATH_MAX], why[PATH_MAX + 128] = "";
+	struct skyctl_snapshot snap = {.module = ctl->module,
+				       .run_dir = ctl->run_dir,
+				       .state_dir = "/var/lib/skyha",
+				       .since = "-1h"};
+	_cleanup_json_ json_t *reply = NULL;
+
+	for (int i = 0; i < argc; i++) {
+		const char **value =
+			strcmp(argv[i], "--output") == 0   ? &snap.output
+			: strcmp(argv[i], "--config") == 0 ? &snap.config_path
+			: strcmp(argv[i], "--state-dir") == 0 ? &snap.state_dir
+			: strcmp(argv[i], "--since") == 0     ? &snap.since
+							      : NULL;
+		if (!value)
+			return usage_error(
+				"snapshot: unexpected argument '%.64s' "
+				"(--output, --config, --state-dir, --since)",
+				argv[i]);
+		if (i + 1 >= argc || !argv[i + 1][0] ||
+		    strlen(argv[i + 1]) >= PATH_MAX)
+			return usage_error("snapshot: %s needs a value",
+					   argv[i]);
+		*value = argv[++i];
+	}
+	if (!snap.config_path) {
+		snprintf(config, sizeof(config), "/etc/skyha/%s.yaml",
+			 ctl->module);
+		snap.config_path = config;
+	}
+	int err = socket_error(ctl);
+	if (err == 0)
+		err = -request(ctl, "status", false, ctl->reply_timeout_ms,
+			       &reply);
+	if (err == 0 && !reply_status(reply))
+		err = EPROTO;
+	if (err == 0)
+		snap.status = reply_status(reply);
+	else
+		snprintf(why, sizeof(why), "%s: %s", ctl->ctl_path,
+			 err == ENOENT || err == ECONNREFUSED
+				 ? "heartbeatd is not running"
+				 : strerror(err));
+	snap.status_error = why;
+	if (err)
+		fail("no status from heartbeatd (%s): the snapshot says so",
+		     why);
+	if (skyctl_snapshot_write(&snap, why, sizeof(why)) < 0) {
+		fail("snapshot: %s", why);
+		return SKYCTL_EXIT_REFUSED;
+	}
+	return SKYCTL_EXIT_OK;
+}
+
 /* swap, prim, second, stop, start: ask, and print heartbeatd's answer. */
 static int cmd_action(const struct skyctl *ctl, const char *command, bool force)
 {
@@ -620,28 +767,6 @@ static int cmd_action(const struct skyctl *ctl, const char *command, bool force)
 	return SKYCTL_EXIT_OK;
 }
 
-/* The role `wait` is waiting for: one role, or "serving" (PRIM or ALONE). */
-struct role_goal {
-	bool serving;
-	enum sky_role role;
-};
-
-static int parse_role_goal(const char *text, struct role_goal *goal)
-{
-	if (strcasecmp(text, "serving") == 0) {
-		*goal = (struct role_goal){.serving = true};
-		return 0;
-	}
-	goal->serving = false;
-	return sky_role_parse(text, &goal->role);
-}
-
-static const char *role_goal_name(const struct role_goal *goal)
-{
-	return goal->serving ? "serving (PRIM or ALONE)"
-			     : sky_role_name(goal->role);
-}
-
 /* A reply that carries a status object; NULL for anything else. */
 static const json_t *reply_status(const json_t *reply)
 {
@@ -651,18 +776,6 @@ static const json_t *reply_status(const json_t *reply)
 	    !json_is_object(status))
 		return NULL;
 	return status;
-}
-
-static bool role_reached(const json_t *status, const struct role_goal *goal)
-{
-	const json_t *role_text =
-		json_object_get(json_object_get(status, "node"), "role");
-	enum sky_role role;
-
-	if (!json_is_string(role_text) ||
-	    sky_role_parse(json_string_value(role_text), &role) < 0)
-		return false;
-	return goal->serving ? sky_role_serves(role) : role == goal->role;
 }
 
 static void sleep_ms(int64_t ms)
@@ -675,17 +788,24 @@ static void sleep_ms(int64_t ms)
 }
 
 /* The last thing wait saw, for its closing words. */
-static int report_wait_timeout(const struct role_goal *goal, int64_t timeout_ms,
-			       const json_t *status)
+static int report_wait_timeout(const struct skyctl_goal *goal,
+			       int64_t timeout_ms, const json_t *status)
 {
 	const json_t *node = json_object_get(status, "node");
 	const json_t *why = json_object_get(node, "waiting_for");
 	char dur[32], name[SKY_NAME_MAX * 2 + 1], role[17];
-	char reason[MESSAGE_TEXT_MAX];
+	char reason[MESSAGE_TEXT_MAX], wanted[MESSAGE_TEXT_MAX];
+	const json_t *replicd = json_object_get(
+		json_object_get(status, "actuators"), "replicd");
+	char sync_word[32], sync_text[64] = "";
 
 	skyctl_format_duration(timeout_ms, dur, sizeof(dur));
-	fail("timed out after %s waiting for %s: %s is %s%s%s%s", dur,
-	     role_goal_name(goal),
+	skyctl_goal_describe(goal, wanted, sizeof(wanted));
+	if (goal->syncs && skyctl_status_sync(status))
+		snprintf(sync_text, sizeof(sync_text), ", replication %s",
+			 skyctl_safe_text(json_object_get(replicd, "sync"),
+					  sync_word, sizeof(sync_word)));
+	fail("timed out after %s waiting for %s: %s is %s%s%s%s%s", dur, wanted,
 	     skyctl_safe_text(json_object_get(node, "name"), name,
 			      sizeof(name)),
 	     skyctl_safe_text(json_object_get(node, "role"), role,
@@ -694,7 +814,8 @@ static int report_wait_timeout(const struct role_goal *goal, int64_t timeout_ms,
 	     json_is_string(why) && json_string_length(why)
 		     ? skyctl_safe_text(why, reason, sizeof(reason))
 		     : "",
-	     json_is_string(why) && json_string_length(why) ? ")" : "");
+	     json_is_string(why) && json_string_length(why) ? ")" : "",
+	     sync_text);
 	return SKYCTL_EXIT_WAIT_TIMEOUT;
 }
 
@@ -703,7 +824,7 @@ static int report_wait_timeout(const struct role_goal *goal, int64_t timeout_ms,
  * that is restarting does not end the wait: it is asked again until the
  * deadline, and only the last answer (or silence) decides the exit status.
  */
-static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
+static int cmd_wait(const struct skyctl *ctl, const struct skyctl_goal *goal,
 		    int64_t timeout_ms)
 {
 	_cleanup_json_ json_t *last = NULL;
@@ -733,7 +854,8 @@ static int cmd_wait(const struct skyctl *ctl, const struct role_goal *goal,
 			last = reply;
 		}
 		status = reply_status(last);
-		if (last_error == 0 && status && role_reached(status, goal)) {
+		if (last_error == 0 && status &&
+		    skyctl_goal_reached(status, goal)) {
 			if (ctl->json) {
 				print_json(last);
 			} else {
@@ -820,8 +942,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 			"are dropped and its copy is replaced by the peer's");
 	if (is_wait && !args->role)
 		return usage_error(
-			"wait: which role? STOP, WAIT, SECOND, ALONE, "
-			"PRIM or serving");
+			"wait: for which state? STOP, WAIT, SECOND, ALONE, "
+			"PRIM, UP, serving, insync, ... (several: PRIM,ALONE)");
 	return SKYCTL_EXIT_OK;
 }
 
@@ -840,9 +962,15 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 		       char **argv)
 {
 	struct command_args args;
-	struct role_goal goal;
+	struct skyctl_goal goal;
+	char err[MESSAGE_TEXT_MAX];
 	int status;
 
+	if (strcmp(command, "snapshot") == 0) {
+		status = resolve_target(ctl);
+		return status != SKYCTL_EXIT_OK ? status
+						: cmd_snapshot(ctl, argc, argv);
+	}
 	if (strcmp(command, "backup") == 0) {
 		/* backupd's business: the module's file, not heartbeatd */
 		if (!ctl->module[0] &&
@@ -851,23 +979,24 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 		return skyctl_backup(ctl->module, ctl->json, argc, argv);
 	}
 	if (strcmp(command, "status") != 0 && strcmp(command, "wait") != 0 &&
-	    !is_action(command))
+	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
-			"unknown command '%.64s' (status, swap, prim, "
-			"second, stop, start, resync, wait)",
+			"unknown command '%.64s' (status, state, swap, prim, "
+			"second, stop, start, resync, wait, snapshot, backup)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)
 		return status;
-	if (args.role && parse_role_goal(args.role, &goal) < 0)
-		return usage_error("wait: unknown role '%.64s' (STOP, WAIT, "
-				   "SECOND, ALONE, PRIM or serving)",
-				   args.role);
+	if (args.role &&
+	    skyctl_goal_parse(args.role, &goal, err, sizeof(err)) < 0)
+		return usage_error("wait: %s", err);
 	status = resolve_target(ctl);
 	if (status != SKYCTL_EXIT_OK)
 		return status;
 	if (args.role)
 		return cmd_wait(ctl, &goal, args.wait_timeout_ms);
+	if (strcmp(command, "state") == 0)
+		return cmd_state(ctl);
 	status = check_socket(ctl);
 	if (status != SKYCTL_EXIT_OK)
 		return status;
@@ -888,13 +1017,14 @@ static bool asks_for_help(int argc, char **argv)
 static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 				bool *help)
 {
-	enum { OPT_RUN_DIR = 0x100, OPT_JSON, OPT_TIMEOUT };
+	enum { OPT_RUN_DIR = 0x100, OPT_JSON, OPT_TIMEOUT, OPT_VERSION };
 	static const struct option options[] = {
 		{"module", required_argument, NULL, 'm'},
 		{"run-dir", required_argument, NULL, OPT_RUN_DIR},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{0},
 	};
 	int c;
@@ -932,6 +1062,9 @@ static int parse_global_options(struct skyctl *ctl, int argc, char **argv,
 		case 'h':
 			*help = true;
 			break;
+		case OPT_VERSION:
+			printf("skyctl %s\n", SKYHA_VERSION);
+			exit(SKYCTL_EXIT_OK);
 		default:
 			/* getopt already said what was wrong. */
 			fputs("Try 'skyctl --help' for more information.\n",
@@ -965,9 +1098,9 @@ int main(int argc, char **argv)
 		return SKYCTL_EXIT_OK;
 	}
 	if (!command)
-		return usage_error("which command? status, swap, prim, second, "
-				   "stop, start, resync --discard-local or "
-				   "wait ROLE");
+		return usage_error("which command? status, state, swap, prim, "
+				   "second, stop, start, resync "
+				   "--discard-local or wait STATE");
 	status = run_command(&ctl, command, argc - optind - 1,
 			     argv + optind + 1);
 	sky_bus_shutdown();

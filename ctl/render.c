@@ -552,27 +552,12 @@ static bool node_serves(const json_t *status)
 	return text_is(node, "role", "PRIM") || text_is(node, "role", "ALONE");
 }
 
-static void render_witness(FILE *out, const json_t *status)
+/* One lease: "ADDRS lease held, 0.8 s left (holder node1)" and the like. */
+static void render_lease(FILE *out, const json_t *witness, const json_t *status)
 {
-	const json_t *witness = json_object_get(status, "witness");
-	const json_t *quorum = json_object_get(status, "quorum");
 	char dur[DURATION_TEXT_MAX], holder[NAME_TEXT_MAX];
 	char answer[WORD_TEXT_MAX], lease[WORD_TEXT_MAX];
-	/* quorum: etcd fills the witness object in the same shape (the
-	 * leader key is the lease; addresses are the endpoints). */
-	bool etcd = text_is(quorum, "mode", "etcd");
 
-	fputs(etcd ? "etcd:      " : "witness:   ", out);
-	/* With `quorum: none` the witness fields are idle: do not show them. */
-	if (has_text(quorum, "mode") && !text_is(quorum, "mode", "witness") &&
-	    !etcd) {
-		fputs("none configured\n", out);
-		return;
-	}
-	if (!json_is_object(witness)) {
-		fputs("?\n", out);
-		return;
-	}
 	render_witness_addresses(out, witness);
 	if (text_is(witness, "lease", "held"))
 		fprintf(out, " lease held, %s left",
@@ -595,6 +580,77 @@ static void render_witness(FILE *out, const json_t *status)
 	if (has_text(witness, "holder"))
 		fprintf(out, " (holder %s)",
 			field(witness, "holder", holder, sizeof(holder)));
+}
+
+/* module.depends_on: "depends:   db serves here, web NOT HERE (SECOND)". */
+static void render_depends(FILE *out, const json_t *status)
+{
+	const json_t *deps = json_object_get(status, "depends_on");
+	size_t count = json_array_size(deps);
+	char name[NAME_TEXT_MAX], role[WORD_TEXT_MAX];
+
+	if (!json_is_array(deps) || count == 0)
+		return;
+	fputs("depends:  ", out);
+	for (size_t i = 0; i < count && i < ADDRESSES_SHOWN_MAX; i++) {
+		const json_t *d = json_array_get(deps, i);
+		bool here = json_is_true(json_object_get(d, "serves_here"));
+		fprintf(out, "%s %s %s", i ? "," : "",
+			field(d, "module", name, sizeof(name)),
+			here ? "serves here" : "does NOT serve here");
+		if (!here)
+			fprintf(out, " (%s)",
+				has_text(d, "role")
+					? field(d, "role", role, sizeof(role))
+					: "not heard");
+	}
+	fputc('\n', out);
+}
+
+static void render_witness(FILE *out, const json_t *status)
+{
+	const json_t *witness = json_object_get(status, "witness");
+	const json_t *quorum = json_object_get(status, "quorum");
+	const json_t *hosts = json_object_get(witness, "hosts");
+	char needed[INT_TEXT_MAX], dur[DURATION_TEXT_MAX];
+	/* quorum: etcd fills the witness object in the same shape (the
+	 * leader key is the lease; addresses are the endpoints). */
+	bool etcd = text_is(quorum, "mode", "etcd");
+
+	fputs(etcd ? "etcd:      " : "witness:   ", out);
+	/* With `quorum: none` the witness fields are idle: do not show them. */
+	if (has_text(quorum, "mode") && !text_is(quorum, "mode", "witness") &&
+	    !etcd) {
+		fputs("none configured\n", out);
+		return;
+	}
+	if (!json_is_object(witness)) {
+		fputs("?\n", out);
+		return;
+	}
+	if (!etcd && json_is_array(hosts) && json_array_size(hosts) > 0) {
+		/* Several witnesses: the majority's lease, then each one. */
+		size_t count = json_array_size(hosts);
+		fprintf(out, "%zu hosts, %s needed:", count,
+			int_text(witness, "needed", needed, sizeof(needed)));
+		if (text_is(witness, "lease", "held"))
+			fprintf(out, " majority's leases held, %s left",
+				duration_text(witness, "expires_in_ms", dur,
+					      sizeof(dur)));
+		else if (node_serves(status) ||
+			 !text_is(witness, "last_answer", "no_answer"))
+			fputs(" NO MAJORITY of leases", out);
+		else
+			fputs(" no lease (only the primary holds it)", out);
+		fputc('\n', out);
+		for (size_t i = 0; i < count && i < ADDRESSES_SHOWN_MAX; i++) {
+			fputs("             ", out);
+			render_lease(out, json_array_get(hosts, i), status);
+			fputc('\n', out);
+		}
+		return;
+	}
+	render_lease(out, witness, status);
 	const json_t *e = json_object_get(status, "etcd");
 	if (etcd && has_text(e, "last_error")) {
 		char why[REASON_TEXT_MAX];
@@ -841,6 +897,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 		render_waiting(out, node);
 		render_networks(out, json_object_get(status, "peer"));
 		render_witness(out, status);
+		render_depends(out, status);
 	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);

@@ -60,13 +60,10 @@ static json_t *peer_json(const struct node *n, int64_t now)
 	return o;
 }
 
-static json_t *witness_json(const struct node *n, int64_t now)
+/* One witness's lease: held, refused or none, its last answer, holder. */
+static json_t *lease_json(const struct node *n, const struct lease_client *lc,
+			  int64_t now, json_t *addrs)
 {
-	json_t *addrs = json_array();
-	const struct lease_client *lc = &n->lease;
-	for (size_t i = 0; i < n->cfg.witness_addr_count; i++)
-		json_array_append_new(
-			addrs, json_string(n->cfg.witness_addrs[i].text));
 	const char *lease = lease_client_valid(lc, now) ? "held"
 			    : lc->answered_ever &&
 					    lc->last_answer != LEASE_GRANTED &&
@@ -89,6 +86,78 @@ static json_t *witness_json(const struct node *n, int64_t now)
 				    ? json_integer(lc->valid_until_ms - now)
 				    : json_integer(0));
 	return o;
+}
+
+static json_t *witness_addresses(const struct node *n, long host)
+{
+	json_t *addrs = json_array();
+
+	for (size_t i = 0; i < n->cfg.witness_addr_count; i++)
+		if (host < 0 || n->cfg.witness_host_of[i] == (size_t)host)
+			json_array_append_new(
+				addrs,
+				json_string(n->cfg.witness_addrs[i].text));
+	return addrs;
+}
+
+/*
+ * One witness: its lease as is. Several (witness.hosts): the lease is held
+ * while a majority's are, "hosts" gives each one's, "needed" the majority.
+ */
+static json_t *witness_json(const struct node *n, int64_t now)
+{
+	const struct witness_set *s = &n->witnesses;
+
+	if (s->count <= 1)
+		return lease_json(n, &s->lease[0], now,
+				  witness_addresses(n, -1));
+	const struct sm_witness *w = &n->witness_view;
+	bool held = witness_set_valid(s, now);
+	size_t refused = 0;
+	json_t *hosts = json_array();
+	for (size_t h = 0; h < s->count; h++) {
+		json_t *one = lease_json(n, &s->lease[h], now,
+					 witness_addresses(n, (long)h));
+		const char *l =
+			json_string_value(json_object_get(one, "lease"));
+		refused += l && strcmp(l, "refused") == 0;
+		json_array_append_new(hosts, one);
+	}
+	json_t *o = json_pack(
+		"{s:o,s:s,s:s,s:s,s:I,s:I,s:o}", "addresses",
+		witness_addresses(n, -1), "lease",
+		held	  ? "held"
+		: refused ? "refused"
+			  : "none",
+		"last_answer",
+		w->answered ? lease_answer_name(w->last_answer) : "no_answer",
+		"holder", w->holder, "needed",
+		(json_int_t)witness_set_majority(s), "expires_in_ms",
+		(json_int_t)(held ? witness_set_valid_until(s, now) - now : 0),
+		"hosts", hosts);
+	return o;
+}
+
+/* module.depends_on: each module, and whether it serves on this node. */
+static json_t *depends_json(const struct node *n, int64_t now)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n->depend.count; i++) {
+		const struct depend_one *one = &n->depend.dep[i];
+		bool fresh = one->heard && now < one->deadline_ms;
+		json_array_append_new(
+			a, json_pack("{s:s,s:o,s:b,s:I}", "module", one->module,
+				     "role",
+				     one->heard ? json_string(sky_role_name(
+							  one->role))
+						: json_null(),
+				     "serves_here",
+				     fresh && sky_role_serves(one->role),
+				     "bad_messages",
+				     (json_int_t)one->bad_messages));
+	}
+	return a;
 }
 
 /*
@@ -227,9 +296,9 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		"oversized", (json_int_t)c->oversized, "wrong_cluster",
 		(json_int_t)c->wrong_cluster, "unknown_node",
 		(json_int_t)c->unknown_node, "witness_unknown_replies",
-		(json_int_t)n->lease.unknown_replies, "ctl_bad_requests",
-		(json_int_t)n->ctl_bad_requests, "bus_bad_messages",
-		(json_int_t)n->bus_bad_messages);
+		(json_int_t)witness_set_unknown_replies(&n->witnesses),
+		"ctl_bad_requests", (json_int_t)n->ctl_bad_requests,
+		"bus_bad_messages", (json_int_t)n->bus_bad_messages);
 	if (n->farm_mode) {
 		json_t *fst =
 			node_farm_status_json(n, now, self, transition,
@@ -256,6 +325,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		(json_int_t)n->cfg.lease_ms);
 	if (st && n->etcd)
 		json_object_set_new(st, "etcd", etcd_json(n, now));
+	if (st && n->depend.count)
+		json_object_set_new(st, "depends_on", depends_json(n, now));
 	return st;
 }
 

@@ -23,8 +23,9 @@
 static int poll_timeout_ms(const struct node *n, int64_t now)
 {
 	int64_t t = n->next_heartbeat_ms - now;
-	if (n->lease.next_send_ms && n->lease.next_send_ms - now < t)
-		t = n->lease.next_send_ms - now;
+	int64_t lease_due = witness_set_next_send_ms(&n->witnesses);
+	if (lease_due && lease_due - now < t)
+		t = lease_due - now;
 	return (int)(t < 1 ? 1 : t > 20 ? 20 : t);
 }
 
@@ -119,7 +120,8 @@ static void send_heartbeats(struct node *n, int64_t now)
 	n->next_heartbeat_ms = now + n->cfg.interval_ms;
 }
 
-static void send_lease_request(struct node *n,
+/* To every address of one witness (host: its index in witness.hosts). */
+static void send_lease_request(struct node *n, size_t host,
 			       const struct pkt_lease_request *req)
 {
 	struct packet p = {0};
@@ -135,6 +137,8 @@ static void send_lease_request(struct node *n,
 		const struct sky_addr *to = &n->cfg.witness_addrs[i];
 		int fd = to->sa.ss_family == AF_INET ? n->witness_fd4
 						     : n->witness_fd6;
+		if (n->cfg.witness_host_of[i] != host)
+			continue;
 		p.hdr.sequence = ++n->sequence;
 		int len = packet_encode(&p, n->cfg.key, buf, sizeof(buf));
 		if (len < 0 || fd < 0)
@@ -145,6 +149,17 @@ static void send_lease_request(struct node *n,
 					    "lease request to witness %s: %s",
 					    to->text, strerror(-r));
 	}
+}
+
+/* Each witness's renewal, retry or release, when due. */
+static void poll_witnesses(struct node *n, int64_t now)
+{
+	struct pkt_lease_request req;
+
+	for (size_t h = 0; h < n->witnesses.count; h++)
+		if (lease_client_poll(&n->witnesses.lease[h], now, &n->sm,
+				      &req))
+			send_lease_request(n, h, &req);
 }
 
 /* Accept or reject one datagram from a heartbeat socket. */
@@ -253,19 +268,28 @@ static void on_witness_packet(struct node *n, const uint8_t *buf, size_t len,
 			 src);
 		return;
 	}
-	enum lease_answer before = n->lease.last_answer;
-	bool had_answer = n->lease.answered_ever;
-	if (lease_client_on_reply(&n->lease, now, &p.reply, &n->witness_view) <
-	    0) {
+	/* Which witness answered is known from the request id it echoes:
+	 * remember each one's last answer to log only changes. */
+	enum lease_answer before[SKY_MAX_WITNESS_HOSTS];
+	bool had_answer[SKY_MAX_WITNESS_HOSTS];
+	size_t host = 0;
+	for (size_t i = 0; i < n->witnesses.count; i++) {
+		before[i] = n->witnesses.lease[i].last_answer;
+		had_answer[i] = n->witnesses.lease[i].answered_ever;
+	}
+	if (witness_set_on_reply(&n->witnesses, now, &p.reply, &host) < 0) {
 		net_drop(&n->counters, &n->drops, NET_DROP_REPLAY, now,
 			 "lease reply %llu answers no request in flight "
 			 "(replayed or late) on the witness socket from %s",
 			 (unsigned long long)p.reply.request_id, src);
 		return;
 	}
-	if (!had_answer || before != n->lease.last_answer)
-		log_info("witness: %s%s%s (newest generation %llu)",
-			 lease_answer_name(n->lease.last_answer),
+	const struct lease_client *lc = &n->witnesses.lease[host];
+	if (!had_answer[host] || before[host] != lc->last_answer)
+		log_info("witness%s%s: %s%s%s (newest generation %llu)",
+			 n->witnesses.count > 1 ? " " : "",
+			 n->witnesses.count > 1 ? src : "",
+			 lease_answer_name(lc->last_answer),
 			 p.reply.holder[0] ? ", holder " : "", p.reply.holder,
 			 (unsigned long long)p.reply.generation);
 }
@@ -628,7 +652,6 @@ static void log_link_changes(struct node *n, int64_t now)
 static void tick(struct node *n, int64_t now)
 {
 	struct sm_peer peer;
-	struct pkt_lease_request req;
 
 	if (n->farm_mode) {
 		node_farm_tick(n, now);
@@ -637,18 +660,35 @@ static void tick(struct node *n, int64_t now)
 	node_note_stall(n, now);
 	log_link_changes(n, now);
 
+	struct sm_witness witness_before;
 	if (n->etcd)
 		node_etcd_inputs(n, now);
 	else
-		n->witness_view.lease_valid =
-			lease_client_valid(&n->lease, now);
+		witness_set_view(&n->witnesses, now, &n->witness_view);
+	witness_before = n->witness_view;
 	node_peer_input(n, now, &peer);
+	if (n->depend.count) {
+		depend_drain(&n->depend, n->self->name, now);
+		bool was = n->sm.dependency_blocked;
+		n->sm.dependency_blocked =
+			!depend_ok(&n->depend, now, n->sm.dependency_why,
+				   sizeof(n->sm.dependency_why));
+		if (n->sm.dependency_blocked != was)
+			log_notice("%s", n->sm.dependency_blocked
+						 ? n->sm.dependency_why
+						 : "every module of "
+						   "module.depends_on serves "
+						   "on this node");
+	}
 	n->sm.replica_uptodate =
 		node_replica_uptodate(&n->replica, n->sm.epoch, now);
 	node_replica_inputs(&n->replica, n->sm.epoch, now, &n->sm);
 	bool ack_alone_was = n->sm.ack_alone;
 	uint64_t generation_was = n->sm.generation;
 	sm_step(&n->sm, now, &peer, &n->witness_view);
+	if (!n->etcd)
+		witness_set_feedback(&n->witnesses, &witness_before,
+				     &n->witness_view);
 	if (n->sm.ack_alone != ack_alone_was ||
 	    n->sm.generation != generation_was)
 		n->publish_now = true; /* replicd waits for this word */
@@ -697,8 +737,8 @@ static void tick(struct node *n, int64_t now)
 
 	if (n->etcd)
 		node_etcd_tell_want(n);
-	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
-		send_lease_request(n, &req);
+	else
+		poll_witnesses(n, now);
 	node_end_of_turn(n, now);
 }
 
@@ -835,7 +875,8 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	int64_t now = sky_now_ms();
 	sm_init(&n->sm, &smc, now, n->persisted.epoch, n->persisted.generation,
 		n->persisted.data, n->persisted.stopped);
-	lease_client_init(&n->lease, cfg->interval_ms);
+	witness_set_init(&n->witnesses, cfg->witness_host_count,
+			 cfg->interval_ms);
 	if (n->farm_mode)
 		farm_init(&n->farm, &n->cfg, n->self, cfg->rejoin_after_ms);
 	orch_init(&n->orch, cfg->order, cfg->order_count, cfg->step_timeout_ms);
@@ -860,6 +901,9 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		}
 	}
 	r = open_bus(n);
+	if (r < 0)
+		return r;
+	r = depend_open(&n->depend, cfg, run_dir);
 	if (r < 0)
 		return r;
 	/* A farm's nodes keep a lease each and never lead (want stays 0). */
@@ -978,12 +1022,11 @@ int node_run(struct node *n)
 		was_stopped; /* a daemon restart is not an operator stop */
 	log_notice("shutting down: %s", msg);
 	node_save_state(n);
-	struct pkt_lease_request req;
 	n->sm.want_lease = false;
 	if (n->etcd)
 		etcd_client_stop(&n->etcd); /* gives the leader key back */
-	else if (lease_client_poll(&n->lease, now, &n->sm, &req))
-		send_lease_request(n, &req);
+	else
+		poll_witnesses(n, now); /* the releases */
 	if (n->farm_mode)
 		node_farm_send_heartbeats(n, now);
 	else
@@ -1009,6 +1052,7 @@ void node_close(struct node *n)
 	n->replica.counters = NULL;
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
+	depend_close(&n->depend);
 	sky_bus_close(&n->ctl);
 	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
 		if (n->hb_fd[i] >= 0)

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "depend.h"
 #include "etcd.h"
 #include "farm.h"
 #include "lease.h"
@@ -15,6 +16,7 @@
 #include "orchestrate.h"
 #include "persist.h"
 #include "state.h"
+#include "witnesses.h"
 
 #include <limits.h>
 
@@ -66,7 +68,8 @@ struct node {
 
 	struct sm sm;
 	struct sm_witness witness_view;
-	struct lease_client lease;
+	struct witness_set witnesses; /* quorum: witness: one or several */
+	struct depend depend;	      /* module.depends_on */
 	/* quorum: etcd: the worker, its last view, and the answers already
 	 * handed to the state machine. */
 	struct etcd_client *etcd;

@@ -57,9 +57,9 @@ static int64_t desired_valid_ms(const struct node *n, int64_t now)
 
 	node_peer_input(n, now, &peer);
 	if (sky_role_serves(n->sm.role) && !peer.visible_for_quorum &&
-	    lease_client_valid(&n->lease, now) &&
-	    n->lease.valid_until_ms - now < v)
-		v = n->lease.valid_until_ms - now;
+	    witness_set_valid(&n->witnesses, now) &&
+	    witness_set_valid_until(&n->witnesses, now) - now < v)
+		v = witness_set_valid_until(&n->witnesses, now) - now;
 	return v < 1 ? 1 : v;
 }
 

@@ -139,7 +139,10 @@ uint8_t sm_heartbeat_flags(const struct sm *sm, int64_t now)
 		if (!sm->demoting)
 			f |= HB_FLAG_HANDOVER_DONE;
 	}
-	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now))
+	/* Blocked by a module it depends on: the peer should be primary, as
+	 * if the operator had said `second` here. */
+	if (sm->preference == SM_PREFER_SECOND || holding_down(sm, now) ||
+	    sm->dependency_blocked)
 		f |= HB_FLAG_PREFER_SECOND;
 	else if (sm->preference == SM_PREFER_PRIM)
 		f |= HB_FLAG_PREFER_PRIM;
@@ -253,11 +256,14 @@ static bool new_generation_ready(struct sm *sm, int64_t now,
 		sm->takeover_since_ms = now;
 		w->generation_granted = false;
 		w->answered = false;
+		w->grants_cleared++;
+		w->answers_cleared++;
 		return false;
 	}
 	if (!w->generation_granted)
 		return false;
 	w->generation_granted = false;
+	w->grants_cleared++;
 	sm->generation = max_u64(sm->generation, w->granted_generation);
 	sm->dirty = true;
 	return true;
@@ -310,6 +316,12 @@ static void try_takeover(struct sm *sm, int64_t now, struct sm_witness *w,
 			 const char *why)
 {
 	char refusal[160];
+
+	if (sm->dependency_blocked) {
+		sm->want_new_generation = false;
+		waiting(sm, "%s; not taking over: %s", why, sm->dependency_why);
+		return;
+	}
 
 	if (new_generation_ready(sm, now, w)) {
 		if (sm->role != SKY_ROLE_PRIM)
@@ -451,6 +463,16 @@ static bool step_down_diverged(struct sm *sm, int64_t now,
 static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      struct sm_witness *w)
 {
+	/* A module this one depends on left this node: hand over to an
+	 * up-to-date secondary (below), or stop serving. */
+	bool peer_ready = p->visible && p->role == SKY_ROLE_SECOND &&
+			  p->data == SKY_DATA_UPTODATE &&
+			  p->generation == sm->generation;
+	if (sm->dependency_blocked && !peer_ready) {
+		enter(sm, now, SKY_ROLE_WAIT, "%s; %s cannot take over",
+		      sm->dependency_why, sm->cfg.peer);
+		return;
+	}
 	if (!p->visible || p->role == SKY_ROLE_STOP) {
 		const char *why = p->visible ? "peer stopped"
 					     : "peer lost on every network";
@@ -486,7 +508,7 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 	}
 	bool asked = sm->swap_requested || (p->flags & HB_FLAG_SWAP_REQUEST) ||
 		     sm->preference == SM_PREFER_SECOND ||
-		     (p->flags & HB_FLAG_PREFER_PRIM);
+		     (p->flags & HB_FLAG_PREFER_PRIM) || sm->dependency_blocked;
 	if (asked && p->role == SKY_ROLE_SECOND &&
 	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
 		sm->handover = true;
@@ -499,6 +521,11 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 
 static void step_alone(struct sm *sm, int64_t now, const struct sm_peer *p)
 {
+	if (sm->dependency_blocked &&
+	    !(p->visible && p->role == SKY_ROLE_SECOND)) {
+		enter(sm, now, SKY_ROLE_WAIT, "%s", sm->dependency_why);
+		return;
+	}
 	if (!p->visible || p->role == SKY_ROLE_STOP)
 		return;
 	if (step_down_diverged(sm, now, p))
@@ -580,6 +607,13 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 	    !(p->flags & HB_FLAG_HANDOVER_DONE))
 		return; /* its application is still stopping: wait */
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
+	    sm->in_sync && p->generation == sm->generation &&
+	    sm->dependency_blocked) {
+		waiting(sm, "%s hands over, but %s", sm->cfg.peer,
+			sm->dependency_why);
+		return;
+	}
+	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    sm->in_sync && p->generation == sm->generation) {
 		sm->epoch = max_u64(sm->epoch, p->epoch) + 1;
 		enter(sm, now, SKY_ROLE_PRIM,
@@ -638,6 +672,7 @@ static bool election_lease(struct sm *sm, int64_t now, struct sm_witness *w,
 	if (!sm->want_election_lease_was) {
 		sm->election_lease_since_ms = now;
 		w->answered = false;
+		w->answers_cleared++;
 	}
 	sm->want_election_lease = true;
 	bool refused = w->answered && (w->last_answer == LEASE_HELD_BY_OTHER ||
@@ -709,6 +744,10 @@ static void step_wait(struct sm *sm, int64_t now, const struct sm_peer *p,
 				"a transition failed recently: not "
 				"becoming primary for %lld ms",
 				(long long)(sm->no_primary_until_ms - now));
+			return;
+		}
+		if (sm->dependency_blocked) {
+			waiting(sm, "elected, but %s", sm->dependency_why);
 			return;
 		}
 		if (!election_lease(sm, now, w, why))

@@ -78,6 +78,10 @@ struct sm_witness {
 	uint64_t newest_generation;
 	bool generation_granted; /* a NEW_GENERATION request was granted */
 	uint64_t granted_generation;
+	/* Bumped each time the state machine clears `answered` (a new round
+	 * of requests) or `generation_granted` (taken, or a new round): with
+	 * several witnesses (witnesses.h) the same is done to each one's. */
+	uint32_t answers_cleared, grants_cleared;
 	/* quorum: etcd: the leader key's create revision while we hold it;
 	 * a promotion with the lease takes an epoch at least that (0: the
 	 * witness, no floor). */
@@ -100,6 +104,10 @@ struct sm {
 	bool in_sync; /* as SECOND: same generation as primary, and (when
 			 gated) replicd says the copy is up to date */
 	bool replica_uptodate; /* input: replicd's word, set before sm_step */
+	/* input: a module of module.depends_on does not serve on this node
+	 * (depend.h): no promotion here, hand over or stop when serving. */
+	bool dependency_blocked;
+	char dependency_why[128];
 	/*
 	 * Inputs from this node's replicd, set before sm_step (all false/0
 	 * when not gated). As secondary: the generation its copy is complete

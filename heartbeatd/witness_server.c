@@ -162,25 +162,39 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 	witness_init(&s.w, cfg->lease_ms, sky_now_ms(),
 		     s.persisted.newest_generation, s.persisted.newest_node);
 
+	/* With several witnesses (witness.hosts) this one listens on the
+	 * addresses this host has: the others' are not ours to bind. */
+	size_t bound = 0;
 	for (size_t i = 0; i < cfg->witness_addr_count; i++) {
 		r = net_udp_bind(&cfg->witness_addrs[i], &fds[i].fd);
+		if (r == -EADDRNOTAVAIL && cfg->witness_host_count > 1) {
+			fds[i].fd = -1; /* poll() skips it */
+			continue;
+		}
 		if (r < 0) {
 			log_error("cannot bind %s port %u: %s",
 				  cfg->witness_addrs[i].text, cfg->witness_port,
 				  strerror(-r));
 			for (size_t j = 0; j < i; j++)
-				close(fds[j].fd);
+				if (fds[j].fd >= 0)
+					close(fds[j].fd);
 			return r;
 		}
 		fds[i].events = POLLIN;
+		bound++;
+	}
+	if (bound == 0) {
+		log_error("none of the %zu addresses of witness.hosts is on "
+			  "this host: a witness listens on its own",
+			  cfg->witness_addr_count);
+		return -EADDRNOTAVAIL;
 	}
 
 	sky_stop_signals_install();
 	log_notice("witness for module %s of cluster %s: %zu address(es), "
 		   "lease %u ms, newest generation %llu%s%s; granting nothing "
 		   "for the first %u ms",
-		   cfg->module, cfg->cluster, cfg->witness_addr_count,
-		   cfg->lease_ms,
+		   cfg->module, cfg->cluster, bound, cfg->lease_ms,
 		   (unsigned long long)s.persisted.newest_generation,
 		   s.persisted.newest_node[0] ? " on " : "",
 		   s.persisted.newest_node, cfg->lease_ms);
@@ -225,7 +239,8 @@ int witness_run(const struct sky_config *cfg, const char *state_dir)
 	}
 	sky_notify_stopping();
 	for (size_t i = 0; i < cfg->witness_addr_count; i++)
-		close(fds[i].fd);
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
 	log_notice("witness stopped (served %llu requests, dropped %llu bad "
 		   "MAC, %llu replayed, %llu malformed)",
 		   (unsigned long long)s.counters.rx,

@@ -309,6 +309,7 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 		json_object_set_new(obj, "peer_alone_changes",
 				    replicd_alone_json(&d->peer_alone));
 		json_object_set_new(obj, "pipeline", pipeline_json(d));
+		json_object_set_new(obj, "backup", replicd_backup_json(d));
 		json_object_set_new(
 			obj, "writers_waiting",
 			json_integer((json_int_t)replicd_repl_degraded_waiting(
@@ -317,5 +318,13 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 	if (obj && sky_bus_topic(topic, sizeof(topic), d->cfg->module,
 				 "replicd", SKY_KIND_ACTUAL) == 0)
 		sky_bus_publish(d->pub, topic, obj);
+	/* <run>/<module>/replicd.json, as vipd and checkd keep theirs: the
+	 * whole object for operators and tests (heartbeatd keeps only the
+	 * fields it decides with). */
+	if (obj) {
+		char dir[PATH_MAX + 64];
+		snprintf(dir, sizeof(dir), "%s/%s", d->run_dir, d->cfg->module);
+		sky_bus_write_state_file(dir, "replicd", obj);
+	}
 	json_decref(obj);
 }

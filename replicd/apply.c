@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "fs.h"
 #include "log.h"
+#include "track_op.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +133,7 @@ int replicd_apply_op(struct replicd *d, const struct replicd_op *op)
 	if (r > 0)
 		return 0;
 	if (r == 0) {
+		replicd_backup_op(d->backup, d->mounts[op->dir].root, op, fd);
 		r = replicd_fs_apply(d->mounts[op->dir].root, op, fd, 0, NULL);
 		if (r >= 0 && op->type == ROP_WRITE &&
 		    (size_t)r != op->data_len)
@@ -144,6 +146,31 @@ int replicd_apply_op(struct replicd *d, const struct replicd_op *op)
 	return apply_error(d, op, r);
 }
 
+int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op)
+{
+	int fd, r;
+
+	if (op->dir >= d->mount_count)
+		return -EINVAL;
+	if (op->type == ROP_RELEASE) {
+		handle_drop(d, op->handle, op->dir);
+		return 0;
+	}
+	r = op_fd(d, op, &fd);
+	if (r > 0)
+		return 0;
+	if (r == 0) {
+		replicd_backup_op(d->backup, d->mounts[op->dir].root, op, fd);
+		r = replicd_fs_apply(d->mounts[op->dir].root, op, fd, 0, NULL);
+		if (r >= 0 && op->type == ROP_WRITE &&
+		    (size_t)r != op->data_len)
+			r = -EIO;
+	}
+	if (r >= 0)
+		d->applied++;
+	return r < 0 ? r : 0;
+}
+
 /*
  * Hand a write to the applier thread; apply anything else here, once the
  * applier has written everything before it (applier.h). Frees job.
@@ -153,6 +180,11 @@ int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job)
 	const struct replicd_op *op = &job->op;
 	int r;
 
+	/* Held for a backup (backup.h): journaled, not applied. */
+	if (d->bk.held && replicd_backup_take(d, op) > 0) {
+		free(job);
+		return 0;
+	}
 	if (op->type != ROP_WRITE) {
 		replicd_applier_drain(&d->applier);
 		r = replicd_apply_op(d, op);
@@ -166,6 +198,7 @@ int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job)
 		return r;
 	}
 	job->root = d->mounts[op->dir].root;
+	replicd_backup_op(d->backup, job->root, op, job->fd);
 	job->resyncing = d->sec_resyncing;
 	replicd_applier_push(&d->applier, job);
 	return 0;

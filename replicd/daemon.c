@@ -203,6 +203,10 @@ static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 	replicd_drop_conn(d, &d->pending, "role changed");
 	/* Every write received is on disk before a new role starts. */
 	replicd_applier_drain(&d->applier);
+	/* ... and every operation held for a backup: a promoted node
+	 * serves the latest acknowledged writes (backup.h). */
+	if (t == RT_PRIMARY)
+		replicd_backup_release(d, "this node became primary");
 	/* Waits for a write in progress, so none straddles the change. */
 	replicd_repl_set_writable(&d->repl, t == RT_PRIMARY);
 	if (t == RT_PRIMARY) {
@@ -401,13 +405,21 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		return -ENAMETOOLONG;
 	r = sky_mkdir_p(d->state_dir, 0700);
 	if (r == 0)
-		r = replicd_track_open(d->state_dir, &d->track);
+		r = replicd_track_open(d->state_dir, "track.rec",
+				       "the next resync compares everything",
+				       &d->track);
+	if (r == 0)
+		r = replicd_track_open(d->state_dir, "backup.rec",
+				       "the next backup reads everything",
+				       &d->backup);
 	if (r < 0) {
 		log_error("cannot open the change record in %s: %s",
 			  d->state_dir, strerror(-r));
 		return r;
 	}
 	d->repl.track = d->track;
+	d->repl.backup = d->backup;
+	replicd_track_set_limit(d->backup, REPLICD_BACKUP_RECORD_MAX);
 	r = replicd_alone_open(&d->alone, d->state_dir);
 	if (r < 0) {
 		log_error("cannot open %s/alone.stats: %s", d->state_dir,
@@ -461,10 +473,12 @@ int replicd_open(struct replicd *d, const struct sky_config *cfg,
 		d->mount_count = i + 1;
 		log_info("serving %s (read-only until primary)", m->path);
 	}
-	if (standalone) {
-		d->standalone = true;
+	d->standalone = standalone != RT_NONE;
+	r = replicd_backup_open(d, run_dir);
+	if (r < 0)
+		return r;
+	if (standalone)
 		set_target(d, standalone, 0);
-	}
 	return 0;
 }
 
@@ -495,7 +509,7 @@ int replicd_run(struct replicd *d)
 	sky_notify_ready("serving (read-only until primary)");
 
 	for (;;) {
-		zmq_pollitem_t items[6];
+		zmq_pollitem_t items[7];
 		int n = 0, i_sub = -1, i_conn = -1, i_pend = -1;
 		int64_t now = sky_now_ms();
 
@@ -527,6 +541,9 @@ int replicd_run(struct replicd *d)
 			items[n++] = (zmq_pollitem_t){.socket = d->sub,
 						      .events = ZMQ_POLLIN};
 		}
+		if (d->bk.sub)
+			items[n++] = (zmq_pollitem_t){.socket = d->bk.sub,
+						      .events = ZMQ_POLLIN};
 		if (d->conn) {
 			i_conn = n;
 			items[n++] = (zmq_pollitem_t){
@@ -559,6 +576,7 @@ int replicd_run(struct replicd *d)
 			on_accept(d);
 		if (i_sub >= 0)
 			on_desired(d);
+		replicd_backup_input(d);
 		if (i_conn >= 0 && d->conn && r > 0) {
 			if (items[i_conn].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
 				replicd_conn_input(d, &d->conn, now);
@@ -572,6 +590,7 @@ int replicd_run(struct replicd *d)
 		pump(d);
 		replicd_resync_pump(d, now);
 		secondary_checks(d, now);
+		replicd_backup_tick(d, now);
 		check_timeouts(d, now);
 		try_connect(d, now);
 		/* Write what we queued without waiting for the next poll. */
@@ -594,6 +613,7 @@ void replicd_close(struct replicd *d)
 	replicd_drop_conn(d, &d->conn, "replicd stopping");
 	replicd_drop_conn(d, &d->pending, "replicd stopping");
 	replicd_applier_stop(&d->applier);
+	replicd_backup_close(d);
 	for (size_t i = 0; i < d->mount_count; i++)
 		replicd_mount_stop(&d->mounts[i]);
 	replicd_handles_clear(d);
@@ -602,7 +622,9 @@ void replicd_close(struct replicd *d)
 	replicd_manifest_walk_free(&d->walk);
 	replicd_zstd_free(&d->zstd);
 	replicd_track_free(&d->track);
+	replicd_track_free(&d->backup);
 	d->repl.track = NULL;
+	d->repl.backup = NULL;
 	d->repl.alone = NULL;
 	if (d->alone.path[0])
 		replicd_alone_close(&d->alone);

@@ -14,6 +14,7 @@
 #include "ackbatch.h"
 #include "alone.h"
 #include "applier.h"
+#include "backup.h"
 #include "config.h"
 #include "log.h"
 #include "manifest.h"
@@ -90,14 +91,15 @@ struct replicd {
 	char run_dir[PATH_MAX];
 	char state_dir[PATH_MAX];
 	struct replicd_track *track;
-	struct replicd_alone alone; /* what this node did without the peer */
+	struct replicd_track *backup; /* changes since the last backup */
+	struct replicd_alone alone;   /* what this node did without the peer */
 	/* what the peer did without us, as it said (diverged sessions) */
 	struct replicd_alone_stats peer_alone;
 	enum sky_replica data; /* this copy, as published */
 	char sync[16];	       /* SKY_SYNC_* */
 	/* primary: the peer's copy */
 	enum replicd_peer_sync psync;
-	struct replicd_track_entry *peer_rec;
+	struct changerec_entry *peer_rec;
 	size_t peer_rec_n, peer_rec_cap;
 	bool peer_rec_overflow;
 	struct replicd_resync *rs;
@@ -169,6 +171,8 @@ struct replicd {
 	uint64_t z_frames_in, z_bytes_in, z_bytes_out, z_rejected;
 	char last_disconnect[160];
 	struct sky_ratelimit rl_apply, rl_reject, rl_connect;
+	/* the secondary's copy held still for a backup (backup.h) */
+	struct replicd_backup bk;
 };
 
 /* A session with the peer is up (handshake done). */
@@ -192,6 +196,9 @@ void replicd_handles_clear(struct replicd *d);
 int replicd_apply_op(struct replicd *d, const struct replicd_op *op);
 int replicd_apply_or_queue(struct replicd *d, struct replicd_write_job *job);
 int replicd_applier_failed(struct replicd *d);
+/* A held operation, at the end of a hold (backup.c): applied at once;
+ * -errno if it failed. */
+int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op);
 
 /* session.c: the session's lifecycle and control messages. */
 void replicd_free_inflight(struct replicd *d);

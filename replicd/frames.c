@@ -79,7 +79,7 @@ static int on_peer_frame(struct replicd *d, const struct replicd_op *op)
 		}
 		if (d->peer_rec_n == d->peer_rec_cap) {
 			size_t cap = d->peer_rec_cap ? d->peer_rec_cap * 2 : 64;
-			struct replicd_track_entry *n =
+			struct changerec_entry *n =
 				realloc(d->peer_rec, cap * sizeof(*n));
 			if (!n)
 				return -ENOMEM;

@@ -107,22 +107,7 @@ bool replicd_op_ack_on_receipt(uint8_t type)
 
 bool replicd_path_valid(const char *p, size_t len)
 {
-	size_t start = 0;
-
-	if (len == 0)
-		return true; /* the replicated directory itself */
-	if (len > REPLICD_PATH_MAX || memchr(p, '\0', len))
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && p[i] != '/')
-			continue;
-		size_t n = i - start;
-		if (n == 0 || (n == 1 && p[start] == '.') ||
-		    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-			return false;
-		start = i + 1;
-	}
-	return true;
+	return changerec_path_valid(p, len);
 }
 
 /* --- writer ------------------------------------------------------------ */

@@ -19,6 +19,8 @@
 #ifndef REPLICD_OP_H
 #define REPLICD_OP_H
 
+#include "changerec.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,16 +101,12 @@ bool replicd_op_ack_on_receipt(uint8_t type);
 #define ROP_FALLOC_PUNCH_HOLE 0x2
 #define ROP_FALLOC_ZERO_RANGE 0x4
 /*
- * What a change record entry (track.h) says may differ at one path, also
- * the flags of ROP_RECORD. Zones are 64 KiB.
+ * What a change record entry says may differ at one path (TRK_*, in
+ * changerec.h), also the flags of ROP_RECORD. Zones are 64 KiB.
  */
-#define TRK_ZONES	   0x1 /* these zones of the file's content */
-#define TRK_META	   0x2 /* mode, owner, times, xattrs, size */
-#define TRK_ENTRY	   0x4 /* the entry itself: created, removed, replaced */
-#define TRK_TREE	   0x8 /* the entry and everything under it (renames) */
-#define ROP_RECORD_KINDS   0xF
-#define REPLICD_ZONE_SHIFT 16
-#define REPLICD_ZONE_SIZE  (1u << REPLICD_ZONE_SHIFT)
+#define ROP_RECORD_KINDS   TRK_KINDS
+#define REPLICD_ZONE_SHIFT CHANGEREC_ZONE_SHIFT
+#define REPLICD_ZONE_SIZE  CHANGEREC_ZONE_SIZE
 
 /* ROP_SYNC: what the primary says about the secondary's copy. */
 #define ROP_SYNC_INSYNC	  0x1  /* it has every change: up to date */

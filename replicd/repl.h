@@ -52,6 +52,9 @@ struct replicd_repl {
 	/* The change record (track.h): set before the mounts start, then
 	 * constant; it has its own lock. */
 	struct replicd_track *track;
+	/* The backup record (the changes since the last backup, track.h):
+	 * same rule as track. */
+	struct replicd_track *backup;
 	/* Changes made without the peer (alone.h): same rule as track. */
 	struct replicd_alone *alone;
 	pthread_mutex_t order;

@@ -115,10 +115,10 @@ void replicd_resync_free(struct replicd_resync **rsp)
 
 static int cmp_entry(const void *a, const void *b)
 {
-	const struct replicd_track_entry *x =
-		*(const struct replicd_track_entry *const *)a;
-	const struct replicd_track_entry *y =
-		*(const struct replicd_track_entry *const *)b;
+	const struct changerec_entry *x =
+		*(const struct changerec_entry *const *)a;
+	const struct changerec_entry *y =
+		*(const struct changerec_entry *const *)b;
 	if (x->dir != y->dir)
 		return x->dir < y->dir ? -1 : 1;
 	return strcmp(x->path, y->path);
@@ -151,13 +151,12 @@ static size_t merge_ranges(struct rs_range *r, size_t n)
 }
 
 int replicd_resync_new(struct replicd_resync **out,
-		       const struct replicd_track_entry *mine, size_t n_mine,
-		       const struct replicd_track_entry *theirs,
-		       size_t n_theirs, bool full, size_t dir_count,
-		       const int *roots)
+		       const struct changerec_entry *mine, size_t n_mine,
+		       const struct changerec_entry *theirs, size_t n_theirs,
+		       bool full, size_t dir_count, const int *roots)
 {
 	struct replicd_resync *rs = calloc(1, sizeof(*rs));
-	const struct replicd_track_entry **all = NULL;
+	const struct changerec_entry **all = NULL;
 	size_t total = n_mine + n_theirs, n = 0;
 	int r = -ENOMEM;
 

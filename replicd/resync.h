@@ -42,10 +42,9 @@ struct replicd_resync_stats {
 
 /* Either list may be NULL; full: copy everything in every directory. */
 int replicd_resync_new(struct replicd_resync **out,
-		       const struct replicd_track_entry *mine, size_t n_mine,
-		       const struct replicd_track_entry *theirs,
-		       size_t n_theirs, bool full, size_t dir_count,
-		       const int *roots);
+		       const struct changerec_entry *mine, size_t n_mine,
+		       const struct changerec_entry *theirs, size_t n_theirs,
+		       bool full, size_t dir_count, const int *roots);
 /*
  * Hash mode (no usable record): walk every directory and send only what
  * differs from the peer's manifest (manifest.h), which stays the caller's

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_changes(const struct replicd_track_entry *e, size_t n)
+static bool has_changes(const struct changerec_entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!(e[i].kinds & TRK_ALONE))
@@ -52,7 +52,7 @@ static void resync_begin(struct replicd *d)
 /* Primary: the peer's record is in; replicd_decide what the session does. */
 void replicd_decide(struct replicd *d, uint32_t flags)
 {
-	struct replicd_track_entry *mine = NULL;
+	struct changerec_entry *mine = NULL;
 	size_t n_mine = 0;
 	bool full;
 	int r;
@@ -193,7 +193,7 @@ void replicd_start_hash_resync(struct replicd *d)
  * a live rename during the resync can move a path it had not reached. */
 static int next_pass(struct replicd *d)
 {
-	struct replicd_track_entry *e = NULL;
+	struct changerec_entry *e = NULL;
 	size_t n = 0, k = 0;
 	int r = replicd_track_entries(d->track, &e, &n);
 	if (r < 0)
@@ -203,7 +203,7 @@ static int next_pass(struct replicd *d)
 		bool keep = i >= d->rs_track_count &&
 			    (e[i].kinds & (TRK_ENTRY | TRK_TREE | TRK_META));
 		if (keep) {
-			struct replicd_track_entry tmp = e[k];
+			struct changerec_entry tmp = e[k];
 			e[k] = e[i];
 			e[i] = tmp;
 			k++;

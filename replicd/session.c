@@ -108,7 +108,7 @@ void replicd_reject(struct replicd *d, struct replicd_conn **cp,
 
 static int send_record(struct replicd *d, struct replicd_conn *c)
 {
-	struct replicd_track_entry *e = NULL;
+	struct changerec_entry *e = NULL;
 	size_t n = 0;
 	int r = replicd_track_entries(d->track, &e, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {

@@ -115,6 +115,23 @@ static int pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		s->resync_compress_level = (int)u;
 		return r;
 	}
+	if (strcmp(key, "backup_hold_lost_after_ms") == 0)
+		return sky_yaml_u32(ctx, v, "replicd.backup_hold_lost_after_ms",
+				    1000, 3600000,
+				    &s->backup_hold_lost_after_ms);
+	if (strcmp(key, "backup_hold_max_bytes") == 0) {
+		const char *m = sky_yaml_scalar(v);
+		int64_t n;
+		if (!m || sky_parse_i64(m, (int64_t)REPLICD_HOLD_MAX_BYTES_MIN,
+					INT64_MAX, &n) < 0)
+			return sky_yaml_fail(ctx, v,
+					     "replicd.backup_hold_max_bytes",
+					     "must be a number of bytes, at "
+					     "least %llu",
+					     REPLICD_HOLD_MAX_BYTES_MIN);
+		s->backup_hold_max_bytes = (uint64_t)n;
+		return 0;
+	}
 	return sky_yaml_unknown_key(ctx, v, "replicd", key);
 }
 
@@ -151,10 +168,12 @@ int replicd_settings_parse(const char *path, const char *text, size_t len,
 			   size_t err_size)
 {
 	struct sky_yaml y;
-	struct replicd_settings s = {.port = REPLICD_DEFAULT_PORT,
-				     .timeout_ms = REPLICD_DEFAULT_TIMEOUT_MS,
-				     .resync_compress_level =
-					     REPLICD_ZSTD_LEVEL_DEFAULT};
+	struct replicd_settings s = {
+		.port = REPLICD_DEFAULT_PORT,
+		.timeout_ms = REPLICD_DEFAULT_TIMEOUT_MS,
+		.resync_compress_level = REPLICD_ZSTD_LEVEL_DEFAULT,
+		.backup_hold_lost_after_ms = REPLICD_HOLD_LOST_AFTER_MS,
+		.backup_hold_max_bytes = REPLICD_HOLD_MAX_BYTES};
 	int r = sky_yaml_parse(&y, path, text, len, err, err_size);
 	if (r < 0)
 		return r;

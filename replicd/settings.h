@@ -28,6 +28,11 @@
 /* The smallest cap: below it a resync of any size would never end. */
 #define REPLICD_RESYNC_CAP_MIN (64u << 10)
 
+/* Backup holds (docs/replication.md, "Backups"). */
+#define REPLICD_HOLD_LOST_AFTER_MS 15000
+#define REPLICD_HOLD_MAX_BYTES	   (1ull << 30)
+#define REPLICD_HOLD_MAX_BYTES_MIN (16ull << 20)
+
 struct replicd_settings {
 	char dirs[REPLICD_MAX_DIRS][PATH_MAX];
 	size_t dir_count;
@@ -38,6 +43,10 @@ struct replicd_settings {
 	uint32_t resync_max_bytes_per_s; /* 0: no cap */
 	bool resync_zstd;		 /* offer and use write-z */
 	int resync_compress_level;
+	/* A hold ends (failed) after backupd's silence for this long. */
+	uint32_t backup_hold_lost_after_ms;
+	/* ... or when its journal would grow beyond this. */
+	uint64_t backup_hold_max_bytes;
 };
 
 int replicd_settings_parse(const char *path, const char *text, size_t len,

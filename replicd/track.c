@@ -14,24 +14,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC	     "SKYTRK1\n"
-#define HDR_COMPLETE 1u
-#define HDR_VOLATILE 2u /* entries not synced since boot <bytes 9..15> */
-#define BOOT_BYTES   7
-#define PATH_ZONE    UINT64_MAX
-#define ENTRY_FIXED  (1 + 1 + 8 + 8 + 2)
-#define ENTRY_MAC    8
+#define BOOT_BYTES CHANGEREC_BOOT_BYTES
+#define PATH_ZONE  UINT64_MAX
 
-/* A fixed key: the MAC catches torn or damaged bytes, not forgers (the
- * state directory is root's). */
-static const uint8_t mac_key[crypto_shorthash_KEYBYTES] = "skyha track v1!";
+_Static_assert(REPLICD_PATH_MAX == CHANGEREC_PATH_MAX &&
+		       REPLICD_MAX_DIRS == CHANGEREC_MAX_DIRS,
+	       "replicd's paths and directories are the record's");
 
 struct key_node {
 	struct key_node *next;
@@ -42,16 +36,22 @@ struct key_node {
 
 struct replicd_track {
 	pthread_mutex_t lock;
+	char dir[PATH_MAX];
 	char path[PATH_MAX];
+	const char *consequence; /* of an incomplete record, for logs */
 	int fd;
 	bool complete, alone;
+	/* At most limit keys (0: no limit); past it the record is emptied
+	 * and incomplete (saturated) until it is reset or rotated. */
+	size_t limit;
+	bool saturated;
 	/* The header says: entries not synced were appended in this boot. */
 	bool volatile_marked;
 	uint8_t boot[BOOT_BYTES]; /* this boot's id (zeros: unknown) */
 	uint64_t length, count, damaged;
 	struct key_node **buckets;
 	size_t nbuckets, nkeys;
-	struct replicd_track_entry *entries;
+	struct changerec_entry *entries;
 	size_t nentries, cap;
 };
 
@@ -127,19 +127,18 @@ static void keys_clear(struct replicd_track *t)
 	t->nkeys = 0;
 }
 
-void replicd_track_entries_free(struct replicd_track_entry *e, size_t count)
+void replicd_track_entries_free(struct changerec_entry *e, size_t count)
 {
 	for (size_t i = 0; e && i < count; i++)
 		free(e[i].path);
 	free(e);
 }
 
-static int entry_add(struct replicd_track *t,
-		     const struct replicd_track_entry *e)
+static int entry_add(struct replicd_track *t, const struct changerec_entry *e)
 {
 	if (t->nentries == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct replicd_track_entry *n =
+		struct changerec_entry *n =
 			realloc(t->entries, cap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
@@ -157,8 +156,7 @@ static int entry_add(struct replicd_track *t,
 }
 
 /* Remember what an entry covers, so it is not appended again. */
-static int remember(struct replicd_track *t,
-		    const struct replicd_track_entry *e)
+static int remember(struct replicd_track *t, const struct changerec_entry *e)
 {
 	int r;
 	if (e->kinds & TRK_ALONE) {
@@ -187,101 +185,13 @@ static int remember(struct replicd_track *t,
 	return 0;
 }
 
-/* --- encoding ---------------------------------------------------------- */
-
-static void be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* Encode one entry; returns its length or -ENAMETOOLONG. */
-static int encode_entry(const struct replicd_track_entry *e, uint8_t *buf,
-			size_t size)
-{
-	size_t plen = strlen(e->path);
-	size_t n = ENTRY_FIXED + plen + ENTRY_MAC;
-	if (plen > REPLICD_PATH_MAX || n > size)
-		return -ENAMETOOLONG;
-	buf[0] = e->kinds;
-	buf[1] = e->dir;
-	be64(buf + 2, e->first);
-	be64(buf + 10, e->count);
-	buf[18] = (uint8_t)(plen >> 8);
-	buf[19] = (uint8_t)plen;
-	memcpy(buf + ENTRY_FIXED, e->path, plen);
-	crypto_shorthash(buf + ENTRY_FIXED + plen, buf, ENTRY_FIXED + plen,
-			 mac_key);
-	return (int)n;
-}
-
-int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
-			int (*fn)(void *ctx,
-				  const struct replicd_track_entry *e),
-			void *ctx)
-{
-	char path[REPLICD_PATH_MAX + 1];
-	uint8_t mac[ENTRY_MAC];
-	size_t off = REPLICD_TRACK_HEADER;
-
-	*complete = false;
-	if (len < REPLICD_TRACK_HEADER || memcmp(buf, MAGIC, 8) != 0 ||
-	    (buf[8] & ~(HDR_COMPLETE | HDR_VOLATILE)) != 0)
-		return -EBADMSG;
-	for (int i = 9; i < REPLICD_TRACK_HEADER; i++)
-		if (buf[i] && !(buf[8] & HDR_VOLATILE))
-			return -EBADMSG;
-	while (off < len) {
-		struct replicd_track_entry e = {0};
-		if (len - off < ENTRY_FIXED + ENTRY_MAC)
-			return -EBADMSG;
-		const uint8_t *p = buf + off;
-		size_t plen = (size_t)p[18] << 8 | p[19];
-		if (plen > REPLICD_PATH_MAX ||
-		    len - off < ENTRY_FIXED + plen + ENTRY_MAC)
-			return -EBADMSG;
-		crypto_shorthash(mac, p, ENTRY_FIXED + plen, mac_key);
-		if (sodium_memcmp(mac, p + ENTRY_FIXED + plen, ENTRY_MAC) != 0)
-			return -EBADMSG;
-		e.kinds = p[0];
-		e.dir = p[1];
-		e.first = get_be64(p + 2);
-		e.count = get_be64(p + 10);
-		memcpy(path, p + ENTRY_FIXED, plen);
-		path[plen] = '\0';
-		e.path = path;
-		bool alone = e.kinds == TRK_ALONE && plen == 0;
-		if (!alone && ((e.kinds & ~ROP_RECORD_KINDS) || !e.kinds ||
-			       e.dir >= REPLICD_MAX_DIRS ||
-			       !replicd_path_valid(path, plen) ||
-			       ((e.kinds & TRK_ZONES) &&
-				(e.count == 0 || e.count > (1ull << 40) ||
-				 e.first > (1ull << 47)))))
-			return -EBADMSG;
-		int r = fn(ctx, &e);
-		if (r < 0)
-			return r;
-		off += ENTRY_FIXED + plen + ENTRY_MAC;
-	}
-	*complete = buf[8] & HDR_COMPLETE;
-	return 0;
-}
-
 /* --- file -------------------------------------------------------------- */
 
 static int write_header(struct replicd_track *t, bool complete)
 {
-	uint8_t h[REPLICD_TRACK_HEADER] = {0};
-	memcpy(h, MAGIC, 8);
-	h[8] = complete ? HDR_COMPLETE : 0;
+	uint8_t h[CHANGEREC_HEADER];
+	changerec_encode_header(
+		&(struct changerec_header){.complete = complete}, h);
 	/* A new file replaces the old one atomically: never half a reset. */
 	int r = sky_write_file_atomic(t->path, h, sizeof(h), 0600);
 	if (r < 0)
@@ -294,37 +204,9 @@ static int write_header(struct replicd_track *t, bool complete)
 	t->fd = fd;
 	t->complete = complete;
 	t->volatile_marked = false;
+	t->saturated = false;
 	t->length = 0;
 	return 0;
-}
-
-/* The first 7 bytes of the kernel's boot id; zeros if unknown. */
-static void read_boot_id(uint8_t out[BOOT_BYTES])
-{
-	char text[64] = "";
-	size_t n = 0;
-	memset(out, 0, BOOT_BYTES);
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (!f)
-		return;
-	if (!fgets(text, sizeof(text), f))
-		text[0] = '\0';
-	fclose(f);
-	uint8_t id[BOOT_BYTES];
-	for (const char *p = text; *p && n < 2 * BOOT_BYTES; p++) {
-		int v = *p >= '0' && *p <= '9'	 ? *p - '0'
-			: *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-						 : -1;
-		if (v < 0)
-			continue; /* the dashes */
-		if (n % 2 == 0)
-			id[n / 2] = (uint8_t)(v << 4);
-		else
-			id[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	if (n == 2 * BOOT_BYTES)
-		memcpy(out, id, BOOT_BYTES);
 }
 
 /*
@@ -339,7 +221,8 @@ static int mark_volatile(struct replicd_track *t)
 	uint8_t h[1 + BOOT_BYTES];
 	if (t->volatile_marked)
 		return 0;
-	h[0] = (uint8_t)((t->complete ? HDR_COMPLETE : 0) | HDR_VOLATILE);
+	h[0] = (uint8_t)((t->complete ? CHANGEREC_HDR_COMPLETE : 0) |
+			 CHANGEREC_HDR_UNSYNCED);
 	memcpy(h + 1, t->boot, BOOT_BYTES);
 	int fd = open(t->path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -354,7 +237,7 @@ static int mark_volatile(struct replicd_track *t)
 	return r;
 }
 
-static int load_cb(void *ctx, const struct replicd_track_entry *e)
+static int load_cb(void *ctx, const struct changerec_entry *e)
 {
 	struct replicd_track *t = ctx;
 	int r = entry_add(t, e);
@@ -371,11 +254,13 @@ static void drop_entries(struct replicd_track *t)
 	t->alone = false;
 }
 
-int replicd_track_open(const char *dir, struct replicd_track **out)
+int replicd_track_open(const char *dir, const char *name,
+		       const char *consequence, struct replicd_track **out)
 {
 	struct replicd_track *t = calloc(1, sizeof(*t));
 	char *buf = NULL;
 	size_t len = 0;
+	struct changerec_header hdr = {0};
 	bool complete = false;
 	int r;
 
@@ -383,24 +268,22 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 		return -ENOMEM;
 	t->fd = -1;
 	pthread_mutex_init(&t->lock, NULL);
-	read_boot_id(t->boot);
+	changerec_boot_id(t->boot);
 	r = grow(t);
 	if (r < 0)
 		goto fail;
-	r = snprintf(t->path, sizeof(t->path), "%s/track.rec", dir);
-	if (r < 0 || (size_t)r >= sizeof(t->path)) {
+	t->consequence = consequence;
+	r = snprintf(t->path, sizeof(t->path), "%s/%s", dir, name);
+	if (r < 0 || (size_t)r >= sizeof(t->path) ||
+	    sky_strlcpy(t->dir, dir, sizeof(t->dir)) < 0) {
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	r = sky_read_file(t->path, REPLICD_TRACK_MAX, &buf, &len);
+	r = sky_read_file(t->path, CHANGEREC_FILE_MAX, &buf, &len);
 	if (r == 0) {
-		uint8_t buf_flags = 0, buf_boot[BOOT_BYTES] = {0};
-		if (len >= REPLICD_TRACK_HEADER) {
-			buf_flags = (uint8_t)buf[8];
-			memcpy(buf_boot, buf + 9, BOOT_BYTES);
-		}
-		r = replicd_track_parse((const uint8_t *)buf, len, &complete,
-					load_cb, t);
+		r = changerec_parse((const uint8_t *)buf, len, &hdr, load_cb,
+				    t);
+		complete = hdr.complete;
 		free(buf);
 		if (r == -ENOMEM)
 			goto fail;
@@ -408,9 +291,7 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 			/* Never trust a part of a damaged record: a full
 			 * comparison is slow, a missed zone is data loss. */
 			t->damaged++;
-			log_error("%s is damaged: the next resync compares "
-				  "everything",
-				  t->path);
+			log_error("%s is damaged: %s", t->path, t->consequence);
 			drop_entries(t);
 			complete = false;
 		} else {
@@ -420,32 +301,29 @@ int replicd_track_open(const char *dir, struct replicd_track **out)
 				goto fail;
 			}
 			static const uint8_t unknown[BOOT_BYTES];
-			bool vol = (uint8_t)buf_flags & HDR_VOLATILE;
+			bool vol = hdr.unsynced;
 			bool same_boot =
-				memcmp(buf_boot, t->boot, BOOT_BYTES) == 0 &&
+				memcmp(hdr.boot, t->boot, BOOT_BYTES) == 0 &&
 				memcmp(t->boot, unknown, BOOT_BYTES) != 0;
 			if (vol && !same_boot && complete) {
 				/* Its unsynced entries may be lost: the machine
 				 * restarted since they were written. */
-				log_notice(
-					"%s holds operations that were in "
-					"flight "
-					"when this machine stopped: the next "
-					"resync compares everything by hashes",
-					t->path);
+				log_notice("%s holds changes recorded without "
+					   "fdatasync before this machine "
+					   "restarted: %s",
+					   t->path, t->consequence);
 				complete = false;
 			}
 			t->volatile_marked = vol && same_boot;
 			t->complete = complete;
-			t->length = len - REPLICD_TRACK_HEADER;
+			t->length = len - CHANGEREC_HEADER;
 			*out = t;
 			return 0;
 		}
 	} else if (r != -ENOENT) {
 		t->damaged++;
-		log_error("cannot read %s: %s: the next resync compares "
-			  "everything",
-			  t->path, strerror(-r));
+		log_error("cannot read %s: %s: %s", t->path, strerror(-r),
+			  t->consequence);
 	}
 	/* Missing or damaged: start an incomplete record. */
 	r = write_header(t, false);
@@ -474,13 +352,13 @@ void replicd_track_free(struct replicd_track **tp)
 }
 
 /* Append entries (one write), durably if asked. Lock held. */
-static int append(struct replicd_track *t, const struct replicd_track_entry *e,
+static int append(struct replicd_track *t, const struct changerec_entry *e,
 		  size_t n, bool durable)
 {
-	uint8_t stackbuf[4 * (ENTRY_FIXED + ENTRY_MAC + 64)];
+	uint8_t stackbuf[4 * 100];
 	size_t need = 0, off = 0;
 	for (size_t i = 0; i < n; i++)
-		need += ENTRY_FIXED + strlen(e[i].path) + ENTRY_MAC;
+		need += changerec_entry_size(&e[i]);
 	if (!durable) {
 		int v = mark_volatile(t);
 		if (v < 0)
@@ -490,7 +368,7 @@ static int append(struct replicd_track *t, const struct replicd_track_entry *e,
 	if (!buf)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int k = encode_entry(&e[i], buf + off, need - off);
+		int k = changerec_encode_entry(&e[i], buf + off, need - off);
 		if (k < 0) {
 			if (buf != stackbuf)
 				free(buf);
@@ -517,11 +395,34 @@ static int append(struct replicd_track *t, const struct replicd_track_entry *e,
 	return 0;
 }
 
+/* Past the limit: an empty, incomplete record that takes no more. Lock held. */
+static int saturate(struct replicd_track *t)
+{
+	log_notice("%s lists more than %zu zones and paths: it stops "
+		   "listing them until it is emptied; %s",
+		   t->path, t->limit, t->consequence);
+	int r = write_header(t, false);
+	if (r == 0) {
+		drop_entries(t);
+		t->saturated = true;
+	}
+	return r;
+}
+
+void replicd_track_set_limit(struct replicd_track *t, size_t max_keys)
+{
+	pthread_mutex_lock(&t->lock);
+	t->limit = max_keys;
+	if (t->limit && t->nkeys > t->limit && saturate(t) < 0)
+		log_error("cannot empty %s", t->path);
+	pthread_mutex_unlock(&t->lock);
+}
+
 int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 		       uint8_t kinds, uint64_t first, uint64_t count,
 		       bool durable)
 {
-	struct replicd_track_entry e[4];
+	struct changerec_entry e[4];
 	size_t n = 0;
 	int r = 0;
 
@@ -533,16 +434,19 @@ int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 	if (!kinds)
 		return 0;
 	pthread_mutex_lock(&t->lock);
+	if (t->saturated) {
+		pthread_mutex_unlock(&t->lock);
+		return 0; /* incomplete: readers take everything */
+	}
 	uint8_t pk = kinds & (uint8_t)~TRK_ZONES;
 	if (pk) {
 		struct key_node *k = key_find(t, key_hash(dir, path, PATH_ZONE),
 					      dir, path, PATH_ZONE);
 		uint8_t missing = k ? pk & (uint8_t)~k->kinds : pk;
 		if (missing)
-			e[n++] = (struct replicd_track_entry){
-				.dir = dir,
-				.kinds = missing,
-				.path = (char *)path};
+			e[n++] = (struct changerec_entry){.dir = dir,
+							  .kinds = missing,
+							  .path = (char *)path};
 	}
 	if (kinds & TRK_ZONES) {
 		/* One entry per run of zones not marked yet; a write
@@ -558,12 +462,11 @@ int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 			while (z < end && !key_find(t, key_hash(dir, path, z),
 						    dir, path, z))
 				z++;
-			e[n++] = (struct replicd_track_entry){
-				.dir = dir,
-				.kinds = TRK_ZONES,
-				.first = s,
-				.count = z - s,
-				.path = (char *)path};
+			e[n++] = (struct changerec_entry){.dir = dir,
+							  .kinds = TRK_ZONES,
+							  .first = s,
+							  .count = z - s,
+							  .path = (char *)path};
 			if (n == SKY_ARRAY_SIZE(e)) {
 				r = append(t, e, n, durable);
 				n = 0;
@@ -574,6 +477,8 @@ int replicd_track_mark(struct replicd_track *t, uint8_t dir, const char *path,
 	}
 	if (r == 0 && n)
 		r = append(t, e, n, durable);
+	if (r == 0 && t->limit && t->nkeys > t->limit)
+		r = saturate(t);
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
@@ -583,8 +488,8 @@ int replicd_track_mark_alone(struct replicd_track *t)
 	int r = 0;
 	pthread_mutex_lock(&t->lock);
 	if (!t->alone) {
-		struct replicd_track_entry e = {.kinds = TRK_ALONE,
-						.path = (char *)""};
+		struct changerec_entry e = {.kinds = TRK_ALONE,
+					    .path = (char *)""};
 		r = append(t, &e, 1, true);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -646,27 +551,26 @@ int replicd_track_reset(struct replicd_track *t, uint64_t if_length)
 int replicd_track_drop_alone(struct replicd_track *t)
 {
 	int r = 0;
-	size_t need = REPLICD_TRACK_HEADER, off = REPLICD_TRACK_HEADER, k = 0;
+	size_t need = CHANGEREC_HEADER, off = CHANGEREC_HEADER, k = 0;
 	pthread_mutex_lock(&t->lock);
 	if (!t->alone)
 		goto out;
 	for (size_t i = 0; i < t->nentries; i++)
-		need += ENTRY_FIXED + strlen(t->entries[i].path) + ENTRY_MAC;
+		need += changerec_entry_size(&t->entries[i]);
 	uint8_t *buf = calloc(1, need);
 	if (!buf) {
 		r = -ENOMEM;
 		goto out;
 	}
-	memcpy(buf, MAGIC, 8);
-	buf[8] = t->complete ? HDR_COMPLETE : 0;
-	if (t->volatile_marked) {
-		buf[8] |= HDR_VOLATILE;
-		memcpy(buf + 9, t->boot, BOOT_BYTES);
-	}
+	struct changerec_header h = {.complete = t->complete,
+				     .unsynced = t->volatile_marked};
+	memcpy(h.boot, t->boot, BOOT_BYTES);
+	changerec_encode_header(&h, buf);
 	for (size_t i = 0; r == 0 && i < t->nentries; i++) {
 		if (t->entries[i].kinds & TRK_ALONE)
 			continue;
-		int n = encode_entry(&t->entries[i], buf + off, need - off);
+		int n = changerec_encode_entry(&t->entries[i], buf + off,
+					       need - off);
 		if (n < 0)
 			r = n;
 		else
@@ -684,7 +588,7 @@ int replicd_track_drop_alone(struct replicd_track *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = fd;
-	t->length = off - REPLICD_TRACK_HEADER;
+	t->length = off - CHANGEREC_HEADER;
 	for (size_t i = 0; i < t->nentries; i++) {
 		if (t->entries[i].kinds & TRK_ALONE) {
 			free(t->entries[i].path);
@@ -706,7 +610,7 @@ int replicd_track_set_incomplete(struct replicd_track *t)
 	pthread_mutex_lock(&t->lock);
 	if (t->complete) {
 		/* Rewrite the header in place: one byte, then sync. */
-		uint8_t zero = t->volatile_marked ? HDR_VOLATILE : 0;
+		uint8_t zero = t->volatile_marked ? CHANGEREC_HDR_UNSYNCED : 0;
 		int fd = open(t->path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;
@@ -722,12 +626,12 @@ int replicd_track_set_incomplete(struct replicd_track *t)
 	return r;
 }
 
-int replicd_track_entries(struct replicd_track *t,
-			  struct replicd_track_entry **out, size_t *count)
+int replicd_track_entries(struct replicd_track *t, struct changerec_entry **out,
+			  size_t *count)
 {
 	int r = 0;
 	pthread_mutex_lock(&t->lock);
-	struct replicd_track_entry *e =
+	struct changerec_entry *e =
 		calloc(t->nentries ? t->nentries : 1, sizeof(*e));
 	size_t n = 0;
 	if (!e)
@@ -749,17 +653,88 @@ int replicd_track_entries(struct replicd_track *t,
 }
 
 int replicd_track_entry_of(const struct replicd_op *op, size_t dir_count,
-			   struct replicd_track_entry *e)
+			   struct changerec_entry *e)
 {
 	if (op->type != ROP_RECORD || op->dir >= dir_count || !op->flags ||
 	    ((op->flags & TRK_ZONES) &&
 	     (op->length == 0 || op->length > (1ull << 40) ||
 	      op->offset > (1ull << 47))))
 		return -EPROTO;
-	*e = (struct replicd_track_entry){.dir = op->dir,
-					  .kinds = (uint8_t)op->flags,
-					  .first = op->offset,
-					  .count = op->length,
-					  .path = strdup(op->path)};
+	*e = (struct changerec_entry){.dir = op->dir,
+				      .kinds = (uint8_t)op->flags,
+				      .first = op->offset,
+				      .count = op->length,
+				      .path = strdup(op->path)};
 	return e->path ? 0 : -ENOMEM;
+}
+
+const char *replicd_track_path(struct replicd_track *t)
+{
+	return t->path;
+}
+
+int replicd_track_rotate(struct replicd_track *t, const char *name,
+			 bool *was_complete)
+{
+	char to[PATH_MAX];
+	int r = snprintf(to, sizeof(to), "%s/%s", t->dir, name);
+	if (r < 0 || (size_t)r >= sizeof(to))
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&t->lock);
+	/* The entries reach the disk with the file (its header says
+	 * whether they were synced: the boot rule holds for the copy). */
+	r = 0;
+	if (fdatasync(t->fd) < 0 || rename(t->path, to) < 0)
+		r = -errno;
+	if (r == 0)
+		r = sky_fsync_parent_dir(to);
+	if (r == 0) {
+		*was_complete = t->complete;
+		r = write_header(t, true);
+		if (r == 0)
+			drop_entries(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+static int merge_cb(void *ctx, const struct changerec_entry *e)
+{
+	struct replicd_track *t = ctx;
+	if (e->kinds & TRK_ALONE)
+		return 0;
+	return replicd_track_mark(t, e->dir, e->path, e->kinds, e->first,
+				  e->count, false);
+}
+
+int replicd_track_merge(struct replicd_track *t, const char *name)
+{
+	char from[PATH_MAX];
+	char *buf = NULL;
+	size_t len = 0;
+	struct changerec_header h;
+	uint8_t boot[BOOT_BYTES];
+	int r = snprintf(from, sizeof(from), "%s/%s", t->dir, name);
+	if (r < 0 || (size_t)r >= sizeof(from))
+		return -ENAMETOOLONG;
+	r = sky_read_file(from, CHANGEREC_FILE_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0) {
+		r = changerec_parse((const uint8_t *)buf, len, &h, merge_cb, t);
+		free(buf);
+	}
+	changerec_boot_id(boot);
+	/* A damaged, unreadable or incomplete record: what it lacks is
+	 * unknown, so this one no longer covers everything either. */
+	if (r == -EBADMSG || r == -EFBIG || r == -EIO ||
+	    (r == 0 && !changerec_trusted(&h, boot))) {
+		if (r < 0)
+			log_warning("%s: %s: %s", from, strerror(-r),
+				    t->consequence);
+		r = replicd_track_set_incomplete(t);
+	}
+	if (r == 0 && unlink(from) < 0)
+		r = -errno;
+	return r;
 }

@@ -23,42 +23,32 @@
  * says so with this boot's id, and a record found with another boot's id
  * there is opened incomplete (a power cut may have lost some of them).
  *
- * File <state>/track.rec: a 16-byte header ("SKYTRK1\n", flags u8: bit 0
- * complete, bit 1 unsynced entries; then 7 bytes: with bit 1, the first 7
- * bytes of /proc/sys/kernel/random/boot_id, else zero), then entries, each:
- *   kinds u8 (TRK_* or TRK_ALONE) | dir u8 | first zone u64 | zones u64 |
- *   path length u16 | path | SipHash-2-4 (fixed key) of all that, 8 bytes
- * big-endian. Thread-safe: FUSE threads mark, the main thread reads and
+ * File <state>/track.rec, in the format of shared/changerec.h.
+ * Thread-safe: FUSE threads mark, the main thread reads and
  * resets.
  */
 #ifndef REPLICD_TRACK_H
 #define REPLICD_TRACK_H
 
+#include "changerec.h"
 #include "op.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRK_ALONE	     0x80 /* no path: changes acked while alone */
-#define REPLICD_AL_ZONES     64	  /* connected: 4 MiB extents */
-#define REPLICD_TRACK_MAX    (256u << 20) /* a larger file is not loaded */
-#define REPLICD_TRACK_HEADER 16
-
-struct replicd_track_entry {
-	uint8_t dir;
-	uint8_t kinds;
-	uint64_t first, count; /* zones, for TRK_ZONES */
-	char *path;
-};
+#define REPLICD_AL_ZONES 64 /* connected: 4 MiB extents */
 
 struct replicd_track;
 
 /*
- * Open (or create, incomplete) the record in dir. A damaged file is
- * logged, counted and replaced by an incomplete one: never trusted.
+ * Open (or create, incomplete) the record dir/name. A damaged file is
+ * logged (with consequence: what an incomplete record costs, e.g. "the
+ * next resync compares everything"), counted and replaced by an incomplete
+ * one: never trusted.
  */
-int replicd_track_open(const char *dir, struct replicd_track **out);
+int replicd_track_open(const char *dir, const char *name,
+		       const char *consequence, struct replicd_track **out);
 void replicd_track_free(struct replicd_track **t);
 
 /*
@@ -99,19 +89,35 @@ int replicd_track_drop_alone(struct replicd_track *t);
 int replicd_track_set_incomplete(struct replicd_track *t);
 
 /* A copy of every entry (caller frees with replicd_track_entries_free). */
-int replicd_track_entries(struct replicd_track *t,
-			  struct replicd_track_entry **out, size_t *count);
-void replicd_track_entries_free(struct replicd_track_entry *e, size_t count);
+int replicd_track_entries(struct replicd_track *t, struct changerec_entry **out,
+			  size_t *count);
+void replicd_track_entries_free(struct changerec_entry *e, size_t count);
 
 /*
- * Parse a record file's bytes (pure, for tests and fuzzers): calls fn for
- * each entry; returns 0 with *complete set, or -EBADMSG at the first bad
- * byte (entries before it were delivered).
+ * Keep at most max_keys zones and paths (0: no limit): past it the record
+ * is emptied, marked incomplete and takes nothing more until it is reset
+ * or rotated (its readers then take everything). The backup record's
+ * bound on memory and disk on a node that backs up rarely.
  */
-int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
-			int (*fn)(void *ctx,
-				  const struct replicd_track_entry *e),
-			void *ctx);
+void replicd_track_set_limit(struct replicd_track *t, size_t max_keys);
+
+/* The record's file. */
+const char *replicd_track_path(struct replicd_track *t);
+/*
+ * Rename the record's file to name (same directory) and start an empty,
+ * complete one in its place: the backup record at the start of a backup.
+ * *was_complete: did the renamed record cover every change (as known here;
+ * its header carries the boot rule for readers)?
+ */
+int replicd_track_rotate(struct replicd_track *t, const char *name,
+			 bool *was_complete);
+/*
+ * Add the entries of the record file name (same directory) to this one,
+ * then remove that file: a failed backup's changes go to the next one. A
+ * damaged or incomplete file makes this record incomplete. A missing one
+ * is nothing to merge.
+ */
+int replicd_track_merge(struct replicd_track *t, const char *name);
 
 /*
  * The peer's ROP_RECORD as an entry of its record (path strdup'ed: free it
@@ -119,6 +125,6 @@ int replicd_track_parse(const uint8_t *buf, size_t len, bool *complete,
  * no record holds, -ENOMEM.
  */
 int replicd_track_entry_of(const struct replicd_op *op, size_t dir_count,
-			   struct replicd_track_entry *e);
+			   struct changerec_entry *e);
 
 #endif

@@ -18,6 +18,15 @@
  *                                   bytes_sent,ops_pending,rejected_frames,
  *                                   rejected_handshakes,resync:{...}}
  *                                   (see "replicd's actual state" below)
+ *   ipc://RUN/MODULE/backup   SUB, bound by replicd; backupd's PUB connects
+ *                             here as well as to the actual endpoint
+ *       MODULE.backupd.actual      also {hold, completed}: hold, the id of
+ *                                   the backup that wants the secondary's
+ *                                   copy still (null: none); completed, the
+ *                                   last backup that finished (null: none).
+ *                                   An id is [A-Za-z0-9._-], 1..64 bytes.
+ *                                   Both in one message: replicd decides
+ *                                   on the pair (docs/protocol.md)
  *   ipc://RUN/MODULE/ctl      ROUTER, bound by heartbeatd; clients use REQ
  *                             (skyctl, scripts), so to them it is REQ/REP
  *       request  {command: status|swap|prim|second|stop|start|failover|
@@ -136,6 +145,7 @@ const char *sky_actuator_target(enum sky_actuator a, enum sky_role role);
 #define SKY_EP_DESIRED	 "desired"
 #define SKY_EP_ACTUAL	 "actual"
 #define SKY_EP_CTL	 "ctl"
+#define SKY_EP_BACKUP	 "backup"
 #define SKY_KIND_DESIRED "desired"
 #define SKY_KIND_STATUS	 "status"
 #define SKY_KIND_ACTUAL	 "actual"

@@ -35,9 +35,10 @@ struct loader {
 	const yaml_node_t *root;
 	const yaml_node_t *at_cluster, *at_module, *at_nodes, *at_heartbeat,
 		*at_witness, *at_quorum, *at_key_file, *at_default_primary,
-		*at_interval, *at_timeout, *at_lease, *at_rejoin, *at_order,
-		*at_etcd, *at_etcd_endpoints, *at_etcd_lease, *at_etcd_cert,
-		*at_etcd_key, *at_etcd_user, *at_etcd_password, *at_etcd_prefix;
+		*at_depends_on, *at_interval, *at_timeout, *at_lease,
+		*at_rejoin, *at_order, *at_etcd, *at_etcd_endpoints,
+		*at_etcd_lease, *at_etcd_cert, *at_etcd_key, *at_etcd_user,
+		*at_etcd_password, *at_etcd_prefix;
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 	uint32_t etcd_lease_ms;
 };
@@ -58,6 +59,39 @@ static int cluster_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 				       sizeof(l->cfg.key_file));
 	}
 	return sky_yaml_unknown_key(ctx, v, "cluster", key);
+}
+
+/* module.depends_on: [db, ...]: other modules' names, not this one. */
+static int depends_on(struct sky_yaml *ctx, yaml_node_t *seq, struct loader *l)
+{
+	char field[48];
+
+	l->at_depends_on = seq;
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return sky_yaml_fail(ctx, seq, "module.depends_on",
+				     "must be a list of module names");
+	size_t n = (size_t)(seq->data.sequence.items.top -
+			    seq->data.sequence.items.start);
+	if (n == 0 || n > SKY_MAX_DEPENDS)
+		return sky_yaml_fail(ctx, seq, "module.depends_on",
+				     "must list 1 to %d modules, got %zu",
+				     SKY_MAX_DEPENDS, n);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(
+			ctx->doc, seq->data.sequence.items.start[i]);
+		snprintf(field, sizeof(field), "module.depends_on[%zu]", i);
+		int r = sky_yaml_name(ctx, item, field, l->cfg.depends_on[i]);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(l->cfg.depends_on[j],
+				   l->cfg.depends_on[i]) == 0)
+				return sky_yaml_fail(ctx, item, field,
+						     "'%s' is listed twice",
+						     l->cfg.depends_on[i]);
+	}
+	l->cfg.depends_count = n;
+	return 0;
 }
 
 static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
@@ -85,6 +119,8 @@ static int module_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return sky_yaml_name(ctx, v, "module.default_primary",
 				     l->cfg.default_primary);
 	}
+	if (strcmp(key, "depends_on") == 0)
+		return depends_on(ctx, v, l);
 	return sky_yaml_unknown_key(ctx, v, "module", key);
 }
 
@@ -184,15 +220,96 @@ static int heartbeat_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 	return sky_yaml_unknown_key(ctx, v, "heartbeat", key);
 }
 
+/*
+ * witness.hosts: several witnesses, each an address or a list of the
+ * addresses of one host ([198.18.0.10, [198.18.0.11, 198.19.0.11]]).
+ */
+static int witness_hosts(struct sky_yaml *ctx, yaml_node_t *seq,
+			 struct sky_config *c)
+{
+	char field[48];
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return sky_yaml_fail(ctx, seq, "witness.hosts",
+				     "must be a list of witness hosts, each an "
+				     "address or a list of its addresses");
+	size_t n = (size_t)(seq->data.sequence.items.top -
+			    seq->data.sequence.items.start);
+	if (n < 2 || n > SKY_MAX_WITNESS_HOSTS)
+		return sky_yaml_fail(ctx, seq, "witness.hosts",
+				     "must list 2 to %d witness hosts, got %zu "
+				     "(one witness: witness.addresses)",
+				     SKY_MAX_WITNESS_HOSTS, n);
+	c->witness_addr_count = 0;
+	for (size_t h = 0; h < n; h++) {
+		yaml_node_t *item = yaml_document_get_node(
+			ctx->doc, seq->data.sequence.items.start[h]);
+		size_t got = 0;
+		int r;
+
+		snprintf(field, sizeof(field), "witness.hosts[%zu]", h);
+		if (item && item->type == YAML_SEQUENCE_NODE) {
+			size_t room =
+				SKY_MAX_WITNESS_ADDRS - c->witness_addr_count;
+			if (room == 0)
+				return sky_yaml_fail(
+					ctx, item, field,
+					"more than %d witness addresses in all",
+					SKY_MAX_WITNESS_ADDRS);
+			r = sky_yaml_addr_list(
+				ctx, item, field,
+				&c->witness_addrs[c->witness_addr_count], room,
+				&got);
+		} else {
+			if (c->witness_addr_count >= SKY_MAX_WITNESS_ADDRS)
+				return sky_yaml_fail(
+					ctx, item, field,
+					"more than %d witness addresses in all",
+					SKY_MAX_WITNESS_ADDRS);
+			r = sky_yaml_addr(
+				ctx, item, field,
+				&c->witness_addrs[c->witness_addr_count]);
+			got = 1;
+		}
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < got; i++)
+			c->witness_host_of[c->witness_addr_count + i] =
+				(uint8_t)h;
+		c->witness_addr_count += got;
+	}
+	/* One address, one witness: a host listed twice would vote twice. */
+	for (size_t i = 0; i < c->witness_addr_count; i++)
+		for (size_t j = i + 1; j < c->witness_addr_count; j++)
+			if (strcmp(c->witness_addrs[i].text,
+				   c->witness_addrs[j].text) == 0)
+				return sky_yaml_fail(ctx, seq, "witness.hosts",
+						     "%s is listed twice",
+						     c->witness_addrs[i].text);
+	c->witness_host_count = n;
+	return 0;
+}
+
 static int witness_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 			void *data)
 {
 	struct loader *l = data;
 	uint32_t port;
-	if (strcmp(key, "addresses") == 0)
+	if (strcmp(key, "addresses") == 0 || strcmp(key, "hosts") == 0) {
+		if (l->cfg.witness_addr_count)
+			return sky_yaml_fail(ctx, v, "witness",
+					     "give witness.addresses (one "
+					     "witness) or witness.hosts "
+					     "(several), not both");
+		if (strcmp(key, "hosts") == 0)
+			return witness_hosts(ctx, v, &l->cfg);
+		l->cfg.witness_host_count = 1;
+		memset(l->cfg.witness_host_of, 0,
+		       sizeof(l->cfg.witness_host_of));
 		return sky_yaml_addr_list(
 			ctx, v, "witness.addresses", l->cfg.witness_addrs,
 			SKY_MAX_WITNESS_ADDRS, &l->cfg.witness_addr_count);
+	}
 	if (strcmp(key, "port") == 0) {
 		int r = sky_yaml_u32(ctx, v, "witness.port", 1, 65535, &port);
 		l->cfg.witness_port = (uint16_t)port;
@@ -485,6 +602,11 @@ static int validate_type(struct sky_yaml *ctx, struct loader *l)
 					     c->node_count);
 		break;
 	}
+	if (l->at_depends_on)
+		return sky_yaml_fail(ctx, l->at_depends_on, "module.depends_on",
+				     "only a mirror module follows other "
+				     "modules for now (a %s module: not yet)",
+				     type);
 	/* Every node of a farm serves: there is no primary to elect and no
 	 * copy to protect, so no quorum (docs/architecture.md, "Farm"). */
 	if (c->default_primary[0])
@@ -645,6 +767,11 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 						c->nodes[i].name,
 						c->nodes[j].name,
 						c->nodes[i].addrs[n].text);
+	for (size_t i = 0; i < c->depends_count; i++)
+		if (strcmp(c->depends_on[i], c->module) == 0)
+			return sky_yaml_fail(
+				ctx, l->at_depends_on, "module.depends_on",
+				"module %s cannot depend on itself", c->module);
 	if (c->default_primary[0] && !sky_config_node(c, c->default_primary))
 		return sky_yaml_fail(
 			ctx, l->at_default_primary, "module.default_primary",
@@ -665,7 +792,8 @@ static int validate(struct sky_yaml *ctx, struct loader *l)
 			return sky_yaml_fail(
 				ctx, l->at_witness ? l->at_witness : root,
 				"witness.addresses",
-				"required with quorum: witness (or set "
+				"(or witness.hosts) required with quorum: "
+				"witness (or set "
 				"quorum: none and accept split-brain risk)");
 		if (c->lease_ms < 3 * c->interval_ms)
 			return sky_yaml_fail(

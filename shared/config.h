@@ -20,7 +20,9 @@
 #define SKY_MAX_NODES		       16 /* a farm; a mirror has 2 */
 #define SKY_MAX_NETWORKS	       4
 #define SKY_DEFAULT_PEER_LOST_AFTER_MS 1000 /* heartbeat.timeout_ms */
-#define SKY_MAX_WITNESS_ADDRS	       4
+#define SKY_MAX_WITNESS_ADDRS	       8
+#define SKY_MAX_DEPENDS		       4
+#define SKY_MAX_WITNESS_HOSTS	       5 /* witness.hosts: a majority is needed */
 #define SKY_KEY_BYTES		       32
 #define SKY_ADDR_TEXT_MAX	       64 /* INET6_ADDRSTRLEN plus room */
 
@@ -68,6 +70,10 @@ struct sky_config {
 	char module[SKY_NAME_MAX + 1];
 	enum sky_module_type type;
 	char default_primary[SKY_NAME_MAX + 1]; /* "" when none */
+	/* module.depends_on: modules of this node this one serves with
+	 * (serves only where each of them serves; a mirror). */
+	char depends_on[SKY_MAX_DEPENDS][SKY_NAME_MAX + 1];
+	size_t depends_count;
 	struct sky_node nodes[SKY_MAX_NODES];
 	size_t node_count;
 	size_t network_count;
@@ -75,8 +81,14 @@ struct sky_config {
 	uint32_t interval_ms;
 	uint32_t peer_lost_after_ms; /* heartbeat.timeout_ms */
 	bool quorum_witness;	     /* false: quorum: none */
+	/* Every witness address; witness_host_of[i] says which witness (one
+	 * process on one host) address i reaches. witness.addresses is one
+	 * witness (host count 1); witness.hosts several, and serving without
+	 * the peer then needs the leases of a majority of them. */
 	struct sky_addr witness_addrs[SKY_MAX_WITNESS_ADDRS];
+	uint8_t witness_host_of[SKY_MAX_WITNESS_ADDRS];
 	size_t witness_addr_count;
+	size_t witness_host_count;
 	uint16_t witness_port;
 	uint32_t lease_ms; /* witness.lease_ms or etcd.lease_ms */
 	bool quorum_etcd;  /* quorum: etcd (quorum_witness is false) */

@@ -113,7 +113,7 @@ int sky_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
-static int fsync_parent_dir(const char *path)
+int sky_fsync_parent_dir(const char *path)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -172,7 +172,7 @@ int sky_write_file_atomic(const char *path, const void *data, size_t len,
 		unlink(tmp);
 		return r;
 	}
-	return fsync_parent_dir(path);
+	return sky_fsync_parent_dir(path);
 }
 
 int sky_read_file(const char *path, size_t max, char **out, size_t *out_len)

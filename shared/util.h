@@ -73,6 +73,9 @@ int sky_mkdir_p(const char *path, unsigned mode);
 int sky_write_file_atomic(const char *path, const void *data, size_t len,
 			  unsigned mode);
 
+/* fsync the directory holding path (a rename or create there durable). */
+int sky_fsync_parent_dir(const char *path);
+
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int sky_read_file(const char *path, size_t max, char **out, size_t *out_len);
 

@@ -2,6 +2,7 @@
  * aws.c - see aws.h.
  */
 #include "aws.h"
+#include "cloudcred.h"
 #include "httpc.h"
 #include "log.h"
 #include "util.h"
@@ -14,12 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#define CREDS_REFRESH_MARGIN_MS (5 * 60 * 1000) /* renew before expiry */
-#define IMDS_TOKEN_TTL_S	21600
-#define BACKOFF_CAP_MS		10000
-#define EC2_VERSION		"2016-11-15"
-#define ELB_VERSION		"2015-12-01"
-#define QUERY_MAX		8192
+#define EC2_VERSION "2016-11-15"
+#define ELB_VERSION "2015-12-01"
+#define QUERY_MAX   8192
 
 /* --- pure parts ----------------------------------------------------------- */
 
@@ -120,80 +118,6 @@ enum vipd_aws_verdict vipd_aws_classify(long status, const char *body,
 	return VIPD_AWS_FATAL;
 }
 
-int vipd_parse_utc(const char *s, int64_t *out_ms)
-{
-	struct tm tm = {0};
-	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!end)
-		return -EINVAL;
-	if (*end == '.') /* fractional seconds */
-		for (end++; isdigit((unsigned char)*end); end++)
-			;
-	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
-		return -EINVAL;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*out_ms = (int64_t)t * 1000;
-	return 0;
-}
-
-static int copy_field(const json_t *obj, const char *key, char *out,
-		      size_t size, bool required)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	if (!s)
-		return required ? -EBADMSG : 0;
-	size_t n = strlen(s);
-	if ((required && n == 0) || n >= size)
-		return -EBADMSG;
-	for (size_t i = 0; i < n; i++)
-		if (!isgraph((unsigned char)s[i]))
-			return -EBADMSG; /* goes into a header */
-	memcpy(out, s, n + 1);
-	return 0;
-}
-
-int vipd_aws_parse_creds(const char *body, size_t len,
-			 struct vipd_aws_creds *out)
-{
-	json_error_t e;
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-	struct vipd_aws_creds c = {0};
-	int r = -EBADMSG;
-	if (!json_is_object(o))
-		goto out;
-	const char *code = json_string_value(json_object_get(o, "Code"));
-	if (code && strcmp(code, "Success") != 0)
-		goto out;
-	if (copy_field(o, "AccessKeyId", c.key_id, sizeof(c.key_id), true) <
-		    0 ||
-	    copy_field(o, "SecretAccessKey", c.secret, sizeof(c.secret), true) <
-		    0 ||
-	    copy_field(o, "Token", c.token, sizeof(c.token), false) < 0)
-		goto out;
-	const char *exp = json_string_value(json_object_get(o, "Expiration"));
-	if (exp && vipd_parse_utc(exp, &c.expires_wall_ms) < 0)
-		goto out;
-	c.have = true;
-	*out = c;
-	r = 0;
-out:
-	json_decref(o);
-	return r;
-}
-
-uint32_t vipd_backoff_ms(uint32_t base_ms, uint32_t attempt, unsigned *seed)
-{
-	uint64_t cap = base_ms;
-	for (uint32_t i = 1; i < attempt && cap < BACKOFF_CAP_MS; i++)
-		cap *= 2;
-	if (cap > BACKOFF_CAP_MS)
-		cap = BACKOFF_CAP_MS;
-	/* Full jitter: two nodes (or many vipds) retrying never align. */
-	return (uint32_t)(rand_r(seed) % (cap + 1));
-}
-
 /* --- credentials ------------------------------------------------------------ */
 
 void vipd_aws_init(struct vipd_aws *a, const struct vipd_aws_cfg *cfg,
@@ -204,12 +128,17 @@ void vipd_aws_init(struct vipd_aws *a, const struct vipd_aws_cfg *cfg,
 	a->node = node;
 	a->abort = abort;
 	a->seed = (unsigned)sky_now_ms() ^ (unsigned)getpid();
+	a->cred.kind = cfg->creds == VIPD_AWS_CREDS_ENV ? SKY_AWS_CREDS_ENV
+							: SKY_AWS_CREDS_IMDS;
+	sky_strlcpy(a->cred.imds_endpoint, cfg->imds_endpoint,
+		    sizeof(a->cred.imds_endpoint));
+	a->cred.timeout_ms = cfg->timeout_ms;
+	a->cred.abort = abort;
 }
 
 void vipd_aws_done(struct vipd_aws *a)
 {
-	explicit_bzero(&a->creds, sizeof(a->creds));
-	explicit_bzero(a->imds_token, sizeof(a->imds_token));
+	sky_aws_credsrc_wipe(&a->cred);
 }
 
 static bool aborted(const struct vipd_aws *a)
@@ -227,173 +156,12 @@ static void pause_ms(const struct vipd_aws *a, uint32_t ms)
 	}
 }
 
-static void trim(char *s)
-{
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-}
-
-static int imds_get(struct vipd_aws *a, const char *method, const char *path,
-		    struct vipd_http_resp *resp, char *why, size_t size)
-{
-	char url[VIPD_URL_MAX + 128], hdr[320];
-	struct vipd_http_req req = {
-		.method = method,
-		.url = url,
-		.timeout_ms = a->cfg->timeout_ms,
-		.abort = a->abort,
-	};
-	snprintf(url, sizeof(url), "%s%s", a->cfg->imds_endpoint, path);
-	if (strcmp(method, "PUT") == 0)
-		snprintf(hdr, sizeof(hdr),
-			 "X-aws-ec2-metadata-token-ttl-seconds: %d",
-			 IMDS_TOKEN_TTL_S);
-	else
-		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
-			 a->imds_token);
-	req.headers[0] = hdr;
-	int r = vipd_http(&req, resp);
-	if (r < 0) {
-		snprintf(why, size, "IMDS %s %s: %s", method, path,
-			 resp->error);
-		return r;
-	}
-	if (resp->status != 200) {
-		snprintf(why, size, "IMDS %s %s: HTTP %ld", method, path,
-			 resp->status);
-		r = resp->status == 401	  ? -EKEYEXPIRED
-		    : resp->status >= 500 ? -EAGAIN
-					  : -EACCES;
-		vipd_http_resp_free(resp);
-		return r;
-	}
-	return 0;
-}
-
-static int imds_creds(struct vipd_aws *a, char *why, size_t size)
-{
-	struct vipd_http_resp resp;
-	char role[128];
-	int r;
-
-	for (int again = 0; again < 2; again++) {
-		if (!a->imds_token[0] ||
-		    sky_now_ms() > a->imds_token_until_ms) {
-			r = imds_get(a, "PUT", "/latest/api/token", &resp, why,
-				     size);
-			if (r < 0)
-				return r;
-			bool ok = resp.len > 0 &&
-				  resp.len < sizeof(a->imds_token);
-			for (size_t i = 0; ok && i < resp.len; i++)
-				ok = isgraph((unsigned char)resp.body[i]) ||
-				     isspace((unsigned char)resp.body[i]);
-			if (ok) {
-				memcpy(a->imds_token, resp.body, resp.len + 1);
-				trim(a->imds_token);
-				ok = a->imds_token[0] != '\0';
-			}
-			vipd_http_resp_free(&resp);
-			if (!ok) {
-				a->imds_token[0] = '\0';
-				snprintf(why, size,
-					 "IMDS token: malformed reply");
-				return -EBADMSG;
-			}
-			a->imds_token_until_ms =
-				sky_now_ms() + (IMDS_TOKEN_TTL_S - 60) * 1000LL;
-		}
-		r = imds_get(a, "GET",
-			     "/latest/meta-data/iam/security-credentials/",
-			     &resp, why, size);
-		if (r == -EKEYEXPIRED) { /* the token expired: a new one */
-			a->imds_token[0] = '\0';
-			continue;
-		}
-		if (r < 0)
-			return r;
-		/* The first line names the role. */
-		size_t n = strcspn(resp.body, "\r\n");
-		bool ok = n > 0 && n < sizeof(role);
-		for (size_t i = 0; ok && i < n; i++)
-			ok = isalnum((unsigned char)resp.body[i]) ||
-			     strchr("+=,.@_-", resp.body[i]);
-		if (ok) {
-			memcpy(role, resp.body, n);
-			role[n] = '\0';
-		}
-		vipd_http_resp_free(&resp);
-		if (!ok) {
-			snprintf(why, size,
-				 "IMDS: no instance role (attach an IAM role "
-				 "to the instance)");
-			return -EBADMSG;
-		}
-		char path[256];
-		snprintf(path, sizeof(path),
-			 "/latest/meta-data/iam/security-credentials/%s", role);
-		r = imds_get(a, "GET", path, &resp, why, size);
-		if (r == -EKEYEXPIRED) {
-			a->imds_token[0] = '\0';
-			continue;
-		}
-		if (r < 0)
-			return r;
-		r = vipd_aws_parse_creds(resp.body, resp.len, &a->creds);
-		vipd_http_resp_free(&resp);
-		if (r < 0) {
-			snprintf(why, size,
-				 "IMDS credentials of role %s: malformed reply",
-				 role);
-			return r;
-		}
-		return 0;
-	}
-	snprintf(why, size, "IMDS keeps rejecting fresh tokens");
-	return -EACCES;
-}
-
-static int env_creds(struct vipd_aws *a, char *why, size_t size)
-{
-	const char *id = getenv("AWS_ACCESS_KEY_ID");
-	const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *token = getenv("AWS_SESSION_TOKEN");
-	struct vipd_aws_creds c = {.have = true};
-	if (!id || !secret || !*id || !*secret ||
-	    sky_strlcpy(c.key_id, id, sizeof(c.key_id)) < 0 ||
-	    sky_strlcpy(c.secret, secret, sizeof(c.secret)) < 0 ||
-	    (token && sky_strlcpy(c.token, token, sizeof(c.token)) < 0)) {
-		snprintf(why, size,
-			 "credentials: env, but AWS_ACCESS_KEY_ID and "
-			 "AWS_SECRET_ACCESS_KEY are not usable");
-		return -ENOKEY;
-	}
-	a->creds = c;
-	return 0;
-}
-
 static int ensure_creds(struct vipd_aws *a, bool force, char *why, size_t size)
 {
-	const struct vipd_aws_creds *c = &a->creds;
-	if (!force && c->have &&
-	    (!c->expires_wall_ms ||
-	     c->expires_wall_ms - sky_wall_ms() > CREDS_REFRESH_MARGIN_MS))
-		return 0;
-	a->stats.credential_fetches++;
-	int r = a->cfg->creds == VIPD_AWS_CREDS_ENV ? env_creds(a, why, size)
-						    : imds_creds(a, why, size);
-	if (r < 0)
-		return r;
-	if (a->creds.expires_wall_ms &&
-	    a->creds.expires_wall_ms <= sky_wall_ms()) {
-		snprintf(why, size,
-			 "the credentials just fetched have expired");
-		a->creds.have = false;
-		return -EKEYEXPIRED;
-	}
-	log_debug("aws: credentials %.8s... fetched", a->creds.key_id);
-	return 0;
+	uint64_t before = a->cred.fetches;
+	int r = sky_aws_creds_get(&a->cred, force, why, size);
+	a->stats.credential_fetches += a->cred.fetches - before;
+	return r;
 }
 
 /* --- calls ------------------------------------------------------------------ */
@@ -404,8 +172,8 @@ static int query(struct vipd_aws *a, bool elb, const char *action,
 {
 	const struct vipd_aws_cfg *cfg = a->cfg;
 	char body[QUERY_MAX], sigv4[VIPD_AWS_ID_MAX + 64];
-	char userpwd[2 * VIPD_AWS_KEY_MAX + 2];
-	char token_hdr[VIPD_AWS_TOKEN_MAX + 32], detail[300] = "";
+	char userpwd[2 * SKY_AWS_KEY_MAX + 2];
+	char token_hdr[SKY_AWS_TOKEN_MAX + 32], detail[300] = "";
 	const char *svc = elb ? "elasticloadbalancing" : "ec2";
 	bool refresh = false;
 
@@ -423,8 +191,8 @@ static int query(struct vipd_aws *a, bool elb, const char *action,
 		}
 		if (attempt > 1) {
 			a->stats.retries++;
-			pause_ms(a, vipd_backoff_ms(cfg->backoff_ms,
-						    attempt - 1, &a->seed));
+			pause_ms(a, sky_backoff_ms(cfg->backoff_ms, attempt - 1,
+						   &a->seed));
 		}
 		int r = ensure_creds(a, refresh, detail, sizeof(detail));
 		refresh = false;
@@ -439,25 +207,25 @@ static int query(struct vipd_aws *a, bool elb, const char *action,
 			snprintf(why, size, "%s: %s", action, detail);
 			return r;
 		}
-		snprintf(userpwd, sizeof(userpwd), "%s:%s", a->creds.key_id,
-			 a->creds.secret);
+		snprintf(userpwd, sizeof(userpwd), "%s:%s",
+			 a->cred.creds.key_id, a->cred.creds.secret);
 		snprintf(token_hdr, sizeof(token_hdr),
-			 "X-Amz-Security-Token: %s", a->creds.token);
-		struct vipd_http_req req = {
+			 "X-Amz-Security-Token: %s", a->cred.creds.token);
+		struct sky_http_req req = {
 			.method = "POST",
 			.url = elb ? cfg->elb_endpoint : cfg->ec2_endpoint,
 			.body = body,
 			.headers = {"Content-Type: application/"
 				    "x-www-form-urlencoded; charset=utf-8",
-				    a->creds.token[0] ? token_hdr : NULL},
+				    a->cred.creds.token[0] ? token_hdr : NULL},
 			.sigv4 = sigv4,
 			.userpwd = userpwd,
 			.timeout_ms = cfg->timeout_ms,
 			.abort = a->abort,
 		};
-		struct vipd_http_resp resp;
+		struct sky_http_resp resp;
 		a->stats.calls++;
-		r = vipd_http(&req, &resp);
+		r = sky_http(&req, &resp);
 		explicit_bzero(userpwd, sizeof(userpwd));
 		if (r < 0) {
 			snprintf(detail, sizeof(detail), "%s", resp.error);
@@ -472,7 +240,7 @@ static int query(struct vipd_aws *a, bool elb, const char *action,
 			resp.status, resp.body, resp.len, code, sizeof(code),
 			message, sizeof(message));
 		long status = resp.status, retry_after = resp.retry_after_s;
-		vipd_http_resp_free(&resp);
+		sky_http_resp_free(&resp);
 		snprintf(detail, sizeof(detail), "HTTP %ld %s%s%s", status,
 			 code, message[0] ? ": " : "", message);
 		switch (v) {
@@ -510,7 +278,7 @@ static int add_param(char *buf, size_t size, const char *name,
 {
 	char enc[VIPD_AWS_ARN_MAX * 3 + 1];
 	size_t n = strlen(buf);
-	if (vipd_url_encode(value, enc, sizeof(enc)) < 0)
+	if (sky_url_encode(value, enc, sizeof(enc)) < 0)
 		return -E2BIG;
 	int w = snprintf(buf + n, size - n, "&%s=%s", name, enc);
 	return w < 0 || (size_t)w >= size - n ? -E2BIG : 0;

@@ -17,23 +17,13 @@
 #ifndef SKYHA_VIPD_AWS_H
 #define SKYHA_VIPD_AWS_H
 
+#include "cloudcred.h"
 #include "vipcfg.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define VIPD_AWS_KEY_MAX   256
-#define VIPD_AWS_TOKEN_MAX 4096
-
-struct vipd_aws_creds {
-	bool have;
-	char key_id[VIPD_AWS_KEY_MAX];
-	char secret[VIPD_AWS_KEY_MAX];
-	char token[VIPD_AWS_TOKEN_MAX]; /* "" for long-term keys */
-	int64_t expires_wall_ms;	/* 0: does not expire */
-};
 
 struct vipd_aws_stats {
 	uint64_t calls, retries, credential_fetches, failures;
@@ -42,9 +32,7 @@ struct vipd_aws_stats {
 struct vipd_aws {
 	const struct vipd_aws_cfg *cfg;
 	const struct vipd_aws_node *node;
-	struct vipd_aws_creds creds;
-	char imds_token[256];
-	int64_t imds_token_until_ms; /* monotonic */
+	struct sky_aws_credsrc cred;
 	unsigned seed;
 	const atomic_bool *abort;
 	struct vipd_aws_stats stats;
@@ -73,12 +61,5 @@ enum vipd_aws_verdict vipd_aws_classify(long status, const char *body,
  * beyond &amp; &lt; &gt; &quot; &apos;); -ENOENT if absent. */
 int vipd_xml_text(const char *body, size_t len, const char *tag, char *out,
 		  size_t size);
-/* IMDS role credentials JSON -> creds; -EBADMSG on anything unexpected. */
-int vipd_aws_parse_creds(const char *body, size_t len,
-			 struct vipd_aws_creds *out);
-/* "2026-12-01T08:00:00Z" -> ms since the epoch. */
-int vipd_parse_utc(const char *s, int64_t *out_ms);
-/* Backoff before attempt n (1-based), full jitter, capped at 10 s. */
-uint32_t vipd_backoff_ms(uint32_t base_ms, uint32_t attempt, unsigned *seed);
 
 #endif

@@ -2,6 +2,7 @@
  * azure.c - see azure.h.
  */
 #include "azure.h"
+#include "cloudcred.h"
 #include "httpc.h"
 #include "log.h"
 #include "util.h"
@@ -14,9 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define TOKEN_REFRESH_MARGIN_MS (5 * 60 * 1000)
-#define ARM_API_VERSION		"2023-05-01"
-#define ETAG_MAX		256
+#define ARM_API_VERSION "2023-05-01"
+#define ETAG_MAX	256
 
 /* --- pure parts ------------------------------------------------------------ */
 
@@ -29,35 +29,6 @@ static bool printable(const char *s, size_t max)
 		if (!isgraph((unsigned char)s[i]))
 			return false;
 	return true;
-}
-
-int vipd_azure_parse_token(const char *body, size_t len, char *token,
-			   size_t size, int64_t *expires_ms)
-{
-	json_error_t e;
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
-	int r = -EBADMSG;
-	const char *t = json_string_value(json_object_get(o, "access_token"));
-	json_t *exp = json_object_get(o, "expires_on");
-	int64_t secs = 0;
-	if (json_is_string(exp)) {
-		if (sky_parse_i64(json_string_value(exp), 1, INT64_MAX / 1000,
-				  &secs) < 0)
-			goto out;
-	} else if (json_is_integer(exp) && json_integer_value(exp) > 0 &&
-		   json_integer_value(exp) < INT64_MAX / 1000) {
-		secs = json_integer_value(exp);
-	} else {
-		goto out;
-	}
-	if (!t || !printable(t, size))
-		goto out;
-	memcpy(token, t, strlen(t) + 1);
-	*expires_ms = secs * 1000;
-	r = 0;
-out:
-	json_decref(o);
-	return r;
 }
 
 enum vipd_aws_verdict vipd_azure_classify(long status, const char *body,
@@ -217,11 +188,17 @@ void vipd_azure_init(struct vipd_azure *a, const struct vipd_azure_cfg *cfg,
 	a->peer = peer;
 	a->abort = abort;
 	a->seed = (unsigned)sky_now_ms() ^ ((unsigned)getpid() << 8);
+	sky_strlcpy(a->tok.imds_endpoint, cfg->imds_endpoint,
+		    sizeof(a->tok.imds_endpoint));
+	sky_strlcpy(a->tok.resource, cfg->resource, sizeof(a->tok.resource));
+	sky_strlcpy(a->tok.client_id, cfg->client_id, sizeof(a->tok.client_id));
+	a->tok.timeout_ms = cfg->timeout_ms;
+	a->tok.abort = abort;
 }
 
 void vipd_azure_done(struct vipd_azure *a)
 {
-	explicit_bzero(a->token, sizeof(a->token));
+	sky_azure_tokensrc_wipe(&a->tok);
 }
 
 static bool aborted(const struct vipd_azure *a)
@@ -238,54 +215,13 @@ static void pause_ms(const struct vipd_azure *a, uint32_t ms)
 	}
 }
 
-static int fetch_token(struct vipd_azure *a, char *why, size_t size)
-{
-	const struct vipd_azure_cfg *cfg = a->cfg;
-	char res[VIPD_URL_MAX * 3], url[VIPD_URL_MAX * 5],
-		cid[VIPD_AZ_NAME_MAX * 3];
-	if (vipd_url_encode(cfg->resource, res, sizeof(res)) < 0 ||
-	    vipd_url_encode(cfg->client_id, cid, sizeof(cid)) < 0)
-		return -E2BIG;
-	snprintf(url, sizeof(url),
-		 "%s/metadata/identity/oauth2/token?api-version=2018-02-01"
-		 "&resource=%s%s%s",
-		 cfg->imds_endpoint, res, cid[0] ? "&client_id=" : "", cid);
-	struct vipd_http_req req = {
-		.method = "GET",
-		.url = url,
-		.headers = {"Metadata: true"},
-		.timeout_ms = cfg->timeout_ms,
-		.abort = a->abort,
-	};
-	struct vipd_http_resp resp;
-	a->stats.credential_fetches++;
-	int r = vipd_http(&req, &resp);
-	if (r < 0) {
-		snprintf(why, size, "IMDS token: %s", resp.error);
-		return r;
-	}
-	if (resp.status != 200) {
-		snprintf(why, size, "IMDS token: HTTP %ld", resp.status);
-		r = resp.status >= 500 || resp.status == 429 ? -EAGAIN
-							     : -EACCES;
-	} else {
-		r = vipd_azure_parse_token(resp.body, resp.len, a->token,
-					   sizeof(a->token),
-					   &a->token_expires_wall_ms);
-		if (r < 0)
-			snprintf(why, size, "IMDS token: malformed reply");
-	}
-	vipd_http_resp_free(&resp);
-	return r;
-}
-
 /*
  * One ARM request with retries (5xx, 429, transport errors, a token to
  * renew). 0 with resp kept for 2xx (caller frees); -ESTALE on 412.
  */
 static int arm(struct vipd_azure *a, const char *method, const char *url,
 	       const char *body, const char *if_match, const char *what,
-	       struct vipd_http_resp *out, char *why, size_t size)
+	       struct sky_http_resp *out, char *why, size_t size)
 {
 	const struct vipd_azure_cfg *cfg = a->cfg;
 	char detail[300] = "", match[ETAG_MAX + 16];
@@ -297,13 +233,14 @@ static int arm(struct vipd_azure *a, const char *method, const char *url,
 		}
 		if (attempt > 1) {
 			a->stats.retries++;
-			pause_ms(a, vipd_backoff_ms(cfg->backoff_ms,
-						    attempt - 1, &a->seed));
+			pause_ms(a, sky_backoff_ms(cfg->backoff_ms, attempt - 1,
+						   &a->seed));
 		}
-		if (refresh || !a->token[0] ||
-		    a->token_expires_wall_ms - sky_wall_ms() <
-			    TOKEN_REFRESH_MARGIN_MS) {
-			int r = fetch_token(a, detail, sizeof(detail));
+		{
+			uint64_t before = a->tok.fetches;
+			int r = sky_azure_token_get(&a->tok, refresh, detail,
+						    sizeof(detail));
+			a->stats.credential_fetches += a->tok.fetches - before;
 			refresh = false;
 			if (r == -EACCES || r == -E2BIG) {
 				snprintf(why, size, "%s: %s", what, detail);
@@ -317,18 +254,18 @@ static int arm(struct vipd_azure *a, const char *method, const char *url,
 		}
 		snprintf(match, sizeof(match), "If-Match: %s",
 			 if_match ? if_match : "");
-		struct vipd_http_req req = {
+		struct sky_http_req req = {
 			.method = method,
 			.url = url,
 			.body = body,
 			.headers = {"Content-Type: application/json",
 				    if_match ? match : NULL},
-			.bearer = a->token,
+			.bearer = a->tok.token,
 			.timeout_ms = cfg->timeout_ms,
 			.abort = a->abort,
 		};
 		a->stats.calls++;
-		int r = vipd_http(&req, out);
+		int r = sky_http(&req, out);
 		if (r < 0) {
 			snprintf(detail, sizeof(detail), "%s", out->error);
 			log_warning("azure: %s: %s (attempt %u of %u)", what,
@@ -346,7 +283,7 @@ static int arm(struct vipd_azure *a, const char *method, const char *url,
 			 code, message[0] ? ": " : "", message);
 		if (v == VIPD_AWS_OK)
 			return 0;
-		vipd_http_resp_free(out);
+		sky_http_resp_free(out);
 		if (status == 412) {
 			snprintf(why, size, "%s: %s", what, detail);
 			return -ESTALE;
@@ -399,7 +336,7 @@ int vipd_azure_parse_operation(const char *body, size_t len, char *state,
 }
 
 /* Follow a long-running operation started by resp (freed here). */
-static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
+static int follow(struct vipd_azure *a, struct sky_http_resp *resp,
 		  const char *what, char *why, size_t size)
 {
 	char async_url[1024], location[1024];
@@ -407,7 +344,7 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 	memcpy(location, resp->location, sizeof(location));
 	long wait_s = resp->retry_after_s;
 	long status = resp->status;
-	vipd_http_resp_free(resp);
+	sky_http_resp_free(resp);
 	if (!async_url[0] && !(status == 202 && location[0]))
 		return 0; /* done synchronously */
 	const char *poll_url = async_url[0] ? async_url : location;
@@ -432,7 +369,7 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 			return -ETIMEDOUT;
 		}
 		pause_ms(a, ms);
-		struct vipd_http_resp poll;
+		struct sky_http_resp poll;
 		int r = arm(a, "GET", poll_url, NULL, NULL, what, &poll, why,
 			    size);
 		if (r < 0)
@@ -440,7 +377,7 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 		wait_s = poll.retry_after_s;
 		if (!async_url[0]) { /* Location: 202 while running */
 			long st = poll.status;
-			vipd_http_resp_free(&poll);
+			sky_http_resp_free(&poll);
 			if (st != 202)
 				return 0;
 			continue;
@@ -448,7 +385,7 @@ static int follow(struct vipd_azure *a, struct vipd_http_resp *resp,
 		char state[32], msg[200];
 		r = vipd_azure_parse_operation(poll.body, poll.len, state,
 					       sizeof(state), msg, sizeof(msg));
-		vipd_http_resp_free(&poll);
+		sky_http_resp_free(&poll);
 		if (r == 1)
 			return 0;
 		if (r == -EPROTO) {
@@ -498,13 +435,13 @@ static int nic_set(struct vipd_azure *a, const char *nic,
 	char url[VIPD_URL_MAX + 512];
 	nic_url(a, nic, url, sizeof(url));
 	for (uint32_t round = 0; round < a->cfg->attempts; round++) {
-		struct vipd_http_resp resp;
+		struct sky_http_resp resp;
 		int r = arm(a, "GET", url, NULL, NULL, what, &resp, why, size);
 		if (r < 0)
 			return r;
 		json_error_t e;
 		json_t *doc = json_loadb(resp.body, resp.len, 0, &e);
-		vipd_http_resp_free(&resp);
+		sky_http_resp_free(&resp);
 		const char *etag =
 			json_string_value(json_object_get(doc, "etag"));
 		char tag[ETAG_MAX];
@@ -519,8 +456,8 @@ static int nic_set(struct vipd_azure *a, const char *nic,
 				 what);
 			log_warning("azure: %s", why);
 			a->stats.retries++;
-			pause_ms(a, vipd_backoff_ms(a->cfg->backoff_ms,
-						    round + 1, &a->seed));
+			pause_ms(a, sky_backoff_ms(a->cfg->backoff_ms,
+						   round + 1, &a->seed));
 			continue;
 		}
 		if (r < 0) {
@@ -623,7 +560,7 @@ int vipd_azure_apply(struct vipd_azure *a, bool up, char *why, size_t size)
 		json_decref(doc);
 		if (!body)
 			return -ENOMEM;
-		struct vipd_http_resp resp;
+		struct sky_http_resp resp;
 		int r = arm(a, "PUT", url, body, NULL, what, &resp, why, size);
 		if (r >= 0)
 			r = follow(a, &resp, what, why, size);

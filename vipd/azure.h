@@ -23,19 +23,17 @@
 #define SKYHA_VIPD_AZURE_H
 
 #include "aws.h"
+#include "cloudcred.h"
 #include "vipcfg.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
 
-#define VIPD_AZ_TOKEN_MAX 8192
-
 struct vipd_azure {
 	const struct vipd_azure_cfg *cfg;
 	const struct vipd_azure_node *node,
-		*peer; /* peer: NULL if not in Azure */
-	char token[VIPD_AZ_TOKEN_MAX];
-	int64_t token_expires_wall_ms;
+		*peer;		       /* peer: NULL if not in Azure */
+	struct sky_azure_tokensrc tok; /* the managed identity's token */
 	unsigned seed;
 	const atomic_bool *abort;
 	struct vipd_aws_stats stats; /* calls, retries, token fetches, ... */
@@ -57,9 +55,6 @@ int vipd_azure_apply(struct vipd_azure *a, bool up, char *why, size_t size);
 int vipd_azure_nic_pool_edit(json_t *nic, const char *pool_id, bool want,
 			     bool *changed);
 
-/* IMDS token reply -> token and expiry (ms since the epoch). */
-int vipd_azure_parse_token(const char *body, size_t len, char *token,
-			   size_t size, int64_t *expires_ms);
 /* ARM error reply {"error":{"code","message"}} -> code and message. */
 enum vipd_aws_verdict vipd_azure_classify(long status, const char *body,
 					  size_t len, char *code,

@@ -1,4 +1,3 @@
 # vipd adds and removes the virtual IPs with rtnetlink through libmnl.
 PKGS += libmnl
-# The cloud moves (AWS) go through libcurl, which signs with SigV4 itself.
-PKGS += libcurl
+# (libcurl, for the cloud moves, is in the top-level PKGS: shared/httpc.c.)

@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 	r = sky_cli_start(&cli, &mod, false, load_section, &cfg);
 	if (r >= 0)
 		return r;
-	if (vipd_http_global_init() < 0) { /* before any thread */
+	if (sky_http_global_init() < 0) { /* before any thread */
 		log_error("libcurl failed to initialise");
 		return 1;
 	}

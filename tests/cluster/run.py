@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 
 import lab as lablib  # noqa: E402
 
-TEST_TIME_LIMIT_S = 120
+TEST_TIME_LIMIT_S = 120  # 240 with --long
 
 
 class TestTimeout(Exception):
@@ -108,7 +108,16 @@ def main():
                         help="keep each lab's temp directory (config, logs, state)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="start the daemons with -v (debug logs)")
+    parser.add_argument("--long", action="store_true",
+                        help="full sizes (more rounds, files, longer pauses) and the "
+                             "@long_only tests too: make soak runs this")
     args = parser.parse_args()
+    if args.long:
+        # Before discovery: test modules read their sizes when imported.
+        global TEST_TIME_LIMIT_S
+        os.environ["SKYHA_LONG_TESTS"] = "1"
+        lablib.LONG = True
+        TEST_TIME_LIMIT_S = 240
 
     if os.geteuid() != 0:
         print("run.py: the cluster tests build network namespaces and need root; "
@@ -122,9 +131,13 @@ def main():
     stale = lablib.cleanup_stale()
     if stale:
         print(f"removed {len(stale)} namespaces left by an earlier run")
-    tests = discover(args.selector)
+    found = discover(args.selector)
+    tests = [(name, fn) for name, fn in found
+             if args.long or not getattr(fn, "long_only", False)]
     if not tests:
-        print(f"run.py: no test name contains {args.selector!r}", file=sys.stderr)
+        why = ("only @long_only tests match: add --long" if found
+               else f"no test name contains {args.selector!r}")
+        print(f"run.py: {why}", file=sys.stderr)
         return 1
 
     signal.signal(signal.SIGALRM, _alarm)

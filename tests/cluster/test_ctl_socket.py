@@ -221,3 +221,87 @@ def test_skyctl_says_a_live_socket_did_not_answer(lab):
     assert "accepts connections but did not reply within 1.0 s" in res.err, res.err
     assert "stopped" not in res.err, res.err
     lab.status("node2", timeout=ANSWER_S)  # and answers again once running
+
+
+STATE_EXIT = {"STOP": 10, "WAIT": 11, "SECOND": 12, "ALONE": 13, "PRIM": 14, "UP": 15}
+
+
+def test_skyctl_state_answers_in_its_exit_status_and_wait_takes_any_of_several(lab):
+    """skyctl state for scripts (issue 17): the role on stdout and as 10 + role; a
+    stopped module is STOP; wait ends on the first of several states."""
+    lab.start_cluster()
+    roles = lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    assert roles, roles
+    for node, role in (("node1", "PRIM"), ("node2", "SECOND")):
+        res = lab.skyctl(node, "state")
+        assert (res.rc, res.out.strip()) == (STATE_EXIT[role], role), \
+            f"{node}: state exited {res.rc} with {res.out!r} {res.err!r}"
+    res = lab.skyctl("node2", "state", json=True)
+    assert json.loads(res.out)["role"] == "SECOND" and res.rc == 12, res
+    # Any of several: node2 is SECOND, so "PRIM,second" ends at once.
+    res = lab.skyctl("node2", "wait", "PRIM,second", "--timeout", "5")
+    assert res.rc == 0 and "is SECOND" in res.out, f"{res.rc}: {res.out}{res.err}"
+    res = lab.skyctl("node2", "wait", "serving,ALONE", "--timeout", "0.3")
+    assert res.rc == 4, f"{res.rc}: {res.out}{res.err}"
+    assert "waiting for ALONE or PRIM or UP" in res.err, res.err
+    res = lab.skyctl("node2", "wait", "PRIM,sideways")
+    assert res.rc == 2 and "'sideways' is not a state" in res.err, f"{res.rc}: {res.err}"
+    lab.kill_daemon("node2")  # kill -9: the socket file stays, nobody listens
+    res = lab.skyctl("node2", "state")
+    assert (res.rc, res.out.strip()) == (10, "STOP"), f"{res.rc}: {res.out}{res.err}"
+    os.unlink(lab.ctl_path("node2"))  # and with no socket file at all
+    res = lab.skyctl("node2", "state")
+    assert (res.rc, res.out.strip()) == (10, "STOP"), f"{res.rc}: {res.out}{res.err}"
+
+
+def _snapshot_files(path):
+    """{name inside the archive's one folder: text} of a skyctl snapshot."""
+    import tarfile
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+        top = {n.split("/")[0] for n in names}
+        assert len(top) == 1 and top.pop().startswith("skyha-snapshot-app-"), names
+        return {m.name.split("/", 1)[1]: tar.extractfile(m).read().decode()
+                for m in tar.getmembers() if m.isfile()}
+
+
+def test_skyctl_snapshot_hands_over_status_state_and_config_without_secrets(lab):
+    """issue 17: one archive for support, made with heartbeatd up or down."""
+    lab.start_cluster()
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    config = os.path.join(lab.dir, "with-secrets.yaml")
+    with open(lab.config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text + "# an operator's extra section\nextra:\n  password: hunter2\n"
+                "  password_file: /etc/skyha/pw\n")
+    out = os.path.join(lab.dir, "snap.tar.gz")
+    res = lab.skyctl("node1", "snapshot", "--output", out, "--config", config,
+                     "--state-dir", lab.node_dir("node1", "state"), timeout=90)
+    assert res.rc == 0 and res.out.strip() == out, f"{res.rc}: {res.out}{res.err}"
+    assert os.stat(out).st_mode & 0o077 == 0, oct(os.stat(out).st_mode)
+    files = _snapshot_files(out)
+    for name in ("README.txt", "status.json", "status.txt", "journal.txt", "config.yaml",
+                 "state.txt", "versions.txt"):
+        assert name in files, (name, sorted(files))
+    status = json.loads(files["status.json"])
+    assert status["node"]["role"] == "PRIM", status["node"]
+    assert "PRIM" in files["status.txt"] and "SECOND" in files["status.txt"]
+    assert "hunter2" not in files["config.yaml"], files["config.yaml"]
+    assert "password_file: /etc/skyha/pw" in files["config.yaml"]
+    assert "1 secret value(s) removed" in files["config.yaml"]
+    assert text.splitlines()[0] in files["config.yaml"]
+    assert "skyctl " in files["versions.txt"], files["versions.txt"]
+    # heartbeatd's persisted state (its data generation) is listed, by name only.
+    listed = [line.split()[-1] for line in files["state.txt"].splitlines()
+              if not line.startswith("#")]
+    assert any(p.startswith(lab.node_dir("node1", "state")) and os.path.isfile(p)
+               for p in listed), files["state.txt"]
+    # heartbeatd down: still an archive, saying why there is no status.
+    lab.kill_daemon("node2")
+    out2 = os.path.join(lab.dir, "snap2.tar.gz")
+    res = lab.skyctl("node2", "snapshot", "--output", out2, "--config", config, timeout=90)
+    assert res.rc == 0, f"{res.rc}: {res.out}{res.err}"
+    assert "no status from heartbeatd" in res.err, res.err
+    files = _snapshot_files(out2)
+    assert "heartbeatd is not running" in files["status.txt"], files["status.txt"]

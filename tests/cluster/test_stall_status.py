@@ -18,12 +18,12 @@ import signal
 import threading
 import time
 
-from lab import SERVING_ROLES, describe, lab_options
+from lab import SERVING_ROLES, describe, lab_options, sized
 from stack_lab import StackLab
 
 BOUND_S = 30
 STALL_S = 5
-ROUNDS = 6
+ROUNDS = sized(3, 6)  # stalls, alternating the primary (make check, make soak)
 
 
 class StatusPoller(threading.Thread):

@@ -1,6 +1,6 @@
 /*
  * azure_fuzz.c - vipd/azure.c on what Azure (or whoever answers in its
- * place) sends back: vipd_azure_parse_token() (IMDS token),
+ * place) sends back: sky_azure_parse_token() (IMDS token),
  * vipd_azure_classify() (ARM errors), vipd_azure_parse_operation()
  * (Azure-AsyncOperation status), vipd_azure_nic_edit() on a NIC document
  * (adding and removing the VIP's ipConfiguration), and
@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body)
 		return 0;
 	size -= 2;
-	(void)vipd_azure_parse_token(body, size, token, sizeof(token),
-				     &expires);
+	(void)sky_azure_parse_token(body, size, token, sizeof(token), &expires);
 	(void)vipd_azure_classify(status, body, size, code, sizeof(code),
 				  message, sizeof(message));
 	(void)vipd_azure_parse_operation(body, size, state, sizeof(state),

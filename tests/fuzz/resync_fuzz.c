@@ -81,7 +81,7 @@ static int emit(void *ctx, struct replicd_op *op)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct replicd_op_store st;
-	struct replicd_track_entry theirs[MAX_ENTRIES];
+	struct changerec_entry theirs[MAX_ENTRIES];
 	struct replicd_manifest *mf = NULL;
 	struct replicd_resync *rs = NULL;
 	struct replicd_op op;

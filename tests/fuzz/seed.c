@@ -24,6 +24,7 @@
 #include "desired.h"
 #include "etcd_json.h"
 #include "frames.h"
+#include "hold.h"
 #include "manifest.h"
 #include "op.h"
 #include "pack.h"
@@ -36,6 +37,7 @@
 #include "tree.h"
 #include "util.h"
 #include "vipcfg.h"
+#include "xml.h"
 #include "zframe.h"
 
 #include <arpa/inet.h>
@@ -787,7 +789,7 @@ static void records(void)
 	char path[128], *buf;
 	size_t len;
 
-	if (replicd_track_open(tmp, &t) < 0 ||
+	if (replicd_track_open(tmp, "track.rec", "", &t) < 0 ||
 	    replicd_track_mark(t, 0, "dir/file", TRK_ZONES, 1, 3, false) < 0 ||
 	    replicd_track_mark(t, 1, "a/b", TRK_META | TRK_ENTRY, 0, 0, false) <
 		    0 ||
@@ -804,6 +806,35 @@ static void records(void)
 		}
 	}
 	replicd_track_free(&t);
+
+	/* A hold journal: a write, a rename, a chmod. */
+	struct replicd_hold_journal j;
+	static const uint8_t bytes[] = "held";
+	struct replicd_op ops[] = {
+		{.type = ROP_WRITE,
+		 .seq = 5,
+		 .path = "db/f",
+		 .offset = 65536,
+		 .data = bytes,
+		 .data_len = sizeof(bytes)},
+		{.type = ROP_RENAME,
+		 .seq = 6,
+		 .dir = 1,
+		 .path = "a",
+		 .path2 = "b"},
+		{.type = ROP_CHMOD, .seq = 7, .path = "b", .mode = 0100640}};
+	bool ok = replicd_hold_journal_create(&j, tmp, "2026-12-07.1") == 0;
+	for (size_t i = 0; ok && i < SKY_ARRAY_SIZE(ops); i++)
+		ok = replicd_hold_journal_append(&j, &ops[i], 1 << 20) == 0;
+	ok = ok && replicd_hold_journal_sync(&j) == 0;
+	replicd_hold_journal_close(&j);
+	snprintf(path, sizeof(path), "%s/hold.journal", tmp);
+	if (!ok || sky_read_file(path, 1 << 20, &buf, &len) < 0) {
+		refused("hold", "journal");
+	} else {
+		put("hold", "journal", buf, len);
+		free(buf);
+	}
 
 	if (replicd_alone_open(&a, tmp) < 0) {
 		refused("alone", "stats");
@@ -950,6 +981,76 @@ static void vipd(void)
 		memcpy(buf + 2, replies[i].body, bl);
 		put(replies[i].target, replies[i].name, buf, bl + 2);
 	}
+}
+
+/* ---- backupd's object stores: list pages and errors ---- */
+
+static int count_entry(void *ctx, const char *key, uint64_t size)
+{
+	(void)key, (void)size;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void object_stores(void)
+{
+	static const char s3_page[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
+		"2006-03-01/\"><Name>skyha-bk</Name><Prefix>bk/data/</Prefix>"
+		"<KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys>"
+		"<IsTruncated>true</IsTruncated><Contents><Key>bk/data/aa/"
+		"obj-0001</Key><LastModified>2026-12-07T03:00:00.000Z"
+		"</LastModified><ETag>&quot;d41d8&quot;</ETag><Size>11</Size>"
+		"<StorageClass>STANDARD</StorageClass></Contents><Contents>"
+		"<Key>bk/data/a&amp;b</Key><Size>20971520</Size></Contents>"
+		"<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4"
+		"vbOwM=</NextContinuationToken></ListBucketResult>";
+	static const char blob_page[] =
+		"<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults "
+		"ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" "
+		"ContainerName=\"skyha-bk\"><Prefix>bk/</Prefix><Blobs><Blob>"
+		"<Name>bk/config</Name><Properties><Content-Length>77"
+		"</Content-Length><BlobType>BlockBlob</BlobType></Properties>"
+		"</Blob><Blob><Name>bk/keys/x</Name><Properties>"
+		"<Content-Length>0</Content-Length></Properties></Blob></Blobs>"
+		"<NextMarker>2!80!MDAwMDE2IWJrL2tleXMveCEwMDAwMjgh</NextMarker>"
+		"</EnumerationResults>";
+	static const char s3_error[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+		"SignatureDoesNotMatch</Code><Message>The request signature we "
+		"calculated does not match the signature you provided."
+		"</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+	static const char upload[] =
+		"<InitiateMultipartUploadResult><Bucket>skyha-bk</Bucket>"
+		"<Key>bk/data/02/large</"
+		"Key><UploadId>VXBsb2FkIElEIGZvciA2aWWpbm"
+		"cncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>"
+		"</InitiateMultipartUploadResult>";
+	static const char blob_error[] =
+		"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>"
+		"AuthorizationFailure</Code><Message>Server failed to "
+		"authenticate the request.\nRequestId:e2b0094c\nTime:2026-12-"
+		"07T03:00:00.000Z</Message></Error>";
+	char next[256];
+	int n = 0;
+
+	if (bk_xml_s3_list(s3_page, sizeof(s3_page) - 1, count_entry, &n, next,
+			   sizeof(next)) == 0 &&
+	    n == 2)
+		put_text("s3list", "page", s3_page);
+	else
+		refused("s3list", "page");
+	put_text("s3list", "error", s3_error);
+	put_text("s3list", "upload", upload);
+	n = 0;
+	if (bk_xml_blob_list(blob_page, sizeof(blob_page) - 1, count_entry, &n,
+			     next, sizeof(next)) == 0 &&
+	    n == 2)
+		put_text("bloblist", "page", blob_page);
+	else
+		refused("bloblist", "page");
+	put_text("bloblist", "error", blob_error);
 }
 
 /* A fixed sequence for randombytes_buf (reproducible seeds only!). */
@@ -1114,6 +1215,7 @@ int main(int argc, char **argv)
 	vipd();
 	checkd();
 	etcd_replies();
+	object_stores();
 	backup_objects();
 	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	if (failures)

@@ -1,5 +1,5 @@
 /*
- * track_fuzz.c - replicd/track.c replicd_track_parse(): the change record
+ * track_fuzz.c - shared/changerec.c changerec_parse(): the change record
  * replicd persists while alone and reads back at start. A crash, a full
  * disk or a bad sector leaves any bytes there; a damaged record must be
  * refused (and the resync then made full), never trusted or crashed on.
@@ -16,28 +16,22 @@
 #include "op.h"
 #include "track.h"
 
-#include <sodium.h>
-
-static const uint8_t mac_key[crypto_shorthash_KEYBYTES] = "skyha track v1!";
-
 /* Recompute each entry's hash in place, as far as the lengths go. */
 static void fix_macs(uint8_t *buf, size_t len)
 {
-	size_t off = REPLICD_TRACK_HEADER;
+	size_t off = CHANGEREC_HEADER;
 
-	while (len - off >= 20 + crypto_shorthash_BYTES) {
+	while (len - off >= 20 + 8) {
 		size_t n = 20 + ((size_t)buf[off + 18] << 8 | buf[off + 19]);
-		uint8_t mac[crypto_shorthash_BYTES];
 
-		if (len - off < n + crypto_shorthash_BYTES)
+		if (len - off < n + 8)
 			return;
-		crypto_shorthash(mac, buf + off, n, mac_key);
-		memcpy(buf + off + n, mac, sizeof(mac));
-		off += n + sizeof(mac);
+		changerec_entry_hash(buf + off, n, buf + off + n);
+		off += n + 8;
 	}
 }
 
-static int on_entry(void *ctx, const struct replicd_track_entry *e)
+static int on_entry(void *ctx, const struct changerec_entry *e)
 {
 	size_t *n = ctx;
 
@@ -54,17 +48,17 @@ static int on_entry(void *ctx, const struct replicd_track_entry *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	bool complete;
+	struct changerec_header h;
 	size_t n = 0;
 
 	uint8_t *copy;
 
-	(void)replicd_track_parse(data, size, &complete, on_entry, &n);
-	if (size < REPLICD_TRACK_HEADER || !(copy = malloc(size)))
+	(void)changerec_parse(data, size, &h, on_entry, &n);
+	if (size < CHANGEREC_HEADER || !(copy = malloc(size)))
 		return 0;
 	memcpy(copy, data, size);
 	fix_macs(copy, size);
-	(void)replicd_track_parse(copy, size, &complete, on_entry, &n);
+	(void)changerec_parse(copy, size, &h, on_entry, &n);
 	free(copy);
 	return 0;
 }

@@ -52,7 +52,8 @@ MODULE = "app"
 CLUSTER = "demo"
 HEARTBEAT_PORT = 7400
 WITNESS_PORT = 7401
-HOSTS = {"node1": 1, "node2": 2, "node3": 3, "node4": 4, "witness": 10, "client": 20}
+HOSTS = {"node1": 1, "node2": 2, "node3": 3, "node4": 4, "witness": 10, "witness2": 11,
+         "witness3": 12, "witness4": 13, "witness5": 14, "client": 20}
 NS_PATTERN = re.compile(r"^sky(\d+)-(\d+)-")
 
 
@@ -86,6 +87,24 @@ def run(cmd, check=True, timeout=30):
         why = (res.stderr or res.stdout).strip()
         raise LabError(f"`{shown(cmd)}` exited {res.returncode}: {why}")
     return res
+
+
+# `run.py --long` (make soak): tests run at their full size (more rounds, more
+# files, longer pauses) and the tests marked @long_only run too. make check
+# runs the short sizes to stay within its time budget; the behaviour checked
+# is the same.
+LONG = os.environ.get("SKYHA_LONG_TESTS") == "1"
+
+
+def sized(short, long):
+    """A test's size: `short` in make check, `long` under run.py --long."""
+    return long if LONG else short
+
+
+def long_only(fn):
+    """Decorator: a test run only by run.py --long (make soak)."""
+    fn.long_only = True
+    return fn
 
 
 def lab_options(**options):
@@ -196,7 +215,8 @@ class Lab:
     _serial = 0
 
     def __init__(self, networks=2, interval_ms=100, timeout_ms=500, lease_ms=None,
-                 quorum="witness", default_primary="node1", verbose=False, keep=False):
+                 quorum="witness", default_primary="node1", verbose=False, keep=False,
+                 witnesses=1):
         if not 1 <= networks <= 4:
             raise LabError("a module has 1..4 heartbeat networks")
         Lab._serial += 1
@@ -210,6 +230,10 @@ class Lab:
         self.verbose = verbose
         self.keep = keep
         self.nodes = ["node1", "node2"]
+        # One witness ("witness"), or several (witness.hosts): witness, witness2...
+        if not 1 <= witnesses <= 5:
+            raise LabError("1..5 witnesses")
+        self.witnesses = ["witness"] + [f"witness{i}" for i in range(2, witnesses + 1)]
         self.dir = None
         self.config = None
         self.key_path = None
@@ -240,7 +264,7 @@ class Lab:
         return address(network, member)
 
     def member_networks(self, member):
-        return [0] if member == "witness" else list(range(self.networks))
+        return [0] if member.startswith("witness") else list(range(self.networks))
 
     def setup(self):
         _install_handlers()
@@ -250,7 +274,7 @@ class Lab:
             self.dir = tempfile.mkdtemp(prefix=f"skyha-lab-{os.getpid()}-")
             os.chmod(self.dir, 0o755)
             self._ctx = zmq.Context()
-            for member in self.nodes + ["witness"]:
+            for member in self.nodes + self.witnesses:
                 for sub in ("run", "state"):
                     os.makedirs(os.path.join(self.dir, member, sub), mode=0o755)
             self.key_path = os.path.join(self.dir, "cluster.key")
@@ -271,7 +295,7 @@ class Lab:
         for i in range(self.networks):
             run(["ip", "-n", br, "link", "add", f"br{i}", "type", "bridge"])
             run(["ip", "-n", br, "link", "set", f"br{i}", "up"])
-        for member in self.nodes + ["witness", "client"]:
+        for member in self.nodes + self.witnesses + ["client"]:
             ns = self.ns(member)
             run(["ip", "netns", "add", ns])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
@@ -302,7 +326,7 @@ class Lab:
             try:
                 names = [ns for ns in netns_list() if ns.startswith(self.prefix)]
             except LabError:
-                names = [self.ns(m) for m in self.nodes + ["witness", "client", "br"]]
+                names = [self.ns(m) for m in self.nodes + self.witnesses + ["client", "br"]]
             for ns in names:
                 _kill_netns_processes(ns)
             for proc in self.procs.values():
@@ -352,7 +376,8 @@ class Lab:
         if self.quorum == "witness":
             lines += [
                 "witness:",
-                f"  addresses: [{self.addr(0, 'witness')}]",
+                (f"  addresses: [{self.addr(0, 'witness')}]" if len(self.witnesses) == 1 else
+                 f"  hosts: [{', '.join(self.addr(0, w) for w in self.witnesses)}]"),
                 f"  port: {WITNESS_PORT}",
                 f"  lease_ms: {lease_ms}",
             ]
@@ -404,10 +429,10 @@ class Lab:
         self.started_at[member] = time.monotonic()
         return proc
 
-    def start_witness(self):
+    def start_witness(self, name="witness"):
         argv = [HEARTBEATD, "--witness", "--config", self.config,
-                "--state-dir", self.node_dir("witness", "state")]
-        return self._spawn("witness", argv + (["-v"] if self.verbose else []))
+                "--state-dir", self.node_dir(name, "state")]
+        return self._spawn(name, argv + (["-v"] if self.verbose else []))
 
     def start_node(self, node):
         argv = [HEARTBEATD, "--config", self.config, "--node", node,
@@ -531,7 +556,7 @@ class Lab:
         """Undo every network fault: links up, partitions and netem removed."""
         self.heal_partition()
         self.clear_netem()
-        for member in self.nodes + ["witness", "client"]:
+        for member in self.nodes + self.witnesses + ["client"]:
             self.heal_all_links(member)
 
     # -- talking to the nodes ----------------------------------------------------------
@@ -658,7 +683,8 @@ class Lab:
     def start_cluster(self, timeout=20.0):
         """Witness, then both nodes together; return {node: status} once settled."""
         if self.quorum == "witness":
-            self.start_witness()
+            for w in self.witnesses:
+                self.start_witness(w)
         for node in self.nodes:
             self.start_node(node)
         return self.wait_settled(timeout)
@@ -722,7 +748,7 @@ class Lab:
     def dump_logs(self, lines=25, out=None):
         """Print the last lines of every member's heartbeatd log."""
         out = out or sys.stdout
-        for member in self.nodes + ["witness"]:
+        for member in self.nodes + self.witnesses:
             tail = self.log_tail(member, lines)
             print(f"    --- {member}: last {len(tail)} lines of "
                   f"{self.log_path(member)} ---", file=out)

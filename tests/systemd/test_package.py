@@ -31,6 +31,6 @@ def test_the_deb_installs_and_runs_the_module_with_its_man_pages(lab):
     comp = n1.run("/bin/bash", "-c", "source /usr/share/bash-completion/completions/skyctl; "
                   "COMP_WORDS=(skyctl -m ''); COMP_CWORD=2; _skyctl; echo ${COMPREPLY[*]}; "
                   "COMP_WORDS=(skyctl -m app s); COMP_CWORD=3; _skyctl; echo ${COMPREPLY[*]}").out
-    assert comp.splitlines() == [M, "status swap second stop start"], comp
+    assert comp.splitlines() == [M, "status state swap second stop start snapshot"], comp
     status = lab.skyctl("node1", "status").out
     print("    " + "\n    ".join(status.splitlines()[:4]))

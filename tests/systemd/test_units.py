@@ -337,6 +337,12 @@ def test_journal_tells_the_story_of_a_failover_from_every_daemon(lab):
     assert any("ALONE" in e.get("MESSAGE", "") for e in peer), "no notice of the takeover"
     for e in alone[:12]:
         print(f"    {e.get('SYSLOG_IDENTIFIER')}[{e.get('PRIORITY')}] {e.get('MESSAGE')}")
+    # skyctl snapshot hands the same story over: the journal part has every daemon.
+    archive = n2.run("/usr/bin/skyctl", "-m", M, "snapshot", "--output", "/root/snap.tgz").out
+    assert archive.strip() == "/root/snap.tgz", archive
+    journal = n2.run("/bin/sh", "-c", "tar -xzOf /root/snap.tgz --wildcards '*/journal.txt'").out
+    for d in DAEMONS:
+        assert f" {d}[" in journal, f"no {d} line in the snapshot's journal:\n{journal[-2000:]}"
 
 
 # --- reboot ----------------------------------------------------------------------------

@@ -122,6 +122,67 @@ static void test_witness_is_required_unless_quorum_none(void)
 	CHECK(!cfg.quorum_witness);
 }
 
+static void test_several_witness_hosts_each_with_its_addresses(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	const char *one = "witness:\n  addresses: [198.18.0.10]\n";
+
+	CHECK_EQ_INT(parse_variant(one,
+				   "witness:\n  addresses: [198.18.0.10]\n",
+				   &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.witness_host_count, 1);
+	CHECK_EQ_INT(parse_variant(one,
+				   "witness:\n  hosts: [198.18.0.10, "
+				   "[198.18.0.11, 198.18.1.11], 198.18.0.12]\n",
+				   &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.witness_host_count, 3);
+	CHECK_EQ_INT(cfg.witness_addr_count, 4);
+	CHECK_EQ_INT(cfg.witness_host_of[0], 0);
+	CHECK_EQ_INT(cfg.witness_host_of[1], 1);
+	CHECK_EQ_INT(cfg.witness_host_of[2], 1);
+	CHECK_EQ_INT(cfg.witness_host_of[3], 2);
+	CHECK(strcmp(cfg.witness_addrs[2].text, "198.18.1.11") == 0);
+	expect_error(one,
+		     "witness:\n  addresses: [198.18.0.10]\n"
+		     "  hosts: [198.18.0.11, 198.18.0.12]\n",
+		     "witness", "not both");
+	expect_error(one, "witness:\n  hosts: [198.18.0.11]\n", "witness.hosts",
+		     "2 to 5 witness hosts, got 1");
+	expect_error(one, "witness:\n  hosts: [198.18.0.11, 198.18.0.11]\n",
+		     "witness.hosts", "198.18.0.11 is listed twice");
+	expect_error(one, "witness:\n  hosts: [198.18.0.11, [198.18.0.x]]\n",
+		     "witness.hosts[1][0]", "not an IPv4 or IPv6");
+	expect_error(one, "witness:\n  hosts: 198.18.0.11\n", "witness.hosts",
+		     "must be a list of witness hosts");
+}
+
+static void test_depends_on_names_other_modules(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+
+	CHECK_EQ_INT(parse_variant("  name: app\n",
+				   "  name: app\n  depends_on: [db, mq]\n",
+				   &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.depends_count, 2);
+	CHECK(strcmp(cfg.depends_on[1], "mq") == 0);
+	expect_error("  name: app\n", "  name: app\n  depends_on: [app]\n",
+		     "module.depends_on", "cannot depend on itself");
+	expect_error("  name: app\n", "  name: app\n  depends_on: [db, db]\n",
+		     "module.depends_on[1]", "'db' is listed twice");
+	expect_error("  name: app\n", "  name: app\n  depends_on: db\n",
+		     "module.depends_on", "must be a list of module names");
+	expect_error("  name: app\n",
+		     "  name: app\n  depends_on: [a, b, c, d, e]\n",
+		     "module.depends_on", "1 to 4 modules, got 5");
+	expect_error("  name: app\n", "  name: app\n  depends_on: [d/b]\n",
+		     "module.depends_on[0]", "");
+}
+
 static void test_mismatched_network_counts_are_refused(void)
 {
 	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]",
@@ -304,6 +365,8 @@ TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
 	  TEST(test_timeout_below_three_intervals_names_the_field),
 	  TEST(test_bad_address_names_node_and_index),
 	  TEST(test_witness_is_required_unless_quorum_none),
+	  TEST(test_several_witness_hosts_each_with_its_addresses),
+	  TEST(test_depends_on_names_other_modules),
 	  TEST(test_mismatched_network_counts_are_refused),
 	  TEST(test_default_primary_must_be_a_node),
 	  TEST(test_names_with_path_characters_are_refused),

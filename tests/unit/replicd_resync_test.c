@@ -126,7 +126,7 @@ static void test_record_resync_sends_the_recorded_zones_and_paths(void)
 	put(a_root, "d/new", "new file", 8, 0);
 	CHECK(unlinkat(a_root, "d/small", 0) == 0);
 	CHECK(fchmodat(a_root, "big", 0600, 0) == 0);
-	struct replicd_track_entry e[] = {
+	struct changerec_entry e[] = {
 		{.dir = 0,
 		 .kinds = TRK_ZONES,
 		 .first = 3,
@@ -162,7 +162,7 @@ static void test_record_resync_counts_a_new_file_once_in_bytes_total(void)
 	setup();
 	put(a_root, "d/created", data, sizeof(data), 0);
 	put(a_root, "big", "XXXX", 4, 5 * 65536 + 10);
-	struct replicd_track_entry e[] = {
+	struct changerec_entry e[] = {
 		{.dir = 0, .kinds = TRK_ENTRY, .path = "d/created"},
 		{.dir = 0,
 		 .kinds = TRK_ZONES,

@@ -22,15 +22,26 @@ static void fresh_dir(void)
 
 static void remove_dir(void)
 {
+	static const char *names[] = {"track.rec", "backup.rec",
+				      "backup-b1.rec", "backup-b2.rec"};
 	char p[128];
-	snprintf(p, sizeof(p), "%s/track.rec", dir);
-	unlink(p);
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(names); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
 	rmdir(dir);
+}
+
+static bool exists(const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
 }
 
 static size_t zones_of(struct replicd_track *t, const char *path)
 {
-	struct replicd_track_entry *e;
+	struct changerec_entry *e;
 	size_t n, zones = 0;
 	CHECK_EQ_INT(replicd_track_entries(t, &e, &n), 0);
 	for (size_t i = 0; i < n; i++)
@@ -44,7 +55,7 @@ static void test_a_missing_record_is_incomplete(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(!replicd_track_complete(t));
 	CHECK(!replicd_track_alone(t));
 	CHECK_EQ_INT(replicd_track_count(t), 0);
@@ -57,7 +68,7 @@ static void test_marked_zones_survive_a_restart(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "a/file", TRK_ZONES, 3, 2, true),
 		     0);
@@ -65,7 +76,7 @@ static void test_marked_zones_survive_a_restart(void)
 	CHECK_EQ_INT(replicd_track_mark_alone(t), 0);
 	replicd_track_free(&t);
 
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(replicd_track_complete(t));
 	CHECK(replicd_track_alone(t));
 	CHECK_EQ_INT(zones_of(t, "a/file"), 2);
@@ -78,7 +89,7 @@ static void test_a_zone_already_marked_is_not_written_again(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 4, true), 0);
 	uint64_t len = replicd_track_length(t);
 	CHECK(len > 0);
@@ -101,7 +112,7 @@ static void test_reset_empties_only_if_nothing_was_added(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 1, true), 0);
 	uint64_t len = replicd_track_length(t);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ZONES, 0, 1, true), 0);
@@ -113,12 +124,12 @@ static void test_reset_empties_only_if_nothing_was_added(void)
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 1, true), 0);
 	CHECK(replicd_track_length(t) > 0);
 	replicd_track_free(&t);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(zones_of(t, "f"), 1);
 	CHECK_EQ_INT(zones_of(t, "g"), 0);
 	CHECK_EQ_INT(replicd_track_set_incomplete(t), 0);
 	replicd_track_free(&t);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(!replicd_track_complete(t));
 	replicd_track_free(&t);
 	remove_dir();
@@ -128,7 +139,7 @@ static void test_dropping_the_alone_marker_keeps_the_entries(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
 	CHECK_EQ_INT(replicd_track_mark_alone(t), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 2, 3, true), 0);
@@ -142,7 +153,7 @@ static void test_dropping_the_alone_marker_keeps_the_entries(void)
 	CHECK_EQ_INT(replicd_track_length(t), len);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ENTRY, 0, 0, true), 0);
 	replicd_track_free(&t);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(replicd_track_complete(t));
 	CHECK(!replicd_track_alone(t));
 	CHECK_EQ_INT(zones_of(t, "f"), 3);
@@ -157,7 +168,7 @@ static void test_a_damaged_record_is_never_trusted(void)
 	struct replicd_track *t = NULL;
 	char p[128];
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 7, 1, true), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_ZONES, 7, 1, true), 0);
@@ -168,25 +179,25 @@ static void test_a_damaged_record_is_never_trusted(void)
 	uint8_t x = 0xff;
 	CHECK(pwrite(fd, &x, 1, 30) == 1); /* inside the first entry */
 	close(fd);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(!replicd_track_complete(t));
 	CHECK_EQ_INT(replicd_track_count(t), 0);
 	CHECK_EQ_INT(replicd_track_damaged(t), 1);
 	replicd_track_free(&t);
 
 	/* A truncated tail too. */
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 7, 1, true), 0);
 	replicd_track_free(&t);
 	CHECK_EQ_INT(truncate(p, 30), 0);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(!replicd_track_complete(t));
 	replicd_track_free(&t);
 	remove_dir();
 }
 
-static int count_cb(void *ctx, const struct replicd_track_entry *e)
+static int count_cb(void *ctx, const struct changerec_entry *e)
 {
 	(void)e;
 	(*(int *)ctx)++;
@@ -226,13 +237,13 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 {
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "synced", TRK_ZONES, 0, 1, true),
 		     0);
 	replicd_track_free(&t);
 	CHECK_EQ_INT(record_byte(8), 1); /* complete, nothing unsynced */
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(replicd_track_complete(t));
 	CHECK_EQ_INT(
 		replicd_track_mark(t, 0, "in-flight", TRK_ZONES, 0, 64, false),
@@ -243,13 +254,13 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 	replicd_track_free(&t);
 	CHECK_EQ_INT(record_byte(8), 3); /* complete + unsynced, this boot */
 	/* replicd restarted, same boot: trusted, entries kept. */
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(replicd_track_complete(t));
 	CHECK_EQ_INT(zones_of(t, "in-flight"), 128);
 	replicd_track_free(&t);
 	/* The machine restarted: another boot id. */
 	flip_record_byte(9);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(!replicd_track_complete(t));
 	CHECK_EQ_INT(zones_of(t, "in-flight"), 128);
 	/* Emptied, the record holds no boot and is trusted again. */
@@ -257,7 +268,7 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 	replicd_track_free(&t);
 	CHECK_EQ_INT(record_byte(8), 1);
 	CHECK_EQ_INT(record_byte(9), 0);
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK(replicd_track_complete(t));
 	replicd_track_free(&t);
 	remove_dir();
@@ -266,32 +277,28 @@ static void test_unsynced_entries_are_not_trusted_after_a_reboot(void)
 static void test_parse_rejects_hostile_bytes(void)
 {
 	uint8_t buf[64] = "SKYTRK1\n";
-	bool complete;
+	struct changerec_header h;
 	int n = 0;
-	CHECK_EQ_INT(replicd_track_parse(buf, 8, &complete, count_cb, &n),
-		     -EBADMSG);
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n), 0);
+	CHECK_EQ_INT(changerec_parse(buf, 8, &h, count_cb, &n), -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), 0);
 	buf[9] = 1; /* a boot id without the flag that has one */
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
-		     -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), -EBADMSG);
 	buf[9] = 0;
 	buf[8] = 4; /* unknown header flag */
-	CHECK_EQ_INT(replicd_track_parse(buf, 16, &complete, count_cb, &n),
-		     -EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, 16, &h, count_cb, &n), -EBADMSG);
 	buf[8] = 1;
 	/* An entry claiming a path longer than the buffer. */
 	buf[16] = TRK_ZONES;
 	buf[34] = 0xff;
 	buf[35] = 0xff;
-	CHECK_EQ_INT(
-		replicd_track_parse(buf, sizeof(buf), &complete, count_cb, &n),
-		-EBADMSG);
+	CHECK_EQ_INT(changerec_parse(buf, sizeof(buf), &h, count_cb, &n),
+		     -EBADMSG);
 	CHECK_EQ_INT(n, 0);
-	CHECK(!complete);
+	CHECK(!h.complete);
 	/* Bad arguments to mark. */
 	struct replicd_track *t = NULL;
 	fresh_dir();
-	CHECK_EQ_INT(replicd_track_open(dir, &t), 0);
+	CHECK_EQ_INT(replicd_track_open(dir, "track.rec", "test", &t), 0);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, NULL, TRK_ZONES, 0, 1, true),
 		     -EINVAL);
 	CHECK_EQ_INT(replicd_track_mark(t, 0, "x", 0x40, 0, 1, true), -EINVAL);
@@ -309,7 +316,7 @@ static void test_peer_record_entry_checked_and_copied(void)
 				.flags = TRK_ZONES,
 				.offset = 3,
 				.length = 2};
-	struct replicd_track_entry e;
+	struct changerec_entry e;
 	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), 0);
 	CHECK(e.dir == 1 && e.kinds == TRK_ZONES && e.first == 3 &&
 	      e.count == 2 && strcmp(e.path, "a/b") == 0 && e.path != op.path);
@@ -324,6 +331,133 @@ static void test_peer_record_entry_checked_and_copied(void)
 	CHECK_EQ_INT(replicd_track_entry_of(&op, 2, &e), -EPROTO);
 }
 
+/* Entries of a record file, and whether a reader trusts it (boot rule). */
+static int parse_file(const char *name, bool *trusted)
+{
+	char p[128];
+	char *buf = NULL;
+	size_t len = 0;
+	int n = 0;
+	struct changerec_header h;
+	uint8_t boot[CHANGEREC_BOOT_BYTES];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	CHECK_EQ_INT(sky_read_file(p, 1 << 20, &buf, &len), 0);
+	CHECK_EQ_INT(changerec_parse((uint8_t *)buf, len, &h, count_cb, &n), 0);
+	free(buf);
+	changerec_boot_id(boot);
+	*trusted = changerec_trusted(&h, boot);
+	return n;
+}
+
+static void test_rotation_hands_the_changes_to_a_backup(void)
+{
+	struct replicd_track *t = NULL;
+	bool complete = true, trusted = true;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	/* A new node: no record of what changed before it started. */
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "db", TRK_ZONES, 5, 2, false), 0);
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b1.rec", &complete), 0);
+	CHECK(!complete);
+	CHECK(exists("backup-b1.rec"));
+	CHECK_EQ_INT(parse_file("backup-b1.rec", &trusted), 1);
+	CHECK(!trusted);
+	/* The new record is empty and covers everything from now on. */
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	CHECK_EQ_INT(zones_of(t, "db"), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "db", TRK_ZONES, 5, 1, false), 0);
+	CHECK_EQ_INT(zones_of(t, "db"), 1); /* marked again: a new record */
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "log", TRK_ENTRY, 0, 0, false),
+		     0);
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b2.rec", &complete), 0);
+	CHECK(complete);
+	CHECK_EQ_INT(parse_file("backup-b2.rec", &trusted), 2);
+	CHECK(trusted); /* unsynced entries, but of this boot */
+	replicd_track_free(&t);
+	/* Reopened: the fresh record is there, complete and empty. */
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_a_failed_backup_merges_its_changes_back(void)
+{
+	struct replicd_track *t = NULL;
+	bool complete;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "db", TRK_ZONES, 0, 4, false), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 1, "d", TRK_TREE, 0, 0, false), 0);
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b1.rec", &complete), 0);
+	CHECK(complete);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "db", TRK_ZONES, 2, 4, false), 0);
+	CHECK_EQ_INT(replicd_track_merge(t, "backup-b1.rec"), 0);
+	CHECK(!exists("backup-b1.rec"));
+	/* Zones 0-5 of db: both records', each once; the tree too. */
+	CHECK_EQ_INT(zones_of(t, "db"), 6);
+	CHECK_EQ_INT(replicd_track_count(t), 3);
+	CHECK(replicd_track_complete(t));
+	/* Merging nothing (a file already merged) changes nothing. */
+	CHECK_EQ_INT(replicd_track_merge(t, "backup-b1.rec"), 0);
+	CHECK(replicd_track_complete(t));
+	/* It survives a restart with the merged entries. */
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK_EQ_INT(zones_of(t, "db"), 6);
+	CHECK(replicd_track_complete(t));
+	/* A damaged rotated record: this one cannot cover everything. */
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b2.rec", &complete), 0);
+	char p[128];
+	snprintf(p, sizeof(p), "%s/backup-b2.rec", dir);
+	int fd = open(p, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "torn", 4) == 4);
+	close(fd);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_merge(t, "backup-b2.rec"), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK(!exists("backup-b2.rec"));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
+static void test_a_record_past_its_limit_becomes_incomplete(void)
+{
+	struct replicd_track *t = NULL;
+	bool complete;
+	fresh_dir();
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK_EQ_INT(replicd_track_reset(t, UINT64_MAX), 0);
+	replicd_track_set_limit(t, 8);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "f", TRK_ZONES, 0, 8, false), 0);
+	CHECK(replicd_track_complete(t));
+	CHECK_EQ_INT(zones_of(t, "f"), 8);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "g", TRK_META, 0, 0, false), 0);
+	/* Nine keys: emptied, incomplete, and it takes nothing more. */
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "h", TRK_ENTRY, 0, 0, false), 0);
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	replicd_track_free(&t);
+	CHECK_EQ_INT(replicd_track_open(dir, "backup.rec", "test", &t), 0);
+	CHECK(!replicd_track_complete(t));
+	CHECK_EQ_INT(replicd_track_count(t), 0);
+	/* A rotation starts a complete record that lists changes again. */
+	replicd_track_set_limit(t, 8);
+	CHECK_EQ_INT(replicd_track_rotate(t, "backup-b1.rec", &complete), 0);
+	CHECK(!complete);
+	CHECK_EQ_INT(replicd_track_mark(t, 0, "h", TRK_ENTRY, 0, 0, false), 0);
+	CHECK_EQ_INT(replicd_track_count(t), 1);
+	CHECK(replicd_track_complete(t));
+	replicd_track_free(&t);
+	remove_dir();
+}
+
 TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_unsynced_entries_are_not_trusted_after_a_reboot),
 	  TEST(test_marked_zones_survive_a_restart),
@@ -332,4 +466,7 @@ TEST_MAIN(TEST(test_a_missing_record_is_incomplete),
 	  TEST(test_dropping_the_alone_marker_keeps_the_entries),
 	  TEST(test_a_damaged_record_is_never_trusted),
 	  TEST(test_parse_rejects_hostile_bytes),
-	  TEST(test_peer_record_entry_checked_and_copied))
+	  TEST(test_peer_record_entry_checked_and_copied),
+	  TEST(test_rotation_hands_the_changes_to_a_backup),
+	  TEST(test_a_failed_backup_merges_its_changes_back),
+	  TEST(test_a_record_past_its_limit_becomes_incomplete))

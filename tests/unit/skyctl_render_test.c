@@ -206,6 +206,40 @@ static void test_peer_never_seen_says_so(void)
 	json_decref(status);
 }
 
+static void test_several_witnesses_show_the_majority_and_each_one(void)
+{
+	json_t *status = load(
+		"{'cluster':'demo','module':'app','type':'mirror',"
+		" 'node':{'name':'node2','role':'ALONE','epoch':8,'generation':"
+		"13,'data':'uptodate','serving':true,'role_for_ms':4000},"
+		" 'peer':{'name':'node1','visible':false,'role':'PRIM',"
+		"'generation':12,'data':'uptodate','last_seen_ms':5000,"
+		"'networks':[]},"
+		" 'quorum':{'mode':'witness','have':true,'via':'witness'},"
+		" 'witness':{'addresses':['198.18.0.10','198.18.0.11',"
+		"'198.18.0.12'],'lease':'held','expires_in_ms':800,"
+		"'last_answer':'granted','holder':'node2','needed':2,"
+		"'hosts':[{'addresses':['198.18.0.10'],'lease':'held',"
+		"'expires_in_ms':900,'last_answer':'granted','holder':'node2'},"
+		"{'addresses':['198.18.0.11'],'lease':'none','expires_in_ms':0,"
+		"'last_answer':'no_answer','holder':''},"
+		"{'addresses':['198.18.0.12'],'lease':'held','expires_in_ms':"
+		"800,"
+		"'last_answer':'granted','holder':'node2'}]},"
+		" 'actuators':{}, 'counters':{}}");
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(
+		text, "witness:   3 hosts, 2 needed: majority's leases held, "
+		      "800 ms left\n");
+	CHECK_STR_CONTAINS(text, "             198.18.0.10 lease held, 900 ms "
+				 "left (holder node2)\n");
+	CHECK_STR_CONTAINS(text, "             198.18.0.11 no lease (last "
+				 "answer: no answer)\n");
+	free(text);
+	json_decref(status);
+}
+
 static void test_witness_refused_shows_refusal_and_lost_quorum(void)
 {
 	json_t *status = load(
@@ -816,6 +850,7 @@ TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_etcd_quorum_shows_the_leader_key_and_last_error),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
+	  TEST(test_several_witnesses_show_the_majority_and_each_one),
 	  TEST(test_witness_without_lease_gives_last_answer),
 	  TEST(test_secondary_not_asking_for_the_lease_is_normal),
 	  TEST(test_no_witness_configured),

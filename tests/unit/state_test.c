@@ -809,6 +809,61 @@ static void test_a_handover_the_peer_does_not_take_ends_with_a_primary(void)
 	CHECK(!s.n[0].sm.handover);
 }
 
+static void block(struct sim *s, int i, bool blocked)
+{
+	s->n[i].sm.dependency_blocked = blocked;
+	snprintf(s->n[i].sm.dependency_why, sizeof(s->n[i].sm.dependency_why),
+		 "module db (depends_on) does not serve on this node");
+}
+
+static void test_a_node_whose_dependency_does_not_serve_is_never_elected(void)
+{
+	struct sim s;
+	sim_init(&s, true);
+	block(&s, 0, true); /* the default primary's db is elsewhere */
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	/* Both blocked: nobody serves, and each says why. */
+	sim_init(&s, true);
+	block(&s, 0, true);
+	block(&s, 1, true);
+	sim_run(&s, 5000);
+	CHECK(!serving(&s, 0) && !serving(&s, 1));
+	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "module db (depends_on)");
+	/* db comes to node2: there it serves. */
+	block(&s, 1, false);
+	sim_run(&s, 3000);
+	CHECK(serving(&s, 1) && !serving(&s, 0));
+}
+
+static void test_a_primary_whose_dependency_leaves_hands_over_or_stops(void)
+{
+	struct sim s;
+	start_pair(&s);
+	block(&s, 0, true);
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+	/* Now node2's goes too and node1's peer is not ready: it stops. */
+	block(&s, 0, false);
+	s.n[0].alive = false;
+	sim_run(&s, 3000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
+	block(&s, 1, true);
+	sim_run(&s, 200);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_WAIT);
+	CHECK_STR_CONTAINS(s.n[1].sm.reason, "module db (depends_on)");
+	/* A lost primary is not replaced by a blocked secondary either. */
+	start_pair(&s);
+	block(&s, 1, true);
+	s.n[0].alive = false;
+	sim_run(&s, 5000);
+	CHECK(!serving(&s, 1));
+	CHECK_STR_CONTAINS(s.n[1].sm.waiting_for, "not taking over");
+}
+
 static void test_random_faults_never_make_two_primaries(void)
 {
 	struct sim s;
@@ -884,4 +939,6 @@ TEST_MAIN(
 	TEST(test_force_never_beats_a_visible_peer_with_newer_data),
 	TEST(test_two_diverged_copies_are_not_elected_nor_kept_serving),
 	TEST(test_a_handover_the_peer_does_not_take_ends_with_a_primary),
+	TEST(test_a_node_whose_dependency_does_not_serve_is_never_elected),
+	TEST(test_a_primary_whose_dependency_leaves_hands_over_or_stops),
 	TEST(test_random_faults_never_make_two_primaries))

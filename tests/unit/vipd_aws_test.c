@@ -86,11 +86,11 @@ static void test_xml_scan_is_bounded_and_printable(void)
 
 static void test_imds_credentials_parsed_and_checked(void)
 {
-	struct vipd_aws_creds c;
+	struct sky_aws_creds c;
 	const char *good = "{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAX\","
 			   "\"SecretAccessKey\":\"s3cr3t\",\"Token\":\"tok\","
 			   "\"Expiration\":\"2026-12-01T08:00:00Z\"}";
-	CHECK_EQ_INT(vipd_aws_parse_creds(good, strlen(good), &c), 0);
+	CHECK_EQ_INT(sky_aws_parse_creds(good, strlen(good), &c), 0);
 	CHECK(c.have && strcmp(c.key_id, "ASIAX") == 0);
 	CHECK(strcmp(c.token, "tok") == 0);
 	CHECK_EQ_INT(c.expires_wall_ms, 1796112000000LL);
@@ -110,7 +110,7 @@ static void test_imds_credentials_parsed_and_checked(void)
 		"\"SecretAccessKey\":\"b\"}",
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++)
-		CHECK_EQ_INT(vipd_aws_parse_creds(bad[i], strlen(bad[i]), &c),
+		CHECK_EQ_INT(sky_aws_parse_creds(bad[i], strlen(bad[i]), &c),
 			     -EBADMSG);
 }
 
@@ -122,22 +122,22 @@ static void test_backoff_grows_with_full_jitter_and_a_cap(void)
 		if (cap > 10000)
 			cap = 10000;
 		for (int k = 0; k < 50; k++)
-			CHECK(vipd_backoff_ms(200, attempt, &seed) <= cap);
+			CHECK(sky_backoff_ms(200, attempt, &seed) <= cap);
 	}
 	/* Jitter: not always the same value. */
-	uint32_t first = vipd_backoff_ms(1000, 3, &seed);
+	uint32_t first = sky_backoff_ms(1000, 3, &seed);
 	bool differs = false;
 	for (int k = 0; k < 20 && !differs; k++)
-		differs = vipd_backoff_ms(1000, 3, &seed) != first;
+		differs = sky_backoff_ms(1000, 3, &seed) != first;
 	CHECK(differs);
 }
 
 static void test_url_encoding_keeps_only_unreserved(void)
 {
 	char out[128];
-	CHECK_EQ_INT(vipd_url_encode("arn:aws:x/y z~._-", out, sizeof(out)), 0);
+	CHECK_EQ_INT(sky_url_encode("arn:aws:x/y z~._-", out, sizeof(out)), 0);
 	CHECK(strcmp(out, "arn%3Aaws%3Ax%2Fy%20z~._-") == 0);
-	CHECK_EQ_INT(vipd_url_encode("::::", out, 12), -ENOSPC);
+	CHECK_EQ_INT(sky_url_encode("::::", out, 12), -ENOSPC);
 }
 
 #define AWS_HEAD                                                               \

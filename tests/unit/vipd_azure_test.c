@@ -16,8 +16,8 @@ static void test_managed_identity_token_parsed_and_checked(void)
 	int64_t exp;
 	const char *good = "{\"access_token\":\"eyJ0eXAi.abc\",\"expires_on\":"
 			   "\"1796112000\",\"token_type\":\"Bearer\"}";
-	CHECK_EQ_INT(vipd_azure_parse_token(good, strlen(good), tok,
-					    sizeof(tok), &exp),
+	CHECK_EQ_INT(sky_azure_parse_token(good, strlen(good), tok, sizeof(tok),
+					   &exp),
 		     0);
 	CHECK(strcmp(tok, "eyJ0eXAi.abc") == 0);
 	CHECK_EQ_INT(exp, 1796112000000LL);
@@ -33,8 +33,8 @@ static void test_managed_identity_token_parsed_and_checked(void)
 		"0123456789012345678901234567890\",\"expires_on\":\"1\"}",
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++)
-		CHECK_EQ_INT(vipd_azure_parse_token(bad[i], strlen(bad[i]), tok,
-						    sizeof(tok), &exp),
+		CHECK_EQ_INT(sky_azure_parse_token(bad[i], strlen(bad[i]), tok,
+						   sizeof(tok), &exp),
 			     -EBADMSG);
 }
 
