@@ -64,4 +64,19 @@ void bk_changes_free(struct bk_changes *c);
 int bk_changes_parse(const char *text, size_t len, struct bk_changes *out,
 		     char *why, size_t why_size);
 
+/*
+ * A change list from replicd's backup record (shared/changerec.h, the
+ * bytes of backup-<id>.rec): TRK_TREE -> a subtree, TRK_ENTRY or TRK_META
+ * -> whole, TRK_ZONES -> its zones. Complete only when the record is
+ * trusted (changerec_trusted: complete, and any unsynced entries from
+ * this boot) and names no directory past dir_count. A damaged record
+ * gives an incomplete list (why says so), never an error: the backup
+ * then reads everything. -ENOMEM only.
+ */
+int bk_changes_from_record(const uint8_t *buf, size_t len, size_t dir_count,
+			   struct bk_changes *out, char *why, size_t why_size);
+/* The text form (bk_changes_parse) or a record (by its first bytes). */
+int bk_changes_load(const char *path, size_t dir_count, struct bk_changes *out,
+		    char *why, size_t why_size);
+
 #endif

@@ -239,22 +239,16 @@ int bk_cmd_backup(struct bk_app *a)
 {
 	struct bk_changes changes = {0}, *cl = NULL;
 	if (a->changes_file) {
-		char *text = NULL, why[256];
-		size_t len = 0;
-		int r = sky_read_file(a->changes_file, 256u << 20, &text, &len);
-		if (r == 0) {
-			r = bk_changes_parse(text, len, &changes, why,
-					     sizeof(why));
-			if (r < 0)
-				fprintf(stderr, "backupd: %s: %s\n",
-					a->changes_file, why);
-		} else {
+		char why[256];
+		int r = bk_changes_load(a->changes_file, a->cfg.path_count,
+					&changes, why, sizeof(why));
+		if (r < 0) {
 			fprintf(stderr, "backupd: %s: %s\n", a->changes_file,
-				strerror(-r));
-		}
-		free(text);
-		if (r < 0)
+				why);
 			return BK_EXIT_USAGE;
+		}
+		if (why[0])
+			log_warning("backup: %s: %s", a->changes_file, why);
 		cl = &changes;
 	}
 	int worst = 0, ran = 0;
