@@ -618,7 +618,8 @@ def main():
             traceback.print_exc()
         finally:
             env.cleanup()
-    print(f"tests/backup: {time.monotonic() - t0:.1f} s")
+    print(f"tests/backup: {time.monotonic() - t0:.1f} s"
+          + (f", {skipped} skipped" if skipped else ""))
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
