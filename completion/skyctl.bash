@@ -19,7 +19,7 @@ _skyctl_modules()
 _skyctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status state swap prim second stop start resync wait snapshot help"
+	local commands="status state swap prim second stop start resync wait snapshot backup help"
 	local options="-m --module --run-dir --json --timeout -h --help"
 	local cmd="" i
 	COMPREPLY=()
@@ -62,6 +62,13 @@ _skyctl()
 			mapfile -t COMPREPLY < <(compgen -W "--timeout --json" -- "$cur")
 		else
 			mapfile -t COMPREPLY < <(compgen -W "STOP WAIT SECOND ALONE PRIM UP serving insync resyncing degraded" -- "$cur")
+		fi
+		;;
+	backup)
+		if ((COMP_CWORD == i + 1)); then
+			mapfile -t COMPREPLY < <(compgen -W "now list verify restore forget" -- "$cur")
+		elif [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--json --changes --sample --keep-last --keep-daily --keep-weekly --keep-monthly --prune --dry-run --node --state-dir" -- "$cur")
 		fi
 		;;
 	snapshot)
