@@ -531,30 +531,64 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def _server(env, argv, port):
+    """Start a test object store (our child) and wait until it listens."""
+    import socket
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.terminate()
+    raise AssertionError(f"{argv[0]} did not listen on {port}")
+
+
+def _cloud_cycle(env, name, target_yaml, run_env=None):
+    """init, backup, incremental, verify, restore identical, forget --prune."""
+    cfg = env.write_config(f"{name}.yaml", "backup.key", extra=target_yaml)
+    write_random(os.path.join(env.src, "db"), 10 << 20, 51)
+    with open(os.path.join(env.src2, "conf"), "w") as f:
+        f.write("x=1\n")
+    env.ok("init", name, path=cfg, env=run_env)
+    expected = tree_state(env.src)
+    res = env.ok("backup", name, "--json", path=cfg, env=run_env)
+    first = json.loads(res.stdout.strip().splitlines()[-1])
+    with open(os.path.join(env.src2, "conf"), "a") as f:
+        f.write("y=2\n")
+    res = env.ok("backup", name, "--json", path=cfg, env=run_env)
+    second = json.loads(res.stdout.strip().splitlines()[-1])
+    assert second["bytes_uploaded"] < first["bytes_uploaded"] / 100, second
+    out = env.ok("verify", name, path=cfg, env=run_env).stdout
+    assert "2 snapshots" in out and "0 bad objects" in out, out
+    dest = tempfile.mkdtemp(prefix="restore-", dir=env.dir)
+    env.ok("restore", name, first["snapshot"], dest, path=cfg, env=run_env)
+    compare(expected, dest + env.src)
+    env.ok("forget", name, "--keep-last", "1", "--prune", path=cfg, env=run_env)
+    out = env.ok("verify", name, path=cfg, env=run_env).stdout
+    assert "1 snapshots" in out and "0 bad objects" in out, out
+
+
+NPM_BIN = os.path.join(TOP, "tools", "npm", "node_modules", ".bin")
+
+
 def test_repository_on_azurite_through_the_azure_target(env):
     """The same commands on an Azure target: Azurite checks every SharedKey signature."""
-    azurite = os.path.join(TOP, "tools", "npm", "node_modules", ".bin", "azurite-blob")
+    azurite = os.path.join(NPM_BIN, "azurite-blob")
     if not os.path.exists(azurite):
         raise Skip("no Azurite (make backup-check installs tools/npm)")
-    import socket
     port = free_port()
-    proc = subprocess.Popen([azurite, "--blobHost", "127.0.0.1", "--blobPort", str(port),
-                             "--location", os.path.join(env.dir, "azurite"), "--silent",
-                             "--skipApiVersionCheck"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _server(env, [azurite, "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                         "--location", os.path.join(env.dir, "azurite"), "--silent",
+                         "--skipApiVersionCheck"], port)
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         key = os.path.join(env.dir, "azure.key")
         with open(key, "w") as f:  # Azurite's well-known development key
             f.write("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                     "K1SZFPTOtr/KBHBeksoGMGw==")
         os.chmod(key, 0o600)
-        cfg = env.write_config("az.yaml", "backup.key", extra=f"""    - name: az
+        _cloud_cycle(env, "az", f"""    - name: az
       kind: azure
       account: devstoreaccount1
       container: skyha
@@ -562,28 +596,32 @@ def test_repository_on_azurite_through_the_azure_target(env):
       credentials: shared_key
       key_file: azure.key
       endpoint: http://127.0.0.1:{port}/devstoreaccount1
-      keep_last: 1
 """)
-        write_random(os.path.join(env.src, "db"), 10 << 20, 51)
-        with open(os.path.join(env.src2, "conf"), "w") as f:
-            f.write("x=1\n")
-        env.ok("init", "az", path=cfg)
-        expected = tree_state(env.src)
-        res = env.ok("backup", "az", "--json", path=cfg)
-        first = json.loads(res.stdout.strip().splitlines()[-1])
-        with open(os.path.join(env.src2, "conf"), "a") as f:
-            f.write("y=2\n")
-        res = env.ok("backup", "az", "--json", path=cfg)
-        second = json.loads(res.stdout.strip().splitlines()[-1])
-        assert second["bytes_uploaded"] < first["bytes_uploaded"] / 100, second
-        out = env.ok("verify", "az", path=cfg).stdout
-        assert "2 snapshots" in out and "0 bad objects" in out, out
-        dest = tempfile.mkdtemp(prefix="restore-", dir=env.dir)
-        env.ok("restore", "az", first["snapshot"], dest, path=cfg)
-        compare(expected, dest + env.src)
-        env.ok("forget", "az", "--prune", path=cfg)
-        out = env.ok("verify", "az", path=cfg).stdout
-        assert "1 snapshots" in out and "0 bad objects" in out, out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_repository_on_s3rver_through_the_s3_target(env):
+    """The same commands on an S3 target (s3rver: S3's API, pages and ranges; it does not
+    check signatures, tests/backup/run.py does that through its proxy)."""
+    s3rver = os.path.join(NPM_BIN, "s3rver")
+    if not os.path.exists(s3rver):
+        raise Skip("no s3rver (make backup-check installs tools/npm)")
+    port = free_port()
+    proc = _server(env, [s3rver, "-d", os.path.join(env.dir, "s3"), "-p", str(port),
+                         "-a", "127.0.0.1", "--configure-bucket", "skyha", "--silent"], port)
+    try:
+        run_env = dict(os.environ, AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY="S3RVER")
+        _cloud_cycle(env, "s3", f"""    - name: s3
+      kind: s3
+      bucket: skyha
+      region: us-east-1
+      prefix: pair1/
+      endpoint: http://127.0.0.1:{port}
+      path_style: true
+      credentials: env
+""", run_env)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
