@@ -266,6 +266,7 @@ int bk_changes_load(const char *path, size_t dir_count, struct bk_changes *out,
 {
 	char *text = NULL;
 	size_t len = 0;
+	why[0] = 0; /* stays empty for a complete list */
 	int r = sky_read_file(path, CHANGEREC_FILE_MAX, &text, &len);
 	if (r < 0) {
 		snprintf(why, why_size, "%s", strerror(-r));
