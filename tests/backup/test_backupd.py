@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -518,6 +519,106 @@ def test_skyctl_backup_runs_backupd_for_the_module(env):
     assert res.returncode == 0 and "0 bad objects" in res.stdout, res
     res = skyctl_run("backup", "bogus")
     assert res.returncode == 2, res
+
+
+class FakeReplicd(threading.Thread):
+    """replicd's side of the hold as docs/protocol.md states it, for backupd's side:
+    binds the backup endpoint, reads backupd's state, answers in replicd.json. (The
+    real replicd against a stand-in backupd: tests/cluster/test_backup_hold.py.)"""
+
+    def __init__(self, run_dir, record, refuse=None):
+        super().__init__(daemon=True)
+        import zmq
+        self.dir = os.path.join(run_dir, "app")
+        os.makedirs(self.dir, exist_ok=True)
+        self.record, self.refuse = record, refuse
+        self.ctx = zmq.Context()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"app.backupd.actual")
+        self.sub.bind(f"ipc://{self.dir}/backup")
+        self.seen = []  # (hold, completed) pairs, in order, without repeats
+        self.backup = {"hold": None, "held": False, "record": None, "refused": None,
+                       "released": None, "failed": None}
+        self.write()
+        self.running = True
+
+    def write(self):
+        tmp = os.path.join(self.dir, "replicd.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"state": "secondary", "backup": self.backup}, f)
+        os.rename(tmp, os.path.join(self.dir, "replicd.json"))
+
+    def run(self):
+        import zmq
+        poller = zmq.Poller()
+        poller.register(self.sub, zmq.POLLIN)
+        while self.running:
+            if not poller.poll(100):
+                continue
+            topic, body = self.sub.recv_multipart()
+            msg = json.loads(body)
+            pair = (msg.get("hold"), msg.get("completed"))
+            if not self.seen or self.seen[-1] != pair:
+                self.seen.append(pair)
+            hold, completed = pair
+            b = self.backup
+            if hold and hold != b["hold"]:
+                b.update(hold=hold, held=self.refuse is None,
+                         record=self.record if self.refuse is None else None,
+                         refused=self.refuse)
+                self.write()
+            elif not hold and b["hold"]:
+                ok = completed == b["hold"]
+                b.update(released=b["hold"] if ok else None,
+                         failed=None if ok else b["hold"], hold=None, held=False,
+                         record=None, refused=None)
+                self.write()
+
+    def stop(self):
+        self.running = False
+        self.join()
+        self.sub.close(0)
+        self.ctx.term()
+
+
+def test_hold_asks_replicd_and_reads_its_record(env):
+    size = 4 << 20
+    write_random(os.path.join(env.src, "db"), size, 61)
+    env.ok("init", "local")
+    env.backup()
+    with open(os.path.join(env.src, "db"), "r+b") as f:
+        f.seek(7 * ZONE)
+        f.write(os.urandom(ZONE))
+    record = os.path.join(env.dir, "backup-x.rec")
+    with open(record, "w") as f:
+        f.write("complete\n0 zones 7+1 db\n")
+    run_dir = os.path.join(env.dir, "run")
+    fake = FakeReplicd(run_dir, record)
+    fake.start()
+    try:
+        inc = env.backup("--hold", "--run-dir", run_dir)
+    finally:
+        fake.stop()
+    holds = [h for h, _ in fake.seen if h]
+    assert holds and all(h == holds[0] for h in holds), fake.seen
+    # the release names the backup as completed in the same message
+    assert (None, holds[0]) in fake.seen, fake.seen
+    assert fake.backup["released"] == holds[0], fake.backup
+    assert inc["bytes_read"] <= 1.2 * ZONE, inc  # what the record said, only
+    # refused (a primary): the backup goes on unheld, reads everything, completes nothing
+    fake = FakeReplicd(run_dir, record, refuse="this node is the primary")
+    fake.start()
+    try:
+        res = env.ok("backup", "local", "--json", "--hold", "--run-dir", run_dir)
+    finally:
+        fake.stop()
+    full = json.loads(res.stdout.strip().splitlines()[-1])
+    assert full["bytes_read"] >= size, full
+    assert "refused the hold" in res.stderr, res.stderr
+    assert all(c is None for _, c in fake.seen), fake.seen
+    # no replicd on this node: no wait, no hold
+    res = env.ok("backup", "local", "--hold", "--run-dir", os.path.join(env.dir, "none"))
+    assert "no replicd on this node" in res.stderr, res.stderr
 
 
 class Skip(Exception):
