@@ -5,9 +5,9 @@
  * outcome to an exit code.
  */
 #include "commands.h"
-#include "backup.h"
+#include "bkbackup.h"
+#include "bkhold.h"
 #include "forget.h"
-#include "hold.h"
 #include "log.h"
 #include "restore.h"
 #include "status.h"

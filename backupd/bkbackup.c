@@ -1,5 +1,5 @@
 /*
- * backup.c - walk the module's directories into a snapshot (backup.h).
+ * bkbackup.c - walk the module's directories into a snapshot (bkbackup.h).
  *
  * Depth first, entries in name order (restore follows the same order, so
  * the first path of a hard-linked inode is restored before its links).
@@ -8,7 +8,7 @@
  * file not in the list keeps its parent's chunks once its size and mtime
  * match; a large file whose zones are listed rereads those zones only.
  */
-#include "backup.h"
+#include "bkbackup.h"
 #include "log.h"
 #include "tree.h"
 #include "util.h"

@@ -1,7 +1,7 @@
 /*
- * hold.c - the hold on the secondary's copy (hold.h).
+ * bkhold.c - the hold on the secondary's copy (bkhold.h).
  */
-#include "hold.h"
+#include "bkhold.h"
 #include "bus.h"
 #include "log.h"
 #include "util.h"

@@ -1,5 +1,5 @@
 /*
- * hold.h - asking replicd to hold this node's secondary copy still for a
+ * bkhold.h - asking replicd to hold this node's secondary copy still for a
  * backup (docs/replication.md "Backups", docs/protocol.md: the state
  * <module>.backupd.actual with "hold" and "completed").
  *
