@@ -39,6 +39,7 @@ struct az_store {
 	char base[2 * BK_FIELD_MAX]; /* "https://host[:port]" */
 	char path0[BK_FIELD_MAX];    /* the endpoint's path ("/acct") or "" */
 	bool shared_key;
+	int list_page; /* names per list request; 0: 1000 */
 	uint8_t key[KEY_MAX];
 	size_t key_len;
 	struct sky_azure_tokensrc tok;
@@ -200,6 +201,7 @@ static int az_call(struct az_store *s, const struct az_call *c,
 			.ca_file = s->rm.ca_file,
 			.timeout_ms = s->rm.timeout_ms,
 			.abort = s->rm.base.abort,
+			.conn = s->rm.conn,
 			.out = c->out,
 			.out_size = c->out_size,
 			.body_max = c->body_max,
@@ -209,7 +211,8 @@ static int az_call(struct az_store *s, const struct az_call *c,
 		r = sky_http(&req, resp);
 		explicit_bzero(h_auth, sizeof(h_auth));
 		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s", resp->error);
+			snprintf(detail, sizeof(detail), "%s",
+				 r == -ECANCELED ? "interrupted" : resp->error);
 			last = r;
 			if (r == -ECANCELED || r == -EMSGSIZE ||
 			    !bk_remote_transport_transient(r))
@@ -237,8 +240,13 @@ static int az_call(struct az_store *s, const struct az_call *c,
 			refresh = true; /* the token: a new one, once */
 			continue;
 		}
-		if (status == 404 && strcmp(code, "ContainerNotFound") != 0)
+		/* No such blob (a HEAD's 404 has no body, so no code); a
+		 * missing container is for the caller to judge (-EIO, code). */
+		if (status == 404 &&
+		    (!code[0] || !strcmp(code, "BlobNotFound")))
 			return -ENOENT;
+		if (status == 404)
+			last = -EIO;
 		break;
 	}
 	if (attempt <= s->rm.attempts) { /* a final answer, not exhaustion */
@@ -504,13 +512,20 @@ static int az_list(struct bk_store *st, const char *prefix,
 
 	if (full_name(s, prefix ? prefix : "", full, sizeof(full)) < 0)
 		return refuse_name(st, prefix);
+	char page[16];
+	snprintf(page, sizeof(page), "%d",
+		 s->list_page > 0 && s->list_page <= 1000 ? s->list_page
+							  : 1000);
 	for (;;) {
 		struct az_call c = {
 			.method = "GET",
+			/* Pages of 1000 as S3's (Azure's default is 5000):
+			 * bounded replies, and the same paging everywhere. */
 			.params = {{"restype", "container"},
 				   {"comp", "list"},
-				   {"prefix", full}},
-			.param_count = 3,
+				   {"prefix", full},
+				   {"maxresults", page}},
+			.param_count = 4,
 			.body_max = 16 << 20,
 			.what = "list",
 		};
@@ -558,6 +573,7 @@ static void az_close(struct bk_store *st)
 	struct az_store *s = az_of(st);
 	explicit_bzero(s->key, sizeof(s->key));
 	sky_azure_tokensrc_wipe(&s->tok);
+	bk_remote_done(&s->rm);
 	free(s);
 }
 
@@ -684,9 +700,13 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 	if (!s)
 		return -ENOMEM;
 	s->rm.base.ops = &az_ops;
-	bk_remote_init(&s->rm, t);
+	if (bk_remote_init(&s->rm, t) < 0) {
+		az_close(&s->rm.base);
+		return -ENOMEM;
+	}
 	sky_strlcpy(s->account, t->account, sizeof(s->account));
 	sky_strlcpy(s->container, t->container, sizeof(s->container));
+	s->list_page = t->list_page;
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
 	s->shared_key = shared_key;
 	int r = 0;

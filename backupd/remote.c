@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void bk_remote_init(struct bk_remote *r, const struct bk_target_cfg *t)
+int bk_remote_init(struct bk_remote *r, const struct bk_target_cfg *t)
 {
 	sky_strlcpy(r->target, t->name, sizeof(r->target));
 	r->timeout_ms =
@@ -20,6 +20,13 @@ void bk_remote_init(struct bk_remote *r, const struct bk_target_cfg *t)
 	r->seed = (unsigned)sky_now_ms() ^ ((unsigned)getpid() << 12);
 	sky_strlcpy(r->ca_file, t->ca_file, sizeof(r->ca_file));
 	r->part_size = BK_PART_SIZE;
+	r->conn = sky_http_conn_new();
+	return r->conn ? 0 : -ENOMEM;
+}
+
+void bk_remote_done(struct bk_remote *r)
+{
+	sky_http_conn_free(&r->conn);
 }
 
 bool bk_remote_aborted(const struct bk_remote *r)

@@ -7,6 +7,7 @@
 #ifndef SKYHA_BACKUPD_REMOTE_H
 #define SKYHA_BACKUPD_REMOTE_H
 
+#include "httpc.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -24,9 +25,12 @@ struct bk_remote {
 	unsigned seed;
 	char ca_file[BK_FIELD_MAX];
 	size_t part_size;
+	struct sky_http_conn *conn; /* kept open between requests */
 };
 
-void bk_remote_init(struct bk_remote *r, const struct bk_target_cfg *t);
+/* -ENOMEM if no connection handle could be made. */
+int bk_remote_init(struct bk_remote *r, const struct bk_target_cfg *t);
+void bk_remote_done(struct bk_remote *r);
 bool bk_remote_aborted(const struct bk_remote *r);
 /* Wait before attempt (2, 3, ...) and count a retry; -ECANCELED if the
  * abort flag rose meanwhile. */

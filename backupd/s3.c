@@ -39,6 +39,7 @@ struct s3_store {
 	char host[BK_FIELD_MAX + 80]; /* the Host header */
 	bool path_style;
 	struct sky_aws_credsrc cred;
+	int list_page; /* names per list request; 0: 1000 */
 };
 
 /* One request, described once, sent (and signed again) per attempt. */
@@ -217,6 +218,7 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			.ca_file = s->rm.ca_file,
 			.timeout_ms = s->rm.timeout_ms,
 			.abort = s->rm.base.abort,
+			.conn = s->rm.conn,
 			.out = c->out,
 			.out_size = c->out_size,
 			.body_max = c->body_max,
@@ -225,7 +227,8 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 		s->rm.base.requests++;
 		r = sky_http(&req, resp);
 		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s", resp->error);
+			snprintf(detail, sizeof(detail), "%s",
+				 r == -ECANCELED ? "interrupted" : resp->error);
 			last = r;
 			if (r == -ECANCELED || r == -EMSGSIZE ||
 			    !bk_remote_transport_transient(r))
@@ -263,10 +266,14 @@ static int s3_call(struct s3_store *s, const struct s3_call *c,
 			attempt--; /* not the store's fault */
 			continue;
 		}
-		if (status == 404) {
+		/* No such object (a HEAD's 404 has no body, so no code). A
+		 * missing bucket or upload is the target's fault: -EIO. */
+		if (status == 404 && (!code[0] || !strcmp(code, "NoSuchKey"))) {
 			free(h_token);
 			return -ENOENT;
 		}
+		if (status == 404)
+			last = -EIO;
 		break;
 	}
 	explicit_bzero(h_token, SKY_AWS_TOKEN_MAX + 32);
@@ -590,11 +597,17 @@ static int s3_list(struct bk_store *st, const char *prefix,
 
 	if (full_key(s, prefix ? prefix : "", full, sizeof(full)) < 0)
 		return refuse_name(st, prefix);
+	char page[16];
+	snprintf(page, sizeof(page), "%d",
+		 s->list_page > 0 && s->list_page <= 1000 ? s->list_page
+							  : 1000);
 	for (;;) {
 		struct s3_call c = {
 			.method = "GET",
-			.params = {{"list-type", "2"}, {"prefix", full}},
-			.param_count = 2,
+			.params = {{"list-type", "2"},
+				   {"max-keys", page},
+				   {"prefix", full}},
+			.param_count = 3,
 			.body_max = 16 << 20,
 			.what = "list",
 		};
@@ -640,6 +653,7 @@ static void s3_close(struct bk_store *st)
 {
 	struct s3_store *s = s3_of(st);
 	sky_aws_credsrc_wipe(&s->cred);
+	bk_remote_done(&s->rm);
 	free(s);
 }
 
@@ -736,11 +750,15 @@ int bk_store_s3_open(const struct bk_target_cfg *t, struct bk_store **out,
 	if (!s)
 		return -ENOMEM;
 	s->rm.base.ops = &s3_ops;
-	bk_remote_init(&s->rm, t);
+	if (bk_remote_init(&s->rm, t) < 0) {
+		s3_close(&s->rm.base);
+		return -ENOMEM;
+	}
 	sky_strlcpy(s->bucket, t->bucket, sizeof(s->bucket));
 	sky_strlcpy(s->region, t->region, sizeof(s->region));
 	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
 	s->path_style = t->path_style;
+	s->list_page = t->list_page;
 	if (s->path_style)
 		snprintf(s->host, sizeof(s->host), "%s", host);
 	else

@@ -60,6 +60,9 @@ struct bk_target_cfg {
 		[BK_FIELD_MAX]; /* s3, azure: CA bundle for https (optional) */
 	long timeout_ms;	/* one request; 0: the backend's default */
 	int attempts;		/* transient failures retried; 0: default */
+	/* s3, azure: names per list request (max-keys, maxresults); 0: 1000.
+	 * Not a config field: tests page through a few objects with it. */
+	int list_page;
 };
 
 struct bk_store;

@@ -336,7 +336,7 @@ static void checker_result(struct checkd *d, struct checkd_checker_rt *c,
 
 static bool checkers_active(const struct checkd *d)
 {
-	return d->app.state == CHECKD_APP_RUNNING &&
+	return !d->checkers_off && d->app.state == CHECKD_APP_RUNNING &&
 	       d->app.job == CHECKD_JOB_NONE && d->app.want_up;
 }
 
@@ -386,6 +386,36 @@ static void checkers_step(struct checkd *d, const zmq_pollitem_t *items,
 }
 
 /* --- the bus ------------------------------------------------------------- */
+
+/*
+ * The operator's restart in place and checkers on/off (skyctl or healthd's
+ * API, through heartbeatd's control socket and desired state). A restart
+ * is asked by a new app_restart value; the one found at checkd's start is
+ * not a request (it may be hours old).
+ */
+static void operator_word(struct checkd *d, const struct checkd_desired *des,
+			  bool first_word)
+{
+	if (des->checkers_off != d->checkers_off) {
+		d->checkers_off = des->checkers_off;
+		event(d, "checkers %s by the operator",
+		      d->checkers_off ? "off" : "on");
+	}
+	if (des->app_restart == d->app_restart_seen)
+		return;
+	d->app_restart_seen = des->app_restart;
+	if (first_word || !des->app_restart)
+		return;
+	if (!d->app.want_up || d->app.state != CHECKD_APP_RUNNING ||
+	    d->app.job != CHECKD_JOB_NONE) {
+		event(d, "restart asked by the operator: not done, the "
+			 "application is not running here");
+		return;
+	}
+	checkd_app_restart(&d->app);
+	event(d, "restarting the application in place: asked by the "
+		 "operator");
+}
 
 static void on_bus(struct checkd *d, int64_t now)
 {
@@ -444,10 +474,12 @@ static void on_bus(struct checkd *d, int64_t now)
 					   .valid_ms = des.valid_ms,
 					   .sent_ms = des.sent_ms};
 		sky_desired_lease_renew(&d->word, SKY_ACT_CHECKD, &word, now);
+		bool first_word = !d->heard_desired;
 		d->heard_desired = true;
 		sky_strlcpy(d->role, role, sizeof(d->role));
 		checkd_app_desired(&d->app, des.target,
 				   des.role != SKY_ROLE_STOP, des.epoch);
+		operator_word(d, &des, first_word);
 		if (d->failover_pending && was_up && !d->app.want_up) {
 			d->failover_pending = false;
 			event(d,
@@ -480,7 +512,8 @@ json_t *checkd_actual_json(const struct checkd *d, int64_t now)
 	const char *reason =
 		strcmp(state, "failed") == 0 ? d->app.reason : d->last_event;
 	return json_pack(
-		"{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:b,s:s,s:I}",
+		"{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:I,s:b,s:s,s:I,"
+		"s:b}",
 		"module", d->mod.module, "daemon", "checkd", "node",
 		d->self->name, "epoch", (json_int_t)d->app.epoch, "state",
 		state, "reason", reason, "app", checkd_app_describe(&d->app),
@@ -493,7 +526,8 @@ json_t *checkd_actual_json(const struct checkd *d, int64_t now)
 		!d->app.have_desired ? ""
 		: d->app.want_up     ? "up"
 				     : "down",
-		"app_pid", (json_int_t)d->start_pid);
+		"app_pid", (json_int_t)d->start_pid, "checkers_enabled",
+		!d->checkers_off);
 }
 
 static void publish(struct checkd *d, int64_t now)

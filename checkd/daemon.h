@@ -51,6 +51,9 @@ struct checkd {
 	struct checkd_checker_rt checkers[CHECKD_MAX_CHECKERS];
 	struct checkd_restarts restarts;
 	bool failover_pending;
+	/* The operator's word, through heartbeatd's desired state. */
+	int64_t app_restart_seen; /* the last app_restart heard */
+	bool checkers_off;
 	int64_t failover_deadline_ms;
 	char last_event[CHECKD_REASON_MAX];
 

@@ -22,6 +22,8 @@ int checkd_msg_desired(const json_t *msg, const char *module, const char *node,
 	out->target = d.target;
 	out->valid_ms = d.valid_ms;
 	out->sent_ms = d.sent_ms;
+	out->app_restart = d.app_restart;
+	out->checkers_off = d.checkers_off;
 	return 0;
 }
 

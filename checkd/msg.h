@@ -14,9 +14,12 @@
 struct checkd_desired {
 	enum sky_role role;
 	uint64_t epoch;
-	const char *target; /* "up", "down" (static strings) or NULL */
-	int64_t valid_ms;   /* see struct sky_desired */
-	int64_t sent_ms;    /* likewise */
+	const char *target;  /* "up", "down" (static strings) or NULL */
+	int64_t valid_ms;    /* see struct sky_desired */
+	int64_t sent_ms;     /* likewise */
+	int64_t app_restart; /* changes when the operator asks for a restart
+			      * in place; 0: never asked */
+	bool checkers_off;   /* the operator turned the checkers off */
 };
 
 /*

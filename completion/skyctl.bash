@@ -19,7 +19,7 @@ _skyctl_modules()
 _skyctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status state swap prim second stop start resync wait snapshot backup help"
+	local commands="status state swap prim second stop start resync restart checkers wait snapshot backup help"
 	local options="-m --module --run-dir --json --timeout -h --help"
 	local cmd="" i
 	COMPREPLY=()
@@ -57,6 +57,7 @@ _skyctl()
 		;;
 	prim) mapfile -t COMPREPLY < <(compgen -W "--force --json" -- "$cur") ;;
 	resync) mapfile -t COMPREPLY < <(compgen -W "--discard-local" -- "$cur") ;;
+	checkers) mapfile -t COMPREPLY < <(compgen -W "on off" -- "$cur") ;;
 	wait)
 		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "--timeout --json" -- "$cur")

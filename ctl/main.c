@@ -65,6 +65,7 @@ struct skyctl {
 /* What follows a command on the command line. */
 struct command_args {
 	bool force;	  /* prim --force */
+	int checkers_on;  /* checkers on|off: 1 or 0; -1: not given */
 	const char *role; /* wait STATE[,STATE...] */
 	int64_t wait_timeout_ms;
 };
@@ -139,6 +140,18 @@ static const char help_text[] =
 	"        replicd forgets them and receives a full copy from the peer.\n"
 	"        Only on a node that is not serving; the copy is lost for "
 	"good.\n"
+	"\n"
+	"    restart\n"
+	"        checkd restarts the application in place on this node (stop,\n"
+	"        start; no role change, not counted in its restart window).\n"
+	"        Only where the module serves.\n"
+	"\n"
+	"    checkers on|off\n"
+	"        Turn checkd's checkers off (it then neither restarts the\n"
+	"        application nor fails over on a checker: for maintenance of\n"
+	"        the application) or on again. heartbeatd forgets \"off\" "
+	"when\n"
+	"        it restarts.\n"
 	"\n"
 	"    state\n"
 	"        This node's role as one word (STOP, WAIT, SECOND, ALONE, PRIM "
@@ -541,12 +554,16 @@ static int check_socket(const struct skyctl *ctl)
 static int request(const struct skyctl *ctl, const char *command, bool force,
 		   int64_t timeout_ms, json_t **reply)
 {
-	/* resync's only form says which side's changes go. */
+	/* resync's only form says which side's changes go; checkers "off"
+	 * travels as force = false (see cmd_action). */
 	bool resync = strcmp(command, "resync") == 0;
+	bool checkers = strcmp(command, "checkers") == 0;
 	_cleanup_json_ json_t *req =
-		force ? json_pack("{s:s,s:b}", "command", command,
-				  resync ? "discard_local" : "force", 1)
-		      : json_pack("{s:s}", "command", command);
+		checkers ? json_pack("{s:s,s:b}", "command", command, "on",
+				     force)
+		: force	 ? json_pack("{s:s,s:b}", "command", command,
+				     resync ? "discard_local" : "force", 1)
+			 : json_pack("{s:s}", "command", command);
 
 	if (!req)
 		return -ENOMEM;
@@ -763,7 +780,9 @@ static int cmd_action(const struct skyctl *ctl, const char *command, bool force)
 	if (json_is_string(message) && json_string_length(message) > 0)
 		printf("%s\n", skyctl_safe_text(message, text, sizeof(text)));
 	else
-		printf("%s%s: accepted\n", command, force ? " --force" : "");
+		printf("%s%s: accepted\n", command,
+		       force && strcmp(command, "checkers") != 0 ? " --force"
+								 : "");
 	return SKYCTL_EXIT_OK;
 }
 
@@ -897,9 +916,10 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 	bool is_wait = strcmp(command, "wait") == 0;
 	bool is_prim = strcmp(command, "prim") == 0;
 	bool is_resync = strcmp(command, "resync") == 0;
+	bool is_checkers = strcmp(command, "checkers") == 0;
 
-	*args = (struct command_args){.wait_timeout_ms =
-					      WAIT_TIMEOUT_DEFAULT_MS};
+	*args = (struct command_args){
+		.wait_timeout_ms = WAIT_TIMEOUT_DEFAULT_MS, .checkers_on = -1};
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 
@@ -909,6 +929,11 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 			args->force = true;
 		} else if (is_resync && strcmp(arg, "--discard-local") == 0) {
 			args->force = true;
+		} else if (is_checkers && args->checkers_on < 0 &&
+			   (strcmp(arg, "on") == 0 ||
+			    strcmp(arg, "off") == 0)) {
+			args->checkers_on = strcmp(arg, "on") == 0;
+			args->force = args->checkers_on;
 		} else if (is_wait && (strcmp(arg, "--timeout") == 0 ||
 				       strncmp(arg, "--timeout=", 10) == 0)) {
 			const char *value = arg[9] == '='  ? arg + 10
@@ -940,6 +965,8 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 		return usage_error(
 			"resync: say --discard-local: this node's own changes "
 			"are dropped and its copy is replaced by the peer's");
+	if (is_checkers && args->checkers_on < 0)
+		return usage_error("checkers: say on or off");
 	if (is_wait && !args->role)
 		return usage_error(
 			"wait: for which state? STOP, WAIT, SECOND, ALONE, "
@@ -947,8 +974,9 @@ static int parse_command_args(struct skyctl *ctl, const char *command, int argc,
 	return SKYCTL_EXIT_OK;
 }
 
-static const char *const action_commands[] = {"swap", "prim",  "second",
-					      "stop", "start", "resync"};
+static const char *const action_commands[] = {"swap",	 "prim",    "second",
+					      "stop",	 "start",   "resync",
+					      "restart", "checkers"};
 
 static bool is_action(const char *command)
 {
@@ -982,7 +1010,8 @@ static int run_command(struct skyctl *ctl, const char *command, int argc,
 	    strcmp(command, "state") != 0 && !is_action(command))
 		return usage_error(
 			"unknown command '%.64s' (status, state, swap, prim, "
-			"second, stop, start, resync, wait, snapshot, backup)",
+			"second, stop, start, resync, restart, checkers, wait, "
+			"snapshot, backup)",
 			command);
 	status = parse_command_args(ctl, command, argc, argv, &args);
 	if (status != SKYCTL_EXIT_OK)

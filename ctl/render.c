@@ -582,6 +582,86 @@ static void render_lease(FILE *out, const json_t *witness, const json_t *status)
 			field(witness, "holder", holder, sizeof(holder)));
 }
 
+/* Bytes as an operator reads them: "512 B", "3.2 MiB", "1.5 GiB". */
+static void bytes_text(int64_t n, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < SKY_ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%lld B", (long long)n);
+	else
+		snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+/*
+ * Each backup target of this node: "backups:   local: 12 min ago, snapshot
+ * 3fa2c1, 2.5 MiB read, 310.0 KiB up, in 0.2 s". A last success older than
+ * the target's max_age, or none, says so loudly; a failure after it too.
+ */
+static void render_backups(FILE *out, const json_t *status)
+{
+	const json_t *all = json_object_get(status, "backups");
+	size_t count = json_array_size(all);
+
+	if (!json_is_array(all) || count == 0)
+		return;
+	for (size_t i = 0; i < count && i < NETWORKS_SHOWN_MAX; i++) {
+		const json_t *b = json_array_get(all, i);
+		const json_t *ok = json_object_get(b, "last_success");
+		const json_t *bad = json_object_get(b, "last_failure");
+		char name[NAME_TEXT_MAX], dur[DURATION_TEXT_MAX],
+			took[DURATION_TEXT_MAX], snap[NAME_TEXT_MAX],
+			why[REASON_TEXT_MAX], rd[32], up[32];
+		int64_t age_s, v;
+
+		fprintf(out, "%s%s:", i ? "           " : "backups:   ",
+			field(b, "target", name, sizeof(name)));
+		if (has_text(b, "error")) {
+			fprintf(out, " %s\n",
+				field(b, "error", why, sizeof(why)));
+			continue;
+		}
+		if (!json_is_object(ok)) {
+			fputs(" NO SUCCESSFUL BACKUP yet", out);
+		} else {
+			age_s = get_int(b, "age_s", &v) ? v : -1;
+			skyctl_format_duration(age_s < 0 ? -1 : age_s * 1000,
+					       dur, sizeof(dur));
+			skyctl_format_duration(
+				get_int(ok, "duration_ms", &v) ? v : -1, took,
+				sizeof(took));
+			bytes_text(get_int(ok, "bytes_read", &v) ? v : 0, rd,
+				   sizeof(rd));
+			bytes_text(get_int(ok, "bytes_uploaded", &v) ? v : 0,
+				   up, sizeof(up));
+			fprintf(out,
+				" %s%s ago, snapshot %.16s, %s read, %s up, "
+				"in %s",
+				json_is_true(json_object_get(b, "stale"))
+					? "LAST SUCCESS "
+					: "",
+				dur, field(ok, "snapshot", snap, sizeof(snap)),
+				rd, up, took);
+			if (json_is_true(json_object_get(b, "stale")) &&
+			    get_int(b, "max_age_s", &v) && v > 0) {
+				skyctl_format_duration(v * 1000, dur,
+						       sizeof(dur));
+				fprintf(out, " (older than max_age %s)", dur);
+			}
+		}
+		if (json_is_object(bad))
+			fprintf(out, "; FAILED since: %s",
+				field(bad, "reason", why, sizeof(why)));
+		fputc('\n', out);
+	}
+}
+
 /* module.depends_on: "depends:   db serves here, web NOT HERE (SECOND)". */
 static void render_depends(FILE *out, const json_t *status)
 {
@@ -898,6 +978,7 @@ int skyctl_render_status(FILE *out, const json_t *status)
 		render_networks(out, json_object_get(status, "peer"));
 		render_witness(out, status);
 		render_depends(out, status);
+		render_backups(out, status);
 	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);

@@ -25,9 +25,10 @@ static const char csp[] =
 	"frame-ancestors 'none'";
 
 static enum MHD_Result
-send_response(struct healthd_http *h, struct MHD_Connection *conn,
-	      unsigned status, const char *type, void *body, size_t len,
-	      enum MHD_ResponseMemoryMode mode, const char *reason)
+send_response_allow(struct healthd_http *h, struct MHD_Connection *conn,
+		    unsigned status, const char *type, void *body, size_t len,
+		    enum MHD_ResponseMemoryMode mode, const char *reason,
+		    const char *allow)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, body, mode);
@@ -45,8 +46,7 @@ send_response(struct healthd_http *h, struct MHD_Connection *conn,
 	if (reason)
 		MHD_add_response_header(resp, "X-Skyha-Reason", reason);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					"GET, HEAD");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	if (strncmp(type, "text/html", 9) == 0) {
 		MHD_add_response_header(resp, "Content-Security-Policy", csp);
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -56,6 +56,15 @@ send_response(struct healthd_http *h, struct MHD_Connection *conn,
 	MHD_destroy_response(resp);
 	h->stats.requests[healthd_code_of(status)]++;
 	return r;
+}
+
+static enum MHD_Result
+send_response(struct healthd_http *h, struct MHD_Connection *conn,
+	      unsigned status, const char *type, void *body, size_t len,
+	      enum MHD_ResponseMemoryMode mode, const char *reason)
+{
+	return send_response_allow(h, conn, status, type, body, len, mode,
+				   reason, "GET, HEAD");
 }
 
 static enum MHD_Result send_static(struct healthd_http *h,
@@ -86,6 +95,11 @@ static enum MHD_Result answer(struct healthd_http *h,
 
 	switch (route->page) {
 	case HEALTHD_PAGE_NOT_FOUND:
+	case HEALTHD_PAGE_API_MODULES: /* on_api_request's */
+	case HEALTHD_PAGE_API_SESSION:
+	case HEALTHD_PAGE_API_LOGIN:
+	case HEALTHD_PAGE_API_LOGOUT:
+	case HEALTHD_PAGE_API_ACTION:
 		break;
 	case HEALTHD_PAGE_HEALTH: {
 		const struct healthd_module *m =
@@ -153,25 +167,90 @@ static bool has_body(struct MHD_Connection *conn)
 					    MHD_HTTP_HEADER_TRANSFER_ENCODING));
 }
 
+/* *req_cls of a request that is not the API's: the first call happened. */
+static char seen;
+
+/* Did the connection come through the API's own sockets? */
+static bool on_api_socket(const struct healthd_http *h,
+			  struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+	return info && info->daemon == h->api_daemon;
+}
+
+/*
+ * An API request: its body (at most HEALTHD_API_BODY_MAX bytes) is read
+ * into its state, then api.c answers it, at once or after the connection
+ * was suspended for heartbeatd or the login worker.
+ */
+static enum MHD_Result on_api_request(struct healthd_http *h,
+				      struct MHD_Connection *conn,
+				      const struct healthd_route *route,
+				      const char *upload_data,
+				      size_t *upload_data_size, void **req_cls)
+{
+	struct healthd_api_req *req = *req_cls;
+
+	if (!req) {
+		const char *cl = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		int64_t v;
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->slot = -1;
+		*req_cls = req;
+		/* A body announced too large is refused before it is read. */
+		if (cl && (sky_parse_i64(cl, 0, HEALTHD_API_BODY_MAX, &v) < 0))
+			req->too_large = true;
+		if (req->too_large || !route->post ||
+		    !healthd_route_has_body(
+			    cl, MHD_lookup_connection_value(
+					conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING)))
+			return healthd_api_answer(h, conn, route, req);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		if (req->too_large || req->started || req->finished) {
+			/* skipped unread */
+		} else if (n > HEALTHD_API_BODY_MAX - req->len) {
+			req->too_large = true;
+		} else {
+			memcpy(req->body + req->len, upload_data, n);
+			req->len += n;
+			req->body[req->len] = '\0';
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return healthd_api_answer(h, conn, route, req);
+}
+
 /*
  * libmicrohttpd calls this once when the headers are in, then again when
  * the request is complete. A good GET or HEAD is answered on the second
  * call, so the connection can be kept alive; anything refused (unknown
  * path, other method, a body) is answered on the first, and the connection
- * is closed after the answer without reading the body.
+ * is closed after the answer without reading the body. The API's requests
+ * (on_api_request) read a bounded body.
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
-	static char seen; /* *req_cls marker: the first call happened */
 	struct healthd_http *h = cls;
 	struct healthd_route route;
 	bool first = *req_cls == NULL;
 
 	(void)version;
-	(void)upload_data;
+	healthd_route(method, url, &route);
+	if (*req_cls && *req_cls != &seen)
+		return on_api_request(h, conn, &route, upload_data,
+				      upload_data_size, req_cls);
 	if (*upload_data_size) {
 		/* Only after an early refusal: skipped unread. */
 		*upload_data_size = 0;
@@ -179,12 +258,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (first)
 		healthd_guard_request(&h->guard, guard_index(conn));
-	*req_cls = &seen;
-	healthd_route(method, url, &route);
-	if (route.page != HEALTHD_PAGE_NOT_FOUND && !route.method_allowed)
-		return send_static(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+	/* With --api-listen, the console and the API live there only. */
+	bool api_page = route.api || route.page == HEALTHD_PAGE_CONSOLE ||
+			route.page == HEALTHD_PAGE_CONSOLE_JS ||
+			route.page == HEALTHD_PAGE_CONSOLE_CSS;
+	if (h->api_daemon && api_page && !on_api_socket(h, conn)) {
+		*req_cls = &seen;
+		return send_static(h, conn, MHD_HTTP_NOT_FOUND,
 				   "text/plain; charset=utf-8",
-				   "method not allowed: GET or HEAD\n", NULL);
+				   "not here: the console and the API are "
+				   "served on healthd's API port "
+				   "(--api-listen)\n",
+				   NULL);
+	}
+	if (route.page != HEALTHD_PAGE_NOT_FOUND && !route.method_allowed) {
+		*req_cls = &seen;
+		return send_response_allow(
+			h, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			"text/plain; charset=utf-8",
+			route.post ? "method not allowed: POST\n"
+				   : "method not allowed: GET or HEAD\n",
+			route.post ? 25 : 32, MHD_RESPMEM_PERSISTENT, NULL,
+			healthd_route_allow(&route));
+	}
+	if (first && route.api) {
+		*req_cls = NULL;
+		return on_api_request(h, conn, &route, upload_data,
+				      upload_data_size, req_cls);
+	}
+	*req_cls = &seen;
 	if (first && route.page != HEALTHD_PAGE_NOT_FOUND && !has_body(conn))
 		return MHD_YES; /* answered when the request is complete */
 	log_debug("%s %.*s -> page %d", method ? method : "?", HEALTHD_URL_MAX,
@@ -232,8 +334,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct healthd_http *h = cls;
 
-	(void)req_cls;
 	(void)code;
+	if (req_cls && *req_cls) {
+		/* Anything but the marker is an API request's state. */
+		if (*req_cls != &seen)
+			healthd_api_req_free(&h->api, *req_cls);
+		*req_cls = NULL;
+	}
 	int i = guard_index(conn);
 	healthd_guard_answered(&h->guard, i, sky_now_ms());
 	if (i < 0 || h->guard.conns[i].state != HEALTHD_CONN_IDLE)
@@ -256,14 +363,50 @@ void healthd_http_conf_default(struct healthd_http_conf *c)
 	c->idle_s = HEALTHD_CONN_TIMEOUT_S;
 }
 
+static struct MHD_Daemon *start_daemon(struct healthd_http *h,
+				       const struct healthd_http_conf *conf,
+				       bool tls)
+{
+	/* libmicrohttpd's own limit leaves room for the connections the guard
+	 * shut down and libmicrohttpd has not freed yet; the guard's is the
+	 * one that holds. Suspend/resume: the API's requests wait for
+	 * heartbeatd or the login worker without blocking the loop. */
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+			 MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
+	if (tls)
+		return MHD_start_daemon(
+			flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+			MHD_OPTION_CONNECTION_LIMIT,
+			(unsigned)(h->guard.capacity + 8),
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			(size_t)HEALTHD_CONN_MEMORY,
+			MHD_OPTION_CONNECTION_TIMEOUT, conf->idle_s,
+			MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+			MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key_pem,
+			MHD_OPTION_HTTPS_MEM_CERT, conf->tls_cert_pem,
+			MHD_OPTION_END);
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->guard.capacity + 8),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEALTHD_CONN_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, conf->idle_s,
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+}
+
 int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
-		       const int *fds, size_t n,
-		       const struct healthd_http_conf *conf)
+		       const int *fds, size_t n, const int *api_fds,
+		       size_t api_n, const struct healthd_http_conf *conf)
 {
 	int r;
 
 	h->table = t;
 	h->daemon = NULL;
+	h->api_daemon = NULL;
 	h->listen_count = 0;
 	h->accepting = false;
 	h->accept_paused_until = 0;
@@ -283,33 +426,37 @@ int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
 			  strerror(-r));
 		goto fail;
 	}
-	/* libmicrohttpd's own limit leaves room for the connections the guard
-	 * shut down and libmicrohttpd has not freed yet; the guard's is the
-	 * one that holds. */
-	h->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-			MHD_USE_NO_LISTEN_SOCKET,
-		0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-		on_mhd_log, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->guard.capacity + 8),
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEALTHD_CONN_MEMORY,
-		MHD_OPTION_CONNECTION_TIMEOUT, conf->idle_s,
-		MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
-	if (!h->daemon) {
+	h->daemon = start_daemon(h, conf, false);
+	if (api_n)
+		h->api_daemon = start_daemon(h, conf, conf->tls_cert_pem);
+	if (!h->daemon || (api_n && !h->api_daemon)) {
 		log_error("cannot start the HTTP server (libmicrohttpd refused "
-			  "it)");
+			  "it%s)",
+			  conf->tls_cert_pem
+				  ? ": is the TLS certificate or key "
+				    "valid PEM?"
+				  : "");
 		r = -EINVAL;
 		goto fail;
 	}
-	for (size_t i = 0; i < n && i < HEALTHD_LISTEN_MAX; i++)
+	for (size_t i = 0; i < n && i < HEALTHD_LISTEN_MAX; i++) {
+		h->listen_api[h->listen_count] = false;
 		h->listen_fds[h->listen_count++] = fds[i];
+	}
 	for (size_t i = HEALTHD_LISTEN_MAX; i < n; i++)
 		close(fds[i]);
+	for (size_t i = 0; i < api_n && i < HEALTHD_LISTEN_MAX; i++) {
+		h->listen_api[h->listen_count] = true;
+		h->listen_fds[h->listen_count++] = api_fds[i];
+	}
+	for (size_t i = HEALTHD_LISTEN_MAX; i < api_n; i++)
+		close(api_fds[i]);
 	return 0;
 fail:
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
+	for (size_t i = 0; i < api_n; i++)
+		close(api_fds[i]);
 	healthd_http_stop(h);
 	return r;
 }
@@ -331,6 +478,13 @@ size_t healthd_http_poll_items(const struct healthd_http *h,
 	if (info && n < max)
 		items[n++] = (zmq_pollitem_t){.fd = info->epoll_fd,
 					      .events = ZMQ_POLLIN};
+	info = h->api_daemon ? MHD_get_daemon_info(h->api_daemon,
+						   MHD_DAEMON_INFO_EPOLL_FD)
+			     : NULL;
+	if (info && n < max)
+		items[n++] = (zmq_pollitem_t){.fd = info->epoll_fd,
+					      .events = ZMQ_POLLIN};
+	n += healthd_api_poll_items(&h->api, items + n, max - n);
 	if (h->idle_epoll >= 0 && n < max)
 		items[n++] = (zmq_pollitem_t){.fd = h->idle_epoll,
 					      .events = ZMQ_POLLIN};
@@ -348,8 +502,9 @@ static void close_conn(int fd)
 	shutdown(fd, SHUT_RDWR);
 }
 
-static void accept_one(struct healthd_http *h, int fd,
-		       const struct sockaddr *sa, socklen_t len, int64_t now)
+static void accept_one(struct healthd_http *h, struct MHD_Daemon *daemon,
+		       int fd, const struct sockaddr *sa, socklen_t len,
+		       int64_t now)
 {
 	struct healthd_source src;
 	int evict = -1, r;
@@ -375,7 +530,7 @@ static void accept_one(struct healthd_http *h, int fd,
 				    "http: %u connections open: closed the "
 				    "oldest one that sent no request yet",
 				    h->guard.conf.max_total);
-	if (MHD_add_connection(h->daemon, fd, sa, len) != MHD_YES)
+	if (MHD_add_connection(daemon, fd, sa, len) != MHD_YES)
 		/* libmicrohttpd closed fd; the notifier may have run. */
 		healthd_guard_closed(&h->guard, r);
 }
@@ -398,7 +553,10 @@ static void accept_all(struct healthd_http *h, int64_t now_ms)
 					 (struct sockaddr *)&sa, &len,
 					 SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd >= 0) {
-				accept_one(h, fd, (struct sockaddr *)&sa, len,
+				accept_one(h,
+					   h->listen_api[i] ? h->api_daemon
+							    : h->daemon,
+					   fd, (struct sockaddr *)&sa, len,
 					   now_ms);
 				continue;
 			}
@@ -454,8 +612,11 @@ void healthd_http_run(struct healthd_http *h, int64_t now_ms)
 				    n, n == 1 ? "" : "s",
 				    (long long)h->guard.conf.header_ms);
 	}
+	healthd_api_run(&h->api, now_ms);
 	if (h->daemon)
 		MHD_run(h->daemon);
+	if (h->api_daemon)
+		MHD_run(h->api_daemon);
 }
 
 int healthd_http_timeout_ms(const struct healthd_http *h, int64_t now_ms,
@@ -468,6 +629,10 @@ int healthd_http_timeout_ms(const struct healthd_http *h, int64_t now_ms,
 	if (h->daemon && MHD_get_timeout(h->daemon, &ms) == MHD_YES &&
 	    ms < (MHD_UNSIGNED_LONG_LONG)t)
 		t = (int)ms;
+	if (h->api_daemon && MHD_get_timeout(h->api_daemon, &ms) == MHD_YES &&
+	    ms < (MHD_UNSIGNED_LONG_LONG)t)
+		t = (int)ms;
+	t = healthd_api_timeout_ms(&h->api, now_ms, t);
 	if (h->accept_paused_until)
 		next = next < h->accept_paused_until ? next
 						     : h->accept_paused_until;
@@ -481,9 +646,21 @@ int healthd_http_timeout_ms(const struct healthd_http *h, int64_t now_ms,
 
 void healthd_http_stop(struct healthd_http *h)
 {
+	/* Suspended connections must be resumed before their daemon stops:
+	 * their answers are given up. */
+	for (size_t i = 0; i < HEALTHD_CALLS_MAX; i++)
+		if (h->api.calls[i].sock && h->api.calls[i].req)
+			MHD_resume_connection(h->api.calls[i].conn);
+	healthd_api_stop(&h->api); /* the login worker is gone after this */
+	for (size_t i = 0; i < HEALTHD_LOGINS_MAX; i++)
+		if (h->api.logins[i].used && h->api.logins[i].req)
+			MHD_resume_connection(h->api.logins[i].conn);
 	if (h->daemon)
 		MHD_stop_daemon(h->daemon);
 	h->daemon = NULL;
+	if (h->api_daemon)
+		MHD_stop_daemon(h->api_daemon);
+	h->api_daemon = NULL;
 	for (size_t i = 0; i < h->listen_count; i++)
 		close(h->listen_fds[i]);
 	h->listen_count = 0;

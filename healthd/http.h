@@ -22,6 +22,7 @@
 #ifndef HEALTHD_HTTP_H
 #define HEALTHD_HTTP_H
 
+#include "api.h"
 #include "guard.h"
 #include "listen.h"
 #include "log.h"
@@ -38,13 +39,21 @@
 struct healthd_http_conf {
 	struct healthd_guard_conf guard;
 	unsigned idle_s; /* libmicrohttpd's idle timeout */
+	/* The API's sockets speak HTTPS with these (PEM, NUL-terminated), or
+	 * plain HTTP when NULL. */
+	const char *tls_cert_pem, *tls_key_pem;
 };
 
 struct MHD_Daemon;
 
 struct healthd_http {
 	struct MHD_Daemon *daemon;
-	int listen_fds[HEALTHD_LISTEN_MAX];
+	/* The API's and the console's, when they have their own sockets
+	 * (--api-listen): the plain daemon then serves only /health/...,
+	 * /var/modules/..., /status and /metrics. */
+	struct MHD_Daemon *api_daemon;
+	int listen_fds[2 * HEALTHD_LISTEN_MAX];
+	bool listen_api[2 * HEALTHD_LISTEN_MAX];
 	size_t listen_count;
 	bool accepting; /* false: connections wait in the kernel's queue */
 	int64_t accept_paused_until; /* out of descriptors: retry then */
@@ -55,6 +64,7 @@ struct healthd_http {
 	char host[HOST_NAME_MAX + 1];
 	struct sky_ratelimit rl_mhd, rl_accept, rl_refuse, rl_evict,
 		rl_deadline;
+	struct healthd_api api; /* loaded before healthd_http_start */
 };
 
 void healthd_http_conf_default(struct healthd_http_conf *c);
@@ -65,8 +75,8 @@ void healthd_http_conf_default(struct healthd_http_conf *c);
  * healthd_http_accept(h, true).
  */
 int healthd_http_start(struct healthd_http *h, const struct healthd_table *t,
-		       const int *fds, size_t n,
-		       const struct healthd_http_conf *conf);
+		       const int *fds, size_t n, const int *api_fds,
+		       size_t api_n, const struct healthd_http_conf *conf);
 /* Start or stop taking connections from the listening sockets. */
 void healthd_http_accept(struct healthd_http *h, bool on);
 size_t healthd_http_poll_items(const struct healthd_http *h,

@@ -41,4 +41,7 @@ int healthd_listen_open(const struct healthd_listen *l);
  */
 int healthd_listen_activated(int *fds, size_t max);
 
+/* Is the listening socket bound to a loopback address (127/8, ::1)? */
+bool healthd_listen_is_loopback(int fd);
+
 #endif

@@ -16,10 +16,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 static const char usage_text[] =
@@ -86,6 +88,33 @@ static const char usage_text[] =
 	"      --idle-timeout S     a connection silent for S seconds is "
 	"closed\n"
 	"                       (default 10)\n"
+	"\n"
+	"The API and the console that act (docs/health.md, \"API\"):\n"
+	"      --api-listen ADDR    serve the console and /api/v1 there only "
+	"(as\n"
+	"                       --listen, repeatable); --listen then serves\n"
+	"                       /health/*, /status and /metrics alone\n"
+	"      --tls-cert-file F, --tls-key-file F   PEM certificate (chain) "
+	"and\n"
+	"                       key: the --api-listen sockets speak HTTPS "
+	"(needs\n"
+	"                       --api-listen)\n"
+	"      --users-file F   users who may log in: lines \"NAME ROLE HASH\" "
+	"(ROLE\n"
+	"                       monitor, control or admin; mode 0600)\n"
+	"      --tokens-file F  bearer tokens: lines \"NAME ROLE SHA256-HEX "
+	"EXPIRY\"\n"
+	"                       (EXPIRY in RFC 3339; mode 0600)\n"
+	"      --session-idle S     a console session ends after S idle "
+	"seconds\n"
+	"                       (default 900)\n"
+	"      --hash-password [NAME ROLE]   read a password on stdin, print "
+	"its\n"
+	"                       argon2id hash (with NAME ROLE: the users "
+	"file's\n"
+	"                       line), exit\n"
+	"Without TLS the API acts only when its sockets are on loopback.\n"
+	"\n"
 	"  -n, --check          check the options, print \"configuration OK\" "
 	"and\n"
 	"                       exit (healthd reads no configuration file: "
@@ -96,12 +125,17 @@ static const char usage_text[] =
 	"\n"
 	"16 KiB of request line and headers per connection; request bodies are "
 	"never\n"
-	"read. Nothing is read from disk to answer a request. At start, "
-	"connections\n"
-	"wait (at most 2 s) until every module found has a status from "
-	"heartbeatd,\n"
-	"so the first probe after a (socket-activated) start gets a real "
-	"answer.\n"
+	"read (but the API's POST bodies, at most 4 KiB). Nothing is read "
+	"from disk\n"
+	"to answer a request. At start, connections wait (at most 2 s) until "
+	"every\n"
+	"module found has a status from heartbeatd, so the first probe after "
+	"a\n"
+	"(socket-activated) start gets a real answer.\n"
+	"\n"
+	"SIGHUP reads the users and tokens files again (a bad one is refused, "
+	"the\n"
+	"ones in force stay).\n"
 	"\n"
 	"Logs go to the journal under systemd, else to stderr. Exit status: 0 "
 	"after\n"
@@ -177,7 +211,8 @@ static int run(struct healthd_http *http, struct healthd_bus *bus,
 {
 	/* Listening sockets, libmicrohttpd's epoll set, healthd's own (kept-
 	 * alive connections), two sockets per module. */
-	zmq_pollitem_t items[HEALTHD_LISTEN_MAX + 2 + 2 * HEALTHD_MODULES_MAX];
+	zmq_pollitem_t items[2 * HEALTHD_LISTEN_MAX + 4 + HEALTHD_CALLS_MAX +
+			     2 * HEALTHD_MODULES_MAX];
 	char status[512], last_status[512] = "";
 	int64_t next_status_ms = 0;
 	int64_t open_until = sky_now_ms() + HEALTHD_FIRST_WAIT_MS;
@@ -201,6 +236,8 @@ static int run(struct healthd_http *http, struct healthd_bus *bus,
 		open_when_heard(http, bus->table, now, open_until, ready);
 		healthd_http_run(http, now);
 		healthd_bus_scan(bus, now, false);
+		if (sky_reload_requested())
+			healthd_api_reload(&http->api);
 		log_changes(bus->table, now);
 		sky_notify_watchdog(now);
 		if (now >= next_status_ms) {
@@ -267,6 +304,78 @@ static int ensure_fd_limit(const struct healthd_http_conf *conf)
 	return 0;
 }
 
+/* --tls-cert-file, --tls-key-file: PEM text for libmicrohttpd (GnuTLS). */
+static int load_tls(const char *cert_file, const char *key_file, char **cert,
+		    char **key, char *err, size_t err_size)
+{
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, err_size,
+			 "--tls-cert-file: this libmicrohttpd is built "
+			 "without TLS");
+		return -ENOTSUP;
+	}
+	if (stat(key_file, &st) == 0 && (st.st_mode & 0007)) {
+		snprintf(err, err_size,
+			 "--tls-key-file %s: others may read it (mode %04o): "
+			 "chmod o-rwx",
+			 key_file, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	r = sky_read_file(cert_file, 1024 * 1024, cert, &len);
+	if (r < 0) {
+		snprintf(err, err_size, "--tls-cert-file %s: %s", cert_file,
+			 strerror(-r));
+		return r;
+	}
+	r = sky_read_file(key_file, 1024 * 1024, key, &len);
+	if (r < 0) {
+		snprintf(err, err_size, "--tls-key-file %s: %s", key_file,
+			 strerror(-r));
+		return r;
+	}
+	if (!strstr(*cert, "-----BEGIN ") || !strstr(*key, "-----BEGIN ")) {
+		snprintf(err, err_size,
+			 "--tls-cert-file/--tls-key-file: not PEM (-----BEGIN "
+			 "...)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Without TLS, a password or session cookie sent to the API would cross the
+ * network in clear: the API acts only when every socket it is served on is
+ * bound to loopback (reached through ssh -L, or a local reverse proxy that
+ * terminates TLS).
+ */
+static void decide_api(struct healthd_api *a, const int *fds, int n)
+{
+	bool loopback = n > 0;
+
+	for (int i = 0; i < n; i++)
+		loopback = loopback && healthd_listen_is_loopback(fds[i]);
+	a->may_act = a->tls || loopback;
+	if (!a->have_users && !a->have_tokens)
+		log_info("API: no --users-file or --tokens-file: the console "
+			 "is read-only and /api/v1 refuses every request");
+	else if (!a->may_act)
+		log_warning("API: no TLS certificate and the API's socket is "
+			    "not on loopback: /api/v1 refuses every request "
+			    "(give --tls-cert-file, --tls-key-file and "
+			    "--api-listen)");
+	else
+		log_info("API: %s, %zu user%s, %zu token%s",
+			 a->tls ? "HTTPS" : "plain HTTP on loopback only",
+			 a->users.user_count,
+			 a->users.user_count == 1 ? "" : "s",
+			 a->users.token_count,
+			 a->users.token_count == 1 ? "" : "s");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -277,12 +386,27 @@ int main(int argc, char **argv)
 		{"max-per-address", required_argument, NULL, 'P'},
 		{"header-timeout", required_argument, NULL, 'H'},
 		{"idle-timeout", required_argument, NULL, 'I'},
+		{"api-listen", required_argument, NULL, 'A'},
+		{"tls-cert-file", required_argument, NULL, 'T'},
+		{"tls-key-file", required_argument, NULL, 'K'},
+		{"users-file", required_argument, NULL, 'U'},
+		{"tokens-file", required_argument, NULL, 'O'},
+		{"session-idle", required_argument, NULL, 'S'},
+		{"hash-password", no_argument, NULL, 'W'},
 		{"check", no_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	static struct healthd_listen listens[HEALTHD_LISTEN_MAX];
+	static struct healthd_listen api_listens[HEALTHD_LISTEN_MAX];
+	struct healthd_api_conf api_conf = {.session_idle_s =
+						    HEALTHD_SESSION_IDLE_S};
+	const char *tls_cert_file = NULL, *tls_key_file = NULL;
+	_cleanup_free_ char *tls_cert = NULL, *tls_key = NULL;
+	size_t api_listen_count = 0;
+	bool hash_password = false;
+	int api_fds[HEALTHD_LISTEN_MAX], api_fd_count = 0;
 	static struct healthd_table table;
 	static struct healthd_http http;
 	static struct healthd_bus bus;
@@ -353,6 +477,49 @@ int main(int argc, char **argv)
 			}
 			listen_count++;
 			break;
+		case 'A':
+			if (api_listen_count == HEALTHD_LISTEN_MAX) {
+				fprintf(stderr,
+					"healthd: --api-listen: at most %d\n",
+					HEALTHD_LISTEN_MAX);
+				return 1;
+			}
+			if (healthd_listen_parse(optarg,
+						 &api_listens[api_listen_count],
+						 err, sizeof(err)) < 0) {
+				fprintf(stderr, "healthd: --api-listen: %s\n",
+					err);
+				return 1;
+			}
+			api_listen_count++;
+			break;
+		case 'T':
+			tls_cert_file = optarg;
+			break;
+		case 'K':
+			tls_key_file = optarg;
+			break;
+		case 'U':
+			api_conf.users_file = optarg;
+			break;
+		case 'O':
+			api_conf.tokens_file = optarg;
+			break;
+		case 'S':
+			if (!optarg[0] ||
+			    strspn(optarg, "0123456789") != strlen(optarg) ||
+			    sky_parse_i64(optarg, 60, 86400, &v) < 0) {
+				fprintf(stderr,
+					"healthd: --session-idle: '%s' is not "
+					"a whole number in 60..86400\n",
+					optarg);
+				return 1;
+			}
+			api_conf.session_idle_s = (unsigned)v;
+			break;
+		case 'W':
+			hash_password = true;
+			break;
 		case 'n':
 			check_only = true;
 			break;
@@ -366,6 +533,16 @@ int main(int argc, char **argv)
 			fputs("Try 'healthd --help'.\n", stderr);
 			return 1;
 		}
+	}
+	if (hash_password) {
+		if (argc - optind != 0 && argc - optind != 2) {
+			fprintf(stderr, "healthd: --hash-password takes NAME "
+					"ROLE or nothing\n");
+			return 1;
+		}
+		return healthd_hash_password(
+			optind < argc ? argv[optind] : NULL,
+			optind < argc ? argv[optind + 1] : NULL);
 	}
 	if (optind < argc) {
 		fprintf(stderr,
@@ -388,8 +565,38 @@ int main(int argc, char **argv)
 			conf.guard.max_per_addr, conf.guard.max_total);
 		return 1;
 	}
+	if (!tls_cert_file != !tls_key_file) {
+		fprintf(stderr, "healthd: --tls-cert-file and --tls-key-file "
+				"go together\n");
+		return 1;
+	}
+	if (tls_cert_file && !api_listen_count) {
+		fprintf(stderr,
+			"healthd: --tls-cert-file needs --api-listen: the "
+			"HTTPS port of the API and console (--listen stays "
+			"plain HTTP for load balancers)\n");
+		return 1;
+	}
+	if (tls_cert_file) {
+		r = load_tls(tls_cert_file, tls_key_file, &tls_cert, &tls_key,
+			     err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "healthd: %s\n", err);
+			return 1;
+		}
+	}
+	conf.tls_cert_pem = tls_cert;
+	conf.tls_key_pem = tls_key;
+	api_conf.run_dir = run_dir;
+	http.api.tls = tls_cert != NULL;
+	if (healthd_api_load(&http.api, &api_conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "healthd: %s\n", err);
+		healthd_api_stop(&http.api);
+		return 1;
+	}
 	if (check_only) {
 		printf("configuration OK\n");
+		healthd_api_stop(&http.api);
 		return 0;
 	}
 
@@ -421,9 +628,29 @@ int main(int argc, char **argv)
 			fds[fd_count++] = r;
 		}
 	}
-	r = healthd_http_start(&http, &table, fds, (size_t)fd_count, &conf);
-	if (r < 0)
+	for (size_t i = 0; i < api_listen_count; i++) {
+		r = healthd_listen_open(&api_listens[i]);
+		if (r < 0) {
+			log_error("cannot listen on %s (--api-listen): %s",
+				  api_listens[i].text, strerror(-r));
+			for (int j = 0; j < fd_count; j++)
+				close(fds[j]);
+			for (int j = 0; j < api_fd_count; j++)
+				close(api_fds[j]);
+			return 1;
+		}
+		api_fds[api_fd_count++] = r;
+	}
+	decide_api(&http.api, api_fd_count ? api_fds : fds,
+		   api_fd_count ? api_fd_count : fd_count);
+	r = healthd_http_start(&http, &table, fds, (size_t)fd_count, api_fds,
+			       (size_t)api_fd_count, &conf);
+	if (r == 0)
+		r = healthd_api_start(&http.api, &table);
+	if (r < 0) {
+		healthd_http_stop(&http);
 		return 1;
+	}
 
 	healthd_bus_init(&bus, &table, run_dir, true);
 	for (size_t i = 0; i < module_count; i++) {

@@ -186,6 +186,17 @@ static json_t *etcd_witness_json(const struct node *n, int64_t now)
 			 (json_int_t)(held ? v->valid_until_ms - now : 0));
 }
 
+/* etcd.watchdog: null when not configured. */
+static json_t *watchdog_json(const struct node *n)
+{
+	const struct hb_watchdog *w = &n->watchdog;
+	if (!w->path[0])
+		return json_null();
+	return json_pack("{s:s,s:b,s:i,s:I}", "path", w->path, "armed",
+			 hb_watchdog_armed(w), "timeout_s", w->timeout_s,
+			 "pets", (json_int_t)w->pets);
+}
+
 static json_t *etcd_json(const struct node *n, int64_t now)
 {
 	const struct etcd_view *v = &n->etcd_view;
@@ -194,7 +205,7 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		 (unsigned long long)v->lease_id);
 	return json_pack(
 		"{s:s,s:s,s:b,s:b,s:s,s:I,s:s,s:I,s:I,s:s,s:I,"
-		"s:{s:I,s:I,s:I,s:I}}",
+		"s:{s:I,s:I,s:I,s:I},s:{s:b,s:b,s:I,s:I},s:o}",
 		"prefix", n->cfg.etcd.prefix, "endpoint", v->endpoint,
 		"reachable", v->reachable, "leader", now < v->valid_until_ms,
 		"holder", v->holder, "leader_revision",
@@ -206,7 +217,10 @@ static json_t *etcd_json(const struct node *n, int64_t now)
 		"counters", "requests", (json_int_t)v->requests, "failures",
 		(json_int_t)v->failures, "bad_replies",
 		(json_int_t)v->bad_replies, "auth_failures",
-		(json_int_t)v->auth_failures);
+		(json_int_t)v->auth_failures, "watch", "enabled", v->watching,
+		"up", v->watch_up, "events", (json_int_t)v->watch_events,
+		"breaks", (json_int_t)v->watch_breaks, "watchdog",
+		watchdog_json(n));
 }
 
 static json_t *actuators_json(const struct node *n, int64_t now)
@@ -305,6 +319,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 					      actuators_json(n, now), counters);
 		if (fst && n->etcd)
 			json_object_set_new(fst, "etcd", etcd_json(n, now));
+		if (fst && json_array_size(n->backups))
+			json_object_set(fst, "backups", n->backups);
 		return fst;
 	}
 	json_t *st = json_pack(
@@ -327,6 +343,8 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		json_object_set_new(st, "etcd", etcd_json(n, now));
 	if (st && n->depend.count)
 		json_object_set_new(st, "depends_on", depends_json(n, now));
+	if (st && json_array_size(n->backups))
+		json_object_set(st, "backups", n->backups);
 	return st;
 }
 
@@ -337,6 +355,7 @@ static const char *const command_names[CTL_COMMAND_COUNT] = {
 	[CTL_PRIM] = "prim",	     [CTL_SECOND] = "second",
 	[CTL_STOP] = "stop",	     [CTL_START] = "start",
 	[CTL_FAILOVER] = "failover", [CTL_RESYNC] = "resync",
+	[CTL_RESTART] = "restart",   [CTL_CHECKERS] = "checkers",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -346,7 +365,7 @@ const char *ctl_command_name(enum ctl_command c)
 
 /* The fields a request may carry; each command accepts some of them. */
 static const char *const known_fields[] = {"command", "force", "reason",
-					   "discard_local"};
+					   "discard_local", "on"};
 
 static const char *json_type_word(const json_t *v)
 {
@@ -454,7 +473,7 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 		if (!known)
 			return sky_refuse(err, size,
 					  "unknown field '%s' (the fields: "
-					  "command, force, discard_local, "
+					  "command, force, discard_local, on, "
 					  "reason)",
 					  shown(key, name, sizeof(name)));
 	}
@@ -473,6 +492,14 @@ static int check_request(const json_t *req, struct ctl_request *out, char *err,
 	if (out->command == CTL_RESYNC && !out->discard_local)
 		return sky_refuse(err, size,
 				  "resync needs \"discard_local\": true");
+	const json_t *on = json_object_get(req, "on");
+	if (on && out->command != CTL_CHECKERS)
+		return sky_refuse(err, size,
+				  "field 'on' only applies to checkers");
+	if (out->command == CTL_CHECKERS && !json_is_boolean(on))
+		return sky_refuse(err, size,
+				  "checkers needs \"on\": true or false");
+	out->on = json_is_true(on);
 	return 0;
 }
 
@@ -539,6 +566,46 @@ static json_t *resync_request(struct node *n, int64_t now)
 			 "a full copy from the peer");
 }
 
+/*
+ * restart (the application in place) and checkers on/off: for checkd,
+ * through the desired state (docs/protocol.md: app_restart, checkers).
+ * heartbeatd's roles do not change.
+ */
+static json_t *checkd_request(struct node *n, int64_t now,
+			      const struct ctl_request *req)
+{
+	const char *by = req->has_reason ? req->reason : "skyctl";
+	if (req->command == CTL_RESTART) {
+		if (!sky_role_serves(n->sm.role)) {
+			log_notice("operator: restart -> refused: the "
+				   "application does not run here (%s)",
+				   sky_role_name(n->sm.role));
+			return error_reply("the application does not run on "
+					   "this node: restart it where the "
+					   "module serves");
+		}
+		/* A new value each time: checkd acts when it changes. */
+		n->app_restart_id =
+			now > n->app_restart_id ? now : n->app_restart_id + 1;
+		n->publish_now = true;
+		log_notice("operator: restart (%.160s): checkd restarts the "
+			   "application in place",
+			   by);
+		return json_pack("{s:b,s:s}", "ok", 1, "message",
+				 "checkd restarts the application in place");
+	}
+	n->checkers_off = !req->on;
+	n->publish_now = true;
+	log_notice("operator: checkers %s (%.160s)", req->on ? "on" : "off",
+		   by);
+	return json_pack("{s:b,s:s}", "ok", 1, "message",
+			 req->on ? "checkers on: checkd watches the "
+				   "application again"
+				 : "checkers off: checkd no longer restarts "
+				   "the application or fails over on a "
+				   "checker until they are turned on");
+}
+
 json_t *node_handle_request(struct node *n, int64_t now,
 			    const struct ctl_request *req)
 {
@@ -554,6 +621,8 @@ json_t *node_handle_request(struct node *n, int64_t now,
 		return error_reply("a farm has no replicated data to resync");
 	if (req->command == CTL_RESYNC)
 		return resync_request(n, now);
+	if (req->command == CTL_RESTART || req->command == CTL_CHECKERS)
+		return checkd_request(n, now, req);
 	enum sm_command cmd = sm_commands[req->command];
 	int r;
 	if (n->farm_mode && req->force)

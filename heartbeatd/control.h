@@ -24,12 +24,15 @@ enum ctl_command {
 	CTL_START,
 	CTL_FAILOVER,
 	CTL_RESYNC,
+	CTL_RESTART,  /* the application in place (checkd) */
+	CTL_CHECKERS, /* checkd's checkers on or off ("on") */
 	CTL_COMMAND_COUNT,
 };
 
 /* Every command, as the "unknown command" error lists them. */
 #define CTL_COMMAND_LIST                                                       \
-	"status, swap, prim, second, stop, start, failover, resync"
+	"status, swap, prim, second, stop, start, failover, resync, "          \
+	"restart, checkers"
 
 #define CTL_REASON_MAX 256 /* bytes of "reason" */
 
@@ -37,6 +40,7 @@ struct ctl_request {
 	enum ctl_command command;
 	bool force;	    /* prim only */
 	bool discard_local; /* resync: always true once parsed */
+	bool on;	    /* checkers: true to turn them on */
 	bool has_reason;
 	/* "reason" as given, control characters replaced by '?' so it
 	 * cannot forge a log line. */

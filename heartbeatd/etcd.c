@@ -10,6 +10,7 @@
  */
 #include "etcd.h"
 #include "etcd_json.h"
+#include "etcd_watch.h"
 #include "log.h"
 #include "util.h"
 #include "witness.h"
@@ -41,10 +42,13 @@ struct etcd_client {
 	bool stop;
 	bool kick; /* want changed: a round now */
 	struct etcd_want want;
+	uint64_t want_seq; /* bumped whenever want changes */
 	struct etcd_view view;
 	struct etcd_log_line log[ETCD_LOG_QUEUE];
 	size_t log_count;
 	uint64_t log_dropped;
+
+	struct etcd_watch *watch; /* NULL: none (a farm) */
 
 	/* The worker's own. */
 	CURL *curl;
@@ -52,6 +56,13 @@ struct etcd_client {
 	char token[ETCD_TOKEN_MAX + 1];
 	int64_t lease_id, lease_ttl_ms, lease_sent_ms;
 	bool holding; /* our last leadership txn succeeded */
+	/* The want of this round, and the want a new generation was granted
+	 * on: until the loop has taken that grant (its want changes), a
+	 * round (the watch's, or the timer's with the loop late) must not
+	 * grant another: etcd would record a generation the node never
+	 * took, and refuse its peer as outdated. */
+	uint64_t round_want_seq, grant_want_seq;
+	bool granted;
 	int64_t leader_revision;
 	struct etcd_view mine; /* published under lock after each round */
 	char last_logged[256];
@@ -277,6 +288,8 @@ static int authenticate(struct etcd_client *c)
 	if (r < 0)
 		return r;
 	sky_strlcpy(c->token, rep.token, sizeof(c->token));
+	if (c->watch)
+		etcd_watch_set_token(c->watch, c->token);
 	return 0;
 }
 
@@ -480,6 +493,8 @@ static void lead(struct etcd_client *c, const struct etcd_want *want)
 	c->holding = true;
 	c->leader_revision = revision;
 	if (want->new_generation) {
+		c->granted = true;
+		c->grant_want_seq = c->round_want_seq;
 		c->mine.grant_seq++;
 		c->mine.granted_generation = rep.generation;
 	}
@@ -513,9 +528,12 @@ static void round_once(struct etcd_client *c, const struct etcd_want *want)
 	if (r == 0)
 		r = keep_lease(c); /* an expired lease also ends holding */
 	c->mine.reachable = r == 0;
-	if (r == 0 && want->leader)
-		lead(c, want);
-	else if (r == 0 && c->holding)
+	bool grant_pending = want->new_generation && c->granted &&
+			     c->grant_want_seq == c->round_want_seq;
+	if (r == 0 && want->leader) {
+		if (!grant_pending)
+			lead(c, want);
+	} else if (r == 0 && c->holding)
 		release(c);
 
 	/*
@@ -560,6 +578,7 @@ static void *worker(void *arg)
 		}
 		c->kick = false;
 		want = c->want;
+		c->round_want_seq = c->want_seq;
 		bool stop = c->stop;
 		pthread_mutex_unlock(&c->lock);
 		if (stop)
@@ -583,6 +602,40 @@ static void *worker(void *arg)
 		free(body);
 	}
 	return NULL;
+}
+
+/* The watch saw the leader key deleted or taken: a round now. */
+static void watch_kick(void *arg)
+{
+	struct etcd_client *c = arg;
+	pthread_mutex_lock(&c->lock);
+	c->kick = true;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void watch_say(void *arg, int priority, const char *text)
+{
+	wlog(arg, priority, "%s", text);
+}
+
+static int start_watch(struct etcd_client *c)
+{
+	struct etcd_watch_conf wc = {
+		.endpoints = (const char(*)[SKY_ETCD_URL_MAX])c->endpoints,
+		.endpoint_count = c->endpoint_count,
+		.key = c->leader_key,
+		.ca_file = c->ca_file,
+		.cert_file = c->cert_file,
+		.key_file = c->key_file,
+		.needs_token = c->user[0] != '\0',
+		.connect_timeout_ms = c->request_timeout_ms,
+		.retry_ms = c->interval_ms < 1000 ? 1000 : c->interval_ms,
+		.kick = watch_kick,
+		.say = watch_say,
+		.arg = c,
+	};
+	return etcd_watch_start(&c->watch, &wc);
 }
 
 static int read_password(struct etcd_client *c, const char *path)
@@ -645,9 +698,16 @@ int etcd_client_start(struct etcd_client **out, const struct sky_config *cfg,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	/* A mirror's nodes lead: they watch the leader key. */
+	if (cfg->type == SKY_MODULE_MIRROR && (r = start_watch(c)) < 0) {
+		log_error("etcd: cannot start the watch: %s", strerror(-r));
+		curl_easy_cleanup(c->curl);
+		goto fail;
+	}
 	r = -pthread_create(&c->thread, NULL, worker, c);
 	if (r < 0) {
 		log_error("etcd: cannot start the worker: %s", strerror(-r));
+		etcd_watch_stop(&c->watch);
 		curl_easy_cleanup(c->curl);
 		goto fail;
 	}
@@ -667,6 +727,10 @@ void etcd_client_set_want(struct etcd_client *c, const struct etcd_want *w)
 	pthread_mutex_lock(&c->lock);
 	bool wake = w->leader != c->want.leader ||
 		    w->new_generation != c->want.new_generation;
+	if (w->leader != c->want.leader ||
+	    w->new_generation != c->want.new_generation ||
+	    w->forced != c->want.forced || w->generation != c->want.generation)
+		c->want_seq++;
 	c->want = *w;
 	if (wake) {
 		c->kick = true;
@@ -709,6 +773,14 @@ void etcd_client_get_view(struct etcd_client *c, struct etcd_view *v)
 	pthread_mutex_lock(&c->lock);
 	*v = c->view;
 	pthread_mutex_unlock(&c->lock);
+	v->watching = c->watch != NULL;
+	if (c->watch) {
+		struct etcd_watch_stats ws;
+		etcd_watch_get_stats(c->watch, &ws);
+		v->watch_up = ws.up;
+		v->watch_events = ws.events;
+		v->watch_breaks = ws.breaks;
+	}
 }
 
 void etcd_client_stop(struct etcd_client **cp)
@@ -716,6 +788,7 @@ void etcd_client_stop(struct etcd_client **cp)
 	struct etcd_client *c = *cp;
 	if (!c)
 		return;
+	etcd_watch_stop(&c->watch);
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	pthread_cond_signal(&c->wake);

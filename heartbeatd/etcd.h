@@ -19,6 +19,8 @@
  * mod_revision), decided by the witness's own rule (witness_decide). The
  * holder's validity counts from when it SENT the last successful keepalive
  * (monotonic), minus 10%, so it stops before etcd can expire the lease.
+ * A mirror's client also watches the leader key (etcd_watch.h): its
+ * deletion or a new holder runs a round at once, between the intervals.
  */
 #ifndef SKYHA_ETCD_H
 #define SKYHA_ETCD_H
@@ -58,6 +60,10 @@ struct etcd_view {
 	char last_error[256];
 	int64_t last_error_ms;
 	uint64_t requests, failures, bad_replies, auth_failures;
+	/* The watch on the leader key (etcd_watch.h; a mirror's only). */
+	bool watching;
+	bool watch_up;
+	uint64_t watch_events, watch_breaks;
 };
 
 /* A line the worker wants logged: the loop logs it (the log's fields

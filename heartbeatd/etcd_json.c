@@ -227,6 +227,63 @@ static int parse_token(const json_t *root, struct etcd_reply *out, char *err,
 	return 0;
 }
 
+/* A watch message: created, canceled (its reason as the message), and
+ * what its events say about the key (etcd_json.h). */
+static int parse_watch(const json_t *body, struct etcd_reply *out, char *err,
+		       size_t err_size)
+{
+	static const char *const flags[] = {"created", "canceled"};
+	bool *dst[] = {&out->created, &out->canceled};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(flags); i++) {
+		const json_t *f = json_object_get(body, flags[i]);
+		if (f && !json_is_boolean(f))
+			return fail(err, err_size, "%s is not a boolean",
+				    flags[i]);
+		*dst[i] = json_is_true(f);
+	}
+	const json_t *reason = json_object_get(body, "cancel_reason");
+	if (reason && !json_is_string(reason))
+		return fail(err, err_size, "cancel_reason is not a string");
+	const char *m = reason ? json_string_value(reason) : "";
+	size_t n = 0;
+	for (; *m && n < ETCD_MESSAGE_MAX; m++)
+		out->message[n++] = (*m >= 0x20 && *m < 0x7f) ? *m : '?';
+	out->message[n] = '\0';
+	const json_t *events = json_object_get(body, "events");
+	if (!events)
+		return 0;
+	if (!json_is_array(events))
+		return fail(err, err_size, "events is not an array");
+	size_t i;
+	const json_t *ev;
+	json_array_foreach(events, i, ev)
+	{
+		if (!json_is_object(ev))
+			return fail(err, err_size,
+				    "events[%zu] is not an object", i);
+		const json_t *type = json_object_get(ev, "type");
+		const char *t = type ? json_string_value(type) : "PUT";
+		bool del = t && strcmp(t, "DELETE") == 0;
+		if (!t || (!del && strcmp(t, "PUT") != 0))
+			return fail(err, err_size,
+				    "events[%zu]: type is not PUT or DELETE",
+				    i);
+		struct etcd_kv kv;
+		memset(&kv, 0, sizeof(kv));
+		const json_t *k = json_object_get(ev, "kv");
+		int r = k ? parse_kv(k, &kv, err, err_size) : 0;
+		if (r < 0)
+			return r;
+		out->events++;
+		if (del)
+			out->deleted++;
+		else if (kv.create_revision &&
+			 kv.create_revision == kv.mod_revision)
+			out->taken++;
+	}
+	return 0;
+}
+
 int etcd_reply_parse(enum etcd_call call, const uint8_t *buf, size_t len,
 		     struct etcd_reply *out, char *err, size_t err_size)
 {
@@ -255,7 +312,7 @@ int etcd_reply_parse(enum etcd_call call, const uint8_t *buf, size_t len,
 		goto out;
 	}
 	const json_t *body = root;
-	if (call == ETCD_CALL_KEEPALIVE) {
+	if (call == ETCD_CALL_KEEPALIVE || call == ETCD_CALL_WATCH) {
 		/* A streaming call: each message is {"result": {...}}. */
 		body = json_object_get(root, "result");
 		if (!json_is_object(body)) {
@@ -291,7 +348,11 @@ int etcd_reply_parse(enum etcd_call call, const uint8_t *buf, size_t len,
 		if (r == 0)
 			out->range_count = 1;
 		break;
+	case ETCD_CALL_WATCH:
+		r = parse_watch(body, out, err, err_size);
+		break;
 	case ETCD_CALL_OTHER:
+	case ETCD_CALL_COUNT:
 		break;
 	}
 out:
@@ -352,6 +413,11 @@ char *etcd_body_grant(int64_t ttl_s)
 char *etcd_body_lease(int64_t lease_id)
 {
 	return dump(json_pack("{s:o}", "ID", i64(lease_id)));
+}
+
+char *etcd_body_watch(const char *key)
+{
+	return dump(json_pack("{s:{s:o}}", "create_request", "key", b64(key)));
 }
 
 static int append(json_t *arr, json_t *item)

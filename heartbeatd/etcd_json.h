@@ -30,6 +30,8 @@ enum etcd_call {
 	ETCD_CALL_TXN,	     /* /v3/kv/txn */
 	ETCD_CALL_RANGE,     /* /v3/kv/range */
 	ETCD_CALL_OTHER,     /* any reply: header and errors only */
+	ETCD_CALL_WATCH,     /* one message of a /v3/watch stream */
+	ETCD_CALL_COUNT,
 };
 
 /* The first key of one range result; present is false for none. */
@@ -48,6 +50,12 @@ struct etcd_reply {
 	struct etcd_kv ranges[ETCD_TXN_RANGES]; /* txn: each response_range */
 	size_t range_count;
 	char token[ETCD_TOKEN_MAX + 1]; /* authenticate */
+	/* watch: {"result":{"created"|"canceled"|"events":[...]}}. `taken`
+	 * counts the PUT events that created the key (create_revision ==
+	 * mod_revision: a new holder), `deleted` the DELETE events; a PUT
+	 * that renews an existing key counts in `events` only. */
+	bool created, canceled;
+	size_t events, taken, deleted;
 	/* An error object ({"error","code","message"}). */
 	bool is_error;
 	int code; /* gRPC status code */
@@ -76,6 +84,7 @@ bool etcd_error_wants_token(const struct etcd_reply *r);
 char *etcd_body_auth(const char *user, const char *password);
 char *etcd_body_grant(int64_t ttl_s);
 char *etcd_body_lease(int64_t lease_id); /* keepalive, revoke */
+char *etcd_body_watch(const char *key);	 /* create_request for one key */
 
 /* A txn in pieces: compares and operations are appended to arrays. */
 enum etcd_target { ETCD_TARGET_CREATE, ETCD_TARGET_MOD, ETCD_TARGET_VALUE };

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 /*
@@ -581,6 +582,11 @@ void node_publish(struct node *n, int64_t now)
 	json_t *obj;
 
 	node_publish_desired(n, now);
+	if (!n->backups || now - n->backups_read_ms >= BACKUPS_REREAD_MS) {
+		json_decref(n->backups);
+		n->backups = node_backups_read(n->backup_dir, sky_wall_ms());
+		n->backups_read_ms = now;
+	}
 	obj = node_status_json(n, now);
 	if (obj && sky_bus_topic(topic, sizeof(topic), n->cfg.module,
 				 "heartbeatd", SKY_KIND_STATUS) == 0)
@@ -696,6 +702,8 @@ static void tick(struct node *n, int64_t now)
 		n->sm.note_changed = false;
 		log_notice("%s", n->sm.note);
 	}
+	if (n->etcd)
+		node_watchdog_turn(n, now);
 	if (n->sm.dirty)
 		node_save_state(n); /* before anyone hears of the new state */
 	if (n->sm.changed) {
@@ -836,6 +844,7 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 			  strerror(-r));
 		return r;
 	}
+	snprintf(n->backup_dir, sizeof(n->backup_dir), "%s/backup", dir);
 	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state",
 		     dir);
 	if (r < 0 || (size_t)r >= sizeof(n->state_path))
@@ -912,6 +921,14 @@ int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 		if (r < 0)
 			return r;
 	}
+	hb_watchdog_init(
+		&n->watchdog, n->cfg.etcd.watchdog,
+		hb_watchdog_timeout_s(n->cfg.lease_ms, n->cfg.interval_ms));
+	/* Opened only to serve (opening arms it): say now if it cannot be. */
+	if (n->watchdog.path[0] && access(n->watchdog.path, W_OK) < 0)
+		log_warning("etcd.watchdog %s: %s: this node cannot serve "
+			    "until it can be opened",
+			    n->watchdog.path, strerror(errno));
 	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
 	return 0;
 }
@@ -1023,6 +1040,7 @@ int node_run(struct node *n)
 	log_notice("shutting down: %s", msg);
 	node_save_state(n);
 	n->sm.want_lease = false;
+	hb_watchdog_disarm(&n->watchdog); /* a clean stop */
 	if (n->etcd)
 		etcd_client_stop(&n->etcd); /* gives the leader key back */
 	else
@@ -1053,6 +1071,8 @@ void node_close(struct node *n)
 	sky_bus_close(&n->pub);
 	sky_bus_close(&n->sub);
 	depend_close(&n->depend);
+	json_decref(n->backups);
+	n->backups = NULL;
 	sky_bus_close(&n->ctl);
 	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
 		if (n->hb_fd[i] >= 0)

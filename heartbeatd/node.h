@@ -5,6 +5,7 @@
 #ifndef SKYHA_NODE_H
 #define SKYHA_NODE_H
 
+#include "backups.h"
 #include "config.h"
 #include "control.h"
 #include "depend.h"
@@ -16,6 +17,7 @@
 #include "orchestrate.h"
 #include "persist.h"
 #include "state.h"
+#include "watchdog.h"
 #include "witnesses.h"
 
 #include <limits.h>
@@ -65,6 +67,10 @@ struct node {
 	const struct sky_node *peer_node;
 	char run_dir[PATH_MAX];
 	char state_path[PATH_MAX];
+	/* backupd's results (backups.h): the folder, the last reading. */
+	char backup_dir[PATH_MAX];
+	json_t *backups;
+	int64_t backups_read_ms;
 
 	struct sm sm;
 	struct sm_witness witness_view;
@@ -76,12 +82,17 @@ struct node {
 	struct etcd_view etcd_view;
 	uint64_t etcd_answer_seq, etcd_grant_seq;
 	bool etcd_answered_ever;
+	/* etcd.watchdog: armed while this node serves (watchdog.h). */
+	struct hb_watchdog watchdog;
 	struct orch orch;
 	/* Each actuator's last actual message minus the common fields (its
 	 * checkers, replication lag...), shown in the status; owned. */
 	json_t *actuator_detail[SKY_ACT_COUNT];
 	struct node_replica replica;
 	int64_t discard_local_until_ms; /* skyctl resync --discard-local */
+	int64_t app_restart_id; /* the last restart asked (0: none): checkd
+				 * restarts the application when it changes */
+	bool checkers_off;	/* checkers off: checkd only starts/stops */
 	struct node_state persisted;
 	struct peer_view peer;
 	/* A farm or light module (node_farm.c): every other node, by its
@@ -93,7 +104,7 @@ struct node {
 	struct net_counters counters;
 	uint64_t ctl_bad_requests, bus_bad_messages;
 	struct net_drops drops; /* dropped packets' log lines, per kind */
-	struct sky_ratelimit rl_bus, rl_ctl, rl_send;
+	struct sky_ratelimit rl_bus, rl_ctl, rl_send, rl_watchdog;
 
 	uint64_t sequence;
 	int hb_fd[SKY_MAX_NETWORKS];
@@ -155,6 +166,9 @@ void node_end_of_turn(struct node *n, int64_t now);
  * sm_step, and the state machine's wish to it after. */
 void node_etcd_inputs(struct node *n, int64_t now);
 void node_etcd_tell_want(struct node *n);
+/* etcd.watchdog, after sm_step: armed and petted while serving on a valid
+ * lease, disarmed ('V') when this node stops serving. */
+void node_watchdog_turn(struct node *n, int64_t now);
 /* A farm with quorum: etcd: may this node serve (its lease alive)? */
 void node_etcd_farm_inputs(struct node *n, int64_t now);
 

@@ -6,6 +6,7 @@
  */
 #include "node.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,4 +79,48 @@ void node_etcd_tell_want(struct node *n)
 		.generation = n->sm.generation,
 	};
 	etcd_client_set_want(n->etcd, &want);
+}
+
+void node_watchdog_turn(struct node *n, int64_t now)
+{
+	struct hb_watchdog *wd = &n->watchdog;
+	const struct etcd_view *v = &n->etcd_view;
+	char why[PATH_MAX + 160];
+
+	if (!wd->path[0])
+		return;
+	if (!sky_role_serves(n->sm.role)) {
+		if (hb_watchdog_armed(wd))
+			log_notice("watchdog %s disarmed: no longer serving",
+				   wd->path);
+		hb_watchdog_disarm(wd);
+		return;
+	}
+	if (!hb_watchdog_armed(wd)) {
+		int r = hb_watchdog_arm(wd, now, why, sizeof(why));
+		if (r < 0) {
+			/* Serving without it would break the promise. */
+			log_error("watchdog: %s", why);
+			sm_fail(&n->sm, now, "the watchdog cannot be armed");
+			return;
+		}
+		log_notice("watchdog %s armed: %d s, petted while the etcd "
+			   "lease holds%s",
+			   wd->path, wd->timeout_s,
+			   wd->no_ioctl ? " (not a watchdog driver: its "
+					  "timeout is not set)"
+					: "");
+	}
+	/* The lease ends in etcd its TTL after the keepalive was sent; the
+	 * worker's valid_until is 10% of the TTL before that. */
+	int64_t lease_end = v->valid_until_ms
+				    ? v->valid_until_ms + v->lease_ttl_ms / 10
+				    : 0;
+	int r = hb_watchdog_may_pet(now, lease_end, wd->timeout_s)
+			? hb_watchdog_pet(wd, now)
+			: 0;
+	if (r < 0)
+		sky_log_ratelimited(&n->rl_watchdog, LOG_ERR,
+				    "watchdog %s: cannot pet it: %s", wd->path,
+				    strerror(-r));
 }

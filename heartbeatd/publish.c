@@ -33,6 +33,12 @@ static json_t *desired_json(const struct node *n)
 				    json_boolean(n->sm.ack_alone));
 	if (d && n->farm_mode)
 		json_object_set_new(d, "members", node_farm_members_json(n));
+	if (d && n->app_restart_id)
+		json_object_set_new(
+			d, "app_restart",
+			json_integer((json_int_t)n->app_restart_id));
+	if (d && n->checkers_off)
+		json_object_set_new(d, "checkers", json_false());
 	if (d && n->discard_local_until_ms &&
 	    sky_now_ms() < n->discard_local_until_ms)
 		json_object_set_new(d, "discard_local", json_true());

@@ -37,6 +37,10 @@ bool sm_set_role(struct sm *sm, int64_t now, enum sky_role role,
 {
 	if (sm->role == role)
 		return false;
+	/* A new serving stint (a swap back to a node that served before)
+	 * has not seen the lease yet; ALONE <-> PRIM goes on with it. */
+	if (!sky_role_serves(sm->role))
+		sm->lease_seen_in_role = false;
 	sm->prev_role = sm->role;
 	sm->role = role;
 	sm->role_since_ms = now;

@@ -310,6 +310,13 @@ void replicd_publish(struct replicd *d, int64_t now, bool force)
 				    replicd_alone_json(&d->peer_alone));
 		json_object_set_new(obj, "pipeline", pipeline_json(d));
 		json_object_set_new(obj, "backup", replicd_backup_json(d));
+		/* Secondary: sessions refused for an older epoch, and those
+		 * of a primary that sends none (epoch.h). */
+		json_object_set_new(obj, "epoch_refused",
+				    json_integer((json_int_t)d->epoch_refused));
+		json_object_set_new(
+			obj, "epoch_unfenced",
+			json_integer((json_int_t)d->epoch_unfenced));
 		json_object_set_new(
 			obj, "writers_waiting",
 			json_integer((json_int_t)replicd_repl_degraded_waiting(

@@ -204,10 +204,10 @@ int replicd_backup_open(struct replicd *d, const char *run_dir)
 	int r;
 
 	d->bk.journal.fd = -1;
-	/* Before anything else: the copy as the primary acknowledged it. */
-	r = replay(d, "start");
-	if (r < 0 && r != -EBADMSG)
-		return r;
+	/* Before anything else: the copy as the primary acknowledged it.
+	 * A failure is handled there (the journal dropped, the change record
+	 * incomplete): this replicd starts, and the resync repairs. */
+	(void)replay(d, "start");
 	merge_leftovers(d);
 	if (d->standalone || !d->sub)
 		return 0;
@@ -345,7 +345,9 @@ static void start_hold(struct replicd *d)
 	/* The copy on disk is what the primary acked so far. */
 	replicd_applier_drain(&d->applier);
 	if (replicd_applier_failed(d) < 0) {
+		/* As secondary_checks would have: a resync repairs it. */
 		d->data = SKY_REPLICA_INCONSISTENT;
+		d->bk.drop_session = true;
 		return; /* why_not says so from now on */
 	}
 	if (space_low(d, why, sizeof(why))) {

@@ -64,6 +64,9 @@
 #define REPLICD_CAP_MAGIC "SKRCAP"
 #define REPLICD_CAP_AT	  (REPLICD_NONCE - 8)
 #define REPLICD_CAP_ZSTD  0x1 /* takes write-z (zframe.h) */
+/* As secondary: fences by epoch (wants op 31 first, epoch.h); as primary:
+ * sends it. Offered by every replicd that has it. */
+#define REPLICD_CAP_EPOCH 0x2
 
 enum { RHS_CLIENT_HELLO = 1, RHS_SERVER_HELLO = 2, RHS_CLIENT_AUTH = 3 };
 

@@ -183,9 +183,16 @@ static void handover_drain(struct replicd *d)
 static void set_target(struct replicd *d, enum replicd_target t, uint64_t epoch)
 {
 	if (t == d->target) {
-		if (epoch != d->epoch)
-			d->changed = true;
+		if (epoch == d->epoch)
+			return;
+		bool rose = epoch > d->epoch;
+		d->changed = true;
 		d->epoch = epoch;
+		if (t == RT_PRIMARY && rose)
+			replicd_send_epoch(d); /* the peer goes by the latest */
+		else if (t == RT_SECONDARY && replicd_peer_up(d) &&
+			 replicd_epoch_stale(&d->epoch_gate, epoch))
+			replicd_refuse_epoch(d, &d->conn);
 		return;
 	}
 	log_notice("role: %s -> %s (epoch %llu)",

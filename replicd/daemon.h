@@ -16,6 +16,7 @@
 #include "applier.h"
 #include "backup.h"
 #include "config.h"
+#include "epoch.h"
 #include "log.h"
 #include "manifest.h"
 #include "mount.h"
@@ -167,10 +168,14 @@ struct replicd {
 	/* counters */
 	uint64_t bytes_sent_done; /* of closed connections */
 	uint64_t rejected_frames, rejected_handshakes;
+	/* secondary: the session's epoch (epoch.h), sessions refused for an
+	 * older epoch, and unfenced sessions (an older primary) */
+	struct replicd_epoch_gate epoch_gate;
+	uint64_t epoch_refused, epoch_unfenced;
 	/* secondary: write-z frames taken, their bytes, and those refused */
 	uint64_t z_frames_in, z_bytes_in, z_bytes_out, z_rejected;
 	char last_disconnect[160];
-	struct sky_ratelimit rl_apply, rl_reject, rl_connect;
+	struct sky_ratelimit rl_apply, rl_reject, rl_connect, rl_epoch;
 	/* the secondary's copy held still for a backup (backup.h) */
 	struct replicd_backup bk;
 };
@@ -216,6 +221,11 @@ void replicd_send_sync(struct replicd *d, uint32_t flags);
 void replicd_update_alone_ok(struct replicd *d);
 void replicd_send_generation(struct replicd *d);
 void replicd_peer_in_sync(struct replicd *d);
+/* Primary: say our epoch to a peer that takes it (op 31). */
+void replicd_send_epoch(struct replicd *d);
+/* Secondary: end the session, from a primary of an older epoch than ours
+ * (counted, logged with both epochs). */
+void replicd_refuse_epoch(struct replicd *d, struct replicd_conn **cp);
 
 /* resync_run.c: the session's decision and the resync's pumping. */
 int replicd_dir_roots(struct replicd *d, int *roots);

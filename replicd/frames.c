@@ -300,6 +300,18 @@ static int on_op_frame(struct replicd *d, struct replicd_conn *c,
 		free(job);
 		return n < 0 ? -EBADMSG : -EPROTO;
 	}
+	/* Nothing from a primary of an older epoch than ours (epoch.h),
+	 * nor from one that offered the epoch and has not said it yet. */
+	int e = replicd_epoch_check(&d->epoch_gate, d->epoch, job->op.type,
+				    job->op.offset);
+	if (e < 0 || job->op.type == ROP_EPOCH) {
+		if (e == 0 && d->epoch_gate.epoch > d->epoch)
+			log_info("primary %s serves in epoch %llu",
+				 d->peer->name,
+				 (unsigned long long)d->epoch_gate.epoch);
+		free(job);
+		return e;
+	}
 	if (job->op.type == ROP_WRITE_Z) {
 		int z = inflate_job(d, c, &job);
 		if (z < 0) {
@@ -451,6 +463,10 @@ void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
 			}
 		} else {
 			r = on_op_frame(d, c, p, len);
+			if (r == -ESTALE) {
+				replicd_refuse_epoch(d, cp);
+				return;
+			}
 			if (r == -EIO) {
 				/* Not the frame's fault: start over, the
 				 * primary's record covers this change. */
@@ -470,6 +486,9 @@ void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
 						  "not secondary"
 					: r == -EILSEQ
 						? "bad compressed resync data"
+					: r == -EPERM
+						? "an operation before the "
+						  "primary's epoch"
 						: "malformed or "
 						  "out-of-sequence "
 						  "operation",

@@ -11,7 +11,7 @@
  *
  * File <state>/hold.journal, big-endian:
  *
- *   header, 96 bytes:
+ *   header, 104 bytes:
  *     "SKYHLD1\n" | applied_to u64 | exchange_ino u64 | synced_to u64 |
  *     id length u8 | backup id (64 bytes, zero-padded) | 7 zero bytes
  *   entries:
@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REPLICD_HOLD_HEADER	    96
+#define REPLICD_HOLD_HEADER	    104
 #define REPLICD_HOLD_ID_MAX	    64
 #define REPLICD_HOLD_ENTRY_OVERHEAD (4 + 8)
 

@@ -84,6 +84,7 @@ static const struct {
 	[ROP_GENERATION] = {"generation", F_NO_DIR | F_OFFSET, 0},
 	[ROP_WRITE_Z] = {"write-z",
 			 F_HANDLE | F_PATH | F_OFFSET | F_LENGTH | F_DATA, 0},
+	[ROP_EPOCH] = {"epoch", F_NO_DIR | F_OFFSET, 0},
 };
 
 const char *replicd_op_name(uint8_t type)

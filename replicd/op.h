@@ -80,7 +80,14 @@ enum replicd_op_type {
 	 * REPLICD_DATA_MAX), data. Sent only to a peer that said in the
 	 * handshake it takes them (chan.h, REPLICD_CAP_ZSTD). */
 	ROP_WRITE_Z = 30,
-	ROP_TYPE_MAX = 30,
+	/* primary -> secondary, not sequenced: offset = the epoch this
+	 * primary serves in (heartbeatd's desired epoch; with quorum: etcd,
+	 * at least the leader key's revision). Sent first in a session and
+	 * again whenever it rises, only to a peer that said in the handshake
+	 * it takes it (chan.h, REPLICD_CAP_EPOCH). A secondary that knows a
+	 * newer epoch refuses the session (epoch.h). */
+	ROP_EPOCH = 31,
+	ROP_TYPE_MAX = 31,
 };
 const char *replicd_op_name(uint8_t type);
 /* Does it change the secondary's files (writes, namespace, resync)? */

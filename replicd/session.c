@@ -145,6 +145,8 @@ void replicd_session_up(struct replicd *d, struct replicd_conn **cp)
 		/* Nothing is sent until both records are compared: live
 		 * changes meanwhile are recorded and go with the resync. */
 		d->psync = PS_EXCHANGE;
+		/* Our epoch first, before anything else of this session. */
+		replicd_send_epoch(d);
 		log_notice("connected to peer %s (replication %s): comparing "
 			   "change records",
 			   d->peer->name,
@@ -170,6 +172,18 @@ void replicd_session_up(struct replicd *d, struct replicd_conn **cp)
 		if (d->data == SKY_REPLICA_UPTODATE)
 			d->data = SKY_REPLICA_OUTDATED;
 		d->last_primary_rx_ms = sky_now_ms();
+		replicd_epoch_gate_start(&d->epoch_gate,
+					 d->conn->hs.peer_caps &
+						 REPLICD_CAP_EPOCH);
+		if (!d->epoch_gate.fenced) {
+			d->epoch_unfenced++;
+			sky_log_ratelimited(
+				&d->rl_epoch, LOG_WARNING,
+				"primary %s sends no epoch (an older "
+				"replicd): this session is not fenced by "
+				"epoch",
+				d->peer->name);
+		}
 		log_notice("primary %s connected: sending our change record",
 			   d->peer->name);
 		if (send_record(d, d->conn) < 0)
@@ -186,7 +200,8 @@ int replicd_start_handshake(struct replicd *d, struct replicd_conn *c)
 			d->cfg->module, d->self->name, d->peer->name, NULL);
 	/* Compressed resync writes: offered when configured (an older
 	 * replicd offers nothing; each side uses only what both offer). */
-	c->hs.caps = d->set->resync_zstd ? REPLICD_CAP_ZSTD : 0;
+	c->hs.caps = (d->set->resync_zstd ? REPLICD_CAP_ZSTD : 0) |
+		     REPLICD_CAP_EPOCH;
 	if (!c->client)
 		return 0;
 	int n = replicd_hs_client_hello(&c->hs, buf, sizeof(buf));
@@ -256,6 +271,30 @@ void replicd_send_generation(struct replicd *d)
 	if (replicd_send_op(d->conn, &op) < 0)
 		replicd_drop_conn(d, &d->conn,
 				  "cannot queue a generation message");
+}
+
+void replicd_send_epoch(struct replicd *d)
+{
+	if (!replicd_peer_up(d) || !d->conn->client ||
+	    !(d->conn->hs.peer_caps & REPLICD_CAP_EPOCH))
+		return;
+	struct replicd_op op = {.type = ROP_EPOCH, .offset = d->epoch};
+	if (replicd_send_op(d->conn, &op) < 0)
+		replicd_drop_conn(d, &d->conn, "cannot queue an epoch message");
+}
+
+void replicd_refuse_epoch(struct replicd *d, struct replicd_conn **cp)
+{
+	d->epoch_refused++;
+	sky_log_ratelimited(&d->rl_epoch, LOG_WARNING,
+			    "refused primary %s: its epoch %llu is older than "
+			    "epoch %llu, which this node knows from "
+			    "heartbeatd (a primary that was replaced: nothing "
+			    "of it is applied)",
+			    d->peer->name,
+			    (unsigned long long)d->epoch_gate.epoch,
+			    (unsigned long long)d->epoch);
+	replicd_drop_conn(d, cp, "the primary's epoch is older than ours");
 }
 
 /* Primary: the current session has brought the peer in sync. */

@@ -38,7 +38,7 @@ struct loader {
 		*at_depends_on, *at_interval, *at_timeout, *at_lease,
 		*at_rejoin, *at_order, *at_etcd, *at_etcd_endpoints,
 		*at_etcd_lease, *at_etcd_cert, *at_etcd_key, *at_etcd_user,
-		*at_etcd_password, *at_etcd_prefix;
+		*at_etcd_password, *at_etcd_prefix, *at_etcd_watchdog;
 	bool have_cluster_name, have_module_name, have_key_file, have_lease;
 	uint32_t etcd_lease_ms;
 };
@@ -408,6 +408,11 @@ static int etcd_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 				       e->password_file,
 				       sizeof(e->password_file));
 	}
+	if (strcmp(key, "watchdog") == 0) {
+		l->at_etcd_watchdog = v;
+		return sky_yaml_string(ctx, v, "etcd.watchdog", e->watchdog,
+				       sizeof(e->watchdog));
+	}
 	if (strcmp(key, "lease_ms") == 0) {
 		l->at_etcd_lease = v;
 		return sky_yaml_u32(ctx, v, "etcd.lease_ms", 1000, 600000,
@@ -687,6 +692,14 @@ static int validate_etcd(struct sky_yaml *ctx, struct loader *l)
 				     "must be at least 3 x "
 				     "heartbeat.interval_ms (%u), got %u",
 				     3 * c->interval_ms, c->lease_ms);
+	if (e->watchdog[0] &&
+	    (e->watchdog[0] != '/' || c->type != SKY_MODULE_MIRROR ||
+	     c->lease_ms < 1000 + 2 * c->interval_ms))
+		return sky_yaml_fail(ctx, l->at_etcd_watchdog, "etcd.watchdog",
+				     "an absolute device path, for a mirror "
+				     "module, with etcd.lease_ms at least "
+				     "1000 + 2 x heartbeat.interval_ms (%u)",
+				     1000 + 2 * c->interval_ms);
 	if (!e->prefix[0])
 		snprintf(e->prefix, sizeof(e->prefix), "/skyha/%s/%s",
 			 c->cluster, c->module);

@@ -46,6 +46,9 @@ struct sky_etcd_config {
 	char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
 	char user[SKY_ETCD_USER_MAX + 1];
 	char password_file[PATH_MAX]; /* resolved; "" with no user */
+	/* A mirror's primary pets it while its lease holds (heartbeatd/
+	 * watchdog.h); "" for none (the default). */
+	char watchdog[PATH_MAX];
 };
 
 struct sky_node {

@@ -120,12 +120,18 @@ int sky_desired_parse(const json_t *msg, const char *module, const char *node,
 	if (parse_members(msg, out, why, why_size) < 0)
 		return -EINVAL;
 
-	static const char *const flags[] = {"ack_alone", "discard_local"};
+	static const char *const flags[] = {"ack_alone", "discard_local",
+					    "checkers"};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(flags); i++) {
 		json_t *f = json_object_get(msg, flags[i]);
 		if (f && !json_is_boolean(f))
 			REJECT("%s: not a boolean", flags[i]);
 	}
+	out->checkers_off = json_is_false(json_object_get(msg, "checkers"));
+	r = get_count(msg, "app_restart", false, &v, why, why_size);
+	if (r < 0)
+		return -EINVAL;
+	out->app_restart = r == 0 ? (int64_t)v : 0;
 
 	json_t *targets = json_object_get(msg, "targets");
 	if (!json_is_object(targets))

@@ -3,7 +3,8 @@
  *
  * Every actuator daemon (replicd, vipd, checkd) follows the same message:
  * {module, node, role, epoch, generation, valid_ms, sent_ms, targets:{replicd,
- * vipd,checkd}, ack_alone?, discard_local?, members?}. sky_desired_parse() checks the type and range
+ * vipd,checkd}, ack_alone?, discard_local?, members?, app_restart?,
+ * checkers?}. sky_desired_parse() checks the type and range
  * of every field (docs/protocol.md) as hostile input and accepts for the
  * actuator's target only the values sky_actuator_target() can produce for
  * it (or null: not asked yet).
@@ -51,6 +52,10 @@ struct sky_desired {
 	 * included when it is), sorted by name; none in a mirror's. */
 	char members[SKY_DESIRED_MEMBERS_MAX][SKY_NAME_MAX + 1];
 	size_t member_count;
+	/* checkd: restart the application in place when this changes (0:
+	 * never asked); checkers off while "checkers": false. */
+	int64_t app_restart;
+	bool checkers_off;
 };
 
 /* 0, or -EINVAL with why filled ("epoch: not an integer"...). */

@@ -223,7 +223,9 @@ int sky_http(const struct sky_http_req *req, struct sky_http_resp *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
-	CURL *c = curl_easy_init();
+	CURL *c = req->conn ? (CURL *)req->conn : curl_easy_init();
+	if (req->conn)
+		curl_easy_reset(c); /* the options go, the connections stay */
 	if (!c) {
 		snprintf(resp->error, sizeof(resp->error), "curl_easy_init");
 		return -ENOMEM;
@@ -327,8 +329,22 @@ out:
 	}
 	free(sink.buf);
 	curl_slist_free_all(headers);
-	curl_easy_cleanup(c);
+	if (!req->conn)
+		curl_easy_cleanup(c);
 	return r;
+}
+
+struct sky_http_conn *sky_http_conn_new(void)
+{
+	return (struct sky_http_conn *)curl_easy_init();
+}
+
+void sky_http_conn_free(struct sky_http_conn **conn)
+{
+	if (*conn) {
+		curl_easy_cleanup((CURL *)*conn);
+		*conn = NULL;
+	}
 }
 
 void sky_http_resp_free(struct sky_http_resp *resp)

@@ -22,6 +22,13 @@
 #define SKY_HTTP_WANT	   6 /* response headers a caller may ask for */
 #define SKY_HTTP_VALUE_MAX 256
 
+/* Connections kept open between requests (keep-alive, TLS sessions): one
+ * per client that makes many requests to one service, used by one thread
+ * at a time. NULL in a request: a connection for that request alone. */
+struct sky_http_conn;
+struct sky_http_conn *sky_http_conn_new(void);
+void sky_http_conn_free(struct sky_http_conn **conn);
+
 struct sky_http_req {
 	const char *method; /* "GET", "PUT", "POST", "HEAD", "DELETE" */
 	const char *url;
@@ -36,7 +43,8 @@ struct sky_http_req {
 	const char *bearer;  /* OAuth2 token: "Authorization: Bearer ..." */
 	const char *ca_file; /* CA bundle for https; NULL: the system's */
 	long timeout_ms;
-	const atomic_bool *abort; /* may be NULL */
+	const atomic_bool *abort;   /* may be NULL */
+	struct sky_http_conn *conn; /* may be NULL */
 	/* The reply of a 2xx: into out (out_size bytes at most) if set, else
 	 * malloc'ed, at most body_max bytes (0: SKY_HTTP_BODY_MAX). Any other
 	 * status's reply is malloc'ed and cut at SKY_HTTP_BODY_MAX. */

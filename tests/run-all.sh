@@ -28,6 +28,7 @@ suite "unit tests (ASan/UBSan)" "$top/tests/unit/run.sh" "$@"
 suite "fuzz targets (corpus replay + short run)" "$top/tests/fuzz/run.sh"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "backupd on a dir target (tests/backup)" /usr/bin/python3 "$top/tests/backup/test_backupd.py"
+suite "backupd's S3 and Azure targets against s3rver and Azurite (short)" /usr/bin/python3 "$top/tests/backup/run.py" --short
 suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
 suite "fault campaign (short soak)" /usr/bin/python3 "$top/tests/soak/soak.py" --short
 suite "systemd lab (booted containers)" /usr/bin/python3 "$top/tests/systemd/run.py"

@@ -36,16 +36,29 @@ for p in $pkgs; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		if command -v sudo >/dev/null; then SUDO=sudo; else
+			echo "deps.sh: missing packages:$missing; run as root to install them" >&2
+			exit 1
+		fi
+	else
+		SUDO=
+	fi
+	echo "deps.sh: installing$missing"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
 
-if [ "$(id -u)" != 0 ]; then
-	if command -v sudo >/dev/null; then SUDO=sudo; else
-		echo "deps.sh: missing packages:$missing; run as root to install them" >&2
+# The test servers from npm (docs/backup.md, "Testing the targets"): s3rver and
+# Azurite at the versions tools/npm/package-lock.json pins, installed once.
+if [ "$level" != build ] && [ -f "$top/tools/npm/package-lock.json" ] &&
+	{ [ ! -x "$top/tools/npm/node_modules/.bin/s3rver" ] ||
+		[ ! -x "$top/tools/npm/node_modules/.bin/azurite-blob" ]; }; then
+	if ! command -v npm >/dev/null; then
+		echo "deps.sh: npm is missing: install Debian's npm (or nodejs from NodeSource, which carries it)" >&2
 		exit 1
 	fi
-else
-	SUDO=
+	echo "deps.sh: npm ci in tools/npm (s3rver, Azurite)"
+	(cd "$top/tools/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
-echo "deps.sh: installing$missing"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

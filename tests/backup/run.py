@@ -12,12 +12,16 @@ loopback ports, each behind a small fault proxy, and runs build/asan/bkstore_tes
                    -> -EACCES with the service's error code in the reason
   retried          the proxy answers 500 to the first 2 requests, or resets the first
                    2 connections -> the put and get succeed, retries counted
+  partfail         the proxy fails the second part (block) of a 20 MiB put for good ->
+                   -EIO, no object; S3's multipart upload is aborted
   timeout          the proxy never answers -> -ETIMEDOUT
+  abort            the proxy never answers, the abort flag rises -> -ECANCELED
   truncated        the proxy cuts every GET body short -> -EIO, never a short object
   reset            the proxy resets every connection -> -EIO
   roundtrip        s3 virtual-host style (<bucket>.s3.localhost, which curl resolves
                    to loopback); s3 with credentials: imds (an IMDSv2 stand-in gives a role's session
-                   credentials; the proxy insists on the signed x-amz-security-token);
+                   credentials; the proxy insists on the signed x-amz-security-token),
+                   and the same when they expire midway (400 ExpiredToken: fetched again);
                    azure with credentials: managed_identity (a metadata stand-in gives
                    a token, Azurite with --oauth basic checks it over https, ca_file)
 
@@ -146,29 +150,47 @@ class Proxy:
         self.verify_s3 = verify_s3
         self.mode, self.limit, self.count = "pass", 0, 0
         self.sig_failures = 0
-        self.require_token = None  # the session token IMDS gave, when set
+        self.connections = self.requests = 0
+        self.parts = self.aborts = 0
+        self.require_token = None  # () -> the session token IMDS gives now
+        self.on_expire = None
         self.lock = threading.Lock()
         self.port = free_port()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # keep-alive: no 40 ms stalls
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                with proxy.lock:
+                    proxy.connections += 1
 
             def do_any(self):
                 proxy.handle(self)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                # A client that gave up (timeout, reset scenarios) mid-reply.
+                if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    return
+                super().handle_error(request, client_address)
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def set(self, mode, limit=0):
         with self.lock:
             self.mode, self.limit, self.count = mode, limit, 0
+            self.parts = 0
 
     def close(self):
         self.server.shutdown()
@@ -195,6 +217,7 @@ class Proxy:
         with self.lock:
             mode, limit, seq = self.mode, self.limit, self.count
             self.count += 1
+            self.requests += 1
         if mode == "stall":
             # Never answer; return once the client gives up (or after a while).
             select.select([h.connection], [], [], 30)
@@ -202,11 +225,30 @@ class Proxy:
             return
         if mode == "reset" and seq < limit:
             return self.reset(h)
+        if h.command == "DELETE" and "uploadId=" in h.path:
+            with self.lock:
+                self.aborts += 1
+        if mode == "failpart" and h.command == "PUT" and \
+                ("partNumber=" in h.path or "comp=block" in h.path.split("&")):
+            with self.lock:
+                self.parts += 1
+                nth = self.parts
+            if nth >= 2:  # the second part and every retry of it
+                return self.reply(h, 500, s3_error("InternalError", "injected: a part"),
+                                  [("Content-Type", "application/xml")])
         if mode == "fail500" and seq < limit:
             return self.reply(h, 500, s3_error("InternalError", "injected by the proxy"),
                               [("Content-Type", "application/xml")])
+        if mode == "expire" and seq == limit and self.on_expire:
+            self.on_expire()  # IMDS now hands out new credentials
+        if self.require_token and \
+                h.headers.get("x-amz-security-token") != self.require_token():
+            return self.reply(h, 400, s3_error("ExpiredToken",
+                                               "The provided token has expired."),
+                              [("Content-Type", "application/xml")])
         if self.verify_s3:
-            why = check_sigv4(h, body, self.require_token)
+            why = check_sigv4(h, body,
+                              self.require_token() if self.require_token else None)
             if why:
                 with self.lock:
                     self.sig_failures += 1
@@ -318,6 +360,9 @@ class Metadata:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def rotate(self):
+        self.session_token = "FwoGZXIvYXdzEJr" + os.urandom(12).hex()
+
     def close(self):
         self.server.shutdown()
         self.server.server_close()
@@ -417,7 +462,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", default="", help="run only runs whose label contains this")
     ap.add_argument("-v", action="store_true", help="print the driver's output")
+    ap.add_argument("--short", action="store_true",
+                    help="make check's size: the campaigns list 60 objects in pages of 25 "
+                         "(the same paths; 1100 in pages of 1000 otherwise)")
     args = ap.parse_args()
+    if args.short:
+        os.environ["BKSTORE_MANY"] = "60"
     if not os.path.exists(DRIVER):
         print(f"{DRIVER} is missing: make build/asan/bkstore_test")
         print("0 passed, 1 failed")
@@ -439,9 +489,13 @@ def main():
         s3_env = {"AWS_ACCESS_KEY_ID": S3_KEY_ID, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
         s3 = {"kind": "s3", "bucket": S3_BUCKET, "region": S3_REGION, "path_style": "1",
               "endpoint": f"http://127.0.0.1:{servers.s3_proxy.port}", "prefix": "bk/"}
+        if args.short:
+            s3["list_page"] = "25"
         az = {"kind": "azure", "account": AZ_ACCOUNT, "container": "skyha-bk",
               "endpoint": f"http://127.0.0.1:{servers.az_proxy.port}/{AZ_ACCOUNT}",
               "key_file": keyfile, "prefix": "bk/"}
+        if args.short:
+            az["list_page"] = "25"
         quick = {"timeout_ms": "2000", "attempts": "3"}
         runs = [
             ("dir campaign", None, "campaign",
@@ -458,6 +512,11 @@ def main():
         md = f"http://127.0.0.1:{servers.metadata.port}"
         runs += [
             ("s3 roundtrip: imds credentials", ("imds", servers.s3_proxy), "roundtrip",
+             dict(s3, credentials="imds"),
+             {"SKYHA_AWS_IMDS_ENDPOINT": md, "AWS_ACCESS_KEY_ID": "",
+              "AWS_SECRET_ACCESS_KEY": ""}),
+            ("s3 roundtrip: the session token expires midway",
+             ("imds", servers.s3_proxy, "expire", 3), "roundtrip",
              dict(s3, credentials="imds"),
              {"SKYHA_AWS_IMDS_ENDPOINT": md, "AWS_ACCESS_KEY_ID": "",
               "AWS_SECRET_ACCESS_KEY": ""}),
@@ -481,6 +540,8 @@ def main():
                  dict(cfg, **quick), env),
                 (f"{name} retried: reset twice", (proxy, "reset", 2), "retried",
                  dict(cfg, **quick), env),
+                (f"{name} a part fails for good", (proxy, "failpart", 0), "partfail",
+                 dict(cfg, attempts="3"), env),
                 (f"{name} seed for truncation", proxy, "seed", cfg, env),
                 (f"{name} truncated bodies", (proxy, "truncate", 0), "truncated",
                  dict(cfg, **quick), env),
@@ -488,14 +549,18 @@ def main():
                  dict(cfg, timeout_ms="1000", attempts="2"), env),
                 (f"{name} reset every connection", (proxy, "reset", 1 << 30), "reset",
                  dict(cfg, **quick), env),
+                (f"{name} abort flag during a stalled request", (proxy, "stall", 0), "abort",
+                 dict(cfg, timeout_ms="60000"), env),
             ]
         for label, fault, scenario, cfg, env in runs:
             if args.k not in label:
                 continue
             if isinstance(fault, tuple) and fault[0] == "imds":
                 proxy = fault[1]
-                proxy.set("pass")
-                proxy.require_token = servers.metadata.session_token
+                proxy.set(*(fault[2:] or ("pass",)))
+                proxy.require_token = lambda: servers.metadata.session_token
+                proxy.on_expire = servers.metadata.rotate
+                fetched = servers.metadata.requests["aws"]
             else:
                 proxy = fault[0] if isinstance(fault, tuple) else fault
                 if proxy:
@@ -503,7 +568,13 @@ def main():
             ok, bad = run_driver(label, scenario, cfg, env, args.v)
             if proxy:
                 proxy.set("pass")
-                proxy.require_token = None
+                proxy.require_token = proxy.on_expire = None
+            if "expires midway" in label and servers.metadata.requests["aws"] - fetched < 2:
+                print(f"FAIL {label}: the credentials were not fetched again")
+                bad += 1
+            if label == "s3 a part fails for good" and servers.s3_proxy.aborts == 0:
+                print(f"FAIL {label}: no AbortMultipartUpload reached the server")
+                bad += 1
             if "roundtrip" in label and "virtual" not in label:
                 # The credentials came from the stand-in, not from elsewhere.
                 which = "aws" if label.startswith("s3") else "azure"
@@ -512,6 +583,8 @@ def main():
                     bad += 1
             passed += ok
             failed += bad
+        for name, p in (("s3", servers.s3_proxy), ("azure", servers.az_proxy)):
+            print(f"  {name} proxy: {p.requests} requests over {p.connections} connections")
         if servers.s3_proxy.sig_failures and not args.k:
             # Exactly the wrong-secret run's requests may fail the check.
             print(f"  the proxy refused {servers.s3_proxy.sig_failures} S3 signatures "

@@ -15,6 +15,8 @@ replicd's actual state).
 - A power cut of the held secondary: replicd, started again alone (no heartbeatd, no
   resync), applies the journal before anything else: its copy equals the primary's.
 - Failover while held: the promoted node serves the latest acknowledged writes.
+- A journal that would pass backup_hold_max_bytes: released as failed at that
+  operation, which is acknowledged all the same; the copies match.
 - The replication link lost and back while held: the hold ends (failed) before the
   new session's resync, which then finds the copy as it is; the copies match.
 """
@@ -32,6 +34,7 @@ from replicd_lab import ReplicdLab
 
 BOUND_S = 15
 LOST_AFTER_MS = 1500
+MAX_BYTES = 16 << 20
 
 
 class HoldLab(ReplicdLab):
@@ -39,7 +42,8 @@ class HoldLab(ReplicdLab):
 
     def replicd_config_text(self, node):
         return super().replicd_config_text(node) + \
-            f"  backup_hold_lost_after_ms: {LOST_AFTER_MS}\n"
+            f"  backup_hold_lost_after_ms: {LOST_AFTER_MS}\n" + \
+            f"  backup_hold_max_bytes: {MAX_BYTES}\n"
 
 
 class Backupd(threading.Thread):
@@ -270,5 +274,24 @@ def test_backup_hold_released_when_a_new_replication_session_begins(lab):
     assert "new session" in (st["failed"] or ""), st
     lab.wait_in_sync("node2", BOUND_S, at_generation=False)
     wait_same(lab, "after the new session")
+    assert_replayed(lab, "node2", "hold released")
+    backupd.stop()
+
+
+@lab_options(lab_class=HoldLab, networks=1)
+def test_backup_hold_released_as_failed_when_the_journal_is_full(lab):
+    backupd, _before = start_held(lab)
+    # 24 MiB more than the journal may hold (16 MiB): every write returns.
+    big = os.path.join(lab.data_dir("node1"), "db", "big")
+    fd = os.open(big, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for i in range(24):
+            os.pwrite(fd, os.urandom(1 << 20), i << 20)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    st = wait_backup(lab, "node2", lambda b: b.get("held") is False, "released")
+    assert "backup_hold_max_bytes" in (st["failed"] or ""), st
+    wait_same(lab, "after a full journal")
     assert_replayed(lab, "node2", "hold released")
     backupd.stop()

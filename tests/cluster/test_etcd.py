@@ -6,7 +6,8 @@ more; the leader key is <prefix>/leader, held with each node's lease (docs/archi
 once.
 
 - Power cut of the primary, etcd the only quorum: the secondary takes the leader key once
-  the dead node's lease ends, serves ALONE, with an epoch above the old one.
+  the dead node's lease ends (its watch on the key sees the deletion), serves ALONE, with
+  an epoch above the old one.
 - The newest-data rule on etcd's generation record: the primary dies, the secondary
   serves alone (a new generation, recorded in etcd), then dies too; the old primary,
   back alone, is refused leadership until the node with the newest data returns.
@@ -18,7 +19,8 @@ once.
 - `skyctl swap`: the leader key moves with the primary role, and stays.
 - The primary's heartbeatd paused (SIGSTOP) past its lease: the peer takes over; woken,
   the old primary never serves again and follows as SECOND.
-- etcd loses one member (the one it leads with, if any): service goes on.
+- etcd loses one member (the one it leads with, if any): service goes on, and the
+  watches on the leader key move to another member.
 - etcd loses its majority: the primary stops serving when its lease ends (even seeing
   its peer), and nobody is promoted while etcd cannot answer.
 - Wrong password, an endpoint where nothing listens, a "member" that answers garbage:
@@ -46,12 +48,18 @@ BOUND_S = 15
 def test_etcd_secondary_takes_over_when_primary_loses_power(lab):
     before = lab.start_cluster()
     epoch_before = before["node1"]["node"]["epoch"]
+    # node2 watches the leader key (etcd_watch.h), so the end of node1's key is
+    # acted on when etcd deletes it, not at the next round.
+    watch = lab.wait_for("node2", lambda st: st["etcd"]["watch"]["up"],
+                         "node2 watching the leader key", BOUND_S)["etcd"]["watch"]
     with lab.watch_serving():
         lab.kill_node("node1")
         st = lab.wait_role("node2", "ALONE", BOUND_S)
         assert st["node"]["epoch"] > epoch_before, describe(st)
         etcd = lab.status("node2")["etcd"]
         assert etcd["leader"] is True and etcd["holder"] == "node2", etcd
+        # At least the deletion of node1's key, and node2's own creation of it.
+        assert etcd["watch"]["events"] >= watch["events"] + 2, (watch, etcd["watch"])
         assert etcd["leader_revision"] <= st["node"]["epoch"], etcd
         lab.restart_node("node1")
         lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, BOUND_S)
@@ -170,6 +178,12 @@ def test_etcd_losing_one_member_keeps_service(lab):
     with lab.watch_serving():
         lab.kill_etcd(1)  # the endpoint both nodes use first
         lab.assert_roles_stay({"node1": "PRIM", "node2": "SECOND"}, 4)
+        # Their watches on the leader key were on it too: broken, counted, and
+        # opened again on another member.
+        for node in ("node1", "node2"):
+            lab.wait_for(node, lambda st: st["etcd"]["watch"]["breaks"] >= 1 and
+                         st["etcd"]["watch"]["up"], "its watch back on another member",
+                         BOUND_S)
         lab.partition("node1", "node2")  # now etcd alone decides
         lab.wait_roles({"node1": "ALONE", "node2": "WAIT"}, BOUND_S)
         assert lab.status("node1")["etcd"]["endpoint"] != lab.client_url(1)

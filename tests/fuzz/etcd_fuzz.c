@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	enum etcd_call call = (enum etcd_call)(data[0] % (ETCD_CALL_OTHER + 1));
+	enum etcd_call call = (enum etcd_call)(data[0] % ETCD_CALL_COUNT);
 	int rc = etcd_reply_parse(call, data + 1, size - 1, &r, err,
 				  sizeof(err));
 	FUZZ_ASSERT(rc == 0 || rc == -EBADMSG || rc == -EREMOTEIO);
@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  sizeof(node)) == 0)
 			FUZZ_ASSERT(strlen(node) <= SKY_NAME_MAX);
 	}
+	FUZZ_ASSERT(r.taken + r.deleted <= r.events);
 	for (const char *t = r.token; *t; t++)
 		FUZZ_ASSERT(*t > 0x20 && *t < 0x7f);
 	return 0;

@@ -723,6 +723,18 @@ static void etcd_replies(void)
 		{"stream-error", ETCD_CALL_KEEPALIVE,
 		 "{\"error\":{\"grpc_code\":14,\"http_code\":503,"
 		 "\"message\":\"etcdserver: no leader\"}}"},
+		{"watch-created", ETCD_CALL_WATCH,
+		 "{\"result\":{\"header\":{\"revision\":\"1\"},"
+		 "\"created\":true}}"},
+		{"watch-events", ETCD_CALL_WATCH,
+		 "{\"result\":{\"header\":{\"revision\":\"4\"},"
+		 "\"events\":[{\"kv\":{\"key\":\"L2w=\",\"create_revision\":"
+		 "\"2\",\"mod_revision\":\"2\",\"version\":\"1\",\"value\":"
+		 "\"bm9kZTE=\"}},{\"type\":\"DELETE\",\"kv\":{\"key\":"
+		 "\"L2w=\",\"mod_revision\":\"4\"}}]}}"},
+		{"watch-canceled", ETCD_CALL_WATCH,
+		 "{\"result\":{\"canceled\":true,\"cancel_reason\":"
+		 "\"mvcc: required revision has been compacted\"}}"},
 	};
 	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
 		uint8_t buf[1024];

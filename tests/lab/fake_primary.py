@@ -7,7 +7,8 @@ secondary replicd frames the real primary never sends.
 
 Connects to ADDR:PORT, runs the handshake as SELF (offering CAPS, docs/protocol.md
 "Capabilities"), waits for the peer's record-end, then seals and sends each operation
-(hex-encoded, already encoded by the caller), one frame each. Then pings it every 0.2 s
+(hex-encoded, already encoded by the caller, such as operation 31 `epoch` first when
+CAPS has 0x2), one frame each (a peer that closes meanwhile is "closed"). Then pings it every 0.2 s
 and reads until the peer closes the connection or 5 s pass, and prints one JSON line: {"peer_caps": N,
 "closed": bool, "frames_after": N}. Independent of the C code under test: Python's
 hashlib (BLAKE2b, keyed), hmac, and the `cryptography` package's AES-GCM.
@@ -98,10 +99,13 @@ def main():
         ct, buf = read_frame(sock, buf)
         if rx.open(ct)[0] == ROP_RECORD_END:
             break
-    for op in ops:
-        sock.sendall(frame(tx.seal(op)))
     closed, after = False, 0
-    deadline = time.monotonic() + 5
+    try:
+        for op in ops:
+            sock.sendall(frame(tx.seal(op)))
+    except (ConnectionResetError, BrokenPipeError):
+        closed = True  # refused before the last operation: that is an answer too
+    deadline = time.monotonic() + (0 if closed else 5)
     sock.settimeout(0.2)
     next_ping = 0
     while time.monotonic() < deadline:

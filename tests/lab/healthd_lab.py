@@ -324,7 +324,8 @@ class HealthdLab(Lab):
         a status."""
         proc = super().start_node(node)
         if not self.running(node, "healthd"):
-            self.start_healthd(node)
+            # A test may set lab.healthd_args[node] (flags) before start_cluster.
+            self.start_healthd(node, getattr(self, "healthd_args", {}).get(node, ()))
         if not self.running(node, "app"):
             self.start_app(node)
         self.wait_followed(node)

@@ -183,6 +183,38 @@ static void test_depends_on_names_other_modules(void)
 		     "module.depends_on[0]", "");
 }
 
+/* etcd.watchdog: off by default; a device path for a mirror whose lease
+ * leaves at least a 1 s watchdog timeout. */
+static void test_etcd_watchdog_is_checked_and_named(void)
+{
+	static struct sky_config cfg;
+	char err[512];
+	static const char etcd[] = "quorum: etcd\netcd:\n  endpoints: "
+				   "[http://198.18.0.31:2379]\n";
+	char text[512];
+	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				   etcd, &cfg, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(cfg.etcd.watchdog[0], 0);
+	snprintf(text, sizeof(text), "%s  watchdog: /dev/watchdog\n", etcd);
+	CHECK_EQ_INT(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				   text, &cfg, err, sizeof(err)),
+		     0);
+	CHECK(strcmp(cfg.etcd.watchdog, "/dev/watchdog") == 0);
+	static const char *const bad[] = {
+		"  watchdog: dev/watchdog\n",
+		"  watchdog: /dev/watchdog\n  lease_ms: 1300\n",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text), "%s%s", etcd, bad[i]);
+		CHECK(parse_variant("witness:\n  addresses: [198.18.0.10]\n",
+				    text, &cfg, err, sizeof(err)) < 0);
+		CHECK_STR_CONTAINS(err,
+				   "etcd.watchdog: an absolute device path");
+		CHECK_STR_CONTAINS(err, "app.yaml:");
+	}
+}
+
 static void test_mismatched_network_counts_are_refused(void)
 {
 	expect_error("[198.18.0.2, 198.18.1.2]", "[198.18.0.2]",
@@ -192,7 +224,8 @@ static void test_mismatched_network_counts_are_refused(void)
 static void test_default_primary_must_be_a_node(void)
 {
 	expect_error("default_primary: node1", "default_primary: node3", ":6:",
-		     "module.default_primary: 'node3' is not one of the nodes");
+		     "module.default_primary: 'node3' is not one of "
+		     "the nodes");
 }
 
 static void test_names_with_path_characters_are_refused(void)
@@ -327,17 +360,20 @@ static void test_farm_and_light_rules_name_the_field(void)
 		{"farm", THREE_NODES, "quorum: witness\n",
 		 "quorum: a farm module serves without quorum"},
 		{"light", "  - {name: node1, addresses: [198.18.0.1]}\n",
-		 "quorum: etcd\netcd: {endpoints: [http://198.18.0.31:2379]}\n",
+		 "quorum: etcd\netcd: {endpoints: "
+		 "[http://198.18.0.31:2379]}\n",
 		 "a light module has no quorum"},
 		{"farm", THREE_NODES, "transitions: {order: [replicd]}\n",
 		 "transitions.order: a farm module replicates nothing"},
 		{"cluster", THREE_NODES, "",
 		 "module.type: must be mirror, farm"},
 		{"farm",
-		 "  - {name: node1, addresses: [198.18.0.1], weight: 0}\n", "",
-		 "nodes[0].weight"},
+		 "  - {name: node1, addresses: [198.18.0.1], weight: "
+		 "0}\n",
+		 "", "nodes[0].weight"},
 		{"farm",
-		 "  - {name: node1, addresses: [198.18.0.1], weight: 101}\n",
+		 "  - {name: node1, addresses: [198.18.0.1], weight: "
+		 "101}\n",
 		 "", "nodes[0].weight"},
 	};
 	static struct sky_config cfg;
@@ -367,6 +403,7 @@ TEST_MAIN(TEST(test_good_config_loads_with_documented_defaults),
 	  TEST(test_witness_is_required_unless_quorum_none),
 	  TEST(test_several_witness_hosts_each_with_its_addresses),
 	  TEST(test_depends_on_names_other_modules),
+	  TEST(test_etcd_watchdog_is_checked_and_named),
 	  TEST(test_mismatched_network_counts_are_refused),
 	  TEST(test_default_primary_must_be_a_node),
 	  TEST(test_names_with_path_characters_are_refused),

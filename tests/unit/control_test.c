@@ -130,7 +130,7 @@ static void test_unknown_fields_and_commands_are_refused(void)
 	/* The error lists every command, resync included. */
 	check_refused("{\"command\":\"fly\"}",
 		      "unknown command 'fly' (status, swap, prim, second, "
-		      "stop, start, failover, resync)");
+		      "stop, start, failover, resync, restart, checkers)");
 	check_refused("{\"command\":\"STATUS\"}", "unknown command 'STATUS'");
 	/* Hostile text is echoed harmless: printable, bounded. */
 	check_refused("{\"command\":\"a\\nb\\u001b[31m\"}",
@@ -142,6 +142,28 @@ static void test_unknown_fields_and_commands_are_refused(void)
 	snprintf(text, sizeof(text), "{\"command\":\"%0200d\"}", 0);
 	CHECK_EQ_INT(parse(text, &req), -EINVAL);
 	CHECK(strlen(err) < 160);
+}
+
+static void test_restart_and_checkers_for_checkd(void)
+{
+	struct ctl_request req;
+	CHECK_EQ_INT(parse("{\"command\":\"restart\"}", &req), 0);
+	CHECK_EQ_INT(req.command, CTL_RESTART);
+	CHECK_EQ_INT(parse("{\"command\":\"checkers\",\"on\":false}", &req), 0);
+	CHECK(req.command == CTL_CHECKERS && !req.on);
+	CHECK_EQ_INT(parse("{\"command\":\"checkers\",\"on\":true,"
+			   "\"reason\":\"x\"}",
+			   &req),
+		     0);
+	CHECK(req.on);
+	check_refused("{\"command\":\"checkers\"}",
+		      "checkers needs \"on\": true or false");
+	check_refused("{\"command\":\"checkers\",\"on\":\"off\"}",
+		      "checkers needs \"on\"");
+	check_refused("{\"command\":\"swap\",\"on\":true}",
+		      "field 'on' only applies to checkers");
+	check_refused("{\"command\":\"restart\",\"force\":true}",
+		      "field 'force' only applies to prim");
 }
 
 static void test_what_is_not_one_json_object_is_refused(void)
@@ -304,6 +326,7 @@ static void test_mutated_requests_never_crash_or_pass_nonsense(void)
 }
 
 TEST_MAIN(TEST(test_every_documented_request_is_accepted),
+	  TEST(test_restart_and_checkers_for_checkd),
 	  TEST(test_reason_that_is_a_number_is_refused),
 	  TEST(test_every_field_of_the_wrong_type_is_named),
 	  TEST(test_fields_are_refused_on_commands_they_do_not_apply_to),

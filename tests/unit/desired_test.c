@@ -339,7 +339,48 @@ static void test_a_farms_members_are_read_and_checked(void)
 	}
 }
 
+/* restart in place and checkers off, for checkd (docs/protocol.md) */
+static void test_the_operators_word_for_checkd_is_read_and_typed(void)
+{
+	struct sky_desired d;
+	char why[160];
+	CHECK_EQ_INT(parse(GOOD, SKY_ACT_CHECKD, &d, why, sizeof(why)), 0);
+	CHECK(d.app_restart == 0 && !d.checkers_off);
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"PRIM\",\"epoch\":7,\"valid_ms\":250,"
+			   "\"app_restart\":99,\"checkers\":false,"
+			   "\"targets\":{\"checkd\":\"up\"}}",
+			   SKY_ACT_CHECKD, &d, why, sizeof(why)),
+		     0);
+	CHECK(d.app_restart == 99 && d.checkers_off);
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"PRIM\",\"epoch\":7,\"checkers\":true,"
+			   "\"targets\":{}}",
+			   SKY_ACT_CHECKD, &d, why, sizeof(why)),
+		     0);
+	CHECK(!d.checkers_off);
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"PRIM\",\"epoch\":7,\"checkers\":\"off\","
+			   "\"targets\":{}}",
+			   SKY_ACT_CHECKD, &d, why, sizeof(why)),
+		     -EINVAL);
+	CHECK_STR_CONTAINS(why, "checkers: not a boolean");
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"PRIM\",\"epoch\":7,\"app_restart\":-1,"
+			   "\"targets\":{}}",
+			   SKY_ACT_CHECKD, &d, why, sizeof(why)),
+		     -EINVAL);
+	CHECK_STR_CONTAINS(why, "app_restart: negative");
+	CHECK_EQ_INT(parse("{\"module\":\"app\",\"node\":\"n1\",\"role\":"
+			   "\"PRIM\",\"epoch\":7,\"app_restart\":\"1\","
+			   "\"targets\":{}}",
+			   SKY_ACT_CHECKD, &d, why, sizeof(why)),
+		     -EINVAL);
+	CHECK_STR_CONTAINS(why, "app_restart: not an integer");
+}
+
 TEST_MAIN(TEST(test_every_field_of_a_good_message_is_read),
+	  TEST(test_the_operators_word_for_checkd_is_read_and_typed),
 	  TEST(test_a_farms_members_are_read_and_checked),
 	  TEST(test_a_message_without_valid_ms_is_read_as_zero),
 	  TEST(test_each_bad_field_is_rejected_and_named),

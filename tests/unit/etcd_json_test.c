@@ -198,6 +198,95 @@ static void test_txn_body_encodes_keys_values_and_int64_as_etcd_wants(void)
 	free(body);
 }
 
+/* Watch messages as etcd 3.4's gateway streams them, one a line (recorded
+ * from a real etcd: created, a new key, a renewal, a deletion). */
+static void test_watch_messages_tell_creation_renewal_and_deletion(void)
+{
+	struct etcd_reply r;
+	char err[200];
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"result\":{\"header\":{\"cluster_id\":"
+			   "\"14841639068965178418\",\"revision\":\"1\"},"
+			   "\"created\":true}}",
+			   &r, err),
+		     0);
+	CHECK(r.created && !r.canceled);
+	CHECK_EQ_INT(r.events, 0);
+	/* node1 takes the key: a PUT (no type) at its create revision. */
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"result\":{\"header\":{\"revision\":\"2\"},"
+			   "\"events\":[{\"kv\":{\"key\":\"L3NreS9sZWFkZXI=\","
+			   "\"create_revision\":\"2\",\"mod_revision\":\"2\","
+			   "\"version\":\"1\",\"value\":\"bm9kZTE=\"}}]}}",
+			   &r, err),
+		     0);
+	CHECK(!r.created);
+	CHECK_EQ_INT(r.events, 1);
+	CHECK_EQ_INT(r.taken, 1);
+	CHECK_EQ_INT(r.deleted, 0);
+	/* Its renewal every round: an event, neither taken nor deleted. */
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"result\":{\"header\":{\"revision\":\"3\"},"
+			   "\"events\":[{\"type\":\"PUT\",\"kv\":{\"key\":"
+			   "\"L3NreS9sZWFkZXI=\",\"create_revision\":\"2\","
+			   "\"mod_revision\":\"3\",\"version\":\"2\","
+			   "\"value\":\"bm9kZTE=\"}}]}}",
+			   &r, err),
+		     0);
+	CHECK_EQ_INT(r.events, 1);
+	CHECK_EQ_INT(r.taken + r.deleted, 0);
+	/* Its lease ended: the key is deleted. */
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"result\":{\"header\":{\"revision\":\"4\"},"
+			   "\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":"
+			   "\"L3NreS9sZWFkZXI=\",\"mod_revision\":\"4\"}}]}}",
+			   &r, err),
+		     0);
+	CHECK_EQ_INT(r.deleted, 1);
+	CHECK_EQ_INT(r.taken, 0);
+	/* Canceled by etcd (compacted, or a member going away). */
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"result\":{\"canceled\":true,\"cancel_reason\":"
+			   "\"mvcc: required revision has been compacted\"}}",
+			   &r, err),
+		     0);
+	CHECK(r.canceled);
+	CHECK_STR_CONTAINS(r.message, "compacted");
+	/* An error in the stream. */
+	CHECK_EQ_INT(parse(ETCD_CALL_WATCH,
+			   "{\"error\":{\"grpc_code\":16,\"message\":"
+			   "\"etcdserver: invalid auth token\"}}",
+			   &r, err),
+		     -EREMOTEIO);
+	CHECK(etcd_error_wants_token(&r));
+}
+
+static void test_hostile_watch_messages_are_refused(void)
+{
+	static const char *const bad[] = {
+		"{\"created\":true}", /* not a stream result */
+		"{\"result\":{\"created\":\"yes\"}}",
+		"{\"result\":{\"events\":{}}}",
+		"{\"result\":{\"events\":[7]}}",
+		"{\"result\":{\"events\":[{\"type\":\"ERASE\"}]}}",
+		"{\"result\":{\"events\":[{\"type\":1}]}}",
+		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"!!\"}}]}}",
+		"{\"result\":{\"canceled\":true,\"cancel_reason\":5}}",
+		"{\"result\":{\"header\":{\"revision\":\"x\"}}}",
+	};
+	for (size_t i = 0; i < SKY_ARRAY_SIZE(bad); i++) {
+		struct etcd_reply r;
+		char err[200];
+		CHECK_EQ_INT(parse(ETCD_CALL_WATCH, bad[i], &r, err), -EBADMSG);
+		CHECK(err[0] != '\0');
+	}
+	char *body = etcd_body_watch("/skyha/demo/app/leader");
+	CHECK(body != NULL);
+	CHECK_STR_CONTAINS(body, "{\"create_request\":{\"key\":"
+				 "\"L3NreWhhL2RlbW8vYXBwL2xlYWRlcg==\"}}");
+	free(body);
+}
+
 static void test_generation_record_round_trips_and_refuses_junk(void)
 {
 	char buf[64], node[SKY_NAME_MAX + 1];
@@ -217,6 +306,8 @@ static void test_generation_record_round_trips_and_refuses_junk(void)
 }
 
 TEST_MAIN(TEST(test_grant_reads_string_int64_fields),
+	  TEST(test_watch_messages_tell_creation_renewal_and_deletion),
+	  TEST(test_hostile_watch_messages_are_refused),
 	  TEST(test_keepalive_is_a_stream_result_and_absent_ttl_means_gone),
 	  TEST(test_txn_ranges_decode_base64_and_absent_keys),
 	  TEST(test_error_objects_are_recognised_and_sanitised),

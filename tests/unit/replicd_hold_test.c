@@ -168,10 +168,10 @@ static void test_hostile_headers_and_entries_are_refused(void)
 	CHECK_EQ_INT(replicd_hold_header_decode(hdr, REPLICD_HOLD_HEADER, &h),
 		     -EBADMSG);
 	hdr[33] = 'o';
-	hdr[95] = 1; /* padding must be zero */
+	hdr[103] = 1; /* padding must be zero */
 	CHECK_EQ_INT(replicd_hold_header_decode(hdr, REPLICD_HOLD_HEADER, &h),
 		     -EBADMSG);
-	hdr[95] = 0;
+	hdr[103] = 0;
 	hdr[15] = 5; /* applied_to inside the header */
 	CHECK_EQ_INT(replicd_hold_header_decode(hdr, REPLICD_HOLD_HEADER, &h),
 		     -EBADMSG);
@@ -195,6 +195,15 @@ static void test_hostile_headers_and_entries_are_refused(void)
 	e[3] = 2; /* right length, wrong hash */
 	CHECK_EQ_INT(replicd_hold_entry_decode(e, sizeof(e), &size, &op, st),
 		     -EBADMSG);
+	/* The longest id fits the header whole. */
+	char longest[REPLICD_HOLD_ID_MAX + 1];
+	memset(longest, 'z', REPLICD_HOLD_ID_MAX);
+	longest[REPLICD_HOLD_ID_MAX] = '\0';
+	sky_strlcpy(h.id, longest, sizeof(h.id));
+	CHECK_EQ_INT(replicd_hold_header_encode(&h, hdr), 0);
+	CHECK_EQ_INT(replicd_hold_header_decode(hdr, REPLICD_HOLD_HEADER, &h),
+		     0);
+	CHECK(strcmp(h.id, longest) == 0);
 	CHECK(!replicd_hold_id_valid("..", 2));
 	CHECK(!replicd_hold_id_valid("", 0));
 	CHECK(replicd_hold_id_valid("2026-12-07T04.00Z", 17));

@@ -107,6 +107,7 @@ static void test_every_type_round_trips(void)
 		{.type = ROP_RELEASE, .handle = 4},
 		{.type = ROP_PING},
 		{.type = ROP_ACK, .seq = 99},
+		{.type = ROP_EPOCH, .offset = 41},
 	};
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(ops); i++) {
 		struct replicd_op q;
@@ -138,6 +139,34 @@ static void test_every_type_round_trips(void)
 		if (ops[i].target)
 			CHECK(strcmp(q.target, ops[i].target) == 0);
 	}
+}
+
+/* Operation 31: the primary's epoch, 8 bytes after type and sequence (no
+ * directory), as docs/protocol.md lays it out. */
+static void test_epoch_op_is_type_seq_and_an_eight_byte_epoch(void)
+{
+	struct replicd_op op = {.type = ROP_EPOCH,
+				.offset = 0x0102030405060708ull};
+	struct replicd_op q;
+	struct replicd_op_store st;
+	uint8_t buf[64];
+	static const uint8_t want[] = {31, 0, 0, 0, 0, 0, 0, 0, 0,
+				       1,  2, 3, 4, 5, 6, 7, 8};
+	int n = replicd_op_encode(&op, buf, sizeof(buf));
+	CHECK_EQ_INT(n, sizeof(want));
+	CHECK(n == (int)sizeof(want) && memcmp(buf, want, sizeof(want)) == 0);
+	CHECK_EQ_INT(replicd_op_decode(want, sizeof(want), &q, &st), 0);
+	CHECK_EQ_INT(q.type, ROP_EPOCH);
+	CHECK_EQ_INT(q.offset, 0x0102030405060708ull);
+	CHECK(strcmp(replicd_op_name(ROP_EPOCH), "epoch") == 0);
+	CHECK(!replicd_op_changes_data(ROP_EPOCH));
+	/* Short by one byte, or one byte too many: refused. */
+	CHECK_EQ_INT(replicd_op_decode(want, sizeof(want) - 1, &q, &st),
+		     -EBADMSG);
+	uint8_t longer[sizeof(want) + 1] = {0};
+	memcpy(longer, want, sizeof(want));
+	CHECK_EQ_INT(replicd_op_decode(longer, sizeof(longer), &q, &st),
+		     -EBADMSG);
 }
 
 static void test_every_truncation_is_rejected(void)
@@ -255,6 +284,7 @@ static void test_mutated_frames_never_crash_the_decoder(void)
 
 TEST_MAIN(TEST(test_write_round_trip_keeps_offset_beyond_4_gib_and_bytes),
 	  TEST(test_every_type_round_trips),
+	  TEST(test_epoch_op_is_type_seq_and_an_eight_byte_epoch),
 	  TEST(test_every_truncation_is_rejected),
 	  TEST(test_trailing_bytes_are_rejected),
 	  TEST(test_oversized_data_length_is_rejected),

@@ -28,6 +28,8 @@ static void test_defaults(void)
 	CHECK(!s.resync_zstd);
 	CHECK_EQ_INT(s.resync_compress_level, 3);
 	CHECK(!s.commit);
+	CHECK_EQ_INT(s.backup_hold_lost_after_ms, 15000);
+	CHECK(s.backup_hold_max_bytes == 1ull << 30);
 }
 
 static void test_commit_mode(void)
@@ -74,6 +76,13 @@ static void test_every_field(void)
 		     0);
 	CHECK_EQ_INT(s.resync_max_bytes_per_s, 0);
 	CHECK(!s.resync_zstd);
+	CHECK_EQ_INT(parse("replicd:\n  directories: [/d]\n"
+			   "  backup_hold_lost_after_ms: 2000\n"
+			   "  backup_hold_max_bytes: 17179869184\n",
+			   &s, err),
+		     0);
+	CHECK_EQ_INT(s.backup_hold_lost_after_ms, 2000);
+	CHECK(s.backup_hold_max_bytes == 16ull << 30);
 }
 
 static void test_bad_sections_name_line_column_and_field(void)
@@ -121,6 +130,17 @@ static void test_bad_sections_name_line_column_and_field(void)
 		 "number from 1 to 19"},
 		{"replicd:\n  directories: [/a]\n  resync_compress_level: 22\n",
 		 "replicd.resync_compress_level"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  backup_hold_lost_after_ms: 500\n",
+		 "app.yaml:3:30: replicd.backup_hold_lost_after_ms"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  backup_hold_max_bytes: 1000\n",
+		 "app.yaml:3:26: replicd.backup_hold_max_bytes: must be a "
+		 "number "
+		 "of bytes, at least 16777216"},
+		{"replicd:\n  directories: [/a]\n"
+		 "  backup_hold_max_bytes: 1GiB\n",
+		 "replicd.backup_hold_max_bytes"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct replicd_settings s;

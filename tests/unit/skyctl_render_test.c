@@ -240,6 +240,41 @@ static void test_several_witnesses_show_the_majority_and_each_one(void)
 	json_decref(status);
 }
 
+static void test_backups_show_the_last_success_and_what_is_wrong(void)
+{
+	json_t *status = load(
+		"{'cluster':'demo','module':'app','type':'mirror',"
+		" 'node':{'name':'node2','role':'SECOND','epoch':8,'generation'"
+		":"
+		"13,'data':'uptodate','serving':false,'role_for_ms':4000},"
+		" 'quorum':{'mode':'witness','have':true,'via':'peer'},"
+		" 'backups':[{'target':'local','stale':false,'age_s':720,"
+		"'max_age_s':129600,'last_failure':null,"
+		"'last_success':{'time_ms':1,'snapshot':'3fa2c1',"
+		"'duration_ms':200,'bytes_read':2621440,"
+		"'bytes_uploaded':317440}},"
+		"{'target':'s3','stale':true,'age_s':200000,'max_age_s':129600,"
+		"'last_success':{'time_ms':1,'snapshot':'aa','duration_ms':1,"
+		"'bytes_read':0,'bytes_uploaded':0},"
+		"'last_failure':{'time_ms':2,'reason':'403 AccessDenied'}},"
+		"{'target':'blob','stale':true,'last_success':null,"
+		"'last_failure':null},"
+		"{'target':'x','error':'unreadable state file','stale':true}],"
+		" 'actuators':{}, 'counters':{}}");
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(text, "backups:   local: 12 min ago, snapshot "
+				 "3fa2c1, 2.5 MiB read, 310.0 KiB up, in "
+				 "200 ms\n");
+	CHECK_STR_CONTAINS(text, "           s3: LAST SUCCESS 2 d 7 h ago");
+	CHECK_STR_CONTAINS(text, "(older than max_age 1 d 12 h); FAILED "
+				 "since: 403 AccessDenied\n");
+	CHECK_STR_CONTAINS(text, "           blob: NO SUCCESSFUL BACKUP yet\n");
+	CHECK_STR_CONTAINS(text, "           x: unreadable state file\n");
+	free(text);
+	json_decref(status);
+}
+
 static void test_witness_refused_shows_refusal_and_lost_quorum(void)
 {
 	json_t *status = load(
@@ -851,6 +886,7 @@ TEST_MAIN(TEST(test_replication_progress_is_shown_and_hostile_text_tamed),
 	  TEST(test_peer_never_seen_says_so),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
 	  TEST(test_several_witnesses_show_the_majority_and_each_one),
+	  TEST(test_backups_show_the_last_success_and_what_is_wrong),
 	  TEST(test_witness_without_lease_gives_last_answer),
 	  TEST(test_secondary_not_asking_for_the_lease_is_normal),
 	  TEST(test_no_witness_configured),
