@@ -2,6 +2,7 @@
  * changes.c - the change list of an incremental backup (changes.h).
  */
 #include "changes.h"
+#include "changerec.h"
 #include "util.h"
 
 #include <errno.h>
@@ -51,6 +52,14 @@ int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 	return 0;
 }
 
+int bk_changes_add_subtree(struct bk_changes *c, uint8_t dir, const char *path)
+{
+	int r = bk_changes_add(c, dir, path, true, 0, 0);
+	if (r == 0)
+		c->items[c->count - 1].subtree = true;
+	return r;
+}
+
 static int by_dir_path(const void *a, const void *b)
 {
 	const struct bk_change *x = a, *y = b;
@@ -72,6 +81,7 @@ void bk_changes_finish(struct bk_changes *c)
 			continue;
 		}
 		keep->whole |= it->whole;
+		keep->subtree |= it->subtree;
 		for (size_t z = 0; z < it->zone_count; z++)
 			if (add_zone(keep, it->zones[z].first,
 				     it->zones[z].count) < 0)
@@ -120,13 +130,16 @@ static int parse_line(struct bk_changes *out, char *line, size_t lineno,
 		arg = strtok_r(NULL, " ", &save);
 	char *path = save; /* the rest: a path may hold spaces */
 	if (!path || !*path || path[0] == '/' ||
-	    (strcmp(kind, "whole") && strcmp(kind, "zones")) ||
+	    (strcmp(kind, "whole") && strcmp(kind, "zones") &&
+	     strcmp(kind, "tree")) ||
 	    (!strcmp(kind, "zones") && !arg))
 		return sky_refuse(why, why_size,
 				  "change list line %zu: bad item", lineno),
 		       -EBADMSG;
 	if (!strcmp(kind, "whole"))
 		return bk_changes_add(out, (uint8_t)dir, path, true, 0, 0);
+	if (!strcmp(kind, "tree"))
+		return bk_changes_add_subtree(out, (uint8_t)dir, path);
 	char *rsave = NULL;
 	for (char *r = strtok_r(arg, ",", &rsave); r;
 	     r = strtok_r(NULL, ",", &rsave)) {
@@ -194,4 +207,76 @@ int bk_changes_parse(const char *text, size_t len, struct bk_changes *out,
 		       -EBADMSG;
 	bk_changes_finish(out);
 	return 0;
+}
+
+struct from_record {
+	struct bk_changes *out;
+	size_t dir_count;
+	bool outside; /* an entry names a directory we do not back up */
+};
+
+static int record_entry(void *ctx, const struct changerec_entry *e)
+{
+	struct from_record *f = ctx;
+	uint8_t kinds = e->kinds & TRK_KINDS;
+	if (e->kinds & TRK_ALONE && !kinds)
+		return 0; /* about the peer, not about what changed */
+	if (e->dir >= f->dir_count) {
+		f->outside = true;
+		return 0;
+	}
+	if (kinds & TRK_TREE)
+		return bk_changes_add_subtree(f->out, e->dir, e->path);
+	if (kinds & (TRK_ENTRY | TRK_META))
+		return bk_changes_add(f->out, e->dir, e->path, true, 0, 0);
+	if (kinds & TRK_ZONES)
+		return bk_changes_add(f->out, e->dir, e->path, false, e->first,
+				      e->count);
+	return 0;
+}
+
+int bk_changes_from_record(const uint8_t *buf, size_t len, size_t dir_count,
+			   struct bk_changes *out, char *why, size_t why_size)
+{
+	struct changerec_header h;
+	struct from_record f = {.out = out, .dir_count = dir_count};
+	uint8_t boot[CHANGEREC_BOOT_BYTES];
+	memset(out, 0, sizeof(*out));
+	why[0] = 0;
+	int r = changerec_parse(buf, len, &h, record_entry, &f);
+	if (r == -ENOMEM)
+		return r;
+	changerec_boot_id(boot);
+	out->complete = r == 0 && !f.outside && changerec_trusted(&h, boot);
+	if (r < 0)
+		snprintf(why, why_size, "damaged record: everything is read");
+	else if (f.outside)
+		snprintf(why, why_size,
+			 "the record names a directory past backup.paths: "
+			 "everything is read");
+	else if (!out->complete)
+		snprintf(why, why_size,
+			 "the record is incomplete: everything is read");
+	bk_changes_finish(out);
+	return 0;
+}
+
+int bk_changes_load(const char *path, size_t dir_count, struct bk_changes *out,
+		    char *why, size_t why_size)
+{
+	char *text = NULL;
+	size_t len = 0;
+	why[0] = 0; /* stays empty for a complete list */
+	int r = sky_read_file(path, CHANGEREC_FILE_MAX, &text, &len);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", strerror(-r));
+		return r;
+	}
+	if (len >= 8 && !memcmp(text, "SKYTRK1\n", 8))
+		r = bk_changes_from_record((const uint8_t *)text, len,
+					   dir_count, out, why, why_size);
+	else
+		r = bk_changes_parse(text, len, out, why, why_size);
+	free(text);
+	return r;
 }

@@ -23,9 +23,10 @@ struct bk_zone_range {
 };
 
 struct bk_change {
-	uint8_t dir; /* index in the snapshot's paths */
-	char *path;  /* relative to that directory, no leading '/' */
-	bool whole;  /* entry or metadata changed: read it all */
+	uint8_t dir;  /* index in the snapshot's paths */
+	char *path;   /* relative to that directory, no leading '/' */
+	bool whole;   /* entry or metadata changed: read it all */
+	bool subtree; /* and everything under it (a directory renamed) */
 	struct bk_zone_range *zones;
 	size_t zone_count;
 };
@@ -39,6 +40,13 @@ struct bk_changes {
 /* Add an item; items for the same path merge (whole wins). */
 int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 		   bool whole, uint64_t first_zone, uint64_t zone_count);
+/*
+ * The entry at path and everything under it changed (a rename): nothing
+ * below it is taken from the parent snapshot. replicd's record maps as:
+ * TRK_TREE -> bk_changes_add_subtree; TRK_ENTRY or TRK_META -> whole;
+ * TRK_ZONES alone -> its zones (first, count).
+ */
+int bk_changes_add_subtree(struct bk_changes *c, uint8_t dir, const char *path);
 /* Sort and merge: call once after the last add. */
 void bk_changes_finish(struct bk_changes *c);
 const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
@@ -48,11 +56,27 @@ void bk_changes_free(struct bk_changes *c);
 /*
  * Load a change list from a text file (tests, and the lead's bridge to
  * replicd's record until it lands): first line "complete" or
- * "incomplete", then one item a line: "<dir> whole <path>" or
+ * "incomplete", then one item a line: "<dir> whole <path>",
+ * "<dir> tree <path>" or
  * "<dir> zones <first>+<count>[,<first>+<count>...] <path>".
  * -EBADMSG with why giving the line.
  */
 int bk_changes_parse(const char *text, size_t len, struct bk_changes *out,
 		     char *why, size_t why_size);
+
+/*
+ * A change list from replicd's backup record (shared/changerec.h, the
+ * bytes of backup-<id>.rec): TRK_TREE -> a subtree, TRK_ENTRY or TRK_META
+ * -> whole, TRK_ZONES -> its zones. Complete only when the record is
+ * trusted (changerec_trusted: complete, and any unsynced entries from
+ * this boot) and names no directory past dir_count. A damaged record
+ * gives an incomplete list (why says so), never an error: the backup
+ * then reads everything. -ENOMEM only.
+ */
+int bk_changes_from_record(const uint8_t *buf, size_t len, size_t dir_count,
+			   struct bk_changes *out, char *why, size_t why_size);
+/* The text form (bk_changes_parse) or a record (by its first bytes). */
+int bk_changes_load(const char *path, size_t dir_count, struct bk_changes *out,
+		    char *why, size_t why_size);
 
 #endif

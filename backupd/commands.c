@@ -5,7 +5,8 @@
  * outcome to an exit code.
  */
 #include "commands.h"
-#include "backup.h"
+#include "bkbackup.h"
+#include "bkhold.h"
 #include "forget.h"
 #include "log.h"
 #include "restore.h"
@@ -238,28 +239,39 @@ static int backup_one(struct bk_app *a, const char *name,
 int bk_cmd_backup(struct bk_app *a)
 {
 	struct bk_changes changes = {0}, *cl = NULL;
-	if (a->changes_file) {
-		char *text = NULL, why[256];
-		size_t len = 0;
-		int r = sky_read_file(a->changes_file, 256u << 20, &text, &len);
-		if (r == 0) {
-			r = bk_changes_parse(text, len, &changes, why,
-					     sizeof(why));
-			if (r < 0)
-				fprintf(stderr, "backupd: %s: %s\n",
-					a->changes_file, why);
-		} else {
-			fprintf(stderr, "backupd: %s: %s\n", a->changes_file,
-				strerror(-r));
-		}
-		free(text);
+	struct bk_hold *hold = NULL;
+	struct bk_hold_result held = {0};
+	const char *changes_file = a->changes_file;
+	if (a->hold) {
+		int r = bk_hold_begin(a->cli.run_dir, a->mod.module,
+				      a->cli.node, 30000, &hold, &held);
 		if (r < 0)
+			log_warning("backup: no hold: the bus: %s",
+				    strerror(-r));
+		else if (!held.held)
+			log_warning("backup: not held (%s): the copy is read "
+				    "as it changes",
+				    held.why);
+		if (held.held && !changes_file && held.record[0])
+			changes_file = held.record;
+	}
+	if (changes_file) {
+		char why[256] = "";
+		int r = bk_changes_load(changes_file, a->cfg.path_count,
+					&changes, why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "backupd: %s: %s\n", changes_file, why);
+			bk_hold_end(&hold, false, 15000);
 			return BK_EXIT_USAGE;
+		}
+		if (why[0])
+			log_warning("backup: %s: %s", changes_file, why);
 		cl = &changes;
 	}
-	int worst = 0, ran = 0;
+	int worst = 0, ran = 0, of_node = 0;
 	for (size_t i = 0; i < a->cfg.target_count; i++) {
 		const struct bk_target *t = &a->cfg.targets[i];
+		of_node += bk_target_for_node(t, a->cli.node);
 		if (a->arg_count ? strcmp(a->args[0], t->store.name) != 0
 				 : !bk_target_for_node(t, a->cli.node))
 			continue;
@@ -268,6 +280,9 @@ int bk_cmd_backup(struct bk_app *a)
 		if (r < 0 && !worst)
 			worst = r;
 	}
+	/* The record may be dropped only when every target of this node
+	 * took what it says: else the next one must still list it. */
+	bk_hold_end(&hold, held.held && !worst && ran == of_node, 15000);
 	bk_changes_free(&changes);
 	if (a->arg_count && !ran) {
 		fprintf(stderr, "backupd: no target '%s' in %s\n", a->args[0],
@@ -383,8 +398,15 @@ int bk_cmd_verify(struct bk_app *a)
 		log_error("verify %s: %s", a->args[0], why);
 		return exit_of(r);
 	}
-	/* shared: a prune deleting packs under us would look like damage */
-	if ((r = bk_repo_lock(o.repo, false)) < 0) {
+	/* shared: a prune deleting packs under us would look like damage.
+	 * Credentials that may only read (an auditor's) verify unlocked. */
+	r = bk_repo_lock(o.repo, false);
+	if (r == -EACCES || r == -EROFS || r == -EPERM) {
+		log_warning(
+			"verify %s: no lock (%s): a prune running now would "
+			"show as missing objects",
+			a->args[0], o.repo->why);
+	} else if (r < 0) {
 		log_error("verify %s: %s", a->args[0], o.repo->why);
 		closed(&o);
 		return exit_of(r);

@@ -2,7 +2,7 @@
  * forget.c - retention and prune (forget.h).
  */
 #include "forget.h"
-#include "backup.h"
+#include "bkbackup.h"
 #include "idset.h"
 #include "log.h"
 #include "tree.h"

@@ -17,12 +17,17 @@
 #include "crypto.h"
 #include "pack.h"
 #include "store.h"
+#include "tree.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 #define BK_REPO_VERSION 1
 #define BK_LOCK_LEASE_S 120 /* renewed every third of it */
+/* An index object is written once this many blobs wait for one: each
+ * stays well under BK_OBJECT_MAX (45 bytes a blob), and a long first
+ * backup of a large data set writes many, not one too large to read. */
+#define BK_INDEX_BLOBS 200000
 
 struct bk_ientry {
 	uint8_t id[BK_ID_LEN];
@@ -60,6 +65,7 @@ struct bk_repo {
 	size_t open_count, open_cap;
 	struct bk_repo_stats stats;
 	char last_index[BK_HEX_ID]; /* the index the last commit wrote */
+	uint64_t fresh_blobs;	    /* in fresh packs, not in an index yet */
 	/* our lock */
 	char lock_name[BK_NAME_MAX + 1];
 	bool lock_exclusive;
@@ -99,6 +105,19 @@ int bk_repo_adopt_pack(struct bk_repo *r, const uint8_t pack[BK_ID_LEN],
 int bk_repo_read_blob(struct bk_repo *r, enum bk_blob_kind kind,
 		      const uint8_t id[BK_ID_LEN], uint8_t **out, size_t *len);
 
+/*
+ * Read the data blobs of chunks c[0..count-1] that lie one after another
+ * in one pack (at least c[0], at most BK_RUN_MAX bytes) with one ranged
+ * read, open each, and hand it to fn (nonzero from fn stops, returned).
+ * *done: how many were handed. A remote target then costs one request
+ * per run of a file's chunks, not one per chunk.
+ */
+#define BK_RUN_MAX (8u << 20)
+int bk_repo_read_data_run(struct bk_repo *r, const struct bk_chunk_ref *c,
+			  size_t count,
+			  int (*fn)(void *ctx, const struct bk_chunk_ref *c,
+				    const uint8_t *buf, size_t len),
+			  void *ctx, size_t *done);
 /* Seal and put an object (index, snapshot) under dir/<content id>. */
 int bk_repo_put_sealed(struct bk_repo *r, const char *dir, const char *label,
 		       const void *buf, size_t len, char *name_out,

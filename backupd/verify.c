@@ -2,7 +2,7 @@
  * verify.c - read a repository back and check everything (verify.h).
  */
 #include "verify.h"
-#include "backup.h"
+#include "bkbackup.h"
 #include "idset.h"
 #include "log.h"
 #include "tree.h"

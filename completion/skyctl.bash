@@ -65,6 +65,13 @@ _skyctl()
 			mapfile -t COMPREPLY < <(compgen -W "STOP WAIT SECOND ALONE PRIM UP serving insync resyncing degraded" -- "$cur")
 		fi
 		;;
+	backup)
+		if ((COMP_CWORD == i + 1)); then
+			mapfile -t COMPREPLY < <(compgen -W "now list verify restore forget" -- "$cur")
+		elif [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "--json --changes --sample --keep-last --keep-daily --keep-weekly --keep-monthly --prune --dry-run --node --state-dir" -- "$cur")
+		fi
+		;;
 	snapshot)
 		case $prev in
 		--output | --config) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;

@@ -16,8 +16,8 @@
  * Functions in this file that print their own errors return the process's
  * exit status (enum skyctl_exit) instead of -errno.
  */
-#include "backup.h"
 #include "bus.h"
+#include "ctlbackup.h"
 #include "goal.h"
 #include "render.h"
 #include "support.h"

@@ -11,7 +11,9 @@
  *   5: a key object (backupd/crypto.c bk_key_unwrap, with a key file:
  *      the passphrase's Argon2id would only measure the KDF);
  *   6: a sealed blob (bk_blob_open with a fixed key: AEAD, then zstd with
- *      the declared size bounded).
+ *      the declared size bounded);
+ *   7: replicd's backup record turned into a change list
+ *      (bk_changes_from_record, on top of shared/changerec.c's parser).
  * Parsers that accept must give fields within their documented bounds.
  */
 #include "changes.h"
@@ -33,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	uint8_t which = data[0] % 7;
+	uint8_t which = data[0] % 8;
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
 	char why[256];
@@ -86,6 +88,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t master[BK_KEY_LEN];
 		memset(s.key, 0x42, sizeof(s.key));
 		bk_key_unwrap(&s, p, n, "fuzz", master, why, sizeof(why));
+		break;
+	}
+	case 7: {
+		struct bk_changes c;
+		if (bk_changes_from_record(p, n, 16, &c, why, sizeof(why)) ==
+		    0) {
+			for (size_t i = 0; i < c.count; i++)
+				FUZZ_ASSERT(c.items[i].dir < 16);
+			bk_changes_free(&c);
+		}
 		break;
 	}
 	case 6: {

@@ -4,6 +4,7 @@
  * same fields, and each way a tampered one can be wrong (lengths, order,
  * names, counts) is refused before anything is used.
  */
+#include "changerec.h"
 #include "changes.h"
 #include "pack.h"
 #include "repo.h"
@@ -256,9 +257,12 @@ static void test_change_list_parses_merges_and_refuses(void)
 {
 	struct bk_changes c;
 	const char *text = "complete\n0 zones 3+2,10+1 db/file one\n"
-			   "1 whole etc/conf\n0 zones 20+1 db/file one\n";
+			   "1 whole etc/conf\n0 zones 20+1 db/file one\n"
+			   "0 tree moved\n";
 	CHECK(bk_changes_parse(text, strlen(text), &c, why, sizeof(why)) == 0);
-	CHECK(c.complete && c.count == 2);
+	CHECK(c.complete && c.count == 3);
+	const struct bk_change *moved = bk_changes_find(&c, 0, "moved");
+	CHECK(moved && moved->subtree && moved->whole);
 	const struct bk_change *ch = bk_changes_find(&c, 0, "db/file one");
 	CHECK(ch && !ch->whole && ch->zone_count == 3);
 	ch = bk_changes_find(&c, 1, "etc/conf");
@@ -274,6 +278,60 @@ static void test_change_list_parses_merges_and_refuses(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(bk_changes_parse(bad[i], strlen(bad[i]), &c, why,
 				       sizeof(why)) < 0);
+}
+
+/* A record as replicd writes it (shared/changerec.h). */
+static size_t record(uint8_t *buf, bool complete,
+		     const struct changerec_entry *e, size_t n)
+{
+	struct changerec_header h = {.complete = complete};
+	changerec_encode_header(&h, buf);
+	size_t len = CHANGEREC_HEADER;
+	for (size_t i = 0; i < n; i++) {
+		int w = changerec_encode_entry(&e[i], buf + len, 4096);
+		CHECK(w > 0);
+		len += (size_t)(w > 0 ? w : 0);
+	}
+	return len;
+}
+
+static void test_replicd_record_becomes_a_change_list(void)
+{
+	static uint8_t buf[16384];
+	struct changerec_entry e[] = {
+		{0, TRK_ZONES, 3, 2, "db/file"},
+		{0, TRK_ZONES, 9, 1, "db/file"},
+		{1, TRK_META, 0, 0, "etc/conf"},
+		{0, TRK_TREE | TRK_ENTRY, 0, 0, "moved"},
+		{0, TRK_ALONE, 0, 0, ""},
+	};
+	struct bk_changes c;
+	size_t len = record(buf, true, e, 5);
+	CHECK(bk_changes_from_record(buf, len, 2, &c, why, sizeof(why)) == 0);
+	CHECK(c.complete && c.count == 3);
+	const struct bk_change *ch = bk_changes_find(&c, 0, "db/file");
+	CHECK(ch && !ch->whole && ch->zone_count == 2);
+	ch = bk_changes_find(&c, 1, "etc/conf");
+	CHECK(ch && ch->whole && !ch->subtree);
+	ch = bk_changes_find(&c, 0, "moved");
+	CHECK(ch && ch->subtree);
+	bk_changes_free(&c);
+	/* a directory we do not back up: the list cannot be trusted */
+	CHECK(bk_changes_from_record(buf, len, 1, &c, why, sizeof(why)) == 0);
+	CHECK(!c.complete);
+	CHECK_STR_CONTAINS(why, "past backup.paths");
+	bk_changes_free(&c);
+	/* a record that says incomplete, a damaged one */
+	len = record(buf, false, e, 2);
+	CHECK(bk_changes_from_record(buf, len, 2, &c, why, sizeof(why)) == 0);
+	CHECK(!c.complete);
+	bk_changes_free(&c);
+	len = record(buf, true, e, 2);
+	buf[len - 3] ^= 1;
+	CHECK(bk_changes_from_record(buf, len, 2, &c, why, sizeof(why)) == 0);
+	CHECK(!c.complete);
+	CHECK_STR_CONTAINS(why, "damaged");
+	bk_changes_free(&c);
 }
 
 static void test_lock_objects_parse_or_are_refused(void)
@@ -294,4 +352,5 @@ TEST_MAIN(TEST(test_tree_round_trip_keeps_every_field),
 	  TEST(test_pack_header_and_index_round_trip_and_bounds),
 	  TEST(test_snapshot_round_trip_and_refusals),
 	  TEST(test_change_list_parses_merges_and_refuses),
+	  TEST(test_replicd_record_becomes_a_change_list),
 	  TEST(test_lock_objects_parse_or_are_refused))

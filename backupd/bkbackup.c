@@ -1,5 +1,5 @@
 /*
- * backup.c - walk the module's directories into a snapshot (backup.h).
+ * bkbackup.c - walk the module's directories into a snapshot (bkbackup.h).
  *
  * Depth first, entries in name order (restore follows the same order, so
  * the first path of a hard-linked inode is restored before its links).
@@ -8,7 +8,7 @@
  * file not in the list keeps its parent's chunks once its size and mtime
  * match; a large file whose zones are listed rereads those zones only.
  */
-#include "backup.h"
+#include "bkbackup.h"
 #include "log.h"
 #include "tree.h"
 #include "util.h"
@@ -88,13 +88,18 @@ static int chunk_range(struct walk *w, int fd, uint64_t from, uint64_t to,
 		off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
 		if (d < 0 && errno == ENXIO)
 			return 0; /* a hole to the end */
-		if (d < 0)
-			return -errno;
+		off_t h = d >= 0 ? lseek(fd, d, SEEK_HOLE) : -1;
+		if (d < 0 || h < 0) {
+			/* a file system without SEEK_DATA (some FUSE
+			 * ones): all of it is data */
+			if (errno != EINVAL && errno != EOPNOTSUPP &&
+			    errno != ENOTSUP)
+				return -errno;
+			d = (off_t)pos;
+			h = (off_t)to;
+		}
 		if ((uint64_t)d >= to)
 			return 0;
-		off_t h = lseek(fd, d, SEEK_HOLE);
-		if (h < 0)
-			return -errno;
 		uint64_t end = (uint64_t)h < to ? (uint64_t)h : to;
 		/* one data region: [d, end) */
 		uint64_t at = (uint64_t)d;
@@ -313,31 +318,57 @@ static int walk_dir(struct walk *w, const char *abs, uint8_t dir,
 		    uint8_t tree_id[BK_ID_LEN]);
 
 /* An inode seen before (hard link): its first path, else NULL. */
+static size_t inode_slot(const struct walk *w, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)dev;
+	return (size_t)(h >> 7) & (w->inode_cap - 1);
+}
+
+/* An inode seen before (hard link): its first path, else NULL (and it is
+ * remembered). The table: open addressing, at most half full. */
 static const char *inode_first(struct walk *w, const struct stat *st,
 			       const char *path, int *err)
 {
-	for (size_t i = 0; i < w->inode_count; i++)
-		if (w->inodes[i].dev == st->st_dev &&
-		    w->inodes[i].ino == st->st_ino)
-			return w->inodes[i].path;
-	if (w->inode_count == w->inode_cap) {
+	if (w->inode_cap) {
+		for (size_t i = inode_slot(w, st->st_dev, st->st_ino);
+		     w->inodes[i].path; i = (i + 1) & (w->inode_cap - 1))
+			if (w->inodes[i].dev == st->st_dev &&
+			    w->inodes[i].ino == st->st_ino)
+				return w->inodes[i].path;
+	}
+	if (2 * (w->inode_count + 1) > w->inode_cap) {
 		size_t n = w->inode_cap ? 2 * w->inode_cap : 64;
-		void *p = realloc(w->inodes, n * sizeof(*w->inodes));
-		if (!p) {
+		struct inode_seen *old = w->inodes;
+		size_t old_cap = w->inode_cap;
+		w->inodes = calloc(n, sizeof(*w->inodes));
+		if (!w->inodes) {
+			w->inodes = old;
 			*err = -ENOMEM;
 			return NULL;
 		}
-		w->inodes = p;
 		w->inode_cap = n;
+		for (size_t i = 0; i < old_cap; i++) {
+			if (!old[i].path)
+				continue;
+			size_t j = inode_slot(w, old[i].dev, old[i].ino);
+			while (w->inodes[j].path)
+				j = (j + 1) & (n - 1);
+			w->inodes[j] = old[i];
+		}
+		free(old);
 	}
-	struct inode_seen *s = &w->inodes[w->inode_count];
+	size_t i = inode_slot(w, st->st_dev, st->st_ino);
+	while (w->inodes[i].path)
+		i = (i + 1) & (w->inode_cap - 1);
+	struct inode_seen *s = &w->inodes[i];
+	s->path = strdup(path);
+	if (!s->path) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	s->dev = st->st_dev;
 	s->ino = st->st_ino;
-	s->path = strdup(path);
-	if (!s->path)
-		*err = -ENOMEM;
-	else
-		w->inode_count++;
+	w->inode_count++;
 	return NULL;
 }
 
@@ -377,12 +408,19 @@ static int entry_of(struct walk *w, const char *abs, uint8_t dir,
 		e->size = (uint64_t)st.st_size;
 		w->stats.files++;
 		return file_data(w, abs, dir, rel, &st, prev, e);
-	case S_IFDIR:
+	case S_IFDIR: {
 		e->type = BK_DIR;
+		/* renamed in: nothing below comes from the parent */
+		const struct bk_change *ch =
+			w->changes ? bk_changes_find(w->changes, dir, rel)
+				   : NULL;
+		bool fresh = ch && ch->subtree;
 		return walk_dir(w, abs, dir, rel,
-				prev && prev->type == BK_DIR ? prev->subtree
-							     : NULL,
+				prev && prev->type == BK_DIR && !fresh
+					? prev->subtree
+					: NULL,
 				e->subtree);
+	}
 	case S_IFLNK: {
 		char target[BK_TREE_TARGET_MAX + 1];
 		ssize_t n = readlink(abs, target, sizeof(target));
@@ -408,6 +446,11 @@ static int entry_of(struct walk *w, const char *abs, uint8_t dir,
 		*skip = true;
 		return 0;
 	}
+}
+
+static int by_name_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int walk_dir(struct walk *w, const char *abs, uint8_t dir,
@@ -456,13 +499,7 @@ static int walk_dir(struct walk *w, const char *abs, uint8_t dir,
 	}
 	closedir(d);
 	if (r == 0 && count > 1) {
-		for (size_t i = 1; i < count; i++) /* insertion: small dirs */
-			for (size_t j = i;
-			     j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-				char *t = names[j];
-				names[j] = names[j - 1];
-				names[j - 1] = t;
-			}
+		qsort(names, count, sizeof(*names), by_name_ptr);
 	}
 	for (size_t i = 0; i < count && r == 0; i++) {
 		char child_abs[PATH_MAX], child_rel[PATH_MAX];
@@ -704,7 +741,7 @@ int bk_backup_run(struct bk_repo *r, const struct bk_backup_opts *o,
 		free(json);
 		snap->stats.bytes_uploaded = r->stats.bytes_uploaded;
 	}
-	for (size_t i = 0; i < w.inode_count; i++)
+	for (size_t i = 0; i < w.inode_cap; i++)
 		free(w.inodes[i].path);
 	free(w.inodes);
 	free(w.buf);

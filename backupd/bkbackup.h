@@ -1,5 +1,5 @@
 /*
- * backup.h - taking a snapshot of a set of directories into a repository
+ * bkbackup.h - taking a snapshot of a set of directories into a repository
  * (docs/backup.md, "Backups").
  */
 #ifndef BACKUPD_BACKUP_H

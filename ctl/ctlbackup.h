@@ -1,5 +1,5 @@
 /*
- * backup.h - `skyctl backup ...`: runs backupd(8) for the module.
+ * ctlbackup.h - `skyctl backup ...`: runs backupd(8) for the module.
  */
 #ifndef SKYCTL_BACKUP_H
 #define SKYCTL_BACKUP_H

@@ -1,9 +1,9 @@
 /*
- * backup.c - `skyctl backup`: skyctl decides nothing about backups; it
+ * ctlbackup.c - `skyctl backup`: skyctl decides nothing about backups; it
  * runs backupd (the same command line an operator or the timer uses), so
  * backupd's output and exit codes (docs/backup.md) are skyctl's.
  */
-#include "backup.h"
+#include "ctlbackup.h"
 #include "util.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@ static bool executable(const char *path)
 	return access(path, X_OK) == 0;
 }
 
-/* Where backupd is: see backup.h. */
+/* Where backupd is: see ctlbackup.h. */
 static int find_backupd(char *out, size_t size)
 {
 	const char *env = getenv("SKYHA_BACKUPD");
