@@ -23,9 +23,10 @@ struct bk_zone_range {
 };
 
 struct bk_change {
-	uint8_t dir; /* index in the snapshot's paths */
-	char *path;  /* relative to that directory, no leading '/' */
-	bool whole;  /* entry or metadata changed: read it all */
+	uint8_t dir;  /* index in the snapshot's paths */
+	char *path;   /* relative to that directory, no leading '/' */
+	bool whole;   /* entry or metadata changed: read it all */
+	bool subtree; /* renamed: it and everything under it, whole */
 	struct bk_zone_range *zones;
 	size_t zone_count;
 };
@@ -39,8 +40,14 @@ struct bk_changes {
 /* Add an item; items for the same path merge (whole wins). */
 int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 		   bool whole, uint64_t first_zone, uint64_t zone_count);
+/* The same, with subtree: the path and everything under it (a rename in
+ * replicd's record) count as whole; implies whole. */
+int bk_changes_add_kind(struct bk_changes *c, uint8_t dir, const char *path,
+			bool whole, bool subtree, uint64_t first_zone,
+			uint64_t zone_count);
 /* Sort and merge: call once after the last add. */
 void bk_changes_finish(struct bk_changes *c);
+/* The item of (dir, path), else the nearest subtree item above it. */
 const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
 					const char *path);
 void bk_changes_free(struct bk_changes *c);

@@ -7,7 +7,9 @@
 #include "commands.h"
 #include "backup.h"
 #include "forget.h"
+#include "hold.h"
 #include "log.h"
+#include "record.h"
 #include "restore.h"
 #include "status.h"
 #include "util.h"
@@ -161,8 +163,15 @@ static int run_hook(const char *path, const char *module, const char *target,
 	return 0;
 }
 
+/* Before the snapshot is written: was the copy held all along? */
+static int still_held(void *ctx, char *why, size_t why_size)
+{
+	return bk_hold_still(ctx, why, why_size) ? 0 : -ESTALE;
+}
+
+/* hold: replicd holds this copy (no hooks), else NULL (hooks mode) */
 static int backup_one(struct bk_app *a, const char *name,
-		      const struct bk_changes *changes)
+		      const struct bk_changes *changes, struct bk_hold *hold)
 {
 	char why[BK_REASON_MAX] = "";
 	struct opened o;
@@ -173,7 +182,7 @@ static int backup_one(struct bk_app *a, const char *name,
 		sky_strlcpy(why, o.repo->why, sizeof(why));
 	if (r == 0 && (r = bk_repo_load_index(o.repo, true)) < 0)
 		sky_strlcpy(why, o.repo->why, sizeof(why));
-	if (r == 0)
+	if (r == 0 && !hold)
 		r = run_hook(a->cfg.pre_backup, a->mod.module, name, NULL);
 	if (r == -ECANCELED)
 		snprintf(why, sizeof(why), "pre_backup hook failed");
@@ -181,7 +190,10 @@ static int backup_one(struct bk_app *a, const char *name,
 		struct bk_backup_opts bo = {.module = a->mod.module,
 					    .host = a->cli.node,
 					    .path_count = a->cfg.path_count,
-					    .changes = changes};
+					    .changes = changes,
+					    .before_snapshot =
+						    hold ? still_held : NULL,
+					    .ctx = hold};
 		const char *crash = getenv("SKYHA_BACKUP_CRASH_AFTER_PACKS");
 		int64_t n;
 		if (crash && sky_parse_i64(crash, 1, 1000000, &n) == 0)
@@ -192,8 +204,9 @@ static int backup_one(struct bk_app *a, const char *name,
 		if (r < 0)
 			snprintf(why, sizeof(why), "%s",
 				 o.repo->why[0] ? o.repo->why : strerror(-r));
-		int h = run_hook(a->cfg.post_backup, a->mod.module, name,
-				 r == 0 ? "ok" : "failed");
+		int h = hold ? 0
+			     : run_hook(a->cfg.post_backup, a->mod.module, name,
+					r == 0 ? "ok" : "failed");
 		if (h < 0)
 			log_warning("backup %s: post_backup hook failed", name);
 	}
@@ -237,7 +250,8 @@ static int backup_one(struct bk_app *a, const char *name,
 
 int bk_cmd_backup(struct bk_app *a)
 {
-	struct bk_changes changes = {0}, *cl = NULL;
+	struct bk_changes changes = {0};
+	const struct bk_changes *cl = NULL;
 	if (a->changes_file) {
 		char *text = NULL, why[256];
 		size_t len = 0;
@@ -257,17 +271,36 @@ int bk_cmd_backup(struct bk_app *a)
 			return BK_EXIT_USAGE;
 		cl = &changes;
 	}
+	struct bk_hold hold;
+	bool held = false, all = true;
+	int r = bk_backup_hold(a, &hold, &held, &changes, &cl);
+	if (r < 0) {
+		bk_changes_free(&changes);
+		return exit_of(r);
+	}
 	int worst = 0, ran = 0;
 	for (size_t i = 0; i < a->cfg.target_count; i++) {
 		const struct bk_target *t = &a->cfg.targets[i];
 		if (a->arg_count ? strcmp(a->args[0], t->store.name) != 0
-				 : !bk_target_for_node(t, a->cli.node))
+				 : !bk_target_for_node(t, a->cli.node)) {
+			all &= !bk_target_for_node(t, a->cli.node);
 			continue;
+		}
 		ran++;
-		int r = backup_one(a, t->store.name, cl);
+		r = backup_one(a, t->store.name, cl, held ? &hold : NULL);
+		if (r < 0 && held && bk_backup_hold_lost(a, &hold, &cl)) {
+			/* this node serves now: the copy here is the
+			 * module's, the walk goes again with the hooks */
+			held = false;
+			r = backup_one(a, t->store.name, NULL, NULL);
+		}
 		if (r < 0 && !worst)
 			worst = r;
 	}
+	if (held)
+		bk_hold_end(&hold, worst == 0 && all);
+	else if (hold.running)
+		bk_hold_end(&hold, false);
 	bk_changes_free(&changes);
 	if (a->arg_count && !ran) {
 		fprintf(stderr, "backupd: no target '%s' in %s\n", a->args[0],
