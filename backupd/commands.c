@@ -166,6 +166,7 @@ static int run_hook(const char *path, const char *module, const char *target,
 /* Before the snapshot is written: was the copy held all along? */
 static int still_held(void *ctx, char *why, size_t why_size)
 {
+	bk_hold_test_gate();
 	return bk_hold_still(ctx, why, why_size) ? 0 : -ESTALE;
 }
 

@@ -74,6 +74,12 @@ int bk_hold_begin(struct bk_hold *h, const char *run_dir, const char *module,
 /* Is the copy still held for this backup? false: why says what ended it. */
 bool bk_hold_still(struct bk_hold *h, char *why, size_t why_size);
 /*
+ * Test hook: with SKYHA_BACKUP_TEST_GATE=PATH in the environment, wait
+ * (at most 120 s) while PATH exists: a cluster test holds a backup between
+ * its walk and its snapshot to fail a node or kill backupd there.
+ */
+void bk_hold_test_gate(void);
+/*
  * End the hold: completed true says the backup finished (replicd drops its
  * record), false that it failed (merged back for the next one). Waits for
  * replicd to release it (at most BK_HOLD_ANSWER_MS), then stops publishing.
