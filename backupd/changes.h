@@ -53,8 +53,8 @@ const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
 void bk_changes_free(struct bk_changes *c);
 
 /*
- * Load a change list from a text file (tests, and the lead's bridge to
- * replicd's record until it lands): first line "complete" or
+ * Load a change list from a text file (--changes: tests, operators;
+ * replicd's own record is read by record.h): first line "complete" or
  * "incomplete", then one item a line: "<dir> whole <path>" or
  * "<dir> zones <first>+<count>[,<first>+<count>...] <path>".
  * -EBADMSG with why giving the line.
