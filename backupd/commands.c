@@ -218,6 +218,10 @@ static int backup_one(struct bk_app *a, const char *name,
 				  r == 0 ? "" : why);
 	if (run) {
 		json_object_set_new(run, "target", json_string(name));
+		/* the point in time: replicd's hold (its id), or null: as
+		 * walked, with the hooks if any */
+		json_object_set_new(run, "hold",
+				    hold ? json_string(hold->id) : json_null());
 		uint64_t max_age = o.target ? o.target->max_age_s : 0;
 		int w = bk_status_write(a->state_dir, a->mod.module,
 					a->cli.node, name, max_age, run);

@@ -220,6 +220,7 @@ def test_backup_cluster_snapshot_of_the_secondary_is_one_instant(lab):
         during = app.count - before
     finally:
         app.stop()
+    assert run["hold"], run
     assert during > 0, "the application was not writing during the backup"
     entries = check_log_index(restored(lab, "node2", run["snapshot"]))
     assert entries > 0, "an empty index in the snapshot"
@@ -249,6 +250,7 @@ def test_backup_cluster_incremental_reads_what_replicd_recorded(lab):
     changed = len(zones) * ZONE
     wait_same(lab, "the changed zones copied")
     inc = lab.backup("node2")
+    assert inc["hold"] and inc["hold"] != full["hold"], inc
     print(f"    {len(zones)} zones changed ({changed} bytes): read {inc['bytes_read']}, "
           f"uploaded {inc['bytes_uploaded']} ({inc['bytes_uploaded'] / changed:.2f} x)")
     assert inc["bytes_read"] <= 1.2 * changed, inc
@@ -296,6 +298,7 @@ def test_backup_cluster_failover_during_a_backup(lab):
     os.unlink(gate)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, lab.backupd_log("node2")
+    assert json.loads(out.strip().splitlines()[-1])["hold"] is None, out  # hooks
     log = lab.backupd_log("node2")
     assert "became primary during the backup" in log, log
     st = replicd_backup(lab, "node2")
@@ -306,6 +309,7 @@ def test_backup_cluster_failover_during_a_backup(lab):
     # the next one, from the node that serves now
     write(os.path.join(lab.data_dir("node2"), "after"), b"written on node2\n")
     run = lab.backup("node2")
+    assert run["hold"] is None, run  # node2 is primary: hooks
     assert len(snapshots(lab, "node2")) == 2
     dest = restored(lab, "node2", run["snapshot"])
     assert tree(dest) == tree(lab.disk_dir("node2"))
