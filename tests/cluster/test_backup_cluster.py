@@ -12,7 +12,8 @@ restored snapshots, backupd's own counters, `verify`, and the copies afterwards.
   reads the log first: without the hold, the index would be read later, ahead of it).
 - incremental: a 32 MiB file, a full backup, then 1 % of its zones changed on the
   primary: the next backup on the secondary reads and uploads at most 1.2 x the
-  changed bytes, because replicd's record says which zones changed.
+  changed bytes, because replicd's record says which zones changed; no hook runs on
+  the held secondary, and a backup on the primary (nothing held) runs them.
 - failover during a backup: the primary node killed while the secondary's backup is
   between its walk and its snapshot; the hold ends as failed, the backup is taken
   again at once on node2 (now primary, hooks mode), the repository verifies, and
@@ -31,8 +32,7 @@ import subprocess
 import threading
 import time
 
-from lab import MODULE, lab_options
-from lab import BUILD
+from lab import BUILD, MODULE, lab_options
 from replicd_lab import ReplicdLab
 
 BACKUPD = os.path.join(BUILD, "backupd")
@@ -50,6 +50,8 @@ class BackupLab(ReplicdLab):
             f"  backup_hold_lost_after_ms: {LOST_AFTER_MS}",
             "backup:",
             f"  key_file: {os.path.join(self.dir, 'backup.key')}",
+            f"  pre_backup: {os.path.join(self.dir, 'hook')}",
+            f"  post_backup: {os.path.join(self.dir, 'hook')}",
             "  targets:",
             "    - name: shared",
             "      kind: dir",
@@ -58,10 +60,26 @@ class BackupLab(ReplicdLab):
 
     def setup(self):
         super().setup()
+        hook = os.path.join(self.dir, "hook")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"echo \"$SKYHA_BACKUP_TARGET ${{SKYHA_BACKUP_RESULT:-pre}}\" "
+                    f">> {self.hooks_log()}\n")
+        os.chmod(hook, 0o755)
         key = os.path.join(self.dir, "backup.key")
         subprocess.run([BACKUPD, "keygen", key], check=True, capture_output=True)
         res = self.backupd("node2", "init", "shared")
         assert res.returncode == 0, res.stderr
+
+    def hooks_log(self):
+        return os.path.join(self.dir, "hooks.log")
+
+    def hooks(self):
+        try:
+            with open(self.hooks_log()) as f:
+                return f.read().split("\n")[:-1]
+        except FileNotFoundError:
+            return []
 
     def backupd_argv(self, node, *args):
         return [BACKUPD, "--config", self.replicd_config(node), "--node", node,
@@ -259,6 +277,12 @@ def test_backup_cluster_incremental_reads_what_replicd_recorded(lab):
     dest = restored(lab, "node2", inc["snapshot"])
     with open(dest + "/db.dat", "rb") as a, open(lab.disk_dir("node1") + "/db.dat", "rb") as b:
         assert a.read() == b.read(), "the restored file differs"
+    assert lab.hooks() == [], "hooks ran on the held secondary"
+    # On the primary nothing is held: the hooks give the point in time.
+    prim = lab.backup("node1")
+    assert prim["hold"] is None, prim
+    assert lab.hooks() == ["shared pre", "shared ok"], lab.hooks()
+    assert "not held" in lab.backupd_log("node1")
 
 
 def backup_in_background(lab, node, gate):
@@ -299,6 +323,7 @@ def test_backup_cluster_failover_during_a_backup(lab):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, lab.backupd_log("node2")
     assert json.loads(out.strip().splitlines()[-1])["hold"] is None, out  # hooks
+    assert lab.hooks() == ["shared pre", "shared ok"], lab.hooks()
     log = lab.backupd_log("node2")
     assert "became primary during the backup" in log, log
     st = replicd_backup(lab, "node2")
