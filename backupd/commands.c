@@ -253,6 +253,29 @@ static int backup_one(struct bk_app *a, const char *name,
 	return r;
 }
 
+/* A run that did not start on this target, in its status. */
+static void record_failure(struct bk_app *a, const struct bk_target *t,
+			   const char *why)
+{
+	json_t *run = bk_run_json(false, sky_wall_ms(), 0, NULL, why);
+	if (!run)
+		return;
+	json_object_set_new(run, "target", json_string(t->store.name));
+	json_object_set_new(run, "hold", json_null());
+	int w = bk_status_write(a->state_dir, a->mod.module, a->cli.node,
+				t->store.name, t->max_age_s, run);
+	if (w < 0)
+		log_warning("backup %s: state file in %s: %s", t->store.name,
+			    a->state_dir, strerror(-w));
+	if (a->json) {
+		char *text = json_dumps(run, JSON_SORT_KEYS);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	}
+	json_decref(run);
+}
+
 int bk_cmd_backup(struct bk_app *a)
 {
 	struct bk_changes changes = {0};
@@ -278,8 +301,18 @@ int bk_cmd_backup(struct bk_app *a)
 	}
 	struct bk_hold hold;
 	bool held = false, all = true;
-	int r = bk_backup_hold(a, &hold, &held, &changes, &cl);
+	char why[BK_REASON_MAX] = "";
+	int r = bk_backup_hold(a, &hold, &held, &changes, &cl, why,
+			       sizeof(why));
 	if (r < 0) {
+		/* each target's status says why it was not backed up */
+		for (size_t i = 0; i < a->cfg.target_count; i++)
+			if (a->arg_count
+				    ? !strcmp(a->args[0],
+					      a->cfg.targets[i].store.name)
+				    : bk_target_for_node(&a->cfg.targets[i],
+							 a->cli.node))
+				record_failure(a, &a->cfg.targets[i], why);
 		bk_changes_free(&changes);
 		return exit_of(r);
 	}

@@ -97,10 +97,12 @@ struct bk_changes;
  * replicd.directories, load replicd's record of the backup into *changes
  * (*cl = changes). On a primary, a stopped module, or without replicd:
  * nothing held, the hooks are used. A secondary that refuses (its copy is
- * not up to date) or does not answer: -EAGAIN, nothing is backed up.
+ * not up to date) or does not answer: -EAGAIN, nothing is backed up (why
+ * says so, for each target's status).
  */
 int bk_backup_hold(struct bk_app *a, struct bk_hold *h, bool *held,
-		   struct bk_changes *changes, const struct bk_changes **cl);
+		   struct bk_changes *changes, const struct bk_changes **cl,
+		   char *why, size_t why_size);
 /*
  * After a target failed while held: true if the hold ended because this
  * node became primary (a failover during the backup): the caller backs up

@@ -11,7 +11,8 @@
 #include <string.h>
 
 int bk_backup_hold(struct bk_app *a, struct bk_hold *h, bool *held,
-		   struct bk_changes *changes, const struct bk_changes **cl)
+		   struct bk_changes *changes, const struct bk_changes **cl,
+		   char *out, size_t out_size)
 {
 	char why[512] = "";
 	struct bk_replicd_view v;
@@ -22,17 +23,19 @@ int bk_backup_hold(struct bk_app *a, struct bk_hold *h, bool *held,
 	int r = bk_hold_begin(h, a->cli.run_dir, a->mod.module, a->cli.node,
 			      why, sizeof(why));
 	if (r < 0) {
-		log_error("backup: cannot hold this copy: %s", why);
+		snprintf(out, out_size, "cannot hold this copy: %s", why);
+		log_error("backup: %s", out);
 		return r;
 	}
 	if (r == 0) {
 		char now[256];
 		if (bk_hold_read(h->state_file, &v, now, sizeof(now)) == 0 &&
 		    !strcmp(v.state, "secondary")) {
-			log_error("backup: not backed up: this node is a "
-				  "secondary and its copy is not held (%s); "
-				  "the next run tries again",
-				  why);
+			snprintf(out, out_size,
+				 "not backed up: this node is a secondary "
+				 "and its copy is not held (%s)",
+				 why);
+			log_error("backup: %s; the next run tries again", out);
 			return -EAGAIN;
 		}
 		log_notice("backup: not held (%s): point in time from the "

@@ -21,6 +21,9 @@ restored snapshots, backupd's own counters, `verify`, and the copies afterwards.
 - kill -9 of backupd during the backup: replicd releases the hold after
   backup_hold_lost_after_ms, the copies end identical, the next backup succeeds and
   reads what the killed one would have (its record was merged back).
+- a secondary whose copy is not up to date (the replication link cut, the primary
+  wrote): replicd refuses the hold, nothing is backed up, no hook runs, and the
+  target's status says why.
 """
 
 import hashlib
@@ -367,3 +370,30 @@ def test_backup_cluster_backupd_killed_releases_the_hold(lab):
     assert 2 * ZONE <= run["bytes_read"] <= 1.2 * 2 * ZONE, run
     dest = restored(lab, "node2", run["snapshot"])
     assert tree(dest) == tree(lab.disk_dir("node1"))
+
+
+def replicd_data(lab, node):
+    try:
+        with open(os.path.join(lab.node_dir(node, "run"), MODULE, "replicd.json")) as f:
+            return json.load(f).get("data")
+    except (OSError, ValueError):
+        return None
+
+
+@lab_options(lab_class=BackupLab, networks=2)
+def test_backup_cluster_secondary_not_up_to_date_is_not_backed_up(lab):
+    started(lab)
+    # The replication link cut (heartbeats go on over network 1), a write on the
+    # primary: node2's copy is no longer up to date.
+    lab.cut_network("node2", 0)
+    write(os.path.join(lab.data_dir("node1"), "while-apart"), os.urandom(70000))
+    wait("node2's copy outdated", lambda: replicd_data(lab, "node2") != "uptodate")
+    res = lab.backupd("node2", "backup", "--json")
+    assert res.returncode == 1, (res.returncode, lab.backupd_log("node2"))
+    run = json.loads(res.stdout.strip().splitlines()[-1])
+    assert not run["ok"] and "not held" in run["reason"], run
+    with open(os.path.join(lab.node_dir("node2", "bkstate"), "backup", "shared.json")) as f:
+        status = json.load(f)
+    assert "not held" in status["last_failure"]["reason"], status
+    assert snapshots(lab, "node2") == []
+    assert lab.hooks() == [], "hooks ran on a secondary"
