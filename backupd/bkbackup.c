@@ -716,6 +716,8 @@ int bk_backup_run(struct bk_repo *r, const struct bk_backup_opts *o,
 	/* packs, then the index naming them, then the snapshot */
 	if (ret >= 0)
 		ret = bk_repo_commit(r);
+	if (ret == 0 && o->before_snapshot)
+		ret = o->before_snapshot(o->ctx, r->why, sizeof(r->why));
 	if (ret == 0) {
 		/* the snapshot's instant: when the walk began */
 		snap->time_ms = wall0;

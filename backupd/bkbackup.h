@@ -15,6 +15,11 @@ struct bk_backup_opts {
 	size_t path_count;
 	/* NULL: none (read everything); an incomplete one counts as none */
 	const struct bk_changes *changes;
+	/* optional: called once the data and index are committed, before
+	 * the snapshot is written; < 0: no snapshot (the run fails with
+	 * repo->why set by it; what was uploaded is reused next time) */
+	int (*before_snapshot)(void *ctx, char *why, size_t why_size);
+	void *ctx;
 	/* test hook: stop (as a crash would) after this many new packs */
 	uint64_t crash_after_packs;
 };

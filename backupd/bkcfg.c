@@ -296,6 +296,7 @@ static int replicd_dirs(struct sky_yaml *ctx, yaml_node_t *root,
 			return r;
 	}
 	c->path_count = n < BK_SNAP_PATHS_MAX ? n : BK_SNAP_PATHS_MAX;
+	c->paths_are_replicd = n <= BK_SNAP_PATHS_MAX;
 	return 0;
 }
 

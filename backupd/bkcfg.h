@@ -48,6 +48,7 @@ struct bk_cfg {
 	char passphrase_file[PATH_MAX]; /* resolved */
 	char paths[BK_SNAP_PATHS_MAX][PATH_MAX];
 	size_t path_count;
+	bool paths_are_replicd; /* paths are replicd.directories, in order */
 	char pre_backup[PATH_MAX], post_backup[PATH_MAX];
 	struct bk_target targets[BK_TARGETS_MAX];
 	size_t target_count;

@@ -27,6 +27,15 @@ static int add_zone(struct bk_change *c, uint64_t first, uint64_t count)
 int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 		   bool whole, uint64_t first_zone, uint64_t zone_count)
 {
+	return bk_changes_add_kind(c, dir, path, whole, false, first_zone,
+				   zone_count);
+}
+
+int bk_changes_add_kind(struct bk_changes *c, uint8_t dir, const char *path,
+			bool whole, bool subtree, uint64_t first_zone,
+			uint64_t zone_count)
+{
+	whole |= subtree;
 	if (!path || path[0] == '/' || strlen(path) >= 4096)
 		return -EINVAL;
 	if (c->count == c->cap) {
@@ -41,6 +50,7 @@ int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
 	memset(it, 0, sizeof(*it));
 	it->dir = dir;
 	it->whole = whole;
+	it->subtree = subtree;
 	it->path = strdup(path);
 	if (!it->path)
 		return -ENOMEM;
@@ -98,8 +108,28 @@ const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
 	struct bk_change key = {.dir = dir, .path = (char *)path};
 	if (!c || !c->count)
 		return NULL;
-	return bsearch(&key, c->items, c->count, sizeof(*c->items),
-		       by_dir_path);
+	const struct bk_change *hit = bsearch(&key, c->items, c->count,
+					      sizeof(*c->items), by_dir_path);
+	if (hit)
+		return hit;
+	/* a renamed directory above: everything under it is whole */
+	char up[4096];
+	if (sky_strlcpy(up, path, sizeof(up)) < 0)
+		return NULL;
+	for (;;) {
+		char *slash = strrchr(up, '/');
+		if (slash)
+			*slash = '\0';
+		else if (up[0])
+			up[0] = '\0'; /* the directory itself: "" */
+		else
+			return NULL;
+		key.path = up;
+		hit = bsearch(&key, c->items, c->count, sizeof(*c->items),
+			      by_dir_path);
+		if (hit && hit->subtree)
+			return hit;
+	}
 }
 
 void bk_changes_free(struct bk_changes *c)

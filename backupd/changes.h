@@ -47,15 +47,21 @@ int bk_changes_add(struct bk_changes *c, uint8_t dir, const char *path,
  * TRK_ZONES alone -> its zones (first, count).
  */
 int bk_changes_add_subtree(struct bk_changes *c, uint8_t dir, const char *path);
+/* The same, with subtree: the path and everything under it (a rename in
+ * replicd's record) count as whole; implies whole. */
+int bk_changes_add_kind(struct bk_changes *c, uint8_t dir, const char *path,
+			bool whole, bool subtree, uint64_t first_zone,
+			uint64_t zone_count);
 /* Sort and merge: call once after the last add. */
 void bk_changes_finish(struct bk_changes *c);
+/* The item of (dir, path), else the nearest subtree item above it. */
 const struct bk_change *bk_changes_find(const struct bk_changes *c, uint8_t dir,
 					const char *path);
 void bk_changes_free(struct bk_changes *c);
 
 /*
- * Load a change list from a text file (tests, and the lead's bridge to
- * replicd's record until it lands): first line "complete" or
+ * Load a change list from a text file (tests, and operators; replicd's own
+ * record is read by record.h): first line "complete" or
  * "incomplete", then one item a line: "<dir> whole <path>",
  * "<dir> tree <path>" or
  * "<dir> zones <first>+<count>[,<first>+<count>...] <path>".

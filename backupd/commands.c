@@ -9,6 +9,7 @@
 #include "bkhold.h"
 #include "forget.h"
 #include "log.h"
+#include "record.h"
 #include "restore.h"
 #include "status.h"
 #include "util.h"
@@ -162,8 +163,16 @@ static int run_hook(const char *path, const char *module, const char *target,
 	return 0;
 }
 
+/* Before the snapshot is written: was the copy held all along? */
+static int still_held(void *ctx, char *why, size_t why_size)
+{
+	bk_hold_test_gate();
+	return bk_hold_still(ctx, why, why_size) ? 0 : -ESTALE;
+}
+
+/* hold: replicd holds this copy (no hooks), else NULL (hooks mode) */
 static int backup_one(struct bk_app *a, const char *name,
-		      const struct bk_changes *changes)
+		      const struct bk_changes *changes, struct bk_hold *hold)
 {
 	char why[BK_REASON_MAX] = "";
 	struct opened o;
@@ -174,7 +183,7 @@ static int backup_one(struct bk_app *a, const char *name,
 		sky_strlcpy(why, o.repo->why, sizeof(why));
 	if (r == 0 && (r = bk_repo_load_index(o.repo, true)) < 0)
 		sky_strlcpy(why, o.repo->why, sizeof(why));
-	if (r == 0)
+	if (r == 0 && !hold)
 		r = run_hook(a->cfg.pre_backup, a->mod.module, name, NULL);
 	if (r == -ECANCELED)
 		snprintf(why, sizeof(why), "pre_backup hook failed");
@@ -182,7 +191,10 @@ static int backup_one(struct bk_app *a, const char *name,
 		struct bk_backup_opts bo = {.module = a->mod.module,
 					    .host = a->cli.node,
 					    .path_count = a->cfg.path_count,
-					    .changes = changes};
+					    .changes = changes,
+					    .before_snapshot =
+						    hold ? still_held : NULL,
+					    .ctx = hold};
 		const char *crash = getenv("SKYHA_BACKUP_CRASH_AFTER_PACKS");
 		int64_t n;
 		if (crash && sky_parse_i64(crash, 1, 1000000, &n) == 0)
@@ -193,8 +205,9 @@ static int backup_one(struct bk_app *a, const char *name,
 		if (r < 0)
 			snprintf(why, sizeof(why), "%s",
 				 o.repo->why[0] ? o.repo->why : strerror(-r));
-		int h = run_hook(a->cfg.post_backup, a->mod.module, name,
-				 r == 0 ? "ok" : "failed");
+		int h = hold ? 0
+			     : run_hook(a->cfg.post_backup, a->mod.module, name,
+					r == 0 ? "ok" : "failed");
 		if (h < 0)
 			log_warning("backup %s: post_backup hook failed", name);
 	}
@@ -205,6 +218,10 @@ static int backup_one(struct bk_app *a, const char *name,
 				  r == 0 ? "" : why);
 	if (run) {
 		json_object_set_new(run, "target", json_string(name));
+		/* the point in time: replicd's hold (its id), or null: as
+		 * walked, with the hooks if any */
+		json_object_set_new(run, "hold",
+				    hold ? json_string(hold->id) : json_null());
 		uint64_t max_age = o.target ? o.target->max_age_s : 0;
 		int w = bk_status_write(a->state_dir, a->mod.module,
 					a->cli.node, name, max_age, run);
@@ -236,53 +253,87 @@ static int backup_one(struct bk_app *a, const char *name,
 	return r;
 }
 
+/* A run that did not start on this target, in its status. */
+static void record_failure(struct bk_app *a, const struct bk_target *t,
+			   const char *why)
+{
+	json_t *run = bk_run_json(false, sky_wall_ms(), 0, NULL, why);
+	if (!run)
+		return;
+	json_object_set_new(run, "target", json_string(t->store.name));
+	json_object_set_new(run, "hold", json_null());
+	int w = bk_status_write(a->state_dir, a->mod.module, a->cli.node,
+				t->store.name, t->max_age_s, run);
+	if (w < 0)
+		log_warning("backup %s: state file in %s: %s", t->store.name,
+			    a->state_dir, strerror(-w));
+	if (a->json) {
+		char *text = json_dumps(run, JSON_SORT_KEYS);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	}
+	json_decref(run);
+}
+
 int bk_cmd_backup(struct bk_app *a)
 {
-	struct bk_changes changes = {0}, *cl = NULL;
-	struct bk_hold *hold = NULL;
-	struct bk_hold_result held = {0};
-	const char *changes_file = a->changes_file;
-	if (a->hold) {
-		int r = bk_hold_begin(a->cli.run_dir, a->mod.module,
-				      a->cli.node, 30000, &hold, &held);
-		if (r < 0)
-			log_warning("backup: no hold: the bus: %s",
-				    strerror(-r));
-		else if (!held.held)
-			log_warning("backup: not held (%s): the copy is read "
-				    "as it changes",
-				    held.why);
-		if (held.held && !changes_file && held.record[0])
-			changes_file = held.record;
-	}
-	if (changes_file) {
+	struct bk_changes changes = {0};
+	const struct bk_changes *cl = NULL;
+	if (a->changes_file) {
+		/* The text form, or a record of replicd's itself. */
 		char why[256] = "";
-		int r = bk_changes_load(changes_file, a->cfg.path_count,
+		int r = bk_changes_load(a->changes_file, a->cfg.path_count,
 					&changes, why, sizeof(why));
 		if (r < 0) {
-			fprintf(stderr, "backupd: %s: %s\n", changes_file, why);
-			bk_hold_end(&hold, false, 15000);
+			fprintf(stderr, "backupd: %s: %s\n", a->changes_file,
+				why);
 			return BK_EXIT_USAGE;
 		}
 		if (why[0])
-			log_warning("backup: %s: %s", changes_file, why);
+			log_warning("backup: %s: %s", a->changes_file, why);
 		cl = &changes;
 	}
-	int worst = 0, ran = 0, of_node = 0;
+	struct bk_hold hold;
+	bool held = false, all = true;
+	char why[BK_REASON_MAX] = "";
+	int r = bk_backup_hold(a, &hold, &held, &changes, &cl, why,
+			       sizeof(why));
+	if (r < 0) {
+		/* each target's status says why it was not backed up */
+		for (size_t i = 0; i < a->cfg.target_count; i++)
+			if (a->arg_count
+				    ? !strcmp(a->args[0],
+					      a->cfg.targets[i].store.name)
+				    : bk_target_for_node(&a->cfg.targets[i],
+							 a->cli.node))
+				record_failure(a, &a->cfg.targets[i], why);
+		bk_changes_free(&changes);
+		return exit_of(r);
+	}
+	int worst = 0, ran = 0;
 	for (size_t i = 0; i < a->cfg.target_count; i++) {
 		const struct bk_target *t = &a->cfg.targets[i];
-		of_node += bk_target_for_node(t, a->cli.node);
 		if (a->arg_count ? strcmp(a->args[0], t->store.name) != 0
-				 : !bk_target_for_node(t, a->cli.node))
+				 : !bk_target_for_node(t, a->cli.node)) {
+			all &= !bk_target_for_node(t, a->cli.node);
 			continue;
+		}
 		ran++;
-		int r = backup_one(a, t->store.name, cl);
+		r = backup_one(a, t->store.name, cl, held ? &hold : NULL);
+		if (r < 0 && held && bk_backup_hold_lost(a, &hold, &cl)) {
+			/* this node serves now: the copy here is the
+			 * module's, the walk goes again with the hooks */
+			held = false;
+			r = backup_one(a, t->store.name, NULL, NULL);
+		}
 		if (r < 0 && !worst)
 			worst = r;
 	}
-	/* The record may be dropped only when every target of this node
-	 * took what it says: else the next one must still list it. */
-	bk_hold_end(&hold, held.held && !worst && ran == of_node, 15000);
+	if (held)
+		bk_hold_end(&hold, worst == 0 && all);
+	else if (hold.running)
+		bk_hold_end(&hold, false);
 	bk_changes_free(&changes);
 	if (a->arg_count && !ran) {
 		fprintf(stderr, "backupd: no target '%s' in %s\n", a->args[0],

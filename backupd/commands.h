@@ -26,7 +26,6 @@ struct bk_app {
 	const char *state_dir; /* default /var/lib/skyha/<module> */
 	const char *changes_file;
 	bool json, prune, dry_run, keep_given;
-	bool hold; /* backup: ask replicd to hold the copy still */
 	unsigned sample_pct;
 	struct bk_keep keep;
 	const char *command;

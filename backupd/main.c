@@ -57,14 +57,11 @@ static const char usage[] =
 	"/var/lib/skyha/MODULE;\n"
 	"                       each target's last run: "
 	"DIR/backup/TARGET.json)\n"
+	"      --run-dir DIR    the bus and replicd's state (/run/skyha)\n"
 	"      --json           backup, list: print JSON (counters included)\n"
-	"      --changes FILE   backup: what changed since the last backup\n"
+	"      --changes FILE   backup: what changed since the last backup,\n"
+	"                       instead of replicd's record\n"
 	"                       (docs/backup.md, \"Incremental backups\")\n"
-	"      --hold           backup: ask replicd to hold this node's copy "
-	"still\n"
-	"                       and read what its record says changed (a "
-	"secondary;\n"
-	"                       elsewhere the backup goes on unheld)\n"
 	"      --sample PCT     verify: read back PCT %% of the packs (1-100)\n"
 	"      --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly "
 	"N\n"
@@ -95,7 +92,6 @@ enum {
 	OPT_KEEP_MONTHLY,
 	OPT_PRUNE,
 	OPT_DRY_RUN,
-	OPT_HOLD,
 };
 
 static const struct option options[] = {
@@ -111,7 +107,6 @@ static const struct option options[] = {
 	{"keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY},
 	{"prune", no_argument, NULL, OPT_PRUNE},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{"hold", no_argument, NULL, OPT_HOLD},
 	{0},
 };
 
@@ -170,9 +165,6 @@ static int own_option(int opt, const char *arg, void *data)
 		return 0;
 	case OPT_DRY_RUN:
 		a->dry_run = true;
-		return 0;
-	case OPT_HOLD:
-		a->hold = true;
 		return 0;
 	}
 	return -EINVAL;

@@ -532,6 +532,16 @@ static void on_actual(struct node *n, int64_t now)
 					    "dropped a malformed bus message");
 			continue;
 		}
+		/* backupd's state (hold, completed) is for replicd, which
+		 * reads it on its own endpoint; it reaches this socket too
+		 * (docs/protocol.md) and is not an actuator's. */
+		char backupd[SKY_TOPIC_MAX];
+		if (sky_bus_topic(backupd, sizeof(backupd), n->cfg.module,
+				  "backupd", SKY_KIND_ACTUAL) == 0 &&
+		    strcmp(topic, backupd) == 0) {
+			json_decref(msg);
+			continue;
+		}
 		/* Every field used below was type-checked by actual_check. */
 		enum sky_actuator which;
 		char why[160];

@@ -581,46 +581,6 @@ class FakeReplicd(threading.Thread):
         self.ctx.term()
 
 
-def test_hold_asks_replicd_and_reads_its_record(env):
-    size = 4 << 20
-    write_random(os.path.join(env.src, "db"), size, 61)
-    env.ok("init", "local")
-    env.backup()
-    with open(os.path.join(env.src, "db"), "r+b") as f:
-        f.seek(7 * ZONE)
-        f.write(os.urandom(ZONE))
-    record = os.path.join(env.dir, "backup-x.rec")
-    with open(record, "w") as f:
-        f.write("complete\n0 zones 7+1 db\n")
-    run_dir = os.path.join(env.dir, "run")
-    fake = FakeReplicd(run_dir, record)
-    fake.start()
-    try:
-        inc = env.backup("--hold", "--run-dir", run_dir)
-    finally:
-        fake.stop()
-    holds = [h for h, _ in fake.seen if h]
-    assert holds and all(h == holds[0] for h in holds), fake.seen
-    # the release names the backup as completed in the same message
-    assert (None, holds[0]) in fake.seen, fake.seen
-    assert fake.backup["released"] == holds[0], fake.backup
-    assert inc["bytes_read"] <= 1.2 * ZONE, inc  # what the record said, only
-    # refused (a primary): the backup goes on unheld, reads everything, completes nothing
-    fake = FakeReplicd(run_dir, record, refuse="this node is the primary")
-    fake.start()
-    try:
-        res = env.ok("backup", "local", "--json", "--hold", "--run-dir", run_dir)
-    finally:
-        fake.stop()
-    full = json.loads(res.stdout.strip().splitlines()[-1])
-    assert full["bytes_read"] >= size, full
-    assert "refused the hold" in res.stderr, res.stderr
-    assert all(c is None for _, c in fake.seen), fake.seen
-    # no replicd on this node: no wait, no hold
-    res = env.ok("backup", "local", "--hold", "--run-dir", os.path.join(env.dir, "none"))
-    assert "no replicd on this node" in res.stderr, res.stderr
-
-
 class Skip(Exception):
     """A test that cannot run here: reported, never counted as passed."""
 

@@ -814,6 +814,8 @@ static void records(void)
 			refused("track", "record");
 		} else {
 			put("track", "record", buf, len);
+			/* backupd reads the same format (backup-<id>.rec) */
+			put("backup_record", "record", buf, len);
 			free(buf);
 		}
 	}
