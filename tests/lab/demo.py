@@ -214,7 +214,7 @@ def demo(lab):
 def backupd(lab, node, config, *args, check=True):
     """Run build/backupd in node's namespace, as the timer's unit would on a node."""
     argv = ["ip", "netns", "exec", lab.ns(node), os.path.join(lablib.BUILD, "backupd"),
-            "--config", config, "--node", node,
+            "--config", config, "--node", node, "--run-dir", lab.node_dir(node, "run"),
             "--state-dir", os.path.join(lab.node_dir(node, "state"), lablib.MODULE), *args]
     res = lablib.run(argv, check=False, timeout=120)
     if check and res.returncode != 0:
@@ -242,8 +242,10 @@ def backup_from_the_secondary(lab):
     ]) + "\n"
     lab.write_config(config, text)
     say(f"Backups: a target 'offsite' ({offsite}, standing in for a bucket in another "
-        "region: S3 and Azure Blob work the same), written by node2, the secondary, so "
-        "the primary's application is not slowed")
+        "region: S3 and Azure Blob work the same), written by node2, the secondary: "
+        "its replicd holds the copy still for the backup (received writes are "
+        "acknowledged and kept aside, then applied), so the snapshot is one instant of "
+        "the primary's data and the application is not slowed")
     backupd(lab, "node2", config, "init", "offsite")
     res = backupd(lab, "node2", config, "backup", "offsite")
     show(res.stdout + res.stderr)
