@@ -442,8 +442,97 @@ static const json_t *detail_of(const struct healthd_module *m,
 	return json_is_object(d) ? d : NULL;
 }
 
+#define BACKUPS_SHOWN_MAX 16
+
+/*
+ * Each backup target of each module (heartbeatd's "backups"): when the last
+ * success was, how old, whether it is stale (older than max_age, or none)
+ * or failing since. The target names are labels: at most 16 a module.
+ */
+static void backup_families(FILE *f, const struct healthd_table *t)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{"skyha_backup_last_success_timestamp_seconds", "gauge",
+		 "wall-clock time of the target's last successful backup"},
+		{"skyha_backup_age_seconds", "gauge",
+		 "time since the target's last successful backup"},
+		{"skyha_backup_stale", "gauge",
+		 "1 when the target has no successful backup younger than its "
+		 "max_age"},
+		{"skyha_backup_failing", "gauge",
+		 "1 when the target's last backup failed"},
+		{"skyha_backup_last_bytes_uploaded", "gauge",
+		 "bytes the target's last successful backup uploaded"},
+	};
+	for (size_t k = 0; k < SKY_ARRAY_SIZE(fams); k++) {
+		family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < t->count; i++) {
+			const json_t *all =
+				t->mods[i]->status
+					? json_object_get(t->mods[i]->status,
+							  "backups")
+					: NULL;
+			size_t n;
+			const json_t *b;
+			if (!json_is_array(all))
+				continue;
+			json_array_foreach(all, n, b)
+			{
+				if (n >= BACKUPS_SHOWN_MAX)
+					break;
+				const char *target = get_string(b, "target");
+				const json_t *ok =
+					json_object_get(b, "last_success");
+				const json_t *v = NULL;
+				if (!target)
+					continue;
+				if (k == 0)
+					v = json_object_get(ok, "time_ms");
+				else if (k == 1)
+					v = json_object_get(b, "age_s");
+				else if (k == 4)
+					v = json_object_get(ok,
+							    "bytes_uploaded");
+				if (k == 2 || k == 3) {
+					bool on =
+						k == 2 ? json_is_true(
+								 json_object_get(
+									 b,
+									 "stal"
+									 "e"))
+						       : json_is_object(
+								 json_object_get(
+									 b,
+									 "last_"
+									 "failu"
+									 "re"));
+					sample_u64(f, fams[k].name,
+						   t->mods[i]->name, "target",
+						   target, on);
+				} else if (json_is_integer(v) &&
+					   json_integer_value(v) >= 0) {
+					json_int_t x = json_integer_value(v);
+					if (k == 0)
+						sample_ms(f, fams[k].name,
+							  t->mods[i]->name,
+							  "target", target,
+							  (int64_t)x);
+					else
+						sample_u64(f, fams[k].name,
+							   t->mods[i]->name,
+							   "target", target,
+							   (uint64_t)x);
+				}
+			}
+		}
+	}
+}
+
 static void detail_families(FILE *f, const struct healthd_table *t)
 {
+	backup_families(f, t);
 	replica_families(f, t);
 	family(f, "skyha_app_restarts_in_window", "gauge",
 	       "application restarts by checkd in its sliding window");

@@ -141,6 +141,29 @@ static const struct field farm_fields[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+/* heartbeatd's summary of backupd's results (heartbeatd/backups.h). */
+static const struct field backup_run_fields[] = {
+	{"time", K_STRING, true, NULL},
+	{"time_ms", K_INT, false, NULL},
+	{"snapshot", K_STRING, true, NULL},
+	{"duration_ms", K_INT, false, NULL},
+	{"bytes_read", K_INT, false, NULL},
+	{"bytes_uploaded", K_INT, false, NULL},
+	{"reason", K_STRING, true, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
+static const struct field backup_fields[] = {
+	{"target", K_STRING, false, NULL},
+	{"last_success", K_OBJECT, true, backup_run_fields},
+	{"last_failure", K_OBJECT, true, backup_run_fields},
+	{"max_age_s", K_INT, false, NULL},
+	{"age_s", K_INT, true, NULL},
+	{"stale", K_BOOL, false, NULL},
+	{"error", K_STRING, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct field status_fields[] = {
 	{"cluster", K_STRING, false, NULL},
 	{"nodes", K_OBJECTS, false, farm_node_fields},
@@ -154,6 +177,7 @@ static const struct field status_fields[] = {
 	{"actuators", K_MAP, false, actuator_fields},
 	{"counters", K_INT_VALUES, false, NULL},
 	{"timing", K_OBJECT, false, timing_fields},
+	{"backups", K_OBJECTS, false, backup_fields},
 	{NULL, K_STRING, false, NULL},
 };
 

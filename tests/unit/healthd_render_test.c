@@ -187,6 +187,45 @@ static void test_hostile_status_cannot_break_metrics(void)
 	healthd_table_clear(&t);
 }
 
+static void test_backups_become_metrics_with_the_target_as_label(void)
+{
+	struct healthd_table t = {0};
+	struct healthd_module *mod = add(&t, "app", full_status, 1000);
+	json_t *all = json_array();
+	json_array_append_new(
+		all, json_pack("{s:s,s:{s:I,s:I},s:n,s:I,s:I,s:b}", "target",
+			       "offsite", "last_success", "time_ms",
+			       (json_int_t)1796620431815, "bytes_uploaded",
+			       (json_int_t)8414371, "last_failure", "age_s",
+			       (json_int_t)60, "max_age_s", (json_int_t)129600,
+			       "stale", 0));
+	json_array_append_new(
+		all, json_pack("{s:s,s:n,s:{s:I,s:s},s:b}", "target", "s3\"x",
+			       "last_success", "last_failure", "time_ms",
+			       (json_int_t)1, "reason", "403", "stale", 1));
+	/* Not an object, and one without a target: left out. */
+	json_array_append_new(all, json_string("junk"));
+	json_array_append_new(all, json_pack("{s:b}", "stale", 1));
+	json_object_set_new(mod->status, "backups", all);
+	char *m = metrics(&t, 2000);
+	check_exposition_format(m);
+	CHECK_STR_CONTAINS(m, "skyha_backup_last_success_timestamp_seconds{"
+			      "module=\"app\",target=\"offsite\"} "
+			      "1796620431.815\n");
+	CHECK_STR_CONTAINS(m, "skyha_backup_age_seconds{module=\"app\","
+			      "target=\"offsite\"} 60\n");
+	CHECK_STR_CONTAINS(m, "skyha_backup_stale{module=\"app\",target="
+			      "\"offsite\"} 0\n");
+	CHECK_STR_CONTAINS(m, "skyha_backup_stale{module=\"app\",target="
+			      "\"s3\\\"x\"} 1\n");
+	CHECK_STR_CONTAINS(m, "skyha_backup_failing{module=\"app\",target="
+			      "\"s3\\\"x\"} 1\n");
+	CHECK_STR_CONTAINS(m, "skyha_backup_last_bytes_uploaded{module=\"app\","
+			      "target=\"offsite\"} 8414371\n");
+	free(m);
+	healthd_table_clear(&t);
+}
+
 static void test_status_aggregates_every_module(void)
 {
 	struct healthd_table t = {0};
@@ -333,6 +372,7 @@ TEST_MAIN(TEST(test_metrics_show_roles_networks_and_drops),
 	  TEST(test_metrics_show_a_farms_buckets),
 	  TEST(test_metrics_are_valid_exposition_text),
 	  TEST(test_hostile_status_cannot_break_metrics),
+	  TEST(test_backups_become_metrics_with_the_target_as_label),
 	  TEST(test_status_aggregates_every_module),
 	  TEST(test_stale_module_shows_why_in_status),
 	  TEST(test_codes_are_counted_by_class))
