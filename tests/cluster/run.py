@@ -17,6 +17,7 @@ Needs root (namespaces) and build/heartbeatd, build/skyctl (`make`).
 """
 
 import argparse
+import re
 import importlib.util
 import os
 import signal
@@ -100,6 +101,46 @@ def run_one(name, fn, args):
     return False
 
 
+def run_shards(args, total):
+    """-j N: N children (run.py --shard i/N), each a share of the tests in its own
+    labs; their outputs in turn at the end, then one closing line for them all."""
+    import subprocess
+    import tempfile
+    jobs = min(args.jobs, total)
+    argv = [sys.executable, os.path.abspath(__file__)]
+    for flag, on in (("--long", args.long), ("--keep", args.keep), ("-v", args.verbose)):
+        if on:
+            argv.append(flag)
+    if args.selector:
+        argv += ["-k", args.selector]
+    children = []
+    for i in range(jobs):
+        out = tempfile.TemporaryFile(mode="w+")
+        children.append((subprocess.Popen(argv + ["--shard", f"{i}/{jobs}"], stdout=out,
+                                          stderr=subprocess.STDOUT), out))
+    print(f"{total} tests in {jobs} processes (run.py -j {jobs})", flush=True)
+    passed = failed = 0
+    for i, (proc, out) in enumerate(children):
+        proc.wait()
+        out.seek(0)
+        closing = None
+        for line in out:
+            if re.match(r"^\d+ passed, \d+ failed$", line.strip()):
+                closing = line.strip()
+                continue
+            sys.stdout.write(line)
+        if closing:
+            p, f = (int(x) for x in re.findall(r"\d+", closing))
+            passed, failed = passed + p, failed + f
+            print(f"(process {i + 1} of {jobs}: {closing})")
+        else:
+            failed += 1
+            print(f"FAIL process {i + 1} of {jobs} printed no result (exit {proc.returncode})")
+        sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description="skyha cluster tests in network namespaces")
     parser.add_argument("-k", dest="selector", default="",
@@ -111,6 +152,11 @@ def main():
     parser.add_argument("--long", action="store_true",
                         help="full sizes (more rounds, files, longer pauses) and the "
                              "@long_only tests too: make soak runs this")
+    parser.add_argument("-j", dest="jobs", type=int, default=1,
+                        help="run the tests in this many processes at once, each its "
+                             "own labs (a share of the tests each, in file order); the "
+                             "output of each comes at its end")
+    parser.add_argument("--shard", default="", help=argparse.SUPPRESS)  # I/N, for -j
     args = parser.parse_args()
     if args.long:
         # Before discovery: test modules read their sizes when imported.
@@ -139,6 +185,12 @@ def main():
                else f"no test name contains {args.selector!r}")
         print(f"run.py: {why}", file=sys.stderr)
         return 1
+
+    if args.jobs > 1:
+        return run_shards(args, len(tests))
+    if args.shard:
+        index, count = (int(x) for x in args.shard.split("/"))
+        tests = tests[index::count]
 
     signal.signal(signal.SIGALRM, _alarm)
     passed = failed = 0
