@@ -29,7 +29,9 @@ suite "fuzz targets (corpus replay + short run)" "$top/tests/fuzz/run.sh"
 suite "systemd units" "$top/tests/units/verify.sh"
 suite "backupd on a dir target (tests/backup)" /usr/bin/python3 "$top/tests/backup/test_backupd.py"
 suite "backupd's S3 and Azure targets against s3rver and Azurite (short)" /usr/bin/python3 "$top/tests/backup/run.py" --short
-suite "cluster tests (network namespaces)" /usr/bin/python3 "$top/tests/cluster/run.py"
+# Two processes of labs at once: most tests wait on timeouts, not on the CPU,
+# and make check must stay within its 25 minutes on 2 cores.
+suite "cluster tests (network namespaces, 2 at once)" /usr/bin/python3 "$top/tests/cluster/run.py" -j 2
 suite "fault campaign (short soak)" /usr/bin/python3 "$top/tests/soak/soak.py" --short
 suite "systemd lab (booted containers)" /usr/bin/python3 "$top/tests/systemd/run.py"
 echo
