@@ -120,38 +120,15 @@ static int op_fd(struct replicd *d, const struct replicd_op *op, int *fd)
 	return 0;
 }
 
-/* Apply one operation of the primary; -errno if it failed. */
-int replicd_apply_op(struct replicd *d, const struct replicd_op *op)
+/*
+ * Apply one operation on its directory: 0 (applied and counted, or nothing
+ * to do), or -errno as it failed. Both callers below share it: a live
+ * operation and one replayed from a hold journal must land alike.
+ */
+static int apply_one(struct replicd *d, const struct replicd_op *op)
 {
 	int fd, r;
 
-	if (op->type == ROP_RELEASE) {
-		handle_drop(d, op->handle, op->dir);
-		return 0;
-	}
-	r = op_fd(d, op, &fd);
-	if (r > 0)
-		return 0;
-	if (r == 0) {
-		replicd_backup_op(d->backup, d->mounts[op->dir].root, op, fd);
-		r = replicd_fs_apply(d->mounts[op->dir].root, op, fd, 0, NULL);
-		if (r >= 0 && op->type == ROP_WRITE &&
-		    (size_t)r != op->data_len)
-			r = -EIO;
-		if (r >= 0) {
-			d->applied++;
-			return 0;
-		}
-	}
-	return apply_error(d, op, r);
-}
-
-int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op)
-{
-	int fd, r;
-
-	if (op->dir >= d->mount_count)
-		return -EINVAL;
 	if (op->type == ROP_RELEASE) {
 		handle_drop(d, op->handle, op->dir);
 		return 0;
@@ -169,6 +146,21 @@ int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op)
 	if (r >= 0)
 		d->applied++;
 	return r < 0 ? r : 0;
+}
+
+/* Apply one operation of the primary; -errno if it failed. */
+int replicd_apply_op(struct replicd *d, const struct replicd_op *op)
+{
+	int r = apply_one(d, op);
+
+	return r < 0 ? apply_error(d, op, r) : 0;
+}
+
+int replicd_apply_replayed(struct replicd *d, const struct replicd_op *op)
+{
+	if (op->dir >= d->mount_count)
+		return -EINVAL;
+	return apply_one(d, op);
 }
 
 /*
