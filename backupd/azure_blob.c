@@ -406,12 +406,7 @@ static int az_get(struct bk_store *st, const char *name, size_t max,
 		return -ENOENT;
 	if (r < 0)
 		return r;
-	int64_t announced = -1;
-	if (resp.value[0][0] &&
-	    sky_parse_i64(resp.value[0], 0, INT64_MAX, &announced) < 0)
-		announced = -2;
-	if (announced != -1 &&
-	    (announced < 0 || (uint64_t)announced != resp.len)) {
+	if (!bk_content_length_is(resp.value[0], resp.len)) {
 		set_reason(s, &c, "reply length differs from Content-Length");
 		sky_http_resp_free(&resp);
 		return -EIO;
@@ -424,15 +419,6 @@ static int az_get(struct bk_store *st, const char *name, size_t max,
 	*len = resp.len;
 	st->bytes_down += resp.len;
 	return 0;
-}
-
-static bool content_range_is(const char *v, uint64_t offset, size_t len)
-{
-	unsigned long long a, b;
-	char slash;
-	if (sscanf(v, "bytes %llu-%llu%c", &a, &b, &slash) != 3 || slash != '/')
-		return false;
-	return a == offset && b + 1 == offset + len;
 }
 
 static int az_get_range(struct bk_store *st, const char *name, uint64_t offset,
@@ -474,7 +460,7 @@ static int az_get_range(struct bk_store *st, const char *name, uint64_t offset,
 	} else {
 		ok = resp.len == len &&
 		     ((resp.status == 206 &&
-		       content_range_is(resp.value[0], offset, len)) ||
+		       bk_content_range_is(resp.value[0], offset, len)) ||
 		      (resp.status == 200 && offset == 0));
 	}
 	sky_http_resp_free(&resp);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,4 +110,23 @@ int bk_remote_final_errno(int r)
 	default:
 		return -EIO;
 	}
+}
+
+bool bk_content_range_is(const char *v, uint64_t offset, size_t len)
+{
+	unsigned long long a, b;
+	char slash;
+	if (sscanf(v, "bytes %llu-%llu%c", &a, &b, &slash) != 3 || slash != '/')
+		return false;
+	return a == offset && b + 1 == offset + len;
+}
+
+bool bk_content_length_is(const char *v, size_t len)
+{
+	int64_t announced;
+
+	if (!v[0])
+		return true;
+	return sky_parse_i64(v, 0, INT64_MAX, &announced) == 0 &&
+	       (uint64_t)announced == len;
 }

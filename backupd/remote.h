@@ -46,5 +46,9 @@ bool bk_prefix_ok(const char *prefix);
 int bk_remote_final_errno(int r);
 /* The store error of a final HTTP failure status. */
 int bk_remote_status_errno(long status);
+/* A reply's Content-Range says exactly bytes offset..offset+len-1. */
+bool bk_content_range_is(const char *v, uint64_t offset, size_t len);
+/* A Content-Length (v, "" when absent) that agrees with the len received. */
+bool bk_content_length_is(const char *v, size_t len);
 
 #endif
