@@ -272,6 +272,17 @@ static int start_action(struct healthd_api *a, struct MHD_Connection *conn,
 		healthd_api_finish_error(req, 502, msg);
 		return 0;
 	}
+	if (access(path, R_OK | W_OK) < 0) {
+		/* zmq would retry in silence until the call times out. */
+		char msg[PATH_MAX + 200];
+		snprintf(msg, sizeof(msg),
+			 "healthd may not open heartbeatd's control socket "
+			 "%s: %s (its unit: SocketGroup=skyha, "
+			 "SocketMode=0660)",
+			 path, strerror(errno));
+		healthd_api_finish_error(req, 502, msg);
+		return 0;
+	}
 	for (int i = 0; i < HEALTHD_CALLS_MAX && slot < 0; i++)
 		if (!a->calls[i].sock)
 			slot = i;
