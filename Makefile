@@ -206,7 +206,7 @@ install: all man
 	install -m 0755 $(BUILD)/skyctl $(DESTDIR)$(PREFIX)/bin/skyctl
 	for p in $(filter-out $(BUILD)/skyctl,$(PROGRAMS)); do \
 		install -m 0755 $$p $(DESTDIR)$(PREFIX)/lib/skyha/; done
-	for u in units/*.service units/*.target units/*.socket units/*.timer; do \
+	for u in units/*.service units/*.target units/*.socket units/*.timer units/*.path; do \
 		[ -e "$$u" ] || continue; \
 		sed 's|@LIBEXECDIR@|$(PREFIX)/lib/skyha|g; s|@BINDIR@|$(PREFIX)/bin|g' "$$u" \
 			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); \

@@ -47,6 +47,7 @@ static const char *const action_names[] = {
 	[HEALTHD_ACTION_RESYNC] = "resync",
 	[HEALTHD_ACTION_RESTART] = "restart",
 	[HEALTHD_ACTION_CHECKERS] = "checkers",
+	[HEALTHD_ACTION_BACKUP] = "backup",
 };
 
 const char *healthd_action_name(enum healthd_action a)

@@ -58,6 +58,7 @@ enum healthd_action {
 	HEALTHD_ACTION_RESYNC,
 	HEALTHD_ACTION_RESTART,	 /* the application in place (checkd) */
 	HEALTHD_ACTION_CHECKERS, /* body {"on": bool} */
+	HEALTHD_ACTION_BACKUP,	 /* a backup run now, by systemd */
 	HEALTHD_ACTION_COUNT,
 };
 /* The control socket's command name (docs/protocol.md). */

@@ -18,7 +18,7 @@
  *   GET  /api/v1/session                 who the session is, its CSRF token
  *   POST /api/v1/login, /api/v1/logout
  *   POST /api/v1/modules/MODULE/ACTION   swap, prim, second, stop, start,
- *                                        resync
+ *                                        resync, restart, checkers, backup
  * Only POST is allowed on the POST paths, GET and HEAD on the others.
  */
 #ifndef HEALTHD_ROUTE_H

@@ -164,6 +164,13 @@ static const struct field backup_fields[] = {
 	{NULL, K_STRING, false, NULL},
 };
 
+/* heartbeatd's word on the backup now request (heartbeatd/control.c). */
+static const struct field backup_request_fields[] = {
+	{"configured", K_BOOL, false, NULL},
+	{"requested", K_BOOL, false, NULL},
+	{NULL, K_STRING, false, NULL},
+};
+
 static const struct field status_fields[] = {
 	{"cluster", K_STRING, false, NULL},
 	{"nodes", K_OBJECTS, false, farm_node_fields},
@@ -178,6 +185,7 @@ static const struct field status_fields[] = {
 	{"counters", K_INT_VALUES, false, NULL},
 	{"timing", K_OBJECT, false, timing_fields},
 	{"backups", K_OBJECTS, false, backup_fields},
+	{"backup", K_OBJECT, false, backup_request_fields},
 	{NULL, K_STRING, false, NULL},
 };
 

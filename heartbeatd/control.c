@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static json_t *error_reply(const char *msg)
 {
@@ -274,6 +275,20 @@ static json_t *actuators_json(const struct node *n, int64_t now)
 	return o;
 }
 
+static void backup_request_path(const struct node *n, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s/" CTL_BACKUP_REQUEST_FILE, n->run_dir,
+		 n->cfg.module);
+}
+
+/* A backup request waits for systemd (see backup_request). */
+static bool backup_requested(const struct node *n)
+{
+	char path[PATH_MAX + 64];
+	backup_request_path(n, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
 json_t *node_status_json(const struct node *n, int64_t now)
 {
 	struct sm_peer peer;
@@ -347,6 +362,11 @@ json_t *node_status_json(const struct node *n, int64_t now)
 		json_object_set_new(st, "depends_on", depends_json(n, now));
 	if (st && json_array_size(n->backups))
 		json_object_set(st, "backups", n->backups);
+	if (st && n->cfg.has_backup)
+		json_object_set_new(st, "backup",
+				    json_pack("{s:b,s:b}", "configured", 1,
+					      "requested",
+					      backup_requested(n)));
 	return st;
 }
 
@@ -358,7 +378,7 @@ static const char *const command_names[CTL_COMMAND_COUNT] = {
 	[CTL_STOP] = "stop",	     [CTL_START] = "start",
 	[CTL_FAILOVER] = "failover", [CTL_RESYNC] = "resync",
 	[CTL_RESTART] = "restart",   [CTL_CHECKERS] = "checkers",
-	[CTL_VERIFY] = "verify",
+	[CTL_VERIFY] = "verify",     [CTL_BACKUP] = "backup",
 };
 
 const char *ctl_command_name(enum ctl_command c)
@@ -656,6 +676,63 @@ static json_t *verify_request(struct node *n, int64_t now, bool verify)
 		"request", (json_int_t)id);
 }
 
+/*
+ * backup: a request file that systemd's skyha-backup@MODULE.path turns
+ * into a run of skyha-backup@MODULE.service (docs/backup.md, "Backup
+ * now"). heartbeatd cannot start a unit itself, and should not: it runs
+ * with no capability, and D-Bus StartUnit wants CAP_SYS_ADMIN or polkit.
+ * The service removes the file as it starts, so a request made while a
+ * backup runs gets a run of its own once that one ends.
+ */
+static json_t *backup_request(struct node *n, const struct ctl_request *req)
+{
+	const char *by = req->has_reason ? req->reason : "skyctl";
+	char path[PATH_MAX + 64], msg[PATH_MAX + 160];
+
+	if (!n->cfg.has_backup) {
+		snprintf(msg, sizeof(msg),
+			 "module %s has no backup: section in %s: nothing to "
+			 "back up (docs/backup.md)",
+			 n->cfg.module, n->cfg.path);
+		log_notice("operator: backup (%.160s) -> refused: no backup: "
+			   "section",
+			   by);
+		return error_reply(msg);
+	}
+	backup_request_path(n, path, sizeof(path));
+	if (backup_requested(n)) {
+		log_notice("operator: backup (%.160s): one is already "
+			   "requested",
+			   by);
+		return json_pack("{s:b,s:s}", "ok", 1, "message",
+				 "a backup is already requested: it starts "
+				 "once the run under way, if any, ends");
+	}
+	json_t *body = json_pack("{s:I,s:s}", "requested_at_ms",
+				 (json_int_t)sky_wall_ms(), "by", by);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int r = text ? sky_write_file_atomic(path, text, strlen(text), 0640)
+		     : -ENOMEM;
+	free(text);
+	json_decref(body);
+	if (r < 0) {
+		log_error("operator: backup (%.160s): cannot write %s: %s", by,
+			  path, strerror(-r));
+		snprintf(msg, sizeof(msg), "cannot write the request %s: %s",
+			 path, strerror(-r));
+		return error_reply(msg);
+	}
+	log_notice("operator: backup (%.160s): requested; "
+		   "skyha-backup@%s.service runs it",
+		   by, n->cfg.module);
+	snprintf(msg, sizeof(msg),
+		 "backup requested: systemd starts skyha-backup@%s.service "
+		 "(journalctl -u skyha-backup@%s); its result shows in "
+		 "`skyctl status` (backups)",
+		 n->cfg.module, n->cfg.module);
+	return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
+}
+
 json_t *node_handle_request(struct node *n, int64_t now,
 			    const struct ctl_request *req)
 {
@@ -678,6 +755,8 @@ json_t *node_handle_request(struct node *n, int64_t now,
 		return resync_request(n, now);
 	if (req->command == CTL_RESTART || req->command == CTL_CHECKERS)
 		return checkd_request(n, now, req);
+	if (req->command == CTL_BACKUP)
+		return backup_request(n, req);
 	enum sm_command cmd = sm_commands[req->command];
 	int r;
 	if (n->farm_mode && req->force)

@@ -27,15 +27,23 @@ enum ctl_command {
 	CTL_RESTART,  /* the application in place (checkd) */
 	CTL_CHECKERS, /* checkd's checkers on or off ("on") */
 	CTL_VERIFY,
+	CTL_BACKUP, /* a backup run now, by systemd (skyha-backup@.path) */
 	CTL_COMMAND_COUNT,
 };
 
 /* Every command, as the "unknown command" error lists them. */
 #define CTL_COMMAND_LIST                                                       \
 	"status, swap, prim, second, stop, start, failover, resync, "          \
-	"restart, checkers, verify"
+	"restart, checkers, verify, backup"
 
 #define CTL_REASON_MAX 256 /* bytes of "reason" */
+
+/*
+ * The backup request file, in the module's run directory: systemd's
+ * skyha-backup@MODULE.path starts skyha-backup@MODULE.service while it
+ * exists, and the service removes it as it starts.
+ */
+#define CTL_BACKUP_REQUEST_FILE "backup-now"
 
 struct ctl_request {
 	enum ctl_command command;

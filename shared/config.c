@@ -521,6 +521,8 @@ static int top_pair(struct sky_yaml *ctx, const char *key, yaml_node_t *v,
 		return 0;
 	}
 	/* Each daemon validates its own section (its -n does). */
+	if (strcmp(key, "backup") == 0)
+		l->cfg.has_backup = true;
 	for (size_t i = 0; i < SKY_ARRAY_SIZE(daemon_sections); i++)
 		if (strcmp(key, daemon_sections[i]) == 0)
 			return 0;

@@ -103,6 +103,9 @@ struct sky_config {
 	/* farm, light: a node whose application failed starts it again
 	 * after this (transitions.rejoin_after_ms); 0: on skyctl start. */
 	uint32_t rejoin_after_ms;
+	/* The file has a backup: section (backupd validates it): heartbeatd
+	 * takes backup requests (skyctl/API "backup"). */
+	bool has_backup;
 };
 
 /* Load and validate; on error fill err ("file:line:col: field: why"). */

@@ -12,7 +12,8 @@ refuses to act off loopback and acts on loopback; a group-readable users file st
 healthd at start. In headless Chromium: log in to the console, press swap, see the
 roles change on the page. With checkd and the sample application: restart in place and
 checkers off through the API and on again with skyctl (heartbeatd's desired state carries
-them to checkd).
+them to checkd); backup now refused for a module without a backup: section (the run
+itself, by systemd: tests/systemd/test_backup.py).
 """
 
 import json
@@ -390,6 +391,11 @@ def test_restart_in_place_and_checkers_off_through_the_api(lab):
         spec.check("POST", step["path"], res)
         return res
 
+    # Backup now: this module has no backup: section, heartbeatd says so.
+    res = act("backup")
+    assert res["status"] == 409 and "no backup: section" in res["json"]["error"], res
+    assert not os.path.exists(os.path.join(lab.node_dir("node1", "run"), MODULE,
+                                           "backup-now"))
     res = act("restart")
     assert res["status"] == 200 and "in place" in res["json"]["message"], res
     new = lab.wait_app("node1", 15, other_than=pid)

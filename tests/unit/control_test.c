@@ -124,6 +124,25 @@ static void test_fields_are_refused_on_commands_they_do_not_apply_to(void)
 		      "field 'full' only applies to resync");
 }
 
+static void test_backup_is_a_command_with_a_reason_only(void)
+{
+	struct ctl_request req;
+	CHECK_EQ_INT(parse("{\"command\":\"backup\",\"reason\":\"healthd "
+			   "API, user ops\"}",
+			   &req),
+		     0);
+	CHECK_EQ_INT(req.command, CTL_BACKUP);
+	CHECK(req.has_reason &&
+	      strcmp(req.reason, "healthd API, user ops") == 0);
+	CHECK(strcmp(ctl_command_name(CTL_BACKUP), "backup") == 0);
+	check_refused("{\"command\":\"backup\",\"force\":true}",
+		      "field 'force' only applies to prim");
+	check_refused("{\"command\":\"backup\",\"full\":true}",
+		      "field 'full' only applies to resync");
+	check_refused("{\"command\":\"backup\",\"on\":true}",
+		      "field 'on' only applies to checkers");
+}
+
 static void test_verify_and_resync_full_are_commands(void)
 {
 	struct ctl_request req;
@@ -147,7 +166,8 @@ static void test_unknown_fields_and_commands_are_refused(void)
 	check_refused(
 		"{\"command\":\"fly\"}",
 		"unknown command 'fly' (status, swap, prim, second, "
-		"stop, start, failover, resync, restart, checkers, verify)");
+		"stop, start, failover, resync, restart, checkers, verify, "
+		"backup)");
 	check_refused("{\"command\":\"STATUS\"}", "unknown command 'STATUS'");
 	/* Hostile text is echoed harmless: printable, bounded. */
 	check_refused("{\"command\":\"a\\nb\\u001b[31m\"}",
@@ -351,6 +371,7 @@ TEST_MAIN(TEST(test_verify_and_resync_full_are_commands),
 	  TEST(test_every_field_of_the_wrong_type_is_named),
 	  TEST(test_fields_are_refused_on_commands_they_do_not_apply_to),
 	  TEST(test_unknown_fields_and_commands_are_refused),
+	  TEST(test_backup_is_a_command_with_a_reason_only),
 	  TEST(test_what_is_not_one_json_object_is_refused),
 	  TEST(test_request_over_4096_bytes_is_refused_by_its_size),
 	  TEST(test_reason_is_bounded_and_made_printable),

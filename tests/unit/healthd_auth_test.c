@@ -360,6 +360,18 @@ static void test_login_and_action_bodies(void)
 		     -EINVAL);
 	CHECK_EQ_INT(healthd_action_role(HEALTHD_ACTION_RESTART, false),
 		     HEALTHD_ROLE_CONTROL);
+	/* backup now: control, no field. */
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_BACKUP, f,
+					       strlen(f), &forced, err,
+					       sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "backup takes no field") != NULL);
+	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_BACKUP, "{}", 2,
+					       &forced, err, sizeof(err)),
+		     0);
+	CHECK(!forced);
+	CHECK_EQ_INT(healthd_action_role(HEALTHD_ACTION_BACKUP, false),
+		     HEALTHD_ROLE_CONTROL);
 	f = "{\"discard_local\":true}";
 	CHECK_EQ_INT(healthd_action_body_parse(HEALTHD_ACTION_RESYNC, f,
 					       strlen(f), &forced, err,
@@ -388,6 +400,8 @@ static void test_api_routes(void)
 		     HEALTHD_ACTION_RESTART);
 	CHECK_EQ_INT(route("POST", "/api/v1/modules/app/checkers").action,
 		     HEALTHD_ACTION_CHECKERS);
+	CHECK_EQ_INT(route("POST", "/api/v1/modules/app/backup").action,
+		     HEALTHD_ACTION_BACKUP);
 	r = route("POST", "/api/v1/modules/db-2/resync");
 	CHECK(r.action == HEALTHD_ACTION_RESYNC && !strcmp(r.module, "db-2"));
 	CHECK_EQ_INT(route("GET", "/api/v1/modules").page,

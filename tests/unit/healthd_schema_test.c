@@ -47,7 +47,8 @@ static json_t *good_status(void)
 		"\"tcp\"}],\"app_pid\":123}}},"
 		"\"counters\":{\"tx\":100,\"rx\":98,\"bad_mac\":0},"
 		"\"timing\":{\"interval_ms\":200,\"timeout_ms\":1000,"
-		"\"lease_ms\":1000},\"extra\":{\"kept\":\"as is\"}}",
+		"\"lease_ms\":1000},\"backup\":{\"configured\":true,"
+		"\"requested\":false},\"extra\":{\"kept\":\"as is\"}}",
 		0, &err);
 	CHECK(o != NULL);
 	return o;
@@ -121,6 +122,8 @@ static void test_wrong_types_are_removed_and_named(void)
 	expect_removed("timing", "lease_ms", "true", "timing.lease_ms",
 		       "an integer");
 	expect_removed("cluster", NULL, "{}", "cluster", "a string");
+	expect_removed("backup", "requested", "\"yes\"", "backup.requested",
+		       "a boolean");
 }
 
 static void test_wrong_elements_and_deep_fields_are_removed(void)

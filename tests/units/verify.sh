@@ -19,7 +19,7 @@ for u in "$top"/units/*; do
 done
 for t in skyha-heartbeatd@.service skyha-heartbeatd@.socket skyha-witness@.service \
 	skyha-checkd@.service skyha-replicd@.service skyha-vipd@.service skyha@.target \
-	skyha-backup@.service skyha-backup@.timer; do
+	skyha-backup@.service skyha-backup@.timer skyha-backup@.path; do
 	inst=$(echo "$t" | sed 's/@\./@app./')
 	ln -s "$work/units/$t" "$work/units/$inst"
 	if (cd "$work/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "$work/units/$inst") >"$work/verify.log" 2>&1 &&
