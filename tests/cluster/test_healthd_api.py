@@ -9,8 +9,9 @@ swap with a control token goes through heartbeatd's control socket and the roles
 change; a stopped heartbeatd gets 504, a dead one 502. Every answer is checked against
 docs/api/openapi.yaml. Without TLS the API
 refuses to act off loopback and acts on loopback; a group-readable users file stops
-healthd at start. In headless Chromium: log in to the console, press swap, see the
-roles change on the page. With checkd and the sample application: restart in place and
+healthd at start. In headless Chromium: log in to the console, press backup now (the
+request file heartbeatd writes for systemd names the user), press swap, see the roles
+change on the page. With checkd and the sample application: restart in place and
 checkers off through the API and on again with skyctl (heartbeatd's desired state carries
 them to checkd); backup now refused for a module without a backup: section (the run
 itself, by systemd: tests/systemd/test_backup.py).
@@ -307,6 +308,9 @@ def test_console_logs_in_and_swaps_in_chromium(lab):
         raise AssertionError(f"{CHROMIUM} is missing: apt-get install chromium")
     s = make_secrets(lab)
     lab.healthd_args = {n: api_args(lab, n, s) for n in lab.nodes}
+    # A backup: section (heartbeatd only notes that there is one): the console then
+    # offers "backup now". Nothing acts on the request here (no systemd).
+    lab.write_config(lab.config, lab.config_text() + "backup:\n  targets: []\n")
     lab.start_cluster()
     lab.wait_health("node1", 200, 5)
     browser = Browser(lab.ns("client"), lab.dir, ["--ignore-certificate-errors"])
@@ -338,12 +342,26 @@ def test_console_logs_in_and_swaps_in_chromium(lab):
         assert "Confirm prim --force" in text, text
         browser.evaluate("[...document.querySelectorAll('.confirm button')]"
                          ".find(b => b.textContent === 'Cancel').click(); true")
+        # Backup now: heartbeatd writes the request for systemd's path unit.
+        browser.evaluate("document.querySelector('button.action-backup').click(); true")
+        outcome = browser.wait_for("document.querySelector('.outcome').textContent"
+                                   ".includes('(HTTP') && "
+                                   "document.querySelector('.outcome').textContent", 15,
+                                   "the backup's outcome")
+        assert "backup now: backup requested" in outcome and "(HTTP 200)" in outcome, \
+            outcome
+        request = os.path.join(lab.node_dir("node1", "run"), MODULE, "backup-now")
+        with open(request) as f:
+            assert "user alice from" in json.load(f)["by"]
+        browser.wait_for("document.body.textContent.includes('requested: systemd starts "
+                         f"skyha-backup@{MODULE}.service')", 10,
+                         "the pending request on the page")
         browser.evaluate("document.querySelector('button.action-swap').click(); true")
         outcome = browser.wait_for("document.querySelector('.outcome').textContent"
                                    ".includes('(HTTP') && "
                                    "document.querySelector('.outcome').textContent", 15,
                                    "the swap's outcome")
-        assert "(HTTP 200)" in outcome, outcome
+        assert "swap: " in outcome and "(HTTP 200)" in outcome, outcome
         lab.wait_roles({"node1": "SECOND", "node2": "PRIM"}, 15)
         browser.wait_for("document.querySelector('.node .role').textContent === 'SECOND'",
                          15, "the page showing node1 SECOND")
