@@ -62,6 +62,16 @@ static int load_file(const char *path, bool tokens, struct healthd_users *u,
 		snprintf(err, err_size, "%s: %s", path, strerror(-r));
 		return r;
 	}
+	if (access(path, R_OK) < 0) {
+		/* Under systemd healthd runs as skyha: a root-owned file is
+		 * the usual mistake. */
+		r = -errno;
+		snprintf(err, err_size,
+			 "%s: %s: healthd runs as uid %u and must own it "
+			 "(chown skyha: %s; chmod 600 %s)",
+			 path, strerror(-r), (unsigned)geteuid(), path, path);
+		return r;
+	}
 	if (st.st_mode & 0077) {
 		snprintf(err, err_size,
 			 "%s: mode %04o: group or others may read or write "

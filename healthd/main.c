@@ -333,8 +333,14 @@ static int load_tls(const char *cert_file, const char *key_file, char **cert,
 	}
 	r = sky_read_file(key_file, 1024 * 1024, key, &len);
 	if (r < 0) {
-		snprintf(err, err_size, "--tls-key-file %s: %s", key_file,
-			 strerror(-r));
+		char hint[96] = "";
+		if (r == -EACCES)
+			snprintf(hint, sizeof(hint),
+				 ": healthd runs as uid %u and must own it "
+				 "(chown skyha:)",
+				 (unsigned)geteuid());
+		snprintf(err, err_size, "--tls-key-file %s: %s%s", key_file,
+			 strerror(-r), hint);
 		return r;
 	}
 	if (!strstr(*cert, "-----BEGIN ") || !strstr(*key, "-----BEGIN ")) {

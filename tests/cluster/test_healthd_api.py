@@ -299,6 +299,12 @@ def test_api_acts_only_for_who_may_over_https(lab):
     res = run([HEALTHD, "--users-file", s["users"], "-n"], check=False)
     assert res.returncode == 1 and "mode 0640" in res.stderr and \
         "must be 0600" in res.stderr, res.stderr
+    # One healthd (as systemd runs it, another user) may not read says whose it must be.
+    os.chmod(s["users"], 0o600)
+    res = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HEALTHD,
+               "--users-file", s["users"], "-n"], check=False)
+    assert res.returncode == 1 and "Permission denied: healthd runs as uid 65534 and " \
+        "must own it (chown skyha:" in res.stderr, res.stderr
     print(f"    {spec.checked} answers checked against the OpenAPI file")
 
 
