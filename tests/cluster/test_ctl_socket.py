@@ -184,7 +184,7 @@ def test_every_field_of_the_wrong_type_is_refused_and_changes_nothing(lab):
         ({"command": "stop", "discard_local": True},
          "field 'discard_local' only applies to resync"),
         ({"command": "fly"}, "unknown command 'fly' (status, swap, prim, second, stop, "
-         "start, failover, resync, restart, checkers, verify)"),
+         "start, failover, resync, restart, checkers, verify, backup)"),
         ({"command": "resync"}, "resync needs one of \"discard_local\": true or "
          "\"full\": true"),
         ({"command": "verify", "full": True}, "field 'full' only applies to resync"),
