@@ -136,8 +136,11 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz: fuzz-build
 	@tests/fuzz/run.sh --long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# The seeds: valid inputs made by the real encoders (gcc, like a unit test).
-$(BUILD)/asan/fuzz_seed: $(BUILD)/asan/obj/tests/fuzz/seed.o $(ASAN_LIB_OBJ)
+# The seeds: valid inputs made by the real encoders (gcc, like a unit test):
+# seed.c and one tests/fuzz/seed_<family>.c per family of targets (seed.h).
+SEED_OBJ := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(wildcard tests/fuzz/seed*.c))
+$(SEED_OBJ): tests/fuzz/seed.h
+$(BUILD)/asan/fuzz_seed: $(SEED_OBJ) $(ASAN_LIB_OBJ)
 	@echo "  LD+SAN  $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LIBS)
 

@@ -9,208 +9,18 @@
  * bounded and cleaned (skyctl_safe_text) so a reply cannot rewrite the
  * operator's terminal or run off the screen. Lists are capped for the same
  * reason.
+ *
+ * This file lays out the whole view and renders the mirror's part of it
+ * (nodes, networks, witness or etcd, actuators, checkd, the last transition,
+ * counters); render_farm.c renders a farm's nodes, render_data.c the
+ * replication, verify and backups, and render_text.c makes the text safe
+ * (render_part.h: what they share).
  */
-#include "render.h"
-#include "rendezvous.h"
+#include "render_part.h"
 #include "util.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <string.h>
-
-#define NAME_TEXT_MAX	    65	/* node, module, cluster, address: 64 bytes */
-#define WORD_TEXT_MAX	    17	/* role, data state, lease state: 16 bytes */
-#define REASON_TEXT_MAX	    257 /* sentences: transition reason, waiting for */
-#define INT_TEXT_MAX	    24
-#define DURATION_TEXT_MAX   32
-#define SEEN_TEXT_MAX	    160
-#define NETWORKS_SHOWN_MAX  8
-#define ADDRESSES_SHOWN_MAX 4
-#define ACTUATORS_SHOWN_MAX 8
-#define CHECKERS_SHOWN_MAX  8
-#define NODE_COLUMN_MIN	    12
-#define GEN_COLUMN_MIN	    3
-
-/* Bytes in the UTF-8 sequence a lead byte starts; 0 if it cannot lead. */
-static size_t utf8_sequence_len(unsigned char lead)
-{
-	if (lead < 0x80)
-		return 1;
-	if (lead >= 0xc2 && lead <= 0xdf)
-		return 2;
-	if (lead >= 0xe0 && lead <= 0xef)
-		return 3;
-	if (lead >= 0xf0 && lead <= 0xf4)
-		return 4;
-	return 0;
-}
-
-/*
- * Characters that would let the daemon's text move the cursor, recolour or
- * clear the terminal (C0, DEL, C1 controls: U+0080..U+009F include CSI), or
- * reorder what the operator reads (U+2028..U+202E line separators and bidi
- * embeddings/overrides, U+2066..U+2069 bidi isolates).
- */
-static bool char_is_unsafe(const unsigned char *c, size_t n)
-{
-	if (n == 1)
-		return c[0] < 0x20 || c[0] == 0x7f;
-	if (n == 2)
-		return c[0] == 0xc2 && c[1] <= 0x9f;
-	if (n == 3 && c[0] == 0xe2)
-		return (c[1] == 0x80 && c[2] >= 0xa8 && c[2] <= 0xae) ||
-		       (c[1] == 0x81 && c[2] >= 0xa6 && c[2] <= 0xa9);
-	return false;
-}
-
-/* Copy len bytes of s into buf as skyctl_safe_text() describes. */
-static const char *safe_copy(const char *text, size_t len, char *buf,
-			     size_t size)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	size_t in = 0, used = 0;
-	bool cut = false;
-
-	while (in < len) {
-		size_t n = utf8_sequence_len(s[in]);
-		bool replace = n == 0 || n > len - in;
-
-		for (size_t k = 1; !replace && k < n; k++)
-			if ((s[in + k] & 0xc0) != 0x80)
-				replace = true;
-		if (replace)
-			n = 1;
-		else
-			replace = char_is_unsafe(s + in, n);
-		if (used + (replace ? 1 : n) > size - 1) {
-			cut = true;
-			break;
-		}
-		if (replace) {
-			buf[used++] = '?';
-		} else {
-			memcpy(buf + used, s + in, n);
-			used += n;
-		}
-		in += n;
-	}
-	if (cut && size >= 4) {
-		/* Make room for "..." by dropping whole characters. */
-		while (used > size - 4) {
-			used--;
-			while (used > 0 &&
-			       ((unsigned char)buf[used] & 0xc0) == 0x80)
-				used--;
-		}
-		memcpy(buf + used, "...", 3);
-		used += 3;
-	}
-	buf[used] = '\0';
-	return buf;
-}
-
-const char *skyctl_safe_text(const json_t *value, char *buf, size_t size)
-{
-	if (size == 0)
-		return "";
-	if (!json_is_string(value))
-		return safe_copy("?", 1, buf, size);
-	return safe_copy(json_string_value(value), json_string_length(value),
-			 buf, size);
-}
-
-void skyctl_format_duration(int64_t ms, char *buf, size_t size)
-{
-	long long v = ms;
-
-	if (ms < 0)
-		snprintf(buf, size, "?");
-	else if (v < 1000)
-		snprintf(buf, size, "%lld ms", v);
-	else if (v < 60 * 1000)
-		snprintf(buf, size, "%lld.%lld s", v / 1000, v % 1000 / 100);
-	else if (v < 3600 * 1000 && v / 1000 % 60)
-		snprintf(buf, size, "%lld min %lld s", v / 60000,
-			 v / 1000 % 60);
-	else if (v < 3600 * 1000)
-		snprintf(buf, size, "%lld min", v / 60000);
-	else if (v < 86400 * 1000 && v / 60000 % 60)
-		snprintf(buf, size, "%lld h %lld min", v / 3600000,
-			 v / 60000 % 60);
-	else if (v < 86400 * 1000)
-		snprintf(buf, size, "%lld h", v / 3600000);
-	else if (v / 3600000 % 24)
-		snprintf(buf, size, "%lld d %lld h", v / 86400000,
-			 v / 3600000 % 24);
-	else
-		snprintf(buf, size, "%lld d", v / 86400000);
-}
-
-/*
- * A non-empty string field, cleaned, in buf; "?" when missing, empty or not
- * text. These helpers always write into buf and return it.
- */
-static const char *field(const json_t *obj, const char *key, char *buf,
-			 size_t size)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return safe_copy("?", 1, buf, size);
-	return skyctl_safe_text(v, buf, size);
-}
-
-static bool has_text(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-	return json_is_string(v) && json_string_length(v) > 0;
-}
-
-static bool text_is(const json_t *obj, const char *key, const char *want)
-{
-	const json_t *v = json_object_get(obj, key);
-	return json_is_string(v) && json_string_length(v) == strlen(want) &&
-	       strcmp(json_string_value(v), want) == 0;
-}
-
-static bool get_int(const json_t *obj, const char *key, int64_t *out)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!json_is_integer(v))
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
-
-static const char *int_text(const json_t *obj, const char *key, char *buf,
-			    size_t size)
-{
-	int64_t v;
-
-	if (!get_int(obj, key, &v))
-		snprintf(buf, size, "?");
-	else
-		snprintf(buf, size, "%lld", (long long)v);
-	return buf;
-}
-
-/* A duration in milliseconds, humanised; "?" unless an integer >= 0. */
-static const char *duration_text(const json_t *obj, const char *key, char *buf,
-				 size_t size)
-{
-	int64_t ms;
-
-	if (!get_int(obj, key, &ms))
-		ms = -1;
-	skyctl_format_duration(ms, buf, size);
-	return buf;
-}
-
-static size_t max_size(size_t a, size_t b)
-{
-	return a > b ? a : b;
-}
 
 static void render_header(FILE *out, const json_t *status)
 {
@@ -322,140 +132,6 @@ static void render_nodes(FILE *out, const json_t *node, const json_t *peer)
 		fprintf(out, "%c %-*s %-7s %-9s %*s  %s\n", rows[i].mark,
 			(int)name_w, rows[i].name, rows[i].role, rows[i].data,
 			(int)gen_w, rows[i].gen, rows[i].seen);
-}
-
-/*
- * A farm: every node, its state, whether it serves (a member), and its
- * share of the load: its weight over the members' (vipd's buckets follow
- * the same weights).
- */
-/*
- * lb: buckets: each member's buckets, as every vipd computes them from the
- * same members and weights (shared/rendezvous.h): "87/256"; "-" for a node
- * that is not a member. false when the members cannot be read.
- */
-static bool farm_loads(const json_t *nodes, char loads[][16], size_t max)
-{
-	struct sky_bucket_member m[SKY_BUCKET_MEMBERS_MAX];
-	size_t at[SKY_BUCKET_MEMBERS_MAX], count = 0, i;
-	char names[SKY_BUCKET_MEMBERS_MAX][NAME_TEXT_MAX];
-	int16_t owner[SKY_BUCKETS];
-	const json_t *n;
-	int64_t w;
-
-	json_array_foreach(nodes, i, n)
-	{
-		if (i >= max)
-			return false;
-		snprintf(loads[i], 16, "-");
-		if (!json_is_true(json_object_get(n, "member")))
-			continue;
-		const char *name =
-			json_string_value(json_object_get(n, "name"));
-		if (!name || count >= SKY_BUCKET_MEMBERS_MAX ||
-		    !get_int(n, "weight", &w) || w < 1 ||
-		    w > SKY_BUCKET_WEIGHT_MAX)
-			return false;
-		/* hashed as vipd hashes it: the name as heartbeatd sent it */
-		snprintf(names[count], sizeof(names[count]), "%s", name);
-		m[count].name = names[count];
-		m[count].weight = (uint32_t)w;
-		at[count++] = i;
-	}
-	if (sky_buckets_assign(m, count, owner) < 0)
-		return false;
-	for (size_t k = 0; k < count; k++)
-		snprintf(loads[at[k]], 16, "%zu/%d",
-			 sky_buckets_count(owner, (int16_t)k), SKY_BUCKETS);
-	return true;
-}
-
-static void render_farm_nodes(FILE *out, const json_t *nodes, bool buckets)
-{
-	size_t name_w = NODE_COLUMN_MIN, i;
-	int64_t total = 0, w;
-	const json_t *n;
-	char loads[SKY_BUCKET_MEMBERS_MAX][16];
-	bool show_load =
-		buckets && farm_loads(nodes, loads, SKY_BUCKET_MEMBERS_MAX);
-
-	json_array_foreach(nodes, i, n)
-	{
-		char name[NAME_TEXT_MAX];
-		name_w = max_size(name_w,
-				  strlen(field(n, "name", name, sizeof(name))));
-		if (json_is_true(json_object_get(n, "member")) &&
-		    get_int(n, "weight", &w) && w > 0 && w <= 1000)
-			total += w;
-	}
-	fprintf(out, "  %-*s %-5s %-6s %-6s %s %s\n", (int)name_w, "NODE",
-		"STATE", "SERVES", "SHARE", show_load ? "LOAD     " : "",
-		"SEEN");
-	json_array_foreach(nodes, i, n)
-	{
-		char name[NAME_TEXT_MAX], role[WORD_TEXT_MAX], share[16];
-		char seen[SEEN_TEXT_MAX], dur[DURATION_TEXT_MAX];
-		bool self = json_is_true(json_object_get(n, "self"));
-		bool member = json_is_true(json_object_get(n, "member"));
-		bool ready = json_is_true(json_object_get(n, "ready"));
-		if (member && total > 0 && get_int(n, "weight", &w) && w > 0 &&
-		    w <= 1000)
-			snprintf(share, sizeof(share), "%lld%%",
-				 (long long)((w * 100 + total / 2) / total));
-		else
-			snprintf(share, sizeof(share), "-");
-		const char *ago =
-			duration_text(n, "last_seen_ms", dur, sizeof(dur));
-		if (self)
-			snprintf(seen, sizeof(seen), "this node");
-		else if (json_is_true(json_object_get(n, "visible")))
-			snprintf(seen, sizeof(seen), "%s ago", ago);
-		else if (json_is_null(json_object_get(n, "last_seen_ms")))
-			snprintf(seen, sizeof(seen), "LOST, never seen");
-		else
-			snprintf(seen, sizeof(seen), "LOST, last seen %s ago",
-				 ago);
-		char load[24] = "";
-		if (show_load)
-			snprintf(load, sizeof(load), "%-8s ", loads[i]);
-		fprintf(out, "%c %-*s %-5s %-6s %-6s %s %s\n", self ? '*' : ' ',
-			(int)name_w, field(n, "name", name, sizeof(name)),
-			field(n, "role", role, sizeof(role)),
-			member	? "yes"
-			: ready ? "ready"
-				: "no",
-			share, load, seen);
-	}
-}
-
-/*
- * A farm with vipd.lb: buckets: this node's load as vipd applied it
- * (actuators.vipd.detail.buckets), "load: 85/256 buckets (3 members)".
- */
-static void render_buckets(FILE *out, const json_t *status)
-{
-	const json_t *b = json_object_get(
-		json_object_get(
-			json_object_get(json_object_get(status, "actuators"),
-					"vipd"),
-			"detail"),
-		"buckets");
-	int64_t owned, total, members, taken;
-	char hash[WORD_TEXT_MAX];
-
-	if (!json_is_object(b) || !get_int(b, "owned", &owned) ||
-	    !get_int(b, "total", &total) || !get_int(b, "members", &members) ||
-	    owned < 0 || total <= 0 || owned > total || members < 0)
-		return;
-	fprintf(out,
-		"load:      %lld/%lld buckets on this node (%lld member%s, "
-		"hash %s",
-		(long long)owned, (long long)total, (long long)members,
-		members == 1 ? "" : "s", field(b, "hash", hash, sizeof(hash)));
-	if (get_int(b, "taken_over", &taken) && taken > 0)
-		fprintf(out, "; %lld taken over from a node that left",
-			(long long)taken);
-	fputs(")\n", out);
 }
 
 /* Why a node in WAIT is not serving, in heartbeatd's own words. */
@@ -582,86 +258,6 @@ static void render_lease(FILE *out, const json_t *witness, const json_t *status)
 			field(witness, "holder", holder, sizeof(holder)));
 }
 
-/* Bytes as an operator reads them: "512 B", "3.2 MiB", "1.5 GiB". */
-static void bytes_text(int64_t n, char *buf, size_t size)
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < SKY_ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%lld B", (long long)n);
-	else
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-}
-
-/*
- * Each backup target of this node: "backups:   local: 12 min ago, snapshot
- * 3fa2c1, 2.5 MiB read, 310.0 KiB up, in 0.2 s". A last success older than
- * the target's max_age, or none, says so loudly; a failure after it too.
- */
-static void render_backups(FILE *out, const json_t *status)
-{
-	const json_t *all = json_object_get(status, "backups");
-	size_t count = json_array_size(all);
-
-	if (!json_is_array(all) || count == 0)
-		return;
-	for (size_t i = 0; i < count && i < NETWORKS_SHOWN_MAX; i++) {
-		const json_t *b = json_array_get(all, i);
-		const json_t *ok = json_object_get(b, "last_success");
-		const json_t *bad = json_object_get(b, "last_failure");
-		char name[NAME_TEXT_MAX], dur[DURATION_TEXT_MAX],
-			took[DURATION_TEXT_MAX], snap[NAME_TEXT_MAX],
-			why[REASON_TEXT_MAX], rd[32], up[32];
-		int64_t age_s, v;
-
-		fprintf(out, "%s%s:", i ? "           " : "backups:   ",
-			field(b, "target", name, sizeof(name)));
-		if (has_text(b, "error")) {
-			fprintf(out, " %s\n",
-				field(b, "error", why, sizeof(why)));
-			continue;
-		}
-		if (!json_is_object(ok)) {
-			fputs(" NO SUCCESSFUL BACKUP yet", out);
-		} else {
-			age_s = get_int(b, "age_s", &v) ? v : -1;
-			skyctl_format_duration(age_s < 0 ? -1 : age_s * 1000,
-					       dur, sizeof(dur));
-			skyctl_format_duration(
-				get_int(ok, "duration_ms", &v) ? v : -1, took,
-				sizeof(took));
-			bytes_text(get_int(ok, "bytes_read", &v) ? v : 0, rd,
-				   sizeof(rd));
-			bytes_text(get_int(ok, "bytes_uploaded", &v) ? v : 0,
-				   up, sizeof(up));
-			fprintf(out,
-				" %s%s ago, snapshot %.16s, %s read, %s up, "
-				"in %s",
-				json_is_true(json_object_get(b, "stale"))
-					? "LAST SUCCESS "
-					: "",
-				dur, field(ok, "snapshot", snap, sizeof(snap)),
-				rd, up, took);
-			if (json_is_true(json_object_get(b, "stale")) &&
-			    get_int(b, "max_age_s", &v) && v > 0) {
-				skyctl_format_duration(v * 1000, dur,
-						       sizeof(dur));
-				fprintf(out, " (older than max_age %s)", dur);
-			}
-		}
-		if (json_is_object(bad))
-			fprintf(out, "; FAILED since: %s",
-				field(bad, "reason", why, sizeof(why)));
-		fputc('\n', out);
-	}
-}
-
 /* module.depends_on: "depends:   db serves here, web NOT HERE (SECOND)". */
 static void render_depends(FILE *out, const json_t *status)
 {
@@ -776,7 +372,8 @@ static void render_actuator(FILE *out, const char *key, const json_t *act)
 	char reason[REASON_TEXT_MAX];
 	bool failed = text_is(act, "state", "failed");
 
-	fprintf(out, "%s %s", safe_copy(key, strlen(key), name, sizeof(name)),
+	fprintf(out, "%s %s",
+		skyctl_safe_copy(key, strlen(key), name, sizeof(name)),
 		failed ? "FAILED" : field(act, "state", state, sizeof(state)));
 	if (has_text(act, "target") && has_text(act, "state") &&
 	    strcmp(json_string_value(json_object_get(act, "target")),
@@ -880,120 +477,6 @@ static void render_checkd(FILE *out, const json_t *status)
 	fputc('\n', out);
 }
 
-/*
- * skyctl verify (replicd/verify.h): a running verify's progress, then the
- * last result and the differences it listed, one a line.
- */
-static void render_verify(FILE *out, const json_t *replicd)
-{
-	const json_t *v = json_object_get(replicd, "verify");
-	const json_t *last = json_object_get(v, "last");
-	char a[INT_TEXT_MAX], b[INT_TEXT_MAX], c[INT_TEXT_MAX];
-	char text[REASON_TEXT_MAX], dir[REASON_TEXT_MAX];
-	if (!json_is_object(v))
-		return;
-	if (json_is_true(json_object_get(v, "running")))
-		fprintf(out,
-			"verify: running (%s): %s of %s bytes compared, %s "
-			"difference(s) so far\n",
-			field(v, "stage", text, sizeof(text)),
-			int_text(v, "bytes_compared", a, sizeof(a)),
-			int_text(v, "bytes_total", b, sizeof(b)),
-			int_text(v, "differences_so_far", c, sizeof(c)));
-	if (json_is_true(json_object_get(v, "resync_full_pending")))
-		fprintf(out, "verify: resync --full asked: the next session "
-			     "compares both copies\n");
-	if (!json_is_object(last))
-		return;
-	fprintf(out, "last verify: %s, %s bytes compared in %s ms",
-		field(last, "result", text, sizeof(text)),
-		int_text(last, "bytes_compared", a, sizeof(a)),
-		int_text(last, "duration_ms", b, sizeof(b)));
-	fprintf(out, ": %s difference(s), %s path(s) changed during verify\n",
-		int_text(last, "differences", a, sizeof(a)),
-		int_text(last, "changed_during_verify", b, sizeof(b)));
-	const json_t *list = json_object_get(last, "differences_listed");
-	size_t i;
-	const json_t *e;
-	json_array_foreach(list, i, e)
-	{
-		fprintf(out, "  differs: %s/",
-			field(e, "directory", dir, sizeof(dir)));
-		fprintf(out, "%s: %s", field(e, "path", text, sizeof(text)),
-			field(e, "what", dir, sizeof(dir)));
-		const json_t *zones = json_object_get(e, "zones");
-		size_t k;
-		const json_t *z;
-		json_array_foreach(zones, k, z)
-		{
-			json_t *f = json_array_get(z, 0),
-			       *n = json_array_get(z, 1);
-			if (!json_is_integer(f) || !json_is_integer(n))
-				continue;
-			fprintf(out, "%s zone%s %lld", k ? "," : " (64 KiB",
-				json_integer_value(n) > 1 ? "s" : "",
-				(long long)json_integer_value(f));
-			if (json_integer_value(n) > 1)
-				fprintf(out, "-%lld",
-					(long long)(json_integer_value(f) +
-						    json_integer_value(n) - 1));
-		}
-		fprintf(out, "%s\n", json_array_size(zones) ? ")" : "");
-	}
-}
-
-/*
- * What replicd says of the copy, and a resync's progress:
- * "replication: data inconsistent, resyncing: 1048576 of 4194304 bytes,
- * 3145728 left, 1048576 B/s, ETA 3 s". Only when replicd reported it.
- */
-static void render_replication(FILE *out, const json_t *status)
-{
-	const json_t *r = json_object_get(json_object_get(status, "actuators"),
-					  "replicd");
-	char data[WORD_TEXT_MAX], sync[WORD_TEXT_MAX], a[INT_TEXT_MAX],
-		b[INT_TEXT_MAX], c[INT_TEXT_MAX], d[INT_TEXT_MAX];
-
-	if (!json_is_object(r) || !has_text(r, "data"))
-		return;
-	fprintf(out, "replication: data %s, %s",
-		field(r, "data", data, sizeof(data)),
-		field(r, "sync", sync, sizeof(sync)));
-	const json_t *rs = json_object_get(r, "resync");
-	if (json_is_object(rs)) {
-		bool active = json_is_true(json_object_get(rs, "active"));
-		fprintf(out, "%s %s of %s bytes",
-			active ? ":" : "; last resync",
-			int_text(rs, "bytes_done", a, sizeof(a)),
-			int_text(rs, "bytes_total", b, sizeof(b)));
-		if (active && json_object_get(rs, "rate_bps"))
-			fprintf(out, ", %s left, %s B/s, ETA %s s",
-				int_text(rs, "bytes_left", a, sizeof(a)),
-				int_text(rs, "rate_bps", c, sizeof(c)),
-				int_text(rs, "eta_s", d, sizeof(d)));
-		else if (active)
-			fprintf(out, ", %s left",
-				int_text(rs, "bytes_left", a, sizeof(a)));
-		else if (json_object_get(rs, "wire_bytes"))
-			fprintf(out, " (%s on the wire)",
-				int_text(rs, "wire_bytes", c, sizeof(c)));
-		/* Over a WAN: the cap and compression, when in use. */
-		const json_t *cap = json_object_get(rs, "max_bytes_per_s");
-		if (json_is_integer(cap) && json_integer_value(cap) > 0)
-			fprintf(out, ", capped at %s B/s",
-				int_text(rs, "max_bytes_per_s", a, sizeof(a)));
-		const char *z =
-			json_string_value(json_object_get(rs, "compress"));
-		if (z && strcmp(z, "zstd") == 0)
-			fprintf(out, ", zstd: %s file bytes in %s",
-				int_text(rs, "compressed_file_bytes", a,
-					 sizeof(a)),
-				int_text(rs, "compressed_bytes", b, sizeof(b)));
-	}
-	fputc('\n', out);
-	render_verify(out, r);
-}
-
 static void render_counters(FILE *out, const json_t *counters)
 {
 	static const struct {
@@ -1032,8 +515,8 @@ int skyctl_render_status(FILE *out, const json_t *status)
 					"vipd"),
 				"detail"),
 			"buckets"));
-		render_farm_nodes(out, farm_nodes, buckets);
-		render_buckets(out, status);
+		skyctl_render_farm_nodes(out, farm_nodes, buckets);
+		skyctl_render_buckets(out, status);
 		render_waiting(out, node);
 	} else {
 		render_nodes(out, node, json_object_get(status, "peer"));
@@ -1041,11 +524,11 @@ int skyctl_render_status(FILE *out, const json_t *status)
 		render_networks(out, json_object_get(status, "peer"));
 		render_witness(out, status);
 		render_depends(out, status);
-		render_backups(out, status);
+		skyctl_render_backups(out, status);
 	}
 	render_transition(out, json_object_get(status, "transition"));
 	render_actuators(out, status);
-	render_replication(out, status);
+	skyctl_render_replication(out, status);
 	render_checkd(out, status);
 	render_counters(out, json_object_get(status, "counters"));
 	if (fflush(out) != 0 || ferror(out))

@@ -3,6 +3,10 @@
  * sockets, the witness sockets and the ZeroMQ bus) that feeds packets to
  * the state machine, persists what it decides before acting on it, and
  * publishes the desired state and status.
+ *
+ * This file is the loop and its turn (tick); node_open.c sets a node up and
+ * closes it, node_send.c sends heartbeats and lease requests, and
+ * node_replica.c keeps replicd's word about the copy.
  */
 #include "node.h"
 #include "actual.h"
@@ -70,97 +74,6 @@ void node_save_state(struct node *n)
 			sm_fail(&n->sm, sky_now_ms(), why);
 	}
 	n->sm.dirty = false;
-}
-
-void node_heartbeat_init(const struct node *n, struct packet *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->hdr.type = PKT_HEARTBEAT;
-	sky_strlcpy(p->hdr.cluster, n->cfg.cluster, sizeof(p->hdr.cluster));
-	sky_strlcpy(p->hdr.module, n->cfg.module, sizeof(p->hdr.module));
-	sky_strlcpy(p->hdr.node, n->self->name, sizeof(p->hdr.node));
-	p->hdr.incarnation = n->persisted.incarnation;
-}
-
-void node_heartbeat_send(struct node *n, struct packet *p,
-			 const struct sky_node *to)
-{
-	uint8_t buf[PKT_MAX];
-
-	for (size_t i = 0; i < n->cfg.network_count; i++) {
-		p->hb.network = (uint8_t)i;
-		p->hdr.sequence = ++n->sequence;
-		int len = packet_encode(p, n->cfg.key, buf, sizeof(buf));
-		if (len < 0)
-			continue;
-		int r = net_send(n->hb_fd[i], &to->addrs[i], buf, (size_t)len);
-		if (r < 0) {
-			n->counters.tx_errors++;
-			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
-					    "heartbeat to %s (%s) on network "
-					    "%zu: %s",
-					    to->name, to->addrs[i].text, i,
-					    strerror(-r));
-		} else {
-			n->counters.tx++;
-		}
-	}
-}
-
-static void send_heartbeats(struct node *n, int64_t now)
-{
-	struct packet p;
-
-	node_heartbeat_init(n, &p);
-	p.hb.role = (uint8_t)n->sm.role;
-	p.hb.epoch = n->sm.epoch;
-	p.hb.generation = n->sm.generation;
-	p.hb.data = (uint8_t)sm_advertised_data(&n->sm);
-	p.hb.flags = sm_heartbeat_flags(&n->sm, now);
-	node_heartbeat_send(n, &p, n->peer_node);
-	n->next_heartbeat_ms = now + n->cfg.interval_ms;
-}
-
-/* To every address of one witness (host: its index in witness.hosts). */
-static void send_lease_request(struct node *n, size_t host,
-			       const struct pkt_lease_request *req)
-{
-	struct packet p = {0};
-	uint8_t buf[PKT_MAX];
-
-	p.hdr.type = PKT_LEASE_REQUEST;
-	sky_strlcpy(p.hdr.cluster, n->cfg.cluster, sizeof(p.hdr.cluster));
-	sky_strlcpy(p.hdr.module, n->cfg.module, sizeof(p.hdr.module));
-	sky_strlcpy(p.hdr.node, n->self->name, sizeof(p.hdr.node));
-	p.hdr.incarnation = n->persisted.incarnation;
-	p.req = *req;
-	for (size_t i = 0; i < n->cfg.witness_addr_count; i++) {
-		const struct sky_addr *to = &n->cfg.witness_addrs[i];
-		int fd = to->sa.ss_family == AF_INET ? n->witness_fd4
-						     : n->witness_fd6;
-		if (n->cfg.witness_host_of[i] != host)
-			continue;
-		p.hdr.sequence = ++n->sequence;
-		int len = packet_encode(&p, n->cfg.key, buf, sizeof(buf));
-		if (len < 0 || fd < 0)
-			continue;
-		int r = net_send(fd, to, buf, (size_t)len);
-		if (r < 0)
-			sky_log_ratelimited(&n->rl_send, LOG_WARNING,
-					    "lease request to witness %s: %s",
-					    to->text, strerror(-r));
-	}
-}
-
-/* Each witness's renewal, retry or release, when due. */
-static void poll_witnesses(struct node *n, int64_t now)
-{
-	struct pkt_lease_request req;
-
-	for (size_t h = 0; h < n->witnesses.count; h++)
-		if (lease_client_poll(&n->witnesses.lease[h], now, &n->sm,
-				      &req))
-			send_lease_request(n, h, &req);
 }
 
 /* Accept or reject one datagram from a heartbeat socket. */
@@ -355,165 +268,6 @@ static void keep_actuator_detail(struct node *n, const char *daemon,
 	}
 	json_decref(n->actuator_detail[which]);
 	n->actuator_detail[which] = detail;
-}
-
-/* Copy a counter of "resync" if it is a sane non-negative integer. */
-static void copy_counter(json_t *to, const json_t *from, const char *key)
-{
-	json_t *v = json_object_get(from, key);
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		json_object_set_new(to, key,
-				    json_integer(json_integer_value(v)));
-}
-
-static uint64_t json_uint_or(const json_t *msg, const char *key,
-			     uint64_t otherwise)
-{
-	json_t *v = json_object_get(msg, key);
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return otherwise;
-	return (uint64_t)json_integer_value(v);
-}
-
-/* A checked copy of replicd's {count, first, last} (actual.c checked it),
- * or NULL. */
-static json_t *alone_copy(const json_t *v)
-{
-	if (!json_is_object(v) || json_uint_or(v, "count", 0) == 0)
-		return NULL;
-	return json_pack("{s:I,s:s?,s:s?}", "count",
-			 (json_int_t)json_uint_or(v, "count", 0), "first",
-			 json_string_value(json_object_get(v, "first")), "last",
-			 json_string_value(json_object_get(v, "last")));
-}
-
-void node_replica_update(struct node_replica *r, const json_t *msg, int64_t now)
-{
-	static const char *const counters[] = {
-		"bytes_total", "bytes_done", "bytes_left", "rate_bps", "eta_s",
-		"passes", "zones", "data_bytes_sent", "wire_bytes", "seconds",
-		/* over a WAN: the cap and zstd (docs/replication.md) */
-		"max_bytes_per_s", "throttled_ms", "op_bytes",
-		"compressed_frames", "compressed_file_bytes",
-		"compressed_bytes", "raw_frames", "compressed_rejected"};
-	const char *state = json_string_value(json_object_get(msg, "state"));
-	const char *data = json_string_value(json_object_get(msg, "data"));
-	const char *sync = json_string_value(json_object_get(msg, "sync"));
-	json_t *epoch = json_object_get(msg, "epoch");
-	json_t *resync = json_object_get(msg, "resync");
-	enum sky_replica d = SKY_REPLICA_UNKNOWN;
-
-	if (!state || !json_is_integer(epoch) || json_integer_value(epoch) < 0)
-		return;
-	/* Absent or unknown words mean "cannot tell": never up to date. */
-	if (data && sky_replica_parse(data, &d) < 0)
-		d = SKY_REPLICA_UNKNOWN;
-	r->heard = true;
-	r->heard_at_ms = now;
-	sky_strlcpy(r->state, state, sizeof(r->state));
-	r->epoch = (uint64_t)json_integer_value(epoch);
-	r->data = d;
-	sky_strlcpy(r->sync, sync && strlen(sync) < sizeof(r->sync) ? sync : "",
-		    sizeof(r->sync));
-	r->peer_connected =
-		json_is_true(json_object_get(msg, "peer_connected"));
-	/* Absent or mistyped: 0, which never makes a copy complete and
-	 * never lets the primary ack alone without a new generation...
-	 * except generation_sent, where "unknown" must count as high. */
-	r->peer_receiving =
-		json_is_true(json_object_get(msg, "peer_receiving"));
-	r->generation = json_uint_or(msg, "generation", 0);
-	r->generation_sent = json_uint_or(msg, "generation_sent", UINT64_MAX);
-	r->writers_waiting = json_uint_or(msg, "writers_waiting", 0);
-	/* What each side did without the other, for the status. */
-	json_t *alone = json_object_get(msg, "alone_changes");
-	r->alone_count =
-		json_is_object(alone) ? json_uint_or(alone, "count", 0) : 0;
-	json_decref(r->alone);
-	json_decref(r->peer_alone);
-	r->alone = alone_copy(alone);
-	r->peer_alone = alone_copy(json_object_get(msg, "peer_alone_changes"));
-	static const char *const replicd_counters[] = {
-		"rejected_frames", "rejected_handshakes", "apply_errors",
-		"record_entries",  "changes_not_sent",	  "record_damaged",
-		"bytes_sent",	   "ops_pending"};
-	json_decref(r->counters);
-	r->counters = json_object();
-	for (size_t i = 0; r->counters && i < SKY_ARRAY_SIZE(replicd_counters);
-	     i++)
-		copy_counter(r->counters, msg, replicd_counters[i]);
-	static const char *const pipeline_counters[] = {
-		"ops_sent",    "acks_received",	  "in_flight_max",
-		"ack_waits",   "ack_waiters_max", "acks_sent",
-		"frames_acked"};
-	json_t *pipeline = json_object_get(msg, "pipeline");
-	json_decref(r->pipeline);
-	r->pipeline = json_is_object(pipeline) ? json_object() : NULL;
-	for (size_t i = 0; r->pipeline && i < SKY_ARRAY_SIZE(pipeline_counters);
-	     i++)
-		copy_counter(r->pipeline, pipeline, pipeline_counters[i]);
-	/* skyctl verify's progress and last result (replicd/verify.h):
-	 * shown as replicd sent it, if it is an object of sane size. */
-	json_t *verify = json_object_get(msg, "verify");
-	json_decref(r->verify);
-	r->verify = json_is_object(verify) &&
-				    json_dumpb(verify, NULL, 0, JSON_COMPACT) <=
-					    SKY_ACTUATOR_DETAIL_MAX
-			    ? json_deep_copy(verify)
-			    : NULL;
-	json_decref(r->resync);
-	r->resync = NULL;
-	if (json_is_object(resync)) {
-		const char *mode =
-			json_string_value(json_object_get(resync, "mode"));
-		r->resync = json_object();
-		if (!r->resync)
-			return;
-		json_object_set_new(r->resync, "active",
-				    json_boolean(json_is_true(json_object_get(
-					    resync, "active"))));
-		if (mode &&
-		    (strcmp(mode, "record") == 0 || strcmp(mode, "hash") == 0 ||
-		     strcmp(mode, "full") == 0))
-			json_object_set_new(r->resync, "mode",
-					    json_string(mode));
-		const char *compress =
-			json_string_value(json_object_get(resync, "compress"));
-		if (compress && (strcmp(compress, "none") == 0 ||
-				 strcmp(compress, "zstd") == 0))
-			json_object_set_new(r->resync, "compress",
-					    json_string(compress));
-		for (size_t i = 0; i < SKY_ARRAY_SIZE(counters); i++)
-			copy_counter(r->resync, resync, counters[i]);
-	}
-}
-
-bool node_replica_uptodate(const struct node_replica *r, uint64_t epoch,
-			   int64_t now)
-{
-	return r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
-	       strcmp(r->state, "secondary") == 0 && r->epoch == epoch &&
-	       r->data == SKY_REPLICA_UPTODATE;
-}
-
-void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
-			 int64_t now, struct sm *sm)
-{
-	bool fresh = r->heard &&
-		     now - r->heard_at_ms <= NODE_REPLICA_STALE_MS &&
-		     r->epoch == epoch;
-	bool primary = fresh && strcmp(r->state, "primary") == 0;
-
-	sm->replica_generation =
-		node_replica_uptodate(r, epoch, now) ? r->generation : 0;
-	/* Any state: a stopped replicd still has its record. */
-	sm->replica_heard =
-		r->heard && now - r->heard_at_ms <= NODE_REPLICA_STALE_MS;
-	sm->replica_alone_changes = sm->replica_heard && r->alone_count > 0;
-	/* Not heard (yet) as primary of this epoch: its link may be down. */
-	sm->replica_link_down = !primary || !r->peer_receiving;
-	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
-	sm->replica_generation_sent = primary ? r->generation_sent : UINT64_MAX;
 }
 
 static void on_actual(struct node *n, int64_t now)
@@ -765,7 +519,7 @@ static void tick(struct node *n, int64_t now)
 	if (n->etcd)
 		node_etcd_tell_want(n);
 	else
-		poll_witnesses(n, now);
+		node_poll_witnesses(n, now);
 	node_end_of_turn(n, now);
 }
 
@@ -775,7 +529,7 @@ void node_end_of_turn(struct node *n, int64_t now)
 	if (beat && n->farm_mode)
 		node_farm_send_heartbeats(n, now);
 	else if (beat)
-		send_heartbeats(n, now);
+		node_send_heartbeats(n, now);
 	if (n->publish_now || now >= n->next_publish_ms) {
 		if (now >= n->next_publish_ms && n->farm_mode)
 			node_farm_update_systemd_status(n);
@@ -787,169 +541,6 @@ void node_end_of_turn(struct node *n, int64_t now)
 		node_publish_desired(n, now);
 	}
 	sky_notify_watchdog(now);
-}
-
-static int open_bus(struct node *n)
-{
-	char ep[PATH_MAX + 16], dir[PATH_MAX + 64];
-	int r, fd;
-
-	snprintf(dir, sizeof(dir), "%s/%s", n->run_dir, n->cfg.module);
-	r = sky_mkdir_p(dir, 0755);
-	if (r < 0) {
-		log_error("cannot create %s: %s", dir, strerror(-r));
-		return r;
-	}
-	const struct {
-		const char *name;
-		int type;
-		void **sock;
-	} eps[] = {
-		{SKY_EP_DESIRED, ZMQ_XPUB, &n->pub},
-		{SKY_EP_ACTUAL, ZMQ_SUB, &n->sub},
-		{SKY_EP_CTL, ZMQ_ROUTER, &n->ctl},
-	};
-	for (size_t i = 0; i < SKY_ARRAY_SIZE(eps); i++) {
-		r = sky_bus_endpoint(ep, sizeof(ep), n->run_dir, n->cfg.module,
-				     eps[i].name);
-		if (r < 0)
-			return r;
-		bool ctl = eps[i].sock == &n->ctl;
-		fd = ctl ? sky_listen_fd("ctl") : -ENOENT;
-		/* A socket file left by a killed daemon would refuse the
-		 * bind; nothing else may own our run dir. */
-		if (fd < 0)
-			unlink(ep + strlen("ipc://"));
-		r = ctl ? sky_ctl_listen(ep, fd, eps[i].sock)
-			: sky_bus_open(eps[i].type, ep, true, eps[i].sock);
-		if (r < 0) {
-			log_error("cannot bind %s: %s", ep, zmq_strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-int node_open(struct node *n, const struct sky_config *cfg, const char *self,
-	      const char *run_dir, const char *state_dir)
-{
-	char dir[PATH_MAX], err[512];
-	struct sm_config smc = {0};
-	int r;
-
-	memset(n, 0, sizeof(*n));
-	n->cfg = *cfg;
-	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
-		n->hb_fd[i] = -1;
-	n->witness_fd4 = n->witness_fd6 = -1;
-	n->self = sky_config_node(&n->cfg, self);
-	if (!n->self) {
-		log_error("%s: this node '%s' is not in nodes (use --node)",
-			  cfg->path, self);
-		return -ENOENT;
-	}
-	n->farm_mode = cfg->type != SKY_MODULE_MIRROR;
-	/* A farm has no one peer (and a light module none): peer_node is
-	 * the mirror's only. */
-	n->peer_node = n->farm_mode ? NULL : sky_config_peer(&n->cfg, n->self);
-	sky_strlcpy(n->run_dir, run_dir, sizeof(n->run_dir));
-	if (n->peer_node)
-		sky_log_set_peer(n->peer_node->name);
-
-	snprintf(dir, sizeof(dir), "%s/%s", state_dir, cfg->module);
-	r = sky_mkdir_p(dir, 0700);
-	if (r < 0) {
-		log_error("cannot create state directory %s: %s", dir,
-			  strerror(-r));
-		return r;
-	}
-	snprintf(n->backup_dir, sizeof(n->backup_dir), "%s/backup", dir);
-	r = snprintf(n->state_path, sizeof(n->state_path), "%s/node.state",
-		     dir);
-	if (r < 0 || (size_t)r >= sizeof(n->state_path))
-		return -ENAMETOOLONG;
-	r = node_state_load(n->state_path, &n->persisted, err, sizeof(err));
-	if (r < 0) {
-		log_error(
-			"cannot load state: %s (fix or remove the file; "
-			"removing it makes this node's data count as unknown)",
-			err);
-		return r;
-	}
-	n->persisted.incarnation++;
-	r = node_state_save(n->state_path, &n->persisted);
-	if (r < 0) {
-		log_error("cannot save %s: %s", n->state_path, strerror(-r));
-		return r;
-	}
-
-	sky_strlcpy(smc.self, n->self->name, sizeof(smc.self));
-	if (n->peer_node)
-		sky_strlcpy(smc.peer, n->peer_node->name, sizeof(smc.peer));
-	smc.self_is_default_primary =
-		strcmp(cfg->default_primary, smc.self) == 0;
-	smc.peer_is_default_primary =
-		strcmp(cfg->default_primary, smc.peer) == 0;
-	/* The state machine knows one lease: the witness's or etcd's. */
-	smc.witness_quorum = cfg->quorum_witness || cfg->quorum_etcd;
-	smc.lease_required = cfg->quorum_etcd;
-	smc.peer_lost_after_ms = cfg->peer_lost_after_ms;
-	smc.lease_ms = cfg->lease_ms;
-	smc.failed_transition_holddown_ms = 10000;
-	smc.swap_request_expires_ms = 10000;
-	for (size_t i = 0; i < cfg->order_count; i++)
-		if (cfg->order[i] == SKY_ACT_REPLICD)
-			smc.replica_gated = true;
-	int64_t now = sky_now_ms();
-	sm_init(&n->sm, &smc, now, n->persisted.epoch, n->persisted.generation,
-		n->persisted.data, n->persisted.stopped);
-	witness_set_init(&n->witnesses, cfg->witness_host_count,
-			 cfg->interval_ms);
-	if (n->farm_mode)
-		farm_init(&n->farm, &n->cfg, n->self, cfg->rejoin_after_ms);
-	orch_init(&n->orch, cfg->order, cfg->order_count, cfg->step_timeout_ms);
-	n->orch.silent_ms = cfg->actuator_silent_ms;
-
-	for (size_t i = 0; i < cfg->network_count; i++) {
-		r = net_udp_bind(&n->self->addrs[i], &n->hb_fd[i]);
-		if (r < 0) {
-			log_error("cannot bind heartbeat socket %s port %u: %s",
-				  n->self->addrs[i].text, cfg->heartbeat_port,
-				  strerror(-r));
-			return r;
-		}
-	}
-	for (size_t i = 0; i < cfg->witness_addr_count; i++) {
-		int family = cfg->witness_addrs[i].sa.ss_family;
-		int *fd = family == AF_INET ? &n->witness_fd4 : &n->witness_fd6;
-		if (*fd < 0 && (r = net_udp_client(family, fd)) < 0) {
-			log_error("cannot open a witness socket: %s",
-				  strerror(-r));
-			return r;
-		}
-	}
-	r = open_bus(n);
-	if (r < 0)
-		return r;
-	r = depend_open(&n->depend, cfg, run_dir);
-	if (r < 0)
-		return r;
-	/* A farm's nodes keep a lease each and never lead (want stays 0). */
-	if (cfg->quorum_etcd) {
-		r = etcd_client_start(&n->etcd, &n->cfg, n->self->name);
-		if (r < 0)
-			return r;
-	}
-	hb_watchdog_init(
-		&n->watchdog, n->cfg.etcd.watchdog,
-		hb_watchdog_timeout_s(n->cfg.lease_ms, n->cfg.interval_ms));
-	/* Opened only to serve (opening arms it): say now if it cannot be. */
-	if (n->watchdog.path[0] && access(n->watchdog.path, W_OK) < 0)
-		log_warning("etcd.watchdog %s: %s: this node cannot serve "
-			    "until it can be opened",
-			    n->watchdog.path, strerror(errno));
-	n->started_wall_ms = n->changed_wall_ms = sky_wall_ms();
-	return 0;
 }
 
 int node_run(struct node *n)
@@ -1063,43 +654,11 @@ int node_run(struct node *n)
 	if (n->etcd)
 		etcd_client_stop(&n->etcd); /* gives the leader key back */
 	else
-		poll_witnesses(n, now); /* the releases */
+		node_poll_witnesses(n, now); /* the releases */
 	if (n->farm_mode)
 		node_farm_send_heartbeats(n, now);
 	else
-		send_heartbeats(n, now);
+		node_send_heartbeats(n, now);
 	node_publish(n, now);
 	return 0;
-}
-
-void node_close(struct node *n)
-{
-	etcd_client_stop(&n->etcd);
-	for (size_t i = 0; i < SKY_ACT_COUNT; i++) {
-		json_decref(n->actuator_detail[i]);
-		n->actuator_detail[i] = NULL;
-	}
-	json_decref(n->replica.resync);
-	json_decref(n->replica.verify);
-	n->replica.resync = NULL;
-	json_decref(n->replica.counters);
-	json_decref(n->replica.pipeline);
-	json_decref(n->replica.alone);
-	json_decref(n->replica.peer_alone);
-	n->replica.alone = n->replica.peer_alone = NULL;
-	n->replica.counters = NULL;
-	sky_bus_close(&n->pub);
-	sky_bus_close(&n->sub);
-	depend_close(&n->depend);
-	json_decref(n->backups);
-	n->backups = NULL;
-	sky_bus_close(&n->ctl);
-	for (size_t i = 0; i < SKY_MAX_NETWORKS; i++)
-		if (n->hb_fd[i] >= 0)
-			close(n->hb_fd[i]);
-	if (n->witness_fd4 >= 0)
-		close(n->witness_fd4);
-	if (n->witness_fd6 >= 0)
-		close(n->witness_fd6);
-	sky_bus_shutdown();
 }

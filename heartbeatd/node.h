@@ -131,15 +131,16 @@ struct node {
 	bool orch_failure_handled;
 };
 
-/* Set up sockets and state; logs and returns -errno on failure. */
+/* Set up sockets and state (node_open.c); logs and returns -errno on
+ * failure. */
 int node_open(struct node *n, const struct sky_config *cfg, const char *self,
 	      const char *run_dir, const char *state_dir);
 /* Run until SIGTERM/SIGINT; 0 on a clean stop. */
 int node_run(struct node *n);
 void node_close(struct node *n);
 
-/* Record what replicd's actual state says about the copy (hostile input:
- * every field is checked; a bad one is ignored). */
+/* Record what replicd's actual state says about the copy (node_replica.c;
+ * hostile input: every field is checked; a bad one is ignored). */
 void node_replica_update(struct node_replica *r, const json_t *msg,
 			 int64_t now);
 /* Does replicd say this node's copy is complete, for this epoch? */
@@ -168,6 +169,10 @@ void node_heartbeat_send(struct node *n, struct packet *p,
 /* The end of every turn: heartbeats when due, the desired state and the
  * status, the watchdog. */
 void node_end_of_turn(struct node *n, int64_t now);
+/* What the mirror sends (node_send.c): its heartbeats to the peer, and
+ * each witness's lease request when due (releases, when stopping). */
+void node_send_heartbeats(struct node *n, int64_t now);
+void node_poll_witnesses(struct node *n, int64_t now);
 
 /* quorum: etcd (node_etcd.c): the worker's news into witness_view before
  * sm_step, and the state machine's wish to it after. */

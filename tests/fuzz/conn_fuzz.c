@@ -9,7 +9,7 @@
  * The first byte says which side we are (bit 0: the client, "node1";
  * else the server, "node2"); the rest is what the peer sends, written
  * into a socketpair. Our nonce is fixed, so the seeds (a real session
- * recorded by seed.c with the same nonce) get through the handshake.
+ * recorded by seed_replicd.c with the same nonce) get through the handshake.
  */
 #include "chan.h"
 #include "fuzz.h"
