@@ -26,6 +26,25 @@ static void bytes_text(int64_t n, char *buf, size_t size)
 }
 
 /*
+ * A "backup now" from the console, the API or the control socket waits in
+ * heartbeatd's request file until systemd starts skyha-backup@MODULE.service
+ * (docs/backup.md): say so, or an operator who pressed the button sees
+ * nothing change until the run ends.
+ */
+static void render_backup_requested(FILE *out, const json_t *status)
+{
+	const json_t *backup = json_object_get(status, "backup");
+	char module[NAME_TEXT_MAX];
+
+	if (!json_is_true(json_object_get(backup, "requested")))
+		return;
+	fprintf(out,
+		"backup:    now requested; systemd starts "
+		"skyha-backup@%s.service\n",
+		field(status, "module", module, sizeof(module)));
+}
+
+/*
  * Each backup target of this node: "backups:   local: 12 min ago, snapshot
  * 3fa2c1, 2.5 MiB read, 310.0 KiB up, in 0.2 s". A last success older than
  * the target's max_age, or none, says so loudly; a failure after it too.
@@ -35,6 +54,7 @@ void skyctl_render_backups(FILE *out, const json_t *status)
 	const json_t *all = json_object_get(status, "backups");
 	size_t count = json_array_size(all);
 
+	render_backup_requested(out, status);
 	if (!json_is_array(all) || count == 0)
 		return;
 	for (size_t i = 0; i < count && i < NETWORKS_SHOWN_MAX; i++) {

@@ -275,6 +275,31 @@ static void test_backups_show_the_last_success_and_what_is_wrong(void)
 	json_decref(status);
 }
 
+static void test_a_backup_requested_now_is_shown_and_names_the_unit(void)
+{
+	json_t *status = load(
+		"{'cluster':'demo','module':'app','type':'mirror',"
+		" 'node':{'name':'node2','role':'SECOND','epoch':8,'generation'"
+		":13,'data':'uptodate','serving':false,'role_for_ms':4000},"
+		" 'quorum':{'mode':'witness','have':true,'via':'peer'},"
+		" 'backup':{'configured':true,'requested':true},"
+		" 'actuators':{}, 'counters':{}}");
+	char *text = render(status);
+
+	CHECK_STR_CONTAINS(text, "backup:    now requested; systemd starts "
+				 "skyha-backup@app.service\n");
+	free(text);
+	json_decref(status);
+	status = load("{'cluster':'demo','module':'app','type':'mirror',"
+		      " 'node':{'name':'node2','role':'SECOND'},"
+		      " 'backup':{'configured':true,'requested':false},"
+		      " 'actuators':{}, 'counters':{}}");
+	text = render(status);
+	CHECK(strstr(text, "now requested") == NULL);
+	free(text);
+	json_decref(status);
+}
+
 static void test_witness_refused_shows_refusal_and_lost_quorum(void)
 {
 	json_t *status = load(
@@ -919,6 +944,7 @@ TEST_MAIN(TEST(test_verify_progress_and_differences_are_shown),
 	  TEST(test_witness_refused_shows_refusal_and_lost_quorum),
 	  TEST(test_several_witnesses_show_the_majority_and_each_one),
 	  TEST(test_backups_show_the_last_success_and_what_is_wrong),
+	  TEST(test_a_backup_requested_now_is_shown_and_names_the_unit),
 	  TEST(test_witness_without_lease_gives_last_answer),
 	  TEST(test_secondary_not_asking_for_the_lease_is_normal),
 	  TEST(test_no_witness_configured),
