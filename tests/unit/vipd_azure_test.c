@@ -145,6 +145,11 @@ static void test_azure_section(void)
 	CHECK(strcmp(c.azure.resource, "https://management.azure.com/") == 0);
 	CHECK(vipd_azure_node(&c.azure, "node2") != NULL);
 	CHECK_EQ_INT(c.azure.operation_timeout_ms, 120000);
+	/* the call fields both cloud sections share, with AWS's defaults */
+	CHECK(strcmp(c.azure.imds_endpoint, "http://169.254.169.254") == 0);
+	CHECK_EQ_INT(c.azure.timeout_ms, 5000);
+	CHECK_EQ_INT(c.azure.attempts, 5);
+	CHECK_EQ_INT(c.azure.backoff_ms, 200);
 	CHECK(strcmp(c.azure.nodes[1].nic, "nic-2") == 0);
 	CHECK(strcmp(c.azure.nodes[1].address, "10.1.0.5") == 0);
 	CHECK(strcmp(c.azure.ipconfs[0].name, "vip") == 0);
@@ -165,6 +170,11 @@ static void test_azure_section(void)
 		{AZ_HEAD "    nodes: {n1: {nic: \"a/b\"}}\n",
 		 "vipd.azure.nodes.n1.nic"},
 		{AZ_HEAD "    nodes: {n1: {nic: a}}\n", "nothing to do"},
+		{AZ_HEAD "    attempts: 0\n", "vipd.azure.attempts"},
+		{AZ_HEAD "    imds_endpoint: ftp://x\n",
+		 "vipd.azure.imds_endpoint"},
+		{AZ_HEAD "    imds_endpoints: http://x\n",
+		 "vipd.azure.imds_endpoints"},
 		{AZ_HEAD "    nodes: {n1: {nic: a}}\n"
 			 "    routes: [{table: t, route: r}]\n",
 		 "prefix: required"},
