@@ -156,49 +156,43 @@ static int create_container(struct az_store *s)
 	return r == -EIO && !strcmp(code, "ContainerAlreadyExists") ? 0 : r;
 }
 
-static int put_blocks(struct az_store *s, const char *blob, const char *what,
-		      const uint8_t *buf, size_t len, char *code,
-		      size_t code_size)
+/* Put Block: part i under an id as long as every other of the blob, as
+ * Azure wants; the block list names it. ctx: the error code's buffer. */
+static int send_block(struct bk_remote *r, void *ctx, size_t i,
+		      struct bk_remote_call *c, char *entry, size_t entry_size)
 {
-	size_t part = s->rm.part_size, blocks = (len + part - 1) / part;
 	char id[64], raw[32];
 
-	if (blocks > 50000) {
-		snprintf(s->rm.base.reason, sizeof(s->rm.base.reason),
-			 "target %s: azure %s: %zu bytes need more than "
-			 "50000 blocks",
-			 s->rm.target, what, len);
-		return -EFBIG;
-	}
-	size_t doc_size = 128 + blocks * 64;
-	_cleanup_free_ char *doc = malloc(doc_size);
-	if (!doc)
-		return -ENOMEM;
-	size_t o = (size_t)snprintf(doc, doc_size,
-				    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-				    "<BlockList>");
-	for (size_t i = 0; i < blocks; i++) {
-		size_t off = i * part, n = len - off < part ? len - off : part;
-		/* Every id of a blob has the same length, as Azure wants. */
-		snprintf(raw, sizeof(raw), "skyha-%010zu", i);
-		bk_base64_encode((const uint8_t *)raw, strlen(raw), id,
-				 sizeof(id));
-		struct bk_remote_call c = {
-			.method = "PUT",
-			.name = blob,
-			.params = {{"comp", "block"}, {"blockid", id}},
-			.param_count = 2,
-			.data = buf + off,
-			.data_len = n,
-			.what = what,
-		};
-		int r = bk_remote_call_simple(&s->rm, &c, code, code_size);
-		if (r < 0)
-			return r;
-		o += (size_t)snprintf(doc + o, doc_size - o,
-				      "<Latest>%s</Latest>", id);
-	}
-	o += (size_t)snprintf(doc + o, doc_size - o, "</BlockList>");
+	snprintf(raw, sizeof(raw), "skyha-%010zu", i);
+	bk_base64_encode((const uint8_t *)raw, strlen(raw), id, sizeof(id));
+	c->params[c->param_count++] = (struct bk_kv){"comp", "block"};
+	c->params[c->param_count++] = (struct bk_kv){"blockid", id};
+	int rc = bk_remote_call_simple(r, c, ctx, BK_REMOTE_CODE_MAX);
+	if (rc == 0)
+		snprintf(entry, entry_size, "<Latest>%s</Latest>", id);
+	return rc;
+}
+
+/* The blocks, then Put Block List: the blob appears whole. */
+static int put_blocks(struct az_store *s, const char *blob, const char *what,
+		      const uint8_t *buf, size_t len,
+		      char code[BK_REMOTE_CODE_MAX])
+{
+	_cleanup_free_ char *doc = NULL;
+	size_t o;
+	const struct bk_remote_parts p = {
+		.max = 50000,
+		.noun = "blocks",
+		.doc_head = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+			    "<BlockList>",
+		.doc_tail = "</BlockList>",
+		.entry_max = 64,
+		.send = send_block,
+		.ctx = code,
+	};
+	int r = bk_remote_put_parts(&s->rm, blob, what, buf, len, &p, &doc, &o);
+	if (r < 0)
+		return r;
 	struct bk_remote_call list = {
 		.method = "PUT",
 		.name = blob,
@@ -208,7 +202,7 @@ static int put_blocks(struct az_store *s, const char *blob, const char *what,
 		.data_len = o,
 		.what = what,
 	};
-	return bk_remote_call_simple(&s->rm, &list, code, code_size);
+	return bk_remote_call_simple(&s->rm, &list, code, BK_REMOTE_CODE_MAX);
 }
 
 /* Put Blob or blocks; the container made once if missing. */
@@ -220,19 +214,11 @@ static int az_put(struct bk_remote *rm, const char *blob, const char *what,
 	int r = 0;
 
 	for (int round = 0; round < 2; round++) {
-		if (len > rm->part_size) {
-			r = put_blocks(s, blob, what, buf, len, code,
-				       sizeof(code));
-		} else {
-			struct bk_remote_call c = {
-				.method = "PUT",
-				.name = blob,
-				.data = buf,
-				.data_len = len,
-				.what = what,
-			};
-			r = bk_remote_call_simple(rm, &c, code, sizeof(code));
-		}
+		if (len > rm->part_size)
+			r = put_blocks(s, blob, what, buf, len, code);
+		else
+			r = bk_remote_put_one(rm, blob, what, buf, len, code,
+					      sizeof(code));
 		if (r == 0 || round > 0 || strcmp(code, "ContainerNotFound"))
 			break;
 		r = create_container(s);

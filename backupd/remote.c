@@ -343,6 +343,67 @@ int bk_remote_call_simple(struct bk_remote *r, const struct bk_remote_call *c,
 	return rc;
 }
 
+int bk_remote_put_one(struct bk_remote *r, const char *name, const char *what,
+		      const void *buf, size_t len, char *code, size_t code_size)
+{
+	struct bk_remote_call c = {
+		.method = "PUT",
+		.name = name,
+		.data = buf,
+		.data_len = len,
+		.what = what,
+	};
+	return bk_remote_call_simple(r, &c, code, code_size);
+}
+
+int bk_remote_parts(struct bk_remote *r, const char *what, size_t len,
+		    const struct bk_remote_parts *p, size_t *parts)
+{
+	*parts = (len + r->part_size - 1) / r->part_size;
+	if (*parts <= p->max)
+		return 0;
+	char detail[160];
+	snprintf(detail, sizeof(detail), "%zu bytes need more than %zu %s", len,
+		 p->max, p->noun);
+	bk_remote_set_reason(r, what, detail);
+	return -EFBIG;
+}
+
+int bk_remote_put_parts(struct bk_remote *r, const char *name, const char *what,
+			const uint8_t *buf, size_t len,
+			const struct bk_remote_parts *p, char **doc,
+			size_t *doc_len)
+{
+	size_t part = r->part_size, parts;
+	int rc = bk_remote_parts(r, what, len, p, &parts);
+
+	if (rc < 0)
+		return rc;
+	size_t size = 128 + parts * p->entry_max;
+	_cleanup_free_ char *d = malloc(size);
+	if (!d)
+		return -ENOMEM;
+	size_t o = (size_t)snprintf(d, size, "%s", p->doc_head);
+	for (size_t i = 0; i < parts; i++) {
+		size_t off = i * part;
+		struct bk_remote_call c = {
+			.method = "PUT",
+			.name = name,
+			.data = buf + off,
+			.data_len = len - off < part ? len - off : part,
+			.what = what,
+		};
+		rc = p->send(r, p->ctx, i, &c, d + o, size - o);
+		if (rc < 0)
+			return rc;
+		o += strlen(d + o);
+	}
+	o += (size_t)snprintf(d + o, size - o, "%s", p->doc_tail);
+	*doc = steal_ptr(d);
+	*doc_len = o;
+	return 0;
+}
+
 /* --- the store operations -------------------------------------------------- */
 
 static struct bk_remote *remote_of(struct bk_store *s)

@@ -154,5 +154,33 @@ void bk_remote_set_reason(struct bk_remote *r, const char *what,
 /* Append "Name: value" (printf) to the attempt's headers; -ENOSPC. */
 int bk_remote_header(struct bk_remote_attempt *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One PUT of a whole object (S3's PutObject, Azure's Put Blob). */
+int bk_remote_put_one(struct bk_remote *r, const char *name, const char *what,
+		      const void *buf, size_t len, char *code,
+		      size_t code_size);
+
+/* A put in parts of part_size (S3's multipart upload, Azure's blocks),
+ * completed by a document that lists them. */
+struct bk_remote_parts {
+	size_t max;	  /* parts at most */
+	const char *noun; /* "parts", "blocks": in the reason beyond max */
+	const char *doc_head, *doc_tail; /* of the completion document */
+	size_t entry_max;		 /* one part's entry in it, at most */
+	/* Send part i (c: a PUT of its bytes, without parameters yet) and
+	 * write its entry (NUL-terminated) into entry. 0 or -errno. */
+	int (*send)(struct bk_remote *r, void *ctx, size_t i,
+		    struct bk_remote_call *c, char *entry, size_t entry_size);
+	void *ctx;
+};
+/* The number of parts of a put of len bytes in *parts; -EFBIG with the
+ * reason set if more than p->max. */
+int bk_remote_parts(struct bk_remote *r, const char *what, size_t len,
+		    const struct bk_remote_parts *p, size_t *parts);
+/* Every part of buf sent in order; the completion document in *doc
+ * (malloc'ed, *doc_len bytes). -errno at the first failure. */
+int bk_remote_put_parts(struct bk_remote *r, const char *name, const char *what,
+			const uint8_t *buf, size_t len,
+			const struct bk_remote_parts *p, char **doc,
+			size_t *doc_len);
 
 #endif

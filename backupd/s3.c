@@ -167,22 +167,53 @@ static void abort_upload(struct s3_store *s, const char *key,
 	memcpy(s->rm.base.reason, keep, sizeof(keep));
 }
 
+/* UploadPart: part i+1 of the upload (ctx: its UploadId); the completion
+ * document lists it with its ETag. */
+static int send_part(struct bk_remote *r, void *ctx, size_t i,
+		     struct bk_remote_call *c, char *entry, size_t entry_size)
+{
+	char pn[16], code[BK_REMOTE_CODE_MAX], etag[SKY_HTTP_VALUE_MAX];
+	struct sky_http_resp resp;
+
+	snprintf(pn, sizeof(pn), "%zu", i + 1);
+	c->params[c->param_count++] = (struct bk_kv){"partNumber", pn};
+	c->params[c->param_count++] = (struct bk_kv){"uploadId", ctx};
+	c->want[0] = "ETag";
+	int rc = bk_remote_call(r, c, &resp, code, sizeof(code));
+	if (rc < 0)
+		return rc;
+	memcpy(etag, resp.value[0], sizeof(etag));
+	sky_http_resp_free(&resp);
+	if (!etag[0] || strchr(etag, '<') || strchr(etag, '&')) {
+		bk_remote_set_reason(r, c->what, "UploadPart: no usable ETag");
+		return -EIO;
+	}
+	snprintf(entry, entry_size,
+		 "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
+		 i + 1, etag);
+	return 0;
+}
+
 static int put_multipart(struct s3_store *s, const char *key, const char *what,
 			 const uint8_t *buf, size_t len)
 {
-	size_t part = s->rm.part_size;
-	size_t parts = (len + part - 1) / part;
-	char upload_id[UPLOAD_MAX], pn[16];
+	char upload_id[UPLOAD_MAX];
+	_cleanup_free_ char *doc = NULL;
+	size_t parts, o;
 	struct sky_http_resp resp;
-	int r;
+	const struct bk_remote_parts p = {
+		.max = 10000,
+		.noun = "parts",
+		.doc_head = "<CompleteMultipartUpload>",
+		.doc_tail = "</CompleteMultipartUpload>",
+		.entry_max = 64 + SKY_HTTP_VALUE_MAX,
+		.send = send_part,
+		.ctx = upload_id,
+	};
+	int r = bk_remote_parts(&s->rm, what, len, &p, &parts);
 
-	if (parts > 10000) {
-		snprintf(s->rm.base.reason, sizeof(s->rm.base.reason),
-			 "target %s: s3 %s: %zu bytes need more than 10000 "
-			 "parts",
-			 s->rm.target, what, len);
-		return -EFBIG;
-	}
+	if (r < 0)
+		return r;
 	struct bk_remote_call create = {
 		.method = "POST",
 		.name = key,
@@ -200,47 +231,11 @@ static int put_multipart(struct s3_store *s, const char *key, const char *what,
 		set_reason(s, &create, "CreateMultipartUpload: no UploadId");
 		return -EIO;
 	}
-	/* The completion document: one <Part> per part with its ETag. */
-	size_t doc_size = 128 + parts * (64 + SKY_HTTP_VALUE_MAX);
-	_cleanup_free_ char *doc = malloc(doc_size);
-	if (!doc) {
+	r = bk_remote_put_parts(&s->rm, key, what, buf, len, &p, &doc, &o);
+	if (r < 0) {
 		abort_upload(s, key, upload_id);
-		return -ENOMEM;
+		return r;
 	}
-	size_t o = (size_t)snprintf(doc, doc_size, "<CompleteMultipartUpload>");
-	for (size_t i = 0; i < parts; i++) {
-		size_t off = i * part, n = len - off < part ? len - off : part;
-		snprintf(pn, sizeof(pn), "%zu", i + 1);
-		struct bk_remote_call up = {
-			.method = "PUT",
-			.name = key,
-			.params = {{"partNumber", pn}, {"uploadId", upload_id}},
-			.param_count = 2,
-			.data = buf + off,
-			.data_len = n,
-			.want = {"ETag"},
-			.what = what,
-		};
-		r = s3_call(s, &up, &resp);
-		if (r < 0) {
-			abort_upload(s, key, upload_id);
-			return r;
-		}
-		char etag[SKY_HTTP_VALUE_MAX];
-		memcpy(etag, resp.value[0], sizeof(etag));
-		sky_http_resp_free(&resp);
-		if (!etag[0] || strchr(etag, '<') || strchr(etag, '&')) {
-			set_reason(s, &up, "UploadPart: no usable ETag");
-			abort_upload(s, key, upload_id);
-			return -EIO;
-		}
-		o += (size_t)snprintf(doc + o, doc_size - o,
-				      "<Part><PartNumber>%zu</PartNumber>"
-				      "<ETag>%s</ETag></Part>",
-				      i + 1, etag);
-	}
-	o += (size_t)snprintf(doc + o, doc_size - o,
-			      "</CompleteMultipartUpload>");
 	struct bk_remote_call done = {
 		.method = "POST",
 		.name = key,
@@ -282,17 +277,10 @@ static int s3_put(struct bk_remote *r, const char *key, const char *what,
 		  const void *buf, size_t len)
 {
 	char code[BK_REMOTE_CODE_MAX];
-	struct bk_remote_call c = {
-		.method = "PUT",
-		.name = key,
-		.data = buf,
-		.data_len = len,
-		.what = what,
-	};
 
 	if (len > r->part_size)
 		return put_multipart(s3_of(r), key, what, buf, len);
-	return bk_remote_call_simple(r, &c, code, sizeof(code));
+	return bk_remote_put_one(r, key, what, buf, len, code, sizeof(code));
 }
 
 static void s3_wipe(struct bk_remote *r)
