@@ -8,7 +8,8 @@
  * larger one is Put Block per BK_PART_SIZE, then Put Block List, which
  * makes the blob appear whole at once (uncommitted blocks of a failed put
  * are dropped by the service after a week). A missing container is created
- * on the first put. Retries as s3.c.
+ * on the first put. Retries as s3.c (remote.c sends, retries and reads the
+ * replies; this file has Azure's URLs, authorisation and names).
  */
 #include "cloudcred.h"
 #include "httpc.h"
@@ -20,14 +21,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MS_VERSION  "2020-04-08"
-#define URL_MAX	    (3 * BK_XML_KEY_MAX + 2048)
 #define KEY_MAX	    128
 #define STORAGE_AUD "https://storage.azure.com/"
 
@@ -35,541 +34,223 @@ struct az_store {
 	struct bk_remote rm;
 	char account[BK_FIELD_MAX];
 	char container[BK_FIELD_MAX];
-	char prefix[BK_FIELD_MAX];
-	char base[2 * BK_FIELD_MAX]; /* "https://host[:port]" */
-	char path0[BK_FIELD_MAX];    /* the endpoint's path ("/acct") or "" */
+	char path0[BK_FIELD_MAX]; /* the endpoint's path ("/acct") or "" */
 	bool shared_key;
-	int list_page; /* names per list request; 0: 1000 */
 	uint8_t key[KEY_MAX];
 	size_t key_len;
 	struct sky_azure_tokensrc tok;
 };
 
-struct az_call {
-	const char *method;
-	const char *blob; /* full blob name; NULL: the container */
-	struct bk_kv params[6];
-	size_t param_count;
-	const void *data;
-	size_t data_len;
-	const char *range;     /* x-ms-range value or NULL */
-	const char *blob_type; /* x-ms-blob-type or NULL */
-	uint8_t *out;
-	size_t out_size;
-	size_t body_max;
-	const char *want[SKY_HTTP_WANT];
-	const char *what;
-};
-
-static struct az_store *az_of(struct bk_store *s)
+static struct az_store *az_of(struct bk_remote *r)
 {
-	return (struct az_store *)s;
+	return (struct az_store *)r;
 }
 
-static int refuse_name(struct bk_store *s, const char *name)
+/* "[/acct]/container[/blob]", encoded. */
+static int az_prepare(struct bk_remote *r, const struct bk_remote_call *c,
+		      const char *enc, char *path, size_t size)
 {
-	snprintf(s->reason, sizeof(s->reason), "bad object name \"%.64s\"",
-		 name ? name : "");
-	return -EINVAL;
-}
+	struct az_store *s = az_of(r);
 
-static int full_name(const struct az_store *s, const char *name, char *out,
-		     size_t size)
-{
-	int n = snprintf(out, size, "%s%s", s->prefix, name);
+	(void)c;
+	s->tok.abort = r->base.abort;
+	int n = snprintf(path, size, "%s/%s%s%s", s->path0, s->container,
+			 enc ? "/" : "", enc ? enc : "");
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static void set_reason(struct az_store *s, const struct az_call *c,
-		       const char *detail)
+/* Put Blob (a blob's PUT without parameters) says the blob's type. */
+static const char *blob_type(const struct bk_remote_call *c)
 {
-	snprintf(s->rm.base.reason, sizeof(s->rm.base.reason),
-		 "target %s: azure %s: %s", s->rm.target, c->what, detail);
+	return c->name && !c->param_count && !strcmp(c->method, "PUT")
+		       ? "BlockBlob"
+		       : NULL;
 }
 
-/* As s3_call: 0 with a 2xx in resp, or -errno with the reason set;
- * *code receives the service's error code of a final failure. */
-static int az_call(struct az_store *s, const struct az_call *c,
-		   struct sky_http_resp *resp, char *code, size_t code_size)
+/* The managed identity's token, or the SharedKey signature; the x-ms-*
+ * headers. */
+static int az_authorize(struct bk_remote *r, struct bk_remote_attempt *a,
+			bool *again)
 {
-	char path[3 * BK_XML_KEY_MAX + 2 * BK_FIELD_MAX + 8];
-	char enc[3 * BK_XML_KEY_MAX + 1], query[4096], url[URL_MAX];
-	char date[40], detail[400] = "", authz[300];
-	char h_auth[320], h_date[64], h_ver[40], h_range[96], h_type[64];
-	bool refresh = false;
-	int last = -EIO, r, n;
+	struct az_store *s = az_of(r);
+	const struct bk_remote_call *c = a->c;
+	const char *type = blob_type(c);
+	char date[40], authz[300];
+	int rc;
 
-	code[0] = '\0';
-	s->tok.abort = s->rm.base.abort;
-	if (c->blob && sky_url_encode_path(c->blob, enc, sizeof(enc)) < 0)
-		return -ENAMETOOLONG;
-	n = snprintf(path, sizeof(path), "%s/%s%s%s", s->path0, s->container,
-		     c->blob ? "/" : "", c->blob ? enc : "");
-	if (n < 0 || (size_t)n >= sizeof(path) ||
-	    bk_query_canonical(c->params, c->param_count, query,
-			       sizeof(query)) < 0) {
-		set_reason(s, c, "name or query too long");
-		return -ENAMETOOLONG;
+	if (!s->shared_key) {
+		rc = sky_azure_token_get(&s->tok, a->refresh, a->detail,
+					 a->detail_size);
+		if (rc == -EACCES || rc == -E2BIG || rc == -ECANCELED)
+			return rc == -E2BIG ? -EINVAL : rc;
+		if (rc < 0) {
+			*again = true;
+			return rc;
+		}
+		a->bearer = s->tok.token;
 	}
-	n = snprintf(url, sizeof(url), "%s%s%s%s", s->base, path,
-		     query[0] ? "?" : "", query);
-	if (n < 0 || (size_t)n >= sizeof(url)) {
-		set_reason(s, c, "URL too long");
-		return -ENAMETOOLONG;
-	}
-	int attempt;
-	for (attempt = 1; attempt <= s->rm.attempts; attempt++) {
-		if (attempt > 1 && !refresh &&
-		    bk_remote_backoff(&s->rm, attempt) < 0) {
-			last = -ECANCELED;
-			snprintf(detail, sizeof(detail), "interrupted");
-			break;
-		}
-		if (bk_remote_aborted(&s->rm)) {
-			last = -ECANCELED;
-			snprintf(detail, sizeof(detail), "interrupted");
-			break;
-		}
-		if (!s->shared_key) {
-			r = sky_azure_token_get(&s->tok, refresh, detail,
-						sizeof(detail));
-			if (r == -EACCES || r == -E2BIG || r == -ECANCELED) {
-				last = r == -E2BIG ? -EINVAL : r;
-				break;
-			}
-			if (r < 0) {
-				last = r;
-				refresh = false;
-				continue;
-			}
-		}
-		refresh = false;
-		bk_http_date(time(NULL), date, sizeof(date));
-		struct bk_kv ms[4] = {
-			{"x-ms-date", date},
-			{"x-ms-version", MS_VERSION},
-		};
-		size_t nms = 2;
-		if (c->range)
-			ms[nms++] = (struct bk_kv){"x-ms-range", c->range};
-		if (c->blob_type)
-			ms[nms++] =
-				(struct bk_kv){"x-ms-blob-type", c->blob_type};
-		if (s->shared_key) {
-			struct bk_sharedkey sk = {
-				.method = c->method,
-				.account = s->account,
-				.path = path,
-				.params = c->params,
-				.param_count = c->param_count,
-				.ms_headers = ms,
-				.ms_count = nms,
-				.content_length = c->data ? c->data_len : 0,
-			};
-			r = bk_sharedkey_authorization(&sk, s->key, s->key_len,
-						       authz, sizeof(authz));
-			if (r < 0) {
-				snprintf(detail, sizeof(detail),
-					 "cannot sign: %s", strerror(-r));
-				last = r;
-				break;
-			}
-			snprintf(h_auth, sizeof(h_auth), "Authorization: %s",
-				 authz);
-		}
-		snprintf(h_date, sizeof(h_date), "x-ms-date: %s", date);
-		snprintf(h_ver, sizeof(h_ver), "x-ms-version: %s", MS_VERSION);
-		snprintf(h_range, sizeof(h_range), "x-ms-range: %s",
-			 c->range ? c->range : "");
-		snprintf(h_type, sizeof(h_type), "x-ms-blob-type: %s",
-			 c->blob_type ? c->blob_type : "");
-		struct sky_http_req req = {
+	bk_http_date(time(NULL), date, sizeof(date));
+	struct bk_kv ms[4] = {
+		{"x-ms-date", date},
+		{"x-ms-version", MS_VERSION},
+	};
+	size_t nms = 2;
+	if (c->range)
+		ms[nms++] = (struct bk_kv){"x-ms-range", c->range};
+	if (type)
+		ms[nms++] = (struct bk_kv){"x-ms-blob-type", type};
+	if (s->shared_key) {
+		struct bk_sharedkey sk = {
 			.method = c->method,
-			.url = url,
-			.data = c->data ? c->data
-					: (strcmp(c->method, "GET") &&
-							   strcmp(c->method,
-								  "HEAD")
-						   ? ""
-						   : NULL),
-			.data_len = c->data ? c->data_len : 0,
-			.headers = {h_date, h_ver,
-				    c->range ? h_range : "Accept: */*",
-				    c->blob_type ? h_type : "Accept: */*",
-				    s->shared_key ? h_auth : NULL},
-			.bearer = s->shared_key ? NULL : s->tok.token,
-			.ca_file = s->rm.ca_file,
-			.timeout_ms = s->rm.timeout_ms,
-			.abort = s->rm.base.abort,
-			.conn = s->rm.conn,
-			.out = c->out,
-			.out_size = c->out_size,
-			.body_max = c->body_max,
+			.account = s->account,
+			.path = a->path,
+			.params = c->params,
+			.param_count = c->param_count,
+			.ms_headers = ms,
+			.ms_count = nms,
+			.content_length = c->data ? c->data_len : 0,
 		};
-		memcpy(req.want, c->want, sizeof(req.want));
-		s->rm.base.requests++;
-		r = sky_http(&req, resp);
-		explicit_bzero(h_auth, sizeof(h_auth));
-		if (r < 0) {
-			snprintf(detail, sizeof(detail), "%s",
-				 r == -ECANCELED ? "interrupted" : resp->error);
-			last = r;
-			if (r == -ECANCELED || r == -EMSGSIZE ||
-			    !bk_remote_transport_transient(r))
-				break;
-			continue;
+		rc = bk_sharedkey_authorization(&sk, s->key, s->key_len, authz,
+						sizeof(authz));
+		if (rc < 0) {
+			snprintf(a->detail, a->detail_size, "cannot sign: %s",
+				 strerror(-rc));
+			return rc;
 		}
-		if (resp->status >= 200 && resp->status < 300)
-			return 0;
-		char message[200] = "";
-		long status = resp->status;
-		if (resp->body)
-			bk_xml_error(resp->body, resp->len, code, code_size,
-				     message, sizeof(message));
-		/* A HEAD's error has no body: x-ms-error-code is its code. */
-		sky_http_resp_free(resp);
-		snprintf(detail, sizeof(detail), "HTTP %ld %s%s%s", status,
-			 code[0] ? code : "(no error code)",
-			 message[0] ? ": " : "", message);
-		last = bk_remote_status_errno(status);
-		if (bk_remote_status_transient(status)) {
-			last = -EIO;
-			continue;
-		}
-		if (status == 401 && !s->shared_key && attempt == 1) {
-			refresh = true; /* the token: a new one, once */
-			continue;
-		}
-		/* No such blob (a HEAD's 404 has no body, so no code); a
-		 * missing container is for the caller to judge (-EIO, code). */
-		if (status == 404 &&
-		    (!code[0] || !strcmp(code, "BlobNotFound")))
-			return -ENOENT;
-		if (status == 404)
-			last = -EIO;
-		break;
 	}
-	if (attempt <= s->rm.attempts) { /* a final answer, not exhaustion */
-		set_reason(s, c, detail);
-	} else {
-		char tmp[sizeof(detail) + 64];
-		snprintf(tmp, sizeof(tmp), "failed after %d attempts: %s",
-			 s->rm.attempts, detail);
-		set_reason(s, c, tmp);
-	}
-	return bk_remote_final_errno(last);
+	bk_remote_header(a, "x-ms-date: %s", date);
+	bk_remote_header(a, "x-ms-version: %s", MS_VERSION);
+	if (c->range)
+		bk_remote_header(a, "x-ms-range: %s", c->range);
+	else
+		bk_remote_header(a, "Accept: */*");
+	if (type)
+		bk_remote_header(a, "x-ms-blob-type: %s", type);
+	else
+		bk_remote_header(a, "Accept: */*");
+	if (s->shared_key)
+		bk_remote_header(a, "Authorization: %s", authz);
+	return 0;
 }
 
-static int az_simple(struct az_store *s, const struct az_call *c, char *code,
-		     size_t code_size)
+/* A token refused at the first attempt: a new one, once. */
+static bool az_renew(struct bk_remote *r, long status, const char *code,
+		     int attempt)
 {
-	struct sky_http_resp resp;
-	int r = az_call(s, c, &resp, code, code_size);
-	if (r == 0)
-		sky_http_resp_free(&resp);
-	return r;
+	(void)code;
+	return status == 401 && !az_of(r)->shared_key && attempt == 1;
 }
+
+/* --- put ------------------------------------------------------------------- */
 
 static int create_container(struct az_store *s)
 {
-	char code[96];
-	struct az_call c = {
+	char code[BK_REMOTE_CODE_MAX];
+	struct bk_remote_call c = {
 		.method = "PUT",
 		.params = {{"restype", "container"}},
 		.param_count = 1,
 		.what = "create container",
 	};
-	int r = az_simple(s, &c, code, sizeof(code));
+	int r = bk_remote_call_simple(&s->rm, &c, code, sizeof(code));
 	return r == -EIO && !strcmp(code, "ContainerAlreadyExists") ? 0 : r;
 }
 
-static int put_blocks(struct az_store *s, const char *blob, const char *what,
-		      const uint8_t *buf, size_t len, char *code,
-		      size_t code_size)
+/* Put Block: part i under an id as long as every other of the blob, as
+ * Azure wants; the block list names it. ctx: the error code's buffer. */
+static int send_block(struct bk_remote *r, void *ctx, size_t i,
+		      struct bk_remote_call *c, char *entry, size_t entry_size)
 {
-	size_t part = s->rm.part_size, blocks = (len + part - 1) / part;
 	char id[64], raw[32];
 
-	if (blocks > 50000) {
-		snprintf(s->rm.base.reason, sizeof(s->rm.base.reason),
-			 "target %s: azure %s: %zu bytes need more than "
-			 "50000 blocks",
-			 s->rm.target, what, len);
-		return -EFBIG;
-	}
-	size_t doc_size = 128 + blocks * 64;
-	_cleanup_free_ char *doc = malloc(doc_size);
-	if (!doc)
-		return -ENOMEM;
-	size_t o = (size_t)snprintf(doc, doc_size,
-				    "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
-				    "<BlockList>");
-	for (size_t i = 0; i < blocks; i++) {
-		size_t off = i * part, n = len - off < part ? len - off : part;
-		/* Every id of a blob has the same length, as Azure wants. */
-		snprintf(raw, sizeof(raw), "skyha-%010zu", i);
-		bk_base64_encode((const uint8_t *)raw, strlen(raw), id,
-				 sizeof(id));
-		struct az_call c = {
-			.method = "PUT",
-			.blob = blob,
-			.params = {{"comp", "block"}, {"blockid", id}},
-			.param_count = 2,
-			.data = buf + off,
-			.data_len = n,
-			.what = what,
-		};
-		int r = az_simple(s, &c, code, code_size);
-		if (r < 0)
-			return r;
-		o += (size_t)snprintf(doc + o, doc_size - o,
-				      "<Latest>%s</Latest>", id);
-	}
-	o += (size_t)snprintf(doc + o, doc_size - o, "</BlockList>");
-	struct az_call list = {
+	snprintf(raw, sizeof(raw), "skyha-%010zu", i);
+	bk_base64_encode((const uint8_t *)raw, strlen(raw), id, sizeof(id));
+	c->params[c->param_count++] = (struct bk_kv){"comp", "block"};
+	c->params[c->param_count++] = (struct bk_kv){"blockid", id};
+	int rc = bk_remote_call_simple(r, c, ctx, BK_REMOTE_CODE_MAX);
+	if (rc == 0)
+		snprintf(entry, entry_size, "<Latest>%s</Latest>", id);
+	return rc;
+}
+
+/* The blocks, then Put Block List: the blob appears whole. */
+static int put_blocks(struct az_store *s, const char *blob, const char *what,
+		      const uint8_t *buf, size_t len,
+		      char code[BK_REMOTE_CODE_MAX])
+{
+	_cleanup_free_ char *doc = NULL;
+	size_t o;
+	const struct bk_remote_parts p = {
+		.max = 50000,
+		.noun = "blocks",
+		.doc_head = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+			    "<BlockList>",
+		.doc_tail = "</BlockList>",
+		.entry_max = 64,
+		.send = send_block,
+		.ctx = code,
+	};
+	int r = bk_remote_put_parts(&s->rm, blob, what, buf, len, &p, &doc, &o);
+	if (r < 0)
+		return r;
+	struct bk_remote_call list = {
 		.method = "PUT",
-		.blob = blob,
+		.name = blob,
 		.params = {{"comp", "blocklist"}},
 		.param_count = 1,
 		.data = doc,
 		.data_len = o,
 		.what = what,
 	};
-	return az_simple(s, &list, code, code_size);
+	return bk_remote_call_simple(&s->rm, &list, code, BK_REMOTE_CODE_MAX);
 }
 
-static int az_put(struct bk_store *st, const char *name, const void *buf,
-		  size_t len)
+/* Put Blob or blocks; the container made once if missing. */
+static int az_put(struct bk_remote *rm, const char *blob, const char *what,
+		  const void *buf, size_t len)
 {
-	struct az_store *s = az_of(st);
-	char blob[BK_FIELD_MAX + BK_NAME_MAX + 2], what[BK_NAME_MAX + 16];
-	char code[96];
+	struct az_store *s = az_of(rm);
+	char code[BK_REMOTE_CODE_MAX];
 	int r = 0;
 
-	if (!bk_store_name_ok(name) ||
-	    full_name(s, name, blob, sizeof(blob)) < 0)
-		return refuse_name(st, name);
-	snprintf(what, sizeof(what), "put %s", name);
 	for (int round = 0; round < 2; round++) {
-		if (len > s->rm.part_size) {
-			r = put_blocks(s, blob, what, buf, len, code,
-				       sizeof(code));
-		} else {
-			struct az_call c = {
-				.method = "PUT",
-				.blob = blob,
-				.data = buf,
-				.data_len = len,
-				.blob_type = "BlockBlob",
-				.what = what,
-			};
-			r = az_simple(s, &c, code, sizeof(code));
-		}
+		if (len > rm->part_size)
+			r = put_blocks(s, blob, what, buf, len, code);
+		else
+			r = bk_remote_put_one(rm, blob, what, buf, len, code,
+					      sizeof(code));
 		if (r == 0 || round > 0 || strcmp(code, "ContainerNotFound"))
 			break;
 		r = create_container(s);
 		if (r < 0)
 			break;
 	}
-	if (r == 0)
-		st->bytes_up += len;
 	return r;
 }
 
-static int az_get(struct bk_store *st, const char *name, size_t max,
-		  uint8_t **buf, size_t *len)
+static void az_wipe(struct bk_remote *r)
 {
-	struct az_store *s = az_of(st);
-	char blob[BK_FIELD_MAX + BK_NAME_MAX + 2], what[BK_NAME_MAX + 16];
-	char code[96];
-	struct sky_http_resp resp;
-
-	if (!bk_store_name_ok(name) ||
-	    full_name(s, name, blob, sizeof(blob)) < 0)
-		return refuse_name(st, name);
-	snprintf(what, sizeof(what), "get %s", name);
-	struct az_call c = {
-		.method = "GET",
-		.blob = blob,
-		.body_max = max ? max : 1,
-		.want = {"Content-Length"},
-		.what = what,
-	};
-	int r = az_call(s, &c, &resp, code, sizeof(code));
-	if (r == -EMSGSIZE) {
-		snprintf(st->reason, sizeof(st->reason),
-			 "target %s: azure %s: larger than %zu bytes",
-			 s->rm.target, what, max);
-		return -EFBIG;
-	}
-	if (r == -EIO && !strcmp(code, "ContainerNotFound"))
-		return -ENOENT;
-	if (r < 0)
-		return r;
-	if (!bk_content_length_is(resp.value[0], resp.len)) {
-		set_reason(s, &c, "reply length differs from Content-Length");
-		sky_http_resp_free(&resp);
-		return -EIO;
-	}
-	if (resp.len > max) {
-		sky_http_resp_free(&resp);
-		return -EFBIG;
-	}
-	*buf = (uint8_t *)steal_ptr(resp.body);
-	*len = resp.len;
-	st->bytes_down += resp.len;
-	return 0;
-}
-
-static int az_get_range(struct bk_store *st, const char *name, uint64_t offset,
-			size_t len, uint8_t *out)
-{
-	struct az_store *s = az_of(st);
-	char blob[BK_FIELD_MAX + BK_NAME_MAX + 2], what[BK_NAME_MAX + 64];
-	char range[96], code[96];
-	struct sky_http_resp resp;
-
-	if (!bk_store_name_ok(name) ||
-	    full_name(s, name, blob, sizeof(blob)) < 0)
-		return refuse_name(st, name);
-	snprintf(what, sizeof(what), "get %s (%zu bytes at %" PRIu64 ")", name,
-		 len, offset);
-	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, offset,
-		 offset + (len ? len : 1) - 1);
-	struct az_call c = {
-		.method = len ? "GET" : "HEAD",
-		.blob = blob,
-		.range = len ? range : NULL,
-		.out = out,
-		.out_size = len,
-		.want = {"Content-Range", "Content-Length"},
-		.what = what,
-	};
-	int r = az_call(s, &c, &resp, code, sizeof(code));
-	if (r == -EMSGSIZE) {
-		set_reason(s, &c, "reply longer than the range asked");
-		return -EIO;
-	}
-	if (r < 0)
-		return r;
-	bool ok;
-	if (len == 0) {
-		int64_t size;
-		ok = sky_parse_i64(resp.value[1], 0, INT64_MAX, &size) == 0 &&
-		     (uint64_t)size >= offset;
-	} else {
-		ok = resp.len == len &&
-		     ((resp.status == 206 &&
-		       bk_content_range_is(resp.value[0], offset, len)) ||
-		      (resp.status == 200 && offset == 0));
-	}
-	sky_http_resp_free(&resp);
-	if (!ok) {
-		set_reason(s, &c, "short or mismatched reply");
-		return -EIO;
-	}
-	st->bytes_down += len;
-	return 0;
-}
-
-struct list_ctx {
-	const struct az_store *s;
-	int (*fn)(void *ctx, const char *name, uint64_t size);
-	void *ctx;
-};
-
-static int on_entry(void *user, const char *key, uint64_t size)
-{
-	struct list_ctx *l = user;
-	size_t pl = strlen(l->s->prefix);
-	if (strncmp(key, l->s->prefix, pl) != 0 || !bk_store_name_ok(key + pl))
-		return 0; /* not ours */
-	return l->fn(l->ctx, key + pl, size);
-}
-
-static int az_list(struct bk_store *st, const char *prefix,
-		   int (*fn)(void *ctx, const char *name, uint64_t size),
-		   void *ctx)
-{
-	struct az_store *s = az_of(st);
-	char full[BK_FIELD_MAX + BK_NAME_MAX + 2], marker[2048] = "",
-						   prev[2048] = "", code[96];
-	struct list_ctx l = {.s = s, .fn = fn, .ctx = ctx};
-
-	if (full_name(s, prefix ? prefix : "", full, sizeof(full)) < 0)
-		return refuse_name(st, prefix);
-	char page[16];
-	snprintf(page, sizeof(page), "%d",
-		 s->list_page > 0 && s->list_page <= 1000 ? s->list_page
-							  : 1000);
-	for (;;) {
-		struct az_call c = {
-			.method = "GET",
-			/* Pages of 1000 as S3's (Azure's default is 5000):
-			 * bounded replies, and the same paging everywhere. */
-			.params = {{"restype", "container"},
-				   {"comp", "list"},
-				   {"prefix", full},
-				   {"maxresults", page}},
-			.param_count = 4,
-			.body_max = 16 << 20,
-			.what = "list",
-		};
-		if (marker[0])
-			c.params[c.param_count++] =
-				(struct bk_kv){"marker", marker};
-		struct sky_http_resp resp;
-		int r = az_call(s, &c, &resp, code, sizeof(code));
-		if (r == -EIO && !strcmp(code, "ContainerNotFound"))
-			return 0; /* nothing written yet */
-		if (r < 0)
-			return r;
-		memcpy(prev, marker, sizeof(prev));
-		r = bk_xml_blob_list(resp.body, resp.len, on_entry, &l, marker,
-				     sizeof(marker));
-		sky_http_resp_free(&resp);
-		if (r < 0 || (marker[0] && strcmp(marker, prev) == 0)) {
-			set_reason(s, &c, "malformed List Blobs reply");
-			return -EIO;
-		}
-		if (r > 0 || !marker[0])
-			return 0;
-	}
-}
-
-static int az_del(struct bk_store *st, const char *name)
-{
-	struct az_store *s = az_of(st);
-	char blob[BK_FIELD_MAX + BK_NAME_MAX + 2], what[BK_NAME_MAX + 16];
-	char code[96];
-
-	if (!bk_store_name_ok(name) ||
-	    full_name(s, name, blob, sizeof(blob)) < 0)
-		return refuse_name(st, name);
-	snprintf(what, sizeof(what), "delete %s", name);
-	struct az_call c = {.method = "DELETE", .blob = blob, .what = what};
-	int r = az_simple(s, &c, code, sizeof(code));
-	if (r == -ENOENT || (r == -EIO && !strcmp(code, "ContainerNotFound")))
-		return 0;
-	return r;
-}
-
-static void az_close(struct bk_store *st)
-{
-	struct az_store *s = az_of(st);
+	struct az_store *s = az_of(r);
 	explicit_bzero(s->key, sizeof(s->key));
 	sky_azure_tokensrc_wipe(&s->tok);
-	bk_remote_done(&s->rm);
-	free(s);
 }
 
-static const struct bk_store_ops az_ops = {
+static const struct bk_remote_api az_api = {
+	.kind = "azure",
+	.prepare = az_prepare,
+	.authorize = az_authorize,
+	.not_found = "BlobNotFound",
+	/* Nothing written yet: no such blob, an empty list. */
+	.no_container = "ContainerNotFound",
+	.renew = az_renew,
 	.put = az_put,
-	.get = az_get,
-	.get_range = az_get_range,
-	.list = az_list,
-	.del = az_del,
-	.close = az_close,
+	/* Pages of maxresults as S3's, below Azure's default of 5000. */
+	.list = {{{"restype", "container"}, {"comp", "list"}},
+		 "maxresults",
+		 "marker",
+		 bk_xml_blob_list,
+		 "List Blobs"},
+	.wipe = az_wipe,
 };
 
 static bool container_ok(const char *c)
@@ -612,10 +293,10 @@ static int split_endpoint(struct az_store *s, const char *endpoint)
 		if (!isgraph((unsigned char)*q) || strchr("?#%", *q))
 			return -EINVAL;
 	size_t bl = (size_t)(p + hl - endpoint);
-	if (bl >= sizeof(s->base))
+	if (bl >= sizeof(s->rm.base_url))
 		return -EINVAL;
-	memcpy(s->base, endpoint, bl);
-	s->base[bl] = '\0';
+	memcpy(s->rm.base_url, endpoint, bl);
+	s->rm.base_url[bl] = '\0';
 	sky_strlcpy(s->path0, p + hl, sizeof(s->path0));
 	size_t n = strlen(s->path0);
 	while (n && s->path0[n - 1] == '/')
@@ -662,11 +343,8 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 			 t->name, t->container);
 		return -EINVAL;
 	}
-	if (!bk_prefix_ok(t->prefix)) {
-		snprintf(why, why_size, "target %s: bad prefix \"%s\"", t->name,
-			 t->prefix);
+	if (bk_remote_check_prefix(t, why, why_size) < 0)
 		return -EINVAL;
-	}
 	const char *creds = t->credentials[0] ? t->credentials : "shared_key";
 	bool shared_key = strcmp(creds, "shared_key") == 0;
 	if (!shared_key && strcmp(creds, "managed_identity") != 0) {
@@ -682,18 +360,11 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 			 t->name);
 		return -EINVAL;
 	}
-	struct az_store *s = calloc(1, sizeof(*s));
+	struct az_store *s = bk_remote_new(sizeof(*s), &az_api, t);
 	if (!s)
 		return -ENOMEM;
-	s->rm.base.ops = &az_ops;
-	if (bk_remote_init(&s->rm, t) < 0) {
-		az_close(&s->rm.base);
-		return -ENOMEM;
-	}
 	sky_strlcpy(s->account, t->account, sizeof(s->account));
 	sky_strlcpy(s->container, t->container, sizeof(s->container));
-	s->list_page = t->list_page;
-	sky_strlcpy(s->prefix, t->prefix, sizeof(s->prefix));
 	s->shared_key = shared_key;
 	int r = 0;
 	if (t->endpoint[0]) {
@@ -704,13 +375,14 @@ int bk_store_azure_open(const struct bk_target_cfg *t, struct bk_store **out,
 				 "http(s)://host[:port][/path]",
 				 t->name, t->endpoint);
 	} else {
-		snprintf(s->base, sizeof(s->base),
+		snprintf(s->rm.base_url, sizeof(s->rm.base_url),
 			 "https://%s.blob.core.windows.net", t->account);
 	}
 	if (r == 0 && shared_key)
 		r = load_key(s, t->key_file, why, why_size, t->name);
 	if (r < 0) {
-		az_close(&s->rm.base);
+		struct bk_store *st = &s->rm.base;
+		bk_store_close(&st);
 		return r;
 	}
 	const char *imds = getenv("SKYHA_AZURE_IMDS_ENDPOINT");

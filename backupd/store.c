@@ -37,6 +37,13 @@ bool bk_store_name_ok(const char *name)
 	return true;
 }
 
+int bk_store_refuse_name(struct bk_store *s, const char *name)
+{
+	snprintf(s->reason, sizeof(s->reason), "bad object name \"%.64s\"",
+		 name ? name : "");
+	return -EINVAL;
+}
+
 int bk_store_open(const struct bk_target_cfg *t, struct bk_store **out,
 		  char *why, size_t why_size)
 {

@@ -108,5 +108,7 @@ void bk_store_close(struct bk_store **s);
 
 /* A name the interface accepts (charset, length, no "..", no leading '/'). */
 bool bk_store_name_ok(const char *name);
+/* -EINVAL with the reason "bad object name ..." (name may be NULL). */
+int bk_store_refuse_name(struct bk_store *s, const char *name);
 
 #endif

@@ -33,13 +33,6 @@ static struct dir_store *dir_of(struct bk_store *s)
 	return (struct dir_store *)s;
 }
 
-static int refuse_name(struct bk_store *s, const char *name)
-{
-	snprintf(s->reason, sizeof(s->reason), "bad object name \"%.64s\"",
-		 name ? name : "");
-	return -EINVAL;
-}
-
 /* mkdir -p of the folders above name, relative to root. */
 static int make_parents(int root, const char *name)
 {
@@ -93,7 +86,7 @@ static int dir_put(struct bk_store *s, const char *name, const void *buf,
 	int r;
 
 	if (!bk_store_name_ok(name))
-		return refuse_name(s, name);
+		return bk_store_refuse_name(s, name);
 	r = make_parents(d->root, name);
 	if (r < 0)
 		goto fail;
@@ -173,7 +166,7 @@ static int dir_get(struct bk_store *s, const char *name, size_t max,
 	int r;
 
 	if (!bk_store_name_ok(name))
-		return refuse_name(s, name);
+		return bk_store_refuse_name(s, name);
 	r = open_object(d, name, &fd, &size);
 	if (r < 0)
 		goto fail;
@@ -213,7 +206,7 @@ static int dir_get_range(struct bk_store *s, const char *name, uint64_t offset,
 	int r;
 
 	if (!bk_store_name_ok(name))
-		return refuse_name(s, name);
+		return bk_store_refuse_name(s, name);
 	r = open_object(d, name, &fd, &size);
 	if (r == 0 && (offset > size || len > size - offset))
 		r = -EIO;
@@ -312,7 +305,7 @@ static int dir_del(struct bk_store *s, const char *name)
 	struct dir_store *d = dir_of(s);
 
 	if (!bk_store_name_ok(name))
-		return refuse_name(s, name);
+		return bk_store_refuse_name(s, name);
 	s->requests++;
 	if (unlinkat(d->root, name, 0) < 0 && errno != ENOENT) {
 		int r = -errno;
