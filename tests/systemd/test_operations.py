@@ -273,3 +273,52 @@ def test_reload_validates_refuses_a_bad_file_and_says_a_change_needs_a_restart(l
         timeout=10)
     assert active(w, wu)
     lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=10)
+
+
+# --- a wrong configuration on one node ---------------------------------------------
+
+EXTRA_DIR = "/srv/app/extra"
+
+
+def test_directories_listed_in_another_order_on_one_node_are_refused_not_mixed(lab):
+    """An operator lists the module's two directories in another order on node2 than on
+    node1. replicd must refuse to pair with a peer whose replicd.directories differ (and
+    say so), never replicate node1's /srv/app/extra into node2's /srv/app/data: before
+    the fix it did, node2 reported "uptodate, insync", and after node1's power cut node2
+    served node1's extra files as its data (and its data as extra)."""
+    lab.boot_all()
+    lab.node("witness").systemctl("start", f"skyha-witness@{M}.service")
+    orders = {"node1": f"[{DATA_DIR}, {EXTRA_DIR}]", "node2": f"[{EXTRA_DIR}, {DATA_DIR}]"}
+    for name, dirs in orders.items():
+        node = lab.node(name)
+        node.sh(f"mkdir -p {EXTRA_DIR} && sed -i 's|^  directories: \\[{DATA_DIR}\\]$|"
+                f"  directories: {dirs}|' {CONFIG} && grep -qxF '  directories: {dirs}' "
+                f"{CONFIG}")
+        node.systemctl("enable", *[unit(d) for d in DAEMONS])
+    n1, n2 = lab.node("node1"), lab.node("node2")
+    n2.sh(f"echo 'node2 own data' > {DATA_DIR}/own.txt")
+    for name in ("node1", "node2"):
+        lab.node(name).systemctl("start", f"skyha@{M}.target")
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=45)
+    n1.sh(f"echo 'extra on node1' > {EXTRA_DIR}/only-extra.txt && sync {EXTRA_DIR}/only-extra.txt")
+    # Both replicds say why they do not pair, in the journal and in skyctl status.
+    want = "replicd.directories differ"
+    for name in ("node1", "node2"):
+        wait_until(f"{name}'s replicd: {want!r} in its journal", lambda: any(
+            want in m for m in _journal_since(lab.node(name), unit("replicd"), None)),
+            timeout=20)
+    st1 = wait_until("node1's status names the mismatch", lambda: (
+        lambda st: st if want in ((st.get("actuators", {}).get("replicd") or {})
+                                  .get("reason", "")) else None)(lab.try_status("node1") or {}),
+        timeout=20)
+    print("    node1's replicd: " + st1["actuators"]["replicd"]["reason"])
+    st2 = lab.status("node2")
+    assert st2["node"]["data"] != "uptodate", f"node2 calls itself uptodate: {st2['node']}"
+    for path in (f"{DATA_DIR}/only-extra.txt", f"{EXTRA_DIR}/app.log"):
+        assert n2.sh(f"test -e {path}", check=False).rc != 0, \
+            f"node2 got {path}: node1's other directory replicated into it"
+    assert n2.sh(f"cat {DATA_DIR}/own.txt").out.strip() == "node2 own data"
+    # node1 is lost: node2 (never in sync) does not serve what it has.
+    n1.poweroff(timeout=30)
+    lab.wait_for("node2", lambda st: st["node"]["role"] == "WAIT", "node2 WAIT", timeout=20)
+    assert not (lab.status("node2")["node"].get("serving")), "node2 serves a copy it never had"
