@@ -9,6 +9,7 @@ when it starts (ExecStart=) and when it stops (ExecStop=).
 import os
 import re
 import shutil
+import time
 
 import nspawn
 from lab import lab_options, run
@@ -322,3 +323,45 @@ def test_directories_listed_in_another_order_on_one_node_are_refused_not_mixed(l
     n1.poweroff(timeout=30)
     lab.wait_for("node2", lambda st: st["node"]["role"] == "WAIT", "node2 WAIT", timeout=20)
     assert not (lab.status("node2")["node"].get("serving")), "node2 serves a copy it never had"
+
+
+# --- swapping back at once -------------------------------------------------------------
+
+
+def _transitions(node):
+    """heartbeatd's role changes on node, as journal lines ("A -> B: why")."""
+    return [m for m in _journal_since(node, unit("heartbeatd"), None)
+            if re.match(r"^[A-Z]+ -> [A-Z]+: ", m)]
+
+
+def test_a_swap_asked_right_after_a_swap_hands_over_without_passing_through_wait(lab):
+    """`skyctl swap` as soon as the previous swap put the roles in place (an operator
+    who swaps back at once, or a script). Before the fix the primary accepted it on the
+    new secondary's word "uptodate", which was its replicd's of the epoch before: it
+    handed over to a copy whose replicd had not yet resynced with it, the peer would
+    not take over ("SECOND -> WAIT: node2 is no longer primary"), the old primary gave
+    up ("swap: node1 did not take the primary role over"), both stopped the application
+    and an election gave the role to the default primary: each swap back from node2
+    was an outage and an election, not a swap. Now the primary hands over only once its
+    replicd says the peer's copy is in sync in this epoch; the swap waits for that."""
+    start(lab)
+    wait_up_to_date(lab, "node1", "node2")
+    prim, sec = "node1", "node2"
+    for i in range(4):
+        t0 = time.monotonic()
+        while True:  # what a script does: ask again while refused
+            res = lab.skyctl(prim, "swap", timeout=60)
+            if res.rc == 0 or time.monotonic() - t0 > 15:
+                break
+            time.sleep(0.1)
+        assert res.rc == 0, f"swap {i} on {prim}: {res.rc}: {(res.err or res.out).strip()}"
+        lab.wait_roles({sec: "PRIM", prim: "SECOND"}, timeout=30)
+        print(f"    swap {i}: {prim} -> {sec} in {time.monotonic() - t0:.1f} s")
+        prim, sec = sec, prim
+    for name in ("node1", "node2"):
+        lines = _transitions(lab.node(name))
+        bad = [m for m in lines if m.split(":")[0].endswith("-> WAIT")]
+        assert not bad, f"{name} went through WAIT during the swaps:\n" + "\n".join(lines)
+        swaps = [m for m in lines if ": swap: " in m]
+        assert len(swaps) == 4, f"{name}: {len(swaps)} swap transitions:\n" + "\n".join(lines)
+    wait_up_to_date(lab, prim, sec)
