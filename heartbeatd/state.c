@@ -886,6 +886,12 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 			  p->data == SKY_DATA_UPTODATE &&
 			  p->generation == sm->generation;
 
+	/* Stopping a stopped node is done, as starting a started one is. */
+	if (sm->role == SKY_ROLE_STOP && cmd == SM_CMD_STOP) {
+		sm->stopped = true;
+		snprintf(msg, size, "already stopped");
+		return 0;
+	}
 	if (sm->role == SKY_ROLE_STOP && cmd != SM_CMD_START) {
 		snprintf(msg, size,
 			 "the module is stopped on this node: "

@@ -331,3 +331,26 @@ def test_skyctl_snapshot_refuses_a_since_journalctl_cannot_read(lab):
         journal = _snapshot_files(good)["journal.txt"]
         assert "Failed to parse" not in journal and "exited with" not in journal, journal
         os.unlink(good)
+
+
+def test_skyctl_stop_on_a_stopped_node_says_so_and_succeeds_as_start_does(lab):
+    """A maintenance script ran `skyctl stop` on a node an operator had already
+    stopped: it exited 1, "heartbeatd refused: the module is stopped on this node: run
+    `skyctl start` first", while `skyctl start` on a started node exits 0 ("already
+    started") and a farm node's second stop exits 0 too. Stopping a stopped node is
+    done, not refused; the rest stays refused on a stopped node."""
+    lab.start_cluster()
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    res = lab.skyctl("node2", "start")
+    assert res.rc == 0 and "already started" in res.out, (res.rc, res.out, res.err)
+    res = lab.skyctl("node2", "stop")
+    assert res.rc == 0, (res.rc, res.out, res.err)
+    lab.wait_roles({"node2": "STOP"})
+    res = lab.skyctl("node2", "stop")
+    print(f"    the second stop: exit {res.rc}: {(res.out or res.err).strip()}")
+    assert res.rc == 0 and "already stopped" in res.out, (res.rc, res.out, res.err)
+    assert lab.role("node2") == "STOP"
+    res = lab.skyctl("node2", "swap")
+    assert res.rc == 1 and "skyctl start" in res.err, (res.rc, res.out, res.err)
+    assert lab.skyctl("node2", "start").rc == 0
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
