@@ -128,6 +128,15 @@ int skyctl_cmd_snapshot(struct skyctl *ctl, int argc, char **argv)
 						  argv[i]);
 		*value = argv[++i];
 	}
+	/* A time journalctl cannot read left the archive without the
+	 * module's journal (journalctl's error in its place), exit 0. */
+	if (skyctl_snapshot_since_ok(snap.since) == 0)
+		return skyctl_usage_error(
+			"snapshot: --since: journalctl cannot read "
+			"'%.64s' as a time (-1h, -30min, yesterday, "
+			"\"2026-12-07 10:00:00\": journalctl's "
+			"--since syntax)",
+			snap.since);
 	if (!snap.config_path) {
 		snprintf(config, sizeof(config), "/etc/skyha/%s.yaml",
 			 ctl->module);

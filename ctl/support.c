@@ -270,6 +270,18 @@ static int run_into(char *const argv[], const char *path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+int skyctl_snapshot_since_ok(const char *since)
+{
+	char arg[PATH_MAX + 16];
+	char *argv[] = {"journalctl", "--no-pager", "-q", "-n", "0", arg, NULL};
+
+	snprintf(arg, sizeof(arg), "--since=%s", since);
+	int r = run_into(argv, NULL);
+	if (r < 0 || r >= 126)
+		return -1; /* no journalctl to ask: part_journal says so */
+	return r == 0;
+}
+
 static void part_status(const char *dir, const struct skyctl_snapshot *s)
 {
 	if (!s->status) {

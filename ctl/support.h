@@ -28,6 +28,10 @@ struct skyctl_snapshot {
 };
 
 /* Write the archive; prints its path on stdout. 0 or -errno, with why. */
+/* Can journalctl read since as a --since time? 1 yes, 0 no (it said why
+ * on nothing: the caller does), -1 journalctl could not be asked. */
+int skyctl_snapshot_since_ok(const char *since);
+
 int skyctl_snapshot_write(const struct skyctl_snapshot *s, char *why,
 			  size_t why_size);
 

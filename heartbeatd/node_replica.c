@@ -166,4 +166,5 @@ void node_replica_inputs(const struct node_replica *r, uint64_t epoch,
 	sm->replica_link_down = !primary || !r->peer_receiving;
 	sm->replica_writers_waiting = primary && r->writers_waiting > 0;
 	sm->replica_generation_sent = primary ? r->generation_sent : UINT64_MAX;
+	sm->replica_peer_unsynced = !primary || strcmp(r->sync, "insync") != 0;
 }

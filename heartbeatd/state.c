@@ -513,6 +513,19 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 	bool asked = sm->swap_requested || (p->flags & HB_FLAG_SWAP_REQUEST) ||
 		     sm->preference == SM_PREFER_SECOND ||
 		     (p->flags & HB_FLAG_PREFER_PRIM) || sm->dependency_blocked;
+	/* The peer's "uptodate" may be its replicd's of the epoch before
+	 * (a swap back right after a swap): hand over once our replicd says
+	 * the peer's copy is in sync in this epoch, or the peer, not in sync
+	 * yet, would not take over and nobody would serve. */
+	if (asked && p->role == SKY_ROLE_SECOND &&
+	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation &&
+	    sm->cfg.replica_gated && sm->replica_peer_unsynced) {
+		waiting(sm,
+			"swap: waiting for replicd to say %s's copy "
+			"is in sync in this epoch",
+			sm->cfg.peer);
+		return;
+	}
 	if (asked && p->role == SKY_ROLE_SECOND &&
 	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
 		sm->handover = true;
@@ -607,6 +620,12 @@ static void step_second(struct sm *sm, int64_t now, const struct sm_peer *p,
 		      sm->cfg.peer, sky_role_name(p->role));
 		return;
 	}
+	/* Judge a handover on replicd's word of now: in_sync and the
+	 * generation were last updated while the peer served, and replicd
+	 * may have reported the copy complete since (the handover came
+	 * right after). Below, a peer that is no longer primary without a
+	 * handover is judged on the same. */
+	follow_primary(sm, p);
 	if (p->role == SKY_ROLE_SECOND && (p->flags & HB_FLAG_HANDOVER) &&
 	    !(p->flags & HB_FLAG_HANDOVER_DONE))
 		return; /* its application is still stopping: wait */
@@ -867,6 +886,12 @@ int sm_command(struct sm *sm, int64_t now, enum sm_command cmd, bool force,
 			  p->data == SKY_DATA_UPTODATE &&
 			  p->generation == sm->generation;
 
+	/* Stopping a stopped node is done, as starting a started one is. */
+	if (sm->role == SKY_ROLE_STOP && cmd == SM_CMD_STOP) {
+		sm->stopped = true;
+		snprintf(msg, size, "already stopped");
+		return 0;
+	}
 	if (sm->role == SKY_ROLE_STOP && cmd != SM_CMD_START) {
 		snprintf(msg, size,
 			 "the module is stopped on this node: "

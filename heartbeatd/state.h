@@ -122,6 +122,12 @@ struct sm {
 	bool replica_link_down;
 	bool replica_writers_waiting;
 	uint64_t replica_generation_sent;
+	/* As primary: this node's replicd has not said, as primary of this
+	 * epoch, that the peer's copy is in sync (no session yet, comparing,
+	 * resyncing). The peer's heartbeat may still carry the "uptodate" of
+	 * the epoch before (its replicd's), so a handover waits for this
+	 * word from our side of the link too. */
+	bool replica_peer_unsynced;
 	/*
 	 * Output: replicd may acknowledge changes the peer lacks: ALONE, or
 	 * PRIM holding a generation newer than any the peer can hold (a

@@ -115,6 +115,16 @@ static void describe(struct replicd *d, bool *in_sync)
 	default:
 		break;
 	}
+	if (d->dirs_refused && !replicd_peer_up(d) &&
+	    (d->target == RT_PRIMARY || d->target == RT_SECONDARY))
+		snprintf(d->reason, sizeof(d->reason),
+			 "peer %s refused: replicd.directories differ between "
+			 "the nodes (the same paths, in the same order, on "
+			 "both)%s",
+			 d->peer->name,
+			 d->target == RT_PRIMARY
+				 ? "; changes are recorded for resync"
+				 : "");
 	if (d->target == RT_PRIMARY)
 		replicd_fence_describe(&d->fence, sky_now_ms(), d->reason,
 				       sizeof(d->reason));

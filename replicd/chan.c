@@ -40,11 +40,33 @@ static void put_name(uint8_t *out, size_t *len, const char *s)
 	*len += n;
 }
 
+void replicd_hs_set_dirs(struct replicd_hs *hs, const char (*dirs)[PATH_MAX],
+			 size_t n)
+{
+	crypto_generichash_state st;
+	uint8_t h[16];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (size_t i = 0; i < n; i++) {
+		/* The last component: the lab's nodes, sharing one mount
+		 * namespace, have .../node1/data and .../node2/data. */
+		const char *slash = strrchr(dirs[i], '/');
+		const char *name = slash ? slash + 1 : dirs[i];
+		crypto_generichash_update(&st, (const uint8_t *)name,
+					  strlen(name) + 1);
+	}
+	crypto_generichash_final(&st, h, sizeof(h));
+	memcpy(hs->dirs, h, sizeof(hs->dirs));
+	hs->caps |= REPLICD_CAP_DIRS;
+}
+
 /* Our capabilities in our nonce's tail, or a random tail without any. */
 static void offer_caps(struct replicd_hs *hs)
 {
 	if (!hs->caps)
 		return;
+	if (hs->caps & REPLICD_CAP_DIRS)
+		memcpy(hs->nonce + REPLICD_DIRS_AT, hs->dirs, sizeof(hs->dirs));
 	memcpy(hs->nonce + REPLICD_CAP_AT, REPLICD_CAP_MAGIC, 6);
 	hs->nonce[REPLICD_NONCE - 2] = (uint8_t)(hs->caps >> 8);
 	hs->nonce[REPLICD_NONCE - 1] = (uint8_t)hs->caps;
@@ -57,6 +79,14 @@ static uint16_t offered_caps(const uint8_t *nonce)
 		return 0;
 	return (uint16_t)(nonce[REPLICD_NONCE - 2] << 8 |
 			  nonce[REPLICD_NONCE - 1]);
+}
+
+/* Did both offer REPLICD_CAP_DIRS with digests that differ? */
+static bool dirs_differ(const struct replicd_hs *hs, const uint8_t *nonce)
+{
+	return (hs->caps & REPLICD_CAP_DIRS) &&
+	       (hs->peer_caps & REPLICD_CAP_DIRS) &&
+	       memcmp(nonce + REPLICD_DIRS_AT, hs->dirs, sizeof(hs->dirs)) != 0;
 }
 
 /* magic, version, type, cluster, module, node, nonce (no MAC). */
@@ -171,6 +201,8 @@ int replicd_hs_server_reply(struct replicd_hs *hs, const uint8_t *in,
 	if (r < 0)
 		return r;
 	hs->peer_caps = offered_caps(in + mac_at - REPLICD_NONCE);
+	/* Not trusted yet: checked again in server_finish. */
+	hs->dirs_differ = dirs_differ(hs, in + mac_at - REPLICD_NONCE);
 	memcpy(hs->hello_c, in, len);
 	hs->hello_c_len = len;
 	hs->hello_s_len = build_hello(hs, RHS_SERVER_HELLO, hs->hello_s);
@@ -199,6 +231,7 @@ int replicd_hs_client_finish(struct replicd_hs *hs, const uint8_t *in,
 	if (sodium_memcmp(mac, in + mac_at, REPLICD_MAC) != 0)
 		return -EKEYREJECTED;
 	hs->peer_caps = offered_caps(in + mac_at - REPLICD_NONCE);
+	hs->dirs_differ = dirs_differ(hs, in + mac_at - REPLICD_NONCE);
 	memcpy(out, REPLICD_HS_MAGIC, 4);
 	out[4] = REPLICD_HS_VERSION;
 	out[5] = RHS_CLIENT_AUTH;
@@ -221,6 +254,9 @@ int replicd_hs_server_finish(struct replicd_hs *hs, const uint8_t *in,
 	transcript_mac(hs, 'C', hs->hello_s_len, mac);
 	if (sodium_memcmp(mac, in + 6, REPLICD_MAC) != 0)
 		return -EKEYREJECTED;
+	/* The client's HELLO, its digest included, is now authenticated. */
+	if (hs->dirs_differ)
+		return -ENOTDIR;
 	session_keys(hs);
 	hs->step = 2;
 	return 0;

@@ -38,6 +38,19 @@
  * or one whose chance tail matches: 1 in 2^48) offers none. The nonce is
  * in both MACs, so the capabilities are as authenticated as the rest of
  * the handshake. Each side uses a capability only if the other offered it.
+ *
+ * REPLICD_CAP_DIRS puts in the nonce, at REPLICD_DIRS_AT (its first 16
+ * bytes stay random), the first 8 bytes of BLAKE2b-128(the last component
+ * of each of replicd.directories, in order, each ended by a NUL):
+ * operations name a directory by its index in that list, so two nodes
+ * whose lists differ (another order, one more, another name) would apply
+ * one directory's changes to another. Last components only: two nodes
+ * sharing one mount namespace (the lab) have .../node1/data and
+ * .../node2/data. When both offer it and the digests
+ * differ, each side refuses the session once the peer's MAC verified
+ * (-ENOTDIR): the client from the server's HELLO (it still sends its AUTH,
+ * with dirs_differ set, so that the server verifies and refuses too), the
+ * server from the AUTH.
  */
 #ifndef REPLICD_CHAN_H
 #define REPLICD_CHAN_H
@@ -45,6 +58,7 @@
 #include "config.h"
 #include "op.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,6 +81,9 @@
 /* As secondary: fences by epoch (wants op 31 first, epoch.h); as primary:
  * sends it. Offered by every replicd that has it. */
 #define REPLICD_CAP_EPOCH 0x2
+/* The directories' digest in the nonce (see above). */
+#define REPLICD_CAP_DIRS 0x4
+#define REPLICD_DIRS_AT	 (REPLICD_CAP_AT - 8)
 
 enum { RHS_CLIENT_HELLO = 1, RHS_SERVER_HELLO = 2, RHS_CLIENT_AUTH = 3 };
 
@@ -87,6 +104,8 @@ struct replicd_hs {
 	uint8_t tx_key[32], rx_key[32];
 	uint16_t caps;	    /* ours, offered: set after init, before HELLO */
 	uint16_t peer_caps; /* the peer's: trust once done */
+	uint8_t dirs[8];    /* ours (REPLICD_CAP_DIRS): replicd_hs_set_dirs */
+	bool dirs_differ;   /* both offered CAP_DIRS, digests differ */
 };
 
 /* nonce NULL: random (tests pass fixed ones). */
@@ -95,12 +114,19 @@ void replicd_hs_init(struct replicd_hs *hs, bool client,
 		     const char *module, const char *self, const char *peer,
 		     const uint8_t *nonce);
 void replicd_hs_wipe(struct replicd_hs *hs);
+/* Offer REPLICD_CAP_DIRS with the digest of these directories (in order);
+ * after init, before the HELLO. */
+void replicd_hs_set_dirs(struct replicd_hs *hs, const char (*dirs)[PATH_MAX],
+			 size_t n);
 
 /*
  * Each returns the length of the message to send (or 0 for none) or:
  * -EBADMSG malformed or out of order, -EXDEV another cluster or module,
  * -ESRCH a node that is not our configured peer, -EKEYREJECTED a MAC that
- * does not verify (the peer does not hold our cluster key, or a replay).
+ * does not verify (the peer does not hold our cluster key, or a replay),
+ * -ENOTDIR (server_finish) the peer's replicd.directories differ from ours.
+ * client_finish returns its AUTH even then, with dirs_differ set: send it,
+ * then refuse the session.
  */
 int replicd_hs_client_hello(struct replicd_hs *hs, uint8_t *out, size_t size);
 int replicd_hs_server_reply(struct replicd_hs *hs, const uint8_t *in,

@@ -177,7 +177,10 @@ struct replicd {
 	/* secondary: write-z frames taken, their bytes, and those refused */
 	uint64_t z_frames_in, z_bytes_in, z_bytes_out, z_rejected;
 	char last_disconnect[160];
-	struct sky_ratelimit rl_apply, rl_reject, rl_connect, rl_epoch;
+	struct sky_ratelimit rl_apply, rl_reject, rl_connect, rl_epoch, rl_dirs;
+	/* the last handshake was refused: the peer's replicd.directories
+	 * differ from ours (chan.h, REPLICD_CAP_DIRS); until a session */
+	bool dirs_refused;
 	/* the secondary's copy held still for a backup (backup.h) */
 	struct replicd_backup bk;
 };
@@ -228,6 +231,9 @@ void replicd_send_epoch(struct replicd *d);
 /* Secondary: end the session, from a primary of an older epoch than ours
  * (counted, logged with both epochs). */
 void replicd_refuse_epoch(struct replicd *d, struct replicd_conn **cp);
+/* End a handshake with a peer whose replicd.directories differ from ours
+ * (counted, logged with our list, shown in the status). */
+void replicd_refuse_dirs(struct replicd *d, struct replicd_conn **cp);
 
 /* resync_run.c: the session's decision and the resync's pumping. */
 int replicd_dir_roots(struct replicd *d, int *roots);

@@ -447,6 +447,10 @@ void replicd_conn_input(struct replicd *d, struct replicd_conn **cp,
 		}
 		if (hs) {
 			r = replicd_conn_on_hs_frame(c, p, len);
+			if (r == -ENOTDIR) {
+				replicd_refuse_dirs(d, cp);
+				return;
+			}
 			if (r < 0) {
 				replicd_reject(
 					d, cp,

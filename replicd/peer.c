@@ -302,6 +302,11 @@ int replicd_conn_on_hs_frame(struct replicd_conn *c, const uint8_t *p,
 		if (r < 0)
 			return r;
 		r = replicd_conn_put(c, buf, (size_t)r);
+		if (r == 0 && c->hs.dirs_differ) {
+			/* Our AUTH lets the server verify and refuse too. */
+			(void)replicd_conn_flush(c);
+			return -ENOTDIR;
+		}
 		return r < 0 ? r : send_header(c);
 	}
 	if (c->hs.step == 0) {

@@ -139,6 +139,7 @@ static int send_record(struct replicd *d, struct replicd_conn *c)
 void replicd_session_up(struct replicd *d, struct replicd_conn **cp)
 {
 	struct replicd_conn *c = *cp;
+	d->dirs_refused = false;
 	if (c->client) {
 		replicd_free_inflight(d);
 		replicd_end_peer_session(d);
@@ -202,6 +203,9 @@ int replicd_start_handshake(struct replicd *d, struct replicd_conn *c)
 	 * replicd offers nothing; each side uses only what both offer). */
 	c->hs.caps = (d->set->resync_zstd ? REPLICD_CAP_ZSTD : 0) |
 		     REPLICD_CAP_EPOCH;
+	/* Operations name directories by index: never pair with a peer
+	 * whose list differs (chan.h, REPLICD_CAP_DIRS). */
+	replicd_hs_set_dirs(&c->hs, d->set->dirs, d->set->dir_count);
 	if (!c->client)
 		return 0;
 	int n = replicd_hs_client_hello(&c->hs, buf, sizeof(buf));
@@ -295,6 +299,31 @@ void replicd_refuse_epoch(struct replicd *d, struct replicd_conn **cp)
 			    (unsigned long long)d->epoch_gate.epoch,
 			    (unsigned long long)d->epoch);
 	replicd_drop_conn(d, cp, "the primary's epoch is older than ours");
+}
+
+void replicd_refuse_dirs(struct replicd *d, struct replicd_conn **cp)
+{
+	char list[1024] = "";
+	size_t at = 0;
+
+	for (size_t i = 0; i < d->set->dir_count && at < sizeof(list); i++) {
+		int n = snprintf(list + at, sizeof(list) - at, "%s%s",
+				 i ? ", " : "", d->set->dirs[i]);
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+	d->rejected_handshakes++;
+	d->dirs_refused = true;
+	sky_log_ratelimited(&d->rl_dirs, LOG_ERR,
+			    "replication with %s refused: replicd.directories "
+			    "differ between this node ([%s]) and %s: the same "
+			    "paths, in the same order, are needed on both "
+			    "nodes (operations name a directory by its place "
+			    "in the list); fix the module file, then restart "
+			    "skyha-replicd@%s",
+			    d->peer->name, list, d->peer->name, d->cfg->module);
+	replicd_drop_conn(d, cp, "replicd.directories differ");
 }
 
 /* Primary: the current session has brought the peer in sync. */

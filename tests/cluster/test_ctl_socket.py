@@ -308,3 +308,49 @@ def test_skyctl_snapshot_hands_over_status_state_and_config_without_secrets(lab)
     assert "no status from heartbeatd" in res.err, res.err
     files = _snapshot_files(out2)
     assert "heartbeatd is not running" in files["status.txt"], files["status.txt"]
+
+
+def test_skyctl_snapshot_refuses_a_since_journalctl_cannot_read(lab):
+    """`skyctl snapshot --since yesterday-ish` exited 0 with an archive whose
+    journal.txt held only journalctl's "Failed to parse timestamp": the operator handed
+    support an archive without the module's story. A --since journalctl cannot read is
+    a usage error (exit 2, no archive); the forms docs/operations.md shows still work."""
+    lab.start_cluster()
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    bad = os.path.join(lab.dir, "bad.tar.gz")
+    for when in ("yesterday-ish", "-6x", ""):
+        res = lab.skyctl("node1", "snapshot", "--output", bad, "--since", when, timeout=90)
+        print(f"    --since {when!r}: exit {res.rc}: {(res.err.strip() or res.out).splitlines()[:1]}")
+        assert res.rc == 2, f"--since {when!r}: exit {res.rc}: {res.out}{res.err}"
+        assert "--since" in res.err and repr(when)[1:-1] in res.err, res.err
+        assert not os.path.exists(bad), f"--since {when!r} still made {bad}"
+    for when in ("-6h", "yesterday", "2026-12-01 10:00:00"):
+        good = os.path.join(lab.dir, "good.tar.gz")
+        res = lab.skyctl("node1", "snapshot", "--output", good, "--since", when, timeout=90)
+        assert res.rc == 0, f"--since {when!r}: exit {res.rc}: {res.out}{res.err}"
+        journal = _snapshot_files(good)["journal.txt"]
+        assert "Failed to parse" not in journal and "exited with" not in journal, journal
+        os.unlink(good)
+
+
+def test_skyctl_stop_on_a_stopped_node_says_so_and_succeeds_as_start_does(lab):
+    """A maintenance script ran `skyctl stop` on a node an operator had already
+    stopped: it exited 1, "heartbeatd refused: the module is stopped on this node: run
+    `skyctl start` first", while `skyctl start` on a started node exits 0 ("already
+    started") and a farm node's second stop exits 0 too. Stopping a stopped node is
+    done, not refused; the rest stays refused on a stopped node."""
+    lab.start_cluster()
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})
+    res = lab.skyctl("node2", "start")
+    assert res.rc == 0 and "already started" in res.out, (res.rc, res.out, res.err)
+    res = lab.skyctl("node2", "stop")
+    assert res.rc == 0, (res.rc, res.out, res.err)
+    lab.wait_roles({"node2": "STOP"})
+    res = lab.skyctl("node2", "stop")
+    print(f"    the second stop: exit {res.rc}: {(res.out or res.err).strip()}")
+    assert res.rc == 0 and "already stopped" in res.out, (res.rc, res.out, res.err)
+    assert lab.role("node2") == "STOP"
+    res = lab.skyctl("node2", "swap")
+    assert res.rc == 1 and "skyctl start" in res.err, (res.rc, res.out, res.err)
+    assert lab.skyctl("node2", "start").rc == 0
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"})

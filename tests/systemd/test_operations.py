@@ -9,6 +9,7 @@ when it starts (ExecStart=) and when it stops (ExecStop=).
 import os
 import re
 import shutil
+import time
 
 import nspawn
 from lab import lab_options, run
@@ -273,3 +274,94 @@ def test_reload_validates_refuses_a_bad_file_and_says_a_change_needs_a_restart(l
         timeout=10)
     assert active(w, wu)
     lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=10)
+
+
+# --- a wrong configuration on one node ---------------------------------------------
+
+EXTRA_DIR = "/srv/app/extra"
+
+
+def test_directories_listed_in_another_order_on_one_node_are_refused_not_mixed(lab):
+    """An operator lists the module's two directories in another order on node2 than on
+    node1. replicd must refuse to pair with a peer whose replicd.directories differ (and
+    say so), never replicate node1's /srv/app/extra into node2's /srv/app/data: before
+    the fix it did, node2 reported "uptodate, insync", and after node1's power cut node2
+    served node1's extra files as its data (and its data as extra)."""
+    lab.boot_all()
+    lab.node("witness").systemctl("start", f"skyha-witness@{M}.service")
+    orders = {"node1": f"[{DATA_DIR}, {EXTRA_DIR}]", "node2": f"[{EXTRA_DIR}, {DATA_DIR}]"}
+    for name, dirs in orders.items():
+        node = lab.node(name)
+        node.sh(f"mkdir -p {EXTRA_DIR} && sed -i 's|^  directories: \\[{DATA_DIR}\\]$|"
+                f"  directories: {dirs}|' {CONFIG} && grep -qxF '  directories: {dirs}' "
+                f"{CONFIG}")
+        node.systemctl("enable", *[unit(d) for d in DAEMONS])
+    n1, n2 = lab.node("node1"), lab.node("node2")
+    n2.sh(f"echo 'node2 own data' > {DATA_DIR}/own.txt")
+    for name in ("node1", "node2"):
+        lab.node(name).systemctl("start", f"skyha@{M}.target")
+    lab.wait_roles({"node1": "PRIM", "node2": "SECOND"}, timeout=45)
+    n1.sh(f"echo 'extra on node1' > {EXTRA_DIR}/only-extra.txt && sync {EXTRA_DIR}/only-extra.txt")
+    # Both replicds say why they do not pair, in the journal and in skyctl status.
+    want = "replicd.directories differ"
+    for name in ("node1", "node2"):
+        wait_until(f"{name}'s replicd: {want!r} in its journal", lambda: any(
+            want in m for m in _journal_since(lab.node(name), unit("replicd"), None)),
+            timeout=20)
+    st1 = wait_until("node1's status names the mismatch", lambda: (
+        lambda st: st if want in ((st.get("actuators", {}).get("replicd") or {})
+                                  .get("reason", "")) else None)(lab.try_status("node1") or {}),
+        timeout=20)
+    print("    node1's replicd: " + st1["actuators"]["replicd"]["reason"])
+    st2 = lab.status("node2")
+    assert st2["node"]["data"] != "uptodate", f"node2 calls itself uptodate: {st2['node']}"
+    for path in (f"{DATA_DIR}/only-extra.txt", f"{EXTRA_DIR}/app.log"):
+        assert n2.sh(f"test -e {path}", check=False).rc != 0, \
+            f"node2 got {path}: node1's other directory replicated into it"
+    assert n2.sh(f"cat {DATA_DIR}/own.txt").out.strip() == "node2 own data"
+    # node1 is lost: node2 (never in sync) does not serve what it has.
+    n1.poweroff(timeout=30)
+    lab.wait_for("node2", lambda st: st["node"]["role"] == "WAIT", "node2 WAIT", timeout=20)
+    assert not (lab.status("node2")["node"].get("serving")), "node2 serves a copy it never had"
+
+
+# --- swapping back at once -------------------------------------------------------------
+
+
+def _transitions(node):
+    """heartbeatd's role changes on node, as journal lines ("A -> B: why")."""
+    return [m for m in _journal_since(node, unit("heartbeatd"), None)
+            if re.match(r"^[A-Z]+ -> [A-Z]+: ", m)]
+
+
+def test_a_swap_asked_right_after_a_swap_hands_over_without_passing_through_wait(lab):
+    """`skyctl swap` as soon as the previous swap put the roles in place (an operator
+    who swaps back at once, or a script). Before the fix the primary accepted it on the
+    new secondary's word "uptodate", which was its replicd's of the epoch before: it
+    handed over to a copy whose replicd had not yet resynced with it, the peer would
+    not take over ("SECOND -> WAIT: node2 is no longer primary"), the old primary gave
+    up ("swap: node1 did not take the primary role over"), both stopped the application
+    and an election gave the role to the default primary: each swap back from node2
+    was an outage and an election, not a swap. Now the primary hands over only once its
+    replicd says the peer's copy is in sync in this epoch; the swap waits for that."""
+    start(lab)
+    wait_up_to_date(lab, "node1", "node2")
+    prim, sec = "node1", "node2"
+    for i in range(4):
+        t0 = time.monotonic()
+        while True:  # what a script does: ask again while refused
+            res = lab.skyctl(prim, "swap", timeout=60)
+            if res.rc == 0 or time.monotonic() - t0 > 15:
+                break
+            time.sleep(0.1)
+        assert res.rc == 0, f"swap {i} on {prim}: {res.rc}: {(res.err or res.out).strip()}"
+        lab.wait_roles({sec: "PRIM", prim: "SECOND"}, timeout=30)
+        print(f"    swap {i}: {prim} -> {sec} in {time.monotonic() - t0:.1f} s")
+        prim, sec = sec, prim
+    for name in ("node1", "node2"):
+        lines = _transitions(lab.node(name))
+        bad = [m for m in lines if m.split(":")[0].endswith("-> WAIT")]
+        assert not bad, f"{name} went through WAIT during the swaps:\n" + "\n".join(lines)
+        swaps = [m for m in lines if ": swap: " in m]
+        assert len(swaps) == 4, f"{name}: {len(swaps)} swap transitions:\n" + "\n".join(lines)
+    wait_up_to_date(lab, prim, sec)

@@ -173,6 +173,8 @@ static void replica_inputs(const struct world *w, int i, struct sm *sm)
 	sm->replica_writers_waiting = t == T_PRIMARY && n->r.pending >= 0;
 	sm->replica_generation_sent =
 		t == T_PRIMARY ? n->r.generation_sent : UINT64_MAX;
+	sm->replica_peer_unsynced =
+		!(t == T_PRIMARY && w->prim == i && w->ss == SS_INSYNC);
 }
 
 /* replicd's update_alone_ok */

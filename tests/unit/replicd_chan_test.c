@@ -327,7 +327,96 @@ static void test_capabilities_changed_in_flight_fail_the_handshake(void)
 	CHECK(!(p.c.done && p.s.done));
 }
 
+/* A handshake where each side offers REPLICD_CAP_DIRS with its list (n 0:
+ * not offered, as an older replicd). */
+static int shake_dirs(struct pair *p, const char (*cdirs)[PATH_MAX], size_t cn,
+		      const char (*sdirs)[PATH_MAX], size_t sn)
+{
+	replicd_hs_init(&p->c, true, key, "demo", "app", "node1", "node2",
+			NULL);
+	replicd_hs_init(&p->s, false, key, "demo", "app", "node2", "node1",
+			NULL);
+	p->c.caps = p->s.caps = REPLICD_CAP_EPOCH;
+	if (cn)
+		replicd_hs_set_dirs(&p->c, cdirs, cn);
+	if (sn)
+		replicd_hs_set_dirs(&p->s, sdirs, sn);
+	p->n1 = replicd_hs_client_hello(&p->c, p->m1, sizeof(p->m1));
+	p->n2 = replicd_hs_server_reply(&p->s, p->m1, (size_t)p->n1, p->m2,
+					sizeof(p->m2));
+	if (p->n2 < 0)
+		return p->n2;
+	p->n3 = replicd_hs_client_finish(&p->c, p->m2, (size_t)p->n2, p->m3,
+					 sizeof(p->m3));
+	if (p->n3 < 0)
+		return p->n3;
+	return replicd_hs_server_finish(&p->s, p->m3, (size_t)p->n3);
+}
+
+static const char dirs_ab[2][PATH_MAX] = {"/srv/app/data", "/srv/app/extra"};
+static const char dirs_ba[2][PATH_MAX] = {"/srv/app/extra", "/srv/app/data"};
+
+static void test_the_same_directories_pair(void)
+{
+	struct pair p;
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 2, dirs_ab, 2), 0);
+	CHECK(!p.c.dirs_differ && !p.s.dirs_differ);
+	CHECK(p.c.done && p.s.done);
+	CHECK(p.c.peer_caps & REPLICD_CAP_DIRS);
+	/* The digest leaves 16 random bytes at the nonce's head. */
+	struct pair q;
+	CHECK_EQ_INT(shake_dirs(&q, dirs_ab, 2, dirs_ab, 2), 0);
+	CHECK(memcmp(p.c.nonce, q.c.nonce, 16) != 0);
+	CHECK(memcmp(p.c.nonce + REPLICD_DIRS_AT, q.c.nonce + REPLICD_DIRS_AT,
+		     8) == 0);
+}
+
+static void test_directories_in_another_order_or_number_are_refused(void)
+{
+	struct pair p;
+	/* Another order: the client sends its AUTH (dirs_differ set) and the
+	 * server, having verified it, refuses; no session on either side. */
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 2, dirs_ba, 2), -ENOTDIR);
+	CHECK(p.c.dirs_differ && p.s.dirs_differ);
+	CHECK(p.n3 > 0);
+	CHECK(!p.s.done);
+	/* One directory more on one side. */
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 1, dirs_ab, 2), -ENOTDIR);
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 2, dirs_ab, 1), -ENOTDIR);
+	/* "a" + "pp" is not "app": each name ends with its NUL. */
+	static const char split[2][PATH_MAX] = {"/srv/a", "/srv/pp"};
+	static const char whole[1][PATH_MAX] = {"/srv/app"};
+	CHECK_EQ_INT(shake_dirs(&p, split, 2, whole, 1), -ENOTDIR);
+	/* Another last component in the same place. */
+	static const char other[2][PATH_MAX] = {"/srv/app/data",
+						"/srv/app/etc"};
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 2, other, 2), -ENOTDIR);
+}
+
+static void test_directories_under_another_parent_pair(void)
+{
+	struct pair p;
+	/* Two nodes in one mount namespace, as in the lab. */
+	static const char n1[1][PATH_MAX] = {"/tmp/lab/node1/data"};
+	static const char n2[1][PATH_MAX] = {"/tmp/lab/node2/data"};
+	CHECK_EQ_INT(shake_dirs(&p, n1, 1, n2, 1), 0);
+	CHECK(p.c.done && p.s.done);
+}
+
+static void test_a_peer_that_does_not_offer_its_directories_still_pairs(void)
+{
+	struct pair p;
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 2, dirs_ba, 0), 0);
+	CHECK(!p.c.dirs_differ && !p.s.dirs_differ);
+	CHECK_EQ_INT(shake_dirs(&p, dirs_ab, 0, dirs_ba, 2), 0);
+	CHECK(p.c.done && p.s.done);
+}
+
 TEST_MAIN(TEST(test_handshake_between_configured_peers_agrees_on_keys),
+	  TEST(test_the_same_directories_pair),
+	  TEST(test_directories_in_another_order_or_number_are_refused),
+	  TEST(test_directories_under_another_parent_pair),
+	  TEST(test_a_peer_that_does_not_offer_its_directories_still_pairs),
 	  TEST(test_capabilities_are_seen_by_the_peer_when_both_offer),
 	  TEST(test_a_peer_without_capabilities_still_completes_the_handshake),
 	  TEST(test_capabilities_changed_in_flight_fail_the_handshake),

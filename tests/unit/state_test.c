@@ -680,6 +680,38 @@ static void test_secondary_adopts_the_generation_only_once_complete_at_it(void)
 	CHECK(s.n[1].sm.in_sync);
 }
 
+/*
+ * A swap asked right after a swap: the new secondary's heartbeat still says
+ * "uptodate" (its replicd's of the epoch before) while this node's replicd
+ * has not yet brought it in sync in this epoch. The primary keeps serving
+ * and hands over once its replicd says the peer's copy is in sync.
+ */
+static void test_swap_hands_over_once_replicd_says_the_peer_in_sync(void)
+{
+	struct sim s;
+	char msg[256];
+	struct sm_peer p;
+	start_pair(&s);
+	gate_replica(&s, true);
+	s.n[1].sm.replica_generation = s.n[0].sm.generation;
+	s.n[0].sm.replica_peer_unsynced = true; /* comparing records */
+	sim_run(&s, 500);
+	CHECK(s.n[1].sm.in_sync);
+	peer_input(&s, 0, &p);
+	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
+				sizeof(msg)),
+		     0);
+	sim_run(&s, 1000);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
+	CHECK_STR_CONTAINS(s.n[0].sm.waiting_for, "in sync in this epoch");
+	s.n[0].sm.replica_peer_unsynced = false; /* replicd: insync */
+	sim_run(&s, 1000);
+	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
+	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
+	CHECK_EQ_INT(s.both_serving_steps, 0);
+}
+
 static void
 test_primary_starts_a_generation_before_acking_without_the_link(void)
 {
@@ -931,6 +963,7 @@ TEST_MAIN(
 	TEST(test_failed_transition_waits_and_holds_down),
 	TEST(test_secondary_resyncing_is_not_promoted_when_primary_dies),
 	TEST(test_swap_waits_for_replicd_to_report_the_secondary_in_sync),
+	TEST(test_swap_hands_over_once_replicd_says_the_peer_in_sync),
 	TEST(test_failed_promotion_leaves_the_module_to_a_copy_that_caught_up),
 	TEST(test_secondary_of_a_failed_promotion_stops_waiting_for_replicd),
 	TEST(test_secondary_adopts_the_generation_only_once_complete_at_it),
