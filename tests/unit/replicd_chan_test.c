@@ -263,16 +263,18 @@ static void test_frame_from_another_session_does_not_open(void)
 	streams_free(&tx2, &rx2);
 }
 
-/* A handshake where each side offers caps (0: an older replicd's HELLO). */
-static int shake_caps(struct pair *p, uint16_t ccaps, uint16_t scaps,
-		      int tamper_at)
+static void shake_init(struct pair *p)
 {
 	replicd_hs_init(&p->c, true, key, "demo", "app", "node1", "node2",
 			NULL);
 	replicd_hs_init(&p->s, false, key, "demo", "app", "node2", "node1",
 			NULL);
-	p->c.caps = ccaps;
-	p->s.caps = scaps;
+}
+
+/* The three messages between two initialised sides; tamper_at flips a bit
+ * that many bytes from the end of the client's HELLO (0: none). */
+static int shake_run(struct pair *p, int tamper_at)
+{
 	p->n1 = replicd_hs_client_hello(&p->c, p->m1, sizeof(p->m1));
 	if (p->n1 < 0)
 		return p->n1;
@@ -287,6 +289,16 @@ static int shake_caps(struct pair *p, uint16_t ccaps, uint16_t scaps,
 	if (p->n3 < 0)
 		return p->n3;
 	return replicd_hs_server_finish(&p->s, p->m3, (size_t)p->n3);
+}
+
+/* A handshake where each side offers caps (0: an older replicd's HELLO). */
+static int shake_caps(struct pair *p, uint16_t ccaps, uint16_t scaps,
+		      int tamper_at)
+{
+	shake_init(p);
+	p->c.caps = ccaps;
+	p->s.caps = scaps;
+	return shake_run(p, tamper_at);
 }
 
 static void test_capabilities_are_seen_by_the_peer_when_both_offer(void)
@@ -332,25 +344,13 @@ static void test_capabilities_changed_in_flight_fail_the_handshake(void)
 static int shake_dirs(struct pair *p, const char (*cdirs)[PATH_MAX], size_t cn,
 		      const char (*sdirs)[PATH_MAX], size_t sn)
 {
-	replicd_hs_init(&p->c, true, key, "demo", "app", "node1", "node2",
-			NULL);
-	replicd_hs_init(&p->s, false, key, "demo", "app", "node2", "node1",
-			NULL);
+	shake_init(p);
 	p->c.caps = p->s.caps = REPLICD_CAP_EPOCH;
 	if (cn)
 		replicd_hs_set_dirs(&p->c, cdirs, cn);
 	if (sn)
 		replicd_hs_set_dirs(&p->s, sdirs, sn);
-	p->n1 = replicd_hs_client_hello(&p->c, p->m1, sizeof(p->m1));
-	p->n2 = replicd_hs_server_reply(&p->s, p->m1, (size_t)p->n1, p->m2,
-					sizeof(p->m2));
-	if (p->n2 < 0)
-		return p->n2;
-	p->n3 = replicd_hs_client_finish(&p->c, p->m2, (size_t)p->n2, p->m3,
-					 sizeof(p->m3));
-	if (p->n3 < 0)
-		return p->n3;
-	return replicd_hs_server_finish(&p->s, p->m3, (size_t)p->n3);
+	return shake_run(p, 0);
 }
 
 static const char dirs_ab[2][PATH_MAX] = {"/srv/app/data", "/srv/app/extra"};

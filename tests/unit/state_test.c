@@ -96,6 +96,15 @@ static void peer_input(const struct sim *s, int i, struct sm_peer *p)
 	p->flags = n->last.flags;
 }
 
+/* An operator's swap on node i, with what node i hears of its peer now. */
+static int ask_swap(struct sim *s, int i, char *msg, size_t size)
+{
+	struct sm_peer p;
+	peer_input(s, i, &p);
+	return sm_command(&s->n[i].sm, s->now, SM_CMD_SWAP, false, &p, msg,
+			  size);
+}
+
 static void sim_step_node(struct sim *s, int i)
 {
 	struct sim_node *n = &s->n[i], *other = &s->n[1 - i];
@@ -293,12 +302,8 @@ static void test_etcd_swap_gives_the_new_primary_time_to_take_the_key(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_etcd_pair(&s);
-	peer_input(&s, 1, &p);
-	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)),
-		     0);
+	CHECK_EQ_INT(ask_swap(&s, 1, msg, sizeof(msg)), 0);
 	sim_run(&s, 5000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
@@ -427,23 +432,16 @@ static void test_swap_moves_primary_to_the_peer(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_pair(&s);
-	peer_input(&s, 1, &p);
 	/* Asked on the secondary: it works from either node. */
-	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)),
-		     0);
+	CHECK_EQ_INT(ask_swap(&s, 1, msg, sizeof(msg)), 0);
 	CHECK_STR_CONTAINS(msg, "swap requested");
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_SECOND);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_PRIM);
 	CHECK_EQ_INT(s.both_serving_steps, 0);
 	/* And back, asked on the primary. */
-	peer_input(&s, 1, &p);
-	CHECK_EQ_INT(sm_command(&s.n[1].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)),
-		     0);
+	CHECK_EQ_INT(ask_swap(&s, 1, msg, sizeof(msg)), 0);
 	sim_run(&s, 2000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
@@ -458,13 +456,10 @@ static void test_swap_refused_without_an_up_to_date_secondary(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_pair(&s);
 	s.n[1].alive = false;
 	sim_run(&s, 3000);
-	peer_input(&s, 0, &p);
-	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-			 sizeof(msg)) < 0);
+	CHECK(ask_swap(&s, 0, msg, sizeof(msg)) < 0);
 	CHECK_STR_CONTAINS(msg, "not an up-to-date SECOND");
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_ALONE);
 }
@@ -484,9 +479,7 @@ static void test_stop_on_primary_lets_the_peer_take_over(void)
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_ALONE);
 	CHECK_EQ_INT(s.n[0].sm.data, SKY_DATA_OUTDATED);
 	CHECK_EQ_INT(s.both_serving_steps, 0);
-	peer_input(&s, 0, &p);
-	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-			 sizeof(msg)) < 0);
+	CHECK(ask_swap(&s, 0, msg, sizeof(msg)) < 0);
 	CHECK_STR_CONTAINS(msg, "skyctl start");
 	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_START, false, &p, msg,
 				sizeof(msg)),
@@ -596,13 +589,10 @@ static void test_swap_waits_for_replicd_to_report_the_secondary_in_sync(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_pair(&s);
 	gate_replica(&s, false);
 	sim_run(&s, 1000);
-	peer_input(&s, 0, &p);
-	CHECK(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-			 sizeof(msg)) < 0);
+	CHECK(ask_swap(&s, 0, msg, sizeof(msg)) < 0);
 	CHECK_STR_CONTAINS(msg, "not an up-to-date SECOND");
 	/* The resync ends: replicd says up to date; node2 is promotable. */
 	s.n[1].sm.replica_uptodate = true;
@@ -690,17 +680,13 @@ static void test_swap_hands_over_once_replicd_says_the_peer_in_sync(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_pair(&s);
 	gate_replica(&s, true);
 	s.n[1].sm.replica_generation = s.n[0].sm.generation;
 	s.n[0].sm.replica_peer_unsynced = true; /* comparing records */
 	sim_run(&s, 500);
 	CHECK(s.n[1].sm.in_sync);
-	peer_input(&s, 0, &p);
-	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)),
-		     0);
+	CHECK_EQ_INT(ask_swap(&s, 0, msg, sizeof(msg)), 0);
 	sim_run(&s, 1000);
 	CHECK_EQ_INT(role(&s, 0), SKY_ROLE_PRIM);
 	CHECK_EQ_INT(role(&s, 1), SKY_ROLE_SECOND);
@@ -824,15 +810,11 @@ static void test_a_handover_the_peer_does_not_take_ends_with_a_primary(void)
 {
 	struct sim s;
 	char msg[256];
-	struct sm_peer p;
 	start_pair(&s);
 	gate_replica(&s, true);
 	s.n[1].sm.replica_generation = s.n[0].sm.generation;
 	sim_run(&s, 500);
-	peer_input(&s, 0, &p);
-	CHECK_EQ_INT(sm_command(&s.n[0].sm, s.now, SM_CMD_SWAP, false, &p, msg,
-				sizeof(msg)),
-		     0);
+	CHECK_EQ_INT(ask_swap(&s, 0, msg, sizeof(msg)), 0);
 	/* node2's replicd stops calling its copy up to date just then. */
 	s.n[1].sm.replica_uptodate = false;
 	sim_run(&s, 15000); /* past the hold-down */
