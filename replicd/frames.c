@@ -176,6 +176,7 @@ static void on_sync(struct replicd *d, const struct replicd_op *op)
 			return;
 		}
 		replicd_manifest_walk_set_exclude(d->walk, &d->set->exclude);
+		replicd_manifest_walk_set_links_apart(d->walk);
 		d->diverged = false;
 		d->synced_generation = 0;
 		log_notice("describing this copy by its hashes for %s",

@@ -78,6 +78,7 @@ struct walk_item {
 struct replicd_manifest_walk {
 	int roots[REPLICD_MAX_DIRS];
 	const struct replicd_exclude *ex; /* not described (exclude.h) */
+	bool links_apart; /* a file of several names: described as no file */
 	struct walk_item *stack;
 	size_t sn, scap;
 	/* the regular file being hashed */
@@ -290,6 +291,16 @@ static int visit(struct replicd_manifest_walk *w, struct walk_item *it,
 	if (!S_ISREG(st.st_mode))
 		return emit_entry(it->dir, it->path, &st, NULL, 0, 0, emit,
 				  ctx);
+	if (w->links_apart && st.st_nlink > 1) {
+		/* Another name may share this file here and not on the
+		 * primary: a write of the resync through this name would
+		 * change the other too. Described as no file (type 0, no
+		 * hashes), it is replaced whole: removed, created, and
+		 * linked again where the primary has it linked. */
+		st.st_mode &= 07777;
+		return emit_entry(it->dir, it->path, &st, NULL, 0, 0, emit,
+				  ctx);
+	}
 	w->fd = replicd_fs_open(root, it->path, O_RDONLY | O_NOFOLLOW, 0);
 	if (w->fd < 0) {
 		r = w->fd;
@@ -473,4 +484,9 @@ void replicd_manifest_walk_set_exclude(struct replicd_manifest_walk *w,
 				       const struct replicd_exclude *ex)
 {
 	w->ex = ex;
+}
+
+void replicd_manifest_walk_set_links_apart(struct replicd_manifest_walk *w)
+{
+	w->links_apart = true;
 }

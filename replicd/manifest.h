@@ -47,6 +47,10 @@ void replicd_manifest_walk_free(struct replicd_manifest_walk **w);
 struct replicd_exclude;
 void replicd_manifest_walk_set_exclude(struct replicd_manifest_walk *w,
 				       const struct replicd_exclude *ex);
+/* For a resync (not a verify): a regular file with more than one name is
+ * described with file type 0 and no hashes, so the primary replaces it whole
+ * rather than writing zones through a name another one shares. */
+void replicd_manifest_walk_set_links_apart(struct replicd_manifest_walk *w);
 /* Emit the next ROP_HASHES; 1 more to do, 0 done, or emit's -errno. */
 int replicd_manifest_walk_step(struct replicd_manifest_walk *w, size_t budget,
 			       replicd_emit_fn emit, void *ctx);

@@ -541,6 +541,8 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 			return r;
 		r = link_known(rs, it, emit, ctx, &linked);
 		if (r < 0 || linked) {
+			close(rs->fd); /* nothing to read: a link */
+			rs->fd = -1;
 			rs->have_cur = false;
 			return r;
 		}
@@ -862,6 +864,18 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 	}
 	if (fstat(rs->fd, &rs->st) < 0)
 		return -errno;
+	if (!rs->verify) {
+		/* Another name of this file was handled already: link
+		 * this one to it, as a resync from the record does. */
+		bool linked;
+		r = link_known(rs, it, emit, ctx, &linked);
+		if (r < 0 || linked) {
+			close(rs->fd); /* nothing to read: a link */
+			rs->fd = -1;
+			rs->have_cur = false;
+			return r;
+		}
+	}
 	rs->stats.bytes_total += (uint64_t)rs->st.st_size;
 	rs->open_size = rs->st.st_size;
 	rs->cmp = m;

@@ -13,15 +13,17 @@ The cases follow pjdfstest's folders (chmod, chown, link, mkdir, mkfifo, mknod, 
 rename, rmdir, symlink, truncate, unlink, utimensat, ftruncate, granular,
 posix_fallocate), which cannot be fetched here.
 
-Three differences are by design (docs/replication.md, "Limits"), listed in BY_DESIGN
+Four differences are by design (docs/replication.md, "Limits"), listed in BY_DESIGN
 with the exact result the mount must give:
 - an entry whose path, measured from the replicated directory, is longer than 4095
   bytes cannot be created through the mount (ENAMETOOLONG, nothing changed);
 - fstat on a file unlinked while open, once its directory was removed too, gives
   ESTALE (libfuse has no path left for it);
-- O_TMPFILE is not supported (libfuse's high-level API has no tmpfile operation).
+- O_TMPFILE is not supported (libfuse's high-level API has no tmpfile operation);
+- fallocate's collapse and insert range (which move a file's data) are not supported.
 """
 
+import ctypes
 import errno
 import os
 import pickle
@@ -46,7 +48,11 @@ BY_DESIGN = {
     ("unlink while open: fstat, fchmod, fchown, futimens, ftruncate",
      "fstat with the directory gone"): ("error", "ESTALE"),
     ("open corner cases", "O_TMPFILE"): ("error", "ENOTSUP"),
+    # fallocate's modes that move data: refused (EOPNOTSUPP), nothing moved.
+    ("fallocate: collapse and insert range", "collapse range"): ("error", "ENOTSUP"),
+    ("fallocate: collapse and insert range", "insert range"): ("error", "ENOTSUP"),
 }
+FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE = 0x08, 0x20
 
 
 def st_view(st):
@@ -576,6 +582,25 @@ def _(d, k):
     k("posix_fallocate read-only", lambda: os.posix_fallocate(fd, 0, 10))
     os.close(fd)
 
+
+
+def fallocate(fd, mode, off, length):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    if libc.fallocate(fd, mode, off, length) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+@case("fallocate: collapse and insert range")
+def _(d, k):
+    write(j(d, "moves"), bytes(range(256)) * 64)  # 4 blocks of 4 KiB
+    fd = os.open(j(d, "moves"), os.O_RDWR)
+    k("collapse range", lambda: fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 4096, 4096))
+    k("insert range", lambda: fallocate(fd, FALLOC_FL_INSERT_RANGE, 4096, 8192))
+    os.close(fd)
+    # Where ext4 moved data and the mount refused: not compared as trees.
+    os.unlink(j(d, "moves"))
 
 # --- mkdir, rmdir, unlink, symlink ---------------------------------------------------
 
