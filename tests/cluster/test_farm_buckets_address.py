@@ -12,8 +12,9 @@ farm"):
   node3's buckets is answered twice until both have restarted with the new file.
 - The procedure: `skyctl stop` on node2 first, then the new address and file, the
   other nodes' heartbeatd restarted one at a time, and `skyctl start` on node2 last:
-  no client is answered twice but in the instant of each restart (one heartbeat
-  interval, as whenever the members change), and each is answered once it settles.
+  no client is answered twice but during each member change, until every vipd has
+  settled on the new members (as whenever the members change), never by the stopped
+  node2, and each is answered once it settles.
 """
 
 import collections
@@ -21,7 +22,7 @@ import signal
 import time
 
 import lab as lablib
-from farm_buckets_lab import farm_buckets_lab
+from farm_buckets_lab import UDP_PERIOD_S, farm_buckets_lab
 from lab import run
 
 BOUND_S = 15
@@ -30,12 +31,14 @@ OLD, NEW = "198.18.0.2", "198.18.0.12"
 
 
 def _answers(lab):
-    """[(round, sent at)] answered twice, and the last settled round's unanswered ports."""
+    """[(round, sent at, nodes)] answered twice, and the last settled round's
+    unanswered ports."""
     answers, sent = lab.udp_watch()
     per = collections.defaultdict(lambda: collections.defaultdict(list))
     for _t, rnd, port, node in answers:
         per[rnd][port].append(node)
-    twice = sorted({(r, sent[r]) for r in per for v in per[r].values() if len(v) > 1})
+    twice = sorted({(r, sent[r], tuple(sorted(v)))
+                    for r in per for v in per[r].values() if len(v) > 1})
     last = max(r for r in sent if r + 2 in sent)
     return twice, [p for p in PORTS if not per[last].get(p)]
 
@@ -83,7 +86,7 @@ def test_buckets_node_moved_before_the_others_know_it_is_answered_twice_limit(la
     t_settled = time.monotonic()
     time.sleep(1.5)
     twice, unanswered = _answers(lab)
-    assert not [t for _r, t in twice if t > t_settled] and not unanswered, (twice, unanswered)
+    assert not [t for _r, t, _n in twice if t > t_settled] and not unanswered, (twice, unanswered)
     print(f"    answered twice in {len(twice)} rounds until node1 and node3 read the "
           f"new file", flush=True)
 
@@ -102,27 +105,35 @@ def test_buckets_node_address_changed_after_skyctl_stop_no_client_answered_twice
     time.sleep(2.0)
     # Still stopped after its restart (the state file keeps it): no buckets.
     assert lab.status("node2")["node"]["role"] == "STOP", lab.status("node2")["node"]
-    marks = [("moved", time.monotonic())]
+    moved = time.monotonic()
+    # Each member change (a heartbeatd restart, node2's start) is a window from
+    # the change until every node's vipd has settled on the new members: only
+    # there may two views of the members differ and a bucket have two owners
+    # (docs/config.md, vipd.lb: buckets). Windows end on events, not on a
+    # duration: these machines are shared and noisy.
+    windows = []
     for node in ("node1", "node3"):
-        marks.append((f"restart {node}", time.monotonic()))
+        begin = time.monotonic()
         _restart_heartbeatd(lab, node)
         lab.wait_members(["node1", "node3"], ["node1", "node3"], BOUND_S)
-        marks.append((f"{node} back", time.monotonic()))
-    marks.append(("start node2", time.monotonic()))
+        lab.wait_buckets(["node1", "node3"])
+        windows.append((begin, time.monotonic()))
+    begin = time.monotonic()
     res = lab.skyctl("node2", "start")
     assert res.rc == 0, res
     lab.wait_members(lab.nodes, lab.nodes, BOUND_S)
     owned = lab.wait_buckets(lab.nodes)
+    windows.append((begin, time.monotonic()))
     time.sleep(1.5)
     twice, unanswered = _answers(lab)
-    # A heartbeatd restart moves its node's share away and back: while the views
-    # differ, for about one heartbeat interval, a bucket may have two owners
-    # (docs/config.md, vipd.lb: buckets). Nothing longer, and nothing from node2.
-    restarts = [t for m, t in marks if m.startswith("restart")]
-    late = [(r, round(t - marks[0][1], 2)) for r, t in twice
-            if not any(0 <= t - t0 <= 3 * lab.interval_ms / 1000 for t0 in restarts)]
-    assert not late, f"clients answered twice outside a restart's instant: {late[:5]}"
+    # A stopped node2 at its new address never answered (the limit's symptom).
+    from_node2 = [(r, round(t - moved, 2), n) for r, t, n in twice
+                  if "node2" in n and t < windows[-1][0]]
+    assert not from_node2, f"node2 answered while stopped: {from_node2[:5]}"
+    late = [(r, round(t - moved, 2), n) for r, t, n in twice
+            if not any(b - UDP_PERIOD_S <= t <= e for b, e in windows)]
+    assert not late, f"clients answered twice outside a member change: {late[:5]}"
     assert not unanswered, f"clients unanswered at the end: {unanswered}"
     print(f"    node2 moved {OLD} -> {NEW}: buckets {owned}, {len(twice)} rounds "
-          "answered twice, each in a restart's instant",
+          "answered twice, each during a member change",
           flush=True)
