@@ -372,6 +372,25 @@ static int link_known(struct replicd_resync *rs, const struct rs_item *it,
 	return 0;
 }
 
+/*
+ * The item's file (open in rs->fd) is another name of a file this resync
+ * handled already: link it to that name and drop the item, with nothing to
+ * read. 1 linked, 0 not (carry on with the item), or a negative errno.
+ */
+static int link_item_if_known(struct replicd_resync *rs,
+			      const struct rs_item *it, replicd_emit_fn emit,
+			      void *ctx)
+{
+	bool linked;
+	int r = link_known(rs, it, emit, ctx, &linked);
+	if (r < 0 || linked) {
+		close(rs->fd);
+		rs->fd = -1;
+		rs->have_cur = false;
+	}
+	return r < 0 ? r : linked;
+}
+
 /* Push the children of the directory cur (copied whole) on the stack. */
 static int push_children(struct replicd_resync *rs, const struct rs_item *it,
 			 bool compare)
@@ -535,17 +554,12 @@ static int start_item(struct replicd_resync *rs, replicd_emit_fn emit,
 	if (!whole)
 		rs->stats.bytes_total += it->planned;
 	if (whole) {
-		bool linked;
 		if (!it->copy &&
 		    (r = emit_simple(emit, ctx, ROP_REMOVE, it)) < 0)
 			return r;
-		r = link_known(rs, it, emit, ctx, &linked);
-		if (r < 0 || linked) {
-			close(rs->fd); /* nothing to read: a link */
-			rs->fd = -1;
-			rs->have_cur = false;
-			return r;
-		}
+		r = link_item_if_known(rs, it, emit, ctx);
+		if (r != 0)
+			return r < 0 ? r : 0;
 		struct replicd_op op = {.type = ROP_CREATE,
 					.dir = it->dir,
 					.path = it->path,
@@ -867,14 +881,9 @@ static int start_compare(struct replicd_resync *rs, replicd_emit_fn emit,
 	if (!rs->verify) {
 		/* Another name of this file was handled already: link
 		 * this one to it, as a resync from the record does. */
-		bool linked;
-		r = link_known(rs, it, emit, ctx, &linked);
-		if (r < 0 || linked) {
-			close(rs->fd); /* nothing to read: a link */
-			rs->fd = -1;
-			rs->have_cur = false;
-			return r;
-		}
+		r = link_item_if_known(rs, it, emit, ctx);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
 	rs->stats.bytes_total += (uint64_t)rs->st.st_size;
 	rs->open_size = rs->st.st_size;

@@ -15,7 +15,7 @@ import stat
 import time
 
 from lab import lab_options, sized
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, sync_dir
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
@@ -341,7 +341,7 @@ def test_fs_through_mount_matches_underlying_fs(lab):
                               f"plain {str(want)[:300]}")
     assert not mismatches, "\n".join(mismatches)
     want = tree(ref)
-    _sync_dir(mnt)  # commit mode: the peer has every change before it then
+    sync_dir(mnt)  # commit mode: the peer has every change before it then
     # (Results through the mount were compared above, call by call.)
     for label, root in (("node1 disk", lab.disk_dir("node1")),
                         ("node2 disk", lab.disk_dir("node2"))):
@@ -385,16 +385,6 @@ def _wait_log(lab, node, text, timeout=10.0):
     raise AssertionError(f"{node}: '{text}' not logged within {timeout:g} s")
 
 
-def _sync_dir(path):
-    """fsync a directory through the mount: in every mode, it returns once the peer
-    applied everything before it (docs/replication.md)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_directory_with_many_entries_lists_and_replicates(lab):
     lab.start_replicd("node2", standalone="secondary")
@@ -407,5 +397,5 @@ def test_directory_with_many_entries_lists_and_replicates(lab):
     names = os.listdir(many)
     assert len(names) == MANY and len(set(names)) == MANY, len(names)
     assert sorted(names) == sorted(os.listdir(os.path.join(lab.disk_dir("node1"), "many")))
-    _sync_dir(many)  # commit mode: the peer has every change before it then
+    sync_dir(many)  # commit mode: the peer has every change before it then
     assert sorted(names) == sorted(os.listdir(os.path.join(lab.disk_dir("node2"), "many")))

@@ -19,7 +19,7 @@ import stat
 import threading
 
 from lab import lab_options
-from replicd_lab import ReplicdLab
+from replicd_lab import ReplicdLab, sync_dir
 
 BOUND_S = 20
 libc = ctypes.CDLL(None, use_errno=True)
@@ -251,20 +251,12 @@ def application(m):
     return ("config", "h2", "link", "sparse")
 
 
-def _sync_dir(path):
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @lab_options(lab_class=ReplicdLab, networks=1)
 def test_every_application_change_is_on_the_secondary_after_a_failover(lab):
     lab.start_cluster()
     lab.wait_in_sync("node2", BOUND_S, at_generation=False)
     timed = application(lab.data_dir("node1"))
-    _sync_dir(lab.data_dir("node1"))
+    sync_dir(lab.data_dir("node1"))
     primary = tree(lab.disk_dir("node1"), timed)
     assert not [k for k in primary[0] if b".fuse_hidden" in k], list(primary[0])[:5]
     lab.kill_node("node1")
@@ -301,7 +293,7 @@ def test_resync_by_hashes_keeps_each_files_links_as_the_primary_has_them(lab):
     write_file(os.path.join(m1, "a"), b"A" * 100)
     os.link(os.path.join(m1, "a"), os.path.join(m1, "b"))
     write_file(os.path.join(m1, "c"), b"C" * 100)
-    _sync_dir(m1)
+    sync_dir(m1)
     lab.kill_node("node1")
     lab.wait_role("node2", "ALONE", BOUND_S)
     lab.wait_replicd("node2", "primary", timeout=BOUND_S)
@@ -312,6 +304,6 @@ def test_resync_by_hashes_keeps_each_files_links_as_the_primary_has_them(lab):
     os.link(os.path.join(m, "c"), os.path.join(m, "d"))
     lab.restart_node("node1")
     lab.wait_in_sync("node1", BOUND_S, at_generation=False)
-    _sync_dir(m)
+    sync_dir(m)
     compare(tree(lab.disk_dir("node2")), tree(lab.disk_dir("node1")),
             "node1's disk after the resync")

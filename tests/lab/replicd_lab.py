@@ -47,6 +47,16 @@ def mounted(path):
     return types
 
 
+def sync_dir(path):
+    """fsync a directory through the mount: in every mode, it returns once the peer
+    applied everything before it (docs/replication.md)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replicd_of(st):
     """What heartbeatd reports of its replicd (actuators.replicd), or {}."""
     return (st or {}).get("actuators", {}).get("replicd") or {}
