@@ -15,7 +15,7 @@ import stat
 import time
 
 from lab import lab_options, sized
-from replicd_lab import ReplicdLab, sync_dir
+from replicd_lab import ReplicdLab, sync_dir, walk
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
@@ -292,26 +292,21 @@ def run_step(fn, root):
 def tree(root):
     """{relative path (bytes): description} of everything under root."""
     out = {}
-    rootb = os.fsencode(root)
-    for dirpath, dirnames, filenames in os.walk(rootb):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, rootb)
-            st = os.lstat(p)
-            desc = [st_view(st)]
-            if stat.S_ISREG(st.st_mode):
-                if st.st_size < 64 << 20:
-                    desc.append(read_file(p))
-                else:
-                    with open(p, "rb") as f:  # sparse: compare the written parts
-                        for off in (0, 4 * GiB, 5 * GiB):
-                            f.seek(off)
-                            desc.append((off, f.read(4096)))
-            if stat.S_ISLNK(st.st_mode):
-                desc.append(os.readlink(p))
-            if not stat.S_ISLNK(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
-                desc.append(sorted((k, os.getxattr(p, k)) for k in os.listxattr(p)))
-            out[rel] = desc
+    for rel, p, st in walk(root):
+        desc = [st_view(st)]
+        if stat.S_ISREG(st.st_mode):
+            if st.st_size < 64 << 20:
+                desc.append(read_file(p))
+            else:
+                with open(p, "rb") as f:  # sparse: compare the written parts
+                    for off in (0, 4 * GiB, 5 * GiB):
+                        f.seek(off)
+                        desc.append((off, f.read(4096)))
+        if stat.S_ISLNK(st.st_mode):
+            desc.append(os.readlink(p))
+        if not stat.S_ISLNK(st.st_mode) and not stat.S_ISFIFO(st.st_mode):
+            desc.append(sorted((k, os.getxattr(p, k)) for k in os.listxattr(p)))
+        out[rel] = desc
     return out
 
 

@@ -19,7 +19,7 @@ import stat
 import threading
 
 from lab import lab_options
-from replicd_lab import ReplicdLab, sync_dir
+from replicd_lab import ReplicdLab, sync_dir, walk
 
 BOUND_S = 20
 libc = ctypes.CDLL(None, use_errno=True)
@@ -71,27 +71,22 @@ def tree(root, times_of=(), holes=True):
     unwritten extent whose zero pages are cached reads as data), so a copy read
     before through another path is compared without it."""
     out, inodes = {}, {}
-    rootb = os.fsencode(root)
-    for dirpath, dirnames, filenames in os.walk(rootb):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, rootb)
-            st = os.lstat(p)
-            desc = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid]
-            if stat.S_ISREG(st.st_mode):
-                desc += [st.st_nlink, st.st_size, data_map(p) if holes else None]
-                with open(p, "rb") as f:
-                    desc.append(f.read())
-                inodes.setdefault(st.st_ino, []).append(rel)
-            if stat.S_ISLNK(st.st_mode):
-                desc.append(os.readlink(p))
-            else:
-                desc.append(sorted((k, os.getxattr(p, k, follow_symlinks=False))
-                                   for k in os.listxattr(p, follow_symlinks=False)
-                                   if k.startswith(("user.", "trusted."))))
-            if os.fsdecode(rel) in times_of:
-                desc.append(("mtime", st.st_mtime_ns))
-            out[rel] = desc
+    for rel, p, st in walk(root):
+        desc = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid]
+        if stat.S_ISREG(st.st_mode):
+            desc += [st.st_nlink, st.st_size, data_map(p) if holes else None]
+            with open(p, "rb") as f:
+                desc.append(f.read())
+            inodes.setdefault(st.st_ino, []).append(rel)
+        if stat.S_ISLNK(st.st_mode):
+            desc.append(os.readlink(p))
+        else:
+            desc.append(sorted((k, os.getxattr(p, k, follow_symlinks=False))
+                               for k in os.listxattr(p, follow_symlinks=False)
+                               if k.startswith(("user.", "trusted."))))
+        if os.fsdecode(rel) in times_of:
+            desc.append(("mtime", st.st_mtime_ns))
+        out[rel] = desc
     links = sorted(sorted(v) for v in inodes.values() if len(v) > 1)
     return out, links
 

@@ -24,7 +24,7 @@ import threading
 import time
 
 from lab import CLUSTER, PYTHON, address, lab_options, run, sized
-from replicd_lab import ReplicdLab, replicd_of
+from replicd_lab import ReplicdLab, replicd_of, walk
 
 BOUND_S = 20
 RECORD = 64
@@ -160,24 +160,19 @@ def _change_during_outage(root, rng):
 def snapshot(root):
     """Everything a user can see, and which names share an inode."""
     out, inodes = {}, {}
-    rootb = os.fsencode(root)
-    for dirpath, dirnames, filenames in os.walk(rootb):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, rootb)
-            st = os.lstat(p)
-            desc = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid,
-                    st.st_gid]
-            if stat.S_ISREG(st.st_mode):
-                desc += [st.st_size, st.st_nlink]
-                with open(p, "rb") as f:
-                    desc.append(hashlib.sha256(f.read()).hexdigest())
-                inodes.setdefault(st.st_ino, []).append(rel)
-            if stat.S_ISLNK(st.st_mode):
-                desc.append(os.readlink(p))
-            if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
-                desc.append(sorted((k, os.getxattr(p, k)) for k in os.listxattr(p)))
-            out[rel] = desc
+    for rel, p, st in walk(root):
+        desc = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid,
+                st.st_gid]
+        if stat.S_ISREG(st.st_mode):
+            desc += [st.st_size, st.st_nlink]
+            with open(p, "rb") as f:
+                desc.append(hashlib.sha256(f.read()).hexdigest())
+            inodes.setdefault(st.st_ino, []).append(rel)
+        if stat.S_ISLNK(st.st_mode):
+            desc.append(os.readlink(p))
+        if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            desc.append(sorted((k, os.getxattr(p, k)) for k in os.listxattr(p)))
+        out[rel] = desc
     links = sorted(sorted(v) for v in inodes.values() if len(v) > 1)
     return out, links
 

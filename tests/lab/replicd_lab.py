@@ -47,6 +47,16 @@ def mounted(path):
     return types
 
 
+def walk(root):
+    """(path relative to root, path, lstat) of every entry below root, as bytes,
+    so that any name the application made (not UTF-8 too) is compared."""
+    rootb = os.fsencode(root)
+    for dirpath, dirnames, filenames in os.walk(rootb):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            yield os.path.relpath(p, rootb), p, os.lstat(p)
+
+
 def sync_dir(path):
     """fsync a directory through the mount: in every mode, it returns once the peer
     applied everything before it (docs/replication.md)."""
