@@ -518,16 +518,14 @@ static void step_prim(struct sm *sm, int64_t now, const struct sm_peer *p,
 	 * the peer's copy is in sync in this epoch, or the peer, not in sync
 	 * yet, would not take over and nobody would serve. */
 	if (asked && p->role == SKY_ROLE_SECOND &&
-	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation &&
-	    sm->cfg.replica_gated && sm->replica_peer_unsynced) {
-		waiting(sm,
-			"swap: waiting for replicd to say %s's copy "
-			"is in sync in this epoch",
-			sm->cfg.peer);
-		return;
-	}
-	if (asked && p->role == SKY_ROLE_SECOND &&
 	    p->data == SKY_DATA_UPTODATE && p->generation == sm->generation) {
+		if (sm->cfg.replica_gated && sm->replica_peer_unsynced) {
+			waiting(sm,
+				"swap: waiting for replicd to say %s's copy "
+				"is in sync in this epoch",
+				sm->cfg.peer);
+			return;
+		}
 		sm->handover = true;
 		sm->preference = SM_PREFER_NONE;
 		enter(sm, now, SKY_ROLE_SECOND,
